@@ -1,0 +1,201 @@
+// The Plan: everything a backend must enforce, computed before any syscall (DESIGN.md §1).
+// Pure data. `run --dry-run` prints it; tests compare it; backends only interpret it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "profile/model.hpp"
+
+namespace agentbox::policy {
+
+// ---- What compile() may know about the host. Filled by sandbox::linux::probe_host() in real
+// runs and by hand in tests, so compile() itself never touches the system.
+enum class PathKind { missing, dir, file, symlink, other };
+
+struct HostFacts {
+    unsigned uid = 0;
+    unsigned gid = 0;
+    std::string kernel;        // uname release
+    bool userns = true;        // can create a user namespace
+    bool overlay_userxattr = true;  // overlayfs with userxattr inside a user namespace
+    bool seccomp = true;
+    bool seccomp_user_notif = true;
+    int landlock_abi = 0;      // 0: Landlock unavailable
+    std::string cgroup2_delegated;  // writable cgroup v2 directory we may create children in
+    bool cgroup1_memory = false;    // writable v1 memory hierarchy (root on a hybrid host)
+    bool cgroup1_pids = false;      // writable v1 pids hierarchy
+    std::string cgroup1_root = "/sys/fs/cgroup";
+    // Filesystem queries; must not follow the last symlink for kind().
+    std::function<PathKind(const std::string&)> kind;
+    std::function<std::string(const std::string&)> realpath;        // "" when unresolvable
+    std::function<std::string(const std::string&)> readlink;        // target of a symlink
+    std::function<std::vector<std::string>(const std::string&)> glob;  // expand a pattern
+};
+
+// ---- The invocation: what the command line says beyond profile rules (those are merged into
+// the Profile as a "<command line>" layer before compile).
+struct Invocation {
+    std::vector<std::string> argv;
+    std::string project;     // absolute
+    std::string cwd;         // absolute
+    std::string backend = "auto";  // auto | native | bwrap
+    bool allow_weaker = false;
+    std::optional<bool> tty;  // forced by --tty/--no-tty
+    std::optional<profile::OnExit> on_exit;  // resolved by the cli (flag, profile, terminal)
+    std::map<std::string, std::string> environ;  // the host environment, for env.pass
+    std::string home;        // the user's home directory on the host
+};
+
+// ---- Mounts, in the order the backend performs them, on a fresh tmpfs root.
+enum class MountKind {
+    bind_ro,    // source -> target, read-only, nosuid, nodev (keeps the source's noexec)
+    bind_rw,    // source -> target, read-write, nosuid, nodev
+    overlay,    // lower = source (the project), upper/work from the session; at target
+    tmpfs,      // empty writable tmpfs at target (nosuid, nodev)
+    proc,       // fresh procfs at target
+    dev,        // minimal /dev at target: null zero full random urandom tty, devpts, shm
+    mask_dir,   // empty read-only tmpfs over a denied directory
+    mask_file,  // empty read-only file over a denied file
+    symlink,    // create a symlink at target pointing to source (e.g. /bin -> usr/bin)
+    dir,        // create an empty directory at target (mount point parents)
+};
+
+struct Mount {
+    MountKind kind;
+    std::string source;
+    std::string target;
+    std::string rule;        // the rule that asked for it, as written, or why it is implicit
+    profile::Source src;
+    bool operator==(const Mount&) const = default;
+};
+
+struct EnvVar {
+    std::string name;
+    std::string value;
+    std::string rule;  // "env.pass \"PATH\"", "env.set", "network proxy"...
+    bool operator==(const EnvVar&) const = default;
+};
+
+struct SyscallRule {
+    std::string name;
+    profile::Source src;
+    bool operator==(const SyscallRule&) const = default;
+};
+
+struct SeccompPlan {
+    profile::SeccompMode mode = profile::SeccompMode::default_;
+    std::vector<SyscallRule> allow;  // taken out of the default deny set
+    std::vector<SyscallRule> deny;   // added to it
+    bool log_denials = true;         // route denials through user notification when available
+};
+
+// Landlock access sets, in sandbox paths (after pivot_root).
+enum LandlockAccess : unsigned {
+    ll_read = 1u << 0,    // read files, list directories
+    ll_write = 1u << 1,   // write, create, remove, rename, truncate
+    ll_exec = 1u << 2,    // execute files
+    ll_ioctl_dev = 1u << 3,  // ioctl on device files (ABI 5+)
+};
+
+struct LandlockRule {
+    std::string path;
+    unsigned access = 0;
+    std::string rule;
+    bool operator==(const LandlockRule&) const = default;
+};
+
+struct LandlockPlan {
+    profile::LandlockMode mode = profile::LandlockMode::best_effort;
+    int abi = 0;  // the ABI that will be enforced (min of host and what the rules need); 0 = off
+    std::vector<LandlockRule> rules;
+    bool restrict_network = false;  // ABI 4+: deny TCP bind/connect (net mode none/proxy)
+    bool scope_signals = false;     // ABI 6+: signals only inside the sandbox
+    bool scope_abstract_unix = false;  // ABI 6+: no abstract unix sockets outside
+};
+
+struct HostRule {
+    std::string pattern;  // canonical: lower case, no trailing dot
+    bool any_port = false;
+    std::vector<std::uint16_t> ports;  // {80, 443} for a bare name
+    bool subdomains_only = false;      // "*.example.com"
+    std::string raw;
+    profile::Source src;
+    bool operator==(const HostRule&) const = default;
+};
+
+struct NetPlan {
+    profile::NetMode mode = profile::NetMode::none;
+    std::vector<HostRule> allow;
+    std::vector<HostRule> deny;
+    profile::Unlisted unlisted = profile::Unlisted::deny;
+    bool allow_private = false;
+    std::uint16_t proxy_port = 3128;  // in-sandbox listener on 127.0.0.1 (mode proxy)
+};
+
+enum class Mechanism { none, cgroup2, cgroup1, rlimit, supervisor, stage };
+
+struct Limit {
+    std::string name;        // "memory", "pids", "timeout", "file_size", "open_files", "stage_size"
+    std::uint64_t value = 0; // bytes, ms, or count; 0 = unlimited
+    Mechanism how = Mechanism::none;
+    profile::Source src;
+    bool operator==(const Limit&) const = default;
+};
+
+// Something the profile asks for that this host or backend cannot enforce. The run fails
+// (exit 125) unless --allow-weaker, in which case each is printed and logged.
+struct Weakening {
+    std::string rule;
+    profile::Source src;
+    std::string missing;  // the feature that is missing, and how to get it
+    bool operator==(const Weakening&) const = default;
+};
+
+struct Namespaces {
+    bool user = true, mount = true, pid = true, net = true, ipc = true, uts = true, cgroup = true;
+    bool operator==(const Namespaces&) const = default;
+};
+
+enum class Staging { overlay, copy, none };  // none: the project is not writable
+
+struct Plan {
+    std::vector<std::string> argv;
+    std::string project;
+    std::string cwd;
+    std::string home;            // $HOME inside
+    std::string hostname = "agentbox";
+    std::string backend = "native";
+    unsigned uid = 0, gid = 0;   // inside id = outside id
+    Namespaces ns;
+    Staging staging = Staging::overlay;
+    std::vector<Mount> mounts;
+    std::vector<EnvVar> env;     // the complete environment of the command
+    std::vector<std::string> exec_allow;  // non-empty: only these may be executed
+    SeccompPlan seccomp;
+    LandlockPlan landlock;
+    NetPlan net;
+    std::vector<Limit> limits;
+    profile::OnExit on_exit = profile::OnExit::keep;
+    std::vector<profile::Entry> protect;  // commit protection globs, project-relative
+    std::vector<std::string> notes;       // e.g. "deny glob expanded at plan time"
+    std::vector<Weakening> weakenings;
+    bool allow_weaker = false;
+    std::vector<profile::Layer> layers;   // profiles that made it
+
+    const Limit* limit(const std::string& name) const {
+        for (const auto& l : limits)
+            if (l.name == name) return &l;
+        return nullptr;
+    }
+};
+
+const char* to_string(MountKind);
+const char* to_string(Mechanism);
+const char* to_string(Staging);
+
+}  // namespace agentbox::policy

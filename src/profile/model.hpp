@@ -1,0 +1,129 @@
+// The capability profile as plain data (DESIGN.md §3). Every value remembers where it came
+// from, so that `profile show`, `explain` and the decision log can name `file:line`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace agentbox::profile {
+
+// Where a value was written. `file` is the profile's path (or "<builtin:NAME>" for a built-in
+// profile, "<command line>" for a flag, "<default>" for a schema default).
+struct Source {
+    std::string file;
+    int line = 0;
+    int col = 0;
+    std::string str() const;  // "file:line:col", or just "file" when line == 0
+    bool operator==(const Source&) const = default;
+};
+
+// One list entry: the value after placeholder expansion, the text as written, its origin.
+struct Entry {
+    std::string value;
+    std::string raw;
+    Source src;
+    bool operator==(const Entry&) const = default;
+};
+
+// One scalar setting. `set` is false while no layer has given it a value.
+template <class T>
+struct Setting {
+    T value{};
+    Source src;
+    bool set = false;
+    const T& operator*() const { return value; }
+};
+
+enum class NetMode { none, proxy, host };
+enum class Unlisted { deny, ask };
+enum class SeccompMode { default_, strict };
+enum class LandlockMode { best_effort, require, off };
+enum class OnExit { ask, commit, discard, keep };
+
+struct Filesystem {
+    std::vector<Entry> read;   // visible read-only
+    std::vector<Entry> write;  // writable; under @project the writes are staged
+    std::vector<Entry> deny;   // invisible even inside read/write; globs allowed
+    std::vector<Entry> tmpfs;  // empty, writable, thrown away
+    std::vector<Entry> exec;   // non-empty: only these paths may be executed
+};
+
+struct Network {
+    Setting<NetMode> mode;
+    std::vector<Entry> allow;  // host rules: "example.com", "example.com:8080", "*.example.com"
+    std::vector<Entry> deny;
+    Setting<Unlisted> unlisted;
+    Setting<bool> allow_private;
+};
+
+struct Env {
+    std::vector<Entry> pass;  // names or glob patterns ("LC_*")
+    std::vector<Entry> deny;  // patterns; beat pass
+    std::map<std::string, Entry> set;  // name -> value (value already expanded)
+};
+
+struct Process {
+    Setting<SeccompMode> seccomp;
+    std::vector<Entry> allow_syscalls;
+    std::vector<Entry> deny_syscalls;
+    Setting<LandlockMode> landlock;
+};
+
+struct Limits {
+    Setting<std::uint64_t> timeout_ms;   // 0 = none
+    Setting<std::uint64_t> memory;       // bytes
+    Setting<std::uint64_t> pids;
+    Setting<std::uint64_t> file_size;    // bytes (RLIMIT_FSIZE)
+    Setting<std::uint64_t> stage_size;   // staged bytes
+    Setting<std::uint64_t> open_files;   // RLIMIT_NOFILE
+};
+
+struct Commit {
+    Setting<OnExit> on_exit;
+    std::vector<Entry> protect;  // project-relative globs
+};
+
+struct Approve {
+    Setting<std::string> command;
+    Setting<std::uint64_t> timeout_ms;
+};
+
+// A file that contributed to a resolved profile, for the log (`session.start`).
+struct Layer {
+    std::string name;    // profile name
+    std::string path;    // file path or "<builtin:NAME>"
+    std::string sha256;  // hex digest of the file's bytes; empty when unknown
+};
+
+struct Profile {
+    int version = 1;
+    Setting<std::string> name;
+    Setting<std::string> description;
+    std::vector<Entry> extends;  // as written; already resolved into the layers below
+    Filesystem filesystem;
+    Network network;
+    Env env;
+    Process process;
+    Limits limits;
+    Commit commit;
+    Approve approve;
+    std::vector<Layer> layers;  // in application order, base first
+};
+
+// Values the placeholders expand to. Filled by the caller (cli) from the real system.
+struct Context {
+    std::string project;  // @project (absolute, canonical)
+    std::string cwd;      // @cwd
+    std::string home;     // ~ and @home
+    std::string tmp;      // @tmp: the run's private temporary directory
+    std::map<std::string, std::string> environ;  // for ${VAR}
+    // Profile search path (DESIGN.md §3), most local first; filled by default_search_path().
+    std::vector<std::string> search_path;
+    // Project-local profile directory (./.agentbox/profiles): only used when trusted.
+    bool trust_project_profiles = false;
+};
+
+}  // namespace agentbox::profile

@@ -1,0 +1,58 @@
+// A backend enforces a Plan (DESIGN.md §4). It either enforces every rule of the Plan or
+// refuses with the rule it cannot enforce; it never weakens silently.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/plan.hpp"
+
+namespace agentbox::sandbox {
+
+// Where staged writes go (from stage::Session). Empty when Plan::staging == none.
+struct StageDirs {
+    std::string upper;
+    std::string work;
+};
+
+struct Io {
+    int in = 0, out = 1, err = 2;
+    bool tty = false;  // relay a new pty (stdin is a terminal and not --no-tty)
+};
+
+// Events the backend reports while it runs; the cli turns them into decision-log events.
+struct Event {
+    std::string type;  // "exec", "syscall.denied", "net.connect", "limit", "warning", ...
+    std::vector<std::pair<std::string, std::string>> fields;
+};
+using EventSink = std::function<void(const Event&)>;
+
+struct Outcome {
+    int exit_code = 125;      // as DESIGN.md §2: own status, 128+N, 124, 125, 126, 127
+    int signal = 0;           // the signal that ended the command, if any
+    bool timed_out = false;
+    bool started = false;     // the command was exec'd
+    std::string error;        // setup failure, one line (operation, path, errno)
+    double wall_seconds = 0;
+    struct rusage usage {};
+    std::uint64_t peak_memory = 0;  // bytes, from the cgroup when there is one, else rusage
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual const char* name() const = 0;
+    // Weakenings this backend adds for this plan (rules it cannot enforce). Empty = all fine.
+    virtual std::vector<policy::Weakening> check(const policy::Plan& plan) const = 0;
+    virtual Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
+                           const EventSink& sink) = 0;
+};
+
+std::unique_ptr<Backend> make_native();
+
+}  // namespace agentbox::sandbox

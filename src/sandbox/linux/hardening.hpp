@@ -1,0 +1,49 @@
+// The last steps in the command's process before execve, and the host probe.
+// These run in a child after clone(): they never throw; each returns 0 or fills a StepError
+// naming the operation, the path (if any) and errno, and returns -1.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policy/plan.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+struct StepError {
+    const char* op = "";
+    std::string path;
+    int err = 0;
+};
+
+// Landlock ruleset from the plan (paths are sandbox paths, after pivot_root). With mode
+// best_effort and no kernel support this is a no-op; with require it fails. Sets
+// *enforced_abi to the ABI actually enforced (0 = none).
+int apply_landlock(const policy::LandlockPlan& plan, int* enforced_abi, StepError& e);
+
+// Drop every capability: bounding set, ambient, inheritable, permitted, effective; lock
+// securebits (NOROOT, NO_SETUID_FIXUP, KEEP_CAPS off, NO_CAP_AMBIENT_RAISE, all locked).
+int drop_capabilities(StepError& e);
+
+// prctl(PR_SET_NO_NEW_PRIVS).
+int set_no_new_privs(StepError& e);
+
+// Load a compiled BPF program (seccomp::compile) with TSYNC. When `listener` is non-null the
+// filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER and *listener receives the notify fd.
+int install_seccomp(const std::vector<std::uint8_t>& bpf, int* listener, StepError& e);
+
+// What this kernel and system can enforce. Real syscalls: probes in short-lived children.
+policy::HostFacts probe_host();
+
+// One line per feature for `agentbox doctor`.
+struct Feature {
+    std::string name;    // "user namespaces"
+    bool ok = false;
+    std::string detail;  // what was found ("Landlock ABI 7")
+    std::string fix;     // the exact fix when missing
+    bool required = false;  // the native backend cannot run without it
+};
+std::vector<Feature> doctor(const policy::HostFacts& facts);
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,45 @@
+// The session store (DESIGN.md §5): $XDG_STATE_HOME/agentbox/sessions/<id>/ with meta.json,
+// upper/, work/, log.jsonl. The staging issue adds changes, diff, commit, journal and undo.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace agentbox::stage {
+
+struct Meta {
+    std::string id;          // sortable: UTC time + random suffix, e.g. 20261122T221400Z-3f9a1c
+    std::string project;     // absolute
+    std::vector<std::string> argv;
+    std::string status;      // running | staged | committed | discarded | failed
+    std::string created;     // RFC 3339 UTC
+    long long start_ns = 0;  // CLOCK_REALTIME at creation, for conflict checks
+};
+
+class Session {
+public:
+    // Create a new session directory (mode 0700) with upper/ and work/ on the same filesystem.
+    static Session create(const std::string& project, const std::vector<std::string>& argv);
+    // Open an existing one by id or unique prefix; "" = newest of `project`.
+    static Session open(const std::string& id_or_prefix, const std::string& project);
+
+    const Meta& meta() const { return meta_; }
+    const std::string& dir() const { return dir_; }
+    std::string upper() const { return dir_ + "/upper"; }
+    std::string work() const { return dir_ + "/work"; }
+    std::string log_path() const { return dir_ + "/log.jsonl"; }
+    void set_status(const std::string& status);  // rewrites meta.json atomically
+
+private:
+    Meta meta_;
+    std::string dir_;
+};
+
+// $XDG_STATE_HOME/agentbox (default ~/.local/state/agentbox); created 0700 on demand.
+std::string state_dir();
+// $XDG_CONFIG_HOME/agentbox (default ~/.config/agentbox).
+std::string config_dir();
+// All sessions, oldest first.
+std::vector<Meta> list_sessions();
+
+}  // namespace agentbox::stage
