@@ -1,0 +1,486 @@
+// One profile document -> one Profile layer (DESIGN.md §3). The only file that includes
+// toml++: everything past parse() sees plain structs.
+//
+// Validation is strict and fails on the first problem, naming the offending node's own
+// line:col: a typo in a sandbox profile must never silently widen or narrow what runs.
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "profile/load.hpp"
+#include "profile/placeholders.hpp"
+#include "profile/summary.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::profile {
+
+namespace {
+
+constexpr std::int64_t kSchemaVersion = 1;
+
+const char* type_phrase(const toml::node& n) {
+    switch (n.type()) {
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a float";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+        case toml::node_type::none: break;
+    }
+    return "nothing";
+}
+
+Source source_of(const toml::source_region& r, const std::string& origin) {
+    return Source{origin, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+}
+
+std::string list_words(const std::vector<std::string>& words) { return util::join(words, ", "); }
+
+bool is_env_pattern(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '*' || c == '?';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool is_env_name(std::string_view s) {
+    if (s.empty() || (s.front() >= '0' && s.front() <= '9')) return false;
+    for (char c : s)
+        if (c == '*' || c == '?') return false;
+    return is_env_pattern(s);
+}
+
+bool is_syscall_name(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// A host rule of DESIGN.md §6: "example.com", "example.com:8080", "*.example.com", an IPv4
+// address, or "[v6]" / "[v6]:port". Returns what is wrong with it, or "" when it is valid.
+// Rejecting URLs and stray characters here keeps a rule from never matching without notice.
+std::string host_rule_problem(std::string_view rule) {
+    if (rule.empty()) return "is empty";
+    if (rule.find("://") != std::string_view::npos) return "is a URL; write just the host name";
+    std::string_view host = rule;
+    std::string_view port;
+    if (host.front() == '[') {
+        const std::size_t close = host.find(']');
+        if (close == std::string_view::npos) return "has \"[\" without \"]\"";
+        std::string_view after = host.substr(close + 1);
+        host = host.substr(1, close - 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return "has text after \"]\" that is not \":PORT\"";
+            port = after.substr(1);
+            if (port.empty()) return "has an empty port";
+        }
+        if (host.empty()) return "has an empty address in brackets";
+        for (char c : host) {
+            const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                            (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+            if (!ok) return "is not an IPv6 address in brackets";
+        }
+    } else {
+        const std::size_t colon = host.find(':');
+        if (colon != std::string_view::npos) {
+            if (host.find(':', colon + 1) != std::string_view::npos)
+                return "looks like an IPv6 address; write it in brackets: \"[::1]:443\"";
+            port = host.substr(colon + 1);
+            host = host.substr(0, colon);
+            if (port.empty()) return "has an empty port";
+        }
+        std::string_view name = host;
+        if (util::starts_with(name, "*.")) name.remove_prefix(2);
+        if (name.empty()) return "has no host name";
+        for (char c : name) {
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+            if (c == '*') return "may only use \"*\" as a leading \"*.\"";
+            if (!ok) return "is not a host name (letters, digits, \"-\", \".\")";
+        }
+        if (name.front() == '.' || name.find("..") != std::string_view::npos)
+            return "has an empty label";
+    }
+    if (!port.empty()) {
+        std::uint32_t n = 0;
+        for (char c : port) {
+            if (c < '0' || c > '9') return "has a port that is not a number";
+            n = n * 10 + static_cast<std::uint32_t>(c - '0');
+            if (n > 65535) return "has a port above 65535";
+        }
+        if (n == 0) return "has port 0";
+    }
+    return {};
+}
+
+// Host names are matched in canonical form (lower case, no trailing dot, DESIGN.md §6).
+std::string canonical_host_rule(std::string_view rule) {
+    std::string out = util::to_lower(rule);
+    const std::size_t colon = out.front() == '[' ? out.find("]:") : out.find(':');
+    std::string host = out.substr(0, colon);
+    const std::string rest = colon == std::string::npos ? "" : out.substr(colon);
+    if (host.size() > 1 && host.back() == '.') host.pop_back();
+    return host + rest;
+}
+
+template <class E>
+struct Option {
+    std::string_view name;
+    E value;
+};
+
+// Walks one document. Each method validates one part of the schema and fills `out_`.
+class Parser {
+public:
+    Parser(const std::string& origin, const Context& ctx) : origin_(origin), ctx_(ctx) {}
+
+    Profile run(const toml::table& root) {
+        schema_version(root);
+        check_keys(root,
+                   {"version", "name", "description", "extends", "filesystem", "network", "env",
+                    "process", "limits", "commit", "approve"},
+                   "at the top level");
+        if (const toml::node* n = root.get("name")) out_.name = text_setting(*n, "name");
+        if (const toml::node* n = root.get("description"))
+            out_.description = text_setting(*n, "description");
+        if (const toml::node* n = root.get("extends"))
+            out_.extends = entries(*n, "extends", [&](const std::string& s, const Source& src) {
+                if (s.empty()) fail(src, "extends entries must not be empty");
+                return s;
+            });
+        if (const toml::node* n = root.get("filesystem")) filesystem(section(*n, "filesystem"));
+        if (const toml::node* n = root.get("network")) network(section(*n, "network"));
+        if (const toml::node* n = root.get("env")) env(section(*n, "env"));
+        if (const toml::node* n = root.get("process")) process(section(*n, "process"));
+        if (const toml::node* n = root.get("limits")) limits(section(*n, "limits"));
+        if (const toml::node* n = root.get("commit")) commit(section(*n, "commit"));
+        if (const toml::node* n = root.get("approve")) approve(section(*n, "approve"));
+        return std::move(out_);
+    }
+
+private:
+    Source at(const toml::node& n) const { return source_of(n.source(), origin_); }
+    Source at(const toml::key& k) const { return source_of(k.source(), origin_); }
+    [[noreturn]] void fail(const Source& src, const std::string& message) const {
+        throw ProfileError(src, message);
+    }
+
+    // Required in every file, first: a later schema may give the same keys another meaning,
+    // so a document of another version is refused before anything else is read.
+    void schema_version(const toml::table& root) {
+        const toml::node* n = root.get("version");
+        if (n == nullptr)
+            fail(Source{origin_, 1, 1},
+                 "missing \"version = 1\" at the top level (the profile schema version)");
+        const auto* v = n->as_integer();
+        if (v == nullptr)
+            fail(at(*n), std::string("version must be an integer, not ") + type_phrase(*n));
+        if (v->get() != kSchemaVersion)
+            fail(at(*n), "version must be 1 (the schema this agentbox reads); got " +
+                             std::to_string(v->get()));
+        out_.version = static_cast<int>(kSchemaVersion);
+    }
+
+    void check_keys(const toml::table& t, const std::vector<std::string>& known,
+                    const std::string& where) const {
+        // toml++ iterates keys sorted; report the first unknown one in document order, as a
+        // reader scanning the file top-down would expect.
+        const toml::key* first = nullptr;
+        for (auto&& [key, value] : t) {
+            (void)value;
+            bool ok = false;
+            for (const auto& k : known) ok = ok || k == key.str();
+            if (ok) continue;
+            const auto& b = key.source().begin;
+            if (first == nullptr || b.line < first->source().begin.line ||
+                (b.line == first->source().begin.line && b.column < first->source().begin.column))
+                first = &key;
+        }
+        if (first == nullptr) return;
+        const std::string name(first->str());
+        const std::string near = util::nearest(name, known);
+        fail(at(*first), "unknown key " + util::quote(name) + " " + where +
+                             (near.empty() ? "; the keys are " + list_words(known)
+                                           : "; did you mean \"" + near + "\"?"));
+    }
+
+    const toml::table& section(const toml::node& n, const std::string& name) const {
+        const toml::table* t = n.as_table();
+        if (t == nullptr) fail(at(n), name + " must be a table, not " + type_phrase(n));
+        return *t;
+    }
+
+    Setting<std::string> text_setting(const toml::node& n, const std::string& name) const {
+        const auto* s = n.as_string();
+        if (s == nullptr) fail(at(n), name + " must be a string, not " + type_phrase(n));
+        return Setting<std::string>{s->get(), at(n), true};
+    }
+
+    Setting<bool> bool_setting(const toml::node& n, const std::string& name) const {
+        const auto* b = n.as_boolean();
+        if (b == nullptr) fail(at(n), name + " must be a boolean, not " + type_phrase(n));
+        return Setting<bool>{b->get(), at(n), true};
+    }
+
+    // An array of strings; `convert(raw, src)` validates each one and returns its value.
+    template <class F>
+    std::vector<Entry> entries(const toml::node& n, const std::string& name, F convert) const {
+        const toml::array* arr = n.as_array();
+        if (arr == nullptr)
+            fail(at(n), name + " must be an array of strings, not " + type_phrase(n));
+        std::vector<Entry> out;
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const toml::node& item = *arr->get(i);
+            const auto* s = item.as_string();
+            if (s == nullptr)
+                fail(at(item), name + "[" + std::to_string(i) + "] must be a string, not " +
+                                   type_phrase(item));
+            const Source src = at(item);
+            out.push_back(Entry{convert(s->get(), src), s->get(), src});
+        }
+        return out;
+    }
+
+    std::vector<Entry> paths(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            return expand_path(s, name, src, ctx_);
+        });
+    }
+
+    template <class E>
+    Setting<E> choice(const toml::node& n, const std::string& name,
+                      std::initializer_list<Option<E>> options) const {
+        std::vector<std::string> names;
+        for (const auto& o : options) names.emplace_back(o.name);
+        const auto* s = n.as_string();
+        if (s == nullptr)
+            fail(at(n), name + " must be one of " + list_words(names) + ", not " + type_phrase(n));
+        for (const auto& o : options)
+            if (s->get() == o.name) return Setting<E>{o.value, at(n), true};
+        const std::string near = util::nearest(s->get(), names);
+        fail(at(n), name + " must be one of " + list_words(names) + "; got " +
+                        util::quote(s->get()) +
+                        (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+    }
+
+    // Limits: a positive number, a unit string, or "none" (stored as 0: no limit). Zero is
+    // refused rather than taken as "none" so that `memory = 0` is not a silent no-limit.
+    template <class ParseString>
+    Setting<std::uint64_t> limit(const toml::node& n, const std::string& name,
+                                 std::uint64_t int_multiplier, const std::string& expected,
+                                 ParseString parse_string) const {
+        if (const auto* i = n.as_integer()) {
+            const std::int64_t v = i->get();
+            if (v <= 0)
+                fail(at(n), name + " must be positive; got " + std::to_string(v) +
+                                " (write \"none\" for no limit)");
+            const auto u = static_cast<std::uint64_t>(v);
+            if (u > UINT64_MAX / int_multiplier) fail(at(n), name + " is too large");
+            return Setting<std::uint64_t>{u * int_multiplier, at(n), true};
+        }
+        if (const auto* s = n.as_string()) {
+            if (s->get() == "none") return Setting<std::uint64_t>{0, at(n), true};
+            const auto v = parse_string(s->get());
+            if (!v)
+                fail(at(n), name + " must be " + expected + " or \"none\"; got " +
+                                util::quote(s->get()));
+            if (*v == 0)
+                fail(at(n), name + " must be positive; got " + util::quote(s->get()) +
+                                " (write \"none\" for no limit)");
+            return Setting<std::uint64_t>{*v, at(n), true};
+        }
+        fail(at(n), name + " must be " + expected + " or \"none\", not " + type_phrase(n));
+    }
+
+    Setting<std::uint64_t> size(const toml::node& n, const std::string& name) const {
+        return limit(n, name, 1, "a size in bytes, like 1048576 or \"4GiB\"",
+                     [](const std::string& s) { return parse_size(s); });
+    }
+
+    Setting<std::uint64_t> duration(const toml::node& n, const std::string& name) const {
+        return limit(n, name, 1000, "a duration in seconds, like 90 or \"1h30m\"",
+                     [](const std::string& s) { return parse_duration_ms(s); });
+    }
+
+    Setting<std::uint64_t> count(const toml::node& n, const std::string& name) const {
+        return limit(n, name, 1, "a positive integer",
+                     [](const std::string&) { return std::optional<std::uint64_t>(); });
+    }
+
+    void filesystem(const toml::table& t) {
+        check_keys(t, {"read", "write", "deny", "tmpfs", "exec"}, "in [filesystem]");
+        auto& fs = out_.filesystem;
+        if (const toml::node* n = t.get("read")) fs.read = paths(*n, "filesystem.read");
+        if (const toml::node* n = t.get("write")) fs.write = paths(*n, "filesystem.write");
+        if (const toml::node* n = t.get("deny")) fs.deny = paths(*n, "filesystem.deny");
+        if (const toml::node* n = t.get("tmpfs")) fs.tmpfs = paths(*n, "filesystem.tmpfs");
+        if (const toml::node* n = t.get("exec")) fs.exec = paths(*n, "filesystem.exec");
+    }
+
+    std::vector<Entry> host_rules(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            const std::string problem = host_rule_problem(s);
+            if (!problem.empty()) fail(src, name + " entry " + util::quote(s) + " " + problem);
+            return canonical_host_rule(s);
+        });
+    }
+
+    void network(const toml::table& t) {
+        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private"}, "in [network]");
+        auto& net = out_.network;
+        if (const toml::node* n = t.get("mode"))
+            net.mode = choice<NetMode>(*n, "network.mode", {{"none", NetMode::none},
+                                                            {"proxy", NetMode::proxy},
+                                                            {"host", NetMode::host}});
+        if (const toml::node* n = t.get("allow")) net.allow = host_rules(*n, "network.allow");
+        if (const toml::node* n = t.get("deny")) net.deny = host_rules(*n, "network.deny");
+        if (const toml::node* n = t.get("unlisted"))
+            net.unlisted = choice<Unlisted>(*n, "network.unlisted",
+                                            {{"deny", Unlisted::deny}, {"ask", Unlisted::ask}});
+        if (const toml::node* n = t.get("allow_private"))
+            net.allow_private = bool_setting(*n, "network.allow_private");
+    }
+
+    std::vector<Entry> env_patterns(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            if (!is_env_pattern(s))
+                fail(src, name + " entry " + util::quote(s) +
+                              " is not a variable name or pattern (letters, digits, _, * and ?)");
+            return s;
+        });
+    }
+
+    void env(const toml::table& t) {
+        check_keys(t, {"pass", "deny", "set"}, "in [env]");
+        if (const toml::node* n = t.get("pass")) out_.env.pass = env_patterns(*n, "env.pass");
+        if (const toml::node* n = t.get("deny")) out_.env.deny = env_patterns(*n, "env.deny");
+        if (const toml::node* n = t.get("set")) {
+            const toml::table& set = section(*n, "env.set");
+            for (auto&& [key, value] : set) {
+                const std::string name(key.str());
+                if (!is_env_name(name))
+                    fail(at(key), "env.set key " + util::quote(name) +
+                                      " is not a variable name (letters, digits and _)");
+                const std::string field = "env.set." + name;
+                const auto* s = value.as_string();
+                if (s == nullptr)
+                    fail(at(value), field + " must be a string, not " + type_phrase(value));
+                const Source src = at(value);
+                out_.env.set[name] =
+                    Entry{expand_value(s->get(), field, src, ctx_), s->get(), src};
+            }
+        }
+    }
+
+    std::vector<Entry> syscalls(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            if (!is_syscall_name(s))
+                fail(src, name + " entry " + util::quote(s) + " is not a system call name");
+            return s;
+        });
+    }
+
+    void process(const toml::table& t) {
+        check_keys(t, {"seccomp", "allow_syscalls", "deny_syscalls", "landlock"}, "in [process]");
+        auto& p = out_.process;
+        if (const toml::node* n = t.get("seccomp"))
+            p.seccomp = choice<SeccompMode>(
+                *n, "process.seccomp",
+                {{"default", SeccompMode::default_}, {"strict", SeccompMode::strict}});
+        if (const toml::node* n = t.get("allow_syscalls"))
+            p.allow_syscalls = syscalls(*n, "process.allow_syscalls");
+        if (const toml::node* n = t.get("deny_syscalls"))
+            p.deny_syscalls = syscalls(*n, "process.deny_syscalls");
+        if (const toml::node* n = t.get("landlock"))
+            p.landlock = choice<LandlockMode>(*n, "process.landlock",
+                                              {{"best-effort", LandlockMode::best_effort},
+                                               {"require", LandlockMode::require},
+                                               {"off", LandlockMode::off}});
+    }
+
+    void limits(const toml::table& t) {
+        check_keys(t, {"timeout", "memory", "pids", "file_size", "stage_size", "open_files"},
+                   "in [limits]");
+        auto& l = out_.limits;
+        if (const toml::node* n = t.get("timeout")) l.timeout_ms = duration(*n, "limits.timeout");
+        if (const toml::node* n = t.get("memory")) l.memory = size(*n, "limits.memory");
+        if (const toml::node* n = t.get("pids")) l.pids = count(*n, "limits.pids");
+        if (const toml::node* n = t.get("file_size")) l.file_size = size(*n, "limits.file_size");
+        if (const toml::node* n = t.get("stage_size"))
+            l.stage_size = size(*n, "limits.stage_size");
+        if (const toml::node* n = t.get("open_files"))
+            l.open_files = count(*n, "limits.open_files");
+    }
+
+    void commit(const toml::table& t) {
+        check_keys(t, {"on_exit", "protect"}, "in [commit]");
+        if (const toml::node* n = t.get("on_exit"))
+            out_.commit.on_exit = choice<OnExit>(*n, "commit.on_exit",
+                                                 {{"ask", OnExit::ask},
+                                                  {"commit", OnExit::commit},
+                                                  {"discard", OnExit::discard},
+                                                  {"keep", OnExit::keep}});
+        if (const toml::node* n = t.get("protect"))
+            out_.commit.protect =
+                entries(*n, "commit.protect", [&](const std::string& s, const Source& src) {
+                    return project_glob(s, "commit.protect", src, ctx_);
+                });
+    }
+
+    void approve(const toml::table& t) {
+        check_keys(t, {"command", "timeout"}, "in [approve]");
+        if (const toml::node* n = t.get("command")) {
+            out_.approve.command = text_setting(*n, "approve.command");
+            if (util::trim(out_.approve.command.value).empty())
+                fail(at(*n), "approve.command must not be empty");
+        }
+        if (const toml::node* n = t.get("timeout"))
+            out_.approve.timeout_ms = duration(*n, "approve.timeout");
+    }
+
+    const std::string& origin_;
+    const Context& ctx_;
+    Profile out_;
+};
+
+toml::table parse_toml(std::string_view text, const std::string& origin) {
+    try {
+        return toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        throw ProfileError(source_of(e.source(), origin), std::string(e.description()));
+    }
+}
+
+}  // namespace
+
+Profile parse(std::string_view text, const std::string& origin, const Context& ctx) {
+    const toml::table root = parse_toml(text, origin);
+    return Parser(origin, ctx).run(root);
+}
+
+std::string read_description(std::string_view text, const std::string& origin) {
+    const toml::table root = parse_toml(text, origin);
+    const toml::node* n = root.get("description");
+    if (n == nullptr) return {};
+    const auto* s = n->as_string();
+    if (s == nullptr)
+        throw ProfileError(source_of(n->source(), origin),
+                           std::string("description must be a string, not ") + type_phrase(*n));
+    return s->get();
+}
+
+}  // namespace agentbox::profile

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Run the libFuzzer targets of a fuzz build for a while each.
+#
+#   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DAGENTBOX_FUZZ=ON -DAGENTBOX_WERROR=OFF \
+#       -DAGENTBOX_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+#   cmake --build build-fuzz --target fuzz_profile
+#   tests/fuzz/run.sh build-fuzz 60
+#
+# Each target tests/fuzz/fuzz_NAME.cpp runs on a scratch copy of tests/fuzz/corpus/NAME (the
+# checked-in seeds stay as they are). Crash inputs are written to BUILD_DIR/fuzz-artifacts/.
+# Exits non-zero when any target finds a crash, leak or sanitizer report.
+set -eu
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 BUILD_DIR [SECONDS]" >&2
+    exit 2
+fi
+build=$(cd "$1" && pwd)
+seconds=${2:-60}
+here=$(cd "$(dirname "$0")" && pwd)
+
+artifacts="$build/fuzz-artifacts"
+mkdir -p "$artifacts"
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/agentbox-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT INT TERM
+
+ran=0
+status=0
+for src in "$here"/fuzz_*.cpp; do
+    [ -e "$src" ] || continue
+    target=$(basename "$src" .cpp)
+    name=${target#fuzz_}
+    bin="$build/tests/$target"
+    if [ ! -x "$bin" ]; then
+        echo "$0: $bin is not built (cmake --build $build --target $target)" >&2
+        status=1
+        continue
+    fi
+    corpus="$scratch/$name"
+    mkdir -p "$corpus"
+    if [ -d "$here/corpus/$name" ]; then
+        cp "$here/corpus/$name"/* "$corpus"/ 2>/dev/null || true
+    fi
+    echo "== $target for ${seconds}s"
+    if ! ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}" \
+         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}" \
+         "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+                -artifact_prefix="$artifacts/$target-" -print_final_stats=1 "$corpus"; then
+        echo "$0: $target failed; reproduce with: $bin $artifacts/$target-<file>" >&2
+        status=1
+    fi
+    ran=$((ran + 1))
+done
+
+if [ "$ran" -eq 0 ]; then
+    echo "$0: no fuzz targets ran" >&2
+    exit 1
+fi
+exit "$status"
