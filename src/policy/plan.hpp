@@ -135,6 +135,11 @@ struct NetPlan {
     profile::Unlisted unlisted = profile::Unlisted::deny;
     bool allow_private = false;
     std::uint16_t proxy_port = 3128;  // in-sandbox listener on 127.0.0.1 (mode proxy)
+    // Where mode, unlisted and allow_private were set ("<default>" when no layer set them), so
+    // that decide_connect() on a Plan names the same file:line as decide() on the Profile.
+    profile::Source mode_src{"<default>", 0, 0};
+    profile::Source unlisted_src{"<default>", 0, 0};
+    profile::Source allow_private_src{"<default>", 0, 0};
 };
 
 enum class Mechanism { none, cgroup2, cgroup1, rlimit, supervisor, stage };
@@ -180,6 +185,11 @@ struct Plan {
     LandlockPlan landlock;
     NetPlan net;
     std::vector<Limit> limits;
+    // Where limits enforced by cgroup live: for Mechanism::cgroup2 the delegated v2 directory
+    // the run's cgroup is created in (HostFacts::cgroup2_delegated); for Mechanism::cgroup1
+    // the mount point of the v1 hierarchies (HostFacts::cgroup1_root). Filled by compile.
+    std::string cgroup_parent;
+    std::string cgroup1_root = "/sys/fs/cgroup";
     profile::OnExit on_exit = profile::OnExit::keep;
     std::vector<profile::Entry> protect;  // commit protection globs, project-relative
     std::vector<std::string> notes;       // e.g. "deny glob expanded at plan time"

@@ -14,6 +14,11 @@ namespace agentbox::policy {
 // are project-relative).
 Decision decide(const profile::Profile& profile, const Request& request,
                 const std::string& project);
+// The same, also knowing the user's home directory: compile() mounts an empty writable tmpfs
+// there (unless a rule names it), and read/write/exec answers must say so. The overload above
+// behaves as if there were no home rule; `explain` should call this one with Invocation::home.
+Decision decide(const profile::Profile& profile, const Request& request,
+                const std::string& project, const std::string& home);
 
 // Profile + invocation + host -> Plan. Never throws for things the host lacks: it records them
 // as Weakenings. Throws std::invalid_argument for an impossible invocation (empty argv...).

@@ -1,0 +1,134 @@
+// policy::compile — Profile + Invocation + HostFacts -> Plan, before any syscall (DESIGN.md §1).
+// Each step below fills one part of the Plan; whatever this host cannot enforce becomes a
+// Weakening, never a silent omission.
+#include <map>
+#include <stdexcept>
+
+#include "policy/compile_steps.hpp"
+#include "policy/fsrules.hpp"
+#include "policy/hostrules.hpp"
+#include "policy/policy.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::policy {
+
+namespace {
+
+const profile::Source kDefault{"<default>", 0, 0};
+const profile::Source kBuiltin{"<builtin>", 0, 0};
+
+void require_host_queries(const HostFacts& host) {
+    if (!host.kind || !host.realpath || !host.readlink || !host.glob)
+        throw std::invalid_argument("compile: HostFacts filesystem queries are not set");
+}
+
+void plan_env(Plan& plan, const profile::Profile& profile, const Invocation& inv) {
+    std::map<std::string, EnvVar> env;  // sorted by name, later steps override earlier ones
+    for (const auto& [name, value] : inv.environ) {
+        Decision d = decide(profile, Request{Op::env, name}, plan.project);
+        if (d.verdict == Verdict::allow) env[name] = EnvVar{name, value, d.rule};
+    }
+    for (const auto& [name, e] : profile.env.set)
+        env[name] = EnvVar{name, e.value, "env.set " + util::quote(name)};
+    if (!plan.home.empty()) env["HOME"] = EnvVar{"HOME", plan.home, "implicit: home directory"};
+    if (plan.net.mode == profile::NetMode::proxy) {
+        const std::string url = "http://127.0.0.1:" + std::to_string(plan.net.proxy_port);
+        for (const char* n : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
+                              "https_proxy", "all_proxy"})
+            env[n] = EnvVar{n, url, "network.mode \"proxy\""};
+        for (const char* n : {"NO_PROXY", "no_proxy"})
+            env[n] = EnvVar{n, "localhost,127.0.0.1", "network.mode \"proxy\""};
+    }
+    for (auto& [name, var] : env) plan.env.push_back(std::move(var));
+}
+
+void plan_seccomp(Plan& plan, const profile::Process& process, const HostFacts& host) {
+    SeccompPlan& sc = plan.seccomp;
+    if (process.seccomp.set) sc.mode = process.seccomp.value;
+    for (const auto& e : process.allow_syscalls) sc.allow.push_back(SyscallRule{e.value, e.src});
+    for (const auto& e : process.deny_syscalls) sc.deny.push_back(SyscallRule{e.value, e.src});
+    sc.log_denials = host.seccomp && host.seccomp_user_notif;
+    if (!host.seccomp)
+        plan.weakenings.push_back(Weakening{
+            std::string("process.seccomp ") +
+                (sc.mode == profile::SeccompMode::strict ? "\"strict\"" : "\"default\""),
+            process.seccomp.set ? process.seccomp.src : kDefault,
+            "seccomp filters (CONFIG_SECCOMP_FILTER)"});
+}
+
+void plan_limits(Plan& plan, const profile::Limits& limits, const HostFacts& host) {
+    auto add = [&](const char* name, const profile::Setting<std::uint64_t>& s, Mechanism how) {
+        if (!s.set || s.value == 0) return;
+        plan.limits.push_back(Limit{name, s.value, how, s.src});
+    };
+    // memory and pids: the strongest mechanism the host offers (DESIGN.md §4). RLIMIT_NPROC and
+    // RLIMIT_AS do not mean the same thing, so there is no rlimit fallback.
+    auto cgroup = [&](const char* name, const profile::Setting<std::uint64_t>& s, bool v1) {
+        if (!s.set || s.value == 0) return;
+        Mechanism how = !host.cgroup2_delegated.empty() ? Mechanism::cgroup2
+                        : v1                            ? Mechanism::cgroup1
+                                                        : Mechanism::none;
+        plan.limits.push_back(Limit{name, s.value, how, s.src});
+        if (how == Mechanism::none)
+            plan.weakenings.push_back(Weakening{
+                std::string("limits.") + name, s.src,
+                std::string(name) +
+                    " limit needs a delegated cgroup v2 subtree or root on a cgroup v1 host"});
+    };
+    add("timeout", limits.timeout_ms, Mechanism::supervisor);
+    cgroup("memory", limits.memory, host.cgroup1_memory);
+    cgroup("pids", limits.pids, host.cgroup1_pids);
+    add("file_size", limits.file_size, Mechanism::rlimit);
+    add("open_files", limits.open_files, Mechanism::rlimit);
+    add("stage_size", limits.stage_size, Mechanism::stage);
+}
+
+}  // namespace
+
+Plan compile(const profile::Profile& profile, const Invocation& inv, const HostFacts& host) {
+    if (inv.argv.empty() || inv.argv.front().empty())
+        throw std::invalid_argument("compile: no command to run");
+    if (inv.project.empty() || inv.project.front() != '/')
+        throw std::invalid_argument("compile: the project " + util::quote(inv.project) +
+                                    " is not an absolute path");
+    require_host_queries(host);
+
+    Plan plan;
+    plan.argv = inv.argv;
+    plan.project = util::normalize_path(inv.project);
+    plan.home = inv.home.empty() ? std::string() : util::normalize_path(inv.home);
+    plan.uid = host.uid;
+    plan.gid = host.gid;
+    plan.backend = inv.backend == "auto" ? "native" : inv.backend;
+    plan.allow_weaker = inv.allow_weaker;
+    plan.layers = profile.layers;
+    plan.net = make_net_plan(profile.network);
+    plan.ns.net = plan.net.mode != profile::NetMode::host;
+    if (plan.net.mode == profile::NetMode::host)
+        plan.notes.push_back("network.mode \"host\" (" + plan.net.mode_src.str() +
+                             "): the sandbox shares the host network, nothing is filtered");
+
+    const auto rules = effective_fs_rules(profile, plan.home);
+    plan_mounts(plan, rules, inv, host);
+    for (const auto& e : profile.filesystem.exec) {
+        if (e.value.empty() || e.value.front() != '/')
+            throw std::invalid_argument(e.src.str() + ": filesystem.exec " + util::quote(e.raw) +
+                                        ": not an absolute path after expansion");
+        plan.exec_allow.push_back(util::normalize_path(e.value));
+    }
+    plan_env(plan, profile, inv);
+    plan_seccomp(plan, profile.process, host);
+    plan_landlock(plan, rules, profile, host);
+    plan_limits(plan, profile.limits, host);
+
+    plan.protect = profile.commit.protect;
+    plan.on_exit = inv.on_exit.value_or(profile.commit.on_exit.set ? profile.commit.on_exit.value
+                                                                   : profile::OnExit::keep);
+    if (plan.backend == "native" && !host.userns)
+        plan.weakenings.push_back(Weakening{
+            "backend \"native\"", kBuiltin,
+            "user namespaces (kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)"});
+    return plan;
+}
+
+}  // namespace agentbox::policy

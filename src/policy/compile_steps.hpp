@@ -1,0 +1,23 @@
+// The steps of policy::compile() that are large enough for a file of their own. Internal to
+// the policy module; each fills its part of the Plan from the shared filesystem rule list.
+#pragma once
+
+#include <vector>
+
+#include "policy/fsrules.hpp"
+#include "policy/plan.hpp"
+#include "profile/model.hpp"
+
+namespace agentbox::policy {
+
+// plan.mounts (ordered), plan.staging, plan.cwd, and their notes and weakenings.
+// Needs plan.project, plan.home; reads inv.cwd. Throws std::invalid_argument for a project
+// that is not a directory or a writable path inside a read-only project.
+void plan_mounts(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
+                 const HostFacts& host);
+
+// plan.landlock from plan.mounts and plan.exec_allow.
+void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::Profile& profile,
+                   const HostFacts& host);
+
+}  // namespace agentbox::policy

@@ -1,0 +1,196 @@
+// policy::decide — "may this happen?" for paths, connections, commits and variables. Every
+// answer names the rule that decided and where it was written (DESIGN.md §1).
+#include <stdexcept>
+
+#include "policy/fsrules.hpp"
+#include "policy/hostrules.hpp"
+#include "policy/policy.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::policy {
+
+namespace {
+
+const profile::Source kDefault{"<default>", 0, 0};
+
+Decision make(Verdict v, std::string rule, profile::Source src, std::string reason) {
+    return Decision{v, std::move(rule), std::move(src), std::move(reason)};
+}
+
+std::string entry_text(const char* field, const profile::Entry& e) {
+    return std::string(field) + " " + util::quote(e.raw.empty() ? e.value : e.raw);
+}
+
+// What the winning rule means for a path it allows, in one sentence.
+std::string meaning(const FsRule& r, bool staged) {
+    switch (r.kind) {
+        case FsKind::read: return "visible read-only";
+        case FsKind::write:
+            return staged ? "writable; writes are staged in the session until commit"
+                          : "writable; writes go directly to the host";
+        case FsKind::tmpfs: return "on an empty tmpfs; writes are thrown away at exit";
+        case FsKind::proc: return "the sandbox's own fresh /proc";
+        case FsKind::dev: return "the directory of the sandbox's minimal /dev";
+        case FsKind::dev_node: return "a device node of the sandbox's minimal /dev";
+        case FsKind::home: return "in the empty writable home; writes are thrown away at exit";
+        case FsKind::deny: break;
+    }
+    return "denied";
+}
+
+Decision decide_path(const profile::Profile& profile, Op op, const std::string& target,
+                     const std::string& project, const std::string& home) {
+    if (target.empty() || target.front() != '/')
+        return make(Verdict::deny, "path check", kDefault,
+                    util::quote(target) + " is not an absolute path");
+    const std::string path = util::normalize_path(target);
+    const auto rules = effective_fs_rules(profile, home);
+    const FsMatch m = best_fs_rule(rules, path);
+    if (!m.rule)
+        return make(Verdict::deny, "default deny", kDefault,
+                    "no filesystem rule grants " + util::quote(path) + "; it is not visible");
+    const FsRule& r = *m.rule;
+    if (r.kind == FsKind::deny)
+        return make(Verdict::deny, r.rule, r.src, "denied: invisible inside the sandbox");
+
+    // "Staged" only when the project itself is writable (compile() overlays it then) and the
+    // path is under it through a write rule.
+    bool staged = false;
+    if (!project.empty() && util::path_within(path, util::normalize_path(project)) &&
+        r.kind == FsKind::write) {
+        FsMatch pm = best_fs_rule(rules, util::normalize_path(project));
+        staged = pm.rule && pm.rule->kind == FsKind::write;
+    }
+
+    if (op == Op::write && !is_writable(r.kind))
+        return make(Verdict::deny, r.rule, r.src, "read-only: " + meaning(r, staged));
+    if (op != Op::exec || profile.filesystem.exec.empty())
+        return make(Verdict::allow, r.rule, r.src, meaning(r, staged));
+
+    // An exec allowlist: only paths under one of its entries, and only if they are readable.
+    const profile::Entry* best = nullptr;
+    std::size_t best_len = 0;
+    for (const auto& e : profile.filesystem.exec) {
+        if (e.value.empty() || e.value.front() != '/')
+            throw std::invalid_argument(e.src.str() + ": filesystem.exec " +
+                                        util::quote(e.raw) + ": not an absolute path");
+        std::string ep = util::normalize_path(e.value);
+        if (util::path_within(path, ep) && ep.size() > best_len) {
+            best = &e;
+            best_len = ep.size();
+        }
+    }
+    if (!best)
+        return make(Verdict::deny, "filesystem.exec", profile.filesystem.exec.front().src,
+                    "not under any filesystem.exec entry; execution is limited to those");
+    return make(Verdict::allow, entry_text("filesystem.exec", *best), best->src,
+                "executable; " + meaning(r, staged) + " (" + r.rule + ")");
+}
+
+// The directory part of a glob before its first wildcard ("x/y/**" -> "x/y"); the whole
+// pattern when it has none; "" when the wildcard is in the first component ("**/x").
+std::string literal_prefix(const std::string& pattern) {
+    auto g = pattern.find_first_of("*?[");
+    if (g == std::string::npos) return pattern;
+    auto slash = pattern.rfind('/', g);
+    return slash == std::string::npos ? std::string() : pattern.substr(0, slash);
+}
+
+// A protect glob covers a change to `path` when it matches the path or an ancestor of it, or
+// when `path` is a directory above everything the glob names: replacing or deleting `.git`
+// changes `.git/hooks/**` too.
+bool protect_covers(const std::string& pattern, const std::string& path) {
+    if (path == "." || path == "/") return true;
+    std::string p = path;
+    for (;;) {
+        if (util::glob_match(pattern, p, true)) return true;
+        auto slash = p.rfind('/');
+        if (slash == std::string::npos || slash == 0) break;
+        p = p.substr(0, slash);
+    }
+    std::string lp = literal_prefix(pattern);
+    return !lp.empty() && util::path_within(lp, path);
+}
+
+Decision decide_commit(const profile::Profile& profile, const std::string& target,
+                       const std::string& project) {
+    if (project.empty() || project.front() != '/')
+        throw std::invalid_argument("decide(commit): the project must be an absolute path");
+    const std::string proj = util::normalize_path(project);
+    const std::string abs = !target.empty() && target.front() == '/'
+                                ? util::normalize_path(target)
+                                : util::normalize_path(proj + "/" + target);
+    if (target.empty() || !util::path_within(abs, proj))
+        return make(Verdict::deny, "commit: outside the project", kDefault,
+                    util::quote(target) + " resolves to " + util::quote(abs) +
+                        ", outside the project " + util::quote(proj));
+    const std::string rel = util::relative_to(abs, proj);
+
+    // Deny before protect: a path the sandbox must not see is never committed, approval or not.
+    const auto rules = effective_fs_rules(profile, "");
+    const FsMatch m = best_fs_rule(rules, abs);
+    if (m.rule && m.rule->kind == FsKind::deny)
+        return make(Verdict::deny, m.rule->rule, m.rule->src,
+                    util::quote(rel) + " is inside a denied path");
+
+    for (const auto& e : profile.commit.protect) {
+        bool absolute = !e.value.empty() && e.value.front() == '/';
+        if (protect_covers(absolute ? util::normalize_path(e.value) : e.value,
+                           absolute ? abs : rel))
+            return make(Verdict::ask, entry_text("commit.protect", e), e.src,
+                        util::quote(rel) + " is protected: it needs an explicit approval");
+    }
+    return make(Verdict::allow, "commit", kDefault,
+                util::quote(rel) + " is inside the project and not protected");
+}
+
+Decision decide_env(const profile::Profile& profile, const std::string& name) {
+    const auto& env = profile.env;
+    if (name.empty() || name.find('=') != std::string::npos)
+        return make(Verdict::deny, "env name", kDefault,
+                    util::quote(name) + " is not a variable name");
+    if (auto it = env.set.find(name); it != env.set.end())
+        return make(Verdict::allow, "env.set " + util::quote(name), it->second.src,
+                    "set by the profile (the host's value is not used)");
+    // Precedence: exact deny > exact pass > deny pattern > pass pattern. The exact pass beats a
+    // pattern so an agent profile can pass ANTHROPIC_API_KEY although base denies *_KEY.
+    auto find = [&](const std::vector<profile::Entry>& list, bool glob) -> const profile::Entry* {
+        for (const auto& e : list)
+            if (util::has_glob(e.value) == glob &&
+                (glob ? util::glob_match(e.value, name, false) : e.value == name))
+                return &e;
+        return nullptr;
+    };
+    if (const auto* e = find(env.deny, false))
+        return make(Verdict::deny, entry_text("env.deny", *e), e->src, "never passed");
+    if (const auto* e = find(env.pass, false))
+        return make(Verdict::allow, entry_text("env.pass", *e), e->src, "passed from the host");
+    if (const auto* e = find(env.deny, true))
+        return make(Verdict::deny, entry_text("env.deny", *e), e->src,
+                    "matches a deny pattern; never passed");
+    if (const auto* e = find(env.pass, true))
+        return make(Verdict::allow, entry_text("env.pass", *e), e->src, "passed from the host");
+    return make(Verdict::deny, "default deny", kDefault, "not listed in env.pass");
+}
+
+}  // namespace
+
+Decision decide(const profile::Profile& profile, const Request& request,
+                const std::string& project) {
+    return decide(profile, request, project, "");
+}
+
+Decision decide(const profile::Profile& profile, const Request& request,
+                const std::string& project, const std::string& home) {
+    switch (request.op) {
+        case Op::read:
+        case Op::write:
+        case Op::exec: return decide_path(profile, request.op, request.target, project, home);
+        case Op::connect: return decide_connect(make_net_plan(profile.network), request.target);
+        case Op::commit: return decide_commit(profile, request.target, project);
+        case Op::env: return decide_env(profile, request.target);
+    }
+    return make(Verdict::deny, "default deny", kDefault, "unknown operation");
+}
+
+}  // namespace agentbox::policy

@@ -1,0 +1,276 @@
+// policy::decide as a table: each row is a request and the verdict and rule it must get.
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "fixtures.hpp"
+#include "policy/policy.hpp"
+
+namespace agentbox::policy {
+namespace {
+
+using test::E;
+using test::S;
+
+const std::string kProject = "/p";
+const std::string kHome = "/home/u";
+
+profile::Profile table_profile() {
+    profile::Profile p;
+    auto& fs = p.filesystem;
+    fs.read = {E("/usr", 1), E("/etc", 2), E("/home/u/.config/pip", 3, "~/.config/pip"),
+               E("/usr/share/secret/public", 4), E("/data", 5), E("/mnt/x", 6),
+               E("/srv/rw/ro", 7)};
+    fs.write = {E("/p", 10, "@project"), E("/data", 11), E("/data2", 12), E("/srv/rw", 13)};
+    fs.tmpfs = {E("/p/node_modules", 20, "@project/node_modules"), E("/tmp", 21)};
+    fs.deny = {E("/home/u/.ssh", 30, "~/.ssh"), E("/p/.env*", 31, "@project/.env*"),
+               E("/etc/shadow", 32), E("/usr/share/secret", 33), E("/data2", 34),
+               E("/mnt/x", 35), E("/home/u/.config/pip/secret.conf", 36)};
+
+    auto& net = p.network;
+    net.mode = S(profile::NetMode::proxy, 40);
+    net.allow = {E("api.github.com", 41), E("*.githubusercontent.com", 42),
+                 E("pypi.org:8443", 43), E("exact.example.org", 44), E("*.ok.example.org", 45),
+                 E("tie.example.net", 46), E("10.0.0.5", 47), E("[fd00::1]", 48),
+                 E("internal.example.org:*", 49)};
+    net.deny = {E("*.example.org", 50), E("tie.example.net", 51)};
+
+    p.env.pass = {E("PATH", 60), E("HOME", 61), E("LC_*", 62), E("ANTHROPIC_API_KEY", 63),
+                  E("GITHUB_TOKEN", 64), E("GH_*", 65)};
+    p.env.deny = {E("*_TOKEN", 70), E("*_KEY", 71), E("AWS_*", 72), E("*SECRET*", 73),
+                  E("GITHUB_TOKEN", 74)};
+    p.env.set["AWS_REGION"] = E("eu-west-1", 75);
+    p.env.set["FOO"] = E("1", 76);
+
+    p.commit.protect = {E(".git/hooks/**", 80), E(".git/config", 81),
+                        E(".github/workflows/**", 82), E(".envrc", 83), E(".vscode/**", 84)};
+    return p;
+}
+
+profile::Profile exec_profile() {
+    profile::Profile p;
+    p.filesystem.read = {E("/usr", 1)};
+    p.filesystem.write = {E("/p", 2)};
+    p.filesystem.deny = {E("/usr/bin/secret", 3)};
+    p.filesystem.exec = {E("/usr/bin", 4), E("/p/bin", 5, "@project/bin")};
+    return p;
+}
+
+struct Row {
+    Op op;
+    const char* target;
+    Verdict verdict;
+    const char* rule;  // expected substring of Decision::rule
+    const char* reason = "";  // expected substring of Decision::reason
+};
+
+constexpr Verdict A = Verdict::allow, D = Verdict::deny, Q = Verdict::ask;
+
+void check(const profile::Profile& p, const Row& r) {
+    Decision d = decide(p, Request{r.op, r.target}, kProject, kHome);
+    INFO(to_string(r.op), " ", r.target, " -> ", to_string(d.verdict), " rule=", d.rule,
+         " reason=", d.reason);
+    CHECK(d.verdict == r.verdict);
+    CHECK(d.rule.find(r.rule) != std::string::npos);
+    CHECK(d.reason.find(r.reason) != std::string::npos);
+    CHECK(!d.source.file.empty());
+}
+
+TEST_CASE("decide: filesystem paths, most specific rule wins, ties deny > write > read") {
+    const Row rows[] = {
+        {Op::read, "/usr/bin/ls", A, "filesystem.read \"/usr\""},
+        {Op::write, "/usr/bin/ls", D, "filesystem.read \"/usr\"", "read-only"},
+        {Op::read, "/usr/share/secret/x", D, "filesystem.deny \"/usr/share/secret\""},
+        // More specific both ways: a read below a deny below a read.
+        {Op::read, "/usr/share/secret/public/a", A, "\"/usr/share/secret/public\""},
+        {Op::read, "/usr/share/secretive", A, "filesystem.read \"/usr\""},  // not a prefix match
+        {Op::read, "/data/f", A, "filesystem.write \"/data\""},            // write > read
+        {Op::write, "/data/f", A, "filesystem.write \"/data\"", "directly to the host"},
+        {Op::read, "/data2/f", D, "filesystem.deny \"/data2\""},           // deny > write
+        {Op::write, "/data2", D, "filesystem.deny \"/data2\""},
+        {Op::read, "/mnt/x/y", D, "filesystem.deny \"/mnt/x\""},           // deny > read
+        {Op::write, "/srv/rw/ro/f", D, "filesystem.read \"/srv/rw/ro\"", "read-only"},
+        {Op::write, "/srv/rw/f", A, "filesystem.write \"/srv/rw\""},
+        {Op::read, "/etc/shadow", D, "filesystem.deny \"/etc/shadow\""},
+        {Op::read, "/etc/shadow.bak", A, "filesystem.read \"/etc\""},
+        {Op::read, "/etc/passwd", A, "filesystem.read \"/etc\""},
+        {Op::read, "/usr/../etc/shadow", D, "filesystem.deny \"/etc/shadow\""},
+        {Op::read, "/home/u/.ssh/id_rsa", D, "filesystem.deny \"~/.ssh\""},
+        {Op::write, "/home/u/.bashrc", A, "implicit: empty writable home", "thrown away"},
+        {Op::read, "/home/u/.config/pip/pip.conf", A, "filesystem.read \"~/.config/pip\""},
+        {Op::write, "/home/u/.config/pip/pip.conf", D, "~/.config/pip", "read-only"},
+        {Op::read, "/home/u/.config/pip/secret.conf", D, "filesystem.deny"},
+        {Op::read, "/home/other/x", D, "default deny"},
+        {Op::read, "/root", D, "default deny"},
+        {Op::read, "/", D, "default deny"},
+        {Op::read, "usr/bin", D, "path check", "not an absolute path"},
+        {Op::write, "/p/src/main.c", A, "filesystem.write \"@project\"", "staged"},
+        {Op::read, "/p/.env", D, "filesystem.deny \"@project/.env*\""},
+        {Op::read, "/p/.env.local/x", D, "filesystem.deny \"@project/.env*\""},  // glob ancestor
+        {Op::read, "/p/src/.env", A, "filesystem.write \"@project\""},  // '*' stops at '/'
+        {Op::write, "/p/node_modules/x", A, "filesystem.tmpfs", "thrown away"},
+        {Op::write, "/tmp/x", A, "filesystem.tmpfs \"/tmp\""},
+        {Op::read, "/proc/self/status", A, "implicit: fresh /proc"},
+        {Op::write, "/dev/null", A, "implicit: minimal /dev"},
+        {Op::read, "/dev", A, "implicit: minimal /dev"},
+        {Op::read, "/dev/sda", D, "default deny"},
+        {Op::exec, "/usr/bin/ls", A, "filesystem.read \"/usr\""},  // no allowlist: as read
+        {Op::exec, "/home/u/.ssh/x", D, "filesystem.deny"},
+    };
+    auto p = table_profile();
+    for (const auto& r : rows) check(p, r);
+}
+
+TEST_CASE("decide: exec allowlist") {
+    const Row rows[] = {
+        {Op::exec, "/usr/bin/python3", A, "filesystem.exec \"/usr/bin\""},
+        {Op::exec, "/usr/lib/x.so", D, "filesystem.exec", "not under any"},
+        {Op::exec, "/usr/bin2/x", D, "filesystem.exec"},
+        {Op::exec, "/p/bin/tool", A, "filesystem.exec \"@project/bin\""},
+        {Op::exec, "/usr/bin/secret", D, "filesystem.deny"},  // listed but not readable
+        {Op::exec, "/opt/x", D, "default deny"},
+        {Op::read, "/usr/lib/x.so", A, "filesystem.read \"/usr\""},
+    };
+    auto p = exec_profile();
+    for (const auto& r : rows) check(p, r);
+}
+
+TEST_CASE("decide: connect through the proxy's host rules") {
+    const Row rows[] = {
+        {Op::connect, "api.github.com", A, "network.allow \"api.github.com\""},
+        {Op::connect, "api.github.com:443", A, "network.allow \"api.github.com\""},
+        {Op::connect, "api.github.com:80", A, "network.allow \"api.github.com\""},
+        {Op::connect, "api.github.com:22", D, "network.unlisted \"deny\""},
+        {Op::connect, "API.GITHUB.COM.", A, "network.allow \"api.github.com\""},
+        {Op::connect, "api.github.com..", D, "connect target", "empty label"},
+        {Op::connect, "api.github.com.evil.com", D, "network.unlisted"},
+        {Op::connect, "evilgithub.com", D, "network.unlisted"},
+        {Op::connect, "githubusercontent.com", D, "network.unlisted"},  // wildcard: not apex
+        {Op::connect, "raw.githubusercontent.com", A, "\"*.githubusercontent.com\""},
+        {Op::connect, "a.b.githubusercontent.com", A, "\"*.githubusercontent.com\""},
+        {Op::connect, "xgithubusercontent.com", D, "network.unlisted"},
+        {Op::connect, "pypi.org:8443", A, "network.allow \"pypi.org:8443\""},
+        {Op::connect, "pypi.org", D, "network.unlisted"},  // exact port rule: not 443
+        {Op::connect, "exact.example.org", A, "network.allow \"exact.example.org\""},
+        {Op::connect, "x.example.org", D, "network.deny \"*.example.org\""},
+        {Op::connect, "y.ok.example.org", A, "network.allow \"*.ok.example.org\""},
+        {Op::connect, "tie.example.net", D, "network.deny \"tie.example.net\""},
+        {Op::connect, "internal.example.org:9999", A, "\"internal.example.org:*\""},
+        {Op::connect, "10.0.0.5", A, "network.allow \"10.0.0.5\""},
+        {Op::connect, "10.0.0.6", D, "network.allow_private", "private"},
+        {Op::connect, "127.0.0.1:8080", D, "network.allow_private", "loopback"},
+        {Op::connect, "169.254.169.254:80", D, "network.allow_private", "metadata"},
+        {Op::connect, "100.64.1.1", D, "network.allow_private", "carrier-grade"},
+        {Op::connect, "8.8.8.8", D, "network.unlisted"},
+        {Op::connect, "0x7f.1", D, "connect target", "ambiguous"},
+        {Op::connect, "2130706433", D, "connect target", "ambiguous"},
+        {Op::connect, "127.1", D, "connect target", "ambiguous"},
+        {Op::connect, "010.0.0.5", D, "connect target", "ambiguous"},
+        {Op::connect, "[fd00::1]:443", A, "network.allow \"[fd00::1]\""},
+        {Op::connect, "[FD00:0:0::1]", A, "network.allow \"[fd00::1]\""},
+        {Op::connect, "[::1]:443", D, "network.allow_private", "loopback"},
+        {Op::connect, "[::ffff:127.0.0.1]", D, "network.allow_private", "IPv4-mapped"},
+        {Op::connect, "user@api.github.com", D, "connect target", "'@'"},
+        {Op::connect, "b\xc3\xbc" "cher.de", D, "connect target", "non-ASCII"},
+        {Op::connect, "api.github.com:0", D, "connect target", "invalid port"},
+        {Op::connect, "api.github.com:65536", D, "connect target", "invalid port"},
+    };
+    auto p = table_profile();
+    for (const auto& r : rows) check(p, r);
+}
+
+TEST_CASE("decide: connect by network mode and unlisted") {
+    profile::Profile p;
+    Decision d = decide(p, Request{Op::connect, "example.com"}, kProject);
+    CHECK(d.verdict == Verdict::deny);  // unset mode: none
+    CHECK(d.rule == "network.mode \"none\"");
+    CHECK(d.source.file == "<default>");
+
+    p.network.mode = S(profile::NetMode::host, 3);
+    d = decide(p, Request{Op::connect, "10.0.0.1"}, kProject);
+    CHECK(d.verdict == Verdict::allow);
+    CHECK(d.reason.find("warning") != std::string::npos);
+    CHECK(d.source.str() == "test.toml:3:1");
+
+    p.network.mode = S(profile::NetMode::proxy, 3);
+    p.network.unlisted = S(profile::Unlisted::ask, 4);
+    d = decide(p, Request{Op::connect, "example.com"}, kProject);
+    CHECK(d.verdict == Verdict::ask);
+    CHECK(d.source.str() == "test.toml:4:1");
+    // A private literal is denied outright, never asked about.
+    CHECK(decide(p, Request{Op::connect, "192.168.1.1"}, kProject).verdict == Verdict::deny);
+    p.network.allow_private = S(true, 5);
+    CHECK(decide(p, Request{Op::connect, "192.168.1.1"}, kProject).verdict == Verdict::ask);
+}
+
+TEST_CASE("decide: commit") {
+    const Row rows[] = {
+        {Op::commit, "src/main.c", A, "commit"},
+        {Op::commit, "/p/src/x", A, "commit"},
+        {Op::commit, "../outside", D, "outside the project"},
+        {Op::commit, "src/../../etc/passwd", D, "outside the project"},
+        {Op::commit, "/etc/passwd", D, "outside the project"},
+        {Op::commit, "/p2/x", D, "outside the project"},
+        {Op::commit, "", D, "outside the project"},
+        {Op::commit, ".git/hooks/pre-commit", Q, "commit.protect \".git/hooks/**\""},
+        {Op::commit, "./.git/hooks/pre-commit", Q, "commit.protect \".git/hooks/**\""},
+        {Op::commit, ".git/config", Q, "commit.protect \".git/config\""},
+        {Op::commit, ".git", Q, "commit.protect"},  // replacing the directory above them
+        {Op::commit, ".github/workflows/ci.yml", Q, "\".github/workflows/**\""},
+        {Op::commit, ".githubx/workflows/ci.yml", A, "commit"},
+        {Op::commit, "docs/.git/config", A, "commit"},  // patterns are project-relative
+        {Op::commit, ".vscode/tasks.json", Q, "\".vscode/**\""},
+        {Op::commit, ".env.local", D, "filesystem.deny \"@project/.env*\""},
+        {Op::commit, ".envrc", D, "filesystem.deny"},  // deny beats protect
+        {Op::commit, ".", Q, "commit.protect"},         // the whole project
+    };
+    auto p = table_profile();
+    for (const auto& r : rows) check(p, r);
+}
+
+TEST_CASE("decide: environment variables") {
+    const Row rows[] = {
+        {Op::env, "PATH", A, "env.pass \"PATH\""},
+        {Op::env, "LC_ALL", A, "env.pass \"LC_*\""},
+        // An exact pass beats a deny pattern ...
+        {Op::env, "ANTHROPIC_API_KEY", A, "env.pass \"ANTHROPIC_API_KEY\""},
+        {Op::env, "OPENAI_API_KEY", D, "env.deny \"*_KEY\""},
+        // ... but not an exact deny.
+        {Op::env, "GITHUB_TOKEN", D, "env.deny \"GITHUB_TOKEN\""},
+        // A deny pattern beats a pass pattern.
+        {Op::env, "GH_TOKEN", D, "env.deny \"*_TOKEN\""},
+        {Op::env, "GH_HOST", A, "env.pass \"GH_*\""},
+        {Op::env, "AWS_SECRET_ACCESS_KEY", D, "env.deny"},
+        {Op::env, "MY_SECRET_THING", D, "env.deny \"*SECRET*\""},
+        {Op::env, "AWS_REGION", A, "env.set \"AWS_REGION\""},  // set by the profile itself
+        {Op::env, "FOO", A, "env.set \"FOO\""},
+        {Op::env, "EDITOR", D, "default deny"},
+        {Op::env, "path", D, "default deny"},  // names are case-sensitive
+    };
+    auto p = table_profile();
+    for (const auto& r : rows) check(p, r);
+}
+
+TEST_CASE("decide: without a home, no implicit home rule") {
+    auto p = table_profile();
+    Decision d = decide(p, Request{Op::write, "/home/u/.bashrc"}, kProject);
+    CHECK(d.verdict == Verdict::deny);
+    CHECK(d.rule == "default deny");
+}
+
+TEST_CASE("decide: a home named by a rule gets no implicit tmpfs") {
+    profile::Profile p;
+    p.filesystem.read = {E("/home/u", 1, "~")};
+    Decision d = decide(p, Request{Op::write, "/home/u/.bashrc"}, kProject, kHome);
+    CHECK(d.verdict == Verdict::deny);
+    CHECK(d.rule == "filesystem.read \"~\"");
+}
+
+TEST_CASE("decide: a relative filesystem entry is an error, not silently dropped") {
+    profile::Profile p;
+    p.filesystem.deny = {E("relative/secret", 7)};
+    CHECK_THROWS_AS(decide(p, Request{Op::read, "/x"}, kProject), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace agentbox::policy
