@@ -1,8 +1,10 @@
 // The seccomp rule set as data (pure), and its compilation to BPF (libseccomp, bpf.cpp only).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/plan.hpp"
@@ -31,10 +33,24 @@ struct RuleSet {
     int default_err = 1;
     std::vector<Rule> rules;
     bool kill_foreign_arch = true;  // x32, i386 on x86_64
+    // Syscall names written in the profile, with where they were written
+    // ("process.deny_syscalls (file:line:col)"). compile() checks each one against libseccomp
+    // even when it produced no rule (an allow for a name outside the deny set), so a typo is
+    // an error rather than a silent no-op.
+    struct NameRef {
+        std::string name;
+        std::string where;
+    };
+    std::vector<NameRef> names;
 };
 
 // The set of DESIGN.md §4 for this plan (default or strict, plus allow/deny from the profile).
 RuleSet rules_for(const policy::SeccompPlan& plan);
+
+// The syscalls `strict` allows before the profile's allow/deny (x86_64 names), in the style of
+// the container runtimes' default profiles. The deny set and the guarded syscalls (clone,
+// ioctl, personality: allowed only for harmless arguments) are handled by rules_for.
+const std::vector<const char*>& strict_allowlist();
 
 // Canonical text of a rule set and its XXH3-64 digest (the cache key), in hex.
 std::string canonical(const RuleSet& rs);
@@ -44,5 +60,26 @@ std::string digest(const RuleSet& rs);
 // compiled as SECCOMP_RET_USER_NOTIF instead of errno so the supervisor can log them.
 // Throws std::runtime_error naming the syscall or libseccomp call that failed.
 std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify);
+
+// compile() through a disk cache in `cache_dir` (created 0700 if missing), keyed by digest,
+// notify and the libseccomp version. Entries are written atomically, mode 0600, and carry a
+// checksum; an entry that is unreadable, foreign-owned, writable by others or corrupt is
+// ignored and rewritten. A hit does not call into libseccomp at all.
+std::vector<std::uint8_t> compile_cached(const RuleSet& rs, bool notify,
+                                         const std::string& cache_dir);
+
+// The version of the libseccomp library in use ("2.5.4"), part of the cache key.
+std::string libseccomp_version();
+
+// The native name of syscall number `nr` ("mount"), or "syscall#NR" when unknown; for logging
+// user notifications.
+std::string syscall_name(int nr);
+
+// What the filter compiled from `rs` does with one native syscall and its arguments: the
+// action of any matching rule of that syscall (all rules of one syscall share an action),
+// else the default. Pure; mirrors the compiled filter so rule sets can be tested without a
+// kernel. `err` receives the errno of an errno_ action.
+Action evaluate(const RuleSet& rs, std::string_view syscall,
+                const std::array<std::uint64_t, 6>& args, int* err = nullptr);
 
 }  // namespace agentbox::seccomp

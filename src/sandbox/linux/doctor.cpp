@@ -1,0 +1,220 @@
+// `agentbox doctor`: one line per feature the sandbox relies on, what was found, and the exact
+// command or boot option that fixes it when it is missing. Reads a few sysctls to name the
+// actual cause, and runs bubblewrap --version (the only place agentbox probes bwrap).
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <spawn.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "sandbox/linux/hardening.hpp"
+#include "util/strings.hpp"
+
+extern char** environ;
+
+namespace agentbox::sandbox::lnx {
+
+namespace {
+
+// First line of a small file, or "" when it cannot be read.
+std::string read_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+const char* const kPersist = " (add it to /etc/sysctl.d/ to keep it after a reboot)";
+
+std::string userns_fix() {
+    if (read_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
+        return std::string("sysctl -w kernel.apparmor_restrict_unprivileged_userns=0") + kPersist +
+               ", or an AppArmor profile granting \"userns,\" to agentbox";
+    if (read_line("/proc/sys/kernel/unprivileged_userns_clone") == "0")
+        return std::string("sysctl -w kernel.unprivileged_userns_clone=1") + kPersist;
+    if (read_line("/proc/sys/user/max_user_namespaces") == "0")
+        return std::string("sysctl -w user.max_user_namespaces=15000") + kPersist;
+    return "a kernel with CONFIG_USER_NS=y; inside a container, allow unshare(CLONE_NEWUSER) "
+           "in its seccomp profile, or use --backend bwrap with a setuid bubblewrap";
+}
+
+// What each Landlock ABI adds, and the kernel that brought it.
+struct LandlockAbi {
+    const char* adds;
+    const char* kernel;
+};
+constexpr LandlockAbi kLandlockAbis[] = {
+    {"filesystem access control", "5.13"},
+    {"rename and link across directories", "5.19"},
+    {"truncate", "6.2"},
+    {"TCP bind and connect", "6.7"},
+    {"ioctl on device files", "6.10"},
+    {"signal and abstract unix socket scoping", "6.12"},
+    {"audit logging of denials", "6.15"},
+};
+constexpr int kNewestLandlockAbi = static_cast<int>(std::size(kLandlockAbis));
+
+Feature landlock_feature(int abi) {
+    Feature f{"Landlock", abi >= 1, "", "", false};
+    if (abi < 1) {
+        f.detail = "not available (profiles with landlock = \"require\" cannot run)";
+        // The running LSM list, when securityfs is mounted, so the fix is the exact option.
+        std::string lsm = read_line("/sys/kernel/security/lsm");
+        lsm = lsm.empty() ? "landlock,lockdown,yama,integrity,apparmor,bpf" : lsm + ",landlock";
+        f.fix = "boot with lsm=" + lsm + " (kernel " + kLandlockAbis[0].kernel +
+                "+ with CONFIG_SECURITY_LANDLOCK=y)";
+        return f;
+    }
+    f.detail = "ABI " + std::to_string(abi) + ":";
+    for (int i = 0; i < abi && i < kNewestLandlockAbi; ++i)
+        f.detail += std::string(i ? "; " : " ") + kLandlockAbis[i].adds;
+    if (abi < kNewestLandlockAbi)
+        f.detail += std::string(" (ABI ") + std::to_string(abi + 1) + " adds " +
+                    kLandlockAbis[abi].adds + ", Linux " + kLandlockAbis[abi].kernel + ")";
+    return f;
+}
+
+bool unified_only() {
+    struct statfs s {};
+    return ::statfs("/sys/fs/cgroup", &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+Feature cgroup2_feature(const policy::HostFacts& facts) {
+    Feature f{"cgroup v2 delegation", !facts.cgroup2_delegated.empty(), "", "", false};
+    if (f.ok) {
+        f.detail = "memory and pids limits in " + facts.cgroup2_delegated;
+        return f;
+    }
+    if (!unified_only()) {
+        f.detail = "memory and pids controllers are on cgroup v1 here (hybrid hierarchy)";
+        f.fix = "boot with systemd.unified_cgroup_hierarchy=1, or run as root to use cgroup v1";
+    } else {
+        f.detail = "no writable cgroup with the memory and pids controllers";
+        f.fix = "systemd-run --user --scope -p Delegate=yes agentbox run ...";
+    }
+    return f;
+}
+
+Feature cgroup1_feature(const policy::HostFacts& facts) {
+    Feature f{"cgroup v1 memory/pids (as root)", facts.cgroup1_memory && facts.cgroup1_pids, "", "",
+              false};
+    auto yes = [](bool b) { return b ? "yes" : "no"; };
+    f.detail = std::string("memory: ") + yes(facts.cgroup1_memory) +
+               ", pids: " + yes(facts.cgroup1_pids) + " under " + facts.cgroup1_root;
+    if (!f.ok)
+        f.fix = facts.uid != 0 ? "only used as root; unprivileged runs need cgroup v2 delegation"
+                               : "mount the memory and pids controllers under " +
+                                     facts.cgroup1_root + ", or use cgroup v2";
+    return f;
+}
+
+std::string find_bwrap() {
+    std::string path = "/usr/bin:/usr/local/bin";
+    if (const char* env = std::getenv("PATH")) path = std::string(env) + ":" + path;
+    for (const auto& dir : util::split(path, ':')) {
+        if (dir.empty()) continue;
+        const std::string candidate = dir + "/bwrap";
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return {};
+}
+
+// `bwrap --version` prints "bubblewrap 0.8.0". Empty when it does not run.
+std::string bwrap_version(const std::string& bwrap) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0) return {};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char arg0[] = "bwrap";
+    char arg1[] = "--version";
+    char* argv[] = {arg0, arg1, nullptr};
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, bwrap.c_str(), &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    std::string out;
+    if (rc == 0) {
+        char buf[256];
+        ssize_t n;
+        while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+            if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) out.clear();
+    }
+    ::close(fds[0]);
+    return std::string(util::trim(out));
+}
+
+Feature bwrap_feature() {
+    Feature f{"bubblewrap", false, "", "apt install bubblewrap (or your distribution's package)",
+              false};
+    const std::string bwrap = find_bwrap();
+    if (bwrap.empty()) {
+        f.detail = "not found (only needed for --backend bwrap)";
+        return f;
+    }
+    const std::string version = bwrap_version(bwrap);
+    if (version.empty()) {
+        f.detail = bwrap + " does not run";
+        return f;
+    }
+    f.ok = true;
+    f.fix.clear();
+    f.detail = version + " at " + bwrap;
+    // "bubblewrap 0.8.0": overlay mounts (--overlay) arrived in 0.9.
+    const auto parts = util::split(version.substr(version.rfind(' ') + 1), '.');
+    if (parts.size() >= 2 && parts[0] == "0" && std::atoi(parts[1].c_str()) < 9)
+        f.detail += " (before 0.9: no overlay, writes are staged by copying)";
+    return f;
+}
+
+}  // namespace
+
+std::vector<Feature> doctor(const policy::HostFacts& facts) {
+    std::vector<Feature> out;
+
+    Feature userns{"user namespaces", facts.userns, "", "", true};
+    userns.detail = facts.userns ? "available" : "cannot create a user namespace";
+    if (!facts.userns) userns.fix = userns_fix();
+    out.push_back(userns);
+
+    Feature overlay{"overlayfs in a user namespace", facts.overlay_userxattr, "", "", true};
+    overlay.detail = facts.overlay_userxattr ? "overlay with userxattr mounts"
+                                             : "overlay with userxattr does not mount";
+    if (!facts.overlay_userxattr)
+        overlay.fix = facts.userns ? "Linux 5.11+ with CONFIG_OVERLAY_FS (modprobe overlay); "
+                                     "kernel " +
+                                         facts.kernel + " refused it"
+                                   : "needs user namespaces first (see above)";
+    out.push_back(overlay);
+
+    Feature filter{"seccomp filter", facts.seccomp, "", "", true};
+    filter.detail = facts.seccomp ? "available" : "not available";
+    if (!facts.seccomp) filter.fix = "a kernel with CONFIG_SECCOMP=y and CONFIG_SECCOMP_FILTER=y";
+    out.push_back(filter);
+
+    Feature notif{"seccomp user notification", facts.seccomp_user_notif, "", "", false};
+    notif.detail = facts.seccomp_user_notif ? "denied syscalls are logged"
+                                            : "denied syscalls fail with EPERM but are not logged";
+    if (!facts.seccomp_user_notif) notif.fix = "Linux 5.0+ (5.9+ recommended)";
+    out.push_back(notif);
+
+    out.push_back(landlock_feature(facts.landlock_abi));
+    out.push_back(cgroup2_feature(facts));
+    out.push_back(cgroup1_feature(facts));
+    out.push_back(bwrap_feature());
+    return out;
+}
+
+}  // namespace agentbox::sandbox::lnx

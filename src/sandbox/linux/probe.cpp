@@ -1,0 +1,303 @@
+// probe_host(): what this kernel and system can enforce, for policy::compile and `doctor`.
+// Runs in the launcher before anything else, so it is kept cheap: one short-lived child for
+// the namespace and overlay probe, a few syscalls and two small /proc files for the rest.
+// It never asks bubblewrap (that is doctor's business) and never creates a cgroup.
+#include <dirent.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "sandbox/linux/hardening.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+namespace {
+
+// ---- namespaces and overlayfs ----------------------------------------------------------
+
+// Exit codes of the probe child: how far it got.
+enum : int {
+    kAllWorked = 0,
+    kNoUserns = 10,
+    kNoMountns = 11,
+    kNoIdMaps = 12,
+    kNoTmpfs = 13,
+    kNoOverlay = 14,
+};
+
+bool write_file(const char* path, const char* data, std::size_t len) {
+    const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = ::write(fd, data, len) == static_cast<ssize_t>(len);
+    return ::close(fd) == 0 && ok;
+}
+
+// In the child: only async-signal-safe calls (the launcher may have threads), all strings
+// prepared by the parent.
+[[noreturn]] void namespace_child(const std::string& uid_map, const std::string& gid_map) {
+    if (::unshare(CLONE_NEWUSER) < 0) ::_exit(kNoUserns);
+    if (::unshare(CLONE_NEWNS) < 0) ::_exit(kNoMountns);
+    if (!write_file("/proc/self/setgroups", "deny", 4) ||
+        !write_file("/proc/self/uid_map", uid_map.data(), uid_map.size()) ||
+        !write_file("/proc/self/gid_map", gid_map.data(), gid_map.size()))
+        ::_exit(kNoIdMaps);
+    // Private first, so nothing below can propagate to the host (it would not anyway: mounts
+    // from a less privileged namespace are slaves).
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+        ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") < 0)
+        ::_exit(kNoTmpfs);
+    for (const char* d : {"/tmp/l", "/tmp/u", "/tmp/w", "/tmp/m"})
+        if (::mkdir(d, 0700) < 0) ::_exit(kNoTmpfs);
+    if (::mount("overlay", "/tmp/m", "overlay", 0,
+                "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr") < 0)
+        ::_exit(kNoOverlay);
+    ::_exit(kAllWorked);
+}
+
+void probe_namespaces(policy::HostFacts& f) {
+    const std::string uid_map = "0 " + std::to_string(f.uid) + " 1\n";
+    const std::string gid_map = "0 " + std::to_string(f.gid) + " 1\n";
+    f.userns = false;
+    f.overlay_userxattr = false;
+    const pid_t pid = ::fork();
+    if (pid < 0) return;
+    if (pid == 0) namespace_child(uid_map, gid_map);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status)) return;
+    const int got = WEXITSTATUS(status);
+    // The native backend writes the maps from outside; a child that could not write its own
+    // still shows that user namespaces exist.
+    f.userns = got == kAllWorked || got >= kNoMountns;
+    f.overlay_userxattr = got == kAllWorked;
+}
+
+// ---- seccomp and Landlock --------------------------------------------------------------
+
+bool seccomp_action_available(std::uint32_t action) {
+    return ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+}
+
+int landlock_abi() {
+    const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u /* VERSION */);
+    return abi > 0 ? static_cast<int>(abi) : 0;
+}
+
+// ---- cgroups ---------------------------------------------------------------------------
+
+struct MountEntry {
+    std::string root;  // the mounted subtree of the filesystem
+    std::string point;
+    std::string fstype;
+    std::string super_opts;
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            const std::string oct = s.substr(i + 1, 3);
+            if (oct.find_first_not_of("01234567") == std::string::npos) {
+                out += static_cast<char>(std::stoi(oct, nullptr, 8));
+                i += 3;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+std::vector<MountEntry> cgroup_mounts() {
+    std::vector<MountEntry> out;
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto dash = line.find(" - ");
+        if (dash == std::string::npos) continue;
+        std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
+        std::string id, parent, devno, root, point, fstype, source, super_opts;
+        pre >> id >> parent >> devno >> root >> point;
+        post >> fstype >> source >> super_opts;
+        if (fstype == "cgroup" || fstype == "cgroup2")
+            out.push_back({unescape(root), unescape(point), fstype, super_opts});
+    }
+    return out;
+}
+
+bool has_option(const std::string& opts, const std::string& want) {
+    for (const auto& o : util::split(opts, ','))
+        if (o == want) return true;
+    return false;
+}
+
+// Our cgroup v2 path, from the "0::/path" line.
+std::string own_cgroup2_path() {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line))
+        if (util::starts_with(line, "0::")) return line.substr(3);
+    return {};
+}
+
+bool writable(const std::string& path) {
+    return ::access(path.c_str(), W_OK) == 0;
+}
+
+void probe_cgroups(policy::HostFacts& f) {
+    const auto mounts = cgroup_mounts();
+    const std::string own = own_cgroup2_path();
+    for (const auto& m : mounts) {
+        if (m.fstype != "cgroup2" || own.empty() || !util::path_within(own, m.root)) continue;
+        const std::string rel = util::relative_to(own, m.root);
+        const std::string dir = rel.empty() || rel == "." ? m.point : m.point + "/" + rel;
+        // Usable for limits only with the controllers they need, and only if we may enable
+        // them for children, create children, and move processes into them (which needs
+        // write access to cgroup.procs of the common ancestor: this directory). Checked with
+        // access(): probing must not leave cgroups behind.
+        std::ifstream ctl(dir + "/cgroup.controllers");
+        std::string controllers;
+        std::getline(ctl, controllers);
+        const auto names = util::split(controllers, ' ');
+        const bool has = std::find(names.begin(), names.end(), "memory") != names.end() &&
+                         std::find(names.begin(), names.end(), "pids") != names.end();
+        if (has && writable(dir) && writable(dir + "/cgroup.subtree_control") &&
+            writable(dir + "/cgroup.procs")) {
+            f.cgroup2_delegated = dir;
+            break;
+        }
+    }
+    for (const auto& m : mounts) {
+        if (m.fstype != "cgroup" || m.root != "/") continue;
+        const bool memory = has_option(m.super_opts, "memory");
+        const bool pids = has_option(m.super_opts, "pids");
+        if (!memory && !pids) continue;
+        if (!writable(m.point)) continue;
+        if (memory) f.cgroup1_memory = true;
+        if (pids) f.cgroup1_pids = true;
+        // The supervisor finds each controller as <cgroup1_root>/<name>.
+        const auto slash = m.point.rfind('/');
+        if (slash != std::string::npos && slash > 0) f.cgroup1_root = m.point.substr(0, slash);
+    }
+}
+
+// ---- filesystem queries ----------------------------------------------------------------
+
+policy::PathKind path_kind(const std::string& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) < 0) return policy::PathKind::missing;
+    if (S_ISDIR(st.st_mode)) return policy::PathKind::dir;
+    if (S_ISREG(st.st_mode)) return policy::PathKind::file;
+    if (S_ISLNK(st.st_mode)) return policy::PathKind::symlink;
+    return policy::PathKind::other;
+}
+
+std::string real_path(const std::string& p) {
+    char* r = ::realpath(p.c_str(), nullptr);
+    if (!r) return {};
+    std::string s(r);
+    std::free(r);
+    return s;
+}
+
+std::string read_link(const std::string& p) {
+    std::string buf(256, '\0');
+    for (;;) {
+        const ssize_t n = ::readlink(p.c_str(), buf.data(), buf.size());
+        if (n < 0) return {};
+        if (static_cast<std::size_t>(n) < buf.size())
+            return buf.substr(0, static_cast<std::size_t>(n));
+        buf.resize(buf.size() * 2);
+    }
+}
+
+// Below `dir`, every path matching `pattern` (util::glob_match, where ** spans directories).
+// Symlinks are matched but not followed, so a link loop or a link out of the tree cannot
+// make the walk wander.
+void walk(const std::string& dir, const std::string& pattern, std::vector<std::string>& out) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        const std::string path = dir == "/" ? "/" + name : dir + "/" + name;
+        if (util::glob_match(pattern, path)) out.push_back(path);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(path, pattern, out);
+    }
+    ::closedir(d);
+}
+
+// Expand a deny pattern. Dotfiles match (a deny of "@project/.env*" or "~/*" must catch
+// them), "." and ".." never do, results are sorted. glob(3) treats ** like *, so patterns
+// with ** are walked from their last literal directory instead.
+std::vector<std::string> expand_glob(const std::string& pattern) {
+    std::vector<std::string> out;
+    if (pattern.find("**") != std::string::npos) {
+        const auto parts = util::split(pattern, '/');
+        std::string base;
+        for (const auto& part : parts) {
+            if (util::has_glob(part)) break;
+            if (!part.empty()) base += "/" + part;
+        }
+        walk(base.empty() ? "/" : base, pattern, out);
+    } else {
+        glob_t g{};
+        if (::glob(pattern.c_str(), GLOB_PERIOD, nullptr, &g) == 0)
+            for (std::size_t i = 0; i < g.gl_pathc; ++i) {
+                const std::string p = g.gl_pathv[i];
+                const std::string last = p.substr(p.rfind('/') + 1);
+                if (last != "." && last != "..") out.push_back(p);
+            }
+        ::globfree(&g);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+policy::HostFacts probe_host() {
+    policy::HostFacts f;
+    f.uid = ::getuid();
+    f.gid = ::getgid();
+    struct utsname u {};
+    if (::uname(&u) == 0) f.kernel = u.release;
+
+    probe_namespaces(f);
+    // PR_GET_SECCOMP fails only when the kernel has no seccomp at all; the filter mode is
+    // present when the kernel can tell which filter actions it supports.
+    f.seccomp = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 &&
+                seccomp_action_available(SECCOMP_RET_ERRNO) &&
+                seccomp_action_available(SECCOMP_RET_KILL_PROCESS);
+    f.seccomp_user_notif = f.seccomp && seccomp_action_available(SECCOMP_RET_USER_NOTIF);
+    f.landlock_abi = landlock_abi();
+    probe_cgroups(f);
+
+    f.kind = path_kind;
+    f.realpath = real_path;
+    f.readlink = read_link;
+    f.glob = expand_glob;
+    return f;
+}
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,113 @@
+// A disk cache of compiled filters, so a run does not pay for libseccomp (the strict set takes
+// milliseconds to compile; reading a cached entry takes microseconds).
+//
+// Entry: "<dir>/<key>.bpf" = one header line "agentbox-seccomp-bpf 1 <key> <xxh3 of payload>"
+// then the BPF program. The key names the rule set, the notify flag and the libseccomp version.
+// The header repeats the key, so an entry renamed under another key is refused; the checksum
+// catches a torn or corrupted file. The cache is only an optimization: any problem with it
+// means "compile again", never an error.
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <optional>
+
+#include "seccomp/rules.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::seccomp {
+
+namespace {
+
+constexpr std::size_t kMaxProgram = BPF_MAXINSNS * sizeof(sock_filter);
+
+std::string hash_hex(const std::uint8_t* p, std::size_t n) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(XXH3_64bits(p, n)));
+    return buf;
+}
+
+std::string header(const std::string& key, const std::vector<std::uint8_t>& bpf) {
+    return "agentbox-seccomp-bpf 1 " + key + " " + hash_hex(bpf.data(), bpf.size()) + "\n";
+}
+
+bool read_all(int fd, std::string& out, std::size_t limit) {
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) return true;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > limit) return false;
+    }
+}
+
+std::optional<std::vector<std::uint8_t>> load(const std::string& path, const std::string& key) {
+    sys::unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return std::nullopt;
+    // A filter decides what the sandbox may do: only trust an entry we wrote ourselves.
+    struct stat st {};
+    if (fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022) != 0)
+        return std::nullopt;
+    std::string data;
+    if (!read_all(fd.get(), data, kMaxProgram + 256)) return std::nullopt;
+    const auto nl = data.find('\n');
+    if (nl == std::string::npos) return std::nullopt;
+    std::vector<std::uint8_t> bpf(data.begin() + static_cast<std::ptrdiff_t>(nl) + 1, data.end());
+    if (bpf.empty() || bpf.size() % sizeof(sock_filter) != 0 || bpf.size() > kMaxProgram)
+        return std::nullopt;
+    if (data.compare(0, nl + 1, header(key, bpf)) != 0) return std::nullopt;
+    return bpf;
+}
+
+// mkdir -p with mode 0700 for what it creates.
+bool make_dirs(const std::string& dir) {
+    for (std::size_t i = 1; i <= dir.size(); ++i) {
+        if (i != dir.size() && dir[i] != '/') continue;
+        const std::string part = dir.substr(0, i);
+        if (mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) return false;
+    }
+    return true;
+}
+
+void store(const std::string& dir, const std::string& path, const std::string& key,
+           const std::vector<std::uint8_t>& bpf) {
+    if (dir.empty() || !make_dirs(dir)) return;
+    std::string tmp = dir + "/." + key + ".XXXXXX";
+    sys::unique_fd fd(mkostemp(tmp.data(), O_CLOEXEC));  // mode 0600, O_EXCL
+    if (!fd) return;
+    std::string data = header(key, bpf);
+    data.append(bpf.begin(), bpf.end());
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    // rename() replaces atomically: a reader sees the old entry or the whole new one.
+    if (done != data.size() || close(fd.release()) < 0 || rename(tmp.c_str(), path.c_str()) < 0)
+        unlink(tmp.c_str());
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> compile_cached(const RuleSet& rs, bool notify,
+                                         const std::string& cache_dir) {
+    const std::string key =
+        digest(rs) + (notify ? "-notify" : "-errno") + "-libseccomp" + libseccomp_version();
+    const std::string path = cache_dir + "/" + key + ".bpf";
+    if (!cache_dir.empty())
+        if (auto hit = load(path, key)) return *hit;
+    auto bpf = compile(rs, notify);
+    store(cache_dir, path, key, bpf);
+    return bpf;
+}
+
+}  // namespace agentbox::seccomp

@@ -1,0 +1,171 @@
+// probe_host() on this machine (Debian 12, kernel 6.18: everything is available), its
+// filesystem queries on a scratch tree, and doctor()'s report for good and bad hosts.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "sandbox/linux/hardening.hpp"
+
+using namespace agentbox;
+using namespace agentbox::sandbox::lnx;
+
+namespace {
+
+struct TempTree {
+    std::string root;
+    TempTree() {
+        char tmpl[] = "/tmp/agentbox-probe-XXXXXX";
+        REQUIRE(mkdtemp(tmpl) != nullptr);
+        root = tmpl;
+        for (const char* d : {"/sub", "/sub/deep"}) REQUIRE(mkdir((root + d).c_str(), 0700) == 0);
+        for (const char* f : {"/.env", "/.env.local", "/a.txt", "/sub/deep/.env"})
+            std::ofstream(root + f) << "x";
+        REQUIRE(symlink("a.txt", (root + "/link").c_str()) == 0);
+        REQUIRE(symlink(".", (root + "/sub/loop").c_str()) == 0);  // must not hang a walk
+        REQUIRE(mkfifo((root + "/fifo").c_str(), 0600) == 0);
+    }
+    ~TempTree() { std::system(("rm -rf '" + root + "'").c_str()); }
+};
+
+const Feature* find(const std::vector<Feature>& fs, const std::string& name) {
+    for (const auto& f : fs)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("probe_host finds what this kernel offers, quickly") {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto facts = probe_host();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE("probe_host took " << ms << " ms");
+
+    struct utsname u {};
+    REQUIRE(uname(&u) == 0);
+    CHECK(facts.kernel == u.release);
+    CHECK(facts.uid == getuid());
+    CHECK(facts.gid == getgid());
+    CHECK(facts.userns);
+    CHECK(facts.overlay_userxattr);
+    CHECK(facts.seccomp);
+    CHECK(facts.seccomp_user_notif);
+    CHECK(facts.landlock_abi >= 1);
+    if (geteuid() == 0) {
+        CHECK(facts.cgroup1_memory);
+        CHECK(facts.cgroup1_pids);
+        CHECK(facts.cgroup1_root == "/sys/fs/cgroup");
+    }
+    // On this hybrid host the v2 hierarchy has no memory controller: not usable for limits.
+    std::ifstream ctl("/sys/fs/cgroup/unified/cgroup.controllers");
+    std::string controllers;
+    std::getline(ctl, controllers);
+    if (ctl && controllers.find("memory") == std::string::npos)
+        CHECK(facts.cgroup2_delegated.empty());
+    CHECK(facts.kind);
+    CHECK(facts.realpath);
+    CHECK(facts.readlink);
+    CHECK(facts.glob);
+}
+
+TEST_CASE("probe_host's filesystem queries") {
+    TempTree t;
+    const auto facts = probe_host();
+    using K = policy::PathKind;
+    CHECK(facts.kind(t.root) == K::dir);
+    CHECK(facts.kind(t.root + "/a.txt") == K::file);
+    CHECK(facts.kind(t.root + "/link") == K::symlink);  // the last symlink is not followed
+    CHECK(facts.kind(t.root + "/fifo") == K::other);
+    CHECK(facts.kind(t.root + "/missing") == K::missing);
+    CHECK(facts.kind(t.root + "/a.txt/below") == K::missing);
+
+    CHECK(facts.readlink(t.root + "/link") == "a.txt");
+    CHECK(facts.readlink(t.root + "/a.txt").empty());
+    CHECK(facts.realpath(t.root + "/sub/loop/../link") == facts.realpath(t.root) + "/a.txt");
+    CHECK(facts.realpath(t.root + "/missing").empty());
+
+    SUBCASE("a glob matches dotfiles, sorted, never . or ..") {
+        CHECK(facts.glob(t.root + "/.env*") ==
+              std::vector<std::string>{t.root + "/.env", t.root + "/.env.local"});
+        const auto all = facts.glob(t.root + "/*");
+        CHECK(std::is_sorted(all.begin(), all.end()));
+        CHECK(std::find(all.begin(), all.end(), t.root + "/.env") != all.end());
+        CHECK(std::find(all.begin(), all.end(), t.root + "/.") == all.end());
+        CHECK(std::find(all.begin(), all.end(), t.root + "/..") == all.end());
+        CHECK(facts.glob(t.root + "/nothing-*").empty());
+    }
+    SUBCASE("** spans directories without following symlinks") {
+        CHECK(facts.glob(t.root + "/**/.env") ==
+              std::vector<std::string>{t.root + "/.env", t.root + "/sub/deep/.env"});
+    }
+}
+
+TEST_CASE("doctor reports every feature, and the fix for what is missing") {
+    policy::HostFacts good;
+    good.userns = good.overlay_userxattr = good.seccomp = good.seccomp_user_notif = true;
+    good.landlock_abi = 7;
+    good.cgroup2_delegated = "/sys/fs/cgroup/user.slice/x";
+    good.cgroup1_memory = good.cgroup1_pids = true;
+    const auto ok = doctor(good);
+    for (const char* name : {"user namespaces", "overlayfs in a user namespace", "seccomp filter",
+                             "seccomp user notification", "Landlock", "cgroup v2 delegation",
+                             "cgroup v1 memory/pids (as root)", "bubblewrap"}) {
+        CAPTURE(name);
+        const Feature* f = find(ok, name);
+        REQUIRE(f != nullptr);
+        if (std::string(name) != "bubblewrap") {
+            CHECK(f->ok);
+            CHECK(f->fix.empty());
+        }
+        CHECK(!f->detail.empty());
+    }
+    CHECK(find(ok, "user namespaces")->required);
+    CHECK(!find(ok, "Landlock")->required);
+    CHECK(find(ok, "Landlock")->detail.find("ABI 7: filesystem access control") == 0);
+
+    policy::HostFacts bad;
+    bad.uid = 1000;
+    bad.userns = bad.overlay_userxattr = bad.seccomp = bad.seccomp_user_notif = false;
+    bad.landlock_abi = 0;
+    const auto missing = doctor(bad);
+    for (const auto& f : missing) {
+        CAPTURE(f.name);
+        if (f.name == "bubblewrap") continue;
+        CHECK(!f.ok);
+        CHECK(!f.fix.empty());
+    }
+    const std::string userns_fix = find(missing, "user namespaces")->fix;
+    const bool names_a_fix = userns_fix.find("sysctl") != std::string::npos ||
+                             userns_fix.find("CONFIG_USER_NS") != std::string::npos;
+    CHECK(names_a_fix);
+    CHECK(find(missing, "Landlock")->fix.find("lsm=") != std::string::npos);
+    CHECK(find(missing, "Landlock")->fix.find("landlock") != std::string::npos);
+    CHECK(find(missing, "cgroup v1 memory/pids (as root)")->fix.find("root") != std::string::npos);
+
+    policy::HostFacts older = good;
+    older.landlock_abi = 3;
+    const std::string d = find(doctor(older), "Landlock")->detail;
+    CHECK(d.find("truncate") != std::string::npos);
+    CHECK(d.find("ABI 4 adds TCP bind and connect") != std::string::npos);
+}
+
+TEST_CASE("doctor runs the installed bubblewrap") {
+    if (access("/usr/bin/bwrap", X_OK) != 0) {
+        MESSAGE("no /usr/bin/bwrap here");
+        return;
+    }
+    const auto features = doctor(policy::HostFacts{});
+    const Feature* f = find(features, "bubblewrap");
+    REQUIRE(f != nullptr);
+    CHECK(f->ok);
+    CAPTURE(f->detail);
+    CHECK(f->detail.find("bubblewrap 0.") == 0);
+}
