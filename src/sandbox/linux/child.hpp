@@ -1,0 +1,47 @@
+// What the sandbox's processes need after clone(), prepared by the supervisor BEFORE clone so
+// that the child only reads it: no parsing, few allocations, no exceptions after clone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policy/plan.hpp"
+#include "sandbox/backend.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+struct ChildSetup {
+    const policy::Plan* plan = nullptr;
+    const StageDirs* stage = nullptr;
+    const std::vector<std::uint8_t>* bpf = nullptr;  // compiled seccomp filter
+    bool notify = false;     // bpf routes denials to a listener that goes to the supervisor
+    int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: release, listener, status
+    int report_fd = -1;      // CLOEXEC pipe: failure records; EOF once the command exec'd
+    int tty_slave = -1;      // the pty slave when Io::tty, else -1
+    Io io;                   // the command's 0,1,2 when there is no pty
+    std::vector<char*> argv;             // NULL-terminated, points into plan->argv
+    std::vector<std::string> env_storage;  // "NAME=value" from plan->env
+    std::vector<char*> envp;             // NULL-terminated, points into env_storage
+    std::vector<std::string> candidates;  // where argv[0] may be, in PATH order
+};
+
+// Fill argv/envp/candidates from the plan (supervisor side, before clone).
+void prepare_exec(ChildSetup& cs);
+
+// PATH lookup the way execvp does it, but with the sandbox's PATH: "" or "a::b" components
+// mean the current directory. argv0 containing '/' is used as is.
+std::vector<std::string> exec_candidates(const std::string& argv0, const std::string& path);
+
+// The clone()d child: becomes the sandbox's init (PID 1). Never returns.
+[[noreturn]] void child_main(const ChildSetup& cs);
+
+// The command's process, forked by init: last steps, then execve. Never returns.
+[[noreturn]] void command_main(const ChildSetup& cs);
+
+// Exit codes the sandbox's processes use for a failure they also report over report_fd.
+inline constexpr int kExitSetup = 125;
+inline constexpr int kExitNotExecutable = 126;
+inline constexpr int kExitNotFound = 127;
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,141 @@
+// The command's process: forked by init inside the finished sandbox. The order of its steps
+// matters and each is explained where it happens; the short version: terminal and fds first
+// (they need nothing), then rlimits, then the hardening steps, seccomp LAST because its filter
+// denies calls the earlier steps make, then execve.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandbox/linux/child.hpp"
+#include "sandbox/linux/hardening.hpp"
+#include "sandbox/linux/report.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+namespace {
+
+[[noreturn]] void die(const ChildSetup& cs, const StepError& e) {
+    send_report(cs.report_fd, ReportKind::setup, e);
+    ::_exit(kExitSetup);
+}
+
+[[noreturn]] void die_errno(const ChildSetup& cs, const char* op, const char* path) {
+    send_report(cs.report_fd, ReportKind::setup, op, path, errno);
+    ::_exit(kExitSetup);
+}
+
+// 0, 1 and 2 from `in`, `out`, `err`, whatever numbers those have now (one may already be 0,
+// or two may be the same fd): first copy all three above 2, then dup2 down.
+void install_stdio(const ChildSetup& cs, int in, int out, int err) {
+    int src[3] = {in, out, err};
+    int high[3];
+    for (int i = 0; i < 3; ++i) {
+        high[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+        if (high[i] < 0) die_errno(cs, "dup", "stdio");
+    }
+    for (int i = 0; i < 3; ++i)
+        if (::dup2(high[i], i) < 0) die_errno(cs, "dup2", "stdio");
+}
+
+void setup_terminal(const ChildSetup& cs) {
+    // A new session: the command has no controlling terminal of the user's to inject input
+    // into (TIOCSTI, CVE-2017-5226), and signals from the user's terminal reach it only
+    // through the supervisor.
+    if (::setsid() < 0) die_errno(cs, "setsid", "");
+    if (cs.tty_slave >= 0) {
+        if (::ioctl(cs.tty_slave, TIOCSCTTY, 0) < 0) die_errno(cs, "ioctl(TIOCSCTTY)", "pty");
+        install_stdio(cs, cs.tty_slave, cs.tty_slave, cs.tty_slave);
+    } else {
+        install_stdio(cs, cs.io.in, cs.io.out, cs.io.err);
+    }
+}
+
+void set_limit(const ChildSetup& cs, int resource, rlim_t value, const char* name) {
+    struct rlimit rl {value, value};
+    if (::setrlimit(resource, &rl) < 0) die_errno(cs, "setrlimit", name);
+}
+
+void apply_rlimits(const ChildSetup& cs) {
+    set_limit(cs, RLIMIT_CORE, 0, "core");  // a core dump could land in a staged directory
+    for (const policy::Limit& l : cs.plan->limits) {
+        if (l.how != policy::Mechanism::rlimit || l.value == 0) continue;
+        if (l.name == "file_size") set_limit(cs, RLIMIT_FSIZE, l.value, "file_size");
+        else if (l.name == "open_files") set_limit(cs, RLIMIT_NOFILE, l.value, "open_files");
+    }
+}
+
+void send_listener(const ChildSetup& cs, int listener) {
+    char byte = 'L';
+    struct iovec iov {&byte, 1};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    if (::sendmsg(cs.sync_fd, &msg, MSG_NOSIGNAL) < 0) die_errno(cs, "sendmsg", "seccomp listener");
+    ::close(listener);  // the command must never hold the fd that answers its own syscalls
+}
+
+[[noreturn]] void exec_command(const ChildSetup& cs) {
+    int saved = ENOENT;
+    bool denied = false;
+    for (const std::string& c : cs.candidates) {
+        ::execve(c.c_str(), cs.argv.data(), cs.envp.data());
+        // As execvp: keep looking past a missing entry, remember that one was not executable.
+        if (errno == EACCES) denied = true;
+        else if (errno != ENOENT && errno != ENOTDIR) {
+            saved = errno;
+            break;
+        }
+    }
+    if (denied && (saved == ENOENT || saved == ENOTDIR)) saved = EACCES;
+    if (saved == ENOTDIR) saved = ENOENT;
+    send_report(cs.report_fd, ReportKind::exec, "execve", cs.argv[0], saved);
+    ::_exit(saved == ENOENT ? kExitNotFound : kExitNotExecutable);
+}
+
+}  // namespace
+
+void command_main(const ChildSetup& cs) {
+    // init blocked these to read them from a signalfd; the command starts with a clean slate.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
+
+    setup_terminal(cs);
+
+    // Every other fd closes at execve (CVE-2024-21626: nothing of init or the host leaks);
+    // report_fd and sync_fd are already close-on-exec and still needed until then.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die_errno(cs, "close_range", "");
+
+    apply_rlimits(cs);
+
+    StepError e;
+    int abi = 0;
+    // Landlock before dropping capabilities and before no_new_privs is fine: it needs neither,
+    // and the ruleset fd it opens is closed again before we return here.
+    if (apply_landlock(cs.plan->landlock, &abi, e) < 0) die(cs, e);
+    if (drop_capabilities(e) < 0) die(cs, e);
+    if (set_no_new_privs(e) < 0) die(cs, e);
+    // Seccomp last: the filter denies calls the steps above make (prctl variants, landlock).
+    int listener = -1;
+    if (install_seccomp(*cs.bpf, cs.notify ? &listener : nullptr, e) < 0) die(cs, e);
+    if (cs.notify && listener >= 0) send_listener(cs, listener);
+
+    exec_command(cs);
+}
+
+}  // namespace agentbox::sandbox::lnx

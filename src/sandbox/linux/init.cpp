@@ -1,0 +1,179 @@
+// The clone()d child. First it builds the sandbox (as the user namespace's root, still able
+// to mount), then it stays as PID 1 of the new pid namespace: it reaps every process, passes
+// signals on to the command and exits with the command's status.
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandbox/linux/child.hpp"
+#include "sandbox/linux/mounts.hpp"
+#include "sandbox/linux/report.hpp"
+#include "sandbox/linux/rootfs.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+namespace {
+
+// Signals the supervisor may send us to pass on to the command's process group.
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2};
+
+[[noreturn]] void die(const ChildSetup& cs, const StepError& e) {
+    send_report(cs.report_fd, ReportKind::setup, e);
+    ::_exit(kExitSetup);
+}
+
+[[noreturn]] void die_errno(const ChildSetup& cs, const char* op, const char* path) {
+    send_report(cs.report_fd, ReportKind::setup, op, path, errno);
+    ::_exit(kExitSetup);
+}
+
+// The supervisor writes our uid/gid maps and puts us in our cgroups, then sends one byte.
+// EOF means it died before that: there is nobody to run for.
+void wait_release(const ChildSetup& cs) {
+    char byte = 0;
+    ssize_t n;
+    do n = ::recv(cs.sync_fd, &byte, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) ::_exit(kExitSetup);
+}
+
+void bind_to_supervisor(const ChildSetup& cs) {
+    // If the supervisor dies (even by SIGKILL), init dies, and with PID 1 the whole pid
+    // namespace. Set after the credential change below would be fine too: setresuid to the
+    // same ids does not clear it. The poll closes the race with a supervisor that died
+    // before prctl: its end of the socket is then already hung up.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno(cs, "prctl(PR_SET_PDEATHSIG)", "");
+    struct pollfd p {cs.sync_fd, POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP))) ::_exit(kExitSetup);
+}
+
+void set_ids(const ChildSetup& cs) {
+    // Inside id = outside id: the map has exactly one entry, so this only makes the real,
+    // effective and saved ids agree (a no-op when they already do) and keeps capabilities.
+    if (::setresgid(cs.plan->gid, cs.plan->gid, cs.plan->gid) < 0)
+        die_errno(cs, "setresgid", "");
+    if (::setresuid(cs.plan->uid, cs.plan->uid, cs.plan->uid) < 0)
+        die_errno(cs, "setresuid", "");
+}
+
+// The new network namespace starts with lo down; tools expect 127.0.0.1 to work even when
+// nothing else does.
+void loopback_up(const ChildSetup& cs) {
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die_errno(cs, "socket", "lo");
+    struct ifreq ifr {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die_errno(cs, "ioctl(SIOCGIFFLAGS)", "lo");
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die_errno(cs, "ioctl(SIOCSIFFLAGS)", "lo");
+    ::close(s);
+}
+
+void build_sandbox(const ChildSetup& cs) {
+    const policy::Plan& plan = *cs.plan;
+    StepError e;
+    // A cgroup namespace rooted at the cgroup the supervisor just moved us into: unshared
+    // here rather than at clone so that its root is that cgroup, not the supervisor's.
+    if (plan.ns.cgroup && ::unshare(CLONE_NEWCGROUP) < 0)
+        die_errno(cs, "unshare(CLONE_NEWCGROUP)", "");
+    RootFds fds;
+    if (enter_base(fds, e) < 0) die(cs, e);
+    if (build_root(plan, *cs.stage, fds, e) < 0) die(cs, e);
+    ::close(fds.newroot);
+    ::close(fds.empty_file);
+    if (enter_newroot(e) < 0) die(cs, e);
+    if (plan.ns.net) loopback_up(cs);
+    if (plan.ns.uts && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
+        die_errno(cs, "sethostname", plan.hostname.c_str());
+    if (::chdir(plan.cwd.c_str()) < 0) die_errno(cs, "chdir", plan.cwd.c_str());
+}
+
+// Kill what is left and exit with the command's status. A command killed by signal N makes
+// init exit 128+N, and the status record tells the supervisor it was a signal, not an exit
+// code that happens to be above 128.
+[[noreturn]] void finish(const ChildSetup& cs, int status) {
+    ::kill(-1, SIGKILL);  // daemons the command left behind; PID 1 itself is immune
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        Report r;
+        r.kind = ReportKind::status;
+        r.err = sig;
+        ::send(cs.sync_fd, &r, sizeof r, MSG_NOSIGNAL);
+        ::_exit(128 + sig);
+    }
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : kExitSetup);
+}
+
+[[noreturn]] void init_loop(const ChildSetup& cs, int sfd, pid_t command) {
+    for (;;) {
+        struct signalfd_siginfo si {};
+        ssize_t n = ::read(sfd, &si, sizeof si);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != static_cast<ssize_t>(sizeof si)) ::_exit(kExitSetup);
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD) {
+            // Reap everything that exited: orphans are reparented to us, and zombies would
+            // otherwise pile up until the pids limit is reached.
+            int status = 0;
+            pid_t p;
+            while ((p = ::waitpid(-1, &status, WNOHANG)) > 0)
+                if (p == command) finish(cs, status);
+            continue;
+        }
+        // The command leads its own process group (setsid): signal the group so a shell's
+        // children get it too, as they would from a terminal.
+        if (::kill(-command, sig) < 0) ::kill(command, sig);
+    }
+}
+
+}  // namespace
+
+void child_main(const ChildSetup& cs) {
+    wait_release(cs);
+    set_ids(cs);
+    bind_to_supervisor(cs);
+    build_sandbox(cs);
+
+    // Non-dumpable: /proc/1 becomes inaccessible to the command (no ptrace, no /proc/1/fd,
+    // no /proc/1/mem), even though init keeps its capabilities in the user namespace.
+    if (::prctl(PR_SET_DUMPABLE, 0) < 0) die_errno(cs, "prctl(PR_SET_DUMPABLE)", "");
+
+    // PID 1 gets no signal it has no handler for, but blocked signals are still queued: read
+    // them from a signalfd. Blocked before fork so that no SIGCHLD is lost.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (int sig : kForwarded) sigaddset(&set, sig);
+    if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) die_errno(cs, "sigprocmask", "");
+    int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) die_errno(cs, "signalfd", "");
+
+    pid_t command = ::fork();
+    if (command < 0) die_errno(cs, "fork", "");
+    if (command == 0) command_main(cs);
+
+    // Init keeps nothing the command could use: not its capabilities (it only reaps and
+    // signals from now on), not the host's stdio, not the pty. Closing report_fd leaves the
+    // command's copy as the last writer, so EOF there tells the supervisor execve happened.
+    StepError e;
+    if (drop_capabilities(e) < 0) {
+        ::kill(command, SIGKILL);
+        die(cs, e);
+    }
+    ::close(cs.report_fd);
+    if (cs.tty_slave >= 0) ::close(cs.tty_slave);
+    for (int fd : {0, 1, 2, cs.io.in, cs.io.out, cs.io.err})
+        if (fd >= 0 && fd != cs.sync_fd && fd != sfd) ::close(fd);
+    init_loop(cs, sfd, command);
+}
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,47 @@
+#include "sandbox/linux/mount_paths.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+std::string host_path(std::string_view plan_path) {
+    std::string out(kOldRoot);
+    if (plan_path.empty() || plan_path.front() != '/') out += '/';
+    out += plan_path;
+    if (out.size() > kOldRoot.size() + 1 && out.back() == '/') out.pop_back();
+    return out;
+}
+
+bool path_components(std::string_view path, std::vector<std::string>& out) {
+    out.clear();
+    if (path.empty() || path.front() != '/') return false;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        while (i < path.size() && path[i] == '/') ++i;
+        std::size_t j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        if (j > i) {
+            std::string_view c = path.substr(i, j - i);
+            if (c == "." || c == "..") return false;
+            out.emplace_back(c);
+        }
+        i = j;
+    }
+    return true;
+}
+
+const char* tmpfs_mode(std::string_view target, std::string_view home) {
+    if (target == "/tmp" || target == "/var/tmp" || target == "/dev/shm") return "1777";
+    if (!home.empty() && target == home) return "0700";
+    return "0755";
+}
+
+std::string overlay_escape(std::string_view path) {
+    std::string out;
+    out.reserve(path.size());
+    for (char c : path) {
+        if (c == '\\' || c == ':' || c == ',') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,183 @@
+#include "sandbox/linux/mounts.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sandbox/linux/mount_api.hpp"
+#include "sandbox/linux/mount_paths.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+using policy::Mount;
+using policy::MountKind;
+
+namespace {
+
+int fail(StepError& e, const char* op, const std::string& path) {
+    e.op = op;
+    e.path = path;
+    e.err = errno;
+    return -1;
+}
+
+// bind_ro / bind_rw: a recursive clone of the host path, so that what is mounted below it on
+// the host stays visible as it is; nosuid,nodev are added, never removed.
+int mount_bind(int root_fd, const Mount& m, bool ro, StepError& e) {
+    const char* op = ro ? "mount(bind ro)" : "mount(bind rw)";
+    unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0u);
+    sys::unique_fd tree(clone_tree(host_path(m.source), true, attrs, op, m.source, e));
+    if (!tree) return -1;
+    struct stat st {};
+    if (::fstat(tree.get(), &st) < 0) return fail(e, op, m.source);
+    Want want = S_ISDIR(st.st_mode) ? Want::dir : Want::file;
+    sys::unique_fd target(open_target(root_fd, m.target, want, true, op, e));
+    if (!target) return -1;
+    return attach(tree.get(), target.get(), op, m.target, e);
+}
+
+// The project: an overlay whose upper layer is the session's, so writes are staged and the
+// project itself is never written. Layers are passed one key at a time ("lowerdir+", Linux
+// 6.8), which needs no escaping; older kernels get the escaped legacy option.
+int mount_overlay(int root_fd, const Mount& m, const StageDirs& stage, StepError& e) {
+    const char* op = "mount(overlay)";
+    if (stage.upper.empty() || stage.work.empty()) {
+        errno = EINVAL;
+        return fail(e, op, m.target);
+    }
+    std::string lower = host_path(m.source);
+    std::string upper = host_path(stage.upper);
+    std::string work = host_path(stage.work);
+    unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    int fd = make_fs("overlay",
+                     {{"lowerdir+", lower.c_str()}, {"upperdir", upper.c_str()},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr}},
+                     attrs, op, m.target, e);
+    if (fd < 0 && e.err == EINVAL) {
+        std::string legacy = overlay_escape(lower);
+        fd = make_fs("overlay",
+                     {{"lowerdir", legacy.c_str()}, {"upperdir", upper.c_str()},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr}},
+                     attrs, op, m.target, e);
+    }
+    if (fd < 0) return -1;
+    sys::unique_fd ovl(fd);
+    sys::unique_fd target(open_target(root_fd, m.target, Want::dir, true, op, e));
+    if (!target) return -1;
+    return attach(ovl.get(), target.get(), op, m.target, e);
+}
+
+int mount_tmpfs(int root_fd, const Mount& m, const std::string& home, StepError& e) {
+    const char* op = "mount(tmpfs)";
+    sys::unique_fd fs(make_fs("tmpfs", {{"mode", tmpfs_mode(m.target, home)}},
+                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, op, m.target, e));
+    if (!fs) return -1;
+    sys::unique_fd target(open_target(root_fd, m.target, Want::dir, true, op, e));
+    if (!target) return -1;
+    return attach(fs.get(), target.get(), op, m.target, e);
+}
+
+// A procfs of our own pid namespace (we are its PID 1), with /proc/sys read-only: in a user
+// namespace some sysctls (net.*) are writable by its root, and nothing in a sandbox needs to.
+int mount_proc(int root_fd, const Mount& m, StepError& e) {
+    const char* op = "mount(proc)";
+    sys::unique_fd fs(make_fs("proc", {},
+                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op,
+                              m.target, e));
+    if (!fs) return -1;
+    sys::unique_fd target(open_target(root_fd, m.target, Want::dir, true, op, e));
+    if (!target) return -1;
+    if (attach(fs.get(), target.get(), op, m.target, e) < 0) return -1;
+
+    std::string sys_path = m.target + "/sys";
+    sys::unique_fd sys_dir(::openat(fs.get(), "sys", O_PATH | O_CLOEXEC | O_NOFOLLOW));
+    if (!sys_dir) return fail(e, "open", sys_path);
+    sys::unique_fd ro(::open_tree(sys_dir.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                         AT_EMPTY_PATH | AT_RECURSIVE));
+    if (!ro) return fail(e, "open_tree", sys_path);
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (::mount_setattr(ro.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        return fail(e, "mount_setattr(ro)", sys_path);
+    return attach(ro.get(), sys_dir.get(), "mount(bind ro)", sys_path, e);
+}
+
+// A denied path that does not exist in the new root has nothing to hide: a file the command
+// creates there later is its own (and the commit rules see it). Only ENOENT is forgiven; a
+// symlink in the way (ELOOP) still fails the run.
+bool absent(const StepError& e) { return e.err == ENOENT; }
+
+// A denied directory: an empty read-only tmpfs over it, so it reads as empty.
+int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
+    const char* op = "mount(mask)";
+    sys::unique_fd fs(make_fs("tmpfs", {{"mode", "0755"}},
+                              MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                  MOUNT_ATTR_NOEXEC,
+                              op, m.target, e));
+    if (!fs) return -1;
+    sys::unique_fd target(open_target(root_fd, m.target, Want::dir, false, op, e));
+    if (!target) return absent(e) ? 0 : -1;
+    return attach(fs.get(), target.get(), op, m.target, e);
+}
+
+// A denied file: an empty mode-0000 file bound read-only over it. Not /dev/null, which
+// accepts writes and so would hide that a write was attempted.
+int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
+    const char* op = "mount(mask)";
+    sys::unique_fd tree(::open_tree(empty_file, "",
+                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+    if (!tree) return fail(e, "open_tree", m.target);
+    struct mount_attr attr {};
+    attr.attr_set =
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+        return fail(e, "mount_setattr(ro)", m.target);
+    sys::unique_fd target(open_target(root_fd, m.target, Want::file, false, op, e));
+    if (!target) return absent(e) ? 0 : -1;
+    return attach(tree.get(), target.get(), op, m.target, e);
+}
+
+int make_symlink(int root_fd, const Mount& m, StepError& e) {
+    std::string name;
+    sys::unique_fd parent(open_parent(root_fd, m.target, &name, "symlink", e));
+    if (!parent) return -1;
+    if (::symlinkat(m.source.c_str(), parent.get(), name.c_str()) < 0)
+        return fail(e, "symlink", m.target);
+    return 0;
+}
+
+int make_dir(int root_fd, const Mount& m, StepError& e) {
+    sys::unique_fd dir(open_target(root_fd, m.target, Want::dir, true, "mkdir", e));
+    return dir ? 0 : -1;
+}
+
+}  // namespace
+
+int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& fds,
+               StepError& e) {
+    for (const Mount& m : plan.mounts) {
+        int rc = -1;
+        switch (m.kind) {
+            case MountKind::bind_ro: rc = mount_bind(fds.newroot, m, true, e); break;
+            case MountKind::bind_rw: rc = mount_bind(fds.newroot, m, false, e); break;
+            case MountKind::overlay: rc = mount_overlay(fds.newroot, m, stage, e); break;
+            case MountKind::tmpfs: rc = mount_tmpfs(fds.newroot, m, plan.home, e); break;
+            case MountKind::proc: rc = mount_proc(fds.newroot, m, e); break;
+            case MountKind::dev: rc = mount_dev(fds.newroot, m.target, e); break;
+            case MountKind::mask_dir: rc = mount_mask_dir(fds.newroot, m, e); break;
+            case MountKind::mask_file:
+                rc = mount_mask_file(fds.newroot, m, fds.empty_file, e);
+                break;
+            case MountKind::symlink: rc = make_symlink(fds.newroot, m, e); break;
+            case MountKind::dir: rc = make_dir(fds.newroot, m, e); break;
+        }
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+}  // namespace agentbox::sandbox::lnx

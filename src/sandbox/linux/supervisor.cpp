@@ -1,0 +1,245 @@
+#include "sandbox/linux/supervisor.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "sandbox/linux/child.hpp"
+#include "sandbox/linux/notify.hpp"
+#include "sandbox/linux/pty.hpp"
+#include "sandbox/linux/report.hpp"
+#include "sandbox/linux/syscalls.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+namespace {
+
+sys::unique_fd make_timer(const policy::Plan& plan) {
+    const policy::Limit* t = plan.limit("timeout");
+    if (t == nullptr || t->value == 0) return {};
+    sys::unique_fd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+    if (!fd) throw sys::SysError("timerfd_create", errno);
+    struct itimerspec its {};
+    its.it_value.tv_sec = static_cast<time_t>(t->value / 1000);
+    its.it_value.tv_nsec = static_cast<long>((t->value % 1000) * 1000000);
+    if (::timerfd_settime(fd.get(), 0, &its, nullptr) < 0)
+        throw sys::SysError("timerfd_settime", errno);
+    return fd;
+}
+
+// One message on the sync socket: either the seccomp listener (SCM_RIGHTS) from the command,
+// or init's status record. Returns false on EOF.
+bool read_sync(int fd, std::optional<int>& listener, std::optional<int>& death_signal) {
+    Report r;
+    struct iovec iov {&r, sizeof r};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    if (n == 0) return false;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int received = -1;
+            std::memcpy(&received, CMSG_DATA(c), sizeof(int));
+            if (listener) ::close(received);  // only the first one is ever expected
+            else listener = received;
+        }
+    }
+    if (static_cast<std::size_t>(n) == sizeof r && r.kind == ReportKind::status)
+        death_signal = r.err;
+    return true;
+}
+
+struct State {
+    std::optional<Report> failure;  // the first setup or exec failure record
+    bool report_eof = false;
+    bool init_exited = false;
+    bool timed_out = false;
+    bool interrupted = false;  // a second SIGINT killed the sandbox
+    int sigints = 0;
+    std::optional<int> death_signal;  // from init's status record
+};
+
+// Read failure records until EAGAIN or EOF.
+void read_reports(int fd, State& st, bool block) {
+    for (;;) {
+        if (!block) {
+            struct pollfd p {fd, POLLIN, 0};
+            if (::poll(&p, 1, 0) <= 0) return;
+        }
+        Report r;
+        ssize_t n = ::read(fd, &r, sizeof r);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            st.report_eof = true;
+            return;
+        }
+        if (static_cast<std::size_t>(n) == sizeof r && !st.failure) st.failure = r;
+    }
+}
+
+}  // namespace
+
+void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+               const EventSink& sink, const Supervised& s, Outcome& out) {
+    State st;
+    sys::unique_fd timer = make_timer(plan);
+    Notifier notifier(rules, sink);
+    std::optional<int> listener;
+    bool sync_open = true;
+    const bool relay = s.pty_master >= 0;
+    ByteQueue to_pty, from_pty;
+    bool in_open = relay, master_open = relay;
+
+    auto kill_init = [&] { sys_pidfd_send_signal(s.pidfd, SIGKILL); };
+
+    while (!st.init_exited) {
+        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, N };
+        struct pollfd p[N];
+        for (auto& x : p) x = {-1, 0, 0};
+        p[PIDFD] = {s.pidfd, POLLIN, 0};
+        if (!st.report_eof) p[REPORT] = {s.report_fd, POLLIN, 0};
+        if (sync_open) p[SYNC] = {s.sync_fd, POLLIN, 0};
+        p[SIG] = {s.signal_fd, POLLIN, 0};
+        if (timer) p[TIMER] = {timer.get(), POLLIN, 0};
+        if (notifier.fd() >= 0) p[NOTIFY] = {notifier.fd(), POLLIN, 0};
+        if (master_open) {
+            short ev = 0;
+            if (!from_pty.full()) ev |= POLLIN;
+            if (!to_pty.empty()) ev |= POLLOUT;
+            p[MASTER] = {s.pty_master, ev, 0};
+        }
+        if (in_open && !to_pty.full()) p[IN] = {io.in, POLLIN, 0};
+        if (relay && !from_pty.empty()) p[OUT] = {io.out, POLLOUT, 0};
+
+        if (::poll(p, N, -1) < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            kill_init();
+            throw sys::SysError("poll", err);
+        }
+        if (p[REPORT].revents) {
+            bool had = st.report_eof;
+            read_reports(s.report_fd, st, false);
+            if (!had && st.report_eof && !st.failure) {
+                out.started = true;
+                if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
+            }
+        }
+        if (p[SYNC].revents) {
+            sync_open = read_sync(s.sync_fd, listener, st.death_signal);
+            if (listener && notifier.fd() < 0) notifier.set_listener(*listener);
+        }
+        if (p[NOTIFY].revents) notifier.handle();
+        if (p[SIG].revents & POLLIN) {
+            struct signalfd_siginfo si {};
+            if (::read(s.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+                int sig = static_cast<int>(si.ssi_signo);
+                if (sig == SIGWINCH) {
+                    if (relay) copy_winsize(io.in, s.pty_master);
+                } else if (sig == SIGINT && ++st.sigints >= 2) {
+                    // The first Ctrl-C is the command's to handle; a second one means the
+                    // user wants out, whatever the command does with SIGINT.
+                    st.interrupted = true;
+                    kill_init();
+                } else if (sig != SIGCHLD) {
+                    sys_pidfd_send_signal(s.pidfd, sig);  // init passes it to the command
+                }
+            }
+        }
+        if (p[TIMER].revents & POLLIN) {
+            st.timed_out = true;
+            kill_init();  // PID 1's death takes the whole pid namespace with it
+            timer.reset();
+        }
+        if (p[MASTER].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (from_pty.fill(s.pty_master) <= 0 && errno != EAGAIN && errno != EINTR)
+                master_open = false;  // EIO: every slave fd is closed
+        }
+        if ((p[MASTER].revents & POLLOUT) && to_pty.drain(s.pty_master, PIPE_BUF) < 0 &&
+            errno != EAGAIN)
+            master_open = false;
+        if (p[IN].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (to_pty.fill(io.in) <= 0 && errno != EAGAIN && errno != EINTR) in_open = false;
+        }
+        if ((p[OUT].revents & (POLLOUT | POLLERR | POLLHUP)) &&
+            from_pty.drain(io.out, PIPE_BUF) < 0 && errno != EAGAIN)
+            from_pty = {};  // the user's side is gone: drop output instead of blocking
+        if (p[PIDFD].revents) st.init_exited = true;
+    }
+
+    // Init is gone and with it every process inside: what they wrote is all there.
+    bool had_eof = st.report_eof;
+    read_reports(s.report_fd, st, false);
+    if (!had_eof && st.report_eof && !st.failure && !st.timed_out && !st.interrupted) {
+        out.started = true;
+        if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
+    }
+    while (sync_open && read_sync(s.sync_fd, listener, st.death_signal)) {
+        struct pollfd p {s.sync_fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) break;
+    }
+    if (listener && notifier.fd() != *listener) ::close(*listener);
+    if (relay) {
+        while (master_open) {
+            while (!from_pty.empty())
+                if (from_pty.drain(io.out) < 0 && errno != EINTR) from_pty = {};
+            if (from_pty.fill(s.pty_master) <= 0) master_open = false;
+        }
+        while (!from_pty.empty())
+            if (from_pty.drain(io.out) < 0 && errno != EINTR) from_pty = {};
+    }
+
+    int status = 0;
+    pid_t r;
+    do r = ::wait4(s.pid, &status, 0, &out.usage);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) throw sys::SysError("wait4(init)", errno);
+
+    if (st.failure && st.failure->kind == ReportKind::setup) {
+        out.exit_code = kExitSetup;
+        out.error = describe(*st.failure);
+        out.started = false;
+    } else if (st.failure && st.failure->kind == ReportKind::exec) {
+        out.started = false;
+        const std::string cmd = plan.argv.empty() ? "" : plan.argv[0];
+        if (st.failure->err == ENOENT) {
+            out.exit_code = kExitNotFound;
+            out.error = cmd + ": command not found";
+        } else {
+            out.exit_code = kExitNotExecutable;
+            out.error = cmd + ": " + std::strerror(st.failure->err);
+        }
+    } else if (st.timed_out) {
+        out.exit_code = 124;
+        out.timed_out = true;
+        out.signal = SIGKILL;
+    } else if (st.interrupted) {
+        out.exit_code = 128 + SIGINT;
+        out.signal = SIGINT;
+    } else if (WIFEXITED(status)) {
+        out.exit_code = WEXITSTATUS(status);
+        if (st.death_signal) out.signal = *st.death_signal;
+    } else if (WIFSIGNALED(status)) {
+        // Init itself was killed (the OOM killer, or us): as if the command died of it.
+        out.signal = WTERMSIG(status);
+        out.exit_code = 128 + out.signal;
+    }
+}
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,28 @@
+// The supervisor's wait, after the child was released: one poll loop over init's pidfd, the
+// failure-report pipe, the sync socket, signals, the wall-clock timer, seccomp notifications
+// and the pty relay. Ends when init has exited and everything it said has been read.
+#pragma once
+
+#include <sys/types.h>
+
+#include "policy/plan.hpp"
+#include "sandbox/backend.hpp"
+#include "seccomp/rules.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+struct Supervised {
+    pid_t pid = -1;        // init, our child
+    int pidfd = -1;
+    int sync_fd = -1;      // listener fd and status record arrive here
+    int report_fd = -1;    // read end: failure records; EOF = execve happened
+    int signal_fd = -1;    // the supervisor's blocked signals
+    int pty_master = -1;   // -1 without a tty
+};
+
+// Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a
+// failure of the supervisor itself (after killing init).
+void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+               const EventSink& sink, const Supervised& s, Outcome& out);
+
+}  // namespace agentbox::sandbox::lnx

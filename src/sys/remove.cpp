@@ -1,0 +1,64 @@
+#include "sys/remove.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::sys {
+
+namespace {
+
+void clear_dir(int fd, const std::string& path, int depth) {
+    // Bounded: a path deeper than this is not something agentbox created.
+    if (depth > 4096) throw SysError("remove", path, ELOOP);
+    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) throw SysError("dup", path, errno);
+    DIR* d = ::fdopendir(dup);
+    if (!d) {
+        int err = errno;
+        ::close(dup);
+        throw SysError("opendir", path, err);
+    }
+    std::vector<std::pair<std::string, bool>> entries;
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        entries.emplace_back(std::move(name), e->d_type == DT_DIR);
+    }
+    ::closedir(d);
+    for (const auto& [name, is_dir] : entries) {
+        const std::string child = path + "/" + name;
+        if (is_dir) {
+            // Make it listable: only ever on a directory entry of ours, never through a link.
+            ::fchmodat(fd, name.c_str(), 0700, 0);
+            unique_fd sub(::openat(fd, name.c_str(),
+                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sub) throw SysError("open", child, errno);
+            clear_dir(sub.get(), child, depth + 1);
+            if (::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0)
+                throw SysError("rmdir", child, errno);
+        } else if (::unlinkat(fd, name.c_str(), 0) != 0) {
+            throw SysError("unlink", child, errno);
+        }
+    }
+}
+
+}  // namespace
+
+void remove_contents(const std::string& dir) {
+    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return;
+        throw SysError("open", dir, errno);
+    }
+    clear_dir(fd.get(), dir, 0);
+}
+
+}  // namespace agentbox::sys
