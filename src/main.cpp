@@ -1,2 +1,64 @@
-// Entry point: parse, dispatch, and turn every escaping error into a message and exit code.
-int main() { return 0; }
+// Entry point: parse, dispatch, and turn every escaping error into one message on stderr and
+// an exit code (DESIGN.md §2). Under `run`, anything that fails before the command runs exits
+// 125, so that a harness can tell "agentbox refused" from the command's own status; other
+// commands exit 2 for usage and profile errors and 1 for other failures.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <memory>
+
+#include "cli/app.hpp"
+#include "cli/errors.hpp"
+#include "cli/term.hpp"
+#include "profile/load.hpp"
+#include "sys/error.hpp"
+#include "sys/stdfds.hpp"
+
+using namespace agentbox;
+
+int main(int argc, char** argv) {
+    try {
+        sys::ensure_std_fds();
+    } catch (const std::exception&) {
+        return 125;  // no usable stderr to say so on
+    }
+    const bool is_run = cli::names_run(argc, argv);
+    const int usage_code = is_run ? cli::exit_setup : cli::exit_usage;
+    const int failure_code = is_run ? cli::exit_setup : cli::exit_refused;
+    const char* usage_hint = is_run ? "see 'agentbox run --help'" : "see 'agentbox help'";
+
+    std::unique_ptr<cli::Cli> app;
+    int code = 0;
+    try {
+        app = std::make_unique<cli::Cli>();
+        app->parse(argc, argv);
+        code = app->dispatch();
+    } catch (const CLI::ParseError& e) {
+        // --help and --version arrive as "errors" with exit code 0; CLI11 prints them.
+        if (e.get_exit_code() == 0) return app->app().exit(e);
+        cli::error(std::string(e.what()) + " (" + usage_hint + ")");
+        return usage_code;
+    } catch (const cli::UsageError& e) {
+        cli::error(std::string(e.what()) + " (" + usage_hint + ")");
+        return usage_code;
+    } catch (const profile::ProfileError& e) {
+        cli::error(e.what());  // "FILE:LINE:COL: message"
+        return usage_code;
+    } catch (const cli::Failure& e) {
+        if (*e.what() != '\0') cli::error(e.what());
+        return e.code();
+    } catch (const sys::SysError& e) {
+        cli::error(e.what());
+        return failure_code;
+    } catch (const std::exception& e) {
+        cli::error(e.what());
+        return failure_code;
+    }
+    // What a command was asked to print is its result: failing to write it is a failure.
+    std::cout.flush();
+    if (!std::cout) {
+        cli::error("write to standard output failed");
+        return failure_code;
+    }
+    return code;
+}

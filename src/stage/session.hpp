@@ -29,6 +29,9 @@ public:
     std::string work() const { return dir_ + "/work"; }
     std::string log_path() const { return dir_ + "/log.jsonl"; }
     void set_status(const std::string& status);  // rewrites meta.json atomically
+    // Empty work/ after a run. overlayfs leaves a mode-000 work/work directory there that the
+    // user could not even list; the staged changes live in upper/ only.
+    void clear_work() const;
 
 private:
     Meta meta_;

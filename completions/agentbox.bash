@@ -1,0 +1,155 @@
+# bash completion for agentbox(1)
+# Installed as share/bash-completion/completions/agentbox; also printed by
+# `agentbox completions bash`.
+
+_agentbox_profiles() {
+    # Names come from the binary itself, so the search path and trust rules are its own.
+    agentbox profile list --names 2>/dev/null
+}
+
+_agentbox() {
+    local cur prev words cword
+    if declare -F _init_completion >/dev/null 2>&1; then
+        _init_completion || return
+    else
+        cur=${COMP_WORDS[COMP_CWORD]}
+        prev=${COMP_WORDS[COMP_CWORD-1]}
+        words=("${COMP_WORDS[@]}")
+        cword=$COMP_CWORD
+    fi
+
+    local commands="run sessions diff commit discard undo export log explain profile doctor completions help"
+
+    # The command word is the first word that is not an option.
+    local i cmd="" cmd_index=0
+    for ((i = 1; i < cword; i++)); do
+        if [[ ${words[i]} != -* ]]; then
+            cmd=${words[i]}
+            cmd_index=$i
+            break
+        fi
+    done
+
+    if [[ -z $cmd ]]; then
+        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+        return
+    fi
+
+    case $cmd in
+    run)
+        # Once the sandboxed command has started (its first word, or after `--`), complete
+        # as bash would complete that command on its own.
+        local j=$((cmd_index + 1))
+        while ((j < cword)); do
+            case ${words[j]} in
+            --) _agentbox_command_from $((j + 1)); return ;;
+            -p | --profile | -C | --project | --ro | --rw | --hide | --net | --allow-host | \
+                --env | --timeout | --memory | --pids | --on-exit | --approver | --log | \
+                --backend | --summary-fd) ((j += 2)) ;;
+            -*) ((j++)) ;;
+            *) _agentbox_command_from "$j"; return ;;
+            esac
+        done
+        case $prev in
+        -p | --profile)
+            COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur"))
+            compopt -o filenames 2>/dev/null
+            COMPREPLY+=($(compgen -f -X '!*.toml' -- "$cur"))
+            return ;;
+        -C | --project)
+            COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --ro | --rw | --hide | --log)
+            COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --net) COMPREPLY=($(compgen -W "none proxy host" -- "$cur")); return ;;
+        --on-exit) COMPREPLY=($(compgen -W "ask commit discard keep" -- "$cur")); return ;;
+        --backend) COMPREPLY=($(compgen -W "auto native bwrap" -- "$cur")); return ;;
+        --env)
+            COMPREPLY=($(compgen -e -- "$cur")); return ;;
+        --allow-host | --timeout | --memory | --pids | --approver | --summary-fd)
+            return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
+                --allow-host --env --timeout --memory --pids --on-exit --approver --log
+                --dry-run --json --backend --tty --no-tty --allow-weaker -q --quiet -v
+                --verbose --summary-fd -h --help --" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -c -- "$cur"))
+        fi
+        ;;
+    explain)
+        case $prev in
+        -p | --profile)
+            COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur")); return ;;
+        -C | --project)
+            COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-p --profile -C --project --json -h --help" -- "$cur"))
+            return
+        fi
+        # Positional words after the command: OP, then TARGET.
+        local n=0
+        for ((i = cmd_index + 1; i < cword; i++)); do
+            case ${words[i]} in
+            -p | --profile | -C | --project) ((i++)) ;;
+            -*) ;;
+            *) ((n++)) ;;
+            esac
+        done
+        if ((n == 0)); then
+            COMPREPLY=($(compgen -W "read write exec connect commit env" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -f -- "$cur"))
+        fi
+        ;;
+    profile)
+        local sub=""
+        for ((i = cmd_index + 1; i < cword; i++)); do
+            case ${words[i]} in
+            list | show | check) sub=${words[i]}; break ;;
+            esac
+        done
+        case $sub in
+        "") COMPREPLY=($(compgen -W "list show check -C --project -h --help" -- "$cur")) ;;
+        list) COMPREPLY=($(compgen -W "--json --names -h --help" -- "$cur")) ;;
+        show)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--json -h --help" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur"))
+                COMPREPLY+=($(compgen -f -X '!*.toml' -- "$cur"))
+            fi ;;
+        check) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        esac
+        ;;
+    doctor) COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")) ;;
+    completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
+    help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
+    sessions) COMPREPLY=($(compgen -W "--json --prune -h --help" -- "$cur")) ;;
+    diff) COMPREPLY=($(compgen -W "--stat --name-status --json -h --help" -- "$cur")) ;;
+    commit) COMPREPLY=($(compgen -W "--force --dry-run -h --help" -- "$cur")) ;;
+    export)
+        case $prev in
+        -o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --format) COMPREPLY=($(compgen -W "tar tar.gz tar.zst patch" -- "$cur")); return ;;
+        esac
+        COMPREPLY=($(compgen -W "-o --format -h --help" -- "$cur")) ;;
+    log) COMPREPLY=($(compgen -W "--json --follow --verify -h --help" -- "$cur")) ;;
+    discard | undo) COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+    esac
+}
+
+# Completes the sandboxed command as bash would complete it on its own.
+_agentbox_command_from() {
+    local start=$1
+    if declare -F _command_offset >/dev/null 2>&1; then
+        _command_offset "$start"
+    elif ((COMP_CWORD == start)); then
+        COMPREPLY=($(compgen -c -- "${COMP_WORDS[COMP_CWORD]}"))
+    else
+        COMPREPLY=($(compgen -f -- "${COMP_WORDS[COMP_CWORD]}"))
+    fi
+}
+
+complete -F _agentbox agentbox

@@ -1,0 +1,54 @@
+#include "cli/doctor.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/errors.hpp"
+#include "cli/term.hpp"
+#include "sandbox/linux/hardening.hpp"
+
+namespace agentbox::cli {
+
+CLI::App* register_doctor(CLI::App& app, DoctorOptions& o) {
+    auto* cmd = app.add_subcommand("doctor", "Show what this kernel and system can enforce");
+    cmd->add_flag("--json", o.json, "Print a JSON array");
+    return cmd;
+}
+
+int run_doctor(const DoctorOptions& o) {
+    const auto features = sandbox::lnx::doctor(sandbox::lnx::probe_host());
+    bool all_required = true;
+    for (const auto& f : features) all_required = all_required && (f.ok || !f.required);
+
+    if (o.json) {
+        nlohmann::ordered_json a = nlohmann::ordered_json::array();
+        for (const auto& f : features)
+            a.push_back({{"name", f.name},
+                         {"ok", f.ok},
+                         {"required", f.required},
+                         {"detail", f.detail},
+                         {"fix", f.fix}});
+        std::cout << a.dump(2) << '\n';
+        return all_required ? 0 : exit_refused;
+    }
+
+    std::size_t name_w = 0;
+    for (const auto& f : features) name_w = std::max(name_w, f.name.size());
+    for (const auto& f : features) {
+        // "missing" in red only for what the backend cannot run without; optional features
+        // that are absent weaken some rules, which `run` reports per rule.
+        const std::string status = f.ok          ? paint(1, Style::green, "ok     ")
+                                   : f.required ? paint(1, Style::red, "MISSING")
+                                                : paint(1, Style::yellow, "missing");
+        std::cout << status << "  " << f.name << std::string(name_w - f.name.size(), ' ')
+                  << "  " << f.detail << (f.required ? "" : "  (optional)") << '\n';
+        if (!f.ok && !f.fix.empty())
+            std::cout << "         " << std::string(name_w, ' ') << "  fix: " << f.fix << '\n';
+    }
+    if (!all_required)
+        std::cout << "\nagentbox cannot run here until the MISSING features above are fixed.\n";
+    return all_required ? 0 : exit_refused;
+}
+
+}  // namespace agentbox::cli

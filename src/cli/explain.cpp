@@ -1,0 +1,78 @@
+#include "cli/explain.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/context.hpp"
+#include "cli/errors.hpp"
+#include "policy/policy.hpp"
+#include "profile/load.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+CLI::App* register_explain(CLI::App& app, ExplainOptions& o) {
+    auto* cmd = app.add_subcommand("explain", "Show how the profile decides one operation");
+    cmd->footer("Usage: agentbox explain [OPTIONS] OP TARGET\n"
+                "  OP is read|write|exec (TARGET a path), connect (HOST[:PORT]),\n"
+                "  commit (a project path) or env (a variable name)\n"
+                "Exit status: 0 allow, 1 deny, 3 ask.");
+    cmd->add_option("-p,--profile", o.profiles, "Profile NAME or FILE; repeatable")
+        ->allow_extra_args(false);
+    cmd->add_option("-C,--project", o.project, "Project directory");
+    cmd->add_flag("--json", o.json, "Print the decision as JSON");
+    cmd->add_option("OP", o.op, "read|write|exec|connect|commit|env")->required();
+    cmd->add_option("TARGET", o.target, "Path, HOST[:PORT] or variable name")->required();
+    return cmd;
+}
+
+int run_explain(const ExplainOptions& o) {
+    static const std::vector<std::string> ops = {"read", "write", "exec",
+                                                 "connect", "commit", "env"};
+    policy::Op op{};
+    if (!policy::parse_op(o.op, op)) {
+        const std::string near = util::nearest(o.op, ops);
+        throw UsageError("explain: unknown operation " + util::quote(o.op) +
+                         (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                         "; expected one of " + util::join(ops, ", "));
+    }
+
+    auto env = environment();
+    const std::string home = home_dir(env);
+    const std::string cwd = current_dir();
+    // Nothing is staged here, so "/" or the home directory as the project is not refused:
+    // `agentbox explain read ~/.ssh/id_rsa` from the home directory must just answer.
+    const std::string project = resolve_project(o.project, cwd, home, /*refuse_broad=*/false);
+    const profile::Context ctx = make_context(project, cwd, home, std::move(env));
+    const profile::Profile prof = profile::load_all(
+        o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles, ctx);
+
+    policy::Request req{op, o.target};
+    switch (op) {
+        case policy::Op::read:
+        case policy::Op::write:
+        case policy::Op::exec:
+            req.target = expand_path(o.target, cwd, home);
+            break;
+        case policy::Op::commit:
+            // Project-relative as written; "~" or an absolute path is taken as a path.
+            if (!o.target.empty() && (o.target[0] == '/' || o.target[0] == '~'))
+                req.target = expand_path(o.target, cwd, home);
+            break;
+        case policy::Op::connect:
+        case policy::Op::env:
+            break;
+    }
+
+    const policy::Decision d = policy::decide(prof, req, project);
+    const std::string text = o.json ? policy::render_json(d, req) : policy::render_text(d, req);
+    std::cout << text << (text.ends_with('\n') ? "" : "\n") << std::flush;
+    switch (d.verdict) {
+        case policy::Verdict::allow: return 0;
+        case policy::Verdict::deny: return 1;
+        case policy::Verdict::ask: return 3;
+    }
+    return 1;
+}
+
+}  // namespace agentbox::cli

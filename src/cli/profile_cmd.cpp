@@ -1,0 +1,109 @@
+#include "cli/profile_cmd.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/context.hpp"
+#include "cli/errors.hpp"
+#include "cli/profile_print.hpp"
+#include "cli/term.hpp"
+#include "profile/load.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+CLI::App* register_profile(CLI::App& app, ProfileOptions& o) {
+    auto* cmd = app.add_subcommand("profile", "List, show (resolved, with sources) or check profiles");
+    cmd->require_subcommand(1);
+    cmd->add_option("-C,--project", o.project,
+                    "Project directory (for @project and project-local profiles)");
+
+    o.list_cmd = cmd->add_subcommand("list", "List the profiles reachable from here");
+    o.list_cmd->add_flag("--json", o.json, "Print a JSON array");
+    o.list_cmd->add_flag("--names", o.names_only, "Print names only, one a line")
+        ->excludes("--json");
+
+    o.show_cmd = cmd->add_subcommand("show", "Print a profile resolved, with the source of each value");
+    o.show_cmd->add_option("PROFILE", o.show, "Profile NAME or FILE")->required();
+    o.show_cmd->add_flag("--json", o.json, "Print JSON");
+
+    o.check_cmd = cmd->add_subcommand("check", "Validate profile files");
+    o.check_cmd->add_option("FILE", o.check, "Profile files")->required();
+    return cmd;
+}
+
+namespace {
+
+profile::Context context_here(const std::optional<std::string>& project_flag) {
+    auto env = environment();
+    const std::string home = home_dir(env);
+    const std::string cwd = current_dir();
+    const std::string project = resolve_project(project_flag, cwd, home, /*refuse_broad=*/false);
+    return make_context(project, cwd, home, std::move(env));
+}
+
+int list_profiles(const ProfileOptions& o, const profile::Context& ctx) {
+    const auto all = profile::list(ctx);
+    if (o.names_only) {
+        for (const auto& l : all) std::cout << l.name << '\n';
+        return 0;
+    }
+    if (o.json) {
+        nlohmann::ordered_json a = nlohmann::ordered_json::array();
+        for (const auto& l : all)
+            a.push_back({{"name", l.name}, {"path", l.path}, {"description", l.description}});
+        std::cout << a.dump(2) << '\n';
+        return 0;
+    }
+    std::size_t name_w = 4, path_w = 5;
+    for (const auto& l : all) {
+        name_w = std::max(name_w, l.name.size());
+        path_w = std::max(path_w, l.path.size());
+    }
+    auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
+        std::string line = a + std::string(name_w - a.size() + 2, ' ') + b +
+                           std::string(path_w - b.size() + 2, ' ') + c;
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        return line;
+    };
+    std::cout << paint(1, Style::bold, row("NAME", "WHERE", "DESCRIPTION")) << '\n';
+    for (const auto& l : all) std::cout << row(l.name, l.path, l.description) << '\n';
+    return 0;
+}
+
+int show_profile(const ProfileOptions& o, const profile::Context& ctx) {
+    const profile::Profile p = profile::load(o.show, ctx);
+    std::cout << (o.json ? profile_json(p) : profile_text(p));
+    return 0;
+}
+
+int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
+    int status = 0;
+    for (const auto& file : o.check) {
+        // FILE is a file even without a '/': do not let it be looked up as a profile name.
+        const bool path_like = file.find('/') != std::string::npos || file.ends_with(".toml");
+        const std::string path = path_like ? file : "./" + file;
+        try {
+            (void)profile::load(path, ctx);
+            std::cout << file << ": " << paint(1, Style::green, "ok") << '\n';
+        } catch (const profile::ProfileError& e) {
+            std::cout.flush();
+            error(e.what());
+            status = exit_usage;
+        }
+    }
+    return status;
+}
+
+}  // namespace
+
+int run_profile(const ProfileOptions& o) {
+    const profile::Context ctx = context_here(o.project);
+    if (o.list_cmd->parsed()) return list_profiles(o, ctx);
+    if (o.show_cmd->parsed()) return show_profile(o, ctx);
+    if (o.check_cmd->parsed()) return check_profiles(o, ctx);
+    throw UsageError("profile: expected list, show or check");
+}
+
+}  // namespace agentbox::cli

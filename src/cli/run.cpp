@@ -1,0 +1,218 @@
+#include "cli/run.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <optional>
+
+#include "cli/context.hpp"
+#include "cli/errors.hpp"
+#include "cli/run_layer.hpp"
+#include "cli/run_summary.hpp"
+#include "cli/term.hpp"
+#include "policy/policy.hpp"
+#include "profile/load.hpp"
+#include "sandbox/backend.hpp"
+#include "sandbox/linux/hardening.hpp"
+#include "stage/session.hpp"
+
+namespace agentbox::cli {
+
+CLI::App* register_run(CLI::App& app, RunOptions& o) {
+    auto* cmd = app.add_subcommand(
+        "run", "Run one command in a sandbox; writes to the project are staged for review");
+    // Everything from the first non-option word on is the command and its own arguments;
+    // `--` ends agentbox's options explicitly.
+    cmd->prefix_command();
+    cmd->footer("Usage: agentbox run [OPTIONS] [--] CMD [ARGS...]\n"
+                "The command and its own arguments follow the options; `--` ends them "
+                "explicitly.");
+    cmd->add_option("-p,--profile", o.profiles,
+                    "Profile NAME or FILE; repeatable, layered in order (default: default)")
+        ->allow_extra_args(false);
+    cmd->add_option("-C,--project", o.project,
+                    "Project directory (default: git top level of the current directory, else "
+                    "the current directory)");
+    cmd->add_option("--ro", o.ro, "Make PATH visible read-only")->allow_extra_args(false);
+    cmd->add_option("--rw", o.rw, "Make PATH writable (staged under the project)")
+        ->allow_extra_args(false);
+    cmd->add_option("--hide", o.hide, "Make PATH invisible")->allow_extra_args(false);
+    cmd->add_option("--net", o.net, "Network mode")
+        ->check(CLI::IsMember({"none", "proxy", "host"}));
+    cmd->add_option("--allow-host", o.allow_hosts, "Allow HOST[:PORT] through the proxy")
+        ->allow_extra_args(false);
+    cmd->add_option("--env", o.env, "Pass NAME from the environment, or set NAME=VALUE")
+        ->allow_extra_args(false);
+    cmd->add_option("--timeout", o.timeout, "Wall-clock limit (30m, 1h30m, 45s)");
+    cmd->add_option("--memory", o.memory, "Memory limit (512M, 4GiB)");
+    cmd->add_option("--pids", o.pids, "Process count limit");
+    cmd->add_option("--on-exit", o.on_exit, "What to do with staged changes at the end")
+        ->check(CLI::IsMember({"ask", "commit", "discard", "keep"}));
+    cmd->add_option("--approver", o.approver, "Command that answers approval requests");
+    cmd->add_option("--log", o.log_file, "Write a copy of the decision log to FILE");
+    auto* dry = cmd->add_flag("--dry-run", o.dry_run, "Print the plan and exit");
+    cmd->add_flag("--json", o.json, "With --dry-run: print the plan as JSON")->needs(dry);
+    cmd->add_option("--backend", o.backend, "Sandbox backend")
+        ->check(CLI::IsMember({"auto", "native", "bwrap"}));
+    auto* tty = cmd->add_flag("--tty", o.tty, "Relay a pseudo-terminal even if stdin is not one");
+    cmd->add_flag("--no-tty", o.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
+    cmd->add_flag("--allow-weaker", o.allow_weaker,
+                  "Run even if some rules cannot be enforced (each is printed)");
+    auto* quiet = cmd->add_flag("-q,--quiet", o.quiet, "No summary at the end");
+    cmd->add_flag("-v,--verbose", o.verbose, "Say more (repeatable)")->excludes(quiet);
+    cmd->add_option("--summary-fd", o.summary_fd, "Write the summary as JSON to file descriptor N")
+        ->check(CLI::NonNegativeNumber);
+    return cmd;
+}
+
+namespace {
+
+// Flags whose machinery is a later issue. Accepting them and doing nothing would weaken what
+// the user asked for, so they fail closed.
+void refuse_unimplemented(const RunOptions& o) {
+    if (o.backend == "bwrap")
+        throw Failure("--backend bwrap is not implemented yet; use --backend native (or auto)",
+                      exit_setup);
+    if (o.log_file)
+        throw Failure("--log is not implemented yet: the decision log is a later issue",
+                      exit_setup);
+    if (o.approver)
+        throw Failure("--approver is not implemented yet: approvals are a later issue",
+                      exit_setup);
+}
+
+std::string where(const profile::Source& s) {
+    return s.line > 0 ? s.file + ":" + std::to_string(s.line) : s.file;
+}
+
+// Prints each weakening; returns false when the run must not go ahead.
+bool report_weakenings(const policy::Plan& plan, bool allow_weaker) {
+    for (const auto& w : plan.weakenings) {
+        if (allow_weaker)
+            warn("not enforcing " + w.rule + " (" + where(w.src) + "): " + w.missing);
+        else
+            error("cannot enforce " + w.rule + " (" + where(w.src) + "): " + w.missing +
+                  "; pass --allow-weaker to run anyway");
+    }
+    return plan.weakenings.empty() || allow_weaker;
+}
+
+profile::OnExit resolve_on_exit(const profile::Profile& p) {
+    if (p.commit.on_exit.set) return *p.commit.on_exit;  // the flag layer was merged last
+    // Asking needs someone to answer: a terminal on both ends. Otherwise keep the session
+    // staged for a later `diff`/`commit`, which never loses work.
+    return ::isatty(0) == 1 && ::isatty(2) == 1 ? profile::OnExit::ask : profile::OnExit::keep;
+}
+
+void check_summary_fd(int fd) {
+    if (::fcntl(fd, F_GETFD) < 0)
+        throw UsageError("--summary-fd: " + std::to_string(fd) + " is not an open file descriptor");
+    if (fd <= 2) return;
+    // The summary is agentbox's; the sandboxed command must not inherit this descriptor.
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        throw UsageError("--summary-fd: cannot set close-on-exec on " + std::to_string(fd));
+}
+
+}  // namespace
+
+int run_run(const RunOptions& o) {
+    refuse_unimplemented(o);
+    if (o.command.empty()) throw UsageError("run: no command given (agentbox run [OPTIONS] [--] CMD [ARGS...])");
+    if (o.summary_fd) check_summary_fd(*o.summary_fd);
+
+    auto env = environment();
+    const std::string home = home_dir(env);
+    const std::string cwd = current_dir();
+    const std::string project = resolve_project(o.project, cwd, home, /*refuse_broad=*/true);
+    profile::Context ctx = make_context(project, cwd, home, env);
+
+    const std::vector<std::string> names =
+        o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles;
+    profile::Profile prof = profile::load_all(names, ctx);
+    profile::merge_into(prof, flags_layer(o, cwd, home));
+
+    policy::Invocation inv;
+    inv.argv = o.command;
+    inv.project = project;
+    inv.cwd = cwd;
+    inv.backend = o.backend == "auto" ? "native" : o.backend;
+    inv.allow_weaker = o.allow_weaker;
+    if (o.tty) inv.tty = true;
+    if (o.no_tty) inv.tty = false;
+    inv.on_exit = resolve_on_exit(prof);
+    inv.environ = std::move(env);
+    inv.home = home;
+
+    const policy::HostFacts facts = sandbox::lnx::probe_host();
+    policy::Plan plan;
+    try {
+        plan = policy::compile(prof, inv, facts);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("run: ") + e.what());
+    }
+    plan.allow_weaker = o.allow_weaker;
+    auto backend = sandbox::make_native();
+    for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
+
+    if (o.verbose > 0)
+        for (const auto& l : plan.layers) note("profile " + l.name + " from " + l.path);
+
+    if (o.dry_run) {
+        const std::string text = o.json ? policy::render_json(plan) : policy::render_text(plan);
+        std::cout << text << (text.ends_with('\n') ? "" : "\n") << std::flush;
+        // The plan is printed either way; the status says whether the run would go ahead.
+        return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
+    }
+    if (!report_weakenings(plan, o.allow_weaker)) return exit_setup;
+
+    std::optional<stage::Session> session;
+    sandbox::StageDirs dirs;
+    if (plan.staging != policy::Staging::none) {
+        session = stage::Session::create(project, o.command);
+        dirs = {session->upper(), session->work()};
+    }
+
+    sandbox::Io io;
+    io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
+    const int verbose = o.verbose;
+    auto sink = [verbose](const sandbox::Event& ev) {
+        if (ev.type == "warning") {
+            std::string msg;
+            for (const auto& [k, v] : ev.fields) msg += (msg.empty() ? "" : ", ") + k + "=" + v;
+            warn(msg);
+        } else if (verbose > 0) {
+            std::string msg = ev.type;
+            for (const auto& [k, v] : ev.fields) msg += " " + k + "=" + v;
+            note(msg);
+        }
+    };
+
+    sandbox::Outcome out;
+    try {
+        out = backend->launch(plan, dirs, io, sink);
+    } catch (...) {
+        if (session) session->set_status("failed");
+        throw;
+    }
+    if (session) {
+        session->set_status(out.started ? "staged" : "failed");
+        // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
+        // left behind it is a mode-000 directory the user cannot even delete.
+        try {
+            session->clear_work();
+        } catch (const std::exception& e) {
+            warn(std::string("could not clean the overlay work directory: ") + e.what());
+        }
+    }
+    // A setup failure is an error, printed even with -q.
+    if (!out.error.empty()) error(out.error);
+
+    const Summary summary = make_summary(plan, out, session ? &*session : nullptr);
+    if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
+    if (!o.quiet) print_summary(summary);
+    return summary.exit_code;
+}
+
+}  // namespace agentbox::cli

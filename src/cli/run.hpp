@@ -1,0 +1,40 @@
+// `agentbox run [opts] [--] CMD [ARGS...]` (DESIGN.md §2): resolve the profile, compile the
+// Plan, refuse what cannot be enforced, stage, launch, summarize.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace agentbox::cli {
+
+struct RunOptions {
+    std::vector<std::string> profiles;  // -p, layered in order; default {"default"}
+    std::optional<std::string> project; // -C
+    std::vector<std::string> ro, rw, hide;
+    std::optional<std::string> net;     // none | proxy | host
+    std::vector<std::string> allow_hosts;
+    std::vector<std::string> env;       // NAME or NAME=VALUE
+    std::optional<std::string> timeout, memory, pids;
+    std::optional<std::string> on_exit; // ask | commit | discard | keep
+    std::optional<std::string> approver;
+    std::optional<std::string> log_file;
+    bool dry_run = false;
+    bool json = false;                  // --dry-run output as JSON
+    std::string backend = "auto";       // auto | native | bwrap
+    bool tty = false, no_tty = false;
+    bool allow_weaker = false;
+    bool quiet = false;
+    int verbose = 0;
+    std::optional<int> summary_fd;
+    std::vector<std::string> command;   // CMD ARGS..., filled from what follows the options
+};
+
+CLI::App* register_run(CLI::App& app, RunOptions& opts);
+int run_run(const RunOptions& opts);
+
+}  // namespace agentbox::cli

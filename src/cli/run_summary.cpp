@@ -1,0 +1,104 @@
+#include "cli/run_summary.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "cli/errors.hpp"
+#include "cli/names.hpp"
+#include "cli/term.hpp"
+#include "sys/error.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+namespace {
+
+std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+    return buf;
+}
+
+std::string signal_name(int sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,
+                     const stage::Session* session) {
+    Summary s;
+    s.command = plan.argv.empty() ? std::string() : plan.argv.front();
+    s.exit_code = out.exit_code;
+    // Anything that stopped the command before exec is agentbox's failure (125), except the
+    // two exec failures that DESIGN.md §2 gives their own codes.
+    if (!out.started && s.exit_code != 126 && s.exit_code != 127) s.exit_code = exit_setup;
+    s.signal = out.signal;
+    s.timed_out = out.timed_out;
+    s.started = out.started;
+    s.error = out.error;
+    s.wall_seconds = out.wall_seconds;
+    s.peak_memory = out.peak_memory;
+    if (session != nullptr) {
+        s.session_id = session->meta().id;
+        s.session_dir = session->dir();
+    }
+    s.on_exit = plan.on_exit;
+    return s;
+}
+
+void print_summary(const Summary& s) {
+    const std::string cmd = util::quote(s.command);
+    if (s.started) {
+        std::string how;
+        if (s.timed_out)
+            how = "was stopped by the time limit";
+        else if (s.signal != 0)
+            how = "was killed by " + signal_name(s.signal);
+        else
+            how = "exited with status " + std::to_string(s.exit_code);
+        note(cmd + " " + how + " after " + seconds(s.wall_seconds) +
+             (s.exit_code != 0 ? " (agentbox exits " + std::to_string(s.exit_code) + ")" : ""));
+    } else {
+        note(cmd + " did not start (exit " + std::to_string(s.exit_code) + ")");
+    }
+    if (s.session_id.empty()) return;
+    if (s.on_exit != profile::OnExit::keep)
+        // The review step (ask/commit/discard) is a later issue. Keeping is the one choice
+        // that never loses staged work.
+        note(std::string("on_exit = ") + name_of(s.on_exit) +
+             " is not implemented yet; the session is kept");
+    note("staged in session " + s.session_id + ": agentbox diff / commit / discard " +
+         s.session_id + " (" + s.session_dir + ")");
+}
+
+void write_summary_json(int fd, const Summary& s) {
+    nlohmann::ordered_json j;
+    j["exit_code"] = s.exit_code;
+    j["started"] = s.started;
+    j["signal"] = s.signal;
+    j["timed_out"] = s.timed_out;
+    j["wall_seconds"] = s.wall_seconds;
+    j["peak_memory"] = s.peak_memory;
+    j["error"] = s.error;
+    j["session"] = s.session_id.empty() ? nlohmann::ordered_json(nullptr)
+                                        : nlohmann::ordered_json(s.session_id);
+    j["session_dir"] = s.session_dir;
+    j["on_exit"] = name_of(s.on_exit);
+    const std::string text = j.dump() + "\n";
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw sys::SysError("write(--summary-fd " + std::to_string(fd) + ")", errno);
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace agentbox::cli

@@ -1,0 +1,36 @@
+// The few lines `run` prints when the command ends (stderr, unless -q), and the same facts as
+// JSON on --summary-fd N for scripts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "policy/plan.hpp"
+#include "sandbox/backend.hpp"
+#include "stage/session.hpp"
+
+namespace agentbox::cli {
+
+struct Summary {
+    std::string command;      // argv[0] of the sandboxed command
+    int exit_code = 125;      // what agentbox exits with (DESIGN.md §2)
+    int signal = 0;
+    bool timed_out = false;
+    bool started = false;
+    std::string error;
+    double wall_seconds = 0;
+    std::uint64_t peak_memory = 0;
+    std::string session_id;   // empty without staging
+    std::string session_dir;
+    profile::OnExit on_exit = profile::OnExit::keep;
+};
+
+// `session` may be null (staging none). Pure.
+Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,
+                     const stage::Session* session);
+// A human summary on stderr.
+void print_summary(const Summary& s);
+// One JSON object and a newline on `fd`. Throws sys::SysError when the write fails.
+void write_summary_json(int fd, const Summary& s);
+
+}  // namespace agentbox::cli

@@ -1,0 +1,298 @@
+// The session store: one directory per run under $XDG_STATE_HOME/agentbox/sessions, named by a
+// sortable id, holding meta.json and the overlay's upper/ and work/ directories.
+#include "stage/session.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "sys/remove.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::stage {
+
+namespace {
+
+std::string home() {
+    const char* h = std::getenv("HOME");
+    if (h != nullptr && h[0] == '/') return h;
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    char buf[16384];
+    if (::getpwuid_r(::getuid(), &pw, buf, sizeof buf, &found) == 0 && found != nullptr &&
+        found->pw_dir != nullptr && found->pw_dir[0] == '/')
+        return found->pw_dir;
+    throw std::runtime_error("cannot find the home directory: HOME is unset and uid " +
+                             std::to_string(::getuid()) + " has no passwd entry");
+}
+
+// The XDG base directory: $VAR if it is an absolute path (the spec says to ignore relative
+// ones), else ~/fallback.
+std::string xdg_dir(const char* var, const char* fallback) {
+    const char* v = std::getenv(var);
+    if (v != nullptr && v[0] == '/') return util::normalize_path(v);
+    return util::normalize_path(home() + "/" + fallback);
+}
+
+// mkdir -p with mode 0700 for every directory it creates; existing ones are left as they are
+// (not ours to chmod), but must be directories.
+void make_dirs(const std::string& path) {
+    std::string cur;
+    for (const auto& part : util::split(path, '/')) {
+        if (part.empty()) continue;
+        cur += "/" + part;
+        if (::mkdir(cur.c_str(), 0700) == 0) continue;
+        if (errno != EEXIST) throw sys::SysError("mkdir", cur, errno);
+        struct stat st {};
+        if (::stat(cur.c_str(), &st) != 0) throw sys::SysError("stat", cur, errno);
+        if (!S_ISDIR(st.st_mode)) throw sys::SysError("mkdir", cur, ENOTDIR);
+    }
+}
+
+std::string sessions_dir() { return state_dir() + "/sessions"; }
+
+// A sortable id: UTC time to the second, then 6 random hex digits so that two runs started in
+// the same second do not collide.
+std::string new_id(std::time_t now) {
+    std::tm tm {};
+    ::gmtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    unsigned char rnd[3];
+    std::size_t got = 0;
+    while (got < sizeof rnd) {
+        const ssize_t n = ::getrandom(rnd + got, sizeof rnd - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw sys::SysError("getrandom", errno);
+        got += static_cast<std::size_t>(n);
+    }
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
+    return std::string(stamp) + "-" + suffix;
+}
+
+bool looks_like_id(std::string_view name) {
+    // YYYYMMDDTHHMMSSZ-xxxxxx
+    if (name.size() != 23 || name[8] != 'T' || name[15] != 'Z' || name[16] != '-') return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (i == 8 || i == 15 || i == 16) continue;
+        const char c = name[i];
+        const bool digit = c >= '0' && c <= '9';
+        const bool hex = digit || (c >= 'a' && c <= 'f');
+        if (i < 15 ? !digit : !hex) return false;
+    }
+    return true;
+}
+
+std::string rfc3339(std::time_t t) {
+    std::tm tm {};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw sys::SysError("write", path, errno);
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// meta.json is replaced atomically: a reader (or a crash) sees the old file or the new one,
+// never half of one.
+void write_meta(const std::string& dir, const Meta& m) {
+    nlohmann::ordered_json j;
+    j["v"] = 1;
+    j["id"] = m.id;
+    j["project"] = m.project;
+    j["argv"] = m.argv;
+    j["status"] = m.status;
+    j["created"] = m.created;
+    j["start_ns"] = m.start_ns;
+    const std::string text = j.dump(2) + "\n";
+
+    const std::string tmp = dir + "/meta.json.tmp";
+    const std::string final_path = dir + "/meta.json";
+    // A leftover from a crash is ours and stale.
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw sys::SysError("unlink", tmp, errno);
+    sys::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                             0600));
+    if (!fd) throw sys::SysError("open", tmp, errno);
+    write_all(fd.get(), text, tmp);
+    if (::fsync(fd.get()) != 0) throw sys::SysError("fsync", tmp, errno);
+    if (::close(fd.release()) != 0) throw sys::SysError("close", tmp, errno);
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0)
+        throw sys::SysError("rename", final_path, errno);
+    // The rename itself is durable only once the directory is synced.
+    sys::unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) throw sys::SysError("open", dir, errno);
+    if (::fsync(dfd.get()) != 0) throw sys::SysError("fsync", dir, errno);
+}
+
+Meta read_meta(const std::string& dir) {
+    const std::string path = dir + "/meta.json";
+    std::ifstream in(path);
+    if (!in) throw sys::SysError("open", path, errno != 0 ? errno : EIO);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Meta m;
+    try {
+        const auto j = nlohmann::json::parse(ss.str());
+        m.id = j.at("id").get<std::string>();
+        m.project = j.at("project").get<std::string>();
+        m.argv = j.at("argv").get<std::vector<std::string>>();
+        m.status = j.at("status").get<std::string>();
+        m.created = j.at("created").get<std::string>();
+        m.start_ns = j.at("start_ns").get<long long>();
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error("session " + util::quote(path) + ": malformed meta.json: " +
+                                 e.what());
+    }
+    return m;
+}
+
+}  // namespace
+
+std::string state_dir() {
+    const std::string dir = xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox";
+    make_dirs(dir);
+    return dir;
+}
+
+std::string config_dir() { return xdg_dir("XDG_CONFIG_HOME", ".config") + "/agentbox"; }
+
+Session Session::create(const std::string& project, const std::vector<std::string>& argv) {
+    const std::string parent = sessions_dir();
+    make_dirs(parent);
+
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    Session s;
+    // A collision needs the same second and the same 24 random bits; retrying a few times makes
+    // it practically impossible, and mkdir's EEXIST makes it safe.
+    for (int attempt = 0;; ++attempt) {
+        s.meta_.id = new_id(ts.tv_sec);
+        s.dir_ = parent + "/" + s.meta_.id;
+        if (::mkdir(s.dir_.c_str(), 0700) == 0) break;
+        if (errno != EEXIST || attempt == 8) throw sys::SysError("mkdir", s.dir_, errno);
+    }
+    // upper/ and work/ sit side by side in one directory: overlayfs needs them on the same
+    // filesystem, and work/ empty.
+    for (const char* sub : {"/upper", "/work"}) {
+        const std::string d = s.dir_ + sub;
+        if (::mkdir(d.c_str(), 0700) != 0) throw sys::SysError("mkdir", d, errno);
+    }
+    s.meta_.project = project;
+    s.meta_.argv = argv;
+    s.meta_.status = "running";
+    s.meta_.created = rfc3339(ts.tv_sec);
+    s.meta_.start_ns = static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+    write_meta(s.dir_, s.meta_);
+    return s;
+}
+
+Session Session::open(const std::string& id_or_prefix, const std::string& project) {
+    const std::vector<Meta> all = list_sessions();
+    const std::string parent = sessions_dir();
+    auto opened = [&](const Meta& m) {
+        Session s;
+        s.meta_ = m;
+        s.dir_ = parent + "/" + m.id;
+        return s;
+    };
+
+    if (id_or_prefix.empty()) {
+        // list_sessions() is oldest first: the newest of the project is the last match.
+        for (auto it = all.rbegin(); it != all.rend(); ++it)
+            if (it->project == project) return opened(*it);
+        throw std::runtime_error("no session for the project " + util::quote(project) +
+                                 " (name one: agentbox sessions lists them)");
+    }
+    std::vector<const Meta*> matches;
+    for (const auto& m : all) {
+        if (m.id == id_or_prefix) return opened(m);
+        if (m.id.starts_with(id_or_prefix)) matches.push_back(&m);
+    }
+    if (matches.empty())
+        throw std::runtime_error("no session matches " + util::quote(id_or_prefix));
+    if (matches.size() > 1) {
+        std::vector<std::string> ids;
+        for (const auto* m : matches) ids.push_back(m->id);
+        throw std::runtime_error("session prefix " + util::quote(id_or_prefix) +
+                                 " is ambiguous: " + util::join(ids, ", "));
+    }
+    return opened(*matches.front());
+}
+
+void Session::clear_work() const { sys::remove_contents(work()); }
+
+void Session::set_status(const std::string& status) {
+    Meta next = meta_;
+    next.status = status;
+    write_meta(dir_, next);
+    meta_ = std::move(next);
+}
+
+std::vector<Meta> list_sessions() {
+    const std::string parent = sessions_dir();
+    std::vector<Meta> out;
+    DIR* d = ::opendir(parent.c_str());
+    if (d == nullptr) {
+        if (errno == ENOENT) return out;
+        throw sys::SysError("opendir", parent, errno);
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (const struct dirent* e = ::readdir(d))
+        if (looks_like_id(e->d_name)) names.emplace_back(e->d_name);
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) throw sys::SysError("readdir", parent, err);
+
+    for (const auto& name : names) {
+        const std::string dir = parent + "/" + name;
+        Meta m;
+        try {
+            m = read_meta(dir);
+        } catch (const std::exception&) {
+            // A session whose meta.json cannot be read (a crash during create, a corrupt
+            // file) is still listed, so that it is never silently forgotten with its upper/.
+            m = Meta{};
+            m.status = "broken";
+        }
+        // The directory name is the identity; a meta.json claiming another id is not trusted.
+        if (m.id != name) {
+            m.id = name;
+            m.status = "broken";
+        }
+        out.push_back(std::move(m));
+    }
+    // Ids sort by creation second; start_ns orders sessions created within the same second.
+    std::sort(out.begin(), out.end(), [](const Meta& a, const Meta& b) {
+        if (a.id.substr(0, 16) != b.id.substr(0, 16)) return a.id < b.id;
+        if (a.start_ns != b.start_ns) return a.start_ns < b.start_ns;
+        return a.id < b.id;
+    });
+    return out;
+}
+
+}  // namespace agentbox::stage

@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""The command line of agentbox (DESIGN.md §2): commands, flags, messages and exit codes.
+
+Runs the real binary (env AGENTBOX) with private XDG directories, so the user's own
+profiles, trust list and sessions are neither used nor touched.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import sys
+import unittest
+
+AGENTBOX = os.environ.get("AGENTBOX", "agentbox")
+if os.sep in AGENTBOX:
+    AGENTBOX = os.path.abspath(AGENTBOX)  # the tests run it from other directories
+SOURCE_DIR = os.environ.get(
+    "AGENTBOX_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+COMMANDS = ["run", "sessions", "diff", "commit", "discard", "undo", "export", "log",
+            "explain", "profile", "doctor", "completions", "help"]
+LATER = ["sessions", "diff", "commit", "discard", "undo", "export", "log"]
+RUN_FLAGS = ["--profile", "--project", "--ro", "--rw", "--hide", "--net", "--allow-host", "--env",
+             "--timeout", "--memory", "--pids", "--on-exit", "--approver", "--log", "--dry-run",
+             "--json", "--backend", "--tty", "--no-tty", "--allow-weaker", "--quiet", "--verbose",
+             "--summary-fd"]
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="agentbox-cli-test-")
+        self.home = os.path.join(self.tmp, "home")
+        self.project = os.path.join(self.tmp, "project")
+        os.makedirs(os.path.join(self.home, ".ssh"))
+        os.makedirs(os.path.join(self.project, ".git"))
+        self.env = dict(os.environ)
+        self.env.update({
+            "HOME": self.home,
+            "XDG_STATE_HOME": os.path.join(self.tmp, "state"),
+            "XDG_CONFIG_HOME": os.path.join(self.tmp, "config"),
+            "NO_COLOR": "1",
+        })
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def agentbox(self, *args, cwd=None, stdin=subprocess.DEVNULL, timeout=120, pass_fds=()):
+        return subprocess.run([AGENTBOX, *args], cwd=cwd or self.project, env=self.env,
+                              stdin=stdin, capture_output=True, text=True, timeout=timeout,
+                              pass_fds=pass_fds)
+
+    # ---- version and help
+
+    def test_version_prints_name_and_version(self):
+        r = self.agentbox("--version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "agentbox 0.1.0")
+
+    def test_help_lists_every_command(self):
+        for args in (["help"], ["--help"], ["-h"]):
+            r = self.agentbox(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for cmd in COMMANDS:
+                self.assertRegex(r.stdout, r"(?m)^\s+%s\s" % re.escape(cmd), (args, cmd))
+
+    def test_help_run_lists_every_run_option(self):
+        for args in (["help", "run"], ["run", "--help"], ["run", "-h"]):
+            r = self.agentbox(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for flag in RUN_FLAGS:
+                self.assertIn(flag, r.stdout, (args, flag))
+
+    def test_every_command_accepts_help(self):
+        for cmd in COMMANDS:
+            r = self.agentbox(cmd, "--help")
+            self.assertEqual(r.returncode, 0, (cmd, r.stderr))
+            self.assertIn("Usage", r.stdout, cmd)
+
+    def test_no_command_prints_usage_and_fails(self):
+        r = self.agentbox()
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("run", r.stderr)
+
+    # ---- usage errors name what was wrong
+
+    def test_unknown_flag_is_named_exit_2(self):
+        r = self.agentbox("doctor", "--frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--frobnicate", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_unknown_run_flag_is_named_exit_125(self):
+        r = self.agentbox("run", "--frobnicate", "true")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("--frobnicate", r.stderr)
+
+    def test_run_flag_value_errors_name_the_flag_exit_125(self):
+        cases = [("--timeout", "5 parsecs"), ("--memory", "lots"), ("--pids", "-3"),
+                 ("--net", "wifi"), ("--on-exit", "explode"), ("--env", "1BAD=x"),
+                 ("--backend", "docker")]
+        for flag, value in cases:
+            r = self.agentbox("run", "--dry-run", flag, value, "--", "true")
+            self.assertEqual(r.returncode, 125, (flag, r.stderr))
+            self.assertIn(flag, r.stderr, flag)
+
+    def test_run_without_command_is_a_usage_error(self):
+        r = self.agentbox("run", "--dry-run")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("no command", r.stderr)
+
+    def test_unknown_command_suggests_the_nearest(self):
+        r = self.agentbox("explian")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("explain", r.stderr)
+
+    def test_later_commands_say_not_implemented_exit_2(self):
+        for cmd in LATER:
+            r = self.agentbox(cmd)
+            self.assertEqual(r.returncode, 2, cmd)
+            self.assertIn("'%s' is not implemented yet" % cmd, r.stderr)
+            self.assertEqual(r.stdout, "")
+
+    def test_unimplemented_run_flags_fail_closed(self):
+        for args in (["--backend", "bwrap"], ["--log", "x.jsonl"], ["--approver", "true"]):
+            r = self.agentbox("run", *args, "--", "true")
+            self.assertEqual(r.returncode, 125, args)
+            self.assertIn("not implemented yet", r.stderr, args)
+
+    # ---- explain
+
+    def test_explain_denies_reading_an_ssh_key_naming_the_rule(self):
+        r = self.agentbox("explain", "read", "~/.ssh/id_rsa")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("filesystem.deny", r.stdout)
+        self.assertIn("base", r.stdout)
+
+    def test_explain_allows_reading_system_files(self):
+        r = self.agentbox("explain", "read", "/usr/bin/env")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_explain_asks_before_committing_a_git_hook(self):
+        r = self.agentbox("explain", "commit", ".git/hooks/pre-commit")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("protect", r.stdout)
+
+    def test_explain_json_parses(self):
+        r = self.agentbox("explain", "--json", "read", "~/.ssh/id_rsa")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIsInstance(json.loads(r.stdout), dict)
+
+    def test_explain_unknown_operation_suggests_the_nearest(self):
+        r = self.agentbox("explain", "raed", "/etc/passwd")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("raed", r.stderr)
+        self.assertIn("did you mean 'read'", r.stderr)
+
+    def test_explain_works_from_the_home_directory(self):
+        r = self.agentbox("explain", "read", "~/.ssh/id_rsa", cwd=self.home)
+        self.assertEqual(r.returncode, 1, r.stderr)
+
+    # ---- profile
+
+    def test_profile_list_names_and_json(self):
+        r = self.agentbox("profile", "list", "--names")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = r.stdout.split()
+        for name in ("base", "default", "readonly", "python", "claude-code", "codex", "ci"):
+            self.assertIn(name, names)
+        r = self.agentbox("profile", "list", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = json.loads(r.stdout)
+        self.assertIn("default", [p["name"] for p in listed])
+        r = self.agentbox("profile", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("DESCRIPTION", r.stdout)
+
+    def test_profile_show_names_the_source_of_each_value(self):
+        r = self.agentbox("profile", "show", "default")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("[filesystem]", r.stdout)
+        # Every value line carries "# FILE:LINE:COL".
+        value_lines = [l for l in r.stdout.splitlines() if re.match(r'^\s*("|\w+ = )', l)
+                       and not l.rstrip().endswith("[") and not l.startswith("version = ")]
+        self.assertTrue(value_lines)
+        for line in value_lines:
+            self.assertRegex(line, r"# \S+:\d+:\d+", line)
+        r = self.agentbox("profile", "show", "--json", "default")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("filesystem", json.loads(r.stdout))
+
+    def test_profile_show_unknown_profile_is_exit_2(self):
+        r = self.agentbox("profile", "show", "no-such-profile")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no-such-profile", r.stderr)
+
+    def test_profile_check_reports_file_line_col(self):
+        good = os.path.join(self.tmp, "good.toml")
+        bad = os.path.join(self.tmp, "bad.toml")
+        with open(good, "w") as f:
+            f.write('version = 1\nname = "good"\nextends = ["default"]\n')
+        with open(bad, "w") as f:
+            f.write('version = 1\n\n[filesystem]\nraed = ["/usr"]\n')
+        r = self.agentbox("profile", "check", good)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(good + ": ok", r.stdout)
+        r = self.agentbox("profile", "check", good, bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(good + ": ok", r.stdout)
+        self.assertRegex(r.stderr, r"agentbox: %s:4:\d+: " % re.escape(bad))
+
+    def test_run_with_broken_profile_exits_125_naming_the_file(self):
+        bad = os.path.join(self.tmp, "bad.toml")
+        with open(bad, "w") as f:
+            f.write('version = 1\n[network]\nmode = "sometimes"\n')
+        r = self.agentbox("run", "--dry-run", "-p", bad, "--", "true")
+        self.assertEqual(r.returncode, 125)
+        self.assertRegex(r.stderr, r"%s:3:\d+:" % re.escape(bad))
+
+    # ---- run --dry-run
+
+    def assert_plan_or_refusal(self, r):
+        if r.returncode == 125:
+            self.assertIn("cannot enforce", r.stderr)
+        else:
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_dry_run_prints_a_plan(self):
+        r = self.agentbox("run", "--dry-run", "--", "ls", "-la")
+        self.assert_plan_or_refusal(r)
+        self.assertIn(self.project, r.stdout)
+        self.assertIn("ls", r.stdout)
+
+    def test_dry_run_json_parses_and_carries_the_flags(self):
+        extra = os.path.join(self.tmp, "extra")
+        os.mkdir(extra)
+        r = self.agentbox("run", "--dry-run", "--json", "--ro", extra, "--env", "FOO=bar",
+                          "--", "ls", "-la")
+        self.assert_plan_or_refusal(r)
+        plan = json.loads(r.stdout)
+        self.assertIsInstance(plan, dict)
+        self.assertIn(extra, r.stdout)
+        self.assertIn("FOO", r.stdout)
+
+    def test_command_words_after_the_command_are_not_agentbox_options(self):
+        r = self.agentbox("run", "--dry-run", "--json", "echo", "--dry-run", "--", "-x")
+        self.assert_plan_or_refusal(r)
+        plan = json.loads(r.stdout)
+        self.assertEqual(plan.get("argv"), ["echo", "--dry-run", "--", "-x"])
+
+    def test_run_refuses_the_home_directory_as_project(self):
+        r = self.agentbox("run", "--dry-run", "--", "true", cwd=self.home)
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("-C " + os.path.realpath(self.home), r.stderr)
+        # A git work tree at the home directory is refused too: it is still the whole home.
+        os.makedirs(os.path.join(self.home, ".git"))
+        os.makedirs(os.path.join(self.home, "notes"))
+        r = self.agentbox("run", "--dry-run", "--", "true", cwd=os.path.join(self.home, "notes"))
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("-C", r.stderr)
+        r = self.agentbox("run", "--dry-run", "-C", self.home, "--", "true", cwd=self.home)
+        self.assert_plan_or_refusal(r)
+
+    def test_run_refuses_root_as_project(self):
+        r = self.agentbox("run", "--dry-run", "--", "true", cwd="/")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("-C /", r.stderr)
+
+    # ---- doctor and completions
+
+    def test_doctor_runs(self):
+        r = self.agentbox("doctor")
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        self.assertTrue(r.stdout.strip())
+        r = self.agentbox("doctor", "--json")
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        features = json.loads(r.stdout)
+        self.assertTrue(all("name" in f and "ok" in f for f in features))
+
+    def test_completions_are_the_shipped_files(self):
+        for shell, name in (("bash", "agentbox.bash"), ("zsh", "_agentbox"), ("fish", "agentbox.fish")):
+            r = self.agentbox("completions", shell)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(SOURCE_DIR, "completions", name)) as f:
+                self.assertEqual(r.stdout, f.read(), shell)
+        r = self.agentbox("completions", "tcsh")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("tcsh", r.stderr)
+
+    def check_syntax(self, shell, flag):
+        path = shutil.which(shell)
+        if path is None:
+            self.skipTest("%s is not installed" % shell)
+        r = self.agentbox("completions", shell)
+        script = os.path.join(self.tmp, "completion." + shell)
+        with open(script, "w") as f:
+            f.write(r.stdout)
+        c = subprocess.run([path, flag, script], capture_output=True, text=True)
+        self.assertEqual(c.returncode, 0, c.stderr)
+
+    def test_bash_completion_is_valid_bash(self):
+        self.check_syntax("bash", "-n")
+
+    def test_zsh_completion_is_valid_zsh(self):
+        self.check_syntax("zsh", "-n")
+
+    def test_fish_completion_is_valid_fish(self):
+        self.check_syntax("fish", "-n")
+
+    def test_bash_completion_offers_commands_and_profiles(self):
+        r = self.agentbox("completions", "bash")
+        bindir = os.path.dirname(os.path.abspath(AGENTBOX))
+        script = r.stdout + '''
+COMP_WORDS=(agentbox ex); COMP_CWORD=1; _agentbox; echo "${COMPREPLY[@]}"
+COMP_WORDS=(agentbox run -p def); COMP_CWORD=3; _agentbox; echo "${COMPREPLY[@]}"
+'''
+        env = dict(self.env, PATH=bindir + os.pathsep + self.env.get("PATH", ""))
+        c = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True,
+                           env=env, cwd=self.project)
+        lines = c.stdout.splitlines()
+        self.assertEqual(len(lines), 2, c.stderr)
+        self.assertIn("explain", lines[0].split())
+        self.assertIn("export", lines[0].split())
+        self.assertIn("default", lines[1].split())
+
+    # ---- a real run: exit status passes through, the session is kept
+
+    def test_run_passes_the_exit_status_and_keeps_the_session(self):
+        if self.agentbox("doctor").returncode != 0:
+            self.skipTest("this host lacks a feature the native backend requires")
+        r = self.agentbox("run", "--allow-weaker", "--", "sh", "-c", "exit 7")
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertIn("status 7", r.stderr)
+        sessions = os.path.join(self.tmp, "state", "agentbox", "sessions")
+        ids = os.listdir(sessions)
+        self.assertEqual(len(ids), 1)
+        self.assertIn(ids[0], r.stderr)
+        with open(os.path.join(sessions, ids[0], "meta.json")) as f:
+            meta = json.load(f)
+        self.assertEqual(meta["argv"], ["sh", "-c", "exit 7"])
+        self.assertEqual(meta["status"], "staged")
+        self.assertEqual(os.stat(os.path.join(sessions, ids[0])).st_mode & 0o777, 0o700)
+
+        r = self.agentbox("run", "-q", "--allow-weaker", "--", "true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+
+    def test_summary_fd_gets_json(self):
+        if self.agentbox("doctor").returncode != 0:
+            self.skipTest("this host lacks a feature the native backend requires")
+        rfd, wfd = os.pipe()
+        try:
+            r = self.agentbox("run", "-q", "--allow-weaker", "--summary-fd", str(wfd), "--",
+                              "sh", "-c", "exit 3", pass_fds=(wfd,))
+        finally:
+            os.close(wfd)
+        with os.fdopen(rfd) as f:
+            summary = json.loads(f.read())
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(summary["exit_code"], 3)
+        self.assertTrue(summary["started"])
+
+    def test_missing_command_exits_127(self):
+        if self.agentbox("doctor").returncode != 0:
+            self.skipTest("this host lacks a feature the native backend requires")
+        r = self.agentbox("run", "-q", "--allow-weaker", "--", "no-such-command-agentbox")
+        self.assertEqual(r.returncode, 127, r.stderr)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+    import abtest  # noqa: E402  (its main prints the SUMMARY line tests/run_all.sh counts)
+    abtest.main()

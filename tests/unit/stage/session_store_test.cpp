@@ -1,0 +1,141 @@
+// The session store: ids, directory layout and permissions, meta.json, open() by id, prefix
+// and newest-of-project, and list order.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "stage/session.hpp"
+
+namespace fs = std::filesystem;
+using agentbox::stage::list_sessions;
+using agentbox::stage::Session;
+
+namespace {
+
+// Points XDG_STATE_HOME at a fresh temporary directory for one test case.
+struct TempState {
+    std::string root;
+    TempState() {
+        char tmpl[] = "/tmp/agentbox-session-test-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        root = tmpl;
+        ::setenv("XDG_STATE_HOME", (root + "/state").c_str(), 1);
+    }
+    ~TempState() {
+        std::error_code ec;
+        fs::remove_all(root, ec);
+        ::unsetenv("XDG_STATE_HOME");
+    }
+};
+
+unsigned mode_of(const std::string& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+
+std::string slurp(const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("a new session gets a sortable id and a private directory with upper/ and work/") {
+    TempState t;
+    const Session s = Session::create("/home/u/proj", {"make", "test"});
+    CHECK(std::regex_match(s.meta().id, std::regex(R"(\d{8}T\d{6}Z-[0-9a-f]{6})")));
+    CHECK(s.dir() == t.root + "/state/agentbox/sessions/" + s.meta().id);
+    CHECK(mode_of(t.root + "/state") == 0700);
+    CHECK(mode_of(t.root + "/state/agentbox") == 0700);
+    CHECK(mode_of(t.root + "/state/agentbox/sessions") == 0700);
+    CHECK(mode_of(s.dir()) == 0700);
+    CHECK(fs::is_directory(s.upper()));
+    CHECK(fs::is_directory(s.work()));
+    CHECK(fs::is_empty(s.work()));
+    CHECK(s.meta().status == "running");
+    CHECK(s.meta().start_ns > 0);
+    CHECK(std::regex_match(s.meta().created,
+                           std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+}
+
+TEST_CASE("meta.json round-trips through open() and set_status() replaces it") {
+    TempState t;
+    Session s = Session::create("/p", {"sh", "-c", "echo \"hi\""});
+    s.set_status("staged");
+    CHECK(!fs::exists(s.dir() + "/meta.json.tmp"));
+    const Session o = Session::open(s.meta().id, "/elsewhere");
+    CHECK(o.meta().id == s.meta().id);
+    CHECK(o.meta().project == "/p");
+    CHECK(o.meta().argv == std::vector<std::string>{"sh", "-c", "echo \"hi\""});
+    CHECK(o.meta().status == "staged");
+    CHECK(o.meta().start_ns == s.meta().start_ns);
+    CHECK(slurp(s.dir() + "/meta.json").find("\"status\": \"staged\"") != std::string::npos);
+}
+
+TEST_CASE("open() finds a unique prefix, refuses an ambiguous one and names the candidates") {
+    TempState t;
+    const Session a = Session::create("/p", {"a"});
+    const Session b = Session::create("/p", {"b"});
+    // Both were made within the same few milliseconds: same date prefix.
+    const std::string common = a.meta().id.substr(0, 8);
+    REQUIRE(b.meta().id.substr(0, 8) == common);
+    try {
+        (void)Session::open(common, "/p");
+        FAIL("an ambiguous prefix was accepted");
+    } catch (const std::runtime_error& e) {
+        const std::string msg = e.what();
+        CHECK(msg.find("ambiguous") != std::string::npos);
+        CHECK(msg.find(a.meta().id) != std::string::npos);
+        CHECK(msg.find(b.meta().id) != std::string::npos);
+    }
+    CHECK(Session::open(a.meta().id, "").meta().argv == std::vector<std::string>{"a"});
+    CHECK(Session::open(b.meta().id.substr(0, 22), "").meta().argv ==
+          std::vector<std::string>{"b"});  // unique unless the random suffixes share 5 digits
+    CHECK_THROWS_AS((void)Session::open("19990101", "/p"), std::runtime_error);
+}
+
+TEST_CASE("open(\"\") is the newest session of that project; list is oldest first") {
+    TempState t;
+    const Session first = Session::create("/p", {"1"});
+    const Session other = Session::create("/q", {"2"});
+    const Session last = Session::create("/p", {"3"});
+    CHECK(Session::open("", "/p").meta().id == last.meta().id);
+    CHECK(Session::open("", "/q").meta().id == other.meta().id);
+    CHECK_THROWS_AS((void)Session::open("", "/none"), std::runtime_error);
+
+    const auto all = list_sessions();
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].id == first.meta().id);
+    CHECK(all[1].id == other.meta().id);
+    CHECK(all[2].id == last.meta().id);
+}
+
+TEST_CASE("a session with an unreadable meta.json is listed as broken, not forgotten") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    {
+        std::ofstream out(s.dir() + "/meta.json", std::ios::trunc);
+        out << "{ not json";
+    }
+    const auto all = list_sessions();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].id == s.meta().id);
+    CHECK(all[0].status == "broken");
+}
+
+TEST_CASE("list ignores directories that are not session ids") {
+    TempState t;
+    (void)Session::create("/p", {"x"});
+    fs::create_directories(t.root + "/state/agentbox/sessions/not-a-session");
+    CHECK(list_sessions().size() == 1);
+}
