@@ -28,6 +28,8 @@ build: deps configure
 # the sanitizer build's unit and integration tests, and the profile-loader fuzzer for 60 s.
 test: build
 	./tests/run_all.sh $(BUILD)
+	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory fuzz
 
 unit: build
 	ctest --test-dir $(BUILD) -L unit --output-on-failure

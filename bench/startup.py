@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Startup cost of a sandbox: agentbox vs bubblewrap, unshare, firejail and bare `true`.
+
+One paired run: the commands are interleaved round by round, so a noisy neighbour slows them
+all alike; we report medians and ratios, never single timings. Usage:
+    bench/startup.py AGENTBOX [--rounds N] [--results bench/RESULTS.md]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results  # noqa: E402
+
+
+def spawn_time(argv, env, pass_fds=()):
+    """Wall time of one run, and the child's max RSS (KiB, includes waited-for descendants)."""
+    t0 = time.perf_counter_ns()
+    p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, pass_fds=pass_fds)
+    _, status, usage = os.wait4(p.pid, 0)
+    t1 = time.perf_counter_ns()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        err = p.stderr.read().decode(errors="replace")
+        raise SystemExit(f"{argv[0]} failed ({p.returncode}): {err.strip()}")
+    p.stderr.close()
+    return (t1 - t0) / 1e6, usage.ru_maxrss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("agentbox")
+    ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="agentbox-bench-")
+    proj = os.path.join(work, "proj")
+    os.makedirs(proj)
+    with open(os.path.join(proj, "README"), "w") as f:
+        f.write("bench\n")
+    env = dict(os.environ, HOME=os.path.join(work, "home"),
+               XDG_STATE_HOME=os.path.join(work, "state"),
+               XDG_CACHE_HOME=os.path.join(work, "cache"),
+               XDG_CONFIG_HOME=os.path.join(work, "config"))
+    os.makedirs(env["HOME"])
+    true = shutil.which("true")
+
+    agentbox = [os.path.abspath(args.agentbox), "run", "-q", "--on-exit", "discard",
+                "-C", proj, "-p", "default", "--", true]
+    # A seccomp program for bwrap: agentbox's own compiled default filter, exported by
+    # `agentbox run` into its cache on the first run (the same deny set, without notify).
+    seccomp_file = os.path.join(work, "seccomp.bpf")
+    subprocess.run([os.path.abspath(args.agentbox), "debug", "seccomp-bpf", "-o", seccomp_file],
+                   env=env, check=False, stderr=subprocess.DEVNULL)
+    cmds = {"agentbox": (agentbox, None), "true": ([true], None)}
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        base = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+                "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", proj, proj]
+        if os.path.exists(seccomp_file):
+            cmds["bwrap"] = (base + ["--seccomp", "9", true], seccomp_file)
+        else:
+            cmds["bwrap (no seccomp)"] = (base + [true], None)
+    unshare = shutil.which("unshare")
+    if unshare:
+        cmds["unshare"] = ([unshare, "-Urmpfin", "--mount-proc", true], None)
+    firejail = shutil.which("firejail")
+    if firejail and os.geteuid() == 0:
+        cmds["firejail"] = ([firejail, "--quiet", "--noprofile", "--net=none", true], None)
+
+    samples = {k: [] for k in cmds}
+    rss = {k: [] for k in cmds}
+    for name, (argv, fdfile) in cmds.items():  # warm caches once
+        run_one(argv, env, fdfile)
+    for _ in range(args.rounds):
+        for name, (argv, fdfile) in cmds.items():
+            ms, kib = run_one(argv, env, fdfile)
+            samples[name].append(ms)
+            rss[name].append(kib)
+
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    ref = next((k for k in med if k.startswith("bwrap")), None)
+    lines = ["| command | median ms | p90 ms | ratio to bwrap | max RSS KiB |",
+             "|---|---:|---:|---:|---:|"]
+    for k, v in med.items():
+        p90 = statistics.quantiles(samples[k], n=10)[-1]
+        ratio = f"{v / med[ref]:.2f}x" if ref else "-"
+        lines.append(f"| {k} | {v:.2f} | {p90:.2f} | {ratio} | {max(rss[k])} |")
+    detail = ("`agentbox run -p default -- true` (full default profile: user, mount, pid, net, "
+              "ipc, uts, cgroup namespaces, overlay-staged project, seccomp, Landlock, "
+              "capabilities dropped) against `" + " ".join(cmds[ref][0][:-1]).replace(work, "$W")
+              + " true`" if ref else "bwrap not installed")
+    body = "\n".join([detail, "", f"{args.rounds} interleaved rounds.", ""] + lines)
+    results.write_section(args.results, "startup", body)
+    print(body)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def run_one(argv, env, fdfile):
+    if fdfile is None:
+        return spawn_time(argv, env)
+    fd = os.open(fdfile, os.O_RDONLY)
+    try:
+        os.dup2(fd, 9, inheritable=True)
+        return spawn_time(argv, env, pass_fds=(9,))
+    finally:
+        os.close(9)
+        os.close(fd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,376 @@
+#!/usr/bin/python3
+"""Conformance: files (THREATS.md "Files").
+
+Secrets are planted in a temp HOME (see abtest.Box); every run's stdout and stderr is checked
+for their content. Cases that grant part of HOME do so through a profile that also plants a
+harmless visible file, and assert that file IS read: so a green result means the deny rule
+masked the secret, not that the grant silently failed.
+"""
+
+import errno
+import hashlib
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import abtest  # noqa: E402
+from abtest import IS_ROOT, BoxTest, probe, token, tree_snapshot  # noqa: E402
+
+HOME_READABLE = """version = 1
+name = "home-readable"
+description = "default, plus the home directory read-only (its secrets still denied)"
+extends = ["default"]
+
+[filesystem]
+read = ["~"]
+"""
+
+
+class Secrets(BoxTest):
+    def home_readable(self):
+        """A profile granting ~ read-only, and a file in ~ that it must then show."""
+        visible = token("visible").replace("CANARY", "VISIBLE")
+        with open(os.path.join(self.box.home, "visible.txt"), "w") as f:
+            f.write(visible + "\n")
+        return self.box.write_profile("home-readable", HOME_READABLE), visible
+
+    def read_secret(self, kind):
+        rel = self.box.secret_path(kind)
+        host_path = os.path.join(self.box.home, rel)
+        script = ('cat ~/%s; cat %s; ls -la ~/%s %s; cat ~/visible.txt; echo end'
+                  % (rel, host_path, os.path.dirname(rel) or ".", os.path.dirname(host_path)))
+        # The default profile: HOME is an empty tmpfs.
+        res = self.box.run(["sh", "-c", script])
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        # HOME granted read-only: the deny rules of the base profile must mask the secret.
+        prof, visible = self.home_readable()
+        res = self.box.run(["sh", "-c", script], profiles=[prof])
+        self.assertSandboxRan(res)
+        self.assertIn(visible, res.out, "the home-readable profile did not expose ~ at all, so"
+                      " this case would prove nothing\n%s" % res)
+        # Host side: the secret is intact (a mask must never truncate the real file).
+        with open(host_path) as f:
+            self.assertIn(self.box.canaries[kind], f.read())
+
+    def test_read_ssh_key(self):
+        self.read_secret("ssh")
+
+    def test_read_aws_credentials(self):
+        self.read_secret("aws")
+
+    def test_read_gh_token(self):
+        self.read_secret("gh")
+
+    def test_read_netrc(self):
+        self.read_secret("netrc")
+
+    def test_probe_works_without_sandbox_read_ssh_key(self):
+        res = self.host_run(self.unshare_argv(["cat", os.path.join(self.box.home, ".ssh/id_rsa")]))
+        self.assertIn(self.box.canaries["ssh"], res.out, res)
+
+    def test_read_agentbox_state(self):
+        # A first run leaves a session whose metadata records its argv; a profile in the config
+        # dir carries another canary.
+        state_canary = token("state")
+        self.box.canaries["state"] = state_canary
+        first = self.box.run(["true", state_canary], check_canaries=False)
+        self.assertEqual(first.rc, 0, first)
+        self.assertTrue(self.box.sessions(), "the first run left no session")
+        session_files = "".join(open(os.path.join(d, f), errors="replace").read()
+                                for d in self.box.sessions() for f in os.listdir(d)
+                                if os.path.isfile(os.path.join(d, f)))
+        self.assertIn(state_canary, session_files, "the session does not record argv: this"
+                      " case would prove nothing")
+        config_canary = token("config")
+        self.box.canaries["config"] = config_canary
+        cfg = os.path.join(self.box.config, "agentbox", "profiles")
+        os.makedirs(cfg, exist_ok=True)
+        with open(os.path.join(cfg, "mine.toml"), "w") as f:
+            f.write("# %s\nversion = 1\nname = \"mine\"\n" % config_canary)
+        state = os.path.join(self.box.state, "agentbox")
+        script = ("ls -laR %s %s/agentbox; cat %s/sessions/*/* %s/agentbox/profiles/*;"
+                  " grep -rs CANARY- ~ /tmp; echo end") % (state, self.box.config, state,
+                                                          self.box.config)
+        prof, visible = self.home_readable()
+        for profiles in ([], [prof]):
+            res = self.box.run(["sh", "-c", script], profiles=profiles)
+            self.assertSandboxRan(res)
+            self.assertIn("end", res.out, res)
+
+    def test_environment_secrets_filtered(self):
+        secrets_env = {name: token(name) for name in
+                       ("GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY",
+                        "OPENAI_API_KEY", "NPM_TOKEN", "AWS_ACCESS_KEY_ID")}
+        self.box.canaries.update(secrets_env)
+        script = ("env; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null;"
+                  " echo end")
+        res = self.box.run(["sh", "-c", script], env=secrets_env)
+        self.assertRc(res, 0)
+        self.assertRegex(res.out, r"(?m)^PATH=", "PATH must be passed\n%s" % res)
+        for name in secrets_env:
+            self.assertNotRegex(res.out, r"(?m)^%s=" % name, res)
+        # Host side: values are never logged, only names (DESIGN.md §7).
+        for d in self.box.sessions():
+            for dirpath, _, files in os.walk(d):
+                if os.path.basename(dirpath) in ("upper", "work"):
+                    continue
+                for fn in files:
+                    with open(os.path.join(dirpath, fn), "rb") as f:
+                        data = f.read()
+                    for name, value in secrets_env.items():
+                        self.assertNotIn(value.encode(), data, "%s's value is in %s" % (
+                            name, os.path.join(dirpath, fn)))
+
+
+class HostProc(BoxTest):
+    SCRIPT = ("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done 2>/dev/null;"
+              " echo procs=$(ls -d /proc/[0-9]* | wc -l); echo pid1=$(cat /proc/1/comm)")
+
+    def host_sleeper(self):
+        argv, marker = abtest.sleeper()
+        p = subprocess.Popen(argv)
+        self.addCleanup(lambda: (p.kill(), p.wait()))
+        return p, marker
+
+    def test_read_host_proc(self):
+        p, marker = self.host_sleeper()
+        res = self.box.run(["sh", "-c", self.SCRIPT + "; ls /proc/%d" % p.pid])
+        self.assertSandboxRan(res)
+        self.assertNotIn(marker, res.out, "a host process is visible in /proc\n%s" % res)
+        procs = int(re.search(r"^procs=(\d+)$", res.out, re.M).group(1))
+        self.assertLess(procs, 20, "too many processes visible: host /proc?\n%s" % res)
+        pid1 = re.search(r"^pid1=(.*)$", res.out, re.M).group(1)
+        self.assertIn("agentbox", pid1, "/proc/1 is not agentbox's init\n%s" % res)
+
+    def test_probe_works_without_sandbox_host_proc(self):
+        p, marker = self.host_sleeper()
+        res = self.host_run(["sh", "-c", self.SCRIPT])
+        self.assertIn(marker, res.out, res)
+
+
+class Writes(BoxTest):
+    def test_write_outside_granted_paths(self):
+        name = "abtest-write-%s" % os.urandom(6).hex()
+        targets = ["/usr/" + name, "/etc/" + name, "/tmp/" + name, "/var/tmp/" + name,
+                   "/" + name, "/dev/shm/" + name, os.path.join(self.box.root, name),
+                   os.path.join(self.box.home, name), os.path.join(self.box.outside, name)]
+        for t in targets:
+            self.addCleanup(lambda t=t: os.path.exists(t) and os.unlink(t))
+        home_before = tree_snapshot(self.box.home)
+        script = "; ".join("echo x > %s 2>/dev/null && echo wrote %s" % (t, t) for t in targets)
+        res = self.box.run(["sh", "-c", script + "; echo x > ~/%s; echo end" % name])
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        for t in targets:
+            self.assertFalse(os.path.lexists(t), "the sandbox created %s on the host\n%s" % (t, res))
+        # /usr and /etc are the host's own, bound read-only: even the sandbox's view must not
+        # change (the others may be private tmpfs copies, checked on the host above).
+        for wrote in re.findall(r"wrote (\S+)", res.out):
+            self.assertFalse(wrote.startswith(("/usr/", "/etc/")),
+                             "a write to %s succeeded inside the sandbox\n%s" % (wrote, res))
+        after = {k: v for k, v in tree_snapshot(self.box.home).items()
+                 if not k.startswith((".local/state", ".cache"))}
+        before = {k: v for k, v in home_before.items()
+                  if not k.startswith((".local/state", ".cache"))}
+        self.assertEqual(after, before, "the host HOME changed")
+
+    def test_write_project_is_staged(self):
+        proj = self.box.project
+        for n, text in (("a.txt", "original\n"), ("c.txt", "to delete\n")):
+            with open(os.path.join(proj, n), "w") as f:
+                f.write(text)
+        before = tree_snapshot(proj)
+        res = self.box.run(["sh", "-c", "echo changed > a.txt; echo new > b.txt; rm c.txt;"
+                            " mkdir d; echo deep > d/e.txt; cat a.txt b.txt"])
+        self.assertRc(res, 0)
+        self.assertEqual(res.out, "changed\nnew\n", res)
+        self.assertEqual(tree_snapshot(proj), before, "the project changed on the host before"
+                         " any commit")
+        upper = self.box.upper()
+        with open(os.path.join(upper, "a.txt")) as f:
+            self.assertEqual(f.read(), "changed\n")
+        with open(os.path.join(upper, "b.txt")) as f:
+            self.assertEqual(f.read(), "new\n")
+        with open(os.path.join(upper, "d", "e.txt")) as f:
+            self.assertEqual(f.read(), "deep\n")
+        st = os.lstat(os.path.join(upper, "c.txt"))
+        is_whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+        if not is_whiteout:
+            try:
+                is_whiteout = os.getxattr(os.path.join(upper, "c.txt"),
+                                          "user.overlay.whiteout", follow_symlinks=False) == b""
+            except OSError:
+                pass
+        self.assertTrue(is_whiteout, "c.txt's deletion is not a whiteout in %s" % upper)
+
+    def test_reopen_launcher_via_proc_self_exe(self):
+        with open(abtest.AGENTBOX, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        st = os.stat(abtest.AGENTBOX)
+        res = self.box.run([probe("procexe"), "1"])
+        self.assertRc(res, 0)
+        self.assertNotRegex(res.out, r"(open_wronly|reopen_wronly): ok",
+                            "a writable handle on pid 1's binary\n%s" % res)
+        self.assertRegex(res.out, r"open_wronly: errno=", res)
+        with open(abtest.AGENTBOX, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+        self.assertEqual(os.stat(abtest.AGENTBOX).st_mtime_ns, st.st_mtime_ns)
+
+
+class Descriptors(BoxTest):
+    def test_inherited_fd_leak(self):
+        secret = os.open(os.path.join(self.box.home, ".ssh/id_rsa"), os.O_RDONLY)
+        home_dir = os.open(self.box.home, os.O_RDONLY | os.O_DIRECTORY)
+        root_dir = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+        fds = (secret, home_dir, root_dir)
+        for fd in fds:
+            self.addCleanup(os.close, fd)
+        script = ("%s; cat /proc/self/fd/%d; cat <&%d; ls -la /proc/self/fd/%d/.ssh;"
+                  " cat /proc/self/fd/%d/.ssh/id_rsa; ls /proc/self/fd/%d/%s; echo end") % (
+                      probe("fds"), secret, secret, home_dir, home_dir, root_dir,
+                      self.box.home.lstrip("/"))
+        res = self.box.run(["sh", "-c", script], pass_fds=fds)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        listed = re.findall(r"^fd (\d+) -> (.*)$", res.out, re.M)
+        self.assertTrue(listed, res)
+        extra = [(fd, target) for fd, target in listed if int(fd) > 2]
+        self.assertEqual(extra, [], "descriptors leaked into the sandbox\n%s" % res)
+
+    def test_cwd_outside_sandbox(self):
+        # agentbox started from a directory the profile does not grant (runc CVE-2024-21626:
+        # a cwd left pointing at the host's tree).
+        script = ("readlink /proc/self/cwd; pwd; ls -la; cat .ssh/id_rsa; cat ../home/.ssh/id_rsa;"
+                  " ls -la ..; echo end")
+        res = self.box.run(["sh", "-c", script], cwd=self.box.home)
+        if res.rc == abtest.EXIT_SETUP:
+            self.assertTrue(res.err.strip(), "refused without saying why\n%s" % res)
+            return
+        self.assertRc(res, 0)
+        self.assertIn("end", res.out, res)
+        cwd = res.out.splitlines()[0]
+        self.assertFalse(cwd.startswith("(unreachable)"), "the command's cwd is outside its"
+                         " root\n%s" % res)
+
+
+class PlantedSymlinks(BoxTest):
+    """runc CVE-2021-30465: a path the launcher mounts on is a symlink the sandbox planted in a
+    previous run. Mounts and masks must never follow it out."""
+
+    def setUp(self):
+        super().setUp()
+        self.victim = os.path.join(self.box.outside, "victim")
+        os.makedirs(self.victim)
+        with open(os.path.join(self.victim, "keep"), "w") as f:
+            f.write("host data\n")
+
+    def test_symlink_planted_at_mask_target(self):
+        rw = os.path.join(self.box.outside, "rw")
+        os.makedirs(rw)
+        os.symlink(self.victim, os.path.join(rw, "cache"))
+        os.symlink(os.path.join(self.box.home, ".netrc"), os.path.join(self.box.project, ".env"))
+        os.makedirs(os.path.join(self.box.project, ".git"))
+        os.symlink(self.victim, os.path.join(self.box.project, ".git", "hooks"))
+        prof = self.box.write_profile("planted", """version = 1
+name = "planted"
+extends = ["default"]
+[filesystem]
+read = ["~"]
+write = ["%(rw)s"]
+deny = ["@project/.env", "@project/.git/hooks", "%(rw)s/cache/secret"]
+tmpfs = ["%(rw)s/cache/sub"]
+""" % {"rw": rw})
+        victim_before = tree_snapshot(self.box.outside)
+        home_before = tree_snapshot(self.box.home)
+        res = self.box.run(["sh", "-c", "cat .env; ls -la .git/hooks/ %s/cache/; cat %s/cache/keep;"
+                            " echo end" % (rw, rw)], profiles=[prof])
+        self.assertRefusedNamingOrRan(res, (rw, self.box.project))
+        self.assertEqual(tree_snapshot(self.box.outside), victim_before,
+                         "a mount or mask followed a planted symlink and changed the host\n%s"
+                         % res)
+        strip = lambda s: {k: v for k, v in s.items() if not k.startswith((".local", ".cache"))}
+        self.assertEqual(strip(tree_snapshot(self.box.home)), strip(home_before), res)
+
+    def test_symlink_planted_at_bind_source(self):
+        # The project (the attacker's) turns a path the profile grants into a link to ~/.ssh.
+        os.symlink(os.path.join(self.box.home, ".ssh"), os.path.join(self.box.project, "docs"))
+        prof = self.box.write_profile("docs", """version = 1
+name = "docs"
+extends = ["default"]
+[filesystem]
+read = ["@project/docs"]
+""")
+        res = self.box.run(["sh", "-c", "ls -la docs/; cat docs/id_rsa; echo end"],
+                           profiles=[prof])
+        docs = os.path.join(self.box.project, "docs")
+        self.assertRefusedNamingOrRan(res, (docs,))
+        res = self.box.run(["sh", "-c", "cat docs/id_rsa; echo end"], args=["--ro", docs])
+        self.assertRefusedNamingOrRan(res, (docs,))
+
+    def assertRefusedNamingOrRan(self, res, paths):
+        """Either agentbox refused (125) naming the planted path, or the command ran."""
+        if res.rc == abtest.EXIT_SETUP:
+            self.assertTrue(any(p in res.err for p in paths),
+                            "refused, but not because of the planted symlink\n%s" % res)
+        else:
+            self.assertRc(res, 0)
+            self.assertIn("end", res.out, res)
+
+
+class UnixSockets(BoxTest):
+    def listener(self, address):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.bind(address)
+        s.listen(8)
+        s.setblocking(False)
+        if isinstance(address, str):
+            self.addCleanup(lambda: os.path.exists(address) and os.unlink(address))
+        return s
+
+    def assertNeverContacted(self, s, what):
+        try:
+            conn, _ = s.accept()
+        except BlockingIOError:
+            return
+        data = conn.recv(100)
+        conn.close()
+        self.fail("the host's %s was reached from inside (got %r)" % (what, data))
+
+    def test_host_unix_socket_docker(self):
+        name = "agentbox-test-%s" % os.urandom(6).hex()
+        abstract = self.listener("\0" + name)
+        agent_path = os.path.join(self.box.outside, "agent.sock")
+        agent = self.listener(agent_path)
+        attempts = ["abstract,%s,MARK" % name, "unix,%s,MARK" % agent_path]
+        run_sock = None
+        run_dir = "/run" if IS_ROOT else "/run/user/%d" % os.getuid()
+        if os.access(run_dir, os.W_OK):
+            run_path = os.path.join(run_dir, name + ".sock")  # where docker.sock would be
+            run_sock = self.listener(run_path)
+            attempts.append("unix,%s,MARK" % run_path)
+        res = self.box.run([probe("net")] + attempts, env={"SSH_AUTH_SOCK": agent_path})
+        self.assertRc(res, 0)
+        self.assertNotRegex(res.out, r"(abstract|unix): ok", res)
+        self.assertEqual(len(re.findall(r"(abstract|unix): errno=", res.out)), len(attempts), res)
+        self.assertNeverContacted(abstract, "abstract unix socket @" + name)
+        self.assertNeverContacted(agent, "ssh-agent socket")
+        if run_sock:
+            self.assertNeverContacted(run_sock, "socket in " + run_dir)
+
+    def test_probe_works_without_sandbox_unix_socket(self):
+        name = "agentbox-test-%s" % os.urandom(6).hex()
+        abstract = self.listener("\0" + name)
+        res = self.host_run([probe("net"), "abstract,%s,MARK" % name])
+        self.assertRegex(res.out, "abstract: ok", res)
+        conn, _ = abstract.accept()
+        conn.close()
+
+
+if __name__ == "__main__":
+    abtest.main()
