@@ -26,10 +26,11 @@ build: deps configure
 
 # Everything: unit tests, integration and conformance as root and as an unprivileged user,
 # the sanitizer build's unit and integration tests, and the profile-loader fuzzer for 60 s.
+# The suites run last so that their "N passed, N failed" line closes the output.
 test: build
-	./tests/run_all.sh $(BUILD)
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz
+	./tests/run_all.sh $(BUILD)
 
 unit: build
 	ctest --test-dir $(BUILD) -L unit --output-on-failure

@@ -54,11 +54,12 @@ def main():
 
     agentbox = [os.path.abspath(args.agentbox), "run", "-q", "--on-exit", "discard",
                 "-C", proj, "-p", "default", "--", true]
-    # A seccomp program for bwrap: agentbox's own compiled default filter, exported by
-    # `agentbox run` into its cache on the first run (the same deny set, without notify).
+    # A seccomp program for bwrap: agentbox's own default filter, exported by the bench helper
+    # built next to the binary (build/bench/seccomp_export), so both load the same filter.
     seccomp_file = os.path.join(work, "seccomp.bpf")
-    subprocess.run([os.path.abspath(args.agentbox), "debug", "seccomp-bpf", "-o", seccomp_file],
-                   env=env, check=False, stderr=subprocess.DEVNULL)
+    exporter = os.path.join(os.path.dirname(os.path.abspath(args.agentbox)), "bench",
+                            "seccomp_export")
+    subprocess.run([exporter, seccomp_file], check=True)
     cmds = {"agentbox": (agentbox, None), "true": ([true], None)}
     bwrap = shutil.which("bwrap")
     if bwrap:

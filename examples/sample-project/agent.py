@@ -57,7 +57,7 @@ def tamper_with_system():
 
 def list_host_processes():
     pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    return f"{len(pids)} processes visible"
+    return f"{len(pids)} processes visible: {', '.join(sorted(pids, key=int))} (the sandbox's own)"
 
 
 print("agent: starting work")
