@@ -1,4 +1,5 @@
 #include "cli/explain.hpp"
+#include "cli/own_dirs.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -44,8 +45,9 @@ int run_explain(const ExplainOptions& o) {
     // `agentbox explain read ~/.ssh/id_rsa` from the home directory must just answer.
     const std::string project = resolve_project(o.project, cwd, home, /*refuse_broad=*/false);
     const profile::Context ctx = make_context(project, cwd, home, std::move(env));
-    const profile::Profile prof = profile::load_all(
+    profile::Profile prof = profile::load_all(
         o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles, ctx);
+    profile::merge_into(prof, own_dirs_layer(/*create=*/false));
 
     policy::Request req{op, o.target};
     switch (op) {

@@ -16,6 +16,7 @@
 #include "profile/load.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/hardening.hpp"
+#include "cli/own_dirs.hpp"
 #include "stage/session.hpp"
 
 namespace agentbox::cli {
@@ -132,6 +133,7 @@ int run_run(const RunOptions& o) {
         o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles;
     profile::Profile prof = profile::load_all(names, ctx);
     profile::merge_into(prof, flags_layer(o, cwd, home));
+    profile::merge_into(prof, own_dirs_layer(/*create=*/true));
 
     policy::Invocation inv;
     inv.argv = o.command;

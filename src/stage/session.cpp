@@ -180,6 +180,8 @@ std::string state_dir() {
 
 std::string config_dir() { return xdg_dir("XDG_CONFIG_HOME", ".config") + "/agentbox"; }
 
+std::string cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache") + "/agentbox"; }
+
 Session Session::create(const std::string& project, const std::vector<std::string>& argv) {
     const std::string parent = sessions_dir();
     make_dirs(parent);

@@ -42,6 +42,8 @@ private:
 std::string state_dir();
 // $XDG_CONFIG_HOME/agentbox (default ~/.config/agentbox).
 std::string config_dir();
+// $XDG_CACHE_HOME/agentbox (default ~/.cache/agentbox): compiled seccomp filters.
+std::string cache_dir();
 // All sessions, oldest first.
 std::vector<Meta> list_sessions();
 

@@ -73,6 +73,21 @@ class Secrets(BoxTest):
         res = self.host_run(self.unshare_argv(["cat", os.path.join(self.box.home, ".ssh/id_rsa")]))
         self.assertIn(self.box.canaries["ssh"], res.out, res)
 
+    def test_plant_seccomp_filter_in_cache(self):
+        # A profile that grants a whole cache directory must still not expose agentbox's own
+        # cache there: a filter planted in it would be loaded, unchecked, by the next run.
+        cache = self.box.cache
+        planted = os.path.join(cache, "agentbox", "seccomp", "planted")
+        script = ("echo ok > %s/granted; mkdir -p %s/agentbox/seccomp;"
+                  " echo x > %s; echo rc=$?; echo end") % (cache, cache, planted)
+        res = self.box.run(["sh", "-c", script], args=["--rw", cache])
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        self.assertTrue(os.path.exists(os.path.join(cache, "granted")),
+                        "the --rw grant did not work: this case would prove nothing\n%s" % res)
+        self.assertFalse(os.path.exists(planted), "a file was planted in agentbox's cache\n%s"
+                         % res)
+
     def test_read_agentbox_state(self):
         # A first run leaves a session whose metadata records its argv; a profile in the config
         # dir carries another canary.
