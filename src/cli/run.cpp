@@ -147,7 +147,9 @@ int run_run(const RunOptions& o) {
     inv.environ = std::move(env);
     inv.home = home;
 
-    const policy::HostFacts facts = sandbox::lnx::probe_host();
+    // The namespace probe is remembered per boot in our cache (created above, never visible
+    // inside a sandbox); doctor always probes afresh.
+    const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
     policy::Plan plan;
     try {
         plan = policy::compile(prof, inv, facts);

@@ -30,8 +30,11 @@ std::string rule_text(const profile::Entry& e, const char* field) {
 
 void add_entries(std::vector<FsRule>& out, const std::vector<profile::Entry>& entries,
                  FsKind kind, const char* field) {
-    for (const auto& e : entries)
-        out.push_back(FsRule{kind, checked_path(e, field), rule_text(e, field), e.src, false});
+    for (const auto& e : entries) {
+        std::string path = checked_path(e, field);
+        const bool glob = kind == FsKind::deny && util::has_glob(path);
+        out.push_back(FsRule{kind, std::move(path), rule_text(e, field), e.src, false, glob});
+    }
 }
 
 bool names_home(const std::vector<profile::Entry>& entries, const std::string& home) {
@@ -85,7 +88,7 @@ std::vector<FsRule> effective_fs_rules(const profile::Profile& profile, const st
 }
 
 std::size_t match_length(const FsRule& rule, const std::string& path) {
-    if (rule.kind == FsKind::deny && util::has_glob(rule.path)) {
+    if (rule.glob) {
         // Try the path, then each ancestor: the first (longest) match is the most specific.
         std::string p = path;
         for (;;) {

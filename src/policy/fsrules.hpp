@@ -29,6 +29,7 @@ struct FsRule {
     std::string rule;  // as shown to the user: filesystem.deny "~/.ssh"
     profile::Source src;
     bool exact = false;  // applies to `path` itself, not below it
+    bool glob = false;   // a deny pattern; computed once here, it is asked for every path
 };
 
 // Tie-break at equal length: deny beats write (and everything writable) beats read.

@@ -172,7 +172,7 @@ private:
     // Deny globs are expanded now; a file created later is not masked at run time, and the
     // commit rules (decide(commit) checks filesystem.deny) catch it on the way out.
     void add_masks(const FsRule& r) {
-        const bool glob = util::has_glob(r.path);
+        const bool glob = r.glob;
         std::vector<std::string> paths = glob ? host_.glob(r.path) : std::vector{r.path};
         if (glob)
             note(where(r) + ": glob expanded at plan time (" + std::to_string(paths.size()) +

@@ -140,12 +140,20 @@ def read_until(stream_fd, needle, timeout=20.0):
     return buf
 
 
+# agentbox's own directories, which it creates on the host before a run (and hides from the
+# sandbox); test_read_agentbox_state and test_plant_seccomp_filter_in_cache cover them.
+OWN_DIRS = re.compile(r"(^|/)(\.config|\.cache|\.local/state)/agentbox(/|$)")
+
+
 def tree_snapshot(path):
-    """Names, modes and contents of everything under PATH, to prove the host was not touched."""
+    """Names, modes and contents of everything under PATH, to prove the host was not touched
+    (agentbox's own state, config and cache directories excepted)."""
     snap = {}
     for dirpath, dirnames, filenames in os.walk(path):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
+            if OWN_DIRS.search(os.path.relpath(p, path)):
+                continue
             st = os.lstat(p)
             data = None
             if stat.S_ISREG(st.st_mode):

@@ -35,6 +35,11 @@ int install_seccomp(const std::vector<std::uint8_t>& bpf, int* listener, StepErr
 
 // What this kernel and system can enforce. Real syscalls: probes in short-lived children.
 policy::HostFacts probe_host();
+// The same, but the namespace probe (a child creating a user and mount namespace and an
+// overlay: the one slow part) is remembered in `cache_dir` for this boot, uid and set of
+// user-namespace sysctls. A stale answer cannot weaken a sandbox: the real clone and mounts
+// still fail closed. `agentbox doctor` always probes afresh.
+policy::HostFacts probe_host(const std::string& cache_dir);
 
 // One line per feature for `agentbox doctor`.
 struct Feature {

@@ -274,16 +274,75 @@ std::vector<std::string> expand_glob(const std::string& pattern) {
     return out;
 }
 
-}  // namespace
+// ---- the namespace probe's cache -------------------------------------------------------
 
-policy::HostFacts probe_host() {
+std::string read_small(const char* path) {
+    std::ifstream in(path);
+    std::string s;
+    std::getline(in, s);
+    return s;
+}
+
+// Everything that can change the probe's answer without a reboot, plus the boot itself.
+std::string namespace_probe_key(const policy::HostFacts& f) {
+    std::string key = read_small("/proc/sys/kernel/random/boot_id");
+    if (key.empty()) return {};  // no boot id: never trust a cached answer
+    key += "|" + f.kernel + "|" + std::to_string(f.uid) + ":" + std::to_string(f.gid);
+    for (const char* knob : {"/proc/sys/kernel/unprivileged_userns_clone",
+                             "/proc/sys/user/max_user_namespaces",
+                             "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"})
+        key += "|" + read_small(knob);
+    return key;
+}
+
+bool read_cached_probe(const std::string& file, const std::string& key, policy::HostFacts& f) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st {};
+    char buf[512];
+    ssize_t n = -1;
+    // Only a file of ours that nobody else may write; anything else is ignored, not trusted.
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::getuid() &&
+        (st.st_mode & 022) == 0)
+        n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return false;
+    const std::string text(buf, static_cast<std::size_t>(n));
+    const auto tab = text.rfind('\t');
+    if (tab == std::string::npos || text.substr(0, tab) != key) return false;
+    const std::string v = text.substr(tab + 1);
+    if (v != "11\n" && v != "10\n" && v != "00\n") return false;
+    f.userns = v[0] == '1';
+    f.overlay_userxattr = v[1] == '1';
+    return true;
+}
+
+void write_cached_probe(const std::string& dir, const std::string& file, const std::string& key,
+                        const policy::HostFacts& f) {
+    ::mkdir(dir.c_str(), 0700);
+    const std::string tmp = file + ".tmp." + std::to_string(::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return;  // a cache we cannot write is only slower
+    const std::string text = key + "\t" + (f.userns ? "1" : "0") +
+                             (f.overlay_userxattr ? "1" : "0") + "\n";
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (::close(fd) == 0 && ok && ::rename(tmp.c_str(), file.c_str()) == 0) return;
+    ::unlink(tmp.c_str());
+}
+
+policy::HostFacts probe_host_impl(const std::string& cache_dir) {
     policy::HostFacts f;
     f.uid = ::getuid();
     f.gid = ::getgid();
     struct utsname u {};
     if (::uname(&u) == 0) f.kernel = u.release;
 
-    probe_namespaces(f);
+    const std::string key = cache_dir.empty() ? std::string() : namespace_probe_key(f);
+    const std::string file = cache_dir + "/host-probe";
+    if (key.empty() || !read_cached_probe(file, key, f)) {
+        probe_namespaces(f);
+        if (!key.empty()) write_cached_probe(cache_dir, file, key, f);
+    }
     // PR_GET_SECCOMP fails only when the kernel has no seccomp at all; the filter mode is
     // present when the kernel can tell which filter actions it supports.
     f.seccomp = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 &&
@@ -299,5 +358,10 @@ policy::HostFacts probe_host() {
     f.glob = expand_glob;
     return f;
 }
+
+}  // namespace
+
+policy::HostFacts probe_host() { return probe_host_impl({}); }
+policy::HostFacts probe_host(const std::string& cache_dir) { return probe_host_impl(cache_dir); }
 
 }  // namespace agentbox::sandbox::lnx
