@@ -236,7 +236,10 @@ class Streams(BoxTest):
         return pty
 
     def test_stdin_terminal(self):
+        # `tty` names the slave only when it comes from the sandbox's own devpts; a pty from
+        # the host's /dev/ptmx has no name inside ("not a tty"), which breaks real programs.
         script = ("test -t 0 && echo STDIN-TTY; test -t 1 && echo STDOUT-TTY; stty size;"
+                  " echo name=$(tty); echo via-dev-tty > /dev/tty;"
                   " echo ready; read line; echo \"got:$line\"")
         pty = self.start_pty(["sh", "-c", script])
         fcntl.ioctl(pty.master, termios.TIOCSWINSZ, b"\x21\x00\x65\x00\x00\x00\x00\x00")
@@ -245,7 +248,7 @@ class Streams(BoxTest):
         rc = pty.wait(30)
         out = pty.output.decode(errors="replace")
         self.assertEqual(rc, 0, out)
-        for want in ("STDIN-TTY", "STDOUT-TTY", "got:hello"):
+        for want in ("STDIN-TTY", "STDOUT-TTY", "got:hello", "name=/dev/pts/0", "via-dev-tty"):
             self.assertIn(want, out)
         self.assertIn("33 101", out, "window size not relayed")
         self.assertEqual(pty.attrs_now(), pty.attrs_before, "terminal settings not restored")

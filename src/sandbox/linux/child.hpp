@@ -18,7 +18,7 @@ struct ChildSetup {
     bool notify = false;     // bpf routes denials to a listener that goes to the supervisor
     int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: release, listener, status
     int report_fd = -1;      // CLOEXEC pipe: failure records; EOF once the command exec'd
-    int tty_slave = -1;      // the pty slave when Io::tty, else -1
+    bool tty = false;        // Io::tty: the command opens a pty in the sandbox's own devpts
     Io io;                   // the command's 0,1,2 when there is no pty
     std::vector<char*> argv;             // NULL-terminated, points into plan->argv
     std::vector<std::string> env_storage;  // "NAME=value" from plan->env

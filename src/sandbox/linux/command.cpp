@@ -43,14 +43,48 @@ void install_stdio(const ChildSetup& cs, int in, int out, int err) {
         if (::dup2(high[i], i) < 0) die_errno(cs, "dup2", "stdio");
 }
 
+void send_fd(const ChildSetup& cs, char tag, int fd, const char* what) {
+    struct iovec iov {&tag, 1};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (::sendmsg(cs.sync_fd, &msg, MSG_NOSIGNAL) < 0) die_errno(cs, "sendmsg", what);
+}
+
+// The pty comes from the sandbox's own devpts, not the host's: only then does the slave have
+// a name inside (ttyname, `tty`, programs that reopen /dev/tty by path), and the host's pty
+// namespace stays out of reach. The master goes to the supervisor, which relays it to the
+// user's terminal; the command keeps only the slave.
+int open_sandbox_pty(const ChildSetup& cs) {
+    const int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) die_errno(cs, "open", "/dev/ptmx");
+    int unlock = 0;
+    if (::ioctl(master, TIOCSPTLCK, &unlock) < 0) die_errno(cs, "ioctl(TIOCSPTLCK)", "/dev/ptmx");
+    const int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) die_errno(cs, "ioctl(TIOCGPTPEER)", "/dev/ptmx");
+    send_fd(cs, 'T', master, "pty master");
+    ::close(master);
+    return slave;
+}
+
 void setup_terminal(const ChildSetup& cs) {
     // A new session: the command has no controlling terminal of the user's to inject input
     // into (TIOCSTI, CVE-2017-5226), and signals from the user's terminal reach it only
     // through the supervisor.
     if (::setsid() < 0) die_errno(cs, "setsid", "");
-    if (cs.tty_slave >= 0) {
-        if (::ioctl(cs.tty_slave, TIOCSCTTY, 0) < 0) die_errno(cs, "ioctl(TIOCSCTTY)", "pty");
-        install_stdio(cs, cs.tty_slave, cs.tty_slave, cs.tty_slave);
+    if (cs.tty) {
+        const int slave = open_sandbox_pty(cs);
+        if (::ioctl(slave, TIOCSCTTY, 0) < 0) die_errno(cs, "ioctl(TIOCSCTTY)", "pty");
+        install_stdio(cs, slave, slave, slave);
+        if (slave > 2) ::close(slave);
     } else {
         install_stdio(cs, cs.io.in, cs.io.out, cs.io.err);
     }
@@ -71,20 +105,7 @@ void apply_rlimits(const ChildSetup& cs) {
 }
 
 void send_listener(const ChildSetup& cs, int listener) {
-    char byte = 'L';
-    struct iovec iov {&byte, 1};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &listener, sizeof(int));
-    if (::sendmsg(cs.sync_fd, &msg, MSG_NOSIGNAL) < 0) die_errno(cs, "sendmsg", "seccomp listener");
+    send_fd(cs, 'L', listener, "seccomp listener");
     ::close(listener);  // the command must never hold the fd that answers its own syscalls
 }
 

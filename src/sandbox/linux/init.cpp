@@ -170,7 +170,6 @@ void child_main(const ChildSetup& cs) {
         die(cs, e);
     }
     ::close(cs.report_fd);
-    if (cs.tty_slave >= 0) ::close(cs.tty_slave);
     for (int fd : {0, 1, 2, cs.io.in, cs.io.out, cs.io.err})
         if (fd >= 0 && fd != cs.sync_fd && fd != sfd) ::close(fd);
     init_loop(cs, sfd, command);

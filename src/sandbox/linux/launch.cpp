@@ -130,15 +130,10 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     // Step 2: limits. The cgroups exist before the child does, so it never runs unlimited.
     Cgroups cgroups = Cgroups::create(plan);
 
-    // Step 3: the terminal. The pty is opened on the host before clone; the child takes the
-    // slave as its controlling terminal. Raw mode lasts exactly as long as this scope.
-    std::optional<PtyPair> pty;
+    // Step 3: the terminal. The command opens its pty in the sandbox's devpts and sends us
+    // the master (supervisor.cpp); raw mode on the user's side lasts exactly this scope.
     std::optional<RawMode> raw;
-    if (io.tty) {
-        pty = open_pty();
-        copy_winsize(io.in, pty->master.get());
-        cs.tty_slave = pty->slave.get();
-    }
+    cs.tty = io.tty;
 
     // Step 4: the channels. sync: release (us -> child), seccomp listener and init's status
     // (child -> us). report: failure records; EOF once the command has exec'd.
@@ -165,13 +160,11 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
         ::close(sync_parent.get());
         ::close(report_read.get());
         ::close(signals.fd());
-        if (pty) ::close(pty->master.get());
         child_main(cs);
     }
     ChildGuard guard(pid, pidfd);
     sync_child.reset();
     report_write.reset();
-    if (pty) pty->slave.reset();
 
     // Step 6: identity and limits, then release. Both before the child runs a single step.
     write_id_maps(pid, plan);
@@ -179,14 +172,13 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     if (::send(sync_parent.get(), "R", 1, MSG_NOSIGNAL) != 1)
         throw sys::SysError("send(release)", errno);
 
-    if (pty) raw.emplace(io.in);
+    if (io.tty) raw.emplace(io.in);
     Supervised s;
     s.pid = pid;
     s.pidfd = guard.pidfd();
     s.sync_fd = sync_parent.get();
     s.report_fd = report_read.get();
     s.signal_fd = signals.fd();
-    s.pty_master = pty ? pty->master.get() : -1;
     supervise(plan, rules, io, sink, s, out);
     guard.reaped();
     if (raw) raw->restore();

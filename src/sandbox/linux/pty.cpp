@@ -12,20 +12,6 @@
 
 namespace agentbox::sandbox::lnx {
 
-PtyPair open_pty() {
-    PtyPair p;
-    p.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!p.master) throw sys::SysError("posix_openpt", "/dev/ptmx", errno);
-    if (::grantpt(p.master.get()) < 0) throw sys::SysError("grantpt", "/dev/ptmx", errno);
-    if (::unlockpt(p.master.get()) < 0) throw sys::SysError("unlockpt", "/dev/ptmx", errno);
-    char name[128];
-    if (int rc = ::ptsname_r(p.master.get(), name, sizeof name); rc != 0)
-        throw sys::SysError("ptsname", "/dev/ptmx", rc);
-    p.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!p.slave) throw sys::SysError("open", name, errno);
-    return p;
-}
-
 void copy_winsize(int from, int to) {
     struct winsize ws {};
     if (::ioctl(from, TIOCGWINSZ, &ws) == 0) ::ioctl(to, TIOCSWINSZ, &ws);

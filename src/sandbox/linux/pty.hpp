@@ -1,6 +1,6 @@
-// The terminal side of a run with Io::tty (supervisor only): a pty pair from the host's
-// /dev/ptmx, the user's terminal in raw mode for the duration (restored by the destructor on
-// every exit path), and a bounded relay between the two.
+// The terminal side of a run with Io::tty (supervisor only): the user's terminal in raw mode
+// for the duration (restored by the destructor on every exit path), and a bounded relay to the
+// pty master that the command opened in the sandbox's own devpts (command.cpp).
 #pragma once
 
 #include <termios.h>
@@ -11,13 +11,6 @@
 #include "sys/fd.hpp"
 
 namespace agentbox::sandbox::lnx {
-
-struct PtyPair {
-    sys::unique_fd master;
-    sys::unique_fd slave;
-};
-// Throws SysError.
-PtyPair open_pty();
 
 // Copies the window size of `from` (the user's terminal) to `to` (the pty master).
 void copy_winsize(int from, int to);

@@ -38,9 +38,15 @@ sys::unique_fd make_timer(const policy::Plan& plan) {
     return fd;
 }
 
-// One message on the sync socket: either the seccomp listener (SCM_RIGHTS) from the command,
-// or init's status record. Returns false on EOF.
-bool read_sync(int fd, std::optional<int>& listener, std::optional<int>& death_signal) {
+// Descriptors the command sends over the sync socket, each tagged by a one-byte message.
+struct Passed {
+    std::optional<int> listener;  // 'L': the seccomp notification listener
+    std::optional<int> master;    // 'T': the pty master, from the sandbox's own devpts
+};
+
+// One message on the sync socket: a tagged descriptor (SCM_RIGHTS) from the command, or init's
+// status record. Returns false on EOF.
+bool read_sync(int fd, Passed& passed, std::optional<int>& death_signal) {
     Report r;
     struct iovec iov {&r, sizeof r};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -56,8 +62,11 @@ bool read_sync(int fd, std::optional<int>& listener, std::optional<int>& death_s
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
             int received = -1;
             std::memcpy(&received, CMSG_DATA(c), sizeof(int));
-            if (listener) ::close(received);  // only the first one is ever expected
-            else listener = received;
+            const char tag = n == 1 ? *reinterpret_cast<const char*>(&r) : '\0';
+            std::optional<int>& slot = tag == 'T' ? passed.master : passed.listener;
+            // Only one of each is ever expected; anything else is closed, never used.
+            if (slot || (tag != 'T' && tag != 'L')) ::close(received);
+            else slot = received;
         }
     }
     if (static_cast<std::size_t>(n) == sizeof r && r.kind == ReportKind::status)
@@ -100,11 +109,20 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     State st;
     sys::unique_fd timer = make_timer(plan);
     Notifier notifier(rules, sink);
-    std::optional<int> listener;
+    Passed passed;
     bool sync_open = true;
-    const bool relay = s.pty_master >= 0;
+    // With a tty the relay runs from the start, but the pty side only once the command has
+    // sent its master; input typed before that waits in the (bounded) queue.
+    const bool relay = io.tty;
+    sys::unique_fd master;
     ByteQueue to_pty, from_pty;
-    bool in_open = relay, master_open = relay;
+    bool in_open = relay, master_open = false;
+    auto take_master = [&] {
+        if (!passed.master || master) return;
+        master.reset(*passed.master);
+        copy_winsize(io.in, master.get());
+        master_open = true;
+    };
 
     auto kill_init = [&] { sys_pidfd_send_signal(s.pidfd, SIGKILL); };
 
@@ -122,7 +140,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             short ev = 0;
             if (!from_pty.full()) ev |= POLLIN;
             if (!to_pty.empty()) ev |= POLLOUT;
-            p[MASTER] = {s.pty_master, ev, 0};
+            p[MASTER] = {master.get(), ev, 0};
         }
         if (in_open && !to_pty.full()) p[IN] = {io.in, POLLIN, 0};
         if (relay && !from_pty.empty()) p[OUT] = {io.out, POLLOUT, 0};
@@ -142,8 +160,9 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             }
         }
         if (p[SYNC].revents) {
-            sync_open = read_sync(s.sync_fd, listener, st.death_signal);
-            if (listener && notifier.fd() < 0) notifier.set_listener(*listener);
+            sync_open = read_sync(s.sync_fd, passed, st.death_signal);
+            if (passed.listener && notifier.fd() < 0) notifier.set_listener(*passed.listener);
+            take_master();
         }
         if (p[NOTIFY].revents) notifier.handle();
         if (p[SIG].revents & POLLIN) {
@@ -151,7 +170,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             if (::read(s.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                 int sig = static_cast<int>(si.ssi_signo);
                 if (sig == SIGWINCH) {
-                    if (relay) copy_winsize(io.in, s.pty_master);
+                    if (master) copy_winsize(io.in, master.get());
                 } else if (sig == SIGINT && ++st.sigints >= 2) {
                     // The first Ctrl-C is the command's to handle; a second one means the
                     // user wants out, whatever the command does with SIGINT.
@@ -168,10 +187,10 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             timer.reset();
         }
         if (p[MASTER].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (from_pty.fill(s.pty_master) <= 0 && errno != EAGAIN && errno != EINTR)
+            if (from_pty.fill(master.get()) <= 0 && errno != EAGAIN && errno != EINTR)
                 master_open = false;  // EIO: every slave fd is closed
         }
-        if ((p[MASTER].revents & POLLOUT) && to_pty.drain(s.pty_master, PIPE_BUF) < 0 &&
+        if ((p[MASTER].revents & POLLOUT) && to_pty.drain(master.get(), PIPE_BUF) < 0 &&
             errno != EAGAIN)
             master_open = false;
         if (p[IN].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -190,16 +209,17 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         out.started = true;
         if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
     }
-    while (sync_open && read_sync(s.sync_fd, listener, st.death_signal)) {
+    while (sync_open && read_sync(s.sync_fd, passed, st.death_signal)) {
         struct pollfd p {s.sync_fd, POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
     }
-    if (listener && notifier.fd() != *listener) ::close(*listener);
+    if (passed.listener && notifier.fd() != *passed.listener) ::close(*passed.listener);
+    take_master();  // a command that exited at once may have sent it only now
     if (relay) {
         while (master_open) {
             while (!from_pty.empty())
                 if (from_pty.drain(io.out) < 0 && errno != EINTR) from_pty = {};
-            if (from_pty.fill(s.pty_master) <= 0) master_open = false;
+            if (from_pty.fill(master.get()) <= 0) master_open = false;
         }
         while (!from_pty.empty())
             if (from_pty.drain(io.out) < 0 && errno != EINTR) from_pty = {};

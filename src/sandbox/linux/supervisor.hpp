@@ -17,7 +17,6 @@ struct Supervised {
     int sync_fd = -1;      // listener fd and status record arrive here
     int report_fd = -1;    // read end: failure records; EOF = execve happened
     int signal_fd = -1;    // the supervisor's blocked signals
-    int pty_master = -1;   // -1 without a tty
 };
 
 // Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a
