@@ -83,10 +83,18 @@ void Cli::parse(int argc, const char* const* argv) {
         std::vector<std::string> before = run_cmd_->remaining();
         // In prefix mode an unknown option before the command lands here instead of failing;
         // a command cannot start with '-' without `--`, so this is the unknown option.
-        if (!before.empty() && before.front().starts_with('-'))
-            throw UsageError("run: unknown option " + util::quote(before.front()) +
+        if (!before.empty() && before.front().starts_with('-')) {
+            const std::string flag = before.front().substr(0, before.front().find('='));
+            std::vector<std::string> known;
+            for (const CLI::Option* opt : run_cmd_->get_options())
+                for (const std::string& name : opt->get_lnames()) known.push_back("--" + name);
+            const std::string near = util::nearest(flag, known);
+            throw UsageError("run: unknown option " + util::quote(flag) +
+                             (near.empty() ? std::string()
+                                           : " (did you mean " + util::quote(near) + "?)") +
                              ": options go before the command, and `--` before a command whose "
                              "name starts with '-'");
+        }
         if (after_dashdash) {
             // A `--` after the command word is the command's own argument.
             if (!before.empty()) before.push_back("--");

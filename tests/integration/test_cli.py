@@ -96,6 +96,11 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 125)
         self.assertIn("--frobnicate", r.stderr)
 
+    def test_misspelt_run_flag_suggests_the_nearest(self):
+        r = self.agentbox("run", "--memroy", "1GiB", "--", "true")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn('did you mean "--memory"', r.stderr)
+
     def test_run_flag_value_errors_name_the_flag_exit_125(self):
         cases = [("--timeout", "5 parsecs"), ("--memory", "lots"), ("--pids", "-3"),
                  ("--net", "wifi"), ("--on-exit", "explode"), ("--env", "1BAD=x"),
