@@ -1,0 +1,56 @@
+// The change set of a session (DESIGN.md §5), computed by walking upper/ only: the project is
+// consulted for the paths upper/ names, never walked as a whole, so the cost grows with the
+// changes and not with the project.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace agentbox::stage {
+
+enum class Kind {
+    added,     // not in the project; new in upper/
+    modified,  // same type on both sides, content (or link target) differs
+    deleted,   // a whiteout: the project path (file, link or whole directory) goes
+    replaced,  // an opaque directory: the project's directory is emptied, upper's content
+               // is what remains (its entries follow as their own `added` changes)
+    mode,      // same content, permission bits differ
+    type,      // the path's type differs (file -> symlink, dir -> file, ...)
+};
+const char* kind_name(Kind k);  // "added", "modified", ...
+char kind_letter(Kind k);       // A M D R T and 'M' for mode: as git's --name-status
+
+struct Change {
+    std::string path;  // relative to the project root, '/'-separated, no leading or trailing /
+    Kind kind = Kind::added;
+    mode_t old_mode = 0;  // st_mode in the project (type bits included), 0 when absent
+    mode_t new_mode = 0;  // st_mode in upper/, 0 for deleted
+    std::uint64_t size = 0;    // new content size (regular files), link length (symlinks)
+    std::string hash;          // XXH3-128 of new content, 32 lowercase hex digits; "" if none
+    std::string link_target;   // new symlink target
+    bool link_outside = false;  // the new symlink resolves outside the project
+    bool setid = false;         // upper/ has setuid/setgid bits: they are stripped at commit
+    std::string refused;        // non-empty: why this change can never be committed
+                                // ("device node", "fifo", "socket")
+};
+
+// Walk `upper` against `project`. Results are sorted by path (byte order) and a directory's
+// change precedes its entries'. Directories that only exist in upper/ because something below
+// them changed are not changes. Files copied up without a content or mode change are not
+// changes either.
+//
+// Only the overlay's own metadata is read: a whiteout is a character device 0/0 (the only
+// form overlayfs writes to an upper layer; xwhiteouts are a lower-layer format and are
+// content here); opaque is user.overlay.opaque or trusted.overlay.opaque = "y".
+// Escaped names (user.overlay.overlay.*), which is what the command gets when it sets these
+// xattrs itself, are content, not metadata. A whiteout with no project path behind it is
+// dropped: it can delete nothing.
+std::vector<Change> changes(const std::string& upper, const std::string& project);
+
+// XXH3-128 of a file's content, 32 hex digits.
+std::string hash_file(int dirfd, const std::string& path);
+
+}  // namespace agentbox::stage
