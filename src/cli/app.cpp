@@ -40,7 +40,11 @@ Cli::Cli() : app_("agentbox: run a command in a least-privilege sandbox; writes 
     app_.footer("Run 'agentbox help COMMAND' for the options of one command; agentbox(1) has "
                 "the exit codes,\nagentbox-profile(5) the profile schema.");
     run_cmd_ = register_run(app_, run_);
+    sessions_cmd_ = register_sessions(app_, sessions_);
     later_ = register_later(app_);
+    commit_cmd_ = register_commit(app_, commit_);
+    discard_cmd_ = register_discard(app_, discard_);
+    undo_cmd_ = register_undo(app_, undo_);
     explain_cmd_ = register_explain(app_, explain_);
     profile_cmd_ = register_profile(app_, profile_);
     doctor_cmd_ = register_doctor(app_, doctor_);
@@ -106,6 +110,10 @@ void Cli::parse(int argc, const char* const* argv) {
 
 int Cli::dispatch() {
     if (run_cmd_->parsed()) return run_run(run_);
+    if (sessions_cmd_->parsed()) return run_sessions(sessions_);
+    if (commit_cmd_->parsed()) return run_commit(commit_);
+    if (discard_cmd_->parsed()) return run_discard(discard_);
+    if (undo_cmd_->parsed()) return run_undo(undo_);
     if (explain_cmd_->parsed()) return run_explain(explain_);
     if (profile_cmd_->parsed()) return run_profile(profile_);
     if (doctor_cmd_->parsed()) return run_doctor(doctor_);

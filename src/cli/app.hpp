@@ -12,6 +12,7 @@
 #include "cli/later.hpp"
 #include "cli/profile_cmd.hpp"
 #include "cli/run.hpp"
+#include "cli/stage_cmds.hpp"
 
 namespace agentbox::cli {
 
@@ -35,6 +36,13 @@ private:
     DoctorOptions doctor_;
     CompletionsOptions completions_;
     HelpOptions help_;
+    SessionsOptions sessions_;
+    CommitOptions commit_;
+    TargetOptions discard_, undo_;
+    CLI::App* sessions_cmd_ = nullptr;
+    CLI::App* commit_cmd_ = nullptr;
+    CLI::App* discard_cmd_ = nullptr;
+    CLI::App* undo_cmd_ = nullptr;
     CLI::App* run_cmd_ = nullptr;
     CLI::App* explain_cmd_ = nullptr;
     CLI::App* profile_cmd_ = nullptr;

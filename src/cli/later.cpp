@@ -12,14 +12,8 @@ std::vector<LaterCommand> register_later(CLI::App& app) {
         const char* description;
         const char* usage;
     } commands[] = {
-        {"sessions", "List sessions; prune old committed or discarded ones",
-         "agentbox sessions [--json] [--prune[=AGE]]"},
         {"diff", "Show the staged changes of a session",
          "agentbox diff [SESSION] [--stat|--name-status|--json] [PATH...]"},
-        {"commit", "Apply staged changes to the project",
-         "agentbox commit [SESSION] [PATH...] [--force] [--dry-run]"},
-        {"discard", "Drop the staged changes of a session", "agentbox discard [SESSION]"},
-        {"undo", "Restore what the last commit of a session replaced", "agentbox undo [SESSION]"},
         {"export", "Write staged changes to an archive or a patch",
          "agentbox export [SESSION] -o FILE [--format tar|tar.gz|tar.zst|patch]"},
         {"log", "Read or verify the decision log of a session",

@@ -18,6 +18,7 @@
 #include "sandbox/linux/hardening.hpp"
 #include "cli/own_dirs.hpp"
 #include "stage/session.hpp"
+#include "cli/review.hpp"
 
 namespace agentbox::cli {
 
@@ -174,7 +175,7 @@ int run_run(const RunOptions& o) {
     std::optional<stage::Session> session;
     sandbox::StageDirs dirs;
     if (plan.staging != policy::Staging::none) {
-        session = stage::Session::create(project, o.command);
+        session = stage::Session::create(project, o.command, o.profiles);
         dirs = {session->upper(), session->work()};
     }
 
@@ -213,7 +214,16 @@ int run_run(const RunOptions& o) {
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
 
-    const Summary summary = make_summary(plan, out, session ? &*session : nullptr);
+    Summary summary = make_summary(plan, out, session ? &*session : nullptr);
+    // The review: whatever the command did, its writes are still only in the session.
+    if (session && out.started) {
+        try {
+            summary.review = finish_run(*session, prof, plan.on_exit);
+        } catch (const std::exception& e) {
+            error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
+                  session->meta().id);
+        }
+    }
     if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
     if (!o.quiet) print_summary(summary);
     return summary.exit_code;

@@ -69,13 +69,10 @@ void print_summary(const Summary& s) {
         note(cmd + " did not start (exit " + std::to_string(s.exit_code) + ")");
     }
     if (s.session_id.empty()) return;
-    if (s.on_exit != profile::OnExit::keep)
-        // The review step (ask/commit/discard) is a later issue. Keeping is the one choice
-        // that never loses staged work.
-        note(std::string("on_exit = ") + name_of(s.on_exit) +
-             " is not implemented yet; the session is kept");
-    note("staged in session " + s.session_id + ": agentbox diff / commit / discard " +
-         s.session_id + " (" + s.session_dir + ")");
+    if (!s.review.empty()) note(s.review);
+    if (s.review.find("staged") != std::string::npos)
+        note("review with: agentbox diff " + s.session_id + "; then agentbox commit / discard " +
+             s.session_id);
 }
 
 void write_summary_json(int fd, const Summary& s) {
@@ -91,6 +88,7 @@ void write_summary_json(int fd, const Summary& s) {
                                         : nlohmann::ordered_json(s.session_id);
     j["session_dir"] = s.session_dir;
     j["on_exit"] = name_of(s.on_exit);
+    j["review"] = s.review;
     const std::string text = j.dump() + "\n";
     std::size_t done = 0;
     while (done < text.size()) {

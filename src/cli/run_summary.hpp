@@ -23,6 +23,7 @@ struct Summary {
     std::string session_id;   // empty without staging
     std::string session_dir;
     profile::OnExit on_exit = profile::OnExit::keep;
+    std::string review;       // what happened to the staged changes ("committed 3 changes")
 };
 
 // `session` may be null (staging none). Pure.

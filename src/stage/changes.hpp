@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agentbox::stage {
@@ -37,8 +38,8 @@ struct Change {
                                 // ("device node", "fifo", "socket")
 };
 
-// Walk `upper` against `project`. Results are sorted by path (byte order) and a directory's
-// change precedes its entries'. Directories that only exist in upper/ because something below
+// Walk `upper` against `project`. Results are in tree order: names sorted bytewise within a
+// directory, a directory's change before its entries'. Directories that only exist in upper/ because something below
 // them changed are not changes. Files copied up without a content or mode change are not
 // changes either.
 //
@@ -50,7 +51,10 @@ struct Change {
 // dropped: it can delete nothing.
 std::vector<Change> changes(const std::string& upper, const std::string& project);
 
-// XXH3-128 of a file's content, 32 hex digits.
+// XXH3-128 of bytes (a link target), 32 hex digits.
+std::string hash_bytes(std::string_view data);
+// XXH3-128 of a file's content, 32 hex digits; `shown` names it in errors.
 std::string hash_file(int dirfd, const std::string& path);
+std::string hash_file(int dirfd, const std::string& path, const std::string& shown);
 
 }  // namespace agentbox::stage

@@ -128,6 +128,7 @@ void write_meta(const std::string& dir, const Meta& m) {
     j["status"] = m.status;
     j["created"] = m.created;
     j["start_ns"] = m.start_ns;
+    j["profiles"] = m.profiles;
     const std::string text = j.dump(2) + "\n";
 
     const std::string tmp = dir + "/meta.json.tmp";
@@ -163,6 +164,7 @@ Meta read_meta(const std::string& dir) {
         m.status = j.at("status").get<std::string>();
         m.created = j.at("created").get<std::string>();
         m.start_ns = j.at("start_ns").get<long long>();
+        if (j.contains("profiles")) m.profiles = j.at("profiles").get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error("session " + util::quote(path) + ": malformed meta.json: " +
                                  e.what());
@@ -182,7 +184,8 @@ std::string config_dir() { return xdg_dir("XDG_CONFIG_HOME", ".config") + "/agen
 
 std::string cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache") + "/agentbox"; }
 
-Session Session::create(const std::string& project, const std::vector<std::string>& argv) {
+Session Session::create(const std::string& project, const std::vector<std::string>& argv,
+                        const std::vector<std::string>& profiles) {
     const std::string parent = sessions_dir();
     make_dirs(parent);
 
@@ -205,6 +208,7 @@ Session Session::create(const std::string& project, const std::vector<std::strin
     }
     s.meta_.project = project;
     s.meta_.argv = argv;
+    s.meta_.profiles = profiles;
     s.meta_.status = "running";
     s.meta_.created = rfc3339(ts.tv_sec);
     s.meta_.start_ns = static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;

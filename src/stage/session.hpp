@@ -14,12 +14,14 @@ struct Meta {
     std::string status;      // running | staged | committed | discarded | failed
     std::string created;     // RFC 3339 UTC
     long long start_ns = 0;  // CLOCK_REALTIME at creation, for conflict checks
+    std::vector<std::string> profiles;  // as given to run (-p), for commit's protect rules
 };
 
 class Session {
 public:
     // Create a new session directory (mode 0700) with upper/ and work/ on the same filesystem.
-    static Session create(const std::string& project, const std::vector<std::string>& argv);
+    static Session create(const std::string& project, const std::vector<std::string>& argv,
+                          const std::vector<std::string>& profiles = {});
     // Open an existing one by id or unique prefix; "" = newest of `project`.
     static Session open(const std::string& id_or_prefix, const std::string& project);
 

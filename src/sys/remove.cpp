@@ -61,4 +61,22 @@ void remove_contents(const std::string& dir) {
     clear_dir(fd.get(), dir, 0);
 }
 
+void remove_at(int dirfd, const std::string& name, const std::string& shown) {
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return;
+        throw SysError("stat", shown, errno);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        ::fchmodat(dirfd, name.c_str(), (st.st_mode & 07777) | 0700, 0);
+        unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub) throw SysError("open", shown, errno);
+        clear_dir(sub.get(), shown, 0);
+        if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+            throw SysError("rmdir", shown, errno);
+    } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {
+        throw SysError("unlink", shown, errno);
+    }
+}
+
 }  // namespace agentbox::sys

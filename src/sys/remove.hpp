@@ -9,5 +9,8 @@ namespace agentbox::sys {
 // removal outside. Directories we own but cannot read (overlayfs's mode-000 work dir) are
 // made readable first. Throws SysError naming the path that could not be removed.
 void remove_contents(const std::string& dir);
+// Remove the entry `name` of the directory `dirfd` — a file, a link, or a whole tree — the
+// same way. Missing is not an error. `shown` names it in errors.
+void remove_at(int dirfd, const std::string& name, const std::string& shown);
 
 }  // namespace agentbox::sys

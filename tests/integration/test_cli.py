@@ -21,7 +21,7 @@ SOURCE_DIR = os.environ.get(
 
 COMMANDS = ["run", "sessions", "diff", "commit", "discard", "undo", "export", "log",
             "explain", "profile", "doctor", "completions", "help"]
-LATER = ["sessions", "diff", "commit", "discard", "undo", "export", "log"]
+LATER = ["diff", "export", "log"]
 RUN_FLAGS = ["--profile", "--project", "--ro", "--rw", "--hide", "--net", "--allow-host", "--env",
              "--timeout", "--memory", "--pids", "--on-exit", "--approver", "--log", "--dry-run",
              "--json", "--backend", "--tty", "--no-tty", "--allow-weaker", "--quiet", "--verbose",

@@ -1,0 +1,266 @@
+#include "cli/review.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "cli/context.hpp"
+#include "cli/errors.hpp"
+#include "cli/term.hpp"
+#include "policy/policy.hpp"
+#include "profile/load.hpp"
+#include "stage/commit.hpp"
+#include "sys/fd.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+profile::Profile session_profile(const stage::Session& s) {
+    auto env = environment();
+    const std::string home = home_dir(env);
+    profile::Context ctx = make_context(s.meta().project, s.meta().project, home, env);
+    const std::vector<std::string> names =
+        s.meta().profiles.empty() ? std::vector<std::string>{"default"} : s.meta().profiles;
+    return profile::load_all(names, ctx);
+}
+
+std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+                          const std::vector<stage::Change>& changes) {
+    std::vector<Judged> out;
+    out.reserve(changes.size());
+    for (const auto& c : changes) {
+        Judged j;
+        j.change = c;
+        if (!c.refused.empty()) {
+            j.verdict = policy::Verdict::deny;
+            j.why = c.refused + ": never committed";
+            out.push_back(std::move(j));
+            continue;
+        }
+        const policy::Decision d =
+            policy::decide(prof, policy::Request{policy::Op::commit, c.path}, project);
+        if (d.verdict != policy::Verdict::allow) {
+            j.verdict = d.verdict;
+            j.why = d.rule + (d.source.line > 0 ? " (" + d.source.file + ":" +
+                                                      std::to_string(d.source.line) + ")"
+                                                : std::string());
+        } else if (c.link_outside) {
+            j.verdict = policy::Verdict::ask;
+            j.why = "symlink to " + util::quote(c.link_target) + ", outside the project";
+        }
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+std::vector<stage::Change> select(const std::vector<stage::Change>& all,
+                                  const std::vector<std::string>& paths) {
+    if (paths.empty()) return all;
+    std::set<std::string> wanted;
+    for (const auto& c : all) {
+        for (const auto& p : paths) {
+            if (p.empty() || util::path_within(c.path, p)) {
+                wanted.insert(c.path);
+                // The new directories it lives in come with it.
+                for (auto slash = c.path.find('/'); slash != std::string::npos;
+                     slash = c.path.find('/', slash + 1))
+                    wanted.insert(c.path.substr(0, slash));
+                break;
+            }
+        }
+    }
+    std::vector<stage::Change> out;
+    for (const auto& c : all) {
+        if (!wanted.count(c.path)) continue;
+        // An ancestor is only needed when it is new (or changes type): a mode change or an
+        // opaque marker of a parent was not asked for.
+        const bool asked = std::any_of(paths.begin(), paths.end(), [&](const std::string& p) {
+            return p.empty() || util::path_within(c.path, p);
+        });
+        if (!asked && !(c.kind == stage::Kind::added || c.kind == stage::Kind::type)) continue;
+        out.push_back(c);
+    }
+    return out;
+}
+
+std::string project_path(const std::string& typed, const std::string& project) {
+    const std::string abs = typed.starts_with('/') ? util::normalize_path(typed)
+                                                   : util::normalize_path(current_dir() + "/" + typed);
+    if (!util::path_within(abs, project))
+        throw UsageError(util::quote(typed) + " is outside the project " + util::quote(project));
+    return util::relative_to(abs, project) == "." ? "" : util::relative_to(abs, project);
+}
+
+namespace {
+
+std::string shown_path(const stage::Change& c) {
+    std::string p = c.path;
+    if (S_ISDIR(c.new_mode != 0 ? c.new_mode : c.old_mode)) p += "/";
+    // A file name must not be able to move the cursor or recolour the terminal.
+    std::string out;
+    for (unsigned char ch : p) {
+        if (ch < 0x20 || ch == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+            out += buf;
+        } else {
+            out.push_back(static_cast<char>(ch));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string describe(const std::vector<Judged>& judged, int fd) {
+    std::string out;
+    for (const auto& j : judged) {
+        const auto& c = j.change;
+        std::string line = std::string(1, stage::kind_letter(c.kind)) + "  " + shown_path(c);
+        if (S_ISLNK(c.new_mode)) line += " -> " + util::quote(c.link_target);
+        if (c.kind == stage::Kind::mode)
+            line += " (mode " + [&] {
+                char b[32];
+                std::snprintf(b, sizeof b, "%o -> %o", c.old_mode & 07777, c.new_mode & 07777);
+                return std::string(b);
+            }() + ")";
+        if (c.setid) line += " [setuid/setgid stripped]";
+        if (j.verdict == policy::Verdict::ask)
+            line += "  " + paint(fd, Style::yellow, "[needs approval: " + j.why + "]");
+        else if (j.verdict == policy::Verdict::deny)
+            line += "  " + paint(fd, Style::red, "[refused: " + j.why + "]");
+        out += "  " + line + "\n";
+    }
+    return out;
+}
+
+namespace {
+
+struct Tally {
+    std::size_t allowed = 0, ask = 0, denied = 0;
+};
+
+Tally tally(const std::vector<Judged>& judged) {
+    Tally t;
+    for (const auto& j : judged) {
+        if (j.change.kind == stage::Kind::replaced) continue;
+        if (j.verdict == policy::Verdict::allow) ++t.allowed;
+        else if (j.verdict == policy::Verdict::ask) ++t.ask;
+        else ++t.denied;
+    }
+    return t;
+}
+
+// Commit what the rules allow without asking; the rest stays staged.
+std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
+                           const std::set<std::string>& approved) {
+    std::vector<stage::Change> go;
+    for (const auto& j : judged)
+        if (j.verdict == policy::Verdict::allow ||
+            (j.verdict == policy::Verdict::ask && approved.count(j.change.path)))
+            go.push_back(j.change);
+    std::vector<stage::Change> just_changes;
+    for (const auto& j : judged) just_changes.push_back(j.change);
+    const auto conflicts = stage::find_conflicts(s, go);
+    if (!conflicts.empty()) {
+        for (const auto& c : conflicts) warn("conflict: " + util::quote(c.path) + " " + c.why);
+        return "nothing committed: " + std::to_string(conflicts.size()) +
+               " conflict(s); the session is kept (agentbox commit --force to overwrite)";
+    }
+    const auto r = stage::commit(s, go);
+    const auto left = stage::changes(s.upper(), s.meta().project);
+    s.set_status(left.empty() ? "committed" : "staged");
+    return "committed " + std::to_string(r.applied.size()) + " change(s)" +
+           (left.empty() ? "" : ", " + std::to_string(left.size()) + " left staged");
+}
+
+// A line from the controlling terminal; nullopt at end of input.
+std::optional<std::string> ask_line(int tty, const std::string& prompt) {
+    const std::string p = prompt;
+    if (::write(tty, p.data(), p.size()) < 0) return std::nullopt;
+    std::string line;
+    char ch;
+    for (;;) {
+        const ssize_t n = ::read(tty, &ch, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return line.empty() ? std::nullopt : std::optional<std::string>(line);
+        if (ch == '\n') return line;
+        line.push_back(ch);
+    }
+}
+
+}  // namespace
+
+std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit) {
+    const auto cs = stage::changes(s.upper(), s.meta().project);
+    const std::string where = " in session " + s.meta().id;
+    if (cs.empty()) {
+        s.set_status("committed");  // nothing to review: as clean as a finished commit
+        return "no changes" + where;
+    }
+    const auto judged = judge(prof, s.meta().project, cs);
+    const Tally t = tally(judged);
+    switch (on_exit) {
+        case profile::OnExit::keep:
+            return std::to_string(cs.size()) + " change(s) staged" + where;
+        case profile::OnExit::discard:
+            stage::discard(s);
+            return "discarded " + std::to_string(cs.size()) + " change(s)" + where;
+        case profile::OnExit::commit:
+            // on_exit = "commit" never covers protected paths or outside links.
+            return commit_allowed(s, judged, {}) + where;
+        case profile::OnExit::ask:
+            break;
+    }
+    sys::unique_fd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    if (!tty) return std::to_string(cs.size()) + " change(s) staged" + where + " (no terminal to ask on)";
+    std::cerr << "agentbox: the command changed " << cs.size() << " path(s):\n"
+              << describe(judged, 2);
+    if (t.ask + t.denied > 0)
+        std::cerr << "  " << t.ask << " need approval, " << t.denied << " can never be committed\n";
+    std::cerr << std::flush;
+    for (;;) {
+        const auto answer = ask_line(tty.get(),
+                                     "[c]ommit allowed, [d]iscard, [k]eep staged, [s]elect paths, "
+                                     "[a]pprove-and-commit all? ");
+        if (!answer) return std::to_string(cs.size()) + " change(s) staged" + where;
+        const std::string a = std::string(util::trim(*answer));
+        if (a == "k" || a == "keep" || a.empty())
+            return std::to_string(cs.size()) + " change(s) staged" + where;
+        if (a == "d" || a == "discard") {
+            stage::discard(s);
+            return "discarded " + std::to_string(cs.size()) + " change(s)" + where;
+        }
+        if (a == "c" || a == "commit") return commit_allowed(s, judged, {});
+        if (a == "a" || a == "approve") {
+            std::set<std::string> all;
+            for (const auto& j : judged) all.insert(j.change.path);
+            return commit_allowed(s, judged, all);
+        }
+        if (a == "s" || a == "select") {
+            const auto paths = ask_line(tty.get(), "paths to commit (space-separated): ");
+            if (!paths) continue;
+            std::vector<std::string> want;
+            for (const auto& p : util::split(*paths, ' '))
+                if (!p.empty()) want.push_back(util::normalize_path(p) == "." ? "" : util::normalize_path(p));
+            const auto picked = select(cs, want);
+            std::vector<Judged> sub;
+            std::set<std::string> approved;
+            for (const auto& j : judged)
+                for (const auto& c : picked)
+                    if (c.path == j.change.path) {
+                        sub.push_back(j);
+                        // Naming a protected path at the prompt is the explicit approval.
+                        approved.insert(c.path);
+                    }
+            return commit_allowed(s, sub, approved);
+        }
+    }
+}
+
+}  // namespace agentbox::cli

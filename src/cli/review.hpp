@@ -1,0 +1,43 @@
+// What may be committed: each staged change judged by policy::decide(commit) and the staging
+// rules of DESIGN.md §5, shared by `agentbox commit` and the end of `agentbox run`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/request.hpp"
+#include "profile/model.hpp"
+#include "stage/changes.hpp"
+#include "stage/session.hpp"
+
+namespace agentbox::cli {
+
+struct Judged {
+    stage::Change change;
+    policy::Verdict verdict = policy::Verdict::allow;  // ask = needs an explicit approval
+    std::string why;                                   // for ask and deny
+};
+
+// The profile a session ran with (its -p names, else "default"), loaded for its project.
+profile::Profile session_profile(const stage::Session& s);
+
+std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+                          const std::vector<stage::Change>& changes);
+
+// Changes at or below any of `paths` (project-relative; empty = all), plus the new directories
+// above them that they need.
+std::vector<stage::Change> select(const std::vector<stage::Change>& all,
+                                  const std::vector<std::string>& paths);
+
+// A path the user typed (relative to the current directory) as a project-relative path.
+std::string project_path(const std::string& typed, const std::string& project);
+
+// One line per change for the terminal: "A  path", with marks for protected/refused/outside.
+std::string describe(const std::vector<Judged>& judged, int fd);
+
+// The end of a run: ask / commit / discard / keep (DESIGN.md §5). Returns a line for the
+// summary ("3 changes staged in session X", "committed 2, 1 left staged (protected)").
+std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit);
+
+}  // namespace agentbox::cli

@@ -1,0 +1,283 @@
+#include "cli/stage_cmds.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli/context.hpp"
+#include "cli/errors.hpp"
+#include "cli/review.hpp"
+#include "cli/term.hpp"
+#include "profile/load.hpp"
+#include "stage/changes.hpp"
+#include "stage/commit.hpp"
+#include "stage/session.hpp"
+#include "sys/error.hpp"
+#include "sys/remove.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+namespace stage_args {
+
+std::string project_of(const std::optional<std::string>& flag) {
+    auto env = environment();
+    // Naming a session by id never needs this to be a sensible project; refuse_broad only
+    // matters for run.
+    return resolve_project(flag, current_dir(), home_dir(env), /*refuse_broad=*/false);
+}
+
+Target split(const std::optional<std::string>& flag, const std::vector<std::string>& args) {
+    Target t;
+    std::size_t first = 0;
+    if (flag) {
+        t.session = *flag;
+    } else if (!args.empty() && args[0].size() >= 4 && args[0][0] >= '0' && args[0][0] <= '9') {
+        for (const auto& m : stage::list_sessions())
+            if (m.id.starts_with(args[0])) {
+                t.session = args[0];
+                first = 1;
+                break;
+            }
+    }
+    t.paths.assign(args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
+    return t;
+}
+
+}  // namespace stage_args
+
+namespace {
+
+void add_target(CLI::App* cmd, std::optional<std::string>& session,
+                std::optional<std::string>& project) {
+    cmd->add_option("-s,--session", session, "Session id or unique prefix (default: the newest "
+                                             "of the project)");
+    cmd->add_option("-C,--project", project,
+                    "Project whose newest session is meant (default: git top level of the "
+                    "current directory, else the current directory)");
+}
+
+stage::Session open_session(const std::optional<std::string>& project_flag,
+                            const std::string& id) {
+    try {
+        return stage::Session::open(id, id.empty() ? stage_args::project_of(project_flag) : "");
+    } catch (const sys::SysError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        throw Failure(e.what(), exit_usage);
+    }
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+bool finished(const std::string& status) {
+    return status == "committed" || status == "discarded";
+}
+
+}  // namespace
+
+// --- sessions -------------------------------------------------------------------------------
+
+CLI::App* register_sessions(CLI::App& app, SessionsOptions& o) {
+    auto* cmd = app.add_subcommand("sessions", "List sessions; prune old committed or discarded ones");
+    cmd->add_flag("--json", o.json, "One JSON array");
+    cmd->add_option("--prune", o.prune,
+                    "Delete committed and discarded sessions older than AGE (default 30d), and "
+                    "their backups")
+        ->expected(0, 1)
+        ->default_str("");
+    return cmd;
+}
+
+int run_sessions(const SessionsOptions& o) {
+    if (o.prune) {
+        const std::string age = o.prune->empty() ? "30d" : *o.prune;
+        const auto ms = profile::parse_duration_ms(age);
+        if (!ms) throw UsageError("--prune: " + util::quote(age) + " is not a duration (30d, 12h)");
+        const long long cutoff =
+            static_cast<long long>(std::time(nullptr)) * 1000000000LL -
+            static_cast<long long>(*ms) * 1000000LL;
+        std::size_t removed = 0;
+        for (const auto& m : stage::list_sessions()) {
+            if (!finished(m.status) || m.start_ns > cutoff) continue;
+            stage::Session s = stage::Session::open(m.id, "");
+            // A journal means a commit never finished: not ours to throw away.
+            if (::access((s.dir() + "/journal").c_str(), F_OK) == 0) continue;
+            sys::remove_contents(s.dir());
+            if (::rmdir(s.dir().c_str()) != 0) throw sys::SysError("rmdir", s.dir(), errno);
+            ++removed;
+        }
+        note("pruned " + plural(removed, "session", "sessions"));
+        return 0;
+    }
+    nlohmann::ordered_json all = nlohmann::ordered_json::array();
+    for (const auto& m : stage::list_sessions()) {
+        std::size_t n = 0;
+        std::string status = m.status;
+        if (m.status != "broken") {
+            stage::Session s = stage::Session::open(m.id, "");
+            // Touching a session finishes a commit that was interrupted.
+            if (stage::recover(s)) note("finished an interrupted commit of session " + m.id);
+            try {
+                n = stage::changes(s.upper(), m.project).size();
+            } catch (const std::exception& e) {
+                status = "broken";
+            }
+        }
+        if (o.json) {
+            nlohmann::ordered_json j;
+            j["id"] = m.id;
+            j["project"] = m.project;
+            j["argv"] = m.argv;
+            j["status"] = status;
+            j["created"] = m.created;
+            j["changes"] = n;
+            all.push_back(std::move(j));
+        } else {
+            std::string cmd = util::join(m.argv, " ");
+            if (cmd.size() > 40) cmd = cmd.substr(0, 37) + "...";
+            char line[512];
+            std::snprintf(line, sizeof line, "%s  %-9s %5zu  %-40s %s", m.id.c_str(), status.c_str(), n,
+                          cmd.c_str(), m.project.c_str());
+            std::cout << line << "\n";
+        }
+    }
+    if (o.json) std::cout << all.dump(2) << "\n";
+    return 0;
+}
+
+// --- commit ---------------------------------------------------------------------------------
+
+CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
+    auto* cmd = app.add_subcommand("commit", "Apply staged changes to the project");
+    cmd->add_option("args", o.args, "[SESSION] [PATH...]: what to commit (default: everything)");
+    add_target(cmd, o.session, o.project);
+    cmd->add_flag("--force", o.force,
+                  "Overwrite conflicting host changes, and approve the protected paths and "
+                  "outside symlinks named as PATH");
+    cmd->add_flag("-n,--dry-run", o.dry_run, "Show what would be committed, change nothing");
+    return cmd;
+}
+
+int run_commit(const CommitOptions& o) {
+    const auto target = stage_args::split(o.session, o.args);
+    stage::Session s = open_session(o.project, target.session);
+    const std::string& project = s.meta().project;
+    if (stage::recover(s)) note("finished an interrupted commit of session " + s.meta().id);
+    if (s.meta().status == "running")
+        throw Failure("session " + s.meta().id + " is still running", exit_refused);
+
+    std::vector<std::string> paths;
+    for (const auto& p : target.paths) paths.push_back(project_path(p, project));
+    const auto all = stage::changes(s.upper(), project);
+    const auto picked = select(all, paths);
+    if (picked.empty()) {
+        note(paths.empty() ? "nothing to commit in session " + s.meta().id
+                           : "no staged change matches the given paths");
+        return paths.empty() ? 0 : exit_refused;
+    }
+    const auto judged = judge(session_profile(s), project, picked);
+
+    std::vector<stage::Change> go;
+    std::vector<const Judged*> held;
+    for (const auto& j : judged) {
+        bool ok = j.verdict == policy::Verdict::allow;
+        if (j.verdict == policy::Verdict::ask && o.force) {
+            // Approval is explicit: --force together with the path (or a directory above it)
+            // named on the command line; a bare --force approves nothing protected.
+            for (const auto& p : paths)
+                if (!p.empty() && util::path_within(j.change.path, p)) ok = true;
+        }
+        if (ok) go.push_back(j.change);
+        else if (j.change.kind != stage::Kind::replaced) held.push_back(&j);
+    }
+    const auto conflicts = stage::find_conflicts(s, go);
+    if (!conflicts.empty() && !o.force) {
+        for (const auto& c : conflicts)
+            error("conflict: " + util::quote(c.path) + " " + c.why);
+        error("nothing committed; agentbox commit --force overwrites (the originals are kept "
+              "for undo)");
+        return exit_refused;
+    }
+    std::cerr << describe(judged, 2);
+    if (o.dry_run) {
+        note("dry run: would commit " + plural(go.size(), "change", "changes") + ", hold " +
+             std::to_string(held.size()));
+        return held.empty() ? 0 : exit_refused;
+    }
+    const auto r = stage::commit(s, go);
+    for (const auto& p : r.stripped) warn("stripped setuid/setgid bits from " + util::quote(p));
+    const auto left = stage::changes(s.upper(), project);
+    s.set_status(left.empty() ? "committed" : "staged");
+    note("committed " + plural(r.applied.size(), "change", "changes") + " from session " +
+         s.meta().id + (left.empty() ? "" : "; " + std::to_string(left.size()) + " left staged"));
+    for (const auto* j : held)
+        warn("held back " + util::quote(j->change.path) + ": " + j->why +
+             (j->verdict == policy::Verdict::ask
+                  ? " (approve with: agentbox commit --force " + util::quote(j->change.path) + ")"
+                  : ""));
+    return held.empty() ? 0 : exit_refused;
+}
+
+// --- discard, undo --------------------------------------------------------------------------
+
+CLI::App* register_discard(CLI::App& app, TargetOptions& o) {
+    auto* cmd = app.add_subcommand("discard", "Drop the staged changes of a session");
+    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
+        ->expected(0, 1);
+    add_target(cmd, o.session, o.project);
+    return cmd;
+}
+
+CLI::App* register_undo(CLI::App& app, TargetOptions& o) {
+    auto* cmd = app.add_subcommand(
+        "undo", "Restore what the last commit of a session replaced; its changes are staged again");
+    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
+        ->expected(0, 1);
+    add_target(cmd, o.session, o.project);
+    cmd->add_flag("--force", o.force, "Undo even where the project changed since the commit");
+    return cmd;
+}
+
+int run_discard(const TargetOptions& o) {
+    const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
+    stage::Session s = open_session(o.project, id);
+    if (s.meta().status == "running")
+        throw Failure("session " + s.meta().id + " is still running", exit_refused);
+    const auto n = stage::changes(s.upper(), s.meta().project).size();
+    stage::discard(s);
+    note("discarded " + plural(n, "change", "changes") + " of session " + s.meta().id);
+    return 0;
+}
+
+int run_undo(const TargetOptions& o) {
+    const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
+    stage::Session s = open_session(o.project, id);
+    stage::UndoResult r;
+    try {
+        r = stage::undo(s, o.force);
+    } catch (const sys::SysError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        throw Failure(e.what(), exit_refused);
+    }
+    if (!r.conflicts.empty() && !o.force) {
+        for (const auto& c : r.conflicts) error("conflict: " + util::quote(c.path) + " " + c.why);
+        error("nothing undone; agentbox undo --force restores anyway (what is there now is "
+              "staged in the session, not lost)");
+        return exit_refused;
+    }
+    s.set_status("staged");
+    note("undid commit " + std::to_string(r.number) + " of session " + s.meta().id + ": " +
+         plural(r.restored.size(), "path", "paths") + " restored; the changes are staged again");
+    return 0;
+}
+
+}  // namespace agentbox::cli

@@ -1,0 +1,54 @@
+// The commands that work on a finished session (DESIGN.md §2, §5): sessions, commit, discard,
+// undo. diff and export render the same change set (diff_cmd).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace agentbox::cli {
+
+struct SessionsOptions {
+    bool json = false;
+    std::optional<std::string> prune;  // AGE ("30d"); "" = the default age
+};
+struct CommitOptions {
+    std::vector<std::string> args;  // [SESSION] [PATH...]
+    std::optional<std::string> session;
+    std::optional<std::string> project;
+    bool force = false;
+    bool dry_run = false;
+};
+struct TargetOptions {  // discard, undo
+    std::optional<std::string> session;
+    std::vector<std::string> args;
+    std::optional<std::string> project;
+    bool force = false;
+};
+
+CLI::App* register_sessions(CLI::App& app, SessionsOptions& o);
+CLI::App* register_commit(CLI::App& app, CommitOptions& o);
+CLI::App* register_discard(CLI::App& app, TargetOptions& o);
+CLI::App* register_undo(CLI::App& app, TargetOptions& o);
+int run_sessions(const SessionsOptions& o);
+int run_commit(const CommitOptions& o);
+int run_discard(const TargetOptions& o);
+int run_undo(const TargetOptions& o);
+
+namespace stage_args {
+// Split `[SESSION] [PATH...]`: the first word is a session when it is an id or a unique id
+// prefix (at least 4 characters, starting with a digit), or when given with -s.
+struct Target {
+    std::string session;  // "" = newest of the project
+    std::vector<std::string> paths;
+};
+Target split(const std::optional<std::string>& flag, const std::vector<std::string>& args);
+// The project a command without -C means: the git top level of the current directory, else it.
+std::string project_of(const std::optional<std::string>& flag);
+}  // namespace stage_args
+
+}  // namespace agentbox::cli

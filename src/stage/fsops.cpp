@@ -1,0 +1,233 @@
+#include "stage/fsops.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "sys/error.hpp"
+#include "sys/remove.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::stage::fsops {
+
+using sys::SysError;
+using sys::unique_fd;
+
+namespace {
+
+int openat2_beneath(int root, const std::string& rel, int flags) {
+    struct open_how how {};
+    how.flags = static_cast<unsigned long long>(flags);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    for (;;) {
+        const long fd = ::syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how,
+                                  sizeof how);
+        if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
+    }
+}
+
+void write_all(int fd, const char* p, std::size_t n, const std::string& shown) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw SysError("write", shown, errno);
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+std::string tmp_name(const std::string& dname) {
+    // Unique per process and destination; a leftover from a crash is recognisable by name.
+    return ".agentbox-tmp-" + std::to_string(::getpid()) + "-" + dname;
+}
+
+void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
+               const std::string& shown, int depth);
+
+void copy_file_data(int in, int out, const std::string& shown) {
+    for (;;) {
+        const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+        if (n > 0) continue;
+        if (n == 0) return;
+        if (errno == EINTR) continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            throw SysError("copy_file_range", shown, errno);
+        break;
+    }
+    std::vector<char> buf(1 << 17);
+    for (;;) {
+        const ssize_t r = ::read(in, buf.data(), buf.size());
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw SysError("read", shown, errno);
+        if (r == 0) return;
+        write_all(out, buf.data(), static_cast<std::size_t>(r), shown);
+    }
+}
+
+// Create `dname` in `ddir` as a copy of `sname` (which must not exist at the destination).
+void copy_one(int sdir, const std::string& sname, int ddir, const std::string& dname,
+              const struct stat& st, const std::string& shown, int depth) {
+    if (S_ISREG(st.st_mode)) {
+        unique_fd in(::openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+        if (!in) throw SysError("open", shown, errno);
+        unique_fd out(::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                                        O_CLOEXEC, 0600));
+        if (!out) throw SysError("create", shown, errno);
+        copy_file_data(in.get(), out.get(), shown);
+        if (::fchmod(out.get(), st.st_mode & 01777) != 0) throw SysError("chmod", shown, errno);
+        const struct timespec times[2] = {st.st_atim, st.st_mtim};
+        ::futimens(out.get(), times);
+        if (::fsync(out.get()) != 0) throw SysError("fsync", shown, errno);
+    } else if (S_ISLNK(st.st_mode)) {
+        std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
+        const ssize_t n = ::readlinkat(sdir, sname.c_str(), target.data(), target.size());
+        if (n < 0) throw SysError("readlink", shown, errno);
+        target.resize(static_cast<std::size_t>(n));
+        if (::symlinkat(target.c_str(), ddir, dname.c_str()) != 0)
+            throw SysError("symlink", shown, errno);
+    } else if (S_ISDIR(st.st_mode)) {
+        copy_tree(sdir, sname, ddir, dname, shown, depth);
+    } else if (S_ISFIFO(st.st_mode)) {
+        if (::mkfifoat(ddir, dname.c_str(), st.st_mode & 0777) != 0)
+            throw SysError("mkfifo", shown, errno);
+    } else {
+        // Device nodes and sockets cannot be recreated by an unprivileged copy.
+        throw SysError("copy", shown, ENOTSUP);
+    }
+}
+
+void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
+               const std::string& shown, int depth) {
+    if (depth > 4096) throw SysError("copy", shown, ELOOP);
+    unique_fd src(::openat(sdir, sname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!src) throw SysError("open", shown, errno);
+    struct stat st {};
+    if (::fstat(src.get(), &st) != 0) throw SysError("stat", shown, errno);
+    if (::mkdirat(ddir, dname.c_str(), 0700) != 0) throw SysError("mkdir", shown, errno);
+    unique_fd dst(::openat(ddir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dst) throw SysError("open", shown, errno);
+    const int dup = ::fcntl(src.get(), F_DUPFD_CLOEXEC, 0);
+    DIR* d = ::fdopendir(dup);
+    if (d == nullptr) {
+        ::close(dup);
+        throw SysError("opendir", shown, errno);
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+    while (const struct dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat cst {};
+        if (::fstatat(src.get(), name.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0)
+            throw SysError("stat", shown + "/" + name, errno);
+        copy_one(src.get(), name, dst.get(), name, cst, shown + "/" + name, depth + 1);
+    }
+    ::fchmod(dst.get(), st.st_mode & 01777);
+    if (::fsync(dst.get()) != 0) throw SysError("fsync", shown, errno);
+}
+
+}  // namespace
+
+sys::unique_fd open_dir_beneath(int root, const std::string& rel, const std::string& shown) {
+    unique_fd fd(openat2_beneath(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw SysError("openat2", shown, errno);
+    return fd;
+}
+
+sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::string& shown) {
+    unique_fd fd(openat2_beneath(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (fd) return fd;
+    if (errno != ENOENT) throw SysError("openat2", shown, errno);
+    unique_fd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+    for (const auto& part : util::split(rel, '/')) {
+        if (part.empty()) continue;
+        if (::mkdirat(cur.get(), part.c_str(), 0700) != 0 && errno != EEXIST)
+            throw SysError("mkdir", shown, errno);
+        unique_fd next(openat2_beneath(cur.get(), part, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!next) throw SysError("openat2", shown, errno);
+        cur = std::move(next);
+    }
+    return cur;
+}
+
+std::pair<std::string, std::string> split_parent(const std::string& rel) {
+    const auto slash = rel.rfind('/');
+    if (slash == std::string::npos) return {"", rel};
+    return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+bool exists_at(int dirfd, const std::string& name, struct stat* st) {
+    struct stat tmp {};
+    if (::fstatat(dirfd, name.c_str(), st != nullptr ? st : &tmp, AT_SYMLINK_NOFOLLOW) == 0)
+        return true;
+    if (errno == ENOENT) return false;
+    throw SysError("stat", name, errno);
+}
+
+void move_at(int sdir, const std::string& sname, int ddir, const std::string& dname,
+             const std::string& shown) {
+    if (::renameat2(sdir, sname.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) == 0) return;
+    if (errno != EXDEV) throw SysError("rename", shown, errno);
+    struct stat st {};
+    if (::fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw SysError("stat", shown, errno);
+    if (exists_at(ddir, dname)) throw SysError("rename", shown, EEXIST);
+    const std::string tmp = tmp_name(dname);
+    sys::remove_at(ddir, tmp, shown);
+    copy_one(sdir, sname, ddir, tmp, st, shown, 0);
+    if (::renameat2(ddir, tmp.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) != 0)
+        throw SysError("rename", shown, errno);
+    sys::remove_at(sdir, sname, shown);
+}
+
+void copy_into(int sdir, const std::string& sname, int ddir, const std::string& dname,
+               const std::string& shown) {
+    struct stat st {};
+    if (::fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw SysError("stat", shown, errno);
+    const std::string tmp = tmp_name(dname);
+    sys::remove_at(ddir, tmp, shown);
+    copy_one(sdir, sname, ddir, tmp, st, shown, 0);
+    if (::renameat(ddir, tmp.c_str(), ddir, dname.c_str()) != 0)
+        throw SysError("rename", shown, errno);
+}
+
+void fsync_dir(const std::string& path) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw SysError("open", path, errno);
+    if (::fsync(fd.get()) != 0) throw SysError("fsync", path, errno);
+}
+
+void write_file_atomic(const std::string& path, const std::string& data) {
+    const std::string tmp = path + ".tmp";
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw SysError("unlink", tmp, errno);
+    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw SysError("open", tmp, errno);
+    write_all(fd.get(), data.data(), data.size(), tmp);
+    if (::fsync(fd.get()) != 0) throw SysError("fsync", tmp, errno);
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw SysError("rename", path, errno);
+    fsync_dir(split_parent(path).first.empty() ? "/" : split_parent(path).first);
+}
+
+std::string read_file(const std::string& path) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw SysError("open", path, errno);
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw SysError("read", path, errno);
+        if (n == 0) return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace agentbox::stage::fsops
