@@ -359,6 +359,7 @@ private:
             struct stat st {};
             if (!fsops::exists_at(u.get(), name, &st)) return;  // already moved into place
             clear_target(p.get(), name, backup, slot, shown);
+            step("op:cleared");
             if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) != 0 &&
                 ::fchmodat(u.get(), name.c_str(), st.st_mode & 01777, 0) != 0)
                 throw SysError("chmod", shown, errno);
@@ -374,19 +375,29 @@ private:
             struct stat st {};
             if (fsops::exists_at(p.get(), name, &st) && S_ISDIR(st.st_mode)) return;
             clear_target(p.get(), name, backup, slot, shown);
+            step("op:cleared");
             if (::mkdirat(p.get(), name.c_str(), 0700) != 0 && errno != EEXIST)
                 throw SysError("mkdir", shown, errno);
         } else if (o.op == "del") {
             unique_fd p = fsops::open_dir_beneath(root_.get(), dir, shown);
             clear_target(p.get(), name, backup, slot, shown);
         } else if (o.op == "unput" || o.op == "unmkdir" || o.op == "undel") {
-            unique_fd p = fsops::open_dir_beneath(root_.get(), dir, shown);
+            unique_fd p;
+            try {
+                p = fsops::open_dir_beneath(root_.get(), dir, shown);
+            } catch (const SysError& e) {
+                // Undo runs children before parents: a parent already gone (or a file again)
+                // means a repeated undo has passed this entry.
+                if (e.err() == ENOENT || e.err() == ENOTDIR) return;
+                throw;
+            }
             unique_fd u = fsops::make_dirs_beneath(upper_.get(), dir, shown);
             struct stat st {};
             const bool present = fsops::exists_at(p.get(), name, &st);
             if (o.op == "unput" && present && !fsops::exists_at(u.get(), name)) {
                 // What the commit wrote goes back to being staged.
                 fsops::move_at(p.get(), name, u.get(), name, shown);
+                step("op:cleared");
             } else if (o.op == "unmkdir" && present && S_ISDIR(st.st_mode) && o.existed_dir) {
                 unique_fd d(open_rw_dir(o.path));
                 if (d && o.old_mode != 0 && ::fchmod(d.get(), o.old_mode) != 0)
@@ -462,9 +473,10 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
         return it == touched.end() || it->second != c;
     };
     // A directory to be deleted: any entry below it edited on the host is a conflict.
+    bool found = false;
     std::function<void(int, const std::string&, int)> scan = [&](int dfd, const std::string& rel,
                                                                   int depth) {
-        if (depth > 256 || !out.empty()) return;
+        if (depth > 256 || found) return;
         const int dup = ::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dup < 0) return;
         DIR* d = ::fdopendir(dup);
@@ -485,6 +497,7 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
             if (!S_ISDIR(st.st_mode)) {
                 if (newer(child, st)) {
                     out.push_back({child, "changed on the host since the session started"});
+                    found = true;
                     return;
                 }
                 continue;
@@ -514,6 +527,7 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
             else if (c.kind == Kind::deleted || c.kind == Kind::type) {
                 unique_fd sub(::openat(p.get(), name.c_str(),
                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                found = false;
                 if (sub) scan(sub.get(), c.path, 0);
             }
         } else if (newer(c.path, st)) {

@@ -37,7 +37,8 @@ struct CommitResult {
 };
 
 // Test hook: called before each step with its name ("journal", "sync", "applying", "op",
-// "finish"); a test kills the process there. Empty in production.
+// "op:cleared" — inside an operation, after the old entry moved to backup/ — and "finish");
+// a test stops the process there. Empty in production.
 using StepHook = std::function<void(const char* step)>;
 
 // Apply `selected` (a subset of changes(s.upper(), project)) and leave the rest staged.

@@ -1,0 +1,185 @@
+// stage::changes on upper directories built by hand the way overlayfs writes them: whiteouts
+// (0/0 character devices), opaque directories (user.overlay.opaque), and the metadata the
+// command itself could forge through the overlay (escaped xattrs), which must stay content.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "stage/changes.hpp"
+
+namespace fs = std::filesystem;
+using agentbox::stage::Change;
+using agentbox::stage::changes;
+using agentbox::stage::Kind;
+
+namespace {
+
+struct Tree {
+    std::string root, upper, project;
+    Tree() {
+        char tmpl[] = "/tmp/agentbox-changes-test-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        root = tmpl;
+        upper = root + "/upper";
+        project = root + "/project";
+        fs::create_directories(upper);
+        fs::create_directories(project);
+    }
+    ~Tree() {
+        std::error_code ec;
+        fs::remove_all(root, ec);
+    }
+    static void write(const std::string& path, const std::string& data, unsigned mode = 0644) {
+        fs::create_directories(fs::path(path).parent_path());
+        std::ofstream(path, std::ios::binary) << data;
+        REQUIRE(::chmod(path.c_str(), mode) == 0);
+    }
+    void up(const std::string& rel, const std::string& data, unsigned mode = 0644) const {
+        write(upper + "/" + rel, data, mode);
+    }
+    void proj(const std::string& rel, const std::string& data, unsigned mode = 0644) const {
+        write(project + "/" + rel, data, mode);
+    }
+    void whiteout(const std::string& rel) const {
+        const std::string p = upper + "/" + rel;
+        fs::create_directories(fs::path(p).parent_path());
+        REQUIRE(::mknod(p.c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
+    }
+    std::map<std::string, Change> run() const {
+        std::map<std::string, Change> out;
+        for (auto& c : changes(upper, project)) out[c.path] = c;
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("added, modified and unchanged copy-ups") {
+    Tree t;
+    t.proj("README", "hello\n");
+    t.proj("same.txt", "same\n");
+    t.up("README", "hello\nworld\n");
+    t.up("same.txt", "same\n");  // copied up by a touch: not a change
+    t.up("new/dir/file.c", "int x;\n");
+    const auto c = t.run();
+    REQUIRE(c.count("README"));
+    CHECK(c.at("README").kind == Kind::modified);
+    CHECK(c.at("README").hash.size() == 32);
+    CHECK(c.at("README").size == 12);
+    CHECK_FALSE(c.count("same.txt"));
+    CHECK(c.at("new").kind == Kind::added);
+    CHECK(c.at("new/dir").kind == Kind::added);
+    CHECK(c.at("new/dir/file.c").kind == Kind::added);
+}
+
+TEST_CASE("tree order: a directory before its entries") {
+    Tree t;
+    t.up("a/b", "1");
+    t.up("a-c", "2");
+    std::vector<std::string> order;
+    for (auto& c : changes(t.upper, t.project)) order.push_back(c.path);
+    CHECK(order == std::vector<std::string>{"a", "a/b", "a-c"});
+}
+
+TEST_CASE("mode change without a content change") {
+    Tree t;
+    t.proj("run.sh", "#!/bin/sh\n", 0644);
+    t.up("run.sh", "#!/bin/sh\n", 0755);
+    const auto c = t.run();
+    REQUIRE(c.count("run.sh"));
+    CHECK(c.at("run.sh").kind == Kind::mode);
+    CHECK((c.at("run.sh").old_mode & 0777) == 0644);
+    CHECK((c.at("run.sh").new_mode & 0777) == 0755);
+}
+
+TEST_CASE("whiteouts delete files and whole directories; one with nothing behind it is dropped") {
+    Tree t;
+    t.proj("gone.txt", "x");
+    t.proj("src/a.c", "a");
+    t.proj("src/sub/b.c", "b");
+    t.whiteout("gone.txt");
+    t.whiteout("src");
+    t.whiteout("never-existed");
+    const auto c = t.run();
+    CHECK(c.at("gone.txt").kind == Kind::deleted);
+    CHECK(c.at("src").kind == Kind::deleted);
+    CHECK(S_ISDIR(c.at("src").old_mode));
+    CHECK_FALSE(c.count("never-existed"));
+    CHECK(c.size() == 2);
+}
+
+TEST_CASE("an opaque directory replaces the project's: hidden entries become deletions") {
+    Tree t;
+    t.proj("src/a.c", "a");
+    t.proj("src/b.c", "b");
+    t.up("src/b.c", "b");      // same content, still there
+    t.up("src/new.c", "new");  // added
+    REQUIRE(::setxattr((t.upper + "/src").c_str(), "user.overlay.opaque", "y", 1, 0) == 0);
+    const auto c = t.run();
+    CHECK(c.at("src").kind == Kind::replaced);
+    CHECK(c.at("src/a.c").kind == Kind::deleted);
+    CHECK_FALSE(c.count("src/b.c"));
+    CHECK(c.at("src/new.c").kind == Kind::added);
+}
+
+TEST_CASE("forged overlay metadata is content, never a deletion of host files") {
+    Tree t;
+    t.proj("keep/important.txt", "precious");
+    t.proj("keep2/x", "precious");
+    // What the kernel stores when the command sets user.overlay.opaque through the overlay.
+    fs::create_directories(t.upper + "/keep");
+    REQUIRE(::setxattr((t.upper + "/keep").c_str(), "user.overlay.overlay.opaque", "y", 1, 0) == 0);
+    // An xwhiteout-shaped file: a lower-layer format overlayfs never writes to upper/.
+    t.up("keep2/x", "");
+    REQUIRE(::setxattr((t.upper + "/keep2/x").c_str(), "user.overlay.whiteout", "", 0, 0) == 0);
+    REQUIRE(::setxattr((t.upper + "/keep2").c_str(), "user.overlay.opaque", "x", 1, 0) == 0);
+    const auto c = t.run();
+    CHECK_FALSE(c.count("keep"));
+    CHECK_FALSE(c.count("keep/important.txt"));
+    REQUIRE(c.count("keep2/x"));
+    CHECK(c.at("keep2/x").kind == Kind::modified);  // emptied, not deleted
+    CHECK_FALSE(c.count("keep2"));
+}
+
+TEST_CASE("symlinks: targets compared, leaving the project flagged") {
+    Tree t;
+    REQUIRE(::symlink("/home/user/.ssh/id_rsa", (t.upper + "/key").c_str()) == 0);
+    REQUIRE(::symlink("../../outside", (t.upper + "/up").c_str()) == 0);
+    fs::create_directories(t.upper + "/d");
+    REQUIRE(::symlink("../README", (t.upper + "/d/in").c_str()) == 0);
+    REQUIRE(::symlink(t.project.c_str(), (t.upper + "/abs-in").c_str()) == 0);
+    REQUIRE(::symlink("same", (t.project + "/l").c_str()) == 0);
+    REQUIRE(::symlink("same", (t.upper + "/l").c_str()) == 0);
+    const auto c = t.run();
+    CHECK(c.at("key").link_outside);
+    CHECK(c.at("key").link_target == "/home/user/.ssh/id_rsa");
+    CHECK(c.at("up").link_outside);
+    CHECK_FALSE(c.at("d/in").link_outside);
+    CHECK_FALSE(c.at("abs-in").link_outside);
+    CHECK_FALSE(c.count("l"));
+}
+
+TEST_CASE("type changes, fifos refused, setuid flagged") {
+    Tree t;
+    t.proj("was-file", "x");
+    fs::create_directories(t.upper + "/was-file");
+    t.up("was-file/inner", "y");
+    t.proj("was-dir/z", "z");
+    t.up("was-dir", "now a file");
+    REQUIRE(::mkfifo((t.upper + "/pipe").c_str(), 0600) == 0);
+    t.up("suid", "#!/bin/sh\n", 04755);
+    const auto c = t.run();
+    CHECK(c.at("was-file").kind == Kind::type);
+    CHECK(c.at("was-file/inner").kind == Kind::added);
+    CHECK(c.at("was-dir").kind == Kind::type);
+    CHECK(c.at("pipe").refused == "fifo");
+    CHECK(c.at("suid").setid);
+    CHECK(c.at("suid").refused.empty());
+}
