@@ -49,6 +49,11 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             j.why = d.rule + (d.source.line > 0 ? " (" + d.source.file + ":" +
                                                       std::to_string(d.source.line) + ")"
                                                 : std::string());
+            // A new directory only creates an empty directory; a protect pattern below it
+            // is judged on the entries themselves.
+            if (d.verdict == policy::Verdict::ask && c.kind == stage::Kind::added &&
+                S_ISDIR(c.new_mode))
+                j.verdict = policy::Verdict::allow;
         } else if (c.link_outside) {
             j.verdict = policy::Verdict::ask;
             j.why = "symlink to " + util::quote(c.link_target) + ", outside the project";

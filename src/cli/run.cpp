@@ -51,7 +51,8 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
     cmd->add_option("--memory", o.memory, "Memory limit (512M, 4GiB)");
     cmd->add_option("--pids", o.pids, "Process count limit");
     cmd->add_option("--on-exit", o.on_exit, "What to do with staged changes at the end")
-        ->check(CLI::IsMember({"ask", "commit", "discard", "keep"}));
+        ->check(CLI::IsMember({"ask", "commit", "discard", "keep"}))
+        ->take_last();  // the last one wins, as with git: wrappers can override a default
     cmd->add_option("--approver", o.approver, "Command that answers approval requests");
     cmd->add_option("--log", o.log_file, "Write a copy of the decision log to FILE");
     auto* dry = cmd->add_flag("--dry-run", o.dry_run, "Print the plan and exit");

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 
 #include "cli/context.hpp"
@@ -75,6 +76,21 @@ stage::Session open_session(const std::optional<std::string>& project_flag,
 
 std::string plural(std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// A new directory whose entries are all held back would land in the project empty: it waits
+// for them.
+void drop_emptied_dirs(std::vector<stage::Change>& go, const std::vector<const Judged*>& held) {
+    std::erase_if(go, [&](const stage::Change& c) {
+        if (c.kind != stage::Kind::added || !S_ISDIR(c.new_mode)) return false;
+        const bool some_held = std::any_of(held.begin(), held.end(), [&](const Judged* j) {
+            return util::path_within(j->change.path, c.path);
+        });
+        const bool some_go = std::any_of(go.begin(), go.end(), [&](const stage::Change& o) {
+            return o.path != c.path && util::path_within(o.path, c.path);
+        });
+        return some_held && !some_go;
+    });
 }
 
 bool finished(const std::string& status) {
@@ -198,6 +214,7 @@ int run_commit(const CommitOptions& o) {
         if (ok) go.push_back(j.change);
         else if (j.change.kind != stage::Kind::replaced) held.push_back(&j);
     }
+    drop_emptied_dirs(go, held);
     const auto conflicts = stage::find_conflicts(s, go);
     if (!conflicts.empty() && !o.force) {
         for (const auto& c : conflicts)

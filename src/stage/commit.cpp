@@ -303,9 +303,18 @@ private:
             backup.reset(::open(bdir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!backup) throw SysError("open", bdir, errno);
         }
-        for (const auto& o : j.ops) {
-            step("op");
-            apply(o, backup.get());
+        std::size_t done = 0;
+        try {
+            for (const auto& o : j.ops) {
+                step("op");
+                apply(o, backup.get());
+                ++done;
+            }
+        } catch (const std::exception& e) {
+            // A failure that is not a crash (a full disk, a permission, a path that turned
+            // into a symlink): put back what was done, so the project is as before.
+            if (j.kind != "commit") throw;
+            roll_back(j, done, backup.get(), e.what());
         }
         step("finish");
         // Directory modes last: a read-only directory must not stop its own entries.
@@ -331,6 +340,34 @@ private:
         if (::unlink(journal_path().c_str()) != 0 && errno != ENOENT)
             throw SysError("unlink", journal_path(), errno);
         fsops::fsync_dir(s_.dir());
+    }
+
+    [[noreturn]] void roll_back(const Journal& j, std::size_t done, int backup,
+                                const std::string& why) {
+        // The operation that failed may be half done: it is undone too. Undo operations
+        // tolerate every intermediate state.
+        const std::size_t upto = std::min(done + 1, j.ops.size());
+        try {
+            for (std::size_t i = upto; i-- > 0;) {
+                Op o = j.ops[i];
+                o.op = "un" + o.op;
+                apply(o, backup);
+            }
+        } catch (const std::exception& e2) {
+            // The journal stays "applying": the next command that touches the session
+            // finishes the commit once the cause is gone.
+            throw std::runtime_error("commit failed (" + why + ") and could not be rolled back (" +
+                                     e2.what() + "); it will be completed the next time the "
+                                     "session is used");
+        }
+        sys::remove_contents(backup_dir(j.number));
+        ::rmdir(backup_dir(j.number).c_str());
+        if (::unlink(journal_path().c_str()) != 0 && errno != ENOENT)
+            throw SysError("unlink", journal_path(), errno);
+        fsops::fsync_dir(s_.dir());
+        throw std::runtime_error("commit failed: " + why +
+                                 "; rolled back, the project is as it was and the changes stay "
+                                 "staged");
     }
 
     unique_fd open_rw_dir(const std::string& rel) {

