@@ -290,3 +290,18 @@ TEST_CASE("git_quote: as git quotes paths") {
     CHECK(git_quote("\xc3\xa9") == "\"\\303\\251\"");
     CHECK(git_quote(std::string("\x01\x7f", 2)) == "\"\\001\\177\"");
 }
+
+TEST_CASE("patch and stat: a huge binary file is read no further than the binary probe") {
+    Trees t;
+    // 64 GiB of zeros, sparse: reading it all would take minutes and the memory to hold it.
+    const std::string p = t.upper + "/huge.img";
+    spit(p, "");
+    REQUIRE(::truncate(p.c_str(), 64LL << 30) == 0);
+    t.change(Kind::added, "huge.img");
+    CHECK(patch(t.changes, t.upper, t.project) ==
+          "diff --git a/huge.img b/huge.img\nnew file mode 100644\n"
+          "Binary files /dev/null and b/huge.img differ\n");
+    CHECK(stat(t.changes, t.upper, t.project) ==
+          " huge.img | Bin 0 -> 68719476736 bytes\n"
+          " 1 file changed, 0 insertions(+), 0 deletions(-)\n");
+}
