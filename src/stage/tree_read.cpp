@@ -1,0 +1,158 @@
+#include "stage/tree_read.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+
+#include "sys/error.hpp"
+
+namespace agentbox::stage::detail {
+
+namespace {
+
+using sys::unique_fd;
+
+int openat2_beneath(int dirfd, const std::string& path, std::uint64_t flags) {
+    struct open_how how {};
+    how.flags = flags | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
+}
+
+// "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
+std::pair<std::string, std::string> split_parent(const std::string& rel) {
+    const auto slash = rel.rfind('/');
+    if (slash == std::string::npos) return {"", rel};
+    return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+}  // namespace
+
+Tree::Tree(std::string root) : root_(std::move(root)) {
+    fd_ = unique_fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd_) throw sys::SysError("open", root_, errno);
+}
+
+unique_fd Tree::open_dir(const std::string& rel, bool readable) const {
+    const std::uint64_t flags = O_DIRECTORY | O_NOFOLLOW | (readable ? O_RDONLY : O_PATH);
+    unique_fd fd(openat2_beneath(fd_.get(), rel.empty() ? "." : rel, flags));
+    if (!fd) throw sys::SysError("open", shown(rel), errno);
+    return fd;
+}
+
+bool Tree::lstat(const std::string& rel, struct ::stat& st) const {
+    const auto [parent, name] = split_parent(rel);
+    const unique_fd dir = open_dir(parent);
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+    if (errno == ENOENT) return false;
+    throw sys::SysError("stat", shown(rel), errno);
+}
+
+unique_fd Tree::open_file(const std::string& rel) const {
+    // O_NONBLOCK: should a fifo be swapped in after the type was checked, open must not hang.
+    unique_fd fd(openat2_beneath(fd_.get(), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    if (!fd) throw sys::SysError("open", shown(rel), errno);
+    struct ::stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw sys::SysError("stat", shown(rel), errno);
+    if (!S_ISREG(st.st_mode))
+        throw std::runtime_error("\"" + shown(rel) + "\" is not a regular file any more");
+    return fd;
+}
+
+std::string Tree::read_link(const std::string& rel) const {
+    const auto [parent, name] = split_parent(rel);
+    const unique_fd dir = open_dir(parent);
+    std::string buf(256, '\0');
+    for (;;) {
+        const ssize_t n = ::readlinkat(dir.get(), name.c_str(), buf.data(), buf.size());
+        if (n < 0) throw sys::SysError("readlink", shown(rel), errno);
+        if (static_cast<std::size_t>(n) < buf.size()) {
+            buf.resize(static_cast<std::size_t>(n));
+            return buf;
+        }
+        buf.resize(buf.size() * 2);
+    }
+}
+
+std::string Tree::read(const std::string& rel, mode_t mode, std::uint64_t limit) const {
+    if (S_ISLNK(mode)) {
+        std::string t = read_link(rel);
+        if (t.size() > limit) t.resize(limit);
+        return t;
+    }
+    if (!S_ISREG(mode)) return {};
+    const unique_fd fd = open_file(rel);
+    return read_fd(fd.get(), shown(rel), limit);
+}
+
+std::vector<std::pair<std::string, mode_t>> Tree::walk(const std::string& rel) const {
+    std::vector<std::pair<std::string, mode_t>> out;
+    const unique_fd dir = open_dir(rel, true);
+    walk_into(dir.get(), rel, out);
+    // Directory order is not byte order across levels ("a.b" < "a/x" but "a" is listed first).
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void Tree::walk_into(int dirfd, const std::string& rel,
+                     std::vector<std::pair<std::string, mode_t>>& out) const {
+    const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) throw sys::SysError("dup", shown(rel), errno);
+    DIR* d = ::fdopendir(dup);
+    if (d == nullptr) {
+        ::close(dup);
+        throw sys::SysError("opendir", shown(rel), errno);
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+        errno = 0;
+    }
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) throw sys::SysError("readdir", shown(rel), err);
+
+    for (const auto& n : names) {
+        const std::string path = rel.empty() ? n : rel + "/" + n;
+        struct ::stat st {};
+        if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            throw sys::SysError("stat", shown(path), errno);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            const unique_fd sub(::openat(dirfd, n.c_str(),
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sub) throw sys::SysError("open", shown(path), errno);
+            walk_into(sub.get(), path, out);
+        } else {
+            out.emplace_back(path, st.st_mode);
+        }
+    }
+}
+
+std::string read_fd(int fd, const std::string& shown, std::uint64_t limit) {
+    std::string out;
+    char buf[65536];
+    while (out.size() < limit) {
+        const std::uint64_t want = std::min<std::uint64_t>(sizeof buf, limit - out.size());
+        const ssize_t n = ::read(fd, buf, static_cast<std::size_t>(want));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw sys::SysError("read", shown, errno);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+}  // namespace agentbox::stage::detail
