@@ -41,10 +41,12 @@ Cli::Cli() : app_("agentbox: run a command in a least-privilege sandbox; writes 
                 "the exit codes,\nagentbox-profile(5) the profile schema.");
     run_cmd_ = register_run(app_, run_);
     sessions_cmd_ = register_sessions(app_, sessions_);
+    diff_cmd_ = register_diff(app_, diff_);
     later_ = register_later(app_);
     commit_cmd_ = register_commit(app_, commit_);
     discard_cmd_ = register_discard(app_, discard_);
     undo_cmd_ = register_undo(app_, undo_);
+    export_cmd_ = register_export(app_, export_);
     explain_cmd_ = register_explain(app_, explain_);
     profile_cmd_ = register_profile(app_, profile_);
     doctor_cmd_ = register_doctor(app_, doctor_);
@@ -111,6 +113,8 @@ void Cli::parse(int argc, const char* const* argv) {
 int Cli::dispatch() {
     if (run_cmd_->parsed()) return run_run(run_);
     if (sessions_cmd_->parsed()) return run_sessions(sessions_);
+    if (diff_cmd_->parsed()) return run_diff(diff_);
+    if (export_cmd_->parsed()) return run_export(export_);
     if (commit_cmd_->parsed()) return run_commit(commit_);
     if (discard_cmd_->parsed()) return run_discard(discard_);
     if (undo_cmd_->parsed()) return run_undo(undo_);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/completions.hpp"
+#include "cli/diff_cmd.hpp"
 #include "cli/doctor.hpp"
 #include "cli/explain.hpp"
 #include "cli/help.hpp"
@@ -43,6 +44,10 @@ private:
     CLI::App* commit_cmd_ = nullptr;
     CLI::App* discard_cmd_ = nullptr;
     CLI::App* undo_cmd_ = nullptr;
+    DiffOptions diff_;
+    ExportOptions export_;
+    CLI::App* diff_cmd_ = nullptr;
+    CLI::App* export_cmd_ = nullptr;
     CLI::App* run_cmd_ = nullptr;
     CLI::App* explain_cmd_ = nullptr;
     CLI::App* profile_cmd_ = nullptr;

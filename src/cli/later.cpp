@@ -12,10 +12,6 @@ std::vector<LaterCommand> register_later(CLI::App& app) {
         const char* description;
         const char* usage;
     } commands[] = {
-        {"diff", "Show the staged changes of a session",
-         "agentbox diff [SESSION] [--stat|--name-status|--json] [PATH...]"},
-        {"export", "Write staged changes to an archive or a patch",
-         "agentbox export [SESSION] -o FILE [--format tar|tar.gz|tar.zst|patch]"},
         {"log", "Read or verify the decision log of a session",
          "agentbox log [SESSION] [--json] [--follow] [--verify]"},
     };

@@ -15,6 +15,7 @@
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
 #include "stage/commit.hpp"
+#include "stage/patch.hpp"
 #include "sys/fd.hpp"
 #include "util/strings.hpp"
 
@@ -107,17 +108,7 @@ std::string shown_path(const stage::Change& c) {
     std::string p = c.path;
     if (S_ISDIR(c.new_mode != 0 ? c.new_mode : c.old_mode)) p += "/";
     // A file name must not be able to move the cursor or recolour the terminal.
-    std::string out;
-    for (unsigned char ch : p) {
-        if (ch < 0x20 || ch == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", ch);
-            out += buf;
-        } else {
-            out.push_back(static_cast<char>(ch));
-        }
-    }
-    return out;
+    return stage::escape_for_terminal(p);
 }
 
 }  // namespace
@@ -127,7 +118,7 @@ std::string describe(const std::vector<Judged>& judged, int fd) {
     for (const auto& j : judged) {
         const auto& c = j.change;
         std::string line = std::string(1, stage::kind_letter(c.kind)) + "  " + shown_path(c);
-        if (S_ISLNK(c.new_mode)) line += " -> " + util::quote(c.link_target);
+        if (S_ISLNK(c.new_mode)) line += " -> " + stage::escape_for_terminal(c.link_target);
         if (c.kind == stage::Kind::mode)
             line += " (mode " + [&] {
                 char b[32];
@@ -205,7 +196,7 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
     const auto cs = stage::changes(s.upper(), s.meta().project);
     const std::string where = " in session " + s.meta().id;
     if (cs.empty()) {
-        s.set_status("committed");  // nothing to review: as clean as a finished commit
+        s.set_status("empty");  // nothing to review; prunable like a finished commit
         return "no changes" + where;
     }
     const auto judged = judge(prof, s.meta().project, cs);

@@ -94,7 +94,7 @@ void drop_emptied_dirs(std::vector<stage::Change>& go, const std::vector<const J
 }
 
 bool finished(const std::string& status) {
-    return status == "committed" || status == "discarded";
+    return status == "committed" || status == "discarded" || status == "empty";
 }
 
 }  // namespace

@@ -301,30 +301,3 @@ std::string hash_file(int dirfd, const std::string& path, const std::string& sho
 
 }  // namespace agentbox::stage
 
-namespace agentbox::stage {
-
-const char* kind_name(Kind k) {
-    switch (k) {
-        case Kind::added: return "added";
-        case Kind::modified: return "modified";
-        case Kind::deleted: return "deleted";
-        case Kind::replaced: return "replaced";
-        case Kind::mode: return "mode";
-        case Kind::type: return "type";
-    }
-    return "?";
-}
-
-char kind_letter(Kind k) {
-    switch (k) {
-        case Kind::added: return 'A';
-        case Kind::modified: return 'M';
-        case Kind::deleted: return 'D';
-        case Kind::replaced: return 'R';
-        case Kind::mode: return 'M';
-        case Kind::type: return 'T';
-    }
-    return '?';
-}
-
-}  // namespace agentbox::stage

@@ -550,7 +550,8 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
         try {
             p = fsops::open_dir_beneath(root.get(), dir, c.path);
         } catch (const SysError& e) {
-            if (e.err() == ENOENT) continue;  // its parent is new too
+            // Its parent is new too, or replaces a file (a type change judged on its own).
+            if (e.err() == ENOENT || e.err() == ENOTDIR) continue;
             out.push_back({c.path, std::string("cannot be resolved inside the project: ") + e.what()});
             continue;
         }

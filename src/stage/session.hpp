@@ -11,7 +11,7 @@ struct Meta {
     std::string id;          // sortable: UTC time + random suffix, e.g. 20261122T221400Z-3f9a1c
     std::string project;     // absolute
     std::vector<std::string> argv;
-    std::string status;      // running | staged | committed | discarded | failed
+    std::string status;      // running | staged | empty | committed | discarded | failed
     std::string created;     // RFC 3339 UTC
     long long start_ns = 0;  // CLOCK_REALTIME at creation, for conflict checks
     std::vector<std::string> profiles;  // as given to run (-p), for commit's protect rules

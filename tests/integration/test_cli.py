@@ -21,7 +21,7 @@ SOURCE_DIR = os.environ.get(
 
 COMMANDS = ["run", "sessions", "diff", "commit", "discard", "undo", "export", "log",
             "explain", "profile", "doctor", "completions", "help"]
-LATER = ["diff", "export", "log"]
+LATER = ["log"]
 RUN_FLAGS = ["--profile", "--project", "--ro", "--rw", "--hide", "--net", "--allow-host", "--env",
              "--timeout", "--memory", "--pids", "--on-exit", "--approver", "--log", "--dry-run",
              "--json", "--backend", "--tty", "--no-tty", "--allow-weaker", "--quiet", "--verbose",
@@ -344,7 +344,7 @@ COMP_WORDS=(agentbox run -p def); COMP_CWORD=3; _agentbox; echo "${COMPREPLY[@]}
         with open(os.path.join(sessions, ids[0], "meta.json")) as f:
             meta = json.load(f)
         self.assertEqual(meta["argv"], ["sh", "-c", "exit 7"])
-        self.assertEqual(meta["status"], "staged")
+        self.assertEqual(meta["status"], "empty")  # it wrote nothing
         self.assertEqual(os.stat(os.path.join(sessions, ids[0])).st_mode & 0o777, 0o700)
 
         r = self.agentbox("run", "-q", "--allow-weaker", "--", "true")

@@ -145,7 +145,6 @@ class RunProject(BoxTest):
                            cwd=self.box.home)
         self.assertRc(res, 0)
 
-    @unittest.skip("sessions and diff are issue #3")
     def test_staged_session_is_listed_and_diffable(self):
         res = self.box.run(["sh", "-c", "echo new > added.txt"])
         self.assertRc(res, 0)

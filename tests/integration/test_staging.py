@@ -42,7 +42,22 @@ class Staging(BoxTest):
     def staged(self, script, args=()):
         res = self.box.run(["sh", "-c", script], args=args)
         self.assertRc(res, 0)
+        self.assert_patch_applies()
         return res
+
+    def assert_patch_applies(self):
+        """Every patch these tests produce must be accepted by `git apply --check` on the
+        original tree (the project, untouched until commit)."""
+        patch = subprocess.run([AGENTBOX, "diff", "--binary"], capture_output=True,
+                               env=self.box.env(), cwd=self.box.project, timeout=60)
+        self.assertEqual(patch.returncode, 0, patch.stderr)
+        if not patch.stdout:
+            return
+        # git refuses any path inside .git by its own policy; the rest must apply.
+        check = subprocess.run(["git", "apply", "--check", "--exclude=.git/*", "-"], input=patch.stdout,
+                               capture_output=True, cwd=self.box.project, timeout=60)
+        self.assertEqual(check.returncode, 0, "git apply --check refused the patch: %s\n%s" % (
+            check.stderr.decode(errors="replace"), patch.stdout.decode(errors="replace")[:4000]))
 
     def snap(self):
         return tree_snapshot(self.box.project)
@@ -211,6 +226,73 @@ class Staging(BoxTest):
         # --force replaced the symlink with the staged directory; undo brings the link back.
         self.ab("undo", check=0)
         self.assertEqual(os.readlink(sub), self.box.outside)
+
+    def test_patch_applied_with_git_gives_the_same_tree_as_commit(self):
+        import shutil
+        self.staged("echo hi >> README.md; rm -rf src/sub; mkdir -p new/d; printf 'x\\0y' > new/bin;"
+                    "echo t > new/d/t.txt; chmod +x README.md; ln -s ../README.md new/link;"
+                    "rm src/a.c; mkdir src/a.c; echo inner > src/a.c/f")
+        copy = os.path.join(self.box.root, "copy")
+        shutil.copytree(self.box.project, copy, symlinks=True)
+        patch = subprocess.run([AGENTBOX, "diff", "--binary"], capture_output=True,
+                               env=self.box.env(), cwd=self.box.project, timeout=60, check=True)
+        subprocess.run(["git", "apply", "-"], input=patch.stdout, cwd=copy, check=True,
+                       capture_output=True)
+        self.ab("commit", check=0)
+        # Directories git cannot record (empty ones) aside, both trees are equal.
+        mine = {k: v for k, v in self.snap().items() if not stat.S_ISDIR(v[0])}
+        theirs = {k: v for k, v in tree_snapshot(copy).items() if not stat.S_ISDIR(v[0])}
+        self.assertEqual(mine, theirs)
+
+    def test_diff_name_status_json_stat_and_path_filters(self):
+        import json
+        self.staged("echo hi >> README.md; echo n > src/new.c; rm src/sub/b.c")
+        ns = self.ab("diff", "--name-status", check=0).out
+        self.assertEqual(sorted(ns.splitlines()),
+                         sorted(["M\tREADME.md", "A\tsrc/new.c", "D\tsrc/sub/b.c"]))
+        only = self.ab("diff", "--name-status", "src", check=0).out
+        self.assertNotIn("README.md", only)
+        data = json.loads(self.ab("diff", "--json", check=0).out)
+        kinds = {c["path"]: c["kind"] for c in data}
+        self.assertEqual(kinds, {"README.md": "modified", "src/new.c": "added",
+                                 "src/sub/b.c": "deleted"})
+        self.assertIn("3 files changed", self.ab("diff", "--stat", check=0).out)
+        # A session named by id, from anywhere.
+        sid = os.path.basename(self.box.sessions()[-1])
+        elsewhere = subprocess.run([AGENTBOX, "diff", "--name-status", sid[:12]], capture_output=True,
+                                   env=self.box.env(), cwd=self.box.outside, timeout=60)
+        self.assertEqual(elsewhere.stdout.decode(), ns)
+
+    def test_file_name_with_terminal_escapes_cannot_drive_the_terminal(self):
+        self.staged("printf x > \"$(printf 'evil\\033]0;pwned\\007\\033[2J')\"")
+        for fmt in ("--name-status", "--stat"):
+            out = self.ab("diff", fmt, check=0).out
+            self.assertNotIn("\x1b", out, fmt)
+            self.assertIn("evil", out)
+        err = self.ab("commit", "--dry-run").err
+        self.assertNotIn("\x1b", err)
+
+    def test_export_tar_and_patch(self):
+        import tarfile, json
+        self.staged("echo hi >> README.md; rm src/a.c; echo n > new.txt; chmod 4755 new.txt")
+        out = os.path.join(self.box.root, "changes.tar.gz")
+        self.ab("export", "-o", out, check=0)
+        with tarfile.open(out) as t:
+            names = t.getnames()
+            manifest = json.load(t.extractfile("manifest.json"))
+            mode = t.getmember("files/new.txt").mode
+        self.assertIn("files/README.md", names)
+        self.assertNotIn("files/src/a.c", names)
+        self.assertEqual(mode & 0o6000, 0)
+        deleted = [c["path"] for c in manifest["changes"] if c["kind"] == "deleted"]
+        self.assertEqual(deleted, ["src/a.c"])
+        self.assertEqual(self.ab("export", "-o", out).rc, 1)  # never overwritten silently
+        patch = os.path.join(self.box.root, "changes.patch")
+        self.ab("export", "-o", patch, check=0)
+        with open(patch, "rb") as f:
+            check = subprocess.run(["git", "apply", "--check", "-"], stdin=f,
+                                   capture_output=True, cwd=self.box.project)
+        self.assertEqual(check.returncode, 0, check.stderr)
 
     def test_sessions_lists_the_session_with_its_change_count(self):
         self.staged("echo x > a; echo y > b")

@@ -1,0 +1,206 @@
+#include "cli/diff_cmd.hpp"
+
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/errors.hpp"
+#include "cli/review.hpp"
+#include "cli/stage_cmds.hpp"
+#include "cli/term.hpp"
+#include "stage/archive.hpp"
+#include "stage/changes.hpp"
+#include "stage/commit.hpp"
+#include "stage/patch.hpp"
+#include "stage/session.hpp"
+#include "sys/error.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+namespace {
+
+void add_target(CLI::App* cmd, std::optional<std::string>& session,
+                std::optional<std::string>& project) {
+    cmd->add_option("-s,--session", session,
+                    "Session id or unique prefix (default: the newest of the project)");
+    cmd->add_option("-C,--project", project, "Project whose newest session is meant");
+}
+
+stage::Session open_target(const std::optional<std::string>& project, const std::string& id) {
+    try {
+        return stage::Session::open(id, id.empty() ? stage_args::project_of(project) : "");
+    } catch (const sys::SysError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        throw Failure(e.what(), exit_usage);
+    }
+}
+
+void write_all(int fd, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            if (errno == EPIPE) return;  // the reader (a pager, head) has had enough
+            throw sys::SysError("write", "standard output", errno);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// Like git: a pager only when stdout is a terminal; $AGENTBOX_PAGER, then $PAGER, then
+// `less -FRX` (quit if one screen, keep colours, leave the text on the screen).
+void page(const std::string& text, bool no_pager) {
+    if (no_pager || ::isatty(1) != 1) {
+        write_all(1, text);
+        return;
+    }
+    const char* pager = std::getenv("AGENTBOX_PAGER");
+    if (pager == nullptr || *pager == '\0') pager = std::getenv("PAGER");
+    if (pager == nullptr || *pager == '\0') pager = "less -FRX";
+    if (std::string_view(pager) == "cat") {
+        write_all(1, text);
+        return;
+    }
+    std::fflush(stdout);
+    FILE* p = ::popen(pager, "w");
+    if (p == nullptr) {
+        write_all(1, text);
+        return;
+    }
+    const auto old = std::signal(SIGPIPE, SIG_IGN);
+    write_all(::fileno(p), text);
+    ::pclose(p);
+    std::signal(SIGPIPE, old);
+}
+
+int terminal_width() {
+    struct winsize ws {};
+    if (::ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) return ws.ws_col;
+    return 80;
+}
+
+}  // namespace
+
+CLI::App* register_diff(CLI::App& app, DiffOptions& o) {
+    auto* cmd = app.add_subcommand("diff", "Show the staged changes of a session");
+    cmd->add_option("args", o.args, "[SESSION] [PATH...]: limit to these paths");
+    add_target(cmd, o.session, o.project);
+    auto* st = cmd->add_flag("--stat", o.stat, "A diffstat, as git diff --stat");
+    auto* ns = cmd->add_flag("--name-status", o.name_status, "One line per change: letter, path");
+    auto* js = cmd->add_flag("--json", o.json, "The change set as a JSON array");
+    st->excludes(ns)->excludes(js);
+    ns->excludes(js);
+    cmd->add_flag("--binary", o.binary, "Binary files as git binary patches (applicable)");
+    cmd->add_flag("--no-pager", o.no_pager, "Never start a pager");
+    return cmd;
+}
+
+int run_diff(const DiffOptions& o) {
+    const auto target = stage_args::split(o.session, o.args);
+    stage::Session s = open_target(o.project, target.session);
+    const std::string& project = s.meta().project;
+    stage::recover(s);
+    std::vector<std::string> paths;
+    for (const auto& p : target.paths) paths.push_back(project_path(p, project));
+    const auto cs = select(stage::changes(s.upper(), project), paths);
+
+    std::string out;
+    if (o.json) {
+        out = stage::to_json(cs);
+    } else if (o.name_status) {
+        out = stage::name_status(cs);
+    } else if (o.stat) {
+        out = stage::stat(cs, s.upper(), project, ::isatty(1) == 1 ? terminal_width() : 80);
+    } else {
+        stage::PatchOptions opts;
+        opts.binary = o.binary;
+        out = stage::patch(cs, s.upper(), project, opts);
+        // Raw bytes to a pipe (git apply needs them); on a terminal, nothing in a file's
+        // content may drive it.
+        if (::isatty(1) == 1) out = stage::escape_text_for_terminal(out);
+    }
+    page(out, o.no_pager || o.json || o.name_status);
+    return 0;
+}
+
+CLI::App* register_export(CLI::App& app, ExportOptions& o) {
+    auto* cmd = app.add_subcommand("export", "Write staged changes to an archive or a patch");
+    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
+        ->expected(0, 1);
+    add_target(cmd, o.session, o.project);
+    cmd->add_option("-o,--output", o.output, "The file to write (- for stdout with --format patch)")
+        ->required();
+    cmd->add_option("--format", o.format,
+                    "tar, tar.gz, tar.zst or patch (default: from the file name)")
+        ->check(CLI::IsMember({"tar", "tar.gz", "tar.zst", "patch"}));
+    cmd->add_flag("--force", o.force, "Overwrite FILE if it exists");
+    return cmd;
+}
+
+int run_export(const ExportOptions& o) {
+    const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
+    stage::Session s = open_target(o.project, id);
+    const std::string& project = s.meta().project;
+    stage::recover(s);
+    const auto cs = stage::changes(s.upper(), project);
+    const bool as_patch = o.format ? *o.format == "patch" : o.output.ends_with(".patch") ||
+                                                                 o.output.ends_with(".diff");
+    if (as_patch) {
+        stage::PatchOptions opts;
+        opts.binary = true;  // an exported patch must apply, binary files included
+        const std::string text = stage::patch(cs, s.upper(), project, opts);
+        if (o.output == "-") {
+            write_all(1, text);
+            return 0;
+        }
+        if (!o.force && ::access(o.output.c_str(), F_OK) == 0)
+            throw Failure(util::quote(o.output) + " exists (--force overwrites it)", exit_refused);
+        FILE* f = std::fopen(o.output.c_str(), "w");
+        if (f == nullptr) throw sys::SysError("open", o.output, errno);
+        const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        if (std::fclose(f) != 0 || !ok) throw sys::SysError("write", o.output, errno);
+        note("wrote a patch of " + std::to_string(cs.size()) + " change(s) to " + o.output);
+        return 0;
+    }
+    stage::Format fmt = stage::Format::from_name;
+    if (o.format) {
+        fmt = *o.format == "tar" ? stage::Format::tar
+              : *o.format == "tar.gz" ? stage::Format::tar_gz
+                                      : stage::Format::tar_zst;
+    } else {
+        try {
+            fmt = stage::format_for(o.output);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--output: ") + e.what() +
+                             " (name it .tar, .tar.gz, .tar.zst or .patch, or pass --format)");
+        }
+    }
+    nlohmann::ordered_json meta;
+    meta["id"] = s.meta().id;
+    meta["project"] = project;
+    meta["argv"] = s.meta().argv;
+    meta["created"] = s.meta().created;
+    meta["status"] = s.meta().status;
+    try {
+        stage::export_archive(cs, s.upper(), o.output, fmt, meta.dump(), o.force);
+    } catch (const sys::SysError& e) {
+        if (e.err() == EEXIST)
+            throw Failure(util::quote(o.output) + " exists (--force overwrites it)", exit_refused);
+        throw;
+    }
+    note("wrote " + std::to_string(cs.size()) + " change(s) to " + o.output);
+    return 0;
+}
+
+}  // namespace agentbox::cli
