@@ -41,6 +41,7 @@ Cli::Cli() : app_("agentbox: run a command in a least-privilege sandbox; writes 
                 "the exit codes,\nagentbox-profile(5) the profile schema.");
     run_cmd_ = register_run(app_, run_);
     later_ = register_later(app_);
+    log_cmd_ = register_log(app_, log_);
     explain_cmd_ = register_explain(app_, explain_);
     profile_cmd_ = register_profile(app_, profile_);
     doctor_cmd_ = register_doctor(app_, doctor_);
@@ -111,6 +112,7 @@ int Cli::dispatch() {
     if (doctor_cmd_->parsed()) return run_doctor(doctor_);
     if (completions_cmd_->parsed()) return run_completions(completions_);
     if (help_cmd_->parsed()) return run_help(app_, help_);
+    if (log_cmd_->parsed()) return run_log(log_);
     for (const auto& later : later_)
         if (later.app->parsed()) return run_later(later);
     // No command: the overview, on stderr since nothing was asked for.

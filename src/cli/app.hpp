@@ -10,6 +10,7 @@
 #include "cli/explain.hpp"
 #include "cli/help.hpp"
 #include "cli/later.hpp"
+#include "cli/log.hpp"
 #include "cli/profile_cmd.hpp"
 #include "cli/run.hpp"
 
@@ -35,12 +36,14 @@ private:
     DoctorOptions doctor_;
     CompletionsOptions completions_;
     HelpOptions help_;
+    LogOptions log_;
     CLI::App* run_cmd_ = nullptr;
     CLI::App* explain_cmd_ = nullptr;
     CLI::App* profile_cmd_ = nullptr;
     CLI::App* doctor_cmd_ = nullptr;
     CLI::App* completions_cmd_ = nullptr;
     CLI::App* help_cmd_ = nullptr;
+    CLI::App* log_cmd_ = nullptr;
     std::vector<LaterCommand> later_;
 };
 

@@ -22,8 +22,6 @@ std::vector<LaterCommand> register_later(CLI::App& app) {
         {"undo", "Restore what the last commit of a session replaced", "agentbox undo [SESSION]"},
         {"export", "Write staged changes to an archive or a patch",
          "agentbox export [SESSION] -o FILE [--format tar|tar.gz|tar.zst|patch]"},
-        {"log", "Read or verify the decision log of a session",
-         "agentbox log [SESSION] [--json] [--follow] [--verify]"},
     };
     std::vector<LaterCommand> out;
     for (const auto& c : commands) {

@@ -1,6 +1,6 @@
-// Commands whose machinery is a later issue (sessions, diff, commit, discard, undo, export,
-// log). They are registered so that `agentbox help` shows the whole interface, and each one
-// fails with exit 2 saying so — never a fake result.
+// Commands whose machinery is a later issue (sessions, diff, commit, discard, undo, export).
+// They are registered so that `agentbox help` shows the whole interface, and each one fails
+// with exit 2 saying so — never a fake result.
 #pragma once
 
 #include <string>
