@@ -21,9 +21,10 @@ SOURCE_DIR = os.environ.get(
 
 COMMANDS = ["run", "sessions", "diff", "commit", "discard", "undo", "export", "log",
             "explain", "profile", "doctor", "completions", "help"]
-LATER = ["sessions", "diff", "commit", "discard", "undo", "export", "log"]
+LATER = ["sessions", "diff", "commit", "discard", "undo", "export"]
 RUN_FLAGS = ["--profile", "--project", "--ro", "--rw", "--hide", "--net", "--allow-host", "--env",
-             "--timeout", "--memory", "--pids", "--on-exit", "--approver", "--log", "--dry-run",
+             "--timeout", "--memory", "--pids", "--on-exit", "--approver", "--log", "--log-fd",
+             "--dry-run",
              "--json", "--backend", "--tty", "--no-tty", "--allow-weaker", "--quiet", "--verbose",
              "--summary-fd"]
 
@@ -128,7 +129,7 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r.stdout, "")
 
     def test_unimplemented_run_flags_fail_closed(self):
-        for args in (["--backend", "bwrap"], ["--log", "x.jsonl"], ["--approver", "true"]):
+        for args in (["--backend", "bwrap"], ["--approver", "true"]):
             r = self.agentbox("run", *args, "--", "true")
             self.assertEqual(r.returncode, 125, args)
             self.assertIn("not implemented yet", r.stderr, args)
