@@ -186,4 +186,19 @@ audit::Event session_end_event(const std::string& status) {
     return ev;
 }
 
+audit::Event approval_event(const approve::Request& req, const approve::Answer& answer) {
+    audit::Event ev("approval");
+    ev.set("op", req.op);
+    ev.set("target", req.target);
+    ev.set("rule", req.rule);
+    ev.set("source", req.source);
+    ev.set("verdict", approve::to_string(answer.verdict));
+    ev.set("scope", approve::to_string(answer.scope));
+    ev.set("by", answer.by);
+    ev.set("how", answer.how);
+    ev.set("reason", answer.reason);
+    ev.set("ms", answer.ms);
+    return ev;
+}
+
 }  // namespace agentbox::cli

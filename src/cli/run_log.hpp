@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "approve/approver.hpp"
 #include "audit/event.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
@@ -21,6 +22,8 @@ audit::Event plan_event(const policy::Plan& plan);
 audit::Event backend_event(const sandbox::Event& ev);
 audit::Event process_exit_event(const sandbox::Outcome& out, int exit_code);
 audit::Event session_end_event(const std::string& status);
+// The answer to an `ask` (DESIGN.md §8), whoever gave it; for the proxy and commit to log.
+audit::Event approval_event(const approve::Request& req, const approve::Answer& answer);
 
 // "SIGKILL" for 9; "signal 77" for a number without a name.
 std::string signal_name(int sig);

@@ -247,6 +247,27 @@ class Reading(LogTest):
             self.assertNotIn("\x1b", text.out + text.err, args)
             self.assertIn("\\x1b", text.out, args)
 
+    def test_colour_only_on_a_terminal(self):
+        res = self.box.run([probe("syscalls"), "mount"])
+        self.assertSandboxRan(res)
+        plain = self.log_cmd()
+        self.assertNotIn("\x1b", plain.out)
+        env = self.box.env()
+        env.pop("NO_COLOR", None)
+        t = abtest.PtyRun([AGENTBOX, "log", "-C", self.box.project], env, self.box.project)
+        try:
+            self.assertEqual(t.wait(), 0, t.output)
+        finally:
+            t.close()
+        self.assertIn(b"\x1b[31msyscall.denied\x1b[0m", t.output)
+        no = dict(env, NO_COLOR="1")
+        t = abtest.PtyRun([AGENTBOX, "log", "-C", self.box.project], no, self.box.project)
+        try:
+            self.assertEqual(t.wait(), 0, t.output)
+        finally:
+            t.close()
+        self.assertNotIn(b"\x1b[", t.output)
+
     def test_follow_ends_with_the_session(self):
         p = self.box.popen(["sh", "-c", "sleep 1; exit 3"])
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))

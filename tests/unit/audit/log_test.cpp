@@ -3,6 +3,8 @@
 // catch (edit, delete, reorder, append, a replaced key) or report (cut short).
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -451,4 +453,32 @@ TEST_CASE("a symlink planted at the key path is not followed") {
     REQUIRE(::chmod(target.c_str(), 0600) == 0);
     REQUIRE(::symlink(target.c_str(), (t.root + "/log-key").c_str()) == 0);
     CHECK_THROWS(SigningKey::load_or_create(t.root + "/log-key"));
+}
+
+TEST_CASE("a line that does not fit (file size limit) is dropped whole and counted") {
+    TempDir t;
+    const std::string path = t.root + "/log.jsonl";
+    auto log = Log::create(path, "s", key_a());
+    log->append(Event("session.start"));
+    const auto size = fs::file_size(path);
+    struct rlimit old {};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    auto* prev_handler = ::signal(SIGXFSZ, SIG_IGN);
+    // Room for part of the next line only: write(2) writes that part and stops.
+    struct rlimit small = old;
+    small.rlim_cur = size + 100;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    std::vector<std::string> errors;
+    log->on_error([&](const std::string& m) { errors.push_back(m); });
+    const bool written = log->append(Event("exec").set("argv0", std::string(400, 'x')));
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    ::signal(SIGXFSZ, prev_handler);
+    CHECK_FALSE(written);
+    CHECK(log->dropped() == 1);
+    CHECK(errors.size() == 1);
+    CHECK(fs::file_size(path) == size);  // the half line was taken back
+    log->append(Event("session.end"));
+    const std::string text = slurp(path);
+    CHECK(verify(text).ok);
+    CHECK(Json::parse(lines_of(text).back())["dropped"] == 1);
 }
