@@ -45,7 +45,7 @@ _agentbox() {
             --) _agentbox_command_from $((j + 1)); return ;;
             -p | --profile | -C | --project | --ro | --rw | --hide | --net | --allow-host | \
                 --env | --timeout | --memory | --pids | --on-exit | --approver | --log | \
-                --backend | --summary-fd) ((j += 2)) ;;
+                --log-fd | --backend | --summary-fd) ((j += 2)) ;;
             -*) ((j++)) ;;
             *) _agentbox_command_from "$j"; return ;;
             esac
@@ -65,12 +65,12 @@ _agentbox() {
         --backend) COMPREPLY=($(compgen -W "auto native bwrap" -- "$cur")); return ;;
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
-        --allow-host | --timeout | --memory | --pids | --approver | --summary-fd)
+        --allow-host | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd)
             return ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
-                --allow-host --env --timeout --memory --pids --on-exit --approver --log
+                --allow-host --env --timeout --memory --pids --on-exit --approver --log --log-fd
                 --dry-run --json --backend --tty --no-tty --allow-weaker -q --quiet -v
                 --verbose --summary-fd -h --help --" -- "$cur"))
         else
@@ -135,7 +135,11 @@ _agentbox() {
         --format) COMPREPLY=($(compgen -W "tar tar.gz tar.zst patch" -- "$cur")); return ;;
         esac
         COMPREPLY=($(compgen -W "-o --format -h --help" -- "$cur")) ;;
-    log) COMPREPLY=($(compgen -W "--json --follow --verify -h --help" -- "$cur")) ;;
+    log)
+        case $prev in
+        -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        esac
+        COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur")) ;;
     discard | undo) COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
     esac
 }

@@ -43,6 +43,7 @@ complete -c agentbox -n $r -l pids -x -d 'Process count limit'
 complete -c agentbox -n $r -l on-exit -x -a 'ask commit discard keep' -d 'What to do with staged changes'
 complete -c agentbox -n $r -l approver -x -a '(__fish_complete_command)' -d 'Approval command'
 complete -c agentbox -n $r -l log -r -F -d 'Copy of the decision log'
+complete -c agentbox -n $r -l log-fd -x -d 'Copy of the decision log to file descriptor N'
 complete -c agentbox -n $r -l dry-run -d 'Print the plan and exit'
 complete -c agentbox -n $r -l json -d 'With --dry-run: plan as JSON'
 complete -c agentbox -n $r -l backend -x -a 'auto native bwrap' -d 'Sandbox backend'
@@ -83,6 +84,7 @@ complete -c agentbox -n "__fish_seen_subcommand_from commit" -l force
 complete -c agentbox -n "__fish_seen_subcommand_from commit" -l dry-run
 complete -c agentbox -n "__fish_seen_subcommand_from export" -s o -r -F
 complete -c agentbox -n "__fish_seen_subcommand_from export" -l format -x -a 'tar tar.gz tar.zst patch'
-complete -c agentbox -n "__fish_seen_subcommand_from log" -l json
-complete -c agentbox -n "__fish_seen_subcommand_from log" -l follow
-complete -c agentbox -n "__fish_seen_subcommand_from log" -l verify
+complete -c agentbox -n "__fish_seen_subcommand_from log" -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
+complete -c agentbox -n "__fish_seen_subcommand_from log" -l json -d 'Print the raw JSON lines'
+complete -c agentbox -n "__fish_seen_subcommand_from log" -l follow -d 'Keep printing until the session ends'
+complete -c agentbox -n "__fish_seen_subcommand_from log" -l verify -d 'Check chain, sequence and signatures'

@@ -42,11 +42,11 @@ Cli::Cli() : app_("agentbox: run a command in a least-privilege sandbox; writes 
     run_cmd_ = register_run(app_, run_);
     sessions_cmd_ = register_sessions(app_, sessions_);
     diff_cmd_ = register_diff(app_, diff_);
-    later_ = register_later(app_);
     commit_cmd_ = register_commit(app_, commit_);
     discard_cmd_ = register_discard(app_, discard_);
     undo_cmd_ = register_undo(app_, undo_);
     export_cmd_ = register_export(app_, export_);
+    log_cmd_ = register_log(app_, log_);
     explain_cmd_ = register_explain(app_, explain_);
     profile_cmd_ = register_profile(app_, profile_);
     doctor_cmd_ = register_doctor(app_, doctor_);
@@ -123,8 +123,7 @@ int Cli::dispatch() {
     if (doctor_cmd_->parsed()) return run_doctor(doctor_);
     if (completions_cmd_->parsed()) return run_completions(completions_);
     if (help_cmd_->parsed()) return run_help(app_, help_);
-    for (const auto& later : later_)
-        if (later.app->parsed()) return run_later(later);
+    if (log_cmd_->parsed()) return run_log(log_);
     // No command: the overview, on stderr since nothing was asked for.
     std::cerr << app_.help();
     return exit_usage;

@@ -10,7 +10,7 @@
 #include "cli/doctor.hpp"
 #include "cli/explain.hpp"
 #include "cli/help.hpp"
-#include "cli/later.hpp"
+#include "cli/log.hpp"
 #include "cli/profile_cmd.hpp"
 #include "cli/run.hpp"
 #include "cli/stage_cmds.hpp"
@@ -48,13 +48,14 @@ private:
     ExportOptions export_;
     CLI::App* diff_cmd_ = nullptr;
     CLI::App* export_cmd_ = nullptr;
+    LogOptions log_;
     CLI::App* run_cmd_ = nullptr;
     CLI::App* explain_cmd_ = nullptr;
     CLI::App* profile_cmd_ = nullptr;
     CLI::App* doctor_cmd_ = nullptr;
     CLI::App* completions_cmd_ = nullptr;
     CLI::App* help_cmd_ = nullptr;
-    std::vector<LaterCommand> later_;
+    CLI::App* log_cmd_ = nullptr;
 };
 
 // Whether argv names the `run` command, decided before parsing so that even a parse error

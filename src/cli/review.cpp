@@ -9,7 +9,9 @@
 #include <iostream>
 #include <set>
 
+#include "audit/log.hpp"
 #include "cli/context.hpp"
+#include "cli/run_log.hpp"
 #include "cli/errors.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
@@ -154,7 +156,7 @@ Tally tally(const std::vector<Judged>& judged) {
 
 // Commit what the rules allow without asking; the rest stays staged.
 std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
-                           const std::set<std::string>& approved) {
+                           const std::set<std::string>& approved, audit::Log* log) {
     std::vector<stage::Change> go;
     for (const auto& j : judged)
         if (j.verdict == policy::Verdict::allow ||
@@ -171,6 +173,7 @@ std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
     const auto r = stage::commit(s, go);
     const auto left = stage::changes(s.upper(), s.meta().project);
     s.set_status(left.empty() ? "committed" : "staged");
+    if (log != nullptr) log_commit(*log, r.number, r.applied, r.stripped, left.size(), false);
     return "committed " + std::to_string(r.applied.size()) + " change(s)" +
            (left.empty() ? "" : ", " + std::to_string(left.size()) + " left staged");
 }
@@ -192,7 +195,8 @@ std::optional<std::string> ask_line(int tty, const std::string& prompt) {
 
 }  // namespace
 
-std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit) {
+std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
+                       audit::Log* log) {
     const auto cs = stage::changes(s.upper(), s.meta().project);
     const std::string where = " in session " + s.meta().id;
     if (cs.empty()) {
@@ -201,15 +205,20 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
     }
     const auto judged = judge(prof, s.meta().project, cs);
     const Tally t = tally(judged);
+    if (log != nullptr) log_changes(*log, judged);
+    auto discarded = [&] {
+        stage::discard(s);
+        if (log != nullptr) log->append(audit::Event("discard").set("changes", cs.size()));
+        return "discarded " + std::to_string(cs.size()) + " change(s)" + where;
+    };
     switch (on_exit) {
         case profile::OnExit::keep:
             return std::to_string(cs.size()) + " change(s) staged" + where;
         case profile::OnExit::discard:
-            stage::discard(s);
-            return "discarded " + std::to_string(cs.size()) + " change(s)" + where;
+            return discarded();
         case profile::OnExit::commit:
             // on_exit = "commit" never covers protected paths or outside links.
-            return commit_allowed(s, judged, {}) + where;
+            return commit_allowed(s, judged, {}, log) + where;
         case profile::OnExit::ask:
             break;
     }
@@ -228,15 +237,22 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
         const std::string a = std::string(util::trim(*answer));
         if (a == "k" || a == "keep" || a.empty())
             return std::to_string(cs.size()) + " change(s) staged" + where;
-        if (a == "d" || a == "discard") {
-            stage::discard(s);
-            return "discarded " + std::to_string(cs.size()) + " change(s)" + where;
-        }
-        if (a == "c" || a == "commit") return commit_allowed(s, judged, {});
+        if (a == "d" || a == "discard") return discarded();
+        if (a == "c" || a == "commit") return commit_allowed(s, judged, {}, log);
         if (a == "a" || a == "approve") {
             std::set<std::string> all;
             for (const auto& j : judged) all.insert(j.change.path);
-            return commit_allowed(s, judged, all);
+            if (log != nullptr)
+                for (const auto& j : judged)
+                    if (j.verdict == policy::Verdict::ask)
+                        log->append(audit::Event("approval")
+                                        .set("op", "commit")
+                                        .set("target", j.change.path)
+                                        .set("rule", j.why)
+                                        .set("verdict", "allow")
+                                        .set("by", "prompt")
+                                        .set("scope", "once"));
+            return commit_allowed(s, judged, all, log);
         }
         if (a == "s" || a == "select") {
             const auto paths = ask_line(tty.get(), "paths to commit (space-separated): ");
@@ -254,9 +270,55 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
                         // Naming a protected path at the prompt is the explicit approval.
                         approved.insert(c.path);
                     }
-            return commit_allowed(s, sub, approved);
+            return commit_allowed(s, sub, approved, log);
         }
     }
+}
+
+void log_changes(audit::Log& log, const std::vector<Judged>& judged) {
+    for (const auto& j : judged) {
+        const auto& c = j.change;
+        audit::Event ev("change");
+        ev.set("path", c.path);
+        ev.set("kind", stage::kind_name(c.kind));
+        ev.set("old_mode", static_cast<unsigned>(c.old_mode));
+        ev.set("new_mode", static_cast<unsigned>(c.new_mode));
+        ev.set("size", c.size);
+        if (!c.hash.empty()) ev.set("xxh3", c.hash);  // "hash" is the chain's own member
+        if (S_ISLNK(c.new_mode)) ev.set("link_target", c.link_target);
+        if (c.link_outside) ev.set("link_outside", true);
+        if (c.setid) ev.set("setid", true);
+        ev.set("verdict", policy::to_string(j.verdict));
+        if (!j.why.empty()) ev.set("rule", j.why);
+        log.append(ev);
+    }
+}
+
+void log_commit(audit::Log& log, int number, const std::vector<std::string>& applied,
+                const std::vector<std::string>& stripped, std::size_t held, bool forced) {
+    audit::Event ev("commit");
+    ev.set("number", number);
+    ev.set("paths", applied);
+    ev.set("stripped_setid", stripped);
+    ev.set("left_staged", held);
+    ev.set("forced", forced);
+    log.append(ev);
+}
+
+void append_to_session_log(const stage::Session& s,
+                           const std::function<void(audit::Log&)>& write) {
+    auto key = audit::SigningKey::load_or_create(stage::config_dir() + "/log-key");
+    std::unique_ptr<audit::Log> log;
+    try {
+        log = audit::Log::open_append(s.log_path(), std::move(key));
+    } catch (const std::exception& e) {
+        // A session from before the log existed, or a log that was damaged: the staging
+        // command still does its job, and says so.
+        warn(std::string("not logging to ") + s.log_path() + ": " + e.what());
+        return;
+    }
+    write(*log);
+    log->append(session_end_event(s.meta().status));
 }
 
 }  // namespace agentbox::cli

@@ -2,6 +2,7 @@
 // rules of DESIGN.md §5, shared by `agentbox commit` and the end of `agentbox run`.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,10 @@
 #include "profile/model.hpp"
 #include "stage/changes.hpp"
 #include "stage/session.hpp"
+
+namespace agentbox::audit {
+class Log;
+}
 
 namespace agentbox::cli {
 
@@ -38,6 +43,17 @@ std::string describe(const std::vector<Judged>& judged, int fd);
 
 // The end of a run: ask / commit / discard / keep (DESIGN.md §5). Returns a line for the
 // summary ("3 changes staged in session X", "committed 2, 1 left staged (protected)").
-std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit);
+// Every change, and what was done with them, goes to `log` (change, commit, discard events).
+std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
+                       audit::Log* log);
+
+// Decision-log events of the staging layer (agentbox-log(5)): names, kinds, verdicts and
+// rules; never file contents.
+void log_changes(audit::Log& log, const std::vector<Judged>& judged);
+void log_commit(audit::Log& log, int number, const std::vector<std::string>& applied,
+                const std::vector<std::string>& stripped, std::size_t held, bool forced);
+// For commands that act on a finished session: resume its log, append, sign again.
+void append_to_session_log(const stage::Session& s,
+                           const std::function<void(audit::Log&)>& write);
 
 }  // namespace agentbox::cli

@@ -4,12 +4,16 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
+#include "audit/log.hpp"
 #include "cli/run_layer.hpp"
+#include "cli/run_log.hpp"
 #include "cli/run_summary.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
@@ -19,6 +23,7 @@
 #include "cli/own_dirs.hpp"
 #include "stage/session.hpp"
 #include "cli/review.hpp"
+#include "util/strings.hpp"
 
 namespace agentbox::cli {
 
@@ -55,6 +60,8 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
         ->take_last();  // the last one wins, as with git: wrappers can override a default
     cmd->add_option("--approver", o.approver, "Command that answers approval requests");
     cmd->add_option("--log", o.log_file, "Write a copy of the decision log to FILE");
+    cmd->add_option("--log-fd", o.log_fd, "Write a copy of the decision log to file descriptor N")
+        ->check(CLI::NonNegativeNumber);
     auto* dry = cmd->add_flag("--dry-run", o.dry_run, "Print the plan and exit");
     cmd->add_flag("--json", o.json, "With --dry-run: print the plan as JSON")->needs(dry);
     cmd->add_option("--backend", o.backend, "Sandbox backend")
@@ -77,9 +84,6 @@ namespace {
 void refuse_unimplemented(const RunOptions& o) {
     if (o.backend == "bwrap")
         throw Failure("--backend bwrap is not implemented yet; use --backend native (or auto)",
-                      exit_setup);
-    if (o.log_file)
-        throw Failure("--log is not implemented yet: the decision log is a later issue",
                       exit_setup);
     if (o.approver)
         throw Failure("--approver is not implemented yet: approvals are a later issue",
@@ -109,13 +113,29 @@ profile::OnExit resolve_on_exit(const profile::Profile& p) {
     return ::isatty(0) == 1 && ::isatty(2) == 1 ? profile::OnExit::ask : profile::OnExit::keep;
 }
 
-void check_summary_fd(int fd) {
+void check_output_fd(const char* flag, int fd) {
     if (::fcntl(fd, F_GETFD) < 0)
-        throw UsageError("--summary-fd: " + std::to_string(fd) + " is not an open file descriptor");
+        throw UsageError(std::string(flag) + ": " + std::to_string(fd) +
+                         " is not an open file descriptor");
     if (fd <= 2) return;
-    // The summary is agentbox's; the sandboxed command must not inherit this descriptor.
+    // The output is agentbox's; the sandboxed command must not inherit this descriptor.
     if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        throw UsageError("--summary-fd: cannot set close-on-exec on " + std::to_string(fd));
+        throw UsageError(std::string(flag) + ": cannot set close-on-exec on " +
+                         std::to_string(fd));
+}
+
+// The session's decision log, with its copies. A run that cannot be logged does not start:
+// the log is the record of what the agent did.
+std::unique_ptr<audit::Log> open_log(const stage::Session& session, const RunOptions& o) {
+    auto key = audit::SigningKey::load_or_create(stage::config_dir() + "/log-key");
+    auto log = audit::Log::create(session.log_path(), session.meta().id, std::move(key));
+    log->on_error([](const std::string& m) { warn(m); });
+    if (o.log_file) log->add_copy_file(*o.log_file);
+    if (o.log_fd) log->add_copy_fd(*o.log_fd, "--log-fd " + std::to_string(*o.log_fd));
+    // A collector that goes away must cost us its copy, not our life. The command gets the
+    // default disposition back before exec (sandbox/linux/command.cpp).
+    if (o.log_file || o.log_fd) ::signal(SIGPIPE, SIG_IGN);
+    return log;
 }
 
 }  // namespace
@@ -123,7 +143,8 @@ void check_summary_fd(int fd) {
 int run_run(const RunOptions& o) {
     refuse_unimplemented(o);
     if (o.command.empty()) throw UsageError("run: no command given (agentbox run [OPTIONS] [--] CMD [ARGS...])");
-    if (o.summary_fd) check_summary_fd(*o.summary_fd);
+    if (o.summary_fd) check_output_fd("--summary-fd", *o.summary_fd);
+    if (o.log_fd) check_output_fd("--log-fd", *o.log_fd);
 
     auto env = environment();
     const std::string home = home_dir(env);
@@ -173,24 +194,35 @@ int run_run(const RunOptions& o) {
     }
     if (!report_weakenings(plan, o.allow_weaker)) return exit_setup;
 
-    std::optional<stage::Session> session;
+    // Every run has a session, if only for its log; upper/ stays empty without staging.
+    std::optional<stage::Session> session = stage::Session::create(project, o.command, o.profiles);
     sandbox::StageDirs dirs;
-    if (plan.staging != policy::Staging::none) {
-        session = stage::Session::create(project, o.command, o.profiles);
-        dirs = {session->upper(), session->work()};
+    if (plan.staging != policy::Staging::none) dirs = {session->upper(), session->work()};
+    std::unique_ptr<audit::Log> log;
+    try {
+        log = open_log(*session, o);
+    } catch (...) {
+        session->set_status("failed");
+        throw;
     }
+    log->append(session_start_event(plan, facts));
+    log->append(plan_event(plan));
 
     sandbox::Io io;
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     const int verbose = o.verbose;
-    auto sink = [verbose](const sandbox::Event& ev) {
+    audit::Log* logp = log.get();
+    auto sink = [verbose, logp](const sandbox::Event& ev) {
+        logp->append(backend_event(ev));
         if (ev.type == "warning") {
             std::string msg;
             for (const auto& [k, v] : ev.fields) msg += (msg.empty() ? "" : ", ") + k + "=" + v;
             warn(msg);
         } else if (verbose > 0) {
             std::string msg = ev.type;
-            for (const auto& [k, v] : ev.fields) msg += " " + k + "=" + v;
+            // Values can come from inside the sandbox (a process name): escaped for the
+            // terminal.
+            for (const auto& [k, v] : ev.fields) msg += " " + k + "=" + util::quote(v);
             note(msg);
         }
     };
@@ -199,10 +231,11 @@ int run_run(const RunOptions& o) {
     try {
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
-        if (session) session->set_status("failed");
+        session->set_status("failed");
+        log->append(session_end_event("failed"));
         throw;
     }
-    if (session) {
+    {
         session->set_status(out.started ? "staged" : "failed");
         // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
         // left behind it is a mode-000 directory the user cannot even delete.
@@ -215,16 +248,19 @@ int run_run(const RunOptions& o) {
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
 
-    Summary summary = make_summary(plan, out, session ? &*session : nullptr);
+    const bool staged = plan.staging != policy::Staging::none;
+    Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
+    log->append(process_exit_event(out, summary.exit_code));
     // The review: whatever the command did, its writes are still only in the session.
-    if (session && out.started) {
+    if (staged && out.started) {
         try {
-            summary.review = finish_run(*session, prof, plan.on_exit);
+            summary.review = finish_run(*session, prof, plan.on_exit, log.get());
         } catch (const std::exception& e) {
             error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
                   session->meta().id);
         }
     }
+    log->append(session_end_event(session->meta().status));
     if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
     if (!o.quiet) print_summary(summary);
     return summary.exit_code;

@@ -22,7 +22,8 @@ struct RunOptions {
     std::optional<std::string> timeout, memory, pids;
     std::optional<std::string> on_exit; // ask | commit | discard | keep
     std::optional<std::string> approver;
-    std::optional<std::string> log_file;
+    std::optional<std::string> log_file;  // --log FILE: a copy of the decision log
+    std::optional<int> log_fd;            // --log-fd N: the same on a descriptor
     bool dry_run = false;
     bool json = false;                  // --dry-run output as JSON
     std::string backend = "auto";       // auto | native | bwrap

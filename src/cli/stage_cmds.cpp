@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <set>
 
+#include "audit/log.hpp"
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
 #include "cli/review.hpp"
@@ -233,6 +234,20 @@ int run_commit(const CommitOptions& o) {
     for (const auto& p : r.stripped) warn("stripped setuid/setgid bits from " + util::quote(p));
     const auto left = stage::changes(s.upper(), project);
     s.set_status(left.empty() ? "committed" : "staged");
+    append_to_session_log(s, [&](audit::Log& log) {
+        for (const auto& j : judged)
+            if (j.verdict == policy::Verdict::ask &&
+                std::any_of(go.begin(), go.end(),
+                            [&](const stage::Change& c) { return c.path == j.change.path; }))
+                log.append(audit::Event("approval")
+                               .set("op", "commit")
+                               .set("target", j.change.path)
+                               .set("rule", j.why)
+                               .set("verdict", "allow")
+                               .set("by", "command line (--force PATH)")
+                               .set("scope", "once"));
+        log_commit(log, r.number, r.applied, r.stripped, left.size(), o.force);
+    });
     note("committed " + plural(r.applied.size(), "change", "changes") + " from session " +
          s.meta().id + (left.empty() ? "" : "; " + std::to_string(left.size()) + " left staged"));
     for (const auto* j : held)
@@ -270,6 +285,9 @@ int run_discard(const TargetOptions& o) {
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
     const auto n = stage::changes(s.upper(), s.meta().project).size();
     stage::discard(s);
+    append_to_session_log(s, [&](audit::Log& log) {
+        log.append(audit::Event("discard").set("changes", n));
+    });
     note("discarded " + plural(n, "change", "changes") + " of session " + s.meta().id);
     return 0;
 }
@@ -292,6 +310,12 @@ int run_undo(const TargetOptions& o) {
         return exit_refused;
     }
     s.set_status("staged");
+    append_to_session_log(s, [&](audit::Log& log) {
+        log.append(audit::Event("undo")
+                       .set("number", r.number)
+                       .set("paths", r.restored)
+                       .set("forced", o.force));
+    });
     note("undid commit " + std::to_string(r.number) + " of session " + s.meta().id + ": " +
          plural(r.restored.size(), "path", "paths") + " restored; the changes are staged again");
     return 0;

@@ -100,7 +100,6 @@ class RunOptions(BoxTest):
         self.assertIn("end", res.out, res)
         self.assertNotIn("PRIVATE-CONTENT", res.out, res)
 
-    @unittest.skip("the decision log (--log) is issue #5; run refuses --log until then")
     def test_log_flag_copies_the_decision_log(self):
         log = os.path.join(self.box.outside, "decisions.jsonl")
         res = self.box.run(["true"], args=["--log", log])

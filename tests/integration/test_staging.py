@@ -294,6 +294,23 @@ class Staging(BoxTest):
                                    capture_output=True, cwd=self.box.project)
         self.assertEqual(check.returncode, 0, check.stderr)
 
+    def test_changes_commit_and_undo_are_in_the_signed_log(self):
+        import json
+        self.staged("echo hi >> README.md; ln -s /etc/passwd pw")
+        self.ab("commit", check=1)
+        self.ab("commit", "--force", "pw", check=0)
+        self.ab("undo", check=0)
+        self.ab("log", "--verify", check=0)
+        events = [json.loads(l) for l in self.ab("log", "--json", check=0).out.splitlines()]
+        kinds = [e["event"] for e in events]
+        for k in ("change", "commit", "approval", "undo", "session.end"):
+            self.assertIn(k, kinds)
+        changes = {e["path"]: e for e in events if e["event"] == "change"}
+        self.assertEqual(changes["pw"]["verdict"], "ask")
+        self.assertEqual(changes["README.md"]["kind"], "modified")
+        # Names and hashes only: no file content in the log.
+        self.assertNotIn("# project", self.ab("log", "--json").out)
+
     def test_sessions_lists_the_session_with_its_change_count(self):
         self.staged("echo x > a; echo y > b")
         res = self.ab("sessions", "--json", check=0)

@@ -1,5 +1,6 @@
 #include "sandbox/linux/notify.hpp"
 
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -13,6 +14,22 @@
 namespace agentbox::sandbox::lnx {
 
 namespace {
+// The name of the process that made the call (it is blocked in it, so it is still there),
+// for the log. Chosen by the process itself, so it is data, never trusted or printed raw.
+std::string comm_of(std::uint32_t pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%u/comm", pid);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    char buf[32];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (n <= 0) return {};
+    std::string s(buf, static_cast<std::size_t>(n));
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+}
+
 std::string hex32(std::uint32_t v) {
     char b[16];
     std::snprintf(b, sizeof b, "0x%08x", v);
@@ -48,6 +65,9 @@ bool Notifier::handle() {
     int err = EPERM;
     if (seccomp::evaluate(rules_, name, args, &err) != seccomp::Action::errno_) err = EPERM;
 
+    // Read while the caller still waits for our answer; after it, it may be gone.
+    const std::string comm = sink_ ? comm_of(req->pid) : std::string();
+
     std::memset(resp_.data(), 0, resp_.size());
     auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(resp_.data());
     resp->id = req->id;
@@ -60,6 +80,7 @@ bool Notifier::handle() {
                     {{"syscall", name},
                      {"nr", std::to_string(req->data.nr)},
                      {"pid", std::to_string(req->pid)},
+                     {"comm", comm},
                      {"arch", hex32(req->data.arch)},
                      {"errno", std::to_string(err)}}});
     return true;

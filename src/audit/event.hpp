@@ -1,0 +1,42 @@
+// One decision-log event before it is written: a type and its own members, in the order they
+// were set. Log::append adds the envelope (v, ts, session, seq, event ... prev, hash).
+//
+// Only names and facts go in: environment values, file contents and request bodies are never
+// set on an Event (DESIGN.md §7), so no writer can leak them.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "audit/chain.hpp"
+
+namespace agentbox::audit {
+
+class Event {
+public:
+    explicit Event(std::string type) : type_(std::move(type)), fields_(Json::object()) {}
+
+    // Sets member `key`; a later set of the same key replaces the value in place. The
+    // envelope's names (see is_reserved) are rejected by Log::append.
+    template <class T>
+    Event& set(const std::string& key, T&& value) {
+        fields_[key] = std::forward<T>(value);
+        return *this;
+    }
+
+    const std::string& type() const { return type_; }
+    const Json& fields() const { return fields_; }
+
+private:
+    std::string type_;
+    Json fields_;
+};
+
+// Members the log itself writes on every line, or on session.start/session.end.
+inline bool is_reserved(const std::string& key) {
+    for (const char* r : {"v", "ts", "session", "seq", "event", "prev", "hash", "sig", "key"})
+        if (key == r) return true;
+    return false;
+}
+
+}  // namespace agentbox::audit

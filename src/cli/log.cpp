@@ -1,0 +1,261 @@
+#include "cli/log.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "audit/chain.hpp"
+#include "audit/verify.hpp"
+#include "cli/context.hpp"
+#include "cli/errors.hpp"
+#include "cli/term.hpp"
+#include "stage/session.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::cli {
+
+namespace {
+
+using audit::Json;
+
+// Envelope members that text output leaves out: they are for machines (--json, --verify).
+bool envelope(const std::string& k) {
+    for (const char* e : {"v", "ts", "session", "seq", "event", "prev", "hash", "sig", "key"})
+        if (k == e) return true;
+    return false;
+}
+
+bool plain(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+                        c == '/' || c == ':' || c == '@' || c == '+' || c == ',';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Every string that reaches the terminal passes through here or through an ASCII-only JSON
+// dump: log values can come from inside the sandbox (process names, paths).
+std::string text_of(const Json& v) {
+    if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        return plain(s) ? s : util::quote(s);
+    }
+    if (v.is_array()) {
+        // A list of objects with names reads as the names; other lists of objects as a count.
+        bool named = !v.empty(), scalars = true;
+        for (const auto& e : v) {
+            named = named && e.is_object() && e.contains("name");
+            scalars = scalars && !e.is_structured();
+        }
+        std::vector<std::string> parts;
+        if (named)
+            for (const auto& e : v) parts.push_back(text_of(e["name"]));
+        else if (scalars)
+            for (const auto& e : v) parts.push_back(text_of(e));
+        else
+            return "(" + std::to_string(v.size()) + ")";
+        return "[" + util::join(parts, " ") + "]";
+    }
+    return v.dump(-1, ' ', true, Json::error_handler_t::replace);
+}
+
+Style style_of(const std::string& event) {
+    if (event == "session.start" || event == "session.end") return Style::bold;
+    if (event == "syscall.denied" || event == "limit") return Style::red;
+    if (event == "warning" || event == "log.resume") return Style::yellow;
+    if (event == "exec") return Style::green;
+    return Style::plain;
+}
+
+std::string read_file(const std::string& path) {
+    sys::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) throw sys::SysError("open", path, errno);
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw sys::SysError("read", path, errno);
+        if (n == 0) return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+struct Target {
+    std::string path;
+    std::string session;  // "" for a file named directly
+};
+
+Target find_log(const LogOptions& o) {
+    if (o.session.find('/') != std::string::npos) return {o.session, ""};
+    auto env = environment();
+    const std::string home = home_dir(env);
+    const std::string cwd = current_dir();
+    const std::string project = resolve_project(o.project, cwd, home, /*refuse_broad=*/false);
+    stage::Session s;
+    try {
+        s = stage::Session::open(o.session, project);
+    } catch (const sys::SysError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Failure(std::string("log: ") + e.what(), exit_refused);
+    }
+    return {s.log_path(), s.meta().id};
+}
+
+int verify_log(const Target& t) {
+    const std::string text = read_file(t.path);
+    // The user's own key, if there is one: a log re-signed with another key must not pass.
+    std::string mine;
+    const std::string key_path = stage::config_dir() + "/log-key";
+    if (::access(key_path.c_str(), F_OK) == 0) mine = audit::SigningKey::load(key_path).public_hex();
+    const audit::Verdict v = audit::verify(text, mine);
+    const std::string name = t.session.empty() ? util::quote(t.path) : "session " + t.session;
+    if (v.bad_line != 0) {
+        std::cout << name << ": line " << v.bad_line << ": " << v.reason << "\n";
+        if (v.lines > 0) std::cout << "lines 1-" << v.lines << " verify\n";
+        return exit_refused;
+    }
+    if (v.cut_short) {
+        std::cout << name << ": cut short: " << v.reason << " (" << v.lines
+                  << (v.lines == 1 ? " line" : " lines") << " verified)\n";
+        return exit_refused;
+    }
+    std::cout << name << ": ok, " << v.lines << " events, signed by key "
+              << v.key.substr(0, 16) << "…"
+              << (mine.empty() ? " (no key of yours to compare with)" : " (yours)") << "\n";
+    return 0;
+}
+
+// Prints the whole lines of `data` (from `pos`), returns where the unprinted rest starts.
+// `ended` is set when a session.end was printed.
+std::size_t print_lines(const std::string& data, std::size_t pos, bool json, bool colour,
+                        bool& ended) {
+    for (;;) {
+        const std::size_t nl = data.find('\n', pos);
+        if (nl == std::string::npos) return pos;
+        const std::string line = data.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (json)
+            std::cout << line << '\n';
+        else
+            std::cout << format_event_line(line, colour) << '\n';
+        ended = line.find("\"event\":\"session.end\"") != std::string::npos;
+    }
+}
+
+// The supervisor's pid from session.start, to notice a run that died without session.end.
+long long writer_pid(const std::string& data) {
+    const std::size_t nl = data.find('\n');
+    if (nl == std::string::npos) return 0;
+    try {
+        const Json j = Json::parse(data.substr(0, nl));
+        return j.value("pid", 0LL);
+    } catch (const Json::exception&) {
+        return 0;
+    }
+}
+
+int follow_log(const Target& t, bool json, bool colour) {
+    std::string data;
+    std::size_t printed = 0;
+    bool ended = false;
+    int idle = 0;
+    for (;;) {
+        // The file only grows (O_APPEND, whole lines), so re-reading the tail is enough.
+        sys::unique_fd fd(::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+        if (!fd) throw sys::SysError("open", t.path, errno);
+        if (::lseek(fd.get(), static_cast<off_t>(data.size()), SEEK_SET) < 0)
+            throw sys::SysError("lseek", t.path, errno);
+        char buf[65536];
+        ssize_t n;
+        bool grew = false;
+        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) {
+            data.append(buf, static_cast<std::size_t>(n));
+            grew = true;
+        }
+        printed = print_lines(data, printed, json, colour, ended);
+        std::cout.flush();
+        if (grew) {
+            idle = 0;
+            continue;
+        }
+        if (ended) return 0;
+        // A supervisor that is gone without a session.end was killed: nothing more will come.
+        const long long pid = writer_pid(data);
+        if (pid > 0 && ++idle >= 5 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+            if (!json) note("the run ended without session.end (cut short)");
+            return exit_refused;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+}  // namespace
+
+std::string format_event_line(const std::string& line, bool colour) {
+    Json j;
+    try {
+        j = Json::parse(line);
+    } catch (const Json::exception&) {
+        return "(not a log line: " + util::quote(line.substr(0, 80)) + ")";
+    }
+    if (!j.is_object()) return "(not a log line)";
+    const std::string ts = j.value("ts", "");
+    const std::string event = j.value("event", "?");
+    std::string out = ts.size() >= 23 ? ts.substr(11, 12) : text_of(j.value("ts", Json()));
+    out += " #" + text_of(j.value("seq", Json())) + " ";
+    std::string ev = plain(event) ? event : util::quote(event);
+    if (colour) {
+        const Style st = style_of(event);
+        if (st != Style::plain) ev = paint(1, st, ev);
+    }
+    out += ev;
+    if (event == "session.start" && ts.size() >= 10) out += " date=" + ts.substr(0, 10);
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (envelope(it.key())) continue;
+        out += " " + (plain(it.key()) ? it.key() : util::quote(it.key())) + "=" +
+               text_of(it.value());
+    }
+    return out;
+}
+
+CLI::App* register_log(CLI::App& app, LogOptions& o) {
+    auto* cmd = app.add_subcommand("log", "Read or verify the decision log of a session");
+    cmd->add_option("session", o.session,
+                    "Session id or unique prefix (default: the newest of the project), or the "
+                    "path of a log file (any argument with a '/')");
+    cmd->add_option("-C,--project", o.project, "Project whose newest session is meant");
+    auto* json = cmd->add_flag("--json", o.json, "Print the raw JSON lines");
+    auto* follow = cmd->add_flag("--follow", o.follow, "Keep printing until the session ends");
+    cmd->add_flag("--verify", o.verify,
+                  "Check the hash chain, sequence and signature; exit 1 on any failure")
+        ->excludes(follow)
+        ->excludes(json);
+    return cmd;
+}
+
+int run_log(const LogOptions& o) {
+    const Target t = find_log(o);
+    if (o.verify) return verify_log(t);
+    const bool colour = !o.json && colour_enabled(1);
+    if (o.follow) return follow_log(t, o.json, colour);
+    const std::string data = read_file(t.path);
+    bool ended = false;
+    const std::size_t rest = print_lines(data, 0, o.json, colour, ended);
+    if (rest < data.size() && !o.json) note("the last line is unfinished");
+    return 0;
+}
+
+}  // namespace agentbox::cli

@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+"""Integration: the decision log of a real run (DESIGN.md §7, agentbox-log(5)).
+
+A run writes session.start, plan, exec, syscall.denied, process.exit and session.end, each line
+matching the documented schema; `agentbox log --verify` passes on it and fails on every kind of
+tampering; a supervisor killed with SIGKILL leaves a log that verifies up to its last line and
+is reported as cut short; no environment value ever reaches the log."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+import abtest  # noqa: E402
+from abtest import AGENTBOX, BoxTest, probe, sleeper, wait_gone  # noqa: E402
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX128 = re.compile(r"^[0-9a-f]{128}$")
+TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+INT, STR, BOOL, LIST, OBJ, NULL = int, str, bool, list, dict, type(None)
+
+# The members each event must have, with their types, as agentbox-log(5) documents them.
+# Members an event may have besides are listed in OPTIONAL.
+SCHEMA = {
+    "session.start": {"agentbox": STR, "argv": LIST, "project": STR, "cwd": STR, "uid": INT,
+                      "pid": INT, "profiles": LIST, "backend": STR, "kernel": OBJ, "key": STR},
+    "plan": {"staging": STR, "namespaces": OBJ, "mounts": LIST, "seccomp": OBJ, "landlock": OBJ,
+             "network": OBJ, "env": LIST, "limits": LIST, "weakenings": LIST,
+             "allow_weaker": BOOL, "on_exit": STR},
+    "exec": {"argv0": STR},
+    "syscall.denied": {"syscall": STR, "nr": INT, "pid": INT, "comm": STR, "arch": STR,
+                       "errno": INT},
+    "process.exit": {"started": BOOL, "status": INT, "exit_code": INT, "signal": (STR, NULL),
+                     "timed_out": BOOL, "duration_ms": INT, "peak_memory": INT, "rusage": OBJ},
+    "session.end": {"status": STR, "key": STR, "dropped": INT},
+    "warning": {},
+    "log.resume": {"after": STR, "fragment_bytes": INT, "pid": INT},
+}
+OPTIONAL = {"plan": {"exec_allow": LIST}, "process.exit": {"error": STR}}
+RUSAGE = ["utime_us", "stime_us", "maxrss_kib", "minflt", "majflt", "inblock", "oublock",
+          "nvcsw", "nivcsw"]
+
+
+def typed(value, t):
+    ts = t if isinstance(t, tuple) else (t,)
+    # bool is an int in Python: an int member must not be a bool, and the other way round.
+    if isinstance(value, bool):
+        return BOOL in ts
+    return isinstance(value, ts)
+
+
+class LogTest(BoxTest):
+    def read_log(self, session_dir=None):
+        s = session_dir or self.box.sessions()[-1]
+        with open(os.path.join(s, "log.jsonl"), "rb") as f:
+            return f.read()
+
+    def events(self, data):
+        return [json.loads(line) for line in data.decode().splitlines()]
+
+    def log_cmd(self, *args, env=None):
+        return self.host_run([AGENTBOX, "log", "-C", self.box.project] + list(args),
+                             env=self.box.env(env))
+
+    def check_schema(self, events):
+        for i, e in enumerate(events):
+            where = "line %d: %s" % (i + 1, json.dumps(e)[:300])
+            keys = list(e.keys())
+            self.assertEqual(keys[:5], ["v", "ts", "session", "seq", "event"], where)
+            self.assertEqual(keys[-1], "hash", where)
+            self.assertEqual(e["v"], 1, where)
+            self.assertRegex(e["ts"], TS, where)
+            self.assertEqual(e["seq"], i, where)
+            self.assertEqual(e["session"], events[0]["session"], where)
+            self.assertRegex(e["prev"], HEX64, where)
+            self.assertRegex(e["hash"], HEX64, where)
+            kind = e["event"]
+            self.assertIn(kind, SCHEMA, "undocumented event " + where)
+            envelope = {"v", "ts", "session", "seq", "event", "prev", "hash"}
+            if kind == "session.end":
+                envelope.add("sig")
+                self.assertRegex(e["sig"], HEX128, where)
+            allowed = dict(SCHEMA[kind], **OPTIONAL.get(kind, {}))
+            for name, t in SCHEMA[kind].items():
+                self.assertIn(name, e, "%s lacks %s: %s" % (kind, name, where))
+            for name, value in e.items():
+                if name in envelope:
+                    continue
+                if kind == "warning":
+                    self.assertTrue(typed(value, STR), where)
+                    continue
+                self.assertIn(name, allowed, "undocumented member %s of %s" % (name, where))
+                self.assertTrue(typed(value, allowed[name]),
+                                "%s.%s has the wrong type: %s" % (kind, name, where))
+            if kind == "process.exit":
+                self.assertEqual(sorted(e["rusage"]), sorted(RUSAGE), where)
+            if kind in ("session.start", "session.end"):
+                self.assertRegex(e["key"], HEX64, where)
+
+
+class RealRun(LogTest):
+    def test_a_run_logs_every_event_in_schema_and_verifies(self):
+        res = self.box.run([probe("syscalls"), "mount", "bpf"])
+        self.assertSandboxRan(res)
+        self.assertDenied(res, "mount")
+        events = self.events(self.read_log())
+        self.check_schema(events)
+        names = [e["event"] for e in events]
+        self.assertEqual(names[:2], ["session.start", "plan"], names)
+        self.assertEqual(names[-2:], ["process.exit", "session.end"], names)
+        self.assertIn("exec", names)
+        denied = [e for e in events if e["event"] == "syscall.denied"]
+        self.assertEqual([d["syscall"] for d in denied], ["mount", "bpf"], denied)
+        self.assertEqual(denied[0]["comm"], "syscalls")
+        self.assertEqual(denied[0]["errno"], 1)
+        start = events[0]
+        self.assertEqual(start["argv"], [probe("syscalls"), "mount", "bpf"])
+        self.assertEqual(start["project"], os.path.realpath(self.box.project))
+        self.assertTrue(all(re.match(r"^[0-9a-f]{64}$", p["sha256"] or "0" * 64)
+                            for p in start["profiles"]), start["profiles"])
+        self.assertIn("default", [p["name"] for p in start["profiles"]])
+        exit_ = events[-2]
+        self.assertEqual(exit_["status"], 0)
+        self.assertIsNone(exit_["signal"])
+        self.assertEqual(events[-1]["dropped"], 0)
+
+        r = self.log_cmd("--verify")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("ok", r.out)
+        self.assertIn("(yours)", r.out)
+
+    def test_the_key_is_private_and_outside_the_sandbox(self):
+        key = os.path.join(self.box.config, "agentbox", "log-key")
+        res = self.box.run(["sh", "-c", "cat %s; echo rc=$?" % key])
+        self.assertSandboxRan(res)
+        self.assertIn("rc=1", res.out, res)
+        st = os.stat(key)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        with open(key) as f:
+            secret = f.read().strip()
+        self.assertNotIn(secret, self.read_log().decode())
+
+    def test_a_killed_command_logs_its_signal(self):
+        res = self.box.run(["sh", "-c", "kill -KILL $$"])
+        self.assertRc(res, 128 + signal.SIGKILL)
+        exit_ = [e for e in self.events(self.read_log()) if e["event"] == "process.exit"][0]
+        self.assertEqual(exit_["signal"], "SIGKILL")
+        self.assertEqual(exit_["exit_code"], 137)
+
+    def test_environment_values_never_reach_the_log(self):
+        secret = abtest.token("env")
+        res = self.box.run(["sh", "-c", "test -n \"$MY_TOKEN\" && echo set"],
+                           args=["--env", "MY_TOKEN", "--env", "OTHER_SECRET=" + secret + "x"],
+                           env={"MY_TOKEN": secret})
+        self.assertRc(res, 0)
+        self.assertEqual(res.out, "set\n")
+        data = self.read_log().decode()
+        self.assertNotIn(secret, data, "an environment value was logged")
+        plan = [e for e in self.events(self.read_log()) if e["event"] == "plan"][0]
+        self.assertIn("MY_TOKEN", plan["env"])
+        self.assertIn("OTHER_SECRET", plan["env"])
+
+    def test_log_file_and_fd_get_the_same_lines(self):
+        copy = os.path.join(self.box.outside, "copy.jsonl")
+        r, w = os.pipe()
+        try:
+            res = self.box.run(["true"], args=["--log", copy, "--log-fd", str(w)], pass_fds=(w,))
+        finally:
+            os.close(w)
+        piped = b""
+        while True:
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            piped += chunk
+        os.close(r)
+        self.assertRc(res, 0)
+        own = self.read_log()
+        with open(copy, "rb") as f:
+            self.assertEqual(f.read(), own)
+        self.assertEqual(piped, own)
+        r = self.host_run([AGENTBOX, "log", "--verify", copy])
+        self.assertEqual(r.rc, 0, r)
+
+    def test_a_closed_log_fd_does_not_stop_the_run(self):
+        r, w = os.pipe()
+        os.close(r)  # the collector is gone before the first line
+        try:
+            res = self.box.run(["echo", "still ran"], args=["--log-fd", str(w)], pass_fds=(w,))
+        finally:
+            os.close(w)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out, "still ran\n")
+        self.assertIn("--log-fd", res.err)
+        self.assertEqual(self.log_cmd("--verify").rc, 0)
+
+    def test_log_fd_that_is_not_open_is_refused(self):
+        res = self.box.run(["true"], args=["--log-fd", "97"])
+        self.assertRc(res, abtest.EXIT_SETUP)
+        self.assertIn("--log-fd", res.err)
+
+    def test_many_denied_syscalls_are_all_logged(self):
+        n = 100000
+        res = self.box.run([probe("denied_loop"), str(n)], timeout=300)
+        self.assertRc(res, 0)
+        self.assertIn("denied=%d other=0" % n, res.out)
+        data = self.read_log()
+        self.assertEqual(data.count(b'"event":"syscall.denied"'), n)
+        end = json.loads(data.splitlines()[-1])
+        self.assertEqual(end["dropped"], 0)
+        self.assertEqual(self.log_cmd("--verify").rc, 0)
+
+
+class Reading(LogTest):
+    def test_text_json_and_prefix(self):
+        res = self.box.run([probe("syscalls"), "mount"])
+        self.assertSandboxRan(res)
+        session = os.path.basename(self.box.sessions()[-1])
+        text = self.log_cmd()
+        self.assertEqual(text.rc, 0, text)
+        self.assertRegex(text.out, r"#3 syscall.denied syscall=mount ")
+        self.assertNotIn("\x1b", text.out, "colour on a pipe")
+        js = self.log_cmd("--json", session[:20])
+        self.assertEqual(js.rc, 0, js)
+        self.assertEqual(js.out.encode(), self.read_log())
+
+    def test_a_process_name_cannot_drive_the_terminal_through_log(self):
+        # The name is the sandboxed process's choice: an escape sequence in it must come out
+        # of `agentbox log` escaped, not as a sequence the user's terminal would obey.
+        script = ("import ctypes; c = ctypes.CDLL(None); "
+                  "c.prctl(15, b'\\x1b]0;pwn\\x07\\x1b[2J', 0, 0, 0); "
+                  "c.syscall(165, b'none', b'/tmp', b'tmpfs', 0, None)")
+        res = self.box.run(["python3", "-c", script])
+        self.assertSandboxRan(res)
+        denied = [e for e in self.events(self.read_log()) if e["event"] == "syscall.denied"]
+        self.assertTrue(denied, res)
+        self.assertIn("\x1b", denied[0]["comm"])
+        for args in ((), ("--follow",)):
+            text = self.log_cmd(*args)
+            self.assertNotIn("\x1b", text.out + text.err, args)
+            self.assertIn("\\x1b", text.out, args)
+
+    def test_colour_only_on_a_terminal(self):
+        res = self.box.run([probe("syscalls"), "mount"])
+        self.assertSandboxRan(res)
+        plain = self.log_cmd()
+        self.assertNotIn("\x1b", plain.out)
+        env = self.box.env()
+        env.pop("NO_COLOR", None)
+        t = abtest.PtyRun([AGENTBOX, "log", "-C", self.box.project], env, self.box.project)
+        try:
+            self.assertEqual(t.wait(), 0, t.output)
+        finally:
+            t.close()
+        self.assertIn(b"\x1b[31msyscall.denied\x1b[0m", t.output)
+        no = dict(env, NO_COLOR="1")
+        t = abtest.PtyRun([AGENTBOX, "log", "-C", self.box.project], no, self.box.project)
+        try:
+            self.assertEqual(t.wait(), 0, t.output)
+        finally:
+            t.close()
+        self.assertNotIn(b"\x1b[", t.output)
+
+    def test_follow_ends_with_the_session(self):
+        p = self.box.popen(["sh", "-c", "sleep 1; exit 3"])
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        deadline = time.monotonic() + 20
+        while not self.box.sessions() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(self.box.sessions())
+        f = self.log_cmd("--follow", "--json")
+        self.assertEqual(f.rc, 0, f)
+        names = [json.loads(line)["event"] for line in f.out.splitlines()]
+        self.assertEqual(names[-1], "session.end", names)
+        self.assertIn("process.exit", names)
+        self.assertEqual(p.wait(timeout=20), 3)
+
+    def test_no_session_is_refused(self):
+        r = self.log_cmd()
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("no session", r.err)
+
+
+class Tampering(LogTest):
+    def setUp(self):
+        super().setUp()
+        res = self.box.run([probe("syscalls"), "mount", "bpf"])
+        self.assertSandboxRan(res)
+        self.path = os.path.join(self.box.sessions()[-1], "log.jsonl")
+        with open(self.path, "rb") as f:
+            self.lines = f.read().splitlines(keepends=True)
+        self.assertEqual(self.log_cmd("--verify").rc, 0)
+
+    def write(self, lines):
+        with open(self.path, "wb") as f:
+            f.write(b"".join(lines))
+
+    def assertCaught(self, line_no, what):
+        r = self.log_cmd("--verify")
+        self.assertEqual(r.rc, 1, "%s was not caught\n%s" % (what, r))
+        self.assertIn("line %d:" % line_no, r.out, "%s: wrong line named\n%s" % (what, r))
+
+    def test_edited_line(self):
+        i = [n for n, l in enumerate(self.lines) if b'"syscall":"mount"' in l][0]
+        self.lines[i] = self.lines[i].replace(b'"syscall":"mount"', b'"syscall":"getpid"')
+        self.write(self.lines)
+        self.assertCaught(i + 1, "an edited line")
+
+    def test_deleted_line(self):
+        del self.lines[2]
+        self.write(self.lines)
+        self.assertCaught(3, "a deleted line")
+
+    def test_reordered_lines(self):
+        self.lines[3], self.lines[4] = self.lines[4], self.lines[3]
+        self.write(self.lines)
+        self.assertCaught(4, "swapped lines")
+
+    def test_appended_line(self):
+        self.write(self.lines + [self.lines[3]])
+        self.assertCaught(len(self.lines) + 1, "an appended copy of a line")
+
+    def test_replaced_key(self):
+        # Someone who rewrites the log can sign it with a key of their own; it must not pass
+        # as this user's. Here: the log was signed by another user's key (another config dir).
+        other = os.path.join(self.box.root, "other-config")
+        os.makedirs(other)
+        res = self.box.run(["true"], env={"XDG_CONFIG_HOME": other})
+        self.assertRc(res, 0)
+        forged = os.path.join(self.box.sessions()[-1], "log.jsonl")
+        shutil.copyfile(forged, self.path)
+        r = self.log_cmd("--verify", os.path.basename(os.path.dirname(self.path)))
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("line 1:", r.out)
+        self.assertIn("not yours", r.out)
+
+    def test_supervisor_sigkill_leaves_a_log_cut_short(self):
+        argv, marker = sleeper()
+        self.addCleanup(abtest.kill_matching, marker)
+        p = self.box.popen(argv)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        deadline = time.monotonic() + 20
+        log = None
+        while time.monotonic() < deadline:
+            sessions = self.box.sessions()
+            if sessions and sessions[-1] != os.path.dirname(self.path):
+                log = os.path.join(sessions[-1], "log.jsonl")
+                if os.path.exists(log) and b'"event":"exec"' in open(log, "rb").read():
+                    break
+            time.sleep(0.05)
+        self.assertIsNotNone(log)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        self.assertEqual(wait_gone(marker, 10), [])
+        r = self.log_cmd("--verify", os.path.basename(os.path.dirname(log)))
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("cut short", r.out)
+        self.assertIn("3 lines verified", r.out)
+
+
+if __name__ == "__main__":
+    abtest.main()
