@@ -7,6 +7,11 @@ _agentbox_profiles() {
     agentbox profile list --names 2>/dev/null
 }
 
+_agentbox_sessions() {
+    # Session ids, newest last, from the binary (it knows the state directory).
+    agentbox sessions 2>/dev/null | cut -d' ' -f1
+}
+
 _agentbox() {
     local cur prev words cword
     if declare -F _init_completion >/dev/null 2>&1; then
@@ -127,20 +132,31 @@ _agentbox() {
     completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
     help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
     sessions) COMPREPLY=($(compgen -W "--json --prune -h --help" -- "$cur")) ;;
-    diff) COMPREPLY=($(compgen -W "--stat --name-status --json -h --help" -- "$cur")) ;;
-    commit) COMPREPLY=($(compgen -W "--force --dry-run -h --help" -- "$cur")) ;;
-    export)
+    diff | commit | discard | undo | export)
         case $prev in
-        -o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        -s | --session) COMPREPLY=($(compgen -W "$(_agentbox_sessions)" -- "$cur")); return ;;
+        -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        -o | --output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --format) COMPREPLY=($(compgen -W "tar tar.gz tar.zst patch" -- "$cur")); return ;;
         esac
-        COMPREPLY=($(compgen -W "-o --format -h --help" -- "$cur")) ;;
+        local flags="-s --session -C --project -h --help"
+        case $cmd in
+        diff) flags+=" --stat --name-status --json --binary --no-pager" ;;
+        commit) flags+=" --force -n --dry-run" ;;
+        undo) flags+=" --force" ;;
+        export) flags+=" -o --output --format --force" ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$(_agentbox_sessions)" -- "$cur"))
+            [[ $cmd == diff || $cmd == commit ]] && COMPREPLY+=($(compgen -f -- "$cur"))
+        fi ;;
     log)
         case $prev in
         -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         esac
         COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur")) ;;
-    discard | undo) COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
     esac
 }
 

@@ -81,8 +81,13 @@ complete -c agentbox -n "__fish_seen_subcommand_from diff" -l stat
 complete -c agentbox -n "__fish_seen_subcommand_from diff" -l name-status
 complete -c agentbox -n "__fish_seen_subcommand_from diff" -l json
 complete -c agentbox -n "__fish_seen_subcommand_from commit" -l force
-complete -c agentbox -n "__fish_seen_subcommand_from commit" -l dry-run
-complete -c agentbox -n "__fish_seen_subcommand_from export" -s o -r -F
+complete -c agentbox -n "__fish_seen_subcommand_from commit" -s n -l dry-run
+complete -c agentbox -n "__fish_seen_subcommand_from diff" -l binary
+complete -c agentbox -n "__fish_seen_subcommand_from diff" -l no-pager
+complete -c agentbox -n "__fish_seen_subcommand_from undo export" -l force
+complete -c agentbox -n "__fish_seen_subcommand_from diff commit discard undo export" -s s -l session -x -a '(agentbox sessions 2>/dev/null | cut -d" " -f1)' -d 'Session id or prefix'
+complete -c agentbox -n "__fish_seen_subcommand_from diff commit discard undo export" -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory' 
+complete -c agentbox -n "__fish_seen_subcommand_from export" -s o -l output -r -F
 complete -c agentbox -n "__fish_seen_subcommand_from export" -l format -x -a 'tar tar.gz tar.zst patch'
 complete -c agentbox -n "__fish_seen_subcommand_from log" -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
 complete -c agentbox -n "__fish_seen_subcommand_from log" -l json -d 'Print the raw JSON lines'

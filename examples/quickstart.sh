@@ -42,6 +42,20 @@ step "back on the host: the project is untouched until you commit"
 echo "README.md on the host:" >&2
 cat README.md
 test ! -e notes.txt && echo "notes.txt does not exist on the host" >&2
-session=$(ls "$XDG_STATE_HOME/agentbox/sessions" | tail -n 1)
-echo "staged in session $session:" >&2
-(cd "$XDG_STATE_HOME/agentbox/sessions/$session/upper" && find . -type f | sort)
+
+step "agentbox diff --stat"
+"$agentbox" diff --stat
+
+step "agentbox diff"
+"$agentbox" diff --no-pager
+
+step "agentbox commit    (the git hook needs an explicit approval: held back, exit 1)"
+"$agentbox" commit || echo "agentbox commit exited $?" >&2
+
+step "back on the host: the edits are in, the hook is not"
+cat README.md
+test ! -e .git/hooks/pre-commit && echo ".git/hooks/pre-commit does not exist on the host" >&2
+
+step "agentbox undo    (the commit is taken back; its changes are staged again)"
+"$agentbox" undo
+"$agentbox" sessions

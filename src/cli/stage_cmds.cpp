@@ -79,19 +79,31 @@ std::string plural(std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+void drop_emptied_dirs_once(std::vector<stage::Change>& go, const std::vector<const Judged*>& held);
+
 // A new directory whose entries are all held back would land in the project empty: it waits
 // for them.
 void drop_emptied_dirs(std::vector<stage::Change>& go, const std::vector<const Judged*>& held) {
-    std::erase_if(go, [&](const stage::Change& c) {
-        if (c.kind != stage::Kind::added || !S_ISDIR(c.new_mode)) return false;
+    // Until nothing changes: dropping a directory can leave its parent empty too.
+    for (std::size_t before = 0; before != go.size();) {
+        before = go.size();
+        drop_emptied_dirs_once(go, held);
+    }
+}
+
+void drop_emptied_dirs_once(std::vector<stage::Change>& go, const std::vector<const Judged*>& held) {
+    std::set<std::string> drop;
+    for (const auto& c : go) {
+        if (c.kind != stage::Kind::added || !S_ISDIR(c.new_mode)) continue;
         const bool some_held = std::any_of(held.begin(), held.end(), [&](const Judged* j) {
             return util::path_within(j->change.path, c.path);
         });
         const bool some_go = std::any_of(go.begin(), go.end(), [&](const stage::Change& o) {
             return o.path != c.path && util::path_within(o.path, c.path);
         });
-        return some_held && !some_go;
-    });
+        if (some_held && !some_go) drop.insert(c.path);
+    }
+    std::erase_if(go, [&](const stage::Change& c) { return drop.count(c.path) > 0; });
 }
 
 bool finished(const std::string& status) {
