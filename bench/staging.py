@@ -62,7 +62,7 @@ def bench_diff(agentbox, work, env, rounds, files):
     run(["git", "add", "-A"], env, proj)
     run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "init"], env, proj)
     # 100 files changed inside the sandbox, spread over the tree.
-    script = "for d in $(seq 0 %d 9999); do n=$(printf %%04d $d); [ -d d$n ] && echo x >> d$n/f000.txt; done" % (
+    script = "for d in $(seq 0 %d 9999); do n=$(printf %%04d $d); [ -d d$n ] && echo x >> d$n/f000.txt; done; true" % (
         max(1, files // per_dir // 100))
     run([agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--", "sh", "-c", script], env, proj)
     changed = len(run([agentbox, "diff", "--name-status"], env, proj).splitlines())

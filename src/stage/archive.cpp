@@ -13,12 +13,20 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "stage/lazylib.hpp"
 #include "stage/patch.hpp"
 #include "stage/tree_read.hpp"
 #include "sys/error.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
+
+namespace {
+LazyLib& libarchive() {
+    static LazyLib lib(AGENTBOX_LIBARCHIVE_SONAME);
+    return lib;
+}
+}  // namespace
 
 Format format_for(const std::string& path) {
     if (util::ends_with(path, ".tar")) return Format::tar;
@@ -32,10 +40,10 @@ Format format_for(const std::string& path) {
 namespace {
 
 struct ArchiveFree {
-    void operator()(archive* a) const { archive_write_free(a); }
+    void operator()(archive* a) const { AGENTBOX_LAZY(libarchive(), archive_write_free)(a); }
 };
 struct EntryFree {
-    void operator()(archive_entry* e) const { archive_entry_free(e); }
+    void operator()(archive_entry* e) const { AGENTBOX_LAZY(libarchive(), archive_entry_free)(e); }
 };
 using EntryPtr = std::unique_ptr<archive_entry, EntryFree>;
 
@@ -87,33 +95,33 @@ private:
 
 class Writer {
 public:
-    Writer(int fd, Format fmt, const std::string& shown) : a_(archive_write_new()), shown_(shown) {
+    Writer(int fd, Format fmt, const std::string& shown) : a_(AGENTBOX_LAZY(libarchive(), archive_write_new)()), shown_(shown) {
         if (!a_) throw std::runtime_error("libarchive: out of memory");
-        check(archive_write_set_format_pax_restricted(a_.get()), "set format");
+        check(AGENTBOX_LAZY(libarchive(), archive_write_set_format_pax_restricted)(a_.get()), "set format");
         switch (fmt) {
-            case Format::tar_gz: check(archive_write_add_filter_gzip(a_.get()), "gzip"); break;
-            case Format::tar_zst: check(archive_write_add_filter_zstd(a_.get()), "zstd"); break;
+            case Format::tar_gz: check(AGENTBOX_LAZY(libarchive(), archive_write_add_filter_gzip)(a_.get()), "gzip"); break;
+            case Format::tar_zst: check(AGENTBOX_LAZY(libarchive(), archive_write_add_filter_zstd)(a_.get()), "zstd"); break;
             default: break;
         }
-        check(archive_write_open_fd(a_.get(), fd), "open");
+        check(AGENTBOX_LAZY(libarchive(), archive_write_open_fd)(a_.get(), fd), "open");
     }
 
-    void header(archive_entry* e) { check(archive_write_header(a_.get(), e), "write header"); }
+    void header(archive_entry* e) { check(AGENTBOX_LAZY(libarchive(), archive_write_header)(a_.get(), e), "write header"); }
     void data(const char* p, std::size_t n) {
         while (n > 0) {
-            const la_ssize_t w = archive_write_data(a_.get(), p, n);
+            const la_ssize_t w = AGENTBOX_LAZY(libarchive(), archive_write_data)(a_.get(), p, n);
             if (w < 0) check(static_cast<int>(w), "write");
             p += w;
             n -= static_cast<std::size_t>(w);
         }
     }
-    void close() { check(archive_write_close(a_.get()), "close"); }
+    void close() { check(AGENTBOX_LAZY(libarchive(), archive_write_close)(a_.get()), "close"); }
 
 private:
     void check(int rc, const char* what) {
         // ARCHIVE_WARN: e.g. a name not valid in the locale, stored as raw bytes. Kept.
         if (rc >= ARCHIVE_WARN) return;
-        const char* msg = archive_error_string(a_.get());
+        const char* msg = AGENTBOX_LAZY(libarchive(), archive_error_string)(a_.get());
         throw std::runtime_error(std::string("export ") + what + " \"" + shown_ +
                                  "\": " + (msg != nullptr ? msg : "libarchive error"));
     }
@@ -122,14 +130,14 @@ private:
 };
 
 EntryPtr new_entry(const std::string& name, mode_t mode, const struct ::stat* st) {
-    EntryPtr e(archive_entry_new());
+    EntryPtr e(AGENTBOX_LAZY(libarchive(), archive_entry_new)());
     if (!e) throw std::runtime_error("libarchive: out of memory");
-    archive_entry_copy_pathname(e.get(), name.c_str());
-    archive_entry_set_mode(e.get(), mode);
+    AGENTBOX_LAZY(libarchive(), archive_entry_copy_pathname)(e.get(), name.c_str());
+    AGENTBOX_LAZY(libarchive(), archive_entry_set_mode)(e.get(), mode);
     // The staging user's ids mean nothing where the archive is unpacked.
-    archive_entry_set_uid(e.get(), 0);
-    archive_entry_set_gid(e.get(), 0);
-    if (st != nullptr) archive_entry_set_mtime(e.get(), st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+    AGENTBOX_LAZY(libarchive(), archive_entry_set_uid)(e.get(), 0);
+    AGENTBOX_LAZY(libarchive(), archive_entry_set_gid)(e.get(), 0);
+    if (st != nullptr) AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
     return e;
 }
 
@@ -146,8 +154,8 @@ void add_manifest(Writer& w, const std::vector<Change>& changes, const std::stri
     const std::string text =
         m.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     EntryPtr e = new_entry("manifest.json", S_IFREG | 0644, nullptr);
-    archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-    archive_entry_set_size(e.get(), static_cast<la_int64_t>(text.size()));
+    AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), ::time(nullptr), 0);
+    AGENTBOX_LAZY(libarchive(), archive_entry_set_size)(e.get(), static_cast<la_int64_t>(text.size()));
     w.header(e.get());
     w.data(text.data(), text.size());
 }
@@ -164,14 +172,14 @@ void add_change(Writer& w, const Change& c, const detail::Tree& upper) {
         w.header(e.get());
     } else if (S_ISLNK(st.st_mode)) {
         EntryPtr e = new_entry(name, S_IFLNK | 0777, &st);
-        archive_entry_copy_symlink(e.get(), upper.read_link(c.path).c_str());
+        AGENTBOX_LAZY(libarchive(), archive_entry_copy_symlink)(e.get(), upper.read_link(c.path).c_str());
         w.header(e.get());
     } else if (S_ISREG(st.st_mode)) {
         const sys::unique_fd fd = upper.open_file(c.path);
         struct ::stat fst {};
         if (::fstat(fd.get(), &fst) != 0) throw sys::SysError("stat", upper.shown(c.path), errno);
         EntryPtr e = new_entry(name, S_IFREG | safe_perms(fst.st_mode), &fst);
-        archive_entry_set_size(e.get(), static_cast<la_int64_t>(fst.st_size));
+        AGENTBOX_LAZY(libarchive(), archive_entry_set_size)(e.get(), static_cast<la_int64_t>(fst.st_size));
         w.header(e.get());
         // Stream: exactly the size in the header, whatever the file does meanwhile.
         auto left = static_cast<std::uint64_t>(fst.st_size);

@@ -17,9 +17,17 @@
 #include <stdexcept>
 
 #include "stage/tree_read.hpp"
+#include "stage/lazylib.hpp"
 #include "sys/error.hpp"
 
 namespace agentbox::stage {
+
+namespace {
+LazyLib& git2() {
+    static LazyLib lib(AGENTBOX_LIBGIT2_SONAME);
+    return lib;
+}
+}  // namespace
 
 const char* kind_name(Kind k) {
     switch (k) {
@@ -288,17 +296,17 @@ struct Side {
 void libgit2_init() {
     static std::once_flag once;
     std::call_once(once, [] {
-        if (git_libgit2_init() < 0) throw std::runtime_error("libgit2 initialisation failed");
+        if (AGENTBOX_LAZY(git2(), git_libgit2_init)() < 0) throw std::runtime_error("libgit2 initialisation failed");
     });
 }
 
 struct PatchFree {
-    void operator()(git_patch* p) const { git_patch_free(p); }
+    void operator()(git_patch* p) const { AGENTBOX_LAZY(git2(), git_patch_free)(p); }
 };
 using PatchPtr = std::unique_ptr<git_patch, PatchFree>;
 
 [[noreturn]] void git_fail(const std::string& what, const std::string& path) {
-    const git_error* e = git_error_last();
+    const git_error* e = AGENTBOX_LAZY(git2(), git_error_last)();
     throw std::runtime_error(what + " \"" + path + "\": " +
                              (e != nullptr && e->message != nullptr ? e->message : "libgit2 error"));
 }
@@ -311,7 +319,7 @@ PatchPtr make_patch(const Side& a, const Side& b, const std::string& path, std::
     o.interhunk_lines = 0;
     o.flags = flags;
     git_patch* p = nullptr;
-    if (git_patch_from_buffers(&p, a.present ? a.data.data() : nullptr, a.data.size(),
+    if (AGENTBOX_LAZY(git2(), git_patch_from_buffers)(&p, a.present ? a.data.data() : nullptr, a.data.size(),
                                path.c_str(), b.present ? b.data.data() : nullptr, b.data.size(),
                                path.c_str(), &o) < 0)
         git_fail("diff", path);
@@ -322,10 +330,10 @@ std::string blob_id(const Side& s) {
     if (!s.present) return std::string(40, '0');
     libgit2_init();
     git_oid oid;
-    if (git_odb_hash(&oid, s.data.data(), s.data.size(), GIT_OBJECT_BLOB) < 0)
+    if (AGENTBOX_LAZY(git2(), git_odb_hash)(&oid, s.data.data(), s.data.size(), GIT_OBJECT_BLOB) < 0)
         git_fail("hash", s.shown);
     char hex[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(hex, sizeof hex, &oid);
+    AGENTBOX_LAZY(git2(), git_oid_tostr)(hex, sizeof hex, &oid);
     return hex;
 }
 
@@ -339,7 +347,7 @@ std::string binary_data(const Side& a, const Side& b, const std::string& path) {
             static_cast<std::string*>(payload)->append(l->content, l->content_len);
         return 0;
     };
-    if (git_patch_print(p.get(), cb, &out) < 0) git_fail("diff", path);
+    if (AGENTBOX_LAZY(git2(), git_patch_print)(p.get(), cb, &out) < 0) git_fail("diff", path);
     if (out.empty()) throw std::runtime_error("diff \"" + path + "\": no binary patch data");
     return out;
 }
@@ -397,8 +405,8 @@ Rendered render(const Item& it, const Tree& project, const Tree& upper, const Pa
     n.load_rest();
     const PatchPtr p = make_patch(o, n, it.path, GIT_DIFF_FORCE_TEXT, opts.context);
     std::size_t ctx = 0;
-    if (git_patch_line_stats(&ctx, &r.added, &r.deleted, p.get()) < 0) git_fail("diff", it.path);
-    const std::size_t hunks = git_patch_num_hunks(p.get());
+    if (AGENTBOX_LAZY(git2(), git_patch_line_stats)(&ctx, &r.added, &r.deleted, p.get()) < 0) git_fail("diff", it.path);
+    const std::size_t hunks = AGENTBOX_LAZY(git2(), git_patch_num_hunks)(p.get());
     if (hunks == 0 && it.old_mode != 0 && it.new_mode != 0 && !mode_changed) return r;
     if (!want_text) {
         r.text = " ";  // something to show
@@ -412,11 +420,11 @@ Rendered render(const Item& it, const Tree& project, const Tree& upper, const Pa
     for (std::size_t h = 0; h < hunks; ++h) {
         const git_diff_hunk* hunk = nullptr;
         std::size_t lines = 0;
-        if (git_patch_get_hunk(&hunk, &lines, p.get(), h) < 0) git_fail("diff", it.path);
+        if (AGENTBOX_LAZY(git2(), git_patch_get_hunk)(&hunk, &lines, p.get(), h) < 0) git_fail("diff", it.path);
         r.text.append(hunk->header, hunk->header_len);
         for (std::size_t i = 0; i < lines; ++i) {
             const git_diff_line* l = nullptr;
-            if (git_patch_get_line_in_hunk(&l, p.get(), h, i) < 0) git_fail("diff", it.path);
+            if (AGENTBOX_LAZY(git2(), git_patch_get_line_in_hunk)(&l, p.get(), h, i) < 0) git_fail("diff", it.path);
             switch (l->origin) {
                 case GIT_DIFF_LINE_CONTEXT:
                 case GIT_DIFF_LINE_ADDITION:
