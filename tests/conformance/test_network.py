@@ -229,7 +229,7 @@ for ns in ("8.8.8.8", "127.0.0.53", "127.0.0.1"):
         # Only the canonical spellings reached the server, and with the checked Host.
         self.assertEqual(len(self.srv.hits), 2, self.srv.hits)
         for _, _, host in self.srv.hits:
-            self.assertIn(host.lower().rstrip(".").split(":")[0], ("allowed.test",))
+            self.assertEqual(host.lower().split(":")[0].rstrip("."), "allowed.test")
 
     def test_allowed_name_resolving_to_internal_address_refused(self):
         # Only the names are allowed, not the addresses they resolve to.
