@@ -67,7 +67,10 @@ class Server:
 
 def curl_args(url, n=1):
     fmt = "%{size_download} %{time_starttransfer} %{time_total}\\n"
-    return ["curl", "-s", "-o", "/dev/null", "-w", fmt] + [url] * n
+    argv = ["curl", "-s", "-w", fmt]
+    for _ in range(n):
+        argv += ["-o", "/dev/null", url]  # -o applies to one URL each
+    return argv
 
 
 def parse(out):
@@ -83,6 +86,7 @@ def main():
     ap.add_argument("--small", type=int, default=50, help="small requests per variant and round")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     args = ap.parse_args()
+    args.agentbox = os.path.realpath(args.agentbox)
 
     srv = Server(args.size)
     work = tempfile.mkdtemp(prefix="abbench-proxy-")
@@ -157,11 +161,16 @@ time.sleep(3)
         "the same through a CONNECT tunnel). %d interleaved rounds." % (args.size >> 20,
                                                                         args.rounds),
         "", *rows, "",
-        "Time to first byte of a 2-byte response on a new connection (%d per variant and "
-        "round): direct %.2f ms, through the proxy %.2f ms median (%+.2f ms)."
+        "Time to first byte of a 2-byte response, each on a new server connection (the "
+        "server closes after every response; %d per variant and round): direct %.2f ms, "
+        "through the proxy %.2f ms median (%+.2f ms)."
         % (args.small, d, pr, pr - d),
         "",
         "agentbox resident memory with 1,000 idle CONNECT tunnels open: %.1f MiB." % (rss / 1024),
+        "",
+        "Load average during the run: %s (other builds share these cores: the proxied path "
+        "has more thread hand-offs than the direct one, so it suffers more from a busy CPU)."
+        % " ".join(open("/proc/loadavg").read().split()[:3]),
     ])
     print(body)
     results.write_section(args.results, "proxy", body)

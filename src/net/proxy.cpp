@@ -417,6 +417,9 @@ struct Proxy::Impl {
                 co_return;
             }
             buf.erase(0, r.consumed);
+            // resize() in read_more keeps the capacity of the largest read: give it back, or
+            // every idle keep-alive client and every tunnel would hold 16 KiB for nothing.
+            if (buf.empty()) std::string().swap(buf);
             const http::Head& req = r.head;
             http::Target target;
             http::Body body;
@@ -447,7 +450,7 @@ struct Proxy::Impl {
                 if (!buf.empty()) {
                     co_await write_all(c.up, buf);
                     c.bytes_up += buf.size();
-                    buf.clear();
+                    std::string().swap(buf);
                 }
                 co_await tunnel(cp);
                 co_return;
@@ -546,6 +549,9 @@ struct Proxy::Impl {
                 continue;
             }
             s.native_non_blocking(true, ec);
+            // A response head and a small body are two writes; Nagle would hold the second
+            // until the client ACKs the first.
+            s.set_option(tcp::no_delay(true), ec);
             if (clients.size() >= opt.max_clients) {
                 const std::string busy = http::error_response(
                     503, "Service Unavailable",
