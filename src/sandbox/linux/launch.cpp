@@ -104,11 +104,18 @@ std::optional<net::ProxyOptions> proxy_options(const policy::Plan& plan, const E
     net::ProxyOptions o;
     o.net = plan.net;
     if (const char* spec = std::getenv(net::kResolveOverrideEnv); spec && *spec) {
+#ifdef AGENTBOX_TEST_RESOLVER
         o.resolve_override = net::parse_resolve_override(spec);
         // Never silent: it decides where allowed names connect to.
         if (sink)
             sink(Event{"warning",
                        {{"resolver", std::string(net::kResolveOverrideEnv) + " is set: " + spec}}});
+#else
+        if (sink)
+            sink(Event{"warning",
+                       {{"resolver", std::string(net::kResolveOverrideEnv) +
+                                         " is ignored: this build has AGENTBOX_TEST_RESOLVER off"}}});
+#endif
     }
     return o;
 }
