@@ -215,7 +215,8 @@ std::vector<Feature> doctor(const policy::HostFacts& facts) {
     // Mode proxy needs only what the sandbox needs anyway (its own network namespace); what
     // varies is how hard a tool that ignores the proxy variables is stopped.
     Feature proxy{"network proxy", facts.userns, "", "", false};
-    proxy.detail = !facts.userns ? "needs user namespaces (see above)"
+    if (!facts.userns) proxy.fix = "needs user namespaces first (see above)";
+    proxy.detail = !facts.userns ? "no network namespace without user namespaces"
                    : facts.landlock_abi >= 4
                        ? "127.0.0.1:3128 inside; other TCP connects are refused by Landlock too"
                        : "127.0.0.1:3128 inside; other connects fail in the empty network "
