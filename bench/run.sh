@@ -5,3 +5,4 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 agentbox=$(realpath "${1:-$here/../build/agentbox}")
 /usr/bin/python3 "$here/startup.py" "$agentbox"
+/usr/bin/python3 "$here/proxy.py" "$agentbox"

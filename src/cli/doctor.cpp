@@ -46,6 +46,20 @@ int run_doctor(const DoctorOptions& o) {
         if (!f.ok && !f.fix.empty())
             std::cout << "         " << std::string(name_w, ' ') << "  fix: " << f.fix << '\n';
     }
+    // Mode proxy sets HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (and lower case) inside; tools that
+    // ignore them get no network, so say how to point the common ones at it.
+    std::cout << "\nWith --net proxy, tools inside reach the network only through "
+                 "http://127.0.0.1:3128:\n"
+                 "  curl, wget, pip, apt, Go, Python, git over https: the *_PROXY variables "
+                 "are enough\n"
+                 "  git over ssh (git@host:repo): not proxied; use an https remote URL\n"
+                 "  npm, yarn: read the variables; else npm config set https-proxy "
+                 "http://127.0.0.1:3128\n"
+                 "  Node.js fetch/http: --env NODE_USE_ENV_PROXY=1 (recent Node), or a proxy "
+                 "agent\n"
+                 "  Java, Gradle, Maven: --env JAVA_TOOL_OPTIONS=\"-Dhttp.proxyHost=127.0.0.1 "
+                 "-Dhttp.proxyPort=3128 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3128\"\n"
+                 "  There is no DNS inside: names are resolved by the proxy.\n";
     if (!all_required)
         std::cout << "\nagentbox cannot run here until the MISSING features above are fixed.\n";
     return all_required ? 0 : exit_refused;

@@ -295,4 +295,53 @@ Decision decide_connect(const NetPlan& net, std::string_view target) {
     return d;
 }
 
+Decision decide_address(const NetPlan& net, const ConnectTarget& target, std::string_view address) {
+    Decision d;
+    ConnectTarget a;
+    try {
+        a.host = canonical_host(address);
+    } catch (const std::invalid_argument& e) {
+        d.rule = "resolved address";
+        d.source = profile::Source{"<default>", 0, 0};
+        d.reason = std::string("refused: ") + e.what();
+        return d;
+    }
+    a.port = target.port;
+    a.ip = true;
+    const std::string what = target.host + " resolved to " + a.host;
+    if (const HostRule* deny = best_match(net.deny, a)) {
+        d.rule = rule_text("deny", *deny);
+        d.source = deny->src;
+        d.reason = what + ", which is denied by a host rule";
+        return d;
+    }
+    const std::string range = private_range(a.host);
+    if (range.empty()) {
+        d.verdict = Verdict::allow;
+        d.rule = "resolved address";
+        d.source = profile::Source{"<default>", 0, 0};
+        d.reason = what + ", a public address";
+        return d;
+    }
+    if (const HostRule* allow = best_match(net.allow, a)) {
+        d.verdict = Verdict::allow;
+        d.rule = rule_text("allow", *allow);
+        d.source = allow->src;
+        d.reason = what + ", a " + range + " address named by an allow rule";
+        return d;
+    }
+    if (net.allow_private) {
+        d.verdict = Verdict::allow;
+        d.rule = "network.allow_private true";
+        d.source = net.allow_private_src;
+        d.reason = what + ", a " + range + " address";
+        return d;
+    }
+    d.rule = "network.allow_private false";
+    d.source = net.allow_private_src;
+    d.reason = what + ", a " + range + " address; name " + a.host +
+               " in network.allow or set network.allow_private";
+    return d;
+}
+
 }  // namespace agentbox::policy

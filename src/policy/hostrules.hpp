@@ -52,4 +52,13 @@ NetPlan make_net_plan(const profile::Network& network);
 // denied unless allow_private or an allow rule names it; unlisted -> deny or ask.
 Decision decide_connect(const NetPlan& net, std::string_view target);
 
+// The proxy resolved the allowed name `target` outside the sandbox and got `address` (any
+// spelling; canonicalised here). May it connect there? A deny rule naming the address refuses
+// it; an address in a loopback/private/link-local/CGNAT/multicast/metadata range is refused
+// unless network.allow_private is set or an allow rule names that exact address (and port).
+// This is what stops an allowed name that resolves to 127.0.0.1 or 169.254.169.254 from
+// reaching the host or the cloud metadata service (DNS rebinding included: the address checked
+// is the one connected to).
+Decision decide_address(const NetPlan& net, const ConnectTarget& target, std::string_view address);
+
 }  // namespace agentbox::policy

@@ -79,6 +79,10 @@ void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::
     // TCP restriction (ABI 4) keeps a command from bypassing the proxy or an empty net
     // namespace being made non-empty; the backend adds a connect rule for the proxy port.
     ll.restrict_network = plan.net.mode != profile::NetMode::host && ll.abi >= 4;
+    // The one TCP connect left: to the proxy's listener. The port rule cannot name an address,
+    // but inside the empty network namespace 127.0.0.1 is the only place that port exists.
+    if (ll.restrict_network && plan.net.mode == profile::NetMode::proxy)
+        ll.connect_ports.push_back(plan.net.proxy_port);
     ll.scope_signals = ll.abi >= 6;
     ll.scope_abstract_unix = ll.abi >= 6;
 }

@@ -114,6 +114,7 @@ struct LandlockPlan {
     int abi = 0;  // the ABI that will be enforced (min of host and what the rules need); 0 = off
     std::vector<LandlockRule> rules;
     bool restrict_network = false;  // ABI 4+: deny TCP bind/connect (net mode none/proxy)
+    std::vector<std::uint16_t> connect_ports;  // TCP connect still allowed (the proxy's port)
     bool scope_signals = false;     // ABI 6+: signals only inside the sandbox
     bool scope_abstract_unix = false;  // ABI 6+: no abstract unix sockets outside
 };

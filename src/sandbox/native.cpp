@@ -34,10 +34,8 @@ public:
             add("staging = copy", "the native backend stages with overlayfs only");
         if (!plan.ns.user || !plan.ns.mount || !plan.ns.pid)
             add("namespaces", "the native backend always needs user, mount and pid namespaces");
-        if (plan.net.mode == profile::NetMode::proxy)
-            add("network.mode = \"proxy\"",
-                "the in-sandbox proxy listener is not implemented by the native backend yet; "
-                "use --backend bwrap or --net none");
+        if (plan.net.mode == profile::NetMode::proxy && !plan.ns.net)
+            add("network.mode = \"proxy\"", "the proxy needs the sandbox's own network namespace");
         if (plan.net.mode == profile::NetMode::host && plan.ns.net)
             add("network.mode = \"host\"", "the plan asks for host networking in a new netns");
         for (const policy::Limit& l : plan.limits) {

@@ -39,6 +39,10 @@ std::vector<std::string> exec_candidates(const std::string& argv0, const std::st
 // The command's process, forked by init: last steps, then execve. Never returns.
 [[noreturn]] void command_main(const ChildSetup& cs);
 
+// Send `fd` over the sync socket with a one-byte tag ('P' proxy listener, 'T' pty master,
+// 'L' seccomp listener). Never throws; returns -1 with errno set on failure.
+int send_tagged_fd(int sync_fd, char tag, int fd) noexcept;
+
 // Exit codes the sandbox's processes use for a failure they also report over report_fd.
 inline constexpr int kExitSetup = 125;
 inline constexpr int kExitNotExecutable = 126;

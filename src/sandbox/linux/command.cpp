@@ -44,6 +44,12 @@ void install_stdio(const ChildSetup& cs, int in, int out, int err) {
 }
 
 void send_fd(const ChildSetup& cs, char tag, int fd, const char* what) {
+    if (send_tagged_fd(cs.sync_fd, tag, fd) < 0) die_errno(cs, "sendmsg", what);
+}
+
+}  // namespace
+
+int send_tagged_fd(int sync_fd, char tag, int fd) noexcept {
     struct iovec iov {&tag, 1};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     struct msghdr msg {};
@@ -56,8 +62,10 @@ void send_fd(const ChildSetup& cs, char tag, int fd, const char* what) {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (::sendmsg(cs.sync_fd, &msg, MSG_NOSIGNAL) < 0) die_errno(cs, "sendmsg", what);
+    return ::sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
+
+namespace {
 
 // The pty comes from the sandbox's own devpts, not the host's: only then does the slave have
 // a name inside (ttyname, `tty`, programs that reopen /dev/tty by path), and the host's pty

@@ -211,6 +211,17 @@ std::vector<Feature> doctor(const policy::HostFacts& facts) {
     out.push_back(notif);
 
     out.push_back(landlock_feature(facts.landlock_abi));
+
+    // Mode proxy needs only what the sandbox needs anyway (its own network namespace); what
+    // varies is how hard a tool that ignores the proxy variables is stopped.
+    Feature proxy{"network proxy", facts.userns, "", "", false};
+    if (!facts.userns) proxy.fix = "needs user namespaces first (see above)";
+    proxy.detail = !facts.userns ? "no network namespace without user namespaces"
+                   : facts.landlock_abi >= 4
+                       ? "127.0.0.1:3128 inside; other TCP connects are refused by Landlock too"
+                       : "127.0.0.1:3128 inside; other connects fail in the empty network "
+                         "namespace (no Landlock ABI 4 second layer)";
+    out.push_back(proxy);
     out.push_back(cgroup2_feature(facts));
     out.push_back(cgroup1_feature(facts));
     out.push_back(bwrap_feature());

@@ -2,6 +2,7 @@
 // to mount), then it stays as PID 1 of the new pid namespace: it reaps every process, passes
 // signals on to the command and exits with the command's status.
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -78,6 +79,28 @@ void loopback_up(const ChildSetup& cs) {
     ::close(s);
 }
 
+// Network mode proxy: the one listening socket of the sandbox, 127.0.0.1:PORT in its own
+// network namespace, made here by init so that it exists before the command does (nothing
+// inside can take the port first). The socket goes to the supervisor, which accepts on it from
+// outside the namespace and runs the proxy there: no helper process, nothing listening on the
+// host. Init keeps no copy, and the command never gets one.
+void proxy_listener(const ChildSetup& cs) {
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die_errno(cs, "socket", "proxy listener");
+    const int one = 1;
+    if (::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        die_errno(cs, "setsockopt(SO_REUSEADDR)", "proxy listener");
+    struct sockaddr_in addr {};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(cs.plan->net.proxy_port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(s, reinterpret_cast<const struct sockaddr*>(&addr), sizeof addr) < 0)
+        die_errno(cs, "bind(127.0.0.1)", "proxy listener");
+    if (::listen(s, 4096) < 0) die_errno(cs, "listen", "proxy listener");
+    if (send_tagged_fd(cs.sync_fd, 'P', s) < 0) die_errno(cs, "sendmsg", "proxy listener");
+    ::close(s);
+}
+
 void build_sandbox(const ChildSetup& cs) {
     const policy::Plan& plan = *cs.plan;
     StepError e;
@@ -92,6 +115,7 @@ void build_sandbox(const ChildSetup& cs) {
     ::close(fds.empty_file);
     if (enter_newroot(e) < 0) die(cs, e);
     if (plan.ns.net) loopback_up(cs);
+    if (plan.ns.net && plan.net.mode == profile::NetMode::proxy) proxy_listener(cs);
     if (plan.ns.uts && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
         die_errno(cs, "sethostname", plan.hostname.c_str());
     if (::chdir(plan.cwd.c_str()) < 0) die_errno(cs, "chdir", plan.cwd.c_str());

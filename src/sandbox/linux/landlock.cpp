@@ -32,6 +32,11 @@ struct [[gnu::packed]] PathBeneathAttr {
 
 constexpr unsigned kCreateRulesetVersion = 1u << 0;
 constexpr int kRulePathBeneath = 1;
+constexpr int kRuleNetPort = 2;  // ABI 4
+struct NetPortAttr {
+    std::uint64_t allowed_access = 0;
+    std::uint64_t port = 0;
+};
 
 // Filesystem rights, with the ABI that introduced them.
 constexpr std::uint64_t kExecute = 1ULL << 0;
@@ -133,8 +138,8 @@ int apply_landlock(const policy::LandlockPlan& plan, int* enforced_abi, StepErro
 
     ll::RulesetAttr attr;
     attr.handled_access_fs = fs_rights(abi);
-    // No rule grants a port: with network restriction every TCP bind and connect is denied,
-    // behind the empty network namespace that already does so.
+    // With network restriction every TCP bind and connect is denied, behind the empty network
+    // namespace that already does so, except a connect to the proxy's port (rules below).
     if (abi >= 4 && plan.restrict_network)
         attr.handled_access_net = ll::kNetBindTcp | ll::kNetConnectTcp;
     if (abi >= 6) {
@@ -163,6 +168,14 @@ int apply_landlock(const policy::LandlockPlan& plan, int* enforced_abi, StepErro
         if (add_rule(ruleset.fd, ll::kRulePathBeneath, &pb) < 0)
             return fail(e, "landlock_add_rule", rule.path, errno);
     }
+    if (attr.handled_access_net & ll::kNetConnectTcp)
+        for (std::uint16_t port : plan.connect_ports) {
+            ll::NetPortAttr np;
+            np.allowed_access = ll::kNetConnectTcp;
+            np.port = port;
+            if (add_rule(ruleset.fd, ll::kRuleNetPort, &np) < 0)
+                return fail(e, "landlock_add_rule(net port)", std::to_string(port), errno);
+        }
     // Needs no_new_privs or CAP_SYS_ADMIN in our user namespace: the native child still holds
     // the latter here; under bubblewrap, bwrap has set the former.
     if (restrict_self(ruleset.fd) < 0) return fail(e, "landlock_restrict_self", "", errno);

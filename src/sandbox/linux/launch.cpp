@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "net/resolve.hpp"
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/pty.hpp"
@@ -96,6 +97,29 @@ void write_id_maps(pid_t pid, const policy::Plan& plan) {
                std::to_string(plan.gid) + " " + std::to_string(::getegid()) + " 1\n");
 }
 
+// Network mode proxy: the proxy's settings, before clone so that a bad resolver override is a
+// setup failure (125) rather than a proxy that answers wrongly.
+std::optional<net::ProxyOptions> proxy_options(const policy::Plan& plan, const EventSink& sink) {
+    if (plan.net.mode != profile::NetMode::proxy || !plan.ns.net) return std::nullopt;
+    net::ProxyOptions o;
+    o.net = plan.net;
+    if (const char* spec = std::getenv(net::kResolveOverrideEnv); spec && *spec) {
+#ifdef AGENTBOX_TEST_RESOLVER
+        o.resolve_override = net::parse_resolve_override(spec);
+        // Never silent: it decides where allowed names connect to.
+        if (sink)
+            sink(Event{"warning",
+                       {{"resolver", std::string(net::kResolveOverrideEnv) + " is set: " + spec}}});
+#else
+        if (sink)
+            sink(Event{"warning",
+                       {{"resolver", std::string(net::kResolveOverrideEnv) +
+                                         " is ignored: this build has AGENTBOX_TEST_RESOLVER off"}}});
+#endif
+    }
+    return o;
+}
+
 std::uint64_t clone_flags(const policy::Plan& plan) {
     // The cgroup namespace is unshared by the child after it was moved into its cgroups
     // (init.cpp), so that its root is the run's cgroup.
@@ -118,6 +142,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     const std::vector<std::uint8_t> bpf = cache.empty()
                                               ? seccomp::compile(rules, notify)
                                               : seccomp::compile_cached(rules, notify, cache);
+
+    const std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
 
     ChildSetup cs;
     cs.plan = &plan;
@@ -179,6 +205,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.sync_fd = sync_parent.get();
     s.report_fd = report_read.get();
     s.signal_fd = signals.fd();
+    s.proxy = proxy ? &*proxy : nullptr;
     supervise(plan, rules, io, sink, s, out);
     guard.reaped();
     if (raw) raw->restore();

@@ -55,7 +55,7 @@ int mount_overlay(int root_fd, const Mount& m, const StageDirs& stage, StepError
     unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     int fd = make_fs("overlay",
                      {{"lowerdir+", lower.c_str()}, {"upperdir", upper.c_str()},
-                      {"workdir", work.c_str()}, {"userxattr", nullptr}, {"volatile", nullptr}},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr}},
                      attrs, op, m.target, e);
     if (fd < 0 && e.err == EINVAL) {
         std::string legacy = overlay_escape(lower);

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "sandbox/linux/child.hpp"
@@ -42,6 +43,7 @@ sys::unique_fd make_timer(const policy::Plan& plan) {
 struct Passed {
     std::optional<int> listener;  // 'L': the seccomp notification listener
     std::optional<int> master;    // 'T': the pty master, from the sandbox's own devpts
+    std::optional<int> proxy;     // 'P': init's listening socket, 127.0.0.1:PORT inside
 };
 
 // One message on the sync socket: a tagged descriptor (SCM_RIGHTS) from the command, or init's
@@ -63,9 +65,11 @@ bool read_sync(int fd, Passed& passed, std::optional<int>& death_signal) {
             int received = -1;
             std::memcpy(&received, CMSG_DATA(c), sizeof(int));
             const char tag = n == 1 ? *reinterpret_cast<const char*>(&r) : '\0';
-            std::optional<int>& slot = tag == 'T' ? passed.master : passed.listener;
+            std::optional<int>& slot = tag == 'T'   ? passed.master
+                                       : tag == 'P' ? passed.proxy
+                                                    : passed.listener;
             // Only one of each is ever expected; anything else is closed, never used.
-            if (slot || (tag != 'T' && tag != 'L')) ::close(received);
+            if (slot || (tag != 'T' && tag != 'L' && tag != 'P')) ::close(received);
             else slot = received;
         }
     }
@@ -126,8 +130,23 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
 
     auto kill_init = [&] { sys_pidfd_send_signal(s.pidfd, SIGKILL); };
 
+    // The proxy starts when init's listener arrives; its events reach the sink from this
+    // thread only (proxy.hpp explains the thread).
+    std::unique_ptr<net::Proxy> proxy;
+    auto deliver = [&] {
+        if (!proxy) return;
+        for (auto& e : proxy->take_events())
+            if (sink) sink(Event{std::move(e.type), std::move(e.fields)});
+    };
+    auto take_proxy = [&] {
+        if (!passed.proxy || proxy) return;
+        sys::unique_fd fd(*passed.proxy);
+        if (s.proxy == nullptr) return;  // not asked for: the socket is closed, never served
+        proxy = std::make_unique<net::Proxy>(*s.proxy, std::move(fd));
+    };
+
     while (!st.init_exited) {
-        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, N };
+        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, N };
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
         p[PIDFD] = {s.pidfd, POLLIN, 0};
@@ -144,6 +163,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         }
         if (in_open && !to_pty.full()) p[IN] = {io.in, POLLIN, 0};
         if (relay && !from_pty.empty()) p[OUT] = {io.out, POLLOUT, 0};
+        if (proxy) p[PROXY] = {proxy->event_fd(), POLLIN, 0};
 
         if (::poll(p, N, -1) < 0) {
             if (errno == EINTR) continue;
@@ -163,7 +183,14 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             sync_open = read_sync(s.sync_fd, passed, st.death_signal);
             if (passed.listener && notifier.fd() < 0) notifier.set_listener(*passed.listener);
             take_master();
+            try {
+                take_proxy();
+            } catch (...) {
+                kill_init();
+                throw;
+            }
         }
+        if (p[PROXY].revents) deliver();
         if (p[NOTIFY].revents) notifier.handle();
         if (p[SIG].revents & POLLIN) {
             struct signalfd_siginfo si {};
@@ -214,6 +241,14 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (::poll(&p, 1, 0) <= 0) break;
     }
     if (passed.listener && notifier.fd() != *passed.listener) ::close(*passed.listener);
+    if (proxy) {
+        // Every process inside is gone, so every client connection is closing: give the proxy
+        // a moment to log each net.close, then end it.
+        proxy->stop();
+        deliver();
+    } else if (passed.proxy) {
+        ::close(*passed.proxy);
+    }
     take_master();  // a command that exited at once may have sent it only now
     if (relay) {
         while (master_open) {

@@ -1,10 +1,11 @@
 // The supervisor's wait, after the child was released: one poll loop over init's pidfd, the
-// failure-report pipe, the sync socket, signals, the wall-clock timer, seccomp notifications
-// and the pty relay. Ends when init has exited and everything it said has been read.
+// failure-report pipe, the sync socket, signals, the wall-clock timer, seccomp notifications,
+// the pty relay and the proxy's event queue (the proxy itself runs on its own thread). Ends when init has exited and everything it said has been read.
 #pragma once
 
 #include <sys/types.h>
 
+#include "net/proxy.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
 #include "seccomp/rules.hpp"
@@ -17,6 +18,8 @@ struct Supervised {
     int sync_fd = -1;      // listener fd and status record arrive here
     int report_fd = -1;    // read end: failure records; EOF = execve happened
     int signal_fd = -1;    // the supervisor's blocked signals
+    // Network mode proxy: how to run the proxy once init sends its listener ('P').
+    const net::ProxyOptions* proxy = nullptr;
 };
 
 // Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a

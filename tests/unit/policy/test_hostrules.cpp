@@ -116,5 +116,56 @@ TEST_CASE("private ranges of literal addresses") {
     CHECK(private_range("example.com").empty());
 }
 
+NetPlan proxy_plan(std::vector<profile::Entry> allow, std::vector<profile::Entry> deny = {},
+                   bool allow_private = false) {
+    NetPlan n;
+    n.mode = profile::NetMode::proxy;
+    for (const auto& e : allow) n.allow.push_back(parse_host_rule(e, "allow"));
+    for (const auto& e : deny) n.deny.push_back(parse_host_rule(e, "deny"));
+    n.allow_private = allow_private;
+    return n;
+}
+
+TEST_CASE("decide_address: allowed name resolving to an internal address is refused") {
+    const NetPlan n = proxy_plan({E("api.example.com", 3)});
+    const ConnectTarget t = parse_target("api.example.com:443");
+    for (const char* a : {"127.0.0.1", "10.0.0.5", "169.254.169.254", "100.64.1.1", "::1",
+                          "::ffff:127.0.0.1", "fe80::1", "fd00::1", "224.0.0.1", "0.0.0.0"}) {
+        INFO(a);
+        const Decision d = decide_address(n, t, a);
+        CHECK(d.verdict == Verdict::deny);
+        CHECK(d.rule == "network.allow_private false");
+        CHECK(d.reason.find("api.example.com resolved to") == 0);
+    }
+    CHECK(decide_address(n, t, "93.184.216.34").verdict == Verdict::allow);
+    CHECK(decide_address(n, t, "2606:2800:220:1::1").verdict == Verdict::allow);
+    // A zone id or anything not an address is refused, not guessed at.
+    CHECK(decide_address(n, t, "fe80::1%eth0").verdict == Verdict::deny);
+}
+
+TEST_CASE("decide_address: a rule naming the exact address, or allow_private, lets it through") {
+    const ConnectTarget t = parse_target("api.test:8443");
+    NetPlan n = proxy_plan({E("api.test:8443", 3), E("127.0.0.1:8443", 4)});
+    Decision d = decide_address(n, t, "127.0.0.1");
+    CHECK(d.verdict == Verdict::allow);
+    CHECK(d.rule == "network.allow \"127.0.0.1:8443\"");
+    // The address rule is port-exact: the same address on another port is still refused.
+    CHECK(decide_address(n, parse_target("api.test:9000"), "127.0.0.1").verdict == Verdict::deny);
+    CHECK(decide_address(n, t, "127.0.0.2").verdict == Verdict::deny);
+    n = proxy_plan({E("api.test:8443", 3)}, {}, true);
+    d = decide_address(n, t, "10.1.2.3");
+    CHECK(d.verdict == Verdict::allow);
+    CHECK(d.rule == "network.allow_private true");
+}
+
+TEST_CASE("decide_address: a deny rule naming the address beats allow_private") {
+    const NetPlan n = proxy_plan({E("api.test", 3)}, {E("93.184.216.34:*", 5), E("10.9.9.9:*", 6)},
+                                 true);
+    const ConnectTarget t = parse_target("api.test:443");
+    CHECK(decide_address(n, t, "93.184.216.34").rule == "network.deny \"93.184.216.34:*\"");
+    CHECK(decide_address(n, t, "10.9.9.9").verdict == Verdict::deny);
+    CHECK(decide_address(n, t, "10.9.9.8").verdict == Verdict::allow);
+}
+
 }  // namespace
 }  // namespace agentbox::policy

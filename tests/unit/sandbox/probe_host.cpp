@@ -117,7 +117,7 @@ TEST_CASE("doctor reports every feature, and the fix for what is missing") {
     const auto ok = doctor(good);
     for (const char* name : {"user namespaces", "overlayfs in a user namespace", "seccomp filter",
                              "seccomp user notification", "Landlock", "cgroup v2 delegation",
-                             "cgroup v1 memory/pids (as root)", "bubblewrap"}) {
+                             "cgroup v1 memory/pids (as root)", "bubblewrap", "network proxy"}) {
         CAPTURE(name);
         const Feature* f = find(ok, name);
         REQUIRE(f != nullptr);
@@ -130,6 +130,7 @@ TEST_CASE("doctor reports every feature, and the fix for what is missing") {
     CHECK(find(ok, "user namespaces")->required);
     CHECK(!find(ok, "Landlock")->required);
     CHECK(find(ok, "Landlock")->detail.find("ABI 7: filesystem access control") == 0);
+    CHECK(find(ok, "network proxy")->detail.find("refused by Landlock") != std::string::npos);
 
     policy::HostFacts bad;
     bad.uid = 1000;

@@ -1,0 +1,640 @@
+// The proxy's event loop: standalone asio with C++20 coroutines, one io_context on one thread.
+// One coroutine per client connection reads requests, asks policy, resolves and connects, and
+// relays; bodies and tunnels move through a pipe with splice(2), so payload bytes are never
+// copied into this process.
+#include "net/proxy.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <system_error>
+#include <thread>
+
+#include "net/http.hpp"
+#include "policy/hostrules.hpp"
+#include "policy/names.hpp"
+#include "sys/error.hpp"
+
+namespace agentbox::net {
+
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kSpliceChunk = 256 * 1024;
+
+struct Pipe {
+    int r = -1, w = -1;
+    Pipe() {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) throw sys::SysError("pipe2", errno);
+        r = p[0];
+        w = p[1];
+        // A larger pipe moves more per splice call; failure only costs speed.
+        ::fcntl(w, F_SETPIPE_SZ, static_cast<int>(kSpliceChunk));
+    }
+    ~Pipe() {
+        ::close(r);
+        ::close(w);
+    }
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+};
+
+std::string verdict_name(policy::Verdict v) {
+    switch (v) {
+        case policy::Verdict::allow: return "allow";
+        case policy::Verdict::deny: return "deny";
+        case policy::Verdict::ask: return "ask";
+    }
+    return "deny";
+}
+
+std::string ms_since(Clock::time_point t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+}
+
+// "[::1]" -> "::1" for asio.
+std::string bare(const std::string& canonical) {
+    if (canonical.size() > 2 && canonical.front() == '[') return canonical.substr(1, canonical.size() - 2);
+    return canonical;
+}
+
+struct Client {
+    explicit Client(asio::io_context& io) : sock(io), up(io), watchdog(io) {}
+    tcp::socket sock;
+    tcp::socket up;
+    asio::steady_timer watchdog;
+    Clock::time_point deadline = Clock::time_point::max();
+    bool finished = false;
+    // The open upstream connection, if any, and what is logged when it closes.
+    bool up_open = false;
+    std::string up_host, up_address;
+    std::uint16_t up_port = 0;
+    std::uint64_t bytes_up = 0, bytes_down = 0;
+    Clock::time_point up_start;
+
+    void close_all() {
+        std::error_code ec;
+        sock.close(ec);
+        up.close(ec);
+    }
+};
+using ClientPtr = std::shared_ptr<Client>;
+
+struct Tunnel {
+    explicit Tunnel(asio::io_context& io) : done(io, Clock::time_point::max()) {}
+    int running = 2;
+    asio::steady_timer done;
+    std::exception_ptr error;
+};
+
+}  // namespace
+
+struct Proxy::Impl {
+    ProxyOptions opt;
+    asio::io_context io{1};
+    tcp::acceptor acceptor{io};
+    sys::unique_fd efd;
+    std::mutex mu;
+    std::vector<ProxyEvent> events;
+    std::set<Client*> clients;  // the io thread's only
+    bool stopping = false;      // the io thread's only
+    std::thread thread;
+    std::mutex done_mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::atomic<bool> stopped{false};
+
+    void emit(ProxyEvent ev) {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            events.push_back(std::move(ev));
+        }
+        const std::uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = ::write(efd.get(), &one, sizeof one);
+    }
+
+    // ---- I/O helpers
+
+    // Wait until readable, then read what is there. Waiting first means an idle connection
+    // holds no buffer at all: 1,000 idle clients cost their sockets and nothing else.
+    awaitable<std::size_t> read_more(tcp::socket& s, std::string& buf) {
+        for (;;) {
+            co_await s.async_wait(tcp::socket::wait_read, use_awaitable);
+            const std::size_t old = buf.size();
+            buf.resize(old + kReadChunk);
+            std::error_code ec;
+            const std::size_t n = s.read_some(asio::buffer(buf.data() + old, kReadChunk), ec);
+            buf.resize(old + n);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+            if (ec == asio::error::eof) co_return 0;
+            if (ec) throw std::system_error(ec);
+            co_return n;
+        }
+    }
+
+    static awaitable<void> write_all(tcp::socket& s, std::string_view data) {
+        co_await asio::async_write(s, asio::buffer(data.data(), data.size()), use_awaitable);
+    }
+
+    // Move bytes from `from` to `to` through a pipe with splice: `limit` bytes exactly (EOF
+    // before that is an error), or with limit 0 until EOF, after which `to` is shut down for
+    // writing so the far end sees the half-close.
+    static awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::uint64_t limit,
+                                std::uint64_t& counter) {
+        Pipe pipe;
+        std::uint64_t left = limit;
+        for (;;) {
+            if (limit != 0 && left == 0) co_return;
+            std::size_t want = kSpliceChunk;
+            if (limit != 0 && left < want) want = static_cast<std::size_t>(left);
+            const ssize_t n = ::splice(from.native_handle(), nullptr, pipe.w, nullptr, want,
+                                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) {
+                    co_await from.async_wait(tcp::socket::wait_read, use_awaitable);
+                    continue;
+                }
+                throw std::system_error(errno, std::generic_category(), "splice(read)");
+            }
+            if (n == 0) {
+                if (limit != 0) throw std::runtime_error("connection closed inside a body");
+                std::error_code ec;
+                to.shutdown(tcp::socket::shutdown_send, ec);
+                co_return;
+            }
+            if (limit != 0) left -= static_cast<std::uint64_t>(n);
+            std::size_t in_pipe = static_cast<std::size_t>(n);
+            while (in_pipe > 0) {
+                const ssize_t m = ::splice(pipe.r, nullptr, to.native_handle(), nullptr, in_pipe,
+                                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (m < 0) {
+                    if (errno == EINTR) continue;
+                    if (errno == EAGAIN) {
+                        co_await to.async_wait(tcp::socket::wait_write, use_awaitable);
+                        continue;
+                    }
+                    throw std::system_error(errno, std::generic_category(), "splice(write)");
+                }
+                in_pipe -= static_cast<std::size_t>(m);
+                counter += static_cast<std::uint64_t>(m);
+            }
+        }
+    }
+
+    // One body from `from` to `to`; `pre` holds bytes already read past the head (and, on
+    // return, whatever followed the body: the next pipelined message).
+    awaitable<void> forward_body(tcp::socket& from, tcp::socket& to, const http::Body& body,
+                                 std::string& pre, std::uint64_t& counter) {
+        switch (body.kind) {
+            case http::BodyKind::none: co_return;
+            case http::BodyKind::length: {
+                const std::size_t n =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(pre.size(), body.length));
+                co_await write_all(to, std::string_view(pre).substr(0, n));
+                counter += n;
+                pre.erase(0, n);
+                if (body.length > n) co_await pump(from, to, body.length - n, counter);
+                co_return;
+            }
+            case http::BodyKind::chunked: {
+                http::Chunked chunked;
+                for (;;) {
+                    const std::size_t k = chunked.feed(pre);
+                    if (!chunked.error().empty()) throw std::runtime_error(chunked.error());
+                    co_await write_all(to, std::string_view(pre).substr(0, k));
+                    counter += k;
+                    pre.erase(0, k);
+                    if (chunked.done()) co_return;
+                    if (co_await read_more(from, pre) == 0)
+                        throw std::runtime_error("connection closed inside a chunked body");
+                }
+            }
+            case http::BodyKind::until_close:
+                co_await write_all(to, pre);
+                counter += pre.size();
+                pre.clear();
+                co_await pump(from, to, 0, counter);
+                co_return;
+        }
+    }
+
+    // ---- upstream connections
+
+    void close_upstream(Client& c) {
+        if (!c.up_open) return;
+        c.up_open = false;
+        std::error_code ec;
+        c.up.close(ec);
+        emit(ProxyEvent{"net.close",
+                        {{"host", c.up_host},
+                         {"port", std::to_string(c.up_port)},
+                         {"address", c.up_address},
+                         {"bytes_up", std::to_string(c.bytes_up)},
+                         {"bytes_down", std::to_string(c.bytes_down)},
+                         {"duration_ms", ms_since(c.up_start)}}});
+    }
+
+    awaitable<void> refuse(Client& c, int status, const char* reason, const std::string& text,
+                           const std::string& rule = {}) {
+        co_await write_all(c.sock, http::error_response(status, reason, text, rule));
+    }
+
+    // Decide, resolve outside, check every address, connect to a checked one. On any refusal
+    // or failure the client has been answered (403/502) and false is returned.
+    awaitable<bool> open_upstream(ClientPtr cp, const http::Target& t, const std::string& method) {
+        Client& c = *cp;
+        const policy::Decision d = policy::decide_connect(opt.net, t.authority);
+        policy::ConnectTarget ct;
+        std::string host = t.host;
+        try {
+            ct = policy::parse_target(t.authority);
+            host = ct.host;
+        } catch (const std::invalid_argument&) {
+            // decide_connect has refused it already and says why.
+        }
+        ProxyEvent ev{"net.connect",
+                      {{"method", method},
+                       {"host", host},
+                       {"port", std::to_string(t.port)},
+                       {"verdict", verdict_name(d.verdict)},
+                       {"rule", d.rule},
+                       {"source", d.source.str()}}};
+        if (d.verdict != policy::Verdict::allow) {
+            std::string why = d.reason;
+            if (d.verdict == policy::Verdict::ask)
+                why += "; the rule says \"ask\", and with no approver an ask is a deny";
+            ev.fields.emplace_back("reason", why);
+            emit(std::move(ev));
+            co_await refuse(c, 403, "Forbidden",
+                            method + " " + t.authority + " refused by " + d.rule + " (" +
+                                d.source.str() + "): " + why,
+                            d.rule);
+            co_return false;
+        }
+
+        // Resolution happens here, outside the sandbox, exactly once; the addresses it gives
+        // are the ones checked and the ones connected to.
+        std::vector<std::string> addrs;
+        if (ct.ip) {
+            addrs.push_back(ct.host);
+        } else if (auto o = opt.resolve_override.find(ct.host); o != opt.resolve_override.end()) {
+            addrs = o->second;
+        } else {
+            tcp::resolver resolver(io);
+            std::error_code ec;
+            auto results = co_await resolver.async_resolve(
+                ct.host, std::to_string(t.port), asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                ev.fields.emplace_back("error", "resolve: " + ec.message());
+                emit(std::move(ev));
+                co_await refuse(c, 502, "Bad Gateway",
+                                "cannot resolve " + ct.host + ": " + ec.message());
+                co_return false;
+            }
+            for (const auto& r : results) {
+                std::string a = r.endpoint().address().to_string();
+                if (std::find(addrs.begin(), addrs.end(), a) == addrs.end()) addrs.push_back(a);
+            }
+        }
+
+        std::vector<std::pair<std::string, policy::Decision>> allowed;
+        std::optional<policy::Decision> refused;
+        for (const auto& a : addrs) {
+            policy::Decision ad = policy::decide_address(opt.net, ct, a);
+            if (ad.verdict == policy::Verdict::allow) {
+                allowed.emplace_back(policy::canonical_host(bare(a)), ad);
+            } else if (!refused) {
+                refused = ad;
+            }
+        }
+        if (allowed.empty()) {
+            if (!refused) {
+                ev.fields.emplace_back("error", "no address");
+                emit(std::move(ev));
+                co_await refuse(c, 502, "Bad Gateway", ct.host + " has no address");
+                co_return false;
+            }
+            ev.fields[3].second = "deny";
+            ev.fields[4].second = refused->rule;
+            ev.fields[5].second = refused->source.str();
+            ev.fields.emplace_back("reason", refused->reason);
+            emit(std::move(ev));
+            co_await refuse(c, 403, "Forbidden",
+                            method + " " + t.authority + " refused by " + refused->rule + " (" +
+                                refused->source.str() + "): " + refused->reason,
+                            refused->rule);
+            co_return false;
+        }
+
+        std::string last_error = "no address";
+        for (const auto& [addr, ad] : allowed) {
+            std::error_code ec;
+            const auto ip = asio::ip::make_address(bare(addr), ec);
+            if (ec) continue;
+            c.up = tcp::socket(io);
+            co_await c.up.async_connect(tcp::endpoint(ip, t.port),
+                                        asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                last_error = addr + ": " + ec.message();
+                std::error_code ignore;
+                c.up.close(ignore);
+                continue;
+            }
+            c.up.native_non_blocking(true);
+            c.up.set_option(tcp::no_delay(true), ec);
+            c.up_open = true;
+            c.up_host = ct.host;
+            c.up_port = t.port;
+            c.up_address = addr;
+            c.bytes_up = c.bytes_down = 0;
+            c.up_start = Clock::now();
+            ev.fields.emplace_back("address", addr);
+            if (ad.rule != "resolved address") ev.fields.emplace_back("address_rule", ad.rule);
+            emit(std::move(ev));
+            co_return true;
+        }
+        ev.fields.emplace_back("error", "connect: " + last_error);
+        emit(std::move(ev));
+        co_await refuse(c, 502, "Bad Gateway", "cannot connect to " + t.authority + " (" + last_error + ")");
+        co_return false;
+    }
+
+    // ---- one client connection
+
+    static awaitable<void> tunnel_half(ClientPtr c, std::shared_ptr<Tunnel> t, bool upward) {
+        try {
+            if (upward) co_await pump(c->sock, c->up, 0, c->bytes_up);
+            else co_await pump(c->up, c->sock, 0, c->bytes_down);
+        } catch (...) {
+            // A reset on one side ends both: closing wakes the other half with an error.
+            if (!t->error) t->error = std::current_exception();
+            c->close_all();
+        }
+        if (--t->running == 0) t->done.cancel();
+    }
+
+    awaitable<void> tunnel(ClientPtr c) {
+        auto t = std::make_shared<Tunnel>(io);
+        asio::co_spawn(io, tunnel_half(c, t, true), asio::detached);
+        asio::co_spawn(io, tunnel_half(c, t, false), asio::detached);
+        std::error_code ec;
+        if (t->running > 0) co_await t->done.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+
+    awaitable<void> handle(ClientPtr cp) {
+        Client& c = *cp;
+        std::string buf;
+        for (;;) {
+            c.deadline = Clock::now() + opt.head_timeout;
+            http::HeadResult r;
+            for (;;) {
+                r = http::parse_request(buf, opt.max_head);
+                if (r.status != http::Parse::incomplete) break;
+                if (co_await read_more(c.sock, buf) == 0) co_return;  // closed between requests
+            }
+            if (r.status != http::Parse::done) {
+                emit(ProxyEvent{"net.error", {{"reason", "bad request: " + r.error}}});
+                co_await refuse(c, 400, "Bad Request", r.error);
+                co_return;
+            }
+            buf.erase(0, r.consumed);
+            // resize() in read_more keeps the capacity of the largest read: give it back, or
+            // every idle keep-alive client and every tunnel would hold 16 KiB for nothing.
+            if (buf.empty()) std::string().swap(buf);
+            const http::Head& req = r.head;
+            http::Target target;
+            http::Body body;
+            std::string err = http::parse_target(req, target);
+            if (err.empty() && !target.tunnel) err = http::request_body(req, body);
+            if (!err.empty()) {
+                emit(ProxyEvent{"net.error", {{"reason", "bad request: " + err}}});
+                co_await refuse(c, 400, "Bad Request", err);
+                co_return;
+            }
+
+            // The upstream connection is kept across requests to the same host and port (the
+            // decision is a pure function of the plan, so it would be the same again).
+            c.deadline = Clock::now() + opt.connect_timeout;
+            std::string canon;
+            try {
+                canon = policy::parse_target(target.authority).host;
+            } catch (const std::invalid_argument&) {
+            }
+            if (target.tunnel || !c.up_open || canon != c.up_host || target.port != c.up_port) {
+                close_upstream(c);
+                if (!co_await open_upstream(cp, target, req.method)) co_return;
+            }
+            c.deadline = Clock::time_point::max();
+
+            if (target.tunnel) {
+                co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
+                if (!buf.empty()) {
+                    co_await write_all(c.up, buf);
+                    c.bytes_up += buf.size();
+                    std::string().swap(buf);
+                }
+                co_await tunnel(cp);
+                co_return;
+            }
+
+            // Expect: 100-continue is answered here rather than forwarded: the proxy has
+            // already decided, and the client should not wait for a server that never saw it.
+            if (req.has_token("expect", "100-continue") && body.kind != http::BodyKind::none)
+                co_await write_all(c.sock, "HTTP/1.1 100 Continue\r\n\r\n");
+            const std::string head = http::upstream_request(req, target);
+            co_await write_all(c.up, head);
+            c.bytes_up += head.size();
+            co_await forward_body(c.sock, c.up, body, buf, c.bytes_up);
+
+            std::string ubuf;
+            http::HeadResult rr;
+            for (;;) {
+                rr = http::parse_response(ubuf, opt.max_head);
+                if (rr.status == http::Parse::incomplete) {
+                    if (co_await read_more(c.up, ubuf) == 0) {
+                        co_await refuse(c, 502, "Bad Gateway",
+                                        target.authority + " closed the connection without a response");
+                        co_return;
+                    }
+                    continue;
+                }
+                if (rr.status != http::Parse::done) break;
+                ubuf.erase(0, rr.consumed);
+                if (rr.head.status >= 100 && rr.head.status < 200 && rr.head.status != 101) {
+                    const std::string interim = http::client_response(rr.head, false);
+                    co_await write_all(c.sock, interim);
+                    c.bytes_down += interim.size();
+                    continue;
+                }
+                break;
+            }
+            http::Body rbody;
+            std::string rerr = rr.status == http::Parse::done ? "" : rr.error;
+            if (rerr.empty() && rr.head.status == 101) rerr = "unexpected 101 Switching Protocols";
+            if (rerr.empty()) rerr = http::response_body(rr.head, req.method, rbody);
+            if (!rerr.empty()) {
+                co_await refuse(c, 502, "Bad Gateway",
+                                "invalid response from " + target.authority + ": " + rerr);
+                co_return;
+            }
+            const bool close_client = req.http10() || req.has_token("connection", "close") ||
+                                      rbody.kind == http::BodyKind::until_close;
+            const std::string rhead = http::client_response(rr.head, close_client);
+            co_await write_all(c.sock, rhead);
+            c.bytes_down += rhead.size();
+            co_await forward_body(c.up, c.sock, rbody, ubuf, c.bytes_down);
+            if (close_client) co_return;
+            if (rr.head.http10() || rr.head.has_token("connection", "close") || !ubuf.empty())
+                close_upstream(c);
+        }
+    }
+
+    static awaitable<void> watch(ClientPtr c) {
+        while (!c->finished) {
+            c->watchdog.expires_after(std::chrono::seconds(1));
+            std::error_code ec;
+            co_await c->watchdog.async_wait(asio::redirect_error(use_awaitable, ec));
+            if (c->finished) break;
+            // A request head that never completes, or an upstream that never answers the
+            // connect: close, which fails whatever the client's coroutine is waiting on.
+            if (Clock::now() > c->deadline) c->close_all();
+        }
+    }
+
+    awaitable<void> serve(ClientPtr c) {
+        clients.insert(c.get());
+        asio::co_spawn(io, watch(c), asio::detached);
+        try {
+            co_await handle(c);
+        } catch (const std::exception&) {
+            // A reset, a timeout, a malformed body: this connection ends, the proxy goes on.
+        }
+        close_upstream(*c);
+        c->finished = true;
+        c->watchdog.cancel();
+        std::error_code ec;
+        c->sock.shutdown(tcp::socket::shutdown_both, ec);
+        c->sock.close(ec);
+        clients.erase(c.get());
+    }
+
+    awaitable<void> accept_loop() {
+        for (;;) {
+            std::error_code ec;
+            tcp::socket s = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (stopping || ec == asio::error::operation_aborted) co_return;
+            if (ec) {
+                // EMFILE and friends: back off instead of spinning; the backlog holds the rest.
+                asio::steady_timer pause(io, std::chrono::milliseconds(50));
+                co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+                continue;
+            }
+            s.native_non_blocking(true, ec);
+            // A response head and a small body are two writes; Nagle would hold the second
+            // until the client ACKs the first.
+            s.set_option(tcp::no_delay(true), ec);
+            if (clients.size() >= opt.max_clients) {
+                const std::string busy = http::error_response(
+                    503, "Service Unavailable",
+                    "too many connections (" + std::to_string(opt.max_clients) + ")");
+                s.write_some(asio::buffer(busy), ec);  // best effort, never waits
+                s.close(ec);
+                continue;
+            }
+            auto c = std::make_shared<Client>(io);
+            c->sock = std::move(s);
+            asio::co_spawn(io, serve(c), asio::detached);
+        }
+    }
+
+    void begin_stop() {
+        stopping = true;
+        std::error_code ec;
+        acceptor.close(ec);
+        for (Client* c : clients) c->close_all();
+    }
+};
+
+Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_unique<Impl>()) {
+    Impl& im = *impl_;
+    im.opt = std::move(options);
+    im.efd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!im.efd) throw sys::SysError("eventfd", errno);
+    // Every relayed connection costs two sockets and a pipe: take the hard limit, not the
+    // soft one, before 1,000 clients run out of descriptors.
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    std::error_code ec;
+    im.acceptor.assign(tcp::v4(), listener.get(), ec);
+    if (ec) throw sys::SysError("proxy listener", ec.value());
+    listener.release();
+    im.acceptor.non_blocking(true, ec);
+    asio::co_spawn(im.io, im.accept_loop(), asio::detached);
+    im.thread = std::thread([&im] {
+        // The thread inherits the supervisor's blocked signals (they are read from its
+        // signalfd). SIGPIPE from splice into a closed socket is blocked here too: it is a
+        // per-thread signal and must not kill agentbox.
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        ::pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+        for (;;) {
+            try {
+                im.io.run();
+                break;
+            } catch (const std::exception& e) {
+                im.emit(ProxyEvent{"warning", {{"proxy", e.what()}}});
+            }
+        }
+        std::lock_guard<std::mutex> lock(im.done_mu);
+        im.done = true;
+        im.done_cv.notify_all();
+    });
+}
+
+Proxy::~Proxy() { stop(); }
+
+int Proxy::event_fd() const { return impl_->efd.get(); }
+
+std::vector<ProxyEvent> Proxy::take_events() {
+    std::uint64_t n;
+    [[maybe_unused]] ssize_t r = ::read(impl_->efd.get(), &n, sizeof n);
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return std::exchange(impl_->events, {});
+}
+
+void Proxy::stop(std::chrono::milliseconds grace) {
+    Impl& im = *impl_;
+    if (im.stopped.exchange(true)) return;
+    asio::post(im.io, [&im] { im.begin_stop(); });
+    {
+        std::unique_lock<std::mutex> lock(im.done_mu);
+        im.done_cv.wait_for(lock, grace, [&] { return im.done; });
+    }
+    im.io.stop();
+    if (im.thread.joinable()) im.thread.join();
+}
+
+}  // namespace agentbox::net

@@ -1,0 +1,64 @@
+// The allowlist proxy (DESIGN.md §6): HTTP/1.1 CONNECT and absolute-URI requests from inside
+// the sandbox, each one decided by policy::decide_connect on the Plan — the same function
+// `agentbox explain connect` uses — then resolved, address-checked and connected OUTSIDE.
+//
+// Threading: the proxy runs an asio io_context on a thread of its own, started by the
+// supervisor. The supervisor's poll loop (pidfd, signalfd, pty relay, seccomp notifications)
+// stays exactly as it is: asio does not expose its reactor fd for integration, and a thread
+// keeps a slow upstream from ever delaying the pty or a signal. The two threads share nothing
+// but the event queue below, handed over through an eventfd the supervisor polls, so the
+// EventSink is still only ever called on the supervisor's thread.
+//
+// asio stays inside src/net: this header is plain C++.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net/resolve.hpp"
+#include "policy/plan.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::net {
+
+struct ProxyEvent {
+    std::string type;  // "net.connect", "net.close", "net.error", "warning"
+    std::vector<std::pair<std::string, std::string>> fields;
+};
+
+struct ProxyOptions {
+    policy::NetPlan net;
+    ResolveMap resolve_override;  // test override (resolve.hpp); empty in normal runs
+    std::size_t max_head = 64 * 1024;   // request and response heads
+    std::size_t max_clients = 4096;     // concurrent client connections; beyond: 503
+    std::chrono::milliseconds head_timeout{60000};     // for a request head to arrive
+    std::chrono::milliseconds connect_timeout{30000};  // resolve + connect upstream
+};
+
+class Proxy {
+public:
+    // `listener` is the listening socket from inside the sandbox (127.0.0.1:PORT in its
+    // network namespace); the proxy accepts on it from outside. Starts the thread.
+    Proxy(ProxyOptions options, sys::unique_fd listener);
+    ~Proxy();  // stop(), join
+    Proxy(const Proxy&) = delete;
+    Proxy& operator=(const Proxy&) = delete;
+
+    // Readable (an eventfd) when events are waiting; take them with take_events().
+    int event_fd() const;
+    std::vector<ProxyEvent> take_events();
+
+    // Stop accepting, close every connection (each still reports its net.close), wait at most
+    // `grace` for that, then end the thread. Idempotent.
+    void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agentbox::net

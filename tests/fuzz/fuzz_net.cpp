@@ -1,0 +1,71 @@
+// libFuzzer target for the proxy's HTTP parser (net/http): arbitrary bytes as what a sandboxed
+// client or an upstream server sends. A refusal (bad, too_large, an error string) is the
+// expected answer to bad input; a crash, a sanitizer report or a broken invariant is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "net/http.hpp"
+
+namespace {
+
+using namespace agentbox::net::http;
+
+void check(bool ok) {
+    if (!ok) std::abort();
+}
+
+// The chunked framer must find the same end however the bytes are split.
+void chunked(std::string_view data) {
+    Chunked whole;
+    const std::size_t all = whole.feed(data);
+    check(all <= data.size());
+    Chunked halves;
+    const std::size_t cut = data.size() / 3;
+    std::size_t used = halves.feed(data.substr(0, cut));
+    if (!halves.done() && halves.error().empty()) used += halves.feed(data.substr(cut));
+    check(whole.done() == halves.done());
+    if (whole.done()) check(used == all);
+}
+
+void fuzz_request(std::string_view data) {
+    HeadResult r = parse_request(data, 4096);
+    check(r.consumed <= data.size());
+    if (r.status != Parse::done) return;
+    Target t;
+    if (!parse_target(r.head, t).empty()) return;
+    check(!t.authority.empty() && t.port != 0);
+    Body b;
+    (void)request_body(r.head, b);
+    if (t.tunnel) return;  // a tunnel forwards no head
+    check(!t.path.empty() && t.path.front() == '/');
+    const std::string up = upstream_request(r.head, t);
+    // The rewritten head must itself parse, as exactly one complete head (unless the added
+    // Host field took it past the field-count bound).
+    HeadResult again = parse_request(up, up.size() + 1);
+    if (r.head.headers.size() < 127)
+        check(again.status == Parse::done && again.consumed == up.size());
+}
+
+void fuzz_response(std::string_view data) {
+    HeadResult s = parse_response(data, 4096);
+    check(s.consumed <= data.size());
+    if (s.status != Parse::done) return;
+    Body b;
+    (void)response_body(s.head, "GET", b);
+    const std::string out = client_response(s.head, true);
+    if (s.head.headers.size() < 127)
+        check(parse_response(out, out.size() + 1).status == Parse::done);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
+    const std::string_view data(reinterpret_cast<const char*>(bytes), size);
+    fuzz_request(data);
+    fuzz_response(data);
+    chunked(data);
+    return 0;
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Integration: network mode proxy as tools use it (DESIGN.md §6). curl (HTTP and HTTPS) and
+Python's urllib inside the sandbox reach a loopback server by an allowed name, through the
+proxy's environment variables; keep-alive and chunked bodies work; every connection is reported
+with its rule, address, bytes and duration; `explain connect` agrees with the proxy.
+The attacks on the proxy are in tests/conformance/test_network.py."""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+import abtest  # noqa: E402
+from abtest import AGENTBOX, BoxTest  # noqa: E402
+import proxytest  # noqa: E402
+from proxytest import inside_script, proxy_args, resolve_env  # noqa: E402
+
+ENV = resolve_env({"allowed.test": "127.0.0.1", "other.test": "127.0.0.1"})
+
+
+def events(res, kind):
+    """The -v event lines of KIND ("net.connect", "net.close") as dicts."""
+    out = []
+    for line in res.err.splitlines():
+        m = re.match(r"agentbox: %s (.*)$" % re.escape(kind), line)
+        if m:
+            # Values may contain spaces (rules, sources): split only before a known key.
+            keys = "|".join(("method", "host", "port", "verdict", "rule", "source", "reason",
+                             "address", "address_rule", "error", "bytes_up", "bytes_down",
+                             "duration_ms"))
+            parts = re.split(r" (?=(?:%s)=)" % keys, m.group(1))
+            out.append(dict(p.split("=", 1) for p in parts))
+    return out
+
+
+class ProxyTools(BoxTest):
+    def setUp(self):
+        super().setUp()
+        self.srv = proxytest.http_server(self)
+        self.tls = proxytest.tls_server(self, proxytest.tmpdir(self), ["allowed.test"])
+        self.args = proxy_args("allowed.test:%d" % self.srv.port, "127.0.0.1:%d" % self.srv.port,
+                               "allowed.test:%d" % self.tls.port, "127.0.0.1:%d" % self.tls.port)
+
+    def run_v(self, cmd, args=None):
+        argv = self.box.argv(cmd, args=args or self.args)
+        argv[argv.index("-q")] = "-v"
+        return self.box.run(None, argv=argv, env=ENV)
+
+    def test_curl_http_through_the_proxy_by_allowed_name(self):
+        res = self.run_v(["curl", "-sS", "http://allowed.test:%d/" % self.srv.port])
+        self.assertRc(res, 0)
+        self.assertIn("hello from the loopback server host=allowed.test:%d" % self.srv.port,
+                      res.out, res)
+        connects = events(res, "net.connect")
+        self.assertEqual(len(connects), 1, res)
+        c = connects[0]
+        self.assertEqual((c["host"], c["port"], c["verdict"], c["address"]),
+                         ("allowed.test", str(self.srv.port), "allow", "127.0.0.1"), res)
+        self.assertEqual(c["rule"], 'network.allow "allowed.test:%d"' % self.srv.port)
+        self.assertEqual(c["source"], "<command line>")
+        closes = events(res, "net.close")
+        self.assertEqual(len(closes), 1, res)
+        self.assertGreater(int(closes[0]["bytes_up"]), 50)
+        self.assertGreater(int(closes[0]["bytes_down"]), 50)
+        self.assertIn("duration_ms", closes[0])
+
+    def test_curl_https_through_the_proxy_by_allowed_name(self):
+        cert = os.path.join(self.box.project, "ca.pem")
+        with open(self.tls.cert) as src, open(cert, "w") as dst:
+            dst.write(src.read())
+        res = self.run_v(["curl", "-sS", "--cacert", cert,
+                          "https://allowed.test:%d/x" % self.tls.port])
+        self.assertRc(res, 0)
+        self.assertIn("hello over TLS", res.out, res)
+        c = events(res, "net.connect")
+        self.assertEqual([(e["method"], e["verdict"]) for e in c], [("CONNECT", "allow")], res)
+        self.assertEqual(self.tls.hits, [("GET", "/x", "allowed.test:%d" % self.tls.port)])
+
+    def test_curl_to_another_name_gets_a_clear_proxy_error(self):
+        res = self.run_v(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n",
+                          "http://other.test:%d/" % self.srv.port])
+        self.assertEqual(res.out.strip(), "403", res)
+        c = events(res, "net.connect")
+        self.assertEqual([(e["host"], e["verdict"], e["rule"]) for e in c],
+                         [("other.test", "deny", 'network.unlisted "deny"')], res)
+        res = self.box.run(["curl", "-sS", "https://other.test/"], args=self.args, env=ENV)
+        self.assertNotEqual(res.rc, 0)
+        self.assertIn("403", res.err, res)
+        self.assertEqual(self.srv.hits, [])
+
+    def test_python_urllib_through_the_proxy(self):
+        script = inside_script(self.box, "fetch.py", r"""
+import urllib.request, urllib.error
+print(urllib.request.urlopen("http://allowed.test:%d/u").read().decode())
+try:
+    urllib.request.urlopen("http://other.test:%d/")
+except urllib.error.HTTPError as e:
+    print("refused", e.code, e.read().decode().strip())
+""" % (self.srv.port, self.srv.port))
+        res = self.box.run(script, args=self.args, env=ENV)
+        self.assertRc(res, 0)
+        self.assertIn("hello from the loopback server", res.out, res)
+        self.assertIn('refused 403 agentbox proxy: GET other.test:%d refused by network.unlisted'
+                      % self.srv.port, res.out, res)
+
+    def test_keep_alive_reuses_one_upstream_connection(self):
+        u = "http://allowed.test:%d/" % self.srv.port
+        res = self.run_v(["curl", "-sS", "-v", u + "a", u + "b", u + "c"])
+        self.assertRc(res, 0)
+        self.assertIn("Re-using existing connection", res.err, res)
+        self.assertEqual([h[1] for h in self.srv.hits], ["/a", "/b", "/c"])
+        self.assertEqual(len(events(res, "net.connect")), 1, res)
+        res = self.run_v(["curl", "-sS", "-I", u + "h1", u + "h2"])
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.count("Content-Length: 1000"), 2, res)
+
+    def test_chunked_bodies_both_ways(self):
+        data = os.path.join(self.box.project, "upload")
+        with open(data, "wb") as f:
+            f.write(b"0123456789" * 10000)
+        u = "http://allowed.test:%d/" % self.srv.port
+        res = self.box.run(["curl", "-sS", "-H", "Transfer-Encoding: chunked", "--data-binary",
+                            "@" + data, u + "post", "--next", u + "chunked"],
+                           args=self.args, env=ENV)
+        self.assertRc(res, 0)
+        self.assertIn("got 100000 bytes: 0123456789", res.out, res)
+        self.assertIn("chunk-one chunk-two end", res.out, res)
+
+    def test_large_download_is_complete(self):
+        n = 50 * 1024 * 1024 + 7
+        res = self.box.run(["sh", "-c", "curl -sS http://allowed.test:%d/big/%d | wc -c"
+                            % (self.srv.port, n)], args=self.args, env=ENV)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.strip(), str(n), res)
+
+    def test_explain_connect_agrees_with_the_proxy(self):
+        port = self.srv.port
+        prof = self.box.write_profile("net", """version = 1
+extends = ["default"]
+[network]
+mode = "proxy"
+allow = ["allowed.test:%d", "*.sub.test:%d", "127.0.0.1:%d"]
+deny = ["deny.sub.test:%d"]
+""" % (port, port, port, port))
+        names = ["allowed.test", "ALLOWED.test.", "a.sub.test", "sub.test", "deny.sub.test",
+                 "other.test", "127.0.0.1", "2130706433"]
+        env = resolve_env({n: "127.0.0.1" for n in ("allowed.test", "a.sub.test", "sub.test",
+                                                      "deny.sub.test", "other.test")})
+        script = inside_script(self.box, "each.py", "\n".join(
+            "print(%r, status(b'GET http://%s:%d/ HTTP/1.1\\r\\n\\r\\n'))" % (n, n, port)
+            for n in names))
+        res = self.box.run(script, profiles=[prof], env=env)
+        self.assertRc(res, 0)
+        for n in names:
+            ex = self.box.run(None, argv=[AGENTBOX, "explain", "-p", prof, "connect",
+                                          "%s:%d" % (n, port)], probes=False)
+            m = re.search(r"^%s (\d+)$" % re.escape(n), res.out, re.M)
+            self.assertIsNotNone(m, res)
+            proxy_allowed = m.group(1) == "200"
+            self.assertEqual(ex.rc == 0, proxy_allowed,
+                             "%s: explain says rc %d, the proxy answered %s\n%s\n%s"
+                             % (n, ex.rc, m.group(1), ex, res))
+
+
+if __name__ == "__main__":
+    abtest.main()
