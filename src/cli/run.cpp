@@ -198,6 +198,8 @@ int run_run(const RunOptions& o) {
     std::optional<stage::Session> session = stage::Session::create(project, o.command, o.profiles);
     sandbox::StageDirs dirs;
     if (plan.staging != policy::Staging::none) dirs = {session->upper(), session->work()};
+    // Held until the end: `commit` and `discard` refuse a session whose run is alive.
+    const sys::unique_fd run_lock = session->hold_run_lock();
     std::unique_ptr<audit::Log> log;
     try {
         log = open_log(*session, o);
@@ -236,7 +238,14 @@ int run_run(const RunOptions& o) {
         throw;
     }
     {
-        session->set_status(out.started ? "staged" : "failed");
+        // The command's outcome stands even when its end cannot be recorded (a full disk):
+        // the session then lists as cut short, and its staged work is still there.
+        try {
+            session->set_status(out.started ? "staged" : "failed");
+        } catch (const std::exception& e) {
+            warn(std::string("could not record the end of session ") + session->meta().id +
+                 ": " + e.what());
+        }
         // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
         // left behind it is a mode-000 directory the user cannot even delete.
         try {

@@ -152,6 +152,8 @@ int run_sessions(const SessionsOptions& o) {
         std::string status = m.status;
         if (m.status != "broken") {
             stage::Session s = stage::Session::open(m.id, "");
+            // Its run ended without recording how (killed, or a full disk).
+            if (m.status == "running" && !s.running()) status = "cut-short";
             // Touching a session finishes a commit that was interrupted.
             if (stage::recover(s)) note("finished an interrupted commit of session " + m.id);
             try {
@@ -200,7 +202,7 @@ int run_commit(const CommitOptions& o) {
     stage::Session s = open_session(o.project, target.session);
     const std::string& project = s.meta().project;
     if (stage::recover(s)) note("finished an interrupted commit of session " + s.meta().id);
-    if (s.meta().status == "running")
+    if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
 
     std::vector<std::string> paths;
@@ -293,7 +295,7 @@ CLI::App* register_undo(CLI::App& app, TargetOptions& o) {
 int run_discard(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
     stage::Session s = open_session(o.project, id);
-    if (s.meta().status == "running")
+    if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
     const auto n = stage::changes(s.upper(), s.meta().project).size();
     stage::discard(s);

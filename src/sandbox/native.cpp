@@ -16,7 +16,7 @@ bool enforceable(const policy::Limit& l) {
         return l.how == Mechanism::cgroup1 || l.how == Mechanism::cgroup2;
     if (l.name == "timeout") return l.how == Mechanism::supervisor;
     if (l.name == "file_size" || l.name == "open_files") return l.how == Mechanism::rlimit;
-    // stage_size is watched by the stage module, not by the sandbox.
+    // stage_size: the supervisor measures upper/ on a timer (linux/stage_watch.hpp).
     if (l.name == "stage_size") return l.how == Mechanism::stage;
     return false;
 }

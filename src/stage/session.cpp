@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -250,6 +251,23 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
 }
 
 void Session::clear_work() const { sys::remove_contents(work()); }
+
+sys::unique_fd Session::hold_run_lock() const {
+    const std::string path = dir_ + "/run.lock";
+    sys::unique_fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw sys::SysError("open", path, errno);
+    while (::flock(fd.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw sys::SysError("flock", path, errno);
+    return fd;
+}
+
+bool Session::running() const {
+    if (meta_.status != "running") return false;
+    const std::string path = dir_ + "/run.lock";
+    sys::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return false;  // never locked: the run never got that far
+    return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
 
 void Session::set_status(const std::string& status) {
     Meta next = meta_;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "sys/fd.hpp"
+
 namespace agentbox::stage {
 
 struct Meta {
@@ -31,6 +33,11 @@ public:
     std::string work() const { return dir_ + "/work"; }
     std::string log_path() const { return dir_ + "/log.jsonl"; }
     void set_status(const std::string& status);  // rewrites meta.json atomically
+    // Held by `run` for as long as the sandbox lives (an flock, so a killed run releases it).
+    // A session whose meta.json still says "running" but whose lock is free was cut short:
+    // its supervisor died, or could not record the end (a full disk).
+    sys::unique_fd hold_run_lock() const;
+    bool running() const;
     // Empty work/ after a run. overlayfs leaves a mode-000 work/work directory there that the
     // user could not even list; the staged changes live in upper/ only.
     void clear_work() const;

@@ -321,6 +321,38 @@ class Staging(BoxTest):
         self.assertEqual(mine[0]["changes"], 2)
         self.assertEqual(mine[0]["status"], "staged")
 
+    def test_staging_more_than_stage_size_ends_the_sandbox_and_keeps_the_work(self):
+        prof = self.box.write_profile("small", 'version = 1\nextends = ["default"]\n'
+                                      '[limits]\nstage_size = "1MiB"\n')
+        before = self.snap()
+        res = self.box.run(["sh", "-c", "for i in $(seq 1 200); do head -c 100000 /dev/zero"
+                            " > big$i; sleep 0.01; done; echo finished"], profiles=[prof])
+        self.assertRc(res, 137)
+        self.assertNotIn("finished", res.out)
+        self.assertIn("stage_size", res.err)
+        self.assertEqual(self.snap(), before)
+        staged = self.ab("diff", "--name-status", check=0).out.splitlines()
+        self.assertGreaterEqual(len(staged), 10)
+        self.assertLess(len(staged), 200)
+
+    @unittest.skipUnless(abtest.IS_ROOT, "mounting a small filesystem needs root")
+    def test_filled_disk_during_the_run_keeps_the_session(self):
+        # The state directory (and so upper/) on a 2 MiB tmpfs: the command's writes fail
+        # with ENOSPC inside; agentbox still ends cleanly and the session stays reviewable.
+        small = os.path.join(self.box.root, "small-state")
+        os.makedirs(small)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", small])
+        before = self.snap()
+        res = self.box.run(["sh", "-c", "echo small > ok.txt; head -c 5000000 /dev/zero > big;"
+                            " echo rc=$?"], env={"XDG_STATE_HOME": small})
+        self.assertRc(res, 0)
+        self.assertIn("No space left on device", res.err)
+        self.assertEqual(self.snap(), before)
+        diff = subprocess.run([AGENTBOX, "diff", "--name-status"], capture_output=True,
+                              env=self.box.env({"XDG_STATE_HOME": small}), cwd=self.box.project)
+        self.assertIn("A\tok.txt", diff.stdout.decode())
+
     @unittest.skipUnless(abtest.IS_ROOT, "mounting a small filesystem needs root")
     def test_filled_disk_during_commit_loses_nothing(self):
         # The project on a 1 MiB tmpfs; the session elsewhere: the commit must copy and

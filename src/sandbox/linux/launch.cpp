@@ -206,6 +206,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.report_fd = report_read.get();
     s.signal_fd = signals.fd();
     s.proxy = proxy ? &*proxy : nullptr;
+    s.stage_upper = stage.upper;
     supervise(plan, rules, io, sink, s, out);
     guard.reaped();
     if (raw) raw->restore();

@@ -18,6 +18,7 @@
 #include "sandbox/linux/notify.hpp"
 #include "sandbox/linux/pty.hpp"
 #include "sandbox/linux/report.hpp"
+#include "sandbox/linux/stage_watch.hpp"
 #include "sandbox/linux/syscalls.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -83,6 +84,7 @@ struct State {
     bool report_eof = false;
     bool init_exited = false;
     bool timed_out = false;
+    bool stage_full = false;  // limits.stage_size was exceeded
     bool interrupted = false;  // a second SIGINT killed the sandbox
     int sigints = 0;
     std::optional<int> death_signal;  // from init's status record
@@ -129,6 +131,8 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     };
 
     auto kill_init = [&] { sys_pidfd_send_signal(s.pidfd, SIGKILL); };
+    const policy::Limit* stage_limit = plan.limit("stage_size");
+    StageWatch stage(s.stage_upper, stage_limit != nullptr ? stage_limit->value : 0);
 
     // The proxy starts when init's listener arrives; its events reach the sink from this
     // thread only (proxy.hpp explains the thread).
@@ -146,7 +150,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     };
 
     while (!st.init_exited) {
-        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, N };
+        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, N };
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
         p[PIDFD] = {s.pidfd, POLLIN, 0};
@@ -154,6 +158,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (sync_open) p[SYNC] = {s.sync_fd, POLLIN, 0};
         p[SIG] = {s.signal_fd, POLLIN, 0};
         if (timer) p[TIMER] = {timer.get(), POLLIN, 0};
+        if (stage.fd() >= 0 && !st.stage_full) p[STAGE] = {stage.fd(), POLLIN, 0};
         if (notifier.fd() >= 0) p[NOTIFY] = {notifier.fd(), POLLIN, 0};
         if (master_open) {
             short ev = 0;
@@ -207,6 +212,14 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
                     sys_pidfd_send_signal(s.pidfd, sig);  // init passes it to the command
                 }
             }
+        }
+        if ((p[STAGE].revents & POLLIN) && stage.over()) {
+            st.stage_full = true;
+            if (sink)
+                sink(Event{"limit", {{"limit", "stage_size"},
+                                     {"staged_bytes", std::to_string(stage.last())},
+                                     {"max_bytes", std::to_string(stage.limit())}}});
+            kill_init();
         }
         if (p[TIMER].revents & POLLIN) {
             st.timed_out = true;
@@ -280,6 +293,13 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             out.exit_code = kExitNotExecutable;
             out.error = cmd + ": " + std::strerror(st.failure->err);
         }
+    } else if (st.stage_full) {
+        // Like a memory limit: the sandbox is killed, the work staged so far is kept.
+        out.exit_code = 128 + SIGKILL;
+        out.signal = SIGKILL;
+        out.error = "the staged changes reached " + std::to_string(stage.last()) +
+                    " bytes, over limits.stage_size (" + std::to_string(stage.limit()) +
+                    "): the sandbox was ended; what was staged is kept";
     } else if (st.timed_out) {
         out.exit_code = 124;
         out.timed_out = true;

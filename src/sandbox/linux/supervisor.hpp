@@ -3,6 +3,8 @@
 // the pty relay and the proxy's event queue (the proxy itself runs on its own thread). Ends when init has exited and everything it said has been read.
 #pragma once
 
+#include <string>
+
 #include <sys/types.h>
 
 #include "net/proxy.hpp"
@@ -20,6 +22,8 @@ struct Supervised {
     int signal_fd = -1;    // the supervisor's blocked signals
     // Network mode proxy: how to run the proxy once init sends its listener ('P').
     const net::ProxyOptions* proxy = nullptr;
+    // The overlay's upper directory, watched for limits.stage_size ("" without staging).
+    std::string stage_upper;
 };
 
 // Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a
