@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "sandbox/relocate.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::sandbox::macos {
@@ -296,15 +297,6 @@ private:
     std::vector<const Mount*> masks_;
 };
 
-// A value made only of absolute paths (PATH-like lists included) is moved into the copy and
-// scratch directories; anything else (a URL, a word) is left alone.
-bool path_list(const std::string& v) {
-    if (v.empty()) return false;
-    for (const auto& part : util::split(v, ':'))
-        if (!part.empty() && (part.front() != '/' || part.starts_with("//"))) return false;
-    return true;
-}
-
 }  // namespace
 
 std::string seatbelt_profile(const Plan& plan) { return Writer(plan).run(); }
@@ -333,27 +325,7 @@ std::vector<policy::Weakening> seatbelt_weakenings(const Plan& plan) {
 }
 
 Launch seatbelt_launch(const Plan& plan, const std::string& copy, const std::string& scratch) {
-    const bool copied = staged(plan);
-    std::vector<std::string> tmpfs;
-    for (const auto& m : plan.mounts)
-        if (m.kind == MountKind::tmpfs) tmpfs.push_back(m.target);
-
-    // The deepest tmpfs or the project wins, as the deepest mount would on Linux.
-    auto move = [&](const std::string& p) -> std::string {
-        std::string best;
-        std::string out = p;
-        if (copied && util::path_within(p, plan.project)) {
-            best = plan.project;
-            out = copy + p.substr(plan.project.size());
-        }
-        for (const auto& t : tmpfs)
-            if (util::path_within(p, t) && t.size() > best.size()) {
-                best = t;
-                out = scratch_path(scratch, t) + (t == "/" ? p : p.substr(t.size()));
-            }
-        return out;
-    };
-
+    const Relocation where(plan, copy, scratch);
     // The session's directories are known only now. Their parents need metadata for
     // realpath() and friends from inside the copy; this comes after the denials, and grants
     // only the stat of those directories, never their listing or content.
@@ -375,28 +347,9 @@ Launch seatbelt_launch(const Plan& plan, const std::string& copy, const std::str
               "-D", std::string(kParamCopy) + "=" + copy,
               "-D", std::string(kParamScratch) + "=" + scratch, "--"};
     l.argv.insert(l.argv.end(), plan.argv.begin(), plan.argv.end());
-    bool has_tmpdir = false;
-    for (const auto& e : plan.env) {
-        std::string v = e.value;
-        if (path_list(v)) {
-            std::vector<std::string> parts = util::split(v, ':');
-            for (auto& part : parts)
-                if (!part.empty()) part = move(part);
-            v = util::join(parts, ":");
-        }
-        has_tmpdir |= e.name == "TMPDIR";
-        l.env.push_back(e.name + "=" + v);
-    }
-    // macOS programs otherwise take their per-user /var/folders directory, which the
-    // profile does not grant.
-    for (const auto& t : tmpfs)
-        if (t == "/tmp" && !has_tmpdir) l.env.push_back("TMPDIR=" + scratch_path(scratch, t));
-    l.cwd = move(plan.cwd);
-    if (copied)
-        for (const auto& m : plan.mounts)
-            if ((m.kind == MountKind::mask_dir || m.kind == MountKind::mask_file) &&
-                util::path_within(m.target, plan.project) && m.target != plan.project)
-                l.copy_excludes.push_back(util::relative_to(m.target, plan.project));
+    l.env = relocated_env(plan, where);
+    l.cwd = where.path(plan.cwd);
+    l.copy_excludes = where.copy_excludes();
     return l;
 }
 
