@@ -50,7 +50,7 @@ _agentbox() {
             --) _agentbox_command_from $((j + 1)); return ;;
             -p | --profile | -C | --project | --ro | --rw | --hide | --net | --allow-host | \
                 --env | --timeout | --memory | --pids | --on-exit | --approver | --log | \
-                --log-fd | --backend | --summary-fd) ((j += 2)) ;;
+                --log-fd | --backend | --target | --summary-fd) ((j += 2)) ;;
             -*) ((j++)) ;;
             *) _agentbox_command_from "$j"; return ;;
             esac
@@ -68,6 +68,7 @@ _agentbox() {
         --net) COMPREPLY=($(compgen -W "none proxy host" -- "$cur")); return ;;
         --on-exit) COMPREPLY=($(compgen -W "ask commit discard keep" -- "$cur")); return ;;
         --backend) COMPREPLY=($(compgen -W "auto native bwrap" -- "$cur")); return ;;
+        --target) COMPREPLY=($(compgen -W "macos windows" -- "$cur")); return ;;
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
         --allow-host | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd)
@@ -76,7 +77,7 @@ _agentbox() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
                 --allow-host --env --timeout --memory --pids --on-exit --approver --log --log-fd
-                --dry-run --json --backend --tty --no-tty --allow-weaker -q --quiet -v
+                --dry-run --json --target --backend --tty --no-tty --allow-weaker -q --quiet -v
                 --verbose --summary-fd -h --help --" -- "$cur"))
         else
             COMPREPLY=($(compgen -c -- "$cur"))

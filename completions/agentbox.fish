@@ -47,6 +47,7 @@ complete -c agentbox -n $r -l log-fd -x -d 'Copy of the decision log to file des
 complete -c agentbox -n $r -l dry-run -d 'Print the plan and exit'
 complete -c agentbox -n $r -l json -d 'With --dry-run: plan as JSON'
 complete -c agentbox -n $r -l backend -x -a 'auto native bwrap' -d 'Sandbox backend'
+complete -c agentbox -n $r -l target -x -a 'macos windows' -d 'With --dry-run: the plan for another system'
 complete -c agentbox -n $r -l tty -d 'Relay a pseudo-terminal'
 complete -c agentbox -n $r -l no-tty -d 'Never relay a pseudo-terminal'
 complete -c agentbox -n $r -l allow-weaker -d 'Run even if some rules cannot be enforced'

@@ -54,5 +54,8 @@ public:
 };
 
 std::unique_ptr<Backend> make_native();
+#ifdef __APPLE__
+std::unique_ptr<Backend> make_seatbelt();  // macos/seatbelt_exec.cpp
+#endif
 
 }  // namespace agentbox::sandbox
