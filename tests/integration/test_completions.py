@@ -334,6 +334,16 @@ class CompletionCases:
         self.assertNotIn("--profile", offered)
 
 
+class SessionsListing(unittest.TestCase):
+    def test_a_command_with_a_newline_lists_on_one_line(self):
+        # What the completions read: one line per session, whatever its command holds.
+        if WORLD.session is None:
+            self.skipTest("no session could be made here: %s" % WORLD.session_error.strip())
+        lines = WORLD.agentbox("sessions").stdout.splitlines()
+        self.assertEqual(2, len(lines), lines)
+        self.assertIn("\\n# a second line", lines[1])
+
+
 class Bash(CompletionCases, unittest.TestCase):
     shell = "bash"
 
