@@ -162,6 +162,9 @@ class Shells:
             "PS1='> '; PROMPT_EOL_MARK=''",
             # No listing and no menu: Tab only runs the completion functions.
             "unsetopt autolist automenu listambiguous; setopt nobeep",
+            # Not ^U: typed while the previous line still runs, the terminal is in cooked
+            # mode and the kernel itself would take ^U as "kill line". ^X^K is plain input.
+            "bindkey '^X^K' kill-whole-line",
             "fpath=(%s $fpath); autoload -U compinit; compinit -u -D" % os.path.dirname(self.scripts["zsh"]),
             "compadd() {",
             # -O/-A/-D ask compadd for an array instead of offering: not an offer.
@@ -203,9 +206,9 @@ class Shells:
             results = []
             for i, words in enumerate(queries):
                 open(out, "w").close()
-                # Tab, then ^U (kill the line, whatever completion inserted) and a marker.
+                # Tab, then ^X^K (kill the line, whatever completion inserted) and a marker.
                 os.write(fd, (" ".join(words) + "\t").encode())
-                os.write(fd, ("\x15print -r -- END%d >> %s\n" % (i, out)).encode())
+                os.write(fd, ("\x18\x0bprint -r -- END%d >> %s\n" % (i, out)).encode())
                 text = wait_for("END%d" % i)
                 results.append([w for w in text.splitlines() if w != "END%d" % i])
             return results
