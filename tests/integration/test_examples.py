@@ -207,11 +207,18 @@ class CiTask(ExampleTest):
         self.assertHostUnchanged()
 
     def test_github_workflow_runs_the_script_and_uploads_what_it_writes(self):
+        import yaml  # python3-yaml (deps/debian.txt)
         with open(os.path.join(EXAMPLES, "ci", "github-actions.yml")) as f:
-            wf = f.read()
-        m = re.search(r'examples/ci/agent-task\.sh( -p \S+)* \\\n\s+"\$RUNNER_TEMP/artifacts" -- ', wf)
-        self.assertIsNotNone(m, "the workflow does not run agent-task.sh into $RUNNER_TEMP/artifacts")
-        uploaded = set(re.findall(r"\$\{\{ runner\.temp \}\}/artifacts/(\S+)", wf))
+            wf = yaml.safe_load(f)
+        steps = {s.get("name", s.get("uses")): s for s in wf["jobs"]["agent"]["steps"]}
+        run = steps["Run the task"]["run"]
+        self.assertRegex(run, r'examples/ci/agent-task\.sh( -p \S+)* \\\n\s*"\$RUNNER_TEMP/artifacts" -- ')
+        upload = steps["Upload the patch and the log"]
+        self.assertEqual("always()", upload["if"])  # a failed gate still uploads
+        paths = upload["with"]["path"].split("\n")
+        paths = [p.strip() for p in paths if p.strip()]
+        self.assertTrue(all(p.startswith("${{ runner.temp }}/artifacts/") for p in paths), paths)
+        uploaded = {os.path.basename(p) for p in paths}
         res = self.task("echo x > src/x.c")
         self.assertRc(res, 0)
         self.assertEqual(set(os.listdir(self.out)), uploaded)
