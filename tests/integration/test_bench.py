@@ -50,6 +50,19 @@ class Bench(unittest.TestCase):
             self.assertRegex(section, r"\d{4}-\d\d-\d\d \d\d:\d\d UTC on .*cores", name)
             self.assertNotEqual(m.group(0), re.search(r"<!-- %s -->.*?<!-- /%s -->" % (name, name),
                                                       text, re.S).group(0), name)
+        # The README's figures follow the results they were made from (here a copy of both).
+        readme = os.path.join(tmp, "README.md")
+        shutil.copy(os.path.join(SOURCE_DIR, "README.md"), readme)
+        readme_py = [sys.executable, os.path.join(SOURCE_DIR, "bench", "readme.py"),
+                     "--results", results, "--readme", readme]
+        self.assertNotEqual(0, subprocess.run(readme_py + ["--check"], capture_output=True).returncode)
+        subprocess.run(readme_py, check=True)
+        self.assertEqual(0, subprocess.run(readme_py + ["--check"]).returncode)
+        with open(readme) as f:
+            quoted = f.read()
+        m = re.search(r"^\| startup \| agentbox \| ([\d.]+) ms \| ([\d.]+)x to bwrap \|$", quoted, re.M)
+        self.assertIsNotNone(m)
+        self.assertRegex(out, r"\| agentbox \| %s \| [\d.]+ \| %sx \|" % (re.escape(m.group(1)), re.escape(m.group(2))))
 
 
 if __name__ == "__main__":

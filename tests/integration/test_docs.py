@@ -11,6 +11,7 @@ Completions are checked against the same --help by test_completions.py.
 import glob
 import os
 import re
+import subprocess
 import sys
 import unittest
 
@@ -59,6 +60,11 @@ class Docs(unittest.TestCase):
         self.assertLessEqual({"session.start", "process.exit", "session.end", "syscall.denied"},
                              emitted, "the pattern no longer finds the events")
         self.assertEqual([], sorted(e for e in emitted if "*%s*" % e not in page))
+
+    def test_readme_quotes_the_benchmark_results(self):
+        r = subprocess.run([sys.executable, os.path.join(SOURCE_DIR, "bench", "readme.py"), "--check"],
+                           capture_output=True, text=True)
+        self.assertEqual(0, r.returncode, r.stderr)
 
     def test_examples_named_in_the_readme_exist(self):
         readme = read("README.md")
