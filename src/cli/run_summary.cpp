@@ -146,7 +146,10 @@ void write_summary_json(int fd, const Summary& s) {
     j["on_exit"] = name_of(s.on_exit);
     j["review"] = s.review;
     j["denied"] = {{"syscalls", s.denied.syscalls}, {"connections", s.denied.connections}};
-    const std::string text = j.dump() + "\n";
+    // Host names come from inside the sandbox: bytes that are not UTF-8 are replaced rather
+    // than making the summary throw.
+    const std::string text =
+        j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
