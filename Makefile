@@ -9,7 +9,7 @@ DESTDIR   ?=
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test unit integration conformance asan fuzz example bench \
-        install uninstall clean format
+        install uninstall deb clean format
 
 all: build
 
@@ -53,12 +53,30 @@ example: build
 bench: build
 	./bench/run.sh $(BUILD)/agentbox
 
-install: build
+# The binary, the built-in profiles (share/agentbox/profiles, for reading: the binary carries
+# its own copy), the man pages and the bash, zsh and fish completions. Builds only what it
+# installs. DESTDIR stages the tree elsewhere, as packagers do.
+install: deps configure
+	cmake --build $(BUILD) -j$(JOBS) --target installables
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+	printf '%s\n' "$(DESTDIR)" > $(BUILD)/install_destdir
 
+# A Debian package of the same files, under /usr: $(BUILD)/agentbox_VERSION_ARCH.deb.
+deb: deps configure
+	cmake --build $(BUILD) -j$(JOBS) --target installables
+	cd $(BUILD) && cpack -G DEB
+
+# Removes what the last `make install` from $(BUILD) installed, and agentbox's own data
+# directory once empty. cmake's install_manifest.txt lists the files without DESTDIR: the
+# DESTDIR of that install was recorded next to it, and is the one used here whatever this
+# command line says, so that removing a staged tree can never remove the system's files.
 uninstall:
 	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
-	xargs -d '\n' rm -f < $(BUILD)/install_manifest.txt
+	d=$$(cat $(BUILD)/install_destdir 2>/dev/null); \
+	sed "s|^|$$d|" $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f && \
+	sed -n "s|^\(.*/agentbox/profiles\)/[^/]*$$|$$d\1|p" $(BUILD)/install_manifest.txt | sort -u | \
+	  while read -r p; do rmdir "$$p" "$${p%/profiles}" 2>/dev/null || true; done
+	rm -f $(BUILD)/install_manifest.txt $(BUILD)/install_destdir
 
 format:
 	find src tests -name '*.[ch]pp' | xargs clang-format -i

@@ -8,8 +8,9 @@ _agentbox_profiles() {
 }
 
 _agentbox_sessions() {
-    # Session ids, newest last, from the binary (it knows the state directory).
-    agentbox sessions 2>/dev/null | cut -d' ' -f1
+    # Session ids, newest last, from the binary (it knows the state directory). Only words
+    # shaped like an id: a command shown in the listing may itself span lines.
+    agentbox sessions 2>/dev/null | sed -n 's/^\([0-9]\{8\}T[0-9]\{6\}Z-[0-9a-f]\{1,\}\) .*/\1/p'
 }
 
 _agentbox() {
@@ -36,7 +37,7 @@ _agentbox() {
     done
 
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$commands -h --help --version" -- "$cur"))
         return
     fi
 
@@ -126,12 +127,17 @@ _agentbox() {
                 COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur"))
                 COMPREPLY+=($(compgen -f -X '!*.toml' -- "$cur"))
             fi ;;
-        check) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        check)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "-h --help" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi ;;
         esac
         ;;
     doctor) COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")) ;;
-    completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-    help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
+    completions) COMPREPLY=($(compgen -W "bash zsh fish -h --help" -- "$cur")) ;;
+    help) COMPREPLY=($(compgen -W "$commands -h --help" -- "$cur")) ;;
     sessions) COMPREPLY=($(compgen -W "--json --prune -h --help" -- "$cur")) ;;
     diff | commit | discard | undo | export)
         case $prev in
@@ -157,7 +163,13 @@ _agentbox() {
         case $prev in
         -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         esac
-        COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur")) ;;
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur"))
+        else
+            # A session id, or the path of a log file.
+            COMPREPLY=($(compgen -W "$(_agentbox_sessions)" -- "$cur"))
+            COMPREPLY+=($(compgen -f -- "$cur"))
+        fi ;;
     esac
 }
 

@@ -82,6 +82,7 @@ if [ "$(id -u)" -eq 0 ]; then
     cp -r "$SRC/tests/conformance" "$SRC/tests/integration" "$COPY/tests/"
     [ -d "$SRC/profiles" ] && cp -r "$SRC/profiles" "$COPY/profiles"
     cp -r "$SRC/completions" "$COPY/completions"
+    cp -r "$SRC/examples" "$COPY/examples"   # test_examples.py runs them
     chown -R "$UNPRIV_USER:" "$COPY"
     chmod 755 "$COPY"
     for f in "$COPY"/tests/integration/test_*.py "$COPY"/tests/conformance/test_*.py; do

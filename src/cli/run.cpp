@@ -246,8 +246,11 @@ int run_run(const RunOptions& o) {
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     const int verbose = o.verbose;
     audit::Log* logp = log.get();
-    auto sink = [verbose, logp](const sandbox::Event& ev) {
+    // Counted for the summary; the supervisor calls the sink from its one thread.
+    Denials denied;
+    auto sink = [verbose, logp, &denied](const sandbox::Event& ev) {
         logp->append(backend_event(ev));
+        denied.add(ev);
         if (ev.type == "warning") {
             std::string msg;
             for (const auto& [k, v] : ev.fields) msg += (msg.empty() ? "" : ", ") + k + "=" + v;
@@ -291,6 +294,7 @@ int run_run(const RunOptions& o) {
 
     const bool staged = plan.staging != policy::Staging::none;
     Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
+    summary.denied = std::move(denied);
     log->append(process_exit_event(out, summary.exit_code));
     // The review: whatever the command did, its writes are still only in the session.
     if (staged && out.started) {
