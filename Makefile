@@ -25,7 +25,7 @@ build: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Everything: unit tests, integration and conformance as root and as an unprivileged user,
-# the sanitizer build's unit and integration tests, and the profile-loader fuzzer for 60 s.
+# the sanitizer build's unit tests, and each fuzzer (profile loader, proxy request parser) for 60 s.
 # The suites run last so that their "N passed, N failed" line closes the output.
 test: build
 	$(MAKE) --no-print-directory asan
@@ -44,7 +44,7 @@ asan: deps
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_FUZZ=ON \
 	  -DAGENTBOX_WERROR=OFF $(CMAKE_FLAGS)
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile fuzz_net
 	./tests/fuzz/run.sh build-fuzz $${FUZZ_SECONDS:-60}
 
 example: build
