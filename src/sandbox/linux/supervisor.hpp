@@ -10,6 +10,7 @@
 #include "net/proxy.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
+#include "sandbox/linux/pty.hpp"
 #include "seccomp/rules.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -24,6 +25,9 @@ struct Supervised {
     const net::ProxyOptions* proxy = nullptr;
     // The overlay's upper directory, watched for limits.stage_size ("" without staging).
     std::string stage_upper;
+    // The user's terminal in raw mode for the relay (Io::tty), or null: a prompt puts it back
+    // to the user's own mode while it asks.
+    RawMode* raw = nullptr;
 };
 
 // Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a
