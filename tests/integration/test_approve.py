@@ -266,7 +266,7 @@ class ProxyPrompt(ApproveTest):
     def test_prompt_yes_allows_and_pauses_the_relay_meanwhile(self):
         pty = self.start(self.ticking())
         try:
-            self.assertTrue(pty.expect(b"[n]o: "), pty.output)
+            self.assertTrue(pty.expect(b"ne[v]er this run: "), pty.output)
             self.assertIn(b"asked.test:%d" % self.srv.port, pty.output)
             # The user's own terminal mode while asking (the relay's raw mode is off) ...
             self.assertEqual(pty.attrs_now()[3], pty.attrs_before[3])
@@ -292,7 +292,7 @@ class ProxyPrompt(ApproveTest):
     def test_prompt_no_denies(self):
         pty = self.start(self.ticking())
         try:
-            self.assertTrue(pty.expect(b"[n]o: "), pty.output)
+            self.assertTrue(pty.expect(b"ne[v]er this run: "), pty.output)
             self.answer(pty, b"n\r")
             self.assertTrue(pty.expect(b"done"), pty.output)
             pty.wait()
@@ -304,21 +304,36 @@ class ProxyPrompt(ApproveTest):
         ap = self.of(self.log(), "approval")
         self.assertEqual([(x["verdict"], x["by"]) for x in ap], [("deny", "prompt")], ap)
 
+    def test_prompt_never_denies_for_the_rest_of_the_run(self):
+        cmd = ["sh", "-c", "for i in 1 2 3; do curl -sS -o /dev/null -w 'code %%{http_code}\\n' "
+               "http://asked.test:%d/; done; echo done" % self.srv.port]
+        pty = self.start(cmd)
+        try:
+            self.assertTrue(pty.expect(b"ne[v]er this run: "), pty.output)
+            self.answer(pty, b"v\r")
+            self.assertTrue(pty.expect(b"done"), pty.output)
+            pty.wait()
+        finally:
+            pty.close()
+        self.assertEqual(pty.output.count(b"code 403"), 3, pty.output)
+        self.assertEqual(pty.output.count(b"ne[v]er this run: "), 1, pty.output)
+        self.assertEqual(self.srv.hits, [])
+
     def test_prompt_always_is_remembered_and_a_wrong_answer_asks_again(self):
         cmd = ["sh", "-c", "for i in 1 2; do curl -sS -o /dev/null -w 'code %%{http_code}\\n' "
                "http://asked.test:%d/; done; echo done" % self.srv.port]
         pty = self.start(cmd)
         try:
-            self.assertTrue(pty.expect(b"[n]o: "), pty.output)
+            self.assertTrue(pty.expect(b"ne[v]er this run: "), pty.output)
             self.answer(pty, b"maybe\r")
-            self.assertTrue(pty.expect(b"please answer y, a or n"), pty.output)
+            self.assertTrue(pty.expect(b"please answer y, a, n or v"), pty.output)
             self.answer(pty, b"a\r")
             self.assertTrue(pty.expect(b"done"), pty.output)
             pty.wait()
         finally:
             pty.close()
         self.assertEqual(pty.output.count(b"code 200"), 2, pty.output)
-        self.assertEqual(pty.output.count(b"[n]o: "), 1, pty.output)
+        self.assertEqual(pty.output.count(b"ne[v]er this run: "), 1, pty.output)
         ap = self.of(self.log(), "approval")
         self.assertEqual([(x["verdict"], x["scope"]) for x in ap], [("allow", "session")], ap)
 
@@ -328,7 +343,7 @@ class ProxyPrompt(ApproveTest):
                "'code %%{http_code}\\n' http://asked.test:%d/; echo done" % self.srv.port]
         pty = self.start(cmd)
         try:
-            self.assertTrue(pty.expect(b"[n]o: "), pty.output)
+            self.assertTrue(pty.expect(b"ne[v]er this run: "), pty.output)
             time.sleep(1.5)
             self.assertNotIn(b"code", pty.output)
             self.answer(pty, b"n\r")

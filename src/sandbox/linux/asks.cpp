@@ -186,14 +186,15 @@ void Asks::write_question(bool again) {
     const Question& q = queue_.front();
     std::string text;
     if (again) {
-        text = "agentbox: please answer y, a or n: ";
+        text = "agentbox: please answer y, a, n or v: ";
     } else {
         // Everything here may come from inside the sandbox (a host name): quoted, so that it
         // cannot move the cursor or rewrite the question.
         text = "\r\nagentbox: the sandboxed command asks to " + q.req.op + " " +
                util::quote(q.req.target) + "\r\n  rule " + util::quote(q.req.rule) +
                (q.req.source.empty() ? "" : " (" + util::quote(q.req.source) + ")") +
-               " says ask.\r\nagentbox: allow? [y]es once, [a]lways this run, [n]o: ";
+               " says ask.\r\nagentbox: allow? [y]es once, [a]lways this run, [n]o, "
+               "ne[v]er this run: ";
     }
     put(tty_.get(), text);
 }
@@ -230,6 +231,10 @@ void Asks::on_tty(net::Proxy& proxy) {
             ans.session = true;
         } else if (a == "n" || a == "no") {
             ans.allow = false;
+        } else if (a == "v" || a == "never") {
+            // A command that keeps trying the same place is not asked about it again.
+            ans.allow = false;
+            ans.session = true;
         } else {
             if (!canonical_) put(tty_.get(), "\r\n");
             write_question(true);
