@@ -45,6 +45,18 @@ CommitApprovals ask_for_commits(const ApproverSetting& a, const std::string& ses
     return out;
 }
 
+audit::Event explicit_approval(const Judged& j, const std::string& session, const std::string& by,
+                               const std::string& reason) {
+    const approve::Request req{"commit", j.change.path, j.rule.empty() ? j.why : j.rule, j.source,
+                               session};
+    approve::Answer ans;
+    ans.verdict = approve::Verdict::allow;
+    ans.by = by;
+    ans.how = "answered";
+    ans.reason = reason;
+    return approval_event(req, ans);
+}
+
 std::vector<audit::Event> commit_decisions(const std::vector<Judged>& judged) {
     std::vector<audit::Event> out;
     for (const auto& j : judged) {

@@ -44,6 +44,11 @@ struct CommitApprovals {
 CommitApprovals ask_for_commits(const ApproverSetting& a, const std::string& session,
                                 const std::vector<Judged>& judged);
 
+// The "approval" event of an approval given by the user directly — at the review prompt
+// (`by` "prompt") or by naming the path with --force — with the members every approval has.
+audit::Event explicit_approval(const Judged& j, const std::string& session, const std::string& by,
+                               const std::string& reason);
+
 // "decision" events (DESIGN.md §7) for the commit decisions that hold a change back: ask and
 // deny. Allowed changes are recorded by their "change" and "commit" events.
 std::vector<audit::Event> commit_decisions(const std::vector<Judged>& judged);

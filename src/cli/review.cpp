@@ -310,13 +310,8 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
             if (log != nullptr)
                 for (const auto& j : judged)
                     if (j.verdict == policy::Verdict::ask)
-                        log->append(audit::Event("approval")
-                                        .set("op", "commit")
-                                        .set("target", j.change.path)
-                                        .set("rule", j.why)
-                                        .set("verdict", "allow")
-                                        .set("by", "prompt")
-                                        .set("scope", "once"));
+                        log->append(explicit_approval(j, s.meta().id, "prompt",
+                                                      "approve all, at the review prompt"));
             return commit_allowed(s, judged, all, log);
         }
         if (a == "s" || a == "select") {
@@ -334,6 +329,10 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
                         sub.push_back(j);
                         // Naming a protected path at the prompt is the explicit approval.
                         approved.insert(c.path);
+                        if (log != nullptr && j.verdict == policy::Verdict::ask &&
+                            !by_approver.count(c.path))
+                            log->append(explicit_approval(j, s.meta().id, "prompt",
+                                                          "named at the review prompt"));
                     }
             return commit_allowed(s, sub, approved, log);
         }

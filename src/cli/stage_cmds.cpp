@@ -271,13 +271,8 @@ int run_commit(const CommitOptions& o) {
             if (j.verdict == policy::Verdict::ask && !approvals.allowed.count(j.change.path) &&
                 std::any_of(go.begin(), go.end(),
                             [&](const stage::Change& c) { return c.path == j.change.path; }))
-                log.append(audit::Event("approval")
-                               .set("op", "commit")
-                               .set("target", j.change.path)
-                               .set("rule", j.why)
-                               .set("verdict", "allow")
-                               .set("by", "command line (--force PATH)")
-                               .set("scope", "once"));
+                log.append(explicit_approval(j, s.meta().id, "command line (--force PATH)",
+                                             "named with --force"));
         log_commit(log, r.number, r.applied, r.stripped, left.size(), o.force);
     });
     note("committed " + plural(r.applied.size(), "change", "changes") + " from session " +

@@ -27,6 +27,12 @@ ALLOW = '{"verdict":"allow","scope":"once","reason":"fine by the test"}'
 ALLOW_SESSION = '{"verdict":"allow","scope":"session","reason":"for the whole run"}'
 DENY = '{"verdict":"deny","reason":"not today"}'
 
+MEMBERS = {
+    "approval": {"op", "target", "rule", "source", "verdict", "scope", "by", "how", "reason",
+                 "ms"},
+    "decision": {"op", "target", "verdict", "rule", "source"},
+}
+
 
 class ApproveTest(BoxTest):
     def setUp(self):
@@ -72,7 +78,14 @@ allow = ["127.0.0.1:%d"]
 
     def log(self):
         with open(os.path.join(self.box.sessions()[-1], "log.jsonl")) as f:
-            return [json.loads(line) for line in f]
+            events = [json.loads(line) for line in f]
+        # Every approval and decision has the members agentbox-log(5) documents, whoever
+        # answered (approver, prompt, nobody, --force).
+        envelope = {"v", "ts", "session", "seq", "event", "prev", "hash"}
+        for e in events:
+            if e["event"] in MEMBERS:
+                self.assertEqual(set(e) - envelope, MEMBERS[e["event"]], e)
+        return events
 
     def of(self, events, kind):
         return [e for e in events if e["event"] == kind]
@@ -403,6 +416,49 @@ class CommitApprover(ApproveTest):
         self.assertTrue(os.path.exists(os.path.join(self.box.project, "plain.txt")))
         ap = self.of(self.log(), "approval")
         self.assertEqual([(x["verdict"], x["how"]) for x in ap], [("deny", "crashed")])
+
+    def test_force_path_is_an_approval_with_every_member(self):
+        res = self.box.run(self.WRITE)
+        self.assertRc(res, 0)
+        r = self.host_run([AGENTBOX, "commit", "-C", self.box.project, "--force", ".envrc"],
+                          env=self.box.env())
+        self.assertEqual(r.rc, 0, r)
+        ap = self.of(self.log(), "approval")
+        self.assertEqual([(x["target"], x["by"], x["how"]) for x in ap],
+                         [(".envrc", "command line (--force PATH)", "answered")])
+
+    def review(self, extra_args, answer):
+        argv = self.box.argv(self.WRITE, args=["--on-exit", "ask"] + extra_args)
+        # The review prompt reads whole lines: a terminal in its usual canonical mode (PtyRun
+        # sets up a non-canonical one, where a read returns at once with nothing).
+        argv = ["sh", "-c", 'stty icanon icrnl; exec "$@"', "sh"] + argv
+        pty = PtyRun(argv, self.box.env(), self.box.project)
+        try:
+            self.assertTrue(pty.expect(b"pprove-and-commit all? "), pty.output)
+            os.write(pty.master, answer)
+            self.assertEqual(pty.wait(), 0, pty.output)
+        finally:
+            pty.close()
+        return pty
+
+    def test_approve_all_at_the_review_prompt_is_logged_as_by_prompt(self):
+        self.review([], b"a\r")
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, ".envrc")))
+        ap = self.of(self.log(), "approval")
+        self.assertEqual([(x["target"], x["by"], x["verdict"]) for x in ap],
+                         [(".envrc", "prompt", "allow")])
+
+    def test_review_commit_takes_what_the_approver_allowed(self):
+        a = self.approver("allow.sh", "echo '%s'" % ALLOW)
+        pty = self.review(["--approver", a], b"c\r")
+        self.assertIn(b"the approver allowed 1 path(s)", pty.output)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, ".envrc")))
+        self.assertEqual([r["target"] for r in self.requests()], [".envrc"])
+
+    def test_review_commit_without_approver_holds_the_protected_path(self):
+        self.review([], b"c\r")
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, ".envrc")))
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "plain.txt")))
 
 
 if __name__ == "__main__":
