@@ -49,7 +49,7 @@ struct Io {
     // Who answers an ask, in order (DESIGN.md §8): `approver` when set; else a prompt on the
     // controlling terminal (/dev/tty) when `prompt` and there is one, with the pty relay
     // paused; else deny.
-    Approver approver;
+    Approver approver = nullptr;
     bool prompt = true;
 };
 
