@@ -248,6 +248,25 @@ unlisted = "ask"
         took = int(re.search(r"took (\d+)", res.out).group(1))
         self.assertLess(took, 2000, res.out)
 
+    def test_a_flood_of_questions_runs_few_approvers_at_once(self):
+        # Ten unlisted hosts at once: every one is answered, by at most 4 approvers at a time.
+        names = ["h%d.test" % i for i in range(10)]
+        env = resolve_env(dict((n, "127.0.0.1") for n in names))
+        a = self.approver("count.sh", "mkdir %s/run.$$; ls %s | grep -c '^run' >> %s/conc; "
+                          "sleep 0.5; rmdir %s/run.$$; echo '%s'"
+                          % (self.dir, self.dir, self.dir, self.dir, ALLOW))
+        cmd = ["sh", "-c", " ".join("curl -sS -o /dev/null -w '%%{http_code}\\n' "
+                                    "http://%s:%d/ &" % (n, self.srv.port) for n in names)
+               + " wait"]
+        res = self.box.run(cmd, profiles=[self.profile], args=["--approver", a], env=env)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.split(), ["200"] * 10, res)
+        with open(os.path.join(self.dir, "conc")) as f:
+            conc = [int(x) for x in f.read().split()]
+        self.assertEqual(len(conc), 10)
+        self.assertLessEqual(max(conc), 4, conc)
+        self.assertGreater(max(conc), 1, conc)  # they do run side by side
+
     def test_a_run_that_ends_cancels_its_approver(self):
         a = self.approver("forever.sh", "sleep 60; echo '%s'" % ALLOW)
         t0 = time.monotonic()

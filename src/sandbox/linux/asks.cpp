@@ -5,6 +5,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -108,8 +109,13 @@ void Asks::add(net::Proxy& proxy,
 }
 
 void Asks::start_approver(net::Proxy& proxy, Question q) {
+    if (workers_.size() >= kMaxApprovers) {
+        waiting_.push_back(std::move(q));
+        return;
+    }
     try {
-        workers_.emplace_back([this, q] {
+        auto finished = std::make_shared<std::atomic<bool>>(false);
+        std::thread t([this, q, finished] {
             AskAnswer a;
             try {
                 a = approver_(q.req, cancel_efd_.get());
@@ -120,8 +126,10 @@ void Asks::start_approver(net::Proxy& proxy, Question q) {
                 std::lock_guard<std::mutex> lock(mu_);
                 done_.emplace_back(q, std::move(a));
             }
+            finished->store(true);
             poke(answers_efd_.get());
         });
+        workers_.push_back(Worker{std::move(t), std::move(finished)});
     } catch (const std::system_error& e) {
         // No thread for it (EAGAIN): the question cannot be put, and that is a deny.
         reply(&proxy, q, refusal("approver", "not started", e.what()));
@@ -137,6 +145,20 @@ void Asks::on_answers(net::Proxy& proxy) {
         done.swap(done_);
     }
     for (const auto& [q, a] : done) reply(&proxy, q, a);
+    reap_workers();
+    while (!waiting_.empty() && workers_.size() < kMaxApprovers) {
+        Question q = std::move(waiting_.front());
+        waiting_.pop_front();
+        start_approver(proxy, std::move(q));
+    }
+}
+
+void Asks::reap_workers() {
+    std::erase_if(workers_, [](Worker& w) {
+        if (!w.finished->load()) return false;
+        w.thread.join();  // it has handed its answer over and is returning
+        return true;
+    });
 }
 
 void Asks::reply(net::Proxy* proxy, const Question& q, const AskAnswer& a) {
@@ -288,7 +310,16 @@ void Asks::finish(net::Proxy* proxy) {
     }
     poke(cancel_efd_.get());
     for (auto& w : workers_)
-        if (w.joinable()) w.join();
+        if (w.thread.joinable()) w.thread.join();
+    workers_.clear();
+    // Questions that never got an approver: denied, and logged as such.
+    while (!waiting_.empty()) {
+        Question q = std::move(waiting_.front());
+        waiting_.pop_front();
+        AskAnswer a = refusal("approver", "cancelled", "the run ended before the approver was asked");
+        a.ms = ms_since(q.t0);
+        reply(proxy, q, a);
+    }
     // What the cancelled approvers said ("cancelled") is logged too: every question has its
     // answer in the log.
     std::vector<std::pair<Question, AskAnswer>> done;

@@ -6,8 +6,10 @@
 // and, as an "approval" event, to the sink — on the supervisor's thread, as every event.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -55,6 +57,7 @@ private:
     };
 
     void start_approver(net::Proxy& proxy, Question q);
+    void reap_workers();
     void reply(net::Proxy* proxy, const Question& q, const AskAnswer& a);
     void next_prompt(net::Proxy& proxy);
     void write_question(bool again);
@@ -70,7 +73,15 @@ private:
     sys::unique_fd answers_efd_, cancel_efd_;
     std::mutex mu_;
     std::vector<std::pair<Question, AskAnswer>> done_;
-    std::vector<std::thread> workers_;
+    struct Worker {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> finished;
+    };
+    std::vector<Worker> workers_;
+    // A command that opens connections to a thousand unlisted hosts must not start a thousand
+    // approvers at once: beyond kMaxApprovers the questions wait here, in order.
+    static constexpr std::size_t kMaxApprovers = 4;
+    std::deque<Question> waiting_;
     bool finished_ = false;
 
     // The prompt: questions wait their turn; the first is on the terminal.
