@@ -244,8 +244,8 @@ int run_run(const RunOptions& o) {
 
     sandbox::Io io;
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
-    // --approver was merged into the profile by flags_layer; an empty command is refused by
-    // the profile loader, and by CLI11 for the flag.
+    // --approver was merged into the profile by flags_layer; an empty command is refused above
+    // for the flag and by the profile loader for [approve] command.
     if (const auto a = approver_of(prof)) io.approver = backend_approver(*a, session->meta().id);
     const int verbose = o.verbose;
     audit::Log* logp = log.get();
