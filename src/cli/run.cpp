@@ -236,7 +236,9 @@ int run_run(const RunOptions& o) {
         throw;
     }
     {
-        session->set_status(out.started ? "staged" : "failed");
+        // Flushed at the end (sync_meta below): the review usually replaces this status at
+        // once (empty, discarded, committed), durably, and one flush of the final one is enough.
+        session->set_status(out.started ? "staged" : "failed", /*durable=*/false);
         // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
         // left behind it is a mode-000 directory the user cannot even delete.
         try {
@@ -260,6 +262,7 @@ int run_run(const RunOptions& o) {
                   session->meta().id);
         }
     }
+    session->sync_meta();
     log->append(session_end_event(session->meta().status));
     if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
     if (!o.quiet) print_summary(summary);
