@@ -1,5 +1,6 @@
 #include "cli/run.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@
 #include "cli/own_dirs.hpp"
 #include "stage/session.hpp"
 #include "cli/review.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -138,6 +141,33 @@ std::unique_ptr<audit::Log> open_log(const stage::Session& session, const RunOpt
     return log;
 }
 
+// The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be only
+// in the page cache when the sandbox is gone. Before a change is reported staged -- kept for a
+// later review, offered at the prompt, or left over by a partial commit -- it is flushed, so
+// that a crash cannot leave a "staged" session with half-written files for a later commit to
+// apply. Discarded changes need not be. A command that wrote nothing costs one readdir.
+void sync_staged(const stage::Session& s, profile::OnExit on_exit) {
+    if (on_exit == profile::OnExit::discard) return;
+    const std::string upper = s.upper();
+    sys::unique_fd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw sys::SysError("open", upper, errno);
+    sys::unique_fd list(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!list) throw sys::SysError("dup", upper, errno);
+    DIR* d = ::fdopendir(list.get());
+    if (d == nullptr) throw sys::SysError("opendir", upper, errno);
+    list.release();
+    bool empty = true;
+    while (const struct dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name != "." && name != "..") {
+            empty = false;
+            break;
+        }
+    }
+    ::closedir(d);
+    if (!empty && ::syncfs(fd.get()) != 0) throw sys::SysError("syncfs", upper, errno);
+}
+
 }  // namespace
 
 int run_run(const RunOptions& o) {
@@ -236,6 +266,13 @@ int run_run(const RunOptions& o) {
         throw;
     }
     {
+        if (plan.staging != policy::Staging::none && out.started) {
+            try {
+                sync_staged(*session, plan.on_exit);
+            } catch (const std::exception& e) {
+                error(std::string("the staged changes may not survive a crash: ") + e.what());
+            }
+        }
         // Flushed at the end (sync_meta below): the review usually replaces this status at
         // once (empty, discarded, committed), durably, and one flush of the final one is enough.
         session->set_status(out.started ? "staged" : "failed", /*durable=*/false);
