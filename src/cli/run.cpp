@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
@@ -276,14 +277,19 @@ int run_run(const RunOptions& o) {
         // Flushed at the end (sync_meta below): the review usually replaces this status at
         // once (empty, discarded, committed), durably, and one flush of the final one is enough.
         session->set_status(out.started ? "staged" : "failed", /*durable=*/false);
-        // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
-        // left behind it is a mode-000 directory the user cannot even delete.
-        try {
-            session->clear_work();
-        } catch (const std::exception& e) {
-            warn(std::string("could not clean the overlay work directory: ") + e.what());
-        }
     }
+    // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and left
+    // behind it is a mode-000 directory the user cannot even delete. It is emptied on a thread
+    // while the review runs: nothing else touches work/, and freeing each of its directories
+    // can wait on the disk (a synchronous discard where the filesystem is mounted -o discard).
+    std::string work_error;
+    std::jthread cleaner([&s = *session, &work_error] {
+        try {
+            s.clear_work();
+        } catch (const std::exception& e) {
+            work_error = e.what();
+        }
+    });
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
 
@@ -299,6 +305,8 @@ int run_run(const RunOptions& o) {
                   session->meta().id);
         }
     }
+    cleaner.join();
+    if (!work_error.empty()) warn("could not clean the overlay work directory: " + work_error);
     session->sync_meta();
     log->append(session_end_event(session->meta().status));
     if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
