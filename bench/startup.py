@@ -65,6 +65,8 @@ def main():
     os.makedirs(proj)
     with open(os.path.join(proj, "README"), "w") as f:
         f.write("bench\n")
+    # The sandboxed command starts in the current directory, which must be visible inside.
+    os.chdir(proj)
     env = dict(os.environ, HOME=os.path.join(work, "home"),
                XDG_STATE_HOME=os.path.join(work, "state"),
                XDG_CACHE_HOME=os.path.join(work, "cache"),
