@@ -197,7 +197,9 @@ int run_export(const ExportOptions& o) {
     meta["created"] = s.meta().created;
     meta["status"] = s.meta().status;
     try {
-        stage::export_archive(cs, s.upper(), o.output, fmt, meta.dump(), o.force);
+        Progress progress("exporting", cs.size());
+        stage::export_archive(cs, s.upper(), o.output, fmt, meta.dump(), o.force,
+                              [&](std::size_t done, std::size_t) { progress.update(done); });
     } catch (const sys::SysError& e) {
         if (e.err() == EEXIST)
             throw Failure(util::quote(o.output) + " exists (--force overwrites it)", exit_refused);

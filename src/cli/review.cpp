@@ -122,10 +122,17 @@ std::string shown_path(const stage::Change& c) {
 
 }  // namespace
 
-std::string describe(const std::vector<Judged>& judged, int fd) {
+std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limit) {
     std::string out;
+    std::size_t shown = 0, hidden = 0;
     for (const auto& j : judged) {
         const auto& c = j.change;
+        // Every change that needs a decision is listed; the plain ones up to `limit`.
+        if (j.verdict == policy::Verdict::allow && limit != 0 && shown >= limit) {
+            ++hidden;
+            continue;
+        }
+        if (j.verdict == policy::Verdict::allow) ++shown;
         std::string line = std::string(1, stage::kind_letter(c.kind)) + "  " + shown_path(c);
         if (S_ISLNK(c.new_mode)) line += " -> " + stage::escape_for_terminal(c.link_target);
         if (c.kind == stage::Kind::mode)
@@ -141,6 +148,9 @@ std::string describe(const std::vector<Judged>& judged, int fd) {
             line += "  " + paint(fd, Style::red, "[refused: " + j.why + "]");
         out += "  " + line + "\n";
     }
+    if (hidden > 0)
+        out += "  ... and " + std::to_string(hidden) +
+               " more (agentbox diff --name-status lists every change)\n";
     return out;
 }
 

@@ -40,7 +40,8 @@ std::vector<stage::Change> select(const std::vector<stage::Change>& all,
 std::string project_path(const std::string& typed, const std::string& project);
 
 // One line per change for the terminal: "A  path", with marks for protected/refused/outside.
-std::string describe(const std::vector<Judged>& judged, int fd);
+// At most `limit` changes that need no decision are listed (0 = all); the rest are counted.
+std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limit = 100);
 
 // The end of a run: ask / commit / discard / keep (DESIGN.md §5). Returns a line for the
 // summary ("3 changes staged in session X", "committed 2, 1 left staged (protected)").

@@ -260,7 +260,14 @@ int run_commit(const CommitOptions& o) {
              std::to_string(held.size()));
         return held.empty() ? 0 : exit_refused;
     }
-    const auto r = stage::commit(s, go);
+    stage::CommitResult r;
+    {
+        Progress progress("committing", go.size());
+        std::size_t ops = 0;
+        r = stage::commit(s, go, [&](const char* step) {
+            if (std::string_view(step) == "op") progress.update(++ops);
+        });
+    }
     for (const auto& p : r.stripped) warn("stripped setuid/setgid bits from " + util::quote(p));
     const auto left = stage::changes(s.upper(), project);
     s.set_status(left.empty() ? "committed" : "staged");

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 namespace agentbox::cli {
@@ -36,6 +39,28 @@ void note(std::string_view message) { std::cerr << "agentbox: " << message << '\
 
 void error(std::string_view message) {
     std::cerr << paint(2, Style::red, "agentbox:") << ' ' << message << '\n';
+}
+
+Progress::Progress(std::string label, std::size_t total, std::size_t min_total)
+    : label_(std::move(label)), total_(total), on_(total >= min_total && ::isatty(2) == 1) {}
+
+Progress::~Progress() {
+    if (!on_) return;
+    static const char clear[] = "\r\033[K";
+    if (::write(2, clear, sizeof clear - 1) < 0) return;
+}
+
+void Progress::update(std::size_t done) {
+    if (!on_) return;
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    const long long now = static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    if (done < total_ && now - last_ms_ < 100) return;
+    last_ms_ = now;
+    char line[160];
+    const int n = std::snprintf(line, sizeof line, "\ragentbox: %s %zu/%zu (%zu%%)", label_.c_str(),
+                                done, total_, total_ == 0 ? 100 : done * 100 / total_);
+    if (n > 0 && ::write(2, line, static_cast<std::size_t>(std::min(n, 159))) < 0) on_ = false;
 }
 
 }  // namespace agentbox::cli

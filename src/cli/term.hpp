@@ -3,6 +3,7 @@
 // terminal and NO_COLOR is unset (https://no-color.org).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,23 @@ std::string paint(int fd, Style style, std::string_view text);
 void warn(std::string_view message);
 void note(std::string_view message);
 void error(std::string_view message);
+
+// "agentbox: committing 1200/10000 (12%)" on one line of stderr, redrawn at most ten times a
+// second, for long commits and exports. Only on a terminal and only for `total` of at least
+// `min_total` items; the line is cleared when done, so the messages that follow stand alone.
+class Progress {
+public:
+    Progress(std::string label, std::size_t total, std::size_t min_total = 500);
+    ~Progress();
+    Progress(const Progress&) = delete;
+    Progress& operator=(const Progress&) = delete;
+    void update(std::size_t done);
+
+private:
+    std::string label_;
+    std::size_t total_;
+    bool on_ = false;
+    long long last_ms_ = 0;
+};
 
 }  // namespace agentbox::cli

@@ -201,7 +201,8 @@ void add_change(Writer& w, const Change& c, const detail::Tree& upper) {
 
 void export_archive(const std::vector<Change>& changes, const std::string& upper,
                     const std::string& out_path, Format fmt, const std::string& session_json,
-                    bool overwrite) {
+                    bool overwrite,
+                    const std::function<void(std::size_t, std::size_t)>& progress) {
     if (fmt == Format::from_name) fmt = format_for(out_path);
     // Fail before the work when we can tell; the rename checks again atomically.
     struct ::stat st {};
@@ -213,7 +214,9 @@ void export_archive(const std::vector<Change>& changes, const std::string& upper
     {
         Writer w(tmp.fd(), fmt, out_path);
         add_manifest(w, changes, session_json);
+        std::size_t done = 0;
         for (const Change& c : changes) {
+            if (progress) progress(done++, changes.size());
             if (!c.refused.empty()) continue;
             switch (c.kind) {
                 case Kind::added:
@@ -225,6 +228,7 @@ void export_archive(const std::vector<Change>& changes, const std::string& upper
             }
         }
         w.close();
+        if (progress) progress(changes.size(), changes.size());
     }
     tmp.commit(out_path, overwrite);
 }

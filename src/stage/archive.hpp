@@ -13,6 +13,7 @@
 // Deleted paths exist only in the manifest (kind "deleted"; old_mode tells a directory).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,10 @@ Format format_for(const std::string& path);
 // `session_json` is a JSON object (text) stored as the manifest's "session". An existing
 // out_path is an error (SysError with EEXIST, checked atomically at the rename) unless
 // `overwrite`. Reads upper/ only, every path resolved beneath it without following symlinks.
+// `progress(done, total)` is called after each change, for a progress display.
 void export_archive(const std::vector<Change>& changes, const std::string& upper,
                     const std::string& out_path, Format fmt = Format::from_name,
-                    const std::string& session_json = "{}", bool overwrite = false);
+                    const std::string& session_json = "{}", bool overwrite = false,
+                    const std::function<void(std::size_t, std::size_t)>& progress = {});
 
 }  // namespace agentbox::stage

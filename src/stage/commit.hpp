@@ -36,9 +36,10 @@ struct CommitResult {
     std::vector<std::string> stripped;   // setuid/setgid bits removed
 };
 
-// Test hook: called before each step with its name ("journal", "sync", "applying", "op",
+// Progress and test hook: called before each step with its name ("journal", "sync", "applying", "op",
 // "op:cleared" — inside an operation, after the old entry moved to backup/ — and "finish");
-// a test stops the process there. Empty in production.
+// `agentbox commit` counts "op" steps for its progress display; a test stops the process at a
+// step.
 using StepHook = std::function<void(const char* step)>;
 
 // Apply `selected` (a subset of changes(s.upper(), project)) and leave the rest staged.

@@ -354,6 +354,23 @@ class Staging(BoxTest):
         self.assertRc(res, 0)
         self.assertIn("staged", res.err)
 
+    def test_long_commit_shows_progress_on_a_terminal_only(self):
+        self.staged("mkdir gen; i=0; while [ $i -lt 600 ]; do echo $i > gen/f$i; i=$((i+1)); done")
+        run = abtest.PtyRun([AGENTBOX, "commit", "-n"], self.box.env(), self.box.project)
+        self.addCleanup(run.close)
+        self.assertEqual(run.wait(), 0, run.output)
+        self.assertIn(b"and 501 more", run.output)  # 100 listed, the rest counted
+        run = abtest.PtyRun([AGENTBOX, "commit"], self.box.env(), self.box.project)
+        self.addCleanup(run.close)
+        self.assertEqual(run.wait(), 0, run.output)
+        self.assertIn(b"committing 601/601 (100%)", run.output)
+        self.undo_and_commit_quietly()
+
+    def undo_and_commit_quietly(self):
+        self.ab("undo", check=0)
+        res = self.ab("commit", check=0)  # stderr is a pipe: no progress line
+        self.assertNotIn("committing", res.err)
+
     def test_hard_links_become_separate_files_on_commit(self):
         self.staged("echo same > one; ln one two")
         self.ab("commit", check=0)
