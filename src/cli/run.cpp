@@ -12,6 +12,7 @@
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
 #include "audit/log.hpp"
+#include "cli/run_backend.hpp"
 #include "cli/run_layer.hpp"
 #include "cli/run_log.hpp"
 #include "cli/run_summary.hpp"
@@ -82,9 +83,6 @@ namespace {
 // Flags whose machinery is a later issue. Accepting them and doing nothing would weaken what
 // the user asked for, so they fail closed.
 void refuse_unimplemented(const RunOptions& o) {
-    if (o.backend == "bwrap")
-        throw Failure("--backend bwrap is not implemented yet; use --backend native (or auto)",
-                      exit_setup);
     if (o.approver)
         throw Failure("--approver is not implemented yet: approvals are a later issue",
                       exit_setup);
@@ -162,7 +160,6 @@ int run_run(const RunOptions& o) {
     inv.argv = o.command;
     inv.project = project;
     inv.cwd = cwd;
-    inv.backend = o.backend == "auto" ? "native" : o.backend;
     inv.allow_weaker = o.allow_weaker;
     if (o.tty) inv.tty = true;
     if (o.no_tty) inv.tty = false;
@@ -173,6 +170,7 @@ int run_run(const RunOptions& o) {
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
     const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
+    inv.backend = choose_backend(o.backend, facts);
     policy::Plan plan;
     try {
         plan = policy::compile(prof, inv, facts);
@@ -180,7 +178,7 @@ int run_run(const RunOptions& o) {
         throw UsageError(std::string("run: ") + e.what());
     }
     plan.allow_weaker = o.allow_weaker;
-    auto backend = sandbox::make_native();
+    auto backend = make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
 
     if (o.verbose > 0)
@@ -197,7 +195,11 @@ int run_run(const RunOptions& o) {
     // Every run has a session, if only for its log; upper/ stays empty without staging.
     std::optional<stage::Session> session = stage::Session::create(project, o.command, o.profiles);
     sandbox::StageDirs dirs;
-    if (plan.staging != policy::Staging::none) dirs = {session->upper(), session->work()};
+    if (plan.staging != policy::Staging::none) {
+        dirs.upper = session->upper();
+        dirs.work = session->work();
+    }
+    dirs.scratch = session->dir();
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
     std::unique_ptr<audit::Log> log;
@@ -230,7 +232,9 @@ int run_run(const RunOptions& o) {
     };
 
     sandbox::Outcome out;
+    CopyStaging copy;
     try {
+        copy.before(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
         session->set_status("failed");
@@ -248,6 +252,14 @@ int run_run(const RunOptions& o) {
         }
         // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
         // left behind it is a mode-000 directory the user cannot even delete.
+        // Copy staging: what the command changed in the snapshot becomes upper/, the
+        // overlay's format, so review, diff and commit read it as they read an overlay's.
+        try {
+            copy.after(*session);
+        } catch (const std::exception& e) {
+            warn(std::string("could not stage the changes from the snapshot: ") + e.what() +
+                 "; the snapshot stays in " + session->dir());
+        }
         try {
             session->clear_work();
         } catch (const std::exception& e) {

@@ -18,6 +18,8 @@ namespace agentbox::sandbox {
 struct StageDirs {
     std::string upper;
     std::string work;
+    std::string snapshot;  // Staging::copy: the session's copy of the project (bwrap)
+    std::string scratch;   // a directory of the session the backend may use for its own files
 };
 
 struct Io {
@@ -54,5 +56,6 @@ public:
 };
 
 std::unique_ptr<Backend> make_native();
+std::unique_ptr<Backend> make_bwrap();
 
 }  // namespace agentbox::sandbox
