@@ -69,8 +69,7 @@ void CopyStaging::before(const policy::Plan& plan, const stage::Session& session
 void CopyStaging::after(const stage::Session& session) {
     if (!snap_) return;
     stage::materialise(*snap_, session.upper());
-    sys::remove_contents(snap_->dir);
-    if (::rmdir(snap_->dir.c_str()) < 0) throw sys::SysError("rmdir", snap_->dir, errno);
+    stage::discard_snapshot(snap_->dir);
     snap_.reset();
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/remove.hpp"
 
 namespace agentbox::stage {
 
@@ -272,6 +274,22 @@ struct timespec fs_now(const std::string& path) {
     return st.st_ctim;
 }
 
+std::string times_path(const std::string& dir) { return dir + ".times"; }
+
+// The two times, next to the snapshot: a run that is killed (SIGKILL, a crash) leaves its work
+// in the snapshot, and the next command that opens the session stages it from there.
+void save_times(const Snapshot& s) {
+    const std::string text = std::to_string(s.started.tv_sec) + " " +
+                             std::to_string(s.started.tv_nsec) + " " +
+                             std::to_string(s.stamp.tv_sec) + " " +
+                             std::to_string(s.stamp.tv_nsec) + "\n";
+    const std::string path = times_path(s.dir);
+    sys::unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                            0600));
+    if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        throw sys::SysError("write", path, errno);
+}
+
 }  // namespace
 
 Snapshot make_snapshot(const std::string& project, const std::string& dir) {
@@ -291,6 +309,7 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     c.finish_dir(dst.get(), st, "");
 
     s.stamp = fs_now(dir + ".stamp");
+    save_times(s);
     return s;
 }
 
@@ -305,6 +324,44 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper) {
     // The project root's own mode is not staged (overlay cannot stage it either).
     m.walk("", s.get(), p.get());
     return m.moved();
+}
+
+}  // namespace agentbox::stage
+
+namespace agentbox::stage {
+
+bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper) {
+    const std::string path = times_path(dir);
+    sys::unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!f) {
+        if (errno == ENOENT) return false;
+        throw sys::SysError("open", path, errno);
+    }
+    char buf[128] = {};
+    const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+    if (n < 0) throw sys::SysError("read", path, errno);
+    Snapshot s;
+    s.project = project;
+    s.dir = dir;
+    long long a = 0, b = 0, c = 0, d = 0;
+    if (std::sscanf(buf, "%lld %lld %lld %lld", &a, &b, &c, &d) != 4)
+        throw sys::SysError("parse", path, EINVAL);
+    s.started = {static_cast<time_t>(a), static_cast<long>(b)};
+    s.stamp = {static_cast<time_t>(c), static_cast<long>(d)};
+    materialise(s, upper);
+    discard_snapshot(dir);
+    return true;
+}
+
+void discard_snapshot(const std::string& dir) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) == 0) {
+        sys::remove_contents(dir);
+        if (::rmdir(dir.c_str()) < 0) throw sys::SysError("rmdir", dir, errno);
+    }
+    // Last: while it exists, the snapshot still counts as work to stage.
+    if (::unlink(times_path(dir).c_str()) < 0 && errno != ENOENT)
+        throw sys::SysError("unlink", times_path(dir), errno);
 }
 
 }  // namespace agentbox::stage

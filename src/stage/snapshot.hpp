@@ -37,4 +37,11 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir);
 // Returns the number of entries moved or whited out.
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper);
 
+// Removes the snapshot (and its saved times) once its work is in upper/.
+void discard_snapshot(const std::string& dir);
+
+// A snapshot left by a run that never finished (killed with SIGKILL, a crash): materialise
+// it with the times saved next to it, then discard it. False when there is none.
+bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper);
+
 }  // namespace agentbox::stage

@@ -73,9 +73,9 @@ std::vector<std::string> make_argv(const policy::Plan& plan, const Inputs& in) {
     if (plan.ns.net) a.push_back("--unshare-net");
     if (plan.ns.uts) a.push_back("--unshare-uts");
     if (plan.ns.cgroup) a.push_back("--unshare-cgroup");
-    // The command must not make a user namespace of its own (the seccomp filter also denies
-    // unshare and namespace clones; this holds even for a profile that allows them).
-    a.push_back("--disable-userns");
+    // No --disable-userns: bwrap makes it a second, nested user namespace, which would leave
+    // init without CAP_SYS_ADMIN over its mount namespace, so init could not make /proc/sys
+    // read-only (launch.cpp). The seccomp filter denies unshare, setns and namespace clones.
     // Our init is PID 1, as in the native backend: it reaps, forwards signals, and its exit
     // takes every process of the sandbox with it.
     a.push_back("--as-pid-1");

@@ -22,7 +22,7 @@ public:
                                           std::string(bwrap::kBwrapPath) +
                                               " (apt-get install bubblewrap)"});
         else if (v.major == 0 && v.minor < 8)
-            // --disable-userns came with 0.8.
+            // The oldest version this backend is tested with (Debian 12).
             w.push_back(policy::Weakening{"backend \"bwrap\"", {},
                                           "bubblewrap 0.8 or later (found " + v.text + ")"});
         return w;

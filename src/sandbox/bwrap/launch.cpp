@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -243,6 +245,36 @@ int parse_fd(const char* s) {
     return static_cast<int>(v);
 }
 
+// /proc/sys and /proc/sysrq-trigger read-only, as the native backend mounts them: bwrap's own
+// cover of them is skipped when it runs as root, and a root sandbox (uid 0 mapped to 0) could
+// then write the host's kernel.* and vm.* sysctls, whose permission is just the file mode.
+// Without CAP_SYS_ADMIN (bwrap run by any other user) nothing can be remounted, and nothing
+// needs to be: the files belong to the host's root, not to us.
+int protect_proc(lnx::StepError& e) {
+    for (const char* path : {"/proc/sys", "/proc/sysrq-trigger"}) {
+        sys::unique_fd tree(::open_tree(AT_FDCWD, path,
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                            AT_SYMLINK_NOFOLLOW));
+        if (!tree) {
+            if (errno == ENOENT) continue;
+            if (errno == EPERM && ::geteuid() != 0) return 0;
+            e = {"open_tree", path, errno};
+            return -1;
+        }
+        struct mount_attr attr {};
+        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+            e = {"mount_setattr(ro)", path, errno};
+            return -1;
+        }
+        if (::move_mount(tree.get(), "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+            e = {"move_mount", path, errno};
+            return -1;
+        }
+    }
+    return 0;
+}
+
 }  // namespace
 
 Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
@@ -292,6 +324,14 @@ int init_main(int argc, char** argv) {
         }
     for (int fd = 3; fd < 1024; ++fd)
         if (fd != sync && fd != report) ::close(fd);
+
+    // Our name in ps and /proc/1/comm, rather than the descriptor number we were run as.
+    ::prctl(PR_SET_NAME, "agentbox", 0, 0, 0);
+    lnx::StepError e;
+    if (protect_proc(e) < 0) {
+        lnx::send_report(report, lnx::ReportKind::setup, e);
+        return kExitSetup;
+    }
 
     static lnx::ChildSetup cs;
     cs.plan = &spec.plan;

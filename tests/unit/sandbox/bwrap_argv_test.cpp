@@ -111,7 +111,7 @@ TEST_CASE("bwrap is run from its fixed path and the command follows --") {
 TEST_CASE("namespaces are unshared by name: no -try variant that carries on without one") {
     const auto a = make_argv(compile_builtin("default"), inputs());
     for (const char* f : {"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                          "--unshare-uts", "--unshare-cgroup", "--disable-userns", "--as-pid-1",
+                          "--unshare-uts", "--unshare-cgroup", "--as-pid-1",
                           "--die-with-parent"})
         CHECK(std::find(a.begin(), a.end(), f) != a.end());
     for (const char* f : {"--unshare-all", "--unshare-user-try", "--unshare-cgroup-try",
