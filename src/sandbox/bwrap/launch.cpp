@@ -157,6 +157,13 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     Inputs in;
     in.snapshot = stage.snapshot;
     if (has_mask_file(plan)) in.empty_file = ensure_empty_file(stage);
+    // Gone with the sandbox: a mode-0000 file left in the session is noise for whoever reads it.
+    struct Unlink {
+        std::string path;
+        ~Unlink() {
+            if (!path.empty()) ::unlink(path.c_str());
+        }
+    } empty_file{in.empty_file};
     Exec x;
     x.argv_storage = make_argv(plan, in);
     for (auto& a : x.argv_storage) x.argv.push_back(a.data());
