@@ -9,7 +9,7 @@ DESTDIR   ?=
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build test unit integration conformance asan fuzz example bench \
-        install uninstall clean format
+        install uninstall deb clean format
 
 all: build
 
@@ -25,7 +25,7 @@ build: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Everything: unit tests, integration and conformance as root and as an unprivileged user,
-# the sanitizer build's unit and integration tests, and the profile-loader fuzzer for 60 s.
+# the sanitizer build's unit tests, and each fuzzer (profile loader, proxy request parser) for 60 s.
 # The suites run last so that their "N passed, N failed" line closes the output.
 test: build
 	$(MAKE) --no-print-directory asan
@@ -44,7 +44,7 @@ asan: deps
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_FUZZ=ON \
 	  -DAGENTBOX_WERROR=OFF $(CMAKE_FLAGS)
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile fuzz_net
 	./tests/fuzz/run.sh build-fuzz $${FUZZ_SECONDS:-60}
 
 example: build
@@ -53,12 +53,30 @@ example: build
 bench: build
 	./bench/run.sh $(BUILD)/agentbox
 
-install: build
+# The binary, the built-in profiles (share/agentbox/profiles, for reading: the binary carries
+# its own copy), the man pages and the bash, zsh and fish completions. Builds only what it
+# installs. DESTDIR stages the tree elsewhere, as packagers do.
+install: deps configure
+	cmake --build $(BUILD) -j$(JOBS) --target installables
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+	printf '%s\n' "$(DESTDIR)" > $(BUILD)/install_destdir
 
+# A Debian package of the same files, under /usr: $(BUILD)/agentbox_VERSION_ARCH.deb.
+deb: deps configure
+	cmake --build $(BUILD) -j$(JOBS) --target installables
+	cd $(BUILD) && cpack -G DEB
+
+# Removes what the last `make install` from $(BUILD) installed, and agentbox's own data
+# directory once empty. cmake's install_manifest.txt lists the files without DESTDIR: the
+# DESTDIR of that install was recorded next to it, and is the one used here whatever this
+# command line says, so that removing a staged tree can never remove the system's files.
 uninstall:
 	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
-	xargs -d '\n' rm -f < $(BUILD)/install_manifest.txt
+	d=$$(cat $(BUILD)/install_destdir 2>/dev/null); \
+	sed "s|^|$$d|" $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f && \
+	sed -n "s|^\(.*/agentbox/profiles\)/[^/]*$$|$$d\1|p" $(BUILD)/install_manifest.txt | sort -u | \
+	  while read -r p; do rmdir "$$p" "$${p%/profiles}" 2>/dev/null || true; done
+	rm -f $(BUILD)/install_manifest.txt $(BUILD)/install_destdir
 
 format:
 	find src tests -name '*.[ch]pp' | xargs clang-format -i

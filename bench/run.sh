@@ -1,8 +1,32 @@
 #!/bin/sh
-# Every benchmark, one after the other; each rewrites its own section of bench/RESULTS.md.
+# Every benchmark, one after the other; each rewrites its own section of bench/RESULTS.md
+# (medians, ratios and the machine), and then README.md's figures (bench/readme.py):
+#   startup        `agentbox run -- true` against bwrap, unshare and firejail   (startup.py)
+#   diff, commit   `agentbox diff` against `git status`, `agentbox commit` against `cp -a`
+#                  (staging.py)
+#   proxy          downloads and first bytes through the proxy against direct  (proxy.py)
+#
 # Usage: bench/run.sh [PATH/TO/agentbox]
+#   BENCH_RESULTS=FILE  write there instead of bench/RESULTS.md (README.md is left alone)
+#   BENCH_QUICK=1       each benchmark in miniature: checks that they all run; the numbers
+#                       mean nothing (tests/integration/test_bench.py)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 agentbox=$(realpath "${1:-$here/../build/agentbox}")
-/usr/bin/python3 "$here/startup.py" "$agentbox"
-/usr/bin/python3 "$here/proxy.py" "$agentbox"
+results=${BENCH_RESULTS:-$here/RESULTS.md}
+startup="" staging="" proxy=""
+if [ -n "${BENCH_QUICK:-}" ]; then
+    startup="--rounds 3"
+    staging="--rounds 2 --files 2000 --commit-files 200"
+    proxy="--rounds 1 --size 8388608 --small 5"
+fi
+# shellcheck disable=SC2086  # the option lists are lists of words on purpose
+/usr/bin/python3 "$here/startup.py" "$agentbox" --results "$results" $startup
+# shellcheck disable=SC2086
+/usr/bin/python3 "$here/staging.py" "$agentbox" --results "$results" $staging
+# shellcheck disable=SC2086
+/usr/bin/python3 "$here/proxy.py" "$agentbox" --results "$results" $proxy
+# The README quotes bench/RESULTS.md: refreshed with it, and only with it.
+if [ -z "${BENCH_RESULTS:-}" ]; then
+    /usr/bin/python3 "$here/readme.py" --results "$results"
+fi

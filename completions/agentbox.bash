@@ -8,8 +8,9 @@ _agentbox_profiles() {
 }
 
 _agentbox_sessions() {
-    # Session ids, newest last, from the binary (it knows the state directory).
-    agentbox sessions 2>/dev/null | cut -d' ' -f1
+    # Session ids, newest last, from the binary (it knows the state directory). Only words
+    # shaped like an id: a command shown in the listing may itself span lines.
+    agentbox sessions 2>/dev/null | sed -n 's/^\([0-9]\{8\}T[0-9]\{6\}Z-[0-9a-f]\{1,\}\) .*/\1/p'
 }
 
 _agentbox() {
@@ -36,7 +37,7 @@ _agentbox() {
     done
 
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$commands -h --help --version" -- "$cur"))
         return
     fi
 
@@ -50,7 +51,7 @@ _agentbox() {
             --) _agentbox_command_from $((j + 1)); return ;;
             -p | --profile | -C | --project | --ro | --rw | --hide | --net | --allow-host | \
                 --env | --timeout | --memory | --pids | --on-exit | --approver | --log | \
-                --log-fd | --backend | --summary-fd) ((j += 2)) ;;
+                --log-fd | --backend | --target | --summary-fd) ((j += 2)) ;;
             -*) ((j++)) ;;
             *) _agentbox_command_from "$j"; return ;;
             esac
@@ -68,6 +69,7 @@ _agentbox() {
         --net) COMPREPLY=($(compgen -W "none proxy host" -- "$cur")); return ;;
         --on-exit) COMPREPLY=($(compgen -W "ask commit discard keep" -- "$cur")); return ;;
         --backend) COMPREPLY=($(compgen -W "auto native bwrap" -- "$cur")); return ;;
+        --target) COMPREPLY=($(compgen -W "macos windows" -- "$cur")); return ;;
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
         --allow-host | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd)
@@ -76,7 +78,7 @@ _agentbox() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
                 --allow-host --env --timeout --memory --pids --on-exit --approver --log --log-fd
-                --dry-run --json --backend --tty --no-tty --allow-weaker -q --quiet -v
+                --dry-run --json --target --backend --tty --no-tty --allow-weaker -q --quiet -v
                 --verbose --summary-fd -h --help --" -- "$cur"))
         else
             COMPREPLY=($(compgen -c -- "$cur"))
@@ -125,12 +127,17 @@ _agentbox() {
                 COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur"))
                 COMPREPLY+=($(compgen -f -X '!*.toml' -- "$cur"))
             fi ;;
-        check) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        check)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "-h --help" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi ;;
         esac
         ;;
     doctor) COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")) ;;
-    completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-    help) COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
+    completions) COMPREPLY=($(compgen -W "bash zsh fish -h --help" -- "$cur")) ;;
+    help) COMPREPLY=($(compgen -W "$commands -h --help" -- "$cur")) ;;
     sessions) COMPREPLY=($(compgen -W "--json --prune -h --help" -- "$cur")) ;;
     diff | commit | discard | undo | export)
         case $prev in
@@ -156,7 +163,13 @@ _agentbox() {
         case $prev in
         -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         esac
-        COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur")) ;;
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur"))
+        else
+            # A session id, or the path of a log file.
+            COMPREPLY=($(compgen -W "$(_agentbox_sessions)" -- "$cur"))
+            COMPREPLY+=($(compgen -f -- "$cur"))
+        fi ;;
     esac
 }
 

@@ -58,6 +58,8 @@ void write_all(int fd, const std::string& text) {
     }
 }
 
+}  // namespace
+
 // Like git: a pager only when stdout is a terminal; $AGENTBOX_PAGER, then $PAGER, then
 // `less -FRX` (quit if one screen, keep colours, leave the text on the screen).
 void page(const std::string& text, bool no_pager) {
@@ -83,6 +85,8 @@ void page(const std::string& text, bool no_pager) {
     ::pclose(p);
     std::signal(SIGPIPE, old);
 }
+
+namespace {
 
 int terminal_width() {
     struct winsize ws {};

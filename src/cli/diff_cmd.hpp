@@ -36,4 +36,8 @@ CLI::App* register_export(CLI::App& app, ExportOptions& o);
 int run_diff(const DiffOptions& o);
 int run_export(const ExportOptions& o);
 
+// Text through the user's pager when stdout is a terminal ($AGENTBOX_PAGER, $PAGER,
+// less -FRX), else written as it is.
+void page(const std::string& text, bool no_pager = false);
+
 }  // namespace agentbox::cli

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "audit/log.hpp"
 #include "cli/context.hpp"
+#include "cli/diff_cmd.hpp"
 #include "cli/run_log.hpp"
 #include "cli/errors.hpp"
 #include "cli/term.hpp"
@@ -178,19 +180,53 @@ std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
            (left.empty() ? "" : ", " + std::to_string(left.size()) + " left staged");
 }
 
-// A line from the controlling terminal; nullopt at end of input.
+// A line from the controlling terminal; nullopt at end of input. The terminal is put in
+// line mode with echo for the question (whatever mode the command or the relay left it in)
+// and restored after.
 std::optional<std::string> ask_line(int tty, const std::string& prompt) {
-    const std::string p = prompt;
-    if (::write(tty, p.data(), p.size()) < 0) return std::nullopt;
-    std::string line;
-    char ch;
-    for (;;) {
-        const ssize_t n = ::read(tty, &ch, 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return line.empty() ? std::nullopt : std::optional<std::string>(line);
-        if (ch == '\n') return line;
-        line.push_back(ch);
+    struct termios saved {};
+    const bool have_attrs = ::tcgetattr(tty, &saved) == 0;
+    if (have_attrs) {
+        struct termios line = saved;
+        line.c_lflag |= ICANON | ECHO | ECHONL | ISIG;
+        line.c_iflag |= ICRNL;
+        line.c_cc[VMIN] = 1;
+        line.c_cc[VTIME] = 0;
+        ::tcsetattr(tty, TCSANOW, &line);
     }
+    std::optional<std::string> result;
+    if (::write(tty, prompt.data(), prompt.size()) >= 0) {
+        std::string got;
+        char ch;
+        for (;;) {
+            const ssize_t n = ::read(tty, &ch, 1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                if (!got.empty()) result = got;
+                break;
+            }
+            if (ch == '\n' || ch == '\r') {
+                result = got;
+                break;
+            }
+            got.push_back(ch);
+        }
+    }
+    if (have_attrs) ::tcsetattr(tty, TCSANOW, &saved);
+    return result;
+}
+
+// The pager with the terminal as its stdout (the command's stdout may be redirected).
+void show_on_terminal(int tty, const std::string& text) {
+    const int saved = ::dup(1);
+    if (saved < 0 || ::dup2(tty, 1) < 0) {
+        if (saved >= 0) ::close(saved);
+        if (::write(tty, text.data(), text.size()) < 0) return;
+        return;
+    }
+    page(text);
+    ::dup2(saved, 1);
+    ::close(saved);
 }
 
 }  // namespace
@@ -231,12 +267,20 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
     std::cerr << std::flush;
     for (;;) {
         const auto answer = ask_line(tty.get(),
-                                     "[c]ommit allowed, [d]iscard, [k]eep staged, [s]elect paths, "
-                                     "[a]pprove-and-commit all? ");
+                                     "[c]ommit allowed, [d]iscard, [k]eep staged, [r]eview the "
+                                     "diff, [s]elect paths, [a]pprove-and-commit all? ");
         if (!answer) return std::to_string(cs.size()) + " change(s) staged" + where;
         const std::string a = std::string(util::trim(*answer));
         if (a == "k" || a == "keep" || a.empty())
             return std::to_string(cs.size()) + " change(s) staged" + where;
+        if (a == "r" || a == "review") {
+            // The command's stdout may be a pipe; the review is for the person at the
+            // terminal, so the pager's output goes there.
+            const std::string text = stage::escape_text_for_terminal(
+                stage::patch(cs, s.upper(), s.meta().project));
+            show_on_terminal(tty.get(), text);
+            continue;
+        }
         if (a == "d" || a == "discard") return discarded();
         if (a == "c" || a == "commit") return commit_allowed(s, judged, {}, log);
         if (a == "a" || a == "approve") {

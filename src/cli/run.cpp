@@ -21,6 +21,8 @@
 #include "profile/load.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/hardening.hpp"
+#include "sandbox/macos/seatbelt.hpp"
+#include "sandbox/windows/appcontainer.hpp"
 #include "cli/own_dirs.hpp"
 #include "stage/session.hpp"
 #include "cli/review.hpp"
@@ -65,6 +67,11 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
         ->check(CLI::NonNegativeNumber);
     auto* dry = cmd->add_flag("--dry-run", o.dry_run, "Print the plan and exit");
     cmd->add_flag("--json", o.json, "With --dry-run: print the plan as JSON")->needs(dry);
+    cmd->add_option("--target", o.target,
+                    "With --dry-run: print the Seatbelt profile (macos) or the AppContainer "
+                    "plan (windows) instead")
+        ->check(CLI::IsMember({"macos", "windows"}))
+        ->needs(dry);
     cmd->add_option("--backend", o.backend, "Sandbox backend")
         ->check(CLI::IsMember({"auto", "native", "bwrap"}));
     auto* tty = cmd->add_flag("--tty", o.tty, "Relay a pseudo-terminal even if stdin is not one");
@@ -136,6 +143,30 @@ std::unique_ptr<audit::Log> open_log(const stage::Session& session, const RunOpt
     return log;
 }
 
+// `--dry-run --target macos|windows`: this machine's Plan as the other system's backend would
+// enforce it. The Plan's weakenings are this Linux host's (Landlock, overlayfs, cgroups) and
+// do not apply there; the target's own replace them.
+int print_target(policy::Plan plan, const RunOptions& o) {
+    if (o.json) throw UsageError("run: --json does not apply to --target");
+    std::string text;
+    try {
+        if (o.target == "macos") {
+            if (plan.staging == policy::Staging::overlay) plan.staging = policy::Staging::copy;
+            plan.backend = "seatbelt";
+            plan.weakenings = sandbox::macos::seatbelt_weakenings(plan);
+            text = sandbox::macos::seatbelt_profile(plan);
+        } else {
+            const auto ac = sandbox::windows::appcontainer_plan(plan);
+            plan.weakenings = ac.weakenings;
+            text = sandbox::windows::render_text(ac);
+        }
+    } catch (const std::invalid_argument& e) {
+        throw Failure(std::string("run: ") + e.what(), exit_setup);
+    }
+    std::cout << text << std::flush;
+    return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
+}
+
 }  // namespace
 
 int run_run(const RunOptions& o) {
@@ -178,6 +209,7 @@ int run_run(const RunOptions& o) {
         throw UsageError(std::string("run: ") + e.what());
     }
     plan.allow_weaker = o.allow_weaker;
+    if (!o.target.empty()) return print_target(std::move(plan), o);
     auto backend = make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
 
@@ -216,8 +248,11 @@ int run_run(const RunOptions& o) {
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     const int verbose = o.verbose;
     audit::Log* logp = log.get();
-    auto sink = [verbose, logp](const sandbox::Event& ev) {
+    // Counted for the summary; the supervisor calls the sink from its one thread.
+    Denials denied;
+    auto sink = [verbose, logp, &denied](const sandbox::Event& ev) {
         logp->append(backend_event(ev));
+        denied.add(ev);
         if (ev.type == "warning") {
             std::string msg;
             for (const auto& [k, v] : ev.fields) msg += (msg.empty() ? "" : ", ") + k + "=" + v;
@@ -271,6 +306,7 @@ int run_run(const RunOptions& o) {
 
     const bool staged = plan.staging != policy::Staging::none;
     Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
+    summary.denied = std::move(denied);
     log->append(process_exit_event(out, summary.exit_code));
     // The review: whatever the command did, its writes are still only in the session.
     if (staged && out.started) {

@@ -27,6 +27,7 @@ struct RunOptions {
     bool dry_run = false;
     bool json = false;                  // --dry-run output as JSON
     std::string backend = "auto";       // auto | native | bwrap
+    std::string target;                 // --dry-run --target macos|windows; empty: this host
     bool tty = false, no_tty = false;
     bool allow_weaker = false;
     bool quiet = false;

@@ -22,8 +22,8 @@ std::string where(const profile::Source& s) { return s.str(); }
 // Backend event members that are counts or ids: numbers in the log, so that a collector can
 // compare them without parsing strings.
 bool numeric_member(const std::string& key) {
-    for (const char* k : {"nr", "pid", "errno", "port", "bytes_in", "bytes_out", "value",
-                          "duration_ms", "count"})
+    for (const char* k : {"nr", "pid", "errno", "port", "bytes_up", "bytes_down", "value",
+                          "duration_ms", "count", "staged_bytes", "max_bytes"})
         if (key == k) return true;
     return false;
 }

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "cli/errors.hpp"
@@ -29,7 +31,49 @@ std::string signal_name(int sig) {
     return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+// "mount 2x, bpf" from {"bpf":1,"mount":2}: the most frequent first, at most `max` of them.
+std::string tally(const std::map<std::string, std::uint64_t>& m, std::size_t max) {
+    std::vector<std::pair<std::string, std::uint64_t>> v(m.begin(), m.end());
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string out;
+    for (std::size_t i = 0; i < v.size() && i < max; ++i) {
+        if (!out.empty()) out += ", ";
+        // Host names come from inside the sandbox: anything but plain printable text is
+        // quoted and escaped for the terminal.
+        const std::string& name = v[i].first;
+        const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != ',';
+        });
+        out += plain ? name : util::quote(name);
+        if (v[i].second > 1) out += " " + std::to_string(v[i].second) + "x";
+    }
+    if (v.size() > max) out += ", ...";
+    return out;
+}
+
+std::uint64_t sum(const std::map<std::string, std::uint64_t>& m) {
+    std::uint64_t n = 0;
+    for (const auto& [k, v] : m) n += v;
+    return n;
+}
+
+std::string field(const sandbox::Event& ev, std::string_view key) {
+    for (const auto& [k, v] : ev.fields)
+        if (k == key) return v;
+    return {};
+}
+
 }  // namespace
+
+void Denials::add(const sandbox::Event& ev) {
+    if (ev.type == "syscall.denied") {
+        ++syscalls[field(ev, "syscall")];
+    } else if (ev.type == "net.connect" && field(ev, "verdict") != "allow") {
+        ++connections[field(ev, "host") + ":" + field(ev, "port")];
+    }
+}
+
+std::uint64_t Denials::total() const { return sum(syscalls) + sum(connections); }
 
 Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,
                      const stage::Session* session) {
@@ -68,6 +112,18 @@ void print_summary(const Summary& s) {
     } else {
         note(cmd + " did not start (exit " + std::to_string(s.exit_code) + ")");
     }
+    if (s.denied.total() > 0) {
+        std::string what;
+        if (!s.denied.syscalls.empty())
+            what += std::to_string(sum(s.denied.syscalls)) + " system call(s) (" +
+                    tally(s.denied.syscalls, 5) + ")";
+        if (!s.denied.connections.empty())
+            what += std::string(what.empty() ? "" : ", ") +
+                    std::to_string(sum(s.denied.connections)) + " connection(s) (" +
+                    tally(s.denied.connections, 3) + ")";
+        note("denied " + what + (s.session_id.empty() ? "" : "; agentbox log " + s.session_id +
+                                                              " has each one"));
+    }
     if (s.session_id.empty()) return;
     if (!s.review.empty()) note(s.review);
     if (s.review.find("staged") != std::string::npos)
@@ -89,7 +145,11 @@ void write_summary_json(int fd, const Summary& s) {
     j["session_dir"] = s.session_dir;
     j["on_exit"] = name_of(s.on_exit);
     j["review"] = s.review;
-    const std::string text = j.dump() + "\n";
+    j["denied"] = {{"syscalls", s.denied.syscalls}, {"connections", s.denied.connections}};
+    // Host names come from inside the sandbox: bytes that are not UTF-8 are replaced rather
+    // than making the summary throw.
+    const std::string text =
+        j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = ::write(fd, text.data() + done, text.size() - done);

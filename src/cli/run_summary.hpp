@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "policy/plan.hpp"
@@ -10,6 +11,16 @@
 #include "stage/session.hpp"
 
 namespace agentbox::cli {
+
+// What the sandbox refused while the command ran, counted from the backend's events as they
+// reach the sink: seccomp denials the supervisor answered ("syscall.denied") and connections
+// the proxy refused ("net.connect" with a verdict other than allow).
+struct Denials {
+    std::map<std::string, std::uint64_t> syscalls;     // name -> times
+    std::map<std::string, std::uint64_t> connections;  // host:port -> times
+    void add(const sandbox::Event& ev);
+    std::uint64_t total() const;
+};
 
 struct Summary {
     std::string command;      // argv[0] of the sandboxed command
@@ -24,6 +35,7 @@ struct Summary {
     std::string session_dir;
     profile::OnExit on_exit = profile::OnExit::keep;
     std::string review;       // what happened to the staged changes ("committed 3 changes")
+    Denials denied;
 };
 
 // `session` may be null (staging none). Pure.

@@ -172,11 +172,17 @@ int run_sessions(const SessionsOptions& o) {
             j["changes"] = n;
             all.push_back(std::move(j));
         } else {
-            std::string cmd = util::join(m.argv, " ");
+            // One session, one line: an argument holding a newline (sh -c 'a\nb') or an
+            // escape sequence must neither break the table nor drive the terminal.
+            const auto flat = [](const std::string& v) {
+                const std::string q = util::quote(v);
+                return q.substr(1, q.size() - 2);
+            };
+            std::string cmd = flat(util::join(m.argv, " "));
             if (cmd.size() > 40) cmd = cmd.substr(0, 37) + "...";
             char line[512];
             std::snprintf(line, sizeof line, "%s  %-9s %5zu  %-40s %s", m.id.c_str(), status.c_str(), n,
-                          cmd.c_str(), m.project.c_str());
+                          cmd.c_str(), flat(m.project).c_str());
             std::cout << line << "\n";
         }
     }

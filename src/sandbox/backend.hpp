@@ -57,5 +57,8 @@ public:
 
 std::unique_ptr<Backend> make_native();
 std::unique_ptr<Backend> make_bwrap();
+#ifdef __APPLE__
+std::unique_ptr<Backend> make_seatbelt();  // macos/seatbelt_exec.cpp
+#endif
 
 }  // namespace agentbox::sandbox

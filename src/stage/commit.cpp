@@ -481,7 +481,7 @@ private:
     }
 
     Session& s_;
-    const StepHook& hook_;
+    StepHook hook_;  // a copy: callers pass temporaries ({})
     unique_fd root_, upper_;
     std::optional<Locks> locks_;
 };

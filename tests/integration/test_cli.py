@@ -24,7 +24,7 @@ COMMANDS = ["run", "sessions", "diff", "commit", "discard", "undo", "export", "l
 RUN_FLAGS = ["--profile", "--project", "--ro", "--rw", "--hide", "--net", "--allow-host", "--env",
              "--timeout", "--memory", "--pids", "--on-exit", "--approver", "--log", "--log-fd",
              "--dry-run",
-             "--json", "--backend", "--tty", "--no-tty", "--allow-weaker", "--quiet", "--verbose",
+             "--json", "--target", "--backend", "--tty", "--no-tty", "--allow-weaker", "--quiet", "--verbose",
              "--summary-fd"]
 
 
@@ -240,6 +240,51 @@ class CliTest(unittest.TestCase):
         self.assertIsInstance(plan, dict)
         self.assertIn(extra, r.stdout)
         self.assertIn("FOO", r.stdout)
+
+    def test_dry_run_target_macos_prints_a_seatbelt_profile(self):
+        with open(os.path.join(self.project, ".env"), "w") as f:
+            f.write("KEY=1\n")
+        r = self.agentbox("run", "--dry-run", "--target", "macos", "--", "make", "test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("(version 1)\n"), r.stdout[:200])
+        self.assertIn("(deny default)", r.stdout)
+        self.assertIn('(allow file-read* (subpath "%s"))' % self.project, r.stdout)
+        # the masked .env comes last, in the project and in its copy
+        deny = r.stdout.index('(deny file-read* file-write* process-exec (literal "%s/.env")'
+                              % self.project)
+        self.assertGreater(deny, r.stdout.rindex("(allow "))
+        self.assertNotIn("network-outbound", r.stdout)  # the default profile has no network
+
+    def test_dry_run_target_macos_proxy_allows_only_the_proxy_port(self):
+        r = self.agentbox("run", "--dry-run", "--target", "macos", "--net", "proxy",
+                          "--allow-host", "example.com", "--", "true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('(allow network-outbound (remote tcp "localhost:3128"))', r.stdout)
+        self.assertNotIn("(allow network*)", r.stdout)
+
+    def test_dry_run_target_macos_refuses_a_memory_limit_it_cannot_enforce(self):
+        r = self.agentbox("run", "--dry-run", "--target", "macos", "--memory", "1G", "--", "true")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn("limits.memory", r.stderr)
+        r = self.agentbox("run", "--dry-run", "--target", "macos", "--memory", "1G",
+                          "--allow-weaker", "--", "true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("not enforcing limits.memory", r.stderr)
+
+    def test_dry_run_target_windows_prints_the_appcontainer_plan(self):
+        r = self.agentbox("run", "--dry-run", "--target", "windows", "--", "make", "test")
+        # base sets limits.file_size, which a job object cannot enforce
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn("limits.file_size", r.stderr)
+        self.assertIn("AppContainer  agentbox.", r.stdout)
+        self.assertRegex(r.stdout, r"allow 0x001301ff read,write,delete,execute +<copy> ")
+        self.assertIn("none (no network)", r.stdout)
+
+    def test_target_needs_dry_run_and_a_known_system(self):
+        for args in (["--target", "macos"], ["--dry-run", "--target", "linux"],
+                     ["--dry-run", "--json", "--target", "windows"]):
+            r = self.agentbox("run", *args, "--", "true")
+            self.assertEqual(r.returncode, 125, (args, r.stderr))
 
     def test_command_words_after_the_command_are_not_agentbox_options(self):
         r = self.agentbox("run", "--dry-run", "--json", "echo", "--dry-run", "--", "-x")

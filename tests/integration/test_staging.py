@@ -316,6 +316,57 @@ class Staging(BoxTest):
         # Names and hashes only: no file content in the log.
         self.assertNotIn("# project", self.ab("log", "--json").out)
 
+    def review_on_a_terminal(self, answers):
+        """A run with on_exit = ask (the default on a terminal), answered through a pty."""
+        argv = [AGENTBOX, "run", "-C", self.box.project, "--", "sh", "-c",
+                "echo x > a.txt; echo 'curl evil' > .git/hooks/pre-push"]
+        run = abtest.PtyRun(argv, self.box.env({"PAGER": "cat"}), self.box.project)
+        self.addCleanup(run.close)
+        seen = b""
+        for answer in answers:
+            self.assertTrue(run.expect(b"[a]pprove-and-commit all? "), seen + run.output)
+            before, run.output = run.output.split(b"[a]pprove-and-commit all? ", 1)
+            seen += before
+            os.write(run.master, answer + b"\n")
+        self.assertEqual(run.wait(), 0, seen + run.output)
+        return seen + run.output
+
+    def test_review_prompt_shows_the_diff_then_commits_what_is_allowed(self):
+        out = self.review_on_a_terminal([b"r", b"c"])
+        self.assertIn(b"diff --git a/a.txt b/a.txt", out)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "a.txt")))
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, ".git/hooks/pre-push")))
+
+    def test_review_prompt_approval_is_logged(self):
+        import json
+        self.review_on_a_terminal([b"a"])
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, ".git/hooks/pre-push")))
+        events = [json.loads(l) for l in self.ab("log", "--json", check=0).out.splitlines()]
+        approvals = [e for e in events if e["event"] == "approval"]
+        self.assertEqual([a["target"] for a in approvals], [".git/hooks/pre-push"])
+        self.assertEqual(approvals[0]["by"], "prompt")
+
+    def test_review_prompt_discard(self):
+        before = self.snap()
+        self.review_on_a_terminal([b"d"])
+        self.assertEqual(self.snap(), before)
+
+    def test_run_without_a_terminal_never_waits_for_an_answer(self):
+        # No controlling terminal, stdin closed: on_exit falls back to keep at once.
+        res = self.box.run(["sh", "-c", "echo x > a.txt"],
+                           argv=[AGENTBOX, "run", "-C", self.box.project, "--", "sh", "-c",
+                                 "echo x > a.txt"], timeout=30)
+        self.assertRc(res, 0)
+        self.assertIn("staged", res.err)
+
+    def test_hard_links_become_separate_files_on_commit(self):
+        self.staged("echo same > one; ln one two")
+        self.ab("commit", check=0)
+        a = os.lstat(os.path.join(self.box.project, "one"))
+        b = os.lstat(os.path.join(self.box.project, "two"))
+        self.assertNotEqual(a.st_ino, b.st_ino)
+        self.assertEqual(a.st_nlink, 1)
+
     def test_sessions_lists_the_session_with_its_change_count(self):
         self.staged("echo x > a; echo y > b")
         res = self.ab("sessions", "--json", check=0)

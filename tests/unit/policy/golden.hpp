@@ -1,5 +1,5 @@
-// Golden files under tests/data/plans/. AGENTBOX_UPDATE_GOLDENS=1 rewrites them instead of
-// comparing: review the diff before committing it.
+// Golden files under tests/data/ (plans/ by default). AGENTBOX_UPDATE_GOLDENS=1 rewrites
+// them instead of comparing: review the diff before committing it.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -18,8 +18,10 @@ inline std::string read_file(const std::string& path) {
     return s.str();
 }
 
-inline void check_golden(const std::string& name, const std::string& actual) {
-    const std::string path = std::string(AGENTBOX_TEST_DATA) + "/plans/" + name;
+// `dir` is a directory under tests/data/: plans/, seatbelt/, appcontainer/.
+inline void check_golden(const std::string& name, const std::string& actual,
+                         const std::string& dir = "plans") {
+    const std::string path = std::string(AGENTBOX_TEST_DATA) + "/" + dir + "/" + name;
     if (const char* u = std::getenv("AGENTBOX_UPDATE_GOLDENS"); u && std::string(u) == "1") {
         std::ofstream(path) << actual;
         return;

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""The documentation keeps up with the binary (issue #7: "finds every flag in --help, the man
+page and tab completion"):
+
+- every flag that `agentbox COMMAND --help` lists is in agentbox(1), and so is every command;
+- every event type the source emits is described in agentbox-log(5);
+- every file under examples/ that README.md names exists.
+
+Completions are checked against the same --help by test_completions.py.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_completions import AGENTBOX, help_flags, help_subcommands, help_text  # noqa: E402
+
+SOURCE_DIR = os.environ.get("AGENTBOX_SOURCE_DIR", "")
+
+
+def read(*parts):
+    with open(os.path.join(SOURCE_DIR, *parts)) as f:
+        return f.read()
+
+
+def mentions(text, word):
+    return re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(word), text) is not None
+
+
+@unittest.skipUnless(os.path.isdir(os.path.join(SOURCE_DIR, "man")),
+                     "no man/ here (the unprivileged pass copies only the tests)")
+class Docs(unittest.TestCase):
+    def setUp(self):
+        self.env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "NO_COLOR": "1"}
+
+    def test_every_command_and_flag_of_help_is_in_agentbox_1(self):
+        page = read("man", "agentbox.1.scd")
+        top = help_text(self.env)
+        keys = [()] + [(c,) for c in help_subcommands(top)]
+        keys += [("profile", s) for s in help_subcommands(help_text(self.env, "profile"))]
+        for k in keys:
+            with self.subTest(command=" ".join(k) or "(top level)"):
+                if k:  # its entry under COMMANDS: "*diff* [_SESSION_]...", "*profile list*..."
+                    self.assertTrue(re.search(r"(?m)^\*%s[* ]" % re.escape(" ".join(k)), page),
+                                    "no entry for %s" % " ".join(k))
+                missing = [f for f in sorted(help_flags(help_text(self.env, *k))) if not mentions(page, f)]
+                self.assertEqual([], missing)
+
+    def test_every_event_the_source_emits_is_in_agentbox_log_5(self):
+        page = read("man", "agentbox-log.5.scd")
+        emitted = set()
+        for path in glob.glob(os.path.join(SOURCE_DIR, "src", "**", "*.cpp"), recursive=True):
+            with open(path) as f:
+                code = f.read()
+            # audit::Event("commit"), Event{"exec", ...}, ProxyEvent ev{"net.connect", ...}
+            emitted |= set(re.findall(r'\bEvent(?: \w+)?[({]"([a-z][a-z_.]*)"', code))
+        self.assertLessEqual({"session.start", "process.exit", "session.end", "syscall.denied"},
+                             emitted, "the pattern no longer finds the events")
+        self.assertEqual([], sorted(e for e in emitted if "*%s*" % e not in page))
+
+    def test_readme_quotes_the_benchmark_results(self):
+        r = subprocess.run([sys.executable, os.path.join(SOURCE_DIR, "bench", "readme.py"), "--check"],
+                           capture_output=True, text=True)
+        self.assertEqual(0, r.returncode, r.stderr)
+
+    def test_examples_named_in_the_readme_exist(self):
+        readme = read("README.md")
+        named = set(re.findall(r"\b(examples/[\w./-]*\w)", readme))
+        self.assertTrue(named)
+        self.assertEqual([], sorted(p for p in named if not os.path.exists(os.path.join(SOURCE_DIR, p))))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+    import abtest  # noqa: E402
+    abtest.main()
