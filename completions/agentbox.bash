@@ -145,11 +145,12 @@ _agentbox() {
         -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -o | --output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --format) COMPREPLY=($(compgen -W "tar tar.gz tar.zst patch" -- "$cur")); return ;;
+        --approver) COMPREPLY=($(compgen -c -- "$cur")); return ;;
         esac
         local flags="-s --session -C --project -h --help"
         case $cmd in
         diff) flags+=" --stat --name-status --json --binary --no-pager" ;;
-        commit) flags+=" --force -n --dry-run" ;;
+        commit) flags+=" --force -n --dry-run --approver" ;;
         undo) flags+=" --force" ;;
         export) flags+=" -o --output --format --force" ;;
         esac

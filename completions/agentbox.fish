@@ -105,6 +105,7 @@ complete -c agentbox -n "__agentbox_using diff" -l name-status
 complete -c agentbox -n "__agentbox_using diff" -l json
 complete -c agentbox -n "__agentbox_using commit" -l force
 complete -c agentbox -n "__agentbox_using commit" -s n -l dry-run
+complete -c agentbox -n "__agentbox_using commit" -l approver -x -a '(__fish_complete_command)' -d 'Approval command'
 complete -c agentbox -n "__agentbox_using diff" -l binary
 complete -c agentbox -n "__agentbox_using diff" -l no-pager
 complete -c agentbox -n "__agentbox_using undo export" -l force

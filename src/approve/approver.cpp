@@ -126,7 +126,7 @@ bool parse_answer(const std::string& text, Answer& out, std::string& why) {
 }
 
 Answer ask_command(const std::string& command, const Request& req,
-                   std::chrono::milliseconds timeout) {
+                   std::chrono::milliseconds timeout, int cancel_fd) {
     const auto t0 = Clock::now();
     const auto deadline = t0 + timeout;
     int in[2], out[2];
@@ -185,7 +185,7 @@ Answer ask_command(const std::string& command, const Request& req,
         if (left.count() <= 0)
             return finish(denial("timeout", "no answer within " +
                                                 std::to_string(timeout.count()) + "ms"));
-        struct pollfd p[3] = {{-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}};
+        struct pollfd p[4] = {{-1, 0, 0}, {-1, 0, 0}, {-1, 0, 0}, {cancel_fd, POLLIN, 0}};
         if (out_open) p[0] = {out_r.get(), POLLIN, 0};
         if (in_w) p[1] = {in_w.get(), POLLOUT, 0};
         if (!out_open && pidfd) p[2] = {pidfd.get(), POLLIN, 0};
@@ -197,9 +197,11 @@ Answer ask_command(const std::string& command, const Request& req,
                 break;
             }
         }
-        const int n = ::poll(p, 3, static_cast<int>(std::min<long long>(left.count(),
+        const int n = ::poll(p, 4, static_cast<int>(std::min<long long>(left.count(),
                                                                           pidfd ? left.count() : 20)));
         if (n < 0 && errno != EINTR) return finish(denial("not started", std::strerror(errno)));
+        if (p[3].revents != 0)
+            return finish(denial("cancelled", "the run ended before the approver answered"));
         if (p[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
             const ssize_t w = write_nosigpipe(in_w.get(), request.data() + sent,
                                               request.size() - sent);

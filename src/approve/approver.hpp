@@ -31,7 +31,7 @@ struct Answer {
     std::string reason;  // the approver's, or why agentbox denied
     std::string by;      // "approver" | "none"
     // "answered" when the approver gave a valid answer; otherwise why it counts as a denial:
-    // "timeout", "crashed", "exit N", "malformed", "not started", "no approver".
+    // "timeout", "crashed", "exit N", "malformed", "not started", "cancelled", "no approver".
     std::string how;
     long long ms = 0;    // how long the approver took
     nlohmann::ordered_json to_json() const;  // for the "approval" log event
@@ -39,9 +39,11 @@ struct Answer {
 
 // Runs `command` with /bin/sh -c in its own process group, the request on stdin, and reads at
 // most 64 KiB of its stdout. The process group is killed at the timeout. Never throws for the
-// approver's faults; every failure is a denial with `how` saying which.
+// approver's faults; every failure is a denial with `how` saying which. When `cancel_fd` (if
+// not -1) becomes readable the approver is killed and the answer is a denial, "cancelled": the
+// question no longer matters (the run ended).
 Answer ask_command(const std::string& command, const Request& req,
-                   std::chrono::milliseconds timeout);
+                   std::chrono::milliseconds timeout, int cancel_fd = -1);
 
 // Parses an approver's stdout. Exactly one JSON object, "verdict" required ("allow" or
 // "deny"), "scope" optional ("once" default, or "session"), "reason" optional string; nothing

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "audit/log.hpp"
+#include "cli/approvals.hpp"
 #include "cli/context.hpp"
 #include "cli/diff_cmd.hpp"
 #include "cli/run_log.hpp"
@@ -49,6 +50,8 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         }
         const policy::Decision d =
             policy::decide(prof, policy::Request{policy::Op::commit, c.path}, project);
+        j.rule = d.rule;
+        j.source = d.source.str();
         if (d.verdict != policy::Verdict::allow) {
             j.verdict = d.verdict;
             j.why = d.rule + (d.source.line > 0 ? " (" + d.source.file + ":" +
@@ -62,6 +65,8 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         } else if (c.link_outside) {
             j.verdict = policy::Verdict::ask;
             j.why = "symlink to " + util::quote(c.link_target) + ", outside the project";
+            j.rule = "symlink outside the project";
+            j.source = "<staging rules>";
         }
         out.push_back(std::move(j));
     }
@@ -242,6 +247,18 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
     const auto judged = judge(prof, s.meta().project, cs);
     const Tally t = tally(judged);
     if (log != nullptr) log_changes(*log, judged);
+    if (log != nullptr)
+        for (const auto& ev : commit_decisions(judged)) log->append(ev);
+    // Protected paths and outside links go to the approver, when there is one (DESIGN.md §8),
+    // before anything is committed; its allows count as explicit approvals.
+    auto approver_allowed = [&] {
+        const auto a = approver_of(prof);
+        if (!a) return std::set<std::string>();
+        CommitApprovals r = ask_for_commits(*a, s.meta().id, judged);
+        if (log != nullptr)
+            for (const auto& ev : r.events) log->append(ev);
+        return r.allowed;
+    };
     auto discarded = [&] {
         stage::discard(s);
         if (log != nullptr) log->append(audit::Event("discard").set("changes", cs.size()));
@@ -254,12 +271,16 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
             return discarded();
         case profile::OnExit::commit:
             // on_exit = "commit" never covers protected paths or outside links.
-            return commit_allowed(s, judged, {}, log) + where;
+            return commit_allowed(s, judged, approver_allowed(), log) + where;
         case profile::OnExit::ask:
             break;
     }
     sys::unique_fd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
     if (!tty) return std::to_string(cs.size()) + " change(s) staged" + where + " (no terminal to ask on)";
+    const std::set<std::string> by_approver = approver_allowed();
+    if (!by_approver.empty())
+        std::cerr << "agentbox: the approver allowed " << by_approver.size()
+                  << " path(s) that need approval\n";
     std::cerr << "agentbox: the command changed " << cs.size() << " path(s):\n"
               << describe(judged, 2);
     if (t.ask + t.denied > 0)
@@ -282,20 +303,15 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
             continue;
         }
         if (a == "d" || a == "discard") return discarded();
-        if (a == "c" || a == "commit") return commit_allowed(s, judged, {}, log);
+        if (a == "c" || a == "commit") return commit_allowed(s, judged, by_approver, log);
         if (a == "a" || a == "approve") {
             std::set<std::string> all;
             for (const auto& j : judged) all.insert(j.change.path);
             if (log != nullptr)
                 for (const auto& j : judged)
                     if (j.verdict == policy::Verdict::ask)
-                        log->append(audit::Event("approval")
-                                        .set("op", "commit")
-                                        .set("target", j.change.path)
-                                        .set("rule", j.why)
-                                        .set("verdict", "allow")
-                                        .set("by", "prompt")
-                                        .set("scope", "once"));
+                        log->append(explicit_approval(j, s.meta().id, "prompt",
+                                                      "approve all, at the review prompt"));
             return commit_allowed(s, judged, all, log);
         }
         if (a == "s" || a == "select") {
@@ -313,6 +329,10 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
                         sub.push_back(j);
                         // Naming a protected path at the prompt is the explicit approval.
                         approved.insert(c.path);
+                        if (log != nullptr && j.verdict == policy::Verdict::ask &&
+                            !by_approver.count(c.path))
+                            log->append(explicit_approval(j, s.meta().id, "prompt",
+                                                          "named at the review prompt"));
                     }
             return commit_allowed(s, sub, approved, log);
         }

@@ -22,6 +22,7 @@ struct Judged {
     stage::Change change;
     policy::Verdict verdict = policy::Verdict::allow;  // ask = needs an explicit approval
     std::string why;                                   // for ask and deny
+    std::string rule, source;  // the deciding rule and its file:line:col, for the log
 };
 
 // The profile a session ran with (its -p names, else "default"), loaded for its project.

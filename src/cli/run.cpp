@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "cli/approvals.hpp"
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
 #include "audit/log.hpp"
@@ -87,14 +88,6 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
 
 namespace {
 
-// Flags whose machinery is a later issue. Accepting them and doing nothing would weaken what
-// the user asked for, so they fail closed.
-void refuse_unimplemented(const RunOptions& o) {
-    if (o.approver)
-        throw Failure("--approver is not implemented yet: approvals are a later issue",
-                      exit_setup);
-}
-
 std::string where(const profile::Source& s) {
     return s.line > 0 ? s.file + ":" + std::to_string(s.line) : s.file;
 }
@@ -170,7 +163,8 @@ int print_target(policy::Plan plan, const RunOptions& o) {
 }  // namespace
 
 int run_run(const RunOptions& o) {
-    refuse_unimplemented(o);
+    if (o.approver && util::trim(*o.approver).empty())
+        throw UsageError("--approver: empty command");
     if (o.command.empty()) throw UsageError("run: no command given (agentbox run [OPTIONS] [--] CMD [ARGS...])");
     if (o.summary_fd) check_output_fd("--summary-fd", *o.summary_fd);
     if (o.log_fd) check_output_fd("--log-fd", *o.log_fd);
@@ -246,6 +240,9 @@ int run_run(const RunOptions& o) {
 
     sandbox::Io io;
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
+    // --approver was merged into the profile by flags_layer; an empty command is refused above
+    // for the flag and by the profile loader for [approve] command.
+    if (const auto a = approver_of(prof)) io.approver = backend_approver(*a, session->meta().id);
     const int verbose = o.verbose;
     audit::Log* logp = log.get();
     // Counted for the summary; the supervisor calls the sink from its one thread.

@@ -23,7 +23,7 @@ std::string where(const profile::Source& s) { return s.str(); }
 // compare them without parsing strings.
 bool numeric_member(const std::string& key) {
     for (const char* k : {"nr", "pid", "errno", "port", "bytes_up", "bytes_down", "value",
-                          "duration_ms", "count", "staged_bytes", "max_bytes"})
+                          "duration_ms", "count", "staged_bytes", "max_bytes", "ms"})
         if (key == k) return true;
     return false;
 }

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "audit/log.hpp"
+#include "cli/approvals.hpp"
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
 #include "cli/review.hpp"
@@ -200,6 +201,9 @@ CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
                   "Overwrite conflicting host changes, and approve the protected paths and "
                   "outside symlinks named as PATH");
     cmd->add_flag("-n,--dry-run", o.dry_run, "Show what would be committed, change nothing");
+    cmd->add_option("--approver", o.approver,
+                    "Command that answers for protected paths and outside symlinks (default: "
+                    "the profile's [approve] command)");
     return cmd;
 }
 
@@ -220,12 +224,18 @@ int run_commit(const CommitOptions& o) {
                            : "no staged change matches the given paths");
         return paths.empty() ? 0 : exit_refused;
     }
-    const auto judged = judge(session_profile(s), project, picked);
+    const profile::Profile prof = session_profile(s);
+    const auto judged = judge(prof, project, picked);
+    // The approver answers for what needs approval; a dry run asks nobody.
+    CommitApprovals approvals;
+    if (const auto a = approver_of(prof, o.approver); a && !o.dry_run)
+        approvals = ask_for_commits(*a, s.meta().id, judged);
 
     std::vector<stage::Change> go;
     std::vector<const Judged*> held;
     for (const auto& j : judged) {
-        bool ok = j.verdict == policy::Verdict::allow;
+        bool ok = j.verdict == policy::Verdict::allow ||
+                  (j.verdict == policy::Verdict::ask && approvals.allowed.count(j.change.path));
         if (j.verdict == policy::Verdict::ask && o.force) {
             // Approval is explicit: --force together with the path (or a directory above it)
             // named on the command line; a bare --force approves nothing protected.
@@ -255,17 +265,14 @@ int run_commit(const CommitOptions& o) {
     const auto left = stage::changes(s.upper(), project);
     s.set_status(left.empty() ? "committed" : "staged");
     append_to_session_log(s, [&](audit::Log& log) {
+        for (const auto& ev : commit_decisions(judged)) log.append(ev);
+        for (const auto& ev : approvals.events) log.append(ev);
         for (const auto& j : judged)
-            if (j.verdict == policy::Verdict::ask &&
+            if (j.verdict == policy::Verdict::ask && !approvals.allowed.count(j.change.path) &&
                 std::any_of(go.begin(), go.end(),
                             [&](const stage::Change& c) { return c.path == j.change.path; }))
-                log.append(audit::Event("approval")
-                               .set("op", "commit")
-                               .set("target", j.change.path)
-                               .set("rule", j.why)
-                               .set("verdict", "allow")
-                               .set("by", "command line (--force PATH)")
-                               .set("scope", "once"));
+                log.append(explicit_approval(j, s.meta().id, "command line (--force PATH)",
+                                             "named with --force"));
         log_commit(log, r.number, r.applied, r.stripped, left.size(), o.force);
     });
     note("committed " + plural(r.applied.size(), "change", "changes") + " from session " +

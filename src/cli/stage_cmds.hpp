@@ -22,6 +22,7 @@ struct CommitOptions {
     std::optional<std::string> project;
     bool force = false;
     bool dry_run = false;
+    std::optional<std::string> approver;  // --approver CMD, else the profile's [approve]
 };
 struct TargetOptions {  // discard, undo
     std::optional<std::string> session;

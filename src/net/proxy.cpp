@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -105,6 +106,24 @@ struct Tunnel {
     std::exception_ptr error;
 };
 
+// A question put to the supervisor ("ask" event) that connections wait on. The answer arrives
+// through Proxy::answer, posted to the io thread, which cancels `wake` and so resumes every
+// coroutine waiting on it.
+struct PendingAsk {
+    PendingAsk(asio::io_context& io, std::string k) : wake(io, Clock::time_point::max()), key(std::move(k)) {}
+    asio::steady_timer wake;
+    std::string key;  // host:port
+    bool answered = false, allow = false, session = false;
+    std::string why;
+};
+
+// What a connection that was decided `ask` ends up with.
+struct Asked {
+    bool allow = false;
+    std::string how;  // "asked": this connection's question; "remembered": a session answer
+    std::string why;  // for a deny: what the client is told
+};
+
 }  // namespace
 
 struct Proxy::Impl {
@@ -115,6 +134,13 @@ struct Proxy::Impl {
     std::mutex mu;
     std::vector<ProxyEvent> events;
     std::set<Client*> clients;  // the io thread's only
+    // Approvals, the io thread's only: questions in flight by id and by host:port (a second
+    // connection to the same place waits for the first one's answer instead of asking
+    // twice), and the answers given with scope "session".
+    std::uint64_t next_ask = 1;
+    std::map<std::uint64_t, std::shared_ptr<PendingAsk>> pending;
+    std::map<std::string, std::shared_ptr<PendingAsk>> asking;
+    std::map<std::string, std::pair<bool, std::string>> remembered;
     bool stopping = false;      // the io thread's only
     std::thread thread;
     std::mutex done_mu;
@@ -237,6 +263,55 @@ struct Proxy::Impl {
         }
     }
 
+    // ---- approvals
+
+    awaitable<Asked> ask_user(const std::string& key, const policy::Decision& d) {
+        for (;;) {
+            if (stopping) co_return Asked{false, "asked", "the run is ending"};
+            if (auto r = remembered.find(key); r != remembered.end())
+                co_return Asked{r->second.first, "remembered", r->second.second};
+            std::shared_ptr<PendingAsk> p;
+            bool mine = false;
+            if (auto a = asking.find(key); a != asking.end()) {
+                p = a->second;
+            } else {
+                p = std::make_shared<PendingAsk>(io, key);
+                const std::uint64_t id = next_ask++;
+                pending[id] = p;
+                asking[key] = p;
+                mine = true;
+                emit(ProxyEvent{"ask",
+                                {{"id", std::to_string(id)},
+                                 {"op", "connect"},
+                                 {"target", key},
+                                 {"rule", d.rule},
+                                 {"source", d.source.str()}}});
+            }
+            if (!p->answered) {
+                std::error_code ec;
+                co_await p->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+            }
+            if (!p->answered) co_return Asked{false, "asked", "the run is ending"};
+            // Someone else's "once" answer was for their connection: ask again for this one
+            // (a "session" answer is found in `remembered` on the next round).
+            if (mine) co_return Asked{p->allow, "asked", p->why};
+        }
+    }
+
+    void take_answer(std::uint64_t id, bool allow, bool session, std::string why) {
+        auto it = pending.find(id);
+        if (it == pending.end()) return;
+        std::shared_ptr<PendingAsk> p = it->second;
+        pending.erase(it);
+        if (auto a = asking.find(p->key); a != asking.end() && a->second == p) asking.erase(a);
+        p->answered = true;
+        p->allow = allow;
+        p->session = session;
+        p->why = std::move(why);
+        if (session) remembered[p->key] = {allow, p->why};
+        p->wake.cancel();
+    }
+
     // ---- upstream connections
 
     void close_upstream(Client& c) {
@@ -271,17 +346,37 @@ struct Proxy::Impl {
         } catch (const std::invalid_argument&) {
             // decide_connect has refused it already and says why.
         }
+        const std::string key = ct.host.empty() ? t.authority : ct.host + ":" + std::to_string(t.port);
+        emit(ProxyEvent{"decision",
+                        {{"op", "connect"},
+                         {"target", key},
+                         {"verdict", verdict_name(d.verdict)},
+                         {"rule", d.rule},
+                         {"source", d.source.str()}}});
+        policy::Verdict verdict = d.verdict;
+        std::string why = d.reason;
+        std::string approval;
+        if (d.verdict == policy::Verdict::ask && opt.ask && !ct.host.empty()) {
+            // The user may take a while to answer; the question has no deadline of its own
+            // (the approver's timeout, or the person at the terminal, bound it).
+            c.deadline = Clock::time_point::max();
+            const Asked a = co_await ask_user(key, d);
+            c.deadline = Clock::now() + opt.connect_timeout;
+            verdict = a.allow ? policy::Verdict::allow : policy::Verdict::deny;
+            approval = a.how;
+            if (!a.allow) why = a.why;
+        } else if (d.verdict == policy::Verdict::ask) {
+            why += "; the rule says \"ask\", and with nobody to ask an ask is a deny";
+        }
         ProxyEvent ev{"net.connect",
                       {{"method", method},
                        {"host", host},
                        {"port", std::to_string(t.port)},
-                       {"verdict", verdict_name(d.verdict)},
+                       {"verdict", verdict_name(verdict)},
                        {"rule", d.rule},
                        {"source", d.source.str()}}};
-        if (d.verdict != policy::Verdict::allow) {
-            std::string why = d.reason;
-            if (d.verdict == policy::Verdict::ask)
-                why += "; the rule says \"ask\", and with no approver an ask is a deny";
+        if (!approval.empty()) ev.fields.emplace_back("approval", approval);
+        if (verdict != policy::Verdict::allow) {
             ev.fields.emplace_back("reason", why);
             emit(std::move(ev));
             co_await refuse(c, 403, "Forbidden",
@@ -320,6 +415,16 @@ struct Proxy::Impl {
         std::optional<policy::Decision> refused;
         for (const auto& a : addrs) {
             policy::Decision ad = policy::decide_address(opt.net, ct, a);
+            // The plain "it is a public address" check is not worth a line per address; a
+            // refusal, or a rule that had to name the address, is.
+            if (ad.rule != "resolved address" || ad.verdict != policy::Verdict::allow)
+                emit(ProxyEvent{"decision",
+                                {{"op", "connect"},
+                                 {"target", policy::canonical_host(bare(a)) + ":" +
+                                                std::to_string(t.port)},
+                                 {"verdict", verdict_name(ad.verdict)},
+                                 {"rule", ad.rule},
+                                 {"source", ad.source.str()}}});
             if (ad.verdict == policy::Verdict::allow) {
                 allowed.emplace_back(policy::canonical_host(bare(a)), ad);
             } else if (!refused) {
@@ -571,6 +676,10 @@ struct Proxy::Impl {
         std::error_code ec;
         acceptor.close(ec);
         for (Client* c : clients) c->close_all();
+        // Connections waiting for an answer are denied: nobody will take it any more.
+        for (auto& [id, p] : pending) p->wake.cancel();
+        pending.clear();
+        asking.clear();
     }
 };
 
@@ -623,6 +732,13 @@ std::vector<ProxyEvent> Proxy::take_events() {
     [[maybe_unused]] ssize_t r = ::read(impl_->efd.get(), &n, sizeof n);
     std::lock_guard<std::mutex> lock(impl_->mu);
     return std::exchange(impl_->events, {});
+}
+
+void Proxy::answer(std::uint64_t id, bool allow, bool session, std::string why) {
+    Impl* im = impl_.get();
+    asio::post(im->io, [im, id, allow, session, why = std::move(why)]() mutable {
+        im->take_answer(id, allow, session, std::move(why));
+    });
 }
 
 void Proxy::stop(std::chrono::milliseconds grace) {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,7 +27,10 @@
 namespace agentbox::net {
 
 struct ProxyEvent {
-    std::string type;  // "net.connect", "net.close", "net.error", "warning"
+    // "decision", "net.connect", "net.close", "net.error", "warning" are for the log.
+    // "ask" (only with ProxyOptions::ask) is a question for the supervisor, not a log event:
+    // fields id, op, target, rule, source; the connection waits until answer(id, ...).
+    std::string type;
     std::vector<std::pair<std::string, std::string>> fields;
 };
 
@@ -37,6 +41,9 @@ struct ProxyOptions {
     std::size_t max_clients = 4096;     // concurrent client connections; beyond: 503
     std::chrono::milliseconds head_timeout{60000};     // for a request head to arrive
     std::chrono::milliseconds connect_timeout{30000};  // resolve + connect upstream
+    // A connection decided `ask` becomes an "ask" event and waits for answer(); without this
+    // (nobody to answer) an ask is a deny.
+    bool ask = false;
 };
 
 class Proxy {
@@ -51,6 +58,12 @@ public:
     // Readable (an eventfd) when events are waiting; take them with take_events().
     int event_fd() const;
     std::vector<ProxyEvent> take_events();
+
+    // The answer to the "ask" event `id`, from any thread. With `session`, the answer holds
+    // for every later connection to the same host:port in this run; otherwise for the one
+    // connection that asked. `why` is told to the client when it is a deny. Unknown ids (the
+    // connection is gone) are ignored.
+    void answer(std::uint64_t id, bool allow, bool session, std::string why);
 
     // Stop accepting, close every connection (each still reports its net.close), wait at most
     // `grace` for that, then end the thread. Idempotent.

@@ -22,9 +22,37 @@ struct StageDirs {
     std::string scratch;   // a directory of the session the backend may use for its own files
 };
 
+// A verdict of `ask` met while the command runs (a proxy connection; DESIGN.md §8).
+struct AskRequest {
+    std::string op;      // "connect"
+    std::string target;  // "example.com:443"
+    std::string rule;    // the rule that said ask, as written
+    std::string source;  // its file:line:col
+};
+
+// The answer, whoever gave it; the backend logs it as an "approval" event.
+struct AskAnswer {
+    bool allow = false;
+    bool session = false;  // scope "session": remembered for the rest of the run
+    std::string by;        // "approver", "prompt", "none"
+    std::string how;       // "answered", or why it is a denial ("timeout", "no terminal", ...)
+    std::string reason;
+    long long ms = 0;
+};
+
+// Runs the user's approver command. Called on a thread of its own, never the supervisor's, so
+// a slow approver delays nothing but the connection that waits for it; `cancel_fd` becomes
+// readable when the run ends and the answer is no longer wanted.
+using Approver = std::function<AskAnswer(const AskRequest&, int cancel_fd)>;
+
 struct Io {
     int in = 0, out = 1, err = 2;
     bool tty = false;  // relay a new pty (stdin is a terminal and not --no-tty)
+    // Who answers an ask, in order (DESIGN.md §8): `approver` when set; else a prompt on the
+    // controlling terminal (/dev/tty) when `prompt` and there is one, with the pty relay
+    // paused; else deny.
+    Approver approver = nullptr;
+    bool prompt = true;
 };
 
 // Events the backend reports while it runs; the cli turns them into decision-log events.

@@ -245,7 +245,7 @@ for name in ("%s.exfil.example.com:443", "%s.example.net:80"):
         self.assertRc(res, 0)
         self.assertEqual(res.out.count("403 Forbidden"), 2, res)
         self.assertEqual(res.out.count('refused by network.unlisted "deny"'), 2, res)
-        self.assertEqual(len(re.findall(r"net.connect .*verdict=deny", res.err)), 2, res)
+        self.assertEqual(len(re.findall(r'net.connect .*verdict="deny"', res.err)), 2, res)
         self.assertNotIn("error=", res.err, res)
 
     def test_crafted_host_names_that_look_allowed(self):

@@ -217,6 +217,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.report_fd = report_read.get();
     s.signal_fd = signals.fd();
     s.proxy = proxy ? &*proxy : nullptr;
+    s.raw = raw ? &*raw : nullptr;
     s.init_reports_start = true;
     if (plan.staging == policy::Staging::copy) {
         s.stage_upper = stage.snapshot;
@@ -348,7 +349,7 @@ int init_main(int argc, char** argv) {
     cs.sync_fd = sync;
     cs.report_fd = report;
     cs.tty = spec.tty;
-    cs.io = Io{0, 1, 2, spec.tty};
+    cs.io.tty = spec.tty;  // 0, 1 and 2 are the command's, passed through bwrap
     lnx::prepare_exec(cs);
     lnx::bwrap_child_main(cs);
 }

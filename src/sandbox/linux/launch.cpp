@@ -136,6 +136,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.signal_fd = signals.fd();
     s.proxy = proxy ? &*proxy : nullptr;
     s.stage_upper = stage.upper;
+    s.raw = raw ? &*raw : nullptr;
     supervise(plan, rules, io, sink, s, out);
     guard.reaped();
     if (raw) raw->restore();

@@ -30,6 +30,83 @@ std::string comm_of(std::uint32_t pid) {
     return s;
 }
 
+// Which arguments of a denied syscall are numbers, flags or descriptors (bit i = argument i),
+// and so can be logged as they are. The others are addresses: what they point to is the
+// process's data (a path, a key payload, the byte TIOCSTI would inject) and is never read,
+// and the address itself tells the reader nothing. A syscall not listed logs no arguments:
+// without knowing its signature, any argument might be a pointer.
+unsigned scalar_args(const std::string& name) {
+    struct Sig {
+        const char* name;
+        unsigned mask;
+    };
+    static constexpr Sig kSigs[] = {
+        {"mount", 1u << 3},  // flags
+        {"umount2", 1u << 1},
+        {"fsopen", 1u << 1},
+        {"fsconfig", (1u << 0) | (1u << 1) | (1u << 4)},
+        {"fsmount", 0x7},
+        {"fspick", (1u << 0) | (1u << 2)},
+        {"move_mount", (1u << 0) | (1u << 2) | (1u << 4)},
+        {"open_tree", (1u << 0) | (1u << 2)},
+        {"mount_setattr", (1u << 0) | (1u << 2) | (1u << 4)},
+        {"unshare", 1u << 0},
+        {"setns", 0x3},
+        {"clone", 1u << 0},  // flags; the rest are addresses
+        {"clone3", 1u << 1},  // the size of the struct, which itself is memory
+        {"ptrace", 0x3},      // request, pid
+        {"process_vm_readv", (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5)},
+        {"process_vm_writev", (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5)},
+        {"pidfd_getfd", 0x7},
+        {"bpf", (1u << 0) | (1u << 2)},
+        {"perf_event_open", 0x1e},
+        {"userfaultfd", 1u << 0},
+        {"io_uring_setup", 1u << 0},
+        {"io_uring_enter", 0xf | (1u << 5)},
+        {"io_uring_register", (1u << 0) | (1u << 1) | (1u << 3)},
+        {"keyctl", 1u << 0},  // the operation; the others' meaning depends on it
+        {"add_key", (1u << 3) | (1u << 4)},
+        {"request_key", 1u << 3},
+        {"kexec_load", (1u << 0) | (1u << 1) | (1u << 3)},
+        {"kexec_file_load", 0x7 | (1u << 4)},
+        {"init_module", 1u << 1},
+        {"finit_module", (1u << 0) | (1u << 2)},
+        {"delete_module", 1u << 1},
+        {"open_by_handle_at", (1u << 0) | (1u << 2)},
+        {"name_to_handle_at", (1u << 0) | (1u << 4)},
+        {"personality", 1u << 0},
+        {"ioctl", 0x3},  // fd, request; never the argument (TIOCSTI's is the injected byte)
+        {"swapon", 1u << 1},
+        {"reboot", 0x7},
+        {"quotactl", (1u << 0) | (1u << 2)},
+        {"quotactl_fd", 0x7},
+        {"syslog", (1u << 0) | (1u << 2)},
+        {"iopl", 1u << 0},
+        {"ioperm", 0x7},
+        {"socket", 0x7},
+        {"kill", 0x3},
+        {"tkill", 0x3},
+        {"tgkill", 0x7},
+        {"setuid", 1u << 0},
+        {"setgid", 1u << 0},
+        {"chmod", 1u << 1},
+        {"fchmod", 0x3},
+        {"fchmodat", (1u << 0) | (1u << 2)},
+        {"prctl", 1u << 0},
+        {"mprotect", (1u << 1) | (1u << 2)},
+        {"memfd_create", 1u << 1},
+    };
+    for (const auto& s : kSigs)
+        if (name == s.name) return s.mask;
+    return 0;
+}
+
+std::string hex64(std::uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+    return b;
+}
+
 std::string hex32(std::uint32_t v) {
     char b[16];
     std::snprintf(b, sizeof b, "0x%08x", v);
@@ -75,14 +152,19 @@ bool Notifier::handle() {
     // ENOENT: the caller was killed meanwhile; nothing to answer.
     ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp);
 
-    if (sink_)
-        sink_(Event{"syscall.denied",
-                    {{"syscall", name},
-                     {"nr", std::to_string(req->data.nr)},
-                     {"pid", std::to_string(req->pid)},
-                     {"comm", comm},
-                     {"arch", hex32(req->data.arch)},
-                     {"errno", std::to_string(err)}}});
+    if (sink_) {
+        Event ev{"syscall.denied",
+                 {{"syscall", name},
+                  {"nr", std::to_string(req->data.nr)},
+                  {"pid", std::to_string(req->pid)},
+                  {"comm", comm},
+                  {"arch", hex32(req->data.arch)},
+                  {"errno", std::to_string(err)}}};
+        const unsigned scalars = scalar_args(name);
+        for (std::size_t i = 0; i < args.size(); ++i)
+            if (scalars & (1u << i)) ev.fields.emplace_back("arg" + std::to_string(i), hex64(args[i]));
+        sink_(ev);
+    }
     return true;
 }
 

@@ -22,7 +22,7 @@ RawMode::RawMode(int fd) : fd_(fd) {
     struct termios raw = saved_;
     ::cfmakeraw(&raw);
     if (::tcsetattr(fd, TCSADRAIN, &raw) < 0) throw sys::SysError("tcsetattr", "stdin", errno);
-    active_ = true;
+    active_ = was_raw_ = true;
 }
 
 RawMode::~RawMode() { restore(); }
@@ -30,6 +30,13 @@ RawMode::~RawMode() { restore(); }
 void RawMode::restore() {
     if (active_) ::tcsetattr(fd_, TCSADRAIN, &saved_);
     active_ = false;
+}
+
+void RawMode::reapply() {
+    if (!was_raw_ || active_) return;
+    struct termios raw = saved_;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(fd_, TCSADRAIN, &raw) == 0) active_ = true;
 }
 
 long ByteQueue::fill(int fd) {

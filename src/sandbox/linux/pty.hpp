@@ -23,10 +23,14 @@ public:
     RawMode(const RawMode&) = delete;
     RawMode& operator=(const RawMode&) = delete;
     void restore();
+    // Raw again after restore(), e.g. once a prompt on the terminal is answered. Only a
+    // RawMode that was raw before goes back; does nothing otherwise.
+    void reapply();
 
 private:
     int fd_ = -1;
     bool active_ = false;
+    bool was_raw_ = false;
     struct termios saved_ {};
 };
 

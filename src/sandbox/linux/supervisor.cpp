@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 
+#include "sandbox/linux/asks.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/notify.hpp"
 #include "sandbox/linux/pty.hpp"
@@ -153,21 +154,28 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
 
     // The proxy starts when init's listener arrives; its events reach the sink from this
     // thread only (proxy.hpp explains the thread).
+    // Its questions (`ask` verdicts) go to `asks`, declared first so that it outlives the
+    // proxy: the proxy's stop answers every waiting connection before the approvers go.
+    Asks asks(io, sink, s.raw);
     std::unique_ptr<net::Proxy> proxy;
     auto deliver = [&] {
         if (!proxy) return;
-        for (auto& e : proxy->take_events())
-            if (sink) sink(Event{std::move(e.type), std::move(e.fields)});
+        for (auto& e : proxy->take_events()) {
+            if (e.type == "ask") asks.add(*proxy, e.fields);
+            else if (sink) sink(Event{std::move(e.type), std::move(e.fields)});
+        }
     };
     auto take_proxy = [&] {
         if (!passed.proxy || proxy) return;
         sys::unique_fd fd(*passed.proxy);
         if (s.proxy == nullptr) return;  // not asked for: the socket is closed, never served
-        proxy = std::make_unique<net::Proxy>(*s.proxy, std::move(fd));
+        net::ProxyOptions o = *s.proxy;
+        o.ask = true;  // answered here, through `asks`
+        proxy = std::make_unique<net::Proxy>(std::move(o), std::move(fd));
     };
 
     while (!st.init_exited) {
-        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, N };
+        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, ANSWERS, TTY, N };
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
         p[PIDFD] = {s.pidfd, POLLIN, 0};
@@ -183,9 +191,14 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             if (!to_pty.empty()) ev |= POLLOUT;
             p[MASTER] = {master.get(), ev, 0};
         }
-        if (in_open && !to_pty.full()) p[IN] = {io.in, POLLIN, 0};
-        if (relay && !from_pty.empty()) p[OUT] = {io.out, POLLOUT, 0};
+        // A prompt on the terminal pauses the relay: the user's keys are the prompt's, and the
+        // command's output waits (in its queue, then in the pty) until the answer is in.
+        const bool paused = asks.prompting();
+        if (in_open && !to_pty.full() && !paused) p[IN] = {io.in, POLLIN, 0};
+        if (relay && !from_pty.empty() && !paused) p[OUT] = {io.out, POLLOUT, 0};
         if (proxy) p[PROXY] = {proxy->event_fd(), POLLIN, 0};
+        if (proxy) p[ANSWERS] = {asks.answers_fd(), POLLIN, 0};
+        if (paused) p[TTY] = {asks.tty_fd(), POLLIN, 0};
 
         if (::poll(p, N, -1) < 0) {
             if (errno == EINTR) continue;
@@ -215,6 +228,8 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             }
         }
         if (p[PROXY].revents) deliver();
+        if (p[ANSWERS].revents) asks.on_answers(*proxy);
+        if (p[TTY].revents && proxy) asks.on_tty(*proxy);
         if (p[NOTIFY].revents) notifier.handle();
         if (p[SIG].revents & POLLIN) {
             struct signalfd_siginfo si {};
@@ -222,6 +237,8 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
                 int sig = static_cast<int>(si.ssi_signo);
                 if (sig == SIGWINCH) {
                     if (master) copy_winsize(io.in, master.get());
+                } else if (sig == SIGINT && asks.prompting() && proxy) {
+                    asks.interrupt(*proxy);  // Ctrl-C at our prompt is a no, not the command's
                 } else if (sig == SIGINT && ++st.sigints >= 2) {
                     // The first Ctrl-C is the command's to handle; a second one means the
                     // user wants out, whatever the command does with SIGINT.
@@ -282,6 +299,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         // a moment to log each net.close, then end it.
         proxy->stop();
         deliver();
+        asks.finish(proxy.get());
     } else if (passed.proxy) {
         ::close(*passed.proxy);
     }

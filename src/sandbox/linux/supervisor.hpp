@@ -11,6 +11,7 @@
 #include "net/proxy.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
+#include "sandbox/linux/pty.hpp"
 #include "seccomp/rules.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -31,6 +32,9 @@ struct Supervised {
     // bwrap: pid/pidfd are bubblewrap's monitor, and init reports that it runs by sending its
     // own pidfd; without that, bwrap failed and nothing of ours ran.
     bool init_reports_start = false;
+    // The user's terminal in raw mode for the relay (Io::tty), or null: a prompt puts it back
+    // to the user's own mode while it asks.
+    RawMode* raw = nullptr;
 };
 
 // Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a

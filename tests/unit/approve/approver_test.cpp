@@ -218,3 +218,28 @@ TEST_CASE("example ask-desktop.sh: denies without a desktop, asks the dialog wit
     a = ask_command(with, connect_request("evil.org:443"), 10s);
     CHECK(a.verdict == Verdict::deny);
 }
+
+TEST_CASE("a cancelled question kills the approver at once and is a denial") {
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    // Readable from the start: the answer is no longer wanted.
+    REQUIRE(::write(p[1], "x", 1) == 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Answer a = ask_command(R"(sleep 20; echo '{"verdict":"allow"}')", connect_request(),
+                                 30s, p[0]);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    CHECK(a.verdict == Verdict::deny);
+    CHECK(a.how == "cancelled");
+    ::close(p[0]);
+    ::close(p[1]);
+}
+
+TEST_CASE("a cancel descriptor that stays quiet changes nothing") {
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    const Answer a = ask_command(R"(echo '{"verdict":"allow"}')", connect_request(), 5s, p[0]);
+    CHECK(a.verdict == Verdict::allow);
+    CHECK(a.how == "answered");
+    ::close(p[0]);
+    ::close(p[1]);
+}
