@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -309,7 +310,7 @@ int init_main(int argc, char** argv) {
         return kExitSetup;
     }
     const int sync = parse_fd(argv[2]), report = parse_fd(argv[3]), spec_fd = parse_fd(argv[4]);
-    if (sync < 0 || report < 0 || spec_fd < 0 || ::fcntl(sync, F_GETFD) < 0 ||
+    if (sync < 0 || report < 0 || spec_fd < 0 || sync == report || ::fcntl(sync, F_GETFD) < 0 ||
         ::fcntl(report, F_GETFD) < 0) {
         std::fputs("agentbox: __bwrap-init: bad descriptors\n", stderr);
         return kExitSetup;
@@ -330,8 +331,10 @@ int init_main(int argc, char** argv) {
             lnx::send_report(report, lnx::ReportKind::setup, "fcntl(FD_CLOEXEC)", "", errno);
             return kExitSetup;
         }
-    for (int fd = 3; fd < 1024; ++fd)
-        if (fd != sync && fd != report) ::close(fd);
+    const int lo = std::min(sync, report), hi = std::max(sync, report);
+    if (lo > 3) ::close_range(3, static_cast<unsigned>(lo - 1), 0);
+    if (hi > lo + 1) ::close_range(static_cast<unsigned>(lo + 1), static_cast<unsigned>(hi - 1), 0);
+    ::close_range(static_cast<unsigned>(hi + 1), ~0U, 0);
 
     // Our name in ps and /proc/1/comm, rather than the descriptor number we were run as.
     ::prctl(PR_SET_NAME, "agentbox", 0, 0, 0);
