@@ -92,6 +92,7 @@ def main():
     work = tempfile.mkdtemp(prefix="abbench-proxy-")
     proj = os.path.join(work, "proj")
     os.makedirs(proj)
+    os.chdir(proj)  # the sandboxed command starts here; it must be visible inside
     env = dict(os.environ, AGENTBOX_TEST_RESOLVE="%s=127.0.0.1" % NAME)
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(k, None)

@@ -65,6 +65,8 @@ def main():
     os.makedirs(proj)
     with open(os.path.join(proj, "README"), "w") as f:
         f.write("bench\n")
+    # The sandboxed command starts in the current directory, which must be visible inside.
+    os.chdir(proj)
     env = dict(os.environ, HOME=os.path.join(work, "home"),
                XDG_STATE_HOME=os.path.join(work, "state"),
                XDG_CACHE_HOME=os.path.join(work, "cache"),
@@ -96,6 +98,7 @@ def main():
     if firejail and os.geteuid() == 0:
         cmds["firejail"] = ([firejail, "--quiet", "--noprofile", "--net=none", true], None)
 
+    load_before = os.getloadavg()[0]
     samples = {k: [] for k in cmds}
     for name, (argv, fdfile) in cmds.items():  # warm caches once
         run_one(argv, env, fdfile)
@@ -116,10 +119,29 @@ def main():
               "ipc, uts, cgroup namespaces, overlay-staged project, seccomp, Landlock, "
               "capabilities dropped) against `" + " ".join(cmds[ref][0][:-1]).replace(work, "$W")
               + " true`" if ref else "bwrap not installed")
-    body = "\n".join([detail, "", f"{args.rounds} interleaved rounds.", ""] + lines)
+    # Every run waits on the disk (session files, the overlay's directories) and on CPUs shared
+    # with other work: both are noted, since they move the absolute numbers, not the method.
+    load = (f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+            f"the end; the session store is on {state_fs(work)}.")
+    body = "\n".join([detail, "", f"{args.rounds} interleaved rounds. {load}", ""] + lines)
     results.write_section(args.results, "startup", body)
     print(body)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def state_fs(path):
+    """The filesystem type and mount options of the mount holding `path`, from /proc/mounts."""
+    best = ("", "unknown", "")
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                _, mnt, fstype, opts = line.split()[:4]
+                mnt = mnt.replace("\\040", " ")
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best[0]):
+                    best = (mnt, fstype, opts)
+    except OSError:
+        pass
+    return f"{best[1]} ({best[2]})" if best[2] else best[1]
 
 
 def run_one(argv, env, fdfile):

@@ -241,7 +241,9 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
     const auto cs = stage::changes(s.upper(), s.meta().project);
     const std::string where = " in session " + s.meta().id;
     if (cs.empty()) {
-        s.set_status("empty");  // nothing to review; prunable like a finished commit
+        // Nothing to review, prunable like a finished commit; losing this status in a crash
+        // loses nothing, so it is not flushed (two disk flushes on every run that wrote nothing).
+        s.set_status("empty", /*durable=*/false);
         return "no changes" + where;
     }
     const auto judged = judge(prof, s.meta().project, cs);

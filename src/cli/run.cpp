@@ -1,5 +1,6 @@
 #include "cli/run.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "cli/approvals.hpp"
 #include "cli/context.hpp"
@@ -27,6 +29,8 @@
 #include "cli/own_dirs.hpp"
 #include "stage/session.hpp"
 #include "cli/review.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -160,6 +164,33 @@ int print_target(policy::Plan plan, const RunOptions& o) {
     return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
 }
 
+// The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be only
+// in the page cache when the sandbox is gone. Before a change is reported staged -- kept for a
+// later review, offered at the prompt, or left over by a partial commit -- it is flushed, so
+// that a crash cannot leave a "staged" session with half-written files for a later commit to
+// apply. Discarded changes need not be. A command that wrote nothing costs one readdir.
+void sync_staged(const stage::Session& s, profile::OnExit on_exit) {
+    if (on_exit == profile::OnExit::discard) return;
+    const std::string upper = s.upper();
+    sys::unique_fd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw sys::SysError("open", upper, errno);
+    sys::unique_fd list(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!list) throw sys::SysError("dup", upper, errno);
+    DIR* d = ::fdopendir(list.get());
+    if (d == nullptr) throw sys::SysError("opendir", upper, errno);
+    list.release();
+    bool empty = true;
+    while (const struct dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name != "." && name != "..") {
+            empty = false;
+            break;
+        }
+    }
+    ::closedir(d);
+    if (!empty && ::syncfs(fd.get()) != 0) throw sys::SysError("syncfs", upper, errno);
+}
+
 }  // namespace
 
 int run_run(const RunOptions& o) {
@@ -274,30 +305,45 @@ int run_run(const RunOptions& o) {
         throw;
     }
     {
-        // The command's outcome stands even when its end cannot be recorded (a full disk):
-        // the session then lists as cut short, and its staged work is still there.
-        try {
-            session->set_status(out.started ? "staged" : "failed");
-        } catch (const std::exception& e) {
-            warn(std::string("could not record the end of session ") + session->meta().id +
-                 ": " + e.what());
-        }
-        // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and
-        // left behind it is a mode-000 directory the user cannot even delete.
-        // Copy staging: what the command changed in the snapshot becomes upper/, the
-        // overlay's format, so review, diff and commit read it as they read an overlay's.
+        // Copy staging: what the command changed in the snapshot becomes upper/, the overlay's
+        // format, so review, diff and commit read it as they read an overlay's. Before the
+        // flush below, which then covers it.
         try {
             copy.after(*session);
         } catch (const std::exception& e) {
             warn(std::string("could not stage the changes from the snapshot: ") + e.what() +
                  "; the snapshot stays in " + session->dir());
         }
+        if (plan.staging != policy::Staging::none && out.started) {
+            try {
+                sync_staged(*session, plan.on_exit);
+            } catch (const std::exception& e) {
+                error(std::string("the staged changes may not survive a crash: ") + e.what());
+            }
+        }
+        // Flushed at the end (sync_meta below): the review usually replaces this status at
+        // once (empty, discarded, committed), durably, and one flush of the final one is enough.
+        // The command's outcome stands even when its end cannot be recorded (a full disk):
+        // the session then lists as cut short, and its staged work is still there.
         try {
-            session->clear_work();
+            session->set_status(out.started ? "staged" : "failed", /*durable=*/false);
         } catch (const std::exception& e) {
-            warn(std::string("could not clean the overlay work directory: ") + e.what());
+            warn(std::string("could not record the end of session ") + session->meta().id +
+                 ": " + e.what());
         }
     }
+    // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and left
+    // behind it is a mode-000 directory the user cannot even delete. It is emptied on a thread
+    // while the review runs: nothing else touches work/, and freeing each of its directories
+    // can wait on the disk (a synchronous discard where the filesystem is mounted -o discard).
+    std::string work_error;
+    std::jthread cleaner([&s = *session, &work_error] {
+        try {
+            s.clear_work();
+        } catch (const std::exception& e) {
+            work_error = e.what();
+        }
+    });
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
 
@@ -312,6 +358,17 @@ int run_run(const RunOptions& o) {
         } catch (const std::exception& e) {
             error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
                   session->meta().id);
+        }
+    }
+    cleaner.join();
+    if (!work_error.empty()) warn("could not clean the overlay work directory: " + work_error);
+    // The status the user acts on must survive a crash; "empty" need not (nothing to lose).
+    if (session->meta().status != "empty") {
+        try {
+            session->sync_meta();
+        } catch (const std::exception& e) {
+            warn(std::string("could not flush the status of session ") + session->meta().id +
+                 ": " + e.what());
         }
     }
     log->append(session_end_event(session->meta().status));

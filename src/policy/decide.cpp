@@ -155,9 +155,11 @@ Decision decide_env(const profile::Profile& profile, const std::string& name) {
     // Precedence: exact deny > exact pass > deny pattern > pass pattern. The exact pass beats a
     // pattern so an agent profile can pass ANTHROPIC_API_KEY although base denies *_KEY.
     auto find = [&](const std::vector<profile::Entry>& list, bool glob) -> const profile::Entry* {
+        // The exact comparison first: it rules out almost every entry without a look for
+        // glob characters.
         for (const auto& e : list)
-            if (util::has_glob(e.value) == glob &&
-                (glob ? util::glob_match(e.value, name, false) : e.value == name))
+            if (glob ? util::has_glob(e.value) && util::glob_match(e.value, name, false)
+                     : e.value == name && !util::has_glob(e.value))
                 return &e;
         return nullptr;
     };

@@ -3,6 +3,7 @@
 // children. Built from the same rule list decide() uses, so each mount is the physical form of
 // one answer `agentbox explain` gives.
 #include <algorithm>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -62,6 +63,7 @@ public:
                 note("the project is read-only in the sandbox (no filesystem.write rule covers "
                      "it); nothing will be staged");
         }
+        expand_deny_globs();
         for (const auto& r : rules_)
             if (r.kind == FsKind::deny) add_masks(r);
 
@@ -169,11 +171,28 @@ private:
         }
     }
 
+    // Every deny glob in one go when the host can batch them (HostFacts::glob_all).
+    void expand_deny_globs() {
+        if (!host_.glob_all) return;
+        std::vector<std::string> patterns;
+        for (const auto& r : rules_)
+            if (r.kind == FsKind::deny && r.glob) patterns.push_back(r.path);
+        if (patterns.empty()) return;
+        auto found = host_.glob_all(patterns);
+        if (found.size() != patterns.size())
+            throw std::logic_error("HostFacts::glob_all answered the wrong number of patterns");
+        for (std::size_t i = 0; i < patterns.size(); ++i)
+            expanded_[patterns[i]] = std::move(found[i]);
+    }
+
     // Deny globs are expanded now; a file created later is not masked at run time, and the
     // commit rules (decide(commit) checks filesystem.deny) catch it on the way out.
     void add_masks(const FsRule& r) {
         const bool glob = r.glob;
-        std::vector<std::string> paths = glob ? host_.glob(r.path) : std::vector{r.path};
+        const auto pre = glob ? expanded_.find(r.path) : expanded_.end();
+        std::vector<std::string> paths = pre != expanded_.end() ? pre->second
+                                         : glob                 ? host_.glob(r.path)
+                                                                : std::vector{r.path};
         if (glob)
             note(where(r) + ": glob expanded at plan time (" + std::to_string(paths.size()) +
                  " match" + (paths.size() == 1 ? "" : "es") +
@@ -230,6 +249,7 @@ private:
     std::vector<Mount> mounts_;
     std::vector<Mount> masks_;
     std::set<std::string> masked_;
+    std::map<std::string, std::vector<std::string>> expanded_;  // deny glob -> its matches
 };
 
 }  // namespace

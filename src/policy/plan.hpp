@@ -35,6 +35,11 @@ struct HostFacts {
     std::function<std::string(const std::string&)> realpath;        // "" when unresolvable
     std::function<std::string(const std::string&)> readlink;        // target of a symlink
     std::function<std::vector<std::string>(const std::string&)> glob;  // expand a pattern
+    // Optional: expand several patterns at once, the same answers as glob() for each, in order.
+    // Patterns under one directory with ** then cost one walk of it, not one walk each (the
+    // default profile has two, @project/**/.env and @project/**/.env.*).
+    std::function<std::vector<std::vector<std::string>>(const std::vector<std::string>&)>
+        glob_all;
 };
 
 // ---- The invocation: what the command line says beyond profile rules (those are merged into

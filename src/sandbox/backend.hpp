@@ -15,6 +15,9 @@
 namespace agentbox::sandbox {
 
 // Where staged writes go (from stage::Session). Empty when Plan::staging == none.
+// The overlay's layers for a staged project. `work` must be empty and never used by an earlier
+// run: the overlay is mounted volatile (sandbox/linux/mounts.cpp), and the kernel refuses a
+// work dir that a volatile mount has used.
 struct StageDirs {
     std::string upper;
     std::string work;

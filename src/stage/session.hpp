@@ -32,7 +32,14 @@ public:
     std::string upper() const { return dir_ + "/upper"; }
     std::string work() const { return dir_ + "/work"; }
     std::string log_path() const { return dir_ + "/log.jsonl"; }
-    void set_status(const std::string& status);  // rewrites meta.json atomically
+    // Rewrites meta.json atomically. `durable`: also fsync it and the directory before
+    // returning; otherwise the new status survives a crash only once sync_meta() has run (or
+    // the filesystem's own writeback), which saves two disk flushes when a later write
+    // supersedes it anyway.
+    void set_status(const std::string& status, bool durable = true);
+    // Make the last meta.json write durable, if it was not. The status the user acts on
+    // (staged, failed...) must survive a crash; a run ends with this.
+    void sync_meta();
     // Held by `run` for as long as the sandbox lives (an flock, so a killed run releases it).
     // A session whose meta.json still says "running" but whose lock is free was cut short:
     // its supervisor died, or could not record the end (a full disk).
@@ -45,6 +52,7 @@ public:
 private:
     Meta meta_;
     std::string dir_;
+    bool meta_durable_ = false;
 };
 
 // $XDG_STATE_HOME/agentbox (default ~/.local/state/agentbox); created 0700 on demand.

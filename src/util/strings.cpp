@@ -67,7 +67,13 @@ std::string quote(std::string_view s) {
     return out;
 }
 
-bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+// A plain loop: find_first_of searches the set once per character, and this runs for every
+// rule against every environment variable and path when a plan is compiled.
+bool has_glob(std::string_view s) {
+    for (const char c : s)
+        if (c == '*' || c == '?' || c == '[') return true;
+    return false;
+}
 
 namespace {
 
@@ -154,7 +160,27 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
     return best_d <= limit ? best : std::string();
 }
 
+namespace {
+
+// No empty, "." or ".." segment and no trailing slash: normalize_path would return it as it is.
+// Most paths a plan compiles are already so, and the general case splits and joins strings.
+bool already_normal(std::string_view p) {
+    if (p == "/") return true;
+    if (p.empty() || p.back() == '/') return false;
+    std::size_t start = p.front() == '/' ? 1 : 0;
+    for (std::size_t i = start; i <= p.size(); ++i) {
+        if (i < p.size() && p[i] != '/') continue;
+        const std::string_view seg = p.substr(start, i - start);
+        if (seg.empty() || seg == "." || seg == "..") return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
 std::string normalize_path(std::string_view p) {
+    if (already_normal(p)) return std::string(p);
     bool abs = !p.empty() && p.front() == '/';
     std::vector<std::string> parts;
     for (auto& seg : split(p, '/')) {

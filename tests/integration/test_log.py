@@ -282,9 +282,13 @@ class Reading(LogTest):
         p = self.box.popen(["sh", "-c", "sleep 1; exit 3"])
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
         deadline = time.monotonic() + 20
-        while not self.box.sessions() and time.monotonic() < deadline:
+        # The session's directory comes before its meta.json and log.jsonl: wait for the log.
+        def log_exists():
+            s = self.box.sessions()
+            return s and os.path.exists(os.path.join(s[-1], "log.jsonl"))
+        while not log_exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertTrue(self.box.sessions())
+        self.assertTrue(log_exists())
         f = self.log_cmd("--follow", "--json")
         self.assertEqual(f.rc, 0, f)
         names = [json.loads(line)["event"] for line in f.out.splitlines()]

@@ -43,6 +43,14 @@ int mount_bind(int root_fd, const Mount& m, bool ro, StepError& e) {
 // The project: an overlay whose upper layer is the session's, so writes are staged and the
 // project itself is never written. Layers are passed one key at a time ("lowerdir+", Linux
 // 6.8), which needs no escaping; older kernels get the escaped legacy option.
+//
+// `volatile`: without it, the overlay's unmount -- when the sandbox's last process exits --
+// runs syncfs on the upper layer's whole filesystem (the user's home, with whatever else is
+// dirty there) and the run waits for it: 10-20 ms on a busy disk, even when the command wrote
+// nothing. Staged work is made durable where it matters instead: `run` syncs the upper layer
+// before it reports changes as staged, and commit syncs it before applying (DESIGN notes in
+// docs/design-notes.md). A volatile overlay marks its work dir, and the kernel then refuses
+// that work dir to any later mount; every run has a fresh session, hence a fresh work dir.
 int mount_overlay(int root_fd, const Mount& m, const StageDirs& stage, StepError& e) {
     const char* op = "mount(overlay)";
     if (stage.upper.empty() || stage.work.empty()) {
@@ -55,13 +63,15 @@ int mount_overlay(int root_fd, const Mount& m, const StageDirs& stage, StepError
     unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     int fd = make_fs("overlay",
                      {{"lowerdir+", lower.c_str()}, {"upperdir", upper.c_str()},
-                      {"workdir", work.c_str()}, {"userxattr", nullptr}},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr},
+                      {"volatile", nullptr}},
                      attrs, op, m.target, e);
     if (fd < 0 && e.err == EINVAL) {
         std::string legacy = overlay_escape(lower);
         fd = make_fs("overlay",
                      {{"lowerdir", legacy.c_str()}, {"upperdir", upper.c_str()},
-                      {"workdir", work.c_str()}, {"userxattr", nullptr}},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr},
+                      {"volatile", nullptr}},
                      attrs, op, m.target, e);
     }
     if (fd < 0) return -1;

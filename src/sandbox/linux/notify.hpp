@@ -17,6 +17,8 @@ public:
     Notifier(const seccomp::RuleSet& rules, const EventSink& sink);
     void set_listener(int fd) { listener_.reset(fd); }
     int fd() const { return listener_.get(); }
+    // Stop listening: the filter has no users left.
+    void close() { listener_.reset(); }
     // Answer one pending notification. Returns false when the listener is finished (every
     // process using the filter has exited), and closes it.
     bool handle();

@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -230,48 +231,81 @@ std::string read_link(const std::string& p) {
     }
 }
 
-// Below `dir`, every path matching `pattern` (util::glob_match, where ** spans directories).
-// Symlinks are matched but not followed, so a link loop or a link out of the tree cannot
-// make the walk wander.
-void walk(const std::string& dir, const std::string& pattern, std::vector<std::string>& out) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
+// A pattern walked for, and where its matches go.
+struct Wanted {
+    const std::string* pattern;
+    std::vector<std::string>* out;
+};
+
+// Below the directory open at `fd` (named `dir`), every path matching each wanted pattern
+// (util::glob_match, where ** spans directories): one walk serves them all. Symlinks are
+// matched but not followed, so a link loop or a link out of the tree cannot make the walk
+// wander. readdir's d_type says which entries are directories, so a project is walked without
+// an lstat per file (only filesystems that leave d_type unknown pay one); each directory is
+// opened relative to its parent.
+void walk(int fd, const std::string& dir, const std::vector<Wanted>& want) {
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return;
+    }
     while (dirent* e = ::readdir(d)) {
-        const std::string name = e->d_name;
+        const std::string_view name = e->d_name;
         if (name == "." || name == "..") continue;
-        const std::string path = dir == "/" ? "/" + name : dir + "/" + name;
-        if (util::glob_match(pattern, path)) out.push_back(path);
-        struct stat st {};
-        if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(path, pattern, out);
+        std::string path = dir == "/" ? "/" : dir + "/";
+        path += name;
+        for (const auto& w : want)
+            if (util::glob_match(*w.pattern, path)) w.out->push_back(path);
+        bool is_dir = e->d_type == DT_DIR;
+        if (e->d_type == DT_UNKNOWN) {
+            struct stat st {};
+            is_dir = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                     S_ISDIR(st.st_mode);
+        }
+        if (!is_dir) continue;
+        const int sub =
+            ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) walk(sub, path, want);
     }
     ::closedir(d);
 }
 
-// Expand a deny pattern. Dotfiles match (a deny of "@project/.env*" or "~/*" must catch
-// them), "." and ".." never do, results are sorted. glob(3) treats ** like *, so patterns
-// with ** are walked from their last literal directory instead.
-std::vector<std::string> expand_glob(const std::string& pattern) {
-    std::vector<std::string> out;
-    if (pattern.find("**") != std::string::npos) {
-        const auto parts = util::split(pattern, '/');
-        std::string base;
-        for (const auto& part : parts) {
-            if (util::has_glob(part)) break;
-            if (!part.empty()) base += "/" + part;
+// Expand deny patterns, each answer sorted. Dotfiles match (a deny of "@project/.env*" or
+// "~/*" must catch them), "." and ".." never do. glob(3) treats ** like *, so patterns with **
+// are walked from their last literal directory instead, once per directory for all of them.
+std::vector<std::vector<std::string>> expand_globs(const std::vector<std::string>& patterns) {
+    std::vector<std::vector<std::string>> out(patterns.size());
+    std::map<std::string, std::vector<Wanted>> walks;  // walked directory -> its patterns
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+        const std::string& pattern = patterns[i];
+        if (pattern.find("**") != std::string::npos) {
+            std::string base;
+            for (const auto& part : util::split(pattern, '/')) {
+                if (util::has_glob(part)) break;
+                if (!part.empty()) base += "/" + part;
+            }
+            walks[base.empty() ? "/" : base].push_back(Wanted{&pattern, &out[i]});
+            continue;
         }
-        walk(base.empty() ? "/" : base, pattern, out);
-    } else {
         glob_t g{};
         if (::glob(pattern.c_str(), GLOB_PERIOD, nullptr, &g) == 0)
-            for (std::size_t i = 0; i < g.gl_pathc; ++i) {
-                const std::string p = g.gl_pathv[i];
+            for (std::size_t k = 0; k < g.gl_pathc; ++k) {
+                const std::string p = g.gl_pathv[k];
                 const std::string last = p.substr(p.rfind('/') + 1);
-                if (last != "." && last != "..") out.push_back(p);
+                if (last != "." && last != "..") out[i].push_back(p);
             }
         ::globfree(&g);
     }
-    std::sort(out.begin(), out.end());
+    for (const auto& [dir, want] : walks) {
+        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) walk(fd, dir, want);
+    }
+    for (auto& o : out) std::sort(o.begin(), o.end());
     return out;
+}
+
+std::vector<std::string> expand_glob(const std::string& pattern) {
+    return std::move(expand_globs({pattern}).front());
 }
 
 // ---- the namespace probe's cache -------------------------------------------------------
@@ -356,6 +390,7 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
     f.realpath = real_path;
     f.readlink = read_link;
     f.glob = expand_glob;
+    f.glob_all = expand_globs;
     return f;
 }
 

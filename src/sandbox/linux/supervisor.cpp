@@ -120,6 +120,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     sys::unique_fd timer = make_timer(plan);
     Notifier notifier(rules, sink);
     Passed passed;
+    bool listener_taken = false;  // the notifier owns passed.listener (and may have closed it)
     bool sync_open = true;
     // With a tty the relay runs from the start, but the pty side only once the command has
     // sent its master; input typed before that waits in the (bounded) queue.
@@ -218,7 +219,10 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         }
         if (p[SYNC].revents) {
             sync_open = read_sync(s.sync_fd, passed, st.death_signal);
-            if (passed.listener && notifier.fd() < 0) notifier.set_listener(*passed.listener);
+            if (passed.listener && !listener_taken) {
+                notifier.set_listener(*passed.listener);
+                listener_taken = true;
+            }
             take_master();
             try {
                 take_proxy();
@@ -230,7 +234,14 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (p[PROXY].revents) deliver();
         if (p[ANSWERS].revents) asks.on_answers(*proxy);
         if (p[TTY].revents && proxy) asks.on_tty(*proxy);
-        if (p[NOTIFY].revents) notifier.handle();
+        if (p[NOTIFY].revents & POLLIN) {
+            notifier.handle();
+        } else if (p[NOTIFY].revents) {
+            // POLLHUP: no process uses the filter any more (the command and its children have
+            // exited), and none ever will again. Polled on, the listener would report it at
+            // once, forever: a busy loop that took a core from the namespace teardown.
+            notifier.close();
+        }
         if (p[SIG].revents & POLLIN) {
             struct signalfd_siginfo si {};
             if (::read(s.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -292,7 +303,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         struct pollfd p {s.sync_fd, POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
     }
-    if (passed.listener && notifier.fd() != *passed.listener) ::close(*passed.listener);
+    if (passed.listener && !listener_taken) ::close(*passed.listener);
     if (passed.init) ::close(*passed.init);
     if (proxy) {
         // Every process inside is gone, so every client connection is closing: give the proxy

@@ -26,6 +26,7 @@ struct Fixture {
     policy::Plan plan;
     sandbox::StageDirs stage;
     std::vector<sandbox::Event> events;
+    int launches = 0;
 
     Fixture() {
         char tmpl[] = "/var/tmp/agentbox-native-XXXXXX";
@@ -72,6 +73,11 @@ struct Fixture {
         return launch(output);
     }
     sandbox::Outcome launch(std::string* output = nullptr, int in = -1, bool tty = false) {
+        // A fresh overlay work dir per launch, as every run's new session has: the overlay is
+        // volatile and the kernel refuses a work dir that a volatile mount used before.
+        work = dir / ("work" + std::to_string(++launches));
+        fs::create_directory(work);
+        stage.work = work.string();
         fs::path out = dir / "stdout";
         int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         REQUIRE(fd >= 0);

@@ -106,6 +106,19 @@ TEST_CASE("probe_host's filesystem queries") {
         CHECK(facts.glob(t.root + "/**/.env") ==
               std::vector<std::string>{t.root + "/.env", t.root + "/sub/deep/.env"});
     }
+    SUBCASE("glob_all answers each pattern as glob does, patterns under one directory or not") {
+        REQUIRE(facts.glob_all);
+        const std::vector<std::string> patterns{t.root + "/**/.env", t.root + "/.env*",
+                                                t.root + "/**/.env.*", t.root + "/sub/**"};
+        const auto all = facts.glob_all(patterns);
+        REQUIRE(all.size() == patterns.size());
+        for (std::size_t i = 0; i < patterns.size(); ++i) {
+            CAPTURE(patterns[i]);
+            CHECK(all[i] == facts.glob(patterns[i]));
+        }
+        CHECK(all[0] == std::vector<std::string>{t.root + "/.env", t.root + "/sub/deep/.env"});
+        CHECK(all[2] == std::vector<std::string>{t.root + "/.env.local"});
+    }
 }
 
 TEST_CASE("doctor reports every feature, and the fix for what is missing") {

@@ -82,6 +82,19 @@ TEST_CASE("meta.json round-trips through open() and set_status() replaces it") {
     CHECK(slurp(s.dir() + "/meta.json").find("\"status\": \"staged\"") != std::string::npos);
 }
 
+TEST_CASE("a status written without a flush is visible at once; sync_meta() flushes that file") {
+    TempState t;
+    Session s = Session::create("/p", {"true"});
+    s.set_status("staged", /*durable=*/false);
+    CHECK(!fs::exists(s.dir() + "/meta.json.tmp"));
+    CHECK(Session::open(s.meta().id, "/p").meta().status == "staged");
+    s.sync_meta();
+    // sync_meta() opens meta.json itself: without it there is nothing durable to claim.
+    s.set_status("failed", /*durable=*/false);
+    fs::remove(s.dir() + "/meta.json");
+    CHECK_THROWS(s.sync_meta());
+}
+
 TEST_CASE("open() finds a unique prefix, refuses an ambiguous one and names the candidates") {
     TempState t;
     const Session a = Session::create("/p", {"a"});

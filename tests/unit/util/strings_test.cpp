@@ -46,6 +46,16 @@ TEST_CASE("nearest suggests plausible typos only") {
 TEST_CASE("lexical paths") {
     CHECK(normalize_path("/a//b/./c/../d") == "/a/b/d");
     CHECK(normalize_path("/../x") == "/x");
+    // Already-normal paths come back as they are; anything else takes the general path.
+    for (const char* same : {"/", "/a", "/a/b", "a/b", "/a/.b", "/a/b..c", "/...", "x"})
+        CHECK(normalize_path(same) == same);
+    CHECK(normalize_path("/a/b/") == "/a/b");
+    CHECK(normalize_path("//") == "/");
+    CHECK(normalize_path(".") == ".");
+    CHECK(normalize_path("") == ".");
+    CHECK(normalize_path("..") == "..");
+    CHECK(normalize_path("a/..") == ".");
+    CHECK(normalize_path("/a/..") == "/");
     CHECK(path_within("/a/b", "/a"));
     CHECK(path_within("/a", "/a"));
     CHECK_FALSE(path_within("/ab", "/a"));
