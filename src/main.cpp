@@ -6,17 +6,23 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <string_view>
 
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "cli/term.hpp"
 #include "profile/load.hpp"
+#include "sandbox/bwrap/argv.hpp"
+#include "sandbox/bwrap/launch.hpp"
 #include "sys/error.hpp"
 #include "sys/stdfds.hpp"
 
 using namespace agentbox;
 
 int main(int argc, char** argv) {
+    // agentbox as the init of a sandbox bubblewrap built (--backend bwrap): no command line.
+    if (argc >= 2 && std::string_view(argv[1]) == sandbox::bwrap::kInitArg)
+        return sandbox::bwrap::init_main(argc, argv);
     try {
         sys::ensure_std_fds();
     } catch (const std::exception&) {

@@ -67,6 +67,9 @@ run_step unit ctest --test-dir "$BUILD" -L unit -V
 run_step cross ctest --test-dir "$BUILD" -L cross -V
 run_step integration-root ctest --test-dir "$BUILD" -L integration -V
 run_step conformance-root ctest --test-dir "$BUILD" -L conformance -V
+# The conformance suite again on the bubblewrap backend (abtest.py adds --backend bwrap).
+run_step conformance-root-bwrap env AGENTBOX_BACKEND=bwrap \
+    ctest --test-dir "$BUILD" -L conformance -V
 
 # ---- as an unprivileged user
 if [ "$(id -u)" -eq 0 ]; then
@@ -85,17 +88,23 @@ if [ "$(id -u)" -eq 0 ]; then
     cp -r "$SRC/examples" "$COPY/examples"   # test_examples.py runs them
     chown -R "$UNPRIV_USER:" "$COPY"
     chmod 755 "$COPY"
+    # Integration once; conformance once per backend ("" = agentbox's own choice).
     for f in "$COPY"/tests/integration/test_*.py "$COPY"/tests/conformance/test_*.py; do
         [ -e "$f" ] || continue
         suite=$(basename "$(dirname "$f")")
-        # runuser starts no login session; the environment is built from scratch so that none
-        # of root's variables leak into the unprivileged run.
-        run_step "$suite-unpriv-$(basename "$f" .py)" \
-            runuser -u "$UNPRIV_USER" -- env -i \
-            PATH=/usr/local/bin:/usr/bin:/bin HOME="$UHOME" USER="$UNPRIV_USER" LANG=C.UTF-8 \
-            AGENTBOX="$COPY/bin/agentbox" AGENTBOX_BUILD_DIR="$COPY" \
-            AGENTBOX_SOURCE_DIR="$COPY" PYTHONDONTWRITEBYTECODE=1 \
-            "$PY" "$f"
+        backends=("")
+        [ "$suite" = conformance ] && backends=("" bwrap)
+        for backend in "${backends[@]}"; do
+            # runuser starts no login session; the environment is built from scratch so that
+            # none of root's variables leak into the unprivileged run.
+            run_step "$suite-unpriv-$(basename "$f" .py)${backend:+-$backend}" \
+                runuser -u "$UNPRIV_USER" -- env -i \
+                PATH=/usr/local/bin:/usr/bin:/bin HOME="$UHOME" USER="$UNPRIV_USER" \
+                LANG=C.UTF-8 AGENTBOX_BACKEND="$backend" \
+                AGENTBOX="$COPY/bin/agentbox" AGENTBOX_BUILD_DIR="$COPY" \
+                AGENTBOX_SOURCE_DIR="$COPY" PYTHONDONTWRITEBYTECODE=1 \
+                "$PY" "$f"
+        done
     done
 else
     echo "==== unprivileged pass skipped: not root (cannot create or switch to $UNPRIV_USER)"

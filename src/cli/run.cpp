@@ -15,6 +15,7 @@
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
 #include "audit/log.hpp"
+#include "cli/run_backend.hpp"
 #include "cli/run_layer.hpp"
 #include "cli/run_log.hpp"
 #include "cli/run_summary.hpp"
@@ -90,14 +91,6 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
 }
 
 namespace {
-
-// Flags whose machinery is a later issue. Accepting them and doing nothing would weaken what
-// the user asked for, so they fail closed.
-void refuse_unimplemented(const RunOptions& o) {
-    if (o.backend == "bwrap")
-        throw Failure("--backend bwrap is not implemented yet; use --backend native (or auto)",
-                      exit_setup);
-}
 
 std::string where(const profile::Source& s) {
     return s.line > 0 ? s.file + ":" + std::to_string(s.line) : s.file;
@@ -201,7 +194,6 @@ void sync_staged(const stage::Session& s, profile::OnExit on_exit) {
 }  // namespace
 
 int run_run(const RunOptions& o) {
-    refuse_unimplemented(o);
     if (o.approver && util::trim(*o.approver).empty())
         throw UsageError("--approver: empty command");
     if (o.command.empty()) throw UsageError("run: no command given (agentbox run [OPTIONS] [--] CMD [ARGS...])");
@@ -224,7 +216,6 @@ int run_run(const RunOptions& o) {
     inv.argv = o.command;
     inv.project = project;
     inv.cwd = cwd;
-    inv.backend = o.backend == "auto" ? "native" : o.backend;
     inv.allow_weaker = o.allow_weaker;
     if (o.tty) inv.tty = true;
     if (o.no_tty) inv.tty = false;
@@ -235,6 +226,7 @@ int run_run(const RunOptions& o) {
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
     const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
+    inv.backend = choose_backend(o.backend, facts);
     policy::Plan plan;
     try {
         plan = policy::compile(prof, inv, facts);
@@ -243,7 +235,7 @@ int run_run(const RunOptions& o) {
     }
     plan.allow_weaker = o.allow_weaker;
     if (!o.target.empty()) return print_target(std::move(plan), o);
-    auto backend = sandbox::make_native();
+    auto backend = make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
 
     if (o.verbose > 0)
@@ -260,7 +252,11 @@ int run_run(const RunOptions& o) {
     // Every run has a session, if only for its log; upper/ stays empty without staging.
     std::optional<stage::Session> session = stage::Session::create(project, o.command, o.profiles);
     sandbox::StageDirs dirs;
-    if (plan.staging != policy::Staging::none) dirs = {session->upper(), session->work()};
+    if (plan.staging != policy::Staging::none) {
+        dirs.upper = session->upper();
+        dirs.work = session->work();
+    }
+    dirs.scratch = session->dir();
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
     std::unique_ptr<audit::Log> log;
@@ -299,7 +295,9 @@ int run_run(const RunOptions& o) {
     };
 
     sandbox::Outcome out;
+    CopyStaging copy;
     try {
+        copy.before(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
         session->set_status("failed");
@@ -307,6 +305,15 @@ int run_run(const RunOptions& o) {
         throw;
     }
     {
+        // Copy staging: what the command changed in the snapshot becomes upper/, the overlay's
+        // format, so review, diff and commit read it as they read an overlay's. Before the
+        // flush below, which then covers it.
+        try {
+            copy.after(*session);
+        } catch (const std::exception& e) {
+            warn(std::string("could not stage the changes from the snapshot: ") + e.what() +
+                 "; the snapshot stays in " + session->dir());
+        }
         if (plan.staging != policy::Staging::none && out.started) {
             try {
                 sync_staged(*session, plan.on_exit);

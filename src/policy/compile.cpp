@@ -110,6 +110,9 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
 
     const auto rules = effective_fs_rules(profile, plan.home);
     plan_mounts(plan, rules, inv, host);
+    // bubblewrap before 0.9 has no overlay, and agentbox does not use 0.9's: the bwrap backend
+    // stages into a copy of the project (DESIGN.md §5; docs/design-notes.md).
+    if (plan.backend == "bwrap" && plan.staging == Staging::overlay) plan.staging = Staging::copy;
     for (const auto& e : profile.filesystem.exec) {
         if (e.value.empty() || e.value.front() != '/')
             throw std::invalid_argument(e.src.str() + ": filesystem.exec " + util::quote(e.raw) +

@@ -21,6 +21,8 @@ namespace agentbox::sandbox {
 struct StageDirs {
     std::string upper;
     std::string work;
+    std::string snapshot;  // Staging::copy: the session's copy of the project (bwrap)
+    std::string scratch;   // a directory of the session the backend may use for its own files
 };
 
 // A verdict of `ask` met while the command runs (a proxy connection; DESIGN.md §8).
@@ -85,6 +87,7 @@ public:
 };
 
 std::unique_ptr<Backend> make_native();
+std::unique_ptr<Backend> make_bwrap();
 #ifdef __APPLE__
 std::unique_ptr<Backend> make_seatbelt();  // macos/seatbelt_exec.cpp
 #endif

@@ -1,6 +1,7 @@
 // The session store: one directory per run under $XDG_STATE_HOME/agentbox/sessions, named by a
 // sortable id, holding meta.json and the overlay's upper/ and work/ directories.
 #include "stage/session.hpp"
+#include "stage/snapshot.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -235,6 +236,9 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
         Session s;
         s.meta_ = m;
         s.dir_ = parent + "/" + m.id;
+        // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
+        // left it there; stage it now, as a crashed commit is rolled forward when touched.
+        if (!s.running()) resume_snapshot(m.project, s.dir_ + "/snapshot", s.upper());
         return s;
     };
 

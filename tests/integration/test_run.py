@@ -158,5 +158,54 @@ class RunProject(BoxTest):
         self.assertFalse(os.path.exists(os.path.join(self.box.project, "added.txt")))
 
 
+class Backends(BoxTest):
+    """--backend bwrap next to native: the same plan, staged by copy; bwrap is never looked up
+    in a PATH the project could influence."""
+
+    def setUp(self):
+        super().setUp()
+        if abtest.BACKEND:
+            self.skipTest("these cases choose the backend themselves")
+
+    def test_bwrap_plan_stages_by_copy(self):
+        res = self.box.run(["true"], args=["--backend", "bwrap", "--dry-run", "--json"])
+        self.assertRc(res, 0)
+        plan = json.loads(res.out)
+        self.assertEqual(plan["backend"], "bwrap")
+        self.assertEqual(plan["staging"], "copy")
+        res = self.box.run(["true"], args=["--backend", "native", "--dry-run", "--json"])
+        self.assertEqual(json.loads(res.out)["staging"], "overlay")
+
+    def test_fake_bwrap_in_the_project_path_is_never_run(self):
+        fake = os.path.join(self.box.project, "bin")
+        os.makedirs(fake)
+        marker = os.path.join(self.box.outside, "fake-bwrap-ran")
+        with open(os.path.join(fake, "bwrap"), "w") as f:
+            f.write("#!/bin/sh\ntouch %s\nexec /usr/bin/bwrap \"$@\"\n" % marker)
+        os.chmod(os.path.join(fake, "bwrap"), 0o755)
+        env = {"PATH": fake + ":" + abtest.HOST_PATH}
+        res = self.box.run(["sh", "-c", "echo inside"], args=["--backend", "bwrap"], env=env)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out, "inside\n")
+        doctor = self.host_run([AGENTBOX, "doctor"], env=self.box.env(env))
+        self.assertNotIn(fake, doctor.out)
+        self.assertFalse(os.path.exists(marker), "a bwrap found in PATH was run")
+
+    def test_bwrap_run_stages_like_native(self):
+        results = {}
+        for backend in ("native", "bwrap"):
+            with open(os.path.join(self.box.project, "f.txt"), "w") as f:
+                f.write("old\n")
+            res = self.box.run(["sh", "-c", "echo new > f.txt; echo add > n.txt; mkdir d; "
+                                "echo x > d/x; chmod 700 d"], args=["--backend", backend])
+            self.assertRc(res, 0)
+            diff = self.host_run([AGENTBOX, "diff", "--name-status"])
+            self.assertEqual(diff.rc, 0, diff)
+            results[backend] = diff.out
+            self.assertEqual(self.host_run([AGENTBOX, "discard"]).rc, 0)
+        self.assertEqual(results["native"], results["bwrap"])
+        self.assertIn("n.txt", results["bwrap"])
+
+
 if __name__ == "__main__":
     abtest.main()

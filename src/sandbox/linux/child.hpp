@@ -36,6 +36,10 @@ std::vector<std::string> exec_candidates(const std::string& argv0, const std::st
 // The clone()d child: becomes the sandbox's init (PID 1). Never returns.
 [[noreturn]] void child_main(const ChildSetup& cs);
 
+// The same init, exec'd by bubblewrap inside the sandbox it built (sandbox/bwrap/). Never
+// returns.
+[[noreturn]] void bwrap_child_main(const ChildSetup& cs);
+
 // The command's process, forked by init: last steps, then execve. Never returns.
 [[noreturn]] void command_main(const ChildSetup& cs);
 

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <string>
 
+#include "sandbox/bwrap/argv.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "util/strings.hpp"
 
@@ -115,15 +116,9 @@ Feature cgroup1_feature(const policy::HostFacts& facts) {
     return f;
 }
 
+// The one path --backend bwrap uses: never PATH, which the project could influence.
 std::string find_bwrap() {
-    std::string path = "/usr/bin:/usr/local/bin";
-    if (const char* env = std::getenv("PATH")) path = std::string(env) + ":" + path;
-    for (const auto& dir : util::split(path, ':')) {
-        if (dir.empty()) continue;
-        const std::string candidate = dir + "/bwrap";
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return {};
+    return ::access(bwrap::kBwrapPath, X_OK) == 0 ? std::string(bwrap::kBwrapPath) : std::string();
 }
 
 // `bwrap --version` prints "bubblewrap 0.8.0". Empty when it does not run.
@@ -161,7 +156,8 @@ Feature bwrap_feature() {
               false};
     const std::string bwrap = find_bwrap();
     if (bwrap.empty()) {
-        f.detail = "not found (only needed for --backend bwrap)";
+        f.detail = std::string("not at ") + bwrap::kBwrapPath +
+                   " (needed for --backend bwrap, and by auto without user namespaces)";
         return f;
     }
     const std::string version = bwrap_version(bwrap);

@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,14 +160,8 @@ void build_sandbox(const ChildSetup& cs) {
     }
 }
 
-}  // namespace
-
-void child_main(const ChildSetup& cs) {
-    wait_release(cs);
-    set_ids(cs);
-    bind_to_supervisor(cs);
-    build_sandbox(cs);
-
+// The sandbox is built: from here on init only starts the command, reaps and passes signals.
+[[noreturn]] void become_init(const ChildSetup& cs) {
     // Non-dumpable: /proc/1 becomes inaccessible to the command (no ptrace, no /proc/1/fd,
     // no /proc/1/mem), even though init keeps its capabilities in the user namespace.
     if (::prctl(PR_SET_DUMPABLE, 0) < 0) die_errno(cs, "prctl(PR_SET_DUMPABLE)", "");
@@ -197,6 +192,32 @@ void child_main(const ChildSetup& cs) {
     for (int fd : {0, 1, 2, cs.io.in, cs.io.out, cs.io.err})
         if (fd >= 0 && fd != cs.sync_fd && fd != sfd) ::close(fd);
     init_loop(cs, sfd, command);
+}
+
+}  // namespace
+
+void child_main(const ChildSetup& cs) {
+    wait_release(cs);
+    set_ids(cs);
+    bind_to_supervisor(cs);
+    build_sandbox(cs);
+    become_init(cs);
+}
+
+void bwrap_child_main(const ChildSetup& cs) {
+    // bubblewrap made the namespaces, id maps, mounts, hostname and working directory and
+    // brought lo up; we are PID 1 (--as-pid-1), exec'd by it. Our parent is bwrap's monitor
+    // process, which the supervisor waits for and kills: PDEATHSIG ties us to it.
+    bind_to_supervisor(cs);
+    // The supervisor signals bwrap's monitor to end the sandbox, but bwrap forwards no
+    // signal: a pidfd of ours lets the supervisor pass SIGTERM and friends to us directly.
+    // Sending it also tells the supervisor that bwrap's setup worked and init runs.
+    const int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    if (self < 0) die_errno(cs, "pidfd_open", "");
+    if (send_tagged_fd(cs.sync_fd, 'I', self) < 0) die_errno(cs, "sendmsg", "init pidfd");
+    ::close(self);
+    if (cs.plan->ns.net && cs.plan->net.mode == profile::NetMode::proxy) proxy_listener(cs);
+    become_init(cs);
 }
 
 }  // namespace agentbox::sandbox::lnx

@@ -17,6 +17,7 @@
 
 #include "net/resolve.hpp"
 #include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/pty.hpp"
 #include "sandbox/linux/supervisor.hpp"
@@ -28,55 +29,6 @@
 namespace agentbox::sandbox::lnx {
 
 namespace {
-
-// Signals the supervisor handles itself while a sandbox runs (read from a signalfd). The
-// previous mask is restored, and anything still pending is consumed, on every exit path.
-class SignalBlock {
-public:
-    SignalBlock() {
-        sigemptyset(&set_);
-        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) sigaddset(&set_, s);
-        if (::sigprocmask(SIG_BLOCK, &set_, &old_) < 0)
-            throw sys::SysError("sigprocmask", errno);
-        fd_.reset(::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
-        if (!fd_) {
-            int err = errno;
-            ::sigprocmask(SIG_SETMASK, &old_, nullptr);
-            throw sys::SysError("signalfd", err);
-        }
-    }
-    ~SignalBlock() {
-        struct signalfd_siginfo si;
-        while (::read(fd_.get(), &si, sizeof si) > 0) {
-        }
-        ::sigprocmask(SIG_SETMASK, &old_, nullptr);
-    }
-    int fd() const { return fd_.get(); }
-
-private:
-    sigset_t set_{}, old_{};
-    sys::unique_fd fd_;
-};
-
-// Init, until it is reaped: on any early exit of the supervisor it is killed and waited for,
-// so no sandbox outlives a failed launch.
-class ChildGuard {
-public:
-    ChildGuard(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
-    ~ChildGuard() {
-        if (pid_ <= 0) return;
-        sys_pidfd_send_signal(pidfd_.get(), SIGKILL);
-        int status;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
-    void reaped() { pid_ = -1; }
-    int pidfd() const { return pidfd_.get(); }
-
-private:
-    pid_t pid_;
-    sys::unique_fd pidfd_;
-};
 
 void write_file(const std::string& path, const std::string& text) {
     sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -95,29 +47,6 @@ void write_id_maps(pid_t pid, const policy::Plan& plan) {
                std::to_string(plan.uid) + " " + std::to_string(::geteuid()) + " 1\n");
     write_file(proc + "/gid_map",
                std::to_string(plan.gid) + " " + std::to_string(::getegid()) + " 1\n");
-}
-
-// Network mode proxy: the proxy's settings, before clone so that a bad resolver override is a
-// setup failure (125) rather than a proxy that answers wrongly.
-std::optional<net::ProxyOptions> proxy_options(const policy::Plan& plan, const EventSink& sink) {
-    if (plan.net.mode != profile::NetMode::proxy || !plan.ns.net) return std::nullopt;
-    net::ProxyOptions o;
-    o.net = plan.net;
-    if (const char* spec = std::getenv(net::kResolveOverrideEnv); spec && *spec) {
-#ifdef AGENTBOX_TEST_RESOLVER
-        o.resolve_override = net::parse_resolve_override(spec);
-        // Never silent: it decides where allowed names connect to.
-        if (sink)
-            sink(Event{"warning",
-                       {{"resolver", std::string(net::kResolveOverrideEnv) + " is set: " + spec}}});
-#else
-        if (sink)
-            sink(Event{"warning",
-                       {{"resolver", std::string(net::kResolveOverrideEnv) +
-                                         " is ignored: this build has AGENTBOX_TEST_RESOLVER off"}}});
-#endif
-    }
-    return o;
 }
 
 std::uint64_t clone_flags(const policy::Plan& plan) {
@@ -217,6 +146,29 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
 }
 
 }  // namespace
+
+// Network mode proxy: the proxy's settings, before clone so that a bad resolver override is a
+// setup failure (125) rather than a proxy that answers wrongly.
+std::optional<net::ProxyOptions> proxy_options(const policy::Plan& plan, const EventSink& sink) {
+    if (plan.net.mode != profile::NetMode::proxy || !plan.ns.net) return std::nullopt;
+    net::ProxyOptions o;
+    o.net = plan.net;
+    if (const char* spec = std::getenv(net::kResolveOverrideEnv); spec && *spec) {
+#ifdef AGENTBOX_TEST_RESOLVER
+        o.resolve_override = net::parse_resolve_override(spec);
+        // Never silent: it decides where allowed names connect to.
+        if (sink)
+            sink(Event{"warning",
+                       {{"resolver", std::string(net::kResolveOverrideEnv) + " is set: " + spec}}});
+#else
+        if (sink)
+            sink(Event{"warning",
+                       {{"resolver", std::string(net::kResolveOverrideEnv) +
+                                         " is ignored: this build has AGENTBOX_TEST_RESOLVER off"}}});
+#endif
+    }
+    return o;
+}
 
 std::string seccomp_cache_dir() {
     if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/')

@@ -46,6 +46,7 @@ struct Passed {
     std::optional<int> listener;  // 'L': the seccomp notification listener
     std::optional<int> master;    // 'T': the pty master, from the sandbox's own devpts
     std::optional<int> proxy;     // 'P': init's listening socket, 127.0.0.1:PORT inside
+    std::optional<int> init;      // 'I': init's pidfd, when init is not our child (bwrap)
 };
 
 // One message on the sync socket: a tagged descriptor (SCM_RIGHTS) from the command, or init's
@@ -69,9 +70,11 @@ bool read_sync(int fd, Passed& passed, std::optional<int>& death_signal) {
             const char tag = n == 1 ? *reinterpret_cast<const char*>(&r) : '\0';
             std::optional<int>& slot = tag == 'T'   ? passed.master
                                        : tag == 'P' ? passed.proxy
+                                       : tag == 'I' ? passed.init
                                                     : passed.listener;
             // Only one of each is ever expected; anything else is closed, never used.
-            if (slot || (tag != 'T' && tag != 'L' && tag != 'P')) ::close(received);
+            if (slot || (tag != 'T' && tag != 'L' && tag != 'P' && tag != 'I'))
+                ::close(received);
             else slot = received;
         }
     }
@@ -133,8 +136,22 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     };
 
     auto kill_init = [&] { sys_pidfd_send_signal(s.pidfd, SIGKILL); };
+    // With bwrap, the report pipe also reaches EOF when bwrap fails before init runs: only
+    // init's pidfd ('I') says the sandbox was built and init started.
+    auto init_ran = [&] { return !s.init_reports_start || passed.init.has_value(); };
+    // 'I' is the first message init sends, so this reads nothing else.
+    auto drain_sync = [&] {
+        while (s.init_reports_start && sync_open && !passed.init) {
+            struct pollfd q {s.sync_fd, POLLIN, 0};
+            if (::poll(&q, 1, 0) <= 0) break;
+            sync_open = read_sync(s.sync_fd, passed, st.death_signal);
+        }
+    };
     const policy::Limit* stage_limit = plan.limit("stage_size");
-    StageWatch stage(s.stage_upper, stage_limit != nullptr ? stage_limit->value : 0);
+    // The copy strategy watches the whole snapshot: what it had at the start is not staged.
+    const std::uint64_t stage_max = stage_limit != nullptr ? stage_limit->value : 0;
+    StageWatch stage(s.stage_upper, stage_max == 0 ? 0 : stage_max + s.stage_base);
+    auto staged = [&] { return stage.last() > s.stage_base ? stage.last() - s.stage_base : 0; };
 
     // The proxy starts when init's listener arrives; its events reach the sink from this
     // thread only (proxy.hpp explains the thread).
@@ -193,7 +210,9 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (p[REPORT].revents) {
             bool had = st.report_eof;
             read_reports(s.report_fd, st, false);
-            if (!had && st.report_eof && !st.failure) {
+            // Init sent its pidfd before the command could exec, so it is queued by now.
+            if (!had && st.report_eof) drain_sync();
+            if (!had && st.report_eof && !st.failure && init_ran()) {
                 out.started = true;
                 if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
             }
@@ -237,7 +256,8 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
                     st.interrupted = true;
                     kill_init();
                 } else if (sig != SIGCHLD) {
-                    sys_pidfd_send_signal(s.pidfd, sig);  // init passes it to the command
+                    // init passes it to the command
+                    sys_pidfd_send_signal(passed.init ? *passed.init : s.pidfd, sig);
                 }
             }
         }
@@ -245,8 +265,8 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             st.stage_full = true;
             if (sink)
                 sink(Event{"limit", {{"limit", "stage_size"},
-                                     {"staged_bytes", std::to_string(stage.last())},
-                                     {"max_bytes", std::to_string(stage.limit())}}});
+                                     {"staged_bytes", std::to_string(staged())},
+                                     {"max_bytes", std::to_string(stage_max)}}});
             kill_init();
         }
         if (p[TIMER].revents & POLLIN) {
@@ -273,7 +293,9 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     // Init is gone and with it every process inside: what they wrote is all there.
     bool had_eof = st.report_eof;
     read_reports(s.report_fd, st, false);
-    if (!had_eof && st.report_eof && !st.failure && !st.timed_out && !st.interrupted) {
+    drain_sync();
+    if (!had_eof && st.report_eof && !st.failure && !st.timed_out && !st.interrupted &&
+        init_ran()) {
         out.started = true;
         if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
     }
@@ -282,6 +304,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (::poll(&p, 1, 0) <= 0) break;
     }
     if (passed.listener && !listener_taken) ::close(*passed.listener);
+    if (passed.init) ::close(*passed.init);
     if (proxy) {
         // Every process inside is gone, so every client connection is closing: give the proxy
         // a moment to log each net.close, then end it.
@@ -322,12 +345,19 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             out.exit_code = kExitNotExecutable;
             out.error = cmd + ": " + std::strerror(st.failure->err);
         }
+    } else if (!init_ran() && !st.timed_out && !st.interrupted) {
+        out.started = false;
+        out.exit_code = kExitSetup;
+        out.error = "bubblewrap could not build the sandbox (its message is above; exit status " +
+                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
+                                                     : 128 + WTERMSIG(status)) +
+                    ")";
     } else if (st.stage_full) {
         // Like a memory limit: the sandbox is killed, the work staged so far is kept.
         out.exit_code = 128 + SIGKILL;
         out.signal = SIGKILL;
-        out.error = "the staged changes reached " + std::to_string(stage.last()) +
-                    " bytes, over limits.stage_size (" + std::to_string(stage.limit()) +
+        out.error = "the staged changes reached " + std::to_string(staged()) +
+                    " bytes, over limits.stage_size (" + std::to_string(stage_max) +
                     "): the sandbox was ended; what was staged is kept";
     } else if (st.timed_out) {
         out.exit_code = 124;

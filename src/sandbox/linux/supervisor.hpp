@@ -3,6 +3,7 @@
 // the pty relay and the proxy's event queue (the proxy itself runs on its own thread). Ends when init has exited and everything it said has been read.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <sys/types.h>
@@ -25,6 +26,12 @@ struct Supervised {
     const net::ProxyOptions* proxy = nullptr;
     // The overlay's upper directory, watched for limits.stage_size ("" without staging).
     std::string stage_upper;
+    // Bytes already under stage_upper at the start, not counted as staged (the copy
+    // strategy's snapshot of the project).
+    std::uint64_t stage_base = 0;
+    // bwrap: pid/pidfd are bubblewrap's monitor, and init reports that it runs by sending its
+    // own pidfd; without that, bwrap failed and nothing of ours ran.
+    bool init_reports_start = false;
     // The user's terminal in raw mode for the relay (Io::tty), or null: a prompt puts it back
     // to the user's own mode while it asks.
     RawMode* raw = nullptr;

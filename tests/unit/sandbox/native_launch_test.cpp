@@ -37,7 +37,8 @@ struct Fixture {
         work = dir / "work";
         for (const auto& d : {project, upper, work}) fs::create_directory(d);
         std::ofstream(project / "README") << "original\n";
-        stage = {upper.string(), work.string()};
+        stage.upper = upper.string();
+        stage.work = work.string();
 
         plan.argv = {"sh", "-c", "true"};
         plan.project = project.string();

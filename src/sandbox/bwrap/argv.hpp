@@ -1,0 +1,39 @@
+// The bubblewrap backend's one pure step: Plan -> bwrap argv (DESIGN.md §4 "bwrap"). No
+// syscalls, so golden tests compare it without privileges, like the Plan itself.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "policy/plan.hpp"
+
+namespace agentbox::sandbox::bwrap {
+
+// Never looked up in PATH: the project (or anything else the user runs) could put a `bwrap`
+// there that does whatever it likes with the Plan.
+inline constexpr const char* kBwrapPath = "/usr/bin/bwrap";
+
+// The argument that makes agentbox act as the sandbox's init instead of parsing a command line
+// (main.cpp). Not a subcommand: it is never typed, and needs the descriptors below.
+inline constexpr const char* kInitArg = "__bwrap-init";
+
+// What the launch provides besides the Plan: paths in the session and descriptor numbers the
+// bwrap process inherits (fixed numbers, set up between fork and exec).
+struct Inputs {
+    std::string bwrap = kBwrapPath;
+    std::string snapshot;    // Staging::copy: the session's copy of the project, bound at it
+    std::string empty_file;  // an empty file, bound read-only over each denied file
+    int exe_fd = 6;          // agentbox itself (O_PATH), run inside as /proc/self/fd/N
+    int sync_fd = 3;         // SOCK_SEQPACKET to the supervisor, as the native backend's
+    int report_fd = 4;       // failure records; EOF once the command exec'd
+    int spec_fd = 5;         // the init's spec (spec.hpp), read once
+};
+
+// The full argv, argv[0] = inputs.bwrap. Throws std::invalid_argument for a Plan it cannot
+// express (check() reports those as weakenings first, so a launch never gets here with one).
+std::vector<std::string> make_argv(const policy::Plan& plan, const Inputs& in);
+
+// Rules of the Plan that this backend cannot express, each with what is missing.
+std::vector<policy::Weakening> check(const policy::Plan& plan);
+
+}  // namespace agentbox::sandbox::bwrap

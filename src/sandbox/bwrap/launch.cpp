@@ -1,0 +1,398 @@
+// Steps, in order, each with the reason for its place. The supervisor's half after the fork is
+// the native backend's (linux/supervisor.cpp): the same poll loop, timeout, pty relay, seccomp
+// notifications and proxy, with bwrap's monitor process where the native backend has init.
+#include "sandbox/bwrap/launch.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include "sandbox/bwrap/argv.hpp"
+#include "sandbox/bwrap/spec.hpp"
+#include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/child.hpp"
+#include "sandbox/linux/guards.hpp"
+#include "sandbox/linux/launch.hpp"
+#include "sandbox/linux/pty.hpp"
+#include "sandbox/linux/report.hpp"
+#include "sandbox/linux/stage_watch.hpp"
+#include "sandbox/linux/supervisor.hpp"
+#include "sandbox/linux/syscalls.hpp"
+#include "seccomp/rules.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::sandbox::bwrap {
+
+namespace {
+
+using lnx::kExitSetup;
+
+// The spec in a sealed memfd: init reads it once; nothing can change it in between.
+sys::unique_fd spec_memfd(const std::string& bytes) {
+    sys::unique_fd fd(::memfd_create("agentbox-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) throw sys::SysError("memfd_create", errno);
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw sys::SysError("write", "spec memfd", errno);
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        throw sys::SysError("fcntl(F_ADD_SEALS)", "spec memfd", errno);
+    if (::lseek(fd.get(), 0, SEEK_SET) < 0) throw sys::SysError("lseek", "spec memfd", errno);
+    return fd;
+}
+
+// An empty mode-0000 file the sandbox binds over each denied file, as the native backend's.
+// bwrap needs a path for it (it looks the source up after entering its mount namespace, so
+// /proc/self/fd of a memfd is no path). In the session's directory, which only we can write.
+std::string ensure_empty_file(const StageDirs& stage) {
+    if (stage.scratch.empty()) return {};
+    const std::string path = stage.scratch + "/empty";
+    sys::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0000));
+    if (fd) return path;
+    if (errno != EEXIST) throw sys::SysError("create", path, errno);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) < 0) throw sys::SysError("stat", path, errno);
+    if (!S_ISREG(st.st_mode) || st.st_size != 0)
+        throw sys::SysError("create", path + " (exists and is not an empty file)", EEXIST);
+    return path;
+}
+
+bool has_mask_file(const policy::Plan& plan) {
+    for (const auto& m : plan.mounts)
+        if (m.kind == policy::MountKind::mask_file) return true;
+    return false;
+}
+
+// What the forked child needs, prepared before the fork: it only dup2s, closes and execs.
+struct Exec {
+    std::vector<std::string> argv_storage;
+    std::vector<char*> argv;
+    int in = 0, out = 1, err = 2;
+    int sync = -1, report = -1, spec = -1, exe = -1, release = -1;
+    const sigset_t* mask = nullptr;
+};
+
+// The child between fork and exec: async-signal-safe calls only.
+[[noreturn]] void exec_bwrap(const Exec& x) {
+    // Wait until the supervisor has put us in our v1 cgroups: bwrap must never run unlimited.
+    char byte;
+    ssize_t n;
+    do n = ::read(x.release, &byte, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) ::_exit(kExitSetup);
+    // The fixed numbers argv.hpp names, from wherever the fds are now: first all above the
+    // targets, then down, so that no dup2 overwrites a source still needed.
+    const int src[7] = {x.in, x.out, x.err, x.sync, x.report, x.spec, x.exe};
+    int high[7];
+    for (int i = 0; i < 7; ++i) {
+        high[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 16);
+        if (high[i] < 0) {
+            lnx::send_report(x.report, lnx::ReportKind::setup, "dup", "bwrap descriptors", errno);
+            ::_exit(kExitSetup);
+        }
+    }
+    for (int i = 0; i < 7; ++i)
+        if (::dup2(high[i], i) < 0) ::_exit(kExitSetup);  // dup2 clears close-on-exec
+    // Nothing else of the supervisor's reaches bwrap or the sandbox.
+    ::close_range(7, ~0U, 0);
+    ::sigprocmask(SIG_SETMASK, x.mask, nullptr);
+    char* envp[] = {nullptr};  // init takes the command's environment from the spec
+    ::execve(x.argv[0], x.argv.data(), envp);
+    lnx::send_report(4, lnx::ReportKind::setup, "execve", x.argv[0], errno);
+    ::_exit(kExitSetup);
+}
+
+void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const EventSink& sink,
+         Outcome& out) {
+    if (plan.argv.empty()) throw sys::SysError("run", "(no command)", EINVAL);
+    if (plan.staging == policy::Staging::copy && stage.snapshot.empty())
+        throw sys::SysError("bwrap", "(no snapshot for the copy strategy)", EINVAL);
+
+    // Step 1: seccomp, compiled (or taken from the cache) here, as the native backend does;
+    // init loads it inside.
+    const seccomp::RuleSet rules = seccomp::rules_for(plan.seccomp);
+    Spec spec;
+    spec.notify = plan.seccomp.log_denials;
+    const std::string cache = lnx::seccomp_cache_dir();
+    spec.bpf = cache.empty() ? seccomp::compile(rules, spec.notify)
+                             : seccomp::compile_cached(rules, spec.notify, cache);
+    spec.plan.argv = plan.argv;
+    spec.plan.env = plan.env;
+    spec.plan.cwd = plan.cwd;
+    spec.plan.limits = plan.limits;
+    spec.plan.landlock = plan.landlock;
+    spec.plan.net.mode = plan.net.mode;
+    spec.plan.net.proxy_port = plan.net.proxy_port;
+    spec.plan.ns.net = plan.ns.net;
+    spec.tty = io.tty;
+    const sys::unique_fd spec_fd = spec_memfd(encode(spec));
+
+    const std::optional<net::ProxyOptions> proxy = lnx::proxy_options(plan, sink);
+    // limits.stage_size: the snapshot is watched; what it holds now is the project, not staged.
+    const policy::Limit* stage_limit = plan.limit("stage_size");
+    const std::uint64_t stage_base =
+        stage_limit != nullptr && stage_limit->value != 0 && !stage.snapshot.empty()
+            ? lnx::tree_bytes(stage.snapshot)
+            : 0;
+
+    // Step 2: the argv. agentbox itself is run inside from a descriptor of this very binary,
+    // so the sandbox needs no path to it and a replaced file on disk changes nothing.
+    const sys::unique_fd exe(::open("/proc/self/exe", O_PATH | O_CLOEXEC));
+    if (!exe) throw sys::SysError("open", "/proc/self/exe", errno);
+    Inputs in;
+    in.snapshot = stage.snapshot;
+    if (has_mask_file(plan)) in.empty_file = ensure_empty_file(stage);
+    // Gone with the sandbox: a mode-0000 file left in the session is noise for whoever reads it.
+    struct Unlink {
+        std::string path;
+        ~Unlink() {
+            if (!path.empty()) ::unlink(path.c_str());
+        }
+    } empty_file{in.empty_file};
+    Exec x;
+    x.argv_storage = make_argv(plan, in);
+    for (auto& a : x.argv_storage) x.argv.push_back(a.data());
+    x.argv.push_back(nullptr);
+
+    // Step 3: limits. bwrap is started inside the run's cgroups, so everything it starts is.
+    lnx::Cgroups cgroups = lnx::Cgroups::create(plan);
+    std::optional<lnx::RawMode> raw;
+
+    // Step 4: the channels, as in the native backend, plus the release pipe (v1 cgroups).
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        throw sys::SysError("socketpair", errno);
+    sys::unique_fd sync_parent(sv[0]), sync_child(sv[1]);
+    int pv[2];
+    if (::pipe2(pv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
+    sys::unique_fd report_read(pv[0]), report_write(pv[1]);
+    if (::pipe2(pv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
+    sys::unique_fd release_read(pv[0]), release_write(pv[1]);
+
+    lnx::SignalBlock signals;
+    x.in = io.in;
+    x.out = io.out;
+    x.err = io.err;
+    x.sync = sync_child.get();
+    x.report = report_write.get();
+    x.spec = spec_fd.get();
+    x.exe = exe.get();
+    x.release = release_read.get();
+    x.mask = &signals.old_mask();
+
+    // Step 5: fork bwrap (into the v2 cgroup directly); it becomes the monitor process.
+    int pidfd = -1;
+    pid_t pid = lnx::sys_clone3(0, &pidfd, cgroups.clone_into());
+    if (pid < 0) throw sys::SysError("clone3", errno);
+    if (pid == 0) exec_bwrap(x);
+    lnx::ChildGuard guard(pid, pidfd);
+    sync_child.reset();
+    report_write.reset();
+    release_read.reset();
+
+    cgroups.add(pid);
+    if (::write(release_write.get(), "R", 1) != 1) throw sys::SysError("write(release)", errno);
+    release_write.reset();
+
+    if (io.tty) raw.emplace(io.in);
+    lnx::Supervised s;
+    s.pid = pid;
+    s.pidfd = guard.pidfd();
+    s.sync_fd = sync_parent.get();
+    s.report_fd = report_read.get();
+    s.signal_fd = signals.fd();
+    s.proxy = proxy ? &*proxy : nullptr;
+    s.raw = raw ? &*raw : nullptr;
+    s.init_reports_start = true;
+    if (plan.staging == policy::Staging::copy) {
+        s.stage_upper = stage.snapshot;
+        s.stage_base = stage_base;
+    }
+    lnx::supervise(plan, rules, io, sink, s, out);
+    guard.reaped();
+    if (raw) raw->restore();
+
+    out.peak_memory = cgroups.peak_memory();
+    if (out.peak_memory == 0)
+        out.peak_memory = static_cast<std::uint64_t>(out.usage.ru_maxrss) * 1024;
+}
+
+// Reads all of fd.
+std::string read_all(int fd) {
+    std::string s;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw sys::SysError("read", "spec", errno);
+        if (n == 0) return s;
+        s.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+int parse_fd(const char* s) {
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 3 || v > 1000) return -1;
+    return static_cast<int>(v);
+}
+
+// /proc/sys and /proc/sysrq-trigger read-only, as the native backend mounts them: bwrap's own
+// cover of them is skipped when it runs as root, and a root sandbox (uid 0 mapped to 0) could
+// then write the host's kernel.* and vm.* sysctls, whose permission is just the file mode.
+// Without CAP_SYS_ADMIN (bwrap run by any other user) nothing can be remounted, and nothing
+// needs to be: the files belong to the host's root, not to us.
+int protect_proc(lnx::StepError& e) {
+    for (const char* path : {"/proc/sys", "/proc/sysrq-trigger"}) {
+        sys::unique_fd tree(::open_tree(AT_FDCWD, path,
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                            AT_SYMLINK_NOFOLLOW));
+        if (!tree) {
+            if (errno == ENOENT) continue;
+            if (errno == EPERM && ::geteuid() != 0) return 0;
+            e = {"open_tree", path, errno};
+            return -1;
+        }
+        struct mount_attr attr {};
+        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+            e = {"mount_setattr(ro)", path, errno};
+            return -1;
+        }
+        if (::move_mount(tree.get(), "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+            e = {"move_mount", path, errno};
+            return -1;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
+               const EventSink& sink) {
+    Outcome out;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        run(plan, stage, io, sink, out);
+    } catch (const std::exception& ex) {
+        out.exit_code = kExitSetup;
+        out.started = false;
+        out.error = ex.what();
+    }
+    out.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return out;
+}
+
+int init_main(int argc, char** argv) {
+    // Runs inside the sandbox bwrap built, before anything of the command. Until the report
+    // channel is known, stderr is the only way to say what is wrong.
+    if (argc != 5) {
+        std::fputs("agentbox: __bwrap-init is started by agentbox run --backend bwrap\n", stderr);
+        return kExitSetup;
+    }
+    const int sync = parse_fd(argv[2]), report = parse_fd(argv[3]), spec_fd = parse_fd(argv[4]);
+    if (sync < 0 || report < 0 || spec_fd < 0 || sync == report || ::fcntl(sync, F_GETFD) < 0 ||
+        ::fcntl(report, F_GETFD) < 0) {
+        std::fputs("agentbox: __bwrap-init: bad descriptors\n", stderr);
+        return kExitSetup;
+    }
+    // Static: init never returns, and the ChildSetup points into these.
+    static Spec spec;
+    static StageDirs none;
+    try {
+        spec = decode(read_all(spec_fd));
+    } catch (const std::exception& e) {
+        lnx::send_report(report, lnx::ReportKind::setup, "read spec", e.what(), EINVAL);
+        return kExitSetup;
+    }
+    // Only the two channels stay open, close-on-exec, as the native init has them: the spec,
+    // agentbox's own descriptor and anything else inherited through bwrap are closed.
+    for (int fd : {sync, report})
+        if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+            lnx::send_report(report, lnx::ReportKind::setup, "fcntl(FD_CLOEXEC)", "", errno);
+            return kExitSetup;
+        }
+    const int lo = std::min(sync, report), hi = std::max(sync, report);
+    if (lo > 3) ::close_range(3, static_cast<unsigned>(lo - 1), 0);
+    if (hi > lo + 1) ::close_range(static_cast<unsigned>(lo + 1), static_cast<unsigned>(hi - 1), 0);
+    ::close_range(static_cast<unsigned>(hi + 1), ~0U, 0);
+
+    // Our name in ps and /proc/1/comm, rather than the descriptor number we were run as.
+    ::prctl(PR_SET_NAME, "agentbox", 0, 0, 0);
+    lnx::StepError e;
+    if (protect_proc(e) < 0) {
+        lnx::send_report(report, lnx::ReportKind::setup, e);
+        return kExitSetup;
+    }
+
+    static lnx::ChildSetup cs;
+    cs.plan = &spec.plan;
+    cs.stage = &none;
+    cs.bpf = &spec.bpf;
+    cs.notify = spec.notify;
+    cs.sync_fd = sync;
+    cs.report_fd = report;
+    cs.tty = spec.tty;
+    cs.io.tty = spec.tty;  // 0, 1 and 2 are the command's, passed through bwrap
+    lnx::prepare_exec(cs);
+    lnx::bwrap_child_main(cs);
+}
+
+Version probe_version(const std::string& bwrap) {
+    Version v;
+    if (::access(bwrap.c_str(), X_OK) != 0) return v;
+    int pv[2];
+    if (::pipe2(pv, O_CLOEXEC) < 0) return v;
+    sys::unique_fd r(pv[0]), w(pv[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) return v;
+    if (pid == 0) {
+        ::dup2(w.get(), 1);
+        int devnull = ::open("/dev/null", O_WRONLY);
+        if (devnull >= 0) ::dup2(devnull, 2);
+        char* args[] = {const_cast<char*>(bwrap.c_str()), const_cast<char*>("--version"), nullptr};
+        char* envp[] = {nullptr};
+        ::execve(args[0], args, envp);
+        ::_exit(127);
+    }
+    w.reset();
+    std::string text;
+    try {
+        text = read_all(r.get());
+    } catch (...) {
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return v;
+    if (auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
+    v.text = text;
+    int a = -1, b = -1, c = 0;
+    if (std::sscanf(text.c_str(), "bubblewrap %d.%d.%d", &a, &b, &c) >= 2) {
+        v.major = a;
+        v.minor = b;
+        v.patch = c;
+    }
+    return v;
+}
+
+}  // namespace agentbox::sandbox::bwrap

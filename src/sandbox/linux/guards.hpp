@@ -1,0 +1,68 @@
+// RAII for the supervisor's side of a launch, shared by the native and bwrap backends.
+#pragma once
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sandbox/linux/syscalls.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+// Signals the supervisor handles itself while a sandbox runs (read from a signalfd). The
+// previous mask is restored, and anything still pending is consumed, on every exit path.
+class SignalBlock {
+public:
+    SignalBlock() {
+        sigemptyset(&set_);
+        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) sigaddset(&set_, s);
+        if (::sigprocmask(SIG_BLOCK, &set_, &old_) < 0)
+            throw sys::SysError("sigprocmask", errno);
+        fd_.reset(::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!fd_) {
+            int err = errno;
+            ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+            throw sys::SysError("signalfd", err);
+        }
+    }
+    ~SignalBlock() {
+        struct signalfd_siginfo si;
+        while (::read(fd_.get(), &si, sizeof si) > 0) {
+        }
+        ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+    }
+    int fd() const { return fd_.get(); }
+    // The mask from before: what a process we exec must start with.
+    const sigset_t& old_mask() const { return old_; }
+
+private:
+    sigset_t set_{}, old_{};
+    sys::unique_fd fd_;
+};
+
+// The sandbox's first process (init, or bwrap's monitor), until it is reaped: on any early exit of the supervisor it is killed and waited for,
+// so no sandbox outlives a failed launch.
+class ChildGuard {
+public:
+    ChildGuard(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+    ~ChildGuard() {
+        if (pid_ <= 0) return;
+        sys_pidfd_send_signal(pidfd_.get(), SIGKILL);
+        int status;
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    void reaped() { pid_ = -1; }
+    int pidfd() const { return pidfd_.get(); }
+
+private:
+    pid_t pid_;
+    sys::unique_fd pidfd_;
+};
+
+}  // namespace agentbox::sandbox::lnx

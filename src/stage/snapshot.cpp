@@ -1,0 +1,367 @@
+#include "stage/snapshot.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cerrno>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "sys/remove.hpp"
+
+namespace agentbox::stage {
+
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+bool before(const struct timespec& a, const struct timespec& b) {
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+// Names in a directory, sorted, read completely before anything in it is moved.
+std::vector<std::string> list(int dirfd, const std::string& shown) {
+    const int fd = ::openat(dirfd, ".", kDirFlags);
+    if (fd < 0) throw sys::SysError("open", shown, errno);
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+        const int err = errno;
+        ::close(fd);
+        throw sys::SysError("fdopendir", shown, err);
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+        errno = 0;
+    }
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) throw sys::SysError("readdir", shown, err);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+class Copier {
+public:
+    Copier(Snapshot& s) : s_(s), root_(::geteuid() == 0) {}
+
+    void tree(int src, int dst, const std::string& rel) {
+        for (const std::string& name : list(src, shown(rel))) {
+            const std::string r = join(rel, name);
+            struct stat st {};
+            if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+                throw sys::SysError("stat", shown(r), errno);
+            if (S_ISDIR(st.st_mode)) dir(src, dst, name, st, r);
+            else if (S_ISREG(st.st_mode)) file(src, dst, name, st, r);
+            else if (S_ISLNK(st.st_mode)) link(src, dst, name, st, r);
+        }
+    }
+
+    void finish_dir(int fd, const struct stat& st, const std::string& r) {
+        owner(fd, "", st, r);
+        if (::fchmod(fd, st.st_mode & 07777) < 0) throw sys::SysError("chmod", shown(r), errno);
+        times(fd, "", st, r);
+    }
+
+private:
+    std::string shown(const std::string& rel) const { return join(s_.project, rel); }
+
+    void owner(int dirfd, const char* name, const struct stat& st, const std::string& r) {
+        if (!root_) return;
+        const int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+        if (::fchownat(dirfd, name, st.st_uid, st.st_gid, flags) < 0)
+            throw sys::SysError("chown", shown(r), errno);
+    }
+    void times(int dirfd, const char* name, const struct stat& st, const std::string& r) {
+        const struct timespec t[2] = {st.st_atim, st.st_mtim};
+        int rc = *name ? ::utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW) : ::futimens(dirfd, t);
+        if (rc < 0) throw sys::SysError("utimensat", shown(r), errno);
+    }
+
+    void dir(int src, int dst, const std::string& name, const struct stat& st,
+             const std::string& r) {
+        if (::mkdirat(dst, name.c_str(), 0700) < 0) throw sys::SysError("mkdir", shown(r), errno);
+        sys::unique_fd s(::openat(src, name.c_str(), kDirFlags));
+        if (!s) throw sys::SysError("open", shown(r), errno);
+        sys::unique_fd d(::openat(dst, name.c_str(), kDirFlags));
+        if (!d) throw sys::SysError("open", "snapshot of " + shown(r), errno);
+        tree(s.get(), d.get(), r);
+        // Mode and times last: entries made inside would change the mtime, and a read-only
+        // directory could not receive them.
+        finish_dir(d.get(), st, r);
+    }
+
+    void file(int src, int dst, const std::string& name, const struct stat& st,
+              const std::string& r) {
+        sys::unique_fd in(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        if (!in) throw sys::SysError("open", shown(r), errno);
+        sys::unique_fd out(
+            ::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!out) throw sys::SysError("create", "snapshot of " + shown(r), errno);
+        if (::ioctl(out.get(), FICLONE, in.get()) == 0) {
+            ++s_.reflinked;
+        } else {
+            copy_data(in.get(), out.get(), r);
+        }
+        ++s_.files;
+        s_.bytes += static_cast<std::uint64_t>(st.st_size);
+        owner(out.get(), "", st, r);
+        if (::fchmod(out.get(), st.st_mode & 07777) < 0)
+            throw sys::SysError("chmod", shown(r), errno);
+        times(out.get(), "", st, r);
+    }
+
+    void copy_data(int in, int out, const std::string& r) {
+        for (;;) {
+            ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+            if (n == 0) return;
+            if (n > 0) continue;
+            if (errno == EINTR) continue;
+            if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)
+                break;
+            throw sys::SysError("copy_file_range", shown(r), errno);
+        }
+        char buf[1 << 16];
+        for (;;) {
+            ssize_t n = ::read(in, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw sys::SysError("read", shown(r), errno);
+            if (n == 0) return;
+            for (ssize_t done = 0; done < n;) {
+                ssize_t w = ::write(out, buf + done, static_cast<std::size_t>(n - done));
+                if (w < 0 && errno == EINTR) continue;
+                if (w < 0) throw sys::SysError("write", "snapshot of " + shown(r), errno);
+                done += w;
+            }
+        }
+    }
+
+    void link(int src, int dst, const std::string& name, const struct stat& st,
+              const std::string& r) {
+        std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
+        ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
+        if (n < 0) throw sys::SysError("readlink", shown(r), errno);
+        target.resize(static_cast<std::size_t>(n));
+        if (::symlinkat(target.c_str(), dst, name.c_str()) < 0)
+            throw sys::SysError("symlink", "snapshot of " + shown(r), errno);
+        owner(dst, name.c_str(), st, r);
+        times(dst, name.c_str(), st, r);
+    }
+
+    Snapshot& s_;
+    bool root_;
+};
+
+class Materialiser {
+public:
+    Materialiser(const Snapshot& s, int snap_root, int upper_root)
+        : s_(s), snap_root_(snap_root), upper_root_(upper_root) {}
+
+    void walk(const std::string& rel, int sfd, int pfd) {
+        const std::vector<std::string> names = list(sfd, "snapshot " + join(s_.dir, rel));
+        const std::set<std::string> in_snapshot(names.begin(), names.end());
+        for (const std::string& name : names) {
+            const std::string r = join(rel, name);
+            struct stat s {}, p {};
+            if (::fstatat(sfd, name.c_str(), &s, AT_SYMLINK_NOFOLLOW) < 0)
+                throw sys::SysError("stat", join(s_.dir, r), errno);
+            const bool has_p = ::fstatat(pfd, name.c_str(), &p, AT_SYMLINK_NOFOLLOW) == 0;
+            if (!has_p && errno != ENOENT) throw sys::SysError("stat", join(s_.project, r), errno);
+            // A device node can only be the command's own mknod: 0/0 would read as a whiteout
+            // and delete the project's file. Never moved, so never committed.
+            if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
+            const bool same_type = has_p && (s.st_mode & S_IFMT) == (p.st_mode & S_IFMT);
+            if (S_ISDIR(s.st_mode) && same_type) {
+                sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
+                if (!sd) throw sys::SysError("open", join(s_.dir, r), errno);
+                sys::unique_fd pd(::openat(pfd, name.c_str(), kDirFlags));
+                if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
+                // A mode change shows as the directory in upper/ with the new mode.
+                if ((s.st_mode & 07777) != (p.st_mode & 07777)) upper_dir(r);
+                walk(r, sd.get(), pd.get());
+                continue;
+            }
+            const bool touched = !has_p || !same_type || !before(s.st_ctim, s_.stamp) ||
+                                 s.st_size != p.st_size || s.st_mode != p.st_mode ||
+                                 s.st_mtim.tv_sec != p.st_mtim.tv_sec ||
+                                 s.st_mtim.tv_nsec != p.st_mtim.tv_nsec;
+            if (!touched) continue;
+            sys::unique_fd ud = upper_dir(rel);
+            // Same filesystem (both in the session): a rename, never a copy. changes() compares
+            // content and drops what turns out identical.
+            if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
+                throw sys::SysError("rename", join(s_.dir, r), errno);
+            ++moved_;
+        }
+        for (const std::string& name : list(pfd, join(s_.project, rel))) {
+            if (in_snapshot.count(name)) continue;
+            struct stat p {};
+            if (::fstatat(pfd, name.c_str(), &p, AT_SYMLINK_NOFOLLOW) < 0) continue;
+            // Only what the snapshot had can have been deleted in it: the project's fifos and
+            // sockets were never copied, and what appeared or changed in the project since the
+            // copy began is someone else's work.
+            if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
+            if (before(s_.started, p.st_ctim)) continue;
+            sys::unique_fd ud = upper_dir(rel);
+            if (::mknodat(ud.get(), name.c_str(), S_IFCHR | 0000, ::makedev(0, 0)) < 0)
+                throw sys::SysError("mknod(whiteout)", join(rel, name), errno);
+            ++moved_;
+        }
+    }
+
+    std::uint64_t moved() const { return moved_; }
+
+private:
+    // upper/REL, made (with the snapshot's modes) as far as it does not exist yet.
+    sys::unique_fd upper_dir(const std::string& rel) {
+        sys::unique_fd cur(::openat(upper_root_, ".", kDirFlags));
+        if (!cur) throw sys::SysError("open", "upper", errno);
+        std::string sofar;
+        std::size_t pos = 0;
+        while (pos < rel.size()) {
+            std::size_t slash = rel.find('/', pos);
+            if (slash == std::string::npos) slash = rel.size();
+            const std::string name = rel.substr(pos, slash - pos);
+            sofar = join(sofar, name);
+            pos = slash + 1;
+            if (::mkdirat(cur.get(), name.c_str(), 0700) == 0) {
+                struct stat st {};
+                if (::fstatat(snap_root_, sofar.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    ::fchmodat(cur.get(), name.c_str(), st.st_mode & 07777, 0) < 0)
+                    throw sys::SysError("chmod", "upper/" + sofar, errno);
+            } else if (errno != EEXIST) {
+                throw sys::SysError("mkdir", "upper/" + sofar, errno);
+            }
+            sys::unique_fd next(::openat(cur.get(), name.c_str(), kDirFlags));
+            if (!next) throw sys::SysError("open", "upper/" + sofar, errno);
+            cur = std::move(next);
+        }
+        return cur;
+    }
+
+    const Snapshot& s_;
+    int snap_root_, upper_root_;
+    std::uint64_t moved_ = 0;
+};
+
+// The filesystem's idea of "now": the ctime of a file made now. That, not a clock read here,
+// is what the ctimes of other changes compare with: same source, same granularity (the kernel
+// hands out coarse or fine ctimes, but never one older than a ctime it already gave).
+struct timespec fs_now(const std::string& path) {
+    sys::unique_fd f(
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!f) throw sys::SysError("create", path, errno);
+    struct stat st {};
+    const int rc = ::fstat(f.get(), &st);
+    const int err = errno;
+    ::unlink(path.c_str());
+    if (rc < 0) throw sys::SysError("stat", path, err);
+    return st.st_ctim;
+}
+
+std::string times_path(const std::string& dir) { return dir + ".times"; }
+
+// The two times, next to the snapshot: a run that is killed (SIGKILL, a crash) leaves its work
+// in the snapshot, and the next command that opens the session stages it from there.
+void save_times(const Snapshot& s) {
+    const std::string text = std::to_string(s.started.tv_sec) + " " +
+                             std::to_string(s.started.tv_nsec) + " " +
+                             std::to_string(s.stamp.tv_sec) + " " +
+                             std::to_string(s.stamp.tv_nsec) + "\n";
+    const std::string path = times_path(s.dir);
+    sys::unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                            0600));
+    if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        throw sys::SysError("write", path, errno);
+}
+
+}  // namespace
+
+Snapshot make_snapshot(const std::string& project, const std::string& dir) {
+    Snapshot s;
+    s.project = project;
+    s.dir = dir;
+    s.started = fs_now(dir + ".start");
+    sys::unique_fd src(::open(project.c_str(), kDirFlags));
+    if (!src) throw sys::SysError("open", project, errno);
+    struct stat st {};
+    if (::fstat(src.get(), &st) < 0) throw sys::SysError("stat", project, errno);
+    if (::mkdir(dir.c_str(), 0700) < 0) throw sys::SysError("mkdir", dir, errno);
+    sys::unique_fd dst(::open(dir.c_str(), kDirFlags));
+    if (!dst) throw sys::SysError("open", dir, errno);
+    Copier c(s);
+    c.tree(src.get(), dst.get(), "");
+    c.finish_dir(dst.get(), st, "");
+
+    s.stamp = fs_now(dir + ".stamp");
+    save_times(s);
+    return s;
+}
+
+std::uint64_t materialise(const Snapshot& snap, const std::string& upper) {
+    sys::unique_fd s(::open(snap.dir.c_str(), kDirFlags));
+    if (!s) throw sys::SysError("open", snap.dir, errno);
+    sys::unique_fd p(::open(snap.project.c_str(), kDirFlags));
+    if (!p) throw sys::SysError("open", snap.project, errno);
+    sys::unique_fd u(::open(upper.c_str(), kDirFlags));
+    if (!u) throw sys::SysError("open", upper, errno);
+    Materialiser m(snap, s.get(), u.get());
+    // The project root's own mode is not staged (overlay cannot stage it either).
+    m.walk("", s.get(), p.get());
+    return m.moved();
+}
+
+}  // namespace agentbox::stage
+
+namespace agentbox::stage {
+
+bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper) {
+    const std::string path = times_path(dir);
+    sys::unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!f) {
+        if (errno == ENOENT) return false;
+        throw sys::SysError("open", path, errno);
+    }
+    char buf[128] = {};
+    const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+    if (n < 0) throw sys::SysError("read", path, errno);
+    Snapshot s;
+    s.project = project;
+    s.dir = dir;
+    long long a = 0, b = 0, c = 0, d = 0;
+    if (std::sscanf(buf, "%lld %lld %lld %lld", &a, &b, &c, &d) != 4)
+        throw sys::SysError("parse", path, EINVAL);
+    s.started = {static_cast<time_t>(a), static_cast<long>(b)};
+    s.stamp = {static_cast<time_t>(c), static_cast<long>(d)};
+    materialise(s, upper);
+    discard_snapshot(dir);
+    return true;
+}
+
+void discard_snapshot(const std::string& dir) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) == 0) {
+        sys::remove_contents(dir);
+        if (::rmdir(dir.c_str()) < 0) throw sys::SysError("rmdir", dir, errno);
+    }
+    // Last: while it exists, the snapshot still counts as work to stage.
+    if (::unlink(times_path(dir).c_str()) < 0 && errno != ENOENT)
+        throw sys::SysError("unlink", times_path(dir), errno);
+}
+
+}  // namespace agentbox::stage

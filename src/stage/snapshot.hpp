@@ -1,0 +1,47 @@
+// The copy staging strategy (DESIGN.md §5): for backends without overlayfs (bubblewrap before
+// 0.9), the sandbox writes to a reflink-or-copy snapshot of the project in the session. After
+// the run, what differs between the snapshot and the project is moved into the session's
+// upper/ in the overlay's own format (changed entries, whiteouts for deletions), so that
+// changes(), diff, commit, export and undo work on it unchanged. docs/design-notes.md says why.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+
+namespace agentbox::stage {
+
+struct Snapshot {
+    std::string project;
+    std::string dir;            // the copy, bound read-write at the project's path
+    struct timespec started {};  // the ctime of a file made before the copy began
+    // The ctime of a file made after the copy: an entry of the copy with a ctime before this
+    // was not touched by the sandbox (nothing inside can set a ctime).
+    struct timespec stamp {};
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t reflinked = 0;  // files shared with the project by FICLONE, not copied
+};
+
+// Copy `project` to `dir` (which must not exist): regular files (reflinked where the
+// filesystem can), directories, symlinks, with modes and times, and owners when run as root.
+// Fifos, sockets and device nodes are left out: nothing inside can open the project's ones.
+// Throws SysError naming the path that could not be copied.
+Snapshot make_snapshot(const std::string& project, const std::string& dir);
+
+// Move what differs into `upper` (existing, empty): entries that are new, of another type, or
+// touched since the stamp; a whiteout (character device 0/0) for each project entry the copy
+// no longer has. Device nodes in the copy are never moved (a 0/0 one would be a forged
+// whiteout); entries of the project changed during the run by someone else are not deleted.
+// Returns the number of entries moved or whited out.
+std::uint64_t materialise(const Snapshot& snap, const std::string& upper);
+
+// Removes the snapshot (and its saved times) once its work is in upper/.
+void discard_snapshot(const std::string& dir);
+
+// A snapshot left by a run that never finished (killed with SIGKILL, a crash): materialise
+// it with the times saved next to it, then discard it. False when there is none.
+bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper);
+
+}  // namespace agentbox::stage

@@ -1,0 +1,150 @@
+// The copy strategy: a snapshot of the project, changed as a sandbox would change it, turned
+// into upper/ in the overlay's format; changes() must then report exactly what was done.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "stage/changes.hpp"
+#include "stage/snapshot.hpp"
+#include "tree_fixture.hpp"
+
+namespace agentbox::stage {
+namespace {
+
+using test::Trees;
+namespace fs = std::filesystem;
+
+std::map<std::string, Kind> kinds(const std::vector<Change>& cs) {
+    std::map<std::string, Kind> m;
+    for (const auto& c : cs) m[c.path] = c.kind;
+    return m;
+}
+
+// A sandbox's writes land in the snapshot after the stamp; a coarse clock tick apart.
+void later() { ::usleep(20000); }
+
+TEST_CASE("a snapshot copies files, links, directories, modes and times") {
+    Trees t;
+    Trees::file(t.project, "a.txt", "alpha\n", 0640);
+    Trees::file(t.project, "sub/deep/b.sh", "#!/bin/sh\n", 0755);
+    Trees::link(t.project, "link", "a.txt");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    CHECK(s.files == 2);
+    CHECK(test::slurp(snap + "/a.txt") == "alpha\n");
+    CHECK(fs::read_symlink(snap + "/link") == "a.txt");
+    struct stat a {}, b {};
+    REQUIRE(::stat((t.project + "/sub/deep/b.sh").c_str(), &a) == 0);
+    REQUIRE(::stat((snap + "/sub/deep/b.sh").c_str(), &b) == 0);
+    CHECK((b.st_mode & 07777) == 0755);
+    CHECK(b.st_mtim.tv_sec == a.st_mtim.tv_sec);
+    CHECK(b.st_mtim.tv_nsec == a.st_mtim.tv_nsec);
+    // Nothing changed: nothing staged. (Entries copied in the stamp's own clock tick are
+    // moved to be compared, and changes() finds them identical.)
+    materialise(s, t.upper);
+    CHECK(changes(t.upper, t.project).empty());
+}
+
+TEST_CASE("edits in the snapshot become the same change set an overlay gives") {
+    Trees t;
+    Trees::file(t.project, "keep.txt", "same\n");
+    Trees::file(t.project, "edit.txt", "old\n");
+    Trees::file(t.project, "gone.txt", "bye\n");
+    Trees::file(t.project, "olddir/x", "x\n");
+    Trees::file(t.project, "mode.sh", "echo\n", 0644);
+    Trees::file(t.project, "nested/dir/file", "n\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    Trees::file(snap, "edit.txt", "new\n");
+    fs::remove(snap + "/gone.txt");
+    fs::remove_all(snap + "/olddir");
+    Trees::file(snap, "added/new.txt", "hello\n");
+    REQUIRE(::chmod((snap + "/mode.sh").c_str(), 0755) == 0);
+    Trees::file(snap, "nested/dir/file2", "two\n");
+    materialise(s, t.upper);
+    const auto k = kinds(changes(t.upper, t.project));
+    CHECK(k.size() == 7);
+    CHECK(k.at("edit.txt") == Kind::modified);
+    CHECK(k.at("gone.txt") == Kind::deleted);
+    CHECK(k.at("olddir") == Kind::deleted);
+    CHECK(k.at("added") == Kind::added);
+    CHECK(k.at("added/new.txt") == Kind::added);
+    CHECK(k.count("mode.sh") == 1);
+    CHECK(k.at("nested/dir/file2") == Kind::added);
+    CHECK(k.count("keep.txt") == 0);
+}
+
+TEST_CASE("a content change hidden behind a restored mtime and size is still found") {
+    Trees t;
+    Trees::file(t.project, "f", "aaaa\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    struct stat before {};
+    REQUIRE(::stat((snap + "/f").c_str(), &before) == 0);
+    later();
+    Trees::file(snap, "f", "bbbb\n");
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, (snap + "/f").c_str(), times, 0) == 0);
+    materialise(s, t.upper);
+    const auto k = kinds(changes(t.upper, t.project));
+    REQUIRE(k.count("f") == 1);
+    CHECK(k.at("f") == Kind::modified);
+}
+
+TEST_CASE("a forged whiteout made in the snapshot deletes nothing") {
+    Trees t;
+    Trees::file(t.project, "victim", "precious\n");
+    Trees::file(t.project, "dir/victim2", "precious\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    // What a command can do without privileges since Linux 5.8: mknod c 0 0.
+    fs::remove(snap + "/victim");
+    fs::remove(snap + "/dir/victim2");
+    REQUIRE(::mknod((snap + "/victim").c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
+    REQUIRE(::mknod((snap + "/dir/victim2").c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
+    materialise(s, t.upper);
+    // The device is never moved to upper/: the paths read as unchanged, not deleted.
+    const auto k = kinds(changes(t.upper, t.project));
+    CHECK(k.count("victim") == 0);
+    CHECK(k.count("dir/victim2") == 0);
+}
+
+TEST_CASE("a file the user adds to the project during the run is not staged as deleted") {
+    Trees t;
+    Trees::file(t.project, "old", "1\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    Trees::file(t.project, "users-new-file", "mine\n");
+    materialise(s, t.upper);
+    CHECK(changes(t.upper, t.project).empty());
+}
+
+TEST_CASE("type changes: a file becomes a directory and a directory a symlink") {
+    Trees t;
+    Trees::file(t.project, "f", "file\n");
+    Trees::file(t.project, "d/inner", "i\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    fs::remove(snap + "/f");
+    Trees::file(snap, "f/now-a-dir", "x\n");
+    fs::remove_all(snap + "/d");
+    Trees::link(snap, "d", "/etc");
+    materialise(s, t.upper);
+    const auto k = kinds(changes(t.upper, t.project));
+    CHECK(k.count("f") == 1);
+    CHECK(k.count("d") == 1);
+    CHECK(k.count("d/inner") == 0);
+}
+
+}  // namespace
+}  // namespace agentbox::stage
