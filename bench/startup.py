@@ -59,6 +59,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     args = ap.parse_args()
+    # Absolute before the chdir into the benchmark project below.
+    args.agentbox = os.path.abspath(args.agentbox)
+    args.results = os.path.abspath(args.results)
 
     work = tempfile.mkdtemp(prefix="agentbox-bench-")
     proj = os.path.join(work, "proj")
