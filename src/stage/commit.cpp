@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -488,6 +489,26 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Whether upper/PATH is a copy-up of a project file (overlay.origin set by overlayfs).
+bool copied_up(const std::string& upper, const std::string& path) {
+    const auto [dir, name] = fsops::split_parent(path);
+    unique_fd u(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!u) return false;
+    try {
+        unique_fd d = fsops::open_dir_beneath(u.get(), dir, path);
+        unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        if (!f) return false;
+        for (const char* x : {"user.overlay.origin", "trusted.overlay.origin"})
+            if (::fgetxattr(f.get(), x, nullptr, 0) >= 0) return true;
+    } catch (const SysError&) {
+    }
+    return false;
+}
+
+}  // namespace
+
 std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>& cs) {
     std::map<std::string, long long> touched;
     const std::string tpath = s.dir() + "/touched.json";
@@ -556,7 +577,17 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
             continue;
         }
         struct stat st {};
-        if (!fsops::exists_at(p.get(), name, &st)) continue;
+        if (!fsops::exists_at(p.get(), name, &st)) {
+            // Absent now but copied up from the project: overlayfs marks a copy-up with
+            // overlay.origin (the command cannot set it: its own overlay.* xattrs are escaped).
+            // With the directory changed on the host too, the host deleted what the command
+            // edited; committing would bring it back unasked.
+            struct stat pst {};
+            if (c.kind == Kind::added && !S_ISDIR(c.new_mode) && ::fstat(p.get(), &pst) == 0 &&
+                newer(dir, pst) && copied_up(s.upper(), c.path))
+                out.push_back({c.path, "was deleted on the host since the session started"});
+            continue;
+        }
         if (c.kind == Kind::added) {
             out.push_back({c.path, "was created on the host since the session started"});
         } else if (S_ISDIR(st.st_mode)) {

@@ -204,6 +204,18 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "README.md")) as f:
             self.assertEqual(f.read(), "# project\nhost edit\n")
 
+    def test_file_deleted_on_the_host_during_the_run_is_not_brought_back(self):
+        # The command edits README.md (a copy-up), then the host deletes it, then the run ends.
+        p = self.box.popen(["sh", "-c", "echo sandbox >> README.md; echo edited; read x"],
+                           stdin=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"edited\n")
+        os.unlink(os.path.join(self.box.project, "README.md"))
+        p.communicate(b"go\n", timeout=60)
+        self.assertEqual(p.returncode, 0)
+        res = self.ab("commit", check=1)
+        self.assertIn("deleted on the host", res.err)
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, "README.md")))
+
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")
         first = self.box.sessions()[-1]

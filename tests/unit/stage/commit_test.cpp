@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -164,6 +165,21 @@ TEST_CASE("a host edit after the session started is a conflict") {
     CHECK(by.count("README"));
     CHECK(by.count("src/sub/b.c"));
     CHECK(by.count("new/x"));
+}
+
+TEST_CASE("a file the command edited and the host deleted is a conflict, not a re-creation") {
+    World w;
+    Session s = w.stage();
+    // What overlayfs writes on a copy-up; the command itself cannot set this name.
+    REQUIRE(::setxattr((s.upper() + "/README").c_str(), "user.overlay.origin", "x", 1, 0) == 0);
+    ::usleep(20000);
+    REQUIRE(::unlink((w.project + "/README").c_str()) == 0);
+    std::map<std::string, std::string> by;
+    for (auto& c : find_conflicts(s, changes(s.upper(), w.project))) by[c.path] = c.why;
+    REQUIRE(by.count("README"));
+    CHECK(by["README"].find("deleted on the host") != std::string::npos);
+    // A new file of the command's own (no origin) in a changed directory is no conflict.
+    CHECK_FALSE(by.count("new/x"));
 }
 
 TEST_CASE("undo refuses when the project changed since the commit") {
