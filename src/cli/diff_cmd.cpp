@@ -28,23 +28,6 @@ namespace agentbox::cli {
 
 namespace {
 
-void add_target(CLI::App* cmd, std::optional<std::string>& session,
-                std::optional<std::string>& project) {
-    cmd->add_option("-s,--session", session,
-                    "Session id or unique prefix (default: the newest of the project)");
-    cmd->add_option("-C,--project", project, "Project whose newest session is meant");
-}
-
-stage::Session open_target(const std::optional<std::string>& project, const std::string& id) {
-    try {
-        return stage::Session::open(id, id.empty() ? stage_args::project_of(project) : "");
-    } catch (const sys::SysError&) {
-        throw;
-    } catch (const std::runtime_error& e) {
-        throw Failure(e.what(), exit_usage);
-    }
-}
-
 void write_all(int fd, const std::string& text) {
     std::size_t done = 0;
     while (done < text.size()) {
@@ -99,7 +82,7 @@ int terminal_width() {
 CLI::App* register_diff(CLI::App& app, DiffOptions& o) {
     auto* cmd = app.add_subcommand("diff", "Show the staged changes of a session");
     cmd->add_option("args", o.args, "[SESSION] [PATH...]: limit to these paths");
-    add_target(cmd, o.session, o.project);
+    stage_args::add_target(cmd, o.session, o.project);
     auto* st = cmd->add_flag("--stat", o.stat, "A diffstat, as git diff --stat");
     auto* ns = cmd->add_flag("--name-status", o.name_status, "One line per change: letter, path");
     auto* js = cmd->add_flag("--json", o.json, "The change set as a JSON array");
@@ -112,7 +95,7 @@ CLI::App* register_diff(CLI::App& app, DiffOptions& o) {
 
 int run_diff(const DiffOptions& o) {
     const auto target = stage_args::split(o.session, o.args);
-    stage::Session s = open_target(o.project, target.session);
+    stage::Session s = stage_args::open_session(o.project, target.session);
     const std::string& project = s.meta().project;
     stage::recover(s);
     std::vector<std::string> paths;
@@ -142,7 +125,7 @@ CLI::App* register_export(CLI::App& app, ExportOptions& o) {
     auto* cmd = app.add_subcommand("export", "Write staged changes to an archive or a patch");
     cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
         ->expected(0, 1);
-    add_target(cmd, o.session, o.project);
+    stage_args::add_target(cmd, o.session, o.project);
     cmd->add_option("-o,--output", o.output, "The file to write (- for stdout with --format patch)")
         ->required();
     cmd->add_option("--format", o.format,
@@ -154,7 +137,7 @@ CLI::App* register_export(CLI::App& app, ExportOptions& o) {
 
 int run_export(const ExportOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
-    stage::Session s = open_target(o.project, id);
+    stage::Session s = stage_args::open_session(o.project, id);
     const std::string& project = s.meta().project;
     stage::recover(s);
     const auto cs = stage::changes(s.upper(), project);

@@ -52,10 +52,6 @@ Target split(const std::optional<std::string>& flag, const std::vector<std::stri
     return t;
 }
 
-}  // namespace stage_args
-
-namespace {
-
 void add_target(CLI::App* cmd, std::optional<std::string>& session,
                 std::optional<std::string>& project) {
     cmd->add_option("-s,--session", session, "Session id or unique prefix (default: the newest "
@@ -75,6 +71,10 @@ stage::Session open_session(const std::optional<std::string>& project_flag,
         throw Failure(e.what(), exit_usage);
     }
 }
+
+}  // namespace stage_args
+
+namespace {
 
 std::string plural(std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
@@ -196,7 +196,7 @@ int run_sessions(const SessionsOptions& o) {
 CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
     auto* cmd = app.add_subcommand("commit", "Apply staged changes to the project");
     cmd->add_option("args", o.args, "[SESSION] [PATH...]: what to commit (default: everything)");
-    add_target(cmd, o.session, o.project);
+    stage_args::add_target(cmd, o.session, o.project);
     cmd->add_flag("--force", o.force,
                   "Overwrite conflicting host changes, and approve the protected paths and "
                   "outside symlinks named as PATH");
@@ -209,7 +209,7 @@ CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
 
 int run_commit(const CommitOptions& o) {
     const auto target = stage_args::split(o.session, o.args);
-    stage::Session s = open_session(o.project, target.session);
+    stage::Session s = stage_args::open_session(o.project, target.session);
     const std::string& project = s.meta().project;
     if (stage::recover(s)) note("finished an interrupted commit of session " + s.meta().id);
     if (s.running())
@@ -298,7 +298,7 @@ CLI::App* register_discard(CLI::App& app, TargetOptions& o) {
     auto* cmd = app.add_subcommand("discard", "Drop the staged changes of a session");
     cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
         ->expected(0, 1);
-    add_target(cmd, o.session, o.project);
+    stage_args::add_target(cmd, o.session, o.project);
     return cmd;
 }
 
@@ -307,14 +307,14 @@ CLI::App* register_undo(CLI::App& app, TargetOptions& o) {
         "undo", "Restore what the last commit of a session replaced; its changes are staged again");
     cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
         ->expected(0, 1);
-    add_target(cmd, o.session, o.project);
+    stage_args::add_target(cmd, o.session, o.project);
     cmd->add_flag("--force", o.force, "Undo even where the project changed since the commit");
     return cmd;
 }
 
 int run_discard(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
-    stage::Session s = open_session(o.project, id);
+    stage::Session s = stage_args::open_session(o.project, id);
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
     const auto n = stage::changes(s.upper(), s.meta().project).size();
@@ -328,7 +328,7 @@ int run_discard(const TargetOptions& o) {
 
 int run_undo(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
-    stage::Session s = open_session(o.project, id);
+    stage::Session s = stage_args::open_session(o.project, id);
     stage::UndoResult r;
     try {
         r = stage::undo(s, o.force);

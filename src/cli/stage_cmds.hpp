@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "stage/session.hpp"
+
 namespace CLI {
 class App;
 }
@@ -50,6 +52,11 @@ struct Target {
 Target split(const std::optional<std::string>& flag, const std::vector<std::string>& args);
 // The project a command without -C means: the git top level of the current directory, else it.
 std::string project_of(const std::optional<std::string>& flag);
+// -s/--session and -C/--project, for every command that acts on a session.
+void add_target(CLI::App* cmd, std::optional<std::string>& session,
+                std::optional<std::string>& project);
+// The session `id` names, or the newest of the project; a bad id is a usage error (exit 2).
+stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id);
 }  // namespace stage_args
 
 }  // namespace agentbox::cli
