@@ -7,6 +7,7 @@ all alike; we report medians and ratios, never single timings. Usage:
 """
 import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -105,8 +106,15 @@ def main():
     samples = {k: [] for k in cmds}
     for name, (argv, fdfile) in cmds.items():  # warm caches once
         run_one(argv, env, fdfile)
+    # A new order every round (seeded, so a rerun repeats it): a sandbox's teardown goes on in
+    # the kernel after it exits (the network namespace is freed by a worker), and in a fixed
+    # order whatever follows firejail would always pay for firejail's.
+    rng = random.Random(8)
+    names = list(cmds)
     for _ in range(args.rounds):
-        for name, (argv, fdfile) in cmds.items():
+        rng.shuffle(names)
+        for name in names:
+            argv, fdfile = cmds[name]
             samples[name].append(run_one(argv, env, fdfile))
     peak_kib = supervisor_peak_rss(agentbox[:-1], env)
 
@@ -126,7 +134,8 @@ def main():
     # with other work: both are noted, since they move the absolute numbers, not the method.
     load = (f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
             f"the end; the session store is on {state_fs(work)}.")
-    body = "\n".join([detail, "", f"{args.rounds} interleaved rounds. {load}", ""] + lines)
+    body = "\n".join([detail, "", f"{args.rounds} interleaved rounds, each in a new random "
+                      f"order. {load}", ""] + lines)
     results.write_section(args.results, "startup", body)
     print(body)
     shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,10 @@ set(body "// Generated from profiles/*.toml by cmake/embed_profiles.cmake. Do no
 foreach(f IN LISTS files)
   get_filename_component(name ${f} NAME_WE)
   file(READ ${f} text)
-  string(APPEND body "{\"${name}\", R\"agentbox_toml(${text})agentbox_toml\"},\n")
+  # The digest every run reports for the layer (Layer::sha256), computed once here rather than
+  # on every start; a unit test checks it against the text.
+  file(SHA256 ${f} digest)
+  string(APPEND body "{\"${name}\", R\"agentbox_toml(${text})agentbox_toml\", \"${digest}\"},\n")
 endforeach()
 file(WRITE ${OUT}.tmp "${body}")
 execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -39,31 +39,47 @@ Cli::Cli() : app_("agentbox: run a command in a least-privilege sandbox; writes 
     app_.require_subcommand(0, 1);
     app_.footer("Run 'agentbox help COMMAND' for the options of one command; agentbox(1) has "
                 "the exit codes,\nagentbox-profile(5) the profile schema.");
-    run_cmd_ = register_run(app_, run_);
-    sessions_cmd_ = register_sessions(app_, sessions_);
-    diff_cmd_ = register_diff(app_, diff_);
-    commit_cmd_ = register_commit(app_, commit_);
-    discard_cmd_ = register_discard(app_, discard_);
-    undo_cmd_ = register_undo(app_, undo_);
-    export_cmd_ = register_export(app_, export_);
-    log_cmd_ = register_log(app_, log_);
-    explain_cmd_ = register_explain(app_, explain_);
-    profile_cmd_ = register_profile(app_, profile_);
-    doctor_cmd_ = register_doctor(app_, doctor_);
-    completions_cmd_ = register_completions(app_, completions_);
-    help_cmd_ = register_help(app_, help_);
+}
+
+// Every command, in the order of the overview. Building a command's options is most of what
+// CLI11 costs: a sandboxed run pays it for `run` alone.
+void Cli::add(std::string_view name) {
+    if (name == "run") run_cmd_ = register_run(app_, run_);
+    else if (name == "sessions") sessions_cmd_ = register_sessions(app_, sessions_);
+    else if (name == "diff") diff_cmd_ = register_diff(app_, diff_);
+    else if (name == "commit") commit_cmd_ = register_commit(app_, commit_);
+    else if (name == "discard") discard_cmd_ = register_discard(app_, discard_);
+    else if (name == "undo") undo_cmd_ = register_undo(app_, undo_);
+    else if (name == "export") export_cmd_ = register_export(app_, export_);
+    else if (name == "log") log_cmd_ = register_log(app_, log_);
+    else if (name == "explain") explain_cmd_ = register_explain(app_, explain_);
+    else if (name == "profile") profile_cmd_ = register_profile(app_, profile_);
+    else if (name == "doctor") doctor_cmd_ = register_doctor(app_, doctor_);
+    else if (name == "completions") completions_cmd_ = register_completions(app_, completions_);
+    else if (name == "help") help_cmd_ = register_help(app_, help_);
 }
 
 void Cli::parse(int argc, const char* const* argv) {
+    static constexpr std::string_view kCommands[] = {
+        "run",     "sessions", "diff",    "commit", "discard",     "undo", "export",
+        "log",     "explain",  "profile", "doctor", "completions", "help"};
     std::vector<std::string> args(argv + 1, argv + argc);
     const auto cmd = command_index(argc, argv);
+    // One command named: only it is built. `help`, `completions` and no command at all look
+    // at the whole table.
+    const std::string_view word = cmd ? std::string_view(args[static_cast<std::size_t>(*cmd - 1)])
+                                      : std::string_view();
+    const bool one = !word.empty() && word != "help" && word != "completions" &&
+                     std::find(std::begin(kCommands), std::end(kCommands), word) !=
+                         std::end(kCommands);
+    if (one) add(word);
+    else
+        for (std::string_view c : kCommands) add(c);
     if (cmd) {
-        const std::string& word = args[static_cast<std::size_t>(*cmd - 1)];
-        std::vector<std::string> names;
-        for (const auto* sub : app_.get_subcommands({})) names.push_back(sub->get_name());
+        std::vector<std::string> names(std::begin(kCommands), std::end(kCommands));
         if (std::find(names.begin(), names.end(), word) == names.end()) {
-            const std::string near = util::nearest(word, names);
-            throw UsageError("unknown command " + util::quote(word) +
+            const std::string near = util::nearest(std::string(word), names);
+            throw UsageError("unknown command " + util::quote(std::string(word)) +
                              (near.empty() ? "" : " (did you mean '" + near + "'?)"));
         }
     }
@@ -85,7 +101,7 @@ void Cli::parse(int argc, const char* const* argv) {
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app_.parse(reversed);
 
-    if (run_cmd_->parsed()) {
+    if (parsed(run_cmd_)) {
         std::vector<std::string> before = run_cmd_->remaining();
         // In prefix mode an unknown option before the command lands here instead of failing;
         // a command cannot start with '-' without `--`, so this is the unknown option.
@@ -111,19 +127,19 @@ void Cli::parse(int argc, const char* const* argv) {
 }
 
 int Cli::dispatch() {
-    if (run_cmd_->parsed()) return run_run(run_);
-    if (sessions_cmd_->parsed()) return run_sessions(sessions_);
-    if (diff_cmd_->parsed()) return run_diff(diff_);
-    if (export_cmd_->parsed()) return run_export(export_);
-    if (commit_cmd_->parsed()) return run_commit(commit_);
-    if (discard_cmd_->parsed()) return run_discard(discard_);
-    if (undo_cmd_->parsed()) return run_undo(undo_);
-    if (explain_cmd_->parsed()) return run_explain(explain_);
-    if (profile_cmd_->parsed()) return run_profile(profile_);
-    if (doctor_cmd_->parsed()) return run_doctor(doctor_);
-    if (completions_cmd_->parsed()) return run_completions(completions_);
-    if (help_cmd_->parsed()) return run_help(app_, help_);
-    if (log_cmd_->parsed()) return run_log(log_);
+    if (parsed(run_cmd_)) return run_run(run_);
+    if (parsed(sessions_cmd_)) return run_sessions(sessions_);
+    if (parsed(diff_cmd_)) return run_diff(diff_);
+    if (parsed(export_cmd_)) return run_export(export_);
+    if (parsed(commit_cmd_)) return run_commit(commit_);
+    if (parsed(discard_cmd_)) return run_discard(discard_);
+    if (parsed(undo_cmd_)) return run_undo(undo_);
+    if (parsed(explain_cmd_)) return run_explain(explain_);
+    if (parsed(profile_cmd_)) return run_profile(profile_);
+    if (parsed(doctor_cmd_)) return run_doctor(doctor_);
+    if (parsed(completions_cmd_)) return run_completions(completions_);
+    if (parsed(help_cmd_)) return run_help(app_, help_);
+    if (parsed(log_cmd_)) return run_log(log_);
     // No command: the overview, on stderr since nothing was asked for.
     std::cerr << app_.help();
     return exit_usage;

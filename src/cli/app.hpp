@@ -30,6 +30,9 @@ public:
     CLI::App& app() { return app_; }
 
 private:
+    void add(std::string_view name);
+    static bool parsed(const CLI::App* cmd) { return cmd != nullptr && cmd->parsed(); }
+
     CLI::App app_;
     RunOptions run_;
     ExplainOptions explain_;

@@ -22,6 +22,7 @@
 #include "stage/patch.hpp"
 #include "stage/session.hpp"
 #include "sys/error.hpp"
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -29,15 +30,10 @@ namespace agentbox::cli {
 namespace {
 
 void write_all(int fd, const std::string& text) {
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            if (errno == EPIPE) return;  // the reader (a pager, head) has had enough
-            throw sys::SysError("write", "standard output", errno);
-        }
-        done += static_cast<std::size_t>(n);
+    try {
+        sys::write_all(fd, text, "standard output");
+    } catch (const sys::SysError& e) {
+        if (e.err() != EPIPE) throw;  // EPIPE: the reader (a pager, head) has had enough
     }
 }
 

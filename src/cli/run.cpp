@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,7 +10,6 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "cli/approvals.hpp"
 #include "cli/context.hpp"
@@ -259,27 +259,38 @@ int run_run(const RunOptions& o) {
     dirs.scratch = session->dir();
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
+
+    // The decision log is opened while the sandbox is being built (Io::ready): the backend lets
+    // the command exec only after it is, so a run that cannot be logged still never starts.
+    // Events the backend reports before then wait in `early`.
     std::unique_ptr<audit::Log> log;
-    try {
-        log = open_log(*session, o);
-    } catch (...) {
-        session->set_status("failed");
-        throw;
-    }
-    log->append(session_start_event(plan, facts));
-    log->append(plan_event(plan));
+    std::vector<sandbox::Event> early;
+    auto start_log = [&] {
+        if (log) return;
+        try {
+            log = open_log(*session, o);
+            log->append(session_start_event(plan, facts));
+            log->append(plan_event(plan));
+            for (const auto& ev : early) log->append(backend_event(ev));
+            early.clear();
+        } catch (...) {
+            session->set_status("failed");
+            throw;
+        }
+    };
 
     sandbox::Io io;
+    io.ready = start_log;
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     // --approver was merged into the profile by flags_layer; an empty command is refused above
     // for the flag and by the profile loader for [approve] command.
     if (const auto a = approver_of(prof)) io.approver = backend_approver(*a, session->meta().id);
     const int verbose = o.verbose;
-    audit::Log* logp = log.get();
     // Counted for the summary; the supervisor calls the sink from its one thread.
     Denials denied;
-    auto sink = [verbose, logp, &denied](const sandbox::Event& ev) {
-        logp->append(backend_event(ev));
+    auto sink = [verbose, &log, &early, &denied](const sandbox::Event& ev) {
+        if (log) log->append(backend_event(ev));
+        else early.push_back(ev);
         denied.add(ev);
         if (ev.type == "warning") {
             std::string msg;
@@ -301,9 +312,12 @@ int run_run(const RunOptions& o) {
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
         session->set_status("failed");
-        log->append(session_end_event("failed"));
+        if (log) log->append(session_end_event("failed"));
         throw;
     }
+    // A backend that failed before Io::ready, or whose ready failed: the failure is still
+    // recorded, or, when the log itself cannot be opened, that is the error.
+    start_log();
     {
         // Copy staging: what the command changed in the snapshot becomes upper/, the overlay's
         // format, so review, diff and commit read it as they read an overlay's. Before the
@@ -321,31 +335,35 @@ int run_run(const RunOptions& o) {
                 error(std::string("the staged changes may not survive a crash: ") + e.what());
             }
         }
-        // Flushed at the end (sync_meta below): the review usually replaces this status at
-        // once (empty, discarded, committed), durably, and one flush of the final one is enough.
-        // The command's outcome stands even when its end cannot be recorded (a full disk):
-        // the session then lists as cut short, and its staged work is still there.
+    }
+    // Every process of the sandbox is gone; so is the overlay, or it is going with init.
+    if (plan.staging == policy::Staging::overlay) {
+        try {
+            session->open_up_work();
+        } catch (const std::exception& e) {
+            warn(std::string("could not open up the overlay work directory: ") + e.what());
+        }
+    }
+    // A setup failure is an error, printed even with -q.
+    if (!out.error.empty()) error(out.error);
+
+    // The command is done: the session is "staged" (or "failed"). Written now unless the review
+    // settles the status at once by itself (empty, discarded, committed), which saves a write on
+    // most runs; otherwise -- a person at the prompt, keep, a review that fails -- it is
+    // written before the review or after it. Flushed at the end (sync_meta). The command's
+    // outcome stands even when its end cannot be recorded (a full disk): the session then lists
+    // as cut short, and its staged work is still there.
+    auto record_end = [&] {
         try {
             session->set_status(out.started ? "staged" : "failed", /*durable=*/false);
         } catch (const std::exception& e) {
             warn(std::string("could not record the end of session ") + session->meta().id +
                  ": " + e.what());
         }
-    }
-    // The overlay is gone with the sandbox; its scratch dir holds nothing of value, and left
-    // behind it is a mode-000 directory the user cannot even delete. It is emptied on a thread
-    // while the review runs: nothing else touches work/, and freeing each of its directories
-    // can wait on the disk (a synchronous discard where the filesystem is mounted -o discard).
-    std::string work_error;
-    std::jthread cleaner([&s = *session, &work_error] {
-        try {
-            s.clear_work();
-        } catch (const std::exception& e) {
-            work_error = e.what();
-        }
-    });
-    // A setup failure is an error, printed even with -q.
-    if (!out.error.empty()) error(out.error);
+    };
+    if (!out.started || plan.on_exit == profile::OnExit::ask ||
+        plan.on_exit == profile::OnExit::keep)
+        record_end();
 
     const bool staged = plan.staging != policy::Staging::none;
     Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
@@ -360,8 +378,7 @@ int run_run(const RunOptions& o) {
                   session->meta().id);
         }
     }
-    cleaner.join();
-    if (!work_error.empty()) warn("could not clean the overlay work directory: " + work_error);
+    if (session->meta().status == "running") record_end();
     // The status the user acts on must survive a crash; "empty" need not (nothing to lose).
     if (session->meta().status != "empty") {
         try {
@@ -372,6 +389,11 @@ int run_run(const RunOptions& o) {
         }
     }
     log->append(session_end_event(session->meta().status));
+    // The sandbox's init reported the end before its own exit, which tears down its namespaces
+    // while the review runs (sandbox/linux/supervisor.hpp); it is reaped here if it is done,
+    // else by whoever inherits it when we exit.
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
     if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
     if (!o.quiet) print_summary(summary);
     return summary.exit_code;

@@ -14,6 +14,7 @@
 #include "cli/names.hpp"
 #include "cli/term.hpp"
 #include "sys/error.hpp"
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -150,13 +151,7 @@ void write_summary_json(int fd, const Summary& s) {
     // than making the summary throw.
     const std::string text =
         j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("write(--summary-fd " + std::to_string(fd) + ")", errno);
-        done += static_cast<std::size_t>(n);
-    }
+    sys::write_all(fd, text, "--summary-fd " + std::to_string(fd));
 }
 
 }  // namespace agentbox::cli

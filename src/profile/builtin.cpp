@@ -11,6 +11,7 @@ namespace {
 struct Builtin {
     const char* name;
     const char* text;
+    const char* sha256;  // of text, hex
 };
 
 constexpr Builtin kBuiltins[] = {
@@ -22,6 +23,12 @@ constexpr Builtin kBuiltins[] = {
 const char* builtin_text(std::string_view name) {
     for (const auto& b : kBuiltins)
         if (name == b.name) return b.text;
+    return nullptr;
+}
+
+const char* builtin_sha256(std::string_view name) {
+    for (const auto& b : kBuiltins)
+        if (name == b.name) return b.sha256;
     return nullptr;
 }
 

@@ -68,7 +68,8 @@ public:
         const std::string name = !where.by_path()  ? where.name
                                  : layer.name.set ? layer.name.value
                                                   : stem_of(where.path);
-        layer.layers = {Layer{name, where.path, sha256_hex(text)}};
+        const char* known = builtin_sha256_of(where.path);
+        layer.layers = {Layer{name, where.path, known != nullptr ? known : sha256_hex(text)}};
 
         stack_.push_back(Frame{id, shown});
         for (const Entry& e : layer.extends) {

@@ -57,6 +57,8 @@ std::optional<std::uint64_t> parse_duration_ms(std::string_view s);
 
 // Text of a built-in profile, or nullptr.
 const char* builtin_text(std::string_view name);
+// The hex SHA-256 of builtin_text(name), computed at build time; null for an unknown name.
+const char* builtin_sha256(std::string_view name);
 std::vector<std::string> builtin_names();
 
 }  // namespace agentbox::profile

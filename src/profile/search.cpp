@@ -62,6 +62,10 @@ bool is_builtin_path(const std::string& path) {
     return util::starts_with(path, kBuiltinPrefix) && util::ends_with(path, ">");
 }
 
+const char* builtin_sha256_of(const std::string& path) {
+    return is_builtin_path(path) ? builtin_sha256(builtin_name(path)) : nullptr;
+}
+
 std::vector<std::string> default_search_path(const Context& ctx) {
     std::vector<std::string> dirs;
     if (ctx.trust_project_profiles && !ctx.project.empty()) dirs.push_back(project_profile_dir(ctx));

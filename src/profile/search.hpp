@@ -19,6 +19,8 @@ struct Located {
 };
 
 bool is_builtin_path(const std::string& path);
+// The build-time SHA-256 of the built-in profile at `path` ("<builtin:NAME>"); null otherwise.
+const char* builtin_sha256_of(const std::string& path);
 
 // The directories actually searched: ctx.search_path (or the default one when empty), minus
 // any directory inside the project unless the project is trusted.

@@ -56,6 +56,10 @@ struct Io {
     // paused; else deny.
     Approver approver = nullptr;
     bool prompt = true;
+    // Called once the sandbox's first process exists and before the command may exec: work of
+    // the caller's that can overlap with building the sandbox (opening the decision log). If it
+    // throws, the sandbox is ended before the command runs and launch reports a setup failure.
+    std::function<void()> ready = nullptr;
 };
 
 // Events the backend reports while it runs; the cli turns them into decision-log events.

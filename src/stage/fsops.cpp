@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sys/error.hpp"
+#include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "util/strings.hpp"
 
@@ -30,16 +31,6 @@ int openat2_beneath(int root, const std::string& rel, int flags) {
         const long fd = ::syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how,
                                   sizeof how);
         if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-    }
-}
-
-void write_all(int fd, const char* p, std::size_t n, const std::string& shown) {
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) throw SysError("write", shown, errno);
-        p += w;
-        n -= static_cast<std::size_t>(w);
     }
 }
 
@@ -67,7 +58,7 @@ void copy_file_data(int in, int out, const std::string& shown) {
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) throw SysError("read", shown, errno);
         if (r == 0) return;
-        write_all(out, buf.data(), static_cast<std::size_t>(r), shown);
+        sys::write_all(out, std::string_view(buf.data(), static_cast<std::size_t>(r)), shown);
     }
 }
 
@@ -226,7 +217,7 @@ void write_file_atomic(const std::string& path, const std::string& data) {
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw SysError("unlink", tmp, errno);
     unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) throw SysError("open", tmp, errno);
-    write_all(fd.get(), data.data(), data.size(), tmp);
+    sys::write_all(fd.get(), data, tmp);
     if (::fsync(fd.get()) != 0) throw SysError("fsync", tmp, errno);
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw SysError("rename", path, errno);

@@ -23,6 +23,7 @@
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "util/strings.hpp"
 
@@ -109,16 +110,6 @@ std::string rfc3339(std::time_t t) {
     return buf;
 }
 
-void write_all(int fd, const std::string& data, const std::string& path) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("write", path, errno);
-        done += static_cast<std::size_t>(n);
-    }
-}
-
 void sync_path(const std::string& path, int flags) {
     sys::unique_fd fd(::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) throw sys::SysError("open", path, errno);
@@ -148,7 +139,7 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
     sys::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                              0600));
     if (!fd) throw sys::SysError("open", tmp, errno);
-    write_all(fd.get(), text, tmp);
+    sys::write_all(fd.get(), text, tmp);
     if (durable && ::fsync(fd.get()) != 0) throw sys::SysError("fsync", tmp, errno);
     if (::close(fd.release()) != 0) throw sys::SysError("close", tmp, errno);
     if (::rename(tmp.c_str(), final_path.c_str()) != 0)
@@ -265,7 +256,7 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
     return opened(*matches.front());
 }
 
-void Session::clear_work() const { sys::remove_contents(work()); }
+void Session::open_up_work() const { sys::open_up(work()); }
 
 sys::unique_fd Session::hold_run_lock() const {
     const std::string path = dir_ + "/run.lock";

@@ -45,9 +45,12 @@ public:
     // its supervisor died, or could not record the end (a full disk).
     sys::unique_fd hold_run_lock() const;
     bool running() const;
-    // Empty work/ after a run. overlayfs leaves a mode-000 work/work directory there that the
-    // user could not even list; the staged changes live in upper/ only.
-    void clear_work() const;
+    // After a run: overlayfs leaves mode-000 directories in work/ that the user could not even
+    // list, and so not remove. They are opened up to the user, not removed: freeing a
+    // directory costs more than the rest of a short run's end (evicting its inode, a
+    // synchronous discard where the filesystem is mounted -o discard), and `sessions --prune`
+    // removes whole sessions.
+    void open_up_work() const;
 
 private:
     Meta meta_;

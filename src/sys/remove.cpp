@@ -15,7 +15,9 @@ namespace agentbox::sys {
 
 namespace {
 
-void clear_dir(int fd, const std::string& path, int depth) {
+// Removes everything under fd, or with `remove` false only gives the owner rwx on every
+// directory and rw on every regular file under it.
+void clear_dir(int fd, const std::string& path, int depth, bool remove = true) {
     // Bounded: a path deeper than this is not something agentbox created.
     if (depth > 4096) throw SysError("remove", path, ELOOP);
     int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -26,14 +28,18 @@ void clear_dir(int fd, const std::string& path, int depth) {
         ::close(dup);
         throw SysError("opendir", path, err);
     }
-    std::vector<std::pair<std::string, bool>> entries;
+    struct Entry {
+        std::string name;
+        bool is_dir, is_file;
+    };
+    std::vector<Entry> entries;
     while (dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
         if (name == "." || name == "..") continue;
-        entries.emplace_back(std::move(name), e->d_type == DT_DIR);
+        entries.push_back({std::move(name), e->d_type == DT_DIR, e->d_type == DT_REG});
     }
     ::closedir(d);
-    for (const auto& [name, is_dir] : entries) {
+    for (const auto& [name, is_dir, is_file] : entries) {
         const std::string child = path + "/" + name;
         if (is_dir) {
             // Make it listable: only ever on a directory entry of ours, never through a link.
@@ -41,9 +47,11 @@ void clear_dir(int fd, const std::string& path, int depth) {
             unique_fd sub(::openat(fd, name.c_str(),
                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) throw SysError("open", child, errno);
-            clear_dir(sub.get(), child, depth + 1);
-            if (::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0)
+            clear_dir(sub.get(), child, depth + 1, remove);
+            if (remove && ::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0)
                 throw SysError("rmdir", child, errno);
+        } else if (!remove) {
+            if (is_file) ::fchmodat(fd, name.c_str(), 0600, 0);
         } else if (::unlinkat(fd, name.c_str(), 0) != 0) {
             throw SysError("unlink", child, errno);
         }
@@ -59,6 +67,15 @@ void remove_contents(const std::string& dir) {
         throw SysError("open", dir, errno);
     }
     clear_dir(fd.get(), dir, 0);
+}
+
+void open_up(const std::string& dir) {
+    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return;
+        throw SysError("open", dir, errno);
+    }
+    clear_dir(fd.get(), dir, 0, /*remove=*/false);
 }
 
 void remove_at(int dirfd, const std::string& name, const std::string& shown) {

@@ -2,6 +2,7 @@
 """The examples of examples/ (issue #7), each run for real with a stand-in for the agent:
 
   agents/claude-code.sh, agents/codex.sh   wrapping an agent with its built-in profile
+                                           (both through agents/wrap.sh)
   ci/agent-task.sh, ci/github-actions.yml  an unattended task: artifacts, protected-path gate
   review/approve.sh                        `agentbox diff --json | jq ... && agentbox commit`
   profiles/claude-code-node.toml           a custom profile that extends a built-in one
@@ -154,6 +155,12 @@ ls ~/.local/share 2>&1 | head -1
         self.assertNotIn("private-app", res.out)
         self.assertHostUnchanged()
         self.assertEqual({"NOTES.md"}, self.staged_paths())
+
+
+    def test_wrap_without_an_agent_is_a_usage_error(self):
+        res = self.example("agents/wrap.sh", "claude-code")
+        self.assertRc(res, 2)
+        self.assertIn("usage:", res.err)
 
 
 class CiTask(ExampleTest):

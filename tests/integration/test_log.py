@@ -157,6 +157,19 @@ class RealRun(LogTest):
             secret = f.read().strip()
         self.assertNotIn(secret, self.read_log().decode())
 
+    def test_a_run_whose_log_cannot_be_opened_never_runs_the_command(self):
+        # The log is opened while the sandbox is being built; the command waits for it.
+        key = os.path.join(self.box.config, "agentbox", "log-key")
+        self.assertSandboxRan(self.box.run(["true"]))
+        os.chmod(key, 0o644)
+        try:
+            res = self.box.run(["sh", "-c", "echo the-command-ran"])
+        finally:
+            os.chmod(key, 0o600)
+        self.assertEqual(res.rc, 125, res)
+        self.assertNotIn("the-command-ran", res.out)
+        self.assertIn("log-key", res.err)
+
     def test_a_killed_command_logs_its_signal(self):
         res = self.box.run(["sh", "-c", "kill -KILL $$"])
         self.assertRc(res, 128 + signal.SIGKILL)

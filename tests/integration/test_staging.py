@@ -4,6 +4,7 @@ writes reaches the project only through `agentbox commit`, under the commit rule
 Every case checks the host's side: the project tree byte for byte."""
 
 import os
+import shutil
 import random
 import signal
 import stat
@@ -165,6 +166,19 @@ class Staging(BoxTest):
         self.assertRc(res, 0)
         self.assertEqual(self.snap(), before)
         self.assertIn("nothing to commit", self.ab("commit").err)
+
+    def test_a_session_left_by_a_run_can_be_removed_by_its_owner(self):
+        # overlayfs leaves mode-000 entries in work/; the run opens them up (not removes them),
+        # so that a plain recursive removal by the user works, and nothing there is unreadable.
+        res = self.box.run(["sh", "-c", "echo y > ok.txt"], args=["--on-exit", "discard"])
+        self.assertRc(res, 0)
+        session = self.box.sessions()[-1]
+        for dirpath, dirs, files in os.walk(session):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb"):
+                    pass
+        shutil.rmtree(session)
+        self.assertFalse(os.path.exists(session))
 
     def test_rm_rf_of_the_whole_project_is_shown_before_commit(self):
         before = self.snap()

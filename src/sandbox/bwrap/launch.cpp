@@ -175,13 +175,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     std::optional<lnx::RawMode> raw;
 
     // Step 4: the channels, as in the native backend, plus the release pipe (v1 cgroups).
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        throw sys::SysError("socketpair", errno);
-    sys::unique_fd sync_parent(sv[0]), sync_child(sv[1]);
+    lnx::Channels ch = lnx::Channels::make();
     int pv[2];
-    if (::pipe2(pv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
-    sys::unique_fd report_read(pv[0]), report_write(pv[1]);
     if (::pipe2(pv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
     sys::unique_fd release_read(pv[0]), release_write(pv[1]);
 
@@ -189,8 +184,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     x.in = io.in;
     x.out = io.out;
     x.err = io.err;
-    x.sync = sync_child.get();
-    x.report = report_write.get();
+    x.sync = ch.sync_child.get();
+    x.report = ch.report_write.get();
     x.spec = spec_fd.get();
     x.exe = exe.get();
     x.release = release_read.get();
@@ -202,20 +197,23 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     if (pid < 0) throw sys::SysError("clone3", errno);
     if (pid == 0) exec_bwrap(x);
     lnx::ChildGuard guard(pid, pidfd);
-    sync_child.reset();
-    report_write.reset();
+    ch.close_child_ends();
     release_read.reset();
 
     cgroups.add(pid);
     if (::write(release_write.get(), "R", 1) != 1) throw sys::SysError("write(release)", errno);
     release_write.reset();
+    // While bwrap builds the sandbox; a throw ends it (the guard) before the command runs.
+    if (io.ready) io.ready();
+    if (::send(ch.sync_parent.get(), "G", 1, MSG_NOSIGNAL) != 1)
+        throw sys::SysError("send(go)", errno);
 
     if (io.tty) raw.emplace(io.in);
     lnx::Supervised s;
     s.pid = pid;
     s.pidfd = guard.pidfd();
-    s.sync_fd = sync_parent.get();
-    s.report_fd = report_read.get();
+    s.sync_fd = ch.sync_parent.get();
+    s.report_fd = ch.report_read.get();
     s.signal_fd = signals.fd();
     s.proxy = proxy ? &*proxy : nullptr;
     s.raw = raw ? &*raw : nullptr;
@@ -224,13 +222,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
         s.stage_upper = stage.snapshot;
         s.stage_base = stage_base;
     }
-    lnx::supervise(plan, rules, io, sink, s, out);
-    guard.reaped();
-    if (raw) raw->restore();
-
-    out.peak_memory = cgroups.peak_memory();
-    if (out.peak_memory == 0)
-        out.peak_memory = static_cast<std::uint64_t>(out.usage.ru_maxrss) * 1024;
+    lnx::supervise_to_end(plan, rules, io, sink, s, guard, cgroups, out);
 }
 
 // Reads all of fd.

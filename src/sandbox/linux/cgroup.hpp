@@ -32,6 +32,10 @@ public:
     int clone_into() const { return v2_fd_.get(); }
     // Moves `pid` into the v1 cgroups (before it is released, so it never runs outside).
     void add(pid_t pid) const;
+    // Whether add() has anything to do: v1 cgroups (v2 ones are entered by clone_into()).
+    bool needs_add() const { return !v1_procs_.empty(); }
+    // Whether any cgroup was made (and must be removed once the sandbox is gone).
+    bool active() const { return !dirs_.empty(); }
     // Highest memory use of the run in bytes; 0 when no cgroup measures memory.
     std::uint64_t peak_memory() const;
 

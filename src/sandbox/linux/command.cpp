@@ -3,6 +3,7 @@
 // (they need nothing), then rlimits, then the hardening steps, seccomp LAST because its filter
 // denies calls the earlier steps make, then execve.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -48,6 +49,31 @@ void send_fd(const ChildSetup& cs, char tag, int fd, const char* what) {
 }
 
 }  // namespace
+
+bool wait_go(const ChildSetup& cs, char byte) noexcept {
+    if (cs.go_fd < 0) {
+        char got = 0;
+        ssize_t n;
+        do n = ::recv(cs.sync_fd, &got, 1, 0);
+        while (n < 0 && errno == EINTR);
+        return n == 1 && got == byte;
+    }
+    // An eventfd rather than a byte on the socket: a socket's wakeup tells the scheduler that
+    // the sender is about to sleep, which puts us on the supervisor's CPU, to run after its
+    // work instead of beside it on an idle one.
+    for (;;) {
+        struct pollfd p[2] = {{cs.go_fd, POLLIN, 0}, {cs.sync_fd, POLLRDHUP, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (p[0].revents & POLLIN) {
+            std::uint64_t one = 0;  // EFD_SEMAPHORE: takes exactly one count
+            return ::read(cs.go_fd, &one, sizeof one) == static_cast<ssize_t>(sizeof one);
+        }
+        if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR)) return false;
+    }
+}
 
 int send_tagged_fd(int sync_fd, char tag, int fd) noexcept {
     struct iovec iov {&tag, 1};
@@ -151,6 +177,10 @@ void command_main(const ChildSetup& cs) {
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die_errno(cs, "close_range", "");
 
     apply_rlimits(cs);
+
+    // The supervisor lets the command go once its own part of the start is done (Io::ready,
+    // the decision log): a run that cannot be recorded never runs. EOF means it gave up.
+    if (cs.gate && !wait_go(cs, 'G')) ::_exit(kExitSetup);
 
     StepError e;
     int abi = 0;

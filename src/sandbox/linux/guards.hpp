@@ -1,8 +1,10 @@
 // RAII for the supervisor's side of a launch, shared by the native and bwrap backends.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +47,32 @@ private:
     sys::unique_fd fd_;
 };
 
+// The two channels between the supervisor and the sandbox's processes (child.hpp): sync, a
+// SOCK_SEQPACKET pair (descriptors and init's final record come to us), and report, a pipe
+// (failure records; EOF once the command has exec'd).
+struct Channels {
+    sys::unique_fd sync_parent, sync_child, report_read, report_write;
+
+    static Channels make() {
+        Channels c;
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+            throw sys::SysError("socketpair", errno);
+        c.sync_parent.reset(sv[0]);
+        c.sync_child.reset(sv[1]);
+        if (::pipe2(sv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
+        c.report_read.reset(sv[0]);
+        c.report_write.reset(sv[1]);
+        return c;
+    }
+    // In the parent once the child exists: its ends must go, or a dead child's hang-up on
+    // sync and the pipe's EOF could never be seen.
+    void close_child_ends() {
+        sync_child.reset();
+        report_write.reset();
+    }
+};
+
 // The sandbox's first process (init, or bwrap's monitor), until it is reaped: on any early exit of the supervisor it is killed and waited for,
 // so no sandbox outlives a failed launch.
 class ChildGuard {
@@ -58,6 +86,17 @@ public:
         }
     }
     void reaped() { pid_ = -1; }
+    // The child has reported that nothing of the sandbox runs any more and is only exiting
+    // (supervise() returned false). wait_exit() reaps it now -- a cgroup can be removed only
+    // once it is gone -- while forget() leaves the zombie for the kernel to reap when the
+    // supervisor exits, so that the namespaces' teardown overlaps with the run's review.
+    void wait_exit() {
+        int status;
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+    }
+    void forget() { pid_ = -1; }
     int pidfd() const { return pidfd_.get(); }
 
 private:

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,25 +30,6 @@
 namespace agentbox::sandbox::lnx {
 
 namespace {
-
-void write_file(const std::string& path, const std::string& text) {
-    sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) throw sys::SysError("open", path, errno);
-    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw sys::SysError("write", path, errno);
-}
-
-// Step 3: inside id = outside id, one entry each. setgroups must be denied before an
-// unprivileged writer may write gid_map; we deny it as root too, so supplementary groups
-// cannot be dropped to get around a negative group permission.
-void write_id_maps(pid_t pid, const policy::Plan& plan) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    write_file(proc + "/setgroups", "deny");
-    write_file(proc + "/uid_map",
-               std::to_string(plan.uid) + " " + std::to_string(::geteuid()) + " 1\n");
-    write_file(proc + "/gid_map",
-               std::to_string(plan.gid) + " " + std::to_string(::getegid()) + " 1\n");
-}
 
 std::uint64_t clone_flags(const policy::Plan& plan) {
     // The cgroup namespace is unshared by the child after it was moved into its cgroups
@@ -84,23 +66,28 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
 
     // Step 2: limits. The cgroups exist before the child does, so it never runs unlimited.
     Cgroups cgroups = Cgroups::create(plan);
+    cs.release = cgroups.needs_add();
+    cs.outside_uid = ::geteuid();
+    cs.outside_gid = ::getegid();
 
     // Step 3: the terminal. The command opens its pty in the sandbox's devpts and sends us
     // the master (supervisor.cpp); raw mode on the user's side lasts exactly this scope.
     std::optional<RawMode> raw;
     cs.tty = io.tty;
 
-    // Step 4: the channels. sync: release (us -> child), seccomp listener and init's status
-    // (child -> us). report: failure records; EOF once the command has exec'd.
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        throw sys::SysError("socketpair", errno);
-    sys::unique_fd sync_parent(sv[0]), sync_child(sv[1]);
-    int pv[2];
-    if (::pipe2(pv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
-    sys::unique_fd report_read(pv[0]), report_write(pv[1]);
-    cs.sync_fd = sync_child.get();
-    cs.report_fd = report_write.get();
+    // Step 4: the channels (guards.hpp), and go: an eventfd whose one count releases init
+    // (with v1 cgroups), the next lets the command exec (child.hpp, wait_go).
+    Channels ch = Channels::make();
+    cs.sync_fd = ch.sync_child.get();
+    cs.report_fd = ch.report_write.get();
+    sys::unique_fd go(::eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE));
+    if (!go) throw sys::SysError("eventfd", errno);
+    cs.go_fd = go.get();
+    auto let_go = [&go](const char* what) {
+        const std::uint64_t one = 1;
+        if (::write(go.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one))
+            throw sys::SysError(what, errno);
+    };
 
     // Signals are blocked before clone: one arriving in between is queued, not lost.
     SignalBlock signals;
@@ -112,37 +99,35 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     if (pid == 0) {
         // Child: the supervisor's ends must go, or it could not notice the supervisor's
         // death (a hang-up on the sync socket) nor the pipe's EOF.
-        ::close(sync_parent.get());
-        ::close(report_read.get());
+        ::close(ch.sync_parent.get());
+        ::close(ch.report_read.get());
         ::close(signals.fd());
         child_main(cs);
     }
     ChildGuard guard(pid, pidfd);
-    sync_child.reset();
-    report_write.reset();
+    ch.close_child_ends();
 
-    // Step 6: identity and limits, then release. Both before the child runs a single step.
-    write_id_maps(pid, plan);
-    cgroups.add(pid);
-    if (::send(sync_parent.get(), "R", 1, MSG_NOSIGNAL) != 1)
-        throw sys::SysError("send(release)", errno);
+    // Step 6: v1 cgroups, then release: the child never runs a step outside them. (It writes
+    // its own uid/gid maps, init.cpp.)
+    if (cs.release) {
+        cgroups.add(pid);
+        let_go("write(release)");
+    }
+    // While the child builds the sandbox; a throw ends it (the guard) before the command runs.
+    if (io.ready) io.ready();
+    let_go("write(go)");
 
     if (io.tty) raw.emplace(io.in);
     Supervised s;
     s.pid = pid;
     s.pidfd = guard.pidfd();
-    s.sync_fd = sync_parent.get();
-    s.report_fd = report_read.get();
+    s.sync_fd = ch.sync_parent.get();
+    s.report_fd = ch.report_read.get();
     s.signal_fd = signals.fd();
     s.proxy = proxy ? &*proxy : nullptr;
     s.stage_upper = stage.upper;
     s.raw = raw ? &*raw : nullptr;
-    supervise(plan, rules, io, sink, s, out);
-    guard.reaped();
-    if (raw) raw->restore();
-
-    out.peak_memory = cgroups.peak_memory();
-    if (out.peak_memory == 0) out.peak_memory = static_cast<std::uint64_t>(out.usage.ru_maxrss) * 1024;
+    supervise_to_end(plan, rules, io, sink, s, guard, cgroups, out);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // (like nsjail's kSubprocErrorChar), and the supervisor turns them into messages.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <string>
 
@@ -13,7 +15,8 @@ namespace agentbox::sandbox::lnx {
 enum class ReportKind : std::uint8_t {
     setup = 1,   // a setup step failed before the command ran: exit 125
     exec = 2,    // execve of the command failed: 126 or 127
-    status = 3,  // init: the command died of signal `err` (init then exits 128+N)
+    done = 3,    // init: the command ended with wait status `status`, and every other
+                 // process of the sandbox has been killed and reaped; `usage` is theirs
 };
 
 // Fixed size so that one write() of it is atomic on a pipe (< PIPE_BUF) and a reader never
@@ -21,6 +24,8 @@ enum class ReportKind : std::uint8_t {
 struct Report {
     ReportKind kind = ReportKind::setup;
     std::int32_t err = 0;
+    std::int32_t status = 0;  // done: the command's wait status
+    struct rusage usage {};   // done: RUSAGE_CHILDREN of init, i.e. the command and all it ran
     char op[64] = {};
     char path[3800] = {};
 };

@@ -50,8 +50,8 @@ struct Passed {
 };
 
 // One message on the sync socket: a tagged descriptor (SCM_RIGHTS) from the command, or init's
-// status record. Returns false on EOF.
-bool read_sync(int fd, Passed& passed, std::optional<int>& death_signal) {
+// final record. Returns false on EOF.
+bool read_sync(int fd, Passed& passed, std::optional<Report>& done) {
     Report r;
     struct iovec iov {&r, sizeof r};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -78,8 +78,7 @@ bool read_sync(int fd, Passed& passed, std::optional<int>& death_signal) {
             else slot = received;
         }
     }
-    if (static_cast<std::size_t>(n) == sizeof r && r.kind == ReportKind::status)
-        death_signal = r.err;
+    if (static_cast<std::size_t>(n) == sizeof r && r.kind == ReportKind::done) done = r;
     return true;
 }
 
@@ -91,7 +90,7 @@ struct State {
     bool stage_full = false;  // limits.stage_size was exceeded
     bool interrupted = false;  // a second SIGINT killed the sandbox
     int sigints = 0;
-    std::optional<int> death_signal;  // from init's status record
+    std::optional<Report> done;  // init's final record: the command's status, all reaped
 };
 
 // Read failure records until EAGAIN or EOF.
@@ -114,7 +113,7 @@ void read_reports(int fd, State& st, bool block) {
 
 }  // namespace
 
-void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                const EventSink& sink, const Supervised& s, Outcome& out) {
     State st;
     sys::unique_fd timer = make_timer(plan);
@@ -144,7 +143,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         while (s.init_reports_start && sync_open && !passed.init) {
             struct pollfd q {s.sync_fd, POLLIN, 0};
             if (::poll(&q, 1, 0) <= 0) break;
-            sync_open = read_sync(s.sync_fd, passed, st.death_signal);
+            sync_open = read_sync(s.sync_fd, passed, st.done);
         }
     };
     const policy::Limit* stage_limit = plan.limit("stage_size");
@@ -175,7 +174,9 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         proxy = std::make_unique<net::Proxy>(std::move(o), std::move(fd));
     };
 
-    while (!st.init_exited) {
+    // Until init exits, or says that the command and everything else in the sandbox is gone
+    // (init.cpp, finish); in the second case init's own exit is left to the caller.
+    while (!st.init_exited && !st.done) {
         enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, ANSWERS, TTY, N };
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
@@ -218,7 +219,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             }
         }
         if (p[SYNC].revents) {
-            sync_open = read_sync(s.sync_fd, passed, st.death_signal);
+            sync_open = read_sync(s.sync_fd, passed, st.done);
             if (passed.listener && !listener_taken) {
                 notifier.set_listener(*passed.listener);
                 listener_taken = true;
@@ -290,7 +291,8 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (p[PIDFD].revents) st.init_exited = true;
     }
 
-    // Init is gone and with it every process inside: what they wrote is all there.
+    // Every process inside is gone (init is, or has reaped them all): what they wrote is all
+    // there.
     bool had_eof = st.report_eof;
     read_reports(s.report_fd, st, false);
     drain_sync();
@@ -299,7 +301,7 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         out.started = true;
         if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
     }
-    while (sync_open && read_sync(s.sync_fd, passed, st.death_signal)) {
+    while (sync_open && read_sync(s.sync_fd, passed, st.done)) {
         struct pollfd p {s.sync_fd, POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
     }
@@ -326,10 +328,17 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     }
 
     int status = 0;
-    pid_t r;
-    do r = ::wait4(s.pid, &status, 0, &out.usage);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) throw sys::SysError("wait4(init)", errno);
+    if (st.done) {
+        status = st.done->status;
+        out.usage = st.done->usage;
+    } else {
+        pid_t r;
+        do r = ::wait4(s.pid, &status, 0, &out.usage);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) throw sys::SysError("wait4(init)", errno);
+        // Init died without its record (the OOM killer, or our SIGKILL): its status is the
+        // command's as far as anyone can tell.
+    }
 
     if (st.failure && st.failure->kind == ReportKind::setup) {
         out.exit_code = kExitSetup;
@@ -368,12 +377,25 @@ void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         out.signal = SIGINT;
     } else if (WIFEXITED(status)) {
         out.exit_code = WEXITSTATUS(status);
-        if (st.death_signal) out.signal = *st.death_signal;
     } else if (WIFSIGNALED(status)) {
-        // Init itself was killed (the OOM killer, or us): as if the command died of it.
+        // The command's own death by signal N, or init's (killed by the OOM killer): 128+N.
         out.signal = WTERMSIG(status);
         out.exit_code = 128 + out.signal;
     }
+    return !st.done;
+}
+
+void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+                      const EventSink& sink, const Supervised& s, ChildGuard& guard,
+                      const Cgroups& cgroups, Outcome& out) {
+    const bool reaped = supervise(plan, rules, io, sink, s, out);
+    if (s.raw != nullptr) s.raw->restore();
+    out.peak_memory = cgroups.peak_memory();
+    if (out.peak_memory == 0)
+        out.peak_memory = static_cast<std::uint64_t>(out.usage.ru_maxrss) * 1024;
+    if (reaped) guard.reaped();
+    else if (cgroups.active()) guard.wait_exit();
+    else guard.forget();
 }
 
 }  // namespace agentbox::sandbox::lnx

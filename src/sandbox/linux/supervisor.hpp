@@ -1,6 +1,7 @@
 // The supervisor's wait, after the child was released: one poll loop over init's pidfd, the
 // failure-report pipe, the sync socket, signals, the wall-clock timer, seccomp notifications,
-// the pty relay and the proxy's event queue (the proxy itself runs on its own thread). Ends when init has exited and everything it said has been read.
+// the pty relay and the proxy's event queue (the proxy itself runs on its own thread). Ends when
+// nothing in the sandbox runs any more and everything it said has been read.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,8 @@
 #include "net/proxy.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
+#include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/pty.hpp"
 #include "seccomp/rules.hpp"
 
@@ -38,8 +41,17 @@ struct Supervised {
 };
 
 // Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a
-// failure of the supervisor itself (after killing init).
-void supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+// failure of the supervisor itself (after killing init). Returns true when init was reaped
+// here; false when init reported the end (every process of the sandbox reaped) and is still
+// exiting -- tearing down the namespaces -- so that the caller reaps it when it suits.
+bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                const EventSink& sink, const Supervised& s, Outcome& out);
+
+// supervise(), then the end both backends share: the user's terminal mode back, peak memory,
+// and the first process (`guard`) reaped now, left to exit -- or, when cgroups must be removed
+// next, waited for.
+void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+                      const EventSink& sink, const Supervised& s, ChildGuard& guard,
+                      const Cgroups& cgroups, Outcome& out);
 
 }  // namespace agentbox::sandbox::lnx

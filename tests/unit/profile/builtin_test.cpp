@@ -35,6 +35,13 @@ TEST_CASE("the seven built-in profiles are compiled in") {
     CHECK(names == std::vector<std::string>{"base", "ci", "claude-code", "codex", "default",
                                             "python", "readonly"});
     CHECK(builtin_text("nosuch") == nullptr);
+    // The digests are computed by the build (cmake/embed_profiles.cmake), not at run time.
+    for (const std::string& name : names) {
+        CAPTURE(name);
+        REQUIRE(builtin_sha256(name) != nullptr);
+        CHECK(std::string(builtin_sha256(name)) == sha256_hex(builtin_text(name)));
+    }
+    CHECK(builtin_sha256("nosuch") == nullptr);
 }
 
 TEST_CASE("every built-in profile parses, loads and names itself") {
