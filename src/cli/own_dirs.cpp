@@ -1,29 +1,12 @@
 #include "cli/own_dirs.hpp"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <string>
 
 #include "stage/session.hpp"
-#include "sys/error.hpp"
+#include "sys/dirs.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
-
-namespace {
-
-void make_private_dirs(const std::string& path) {
-    std::string at;
-    for (const std::string& part : util::split(path, '/')) {
-        if (part.empty()) continue;
-        at += "/" + part;
-        if (::mkdir(at.c_str(), 0700) != 0 && errno != EEXIST)
-            throw sys::SysError("mkdir", at, errno);
-    }
-}
-
-}  // namespace
 
 profile::Profile own_dirs_layer(bool create) {
     profile::Profile layer;
@@ -31,7 +14,7 @@ profile::Profile own_dirs_layer(bool create) {
     for (const std::string& dir :
          {stage::state_dir(), stage::config_dir(), stage::cache_dir()}) {
         const std::string path = util::normalize_path(dir);
-        if (create) make_private_dirs(path);
+        if (create) sys::make_dirs(path);
         layer.filesystem.deny.push_back(
             profile::Entry{path, "agentbox's own directory " + path, src});
     }

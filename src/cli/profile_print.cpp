@@ -17,27 +17,7 @@ using profile::Setting;
 using profile::Source;
 
 // TOML basic string: quote, backslash and control characters escaped.
-std::string toml_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
-}
+std::string toml_string(std::string_view s) { return util::toml_quote(s); }
 
 // A TOML key: bare when it can be, quoted otherwise.
 std::string toml_key(std::string_view k) {

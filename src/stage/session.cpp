@@ -21,6 +21,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
@@ -50,21 +51,6 @@ std::string xdg_dir(const char* var, const char* fallback) {
     const char* v = std::getenv(var);
     if (v != nullptr && v[0] == '/') return util::normalize_path(v);
     return util::normalize_path(home() + "/" + fallback);
-}
-
-// mkdir -p with mode 0700 for every directory it creates; existing ones are left as they are
-// (not ours to chmod), but must be directories.
-void make_dirs(const std::string& path) {
-    std::string cur;
-    for (const auto& part : util::split(path, '/')) {
-        if (part.empty()) continue;
-        cur += "/" + part;
-        if (::mkdir(cur.c_str(), 0700) == 0) continue;
-        if (errno != EEXIST) throw sys::SysError("mkdir", cur, errno);
-        struct stat st {};
-        if (::stat(cur.c_str(), &st) != 0) throw sys::SysError("stat", cur, errno);
-        if (!S_ISDIR(st.st_mode)) throw sys::SysError("mkdir", cur, ENOTDIR);
-    }
 }
 
 std::string sessions_dir() { return state_dir() + "/sessions"; }
@@ -175,7 +161,7 @@ Meta read_meta(const std::string& dir) {
 
 std::string state_dir() {
     const std::string dir = xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox";
-    make_dirs(dir);
+    sys::make_dirs(dir);
     return dir;
 }
 
@@ -186,7 +172,7 @@ std::string cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache") + "/agentbo
 Session Session::create(const std::string& project, const std::vector<std::string>& argv,
                         const std::vector<std::string>& profiles) {
     const std::string parent = sessions_dir();
-    make_dirs(parent);
+    sys::make_dirs(parent);
 
     struct timespec ts {};
     ::clock_gettime(CLOCK_REALTIME, &ts);

@@ -44,7 +44,10 @@ std::string to_lower(std::string_view s) {
     return out;
 }
 
-std::string quote(std::string_view s) {
+namespace {
+
+// Any other control byte as \xNN, or for TOML as \uNNNN.
+std::string quote_with(std::string_view s, bool toml) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
@@ -56,7 +59,8 @@ std::string quote(std::string_view s) {
             default:
                 if (c < 0x20 || c == 0x7f) {
                     char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                    if (toml) std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    else std::snprintf(buf, sizeof buf, "\\x%02x", c);
                     out += buf;
                 } else {
                     out += static_cast<char>(c);
@@ -66,6 +70,12 @@ std::string quote(std::string_view s) {
     out += '"';
     return out;
 }
+
+}  // namespace
+
+std::string quote(std::string_view s) { return quote_with(s, false); }
+
+std::string toml_quote(std::string_view s) { return quote_with(s, true); }
 
 // A plain loop: find_first_of searches the set once per character, and this runs for every
 // rule against every environment variable and path when a plan is compiled.

@@ -18,6 +18,8 @@ std::string to_lower(std::string_view s);
 // Double-quoted, with control and non-printable bytes escaped (\n, \t, \xNN) so that a
 // hostile file name cannot drive the user's terminal.
 std::string quote(std::string_view s);
+// The same as a TOML basic string: control bytes as \uNNNN.
+std::string toml_quote(std::string_view s);
 
 // Glob match. In path mode `*` and `?` stop at '/', `**` spans directories ("a/**" matches
 // "a/b/c", "**/x" matches "x" and "d/x"); otherwise `*` matches any run of characters.

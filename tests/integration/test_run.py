@@ -28,6 +28,19 @@ class RunOutput(BoxTest):
         self.assertRc(res, 0)
         self.assertEqual(res.err, "", res)
 
+    def test_the_command_gets_every_cpu_the_caller_has(self):
+        # Init is started away from the supervisor's CPU (launch.cpp, spread_child); the command
+        # must not inherit that. Each run pins the caller to a different set, when there is one.
+        cpus = sorted(os.sched_getaffinity(0))
+        sets = [cpus] + ([[cpus[-1]], cpus[:-1]] if len(cpus) > 1 else [])
+        for allowed in sets:
+            argv = ["taskset", "-c", ",".join(map(str, allowed))] + self.box.argv(
+                ["python3", "-c", "import os; print(sorted(os.sched_getaffinity(0)))"])
+            for _ in range(3):
+                res = self.box.run(None, argv=argv)
+                self.assertRc(res, 0)
+                self.assertEqual(res.out.strip(), str(allowed), res)
+
     def test_stderr_of_the_command_is_passed(self):
         res = self.box.run(["sh", "-c", "echo oops >&2; exit 5"])
         self.assertRc(res, 5)

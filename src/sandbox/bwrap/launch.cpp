@@ -280,18 +280,7 @@ int protect_proc(lnx::StepError& e) {
 
 Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
                const EventSink& sink) {
-    Outcome out;
-    const auto start = std::chrono::steady_clock::now();
-    try {
-        run(plan, stage, io, sink, out);
-    } catch (const std::exception& ex) {
-        out.exit_code = kExitSetup;
-        out.started = false;
-        out.error = ex.what();
-    }
-    out.wall_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return out;
+    return lnx::timed_launch([&](Outcome& out) { run(plan, stage, io, sink, out); });
 }
 
 int init_main(int argc, char** argv) {

@@ -21,13 +21,6 @@ constexpr unsigned long kSecurebits =
     SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
     SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
-int fail(StepError& e, const char* op, int err) {
-    e.op = op;
-    e.path.clear();
-    e.err = err;
-    return -1;
-}
-
 int capget_self(__user_cap_data_struct (&data)[2]) {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     return static_cast<int>(::syscall(SYS_capget, &hdr, data));

@@ -2,19 +2,44 @@
 // that the child only reads it: no parsing, few allocations, no exceptions after clone.
 #pragma once
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
+#include "sandbox/linux/report.hpp"
 
 namespace agentbox::sandbox::lnx {
+
+// The seccomp program, handed to the command in memory the supervisor shares with the child
+// (MAP_SHARED, mapped before clone): the supervisor compiles it while the child builds the
+// sandbox and puts it here before the command's go, which the command waits for before reading
+// it. exec drops the mapping from the command; init, which keeps it, is not dumpable.
+class SharedFilter {
+public:
+    SharedFilter();
+    ~SharedFilter();
+    SharedFilter(const SharedFilter&) = delete;
+    SharedFilter& operator=(const SharedFilter&) = delete;
+    // Supervisor, before the go. Throws when the program does not fit (more than BPF_MAXINSNS).
+    void put(const std::vector<std::uint8_t>& bpf);
+    // Command, after the go.
+    const std::uint8_t* data() const { return base_ + sizeof(std::uint64_t); }
+    std::size_t size() const;
+
+private:
+    std::uint8_t* base_ = nullptr;
+};
 
 struct ChildSetup {
     const policy::Plan* plan = nullptr;
     const StageDirs* stage = nullptr;
-    const std::vector<std::uint8_t>* bpf = nullptr;  // compiled seccomp filter
+    const std::vector<std::uint8_t>* bpf = nullptr;  // compiled seccomp filter (bwrap), or
+    const SharedFilter* shared_bpf = nullptr;         // the same, to read after the go
     bool notify = false;     // bpf routes denials to a listener that goes to the supervisor
     int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: listener, status; release
                              // and go ('R', 'G') when there is no go_fd
@@ -22,6 +47,10 @@ struct ChildSetup {
     bool release = true;     // init waits for its release (the supervisor adds it to cgroups)
     uid_t outside_uid = 0;   // the supervisor's effective ids, for init's uid/gid maps
     gid_t outside_gid = 0;
+    // The CPUs the command may run on: the supervisor's own. Init starts on the others only
+    // (launch.cpp, spread_child), so the command puts this set back after its go.
+    bool restore_cpus = false;
+    cpu_set_t cpus{};
     int report_fd = -1;      // CLOEXEC pipe: failure records; EOF once the command exec'd
     bool tty = false;        // Io::tty: the command opens a pty in the sandbox's own devpts
     bool gate = true;        // the command waits for its go before its last steps
@@ -61,5 +90,15 @@ int send_tagged_fd(int sync_fd, char tag, int fd) noexcept;
 inline constexpr int kExitSetup = 125;
 inline constexpr int kExitNotExecutable = 126;
 inline constexpr int kExitNotFound = 127;
+
+// A setup step of init or the command failed: report it, exit 125.
+[[noreturn]] inline void die(const ChildSetup& cs, const StepError& e) {
+    send_report(cs.report_fd, ReportKind::setup, e);
+    ::_exit(kExitSetup);
+}
+[[noreturn]] inline void die_errno(const ChildSetup& cs, const char* op, const char* path) {
+    send_report(cs.report_fd, ReportKind::setup, op, path, errno);
+    ::_exit(kExitSetup);
+}
 
 }  // namespace agentbox::sandbox::lnx

@@ -4,6 +4,7 @@
 // denies calls the earlier steps make, then execve.
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -20,16 +21,6 @@
 namespace agentbox::sandbox::lnx {
 
 namespace {
-
-[[noreturn]] void die(const ChildSetup& cs, const StepError& e) {
-    send_report(cs.report_fd, ReportKind::setup, e);
-    ::_exit(kExitSetup);
-}
-
-[[noreturn]] void die_errno(const ChildSetup& cs, const char* op, const char* path) {
-    send_report(cs.report_fd, ReportKind::setup, op, path, errno);
-    ::_exit(kExitSetup);
-}
 
 // 0, 1 and 2 from `in`, `out`, `err`, whatever numbers those have now (one may already be 0,
 // or two may be the same fd): first copy all three above 2, then dup2 down.
@@ -181,6 +172,9 @@ void command_main(const ChildSetup& cs) {
     // The supervisor lets the command go once its own part of the start is done (Io::ready,
     // the decision log): a run that cannot be recorded never runs. EOF means it gave up.
     if (cs.gate && !wait_go(cs, 'G')) ::_exit(kExitSetup);
+    // Every CPU the user's processes may use, whatever init was started on. Only a scheduling
+    // matter: if the set cannot be put back, the command still runs, on fewer CPUs.
+    if (cs.restore_cpus) ::sched_setaffinity(0, sizeof cs.cpus, &cs.cpus);
 
     StepError e;
     int abi = 0;
@@ -191,7 +185,11 @@ void command_main(const ChildSetup& cs) {
     if (set_no_new_privs(e) < 0) die(cs, e);
     // Seccomp last: the filter denies calls the steps above make (prctl variants, landlock).
     int listener = -1;
-    if (install_seccomp(*cs.bpf, cs.notify ? &listener : nullptr, e) < 0) die(cs, e);
+    const int rc = cs.shared_bpf != nullptr
+                       ? install_seccomp(cs.shared_bpf->data(), cs.shared_bpf->size(),
+                                         cs.notify ? &listener : nullptr, e)
+                       : install_seccomp(*cs.bpf, cs.notify ? &listener : nullptr, e);
+    if (rc < 0) die(cs, e);
     if (cs.notify && listener >= 0) send_listener(cs, listener);
 
     exec_command(cs);

@@ -18,13 +18,6 @@ namespace agentbox::sandbox::lnx {
 
 namespace {
 
-int fail(StepError& e, const char* op, const std::string& path) {
-    e.op = op;
-    e.path = path;
-    e.err = errno;
-    return -1;
-}
-
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
 struct Link {

@@ -1,8 +1,47 @@
-// Supervisor-side preparation of the command's execve arguments (before clone).
+// Supervisor-side preparation of what the command needs: its execve arguments (before clone)
+// and its seccomp filter (before its go).
+#include <linux/filter.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "sandbox/linux/child.hpp"
+#include "sys/error.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::sandbox::lnx {
+
+namespace {
+
+constexpr std::size_t kFilterBytes = sizeof(std::uint64_t) + BPF_MAXINSNS * sizeof(sock_filter);
+
+}  // namespace
+
+SharedFilter::SharedFilter() {
+    void* p =
+        ::mmap(nullptr, kFilterBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw sys::SysError("mmap", "seccomp filter", errno);
+    base_ = static_cast<std::uint8_t*>(p);
+}
+
+SharedFilter::~SharedFilter() {
+    ::munmap(base_, kFilterBytes);
+}
+
+void SharedFilter::put(const std::vector<std::uint8_t>& bpf) {
+    if (bpf.size() > kFilterBytes - sizeof(std::uint64_t))
+        throw sys::SysError("seccomp", "filter larger than BPF_MAXINSNS", E2BIG);
+    const std::uint64_t n = bpf.size();
+    std::memcpy(base_ + sizeof n, bpf.data(), bpf.size());
+    std::memcpy(base_, &n, sizeof n);
+}
+
+std::size_t SharedFilter::size() const {
+    std::uint64_t n = 0;
+    std::memcpy(&n, base_, sizeof n);
+    return static_cast<std::size_t>(n);
+}
 
 std::vector<std::string> exec_candidates(const std::string& argv0, const std::string& path) {
     if (argv0.find('/') != std::string::npos) return {argv0};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,15 @@ struct StepError {
     std::string path;
     int err = 0;
 };
+
+// Records a failed step in `e`, for `return fail(e, ...)`: -1.
+inline int fail(StepError& e, const char* op, const std::string& path, int err = errno) {
+    e.op = op;
+    e.path = path;
+    e.err = err;
+    return -1;
+}
+inline int fail(StepError& e, const char* op, int err) { return fail(e, op, std::string(), err); }
 
 // Landlock ruleset from the plan (paths are sandbox paths, after pivot_root). With mode
 // best_effort and no kernel support this is a no-op; with require it fails. Sets
@@ -31,7 +41,10 @@ int set_no_new_privs(StepError& e);
 
 // Load a compiled BPF program (seccomp::compile) with TSYNC. When `listener` is non-null the
 // filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER and *listener receives the notify fd.
-int install_seccomp(const std::vector<std::uint8_t>& bpf, int* listener, StepError& e);
+int install_seccomp(const std::uint8_t* bpf, std::size_t size, int* listener, StepError& e);
+inline int install_seccomp(const std::vector<std::uint8_t>& bpf, int* listener, StepError& e) {
+    return install_seccomp(bpf.data(), bpf.size(), listener, e);
+}
 
 // What this kernel and system can enforce. Real syscalls: probes in short-lived children.
 policy::HostFacts probe_host();

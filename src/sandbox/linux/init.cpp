@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -30,16 +31,6 @@ namespace {
 
 // Signals the supervisor may send us to pass on to the command's process group.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2};
-
-[[noreturn]] void die(const ChildSetup& cs, const StepError& e) {
-    send_report(cs.report_fd, ReportKind::setup, e);
-    ::_exit(kExitSetup);
-}
-
-[[noreturn]] void die_errno(const ChildSetup& cs, const char* op, const char* path) {
-    send_report(cs.report_fd, ReportKind::setup, op, path, errno);
-    ::_exit(kExitSetup);
-}
 
 // Inside id = outside id, one entry each, written by init itself, as the one mapping an
 // unprivileged process may write for its own new namespace: no round trip to the supervisor
@@ -191,6 +182,10 @@ void build_sandbox(const ChildSetup& cs) {
     }
 }
 
+int command_entry(void* cs) {
+    command_main(*static_cast<const ChildSetup*>(cs));
+}
+
 // The sandbox is built: from here on init only starts the command, reaps and passes signals.
 [[noreturn]] void become_init(const ChildSetup& cs) {
     // Non-dumpable: /proc/1 becomes inaccessible to the command (no ptrace, no /proc/1/fd,
@@ -207,9 +202,17 @@ void build_sandbox(const ChildSetup& cs) {
     int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
     if (sfd < 0) die_errno(cs, "signalfd", "");
 
-    pid_t command = ::fork();
-    if (command < 0) die_errno(cs, "fork", "");
-    if (command == 0) command_main(cs);
+    // The command is started the way posix_spawn starts one: in init's memory (CLONE_VM), on
+    // a stack of its own, init suspended until it has exec'd or exited (CLONE_VFORK). A fork
+    // would copy init's page tables (init is a copy of the supervisor, profile, plan and all)
+    // only for the command to fault on each page it writes before execve replaces them.
+    // Init does nothing meanwhile, so nothing of its state is touched by two at once. The
+    // command has its own credentials, signal handlers, Landlock domain and seccomp filter:
+    // none of those is shared by CLONE_VM, and TSYNC reaches threads of its own process only.
+    alignas(16) static char stack[256 * 1024];
+    const pid_t command = ::clone(command_entry, stack + sizeof stack,
+                                  CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildSetup*>(&cs));
+    if (command < 0) die_errno(cs, "clone(command)", "");
 
     // Init keeps nothing the command could use: not its capabilities (it only reaps and
     // signals from now on), not the host's stdio, not the pty. Closing report_fd leaves the

@@ -101,13 +101,6 @@ std::uint64_t plan_rights(unsigned access) {
     return r;
 }
 
-int fail(StepError& e, const char* op, const std::string& path, int err) {
-    e.op = op;
-    e.path = path;
-    e.err = err;
-    return -1;
-}
-
 struct Fd {
     int fd;
     ~Fd() {

@@ -14,14 +14,6 @@
 
 namespace agentbox::sandbox::lnx {
 
-namespace {
-int fail(StepError& e, const char* op, const std::string& path) {
-    e.op = op;
-    e.path = path;
-    e.err = errno;
-    return -1;
-}
-}  // namespace
 
 int make_fs(const char* type, std::initializer_list<FsOption> options, unsigned attrs,
             const char* op, const std::string& path, StepError& e) {

@@ -18,13 +18,6 @@ using policy::MountKind;
 
 namespace {
 
-int fail(StepError& e, const char* op, const std::string& path) {
-    e.op = op;
-    e.path = path;
-    e.err = errno;
-    return -1;
-}
-
 // bind_ro / bind_rw: a recursive clone of the host path, so that what is mounted below it on
 // the host stays visible as it is; nosuid,nodev are added, never removed.
 int mount_bind(int root_fd, const Mount& m, bool ro, StepError& e) {

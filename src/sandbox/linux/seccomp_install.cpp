@@ -12,33 +12,20 @@
 
 namespace agentbox::sandbox::lnx {
 
-namespace {
-
-int fail(StepError& e, const char* op, int err) {
-    e.op = op;
-    e.path.clear();
-    e.err = err;
-    return -1;
-}
-
-}  // namespace
-
-int install_seccomp(const std::vector<std::uint8_t>& bpf, int* listener, StepError& e) {
+int install_seccomp(const std::uint8_t* bpf, std::size_t size, int* listener, StepError& e) {
     // The kernel would also accept a filter from a process holding CAP_SYS_ADMIN, but then an
     // exec of a setuid binary could run with it; the sandbox always sets no_new_privs first.
     if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
         return fail(e, "seccomp: no_new_privs is not set (set_no_new_privs must come first)",
                     EPERM);
-    if (bpf.empty() || bpf.size() % sizeof(sock_filter) != 0 ||
-        bpf.size() / sizeof(sock_filter) > BPF_MAXINSNS)
+    if (size == 0 || size % sizeof(sock_filter) != 0 || size / sizeof(sock_filter) > BPF_MAXINSNS)
         return fail(e, "seccomp: the compiled filter is not a BPF program", EINVAL);
 
     sock_fprog prog{};
-    prog.len = static_cast<unsigned short>(bpf.size() / sizeof(sock_filter));
-    // The kernel only reads the program. A vector's storage comes from operator new, aligned
-    // for any fundamental type, so viewing it as sock_filter[] is sound.
-    prog.filter =
-        static_cast<sock_filter*>(static_cast<void*>(const_cast<std::uint8_t*>(bpf.data())));
+    prog.len = static_cast<unsigned short>(size / sizeof(sock_filter));
+    // The kernel only reads the program. Both sources -- a vector's storage from operator new,
+    // SharedFilter's page past an 8-byte length -- are aligned for sock_filter.
+    prog.filter = static_cast<sock_filter*>(static_cast<void*>(const_cast<std::uint8_t*>(bpf)));
 
     // TSYNC: every thread gets the filter or none does. With a listener the kernel returns the
     // notify fd, so a sync failure must be reported as ESRCH instead of as a thread id.

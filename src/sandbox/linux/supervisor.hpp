@@ -4,7 +4,9 @@
 // nothing in the sandbox runs any more and everything it said has been read.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include <sys/types.h>
@@ -13,6 +15,7 @@
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/child.hpp"
 #include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/pty.hpp"
 #include "seccomp/rules.hpp"
@@ -46,6 +49,24 @@ struct Supervised {
 // exiting -- tearing down the namespaces -- so that the caller reaps it when it suits.
 bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                const EventSink& sink, const Supervised& s, Outcome& out);
+
+// A backend's launch around `run(out)`: a failure it throws is a setup failure (125) with its
+// message, and the wall time covers all of it.
+template <class Run>
+Outcome timed_launch(Run&& run) {
+    Outcome out;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        run(out);
+    } catch (const std::exception& ex) {
+        out.exit_code = kExitSetup;
+        out.started = false;
+        out.error = ex.what();
+    }
+    out.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return out;
+}
 
 // supervise(), then the end both backends share: the user's terminal mode back, peak memory,
 // and the first process (`guard`) reaped now, left to exit -- or, when cgroups must be removed

@@ -2,11 +2,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
+#include "sys/io.hpp"
 #include "sys/remove.hpp"
 
 namespace {
@@ -53,4 +57,79 @@ TEST_CASE("remove_contents never follows a symlink out of the tree") {
 TEST_CASE("remove_contents of a missing directory is a no-op; of a file, an error") {
     CHECK_NOTHROW(agentbox::sys::remove_contents("/nonexistent/agentbox/x"));
     CHECK_THROWS_AS(agentbox::sys::remove_contents("/etc/hostname"), agentbox::sys::SysError);
+}
+
+TEST_CASE("open_up makes overlayfs' mode-000 leftovers readable and keeps them") {
+    const std::string root = make_temp_dir();
+    REQUIRE(::mkdir((root + "/work").c_str(), 0) == 0);
+    REQUIRE(::mkdir((root + "/work/incompat").c_str(), 0) == 0);  // (as root, 0 is no bar)
+    std::ofstream(root + "/work/incompat/dirty") << "";
+    REQUIRE(::chmod((root + "/work/incompat/dirty").c_str(), 0) == 0);
+    REQUIRE(::chmod((root + "/work/incompat").c_str(), 0) == 0);
+    REQUIRE(::symlink("/etc/passwd", (root + "/link").c_str()) == 0);
+    struct stat before;
+    REQUIRE(::stat("/etc/passwd", &before) == 0);
+
+    agentbox::sys::open_up(root);
+    struct stat st;
+    REQUIRE(::stat((root + "/work").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(::stat((root + "/work/incompat").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(::stat((root + "/work/incompat/dirty").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    // A link's target is never touched.
+    REQUIRE(::stat("/etc/passwd", &st) == 0);
+    CHECK(st.st_mode == before.st_mode);
+
+    agentbox::sys::remove_contents(root);
+    ::rmdir(root.c_str());
+}
+
+TEST_CASE("make_dirs creates what is missing, leaves what exists, refuses a file") {
+    const std::string root = make_temp_dir();
+    agentbox::sys::make_dirs(root + "/a/b/c");
+    struct stat st;
+    REQUIRE(::stat((root + "/a/b/c").c_str(), &st) == 0);
+    CHECK(S_ISDIR(st.st_mode));
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(::chmod((root + "/a").c_str(), 0755) == 0);
+    agentbox::sys::make_dirs(root + "/a/b/c");  // all there: nothing changes
+    REQUIRE(::stat((root + "/a").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0755);
+
+    std::ofstream(root + "/file") << "x";
+    try {
+        agentbox::sys::make_dirs(root + "/file");
+        FAIL("a file was taken for a directory");
+    } catch (const agentbox::sys::SysError& e) {
+        CHECK(e.err() == ENOTDIR);
+    }
+    CHECK_THROWS_AS(agentbox::sys::make_dirs(root + "/file/sub"), agentbox::sys::SysError);
+    agentbox::sys::remove_contents(root);
+    ::rmdir(root.c_str());
+}
+
+TEST_CASE("write_all writes all of the data, and names the file when it cannot") {
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    const std::string data(1 << 20, 'x');  // far more than the pipe holds: many writes
+    std::size_t got = 0;
+    std::thread reader([&] {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(p[0], buf, sizeof buf)) > 0) got += static_cast<std::size_t>(n);
+    });
+    agentbox::sys::write_all(p[1], data, "pipe");
+    ::close(p[1]);
+    reader.join();
+    ::close(p[0]);
+    CHECK(got == data.size());
+    try {
+        agentbox::sys::write_all(p[1], "x", "closed pipe");
+        FAIL("a write to a closed descriptor succeeded");
+    } catch (const agentbox::sys::SysError& e) {
+        CHECK(e.err() == EBADF);
+        CHECK(e.path() == "closed pipe");
+    }
 }

@@ -36,6 +36,14 @@ TEST_CASE("quote escapes terminal control bytes") {
     CHECK(quote("q\"") == "\"q\\\"\"");
 }
 
+TEST_CASE("toml_quote writes a TOML basic string") {
+    CHECK(toml_quote("a b") == "\"a b\"");
+    CHECK(toml_quote("a\nb\tc") == "\"a\\nb\\tc\"");
+    CHECK(toml_quote("\x1b[2J") == "\"\\u001b[2J\"");
+    CHECK(toml_quote("\x7f") == "\"\\u007f\"");
+    CHECK(toml_quote("q\"\\") == "\"q\\\"\\\\\"");
+}
+
 TEST_CASE("nearest suggests plausible typos only") {
     std::vector<std::string> keys{"read", "write", "deny", "tmpfs", "exec"};
     CHECK(nearest("wirte", keys) == "write");
