@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "fixtures.hpp"
 #include "policy/policy.hpp"
@@ -73,6 +74,12 @@ inline HostFacts builtin_facts() {
 inline Plan builtin_plan(const std::string& name) {
     const BuiltinRun r = builtin_run();
     return compile(profile::load(name, r.ctx), r.inv, builtin_facts());
+}
+
+// One mount of a Plan written by hand (the small Plans of the backend tests).
+inline Mount mount(MountKind k, std::string source, std::string target, std::string rule) {
+    return Mount{k, std::move(source), std::move(target), std::move(rule),
+                 profile::Source{"test.toml", 3, 1}};
 }
 
 }  // namespace agentbox::policy::test

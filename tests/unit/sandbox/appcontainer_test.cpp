@@ -13,13 +13,9 @@
 using namespace agentbox;
 using namespace agentbox::sandbox::windows;
 using policy::MountKind;
+using policy::test::mount;
 
 namespace {
-
-policy::Mount mount(MountKind k, std::string source, std::string target, std::string rule) {
-    return policy::Mount{k, std::move(source), std::move(target), std::move(rule),
-                         profile::Source{"test.toml", 3, 1}};
-}
 
 policy::Plan small_plan() {
     policy::Plan p;

@@ -14,13 +14,9 @@
 using namespace agentbox;
 using namespace agentbox::sandbox::macos;
 using policy::MountKind;
+using policy::test::mount;
 
 namespace {
-
-policy::Mount mount(MountKind k, std::string source, std::string target, std::string rule) {
-    return policy::Mount{k, std::move(source), std::move(target), std::move(rule),
-                         profile::Source{"test.toml", 3, 1}};
-}
 
 // A small Plan by hand: /usr readable, the project staged, /tmp a tmpfs, one denied file.
 policy::Plan small_plan() {

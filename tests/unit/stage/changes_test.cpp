@@ -13,6 +13,7 @@
 #include <string>
 
 #include "stage/changes.hpp"
+#include "tree_fixture.hpp"
 
 namespace fs = std::filesystem;
 using agentbox::stage::Change;
@@ -21,31 +22,14 @@ using agentbox::stage::Kind;
 
 namespace {
 
-struct Tree {
-    std::string root, upper, project;
-    Tree() {
-        char tmpl[] = "/tmp/agentbox-changes-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
-        upper = root + "/upper";
-        project = root + "/project";
-        fs::create_directories(upper);
-        fs::create_directories(project);
+// tree_fixture.hpp's temporary project/ and upper/, with upper/ written by hand the way
+// overlayfs writes it.
+struct Tree : agentbox::stage::test::Trees {
+    void up(const std::string& rel, const std::string& data, mode_t mode = 0644) const {
+        file(upper, rel, data, mode);
     }
-    ~Tree() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
-    static void write(const std::string& path, const std::string& data, unsigned mode = 0644) {
-        fs::create_directories(fs::path(path).parent_path());
-        std::ofstream(path, std::ios::binary) << data;
-        REQUIRE(::chmod(path.c_str(), mode) == 0);
-    }
-    void up(const std::string& rel, const std::string& data, unsigned mode = 0644) const {
-        write(upper + "/" + rel, data, mode);
-    }
-    void proj(const std::string& rel, const std::string& data, unsigned mode = 0644) const {
-        write(project + "/" + rel, data, mode);
+    void proj(const std::string& rel, const std::string& data, mode_t mode = 0644) const {
+        file(project, rel, data, mode);
     }
     void whiteout(const std::string& rel) const {
         const std::string p = upper + "/" + rel;
@@ -54,7 +38,7 @@ struct Tree {
     }
     std::map<std::string, Change> run() const {
         std::map<std::string, Change> out;
-        for (auto& c : changes(upper, project)) out[c.path] = c;
+        for (auto& c : agentbox::stage::changes(upper, project)) out[c.path] = c;
         return out;
     }
 };
