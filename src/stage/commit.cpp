@@ -3,7 +3,6 @@
 // all again". What an operation replaces is moved, never deleted, into backup/<commit>/<n>.
 #include "stage/commit.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -20,6 +19,7 @@
 #include <stdexcept>
 
 #include "stage/fsops.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/remove.hpp"
@@ -535,20 +535,13 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
     std::function<void(int, const std::string&, int)> scan = [&](int dfd, const std::string& rel,
                                                                   int depth) {
         if (depth > 256 || found) return;
-        const int dup = ::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dup < 0) return;
-        DIR* d = ::fdopendir(dup);
-        if (d == nullptr) {
-            ::close(dup);
-            return;
+        std::vector<sys::DirEntry> entries;
+        try {
+            entries = sys::read_dir(dfd, rel);
+        } catch (const sys::SysError&) {
+            return;  // unreadable: nothing in it can be told apart
         }
-        std::vector<std::string> names;
-        while (const struct dirent* e = ::readdir(d)) {
-            const std::string nm = e->d_name;
-            if (nm != "." && nm != "..") names.push_back(nm);
-        }
-        ::closedir(d);
-        for (const auto& nm : names) {
+        for (const auto& [nm, type] : entries) {
             struct stat st {};
             if (::fstatat(dfd, nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
             const std::string child = rel + "/" + nm;

@@ -1,6 +1,5 @@
 #include "stage/fsops.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -11,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
@@ -104,16 +104,7 @@ void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& 
     if (::mkdirat(ddir, dname.c_str(), 0700) != 0) throw SysError("mkdir", shown, errno);
     unique_fd dst(::openat(ddir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dst) throw SysError("open", shown, errno);
-    const int dup = ::fcntl(src.get(), F_DUPFD_CLOEXEC, 0);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        ::close(dup);
-        throw SysError("opendir", shown, errno);
-    }
-    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
-    while (const struct dirent* e = ::readdir(d)) {
-        const std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
+    for (const auto& [name, type] : sys::read_dir(src.get(), shown)) {
         struct stat cst {};
         if (::fstatat(src.get(), name.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0)
             throw SysError("stat", shown + "/" + name, errno);

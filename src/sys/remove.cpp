@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 
@@ -20,26 +21,8 @@ namespace {
 void clear_dir(int fd, const std::string& path, int depth, bool remove = true) {
     // Bounded: a path deeper than this is not something agentbox created.
     if (depth > 4096) throw SysError("remove", path, ELOOP);
-    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw SysError("dup", path, errno);
-    DIR* d = ::fdopendir(dup);
-    if (!d) {
-        int err = errno;
-        ::close(dup);
-        throw SysError("opendir", path, err);
-    }
-    struct Entry {
-        std::string name;
-        bool is_dir, is_file;
-    };
-    std::vector<Entry> entries;
-    while (dirent* e = ::readdir(d)) {
-        std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        entries.push_back({std::move(name), e->d_type == DT_DIR, e->d_type == DT_REG});
-    }
-    ::closedir(d);
-    for (const auto& [name, is_dir, is_file] : entries) {
+    for (const auto& [name, type] : read_dir(fd, path)) {
+        const bool is_dir = type == DT_DIR, is_file = type == DT_REG;
         const std::string child = path + "/" + name;
         if (is_dir) {
             // Make it listable: only ever on a directory entry of ours, never through a link.

@@ -1,6 +1,5 @@
 #include "sandbox/linux/stage_watch.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -9,38 +8,36 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
+#include <vector>
 
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
+#include "sys/fd.hpp"
 
 namespace agentbox::sandbox::lnx {
 
 namespace {
 
+// What cannot be read is not counted: the command may be changing the tree meanwhile.
 std::uint64_t walk(int dfd, int depth) {
     if (depth > 256) return 0;
-    const int dup = ::fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return 0;
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        ::close(dup);
+    std::vector<sys::DirEntry> entries;
+    try {
+        entries = sys::read_dir(dfd, "upper");
+    } catch (const sys::SysError&) {
         return 0;
     }
     std::uint64_t total = 0;
-    while (const struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    for (const auto& e : entries) {
         struct stat st {};
-        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         total += static_cast<std::uint64_t>(st.st_blocks) * 512;
         if (S_ISDIR(st.st_mode)) {
-            const int sub = ::openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0) {
-                total += walk(sub, depth + 1);
-                ::close(sub);
-            }
+            const sys::unique_fd sub(::openat(dfd, e.name.c_str(),
+                                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (sub) total += walk(sub.get(), depth + 1);
         }
     }
-    ::closedir(d);
     return total;
 }
 

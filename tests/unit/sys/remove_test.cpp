@@ -1,10 +1,13 @@
 #include <doctest/doctest.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -132,4 +135,28 @@ TEST_CASE("write_all writes all of the data, and names the file when it cannot")
         CHECK(e.err() == EBADF);
         CHECK(e.path() == "closed pipe");
     }
+}
+
+TEST_CASE("read_dir lists a directory by descriptor, without . and .., leaving it as it was") {
+    const std::string root = make_temp_dir();
+    REQUIRE(::mkdir((root + "/sub").c_str(), 0700) == 0);
+    std::ofstream(root + "/file") << "x";
+    REQUIRE(::symlink("file", (root + "/link").c_str()) == 0);
+    const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    for (int round = 0; round < 2; ++round) {  // the caller's descriptor is not consumed
+        std::map<std::string, unsigned char> seen;
+        for (const auto& e : agentbox::sys::read_dir(fd, root)) seen[e.name] = e.type;
+        CHECK(seen.size() == 3);
+        CHECK(seen["sub"] == DT_DIR);
+        CHECK(seen["file"] == DT_REG);
+        CHECK(seen["link"] == DT_LNK);
+    }
+    ::close(fd);
+    const int path_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    CHECK(agentbox::sys::read_dir(path_fd, root).size() == 3);  // O_PATH is enough
+    ::close(path_fd);
+    CHECK_THROWS_AS(agentbox::sys::read_dir(-1, "nothing"), agentbox::sys::SysError);
+    agentbox::sys::remove_contents(root);
+    ::rmdir(root.c_str());
 }
