@@ -18,21 +18,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
+def cells(line):
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
 def sections(results):
-    """(name, stamp line, table header, rows, conclusion lines) of each section, in order."""
+    """(name, stamp line, tables, conclusion lines) of each section, in order. A table is
+    (caption, header, rows); the caption is the line above it ("Wall time:"), when a section
+    has more than one."""
     out = []
     for m in re.finditer(r"<!-- (\w+) -->\n## \w+\n\n(.*?)\n<!-- /\1 -->", results, re.S):
         name, body = m.group(1), m.group(2)
         lines = body.split("\n")
         stamp = lines[0].strip()
-        table = [l for l in lines if l.startswith("|")]
-        header = [c.strip() for c in table[0].strip("|").split("|")] if table else []
-        rows = [[c.strip() for c in l.strip("|").split("|")] for l in table[2:]]
-        # The lines after the table: what the section concludes (ratios against targets,
+        tables, last, caption = [], -1, ""
+        for i, line in enumerate(lines):
+            if not line.startswith("|"):
+                if line.strip():
+                    caption = line.strip()
+                continue
+            if i != last + 1:  # a new table: header, separator, rows
+                tables.append((caption.rstrip(":"), cells(line), []))
+            elif not re.fullmatch(r"[|\-: ]+", line):
+                tables[-1][2].append(cells(line))
+            last = i
+        if len(tables) < 2:
+            tables = [("", h, r) for _, h, r in tables]
+        # The lines after the last table: what the section concludes (ratios against targets,
         # memory, latency), as RESULTS.md words them.
-        after = lines[lines.index(table[-1]) + 1:] if table else []
-        notes = [l.strip() for l in after if l.strip()]
-        out.append((name, stamp, header, rows, notes))
+        notes = [l.strip() for l in lines[last + 1:] if l.strip()] if tables else []
+        out.append((name, stamp, tables, notes))
     return out
 
 
@@ -41,16 +56,20 @@ def render(results):
              "<!-- written by bench/readme.py from bench/RESULTS.md; edit neither by hand -->", "",
              "| benchmark | what | median | ratio |", "|---|---|---:|---:|"]
     notes = []
-    for name, stamp, header, rows, extra in sections(results):
-        if not header:
+    for name, stamp, tables, extra in sections(results):
+        if not tables:
             continue
-        unit = re.sub(r"^median\s*", "", header[1]).strip()
-        baseline = re.sub(r"^ratio to\s*", "", header[-1]).strip()
-        for row in rows:
-            what, median, ratio = row[0], row[1], row[-1]
-            if what == "true":  # the bare process start: a floor, not a contender
-                continue
-            parts.append("| %s | %s | %s %s | %s to %s |" % (name, what, median, unit, ratio, baseline))
+        for caption, header, rows in tables:
+            unit = re.sub(r"^median\s*", "", header[1]).strip()
+            baseline = re.sub(r"^ratio to\s*", "", header[-1]).strip()
+            for row in rows:
+                what, median, ratio = row[0], row[1], row[-1]
+                if what == "true":  # the bare process start: a floor, not a contender
+                    continue
+                if caption:
+                    what += " (%s)" % caption
+                parts.append("| %s | %s | %s %s | %s to %s |"
+                             % (name, what, median, unit, ratio, baseline))
         notes += ["- %s: %s" % (name, n) for n in extra]
         notes.append("- %s: measured %s" % (name, stamp))
     return "\n".join(parts + [""] + notes + [END])

@@ -60,6 +60,11 @@ class Bench(unittest.TestCase):
         self.assertEqual(0, subprocess.run(readme_py + ["--check"]).returncode)
         with open(readme) as f:
             quoted = f.read()
+        # A section with two tables (diff: wall and CPU time) gives rows of both, each named by
+        # its caption, and never a header or separator line as a row.
+        self.assertNotRegex(quoted, re.compile(r"^\| \w+ \| (command|-+) \|", re.M), "a header as a row")
+        self.assertRegex(quoted, re.compile(r"^\| diff \| agentbox diff --name-status \(Wall time\) \|", re.M))
+        self.assertRegex(quoted, re.compile(r"^\| diff \| agentbox diff --name-status \(CPU time", re.M))
         m = re.search(r"^\| startup \| agentbox \| ([\d.]+) ms \| ([\d.]+)x to bwrap \|$", quoted, re.M)
         self.assertIsNotNone(m)
         self.assertRegex(out, r"\| agentbox \| %s \| [\d.]+ \| %sx \|" % (re.escape(m.group(1)), re.escape(m.group(2))))
