@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <asio.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "net/http.hpp"
+#include "net/tls.hpp"
 #include "policy/hostrules.hpp"
 #include "policy/names.hpp"
 #include "sys/error.hpp"
@@ -485,6 +487,38 @@ struct Proxy::Impl {
 
     // ---- one client connection
 
+    // A TLS client names the server it wants in its first message (SNI). Through a tunnel
+    // allowed for one host, that must be the same host: otherwise an allowed front, such as a
+    // CDN, would carry requests for any name it serves. What is not TLS is relayed unchecked
+    // (the decision was about the host and port), and a server that speaks first is not
+    // TLS, whose client always does. Reads into `buf`, which the tunnel then forwards.
+    awaitable<bool> check_server_name(Client& c, const std::string& host, std::uint16_t port,
+                                      std::string& buf) {
+        using namespace asio::experimental::awaitable_operators;
+        for (;;) {
+            const tls::ClientHello h = tls::client_hello(buf);
+            if (h.kind == tls::Hello::incomplete) {
+                if (buf.empty()) {
+                    auto first =
+                        co_await (c.sock.async_wait(tcp::socket::wait_read, use_awaitable) ||
+                                  c.up.async_wait(tcp::socket::wait_read, use_awaitable));
+                    if (first.index() == 1) co_return true;
+                }
+                if (co_await read_more(c.sock, buf) == 0) co_return false;
+                continue;
+            }
+            std::string why;
+            if (h.kind == tls::Hello::malformed)
+                why = "malformed TLS ClientHello";
+            else if (h.kind == tls::Hello::name && h.server_name != host)
+                why = "TLS server name \"" + h.server_name + "\" is not the CONNECT host";
+            if (why.empty()) co_return true;
+            emit(ProxyEvent{"net.error",
+                            {{"reason", why}, {"host", host}, {"port", std::to_string(port)}}});
+            co_return false;
+        }
+    }
+
     static awaitable<void> tunnel_half(ClientPtr c, std::shared_ptr<Tunnel> t, bool upward) {
         try {
             if (upward) co_await pump(c->sock, c->up, 0, c->bytes_up);
@@ -552,6 +586,10 @@ struct Proxy::Impl {
 
             if (target.tunnel) {
                 co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
+                if (!co_await check_server_name(c, canon, target.port, buf)) {
+                    close_upstream(c);
+                    co_return;
+                }
                 if (!buf.empty()) {
                     co_await write_all(c.up, buf);
                     c.bytes_up += buf.size();

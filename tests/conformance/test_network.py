@@ -10,6 +10,7 @@ allowed and denied hosts; AGENTBOX_TEST_RESOLVE maps names to 127.0.0.1, so rule
 name. Each test checks the server side too: a refused request must never have arrived.
 """
 
+import json
 import os
 import re
 import socket
@@ -316,6 +317,29 @@ print("after", status(b"GET http://allowed.test:%d/ HTTP/1.1\r\n\r\n"))
         # closed instead (no status line), and the proxy goes on.
         self.assertRegex(res.out, r"bad-chunk (none|error|400)", res)
         self.assertIn("after 200", res.out, res)
+
+    def test_domain_fronting_through_an_allowed_connect(self):
+        # CONNECT to the allowed name, then TLS for another name (the SNI, and the Host the
+        # server sees): what curl --connect-to does, and what fronting through a CDN is. The
+        # tunnel is closed before the server gets a request; the allowed name still works.
+        tls = proxytest.tls_server(self, proxytest.tmpdir(self), ["allowed.test", "evil.test"])
+        args = proxy_args("allowed.test:%d" % tls.port, "127.0.0.1:%d" % tls.port)
+        fronted = ["curl", "-sSk", "--connect-to",
+                   "evil.test:%d:allowed.test:%d" % (tls.port, tls.port),
+                   "https://evil.test:%d/x" % tls.port]
+        res = self.box.run(fronted, args=args, env=self.env)
+        self.assertNotEqual(res.rc, 0, res)
+        self.assertEqual(tls.hits, [], "a request for another name went through the tunnel")
+        with open(os.path.join(self.box.sessions()[-1], "log.jsonl")) as f:
+            log = [json.loads(line) for line in f if line.strip()]
+        errors = [e for e in log if e["event"] == "net.error"]
+        self.assertEqual(len(errors), 1, log)
+        self.assertIn('"evil.test" is not the CONNECT host', errors[0]["reason"])
+        self.assertEqual((errors[0]["host"], errors[0]["port"]), ("allowed.test", tls.port))
+        res = self.box.run(["curl", "-sSk", "https://allowed.test:%d/x" % tls.port], args=args,
+                           env=self.env)
+        self.assertRc(res, 0)
+        self.assertIn("hello over TLS", res.out, res)
 
     def test_thousand_concurrent_connections(self):
         echo = proxytest.TcpServer(self, "echo")

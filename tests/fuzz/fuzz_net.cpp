@@ -1,5 +1,5 @@
-// libFuzzer target for the proxy's HTTP parser (net/http): arbitrary bytes as what a sandboxed
-// client or an upstream server sends. A refusal (bad, too_large, an error string) is the
+// libFuzzer target for the proxy's parsers (net/http, and net/tls for the first bytes of a
+// CONNECT tunnel): arbitrary bytes as what a sandboxed client or an upstream server sends. A refusal (bad, too_large, an error string) is the
 // expected answer to bad input; a crash, a sanitizer report or a broken invariant is a bug.
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "net/http.hpp"
+#include "net/tls.hpp"
 
 namespace {
 
@@ -60,6 +61,17 @@ void fuzz_response(std::string_view data) {
         check(parse_response(out, out.size() + 1).status == Parse::done);
 }
 
+// A ClientHello's verdict on a prefix is "incomplete" or the same as on the whole: bytes that
+// arrive later never change what was decided on the earlier ones.
+void fuzz_client_hello(std::string_view data) {
+    const agentbox::net::tls::ClientHello whole = agentbox::net::tls::client_hello(data);
+    if (whole.kind == agentbox::net::tls::Hello::name) check(!whole.server_name.empty());
+    const agentbox::net::tls::ClientHello part =
+        agentbox::net::tls::client_hello(data.substr(0, data.size() / 2));
+    if (part.kind != agentbox::net::tls::Hello::incomplete)
+        check(part.kind == whole.kind && part.server_name == whole.server_name);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
@@ -67,5 +79,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     fuzz_request(data);
     fuzz_response(data);
     chunked(data);
+    fuzz_client_hello(data);
     return 0;
 }
