@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "sandbox/linux/asks.hpp"
 #include "sandbox/linux/child.hpp"
@@ -111,10 +112,52 @@ void read_reports(int fd, State& st, bool block) {
     }
 }
 
+// The events of a run in the order they happened: what the command does (a denied syscall, a
+// connection) is passed on only after its "exec". It can reach us first: EOF on the report
+// pipe, which says the command has exec'd, waits for init's copy of the pipe to close, and
+// init closes it only once it runs again after the command's exec (init.cpp). What is held
+// is passed on at the exec, or when the supervisor is done without one.
+class InOrder {
+public:
+    explicit InOrder(const EventSink& out) : out_(out) {}
+    InOrder(const InOrder&) = delete;
+    InOrder& operator=(const InOrder&) = delete;
+    ~InOrder() {
+        try {
+            flush();
+        } catch (...) {  // a sink that fails while the supervisor unwinds: nothing to add
+        }
+    }
+    void operator()(const Event& e) {
+        if (!out_) return;
+        if (!exec_ && e.type != "exec") {
+            held_.push_back(e);
+            return;
+        }
+        out_(e);
+        if (e.type == "exec") {
+            exec_ = true;
+            flush();
+        }
+    }
+    void flush() {
+        std::vector<Event> held;
+        held.swap(held_);
+        for (const Event& e : held) out_(e);
+    }
+
+private:
+    const EventSink& out_;
+    bool exec_ = false;
+    std::vector<Event> held_;
+};
+
 }  // namespace
 
 bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
-               const EventSink& sink, const Supervised& s, Outcome& out) {
+               const EventSink& events, const Supervised& s, Outcome& out) {
+    InOrder in_order(events);
+    const EventSink sink = [&in_order](const Event& e) { in_order(e); };
     State st;
     sys::unique_fd timer = make_timer(plan);
     Notifier notifier(rules, sink);
@@ -305,6 +348,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         struct pollfd p {s.sync_fd, POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
     }
+    in_order.flush();  // no exec after all (it failed, or the sandbox was ended first)
     if (passed.listener && !listener_taken) ::close(*passed.listener);
     if (passed.init) ::close(*passed.init);
     if (proxy) {
