@@ -65,24 +65,19 @@ void Cli::parse(int argc, const char* const* argv) {
         "log",     "explain",  "profile", "doctor", "completions", "help"};
     std::vector<std::string> args(argv + 1, argv + argc);
     const auto cmd = command_index(argc, argv);
-    // One command named: only it is built. `help`, `completions` and no command at all look
-    // at the whole table.
     const std::string_view word = cmd ? std::string_view(args[static_cast<std::size_t>(*cmd - 1)])
                                       : std::string_view();
-    const bool one = !word.empty() && word != "help" && word != "completions" &&
-                     std::find(std::begin(kCommands), std::end(kCommands), word) !=
-                         std::end(kCommands);
-    if (one) add(word);
+    if (cmd && std::find(std::begin(kCommands), std::end(kCommands), word) == std::end(kCommands)) {
+        const std::vector<std::string> names(std::begin(kCommands), std::end(kCommands));
+        const std::string near = util::nearest(std::string(word), names);
+        throw UsageError("unknown command " + util::quote(std::string(word)) +
+                         (near.empty() ? "" : " (did you mean '" + near + "'?)"));
+    }
+    // One command named: only it is built. `help`, `completions` and no command at all look
+    // at the whole table.
+    if (cmd && word != "help" && word != "completions") add(word);
     else
         for (std::string_view c : kCommands) add(c);
-    if (cmd) {
-        std::vector<std::string> names(std::begin(kCommands), std::end(kCommands));
-        if (std::find(names.begin(), names.end(), word) == names.end()) {
-            const std::string near = util::nearest(std::string(word), names);
-            throw UsageError("unknown command " + util::quote(std::string(word)) +
-                             (near.empty() ? "" : " (did you mean '" + near + "'?)"));
-        }
-    }
 
     // `run` takes the command from what follows its options. CLI11's prefix mode hands that
     // over as "remaining" arguments but drops an explicit `--` together with unknown options,

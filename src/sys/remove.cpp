@@ -16,9 +16,12 @@ namespace agentbox::sys {
 
 namespace {
 
-// Removes everything under fd, or with `remove` false only gives the owner rwx on every
+enum class Walk { remove, open_up };
+
+// Walk::remove removes everything under fd; Walk::open_up only gives the owner rwx on every
 // directory and rw on every regular file under it.
-void clear_dir(int fd, const std::string& path, int depth, bool remove = true) {
+void clear_dir(int fd, const std::string& path, int depth, Walk how) {
+    const bool remove = how == Walk::remove;
     // Bounded: a path deeper than this is not something agentbox created.
     if (depth > 4096) throw SysError("remove", path, ELOOP);
     for (const auto& [name, type] : read_dir(fd, path)) {
@@ -30,7 +33,7 @@ void clear_dir(int fd, const std::string& path, int depth, bool remove = true) {
             unique_fd sub(::openat(fd, name.c_str(),
                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) throw SysError("open", child, errno);
-            clear_dir(sub.get(), child, depth + 1, remove);
+            clear_dir(sub.get(), child, depth + 1, how);
             if (remove && ::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0)
                 throw SysError("rmdir", child, errno);
         } else if (!remove) {
@@ -41,25 +44,21 @@ void clear_dir(int fd, const std::string& path, int depth, bool remove = true) {
     }
 }
 
+// Everything inside `dir`, which may be missing.
+void walk_inside(const std::string& dir, Walk how) {
+    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return;
+        throw SysError("open", dir, errno);
+    }
+    clear_dir(fd.get(), dir, 0, how);
+}
+
 }  // namespace
 
-void remove_contents(const std::string& dir) {
-    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) return;
-        throw SysError("open", dir, errno);
-    }
-    clear_dir(fd.get(), dir, 0);
-}
+void remove_contents(const std::string& dir) { walk_inside(dir, Walk::remove); }
 
-void open_up(const std::string& dir) {
-    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) return;
-        throw SysError("open", dir, errno);
-    }
-    clear_dir(fd.get(), dir, 0, /*remove=*/false);
-}
+void open_up(const std::string& dir) { walk_inside(dir, Walk::open_up); }
 
 void remove_at(int dirfd, const std::string& name, const std::string& shown) {
     struct stat st {};
@@ -71,7 +70,7 @@ void remove_at(int dirfd, const std::string& name, const std::string& shown) {
         ::fchmodat(dirfd, name.c_str(), (st.st_mode & 07777) | 0700, 0);
         unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub) throw SysError("open", shown, errno);
-        clear_dir(sub.get(), shown, 0);
+        clear_dir(sub.get(), shown, 0, Walk::remove);
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
             throw SysError("rmdir", shown, errno);
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {

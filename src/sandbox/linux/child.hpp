@@ -41,8 +41,8 @@ struct ChildSetup {
     const std::vector<std::uint8_t>* bpf = nullptr;  // compiled seccomp filter (bwrap), or
     const SharedFilter* shared_bpf = nullptr;         // the same, to read after the go
     bool notify = false;     // bpf routes denials to a listener that goes to the supervisor
-    int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: listener, status; release
-                             // and go ('R', 'G') when there is no go_fd
+    int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: listener, final record; the
+                             // command's go ('G') when there is no go_fd (bwrap)
     int go_fd = -1;          // eventfd (semaphore): +1 releases init, +1 lets the command go
     bool release = true;     // init waits for its release (the supervisor adds it to cgroups)
     uid_t outside_uid = 0;   // the supervisor's effective ids, for init's uid/gid maps
@@ -53,7 +53,6 @@ struct ChildSetup {
     cpu_set_t cpus{};
     int report_fd = -1;      // CLOEXEC pipe: failure records; EOF once the command exec'd
     bool tty = false;        // Io::tty: the command opens a pty in the sandbox's own devpts
-    bool gate = true;        // the command waits for its go before its last steps
     Io io;                   // the command's 0,1,2 when there is no pty
     std::vector<char*> argv;             // NULL-terminated, points into plan->argv
     std::vector<std::string> env_storage;  // "NAME=value" from plan->env
@@ -78,9 +77,9 @@ std::vector<std::string> exec_candidates(const std::string& argv0, const std::st
 // The command's process, forked by init: last steps, then execve. Never returns.
 [[noreturn]] void command_main(const ChildSetup& cs);
 
-// Waits for the supervisor's next go: one count of go_fd, or else an 'G'/'R' byte on sync_fd.
-// False when the supervisor went away instead (its end of sync_fd hung up).
-bool wait_go(const ChildSetup& cs, char byte) noexcept;
+// Waits for the supervisor's next go: one count of go_fd, or else a 'G' on sync_fd. False when
+// the supervisor went away instead (its end of sync_fd hung up).
+bool wait_go(const ChildSetup& cs) noexcept;
 
 // Send `fd` over the sync socket with a one-byte tag ('P' proxy listener, 'T' pty master,
 // 'L' seccomp listener). Never throws; returns -1 with errno set on failure.

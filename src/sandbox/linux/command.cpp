@@ -41,13 +41,13 @@ void send_fd(const ChildSetup& cs, char tag, int fd, const char* what) {
 
 }  // namespace
 
-bool wait_go(const ChildSetup& cs, char byte) noexcept {
+bool wait_go(const ChildSetup& cs) noexcept {
     if (cs.go_fd < 0) {
         char got = 0;
         ssize_t n;
         do n = ::recv(cs.sync_fd, &got, 1, 0);
         while (n < 0 && errno == EINTR);
-        return n == 1 && got == byte;
+        return n == 1 && got == 'G';
     }
     // An eventfd rather than a byte on the socket: a socket's wakeup tells the scheduler that
     // the sender is about to sleep, which puts us on the supervisor's CPU, to run after its
@@ -171,7 +171,7 @@ void command_main(const ChildSetup& cs) {
 
     // The supervisor lets the command go once its own part of the start is done (Io::ready,
     // the decision log): a run that cannot be recorded never runs. EOF means it gave up.
-    if (cs.gate && !wait_go(cs, 'G')) ::_exit(kExitSetup);
+    if (!wait_go(cs)) ::_exit(kExitSetup);
     // Every CPU the user's processes may use, whatever init was started on. Only a scheduling
     // matter: if the set cannot be put back, the command still runs, on fewer CPUs.
     if (cs.restore_cpus) ::sched_setaffinity(0, sizeof cs.cpus, &cs.cpus);

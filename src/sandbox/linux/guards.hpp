@@ -81,15 +81,13 @@ public:
     ~ChildGuard() {
         if (pid_ <= 0) return;
         sys_pidfd_send_signal(pidfd_.get(), SIGKILL);
-        int status;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
+        wait_exit();
     }
     void reaped() { pid_ = -1; }
     // The child has reported that nothing of the sandbox runs any more and is only exiting
-    // (supervise() returned false). wait_exit() reaps it now -- a cgroup can be removed only
-    // once it is gone -- while forget() leaves the zombie for the kernel to reap when the
-    // supervisor exits, so that the namespaces' teardown overlaps with the run's review.
+    // (init's final record). wait_exit() reaps it now -- a cgroup can be removed only once it
+    // is gone -- while forget() leaves the zombie for the kernel to reap when the supervisor
+    // exits, so that the namespaces' teardown overlaps with the run's review.
     void wait_exit() {
         int status;
         while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {

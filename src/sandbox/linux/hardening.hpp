@@ -3,8 +3,8 @@
 // naming the operation, the path (if any) and errno, and returns -1.
 #pragma once
 
-#include <cstdint>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <vector>
 

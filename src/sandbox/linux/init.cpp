@@ -58,7 +58,7 @@ void write_own_id_maps(const ChildSetup& cs) {
 // With v1 cgroups, the supervisor puts us in them and then releases us. A hang-up means it
 // died before that: there is nobody to run for.
 void wait_release(const ChildSetup& cs) {
-    if (cs.release && !wait_go(cs, 'R')) ::_exit(kExitSetup);
+    if (cs.release && !wait_go(cs)) ::_exit(kExitSetup);
 }
 
 void bind_to_supervisor(const ChildSetup& cs) {
@@ -193,7 +193,7 @@ int command_entry(void* cs) {
     if (::prctl(PR_SET_DUMPABLE, 0) < 0) die_errno(cs, "prctl(PR_SET_DUMPABLE)", "");
 
     // PID 1 gets no signal it has no handler for, but blocked signals are still queued: read
-    // them from a signalfd. Blocked before fork so that no SIGCHLD is lost.
+    // them from a signalfd. Blocked before the command starts so that no SIGCHLD is lost.
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -215,8 +215,10 @@ int command_entry(void* cs) {
     if (command < 0) die_errno(cs, "clone(command)", "");
 
     // Init keeps nothing the command could use: not its capabilities (it only reaps and
-    // signals from now on), not the host's stdio, not the pty. Closing report_fd leaves the
-    // command's copy as the last writer, so EOF there tells the supervisor execve happened.
+    // signals from now on), not the host's stdio, not the pty. We run again only once the
+    // command has exec'd (or failed to), and its copy of report_fd went with that exec: closing
+    // ours gives the supervisor the EOF that says so -- a moment after the exec, which is why
+    // the supervisor holds back what the command does until then (supervisor.cpp, InOrder).
     StepError e;
     if (drop_capabilities(e) < 0) {
         ::kill(command, SIGKILL);

@@ -152,8 +152,9 @@ private:
     std::vector<Event> held_;
 };
 
-}  // namespace
-
+// The poll loop. Returns true when init was reaped here; false when init reported the end
+// (every process of the sandbox reaped) and is still exiting -- tearing down the namespaces --
+// so that the caller reaps it when it suits.
 bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                const EventSink& events, const Supervised& s, Outcome& out) {
     InOrder in_order(events);
@@ -428,6 +429,8 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     }
     return !st.done;
 }
+
+}  // namespace
 
 void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                       const EventSink& sink, const Supervised& s, ChildGuard& guard,

@@ -43,13 +43,6 @@ struct Supervised {
     RawMode* raw = nullptr;
 };
 
-// Fills out: exit_code, signal, timed_out, started, error, usage. Throws SysError only for a
-// failure of the supervisor itself (after killing init). Returns true when init was reaped
-// here; false when init reported the end (every process of the sandbox reaped) and is still
-// exiting -- tearing down the namespaces -- so that the caller reaps it when it suits.
-bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
-               const EventSink& sink, const Supervised& s, Outcome& out);
-
 // A backend's launch around `run(out)`: a failure it throws is a setup failure (125) with its
 // message, and the wall time covers all of it.
 template <class Run>
@@ -68,9 +61,11 @@ Outcome timed_launch(Run&& run) {
     return out;
 }
 
-// supervise(), then the end both backends share: the user's terminal mode back, peak memory,
-// and the first process (`guard`) reaped now, left to exit -- or, when cgroups must be removed
-// next, waited for.
+// Supervises until nothing of the sandbox runs any more, then the end both backends share: the
+// user's terminal mode back, peak memory, and the first process (`guard`) reaped now, left to
+// exit -- or, when cgroups must be removed next, waited for. Fills out: exit_code, signal,
+// timed_out, started, error, usage, peak_memory. Throws SysError only for a failure of the
+// supervisor itself (after killing init).
 void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                       const EventSink& sink, const Supervised& s, ChildGuard& guard,
                       const Cgroups& cgroups, Outcome& out);
