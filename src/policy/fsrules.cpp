@@ -89,13 +89,20 @@ std::vector<FsRule> effective_fs_rules(const profile::Profile& profile, const st
 
 std::size_t match_length(const FsRule& rule, const std::string& path) {
     if (rule.glob) {
+        // The pattern's head, up to its first wildcard, is matched literally: neither the path
+        // nor any of its ancestors (its prefixes) can match unless the path starts with it. This
+        // rules out almost every pattern at once; a plan asks for every path against every rule.
+        const std::string_view pattern = rule.path;
+        const std::string_view head = pattern.substr(0, pattern.find_first_of("*?["));
+        if (!util::starts_with(path, head)) return 0;
         // Try the path, then each ancestor: the first (longest) match is the most specific.
-        std::string p = path;
+        std::string_view p = path;
         for (;;) {
-            if (util::glob_match(rule.path, p, true)) return p.size();
+            if (p.size() < head.size()) return 0;
+            if (util::glob_match(pattern, p, true)) return p.size();
             if (p == "/") return 0;
-            auto slash = p.rfind('/');
-            p = slash == 0 ? std::string("/") : p.substr(0, slash);
+            const auto slash = p.rfind('/');
+            p = slash == 0 ? std::string_view("/") : p.substr(0, slash);
         }
     }
     if (rule.exact) return path == rule.path ? rule.path.size() : 0;
