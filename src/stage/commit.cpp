@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "stage/fsops.hpp"
+#include "stage/snapshot.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -491,7 +492,9 @@ private:
 
 namespace {
 
-// Whether upper/PATH is a copy-up of a project file (overlay.origin set by overlayfs).
+// Whether upper/PATH is a copy-up of a project file: overlay.origin set by overlayfs, or its
+// equivalent set by the copy strategy (snapshot.hpp). A command can set the latter on its own
+// files; that only ever adds a conflict.
 bool copied_up(const std::string& upper, const std::string& path) {
     const auto [dir, name] = fsops::split_parent(path);
     unique_fd u(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -500,7 +503,7 @@ bool copied_up(const std::string& upper, const std::string& path) {
         unique_fd d = fsops::open_dir_beneath(u.get(), dir, path);
         unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
         if (!f) return false;
-        for (const char* x : {"user.overlay.origin", "trusted.overlay.origin"})
+        for (const char* x : {"user.overlay.origin", "trusted.overlay.origin", kOriginXattr})
             if (::fgetxattr(f.get(), x, nullptr, 0) >= 0) return true;
     } catch (const SysError&) {
     }

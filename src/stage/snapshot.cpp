@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sys/error.hpp"
@@ -169,8 +171,9 @@ private:
 
 class Materialiser {
 public:
-    Materialiser(const Snapshot& s, int snap_root, int upper_root)
-        : s_(s), snap_root_(snap_root), upper_root_(upper_root) {}
+    Materialiser(const Snapshot& s, int snap_root, int upper_root, std::string upper_path)
+        : s_(s), snap_root_(snap_root), upper_root_(upper_root),
+          upper_path_(std::move(upper_path)) {}
 
     void walk(const std::string& rel, int sfd, int pfd) {
         const std::vector<std::string> names = list(sfd, "snapshot " + join(s_.dir, rel));
@@ -185,6 +188,10 @@ public:
             // A device node can only be the command's own mknod: 0/0 would read as a whiteout
             // and delete the project's file. Never moved, so never committed.
             if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
+            if (!has_p) {
+                gone_from_project(r, sfd, name, s);
+                continue;
+            }
             const bool same_type = has_p && (s.st_mode & S_IFMT) == (p.st_mode & S_IFMT);
             if (S_ISDIR(s.st_mode) && same_type) {
                 sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
@@ -227,6 +234,60 @@ public:
     std::uint64_t moved() const { return moved_; }
 
 private:
+    // An entry of the copy that the project no longer has: either the sandbox made it, or the
+    // host deleted it during the run. Only what the sandbox made or changed is staged -- an
+    // entry it left alone is the host's deletion, which a commit must not undo -- and what it
+    // changed of a file the project had when the copy was made is marked as overlayfs marks
+    // a copy-up (kOriginXattr), so that commit reports the deletion as a conflict.
+    void gone_from_project(const std::string& r, int sfd, const std::string& name,
+                           const struct stat& s) {
+        const bool touched = !before(s.st_ctim, s_.stamp);
+        if (!S_ISDIR(s.st_mode)) {
+            if (!touched) return;
+            const bool from_copy = made_by_copy(sfd, name);
+            sys::unique_fd ud = upper_dir(parent_of(r));
+            if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
+                throw sys::SysError("rename", join(s_.dir, r), errno);
+            ++moved_;
+            // A user xattr: the filesystem may not have them (ENOTSUP), and a symlink cannot
+            // carry one. Then the deletion goes unreported, as it would for a file the
+            // command replaced by a new one.
+            if (from_copy && S_ISREG(s.st_mode))
+                ::setxattr(join(upper_path_, r).c_str(), kOriginXattr, "", 0, 0);
+            return;
+        }
+        // A directory the sandbox made is staged even when empty; one from the copy only
+        // holds what is staged below it.
+        if (touched && !made_by_copy(sfd, name)) upper_dir(r);
+        sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
+        if (!sd) throw sys::SysError("open", join(s_.dir, r), errno);
+        for (const std::string& child : list(sd.get(), "snapshot " + join(s_.dir, r))) {
+            struct stat c {};
+            if (::fstatat(sd.get(), child.c_str(), &c, AT_SYMLINK_NOFOLLOW) < 0)
+                throw sys::SysError("stat", join(s_.dir, join(r, child)), errno);
+            if (S_ISCHR(c.st_mode) || S_ISBLK(c.st_mode)) continue;
+            gone_from_project(join(r, child), sd.get(), child, c);
+        }
+    }
+
+    // Whether the entry was made by the copy (born before the stamp), not by the sandbox.
+    // False when the filesystem does not record birth times.
+    bool made_by_copy(int dirfd, const std::string& name) const {
+        struct statx x {};
+        if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BTIME,
+                    &x) < 0 ||
+            (x.stx_mask & STATX_BTIME) == 0)
+            return false;
+        const struct timespec born {static_cast<time_t>(x.stx_btime.tv_sec),
+                                    static_cast<long>(x.stx_btime.tv_nsec)};
+        return before(born, s_.stamp);
+    }
+
+    static std::string parent_of(const std::string& r) {
+        const auto slash = r.rfind('/');
+        return slash == std::string::npos ? std::string() : r.substr(0, slash);
+    }
+
     // upper/REL, made (with the snapshot's modes) as far as it does not exist yet.
     sys::unique_fd upper_dir(const std::string& rel) {
         sys::unique_fd cur(::openat(upper_root_, ".", kDirFlags));
@@ -256,6 +317,7 @@ private:
 
     const Snapshot& s_;
     int snap_root_, upper_root_;
+    std::string upper_path_;
     std::uint64_t moved_ = 0;
 };
 
@@ -272,6 +334,18 @@ struct timespec fs_now(const std::string& path) {
     ::unlink(path.c_str());
     if (rc < 0) throw sys::SysError("stat", path, err);
     return st.st_ctim;
+}
+
+// The first filesystem time after `t`. Filesystems hand out coarse times -- one per clock tick
+// -- so a file changed right after `t` can still get `t` itself; waiting for the tick to pass
+// makes "before" and "after" exact. At most a tick (1-10 ms), once per copy.
+struct timespec fs_after(const std::string& path, const struct timespec& t) {
+    for (;;) {
+        const struct timespec now = fs_now(path);
+        if (before(t, now)) return now;
+        const struct timespec pause {0, 100 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
 }
 
 std::string times_path(const std::string& dir) { return dir + ".times"; }
@@ -296,7 +370,10 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     Snapshot s;
     s.project = project;
     s.dir = dir;
+    // Whatever changes in the project from here on gets a ctime after `started`; what the copy
+    // reads was there before, or is someone else's work (materialise, whiteouts).
     s.started = fs_now(dir + ".start");
+    fs_after(dir + ".start", s.started);
     sys::unique_fd src(::open(project.c_str(), kDirFlags));
     if (!src) throw sys::SysError("open", project, errno);
     struct stat st {};
@@ -308,7 +385,9 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     c.tree(src.get(), dst.get(), "");
     c.finish_dir(dst.get(), st, "");
 
-    s.stamp = fs_now(dir + ".stamp");
+    // Every entry the copy made has a ctime before the stamp, so that an entry with a later
+    // one, or the same, was made or changed by the sandbox.
+    s.stamp = fs_after(dir + ".stamp", fs_now(dir + ".stamp"));
     save_times(s);
     return s;
 }
@@ -320,7 +399,7 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper) {
     if (!p) throw sys::SysError("open", snap.project, errno);
     sys::unique_fd u(::open(upper.c_str(), kDirFlags));
     if (!u) throw sys::SysError("open", upper, errno);
-    Materialiser m(snap, s.get(), u.get());
+    Materialiser m(snap, s.get(), u.get(), upper);
     // The project root's own mode is not staged (overlay cannot stage it either).
     m.walk("", s.get(), p.get());
     return m.moved();

@@ -12,6 +12,11 @@
 
 namespace agentbox::stage {
 
+// Set by materialise on a file of upper/ that the command changed and the host deleted during
+// the run (the project had it when the copy was made): the copy strategy's overlay.origin,
+// which tells commit that a deletion on the host would be undone (commit.cpp, copied_up).
+inline constexpr const char* kOriginXattr = "user.agentbox.origin";
+
 struct Snapshot {
     std::string project;
     std::string dir;            // the copy, bound read-write at the project's path

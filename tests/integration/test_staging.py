@@ -218,17 +218,32 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "README.md")) as f:
             self.assertEqual(f.read(), "# project\nhost edit\n")
 
-    def test_file_deleted_on_the_host_during_the_run_is_not_brought_back(self):
-        # The command edits README.md (a copy-up), then the host deletes it, then the run ends.
-        p = self.box.popen(["sh", "-c", "echo sandbox >> README.md; echo edited; read x"],
-                           stdin=subprocess.PIPE)
-        self.assertEqual(p.stdout.readline(), b"edited\n")
+    def run_while_the_host_deletes_readme(self, script):
+        # `script` runs in the sandbox; once it has printed a line, the host deletes README.md,
+        # and then the run ends.
+        p = self.box.popen(["sh", "-c", script + "; echo ready; read x"], stdin=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
         os.unlink(os.path.join(self.box.project, "README.md"))
         p.communicate(b"go\n", timeout=60)
         self.assertEqual(p.returncode, 0)
+
+    def test_file_deleted_on_the_host_during_the_run_is_not_brought_back(self):
+        # The command edits README.md (a copy-up), then the host deletes it.
+        self.run_while_the_host_deletes_readme("echo sandbox >> README.md")
         res = self.ab("commit", check=1)
         self.assertIn("deleted on the host", res.err)
         self.assertFalse(os.path.exists(os.path.join(self.box.project, "README.md")))
+
+    def test_file_deleted_on_the_host_and_untouched_in_the_sandbox_stays_deleted(self):
+        # The command never touches README.md: nothing of the command's is in it, so nothing is
+        # staged for it, and no commit brings it back.
+        self.run_while_the_host_deletes_readme("echo new > new.txt")
+        res = self.ab("diff", "--name-status", check=0)
+        self.assertEqual(res.out.split("\n")[:-1], ["A\tnew.txt"], res)
+        self.ab("commit", check=0)
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, "README.md")))
+        with open(os.path.join(self.box.project, "new.txt")) as f:
+            self.assertEqual(f.read(), "new\n")
 
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")

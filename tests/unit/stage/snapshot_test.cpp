@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -45,9 +47,9 @@ TEST_CASE("a snapshot copies files, links, directories, modes and times") {
     CHECK((b.st_mode & 07777) == 0755);
     CHECK(b.st_mtim.tv_sec == a.st_mtim.tv_sec);
     CHECK(b.st_mtim.tv_nsec == a.st_mtim.tv_nsec);
-    // Nothing changed: nothing staged. (Entries copied in the stamp's own clock tick are
-    // moved to be compared, and changes() finds them identical.)
-    materialise(s, t.upper);
+    // Nothing changed: nothing staged, nothing even moved (the stamp is a clock tick after
+    // the copy's last change, however coarse the filesystem's times).
+    CHECK(materialise(s, t.upper) == 0);
     CHECK(changes(t.upper, t.project).empty());
 }
 
@@ -144,6 +146,68 @@ TEST_CASE("type changes: a file becomes a directory and a directory a symlink") 
     CHECK(k.count("f") == 1);
     CHECK(k.count("d") == 1);
     CHECK(k.count("d/inner") == 0);
+}
+
+// Whether upper/PATH carries the copy strategy's copy-up mark.
+bool marked(const std::string& upper, const std::string& path) {
+    return ::getxattr((upper + "/" + path).c_str(), kOriginXattr, nullptr, 0) >= 0;
+}
+
+TEST_CASE("a file the host deletes during the run and the sandbox never touched stays deleted") {
+    Trees t;
+    Trees::file(t.project, "deleted-by-host", "x\n");
+    Trees::file(t.project, "dir/also-deleted", "y\n");
+    Trees::file(t.project, "dir2/deep/file", "z\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    fs::remove(t.project + "/deleted-by-host");
+    fs::remove_all(t.project + "/dir");
+    fs::remove_all(t.project + "/dir2");
+    // The sandbox adds one file in a directory the host then deletes: only that file is its.
+    Trees::file(snap, "dir2/deep/new", "mine\n");
+    materialise(s, t.upper);
+    const auto k = kinds(changes(t.upper, t.project));
+    CHECK(k.count("deleted-by-host") == 0);
+    CHECK(k.count("dir/also-deleted") == 0);
+    CHECK(k.count("dir") == 0);
+    CHECK(k.count("dir2/deep/file") == 0);
+    CHECK(k.count("dir2/deep/new") == 1);
+    CHECK(test::slurp(t.upper + "/dir2/deep/new") == "mine\n");
+}
+
+TEST_CASE("a file the sandbox edits and the host deletes is marked as a copy-up") {
+    Trees t;
+    Trees::file(t.project, "edited", "old\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    {
+        // In place, as `>>` does: the copy's own file, born before the stamp.
+        std::FILE* f = std::fopen((snap + "/edited").c_str(), "a");
+        REQUIRE(f != nullptr);
+        std::fputs("new\n", f);
+        std::fclose(f);
+    }
+    Trees::file(snap, "created", "c\n");
+    Trees::file(snap, "newdir/inner", "i\n");
+    REQUIRE(::mkdir((snap + "/emptydir").c_str(), 0755) == 0);
+    fs::remove(t.project + "/edited");
+    materialise(s, t.upper);
+    const auto k = kinds(changes(t.upper, t.project));
+    CHECK(k.at("edited") == Kind::added);
+    CHECK(k.count("created") == 1);
+    CHECK(k.count("newdir/inner") == 1);
+    CHECK(k.count("emptydir") == 1);
+    struct statx x {};
+    if (::statx(AT_FDCWD, t.upper.c_str(), 0, STATX_BTIME, &x) == 0 &&
+        (x.stx_mask & STATX_BTIME) != 0 &&
+        ::setxattr((t.upper + "/created").c_str(), "user.agentbox.probe", "", 0, 0) == 0) {
+        // Birth times and user xattrs: the edit is told apart from what the sandbox made.
+        CHECK(marked(t.upper, "edited"));
+        CHECK_FALSE(marked(t.upper, "created"));
+        CHECK_FALSE(marked(t.upper, "newdir/inner"));
+    }
 }
 
 }  // namespace
