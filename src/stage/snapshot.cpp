@@ -192,21 +192,27 @@ public:
                 gone_from_project(r, sfd, name, s);
                 continue;
             }
-            const bool same_type = has_p && (s.st_mode & S_IFMT) == (p.st_mode & S_IFMT);
-            if (S_ISDIR(s.st_mode) && same_type) {
+            const bool same_type = (s.st_mode & S_IFMT) == (p.st_mode & S_IFMT);
+            // Touched: a ctime from the run. Nothing inside can set a ctime, and nothing else
+            // changes the copy, so an entry with an older one is as the copy made it, whatever
+            // the project holds now: edits and type changes the host made meanwhile are not
+            // the sandbox's, and staging the copy's version would undo them at commit.
+            const bool touched = !before(s.st_ctim, s_.stamp);
+            if (S_ISDIR(s.st_mode)) {
+                if (!same_type) {
+                    // The host made it something else: only what the sandbox did in it counts.
+                    gone_from_project(r, sfd, name, s);
+                    continue;
+                }
                 sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
                 if (!sd) throw sys::SysError("open", join(s_.dir, r), errno);
                 sys::unique_fd pd(::openat(pfd, name.c_str(), kDirFlags));
                 if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
                 // A mode change shows as the directory in upper/ with the new mode.
-                if ((s.st_mode & 07777) != (p.st_mode & 07777)) upper_dir(r);
+                if (touched && (s.st_mode & 07777) != (p.st_mode & 07777)) upper_dir(r);
                 walk(r, sd.get(), pd.get());
                 continue;
             }
-            const bool touched = !has_p || !same_type || !before(s.st_ctim, s_.stamp) ||
-                                 s.st_size != p.st_size || s.st_mode != p.st_mode ||
-                                 s.st_mtim.tv_sec != p.st_mtim.tv_sec ||
-                                 s.st_mtim.tv_nsec != p.st_mtim.tv_nsec;
             if (!touched) continue;
             sys::unique_fd ud = upper_dir(rel);
             // Same filesystem (both in the session): a rename, never a copy. changes() compares
@@ -234,8 +240,8 @@ public:
     std::uint64_t moved() const { return moved_; }
 
 private:
-    // An entry of the copy that the project no longer has: either the sandbox made it, or the
-    // host deleted it during the run. Only what the sandbox made or changed is staged -- an
+    // An entry of the copy that the project no longer has (or no longer has as a directory):
+    // either the sandbox made it, or the host deleted it during the run. Only what the sandbox made or changed is staged -- an
     // entry it left alone is the host's deletion, which a commit must not undo -- and what it
     // changed of a file the project had when the copy was made is marked as overlayfs marks
     // a copy-up (kOriginXattr), so that commit reports the deletion as a conflict.

@@ -245,6 +245,22 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "new.txt")) as f:
             self.assertEqual(f.read(), "new\n")
 
+    def test_host_edit_to_a_file_the_sandbox_never_touched_is_not_staged(self):
+        # Nothing of the command's is in README.md: staging the version it saw at the start
+        # would offer to undo the host's edit as if the command had made that change.
+        p = self.box.popen(["sh", "-c", "echo new > new.txt; echo ready; read x"],
+                           stdin=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        with open(os.path.join(self.box.project, "README.md"), "a") as f:
+            f.write("host edit\n")
+        p.communicate(b"go\n", timeout=60)
+        self.assertEqual(p.returncode, 0)
+        res = self.ab("diff", "--name-status", check=0)
+        self.assertEqual(res.out.split("\n")[:-1], ["A\tnew.txt"], res)
+        self.ab("commit", check=0)
+        with open(os.path.join(self.box.project, "README.md")) as f:
+            self.assertEqual(f.read(), "# project\nhost edit\n")
+
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")
         first = self.box.sessions()[-1]

@@ -176,6 +176,23 @@ TEST_CASE("a file the host deletes during the run and the sandbox never touched 
     CHECK(test::slurp(t.upper + "/dir2/deep/new") == "mine\n");
 }
 
+TEST_CASE("what the host changes during the run in entries the sandbox left alone is not staged") {
+    Trees t;
+    Trees::file(t.project, "host-edits-this", "old\n");
+    Trees::file(t.project, "d/x", "x\n");
+    Trees::file(t.project, "e/y", "y\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    Trees::file(t.project, "host-edits-this", "the host's edit, longer\n");
+    REQUIRE(::chmod((t.project + "/e").c_str(), 0700) == 0);
+    fs::remove_all(t.project + "/d");
+    Trees::file(t.project, "d", "now a file\n");
+    materialise(s, t.upper);
+    // Staging the copy's versions would undo the host's edits at commit.
+    CHECK(changes(t.upper, t.project).empty());
+}
+
 TEST_CASE("a file the sandbox edits and the host deletes is marked as a copy-up") {
     Trees t;
     Trees::file(t.project, "edited", "old\n");
