@@ -102,6 +102,9 @@ private:
         if (!s) throw sys::SysError("open", shown(r), errno);
         sys::unique_fd d(::openat(dst, name.c_str(), kDirFlags));
         if (!d) throw sys::SysError("open", "snapshot of " + shown(r), errno);
+        struct stat made {};
+        if (::fstat(d.get(), &made) < 0) throw sys::SysError("stat", "snapshot of " + shown(r), errno);
+        s_.dirs[made.st_ino] = r;
         tree(s.get(), d.get(), r);
         // Mode and times last: entries made inside would change the mtime, and a read-only
         // directory could not receive them.
@@ -241,30 +244,37 @@ public:
 
 private:
     // An entry of the copy that the project no longer has (or no longer has as a directory):
-    // either the sandbox made it, or the host deleted it during the run. Only what the sandbox made or changed is staged -- an
-    // entry it left alone is the host's deletion, which a commit must not undo -- and what it
-    // changed of a file the project had when the copy was made is marked as overlayfs marks
-    // a copy-up (kOriginXattr), so that commit reports the deletion as a conflict.
+    // the sandbox made it, moved it there, or changed it, or else the host deleted it during the
+    // run. Only what the sandbox touched is staged: an entry it left alone is the host's
+    // deletion, which a commit must not undo.
+    //
+    // A touched file is staged; one the project had when the copy was made (born before the
+    // stamp: edited in place, or renamed) is marked as overlayfs marks a copy-up
+    // (kOriginXattr), so that commit reports a host deletion of it as a conflict.
+    //
+    // A touched directory is staged whole -- the sandbox made it, or renamed it here (`git mv
+    // src lib` touches the directory and nothing in it) -- unless it is the one the copy made
+    // at this very path: then the sandbox only added or removed entries in it, and it is walked
+    // like an untouched one, for what the sandbox made or changed inside.
     void gone_from_project(const std::string& r, int sfd, const std::string& name,
                            const struct stat& s) {
-        const bool touched = !before(s.st_ctim, s_.stamp);
-        if (!S_ISDIR(s.st_mode)) {
-            if (!touched) return;
-            const bool from_copy = made_by_copy(sfd, name);
+        bool whole = !before(s.st_ctim, s_.stamp);
+        if (whole && S_ISDIR(s.st_mode)) {
+            const auto it = s_.dirs.find(s.st_ino);
+            if (it != s_.dirs.end() && it->second == r) whole = false;
+        }
+        if (whole) {
+            const bool mark = S_ISREG(s.st_mode) && made_by_copy(sfd, name);
             sys::unique_fd ud = upper_dir(parent_of(r));
             if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
                 throw sys::SysError("rename", join(s_.dir, r), errno);
             ++moved_;
-            // A user xattr: the filesystem may not have them (ENOTSUP), and a symlink cannot
-            // carry one. Then the deletion goes unreported, as it would for a file the
-            // command replaced by a new one.
-            if (from_copy && S_ISREG(s.st_mode))
-                ::setxattr(join(upper_path_, r).c_str(), kOriginXattr, "", 0, 0);
+            // A user xattr: the filesystem may not have them (ENOTSUP). The deletion then goes
+            // unreported, as it would for a file the command replaced by a new one.
+            if (mark) ::setxattr(join(upper_path_, r).c_str(), kOriginXattr, "", 0, 0);
             return;
         }
-        // A directory the sandbox made is staged even when empty; one from the copy only
-        // holds what is staged below it.
-        if (touched && !made_by_copy(sfd, name)) upper_dir(r);
+        if (!S_ISDIR(s.st_mode)) return;
         sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
         if (!sd) throw sys::SysError("open", join(s_.dir, r), errno);
         for (const std::string& child : list(sd.get(), "snapshot " + join(s_.dir, r))) {

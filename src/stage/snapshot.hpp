@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 
 namespace agentbox::stage {
 
@@ -27,6 +28,10 @@ struct Snapshot {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::uint64_t reflinked = 0;  // files shared with the project by FICLONE, not copied
+    // Inode of each directory the copy made -> its path in the project: what tells a directory
+    // the sandbox renamed from one whose entries it changed. Not saved: a snapshot resumed
+    // after a crash has none (materialise then stages a touched directory whole).
+    std::unordered_map<std::uint64_t, std::string> dirs;
 };
 
 // Copy `project` to `dir` (which must not exist): regular files (reflinked where the

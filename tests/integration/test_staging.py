@@ -261,6 +261,20 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "README.md")) as f:
             self.assertEqual(f.read(), "# project\nhost edit\n")
 
+    def test_renamed_directory_and_file_are_committed_under_their_new_names(self):
+        # `git mv` and refactoring tools rename whole trees; none of it may be lost on the way.
+        self.staged("mv src lib; mv README.md README")
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertNotIn("src", snap)
+        self.assertNotIn("README.md", snap)
+        with open(os.path.join(self.box.project, "lib", "sub", "b.c")) as f:
+            self.assertEqual(f.read(), "int b;\n")
+        with open(os.path.join(self.box.project, "lib", "a.c")) as f:
+            self.assertEqual(f.read(), "int a;\n")
+        with open(os.path.join(self.box.project, "README")) as f:
+            self.assertEqual(f.read(), "# project\n")
+
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")
         first = self.box.sessions()[-1]

@@ -100,6 +100,26 @@ TEST_CASE("a content change hidden behind a restored mtime and size is still fou
     CHECK(k.at("f") == Kind::modified);
 }
 
+TEST_CASE("a directory or file the sandbox renames is staged whole under its new name") {
+    Trees t;
+    Trees::file(t.project, "src/a.c", "a\n");
+    Trees::file(t.project, "src/deep/b.c", "b\n");
+    Trees::file(t.project, "f.txt", "f\n");
+    const std::string snap = t.root + "/snapshot";
+    const Snapshot s = make_snapshot(t.project, snap);
+    later();
+    fs::rename(snap + "/src", snap + "/lib");  // as `git mv src lib` does
+    fs::rename(snap + "/f.txt", snap + "/g.txt");
+    materialise(s, t.upper);
+    const auto k = kinds(changes(t.upper, t.project));
+    CHECK(k.at("src") == Kind::deleted);
+    CHECK(k.at("lib/a.c") == Kind::added);
+    CHECK(k.at("lib/deep/b.c") == Kind::added);
+    CHECK(k.at("f.txt") == Kind::deleted);
+    CHECK(k.at("g.txt") == Kind::added);
+    CHECK(test::slurp(t.upper + "/lib/deep/b.c") == "b\n");
+}
+
 TEST_CASE("a forged whiteout made in the snapshot deletes nothing") {
     Trees t;
     Trees::file(t.project, "victim", "precious\n");
@@ -158,6 +178,7 @@ TEST_CASE("a file the host deletes during the run and the sandbox never touched 
     Trees::file(t.project, "deleted-by-host", "x\n");
     Trees::file(t.project, "dir/also-deleted", "y\n");
     Trees::file(t.project, "dir2/deep/file", "z\n");
+    Trees::file(t.project, "dir2/other/file", "o\n");
     const std::string snap = t.root + "/snapshot";
     const Snapshot s = make_snapshot(t.project, snap);
     later();
@@ -172,6 +193,8 @@ TEST_CASE("a file the host deletes during the run and the sandbox never touched 
     CHECK(k.count("dir/also-deleted") == 0);
     CHECK(k.count("dir") == 0);
     CHECK(k.count("dir2/deep/file") == 0);
+    CHECK(k.count("dir2/other") == 0);
+    CHECK(k.count("dir2/other/file") == 0);
     CHECK(k.count("dir2/deep/new") == 1);
     CHECK(test::slurp(t.upper + "/dir2/deep/new") == "mine\n");
 }
