@@ -31,6 +31,13 @@ std::map<std::string, Kind> kinds(const std::vector<Change>& cs) {
 // A sandbox's writes land in the snapshot after the stamp; a coarse clock tick apart.
 void later() { ::usleep(20000); }
 
+// The project copied to ROOT/snapshot, returned once a sandbox's writes would come after it.
+Snapshot snapshot_of(const Trees& t) {
+    Snapshot s = make_snapshot(t.project, t.root + "/snapshot");
+    later();
+    return s;
+}
+
 TEST_CASE("a snapshot copies files, links, directories, modes and times") {
     Trees t;
     Trees::file(t.project, "a.txt", "alpha\n", 0640);
@@ -61,9 +68,8 @@ TEST_CASE("edits in the snapshot become the same change set an overlay gives") {
     Trees::file(t.project, "olddir/x", "x\n");
     Trees::file(t.project, "mode.sh", "echo\n", 0644);
     Trees::file(t.project, "nested/dir/file", "n\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
+    const std::string& snap = s.dir;
     Trees::file(snap, "edit.txt", "new\n");
     fs::remove(snap + "/gone.txt");
     fs::remove_all(snap + "/olddir");
@@ -105,9 +111,8 @@ TEST_CASE("a directory or file the sandbox renames is staged whole under its new
     Trees::file(t.project, "src/a.c", "a\n");
     Trees::file(t.project, "src/deep/b.c", "b\n");
     Trees::file(t.project, "f.txt", "f\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
+    const std::string& snap = s.dir;
     fs::rename(snap + "/src", snap + "/lib");  // as `git mv src lib` does
     fs::rename(snap + "/f.txt", snap + "/g.txt");
     materialise(s, t.upper);
@@ -124,9 +129,8 @@ TEST_CASE("a forged whiteout made in the snapshot deletes nothing") {
     Trees t;
     Trees::file(t.project, "victim", "precious\n");
     Trees::file(t.project, "dir/victim2", "precious\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
+    const std::string& snap = s.dir;
     // What a command can do without privileges since Linux 5.8: mknod c 0 0.
     fs::remove(snap + "/victim");
     fs::remove(snap + "/dir/victim2");
@@ -142,9 +146,7 @@ TEST_CASE("a forged whiteout made in the snapshot deletes nothing") {
 TEST_CASE("a file the user adds to the project during the run is not staged as deleted") {
     Trees t;
     Trees::file(t.project, "old", "1\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
     Trees::file(t.project, "users-new-file", "mine\n");
     materialise(s, t.upper);
     CHECK(changes(t.upper, t.project).empty());
@@ -154,9 +156,8 @@ TEST_CASE("type changes: a file becomes a directory and a directory a symlink") 
     Trees t;
     Trees::file(t.project, "f", "file\n");
     Trees::file(t.project, "d/inner", "i\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
+    const std::string& snap = s.dir;
     fs::remove(snap + "/f");
     Trees::file(snap, "f/now-a-dir", "x\n");
     fs::remove_all(snap + "/d");
@@ -179,9 +180,8 @@ TEST_CASE("a file the host deletes during the run and the sandbox never touched 
     Trees::file(t.project, "dir/also-deleted", "y\n");
     Trees::file(t.project, "dir2/deep/file", "z\n");
     Trees::file(t.project, "dir2/other/file", "o\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
+    const std::string& snap = s.dir;
     fs::remove(t.project + "/deleted-by-host");
     fs::remove_all(t.project + "/dir");
     fs::remove_all(t.project + "/dir2");
@@ -204,9 +204,7 @@ TEST_CASE("what the host changes during the run in entries the sandbox left alon
     Trees::file(t.project, "host-edits-this", "old\n");
     Trees::file(t.project, "d/x", "x\n");
     Trees::file(t.project, "e/y", "y\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
     Trees::file(t.project, "host-edits-this", "the host's edit, longer\n");
     REQUIRE(::chmod((t.project + "/e").c_str(), 0700) == 0);
     fs::remove_all(t.project + "/d");
@@ -219,9 +217,8 @@ TEST_CASE("what the host changes during the run in entries the sandbox left alon
 TEST_CASE("a file the sandbox edits and the host deletes is marked as a copy-up") {
     Trees t;
     Trees::file(t.project, "edited", "old\n");
-    const std::string snap = t.root + "/snapshot";
-    const Snapshot s = make_snapshot(t.project, snap);
-    later();
+    const Snapshot s = snapshot_of(t);
+    const std::string& snap = s.dir;
     {
         // In place, as `>>` does: the copy's own file, born before the stamp.
         std::FILE* f = std::fopen((snap + "/edited").c_str(), "a");
