@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "sys/error.hpp"
@@ -174,9 +173,8 @@ private:
 
 class Materialiser {
 public:
-    Materialiser(const Snapshot& s, int snap_root, int upper_root, std::string upper_path)
-        : s_(s), snap_root_(snap_root), upper_root_(upper_root),
-          upper_path_(std::move(upper_path)) {}
+    Materialiser(const Snapshot& s, int snap_root, int upper_root)
+        : s_(s), snap_root_(snap_root), upper_root_(upper_root) {}
 
     void walk(const std::string& rel, int sfd, int pfd) {
         const std::vector<std::string> names = list(sfd, "snapshot " + join(s_.dir, rel));
@@ -271,7 +269,11 @@ private:
             ++moved_;
             // A user xattr: the filesystem may not have them (ENOTSUP). The deletion then goes
             // unreported, as it would for a file the command replaced by a new one.
-            if (mark) ::setxattr(join(upper_path_, r).c_str(), kOriginXattr, "", 0, 0);
+            if (mark) {
+                sys::unique_fd f(::openat(ud.get(), name.c_str(),
+                                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+                if (f) ::fsetxattr(f.get(), kOriginXattr, "", 0, 0);
+            }
             return;
         }
         if (!S_ISDIR(s.st_mode)) return;
@@ -333,7 +335,6 @@ private:
 
     const Snapshot& s_;
     int snap_root_, upper_root_;
-    std::string upper_path_;
     std::uint64_t moved_ = 0;
 };
 
@@ -415,7 +416,7 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper) {
     if (!p) throw sys::SysError("open", snap.project, errno);
     sys::unique_fd u(::open(upper.c_str(), kDirFlags));
     if (!u) throw sys::SysError("open", upper, errno);
-    Materialiser m(snap, s.get(), u.get(), upper);
+    Materialiser m(snap, s.get(), u.get());
     // The project root's own mode is not staged (overlay cannot stage it either).
     m.walk("", s.get(), p.get());
     return m.moved();
