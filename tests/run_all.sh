@@ -67,9 +67,12 @@ run_step unit ctest --test-dir "$BUILD" -L unit -V
 run_step cross ctest --test-dir "$BUILD" -L cross -V
 run_step integration-root ctest --test-dir "$BUILD" -L integration -V
 run_step conformance-root ctest --test-dir "$BUILD" -L conformance -V
-# The conformance suite again on the bubblewrap backend (abtest.py adds --backend bwrap).
+# The conformance suite again on the bubblewrap backend (abtest.py adds --backend bwrap), and
+# staging, which that backend does its own way (a copy of the project, docs/design-notes.md 34).
 run_step conformance-root-bwrap env AGENTBOX_BACKEND=bwrap \
     ctest --test-dir "$BUILD" -L conformance -V
+run_step integration-root-bwrap-staging env AGENTBOX_BACKEND=bwrap \
+    ctest --test-dir "$BUILD" -R '^integration[.]test_staging$' -V
 
 # ---- as an unprivileged user
 if [ "$(id -u)" -eq 0 ]; then
@@ -88,12 +91,13 @@ if [ "$(id -u)" -eq 0 ]; then
     cp -r "$SRC/examples" "$COPY/examples"   # test_examples.py runs them
     chown -R "$UNPRIV_USER:" "$COPY"
     chmod 755 "$COPY"
-    # Integration once; conformance once per backend ("" = agentbox's own choice).
+    # Integration once, staging and conformance once per backend ("" = agentbox's own choice).
     for f in "$COPY"/tests/integration/test_*.py "$COPY"/tests/conformance/test_*.py; do
         [ -e "$f" ] || continue
         suite=$(basename "$(dirname "$f")")
         backends=("")
         [ "$suite" = conformance ] && backends=("" bwrap)
+        [ "$(basename "$f")" = test_staging.py ] && backends=("" bwrap)
         for backend in "${backends[@]}"; do
             # runuser starts no login session; the environment is built from scratch so that
             # none of root's variables leak into the unprivileged run.
