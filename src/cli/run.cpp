@@ -390,10 +390,8 @@ int run_run(const RunOptions& o) {
     }
     log->append(session_end_event(session->meta().status));
     // The sandbox's init reported the end before its own exit, which tears down its namespaces
-    // while the review runs (sandbox/linux/supervisor.hpp); it is reaped here if it is done,
-    // else by whoever inherits it when we exit.
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
+    // while the review runs (sandbox/backend.hpp, Outcome::reap_later).
+    if (out.reap_later > 0) ::waitpid(out.reap_later, nullptr, WNOHANG);
     if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
     if (!o.quiet) print_summary(summary);
     return summary.exit_code;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -78,6 +79,11 @@ struct Outcome {
     double wall_seconds = 0;
     struct rusage usage {};
     std::uint64_t peak_memory = 0;  // bytes, from the cgroup when there is one, else rusage
+    // A child of ours that has reported the end of the sandbox and may still be exiting (its
+    // exit tears the namespaces down): the caller reaps it without waiting (waitpid, WNOHANG)
+    // once it is done with the run, so that the teardown overlaps with the review; if it is
+    // not gone by then, whoever inherits it does. -1: nothing left to reap.
+    pid_t reap_later = -1;
 };
 
 class Backend {

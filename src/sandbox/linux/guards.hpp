@@ -86,8 +86,8 @@ public:
     void reaped() { pid_ = -1; }
     // The child has reported that nothing of the sandbox runs any more and is only exiting
     // (init's final record). wait_exit() reaps it now -- a cgroup can be removed only once it
-    // is gone -- while forget() leaves the zombie for the kernel to reap when the supervisor
-    // exits, so that the namespaces' teardown overlaps with the run's review.
+    // is gone -- while forget() leaves it to the caller of launch (Outcome::reap_later), so
+    // that the namespaces' teardown overlaps with the run's review.
     void wait_exit() {
         int status;
         while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
@@ -96,6 +96,7 @@ public:
     }
     void forget() { pid_ = -1; }
     int pidfd() const { return pidfd_.get(); }
+    pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_;

@@ -440,9 +440,14 @@ void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, c
     out.peak_memory = cgroups.peak_memory();
     if (out.peak_memory == 0)
         out.peak_memory = static_cast<std::uint64_t>(out.usage.ru_maxrss) * 1024;
-    if (reaped) guard.reaped();
-    else if (cgroups.active()) guard.wait_exit();
-    else guard.forget();
+    if (reaped) {
+        guard.reaped();
+    } else if (cgroups.active()) {
+        guard.wait_exit();
+    } else {
+        out.reap_later = guard.pid();
+        guard.forget();
+    }
 }
 
 }  // namespace agentbox::sandbox::lnx
