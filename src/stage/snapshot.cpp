@@ -1,6 +1,5 @@
 #include "stage/snapshot.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -15,8 +14,11 @@
 #include <cerrno>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "stage/fsops.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/remove.hpp"
@@ -35,24 +37,8 @@ bool before(const struct timespec& a, const struct timespec& b) {
 
 // Names in a directory, sorted, read completely before anything in it is moved.
 std::vector<std::string> list(int dirfd, const std::string& shown) {
-    const int fd = ::openat(dirfd, ".", kDirFlags);
-    if (fd < 0) throw sys::SysError("open", shown, errno);
-    DIR* d = ::fdopendir(fd);
-    if (d == nullptr) {
-        const int err = errno;
-        ::close(fd);
-        throw sys::SysError("fdopendir", shown, err);
-    }
     std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-        errno = 0;
-    }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", shown, err);
+    for (auto& e : sys::read_dir(dirfd, shown)) names.push_back(std::move(e.name));
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -263,7 +249,7 @@ private:
         }
         if (whole) {
             const bool mark = S_ISREG(s.st_mode) && made_by_copy(sfd, name);
-            sys::unique_fd ud = upper_dir(parent_of(r));
+            sys::unique_fd ud = upper_dir(fsops::split_parent(r).first);
             if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
                 throw sys::SysError("rename", join(s_.dir, r), errno);
             ++moved_;
@@ -299,11 +285,6 @@ private:
         const struct timespec born {static_cast<time_t>(x.stx_btime.tv_sec),
                                     static_cast<long>(x.stx_btime.tv_nsec)};
         return before(born, s_.stamp);
-    }
-
-    static std::string parent_of(const std::string& r) {
-        const auto slash = r.rfind('/');
-        return slash == std::string::npos ? std::string() : r.substr(0, slash);
     }
 
     // upper/REL, made (with the snapshot's modes) as far as it does not exist yet.
