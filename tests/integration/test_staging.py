@@ -218,14 +218,18 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "README.md")) as f:
             self.assertEqual(f.read(), "# project\nhost edit\n")
 
-    def run_while_the_host_deletes_readme(self, script):
-        # `script` runs in the sandbox; once it has printed a line, the host deletes README.md,
-        # and then the run ends.
+    def run_while_the_host(self, script, host_action):
+        # `script` runs in the sandbox; once it is done, `host_action` changes the project, and
+        # then the run ends.
         p = self.box.popen(["sh", "-c", script + "; echo ready; read x"], stdin=subprocess.PIPE)
         self.assertEqual(p.stdout.readline(), b"ready\n")
-        os.unlink(os.path.join(self.box.project, "README.md"))
+        host_action()
         p.communicate(b"go\n", timeout=60)
         self.assertEqual(p.returncode, 0)
+
+    def run_while_the_host_deletes_readme(self, script):
+        self.run_while_the_host(
+            script, lambda: os.unlink(os.path.join(self.box.project, "README.md")))
 
     def test_file_deleted_on_the_host_during_the_run_is_not_brought_back(self):
         # The command edits README.md (a copy-up), then the host deletes it.
@@ -248,13 +252,11 @@ class Staging(BoxTest):
     def test_host_edit_to_a_file_the_sandbox_never_touched_is_not_staged(self):
         # Nothing of the command's is in README.md: staging the version it saw at the start
         # would offer to undo the host's edit as if the command had made that change.
-        p = self.box.popen(["sh", "-c", "echo new > new.txt; echo ready; read x"],
-                           stdin=subprocess.PIPE)
-        self.assertEqual(p.stdout.readline(), b"ready\n")
-        with open(os.path.join(self.box.project, "README.md"), "a") as f:
-            f.write("host edit\n")
-        p.communicate(b"go\n", timeout=60)
-        self.assertEqual(p.returncode, 0)
+        def host_edit():
+            with open(os.path.join(self.box.project, "README.md"), "a") as f:
+                f.write("host edit\n")
+
+        self.run_while_the_host("echo new > new.txt", host_edit)
         res = self.ab("diff", "--name-status", check=0)
         self.assertEqual(res.out.split("\n")[:-1], ["A\tnew.txt"], res)
         self.ab("commit", check=0)
