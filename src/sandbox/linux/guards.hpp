@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "sandbox/linux/syscalls.hpp"
 #include "sys/error.hpp"
@@ -86,7 +87,7 @@ public:
     void reaped() { pid_ = -1; }
     // The child has reported that nothing of the sandbox runs any more and is only exiting
     // (init's final record). wait_exit() reaps it now -- a cgroup can be removed only once it
-    // is gone -- while forget() leaves it to the caller of launch (Outcome::reap_later), so
+    // is gone -- while forget() hands its pid to the caller of launch (Outcome::reap_later), so
     // that the namespaces' teardown overlaps with the run's review.
     void wait_exit() {
         int status;
@@ -94,9 +95,8 @@ public:
         }
         pid_ = -1;
     }
-    void forget() { pid_ = -1; }
+    pid_t forget() { return std::exchange(pid_, -1); }
     int pidfd() const { return pidfd_.get(); }
-    pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_;

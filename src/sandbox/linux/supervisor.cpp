@@ -445,8 +445,7 @@ void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, c
     } else if (cgroups.active()) {
         guard.wait_exit();
     } else {
-        out.reap_later = guard.pid();
-        guard.forget();
+        out.reap_later = guard.forget();
     }
 }
 
