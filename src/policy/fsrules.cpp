@@ -32,8 +32,10 @@ void add_entries(std::vector<FsRule>& out, const std::vector<profile::Entry>& en
                  FsKind kind, const char* field) {
     for (const auto& e : entries) {
         std::string path = checked_path(e, field);
-        const bool glob = kind == FsKind::deny && util::has_glob(path);
-        out.push_back(FsRule{kind, std::move(path), rule_text(e, field), e.src, false, glob});
+        const std::size_t wild = kind == FsKind::deny ? path.find_first_of("*?[") : path.npos;
+        const bool glob = wild != path.npos;
+        out.push_back(FsRule{kind, std::move(path), rule_text(e, field), e.src, false, glob,
+                             glob ? wild : 0});
     }
 }
 
@@ -93,7 +95,7 @@ std::size_t match_length(const FsRule& rule, const std::string& path) {
         // nor any of its ancestors (its prefixes) can match unless the path starts with it. This
         // rules out almost every pattern at once; a plan asks for every path against every rule.
         const std::string_view pattern = rule.path;
-        const std::string_view head = pattern.substr(0, pattern.find_first_of("*?["));
+        const std::string_view head = pattern.substr(0, rule.head);
         if (!util::starts_with(path, head)) return 0;
         // Try the path, then each ancestor: the first (longest) match is the most specific.
         std::string_view p = path;

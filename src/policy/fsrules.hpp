@@ -30,6 +30,7 @@ struct FsRule {
     profile::Source src;
     bool exact = false;  // applies to `path` itself, not below it
     bool glob = false;   // a deny pattern; computed once here, it is asked for every path
+    std::size_t head = 0;  // a glob's literal head: the length up to its first wildcard
 };
 
 // Tie-break at equal length: deny beats write (and everything writable) beats read.

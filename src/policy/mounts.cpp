@@ -69,12 +69,14 @@ public:
 
         // Parents before children; stable, and masks appended last, so at equal depth a mask
         // always comes after the mount it covers.
-        std::vector<Mount> sorted = mounts_;
-        sorted.insert(sorted.end(), masks_.begin(), masks_.end());
-        std::stable_sort(sorted.begin(), sorted.end(), [](const Mount& a, const Mount& b) {
-            return util::path_depth(a.target) < util::path_depth(b.target);
-        });
-        plan_.mounts = std::move(sorted);
+        std::vector<std::pair<std::size_t, Mount*>> order;  // depth first: sorted by it
+        for (auto* list : {&mounts_, &masks_})
+            for (auto& m : *list) order.emplace_back(util::path_depth(m.target), &m);
+        std::stable_sort(order.begin(), order.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        plan_.mounts.clear();
+        plan_.mounts.reserve(order.size());
+        for (auto& [depth, m] : order) plan_.mounts.push_back(std::move(*m));
         plan_cwd(inv);
     }
 

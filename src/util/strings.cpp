@@ -33,11 +33,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool ends_with(std::string_view s, std::string_view x) {
-    return s.size() >= x.size() && s.substr(s.size() - x.size()) == x;
-}
-
 std::string to_lower(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -79,11 +74,6 @@ std::string toml_quote(std::string_view s) { return quote_with(s, true); }
 
 // A plain loop: find_first_of searches the set once per character, and this runs for every
 // rule against every environment variable and path when a plan is compiled.
-bool has_glob(std::string_view s) {
-    for (const char c : s)
-        if (c == '*' || c == '?' || c == '[') return true;
-    return false;
-}
 
 namespace {
 
@@ -208,11 +198,6 @@ std::string normalize_path(std::string_view p) {
     return out;
 }
 
-bool path_within(std::string_view path, std::string_view dir) {
-    if (dir == "/") return !path.empty() && path.front() == '/';
-    if (!starts_with(path, dir)) return false;
-    return path.size() == dir.size() || path[dir.size()] == '/';
-}
 
 std::string relative_to(std::string_view path, std::string_view dir) {
     if (!path_within(path, dir)) return {};
@@ -223,8 +208,8 @@ std::string relative_to(std::string_view path, std::string_view dir) {
 
 std::size_t path_depth(std::string_view p) {
     std::size_t n = 0;
-    for (auto& seg : split(p, '/'))
-        if (!seg.empty()) ++n;
+    for (std::size_t i = 0; i < p.size(); ++i)
+        if (p[i] != '/' && (i == 0 || p[i - 1] == '/')) ++n;  // the first character of a component
     return n;
 }
 

@@ -72,4 +72,7 @@ TEST_CASE("lexical paths") {
     CHECK(relative_to("/q", "/p").empty());
     CHECK(path_depth("/a/b/c") == 3);
     CHECK(path_depth("/") == 0);
+    CHECK(path_depth("") == 0);
+    CHECK(path_depth("//a//b/") == 2);
+    CHECK(path_depth("a/b") == 2);
 }
