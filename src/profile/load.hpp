@@ -60,5 +60,10 @@ const char* builtin_text(std::string_view name);
 // The hex SHA-256 of builtin_text(name), computed at build time; null for an unknown name.
 const char* builtin_sha256(std::string_view name);
 std::vector<std::string> builtin_names();
+// A profile's text with its comments cut, line breaks and every column before a '#' kept, so
+// that positions in messages do not move. toml++ reads a comment character by character like
+// any other text, and half of base.toml is comments: the built-ins are parsed this way at every
+// start (a unit test checks each parses the same as written); a user's file is parsed as is.
+std::string without_comments(std::string_view text);
 
 }  // namespace agentbox::profile

@@ -35,6 +35,7 @@ struct Setting {
     Source src;
     bool set = false;
     const T& operator*() const { return value; }
+    bool operator==(const Setting&) const = default;
 };
 
 enum class NetMode { none, proxy, host };
@@ -49,6 +50,7 @@ struct Filesystem {
     std::vector<Entry> deny;   // invisible even inside read/write; globs allowed
     std::vector<Entry> tmpfs;  // empty, writable, thrown away
     std::vector<Entry> exec;   // non-empty: only these paths may be executed
+    bool operator==(const Filesystem&) const = default;
 };
 
 struct Network {
@@ -57,12 +59,14 @@ struct Network {
     std::vector<Entry> deny;
     Setting<Unlisted> unlisted;
     Setting<bool> allow_private;
+    bool operator==(const Network&) const = default;
 };
 
 struct Env {
     std::vector<Entry> pass;  // names or glob patterns ("LC_*")
     std::vector<Entry> deny;  // patterns; beat pass
     std::map<std::string, Entry> set;  // name -> value (value already expanded)
+    bool operator==(const Env&) const = default;
 };
 
 struct Process {
@@ -70,6 +74,7 @@ struct Process {
     std::vector<Entry> allow_syscalls;
     std::vector<Entry> deny_syscalls;
     Setting<LandlockMode> landlock;
+    bool operator==(const Process&) const = default;
 };
 
 struct Limits {
@@ -79,16 +84,19 @@ struct Limits {
     Setting<std::uint64_t> file_size;    // bytes (RLIMIT_FSIZE)
     Setting<std::uint64_t> stage_size;   // staged bytes
     Setting<std::uint64_t> open_files;   // RLIMIT_NOFILE
+    bool operator==(const Limits&) const = default;
 };
 
 struct Commit {
     Setting<OnExit> on_exit;
     std::vector<Entry> protect;  // project-relative globs
+    bool operator==(const Commit&) const = default;
 };
 
 struct Approve {
     Setting<std::string> command;
     Setting<std::uint64_t> timeout_ms;
+    bool operator==(const Approve&) const = default;
 };
 
 // A file that contributed to a resolved profile, for the log (`session.start`).
@@ -96,6 +104,7 @@ struct Layer {
     std::string name;    // profile name
     std::string path;    // file path or "<builtin:NAME>"
     std::string sha256;  // hex digest of the file's bytes; empty when unknown
+    bool operator==(const Layer&) const = default;
 };
 
 struct Profile {
@@ -111,6 +120,7 @@ struct Profile {
     Commit commit;
     Approve approve;
     std::vector<Layer> layers;  // in application order, base first
+    bool operator==(const Profile&) const = default;
 };
 
 // Values the placeholders expand to. Filled by the caller (cli) from the real system.

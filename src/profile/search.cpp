@@ -135,7 +135,7 @@ std::string read_profile(const Located& where, const Source& ref) {
     if (is_builtin_path(where.path)) {
         const char* text = builtin_text(builtin_name(where.path));
         if (text == nullptr) throw ProfileError(ref, "no built-in profile " + where.path);
-        return text;
+        return without_comments(text);
     }
     std::string text;
     const int err = read_small_file(where.path, kMaxProfileBytes, text);

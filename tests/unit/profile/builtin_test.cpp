@@ -44,6 +44,30 @@ TEST_CASE("the seven built-in profiles are compiled in") {
     CHECK(builtin_sha256("nosuch") == nullptr);
 }
 
+TEST_CASE("a built-in is parsed without its comments, to the same values at the same places") {
+    for (const std::string& name : builtin_names()) {
+        CAPTURE(name);
+        const std::string text = builtin_text(name);
+        const std::string cut = without_comments(text);
+        CHECK(std::count(cut.begin(), cut.end(), '\n') == std::count(text.begin(), text.end(), '\n'));
+        CHECK(cut.find('#') == std::string::npos);  // no built-in has a '#' in a string
+        // Every value and every source position the same.
+        const std::string origin = "<builtin:" + name + ">";
+        CHECK(parse(text, origin, host_free_context()) == parse(cut, origin, host_free_context()));
+    }
+    CHECK(without_comments(builtin_text("base")).size() < std::string(builtin_text("base")).size() * 2 / 3);
+}
+
+TEST_CASE("without_comments keeps a '#' that is inside a string") {
+    CHECK(without_comments("a = \"x # y\" # c\nb = 1\n") == "a = \"x # y\" \nb = 1\n");
+    CHECK(without_comments("a = 'p\\' # q\n") == "a = 'p\\' \n");  // no escapes in '...'
+    CHECK(without_comments("a = \"q\\\"#\" #z") == "a = \"q\\\"#\" ");
+    CHECK(without_comments("# only\n\n  # indented\nk = 2") == "\n\n  \nk = 2");
+    CHECK(without_comments("\"#k\" = 1 # c") == "\"#k\" = 1 ");
+    const std::string multi = "a = \"\"\"\n# not a comment\n\"\"\"\n";
+    CHECK(without_comments(multi) == multi);
+}
+
 TEST_CASE("every built-in profile parses, loads and names itself") {
     const Context ctx = host_free_context();
     for (const std::string& name : builtin_names()) {
