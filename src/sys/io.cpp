@@ -1,10 +1,12 @@
 #include "sys/io.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "sys/error.hpp"
+#include "sys/fd.hpp"
 
 namespace agentbox::sys {
 
@@ -14,6 +16,21 @@ void write_all(int fd, std::string_view data, const std::string& shown) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw SysError("write", shown, errno);
         data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+int read_file(const std::string& path, std::string& out, std::size_t limit) {
+    out.clear();
+    const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return errno;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return 0;
+        if (out.size() + static_cast<std::size_t>(n) > limit) return EFBIG;
+        out.append(buf, static_cast<std::size_t>(n));
     }
 }
 

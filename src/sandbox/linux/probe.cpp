@@ -19,12 +19,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "sandbox/linux/hardening.hpp"
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -128,19 +127,32 @@ std::string unescape(const std::string& s) {
     return out;
 }
 
+// Takes the text up to the next `sep` (a line, a field) off the front of `rest`.
+std::string_view take(std::string_view& rest, char sep) {
+    const auto end = rest.find(sep);
+    const std::string_view f = rest.substr(0, end);
+    rest.remove_prefix(end == rest.npos ? rest.size() : end + 1);
+    return f;
+}
+
 std::vector<MountEntry> cgroup_mounts() {
     std::vector<MountEntry> out;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
+    std::string text;
+    if (sys::read_file("/proc/self/mountinfo", text) != 0) return out;
+    for (std::string_view rest = text; !rest.empty();) {
+        const std::string_view line = take(rest, '\n');
+        // "ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTS"
         const auto dash = line.find(" - ");
-        if (dash == std::string::npos) continue;
-        std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
-        std::string id, parent, devno, root, point, fstype, source, super_opts;
-        pre >> id >> parent >> devno >> root >> point;
-        post >> fstype >> source >> super_opts;
+        if (dash == line.npos) continue;
+        std::string_view pre = line.substr(0, dash), post = line.substr(dash + 3);
+        for (int i = 0; i < 3; ++i) take(pre, ' ');  // id, parent, devno
+        const std::string_view root = take(pre, ' '), point = take(pre, ' ');
+        const std::string_view fstype = take(post, ' ');
+        take(post, ' ');  // source
+        const std::string_view super_opts = take(post, ' ');
         if (fstype == "cgroup" || fstype == "cgroup2")
-            out.push_back({unescape(root), unescape(point), fstype, super_opts});
+            out.push_back({unescape(std::string(root)), unescape(std::string(point)),
+                           std::string(fstype), std::string(super_opts)});
     }
     return out;
 }
@@ -153,10 +165,11 @@ bool has_option(const std::string& opts, const std::string& want) {
 
 // Our cgroup v2 path, from the "0::/path" line.
 std::string own_cgroup2_path() {
-    std::ifstream in("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(in, line))
-        if (util::starts_with(line, "0::")) return line.substr(3);
+    std::string text;
+    if (sys::read_file("/proc/self/cgroup", text) != 0) return {};
+    for (std::string_view rest = text; !rest.empty();)
+        if (const auto line = take(rest, '\n'); util::starts_with(line, "0::"))
+            return std::string(line.substr(3));
     return {};
 }
 
@@ -175,10 +188,10 @@ void probe_cgroups(policy::HostFacts& f) {
         // them for children, create children, and move processes into them (which needs
         // write access to cgroup.procs of the common ancestor: this directory). Checked with
         // access(): probing must not leave cgroups behind.
-        std::ifstream ctl(dir + "/cgroup.controllers");
         std::string controllers;
-        std::getline(ctl, controllers);
-        const auto names = util::split(controllers, ' ');
+        (void)sys::read_file(dir + "/cgroup.controllers", controllers);
+        const auto names = util::split(std::string_view(controllers).substr(
+                                           0, controllers.find('\n')), ' ');
         const bool has = std::find(names.begin(), names.end(), "memory") != names.end() &&
                          std::find(names.begin(), names.end(), "pids") != names.end();
         if (has && writable(dir) && writable(dir + "/cgroup.subtree_control") &&
@@ -310,11 +323,11 @@ std::vector<std::string> expand_glob(const std::string& pattern) {
 
 // ---- the namespace probe's cache -------------------------------------------------------
 
+// The first line of a small /proc file; "" when it cannot be read.
 std::string read_small(const char* path) {
-    std::ifstream in(path);
     std::string s;
-    std::getline(in, s);
-    return s;
+    if (sys::read_file(path, s, 4096) != 0) return {};
+    return s.substr(0, s.find('\n'));
 }
 
 // Everything that can change the probe's answer without a reboot, plus the boot itself.
