@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL  // xxHash is header-only here, as in the seccomp module (CMakeLists.txt)
 #include <xxhash.h>
 
 #include <chrono>
