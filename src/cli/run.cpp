@@ -249,8 +249,10 @@ int run_run(const RunOptions& o) {
     }
     if (!report_weakenings(plan, o.allow_weaker)) return exit_setup;
 
-    // Every run has a session, if only for its log; upper/ stays empty without staging.
-    std::optional<stage::Session> session = stage::Session::create(project, o.command, o.profiles);
+    // Every run has a session, if only for its log; upper/ stays empty without staging. Its
+    // meta.json is written with the log (start_log), while the sandbox is being built.
+    std::optional<stage::Session> session =
+        stage::Session::create_unrecorded(project, o.command, o.profiles);
     sandbox::StageDirs dirs;
     if (plan.staging != policy::Staging::none) {
         dirs.upper = session->upper();
@@ -260,14 +262,18 @@ int run_run(const RunOptions& o) {
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
 
-    // The decision log is opened while the sandbox is being built (Io::ready): the backend lets
-    // the command exec only after it is, so a run that cannot be logged still never starts.
-    // Events the backend reports before then wait in `early`.
+    // The session's meta.json and the decision log are written while the sandbox is being
+    // built (Io::ready): the backend lets the command exec only after that, so a run that
+    // cannot be recorded or logged still never starts, and nothing is staged before the
+    // session says "running". Events the backend reports before then wait in `early`.
     std::unique_ptr<audit::Log> log;
     std::vector<sandbox::Event> early;
+    bool recorded = false;
     auto start_log = [&] {
         if (log) return;
         try {
+            if (!recorded) session->record_start();
+            recorded = true;
             log = open_log(*session, o);
             log->append(session_start_event(plan, facts));
             log->append(plan_event(plan));

@@ -171,6 +171,14 @@ std::string cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache") + "/agentbo
 
 Session Session::create(const std::string& project, const std::vector<std::string>& argv,
                         const std::vector<std::string>& profiles) {
+    Session s = create_unrecorded(project, argv, profiles);
+    s.record_start();
+    return s;
+}
+
+Session Session::create_unrecorded(const std::string& project,
+                                   const std::vector<std::string>& argv,
+                                   const std::vector<std::string>& profiles) {
     const std::string parent = sessions_dir();
     sys::make_dirs(parent);
 
@@ -197,13 +205,16 @@ Session Session::create(const std::string& project, const std::vector<std::strin
     s.meta_.status = "running";
     s.meta_.created = rfc3339(ts.tv_sec);
     s.meta_.start_ns = static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+    return s;
+}
+
+void Session::record_start() {
     // Not flushed: "running" is superseded by the run's end, which is (sync_meta), and a
     // crash before then leaves a session that list_sessions() shows, as "running" or, without
     // its meta.json, "broken" -- never one that claims staged work. Two flushes (~1 ms idle,
     // tens of ms on a busy disk) saved on every run's way in.
-    write_meta(s.dir_, s.meta_, /*durable=*/false);
-    s.meta_durable_ = false;
-    return s;
+    write_meta(dir_, meta_, /*durable=*/false);
+    meta_durable_ = false;
 }
 
 Session Session::open(const std::string& id_or_prefix, const std::string& project) {

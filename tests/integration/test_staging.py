@@ -467,6 +467,20 @@ class Staging(BoxTest):
         self.assertEqual(mine[0]["changes"], 2)
         self.assertEqual(mine[0]["status"], "staged")
 
+    def test_session_is_recorded_as_running_before_the_command_writes(self):
+        # If the supervisor were killed now, this session must list as cut short with its
+        # staged work, not as an unreadable "broken" one: meta.json is written before the
+        # command may start.
+        import json
+        seen = []
+
+        def list_sessions():
+            data = json.loads(self.ab("sessions", "--json", check=0).out)
+            seen.extend(s for s in data if s["project"] == self.box.project)
+
+        self.run_while_the_host("echo x > a", list_sessions)
+        self.assertEqual([s["status"] for s in seen], ["running"], seen)
+
     def test_staging_more_than_stage_size_ends_the_sandbox_and_keeps_the_work(self):
         prof = self.box.write_profile("small", 'version = 1\nextends = ["default"]\n'
                                       '[limits]\nstage_size = "1MiB"\n')
