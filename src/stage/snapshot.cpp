@@ -208,15 +208,26 @@ public:
                 throw sys::SysError("rename", join(s_.dir, r), errno);
             ++moved_;
         }
+        // No entry of this project directory was added, removed or renamed since the copy
+        // began: whatever it holds was at its path then.
+        struct stat pst {};
+        const bool same_entries = ::fstat(pfd, &pst) == 0 && before(pst.st_mtim, s_.started);
         for (const std::string& name : list(pfd, join(s_.project, rel))) {
             if (in_snapshot.count(name)) continue;
             struct stat p {};
             if (::fstatat(pfd, name.c_str(), &p, AT_SYMLINK_NOFOLLOW) < 0) continue;
             // Only what the snapshot had can have been deleted in it: the project's fifos and
-            // sockets were never copied, and what appeared or changed in the project since the
-            // copy began is someone else's work.
+            // sockets were never copied, and what appeared in the project since the copy began
+            // is someone else's work. An entry changed since then (a ctime after `started`) is
+            // still the sandbox's deletion if it was at this path when the copy began: born
+            // before, in a directory whose entries did not change (a rename on the host would
+            // have changed them). It is staged, and commit refuses it as a conflict with the
+            // host's change, as it does under the overlay. Otherwise -- no birth times, a save
+            // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
-            if (before(s_.started, p.st_ctim)) continue;
+            if (before(s_.started, p.st_ctim) &&
+                !(same_entries && born_before(pfd, name, s_.started)))
+                continue;
             sys::unique_fd ud = upper_dir(rel);
             if (::mknodat(ud.get(), name.c_str(), S_IFCHR | 0000, ::makedev(0, 0)) < 0)
                 throw sys::SysError("mknod(whiteout)", join(rel, name), errno);
@@ -275,8 +286,13 @@ private:
     }
 
     // Whether the entry was made by the copy (born before the stamp), not by the sandbox.
-    // False when the filesystem does not record birth times.
     bool made_by_copy(int dirfd, const std::string& name) const {
+        return born_before(dirfd, name, s_.stamp);
+    }
+
+    // Whether the entry was born before `t`. False when the filesystem does not record birth
+    // times.
+    static bool born_before(int dirfd, const std::string& name, const struct timespec& t) {
         struct statx x {};
         if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BTIME,
                     &x) < 0 ||
@@ -284,7 +300,7 @@ private:
             return false;
         const struct timespec born {static_cast<time_t>(x.stx_btime.tv_sec),
                                     static_cast<long>(x.stx_btime.tv_nsec)};
-        return before(born, s_.stamp);
+        return before(born, t);
     }
 
     // upper/REL, made (with the snapshot's modes) as far as it does not exist yet.

@@ -43,7 +43,8 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir);
 // Move what differs into `upper` (existing, empty): entries that are new, of another type, or
 // touched since the stamp; a whiteout (character device 0/0) for each project entry the copy
 // no longer has. Device nodes in the copy are never moved (a 0/0 one would be a forged
-// whiteout); entries of the project changed during the run by someone else are not deleted.
+// whiteout); an entry of the project changed during the run by someone else is deleted only
+// when it is certain the copy had it at the same path (commit then reports the conflict).
 // Returns the number of entries moved or whited out.
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper);
 

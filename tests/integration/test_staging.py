@@ -249,6 +249,33 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "new.txt")) as f:
             self.assertEqual(f.read(), "new\n")
 
+    def test_sandbox_deletion_of_a_file_the_host_edited_meanwhile_is_a_conflict(self):
+        # The command deletes README.md; then, while it still runs, the host edits it. The
+        # deletion is the command's change and is shown; committing it would throw away the
+        # host's edit, so commit refuses it as a conflict.
+        def host_edit():
+            with open(os.path.join(self.box.project, "README.md"), "a") as f:
+                f.write("host edit\n")
+        self.run_while_the_host("rm README.md", host_edit)
+        res = self.ab("diff", "--name-status", check=0)
+        self.assertEqual(res.out.split("\n")[:-1], ["D\tREADME.md"], res)
+        res = self.ab("commit", check=1)
+        self.assertIn("README.md", res.err)
+        self.assertIn("changed on the host", res.err)
+        with open(os.path.join(self.box.project, "README.md")) as f:
+            self.assertEqual(f.read(), "# project\nhost edit\n")
+
+    def test_host_rename_during_the_run_is_not_staged_as_a_deletion(self):
+        # The host renames a file and a directory while the command runs: nothing of that is
+        # the command's, so nothing is staged -- least of all a deletion of the new names.
+        def host_renames():
+            p = self.box.project
+            os.rename(os.path.join(p, "README.md"), os.path.join(p, "README.txt"))
+            os.rename(os.path.join(p, "src", "sub"), os.path.join(p, "src", "moved"))
+        self.run_while_the_host("echo new > new.txt", host_renames)
+        res = self.ab("diff", "--name-status", check=0)
+        self.assertEqual(res.out.split("\n")[:-1], ["A\tnew.txt"], res)
+
     def test_host_edit_to_a_file_the_sandbox_never_touched_is_not_staged(self):
         # Nothing of the command's is in README.md: staging the version it saw at the start
         # would offer to undo the host's edit as if the command had made that change.
