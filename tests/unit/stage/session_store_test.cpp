@@ -95,6 +95,35 @@ TEST_CASE("a status written without a flush is visible at once; sync_meta() flus
     CHECK_THROWS(s.sync_meta());
 }
 
+ino_t inode_of(const std::string& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_ino;
+}
+
+TEST_CASE("a shorter status without a flush is written in place; a longer one or a durable one "
+          "replaces the file") {
+    TempState t;
+    Session s = Session::create("/p", {"true"});
+    const std::string meta = s.dir() + "/meta.json";
+    const ino_t first = inode_of(meta);
+    const auto size = fs::file_size(meta);
+    s.set_status("empty", /*durable=*/false);  // shorter than "running"
+    CHECK(inode_of(meta) == first);
+    CHECK(fs::file_size(meta) == size);  // padded: the one sector is rewritten whole
+    CHECK(slurp(meta).back() == '\n');
+    CHECK(Session::open(s.meta().id, "/p").meta().status == "empty");
+    s.sync_meta();
+
+    s.set_status("discarded", /*durable=*/false);  // longer: a new file, renamed over
+    CHECK(inode_of(meta) != first);
+    CHECK(Session::open(s.meta().id, "/p").meta().status == "discarded");
+    const ino_t second = inode_of(meta);
+    s.set_status("staged");  // durable: always the rename
+    CHECK(inode_of(meta) != second);
+    CHECK(Session::open(s.meta().id, "/p").meta().status == "staged");
+}
+
 TEST_CASE("open() finds a unique prefix, refuses an ambiguous one and names the candidates") {
     TempState t;
     const Session a = Session::create("/p", {"a"});
