@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "util/strings.hpp"
+#include "util/utc.hpp"
 
 namespace agentbox::audit {
 
@@ -74,12 +75,10 @@ Tail read_tail(int fd, std::uint64_t size, const std::string& path) {
 std::string timestamp_now() {
     struct timespec ts {};
     ::clock_gettime(CLOCK_REALTIME, &ts);
-    std::tm tm {};
-    ::gmtime_r(&ts.tv_sec, &tm);
+    const util::UtcTime u = util::utc_fields(ts.tv_sec);
     char buf[96];  // room for any int the compiler cannot rule out
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ts.tv_nsec / 1000000) % 1000);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", u.year, u.month, u.day,
+                  u.hour, u.minute, u.second, static_cast<int>(ts.tv_nsec / 1000000) % 1000);
     return buf;
 }
 

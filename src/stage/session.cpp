@@ -27,6 +27,7 @@
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "util/strings.hpp"
+#include "util/utc.hpp"
 
 namespace agentbox::stage {
 
@@ -55,13 +56,23 @@ std::string xdg_dir(const char* var, const char* fallback) {
 
 std::string sessions_dir() { return state_dir() + "/sessions"; }
 
+// UTC `t` as 20261201T091516Z (`compact`, for ids) or 2026-12-01T09:15:16Z.
+std::string utc(std::time_t t, bool compact) {
+    const util::UtcTime u = util::utc_fields(t);
+    char buf[96];  // room for any int the compiler cannot rule out
+    if (compact)
+        std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", u.year, u.month, u.day,
+                      u.hour, u.minute, u.second);
+    else
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", u.year, u.month, u.day,
+                      u.hour, u.minute, u.second);
+    return buf;
+}
+
 // A sortable id: UTC time to the second, then 6 random hex digits so that two runs started in
 // the same second do not collide.
 std::string new_id(std::time_t now) {
-    std::tm tm {};
-    ::gmtime_r(&now, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    const std::string stamp = utc(now, /*compact=*/true);
     unsigned char rnd[3];
     std::size_t got = 0;
     while (got < sizeof rnd) {
@@ -72,7 +83,7 @@ std::string new_id(std::time_t now) {
     }
     char suffix[8];
     std::snprintf(suffix, sizeof suffix, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
-    return std::string(stamp) + "-" + suffix;
+    return stamp + "-" + suffix;
 }
 
 bool looks_like_id(std::string_view name) {
@@ -88,13 +99,7 @@ bool looks_like_id(std::string_view name) {
     return true;
 }
 
-std::string rfc3339(std::time_t t) {
-    std::tm tm {};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+std::string rfc3339(std::time_t t) { return utc(t, /*compact=*/false); }
 
 void sync_path(const std::string& path, int flags) {
     sys::unique_fd fd(::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
