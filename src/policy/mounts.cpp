@@ -234,7 +234,7 @@ private:
             const FsMatch m = best_fs_rule(rules_, cwd);
             const Mount* cover = covering(plan_.mounts, cwd);
             if (m.rule && m.rule->kind != FsKind::deny && cover &&
-                cover->kind != MountKind::symlink) {
+                cover->kind != MountKind::symlink && exists_inside(*cover, cwd)) {
                 plan_.cwd = cwd;
                 return;
             }
@@ -242,6 +242,15 @@ private:
         plan_.cwd = plan_.project;
         note("the working directory " + util::quote(inv.cwd) +
              " is not visible in the sandbox; the command starts in the project");
+    }
+
+    // Whether `path`, under the mount `cover`, is a directory in the sandbox: anything of a
+    // mount that shows the host's files; of an empty one (a tmpfs, the home, /dev) only its
+    // root and the directories made for the mounts below it.
+    bool exists_inside(const Mount& cover, const std::string& path) const {
+        if (shows_host_files(cover.kind) || cover.target == path) return true;
+        return std::any_of(plan_.mounts.begin(), plan_.mounts.end(),
+                           [&](const Mount& m) { return util::path_within(m.target, path); });
     }
 
     Plan& plan_;

@@ -137,6 +137,17 @@ class RunProject(BoxTest):
         self.assertRc(res, 0)
         self.assertEqual(res.out.strip(), sub)
 
+    def test_cwd_on_an_empty_tmpfs_starts_in_the_project(self):
+        # From a host directory that the sandbox shows as part of an empty tmpfs (under /tmp,
+        # or the home), `-C PROJECT` runs in the project rather than failing to chdir.
+        notes = os.path.join(self.box.home, "notes")
+        os.makedirs(notes, exist_ok=True)
+        os.makedirs(self.box.outside, exist_ok=True)
+        for cwd in (self.box.outside, notes):
+            res = self.box.run(["pwd"], cwd=cwd)
+            self.assertRc(res, 0)
+            self.assertEqual(res.out.strip(), self.box.project)
+
     def test_project_defaults_to_git_top_level(self):
         os.makedirs(os.path.join(self.box.project, ".git"))
         sub = os.path.join(self.box.project, "sub")

@@ -222,6 +222,26 @@ TEST_CASE("compile: project staging: overlay, bind, read-only, write inside a re
         CHECK(plan.cwd == "/p");
         CHECK(has_note(plan, "working directory \"/srv/hidden\" is not visible"));
     }
+    SUBCASE("a cwd under a tmpfs does not exist inside: the command starts in the project") {
+        // /tmp and the home are empty tmpfs in the sandbox: /tmp/build or ~/notes of the host
+        // are not there (chdir would fail and the run with it).
+        for (const char* cwd : {"/tmp/build", "/home/u/notes"}) {
+            CAPTURE(cwd);
+            auto inv = dev_inv();
+            inv.cwd = cwd;
+            Plan plan = compile(profile, inv, host.facts());
+            CHECK(plan.cwd == "/p");
+            CHECK(has_note(plan, "is not visible in the sandbox"));
+        }
+    }
+    SUBCASE("a tmpfs's own root, or a directory made for a mount below it, is a fine cwd") {
+        for (const char* cwd : {"/tmp", "/home/u", "/home/u/.config"}) {
+            CAPTURE(cwd);
+            auto inv = dev_inv();
+            inv.cwd = cwd;
+            CHECK(compile(profile, inv, host.facts()).cwd == cwd);
+        }
+    }
     SUBCASE("an empty command is refused") {
         auto inv = dev_inv();
         inv.argv.clear();
