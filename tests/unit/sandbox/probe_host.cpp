@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "sandbox/linux/hardening.hpp"
+#include "util/strings.hpp"
 
 using namespace agentbox;
 using namespace agentbox::sandbox::lnx;
@@ -105,6 +107,26 @@ TEST_CASE("probe_host's filesystem queries") {
     SUBCASE("** spans directories without following symlinks") {
         CHECK(facts.glob(t.root + "/**/.env") ==
               std::vector<std::string>{t.root + "/.env", t.root + "/sub/deep/.env"});
+    }
+    SUBCASE("a walked pattern finds exactly the paths util::glob_match accepts") {
+        // The walk matches BASE/**/NAME patterns by name only; every shape must still agree
+        // with the matcher over the whole tree (symlinks listed, not followed).
+        for (const char* d : {"/sub/.env.d", "/sub/deep/x", "/sub/deep/x/.env"})
+            REQUIRE(mkdir((t.root + d).c_str(), 0700) == 0);
+        std::ofstream(t.root + "/sub/.env.d/.env") << "x";
+        std::vector<std::string> tree;
+        namespace fs = std::filesystem;
+        for (const auto& e : fs::recursive_directory_iterator(t.root)) tree.push_back(e.path());
+        for (const char* tail : {"/**/.env", "/**/.env*", "/**/*", "/**/deep/*", "/**/x/.env",
+                                 "/sub/**", "/**/.env.*", "/**/**"}) {
+            const std::string pattern = t.root + tail;
+            CAPTURE(pattern);
+            std::vector<std::string> want;
+            for (const auto& p : tree)
+                if (agentbox::util::glob_match(pattern, p)) want.push_back(p);
+            std::sort(want.begin(), want.end());
+            CHECK(facts.glob(pattern) == want);
+        }
     }
     SUBCASE("glob_all answers each pattern as glob does, patterns under one directory or not") {
         REQUIRE(facts.glob_all);
