@@ -168,8 +168,11 @@ Meta read_meta(const std::string& dir) {
     nlohmann::json j;
     // Read again when it does not parse: it may be being rewritten in place (a run's end),
     // and a read racing that copy can see part of both versions.
+    // The limit only stops a runaway read: argv is at most ARG_MAX (2 MiB by default), six
+    // times that JSON-escaped.
+    constexpr std::size_t kMaxMeta = 32u << 20;
     for (int attempt = 0;; ++attempt) {
-        if (const int err = sys::read_file(path, text, 1 << 20); err != 0)
+        if (const int err = sys::read_file(path, text, kMaxMeta); err != 0)
             throw sys::SysError("open", path, err);
         j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (!j.is_discarded() || attempt == 2) break;

@@ -124,6 +124,15 @@ TEST_CASE("a shorter status without a flush is written in place; a longer one or
     CHECK(Session::open(s.meta().id, "/p").meta().status == "staged");
 }
 
+TEST_CASE("a session whose command line is megabytes long is read back whole") {
+    TempState t;
+    const std::string prompt(3u << 20, 'x');  // more than ARG_MAX's default; \u escapes too
+    Session s = Session::create("/p", {"agent", prompt, std::string(1000, '\x01')});
+    const Session o = Session::open(s.meta().id, "/p");
+    REQUIRE(o.meta().argv.size() == 3);
+    CHECK(o.meta().argv[1] == prompt);
+}
+
 TEST_CASE("open() finds a unique prefix, refuses an ambiguous one and names the candidates") {
     TempState t;
     const Session a = Session::create("/p", {"a"});
