@@ -18,6 +18,7 @@
 #include "stage/session.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -78,20 +79,6 @@ Style style_of(const std::string& event) {
     return Style::plain;
 }
 
-std::string read_file(const std::string& path) {
-    sys::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) throw sys::SysError("open", path, errno);
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("read", path, errno);
-        if (n == 0) return out;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
 struct Target {
     std::string path;
     std::string session;  // "" for a file named directly
@@ -115,7 +102,7 @@ Target find_log(const LogOptions& o) {
 }
 
 int verify_log(const Target& t) {
-    const std::string text = read_file(t.path);
+    const std::string text = sys::read_file(t.path);
     // The user's own key, if there is one: a log re-signed with another key must not pass.
     std::string mine;
     const std::string key_path = stage::config_dir() + "/log-key";
@@ -251,7 +238,7 @@ int run_log(const LogOptions& o) {
     if (o.verify) return verify_log(t);
     const bool colour = !o.json && colour_enabled(1);
     if (o.follow) return follow_log(t, o.json, colour);
-    const std::string data = read_file(t.path);
+    const std::string data = sys::read_file(t.path);
     bool ended = false;
     const std::size_t rest = print_lines(data, 0, o.json, colour, ended);
     if (rest < data.size() && !o.json) note("the last line is unfinished");

@@ -23,6 +23,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "util/strings.hpp"
 
@@ -146,7 +147,7 @@ public:
     bool recover() {
         const std::string jp = journal_path();
         if (::access(jp.c_str(), F_OK) != 0) return false;
-        Journal j = from_json(fsops::read_file(jp), jp);
+        Journal j = from_json(sys::read_file(jp, O_NOFOLLOW), jp);
         if (j.state == "prepared") {
             // Nothing was done yet: forget it.
             sys::remove_contents(backup_dir(j.number));
@@ -224,7 +225,7 @@ public:
         if (live.empty()) throw std::runtime_error("session " + s_.meta().id +
                                                    " has no commit to undo");
         const int number = live.back();
-        const Journal done = from_json(fsops::read_file(record_path(number)), record_path(number));
+        const Journal done = from_json(sys::read_file(record_path(number), O_NOFOLLOW), record_path(number));
         res.number = number;
         Journal j;
         j.kind = "undo";
@@ -465,7 +466,7 @@ private:
         json t = json::object();
         if (::access(path.c_str(), F_OK) == 0) {
             try {
-                t = json::parse(fsops::read_file(path));
+                t = json::parse(sys::read_file(path, O_NOFOLLOW));
             } catch (const json::exception&) {
                 t = json::object();
             }
@@ -517,7 +518,7 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
     const std::string tpath = s.dir() + "/touched.json";
     if (::access(tpath.c_str(), F_OK) == 0) {
         try {
-            const json t = json::parse(fsops::read_file(tpath));
+            const json t = json::parse(sys::read_file(tpath, O_NOFOLLOW));
             for (auto it = t.begin(); it != t.end(); ++it) touched[it.key()] = it->get<long long>();
         } catch (const json::exception&) {
         }

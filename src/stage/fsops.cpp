@@ -215,18 +215,5 @@ void write_file_atomic(const std::string& path, const std::string& data) {
     fsync_dir(split_parent(path).first.empty() ? "/" : split_parent(path).first);
 }
 
-std::string read_file(const std::string& path) {
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) throw SysError("open", path, errno);
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SysError("read", path, errno);
-        if (n == 0) return out;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-}
 
 }  // namespace agentbox::stage::fsops

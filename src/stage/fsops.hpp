@@ -33,7 +33,6 @@ void copy_into(int sdir, const std::string& sname, int ddir, const std::string& 
 
 // Write `data` to `path` atomically and durably (temp file, fsync, rename, fsync of the dir).
 void write_file_atomic(const std::string& path, const std::string& data);
-std::string read_file(const std::string& path);
 void fsync_dir(const std::string& path);
 
 }  // namespace agentbox::stage::fsops

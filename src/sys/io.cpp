@@ -19,11 +19,16 @@ void write_all(int fd, std::string_view data, const std::string& shown) {
     }
 }
 
-int read_file(const std::string& path, std::string& out, std::size_t limit) {
+namespace {
+
+// read_file's loop; `opened` says whether an error came from open(2) or from read(2).
+int read_into(const std::string& path, std::string& out, std::size_t limit, int flags,
+              bool& opened) {
     out.clear();
-    const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | flags));
+    opened = static_cast<bool>(fd);
     if (!fd) return errno;
-    char buf[4096];
+    char buf[65536];
     for (;;) {
         const ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
@@ -32,6 +37,21 @@ int read_file(const std::string& path, std::string& out, std::size_t limit) {
         if (out.size() + static_cast<std::size_t>(n) > limit) return EFBIG;
         out.append(buf, static_cast<std::size_t>(n));
     }
+}
+
+}  // namespace
+
+int read_file(const std::string& path, std::string& out, std::size_t limit, int flags) {
+    bool opened = false;
+    return read_into(path, out, limit, flags, opened);
+}
+
+std::string read_file(const std::string& path, int flags) {
+    std::string out;
+    bool opened = false;
+    if (const int err = read_into(path, out, out.max_size(), flags, opened); err != 0)
+        throw SysError(opened ? "read" : "open", path, err);
+    return out;
 }
 
 }  // namespace agentbox::sys

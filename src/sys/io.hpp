@@ -12,8 +12,11 @@ namespace agentbox::sys {
 void write_all(int fd, std::string_view data, const std::string& shown);
 
 // The whole file at `path` into `out`, read to its end: /proc and /sys files have no size
-// until read. Returns 0, or the errno of the failure (EFBIG past `limit` bytes). No iostreams:
-// a probe at every start reads several of these.
-int read_file(const std::string& path, std::string& out, std::size_t limit = 1 << 20);
+// until read. Returns 0, or the errno of the failure (EFBIG past `limit` bytes). `flags` are
+// added to open(2)'s (O_NOFOLLOW). No iostreams: a probe at every start reads several of these.
+int read_file(const std::string& path, std::string& out, std::size_t limit = 1 << 20,
+              int flags = 0);
+// The same, of any size, throwing SysError("open" or "read", path, errno).
+std::string read_file(const std::string& path, int flags = 0);
 
 }  // namespace agentbox::sys
