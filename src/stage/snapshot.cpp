@@ -208,10 +208,6 @@ public:
                 throw sys::SysError("rename", join(s_.dir, r), errno);
             ++moved_;
         }
-        // No entry of this project directory was added, removed or renamed since the copy
-        // began: whatever it holds was at its path then.
-        struct stat pst {};
-        const bool same_entries = ::fstat(pfd, &pst) == 0 && before(pst.st_mtim, s_.started);
         for (const std::string& name : list(pfd, join(s_.project, rel))) {
             if (in_snapshot.count(name)) continue;
             struct stat p {};
@@ -226,7 +222,7 @@ public:
             // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
             if (before(s_.started, p.st_ctim) &&
-                !(same_entries && born_before(pfd, name, s_.started)))
+                !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
             sys::unique_fd ud = upper_dir(rel);
             if (::mknodat(ud.get(), name.c_str(), S_IFCHR | 0000, ::makedev(0, 0)) < 0)
@@ -288,6 +284,13 @@ private:
     // Whether the entry was made by the copy (born before the stamp), not by the sandbox.
     bool made_by_copy(int dirfd, const std::string& name) const {
         return born_before(dirfd, name, s_.stamp);
+    }
+
+    // Whether no entry of the directory open at `dfd` was added, removed or renamed since the
+    // copy began: whatever it holds was at its path then.
+    bool entries_unchanged(int dfd) const {
+        struct stat st {};
+        return ::fstat(dfd, &st) == 0 && before(st.st_mtim, s_.started);
     }
 
     // Whether the entry was born before `t`. False when the filesystem does not record birth
