@@ -314,6 +314,13 @@ int run_run(const RunOptions& o) {
     sandbox::Outcome out;
     CopyStaging copy;
     try {
+        // Copy staging copies the project before the sandbox starts, which takes a while in a
+        // big one: a run killed meanwhile must list as cut short, not as a session without
+        // its meta.json ("broken").
+        if (plan.staging == policy::Staging::copy) {
+            session->record_start();
+            recorded = true;
+        }
         copy.before(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {

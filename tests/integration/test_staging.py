@@ -508,6 +508,34 @@ class Staging(BoxTest):
         self.run_while_the_host("echo x > a", list_sessions)
         self.assertEqual([s["status"] for s in seen], ["running"], seen)
 
+    def test_run_killed_while_the_project_is_copied_lists_as_cut_short(self):
+        # Copy staging (the bubblewrap backend) copies the project before the sandbox starts.
+        if abtest.BACKEND != "bwrap":
+            self.skipTest("only copy staging copies the project first")
+        import json
+        p = self.box.project
+        for d in range(40):
+            os.makedirs(os.path.join(p, "many", str(d)))
+            for f in range(100):
+                with open(os.path.join(p, "many", str(d), str(f)), "w") as fh:
+                    fh.write("x" * 2000)
+        proc = self.box.popen(["sleep", "60"])
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        seen_copy = None
+        deadline = time.monotonic() + 60
+        while seen_copy is None and time.monotonic() < deadline:
+            for s in os.listdir(base) if os.path.isdir(base) else []:
+                if os.path.isdir(os.path.join(base, s, "snapshot")):
+                    seen_copy = os.path.join(base, s)
+        self.assertIsNotNone(seen_copy, "the run never began its copy")
+        # Killed the moment its copy was seen: before the change, meta.json was written only
+        # once the sandbox was being built.
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        data = json.loads(self.ab("sessions", "--json", check=0).out)
+        mine = [s for s in data if s["project"] == p]
+        self.assertEqual([s["status"] for s in mine], ["cut-short"], data)
+
     def test_staging_more_than_stage_size_ends_the_sandbox_and_keeps_the_work(self):
         prof = self.box.write_profile("small", 'version = 1\nextends = ["default"]\n'
                                       '[limits]\nstage_size = "1MiB"\n')
