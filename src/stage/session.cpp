@@ -194,11 +194,7 @@ Meta read_meta(const std::string& dir) {
 
 }  // namespace
 
-std::string state_dir() {
-    const std::string dir = xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox";
-    sys::make_dirs(dir);
-    return dir;
-}
+std::string state_dir() { return xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox"; }
 
 std::string config_dir() { return xdg_dir("XDG_CONFIG_HOME", ".config") + "/agentbox"; }
 

@@ -66,7 +66,7 @@ private:
     bool meta_durable_ = false;
 };
 
-// $XDG_STATE_HOME/agentbox (default ~/.local/state/agentbox); created 0700 on demand.
+// $XDG_STATE_HOME/agentbox (default ~/.local/state/agentbox); `run` creates it, 0700.
 std::string state_dir();
 // $XDG_CONFIG_HOME/agentbox (default ~/.config/agentbox).
 std::string config_dir();
