@@ -43,6 +43,9 @@ IS_ROOT = os.geteuid() == 0
 BACKEND = os.environ.get("AGENTBOX_BACKEND", "")
 SIGSYS = signal.SIGSYS.value
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+# The secrets planted in every case's home, by kind, under HOME.
+HOME_SECRETS = {"ssh": ".ssh/id_rsa", "aws": ".aws/credentials", "gh": ".config/gh/hosts.yml",
+                "netrc": ".netrc"}
 
 # Exit codes of `agentbox run` (DESIGN.md §2).
 EXIT_TIMEOUT, EXIT_SETUP, EXIT_NOEXEC, EXIT_NOTFOUND = 124, 125, 126, 127
@@ -204,8 +207,7 @@ class Box:
         return path
 
     def secret_path(self, kind):
-        return {"ssh": ".ssh/id_rsa", "aws": ".aws/credentials", "gh": ".config/gh/hosts.yml",
-                "netrc": ".netrc"}[kind]
+        return HOME_SECRETS[kind]
 
     def cleanup(self):
         # chmod -R works top-down, so it opens up mode-000 directories before entering them.
@@ -270,7 +272,8 @@ class Box:
         for kind, value in self.canaries.items():
             if value in text:
                 self.tc.fail("secret %s (%s) leaked into the output\n%s" % (
-                    kind, self.secret_path(kind), context))
+                    kind, self.secret_path(kind) if kind in HOME_SECRETS else "planted by the test",
+                    context))
 
     def sessions(self):
         base = os.path.join(self.state, "agentbox", "sessions")

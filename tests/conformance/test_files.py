@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -151,6 +152,29 @@ class HostProc(BoxTest):
         p = subprocess.Popen(argv)
         self.addCleanup(lambda: (p.kill(), p.wait()))
         return p, marker
+
+    def test_read_env_file_added_after_the_project_walk_was_cached(self):
+        # The default profile hides @project/**/.env; a big project's walk for it is cached by
+        # directory ctime. A .env that appears later, in a directory the cache knew or in a new
+        # one, must still be hidden.
+        p = self.box.project
+        for i in range(80):
+            os.makedirs(os.path.join(p, "pkg", "d%02d" % i))
+        time.sleep(2.2)  # older than the two seconds a directory must be to be remembered
+        first = self.box.run(["true"])
+        self.assertEqual(first.rc, 0, first)
+        walks = os.path.join(self.box.cache, "agentbox", "walk")
+        self.assertTrue(os.path.isdir(walks) and os.listdir(walks),
+                        "the run cached no walk: this case would prove nothing")
+        value = token("dotenv")
+        self.box.canaries["dotenv"] = value
+        for rel in ("pkg/d37/.env", "pkg/new/.env"):
+            os.makedirs(os.path.dirname(os.path.join(p, rel)), exist_ok=True)
+            with open(os.path.join(p, rel), "w") as f:
+                f.write("TOKEN=%s\n" % value)
+        res = self.box.run(["sh", "-c", "cat pkg/d37/.env pkg/new/.env; ls pkg/d37; echo end"])
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
 
     def test_read_host_proc(self):
         p, marker = self.host_sleeper()

@@ -2,9 +2,7 @@
 // Runs in the launcher before anything else, so it is kept cheap: one short-lived child for
 // the namespace and overlay probe, a few syscalls and two small /proc files for the rest.
 // It never asks bubblewrap (that is doctor's business) and never creates a cgroup.
-#include <dirent.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -19,9 +17,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <map>
 #include <string>
 
+#include "sandbox/linux/glob_walk.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "sys/io.hpp"
 #include "util/strings.hpp"
@@ -244,119 +242,6 @@ std::string read_link(const std::string& p) {
     }
 }
 
-// A pattern walked for, and where its matches go. `name`: the pattern is the walked
-// directory, "/**/" and a last component (the usual "@project/**/.env"), so a path matches
-// exactly when its own name matches that component -- a match of a dozen bytes instead of the
-// whole path against a pattern with **, for every file of the project.
-struct Wanted {
-    const std::string* pattern;
-    std::vector<std::string>* out;
-    std::string name;
-};
-
-// Below the directory open at `fd` (named `dir`), every path matching each wanted pattern
-// (util::glob_match, where ** spans directories): one walk serves them all. Symlinks are
-// matched but not followed, so a link loop or a link out of the tree cannot make the walk
-// wander. getdents64's d_type says which entries are directories, so a project is walked
-// without an lstat per file (only filesystems that leave d_type unknown pay one); each
-// directory is read to its end with one buffer (not a DIR*: three syscalls more per
-// directory), then its subdirectories are opened relative to it.
-class Walker {
-public:
-    explicit Walker(const std::vector<Wanted>& want) : want_(want), buf_(64 * 1024) {}
-
-    // Takes `fd`.
-    void walk(int fd, const std::string& dir) {
-        std::vector<std::string> subdirs;
-        for (;;) {
-            const ssize_t n = ::getdents64(fd, buf_.data(), buf_.size());
-            if (n <= 0) break;
-            for (ssize_t off = 0; off < n;) {
-                const auto* e = reinterpret_cast<const struct dirent64*>(buf_.data() + off);
-                off += e->d_reclen;
-                const std::string_view name = e->d_name;
-                if (name == "." || name == "..") continue;
-                match(dir, name);
-                bool is_dir = e->d_type == DT_DIR;
-                if (e->d_type == DT_UNKNOWN) {
-                    struct stat st {};
-                    is_dir = ::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                             S_ISDIR(st.st_mode);
-                }
-                if (is_dir) subdirs.emplace_back(name);
-            }
-        }
-        for (const std::string& sub : subdirs) {
-            const int sfd =
-                ::openat(fd, sub.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sfd >= 0) walk(sfd, join(dir, sub));
-        }
-        ::close(fd);
-    }
-
-private:
-    static std::string join(const std::string& dir, std::string_view name) {
-        std::string path = dir == "/" ? "/" : dir + "/";
-        path += name;
-        return path;
-    }
-
-    void match(const std::string& dir, std::string_view name) {
-        for (const auto& w : want_)
-            if (w.name.empty() ? util::glob_match(*w.pattern, join(dir, name))
-                               : util::glob_match(w.name, name))
-                w.out->push_back(join(dir, name));
-    }
-
-    const std::vector<Wanted>& want_;
-    std::vector<char> buf_;
-};
-
-// Expand deny patterns, each answer sorted. Dotfiles match (a deny of "@project/.env*" or
-// "~/*" must catch them), "." and ".." never do. glob(3) treats ** like *, so patterns with **
-// are walked from their last literal directory instead, once per directory for all of them.
-std::vector<std::vector<std::string>> expand_globs(const std::vector<std::string>& patterns) {
-    std::vector<std::vector<std::string>> out(patterns.size());
-    std::map<std::string, std::vector<Wanted>> walks;  // walked directory -> its patterns
-    for (std::size_t i = 0; i < patterns.size(); ++i) {
-        const std::string& pattern = patterns[i];
-        if (pattern.find("**") != std::string::npos) {
-            std::string base;
-            for (const auto& part : util::split(pattern, '/')) {
-                if (util::has_glob(part)) break;
-                if (!part.empty()) base += "/" + part;
-            }
-            if (base.empty()) base = "/";
-            // BASE/**/NAME: whatever is below BASE matches when its own name matches NAME.
-            const std::string prefix = (base == "/" ? "" : base) + "/**/";
-            std::string name;
-            if (pattern.starts_with(prefix) &&
-                pattern.find('/', prefix.size()) == std::string::npos)
-                name = pattern.substr(prefix.size());
-            walks[base].push_back(Wanted{&pattern, &out[i], std::move(name)});
-            continue;
-        }
-        glob_t g{};
-        if (::glob(pattern.c_str(), GLOB_PERIOD, nullptr, &g) == 0)
-            for (std::size_t k = 0; k < g.gl_pathc; ++k) {
-                const std::string p = g.gl_pathv[k];
-                const std::string last = p.substr(p.rfind('/') + 1);
-                if (last != "." && last != "..") out[i].push_back(p);
-            }
-        ::globfree(&g);
-    }
-    for (const auto& [dir, want] : walks) {
-        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) Walker(want).walk(fd, dir);
-    }
-    for (auto& o : out) std::sort(o.begin(), o.end());
-    return out;
-}
-
-std::vector<std::string> expand_glob(const std::string& pattern) {
-    return std::move(expand_globs({pattern}).front());
-}
-
 // ---- the namespace probe's cache -------------------------------------------------------
 
 // The first line of a small /proc file; "" when it cannot be read.
@@ -439,7 +324,12 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
     f.realpath = real_path;
     f.readlink = read_link;
     f.glob = expand_glob;
-    f.glob_all = expand_globs;
+    if (cache_dir.empty())
+        f.glob_all = [](const std::vector<std::string>& p) { return expand_globs(p); };
+    else
+        f.glob_all = [dir = cache_dir + "/walk"](const std::vector<std::string>& p) {
+            return expand_globs(p, WalkCache{dir});
+        };
     return f;
 }
 
