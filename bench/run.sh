@@ -2,7 +2,8 @@
 # Every benchmark, one after the other; each rewrites its own section of bench/RESULTS.md
 # (medians, ratios and the machine), and then README.md's figures (bench/readme.py):
 #   startup        `agentbox run -- true` against bwrap, unshare and firejail   (startup.py)
-#   diff, commit   `agentbox diff` against `git status`, `agentbox commit` against `cp -a`
+#   diff, start,   `agentbox diff` against `git status`, `agentbox run -- true` in that
+#   commit         100,000-file project, `agentbox commit` against `cp -a`
 #                  (staging.py)
 #   proxy          downloads and first bytes through the proxy against direct  (proxy.py)
 #

@@ -4,6 +4,8 @@
   diff    a 100,000-file git project, 100 files changed by a sandboxed command:
           `agentbox diff --name-status` against `git status --porcelain` on the same tree.
           agentbox reads only the session's upper directory; git stats the whole tree.
+  start   `agentbox run -- true` in that project: the deny-glob walk, cached and not, and
+          bwrap (which walks nothing) in the same project.
   commit  10,000 new files (100 MB) written by a sandboxed command: `agentbox commit` against
           `cp -a` of the same files on the same filesystem. Both start from clean page
           cache state (`sync` first), so the commit's own durability (syncfs, journal) is
@@ -12,6 +14,7 @@
 Usage: bench/staging.py AGENTBOX [--rounds N] [--files N] [--results bench/RESULTS.md]
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -57,8 +60,12 @@ def table(rows, base):
     return out, med
 
 
-def bench_diff(agentbox, work, env, rounds, files):
+def make_project(work, env, files):
+    """A git project of FILES files, 100 to a directory, committed (so .git holds as many
+    objects), made once for the benchmarks that share it."""
     proj = os.path.join(work, "proj")
+    if os.path.isdir(proj):
+        return proj
     per_dir = 100
     for d in range(files // per_dir):
         dd = os.path.join(proj, "d%04d" % d)
@@ -68,10 +75,56 @@ def bench_diff(agentbox, work, env, rounds, files):
                 f.write("file %d %d\n" % (d, i))
     run(["git", "init", "-q", "."], env, proj)
     run(["git", "add", "-A"], env, proj)
+    # No background `git gc --auto` packing the objects while the benchmarks run.
+    run(["git", "config", "gc.auto", "0"], env, proj)
     run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "init"], env, proj)
+    return proj
+
+
+def bench_start(agentbox, work, env, rounds, files):
+    """`agentbox run -- true` in the big project. The default profile hides @project/**/.env,
+    so each run walks the project (its .git too) for them; the walk is cached by directory
+    ctime (docs/design-notes.md 50). Runs with a cache directory that cannot keep a walk show
+    it read whole; bwrap, which walks nothing, is the reference."""
+    proj = make_project(work, env, files)
+    # The walks read whole: a cache directory where no walk can be kept (removing the cache
+    # before each run would measure this ext4's discards of the removed file instead).
+    uncached = dict(env, XDG_CACHE_HOME=os.path.join(work, "nocache"))
+    os.makedirs(os.path.join(uncached["XDG_CACHE_HOME"], "agentbox"))
+    open(os.path.join(uncached["XDG_CACHE_HOME"], "agentbox", "walk"), "w").close()
+    true = shutil.which("true")
+    ab = [agentbox, "run", "-q", "--on-exit", "discard", "-C", proj, "--", true]
+    rows = {"agentbox run, walk cached": [], "agentbox run, walk read": []}
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        rows["bwrap"] = []
+    # The cache remembers only directories changed more than two seconds before a walk.
+    time.sleep(max(0.0, 2.5 - (time.time() - os.stat(os.path.join(proj, ".git")).st_ctime)))
+    run(ab, env, proj)
+    run(ab, uncached, proj)
+    subprocess.run(["sync"])
+    for _ in range(rounds):
+        rows["agentbox run, walk cached"].append(timed(ab, env, proj))
+        rows["agentbox run, walk read"].append(timed(ab, uncached, proj))
+        if bwrap:
+            rows["bwrap"].append(timed(
+                [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev",
+                 "--proc", "/proc", "--tmpfs", "/tmp", "--bind", proj, proj, true], env, proj))
+    dirs = sum(1 for _ in os.walk(proj))
+    text, med = table(rows, "agentbox run, walk read")
+    return ("`agentbox run -p default -- true` in the %d-file git project (%d directories with "
+            ".git); %d interleaved rounds; \"walk read\": a cache directory that cannot keep the "
+            "walk.\n\n"
+            % (files, dirs, rounds) + text +
+            "\nwalk cached / walk read = **%.2fx**\n"
+            % (med["agentbox run, walk cached"] / med["agentbox run, walk read"]))
+
+
+def bench_diff(agentbox, work, env, rounds, files):
+    proj = make_project(work, env, files)
     # 100 files changed inside the sandbox, spread over the tree.
     script = "for d in $(seq 0 %d 9999); do n=$(printf %%04d $d); [ -d d$n ] && echo x >> d$n/f000.txt; done; true" % (
-        max(1, files // per_dir // 100))
+        max(1, files // 100 // 100))
     run([agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--", "sh", "-c", script], env, proj)
     changed = len(run([agentbox, "diff", "--name-status"], env, proj).splitlines())
     run(["git", "status", "--porcelain"], env, proj)  # warm the index
@@ -104,7 +157,10 @@ def bench_commit(agentbox, work, env, rounds, nfiles, size):
            "    open('%%s/f%%05d' %% (d, i),'wb').write(b)\n" % (size, nfiles))
     run([agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--", "python3", "-c", gen], env, proj)
     sessions = os.path.join(env["XDG_STATE_HOME"], "agentbox", "sessions")
-    sid = sorted(os.listdir(sessions))[-1]
+    # The run's session: ids made in the same second do not sort by time, and the other
+    # benchmarks leave sessions of their own.
+    mine = [json.load(open(os.path.join(sessions, s, "meta.json"))) for s in os.listdir(sessions)]
+    sid = max((m for m in mine if m["project"] == proj), key=lambda m: m["start_ns"])["id"]
     upper = os.path.join(sessions, sid, "upper")
     rows = {"agentbox commit": [], "cp -a": []}
     for r in range(rounds):
@@ -133,7 +189,7 @@ def main():
     ap.add_argument("--commit-files", type=int, default=10000)
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "RESULTS.md"))
-    ap.add_argument("--only", choices=["diff", "commit"])
+    ap.add_argument("--only", choices=["diff", "start", "commit"])
     args = ap.parse_args()
     agentbox = os.path.abspath(args.agentbox)
     # On the disk, not a tmpfs: the same filesystem a project and the state directory share.
@@ -146,6 +202,10 @@ def main():
             body = bench_diff(agentbox, work, env, args.rounds, args.files)
             print(body)
             results.write_section(args.results, "diff", body)
+        if args.only in (None, "start"):
+            body = bench_start(agentbox, work, env, args.rounds * 3, args.files)
+            print(body)
+            results.write_section(args.results, "bigproject", body)
         if args.only in (None, "commit"):
             body = bench_commit(agentbox, work, env, max(3, args.rounds // 2), args.commit_files, 10240)
             print(body)
