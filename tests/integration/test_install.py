@@ -117,6 +117,15 @@ class Install(unittest.TestCase):
         r = subprocess.run([exe, "completions", "bash"], capture_output=True, text=True, env=self.env)
         self.assertEqual(r.stdout, read(os.path.join(self.root, "share/bash-completion/completions/agentbox")))
 
+    @unittest.skipUnless(shutil.which("readelf"), "readelf is not installed")
+    def test_installed_binary_has_a_read_only_got(self):
+        # Full RELRO: symbols bound at load, then the GOT read-only, so that a memory bug in the
+        # launcher cannot redirect a library call by overwriting it.
+        exe = os.path.join(self.root, "bin", "agentbox")
+        dyn = subprocess.run(["readelf", "-d", "-l", exe], capture_output=True, text=True).stdout
+        self.assertIn("GNU_RELRO", dyn)
+        self.assertRegex(dyn, r"\(FLAGS_1\)\s+Flags:.*\bNOW\b")
+
     @unittest.skipUnless(shutil.which("man"), "man is not installed")
     def test_man_renders_the_installed_pages(self):
         env = dict(self.env, MANWIDTH="100", MAN_KEEP_FORMATTING="0", MANPAGER="cat", PAGER="cat")
