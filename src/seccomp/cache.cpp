@@ -6,10 +6,8 @@
 // The header repeats the key, so an entry renamed under another key is refused; the checksum
 // catches a torn or corrupted file. The cache is only an optimization: any problem with it
 // means "compile again", never an error.
-#include <fcntl.h>
 #include <linux/filter.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <cerrno>
@@ -17,7 +15,7 @@
 #include <optional>
 
 #include "seccomp/rules.hpp"
-#include "sys/fd.hpp"
+#include "sys/io.hpp"
 
 namespace agentbox::seccomp {
 
@@ -35,28 +33,10 @@ std::string header(const std::string& key, const std::vector<std::uint8_t>& bpf)
     return "agentbox-seccomp-bpf 1 " + key + " " + hash_hex(bpf.data(), bpf.size()) + "\n";
 }
 
-bool read_all(int fd, std::string& out, std::size_t limit) {
-    char buf[8192];
-    for (;;) {
-        const ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        if (n == 0) return true;
-        out.append(buf, static_cast<std::size_t>(n));
-        if (out.size() > limit) return false;
-    }
-}
-
 std::optional<std::vector<std::uint8_t>> load(const std::string& path, const std::string& key) {
-    sys::unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd) return std::nullopt;
-    // A filter decides what the sandbox may do: only trust an entry we wrote ourselves.
-    struct stat st {};
-    if (fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 022) != 0)
-        return std::nullopt;
+    // A filter decides what the sandbox may do: only an entry we wrote ourselves is trusted.
     std::string data;
-    if (!read_all(fd.get(), data, kMaxProgram + 256)) return std::nullopt;
+    if (!sys::read_own_file(path, data, kMaxProgram + 256)) return std::nullopt;
     const auto nl = data.find('\n');
     if (nl == std::string::npos) return std::nullopt;
     std::vector<std::uint8_t> bpf(data.begin() + static_cast<std::ptrdiff_t>(nl) + 1, data.end());
@@ -79,21 +59,9 @@ bool make_dirs(const std::string& dir) {
 void store(const std::string& dir, const std::string& path, const std::string& key,
            const std::vector<std::uint8_t>& bpf) {
     if (dir.empty() || !make_dirs(dir)) return;
-    std::string tmp = dir + "/." + key + ".XXXXXX";
-    sys::unique_fd fd(mkostemp(tmp.data(), O_CLOEXEC));  // mode 0600, O_EXCL
-    if (!fd) return;
     std::string data = header(key, bpf);
     data.append(bpf.begin(), bpf.end());
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    // rename() replaces atomically: a reader sees the old entry or the whole new one.
-    if (done != data.size() || close(fd.release()) < 0 || rename(tmp.c_str(), path.c_str()) < 0)
-        unlink(tmp.c_str());
+    sys::replace_own_file(path, data);  // not stored: compiled again next time
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "sys/io.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -21,13 +23,20 @@ void write_all(int fd, std::string_view data, const std::string& shown) {
 
 namespace {
 
-// read_file's loop; `opened` says whether an error came from open(2) or from read(2).
+// read_file's loop; `opened` says whether an error came from open(2) or from read(2). With
+// `own`, a file that is not read_own_file's is EPERM.
 int read_into(const std::string& path, std::string& out, std::size_t limit, int flags,
-              bool& opened) {
+              bool& opened, bool own = false) {
     out.clear();
     const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | flags));
     opened = static_cast<bool>(fd);
     if (!fd) return errno;
+    if (own) {
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) return errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022) != 0)
+            return EPERM;
+    }
     char buf[65536];
     for (;;) {
         const ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -44,6 +53,29 @@ int read_into(const std::string& path, std::string& out, std::size_t limit, int 
 int read_file(const std::string& path, std::string& out, std::size_t limit, int flags) {
     bool opened = false;
     return read_into(path, out, limit, flags, opened);
+}
+
+bool read_own_file(const std::string& path, std::string& out, std::size_t limit) {
+    bool opened = false;
+    // O_NONBLOCK: a fifo planted there must not hang the open.
+    return read_into(path, out, limit, O_NOFOLLOW | O_NONBLOCK, opened, /*own=*/true) == 0;
+}
+
+bool replace_own_file(const std::string& path, std::string_view data) {
+    std::string tmp = path + ".XXXXXX";
+    unique_fd fd(::mkostemp(tmp.data(), O_CLOEXEC));  // mode 0600, O_EXCL
+    if (!fd) return false;
+    bool ok = true;
+    while (ok && !data.empty()) {
+        const ssize_t n = ::write(fd.get(), data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (::close(fd.release()) != 0) ok = false;
+    if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return true;
+    ::unlink(tmp.c_str());
+    return false;
 }
 
 std::string read_file(const std::string& path, int flags) {

@@ -19,4 +19,14 @@ int read_file(const std::string& path, std::string& out, std::size_t limit = 1 <
 // The same, of any size, throwing SysError("open" or "read", path, errno).
 std::string read_file(const std::string& path, int flags = 0);
 
+// A cache entry agentbox wrote (a compiled filter, a probe's answer, a walk): read whole, at
+// most `limit` bytes, only when it is a regular file, not a symlink, owned by the effective
+// user, that group and others cannot write. False otherwise, or when it cannot be read: what
+// a sandbox is built from is never taken from a file someone else could have written.
+bool read_own_file(const std::string& path, std::string& out, std::size_t limit);
+// Replaces `path` with `data` through a temporary file (mode 0600) in its directory renamed
+// over it: a reader sees the old file or the whole new one. Not flushed. False on any
+// failure, leaving no temporary file behind: for caches, where a failed write costs only time.
+bool replace_own_file(const std::string& path, std::string_view data);
+
 }  // namespace agentbox::sys

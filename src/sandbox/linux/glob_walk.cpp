@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <string_view>
 #include <unordered_map>
 
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -149,48 +151,6 @@ std::unordered_map<std::string_view, Record> parse(std::string_view text, std::s
     }
     if (!r.data.empty()) return {};
     return out;
-}
-
-// The cache file's text, if it is a regular file of this user's that nobody else may write.
-std::string read_cache(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return {};
-    std::string text;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::getuid() &&
-        (st.st_mode & 022) == 0 && static_cast<std::size_t>(st.st_size) <= kMaxFile) {
-        text.resize(static_cast<std::size_t>(st.st_size));
-        std::size_t got = 0;
-        while (got < text.size()) {
-            const ssize_t n =
-                ::pread(fd, text.data() + got, text.size() - got, static_cast<off_t>(got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        text.resize(got);
-    }
-    ::close(fd);
-    return text;
-}
-
-// Written whole under a temporary name, then renamed over: a reader sees one walk's file or
-// another's. Not flushed: a file lost or cut short by a crash does not parse, and the next
-// walk reads everything. A cache that cannot be written only costs time.
-void write_cache(const std::string& dir, const std::string& path, const std::string& text) {
-    ::mkdir(dir.c_str(), 0700);
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    std::size_t put = 0;
-    while (put < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + put, text.size() - put);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        put += static_cast<std::size_t>(n);
-    }
-    if (::close(fd) == 0 && put == text.size() && ::rename(tmp.c_str(), path.c_str()) == 0) return;
-    ::unlink(tmp.c_str());
 }
 
 // FNV-1a: only the file's name; the file itself holds the whole key.
@@ -394,7 +354,7 @@ void walk(const std::string& dir, const std::vector<Wanted>& want, const WalkCac
         for (const auto& x : want) k.str(*x.pattern);
         key = std::move(k.out);
         file = cache.dir + "/" + name_of(key);
-        text = read_cache(file);
+        if (!sys::read_own_file(file, text, kMaxFile)) text.clear();
         const std::int64_t racy_from =
             (cache.now_ns != 0 ? cache.now_ns : clock_ns()) - 2'000'000'000;
         w.remember(st.st_dev, racy_from, text, key);
@@ -403,7 +363,9 @@ void walk(const std::string& dir, const std::vector<Wanted>& want, const WalkCac
     if (cache.read != nullptr) *cache.read += w.reads();
     if (key.empty() || w.dirs() < cache.min_dirs) return;
     const std::string changed = w.changed_cache(key);
-    if (!changed.empty()) write_cache(cache.dir, file, changed);
+    // Not written, it is read whole next time: only slower.
+    if (!changed.empty() && (::mkdir(cache.dir.c_str(), 0700) == 0 || errno == EEXIST))
+        sys::replace_own_file(file, changed);
 }
 
 }  // namespace

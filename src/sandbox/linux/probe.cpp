@@ -264,18 +264,8 @@ std::string namespace_probe_key(const policy::HostFacts& f) {
 }
 
 bool read_cached_probe(const std::string& file, const std::string& key, policy::HostFacts& f) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat st {};
-    char buf[512];
-    ssize_t n = -1;
-    // Only a file of ours that nobody else may write; anything else is ignored, not trusted.
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::getuid() &&
-        (st.st_mode & 022) == 0)
-        n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n <= 0) return false;
-    const std::string text(buf, static_cast<std::size_t>(n));
+    std::string text;
+    if (!sys::read_own_file(file, text, 4096)) return false;
     const auto tab = text.rfind('\t');
     if (tab == std::string::npos || text.substr(0, tab) != key) return false;
     const std::string v = text.substr(tab + 1);
@@ -288,14 +278,9 @@ bool read_cached_probe(const std::string& file, const std::string& key, policy::
 void write_cached_probe(const std::string& dir, const std::string& file, const std::string& key,
                         const policy::HostFacts& f) {
     ::mkdir(dir.c_str(), 0700);
-    const std::string tmp = file + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return;  // a cache we cannot write is only slower
-    const std::string text = key + "\t" + (f.userns ? "1" : "0") +
-                             (f.overlay_userxattr ? "1" : "0") + "\n";
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    if (::close(fd) == 0 && ok && ::rename(tmp.c_str(), file.c_str()) == 0) return;
-    ::unlink(tmp.c_str());
+    // A cache that cannot be written is only slower.
+    sys::replace_own_file(file, key + "\t" + (f.userns ? "1" : "0") +
+                                    (f.overlay_userxattr ? "1" : "0") + "\n");
 }
 
 policy::HostFacts probe_host_impl(const std::string& cache_dir) {

@@ -1,13 +1,16 @@
 // sys::read_file: the one loop that reads a whole file, for /proc probes (errno, bounded) and
-// for session files and logs (SysError naming the step).
+// for session files and logs (SysError naming the step); read_own_file and replace_own_file,
+// for the caches.
 #include "sys/io.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -45,6 +48,53 @@ TEST_CASE("read_file reads a file whole, bounded, and says which step failed") {
     } catch (const sys::SysError& e) {
         CHECK(std::string(e.what()).find("read") != std::string::npos);
         CHECK(e.err() == EISDIR);
+    }
+    std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+TEST_CASE("read_own_file trusts only a private regular file of this user's") {
+    char tmpl[] = "/tmp/agentbox-io-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl, file = dir + "/cache";
+    const std::string text(100000, 'c');
+    REQUIRE(sys::replace_own_file(file, text));
+    struct stat st {};
+    REQUIRE(::stat(file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    std::string out;
+    CHECK(sys::read_own_file(file, out, 1 << 20));
+    CHECK(out == text);
+    CHECK_FALSE(sys::read_own_file(file, out, 1000));  // over the limit
+
+    REQUIRE(sys::replace_own_file(file, "second"));  // replaced whole
+    CHECK(sys::read_own_file(file, out, 1 << 20));
+    CHECK(out == "second");
+    std::size_t entries = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++entries;
+    CHECK(entries == 1);  // no temporary file left behind
+
+    SUBCASE("writable by others") {
+        REQUIRE(::chmod(file.c_str(), 0622) == 0);
+        CHECK_FALSE(sys::read_own_file(file, out, 1 << 20));
+    }
+    SUBCASE("a symlink to a good one") {
+        const std::string link = dir + "/link";
+        REQUIRE(::symlink(file.c_str(), link.c_str()) == 0);
+        CHECK_FALSE(sys::read_own_file(link, out, 1 << 20));
+    }
+    SUBCASE("a fifo, which must not hang the open") {
+        const std::string fifo = dir + "/fifo";
+        REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+        CHECK_FALSE(sys::read_own_file(fifo, out, 1 << 20));
+    }
+    SUBCASE("a directory") { CHECK_FALSE(sys::read_own_file(dir, out, 1 << 20)); }
+    SUBCASE("another user's") {
+        if (::geteuid() != 0) return;  // only root can give a file away
+        REQUIRE(::chown(file.c_str(), 65534, 65534) == 0);
+        CHECK_FALSE(sys::read_own_file(file, out, 1 << 20));
+    }
+    SUBCASE("a directory that does not exist: nothing written, nothing left") {
+        CHECK_FALSE(sys::replace_own_file(dir + "/missing/cache", "x"));
     }
     std::system(("rm -rf '" + dir + "'").c_str());
 }
