@@ -92,6 +92,11 @@ struct Client {
     std::uint16_t up_port = 0;
     std::uint64_t bytes_up = 0, bytes_down = 0;
     Clock::time_point up_start;
+    // The idle timeout (ProxyOptions::idle_timeout), watched while `established`: the byte
+    // count the watchdog saw last, and since when it has not moved.
+    bool established = false, idled = false;
+    std::uint64_t seen = 0;
+    Clock::time_point quiet_since;
 
     void close_all() {
         std::error_code ec;
@@ -321,13 +326,15 @@ struct Proxy::Impl {
         c.up_open = false;
         std::error_code ec;
         c.up.close(ec);
-        emit(ProxyEvent{"net.close",
-                        {{"host", c.up_host},
-                         {"port", std::to_string(c.up_port)},
-                         {"address", c.up_address},
-                         {"bytes_up", std::to_string(c.bytes_up)},
-                         {"bytes_down", std::to_string(c.bytes_down)},
-                         {"duration_ms", ms_since(c.up_start)}}});
+        ProxyEvent ev{"net.close",
+                      {{"host", c.up_host},
+                       {"port", std::to_string(c.up_port)},
+                       {"address", c.up_address},
+                       {"bytes_up", std::to_string(c.bytes_up)},
+                       {"bytes_down", std::to_string(c.bytes_down)},
+                       {"duration_ms", ms_since(c.up_start)}}};
+        if (c.idled) ev.fields.emplace_back("reason", "idle");
+        emit(std::move(ev));
     }
 
     awaitable<void> refuse(Client& c, int status, const char* reason, const std::string& text,
@@ -544,6 +551,7 @@ struct Proxy::Impl {
         std::string buf;
         for (;;) {
             c.deadline = Clock::now() + opt.head_timeout;
+            c.established = false;
             http::HeadResult r;
             for (;;) {
                 r = http::parse_request(buf, opt.max_head);
@@ -583,6 +591,8 @@ struct Proxy::Impl {
                 if (!co_await open_upstream(cp, target, req.method)) co_return;
             }
             c.deadline = Clock::time_point::max();
+            c.established = true;
+            c.quiet_since = Clock::now();
 
             if (target.tunnel) {
                 co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
@@ -651,21 +661,33 @@ struct Proxy::Impl {
         }
     }
 
-    static awaitable<void> watch(ClientPtr c) {
+    static awaitable<void> watch(ClientPtr c, std::chrono::milliseconds idle) {
+        // Ticks of a second, or shorter for a shorter idle timeout (tests).
+        const auto tick = std::min<Clock::duration>(std::chrono::seconds(1), idle / 4);
         while (!c->finished) {
-            c->watchdog.expires_after(std::chrono::seconds(1));
+            c->watchdog.expires_after(tick);
             std::error_code ec;
             co_await c->watchdog.async_wait(asio::redirect_error(use_awaitable, ec));
             if (c->finished) break;
+            const auto now = Clock::now();
             // A request head that never completes, or an upstream that never answers the
             // connect: close, which fails whatever the client's coroutine is waiting on.
-            if (Clock::now() > c->deadline) c->close_all();
+            if (now > c->deadline) c->close_all();
+            // Connected, and no byte moved either way for `idle`: the same.
+            const std::uint64_t moved = c->bytes_up + c->bytes_down;
+            if (moved != c->seen || !c->established) {
+                c->seen = moved;
+                c->quiet_since = now;
+            } else if (now - c->quiet_since >= idle) {
+                c->idled = true;
+                c->close_all();
+            }
         }
     }
 
     awaitable<void> serve(ClientPtr c) {
         clients.insert(c.get());
-        asio::co_spawn(io, watch(c), asio::detached);
+        asio::co_spawn(io, watch(c, opt.idle_timeout), asio::detached);
         try {
             co_await handle(c);
         } catch (const std::exception&) {

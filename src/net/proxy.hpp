@@ -41,10 +41,17 @@ struct ProxyOptions {
     std::size_t max_clients = 4096;     // concurrent client connections; beyond: 503
     std::chrono::milliseconds head_timeout{60000};     // for a request head to arrive
     std::chrono::milliseconds connect_timeout{30000};  // resolve + connect upstream
+    // A connection to a server (a tunnel, a request waiting for its response, a body) on which
+    // no byte moves either way for this long is closed: a peer that vanished without a FIN
+    // would otherwise hold it, and the client's, until the run ends. Squid's read_timeout.
+    std::chrono::milliseconds idle_timeout{15 * 60 * 1000};
+    // Tests shorten it with AGENTBOX_TEST_PROXY_IDLE_MS (builds with AGENTBOX_TEST_RESOLVER).
     // A connection decided `ask` becomes an "ask" event and waits for answer(); without this
     // (nobody to answer) an ask is a deny.
     bool ask = false;
 };
+
+inline constexpr const char* kIdleOverrideEnv = "AGENTBOX_TEST_PROXY_IDLE_MS";
 
 class Proxy {
 public:

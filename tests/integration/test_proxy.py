@@ -7,7 +7,10 @@ The attacks on the proxy are in tests/conformance/test_network.py."""
 
 import os
 import re
+import socket
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
 import abtest  # noqa: E402
@@ -97,6 +100,73 @@ except urllib.error.HTTPError as e:
         self.assertIn("hello from the loopback server", res.out, res)
         self.assertIn('refused 403 agentbox proxy: GET other.test:%d refused by network.unlisted'
                       % self.srv.port, res.out, res)
+
+    def silent_or_trickling_server(self):
+        """A loopback server that says nothing, unless the client's first line is "trickle":
+        then a byte every 0.3 s for 3 s, and the end."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        held = []
+
+        def serve(conn):
+            held.append(conn)
+            try:
+                if conn.recv(100).startswith(b"trickle"):
+                    for _ in range(10):
+                        conn.sendall(b"x")
+                        time.sleep(0.3)
+                    conn.close()
+            except OSError:
+                pass
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        return srv.getsockname()[1]
+
+    def test_a_connection_idle_past_the_idle_timeout_is_closed_and_a_slow_one_is_not(self):
+        # The proxy closes a connection to a server on which nothing has moved for its idle
+        # timeout (15 minutes; 1 s here), and only then: a trickle keeps it open.
+        port = self.silent_or_trickling_server()
+        script = inside_script(self.box, "idle.py", r"""
+import socket, time
+for first in (b"", b"trickle\n"):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(b"CONNECT allowed.test:%d HTTP/1.1\r\nHost: allowed.test:%d\r\n\r\n")
+    print(s.recv(100).split(b"\r\n")[0].decode())
+    s.sendall(first)
+    s.settimeout(60)
+    t, got = time.monotonic(), b""
+    while True:
+        b = s.recv(100)
+        if not b:
+            break
+        got += b
+    print("eof after %%.1f s with %%d bytes" %% (time.monotonic() - t, len(got)))
+""" % (port, port))
+        env = dict(ENV, AGENTBOX_TEST_PROXY_IDLE_MS="1000")
+        # The address rule: the private-address check lets only a named loopback address through.
+        res = self.box.run(script, args=proxy_args("allowed.test:%d" % port, "127.0.0.1:%d" % port),
+                           env=env)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.count("HTTP/1.1 200"), 2, res)
+        ends = re.findall(r"^eof after ([\d.]+) s with (\d+) bytes$", res.out, re.M)
+        self.assertEqual(len(ends), 2, res)
+        (idle_s, idle_bytes), (slow_s, slow_bytes) = ends
+        self.assertEqual(idle_bytes, "0")
+        self.assertGreaterEqual(float(idle_s), 0.9, res)
+        self.assertLess(float(idle_s), 30, res)
+        self.assertEqual(slow_bytes, "10", res)  # 3 s, three times the idle timeout
+        closes = events(self.box, "net.close")
+        self.assertEqual([c.get("reason") for c in closes], ["idle", None], res)
 
     def test_keep_alive_reuses_one_upstream_connection(self):
         u = "http://allowed.test:%d/" % self.srv.port
