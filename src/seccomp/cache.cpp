@@ -7,14 +7,14 @@
 // catches a torn or corrupted file. The cache is only an optimization: any problem with it
 // means "compile again", never an error.
 #include <linux/filter.h>
-#include <sys/stat.h>
 #include <xxhash.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <optional>
 
 #include "seccomp/rules.hpp"
+#include "sys/dirs.hpp"
+#include "sys/error.hpp"
 #include "sys/io.hpp"
 
 namespace agentbox::seccomp {
@@ -46,19 +46,14 @@ std::optional<std::vector<std::uint8_t>> load(const std::string& path, const std
     return bpf;
 }
 
-// mkdir -p with mode 0700 for what it creates.
-bool make_dirs(const std::string& dir) {
-    for (std::size_t i = 1; i <= dir.size(); ++i) {
-        if (i != dir.size() && dir[i] != '/') continue;
-        const std::string part = dir.substr(0, i);
-        if (mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) return false;
-    }
-    return true;
-}
-
 void store(const std::string& dir, const std::string& path, const std::string& key,
            const std::vector<std::uint8_t>& bpf) {
-    if (dir.empty() || !make_dirs(dir)) return;
+    if (dir.empty()) return;
+    try {
+        sys::make_dirs(dir);
+    } catch (const sys::SysError&) {
+        return;  // not stored: compiled again next time
+    }
     std::string data = header(key, bpf);
     data.append(bpf.begin(), bpf.end());
     sys::replace_own_file(path, data);  // not stored: compiled again next time

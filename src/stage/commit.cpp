@@ -225,7 +225,8 @@ public:
         if (live.empty()) throw std::runtime_error("session " + s_.meta().id +
                                                    " has no commit to undo");
         const int number = live.back();
-        const Journal done = from_json(sys::read_file(record_path(number), O_NOFOLLOW), record_path(number));
+        const Journal done =
+            from_json(sys::read_file(record_path(number), O_NOFOLLOW), record_path(number));
         res.number = number;
         Journal j;
         j.kind = "undo";

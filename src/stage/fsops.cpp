@@ -215,5 +215,4 @@ void write_file_atomic(const std::string& path, const std::string& data) {
     fsync_dir(split_parent(path).first.empty() ? "/" : split_parent(path).first);
 }
 
-
 }  // namespace agentbox::stage::fsops

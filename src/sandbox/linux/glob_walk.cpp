@@ -153,10 +153,9 @@ std::unordered_map<std::string_view, Record> parse(std::string_view text, std::s
     return out;
 }
 
-// FNV-1a: only the file's name; the file itself holds the whole key.
+// The file's name: the digest of its key, in hex (the file itself holds the whole key).
 std::string name_of(std::string_view key) {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char c : key) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    std::uint64_t h = digest(key);
     static const char hex[] = "0123456789abcdef";
     std::string s(16, '0');
     for (int i = 15; i >= 0; --i, h >>= 4) s[static_cast<std::size_t>(i)] = hex[h & 15];

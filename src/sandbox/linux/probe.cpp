@@ -309,12 +309,8 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
     f.realpath = real_path;
     f.readlink = read_link;
     f.glob = expand_glob;
-    if (cache_dir.empty())
-        f.glob_all = [](const std::vector<std::string>& p) { return expand_globs(p); };
-    else
-        f.glob_all = [dir = cache_dir + "/walk"](const std::vector<std::string>& p) {
-            return expand_globs(p, WalkCache{dir});
-        };
+    f.glob_all = [dir = cache_dir.empty() ? std::string() : cache_dir + "/walk"](
+                     const std::vector<std::string>& p) { return expand_globs(p, WalkCache{dir}); };
     return f;
 }
 
