@@ -70,24 +70,24 @@ ClientHello parse_hello(std::string_view body) {
         if (type != 0) continue;       // server_name (RFC 6066)
         if (seen) return malformed();  // a second one would be read differently by someone
         seen = true;
+        // RFC 6066 allows one name per type and defines only host_name. A list that holds more
+        // (two host names, or a type nobody defines) is read differently by different servers:
+        // one judges the first name, the upstream may serve the second. Exactly one host_name,
+        // or the hello is refused.
         Reader list(data.vec(2));
         if (!data.ok() || data.left() != 0) return malformed();
-        while (list.ok() && list.left() > 0) {
-            const std::uint32_t name_type = list.num(1);
-            const std::string_view name = list.vec(2);
-            if (!list.ok()) return malformed();
-            if (name_type != 0 || out.kind == Hello::name) continue;  // host_name, the first
-            if (name.empty()) return malformed();
-            std::string lower;
-            for (const char ch : name) {
-                const auto c = static_cast<unsigned char>(ch);
-                if (c <= 0x20 || c >= 0x7f) return malformed();  // a DNS name, in ASCII
-                lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-            }
-            if (lower.back() == '.') lower.pop_back();
-            if (lower.empty()) return malformed();
-            out = {Hello::name, std::move(lower)};
+        const std::uint32_t name_type = list.num(1);
+        const std::string_view name = list.vec(2);
+        if (!list.ok() || list.left() != 0 || name_type != 0 || name.empty()) return malformed();
+        std::string lower;
+        for (const char ch : name) {
+            const auto c = static_cast<unsigned char>(ch);
+            if (c <= 0x20 || c >= 0x7f) return malformed();  // a DNS name, in ASCII
+            lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         }
+        if (lower.back() == '.') lower.pop_back();
+        if (lower.empty()) return malformed();
+        out = {Hello::name, std::move(lower)};
     }
     return ext.ok() ? out : malformed();
 }

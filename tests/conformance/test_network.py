@@ -341,6 +341,48 @@ print("after", status(b"GET http://allowed.test:%d/ HTTP/1.1\r\n\r\n"))
         self.assertRc(res, 0)
         self.assertIn("hello over TLS", res.out, res)
 
+    def test_client_hello_naming_two_hosts_never_reaches_upstream(self):
+        # One server_name list with the allowed name first and another second: a parser that
+        # judges only the first lets the upstream (or a CDN behind it) serve the second. The
+        # hello must be refused before any byte of it goes upstream; an echo server would send
+        # it back if it had arrived.
+        echo = proxytest.TcpServer(self, "echo")
+        args = proxy_args("allowed.test:%d" % echo.port, "127.0.0.1:%d" % echo.port)
+        res = self.run_inside(r"""
+import struct
+def vec(b, n):
+    return len(b).to_bytes(n, "big") + b
+def hello(names):
+    entries = b"".join(b"\x00" + vec(n, 2) for n in names)
+    sni = b"\x00\x00" + vec(vec(entries, 2), 2)
+    body = (b"\x03\x03" + b"r" * 32 + vec(b"", 1) + vec(b"\x13\x01", 2) + vec(b"\x00", 1)
+            + vec(sni, 2))
+    msg = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + vec(msg, 2)
+for label, names in (("two", [b"allowed.test", b"evil.test"]), ("one", [b"allowed.test"])):
+    s = socket.create_connection(PROXY, timeout=30)
+    s.sendall(b"CONNECT allowed.test:%d HTTP/1.1\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        b = s.recv(1)
+        if not b:
+            break
+        head += b
+    s.sendall(hello(names) + b"\n")  # the echo server answers line by line
+    got = b""
+    try:
+        while len(got) < 5:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError:
+        pass
+    print(label, "echoed" if got.startswith(b"\x16\x03") else "refused")
+""" % echo.port, args=args)
+        self.assertIn("two refused", res.out, res)
+        self.assertIn("one echoed", res.out, res)  # the same hello with one name goes through
+
     def test_thousand_concurrent_connections(self):
         echo = proxytest.TcpServer(self, "echo")
         args = proxy_args("allowed.test:%d" % echo.port, "127.0.0.1:%d" % echo.port)

@@ -77,6 +77,17 @@ TEST_CASE("not TLS, no name, and names no server would take") {
     // Two server_name extensions: a server and the proxy could each believe another one.
     CHECK(client_hello(records(hello(sni({"a.test"}) + sni({"b.test"})))).kind == Hello::malformed);
     CHECK(client_hello(records(hello(sni({""})))).kind == Hello::malformed);
+    // One server_name list naming two hosts (the allowed one first): the proxy would judge the
+    // first while an upstream may serve the second. Refused, in either order.
+    CHECK(client_hello(records(hello(sni({"allowed.test", "evil.example"})))).kind ==
+          Hello::malformed);
+    CHECK(client_hello(records(hello(sni({"evil.example", "allowed.test"})))).kind ==
+          Hello::malformed);
+    // An empty list, and a name of a type RFC 6066 does not define before the host name.
+    CHECK(client_hello(records(hello(sni({})))).kind == Hello::malformed);
+    const std::string other_type = be(0, 2) + vec(vec(be(1, 1) + vec("x", 2) + be(0, 1) +
+                                                          vec("allowed.test", 2), 2), 2);
+    CHECK(client_hello(records(hello(other_type))).kind == Hello::malformed);
     CHECK(client_hello(records(hello(sni({"a b.test"})))).kind == Hello::malformed);
     CHECK(client_hello(records(hello(sni({std::string("a\0.test", 7)})))).kind == Hello::malformed);
     // Lengths that do not add up, a record that is not a handshake, another handshake type.
