@@ -7,9 +7,12 @@ JOBS      ?= $(shell nproc)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 CMAKE_FLAGS ?=
+# Warnings are errors in developers' and CI's builds (`make test` and the targets it runs),
+# never in a user's or a packager's (`make`, `make install`, `make deb`).
+WERROR    ?= OFF
 
-.PHONY: all deps configure build test unit integration conformance asan fuzz example bench \
-        install uninstall deb clean format
+.PHONY: all deps configure build test unit integration conformance asan fuzz release example \
+        bench install uninstall deb clean format
 
 all: build
 
@@ -22,24 +25,36 @@ $(BUILD)/CMakeCache.txt:
 configure: $(BUILD)/CMakeCache.txt
 
 build: deps configure
+	cmake -S . -B $(BUILD) -DAGENTBOX_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Everything: unit tests, integration and conformance as root and as an unprivileged user,
-# the sanitizer build's unit tests, and each fuzzer (profile loader, proxy request parser) for 60 s.
+# the sanitizer build's unit tests, a Release build (-O3) of the binary, and each fuzzer
+# (profile loader, proxy request parser) for 60 s.
 # The suites run last so that their "N passed, N failed" line closes the output.
+test: WERROR = ON
 test: build
+	$(MAKE) --no-print-directory release
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz
 	./tests/run_all.sh $(BUILD)
 
+unit: WERROR = ON
 unit: build
 	ctest --test-dir $(BUILD) -L unit --output-on-failure
 
 asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_SANITIZE=address,undefined \
+	  -DAGENTBOX_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --test-dir build-asan -L unit --output-on-failure
+
+# The build packagers make (-O3, NDEBUG), with warnings as errors: GCC warns at -O3 where it
+# does not at -O2. Only the binary: the tests run against the main build.
+release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAGENTBOX_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build build-release -j$(JOBS) --target agentbox
 
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_FUZZ=ON \
@@ -82,4 +97,4 @@ format:
 	find src tests -name '*.[ch]pp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-release

@@ -1,6 +1,8 @@
 // The bubblewrap backend (DESIGN.md §4 "bwrap"): the same Plan, its mounts made by bwrap, the
 // rest by agentbox's own init exec'd inside.
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "sandbox/backend.hpp"
 #include "sandbox/bwrap/argv.hpp"
@@ -10,6 +12,15 @@ namespace agentbox::sandbox {
 
 namespace {
 
+// Built field by field: GCC 12 at -O3 takes the brace-initialised temporary's empty Source
+// for an uninitialised one (a false -Wmaybe-uninitialized).
+policy::Weakening needs(std::string missing) {
+    policy::Weakening w;
+    w.rule = "backend \"bwrap\"";
+    w.missing = std::move(missing);
+    return w;
+}
+
 class BwrapBackend final : public Backend {
 public:
     const char* name() const override { return "bwrap"; }
@@ -18,13 +29,10 @@ public:
         std::vector<policy::Weakening> w = bwrap::check(plan);
         const bwrap::Version v = bwrap::probe_version();
         if (!v.found())
-            w.push_back(policy::Weakening{"backend \"bwrap\"", {},
-                                          std::string(bwrap::kBwrapPath) +
-                                              " (apt-get install bubblewrap)"});
+            w.push_back(needs(std::string(bwrap::kBwrapPath) + " (apt-get install bubblewrap)"));
         else if (v.major == 0 && v.minor < 8)
             // The oldest version this backend is tested with (Debian 12).
-            w.push_back(policy::Weakening{"backend \"bwrap\"", {},
-                                          "bubblewrap 0.8 or later (found " + v.text + ")"});
+            w.push_back(needs("bubblewrap 0.8 or later (found " + v.text + ")"));
         return w;
     }
 
