@@ -181,6 +181,9 @@ std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
             go.push_back(j.change);
     std::vector<stage::Change> just_changes;
     for (const auto& j : judged) just_changes.push_back(j.change);
+    // The conflict check and the commit under one lock; a change set gone stale meanwhile (a
+    // commit from another terminal) is refused by stage::commit.
+    const stage::SessionLock lock(s);
     const auto conflicts = stage::find_conflicts(s, go);
     if (!conflicts.empty()) {
         for (const auto& c : conflicts) warn("conflict: " + util::quote(c.path) + " " + c.why);

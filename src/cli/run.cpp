@@ -405,7 +405,15 @@ int run_run(const RunOptions& o) {
     // The sandbox's init reported the end before its own exit, which tears down its namespaces
     // while the review runs (sandbox/backend.hpp, Outcome::reap_later).
     if (out.reap_later > 0) ::waitpid(out.reap_later, nullptr, WNOHANG);
-    if (o.summary_fd) write_summary_json(*o.summary_fd, summary);
+    if (o.summary_fd) {
+        // The command has run: the exit status is its own. A summary that cannot be written
+        // (a closed pipe, a full disk) is reported, not turned into agentbox's failure.
+        try {
+            write_summary_json(*o.summary_fd, summary);
+        } catch (const std::exception& e) {
+            warn(std::string("could not write the summary: ") + e.what());
+        }
+    }
     if (!o.quiet) print_summary(summary);
     return summary.exit_code;
 }

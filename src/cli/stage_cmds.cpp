@@ -151,16 +151,20 @@ int run_sessions(const SessionsOptions& o) {
     for (const auto& m : stage::list_sessions()) {
         std::size_t n = 0;
         std::string status = m.status;
+        std::string reason = m.status == "broken" ? "unreadable meta.json" : "";
         if (m.status != "broken") {
-            stage::Session s = stage::Session::open(m.id, "");
-            // Its run ended without recording how (killed, or a full disk).
-            if (m.status == "running" && !s.running()) status = "cut-short";
-            // Touching a session finishes a commit that was interrupted.
-            if (stage::recover(s)) note("finished an interrupted commit of session " + m.id);
+            // One session that cannot be read, recovered or scanned is listed as broken, with
+            // why; it never stops the listing of the others.
             try {
+                stage::Session s = stage::Session::open(m.id, "");
+                // Its run ended without recording how (killed, or a full disk).
+                if (m.status == "running" && !s.running()) status = "cut-short";
+                // Touching a session finishes a commit or undo that was interrupted.
+                if (stage::recover(s)) note("finished an interrupted commit or undo of session " + m.id);
                 n = stage::changes(s.upper(), m.project).size();
             } catch (const std::exception& e) {
                 status = "broken";
+                reason = e.what();
             }
         }
         if (o.json) {
@@ -171,6 +175,7 @@ int run_sessions(const SessionsOptions& o) {
             j["status"] = status;
             j["created"] = m.created;
             j["changes"] = n;
+            if (status == "broken") j["reason"] = reason;
             all.push_back(std::move(j));
         } else {
             // One session, one line: an argument holding a newline (sh -c 'a\nb') or an
@@ -185,6 +190,7 @@ int run_sessions(const SessionsOptions& o) {
             std::snprintf(line, sizeof line, "%s  %-9s %5zu  %-40s %s", m.id.c_str(), status.c_str(), n,
                           cmd.c_str(), flat(m.project).c_str());
             std::cout << line << "\n";
+            if (status == "broken") std::cout << "    broken: " << flat(reason) << "\n";
         }
     }
     if (o.json) std::cout << all.dump(2) << "\n";
@@ -211,7 +217,11 @@ int run_commit(const CommitOptions& o) {
     const auto target = stage_args::split(o.session, o.args);
     stage::Session s = stage_args::open_session(o.project, target.session);
     const std::string& project = s.meta().project;
-    if (stage::recover(s)) note("finished an interrupted commit of session " + s.meta().id);
+    // Held from before the change set is read until the commit is recorded: a second commit
+    // of this session, or one of another session of the project, waits and then sees what
+    // this one did (its conflict check included).
+    const stage::SessionLock lock(s);
+    if (stage::recover(s)) note("finished an interrupted commit or undo of session " + s.meta().id);
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
 
@@ -317,6 +327,7 @@ int run_discard(const TargetOptions& o) {
     stage::Session s = stage_args::open_session(o.project, id);
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
+    const stage::SessionLock lock(s);
     const auto n = stage::changes(s.upper(), s.meta().project).size();
     stage::discard(s);
     append_to_session_log(s, [&](audit::Log& log) {
@@ -331,6 +342,7 @@ int run_undo(const TargetOptions& o) {
     stage::Session s = stage_args::open_session(o.project, id);
     stage::UndoResult r;
     try {
+        const stage::SessionLock lock(s);
         r = stage::undo(s, o.force);
     } catch (const sys::SysError&) {
         throw;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <set>
 
+#include "stage/fsops.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "util/strings.hpp"
@@ -31,7 +32,10 @@ std::string join_path(const std::string& dir, const std::string& name) {
     return dir.empty() ? name : dir + "/" + name;
 }
 
-// Names in a directory, sorted bytewise, without . and ..
+// Names in a directory, sorted bytewise, without . and .. and without agentbox's own
+// temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
+// project until recovery, which knows it by name from the journal and removes it; it is never
+// a change, on either side.
 std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
     const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dup < 0) throw sys::SysError("open", shown, errno);
@@ -46,6 +50,7 @@ std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
     errno = 0;
     while (const struct dirent* e = ::readdir(d)) {
         if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+        if (fsops::is_temp_name(e->d_name)) continue;
         names.emplace_back(e->d_name);
     }
     if (errno != 0) throw sys::SysError("readdir", shown, errno);

@@ -48,7 +48,8 @@ struct Change {
 // content here); opaque is user.overlay.opaque or trusted.overlay.opaque = "y".
 // Escaped names (user.overlay.overlay.*), which is what the command gets when it sets these
 // xattrs itself, are content, not metadata. A whiteout with no project path behind it is
-// dropped: it can delete nothing.
+// dropped: it can delete nothing. Names beginning with ".agentbox-tmp-" are agentbox's own
+// temporaries (commit.hpp) and never changes.
 std::vector<Change> changes(const std::string& upper, const std::string& project);
 
 // XXH3-128 of bytes (a link target), 32 hex digits.

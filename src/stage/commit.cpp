@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <cerrno>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -35,6 +37,101 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
+// --- names in agentbox's own files --------------------------------------------------------
+// A file name is any byte string but JSON strings are UTF-8: a name that is not valid UTF-8 is
+// stored as NUL, 'x', then its bytes in hex. No file name contains NUL, so both forms read back
+// unambiguously, and every valid name reads as itself.
+
+bool valid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t len = 0;
+        unsigned cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > s.size()) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            const auto d = static_cast<unsigned char>(s[i + k]);
+            if ((d & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (d & 0x3f);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+std::string encode_name(const std::string& name) {
+    if (valid_utf8(name)) return name;
+    static const char digits[] = "0123456789abcdef";
+    std::string out("\0x", 2);
+    for (const char ch : name) {
+        const auto c = static_cast<unsigned char>(ch);
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 15]);
+    }
+    return out;
+}
+
+std::string decode_name(const std::string& stored) {
+    if (stored.size() < 2 || stored[0] != '\0' || stored[1] != 'x') return stored;
+    auto val = [&](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        throw std::runtime_error("journal: malformed encoded name");
+    };
+    if (stored.size() % 2 != 0) throw std::runtime_error("journal: malformed encoded name");
+    std::string out;
+    for (std::size_t i = 2; i < stored.size(); i += 2)
+        out.push_back(static_cast<char>(val(stored[i]) * 16 + val(stored[i + 1])));
+    return out;
+}
+
+// --- the engine's own files ----------------------------------------------------------------
+// The journal, the commit records and touched.json are read by read_state and written by
+// write_state alone, so that whatever protects them (a MAC, say) has one place to live.
+
+json read_state(const std::string& path) {
+    const std::string text = sys::read_file(path, O_NOFOLLOW);
+    try {
+        return json::parse(text);
+    } catch (const json::exception& e) {
+        throw std::runtime_error(path + ": malformed: " + e.what());
+    }
+}
+
+void write_state(const std::string& path, const json& j) {
+    fsops::write_file_atomic(path, j.dump() + "\n");
+}
+
+// --- the journal ---------------------------------------------------------------------------
+// Commit and undo write the same journal: every operation, before the first is done. Each
+// operation moves entries between three places -- the project, upper/ and the backup slot
+// backup/<number>/<n> -- and every move is one that makes its destination appear only once its
+// source is gone (fsops::move_at, whose temporaries are named from `token` and the operation's
+// number, so that any later process finds them). So what is on disk says how far an operation
+// got, and repeating it finishes it; its inverse ("put" <-> "unput", ...) takes it back from
+// wherever it stopped. A journal marked "applying" is rolled forward by recovery; one still
+// "prepared" changed nothing and is dropped (for an undo, the commit's backups stay: undo
+// still needs them). An error that is not a crash rolls the operation back at once.
+
 struct Op {
     std::string op;    // commit: put | mkdir | del;  undo: unput | unmkdir | undel
     std::string path;  // relative to the project
@@ -49,20 +146,22 @@ struct Journal {
     std::string kind;  // commit | undo
     int number = 0;
     std::string state;  // prepared | applying
+    std::string token;  // names this operation's temporaries
     std::vector<Op> ops;
 };
 
 json to_json(const Journal& j) {
     json out;
-    out["v"] = 1;
+    out["v"] = 2;
     out["kind"] = j.kind;
     out["number"] = j.number;
     out["state"] = j.state;
+    out["token"] = j.token;
     json ops = json::array();
     for (const auto& o : j.ops) {
         json e;
         e["op"] = o.op;
-        e["path"] = o.path;
+        e["path"] = encode_name(o.path);
         e["n"] = o.n;
         if (o.mode != 0) e["mode"] = o.mode;
         if (o.old_mode != 0) e["old_mode"] = o.old_mode;
@@ -74,17 +173,17 @@ json to_json(const Journal& j) {
     return out;
 }
 
-Journal from_json(const std::string& text, const std::string& shown) {
+Journal from_json(const json& j, const std::string& shown) {
     try {
-        const auto j = json::parse(text);
         Journal out;
         out.kind = j.at("kind").get<std::string>();
         out.number = j.at("number").get<int>();
         out.state = j.at("state").get<std::string>();
+        out.token = j.value("token", std::string("0"));
         for (const auto& e : j.at("ops")) {
             Op o;
             o.op = e.at("op").get<std::string>();
-            o.path = e.at("path").get<std::string>();
+            o.path = decode_name(e.at("path").get<std::string>());
             o.n = e.at("n").get<int>();
             o.mode = e.value("mode", 0u);
             o.old_mode = e.value("old_mode", 0u);
@@ -92,45 +191,61 @@ Journal from_json(const std::string& text, const std::string& shown) {
             o.hash = e.value("hash", std::string());
             out.ops.push_back(std::move(o));
         }
+        if (out.kind != "commit" && out.kind != "undo")
+            throw std::runtime_error("unknown kind " + util::quote(out.kind));
         return out;
     } catch (const json::exception& e) {
         throw std::runtime_error(shown + ": malformed: " + e.what());
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(shown + ": malformed: " + e.what());
     }
+}
+
+std::string inverse(const std::string& op) {
+    return op.starts_with("un") ? op.substr(2) : "un" + op;
+}
+
+std::string new_token() {
+    unsigned char rnd[6];
+    std::size_t got = 0;
+    while (got < sizeof rnd) {
+        const ssize_t n = ::getrandom(rnd + got, sizeof rnd - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw SysError("getrandom", errno);
+        got += static_cast<std::size_t>(n);
+    }
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char c : rnd) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 15]);
+    }
+    return out;
 }
 
 long long ctime_ns(const struct stat& st) {
     return static_cast<long long>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
 }
 
-// Held for the whole of a commit, undo, discard or recovery: one per session, one per project,
-// so that neither two commands on one session nor commits of two sessions into one project
-// interleave.
-class Locks {
-public:
-    Locks(const Session& s, int project_fd) {
-        const std::string lock = s.dir() + "/lock";
-        session_.reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!session_) throw SysError("open", lock, errno);
-        take(session_.get(), lock);
-        take(project_fd, s.meta().project);
-    }
-
-private:
-    static void take(int fd, const std::string& shown) {
-        while (::flock(fd, LOCK_EX) != 0)
-            if (errno != EINTR) throw SysError("flock", shown, errno);
-    }
-    unique_fd session_;
-};
+// Sessions whose lock this thread holds (SessionLock): the engine takes it only when the
+// caller has not. Another thread of the process takes its own (flock: a separate open file
+// waits like another process).
+std::map<std::string, int>& held_locks() {
+    thread_local std::map<std::string, int> held;
+    return held;
+}
 
 class Engine {
 public:
     Engine(Session& s, const StepHook& hook) : s_(s), hook_(hook) {
+        if (s.meta().project.empty() || s.meta().project[0] != '/')
+            throw std::runtime_error("session " + s.meta().id +
+                                     ": its meta.json names no project directory");
+        if (held_locks().count(s.dir()) == 0) lock_.emplace(s);
         root_.reset(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!root_) throw SysError("open", s.meta().project, errno);
         upper_.reset(::open(s.upper().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!upper_) throw SysError("open", s.upper(), errno);
-        locks_.emplace(s, root_.get());
     }
 
     std::string journal_path() const { return s_.dir() + "/journal"; }
@@ -146,18 +261,35 @@ public:
 
     bool recover() {
         const std::string jp = journal_path();
+        remove_state_leftovers();
         if (::access(jp.c_str(), F_OK) != 0) return false;
-        Journal j = from_json(sys::read_file(jp, O_NOFOLLOW), jp);
+        Journal j = from_json(read_state(jp), jp);
         if (j.state == "prepared") {
-            // Nothing was done yet: forget it.
-            sys::remove_contents(backup_dir(j.number));
-            ::rmdir(backup_dir(j.number).c_str());
+            // Nothing was done yet: forget it. Nothing else goes with it -- for an undo,
+            // backup/<number> holds the commit's originals, which undo still needs.
             if (::unlink(jp.c_str()) != 0) throw SysError("unlink", jp, errno);
             fsops::fsync_dir(s_.dir());
             return true;
         }
         run(j);
         return true;
+    }
+
+    // write_state's temporaries that a kill left (fsops::write_file_atomic, "<file>.tmp"):
+    // nothing reads them, the next write would replace them; they go now, so that a session
+    // holds only what it means.
+    void remove_state_leftovers() {
+        for (const std::string f : {"journal.tmp", "touched.json.tmp"}) {
+            const std::string p = s_.dir() + "/" + f;
+            if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw SysError("unlink", p, errno);
+        }
+        const std::string cdir = s_.dir() + "/commits";
+        unique_fd d(::open(cdir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!d) return;
+        for (const auto& [name, type] : sys::read_dir(d.get(), cdir))
+            if (name.ends_with(".tmp") && ::unlinkat(d.get(), name.c_str(), 0) != 0 &&
+                errno != ENOENT)
+                throw SysError("unlink", cdir + "/" + name, errno);
     }
 
     // Numbers of commits that have a record and no undo, newest last.
@@ -180,6 +312,7 @@ public:
         j.kind = "commit";
         j.number = next_number();
         j.state = "prepared";
+        j.token = new_token();
         CommitResult res;
         res.number = j.number;
         int n = 0;
@@ -203,18 +336,20 @@ public:
                 o.op = "put";
                 o.hash = c.hash;
             }
+            still_staged(o, c);
             if (c.setid) res.stripped.push_back(c.path);
             res.applied.push_back(c.path);
             j.ops.push_back(std::move(o));
         }
         if (j.ops.empty()) return res;
         step("journal");
-        fsops::write_file_atomic(journal_path(), to_json(j).dump() + "\n");
+        write_state(journal_path(), to_json(j));
         // What the command wrote may still be in the page cache: make it durable before the
         // journal says the project may be changed, so a crash cannot leave renamed-in files
         // without their data.
         step("sync");
         if (::syncfs(upper_.get()) != 0) throw SysError("syncfs", s_.upper(), errno);
+        fresh_ = true;
         run(j);
         return res;
     }
@@ -225,26 +360,37 @@ public:
         if (live.empty()) throw std::runtime_error("session " + s_.meta().id +
                                                    " has no commit to undo");
         const int number = live.back();
-        const Journal done =
-            from_json(sys::read_file(record_path(number), O_NOFOLLOW), record_path(number));
+        const Journal done = from_json(read_state(record_path(number)), record_path(number));
         res.number = number;
         Journal j;
         j.kind = "undo";
         j.number = number;
         j.state = "prepared";
+        j.token = new_token();
         for (auto it = done.ops.rbegin(); it != done.ops.rend(); ++it) {
             Op o = *it;
-            o.op = "un" + it->op;
+            o.op = inverse(it->op);
             res.restored.push_back(o.path);
             j.ops.push_back(std::move(o));
         }
-        res.conflicts = undo_conflicts(done);
+        // Every path is checked before anything changes: an undo that cannot finish does
+        // not start.
+        std::vector<Conflict> hard;
+        res.conflicts = undo_conflicts(done, hard);
+        if (!hard.empty()) {
+            std::string why;
+            for (const auto& c : hard) why += "\n  " + util::quote(c.path) + " " + c.why;
+            throw std::runtime_error("cannot undo commit " + std::to_string(number) +
+                                     " of session " + s_.meta().id + ", nothing was changed:" +
+                                     why);
+        }
         if (!res.conflicts.empty() && !force) {
             res.restored.clear();
             return res;
         }
         step("journal");
-        fsops::write_file_atomic(journal_path(), to_json(j).dump() + "\n");
+        write_state(journal_path(), to_json(j));
+        fresh_ = true;
         run(j);
         return res;
     }
@@ -254,8 +400,45 @@ private:
         if (hook_) hook_(name);
     }
 
-    std::vector<Conflict> undo_conflicts(const Journal& done) {
+    struct Where {
+        unique_fd dir;
+        std::string name;
+    };
+
+    // A change computed before the lock was taken may be stale (another command committed
+    // it meanwhile): an operation whose source is gone would record a commit that undo
+    // then turns into deletions.
+    void still_staged(const Op& o, const Change& c) {
+        const auto [dir, name] = fsops::split_parent(o.path);
+        struct stat st {};
+        bool ok = false;
+        try {
+            if (o.op == "del") {
+                unique_fd p = fsops::open_dir_beneath(root_.get(), dir, o.path);
+                ok = fsops::exists_at(p.get(), name);
+            } else {
+                unique_fd u = fsops::open_dir_beneath(upper_.get(), dir, o.path);
+                ok = fsops::exists_at(u.get(), name, &st) &&
+                     (st.st_mode & S_IFMT) == (c.new_mode & S_IFMT);
+            }
+        } catch (const SysError&) {
+            ok = false;
+        }
+        if (!ok)
+            throw std::runtime_error(util::quote(o.path) + " is no longer staged as it was when "
+                                     "the change set was read (another command committed or "
+                                     "changed the session); nothing committed");
+    }
+
+    std::vector<Conflict> undo_conflicts(const Journal& done, std::vector<Conflict>& hard) {
         std::vector<Conflict> out;
+        std::set<std::string> paths;
+        for (const auto& o : done.ops) paths.insert(o.path);
+        unique_fd backup(::open(backup_dir(done.number).c_str(),
+                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        auto slot_present = [&](const Op& o) {
+            return backup && fsops::exists_at(backup.get(), std::to_string(o.n));
+        };
         for (const auto& o : done.ops) {
             const auto [dir, name] = fsops::split_parent(o.path);
             struct stat st {};
@@ -267,10 +450,32 @@ private:
             } catch (const SysError&) {
                 present = false;
             }
-            if (o.op == "del" && present) {
-                out.push_back({o.path, "exists again on the host"});
-            } else if (o.op == "mkdir" && (!present || !S_ISDIR(st.st_mode))) {
-                out.push_back({o.path, "is no longer the directory the commit made"});
+            if (o.op == "del") {
+                if (!slot_present(o)) hard.push_back({o.path, "has no backup to restore"});
+                else if (present) out.push_back({o.path, "exists again on the host"});
+            } else if (o.op == "mkdir") {
+                if (!present || !S_ISDIR(st.st_mode)) {
+                    out.push_back({o.path, "is no longer the directory the commit made"});
+                    if (slot_present(o) && present)
+                        hard.push_back({o.path, "is in the way of the original it replaced"});
+                    continue;
+                }
+                if (o.existed_dir) continue;
+                // The directory goes: whatever the host added in it since would be in the way.
+                std::vector<sys::DirEntry> entries;
+                try {
+                    unique_fd d(::openat(p.get(), name.c_str(),
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                    if (d) entries = sys::read_dir(d.get(), o.path);
+                } catch (const SysError&) {
+                }
+                for (const auto& [nm, type] : entries) {
+                    const std::string child = o.path + "/" + nm;
+                    if (paths.count(child) == 0) {
+                        hard.push_back({child, "was added on the host inside a directory the "
+                                               "commit created; move it away first"});
+                    }
+                }
             } else if (o.op == "put") {
                 if (!present) {
                     out.push_back({o.path, "was removed since the commit"});
@@ -283,6 +488,9 @@ private:
                     char buf[4096];
                     const ssize_t len = ::readlinkat(p.get(), name.c_str(), buf, sizeof buf);
                     if (len >= 0) now = hash_bytes(std::string_view(buf, static_cast<std::size_t>(len)));
+                } else if (S_ISDIR(st.st_mode) && slot_present(o)) {
+                    hard.push_back({o.path, "is now a directory, in the way of the original"});
+                    continue;
                 }
                 if (now != o.hash) out.push_back({o.path, "changed since the commit"});
             }
@@ -294,7 +502,7 @@ private:
         if (j.state != "applying") {
             step("applying");
             j.state = "applying";
-            fsops::write_file_atomic(journal_path(), to_json(j).dump() + "\n");
+            write_state(journal_path(), to_json(j));
         }
         const std::string bdir = backup_dir(j.number);
         unique_fd backup;
@@ -307,71 +515,101 @@ private:
             backup.reset(::open(bdir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!backup) throw SysError("open", bdir, errno);
         }
-        std::size_t done = 0;
         try {
             for (const auto& o : j.ops) {
                 step("op");
-                apply(o, backup.get());
-                ++done;
+                apply(j, o, o.op, backup.get());
             }
         } catch (const std::exception& e) {
             // A failure that is not a crash (a full disk, a permission, a path that turned
             // into a symlink): put back what was done, so the project is as before.
-            if (j.kind != "commit") throw;
-            roll_back(j, done, backup.get(), e.what());
+            roll_back(j, backup.get(), e.what());
         }
         step("finish");
-        // Directory modes last: a read-only directory must not stop its own entries.
-        for (auto it = j.ops.rbegin(); it != j.ops.rend(); ++it) {
-            if (it->op != "mkdir" || it->mode == 0) continue;
-            unique_fd d(open_rw_dir(it->path));
-            if (d && ::fchmod(d.get(), it->mode & 01777) != 0)
-                throw SysError("chmod", it->path, errno);
+        // From here every change is in place: a failure is reported as what it is, and the
+        // journal stays so that the next command finishes the bookkeeping.
+        try {
+            set_dir_modes(j.ops);
+            if (::syncfs(root_.get()) != 0) throw SysError("syncfs", s_.meta().project, errno);
+            remember_own_writes(j);
+            const std::string cdir = s_.dir() + "/commits";
+            if (::mkdir(cdir.c_str(), 0700) != 0 && errno != EEXIST)
+                throw SysError("mkdir", cdir, errno);
+            step("record");
+            if (j.kind == "commit") {
+                Journal rec = j;
+                rec.state = "done";
+                write_state(record_path(j.number), to_json(rec));
+            } else {
+                write_state(undone_path(j.number), json::object());
+                // An undone commit's backups went back into the project; the directory is
+                // empty (rmdir, never a removal of what might still be an original).
+                ::rmdir(bdir.c_str());
+            }
+            if (::unlink(journal_path().c_str()) != 0 && errno != ENOENT)
+                throw SysError("unlink", journal_path(), errno);
+            fsops::fsync_dir(s_.dir());
+        } catch (const std::exception& e) {
+            throw std::runtime_error(
+                std::string(j.kind == "commit" ? "every change was applied to the project"
+                                               : "every path was restored in the project") +
+                ", but recording the " + j.kind + " failed (" + e.what() +
+                "); it is recorded the next time the session is used");
         }
-        if (::syncfs(root_.get()) != 0) throw SysError("syncfs", s_.meta().project, errno);
-        remember_ctimes(j);
-        const std::string cdir = s_.dir() + "/commits";
-        if (::mkdir(cdir.c_str(), 0700) != 0 && errno != EEXIST) throw SysError("mkdir", cdir, errno);
-        if (j.kind == "commit") {
-            Journal rec = j;
-            rec.state = "done";
-            fsops::write_file_atomic(record_path(j.number), to_json(rec).dump() + "\n");
-        } else {
-            fsops::write_file_atomic(undone_path(j.number), "");
-            // An undone commit's backups went back into the project; the directory is empty.
-            ::rmdir(bdir.c_str());
-        }
-        if (::unlink(journal_path().c_str()) != 0 && errno != ENOENT)
-            throw SysError("unlink", journal_path(), errno);
-        fsops::fsync_dir(s_.dir());
     }
 
-    [[noreturn]] void roll_back(const Journal& j, std::size_t done, int backup,
-                                const std::string& why) {
-        // The operation that failed may be half done: it is undone too. Undo operations
-        // tolerate every intermediate state.
-        const std::size_t upto = std::min(done + 1, j.ops.size());
+    [[noreturn]] void roll_back(const Journal& j, int backup, const std::string& why) {
+        // Every operation's inverse, newest first: an inverse takes its operation back from
+        // wherever it stopped, and does nothing to one that never started.
+        fresh_ = false;
         try {
-            for (std::size_t i = upto; i-- > 0;) {
-                Op o = j.ops[i];
-                o.op = "un" + o.op;
-                apply(o, backup);
+            for (auto it = j.ops.rbegin(); it != j.ops.rend(); ++it)
+                apply(j, *it, inverse(it->op), backup);
+            std::vector<Op> back;
+            for (const auto& o : j.ops) {
+                Op b = o;
+                b.op = inverse(o.op);
+                back.push_back(std::move(b));
             }
+            set_dir_modes(back);
+            remember_own_writes(j);
         } catch (const std::exception& e2) {
             // The journal stays "applying": the next command that touches the session
-            // finishes the commit once the cause is gone.
-            throw std::runtime_error("commit failed (" + why + ") and could not be rolled back (" +
+            // finishes the operation once the cause is gone.
+            throw std::runtime_error(j.kind + " failed (" + why + ") and could not be rolled back (" +
                                      e2.what() + "); it will be completed the next time the "
                                      "session is used");
         }
-        sys::remove_contents(backup_dir(j.number));
-        ::rmdir(backup_dir(j.number).c_str());
+        // A rolled-back commit's backups are all back in the project; an undo's are all in
+        // backup/ again, where the commit's record needs them.
+        if (j.kind == "commit") ::rmdir(backup_dir(j.number).c_str());
         if (::unlink(journal_path().c_str()) != 0 && errno != ENOENT)
             throw SysError("unlink", journal_path(), errno);
         fsops::fsync_dir(s_.dir());
-        throw std::runtime_error("commit failed: " + why +
-                                 "; rolled back, the project is as it was and the changes stay "
-                                 "staged");
+        throw std::runtime_error(j.kind + " failed: " + why +
+                                 (j.kind == "commit"
+                                      ? "; rolled back, the project is as it was and the "
+                                        "changes stay staged"
+                                      : "; rolled back, the project is as the commit left it"));
+    }
+
+    // Directory modes last: a read-only directory must not stop its own entries.
+    void set_dir_modes(const std::vector<Op>& ops) {
+        for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+            unsigned mode = 0;
+            if (it->op == "mkdir") mode = it->mode;
+            else if (it->op == "unmkdir" && it->existed_dir) mode = it->old_mode;
+            if (mode == 0) continue;
+            unique_fd d;
+            try {
+                d = open_rw_dir(it->path);
+            } catch (const SysError& e) {
+                if (e.err() == ENOENT || e.err() == ENOTDIR) continue;
+                throw;
+            }
+            if (d && ::fchmod(d.get(), mode & 01777) != 0)
+                throw SysError("chmod", it->path, errno);
+        }
     }
 
     unique_fd open_rw_dir(const std::string& rel) {
@@ -381,116 +619,231 @@ private:
         return unique_fd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     }
 
-    // Move what is at the project path into the backup slot, unless it is already there (a
-    // repeated operation); then the project path is free.
-    void clear_target(int pdir, const std::string& name, int backup, const std::string& slot,
-                      const std::string& shown) {
-        if (!fsops::exists_at(pdir, name)) return;
-        if (!fsops::exists_at(backup, slot)) fsops::move_at(pdir, name, backup, slot, shown);
-        else sys::remove_at(pdir, name, shown);
+    // The temporaries of operation `o`'s move `tag` ("pk": project to backup slot, "up": upper/
+    // to project, "pu": project to upper/, "kp": backup slot to project): named from the
+    // journal, so that recovery in any later process finds them, and one name per direction, so
+    // that an inverse never mistakes its operation's move for its own.
+    static fsops::MoveNames names(const Journal& j, const Op& o, const char* tag) {
+        const std::string base = std::string(fsops::kTempPrefix) + j.token + "-" +
+                                 std::to_string(o.n) + "-" + tag;
+        return {base + ".new", base + ".old"};
     }
 
-    void apply(const Op& o, int backup) {
+    // Finish every move of `o` that a crash (or an error) cut short after its copy was whole,
+    // and remove the copies it cut short before: then each entry is under exactly one name.
+    void resume(const Journal& j, const Op& o, int p, int u, int backup, const std::string& name,
+                const std::string& slot) {
+        const std::string& shown = o.path;
+        auto one = [&](const char* tag, int sdir, const std::string& sname, int ddir,
+                       const std::string& dname) {
+            if (sdir < 0 || ddir < 0) return;
+            const fsops::MoveNames mv = names(j, o, tag);
+            if (fsops::exists_at(sdir, mv.old)) fsops::move_at(sdir, sname, ddir, dname, mv, shown);
+            else sys::remove_at(ddir, mv.tmp, shown);
+        };
+        one("pk", p, name, backup, slot);
+        one("up", u, name, p, name);
+        one("pu", p, name, u, name);
+        one("kp", backup, slot, p, name);
+        if (u >= 0)
+            sys::remove_at(u, std::string(fsops::kTempPrefix) + j.token + "-" + slot + "-u.new",
+                           shown);
+    }
+
+    // Move what is at the project path into the backup slot; then the project path is free.
+    // Something there although the slot is already filled appeared during the operation.
+    void clear_target(const Journal& j, const Op& o, int pdir, const std::string& name,
+                      int backup, const std::string& slot) {
+        if (!fsops::exists_at(pdir, name)) return;
+        if (fsops::exists_at(backup, slot))
+            throw std::runtime_error(util::quote(o.path) + " appeared in the project during the " +
+                                     j.kind);
+        fsops::move_at(pdir, name, backup, slot, names(j, o, "pk"), o.path);
+    }
+
+    // Do operation `o` as `op` (its own, or its inverse when rolling back): what is left of
+    // it, judged from what is on disk.
+    void apply(const Journal& j, const Op& o, const std::string& op, int backup) {
         const auto [dir, name] = fsops::split_parent(o.path);
         const std::string slot = std::to_string(o.n);
         const std::string& shown = o.path;
-        if (o.op == "put") {
-            unique_fd p = fsops::open_dir_beneath(root_.get(), dir, shown);
-            unique_fd u = fsops::open_dir_beneath(upper_.get(), dir, shown);
+        const bool undoing = op.starts_with("un");
+        unique_fd p;
+        try {
+            p = fsops::open_dir_beneath(root_.get(), dir, shown);
+        } catch (const SysError& e) {
+            // Undo runs children before parents: a parent already gone (or a file again)
+            // means a repeated undo has passed this entry.
+            if (undoing && (e.err() == ENOENT || e.err() == ENOTDIR)) return;
+            throw;
+        }
+        unique_fd u;
+        if (undoing) {
+            u = fsops::make_dirs_beneath(upper_.get(), dir, shown);
+        } else {
+            try {
+                u = fsops::open_dir_beneath(upper_.get(), dir, shown);
+            } catch (const SysError& e) {
+                if (e.err() != ENOENT && e.err() != ENOTDIR) throw;
+            }
+        }
+        if (!fresh_) resume(j, o, p.get(), u ? u.get() : -1, backup, name, slot);
+
+        if (op == "put") {
             struct stat st {};
-            if (!fsops::exists_at(u.get(), name, &st)) return;  // already moved into place
-            clear_target(p.get(), name, backup, slot, shown);
+            if (!u || !fsops::exists_at(u.get(), name, &st)) return;  // already moved into place
+            clear_target(j, o, p.get(), name, backup, slot);
             step("op:cleared");
             if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) != 0 &&
                 ::fchmodat(u.get(), name.c_str(), st.st_mode & 01777, 0) != 0)
                 throw SysError("chmod", shown, errno);
-            if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-                // A hard link inside upper/ would tie two project paths to one inode.
-                fsops::copy_into(u.get(), name, p.get(), name, shown);
-                if (::unlinkat(u.get(), name.c_str(), 0) != 0) throw SysError("unlink", shown, errno);
-            } else {
-                fsops::move_at(u.get(), name, p.get(), name, shown);
-            }
-        } else if (o.op == "mkdir") {
-            unique_fd p = fsops::open_dir_beneath(root_.get(), dir, shown);
+            // A hard link inside upper/ would tie two project paths to one inode.
+            if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+                fsops::unshare_at(u.get(), name,
+                                  std::string(fsops::kTempPrefix) + j.token + "-" + slot + "-u.new",
+                                  shown);
+            fsops::move_at(u.get(), name, p.get(), name, names(j, o, "up"), shown);
+        } else if (op == "mkdir") {
             struct stat st {};
             if (fsops::exists_at(p.get(), name, &st) && S_ISDIR(st.st_mode)) return;
-            clear_target(p.get(), name, backup, slot, shown);
+            clear_target(j, o, p.get(), name, backup, slot);
             step("op:cleared");
             if (::mkdirat(p.get(), name.c_str(), 0700) != 0 && errno != EEXIST)
                 throw SysError("mkdir", shown, errno);
-        } else if (o.op == "del") {
-            unique_fd p = fsops::open_dir_beneath(root_.get(), dir, shown);
-            clear_target(p.get(), name, backup, slot, shown);
-        } else if (o.op == "unput" || o.op == "unmkdir" || o.op == "undel") {
-            unique_fd p;
-            try {
-                p = fsops::open_dir_beneath(root_.get(), dir, shown);
-            } catch (const SysError& e) {
-                // Undo runs children before parents: a parent already gone (or a file again)
-                // means a repeated undo has passed this entry.
-                if (e.err() == ENOENT || e.err() == ENOTDIR) return;
-                throw;
-            }
-            unique_fd u = fsops::make_dirs_beneath(upper_.get(), dir, shown);
+        } else if (op == "del") {
+            clear_target(j, o, p.get(), name, backup, slot);
+        } else if (op == "unput" || op == "unmkdir" || op == "undel") {
             struct stat st {};
             const bool present = fsops::exists_at(p.get(), name, &st);
-            if (o.op == "unput" && present && !fsops::exists_at(u.get(), name)) {
+            if (op == "unput" && present && !fsops::exists_at(u.get(), name)) {
                 // What the commit wrote goes back to being staged.
-                fsops::move_at(p.get(), name, u.get(), name, shown);
+                fsops::move_at(p.get(), name, u.get(), name, names(j, o, "pu"), shown);
                 step("op:cleared");
-            } else if (o.op == "unmkdir" && present && S_ISDIR(st.st_mode) && o.existed_dir) {
-                unique_fd d(open_rw_dir(o.path));
-                if (d && o.old_mode != 0 && ::fchmod(d.get(), o.old_mode) != 0)
-                    throw SysError("chmod", shown, errno);
-            } else if (o.op == "unmkdir" && present && S_ISDIR(st.st_mode)) {
-                if (::mkdirat(u.get(), name.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST)
-                    throw SysError("mkdir", shown, errno);
-                if (::unlinkat(p.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-                    throw SysError("rmdir", shown, errno);
-            } else if (o.op == "undel" && !fsops::exists_at(u.get(), name)) {
+            } else if (op == "unmkdir" && present && S_ISDIR(st.st_mode) && !o.existed_dir) {
+                unique_fd d(::openat(p.get(), name.c_str(),
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!d) throw SysError("open", shown, errno);
+                // Not empty: files the host added, kept where they are (undo --force).
+                if (sys::read_dir(d.get(), shown).empty()) {
+                    if (::mkdirat(u.get(), name.c_str(), st.st_mode & 07777) != 0 &&
+                        errno != EEXIST)
+                        throw SysError("mkdir", shown, errno);
+                    if (::unlinkat(p.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+                        throw SysError("rmdir", shown, errno);
+                }
+            } else if (op == "undel" && !fsops::exists_at(u.get(), name)) {
                 // Stage the deletion again: a whiteout, as overlayfs writes it. Creating a
                 // 0/0 character device needs no privilege since Linux 5.8; without it the
                 // deletion is simply no longer staged, and nothing is lost.
                 ::mknodat(u.get(), name.c_str(), S_IFCHR | 0600, ::makedev(0, 0));
             }
             if (fsops::exists_at(backup, slot) && !fsops::exists_at(p.get(), name))
-                fsops::move_at(backup, slot, p.get(), name, shown);
+                fsops::move_at(backup, slot, p.get(), name, names(j, o, "kp"), shown);
         } else {
-            throw std::runtime_error("journal: unknown operation " + util::quote(o.op));
+            throw std::runtime_error("journal: unknown operation " + util::quote(op));
         }
     }
 
-    // The ctime each path has after we wrote it: our own writes are not host edits.
-    void remember_ctimes(const Journal& j) {
+    // The ctime each path, and each directory above it, has after agentbox wrote it: what
+    // agentbox itself did (a commit, an undo, a roll-back) is not a host edit.
+    void remember_own_writes(const Journal& j) {
         const std::string path = s_.dir() + "/touched.json";
         json t = json::object();
         if (::access(path.c_str(), F_OK) == 0) {
             try {
-                t = json::parse(sys::read_file(path, O_NOFOLLOW));
-            } catch (const json::exception&) {
+                t = read_state(path);
+                if (!t.is_object()) t = json::object();
+            } catch (const std::runtime_error&) {
                 t = json::object();
             }
         }
+        std::set<std::string> paths;
         for (const auto& o : j.ops) {
-            const auto [dir, name] = fsops::split_parent(o.path);
+            std::string p = o.path;
+            paths.insert(p);
+            while (!p.empty()) {
+                p = fsops::split_parent(p).first;
+                paths.insert(p);
+            }
+        }
+        std::set<std::string> trees;  // whole trees moved: a copy across filesystems is new
+        for (const auto& o : j.ops)
+            if (o.op == "del" || o.op == "undel") trees.insert(o.path);
+        for (const auto& path_ : paths) {
+            const auto [dir, name] = fsops::split_parent(path_);
             struct stat st {};
             try {
-                unique_fd p = fsops::open_dir_beneath(root_.get(), dir, o.path);
-                if (fsops::exists_at(p.get(), name, &st)) t[o.path] = ctime_ns(st);
+                if (path_.empty()) {
+                    if (::fstat(root_.get(), &st) == 0) t[""] = ctime_ns(st);
+                    continue;
+                }
+                unique_fd p = fsops::open_dir_beneath(root_.get(), dir, path_);
+                if (!fsops::exists_at(p.get(), name, &st)) {
+                    t.erase(encode_name(path_));
+                    continue;
+                }
+                t[encode_name(path_)] = ctime_ns(st);
+                if (S_ISDIR(st.st_mode) && trees.count(path_) > 0) {
+                    unique_fd d(::openat(p.get(), name.c_str(),
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                    if (d) remember_tree(t, d.get(), path_, 0);
+                }
             } catch (const SysError&) {
             }
         }
-        fsops::write_file_atomic(path, t.dump() + "\n");
+        write_state(path, t);
+    }
+
+    void remember_tree(json& t, int dfd, const std::string& rel, int depth) {
+        if (depth > 256) return;
+        for (const auto& [nm, type] : sys::read_dir(dfd, rel)) {
+            struct stat st {};
+            if (::fstatat(dfd, nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+            const std::string child = rel + "/" + nm;
+            t[encode_name(child)] = ctime_ns(st);
+            if (!S_ISDIR(st.st_mode)) continue;
+            unique_fd sub(::openat(dfd, nm.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (sub) remember_tree(t, sub.get(), child, depth + 1);
+        }
     }
 
     Session& s_;
     StepHook hook_;  // a copy: callers pass temporaries ({})
+    std::optional<SessionLock> lock_;
     unique_fd root_, upper_;
-    std::optional<Locks> locks_;
+    // The first pass of a journal this process wrote: nothing of it can be in flight, so the
+    // per-operation search for cut-short moves is skipped.
+    bool fresh_ = false;
 };
 
 }  // namespace
+
+SessionLock::SessionLock(const Session& s) : dir_(s.dir()) {
+    if (held_locks()[dir_]++ > 0) return;  // this process holds it already
+    try {
+        const std::string lock = s.dir() + "/lock";
+        session_.reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!session_) throw SysError("open", lock, errno);
+        take(session_.get(), lock);
+        // Commits of two sessions into one project serialize too: each one's conflict check
+        // and apply see the project as the other left it.
+        project_.reset(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!project_) throw SysError("open", s.meta().project, errno);
+        take(project_.get(), s.meta().project);
+    } catch (...) {
+        if (--held_locks()[dir_] == 0) held_locks().erase(dir_);
+        throw;
+    }
+}
+
+SessionLock::~SessionLock() {
+    if (--held_locks()[dir_] == 0) held_locks().erase(dir_);
+}
+
+void SessionLock::take(int fd, const std::string& shown) {
+    while (::flock(fd, LOCK_EX) != 0)
+        if (errno != EINTR) throw SysError("flock", shown, errno);
+}
 
 namespace {
 
@@ -519,9 +872,11 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
     const std::string tpath = s.dir() + "/touched.json";
     if (::access(tpath.c_str(), F_OK) == 0) {
         try {
-            const json t = json::parse(sys::read_file(tpath, O_NOFOLLOW));
-            for (auto it = t.begin(); it != t.end(); ++it) touched[it.key()] = it->get<long long>();
-        } catch (const json::exception&) {
+            const json t = read_state(tpath);
+            for (auto it = t.begin(); it != t.end(); ++it)
+                touched[decode_name(it.key())] = it->get<long long>();
+        } catch (const std::exception&) {
+            // Unreadable: every ctime counts, which only adds conflicts.
         }
     }
     unique_fd root(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -618,7 +973,9 @@ UndoResult undo(Session& s, bool force, const StepHook& hook) {
 }
 
 bool recover(Session& s) {
-    if (::access((s.dir() + "/journal").c_str(), F_OK) != 0) return false;
+    if (::access((s.dir() + "/journal").c_str(), F_OK) != 0 &&
+        ::access((s.dir() + "/journal.tmp").c_str(), F_OK) != 0)
+        return false;
     Engine e(s, {});
     return e.recover();
 }

@@ -34,11 +34,6 @@ int openat2_beneath(int root, const std::string& rel, int flags) {
     }
 }
 
-std::string tmp_name(const std::string& dname) {
-    // Unique per process and destination; a leftover from a crash is recognisable by name.
-    return ".agentbox-tmp-" + std::to_string(::getpid()) + "-" + dname;
-}
-
 void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
                const std::string& shown, int depth);
 
@@ -152,45 +147,88 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     throw SysError("stat", name, errno);
 }
 
-void move_at(int sdir, const std::string& sname, int ddir, const std::string& dname,
-             const std::string& shown) {
-    if (::renameat2(sdir, sname.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) == 0) return;
+bool is_temp_name(const std::string& name) { return name.starts_with(kTempPrefix); }
+
+namespace {
+
+void fsync_fd_dir(int dir, const std::string& shown) {
+    // O_PATH descriptors cannot be fsynced: reopen the same inode.
+    const std::string proc = "/proc/self/fd/" + std::to_string(dir);
+    unique_fd fd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw SysError("open", shown, errno);
+    if (::fsync(fd.get()) != 0) throw SysError("fsync", shown, errno);
+}
+
+void rename_noreplace(int sdir, const std::string& sname, int ddir, const std::string& dname,
+                      const std::string& shown) {
+    if (::renameat2(sdir, sname.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) != 0)
+        throw SysError("rename", shown, errno);
+}
+
+}  // namespace
+
+bool move_at(int sdir, const std::string& sname, int ddir, const std::string& dname,
+             const MoveNames& names, const std::string& shown) {
+    if (exists_at(sdir, names.old)) {
+        // A cross-filesystem move was cut short after its copy was complete.
+        if (exists_at(ddir, names.tmp)) {
+            rename_noreplace(ddir, names.tmp, ddir, dname, shown);
+            fsync_fd_dir(ddir, shown);
+        } else if (!exists_at(ddir, dname)) {
+            // The copy is gone (removed by hand): the source is still whole, start again.
+            rename_noreplace(sdir, names.old, sdir, sname, shown);
+            return move_at(sdir, sname, ddir, dname, names, shown);
+        }
+        sys::remove_at(sdir, names.old, shown);
+        return true;
+    }
+    if (!exists_at(sdir, sname)) {
+        // Nothing to move; a copy begun before a crash is only a leftover.
+        sys::remove_at(ddir, names.tmp, shown);
+        return false;
+    }
+    if (::renameat2(sdir, sname.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) == 0) return true;
     if (errno != EXDEV) throw SysError("rename", shown, errno);
     struct stat st {};
     if (::fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         throw SysError("stat", shown, errno);
     if (exists_at(ddir, dname)) throw SysError("rename", shown, EEXIST);
-    const std::string tmp = tmp_name(dname);
-    sys::remove_at(ddir, tmp, shown);
+    sys::remove_at(ddir, names.tmp, shown);  // a partial copy from before a crash
     try {
-        copy_one(sdir, sname, ddir, tmp, st, shown, 0);
-        if (::renameat2(ddir, tmp.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) != 0)
-            throw SysError("rename", shown, errno);
+        copy_one(sdir, sname, ddir, names.tmp, st, shown, 0);
+        fsync_fd_dir(ddir, shown);
     } catch (...) {
-        // A half-written copy (a full disk) must not be left in the project.
+        // A half-written copy (a full disk) must not be left behind.
         try {
-            sys::remove_at(ddir, tmp, shown);
+            sys::remove_at(ddir, names.tmp, shown);
         } catch (...) {
         }
         throw;
     }
-    sys::remove_at(sdir, sname, shown);
+    // From here on the copy is whole: the source goes out of the way first, so that no crash
+    // leaves the entry under both names (which would read as two different entries).
+    rename_noreplace(sdir, sname, sdir, names.old, shown);
+    fsync_fd_dir(sdir, shown);
+    rename_noreplace(ddir, names.tmp, ddir, dname, shown);
+    fsync_fd_dir(ddir, shown);
+    sys::remove_at(sdir, names.old, shown);
+    return true;
 }
 
-void copy_into(int sdir, const std::string& sname, int ddir, const std::string& dname,
-               const std::string& shown) {
+void unshare_at(int dir, const std::string& name, const std::string& tmp, const std::string& shown) {
     struct stat st {};
-    if (::fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         throw SysError("stat", shown, errno);
-    const std::string tmp = tmp_name(dname);
-    sys::remove_at(ddir, tmp, shown);
+    sys::remove_at(dir, tmp, shown);
     try {
-        copy_one(sdir, sname, ddir, tmp, st, shown, 0);
-        if (::renameat(ddir, tmp.c_str(), ddir, dname.c_str()) != 0)
+        copy_one(dir, name, dir, tmp, st, shown, 0);
+        // Over the linked name in one step: a crash leaves either the link or the copy, both
+        // the same content.
+        if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0)
             throw SysError("rename", shown, errno);
     } catch (...) {
         try {
-            sys::remove_at(ddir, tmp, shown);
+            sys::remove_at(dir, tmp, shown);
         } catch (...) {
         }
         throw;

@@ -21,15 +21,30 @@ std::pair<std::string, std::string> split_parent(const std::string& rel);
 
 bool exists_at(int dirfd, const std::string& name, struct stat* st = nullptr);
 
+// The names a move may use for its temporaries: `tmp` beside the destination (the copy being
+// made), `old` beside the source (the source once the copy is complete). Both come from the
+// caller's journal, so that whoever finds them after a crash -- any later process -- knows
+// what they are. Both start with kTempPrefix, which the change scan never stages.
+struct MoveNames {
+    std::string tmp, old;
+};
+inline constexpr const char* kTempPrefix = ".agentbox-tmp-";
+bool is_temp_name(const std::string& name);
+
 // Move an entry (file, link or tree) from one directory to another without replacing anything
-// at the destination (EEXIST if there is something). Across filesystems: a copy to a temporary
-// name beside the destination, fsynced, renamed into place, then the source removed.
-void move_at(int sdir, const std::string& sname, int ddir, const std::string& dname,
-             const std::string& shown);
-// Copy a regular file or symlink to `dname` via a temporary name (fsynced, renamed over
-// whatever is there). Setuid and setgid bits are not copied.
-void copy_into(int sdir, const std::string& sname, int ddir, const std::string& dname,
-               const std::string& shown);
+// at the destination (EEXIST if there is something). One filesystem: a rename. Across
+// filesystems: a copy to names.tmp beside the destination, made durable; then the source is
+// renamed to names.old, the copy renamed into place, and names.old removed. So the
+// destination name appears only once the source name is gone, and a move cut short at any
+// point is finished (or, with its copy lost, started again) by calling move_at again with the
+// same names. True when something was moved (or a cut-short move finished); false when there
+// was no source.
+bool move_at(int sdir, const std::string& sname, int ddir, const std::string& dname,
+             const MoveNames& names, const std::string& shown);
+// Replace `name` in `dir` with a private copy of itself (a new inode: a hard link no longer
+// ties it to another path), through the temporary `tmp`. Setuid and setgid bits are not
+// copied.
+void unshare_at(int dir, const std::string& name, const std::string& tmp, const std::string& shown);
 
 // Write `data` to `path` atomically and durably (temp file, fsync, rename, fsync of the dir).
 void write_file_atomic(const std::string& path, const std::string& data);

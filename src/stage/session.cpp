@@ -185,6 +185,9 @@ Meta read_meta(const std::string& dir) {
         m.created = j.at("created").get<std::string>();
         m.start_ns = j.at("start_ns").get<long long>();
         if (j.contains("profiles")) m.profiles = j.at("profiles").get<std::vector<std::string>>();
+        if (m.project.empty() || m.project[0] != '/')
+            throw std::runtime_error("session " + util::quote(path) +
+                                     ": meta.json names no absolute project directory");
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error("session " + util::quote(path) + ": malformed meta.json: " +
                                  e.what());
@@ -228,7 +231,12 @@ Session Session::create_unrecorded(const std::string& project,
     // filesystem, and work/ empty.
     for (const char* sub : {"/upper", "/work"}) {
         const std::string d = s.dir_ + sub;
-        if (::mkdir(d.c_str(), 0700) != 0) throw sys::SysError("mkdir", d, errno);
+        if (::mkdir(d.c_str(), 0700) != 0) {
+            // A full disk: no half-made session is left to be listed as broken.
+            const int err = errno;
+            s.remove_unrecorded();
+            throw sys::SysError("mkdir", d, err);
+        }
     }
     s.meta_.project = project;
     s.meta_.argv = argv;
@@ -244,8 +252,23 @@ void Session::record_start() {
     // crash before then leaves a session that list_sessions() shows, as "running" or, without
     // its meta.json, "broken" -- never one that claims staged work. Two flushes (~1 ms idle,
     // tens of ms on a busy disk) saved on every run's way in.
-    write_meta(dir_, meta_, /*durable=*/false);
+    try {
+        write_meta(dir_, meta_, /*durable=*/false);
+    } catch (...) {
+        // No meta.json (a full disk): the session never held anything; gone, not broken.
+        remove_unrecorded();
+        throw;
+    }
     meta_durable_ = false;
+}
+
+void Session::remove_unrecorded() const {
+    try {
+        sys::remove_contents(dir_);
+        ::rmdir(dir_.c_str());
+    } catch (const std::exception&) {
+        // Left for `sessions` to list as broken: better than hiding why it failed.
+    }
 }
 
 Session Session::open(const std::string& id_or_prefix, const std::string& project) {

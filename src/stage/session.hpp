@@ -61,6 +61,8 @@ public:
     void open_up_work() const;
 
 private:
+    // Remove a session that failed before its meta.json was written.
+    void remove_unrecorded() const;
     Meta meta_;
     std::string dir_;
     bool meta_durable_ = false;

@@ -6,7 +6,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,7 +19,9 @@
 
 #include "stage/changes.hpp"
 #include "stage/commit.hpp"
+#include "stage/fsops.hpp"
 #include "stage/session.hpp"
+#include "sys/fd.hpp"
 
 namespace fs = std::filesystem;
 using namespace agentbox::stage;
@@ -68,13 +74,22 @@ void write(const std::string& path, const std::string& data, unsigned mode = 064
 }
 
 struct World {
-    std::string root, project;
-    World() {
+    std::string root, state_root, project;
+    // `two_fs`: agentbox's state on /dev/shm (tmpfs), the project under /tmp, so that every
+    // move between them is a copy.
+    explicit World(bool two_fs = false) {
         char tmpl[] = "/tmp/agentbox-commit-test-XXXXXX";
         REQUIRE(::mkdtemp(tmpl) != nullptr);
         root = tmpl;
+        if (two_fs) {
+            char st[] = "/dev/shm/agentbox-commit-test-XXXXXX";
+            REQUIRE(::mkdtemp(st) != nullptr);
+            state_root = st;
+        } else {
+            state_root = root;
+        }
         project = root + "/project";
-        ::setenv("XDG_STATE_HOME", (root + "/state").c_str(), 1);
+        ::setenv("XDG_STATE_HOME", (state_root + "/state").c_str(), 1);
         write(project + "/README", "hello\n");
         write(project + "/src/a.c", "a\n");
         write(project + "/src/sub/b.c", "b\n");
@@ -83,6 +98,7 @@ struct World {
     ~World() {
         std::error_code ec;
         fs::remove_all(root, ec);
+        if (state_root != root) fs::remove_all(state_root, ec);
         ::unsetenv("XDG_STATE_HOME");
     }
     // A session whose upper/ holds: README modified, src deleted, new/x added, run.sh +x,
@@ -193,43 +209,147 @@ TEST_CASE("undo refuses when the project changed since the commit") {
     CHECK(snapshot(w.project).at("README").second == "edited after the commit\n");
 }
 
+// Names of agentbox's temporaries left anywhere below `dir`.
+std::string temps_below(const std::string& dir) {
+    std::string out;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->path().filename().string().starts_with(".agentbox-tmp-"))
+            out += it->path().string() + "\n";
+    return out;
+}
+
 TEST_CASE("a commit stopped at any step is rolled back or forward, never left between") {
-    // Count the steps of one full commit, then stop at each of them in turn.
-    int steps = 0;
-    {
-        World w;
-        Session s = w.stage();
-        commit(s, changes(s.upper(), w.project), [&](const char*) { ++steps; });
-    }
-    REQUIRE(steps > 10);
-    for (int stop = 1; stop <= steps; ++stop) {
-        CAPTURE(stop);
-        World w;
-        const Snapshot before = snapshot(w.project);
-        const Snapshot after = expected_after(before);
-        Session s = w.stage();
-        int n = 0;
-        std::string where;
-        try {
-            commit(s, changes(s.upper(), w.project), [&](const char* step) {
-                if (++n == stop) {
-                    where = step;
-                    throw Crash{step};
-                }
-            });
-        } catch (const Crash&) {
+    for (const bool two_fs : {false, true}) {
+        CAPTURE(two_fs);
+        // Count the steps of one full commit, then stop at each of them in turn.
+        int steps = 0;
+        {
+            World w(two_fs);
+            Session s = w.stage();
+            commit(s, changes(s.upper(), w.project), [&](const char*) { ++steps; });
         }
-        CAPTURE(where);
-        recover(s);
-        const Snapshot now = snapshot(w.project);
-        CHECK((now == before || now == after));
-        // Whatever happened, nothing is lost: committing again reaches "after".
-        commit(s, changes(s.upper(), w.project));
-        CHECK(snapshot(w.project) == after);
+        REQUIRE(steps > 10);
+        for (int stop = 1; stop <= steps; ++stop) {
+            CAPTURE(stop);
+            World w(two_fs);
+            const Snapshot before = snapshot(w.project);
+            const Snapshot after = expected_after(before);
+            Session s = w.stage();
+            int n = 0;
+            std::string where;
+            try {
+                commit(s, changes(s.upper(), w.project), [&](const char* step) {
+                    if (++n == stop) {
+                        where = step;
+                        throw Crash{step};
+                    }
+                });
+            } catch (const Crash&) {
+            }
+            CAPTURE(where);
+            recover(s);
+            const Snapshot now = snapshot(w.project);
+            CHECK((now == before || now == after));
+            // Whatever happened, nothing is lost: committing again reaches "after".
+            commit(s, changes(s.upper(), w.project));
+            CHECK(snapshot(w.project) == after);
+            CHECK(temps_below(w.root + "/") + temps_below(w.state_root + "/") == "");
+            // ... and undo brings back every original.
+            undo(s, false);
+            CHECK_MESSAGE(snapshot(w.project) == before, delta(snapshot(w.project), before));
+        }
     }
 }
 
-TEST_CASE("an undo stopped at any step is finished by recovery") {
+// Finding: a killed undo destroyed the originals -- recovery took the undo's journal,
+// still "prepared", for a commit's and removed backup/<number>, which was the commit's.
+TEST_CASE("an undo stopped at any step is finished by recovery, and the originals survive it") {
+    for (const bool two_fs : {false, true}) {
+        CAPTURE(two_fs);
+        int steps = 0;
+        {
+            World w(two_fs);
+            Session s = w.stage();
+            commit(s, changes(s.upper(), w.project));
+            undo(s, false, [&](const char*) { ++steps; });
+        }
+        REQUIRE(steps > 5);
+        for (int stop = 1; stop <= steps; ++stop) {
+            CAPTURE(stop);
+            World w(two_fs);
+            const Snapshot before = snapshot(w.project);
+            Session s = w.stage();
+            commit(s, changes(s.upper(), w.project));
+            const Snapshot after = snapshot(w.project);
+            int n = 0;
+            std::string where;
+            try {
+                undo(s, false, [&](const char* step) {
+                    if (++n == stop) {
+                        where = step;
+                        throw Crash{step};
+                    }
+                });
+            } catch (const Crash&) {
+            }
+            CAPTURE(where);
+            recover(s);
+            const Snapshot now = snapshot(w.project);
+            CHECK((now == before || now == after));
+            if (now == after) undo(s, false);  // the undo had not begun: do it now
+            CHECK_MESSAGE(snapshot(w.project) == before, delta(snapshot(w.project), before));
+            CHECK(temps_below(w.root + "/") + temps_below(w.state_root + "/") == "");
+            // The command's work is staged again, whole.
+            commit(s, changes(s.upper(), w.project));
+            CHECK(snapshot(w.project) == after);
+        }
+    }
+}
+
+TEST_CASE("a commit that fails part way (a full disk, say) is rolled back at once") {
+    for (const bool two_fs : {false, true}) {
+        CAPTURE(two_fs);
+        int steps = 0;
+        {
+            World w(two_fs);
+            Session s = w.stage();
+            commit(s, changes(s.upper(), w.project), [&](const char*) { ++steps; });
+        }
+        for (int stop = 1; stop <= steps; ++stop) {
+            CAPTURE(stop);
+            World w(two_fs);
+            const Snapshot before = snapshot(w.project);
+            Session s = w.stage();
+            const auto staged = changes(s.upper(), w.project);
+            int n = 0;
+            bool failed = false;
+            std::string step_name;
+            try {
+                commit(s, staged, [&](const char* step) {
+                    // Errors inside the operations; the steps before them are the crash cases.
+                    if (++n == stop && std::string(step).starts_with("op")) {
+                        step_name = step;
+                        throw std::runtime_error("No space left on device");
+                    }
+                });
+            } catch (const std::runtime_error& e) {
+                failed = true;
+                CHECK(std::string(e.what()).find("rolled back") != std::string::npos);
+            }
+            if (!failed) continue;
+            CAPTURE(step_name);
+            CHECK_MESSAGE(snapshot(w.project) == before, delta(snapshot(w.project), before));
+            CHECK(changes(s.upper(), w.project).size() == staged.size());
+            CHECK_FALSE(fs::exists(s.dir() + "/journal"));
+            // Finding: after the roll-back, agentbox's own moves read as host edits.
+            CHECK(find_conflicts(s, changes(s.upper(), w.project)).empty());
+        }
+    }
+}
+
+TEST_CASE("an undo that fails part way is rolled back: the project stays as the commit left it") {
     int steps = 0;
     {
         World w;
@@ -245,50 +365,220 @@ TEST_CASE("an undo stopped at any step is finished by recovery") {
         commit(s, changes(s.upper(), w.project));
         const Snapshot after = snapshot(w.project);
         int n = 0;
+        bool failed = false;
         try {
             undo(s, false, [&](const char* step) {
-                if (++n == stop) throw Crash{step};
-            });
-        } catch (const Crash&) {
-        }
-        recover(s);
-        const Snapshot now = snapshot(w.project);
-        CHECK((now == before || now == after));
-    }
-}
-
-TEST_CASE("a commit that fails part way (a full disk, say) is rolled back at once") {
-    int steps = 0;
-    {
-        World w;
-        Session s = w.stage();
-        commit(s, changes(s.upper(), w.project), [&](const char*) { ++steps; });
-    }
-    for (int stop = 1; stop <= steps; ++stop) {
-        CAPTURE(stop);
-        World w;
-        const Snapshot before = snapshot(w.project);
-        Session s = w.stage();
-        const auto staged = changes(s.upper(), w.project);
-        int n = 0;
-        bool failed = false;
-        std::string step_name;
-        try {
-            commit(s, staged, [&](const char* step) {
-                // Errors inside the operations; the steps before them are the crash cases.
-                if (++n == stop && std::string(step).starts_with("op")) {
-                    step_name = step;
+                if (++n == stop && std::string(step).starts_with("op"))
                     throw std::runtime_error("No space left on device");
-                }
             });
         } catch (const std::runtime_error& e) {
             failed = true;
             CHECK(std::string(e.what()).find("rolled back") != std::string::npos);
         }
         if (!failed) continue;
-        CAPTURE(step_name);
-        CHECK_MESSAGE(snapshot(w.project) == before, delta(snapshot(w.project), before));
-        CHECK(changes(s.upper(), w.project).size() == staged.size());
+        CHECK_MESSAGE(snapshot(w.project) == after, delta(snapshot(w.project), after));
+        CHECK_FALSE(fs::exists(s.dir() + "/journal"));
+        // Nothing is stuck: the next undo works.
+        undo(s, false);
+        CHECK(snapshot(w.project) == before);
+    }
+}
+
+// Finding (§8): undo removed newdir/a, failed on rmdir, left file.txt unrestored, and every
+// later command failed.
+TEST_CASE("undo checks every path first: a host file in a directory the commit made stops it before anything changes") {
+    World w;
+    const Snapshot before = snapshot(w.project);
+    Session s = w.stage();
+    commit(s, changes(s.upper(), w.project));
+    write(w.project + "/new/hostfile", "the user's\n");
+    const Snapshot with_host = snapshot(w.project);
+    for (const bool force : {false, true}) {
+        CAPTURE(force);
+        CHECK_THROWS_WITH(undo(s, force), doctest::Contains("new/hostfile"));
+        CHECK(snapshot(w.project) == with_host);
         CHECK_FALSE(fs::exists(s.dir() + "/journal"));
     }
+    fs::remove(w.project + "/new/hostfile");
+    const UndoResult u = undo(s, false);
+    CHECK(u.conflicts.empty());
+    CHECK(snapshot(w.project) == before);
+}
+
+// Finding: two commits of one session at once both succeeded; the second recorded a commit of
+// changes already gone, and undoing it removed files from the project.
+TEST_CASE("a change set read before another commit of the session is refused, not recorded") {
+    World w;
+    const Snapshot before = snapshot(w.project);
+    Session s = w.stage();
+    const auto stale = changes(s.upper(), w.project);
+    commit(s, stale);
+    const Snapshot after = snapshot(w.project);
+    CHECK_THROWS_WITH(commit(s, stale), doctest::Contains("no longer staged"));
+    CHECK(snapshot(w.project) == after);
+    CHECK_FALSE(fs::exists(s.dir() + "/commits/2.json"));
+    undo(s, false);
+    CHECK(snapshot(w.project) == before);
+}
+
+// Finding: commit, undo, commit again refused every renamed file ("deleted on the host"):
+// agentbox's own writes changed directory ctimes it did not record.
+TEST_CASE("commit, undo, commit again: agentbox's own writes are no conflict") {
+    World w;
+    Session s = Session::create(w.project, {"sh"});
+    const std::string u = s.upper();
+    // `mv README README.md` as overlayfs stages it: a whiteout, and a copy-up with its origin.
+    REQUIRE(::mknod((u + "/README").c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
+    write(u + "/README.md", "hello\n");
+    REQUIRE(::setxattr((u + "/README.md").c_str(), "user.overlay.origin", "x", 1, 0) == 0);
+    write(u + "/src/sub/c.c", "c\n");
+    s.set_status("staged");
+    ::usleep(20000);
+    commit(s, changes(s.upper(), w.project));
+    undo(s, false);
+    const auto again = changes(s.upper(), w.project);
+    REQUIRE(again.size() == 3);
+    const auto conflicts = find_conflicts(s, again);
+    for (const auto& c : conflicts) MESSAGE(c.path << ": " << c.why);
+    CHECK(conflicts.empty());
+}
+
+// Finding (§9): two sessions' commits of the same files at the same moment both succeeded.
+TEST_CASE("the commits of two sessions of one project serialize with their conflict checks") {
+    World w;
+    Session a = w.stage();
+    Session b = Session::create(w.project, {"sh"});
+    write(b.upper() + "/README", "from b\n");
+    b.set_status("staged");
+    std::atomic<bool> b_done{false}, b_conflict{false};
+    std::thread t;
+    {
+        const SessionLock held(a);
+        t = std::thread([&] {
+            // Waits for a's lock on the project; then a's commit is a host change for b.
+            const SessionLock lb(b);
+            const auto cs = changes(b.upper(), w.project);
+            b_conflict = !find_conflicts(b, cs).empty();
+            b_done = true;
+        });
+        ::usleep(100000);
+        CHECK_FALSE(b_done.load());
+        commit(a, changes(a.upper(), w.project));
+    }
+    t.join();
+    CHECK(b_done.load());
+    CHECK(b_conflict.load());
+    CHECK(snapshot(w.project).at("README").second == "hello\nworld\n");
+}
+
+// Finding (§10): one name that is not UTF-8 made the session uncommittable (json type_error
+// 316 writing the journal).
+TEST_CASE("a file name that is not UTF-8 commits, survives a stop, and undoes") {
+    const std::string bad = "bad-\xff-name";
+    int steps = 0;
+    for (int stop = 0; stop <= steps || stop == 0; ++stop) {
+        CAPTURE(stop);
+        World w;
+        write(w.project + "/dir/" + bad, "old\n");
+        const Snapshot before = snapshot(w.project);
+        Session s = Session::create(w.project, {"sh"});
+        write(s.upper() + "/dir/" + bad, "new\n");
+        write(s.upper() + "/" + bad, "added\n");
+        write(s.upper() + "/good.txt", "good\n");
+        s.set_status("staged");
+        int n = 0;
+        try {
+            commit(s, changes(s.upper(), w.project), [&](const char* step) {
+                ++n;
+                if (stop == 0) ++steps;
+                else if (n == stop) throw Crash{step};
+            });
+        } catch (const Crash&) {
+        }
+        recover(s);
+        commit(s, changes(s.upper(), w.project));
+        CHECK(snapshot(w.project).at("dir/" + bad).second == "new\n");
+        CHECK(snapshot(w.project).at(bad).second == "added\n");
+        CHECK(find_conflicts(s, changes(s.upper(), w.project)).empty());
+        undo(s, false);
+        CHECK(snapshot(w.project) == before);
+    }
+}
+
+// Finding (7): out of space writing the commit record, after every change was applied, was
+// reported as a failed commit.
+TEST_CASE("a commit applied whole whose record cannot be written says so, and is recorded next time") {
+    World w;
+    const Snapshot before = snapshot(w.project);
+    Session s = w.stage();
+    try {
+        commit(s, changes(s.upper(), w.project), [&](const char* step) {
+            if (std::string(step) == "record") throw std::runtime_error("No space left on device");
+        });
+        FAIL("no error");
+    } catch (const std::runtime_error& e) {
+        CHECK(std::string(e.what()).find("every change was applied") != std::string::npos);
+    }
+    CHECK(snapshot(w.project) == expected_after(before));
+    CHECK(recover(s));
+    CHECK(fs::exists(s.dir() + "/commits/1.json"));
+    undo(s, false);
+    CHECK(snapshot(w.project) == before);
+}
+
+TEST_CASE("the change scan never stages agentbox's own temporaries") {
+    World w;
+    Session s = w.stage();
+    const auto n = changes(s.upper(), w.project).size();
+    write(s.upper() + "/.agentbox-tmp-0123456789ab-1-up.new", "half a copy");
+    write(s.upper() + "/new/.agentbox-tmp-0123456789ab-2-pu.old", "x");
+    write(w.project + "/.agentbox-tmp-0123456789ab-3-up.new", "y");
+    CHECK(changes(s.upper(), w.project).size() == n);
+}
+
+TEST_CASE("a cross-filesystem move cut short at any point is finished by repeating it") {
+    World w(true);
+    const fsops::MoveNames mv{".agentbox-tmp-t-1-up.new", ".agentbox-tmp-t-1-up.old"};
+    const std::string src = w.state_root + "/src", dst = w.project + "/dst";
+    fs::create_directories(src);
+    fs::create_directories(dst);
+    agentbox::sys::unique_fd sd(::open(src.c_str(), O_RDONLY | O_DIRECTORY));
+    agentbox::sys::unique_fd dd(::open(dst.c_str(), O_RDONLY | O_DIRECTORY));
+    auto reset = [&] {
+        fs::remove_all(src);
+        fs::remove_all(dst);
+        fs::create_directories(src);
+        fs::create_directories(dst);
+        sd.reset(::open(src.c_str(), O_RDONLY | O_DIRECTORY));
+        dd.reset(::open(dst.c_str(), O_RDONLY | O_DIRECTORY));
+    };
+    auto done = [&] {
+        CHECK(fs::exists(dst + "/d/f"));
+        CHECK_FALSE(fs::exists(src + "/d"));
+        CHECK(temps_below(src) + temps_below(dst) == "");
+    };
+    // Cut short during the copy: the source is whole, the copy is started again.
+    reset();
+    write(src + "/d/f", "data");
+    write(dst + "/" + mv.tmp + "/f", "da");
+    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    done();
+    // After the source was set aside, before the copy was renamed into place.
+    reset();
+    write(src + "/" + mv.old + "/f", "data");
+    write(dst + "/" + mv.tmp + "/f", "data");
+    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    done();
+    // After the rename, before the source was removed (or while it was being removed).
+    reset();
+    write(src + "/" + mv.old + "/f", "data");
+    write(dst + "/d/f", "data");
+    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    done();
+    // Nothing to move, a copy begun: only a leftover.
+    reset();
+    write(dst + "/d/f", "data");
+    write(dst + "/" + mv.tmp, "half");
+    CHECK_FALSE(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    done();
 }

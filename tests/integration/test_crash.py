@@ -1,0 +1,320 @@
+#!/usr/bin/python3
+"""Commit and undo survive every kill (issue 17), tested as SQLite and git test crash safety:
+`agentbox commit` and `agentbox undo` are killed at the Nth call of each syscall they make
+that changes something or could (strace fault injection: inject=SYSCALL:signal=KILL:when=N),
+with agentbox's state and the project on one filesystem and on two (the state on /dev/shm,
+a tmpfs). After each kill the next agentbox command recovers; then the project must be
+exactly as before or exactly as after, the operation must complete, no temporary of
+agentbox's may remain anywhere, and undo and commit must go on working.
+
+The Ns come from counting each command's calls first (strace -c); a syscall called more than
+MAX_N times is sampled evenly, ends included. The run prints its counts: trials and failures.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+import abtest  # noqa: E402
+from abtest import AGENTBOX, BoxTest, tree_snapshot  # noqa: E402
+
+STRACE = shutil.which("strace")
+# Every syscall by which commit or undo changes the project or its own state: each call is a
+# point where a kill leaves something half done. Those a command does not call are left out
+# after counting.
+CHANGING = ("rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "mkdir", "mkdirat",
+            "mknodat", "linkat", "symlinkat", "fsync", "fdatasync", "syncfs", "copy_file_range")
+# ... and those that prepare the next change (a file being created, written, its mode set):
+# many calls, mostly at start-up, so fewer samples.
+PREPARING = ("openat", "write", "fchmod", "fchmodat")
+SYSCALLS = CHANGING + PREPARING
+MAX_N = {"changing": 8, "preparing": 4}
+ARGS = {"commit": ["commit", "--force"], "undo": ["undo"]}
+TEMP = ".agentbox-tmp-"
+
+# What the command does in the sandbox: every kind of change commit and undo handle.
+SCRIPT = ("echo more >> README; rm -rf src; mkdir -p new/deep; echo n > new/deep/x; "
+          "mv doc.txt renamed.txt; chmod 755 run.sh; ln -s README link; chmod 700 keep; "
+          "echo k > keep/k2; rm keep/k1")
+
+
+def temps_below(root):
+    """agentbox's temporaries: in the project and upper/ (TEMP...), and the state files it
+    writes through a temporary (journal.tmp, commits/N.json.tmp...)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        found += [os.path.join(dirpath, n) for n in dirnames + filenames
+                  if n.startswith(TEMP) or n in ("journal.tmp", "touched.json.tmp") or
+                  (os.path.basename(dirpath) == "commits" and n.endswith(".tmp"))]
+    return found
+
+
+def sample(call, count):
+    most = MAX_N["changing" if call in CHANGING else "preparing"]
+    if count <= most:
+        return list(range(1, count + 1))
+    return sorted({1 + round(i * (count - 1) / (most - 1)) for i in range(most)})
+
+
+class Crash(BoxTest):
+    trials = 0
+    failures = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        print("crash trials: %d, failures: %d" % (cls.trials, cls.failures), flush=True)
+
+    def setUp(self):
+        super().setUp()
+        p = self.box.project
+        os.makedirs(os.path.join(p, "src", "sub"))
+        os.makedirs(os.path.join(p, "keep"))
+        for rel, data in (("src/a.c", "int a;\n"), ("src/sub/b.c", "int b;\n"),
+                          ("README", "# project\n"), ("doc.txt", "doc\n"),
+                          ("run.sh", "#!/bin/sh\n"), ("keep/k1", "k1\n")):
+            with open(os.path.join(p, rel), "w") as f:
+                f.write(data)
+
+    # ---- helpers
+
+    def ab(self, *args, env=None, check=None, argv_prefix=()):
+        p = subprocess.run(list(argv_prefix) + [AGENTBOX] + list(args), capture_output=True,
+                           env=self.box.env(env), cwd=self.box.project, timeout=120)
+        res = abtest.Result(args, p.returncode, p.stdout.decode(errors="replace"),
+                            p.stderr.decode(errors="replace"), 0)
+        if check is not None:
+            self.assertEqual(res.rc, check, res)
+        return res
+
+    def snap(self):
+        return tree_snapshot(self.box.project)
+
+    def stage(self, state_env):
+        res = self.box.run(["sh", "-c", SCRIPT], env=state_env)
+        self.assertRc(res, 0)
+
+    def copy_tree(self, src, dst):
+        if os.path.lexists(dst):
+            subprocess.run(["chmod", "-R", "u+rwx", dst], stderr=subprocess.DEVNULL)
+            shutil.rmtree(dst)
+        # cp -a keeps what overlayfs wrote: whiteouts, xattrs, modes.
+        subprocess.run(["cp", "-a", src, dst], check=True)
+
+    def counts(self, args, env):
+        """How often the command calls each syscall of SYSCALLS."""
+        out = os.path.join(self.box.root, "strace-count")
+        self.ab(*args, env=env,
+                argv_prefix=[STRACE, "-f", "-c", "-U", "name,calls", "-o", out,
+                             "-e", "trace=" + ",".join(SYSCALLS)])
+        calls = {}
+        with open(out) as f:
+            for line in f:
+                m = re.match(r"\s*(\w+)\s+(\d+)\s*$", line)
+                if m and m.group(1) in SYSCALLS:
+                    calls[m.group(1)] = int(m.group(2))
+        return calls
+
+    def crash_trials(self, state):
+        """Kill commit and undo at every sampled call of every syscall; STATE is the directory
+        that holds agentbox's state (XDG_STATE_HOME)."""
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        env = {"XDG_STATE_HOME": state}
+        p = self.box.project
+        before = self.snap()
+        self.stage(env)
+        self.assertEqual(self.snap(), before)
+        work = os.path.join(self.box.root, "templates")
+        os.makedirs(work)
+        # Template 1: staged, nothing committed.
+        self.copy_tree(p, os.path.join(work, "p-staged"))
+        self.copy_tree(state, os.path.join(work, "s-staged"))
+        self.ab("commit", env=env, check=0)
+        after = self.snap()
+        self.assertNotEqual(after, before)
+        # Template 2: committed, to be undone.
+        self.copy_tree(p, os.path.join(work, "p-committed"))
+        self.copy_tree(state, os.path.join(work, "s-committed"))
+
+        # A restored copy has new ctimes, which read as host edits: the trials commit with
+        # --force (conflict checks are tested on their own, below).
+        def restore(which):
+            self.copy_tree(os.path.join(work, "p-" + which), p)
+            self.copy_tree(os.path.join(work, "s-" + which), state)
+
+        restore("staged")
+        commit_calls = self.counts(["commit", "--force"], env)
+        restore("committed")
+        undo_calls = self.counts(["undo"], env)
+        self.assertIn("renameat2", commit_calls)
+
+        failures = []
+
+        def trial(cmd, call, n):
+            restore("staged" if cmd == "commit" else "committed")
+            Crash.trials += 1
+            self.ab(*ARGS[cmd], env=env, argv_prefix=[
+                STRACE, "-f", "-o", "/dev/null", "-e", "trace=" + call,
+                "-e", "inject=%s:signal=KILL:when=%d" % (call, n)])
+            where = "%s killed at %s #%d" % (cmd, call, n)
+            # The next command recovers.
+            res = self.ab("sessions", env=env)
+            if res.rc != 0 or "broken" in res.out:
+                return "%s: sessions failed: %s" % (where, res)
+            now = self.snap()
+            goal, other, finish = (after, before, "commit") if cmd == "commit" else \
+                (before, after, "undo")
+            if now == other:
+                res = self.ab(*ARGS[finish], env=env)
+                if res.rc != 0:
+                    return "%s: %s after recovery failed: %s" % (where, finish, res)
+                now = self.snap()
+            if now != goal:
+                diff = sorted(k for k in set(now) | set(goal) if now.get(k) != goal.get(k))
+                return "%s: the project is neither before nor after: %s" % (where, diff)
+            left = temps_below(p) + temps_below(state)
+            if left:
+                return "%s: temporaries left: %s" % (where, left)
+            # Later commands work: back and forth once more.
+            back, fwd = ("undo", "commit") if cmd == "commit" else ("commit", "undo")
+            for step, want in ((back, other), (fwd, goal)):
+                res = self.ab(*ARGS[step], env=env)
+                if res.rc != 0 or self.snap() != want:
+                    return "%s: a later %s failed: %s" % (where, step, res)
+            if temps_below(p) + temps_below(state):
+                return "%s: temporaries left after later commands" % where
+            return None
+
+        for cmd, calls in (("commit", commit_calls), ("undo", undo_calls)):
+            for call in sorted(calls):
+                for n in sample(call, calls[call]):
+                    why = trial(cmd, call, n)
+                    if why:
+                        Crash.failures += 1
+                        failures.append(why)
+        self.assertEqual(failures, [], "\n".join(failures[:20]) +
+                         "\n(%d failures)" % len(failures))
+
+    # ---- the crash matrix
+
+    def test_kill_commit_and_undo_at_every_syscall_one_filesystem(self):
+        self.crash_trials(self.box.state)
+
+    def test_kill_commit_and_undo_at_every_syscall_state_on_another_filesystem(self):
+        shm = "/dev/shm"
+        if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
+            self.skipTest("no writable /dev/shm for a second filesystem")
+        state = tempfile.mkdtemp(prefix="abcrash-", dir=shm)
+        self.addCleanup(shutil.rmtree, state, True)
+        if os.stat(state).st_dev == os.stat(self.box.project).st_dev:
+            self.skipTest("/dev/shm is on the project's filesystem")
+        self.crash_trials(state)
+
+    # ---- the other findings, through the binary
+
+    def test_two_commits_of_one_session_at_once_commit_once(self):
+        before = self.snap()
+        self.stage(None)
+        procs = [subprocess.Popen([AGENTBOX, "commit"], env=self.box.env(), cwd=self.box.project,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(2)]
+        for proc in procs:
+            proc.communicate(timeout=120)
+        after = self.snap()
+        self.assertNotEqual(after, before)
+        sessions = self.box.sessions()
+        commits = os.listdir(os.path.join(sessions[-1], "commits"))
+        self.assertEqual([c for c in commits if c.endswith(".json")], ["1.json"], commits)
+        # So undo restores the project, and removes nothing that was there.
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before)
+
+    def test_commits_of_two_sessions_into_one_project_at_once_do_not_overwrite(self):
+        files = ["f%03d" % i for i in range(101)]
+        for tag in ("one", "two"):
+            res = self.box.run(["sh", "-c", "for f in %s; do echo %s > $f; done" % (
+                " ".join(files), tag)])
+            self.assertRc(res, 0)
+        ids = [os.path.basename(s) for s in self.box.sessions()]
+        self.assertEqual(len(ids), 2)
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def go(sid):
+            barrier.wait()
+            results[sid] = subprocess.run([AGENTBOX, "commit", sid], env=self.box.env(),
+                                          cwd=self.box.project, capture_output=True, timeout=120)
+
+        threads = [threading.Thread(target=go, args=(sid,)) for sid in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rcs = sorted(r.returncode for r in results.values())
+        self.assertEqual(rcs, [0, 1], {k: (r.returncode, r.stderr) for k, r in results.items()})
+        loser = [r for r in results.values() if r.returncode == 1][0]
+        self.assertIn(b"conflict", loser.stderr)
+        contents = {open(os.path.join(self.box.project, f)).read() for f in files}
+        self.assertEqual(len(contents), 1, "the project mixes both sessions")
+
+    def test_undo_with_a_host_file_in_a_committed_directory_changes_nothing(self):
+        before = self.snap()
+        self.stage(None)
+        self.ab("commit", check=0)
+        with open(os.path.join(self.box.project, "new", "hostfile"), "w") as f:
+            f.write("the user's own\n")
+        with_host = self.snap()
+        res = self.ab("undo", check=1)
+        self.assertIn("new/hostfile", res.err)
+        self.assertEqual(self.snap(), with_host)
+        self.ab("undo", "--force", check=1)
+        self.assertEqual(self.snap(), with_host)
+        # Nothing is stuck: every command still works.
+        self.ab("sessions", check=0)
+        self.ab("diff", check=0)
+        os.unlink(os.path.join(self.box.project, "new", "hostfile"))
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before)
+
+    def test_commit_undo_commit_of_a_renamed_file_is_no_conflict(self):
+        self.stage(None)
+        self.ab("commit", check=0)
+        self.ab("undo", check=0)
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 0, res)
+        self.assertNotIn("conflict", res.err)
+
+    def test_a_name_that_is_not_utf8_commits_and_undoes(self):
+        before = self.snap()
+        res = self.box.run(["sh", "-c", "echo bad > \"$(printf 'bad-\\377-name')\"; "
+                                        "echo good > good.txt"])
+        self.assertRc(res, 0)
+        self.ab("commit", check=0)
+        self.assertEqual(open(os.path.join(self.box.project.encode(), b"bad-\xff-name"),
+                              "rb").read(), b"bad\n")
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before)
+
+    def test_one_broken_session_does_not_break_the_listing(self):
+        self.stage(None)
+        self.stage(None)
+        broken, good = self.box.sessions()
+        with open(os.path.join(broken, "journal"), "w") as f:
+            f.write("{not json")
+        res = self.ab("sessions", check=0)
+        self.assertIn(os.path.basename(good), res.out)
+        line = [ln for ln in res.out.splitlines() if os.path.basename(broken) in ln]
+        self.assertTrue(line and "broken" in line[0], res.out)
+        self.assertIn("journal", res.out)  # the reason
+        res = self.ab("sessions", "--json", check=0)
+        self.assertIn('"reason"', res.out)
+
+
+if __name__ == "__main__":
+    abtest.main()
