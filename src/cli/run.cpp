@@ -222,6 +222,7 @@ int run_run(const RunOptions& o) {
     inv.on_exit = resolve_on_exit(prof);
     inv.environ = std::move(env);
     inv.home = home;
+    inv.own_dirs = own_dir_paths();
 
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
