@@ -151,16 +151,19 @@ int run_sessions(const SessionsOptions& o) {
     for (const auto& m : stage::list_sessions()) {
         std::size_t n = 0;
         std::string status = m.status;
+        std::string reason = m.broken;
         if (m.status != "broken") {
-            stage::Session s = stage::Session::open(m.id, "");
-            // Its run ended without recording how (killed, or a full disk).
-            if (m.status == "running" && !s.running()) status = "cut-short";
-            // Touching a session finishes a commit that was interrupted.
-            if (stage::recover(s)) note("finished an interrupted commit of session " + m.id);
             try {
+                stage::Session s = stage::Session::open(m.id, "");
+                // Its run ended without recording how (killed, or a full disk).
+                if (m.status == "running" && !s.running()) status = "cut-short";
+                // Touching a session finishes a commit that was interrupted -- only one whose
+                // journal agentbox wrote (stage::Unauthenticated otherwise).
+                if (stage::recover(s)) note("finished an interrupted commit of session " + m.id);
                 n = stage::changes(s.upper(), m.project).size();
             } catch (const std::exception& e) {
                 status = "broken";
+                reason = e.what();
             }
         }
         if (o.json) {
@@ -171,6 +174,7 @@ int run_sessions(const SessionsOptions& o) {
             j["status"] = status;
             j["created"] = m.created;
             j["changes"] = n;
+            if (status == "broken") j["reason"] = reason;
             all.push_back(std::move(j));
         } else {
             // One session, one line: an argument holding a newline (sh -c 'a\nb') or an
@@ -185,6 +189,7 @@ int run_sessions(const SessionsOptions& o) {
             std::snprintf(line, sizeof line, "%s  %-9s %5zu  %-40s %s", m.id.c_str(), status.c_str(), n,
                           cmd.c_str(), flat(m.project).c_str());
             std::cout << line << "\n";
+            if (status == "broken") std::cout << "    broken: " << flat(reason) << "\n";
         }
     }
     if (o.json) std::cout << all.dump(2) << "\n";

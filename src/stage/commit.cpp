@@ -126,8 +126,7 @@ private:
 class Engine {
 public:
     Engine(Session& s, const StepHook& hook) : s_(s), hook_(hook) {
-        root_.reset(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!root_) throw SysError("open", s.meta().project, errno);
+        root_ = s.open_project();
         upper_.reset(::open(s.upper().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!upper_) throw SysError("open", s.upper(), errno);
         locks_.emplace(s, root_.get());
@@ -137,9 +136,10 @@ public:
     std::string backup_dir(int number) const {
         return s_.dir() + "/backup/" + std::to_string(number);
     }
-    std::string record_path(int number) const {
-        return s_.dir() + "/commits/" + std::to_string(number) + ".json";
+    std::string record_name(int number) const {
+        return "commits/" + std::to_string(number) + ".json";
     }
+    std::string record_path(int number) const { return s_.dir() + "/" + record_name(number); }
     std::string undone_path(int number) const {
         return s_.dir() + "/commits/" + std::to_string(number) + ".undone";
     }
@@ -147,7 +147,7 @@ public:
     bool recover() {
         const std::string jp = journal_path();
         if (::access(jp.c_str(), F_OK) != 0) return false;
-        Journal j = from_json(sys::read_file(jp, O_NOFOLLOW), jp);
+        Journal j = from_json(read_authenticated(s_.dir(), "journal"), jp);
         if (j.state == "prepared") {
             // Nothing was done yet: forget it.
             sys::remove_contents(backup_dir(j.number));
@@ -209,7 +209,7 @@ public:
         }
         if (j.ops.empty()) return res;
         step("journal");
-        fsops::write_file_atomic(journal_path(), to_json(j).dump() + "\n");
+        write_authenticated(s_.dir(), "journal", to_json(j).dump() + "\n");
         // What the command wrote may still be in the page cache: make it durable before the
         // journal says the project may be changed, so a crash cannot leave renamed-in files
         // without their data.
@@ -226,7 +226,7 @@ public:
                                                    " has no commit to undo");
         const int number = live.back();
         const Journal done =
-            from_json(sys::read_file(record_path(number), O_NOFOLLOW), record_path(number));
+            from_json(read_authenticated(s_.dir(), record_name(number)), record_path(number));
         res.number = number;
         Journal j;
         j.kind = "undo";
@@ -244,7 +244,7 @@ public:
             return res;
         }
         step("journal");
-        fsops::write_file_atomic(journal_path(), to_json(j).dump() + "\n");
+        write_authenticated(s_.dir(), "journal", to_json(j).dump() + "\n");
         run(j);
         return res;
     }
@@ -294,7 +294,7 @@ private:
         if (j.state != "applying") {
             step("applying");
             j.state = "applying";
-            fsops::write_file_atomic(journal_path(), to_json(j).dump() + "\n");
+            write_authenticated(s_.dir(), "journal", to_json(j).dump() + "\n");
         }
         const std::string bdir = backup_dir(j.number);
         unique_fd backup;
@@ -335,7 +335,7 @@ private:
         if (j.kind == "commit") {
             Journal rec = j;
             rec.state = "done";
-            fsops::write_file_atomic(record_path(j.number), to_json(rec).dump() + "\n");
+            write_authenticated(s_.dir(), record_name(j.number), to_json(rec).dump() + "\n");
         } else {
             fsops::write_file_atomic(undone_path(j.number), "");
             // An undone commit's backups went back into the project; the directory is empty.
@@ -467,8 +467,8 @@ private:
         json t = json::object();
         if (::access(path.c_str(), F_OK) == 0) {
             try {
-                t = json::parse(sys::read_file(path, O_NOFOLLOW));
-            } catch (const json::exception&) {
+                t = json::parse(read_authenticated(s_.dir(), "touched.json"));
+            } catch (const std::exception&) {  // not ours, or unreadable: no exemption
                 t = json::object();
             }
         }
@@ -481,7 +481,7 @@ private:
             } catch (const SysError&) {
             }
         }
-        fsops::write_file_atomic(path, t.dump() + "\n");
+        write_authenticated(s_.dir(), "touched.json", t.dump() + "\n");
     }
 
     Session& s_;
@@ -519,13 +519,12 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
     const std::string tpath = s.dir() + "/touched.json";
     if (::access(tpath.c_str(), F_OK) == 0) {
         try {
-            const json t = json::parse(sys::read_file(tpath, O_NOFOLLOW));
+            const json t = json::parse(read_authenticated(s.dir(), "touched.json"));
             for (auto it = t.begin(); it != t.end(); ++it) touched[it.key()] = it->get<long long>();
-        } catch (const json::exception&) {
+        } catch (const std::exception&) {  // not ours, or unreadable: no exemption
         }
     }
-    unique_fd root(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) throw SysError("open", s.meta().project, errno);
+    unique_fd root = s.open_project();
     const long long since = s.meta().start_ns;
     std::vector<Conflict> out;
 

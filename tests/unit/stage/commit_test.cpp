@@ -75,6 +75,7 @@ struct World {
         root = tmpl;
         project = root + "/project";
         ::setenv("XDG_STATE_HOME", (root + "/state").c_str(), 1);
+        ::setenv("XDG_CONFIG_HOME", (root + "/config").c_str(), 1);  // session-file MAC key
         write(project + "/README", "hello\n");
         write(project + "/src/a.c", "a\n");
         write(project + "/src/sub/b.c", "b\n");
@@ -84,6 +85,7 @@ struct World {
         std::error_code ec;
         fs::remove_all(root, ec);
         ::unsetenv("XDG_STATE_HOME");
+        ::unsetenv("XDG_CONFIG_HOME");
     }
     // A session whose upper/ holds: README modified, src deleted, new/x added, run.sh +x,
     // a symlink, a setuid file, and a replaced directory.
