@@ -276,6 +276,11 @@ int run_run(const RunOptions& o) {
             if (!recorded) session->record_start();
             recorded = true;
             log = open_log(*session, o);
+            // The head of the log after each signed line (its session.end) is kept in the
+            // session's authenticated metadata, where cutting the log cannot hide it.
+            log->on_signed([&session](std::uint64_t seq, const std::string& h) {
+                session->record_log_head(seq, h);
+            });
             log->append(session_start_event(plan, facts));
             log->append(plan_event(plan));
             for (const auto& ev : early) log->append(backend_event(ev));
