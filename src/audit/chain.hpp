@@ -67,6 +67,7 @@ public:
     ~SigningKey();  // wipes the secret
 
 private:
+    friend class FileKey;  // seal.hpp: derives the session-file MAC key from the seed
     SigningKey() = default;
     std::array<std::uint8_t, 64> secret_{};
     std::string public_hex_;

@@ -125,6 +125,8 @@ std::unique_ptr<Log> Log::open_append(const std::string& path, SigningKey key) {
     log->size_ = tail.whole;
 
     const bool ended = last.value("event", "") == "session.end";
+    // After a signed line, every line is signed: the resume itself included.
+    log->signing_ = last.contains("sig");
     Event resume("log.resume");
     resume.set("after", ended ? "session.end" : "cut short");
     resume.set("fragment_bytes", tail.fragment);
@@ -185,7 +187,8 @@ bool Log::append(const Event& ev) {
     if (ev.type() == "session.start" || end) j["key"] = key_.public_hex();
     if (end) j["dropped"] = dropped_;
     j["prev"] = prev_;
-    if (end) j["sig"] = key_.sign_hex(signed_message(canonical(j)));
+    const bool sign = end || signing_;
+    if (sign) j["sig"] = key_.sign_hex(signed_message(canonical(j)));
     std::string line = canonical(j);
     const std::string hash = hash_hex(line);
     line.pop_back();  // the closing brace: "hash" is the last member
@@ -197,6 +200,17 @@ bool Log::append(const Event& ev) {
     }
     ++seq_;
     prev_ = hash;
+    if (sign) {
+        signing_ = true;
+        if (signed_report_) {
+            try {
+                signed_report_(seq_ - 1, hash);
+            } catch (const std::exception& e) {
+                if (report_) report_(std::string("recording the head of the decision log: ") +
+                                     e.what());
+            }
+        }
+    }
     for (auto& c : copies_) {
         if (c.fd < 0) continue;
         std::size_t done = 0;

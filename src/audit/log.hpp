@@ -8,6 +8,12 @@
 // that could not be written ("dropped") and "sig", the Ed25519 signature of the chain head
 // (chain.hpp). A log may hold several session.end events: commands that act on a session later
 // (commit, discard, undo) resume its chain with open_append() and sign it again.
+//
+// Once a log has been signed, every line appended after it is signed too ("sig" before
+// "hash"): a commit, an approval or an undo recorded after a run's end can then neither be
+// cut off nor be replaced without the key. The head of the chain after each signed line is
+// handed to on_signed(), which keeps it in the session's authenticated metadata, where cutting
+// the log cannot hide it (audit/verify.hpp).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +30,8 @@ namespace agentbox::audit {
 
 // Called once per destination on its first failed write (a message naming it and errno).
 using ErrorReport = std::function<void(const std::string&)>;
+// Called after each signed line is written, with its seq and hash (the new chain head).
+using SignedReport = std::function<void(std::uint64_t seq, const std::string& hash)>;
 
 class Log {
 public:
@@ -47,6 +55,11 @@ public:
     void add_copy_fd(int fd, std::string name);
     void add_copy_file(const std::string& path);
     void on_error(ErrorReport report) { report_ = std::move(report); }
+    // A failure of `report` (an exception) is reported through on_error, not thrown.
+    void on_signed(SignedReport report) {
+        std::lock_guard lock(mu_);
+        signed_report_ = std::move(report);
+    }
 
     // Writes one event. Returns false when the line could not be written to the session log;
     // it is then counted in the next session.end's "dropped" and the chain skips it (seq and
@@ -76,8 +89,10 @@ private:
     std::string prev_;
     std::uint64_t dropped_ = 0;
     bool reported_ = false;
+    bool signing_ = false;  // a signed line was written: every later line is signed too
     std::vector<Copy> copies_;
     ErrorReport report_;
+    SignedReport signed_report_;
     SigningKey key_;
     std::mutex mu_;  // the proxy may log from its own thread
 };

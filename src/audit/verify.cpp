@@ -37,8 +37,11 @@ std::string envelope_error(const Json& j) {
     --last;
     if (last.key() != "hash") return "the last member is not \"hash\"";
     --last;
-    if (end) {
-        if (last.key() != "sig") return "session.end has no \"sig\" before \"hash\"";
+    // Every line after a signed one is signed too (log.hpp); session.end always is.
+    const bool has_sig = j.contains("sig");
+    if (end && !has_sig) return "session.end has no \"sig\" before \"hash\"";
+    if (has_sig) {
+        if (last.key() != "sig") return "\"sig\" is not where it belongs, before \"hash\"";
         --last;
     }
     if (last.key() != "prev") return "\"prev\" is not where it belongs, before \"hash\"";
@@ -46,7 +49,7 @@ std::string envelope_error(const Json& j) {
         return "\"hash\" is not 64 hex digits";
     if (!j["prev"].is_string() || !is_hex(j["prev"].get<std::string>(), kHashBytes))
         return "\"prev\" is not 64 hex digits";
-    if (end && (!j["sig"].is_string() || !is_hex(j["sig"].get<std::string>(), kSigBytes)))
+    if (has_sig && (!j["sig"].is_string() || !is_hex(j["sig"].get<std::string>(), kSigBytes)))
         return "\"sig\" is not 128 hex digits";
     if (j["event"] == "session.start" || end) {
         if (!j.contains("key") || !j["key"].is_string() ||
@@ -58,8 +61,10 @@ std::string envelope_error(const Json& j) {
 
 }  // namespace
 
-Verdict verify(std::string_view text, std::string_view trusted_key) {
+Verdict verify(std::string_view text, std::string_view trusted_key,
+               const std::optional<Head>& recorded) {
     Verdict v;
+    bool head_seen = false;
     std::string prev = zero_hash_hex();
     std::size_t pos = 0, number = 0;
     std::string last_event;
@@ -121,21 +126,42 @@ Verdict verify(std::string_view text, std::string_view trusted_key) {
         if (hash_hex(canonical(body)) != hash)
             return bad("\"hash\" does not match the line (the line was changed)");
 
-        if (event == "session.end") {
-            if (j["key"] != v.key)
-                return bad("session.end names another key than session.start");
+        if (event == "session.end" && j["key"] != v.key)
+            return bad("session.end names another key than session.start");
+        if (body.contains("sig")) {
             const std::string sig = body["sig"].get<std::string>();
             body.erase("sig");
             if (!verify_signature(v.key, signed_message(canonical(body)), sig))
                 return bad("the signature does not verify (the log was rewritten, or signed "
                            "with another key)");
             v.signed_lines = number;
+            v.vouched_event = event;
+            v.vouched_seq = static_cast<long long>(seq);
+        } else if (v.signed_lines > 0) {
+            return bad("not signed, yet after a signed line (agentbox signs every line "
+                       "appended after one: this one was added without the key)");
+        }
+        if (recorded && seq == recorded->seq) {
+            if (hash != recorded->hash)
+                return bad("not the line the session recorded as its signed head (the log was "
+                           "rewritten)");
+            head_seen = true;
         }
         prev = hash;
         last_event = event;
         v.lines = number;
     }
 
+    if (recorded && !head_seen) {
+        // Cut back to an earlier signed line: what is left verifies, but is not all of it.
+        v.truncated = true;
+        const std::string at = v.lines == 0 ? std::string("it is empty")
+                                            : "it ends at seq " + std::to_string(v.lines - 1);
+        v.reason = "truncated: the session recorded a signed head at seq " +
+                   std::to_string(recorded->seq) + ", " + at;
+        v.ok = false;
+        return v;
+    }
     if (v.lines == 0 && !v.cut_short) {
         v.cut_short = true;
         v.reason = "the log is empty";

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "audit/chain.hpp"
@@ -82,10 +83,12 @@ Style style_of(const std::string& event) {
 struct Target {
     std::string path;
     std::string session;  // "" for a file named directly
+    // The signed head the session's authenticated metadata recorded, if any.
+    std::optional<audit::Head> head;
 };
 
 Target find_log(const LogOptions& o) {
-    if (o.session.find('/') != std::string::npos) return {o.session, ""};
+    if (o.session.find('/') != std::string::npos) return {o.session, "", std::nullopt};
     auto env = environment();
     const std::string home = home_dir(env);
     const std::string cwd = current_dir();
@@ -98,7 +101,10 @@ Target find_log(const LogOptions& o) {
     } catch (const std::exception& e) {
         throw Failure(std::string("log: ") + e.what(), exit_refused);
     }
-    return {s.log_path(), s.meta().id};
+    Target t{s.log_path(), s.meta().id, std::nullopt};
+    if (s.meta().log_seq >= 0)
+        t.head = audit::Head{static_cast<std::uint64_t>(s.meta().log_seq), s.meta().log_hash};
+    return t;
 }
 
 int verify_log(const Target& t) {
@@ -107,21 +113,36 @@ int verify_log(const Target& t) {
     std::string mine;
     const std::string key_path = stage::config_dir() + "/log-key";
     if (::access(key_path.c_str(), F_OK) == 0) mine = audit::SigningKey::load(key_path).public_hex();
-    const audit::Verdict v = audit::verify(text, mine);
+    const audit::Verdict v = audit::verify(text, mine, t.head);
     const std::string name = t.session.empty() ? util::quote(t.path) : "session " + t.session;
+    // What a signature still covers, whatever went wrong after it.
+    const std::string vouched =
+        v.vouched_seq < 0 ? std::string("no event is vouched for by a signature")
+                          : "the last event vouched for by a signature is #" +
+                                std::to_string(v.vouched_seq) + " " +
+                                util::quote(v.vouched_event);
     if (v.bad_line != 0) {
         std::cout << name << ": line " << v.bad_line << ": " << v.reason << "\n";
-        if (v.lines > 0) std::cout << "lines 1-" << v.lines << " verify\n";
+        if (v.lines > 0) std::cout << "lines 1-" << v.lines << " verify; " << vouched << "\n";
+        return exit_refused;
+    }
+    if (v.truncated) {
+        std::cout << name << ": " << v.reason << " (" << v.lines
+                  << (v.lines == 1 ? " line" : " lines") << " verified); " << vouched << "\n";
         return exit_refused;
     }
     if (v.cut_short) {
         std::cout << name << ": cut short: " << v.reason << " (" << v.lines
-                  << (v.lines == 1 ? " line" : " lines") << " verified)\n";
+                  << (v.lines == 1 ? " line" : " lines") << " verified); " << vouched << "\n";
         return exit_refused;
     }
     std::cout << name << ": ok, " << v.lines << " events, signed by key "
               << v.key.substr(0, 16) << "…"
-              << (mine.empty() ? " (no key of yours to compare with)" : " (yours)") << "\n";
+              << (mine.empty() ? " (no key of yours to compare with)" : " (yours)")
+              << (t.head ? ", complete to the head the session recorded (#" +
+                               std::to_string(t.head->seq) + ")"
+                         : std::string(", not checked for truncation (no session record)"))
+              << "\n";
     return 0;
 }
 

@@ -384,7 +384,7 @@ void log_commit(audit::Log& log, int number, const std::vector<std::string>& app
     log.append(ev);
 }
 
-void append_to_session_log(const stage::Session& s,
+void append_to_session_log(stage::Session& s,
                            const std::function<void(audit::Log&)>& write) {
     auto key = audit::SigningKey::load_or_create(stage::config_dir() + "/log-key");
     std::unique_ptr<audit::Log> log;
@@ -396,6 +396,9 @@ void append_to_session_log(const stage::Session& s,
         warn(std::string("not logging to ") + s.log_path() + ": " + e.what());
         return;
     }
+    // Every line from here on is signed (the log was, at its end); the session keeps the head.
+    log->on_signed([&s](std::uint64_t seq, const std::string& h) { s.record_log_head(seq, h); });
+    log->on_error([](const std::string& m) { warn(m); });
     write(*log);
     log->append(session_end_event(s.meta().status));
 }

@@ -55,7 +55,7 @@ void log_changes(audit::Log& log, const std::vector<Judged>& judged);
 void log_commit(audit::Log& log, int number, const std::vector<std::string>& applied,
                 const std::vector<std::string>& stripped, std::size_t held, bool forced);
 // For commands that act on a finished session: resume its log, append, sign again.
-void append_to_session_log(const stage::Session& s,
+void append_to_session_log(stage::Session& s,
                            const std::function<void(audit::Log&)>& write);
 
 }  // namespace agentbox::cli

@@ -222,6 +222,7 @@ int run_run(const RunOptions& o) {
     inv.on_exit = resolve_on_exit(prof);
     inv.environ = std::move(env);
     inv.home = home;
+    inv.own_dirs = own_dir_paths();
 
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
@@ -275,6 +276,11 @@ int run_run(const RunOptions& o) {
             if (!recorded) session->record_start();
             recorded = true;
             log = open_log(*session, o);
+            // The head of the log after each signed line (its session.end) is kept in the
+            // session's authenticated metadata, where cutting the log cannot hide it.
+            log->on_signed([&session](std::uint64_t seq, const std::string& h) {
+                session->record_log_head(seq, h);
+            });
             log->append(session_start_event(plan, facts));
             log->append(plan_event(plan));
             for (const auto& ev : early) log->append(backend_event(ev));

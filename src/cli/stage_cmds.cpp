@@ -151,7 +151,7 @@ int run_sessions(const SessionsOptions& o) {
     for (const auto& m : stage::list_sessions()) {
         std::size_t n = 0;
         std::string status = m.status;
-        std::string reason = m.status == "broken" ? "unreadable meta.json" : "";
+        std::string reason = m.broken;
         if (m.status != "broken") {
             // One session that cannot be read, recovered or scanned is listed as broken, with
             // why; it never stops the listing of the others.
@@ -159,7 +159,8 @@ int run_sessions(const SessionsOptions& o) {
                 stage::Session s = stage::Session::open(m.id, "");
                 // Its run ended without recording how (killed, or a full disk).
                 if (m.status == "running" && !s.running()) status = "cut-short";
-                // Touching a session finishes a commit or undo that was interrupted.
+                // Touching a session finishes a commit or undo that was interrupted -- only one
+                // whose journal agentbox wrote (stage::Unauthenticated otherwise).
                 if (stage::recover(s)) note("finished an interrupted commit or undo of session " + m.id);
                 n = stage::changes(s.upper(), m.project).size();
             } catch (const std::exception& e) {

@@ -110,6 +110,7 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
 
     const auto rules = effective_fs_rules(profile, plan.home);
     plan_mounts(plan, rules, inv, host);
+    guard_own_dirs(plan, rules, inv, host);
     // bubblewrap before 0.9 has no overlay, and agentbox does not use 0.9's: the bwrap backend
     // stages into a copy of the project (DESIGN.md §5; docs/design-notes.md).
     if (plan.backend == "bwrap" && plan.staging == Staging::overlay) plan.staging = Staging::copy;

@@ -16,6 +16,14 @@ namespace agentbox::policy {
 void plan_mounts(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
                  const HostFacts& host);
 
+// Keeps agentbox's own directories (inv.own_dirs) out of reach of every mount in plan.mounts:
+// a grant at or below one is refused (std::invalid_argument naming both paths); a writable
+// grant above one is narrowed, each directory between the grant and the own directory bound
+// over itself so that it is a mount point the sandbox cannot rename, remove or replace, and
+// the own directory itself masked. Each narrowing is a note in the Plan.
+void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
+                    const HostFacts& host);
+
 // plan.landlock from plan.mounts and plan.exec_allow.
 void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::Profile& profile,
                    const HostFacts& host);

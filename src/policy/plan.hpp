@@ -54,6 +54,9 @@ struct Invocation {
     std::optional<profile::OnExit> on_exit;  // resolved by the cli (flag, profile, terminal)
     std::map<std::string, std::string> environ;  // the host environment, for env.pass
     std::string home;        // the user's home directory on the host
+    // agentbox's own state, config (keys) and cache directories, absolute: no grant may reach
+    // them or move a directory above them (compile_own_dirs.cpp).
+    std::vector<std::string> own_dirs;
 };
 
 // ---- Mounts, in the order the backend performs them, on a fresh tmpfs root.

@@ -106,19 +106,20 @@ std::string decode_name(const std::string& stored) {
 
 // --- the engine's own files ----------------------------------------------------------------
 // The journal, the commit records and touched.json are read by read_state and written by
-// write_state alone, so that whatever protects them (a MAC, say) has one place to live.
-
-json read_state(const std::string& path) {
-    const std::string text = sys::read_file(path, O_NOFOLLOW);
+// write_state alone, authenticated with the per-user key no sandbox sees (session.hpp).
+// `dir` is the session's directory and `name` the file's path below it: the MAC (session.hpp,
+// write_authenticated) binds both, so a file moved from another session or slot fails.
+json read_state(const std::string& dir, const std::string& name) {
+    const std::string text = read_authenticated(dir, name);
     try {
         return json::parse(text);
     } catch (const json::exception& e) {
-        throw std::runtime_error(path + ": malformed: " + e.what());
+        throw std::runtime_error(dir + "/" + name + ": malformed: " + e.what());
     }
 }
 
-void write_state(const std::string& path, const json& j) {
-    fsops::write_file_atomic(path, j.dump() + "\n");
+void write_state(const std::string& dir, const std::string& name, const json& j) {
+    write_authenticated(dir, name, j.dump() + "\n");
 }
 
 // --- the journal ---------------------------------------------------------------------------
@@ -242,8 +243,7 @@ public:
             throw std::runtime_error("session " + s.meta().id +
                                      ": its meta.json names no project directory");
         if (held_locks().count(s.dir()) == 0) lock_.emplace(s);
-        root_.reset(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!root_) throw SysError("open", s.meta().project, errno);
+        root_ = s.open_project();
         upper_.reset(::open(s.upper().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!upper_) throw SysError("open", s.upper(), errno);
     }
@@ -252,9 +252,10 @@ public:
     std::string backup_dir(int number) const {
         return s_.dir() + "/backup/" + std::to_string(number);
     }
-    std::string record_path(int number) const {
-        return s_.dir() + "/commits/" + std::to_string(number) + ".json";
+    std::string record_name(int number) const {
+        return "commits/" + std::to_string(number) + ".json";
     }
+    std::string record_path(int number) const { return s_.dir() + "/" + record_name(number); }
     std::string undone_path(int number) const {
         return s_.dir() + "/commits/" + std::to_string(number) + ".undone";
     }
@@ -263,7 +264,7 @@ public:
         const std::string jp = journal_path();
         remove_state_leftovers();
         if (::access(jp.c_str(), F_OK) != 0) return false;
-        Journal j = from_json(read_state(jp), jp);
+        Journal j = from_json(read_state(s_.dir(), "journal"), jp);
         if (j.state == "prepared") {
             // Nothing was done yet: forget it. Nothing else goes with it -- for an undo,
             // backup/<number> holds the commit's originals, which undo still needs.
@@ -343,7 +344,7 @@ public:
         }
         if (j.ops.empty()) return res;
         step("journal");
-        write_state(journal_path(), to_json(j));
+        write_state(s_.dir(), "journal", to_json(j));
         // What the command wrote may still be in the page cache: make it durable before the
         // journal says the project may be changed, so a crash cannot leave renamed-in files
         // without their data.
@@ -360,7 +361,7 @@ public:
         if (live.empty()) throw std::runtime_error("session " + s_.meta().id +
                                                    " has no commit to undo");
         const int number = live.back();
-        const Journal done = from_json(read_state(record_path(number)), record_path(number));
+        const Journal done = from_json(read_state(s_.dir(), record_name(number)), record_path(number));
         res.number = number;
         Journal j;
         j.kind = "undo";
@@ -389,7 +390,7 @@ public:
             return res;
         }
         step("journal");
-        write_state(journal_path(), to_json(j));
+        write_state(s_.dir(), "journal", to_json(j));
         fresh_ = true;
         run(j);
         return res;
@@ -502,7 +503,7 @@ private:
         if (j.state != "applying") {
             step("applying");
             j.state = "applying";
-            write_state(journal_path(), to_json(j));
+            write_state(s_.dir(), "journal", to_json(j));
         }
         const std::string bdir = backup_dir(j.number);
         unique_fd backup;
@@ -539,9 +540,9 @@ private:
             if (j.kind == "commit") {
                 Journal rec = j;
                 rec.state = "done";
-                write_state(record_path(j.number), to_json(rec));
+                write_state(s_.dir(), record_name(j.number), to_json(rec));
             } else {
-                write_state(undone_path(j.number), json::object());
+                fsops::write_file_atomic(undone_path(j.number), "");  // its presence is all it says
                 // An undone commit's backups went back into the project; the directory is
                 // empty (rmdir, never a removal of what might still be an original).
                 ::rmdir(bdir.c_str());
@@ -751,7 +752,7 @@ private:
         json t = json::object();
         if (::access(path.c_str(), F_OK) == 0) {
             try {
-                t = read_state(path);
+                t = read_state(s_.dir(), "touched.json");
                 if (!t.is_object()) t = json::object();
             } catch (const std::runtime_error&) {
                 t = json::object();
@@ -791,7 +792,7 @@ private:
             } catch (const SysError&) {
             }
         }
-        write_state(path, t);
+        write_state(s_.dir(), "touched.json", t);
     }
 
     void remember_tree(json& t, int dfd, const std::string& rel, int depth) {
@@ -827,8 +828,7 @@ SessionLock::SessionLock(const Session& s) : dir_(s.dir()) {
         take(session_.get(), lock);
         // Commits of two sessions into one project serialize too: each one's conflict check
         // and apply see the project as the other left it.
-        project_.reset(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!project_) throw SysError("open", s.meta().project, errno);
+        project_ = s.open_project();
         take(project_.get(), s.meta().project);
     } catch (...) {
         if (--held_locks()[dir_] == 0) held_locks().erase(dir_);
@@ -872,15 +872,14 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
     const std::string tpath = s.dir() + "/touched.json";
     if (::access(tpath.c_str(), F_OK) == 0) {
         try {
-            const json t = read_state(tpath);
+            const json t = read_state(s.dir(), "touched.json");
             for (auto it = t.begin(); it != t.end(); ++it)
                 touched[decode_name(it.key())] = it->get<long long>();
         } catch (const std::exception&) {
             // Unreadable: every ctime counts, which only adds conflicts.
         }
     }
-    unique_fd root(::open(s.meta().project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) throw SysError("open", s.meta().project, errno);
+    unique_fd root = s.open_project();
     const long long since = s.meta().start_ns;
     std::vector<Conflict> out;
 

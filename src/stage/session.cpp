@@ -16,8 +16,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "audit/chain.hpp"
+#include "audit/seal.hpp"
+#include "stage/fsops.hpp"
 
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
@@ -112,17 +119,21 @@ void sync_path(const std::string& path, int flags) {
 // and block was 0.14 ms of every run's end. A file of one disk sector (512 bytes) is rewritten
 // whole or not at all by a crash; a reader racing the copy into the page cache may see part of
 // each, which read_meta reads again. False, having written nothing, when it does not apply.
-bool rewrite_in_place(const std::string& path, std::string text) {
+bool rewrite_in_place(const std::string& dir, const std::string& path, std::string text) {
     constexpr off_t kSector = 512;
     sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return false;
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kSector ||
-        static_cast<off_t>(text.size()) > st.st_size)
+        static_cast<off_t>(text.size() + audit::kSealBytes) > st.st_size)
         return false;
-    text.insert(text.size() - 1, static_cast<std::size_t>(st.st_size) - text.size(), ' ');
-    const ssize_t n = ::pwrite(fd.get(), text.data(), text.size(), 0);
-    if (n != static_cast<ssize_t>(text.size())) throw sys::SysError("write", path, n < 0 ? errno : EIO);
+    // Padded so that the sealed document (its MAC trailer included) keeps the file's size.
+    text.insert(text.size() - 1,
+                static_cast<std::size_t>(st.st_size) - audit::kSealBytes - text.size(), ' ');
+    const std::string sealed = seal_session_file(dir, "meta.json", text);
+    const ssize_t n = ::pwrite(fd.get(), sealed.data(), sealed.size(), 0);
+    if (n != static_cast<ssize_t>(sealed.size()))
+        throw sys::SysError("write", path, n < 0 ? errno : EIO);
     return true;
 }
 
@@ -141,17 +152,21 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
     j["created"] = m.created;
     j["start_ns"] = m.start_ns;
     j["profiles"] = m.profiles;
+    j["project_dev"] = m.project_dev;
+    j["project_ino"] = m.project_ino;
+    j["log_seq"] = m.log_seq;
+    j["log_hash"] = m.log_hash;
     const std::string text = j.dump(2) + "\n";
 
     const std::string tmp = dir + "/meta.json.tmp";
     const std::string final_path = dir + "/meta.json";
-    if (!durable && rewrite_in_place(final_path, text)) return;
+    if (!durable && rewrite_in_place(dir, final_path, text)) return;
     // A leftover from a crash is ours and stale.
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw sys::SysError("unlink", tmp, errno);
     sys::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                              0600));
     if (!fd) throw sys::SysError("open", tmp, errno);
-    sys::write_all(fd.get(), text, tmp);
+    sys::write_all(fd.get(), seal_session_file(dir, "meta.json", text), tmp);
     if (durable && ::fsync(fd.get()) != 0) throw sys::SysError("fsync", tmp, errno);
     if (::close(fd.release()) != 0) throw sys::SysError("close", tmp, errno);
     if (::rename(tmp.c_str(), final_path.c_str()) != 0)
@@ -162,16 +177,22 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
 
 Meta read_meta(const std::string& dir) {
     const std::string path = dir + "/meta.json";
-    std::string text;
+    std::string sealed, text;
     nlohmann::json j;
-    // Read again when it does not parse: it may be being rewritten in place (a run's end),
-    // and a read racing that copy can see part of both versions.
+    // Read again when it does not verify or parse: it may be being rewritten in place (a run's
+    // end), and a read racing that copy can see part of both versions.
     // The limit only stops a runaway read: argv is at most ARG_MAX (2 MiB by default), six
     // times that JSON-escaped.
     constexpr std::size_t kMaxMeta = 32u << 20;
     for (int attempt = 0;; ++attempt) {
-        if (const int err = sys::read_file(path, text, kMaxMeta); err != 0)
+        if (const int err = sys::read_file(path, sealed, kMaxMeta, O_NOFOLLOW); err != 0)
             throw sys::SysError("open", path, err);
+        try {
+            text = unseal_session_file(dir, "meta.json", sealed);
+        } catch (const Unauthenticated&) {
+            if (attempt == 2) throw;
+            continue;
+        }
         j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (!j.is_discarded() || attempt == 2) break;
     }
@@ -188,6 +209,10 @@ Meta read_meta(const std::string& dir) {
         if (m.project.empty() || m.project[0] != '/')
             throw std::runtime_error("session " + util::quote(path) +
                                      ": meta.json names no absolute project directory");
+        m.project_dev = j.at("project_dev").get<std::uint64_t>();
+        m.project_ino = j.at("project_ino").get<std::uint64_t>();
+        m.log_seq = j.at("log_seq").get<long long>();
+        m.log_hash = j.at("log_hash").get<std::string>();
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error("session " + util::quote(path) + ": malformed meta.json: " +
                                  e.what());
@@ -195,7 +220,52 @@ Meta read_meta(const std::string& dir) {
     return m;
 }
 
+std::string base_name(const std::string& dir) {
+    const auto slash = dir.rfind('/');
+    return slash == std::string::npos ? dir : dir.substr(slash + 1);
+}
+
+// The user's session-file MAC key, derived from the log signing key; loaded once per process
+// (per key path: tests move XDG_CONFIG_HOME).
+const audit::FileKey& file_key() {
+    static std::mutex mu;
+    static std::map<std::string, std::unique_ptr<audit::FileKey>> keys;
+    const std::string dir = config_dir();
+    const std::string path = dir + "/log-key";
+    std::lock_guard lock(mu);
+    auto& k = keys[path];
+    if (!k) {
+        sys::make_dirs(dir);
+        k = std::make_unique<audit::FileKey>(
+            audit::FileKey::derive(audit::SigningKey::load_or_create(path)));
+    }
+    return *k;
+}
+
 }  // namespace
+
+std::string seal_session_file(const std::string& dir, const std::string& name,
+                              std::string_view bytes) {
+    return audit::seal(file_key(), base_name(dir), name, bytes);
+}
+
+std::string unseal_session_file(const std::string& dir, const std::string& name,
+                                std::string_view sealed) {
+    std::string why;
+    auto bytes = audit::unseal(file_key(), base_name(dir), name, sealed, &why);
+    if (!bytes)
+        throw Unauthenticated("session file " + util::quote(dir + "/" + name) + ": " + why);
+    return std::move(*bytes);
+}
+
+void write_authenticated(const std::string& dir, const std::string& name,
+                         std::string_view bytes) {
+    fsops::write_file_atomic(dir + "/" + name, seal_session_file(dir, name, bytes));
+}
+
+std::string read_authenticated(const std::string& dir, const std::string& name) {
+    return unseal_session_file(dir, name, sys::read_file(dir + "/" + name, O_NOFOLLOW));
+}
 
 std::string state_dir() { return xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox"; }
 
@@ -239,6 +309,12 @@ Session Session::create_unrecorded(const std::string& project,
         }
     }
     s.meta_.project = project;
+    // A project that cannot be stat'ed keeps identity 0: nothing is ever written into it
+    // (open_project refuses), as nothing could be staged from it either.
+    if (struct stat pst {}; ::stat(project.c_str(), &pst) == 0) {
+        s.meta_.project_dev = static_cast<std::uint64_t>(pst.st_dev);
+        s.meta_.project_ino = static_cast<std::uint64_t>(pst.st_ino);
+    }
     s.meta_.argv = argv;
     s.meta_.profiles = profiles;
     s.meta_.status = "running";
@@ -275,6 +351,8 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
     const std::vector<Meta> all = list_sessions();
     const std::string parent = sessions_dir();
     auto opened = [&](const Meta& m) {
+        if (m.status == "broken")
+            throw std::runtime_error("session " + m.id + " is broken: " + m.broken);
         Session s;
         s.meta_ = m;
         s.dir_ = parent + "/" + m.id;
@@ -326,6 +404,30 @@ bool Session::running() const {
     return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
+sys::unique_fd Session::open_project() const {
+    const std::string& p = meta_.project;
+    sys::unique_fd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw sys::SysError("open", p, errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw sys::SysError("fstat", p, errno);
+    if (meta_.project_ino == 0 || static_cast<std::uint64_t>(st.st_dev) != meta_.project_dev ||
+        static_cast<std::uint64_t>(st.st_ino) != meta_.project_ino)
+        throw std::runtime_error("the project " + util::quote(p) +
+                                 " is no longer the directory session " + meta_.id +
+                                 " was created for (renamed or replaced since); nothing is "
+                                 "written there");
+    return fd;
+}
+
+void Session::record_log_head(std::uint64_t seq, const std::string& hash) {
+    Meta next = meta_;
+    next.log_seq = static_cast<long long>(seq);
+    next.log_hash = hash;
+    write_meta(dir_, next, /*durable=*/false);
+    meta_ = std::move(next);
+    meta_durable_ = false;
+}
+
 void Session::set_status(const std::string& status, bool durable) {
     Meta next = meta_;
     next.status = status;
@@ -362,14 +464,17 @@ std::vector<Meta> list_sessions() {
         Meta m;
         try {
             m = read_meta(dir);
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
             // A session whose meta.json cannot be read (a crash during create, a corrupt
-            // file) is still listed, so that it is never silently forgotten with its upper/.
+            // file, one agentbox did not write) is still listed, so that it is never silently
+            // forgotten with its upper/; it is never acted on.
             m = Meta{};
             m.status = "broken";
+            m.broken = e.what();
         }
         // The directory name is the identity; a meta.json claiming another id is not trusted.
         if (m.id != name) {
+            if (m.broken.empty()) m.broken = "meta.json names another session";
             m.id = name;
             m.status = "broken";
         }

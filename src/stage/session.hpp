@@ -2,7 +2,10 @@
 // upper/, work/, log.jsonl. The staging issue adds changes, diff, commit, journal and undo.
 #pragma once
 
+#include <cstdint>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sys/fd.hpp"
@@ -17,7 +20,40 @@ struct Meta {
     std::string created;     // RFC 3339 UTC
     long long start_ns = 0;  // CLOCK_REALTIME at creation, for conflict checks
     std::vector<std::string> profiles;  // as given to run (-p), for commit's protect rules
+    // The project directory's identity when the session was created: commit, undo and
+    // recovery write only into that directory (open_project).
+    std::uint64_t project_dev = 0, project_ino = 0;
+    // The head of the decision log when it was last signed: seq and hash of that line, so that
+    // a log cut back to an earlier signed line is seen (`log --verify`). -1: never signed.
+    // The hash starts as 64 zeros so that recording the head keeps meta.json's size, and the
+    // end of a run can rewrite it in place (session.cpp, rewrite_in_place).
+    long long log_seq = -1;
+    std::string log_hash = std::string(64, '0');
+    // Why list_sessions() calls the session "broken" (status "broken"); "" otherwise.
+    std::string broken;
 };
+
+// A session file that agentbox did not write: no MAC, or one that does not verify. Never
+// acted on.
+class Unauthenticated : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Session files agentbox reads back and acts on (meta.json, the commit journal, commit records,
+// touched.json) carry a MAC by the user's key (audit/seal.hpp) over the session id (the name of
+// `dir`), the file's `name` relative to `dir` and its bytes. These four are the only way such a
+// file is written or read.
+std::string seal_session_file(const std::string& dir, const std::string& name,
+                              std::string_view bytes);
+// The bytes of a sealed file; throws Unauthenticated naming the file and why.
+std::string unseal_session_file(const std::string& dir, const std::string& name,
+                                std::string_view sealed);
+// Atomically and durably replaces dir/name with `bytes`, sealed.
+void write_authenticated(const std::string& dir, const std::string& name, std::string_view bytes);
+// Reads dir/name (not following a symlink) and unseals it: SysError when it cannot be read,
+// Unauthenticated when agentbox did not write it.
+std::string read_authenticated(const std::string& dir, const std::string& name);
 
 class Session {
 public:
@@ -32,7 +68,8 @@ public:
                                      const std::vector<std::string>& argv,
                                      const std::vector<std::string>& profiles = {});
     void record_start();
-    // Open an existing one by id or unique prefix; "" = newest of `project`.
+    // Open an existing one by id or unique prefix; "" = newest of `project`. A broken session
+    // (meta.json missing, malformed or not written by agentbox) is refused, saying why.
     static Session open(const std::string& id_or_prefix, const std::string& project);
 
     const Meta& meta() const { return meta_; }
@@ -53,6 +90,13 @@ public:
     // its supervisor died, or could not record the end (a full disk).
     sys::unique_fd hold_run_lock() const;
     bool running() const;
+    // The project directory, opened (O_DIRECTORY) and checked to be the very directory the
+    // session was created for: a project path that now names another directory (renamed,
+    // replaced by a link) is refused, so nothing is ever written anywhere else.
+    sys::unique_fd open_project() const;
+    // Records the head of the decision log after a signed line (Meta::log_seq, log_hash).
+    // Not flushed: a crash may lose it, which only weakens what --verify can tell.
+    void record_log_head(std::uint64_t seq, const std::string& hash);
     // After a run: overlayfs leaves mode-000 directories in work/ that the user could not even
     // list, and so not remove. They are opened up to the user, not removed: freeing a
     // directory costs more than the rest of a short run's end (evicting its inode, a

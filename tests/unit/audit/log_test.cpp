@@ -278,10 +278,13 @@ TEST_CASE("tamper: a forged line appended after session.end is not signed") {
     lines = rechain(lines, 6);
     const Verdict v = verify(joined(lines));
     CHECK_FALSE(v.ok);
-    CHECK(v.cut_short);
-    CHECK(v.lines == 7);
+    // Every line after a signed one is signed by agentbox: an unsigned one is a forgery.
+    CHECK(v.bad_line == 7);
+    CHECK(v.lines == 6);
     CHECK(v.signed_lines == 6);
-    CHECK(v.reason.find("7-7") != std::string::npos);
+    CHECK(v.vouched_event == "session.end");
+    CHECK(v.vouched_seq == 5);
+    CHECK(v.reason.find("not signed") != std::string::npos);
 }
 
 TEST_CASE("tamper: a garbage line appended is caught at that line") {
@@ -481,4 +484,102 @@ TEST_CASE("a line that does not fit (file size limit) is dropped whole and count
     const std::string text = slurp(path);
     CHECK(verify(text).ok);
     CHECK(Json::parse(lines_of(text).back())["dropped"] == 1);
+}
+
+namespace {
+
+// A session's later life: the run's log, then a commit with an approval, signed line by line,
+// each head reported for the session's metadata.
+struct Resumed {
+    std::string text;
+    std::vector<std::pair<std::uint64_t, std::string>> heads;
+};
+
+Resumed run_then_commit(const std::string& path) {
+    Resumed r;
+    {
+        auto log = Log::create(path, "20261122T221400Z-3f9a1c", key_a());
+        log->on_signed([&](std::uint64_t seq, const std::string& h) { r.heads.emplace_back(seq, h); });
+        log->append(Event("session.start"));
+        log->append(Event("process.exit").set("status", 0));
+        log->append(Event("session.end"));
+    }
+    {
+        auto log = Log::open_append(path, key_a());
+        log->on_signed([&](std::uint64_t seq, const std::string& h) { r.heads.emplace_back(seq, h); });
+        log->append(Event("approval").set("path", ".github/workflows/ci.yml"));
+        log->append(Event("commit").set("number", 1));
+        log->append(Event("session.end"));
+    }
+    r.text = slurp(path);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("after a signed session.end every appended line is signed, and each head reported") {
+    TempDir t;
+    const Resumed r = run_then_commit(t.root + "/log.jsonl");
+    const auto lines = lines_of(r.text);
+    REQUIRE(lines.size() == 7);  // start, exit, end, log.resume, approval, commit, end
+    CHECK_FALSE(Json::parse(lines[0]).contains("sig"));
+    CHECK_FALSE(Json::parse(lines[1]).contains("sig"));
+    for (std::size_t i = 2; i < lines.size(); ++i) CHECK_MESSAGE(Json::parse(lines[i]).contains("sig"), i);
+    REQUIRE(r.heads.size() == 5);
+    CHECK(r.heads.front().first == 2);
+    CHECK(r.heads.back().first == 6);
+    CHECK(r.heads.back().second == Json::parse(lines[6])["hash"]);
+    const Verdict v = verify(r.text, key_a().public_hex(), Head{6, r.heads.back().second});
+    CHECK(v.ok);
+    CHECK(v.signed_lines == 7);
+    CHECK(v.vouched_seq == 6);
+}
+
+TEST_CASE("test_log_truncated_after_signed_end_fails_verify") {
+    TempDir t;
+    const Resumed r = run_then_commit(t.root + "/log.jsonl");
+    auto lines = lines_of(r.text);
+    lines.resize(3);  // cut back to the run's own signed session.end
+    const std::string cut = joined(lines);
+    // On its own the cut log is a perfectly signed log: only the recorded head tells.
+    CHECK(verify(cut, key_a().public_hex()).ok);
+    const Verdict v = verify(cut, key_a().public_hex(), Head{6, r.heads.back().second});
+    CHECK_FALSE(v.ok);
+    CHECK(v.truncated);
+    CHECK(v.bad_line == 0);
+    CHECK(v.lines == 3);
+    CHECK(v.vouched_seq == 2);
+    CHECK(v.vouched_event == "session.end");
+    CHECK(v.reason.find("truncated") != std::string::npos);
+    CHECK(v.reason.find("seq 6") != std::string::npos);
+
+    SUBCASE("cut between two signed lines after the end") {
+        auto l2 = lines_of(r.text);
+        l2.resize(5);  // the approval kept, the commit and its end cut
+        const Verdict v2 = verify(joined(l2), key_a().public_hex(), Head{6, r.heads.back().second});
+        CHECK(v2.truncated);
+        CHECK(v2.vouched_event == "approval");
+    }
+}
+
+TEST_CASE("tamper: a log whose line at the recorded head has another hash fails there") {
+    TempDir t;
+    const Resumed r = run_then_commit(t.root + "/log.jsonl");
+    const Verdict v = verify(r.text, key_a().public_hex(), Head{6, std::string(64, 'a')});
+    CHECK_FALSE(v.ok);
+    CHECK(v.bad_line == 7);
+    CHECK(v.reason.find("recorded") != std::string::npos);
+}
+
+TEST_CASE("tamper: an unsigned line spliced between signed ones is caught") {
+    TempDir t;
+    const Resumed r = run_then_commit(t.root + "/log.jsonl");
+    auto lines = lines_of(r.text);
+    Json j = Json::parse(lines[4]);
+    j.erase("sig");
+    lines[4] = canonical(j);
+    lines = rechain(lines, 4);
+    const Verdict v = verify(joined(lines), key_a().public_hex());
+    CHECK_FALSE(v.ok);
+    CHECK(v.bad_line == 5);
 }

@@ -90,6 +90,7 @@ struct World {
         }
         project = root + "/project";
         ::setenv("XDG_STATE_HOME", (state_root + "/state").c_str(), 1);
+        ::setenv("XDG_CONFIG_HOME", (root + "/config").c_str(), 1);  // session-file MAC key
         write(project + "/README", "hello\n");
         write(project + "/src/a.c", "a\n");
         write(project + "/src/sub/b.c", "b\n");
@@ -100,6 +101,7 @@ struct World {
         fs::remove_all(root, ec);
         if (state_root != root) fs::remove_all(state_root, ec);
         ::unsetenv("XDG_STATE_HOME");
+        ::unsetenv("XDG_CONFIG_HOME");
     }
     // A session whose upper/ holds: README modified, src deleted, new/x added, run.sh +x,
     // a symlink, a setuid file, and a replaced directory.

@@ -27,11 +27,13 @@ struct TempState {
         REQUIRE(::mkdtemp(tmpl) != nullptr);
         root = tmpl;
         ::setenv("XDG_STATE_HOME", (root + "/state").c_str(), 1);
+        ::setenv("XDG_CONFIG_HOME", (root + "/config").c_str(), 1);  // the MAC key
     }
     ~TempState() {
         std::error_code ec;
         fs::remove_all(root, ec);
         ::unsetenv("XDG_STATE_HOME");
+        ::unsetenv("XDG_CONFIG_HOME");
     }
 };
 
