@@ -78,7 +78,7 @@ _agentbox() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
                 --allow-host --env --timeout --memory --pids --on-exit --approver --log --log-fd
-                --dry-run --json --target --backend --tty --no-tty --allow-weaker -q --quiet -v
+                --dry-run --json --target --backend --tty --no-tty --die-with-parent --no-die-with-parent --allow-weaker -q --quiet -v
                 --verbose --summary-fd -h --help --" -- "$cur"))
         else
             COMPREPLY=($(compgen -c -- "$cur"))

@@ -71,6 +71,8 @@ complete -c agentbox -n $r -l backend -x -a 'auto native bwrap' -d 'Sandbox back
 complete -c agentbox -n $r -l target -x -a 'macos windows' -d 'With --dry-run: the plan for another system'
 complete -c agentbox -n $r -l tty -d 'Relay a pseudo-terminal'
 complete -c agentbox -n $r -l no-tty -d 'Never relay a pseudo-terminal'
+complete -c agentbox -n $r -l die-with-parent -d 'End the sandbox when the starting process dies (default)'
+complete -c agentbox -n $r -l no-die-with-parent -d 'Let the sandbox outlive the starting process'
 complete -c agentbox -n $r -l allow-weaker -d 'Run even if some rules cannot be enforced'
 complete -c agentbox -n $r -s q -l quiet -d 'No summary at the end'
 complete -c agentbox -n $r -s v -l verbose -d 'Say more'

@@ -8,6 +8,7 @@
 #include "cli/errors.hpp"
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
+#include "sandbox/linux/hardening.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -66,7 +67,10 @@ int run_explain(const ExplainOptions& o) {
             break;
     }
 
-    const policy::Decision d = policy::decide(prof, req, project);
+    // Paths are resolved on the host as the sandbox's kernel will (issue 18), and the empty
+    // home is taken into account as `run` mounts it, so explain and the run agree.
+    const policy::HostFacts host = sandbox::lnx::fs_facts();
+    const policy::Decision d = policy::decide(prof, req, project, home, &host);
     const std::string text = o.json ? policy::render_json(d, req) : policy::render_text(d, req);
     std::cout << text << (text.ends_with('\n') ? "" : "\n") << std::flush;
     switch (d.verdict) {

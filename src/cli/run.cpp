@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -83,6 +85,8 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
     cmd->add_flag("--no-tty", o.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
     cmd->add_flag("--allow-weaker", o.allow_weaker,
                   "Run even if some rules cannot be enforced (each is printed)");
+    cmd->add_flag("--die-with-parent,!--no-die-with-parent", o.die_with_parent,
+                  "End the sandbox when the process that started agentbox dies (default)");
     auto* quiet = cmd->add_flag("-q,--quiet", o.quiet, "No summary at the end");
     cmd->add_flag("-v,--verbose", o.verbose, "Say more (repeatable)")->excludes(quiet);
     cmd->add_option("--summary-fd", o.summary_fd, "Write the summary as JSON to file descriptor N")
@@ -249,6 +253,9 @@ int run_run(const RunOptions& o) {
         return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
     }
     if (!report_weakenings(plan, o.allow_weaker)) return exit_setup;
+    // Before the session exists: a parent already gone leaves nothing behind.
+    if (o.die_with_parent && !sandbox::lnx::die_with_parent())
+        throw Failure(std::string("prctl(PR_SET_PDEATHSIG): ") + std::strerror(errno), exit_setup);
 
     // Every run has a session, if only for its log; upper/ stays empty without staging. Its
     // meta.json is written with the log (start_log), while the sandbox is being built.

@@ -30,6 +30,7 @@ struct RunOptions {
     std::string target;                 // --dry-run --target macos|windows; empty: this host
     bool tty = false, no_tty = false;
     bool allow_weaker = false;
+    bool die_with_parent = true;        // --no-die-with-parent: outlive the starting process
     bool quiet = false;
     int verbose = 0;
     std::optional<int> summary_fd;

@@ -109,6 +109,7 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
                              "): the sandbox shares the host network, nothing is filtered");
 
     const auto rules = effective_fs_rules(profile, plan.home);
+    plan.protect = profile.commit.protect;  // plan_mounts keeps them read-only in other roots
     plan_mounts(plan, rules, inv, host);
     guard_own_dirs(plan, rules, inv, host);
     // bubblewrap before 0.9 has no overlay, and agentbox does not use 0.9's: the bwrap backend
@@ -125,7 +126,6 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
     plan_landlock(plan, rules, profile, host);
     plan_limits(plan, profile.limits, host);
 
-    plan.protect = profile.commit.protect;
     plan.on_exit = inv.on_exit.value_or(profile.commit.on_exit.set ? profile.commit.on_exit.value
                                                                    : profile::OnExit::keep);
     if (plan.backend == "native" && !host.userns)

@@ -11,7 +11,7 @@
 namespace agentbox::policy {
 
 // plan.mounts (ordered), plan.staging, plan.cwd, and their notes and weakenings.
-// Needs plan.project, plan.home; reads inv.cwd. Throws std::invalid_argument for a project
+// Needs plan.project, plan.home, plan.protect; reads inv.cwd. Throws std::invalid_argument for a project
 // that is not a directory or a writable path inside a read-only project.
 void plan_mounts(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
                  const HostFacts& host);

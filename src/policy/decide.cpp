@@ -38,25 +38,53 @@ std::string meaning(const FsRule& r, bool staged) {
     return "denied";
 }
 
+// The commit.protect entry whose top (.git of .git/hooks/**) contains `real` in the writable
+// root of `r`, a root written directly: compile() binds that top read-only when it exists.
+const profile::Entry* protected_top(const profile::Profile& profile, const FsView& view,
+                                    const FsRule& r, const std::string& real,
+                                    const HostFacts* host) {
+    const std::string& root = view.placed(r);
+    if (real == root || !util::path_within(real, root)) return nullptr;
+    const std::string rel = util::relative_to(real, root);
+    const std::string top = rel.substr(0, rel.find('/'));
+    for (const auto& e : profile.commit.protect) {
+        if (e.value.empty() || e.value.front() == '/') continue;
+        if (e.value.substr(0, e.value.find('/')) != top) continue;
+        const std::string p = (root == "/" ? "" : root) + "/" + top;
+        if (host && host->kind) {
+            const PathKind k = host->kind(p);
+            if (k == PathKind::missing || k == PathKind::symlink) return nullptr;
+        }
+        return &e;
+    }
+    return nullptr;
+}
+
 Decision decide_path(const profile::Profile& profile, Op op, const std::string& target,
-                     const std::string& project, const std::string& home) {
+                     const std::string& project, const std::string& home,
+                     const HostFacts* host) {
     if (target.empty() || target.front() != '/')
         return make(Verdict::deny, "path check", kDefault,
                     util::quote(target) + " is not an absolute path");
     const std::string path = util::normalize_path(target);
     const auto rules = effective_fs_rules(profile, home);
-    const FsMatch m = best_fs_rule(rules, path);
-    if (!m.rule)
+    // Decided on what the kernel will resolve (every symlink followed), as compile() mounts.
+    const FsView view(rules, host);
+    const FsVerdict v = view.decide(path);
+    const std::string via = v.real != path ? " (it resolves to " + util::quote(v.real) + ")" : "";
+    if (!v.rule)
         return make(Verdict::deny, "default deny", kDefault,
-                    "no filesystem rule grants " + util::quote(path) + "; it is not visible");
-    const FsRule& r = *m.rule;
+                    "no filesystem rule grants " + util::quote(path) + via +
+                        "; it is not visible");
+    const FsRule& r = *v.rule;
     if (r.kind == FsKind::deny)
-        return make(Verdict::deny, r.rule, r.src, "denied: invisible inside the sandbox");
+        return make(Verdict::deny, r.rule, r.src,
+                    "denied: invisible inside the sandbox" + via);
 
     // "Staged" only when the project itself is writable (compile() overlays it then) and the
     // path is under it through a write rule.
     bool staged = false;
-    if (!project.empty() && util::path_within(path, util::normalize_path(project)) &&
+    if (!project.empty() && util::path_within(v.real, util::normalize_path(project)) &&
         r.kind == FsKind::write) {
         FsMatch pm = best_fs_rule(rules, util::normalize_path(project));
         staged = pm.rule && pm.rule->kind == FsKind::write;
@@ -64,6 +92,12 @@ Decision decide_path(const profile::Profile& profile, Op op, const std::string& 
 
     if (op == Op::write && !is_writable(r.kind))
         return make(Verdict::deny, r.rule, r.src, "read-only: " + meaning(r, staged));
+    if (op == Op::write && r.kind == FsKind::write && !staged)
+        if (const profile::Entry* e = protected_top(profile, view, r, v.real, host))
+            return make(Verdict::deny, entry_text("commit.protect", *e), e->src,
+                        "read-only: writes to " + util::quote(view.placed(r)) +
+                            " are not staged, so what commit.protect names there is kept "
+                            "read-only");
     if (op != Op::exec || profile.filesystem.exec.empty())
         return make(Verdict::allow, r.rule, r.src, meaning(r, staged));
 
@@ -184,10 +218,16 @@ Decision decide(const profile::Profile& profile, const Request& request,
 
 Decision decide(const profile::Profile& profile, const Request& request,
                 const std::string& project, const std::string& home) {
+    return decide(profile, request, project, home, nullptr);
+}
+
+Decision decide(const profile::Profile& profile, const Request& request,
+                const std::string& project, const std::string& home, const HostFacts* host) {
     switch (request.op) {
         case Op::read:
         case Op::write:
-        case Op::exec: return decide_path(profile, request.op, request.target, project, home);
+        case Op::exec:
+            return decide_path(profile, request.op, request.target, project, home, host);
         case Op::connect: return decide_connect(make_net_plan(profile.network), request.target);
         case Op::commit: return decide_commit(profile, request.target, project);
         case Op::env: return decide_env(profile, request.target);

@@ -1,5 +1,6 @@
 #include "policy/fsrules.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "util/strings.hpp"
@@ -123,6 +124,142 @@ FsMatch best_fs_rule(const std::vector<FsRule>& rules, const std::string& path) 
         }
     }
     return best;
+}
+
+// ---- resolution ---------------------------------------------------------------------------
+
+namespace {
+
+// Linux gives up after 40 links in one lookup (ELOOP); so do we.
+constexpr int kMaxLinks = 40;
+
+void split_into(std::string_view path, std::vector<std::string>& out) {
+    std::size_t i = 0;
+    while (i < path.size()) {
+        while (i < path.size() && path[i] == '/') ++i;
+        std::size_t j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        if (j > i) out.emplace_back(path.substr(i, j - i));
+        i = j;
+    }
+}
+
+std::string parent_dir(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+    return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+}  // namespace
+
+ResolvedPath resolve_path(const std::string& path,
+                          const std::function<PathKind(const std::string&)>& kind,
+                          const std::function<std::string(const std::string&)>& readlink) {
+    ResolvedPath out;
+    if (path.empty() || path.front() != '/' || !kind || !readlink) {
+        out.real = path;
+        return out;
+    }
+    // Components still to walk, last one first, so that a link's text is pushed in front.
+    std::vector<std::string> todo;
+    split_into(path, todo);
+    std::reverse(todo.begin(), todo.end());
+    std::string cur = "/";
+    bool missing = false;  // below a missing component nothing can be a link
+    while (!todo.empty()) {
+        std::string c = std::move(todo.back());
+        todo.pop_back();
+        if (c == ".") continue;
+        if (c == "..") {
+            cur = parent_dir(cur);
+            continue;
+        }
+        std::string next = join(cur, c);
+        const PathKind k = missing ? PathKind::missing : kind(next);
+        if (k == PathKind::missing) missing = true;
+        if (k != PathKind::symlink) {
+            cur = std::move(next);
+            continue;
+        }
+        std::string text = readlink(next);
+        if (text.empty() || static_cast<int>(out.links.size()) >= kMaxLinks) {
+            out.ok = false;
+            out.real = util::normalize_path(join(cur, c));
+            return out;
+        }
+        out.links.push_back(SymlinkStep{next, text});
+        std::vector<std::string> more;
+        split_into(text, more);
+        for (auto it = more.rbegin(); it != more.rend(); ++it) todo.push_back(std::move(*it));
+        if (text.front() == '/') cur = "/";
+    }
+    out.real = cur;
+    return out;
+}
+
+FsView::FsView(const std::vector<FsRule>& rules, const HostFacts* host)
+    : rules_(rules), host_(host && host->kind && host->readlink ? host : nullptr) {
+    placed_.reserve(rules.size());
+    for (const auto& r : rules) {
+        // The empty home is placed like a grant (a home under /home -> var/home); /proc and
+        // /dev are the sandbox's own.
+        if (r.glob || (is_implicit(r.kind) && r.kind != FsKind::home)) {
+            placed_.push_back(r.path);
+            continue;
+        }
+        ResolvedPath rp = resolve(r.path);
+        // A loop is placed where it was written: it grants nothing the kernel can reach.
+        placed_.push_back(rp.ok ? rp.real : r.path);
+    }
+}
+
+ResolvedPath FsView::resolve(const std::string& path) const {
+    if (!host_) return ResolvedPath{path, {}, true};
+    return resolve_path(path, host_->kind, host_->readlink);
+}
+
+const std::string& FsView::placed(const FsRule& rule) const {
+    return placed_[static_cast<std::size_t>(&rule - rules_.data())];
+}
+
+FsMatch FsView::best_real(const std::string& real) const {
+    FsMatch best;
+    FsMatch deny;  // the most specific deny, for a grant that came through a link
+    for (std::size_t i = 0; i < rules_.size(); ++i) {
+        const FsRule& r = rules_[i];
+        std::size_t len = 0;
+        if (r.glob || r.exact) len = match_length(r, real);
+        else if (util::path_within(real, placed_[i])) len = placed_[i].size();
+        if (len == 0) continue;
+        if (r.kind == FsKind::deny && (!deny.rule || len > deny.length)) deny = FsMatch{&r, len};
+        if (!best.rule || len > best.length ||
+            (len == best.length && strength(r.kind) > strength(best.rule->kind)))
+            best = FsMatch{&r, len};
+    }
+    if (best.rule && best.rule->kind != FsKind::deny && deny.rule &&
+        placed(*best.rule) != best.rule->path &&
+        !(!deny.rule->glob && util::path_within(best.rule->path, deny.rule->path)))
+        return deny;
+    return best;
+}
+
+FsVerdict FsView::decide(const std::string& path) const {
+    FsVerdict v;
+    const FsMatch as_written = best_fs_rule(rules_, path);
+    const ResolvedPath rp = resolve(path);
+    v.real = rp.real;
+    v.through_link = !rp.links.empty();
+    // A deny of the path as written holds whatever it resolves to: the link itself is hidden.
+    if (!as_written.rule || as_written.rule->kind == FsKind::deny) {
+        v.rule = as_written.rule;
+        return v;
+    }
+    if (!rp.ok) return v;  // ELOOP, or a link we cannot read: nothing is reached
+    v.rule = best_real(rp.real).rule;
+    return v;
 }
 
 }  // namespace agentbox::policy

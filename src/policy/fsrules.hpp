@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "policy/plan.hpp"
 #include "profile/model.hpp"
 
 namespace agentbox::policy {
@@ -55,5 +57,63 @@ std::size_t match_length(const FsRule& rule, const std::string& path);
 
 // The most specific rule: longest match, then strength, then first in list order.
 FsMatch best_fs_rule(const std::vector<FsRule>& rules, const std::string& path);
+
+}  // namespace agentbox::policy
+
+namespace agentbox::policy {
+
+// ---- Paths as the kernel resolves them ------------------------------------------------------
+// Rules are written as strings, but the kernel opens what a path resolves to: every symlink,
+// in every component, is followed. Deny, grant and mask decisions are made on the resolved
+// path (issue 18): a deny of ~/.ssh -> dotfiles/ssh denies ~/dotfiles/ssh too, and a grant
+// whose path leads through a link is placed where the link leads.
+
+struct SymlinkStep {
+    std::string path;  // the link itself: an absolute path whose parents are all real
+    std::string text;  // what it says
+    bool operator==(const SymlinkStep&) const = default;
+};
+
+struct ResolvedPath {
+    std::string real;                // every component resolved; missing tails kept as written
+    std::vector<SymlinkStep> links;  // the links followed, in order
+    bool ok = true;                  // false: a loop, or a link that cannot be read
+};
+
+// Resolve an absolute, normalized path component by component with the host's kind() (which
+// must not follow the last link) and readlink(). Pure apart from those two queries.
+ResolvedPath resolve_path(const std::string& path,
+                          const std::function<PathKind(const std::string&)>& kind,
+                          const std::function<std::string(const std::string&)>& readlink);
+
+// What the kernel will allow on one path: the winning rule for the path as written, and for
+// the path it resolves to. compile() places mounts and masks from this and decide() answers
+// from it, so that `agentbox explain` and the run agree through any symlink.
+struct FsVerdict {
+    const FsRule* rule = nullptr;  // the rule that decides; nullptr: nothing grants it
+    std::string real;              // the resolved path
+    bool through_link = false;     // the resolved path differs from the path as written
+};
+
+class FsView {
+public:
+    // Without `host` queries (or with kind/readlink unset) paths resolve to themselves.
+    FsView(const std::vector<FsRule>& rules, const HostFacts* host);
+
+    ResolvedPath resolve(const std::string& path) const;
+    // The rule list placed at resolved paths: a deny covers its path and its real path; a
+    // grant covers its real path, but one that reaches its real path through a link never
+    // opens a path that a deny covers, unless the grant was written inside that deny (an
+    // explicit carve-out such as deny ~/.ssh, read ~/.ssh/known_hosts).
+    FsVerdict decide(const std::string& path) const;
+    // The real path a rule is placed at ("" for implicit rules and globs: those stay literal).
+    const std::string& placed(const FsRule& rule) const;
+
+private:
+    FsMatch best_real(const std::string& real) const;
+    const std::vector<FsRule>& rules_;
+    const HostFacts* host_;
+    std::vector<std::string> placed_;  // parallel to rules_
+};
 
 }  // namespace agentbox::policy

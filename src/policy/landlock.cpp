@@ -45,13 +45,25 @@ void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::
         if (plan.exec_allow.empty() || under_any(path, plan.exec_allow)) access |= ll_exec;
         return access;
     };
+    // A unix socket the command binds in a directory the host shares serves host clients
+    // (issue 18 #8): sockets may be made only on the sandbox's own tmpfs mounts and in the
+    // staged project, and only where no direct host bind lies beneath (a Landlock grant
+    // covers everything below it).
+    auto may_make_sockets = [&](const Mount& t) {
+        return std::none_of(plan.mounts.begin(), plan.mounts.end(), [&](const Mount& m) {
+            return m.kind == MountKind::bind_rw && util::path_within(m.target, t.target);
+        });
+    };
     for (const auto& m : plan.mounts) {
         unsigned access = 0;
         switch (m.kind) {
             case MountKind::bind_ro: access = with_exec(m.target, ll_read); break;
-            case MountKind::bind_rw:
-            case MountKind::overlay:
-            case MountKind::tmpfs: access = with_exec(m.target, ll_read | ll_write); break;
+            case MountKind::bind_rw: access = with_exec(m.target, ll_read | ll_write); break;
+            case MountKind::overlay:  // its socket inodes land in the session's upper layer
+            case MountKind::tmpfs:
+                access = with_exec(m.target, ll_read | ll_write);
+                if (may_make_sockets(m)) access |= ll_make_sock;
+                break;
             case MountKind::proc: access = ll_read | ll_write; break;
             case MountKind::dev: access = ll_read | ll_write | ll_ioctl_dev; break;
             case MountKind::mask_dir:

@@ -42,7 +42,7 @@ bool shows_host_files(MountKind k) {
 class MountPlanner {
 public:
     MountPlanner(Plan& plan, const std::vector<FsRule>& rules, const HostFacts& host)
-        : plan_(plan), rules_(rules), host_(host) {}
+        : plan_(plan), rules_(rules), host_(host), view_(rules, &host) {}
 
     void run(const Invocation& inv) {
         const std::string& project = plan_.project;
@@ -53,6 +53,7 @@ public:
         project_writable_ = pm.rule && pm.rule->kind == FsKind::write;
 
         for (const auto& r : rules_) add_rule(r);
+        drop_redundant_binds();
         if (project_writable_ && pm.rule->path != project) add_overlay(*pm.rule);
         plan_.staging = project_writable_ ? Staging::overlay : Staging::none;
         if (!project_writable_) {
@@ -63,9 +64,11 @@ public:
                 note("the project is read-only in the sandbox (no filesystem.write rule covers "
                      "it); nothing will be staged");
         }
+        protect_writable_roots();
         expand_deny_globs();
         for (const auto& r : rules_)
             if (r.kind == FsKind::deny) add_masks(r);
+        add_pending_links();
 
         // Parents before children; stable, and masks appended last, so at equal depth a mask
         // always comes after the mount it covers.
@@ -102,7 +105,13 @@ private:
             case FsKind::proc: push(MountKind::proc, "proc", r); break;
             case FsKind::dev: push(MountKind::dev, "", r); break;
             case FsKind::home:
-            case FsKind::tmpfs: push(MountKind::tmpfs, "tmpfs", r); break;
+            case FsKind::tmpfs:
+                // At the real path too, with the links on the way recreated: nothing is ever
+                // mounted through a symlink.
+                add_links(r);
+                push(MountKind::tmpfs, "tmpfs", r);
+                mounts_.back().target = view_.placed(r);
+                break;
             case FsKind::read: add_host_path(r, MountKind::bind_ro); break;
             case FsKind::write: add_write(r); break;
             case FsKind::deny:
@@ -112,15 +121,17 @@ private:
 
     void add_write(const FsRule& r) {
         const std::string& project = plan_.project;
+        const std::string& real = view_.placed(r);
         if (r.path == project) {
             add_overlay(r);
-        } else if (util::path_within(r.path, project)) {
+        } else if (util::path_within(real, project)) {
             // The overlay already makes the whole project writable and staged; a bind here
             // would let writes bypass staging.
             if (!project_writable_)
                 throw std::invalid_argument(
                     where(r) + ": a writable path inside a read-only project cannot be staged; "
                                "grant filesystem.write on the project itself (\"@project\")");
+            add_links(r);
             note(where(r) + " is covered by the staged project overlay");
         } else {
             add_host_path(r, MountKind::bind_rw);
@@ -135,41 +146,144 @@ private:
                 "overlayfs in a user namespace (Linux 5.11+ with userxattr) to stage writes"});
     }
 
-    // A read or write entry that names a host path: bind its real path at the same place, or
-    // recreate a symlink (/bin -> usr/bin on merged-/usr systems) as a symlink.
+    // Whether the sandbox already shows the host's file at `path` (a bind or the overlay,
+    // whose targets are their real sources): then a link there exists inside as it does here.
+    bool shown_from_host(const std::string& path) const {
+        const Mount* cover = covering(mounts_, path);
+        return cover && shows_host_files(cover->kind) && cover->kind != MountKind::proc;
+    }
+
+    // Recreate each symlink on the way to a grant's real path, so that the path as written
+    // leads where the kernel resolves it on the host (~/.config -> dotfiles/config).
+    // Decided once every mount and mask is known (add_pending_links): whether a bind will show
+    // the host's link there must not depend on the order of the rules.
+    void add_links(const FsRule& r) {
+        for (const auto& l : view_.resolve(r.path).links)
+            if (links_.insert(l.path).second)
+                pending_links_.push_back(Mount{MountKind::symlink, l.text, l.path, r.rule, r.src});
+    }
+
+    void add_pending_links() {
+        for (auto& l : pending_links_) {
+            if (shown_from_host(l.target)) continue;  // the host's own link is there already
+            // Inside a mask nothing is created (it is read-only), and nothing should show.
+            if (std::any_of(masks_.begin(), masks_.end(), [&](const Mount& m) {
+                    return util::path_within(l.target, m.target);
+                }))
+                continue;
+            mounts_.push_back(std::move(l));
+        }
+        pending_links_.clear();
+    }
+
+    // The other write grant, outside the staged project, that the sandbox writes directly and
+    // that contains `path`; nullptr if none.
+    const FsRule* writable_root_of(const std::string& path, const FsRule& self) const {
+        for (const auto& w : rules_)
+            if (&w != &self && w.kind == FsKind::write && !w.glob &&
+                !util::path_within(view_.placed(w), plan_.project) &&
+                util::path_within(path, view_.placed(w)))
+                return &w;
+        return nullptr;
+    }
+
+    // A read or write entry that names a host path: decide and bind on its fully resolved
+    // path. Every bind's target is its real source, so no mount or mask is ever placed
+    // through a symlink, and each host file is visible at one place only: its real path.
     void add_host_path(const FsRule& r, MountKind kind) {
-        switch (host_.kind(r.path)) {
-            case PathKind::missing:
-                note(where(r) + ": " + util::quote(r.path) +
-                     " does not exist on this host; skipped");
-                return;
-            case PathKind::symlink: {
-                std::string text = host_.readlink(r.path);
-                if (text.empty()) {
-                    note(where(r) + ": cannot read the symlink " + util::quote(r.path) +
-                         "; skipped");
+        const ResolvedPath rp = view_.resolve(r.path);
+        if (!rp.ok) {
+            note(where(r) + ": cannot resolve " + util::quote(r.path) +
+                 " (a symlink loop, or a link that cannot be read); skipped");
+            return;
+        }
+        const std::string& real = rp.real;
+        const std::string via =
+            real != r.path ? " (" + util::quote(r.path) + " resolves to " + util::quote(real) + ")"
+                           : "";
+        // A grant that leads through a link never opens a path a deny covers (issue 18 #2).
+        const FsVerdict v = view_.decide(r.path);
+        if (!v.rule || v.rule->kind == FsKind::deny) {
+            note(where(r) + via + ": denied by " +
+                 (v.rule ? where(*v.rule) : std::string("no rule")) + "; skipped");
+            return;
+        }
+        // A link inside a root the sandbox writes directly could have been planted there by
+        // an earlier run to point a write grant at something else (issue 18 #5).
+        if (kind == MountKind::bind_rw)
+            for (const auto& l : rp.links)
+                if (const FsRule* root = writable_root_of(l.path, r)) {
+                    note(where(r) + ": " + util::quote(l.path) +
+                         " is a symlink inside the writable " + util::quote(view_.placed(*root)) +
+                         ", which the sandbox could have planted there; skipped");
                     return;
                 }
-                push(MountKind::symlink, text, r);
-                std::string target = util::normalize_path(
-                    text.front() == '/' ? text : parent_of(r.path) + "/" + text);
-                FsMatch m = best_fs_rule(rules_, target);
-                if (!m.rule || m.rule->kind == FsKind::deny)
-                    note(where(r) + ": " + util::quote(r.path) + " is a symlink to " +
-                         util::quote(text) + ", which is not visible in the sandbox");
-                return;
-            }
-            case PathKind::dir:
-            case PathKind::file:
-            case PathKind::other: {
-                std::string real = host_.realpath(r.path);
-                if (real.empty()) {
-                    note(where(r) + ": cannot resolve " + util::quote(r.path) + "; skipped");
-                    return;
+        add_links(r);  // even to a missing target: a dangling link, as on the host
+        const PathKind k = host_.kind(real);
+        if (k == PathKind::missing) {
+            note(where(r) + ": " + util::quote(r.path) + " does not exist on this host" +
+                 (real != r.path ? " (it resolves to " + util::quote(real) + ")" : "") +
+                 "; skipped");
+            return;
+        }
+        push(kind, real, r);
+        mounts_.back().target = real;
+        if (real != r.path) via_link_.insert(real);
+    }
+
+    // A bind reached through a link that a bind of the same kind above it already shows (the
+    // /usr bind covers /bin -> usr/bin) is dropped, whatever the order of the rules.
+    void drop_redundant_binds() {
+        std::set<const Mount*> drop;
+        for (const auto& m : mounts_) {
+            if (!via_link_.count(m.target)) continue;
+            const Mount* above = nullptr;  // the deepest other mount that contains it
+            for (const auto& o : mounts_)
+                if (o.target != m.target && util::path_within(m.target, o.target) &&
+                    (!above || o.target.size() > above->target.size()))
+                    above = &o;
+            if (above && above->kind == m.kind) drop.insert(&m);
+        }
+        std::vector<Mount> kept;
+        for (auto& m : mounts_)
+            if (!drop.count(&m)) kept.push_back(std::move(m));
+        mounts_ = std::move(kept);
+    }
+
+    // A writable root other than the project is written directly, not staged, so the commit
+    // rules never see what lands there: the top of each commit.protect path (.git, .github,
+    // .envrc, .vscode...) that exists in it is bound read-only over it (issue 18 #6). The
+    // whole top, not the file: a read-only .git/config in a writable .git would be replaced
+    // by renaming .git; a mount point cannot be renamed or removed.
+    void protect_writable_roots() {
+        std::vector<Mount> extra;
+        for (const auto& m : mounts_) {
+            if (m.kind != MountKind::bind_rw || host_.kind(m.source) != PathKind::dir) continue;
+            std::set<std::string> done;
+            for (const auto& e : plan_.protect) {
+                if (e.value.empty() || e.value.front() == '/') continue;
+                const std::string top = e.value.substr(0, e.value.find('/'));
+                if (top.empty() || top.find_first_of("*?[") != std::string::npos ||
+                    top == "." || top == ".." || !done.insert(top).second)
+                    continue;
+                const std::string p = m.target + "/" + top;
+                const std::string rule = "commit.protect " + util::quote(e.raw.empty() ? e.value : e.raw) +
+                                         " in the writable " + util::quote(m.target);
+                switch (host_.kind(p)) {
+                    case PathKind::missing: continue;
+                    case PathKind::symlink:
+                        note(rule + ": " + util::quote(p) +
+                             " is a symlink and cannot be made read-only; not protected");
+                        continue;
+                    default: break;
                 }
-                push(kind, real, r);
-                return;
+                extra.push_back(Mount{MountKind::bind_ro, p, p, rule, e.src});
             }
+        }
+        for (auto& m : extra) {
+            note(m.rule + ": " + util::quote(m.target) +
+                 " is read-only (writes there are not staged, so not reviewed)");
+            mounts_.push_back(std::move(m));
         }
     }
 
@@ -201,31 +315,53 @@ private:
                  "); files created later are not masked, commit rules catch them");
         for (const auto& raw : paths) {
             if (raw.empty() || raw.front() != '/') continue;
-            std::string p = util::normalize_path(raw);
+            const std::string p = util::normalize_path(raw);
             const FsMatch win = best_fs_rule(rules_, p);
             if (!win.rule || win.rule->kind != FsKind::deny) continue;  // a longer rule grants it
-            PathKind k = host_.kind(p);
+            const ResolvedPath rp = view_.resolve(p);
+            // The mask goes where the path resolves: no mount is ever placed through a
+            // symlink (ELOOP, issue 18 #4), and a denied file is hidden wherever it is
+            // reached from, since every bind shows host files at their real paths only. A
+            // link that is itself denied stays as a link to that hidden place.
+            const std::string& real = rp.real;
+            const FsVerdict v = view_.decide(real);
+            if (!rp.ok || (v.rule && v.rule->kind != FsKind::deny)) continue;
+            const PathKind k = host_.kind(real);
             if (k == PathKind::missing) {
-                if (!glob) note(where(r) + ": " + util::quote(p) + " does not exist; nothing to mask");
+                if (!glob) add_absent_mask(r, p, real);
                 continue;
             }
-            const Mount* cover = covering(mounts_, p);
-            if (cover && cover->kind == MountKind::symlink) {
-                // Reached through a symlinked directory: mask what it resolves to.
-                std::string real = host_.realpath(p);
-                if (real.empty() || real.front() != '/') continue;
-                p = util::normalize_path(real);
-                k = host_.kind(p);
-                cover = covering(mounts_, p);
-            }
-            if (!cover || !shows_host_files(cover->kind)) {
-                note(where(r) + ": " + util::quote(p) + " is not visible in the sandbox; no mask needed");
+            if (!shown_from_host(real)) {
+                note(where(r) + ": " + util::quote(real) + " is not visible in the sandbox; no mask needed");
                 continue;
             }
-            if (!masked_.insert(p).second) continue;
+            if (!masked_.insert(real).second) continue;
             masks_.push_back(Mount{k == PathKind::dir ? MountKind::mask_dir : MountKind::mask_file,
-                                   "", p, r.rule, r.src});
+                                   "", real, r.rule, r.src});
+            if (real != p)
+                note(where(r) + ": " + util::quote(p) + " resolves to " + util::quote(real) +
+                     "; masked there");
         }
+    }
+
+    // A literal deny that does not exist yet. Under the staged overlay its lower layer is the
+    // live project, so a file the host creates there during the run would show through
+    // (issue 18 #3): the native backend makes an empty placeholder in the upper layer, masks
+    // it, and removes it after the run; the upper layer wins over whatever appears below. The
+    // copy strategy (bwrap) works on a snapshot and needs none; a read-only bind shows the
+    // host as it is, and a path created there later is visible (agentbox-profile(5)).
+    void add_absent_mask(const FsRule& r, const std::string& p, const std::string& real) {
+        const Mount* cover = covering(mounts_, real);
+        if (plan_.backend == "bwrap" || !cover || cover->kind != MountKind::overlay ||
+            real == plan_.project || host_.kind(parent_of(real)) != PathKind::dir) {
+            note(where(r) + ": " + util::quote(p) + " does not exist; nothing to mask");
+            return;
+        }
+        if (!masked_.insert(real).second) return;
+        masks_.push_back(Mount{MountKind::mask_file, "", real, r.rule, r.src});
+        note(where(r) + ": " + util::quote(real) +
+             " does not exist yet; masked over an empty placeholder in the staged layer, so "
+             "that one the host creates during the run stays hidden");
     }
 
     void plan_cwd(const Invocation& inv) {
@@ -256,10 +392,14 @@ private:
     Plan& plan_;
     const std::vector<FsRule>& rules_;
     const HostFacts& host_;
+    const FsView view_;
     bool project_writable_ = false;
     std::vector<Mount> mounts_;
     std::vector<Mount> masks_;
     std::set<std::string> masked_;
+    std::set<std::string> links_;  // symlinks to recreate, by path
+    std::vector<Mount> pending_links_;
+    std::set<std::string> via_link_;  // bind targets placed through a link
     std::map<std::string, std::vector<std::string>> expanded_;  // deny glob -> its matches
 };
 

@@ -135,6 +135,7 @@ std::string access_names(unsigned access) {
     add(ll_write, "write");
     add(ll_exec, "exec");
     add(ll_ioctl_dev, "ioctl-dev");
+    add(ll_make_sock, "make-sock");
     return out;
 }
 

@@ -108,6 +108,7 @@ enum LandlockAccess : unsigned {
     ll_write = 1u << 1,   // write, create, remove, rename, truncate
     ll_exec = 1u << 2,    // execute files
     ll_ioctl_dev = 1u << 3,  // ioctl on device files (ABI 5+)
+    ll_make_sock = 1u << 4,  // create unix sockets (bind to a path); only where no host sees it
 };
 
 struct LandlockRule {

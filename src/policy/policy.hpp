@@ -19,6 +19,10 @@ Decision decide(const profile::Profile& profile, const Request& request,
 // behaves as if there were no home rule; `explain` should call this one with Invocation::home.
 Decision decide(const profile::Profile& profile, const Request& request,
                 const std::string& project, const std::string& home);
+// The same, resolving paths on the host as the kernel will (every symlink followed), so that
+// the answer is the one the sandbox gives: `agentbox explain` calls this one.
+Decision decide(const profile::Profile& profile, const Request& request,
+                const std::string& project, const std::string& home, const HostFacts* host);
 
 // Profile + invocation + host -> Plan. Never throws for things the host lacks: it records them
 // as Weakenings. Throws std::invalid_argument for an impossible invocation (empty argv...).

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
-from abtest import IS_ROOT, BoxTest, probe, token, tree_snapshot  # noqa: E402
+from abtest import IS_ROOT, BoxTest, probe, read_until, token, tree_snapshot  # noqa: E402
 
 HOME_READABLE = """version = 1
 name = "home-readable"
@@ -402,6 +402,24 @@ class UnixSockets(BoxTest):
         if run_sock:
             self.assertNeverContacted(run_sock, "socket in " + run_dir)
 
+    def test_serve_host_clients_from_socket_in_writable_dir(self):
+        """Issue 18 #8: a socket the command binds in a --rw directory would serve host
+        clients; Landlock keeps socket creation to the sandbox's own places."""
+        rw = os.path.join(self.box.outside, "rw")
+        os.makedirs(rw)
+        path = os.path.join(rw, "serve.sock")
+        script = ("import socket,sys\n"
+                  "for p in sys.argv[1:]:\n"
+                  "    s=socket.socket(socket.AF_UNIX)\n"
+                  "    try:\n        s.bind(p); print('bound', p)\n"
+                  "    except OSError as e:\n        print('refused', p, e.errno)\n")
+        own = os.path.join(self.box.home, "own.sock")  # on the sandbox's empty home tmpfs
+        res = self.box.run(["python3", "-c", script, path, own], args=["--rw", rw], probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("bound " + own, res.out, "no socket at all can be made\n%s" % res)
+        self.assertNotIn("bound " + path, res.out, res)
+        self.assertFalse(os.path.exists(path), res)
+
     def test_probe_works_without_sandbox_unix_socket(self):
         name = "agentbox-test-%s" % os.urandom(6).hex()
         abstract = self.listener("\0" + name)
@@ -409,6 +427,181 @@ class UnixSockets(BoxTest):
         self.assertRegex(res.out, "abstract: ok", res)
         conn, _ = abstract.accept()
         conn.close()
+
+
+class DotfileHome(BoxTest):
+    """Issue 18: a home managed by a dotfile tool (stow, chezmoi, yadm...): ~/.ssh and
+    ~/.config are symlinks into ~/dotfiles. Rules must hold on what the kernel resolves, and
+    `agentbox explain` must give the answer the run gives."""
+
+    def setUp(self):
+        super().setUp()
+        home = self.box.home
+        self.dotfiles = os.path.join(home, "dotfiles")
+        os.makedirs(self.dotfiles)
+        for name in ("ssh", "config"):
+            os.rename(os.path.join(home, "." + name), os.path.join(self.dotfiles, name))
+            os.symlink(os.path.join("dotfiles", name), os.path.join(home, "." + name))
+        # agentbox's own XDG dirs stay real directories: the Box points XDG_* at them.
+        os.makedirs(self.box.config, exist_ok=True)
+        self.visible = token("visible").replace("CANARY", "VISIBLE")
+        with open(os.path.join(self.dotfiles, "README"), "w") as f:
+            f.write(self.visible + "\n")
+        self.key = os.path.join(self.dotfiles, "ssh", "id_rsa")
+
+    def profile(self, name, body):
+        return self.box.write_profile(name, 'version = 1\nname = "%s"\nextends = ["default"]\n'
+                                      "[filesystem]\n%s\n" % (name, body))
+
+    def explain(self, op, target, profiles=()):
+        argv = [abtest.AGENTBOX, "explain", "-C", self.box.project]
+        for p in profiles:
+            argv += ["-p", p]
+        p = subprocess.run(argv + [op, target], capture_output=True, env=self.box.env(),
+                           cwd=self.box.project, timeout=60)
+        self.assertIn(p.returncode, (0, 1, 3), "explain failed: %r" % (p.stderr,))
+        return p.returncode, p.stdout.decode(errors="replace")
+
+    def run_sh(self, script, profiles=()):
+        return self.box.run(["sh", "-c", script], profiles=profiles, probes=False)
+
+    def test_deny_follows_symlink_read_key_through_dotfiles(self):
+        prof = self.profile("dotfiles", 'read = ["~/dotfiles"]')
+        res = self.run_sh("cat %s; cat %s/README; echo end" % (self.key, self.dotfiles), [prof])
+        self.assertSandboxRan(res)
+        self.assertIn(self.visible, res.out, "the grant of ~/dotfiles did not work\n%s" % res)
+        rc, out = self.explain("read", self.key, [prof])
+        self.assertEqual(rc, 1, "explain allows what the deny of ~/.ssh covers\n" + out)
+
+    def test_masked_symlink_does_not_break_the_run(self):
+        # ~ read-only: the base profile's denies of ~/.ssh and ~/.config/gh are symlinks, or
+        # below one; masking them must neither fail the run (ELOOP) nor expose them.
+        prof = self.profile("home", 'read = ["~"]')
+        res = self.run_sh("cat ~/.ssh/id_rsa %s ~/.config/gh/hosts.yml; cat ~/dotfiles/README;"
+                          " echo end" % self.key, [prof])
+        self.assertRc(res, 0)
+        self.assertIn(self.visible, res.out, res)
+        with open(self.key) as f:
+            self.assertIn(self.box.canaries["ssh"], f.read())
+
+    def test_grant_through_symlink_in_the_middle_writes_ssh_config(self):
+        ssh = os.path.join(self.dotfiles, "ssh")
+        os.makedirs(os.path.join(ssh, "config.d"))
+        work = os.path.join(self.box.home, "work")
+        os.makedirs(work)
+        os.symlink("../.ssh", os.path.join(work, "ssh-link"))
+        target = os.path.join(work, "ssh-link", "config.d")
+        prof = self.profile("middle", 'write = ["%s"]' % target)
+        evil = os.path.join(target, "evil.conf")
+        res = self.run_sh("echo 'Host *' > %s; cat %s/id_rsa; echo end" % (evil, target), [prof])
+        self.assertNotEqual(res.rc, abtest.EXIT_SETUP, res)
+        self.assertFalse(os.path.exists(os.path.join(ssh, "config.d", "evil.conf")),
+                         "the command wrote into ~/.ssh through a grant\n%s" % res)
+        rc, out = self.explain("write", evil, [prof])
+        self.assertEqual(rc, 1, out)
+
+    def test_write_grant_symlink_inside_write_grant(self):
+        victim = os.path.join(self.box.outside, "victim")
+        os.makedirs(victim)
+        rw = os.path.join(self.box.outside, "rw")
+        os.makedirs(rw)
+        os.symlink(victim, os.path.join(rw, "evil"))
+        prof = self.profile("nested", 'write = ["%s", "%s/evil"]' % (rw, rw))
+        res = self.run_sh("echo x > %s/evil/planted; echo ok > %s/mine; echo end" % (rw, rw),
+                          [prof])
+        self.assertRc(res, 0)
+        self.assertIn("end", res.out)
+        self.assertEqual(os.listdir(victim), [], "a write grant followed a planted link\n%s" % res)
+        with open(os.path.join(rw, "mine")) as f:
+            self.assertEqual(f.read(), "ok\n")
+
+    def test_explain_agrees_with_run_in_a_dotfile_home(self):
+        """Every verdict `explain` gives for these paths is what the run does."""
+        ssh = os.path.join(self.dotfiles, "ssh")
+        os.makedirs(os.path.join(ssh, "config.d"))
+        work = os.path.join(self.box.home, "work")
+        os.makedirs(work)
+        os.symlink("../.ssh", os.path.join(work, "ssh-link"))
+        os.makedirs(os.path.join(self.dotfiles, "config", "nvim"))
+        with open(os.path.join(self.dotfiles, "config", "nvim", "init.lua"), "w") as f:
+            f.write("-- nvim\n")
+        prof = self.profile("agree", 'read = ["~/dotfiles", "~/.config/nvim"]\n'
+                            'write = ["%s/ssh-link/config.d", "~/work"]' % work)
+        home = self.box.home
+        reads = [self.key, os.path.join(home, ".ssh/id_rsa"), self.dotfiles + "/README",
+                 os.path.join(home, ".config/nvim/init.lua"),
+                 os.path.join(home, ".config/gh/hosts.yml"),
+                 os.path.join(self.dotfiles, "config/gh/hosts.yml")]
+        writes = [os.path.join(work, "ssh-link/config.d/evil.conf"),
+                  os.path.join(work, "plain.txt"), os.path.join(self.dotfiles, "new.txt")]
+        script = ["for f in %s; do if cat \"$f\" >/dev/null 2>&1; then echo \"R1 $f\"; else"
+                  " echo \"R0 $f\"; fi; done" % " ".join(reads),
+                  "for f in %s; do if (echo x > \"$f\") 2>/dev/null; then echo \"W1 $f\"; else"
+                  " echo \"W0 $f\"; fi; done" % " ".join(writes)]
+        res = self.run_sh("; ".join(script), [prof])
+        self.assertRc(res, 0)
+        got = dict((line[3:], line[:2]) for line in res.out.splitlines() if line[:1] in "RW")
+        for op, paths, tag in (("read", reads, "R"), ("write", writes, "W")):
+            for p in paths:
+                rc, out = self.explain(op, p, [prof])
+                self.assertEqual(got.get(p), tag + ("1" if rc == 0 else "0"),
+                                 "explain %s %s says %s, the run did otherwise\n%s\n%s"
+                                 % (op, p, out.split()[0], out, res))
+
+
+class OtherWritableRoots(BoxTest):
+    """Issue 18 #6: a second writable root is written directly, not staged; its persistence
+    paths must not be writable."""
+
+    def test_write_git_hooks_and_config_of_another_writable_repo(self):
+        repo = os.path.join(self.box.outside, "other-repo")
+        os.makedirs(os.path.join(repo, ".git", "hooks"))
+        with open(os.path.join(repo, ".git", "config"), "w") as f:
+            f.write("[core]\n")
+        before = tree_snapshot(os.path.join(repo, ".git"))
+        script = ("echo evil > {r}/.git/hooks/pre-commit; echo '[core] fsmonitor=evil' >> "
+                  "{r}/.git/config; mv {r}/.git {r}/.git-old && mkdir {r}/.git && echo evil >"
+                  " {r}/.git/config; echo work > {r}/file.txt; echo end").format(r=repo)
+        res = self.box.run(["sh", "-c", script], args=["--rw", repo], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out)
+        self.assertEqual(tree_snapshot(os.path.join(repo, ".git")), before,
+                         "the command changed .git of another writable root\n%s" % res)
+        self.assertFalse(os.path.exists(os.path.join(repo, ".git-old")), res)
+        with open(os.path.join(repo, "file.txt")) as f:
+            self.assertEqual(f.read(), "work\n", "the writable root itself is not writable")
+
+
+class DeniedPathAppearsLater(BoxTest):
+    """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
+    not exist when the plan is made; the host writes it into the project during the run."""
+
+    def test_read_env_file_the_host_writes_during_the_run(self):
+        value = token("dotenv")
+        self.box.canaries["dotenv"] = value
+        env = os.path.join(self.box.project, ".env")
+        p = self.box.popen(["sh", "-c", "echo ready; i=0; while [ ! -e go ] && [ $i -lt 100 ];"
+                            " do sleep 0.05; i=$((i+1)); done; cat .env; echo end"])
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        out = read_until(p.stdout.fileno(), b"ready")
+        self.assertIn(b"ready", out, p.stderr.read1() if p.poll() is not None else b"")
+        with open(env, "w") as f:
+            f.write("TOKEN=%s\n" % value)
+        # The go file reaches the command through the overlay's live lower layer (native) or
+        # not at all (bwrap's copy): then the command's loop ends after 5 s.
+        open(os.path.join(self.box.project, "go"), "w").close()
+        try:
+            rest, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rest, err = p.communicate()
+        text = (out + rest).decode(errors="replace") + err.decode(errors="replace")
+        self.box.assert_no_canary(text, text)
+        with open(env) as f:
+            self.assertIn(value, f.read(), "the host's .env was changed")
+        # Nothing of agentbox's placeholder is left staged.
+        diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
+        self.assertNotIn(".env", diff.out, diff)
 
 
 if __name__ == "__main__":

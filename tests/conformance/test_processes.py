@@ -139,6 +139,33 @@ class Lifetime(BoxTest):
         self.assertFalse(os.path.exists(os.path.join(self.box.project, "work.txt")))
 
 
+    def test_starter_sigkill_kills_sandbox_keeps_staged_work(self):
+        """Issue 18 #7: the process that started agentbox (a harness, a CI step) is SIGKILLed;
+        agentbox and the sandbox must not run on unreviewed, and the staged work stays."""
+        argv, marker = sleeper()
+        self.addCleanup(abtest.kill_matching, marker)
+        inner = self.box.argv(["sh", "-c", "echo staged > work.txt; echo ready; exec %s"
+                               % " ".join(argv)])
+        # The starter: a shell that runs agentbox as its child and waits for it.
+        starter = subprocess.Popen(["sh", "-c", '"$@" & wait', "starter"] + inner,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=self.box.env(),
+                                   cwd=self.box.project, start_new_session=True)
+        self.addCleanup(lambda: starter.poll() is None and (starter.kill(), starter.wait()))
+        out = read_until(starter.stdout.fileno(), b"ready")
+        self.assertIn(b"ready", out)
+        time.sleep(0.3)
+        self.assertTrue(abtest.procs_matching(marker), "the sandboxed sleep is not running")
+        os.kill(starter.pid, signal.SIGKILL)
+        starter.wait()
+        self.assertEqual(wait_gone(marker, 10), [], "the sandbox outlived the process that"
+                         " started agentbox")
+        if abtest.BACKEND == "bwrap":
+            self.assertRc(self.host_run([abtest.AGENTBOX, "sessions"]), 0)
+        with open(os.path.join(self.box.upper(), "work.txt")) as f:
+            self.assertEqual(f.read(), "staged\n")
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, "work.txt")))
+
 class ExitCodes(BoxTest):
     def test_exit_codes(self):
         notexec = os.path.join(self.box.project, "notexec")

@@ -53,6 +53,14 @@ policy::HostFacts probe_host();
 // user-namespace sysctls. A stale answer cannot weaken a sandbox: the real clone and mounts
 // still fail closed. `agentbox doctor` always probes afresh.
 policy::HostFacts probe_host(const std::string& cache_dir);
+// PR_SET_PDEATHSIG(SIGKILL) on agentbox itself, checking that the parent did not die just
+// before: agentbox, and with it the sandbox, ends when the process that started it does.
+// The staged work stays in the session. False when the kernel refuses the prctl.
+bool die_with_parent();
+
+// Only the filesystem queries (kind, realpath, readlink, glob), without any probe: what
+// `agentbox explain` needs to resolve paths as the kernel will.
+policy::HostFacts fs_facts();
 
 // One line per feature for `agentbox doctor`.
 struct Feature {

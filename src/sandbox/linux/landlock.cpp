@@ -94,8 +94,10 @@ std::uint64_t plan_rights(unsigned access) {
     if (access & policy::ll_read) r |= ll::kReadFile | ll::kReadDir;
     if (access & policy::ll_write)
         r |= ll::kWriteFile | ll::kRemoveDir | ll::kRemoveFile | ll::kMakeChar | ll::kMakeDir |
-             ll::kMakeReg | ll::kMakeSock | ll::kMakeFifo | ll::kMakeBlock | ll::kMakeSym |
-             ll::kRefer | ll::kTruncate;
+             ll::kMakeReg | ll::kMakeFifo | ll::kMakeBlock | ll::kMakeSym | ll::kRefer |
+             ll::kTruncate;
+    // Binding a unix socket only where the plan says no host process can reach it.
+    if (access & policy::ll_make_sock) r |= ll::kMakeSock;
     if (access & policy::ll_exec) r |= ll::kExecute;
     if (access & policy::ll_ioctl_dev) r |= ll::kIoctlDev;
     return r;

@@ -22,6 +22,7 @@
 #include "net/resolve.hpp"
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/guards.hpp"
+#include "sandbox/linux/mounts.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/pty.hpp"
 #include "sandbox/linux/supervisor.hpp"
@@ -149,6 +150,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.stage_upper = stage.upper;
     s.raw = raw ? &*raw : nullptr;
     supervise_to_end(plan, rules, io, sink, s, guard, cgroups, out);
+    remove_mask_placeholders(plan, stage.upper);
 }
 
 }  // namespace

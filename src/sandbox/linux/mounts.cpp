@@ -129,7 +129,11 @@ int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
 
 // A denied file: an empty mode-0000 file bound read-only over it. Not /dev/null, which
 // accepts writes and so would hide that a write was attempted.
-int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
+//
+// Under the staged project the mount point is created when missing: it lands in the upper
+// layer as an empty placeholder, which hides a file the host creates in the live lower layer
+// during the run (policy/mounts.cpp, add_absent_mask); remove_mask_placeholders drops it.
+int mount_mask_file(int root_fd, const Mount& m, int empty_file, bool staged, StepError& e) {
     const char* op = "mount(mask)";
     sys::unique_fd tree(::open_tree(empty_file, "",
                                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
@@ -139,9 +143,15 @@ int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
         return fail(e, "mount_setattr(ro)", m.target);
-    sys::unique_fd target(open_target(root_fd, m.target, Want::file, false, op, e));
+    sys::unique_fd target(open_target(root_fd, m.target, Want::file, staged, op, e));
     if (!target) return absent(e) ? 0 : -1;
     return attach(tree.get(), target.get(), op, m.target, e);
+}
+
+bool under_overlay(const policy::Plan& plan, const Mount& m) {
+    return plan.staging == policy::Staging::overlay && m.target != plan.project &&
+           m.target.size() > plan.project.size() && m.target.starts_with(plan.project) &&
+           (plan.project == "/" || m.target[plan.project.size()] == '/');
 }
 
 int make_symlink(int root_fd, const Mount& m, StepError& e) {
@@ -173,7 +183,7 @@ int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& 
             case MountKind::dev: rc = mount_dev(fds.newroot, m.target, e); break;
             case MountKind::mask_dir: rc = mount_mask_dir(fds.newroot, m, e); break;
             case MountKind::mask_file:
-                rc = mount_mask_file(fds.newroot, m, fds.empty_file, e);
+                rc = mount_mask_file(fds.newroot, m, fds.empty_file, under_overlay(plan, m), e);
                 break;
             case MountKind::symlink: rc = make_symlink(fds.newroot, m, e); break;
             case MountKind::dir: rc = make_dir(fds.newroot, m, e); break;
@@ -181,6 +191,19 @@ int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& 
         if (rc < 0) return -1;
     }
     return 0;
+}
+
+void remove_mask_placeholders(const policy::Plan& plan, const std::string& upper) {
+    if (upper.empty()) return;
+    for (const Mount& m : plan.mounts) {
+        if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
+        // The command could not write there (the mask is a read-only mount), so an empty
+        // regular file in the upper layer at a masked path is ours, or nothing anyone made.
+        const std::string p = upper + m.target.substr(plan.project.size());
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+            ::unlink(p.c_str());
+    }
 }
 
 }  // namespace agentbox::sandbox::lnx

@@ -317,6 +317,17 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
 }  // namespace
 
 policy::HostFacts probe_host() { return probe_host_impl({}); }
+
+policy::HostFacts fs_facts() {
+    policy::HostFacts f;
+    f.uid = ::getuid();
+    f.gid = ::getgid();
+    f.kind = path_kind;
+    f.realpath = real_path;
+    f.readlink = read_link;
+    f.glob = expand_glob;
+    return f;
+}
 policy::HostFacts probe_host(const std::string& cache_dir) { return probe_host_impl(cache_dir); }
 
 }  // namespace agentbox::sandbox::lnx

@@ -14,7 +14,8 @@ namespace agentbox::policy::test {
 // A Debian 12 host with merged /usr, a user with the usual secret directories, a project.
 inline FakeHost debian_host() {
     FakeHost h;
-    for (const char* d : {"/usr", "/etc", "/opt", "/usr/local", "/tmp", "/var/tmp", "/etc/ssl",
+    for (const char* d : {"/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/etc",
+                          "/opt", "/usr/local", "/tmp", "/var/tmp", "/etc/ssl",
                           "/etc/ssl/private", "/etc/sudoers.d", "/home/u", "/home/u/.ssh",
                           "/home/u/.aws", "/home/u/.config", "/home/u/.config/gh",
                           "/home/u/.config/pip", "/home/u/.cache", "/home/u/.claude",

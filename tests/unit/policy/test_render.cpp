@@ -36,7 +36,7 @@ Plan sample_plan() {
     p.layers = {profile::Layer{"sample", "test.toml", "00ff"}};
 
     test::FakeHost h;
-    for (const char* d : {"/usr", "/etc", "/work/proj", "/home/u"}) h.dir(d);
+    for (const char* d : {"/usr", "/usr/bin", "/etc", "/work/proj", "/home/u"}) h.dir(d);
     for (const char* f : {"/etc/shadow", "/work/proj/.env"}) h.file(f);
     h.link("/bin", "usr/bin", "/usr/bin");
     HostFacts facts = h.facts();
