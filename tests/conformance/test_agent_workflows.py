@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Conformance: what a real agent does next, once the sandbox holds (issue 19).
 
-Network rules that do what they say, and programs that listen on the sandbox's own loopback.
-Every server a case needs is started by the case on the host's
+Network rules that do what they say, programs that listen on the sandbox's own loopback, and
+git with the user's identity. Every server a case needs is started by the case on the host's
 loopback; nothing here needs a network.
 """
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -113,6 +114,34 @@ except OSError as e:
         self.assertRc(res, 0)
         self.assertIn("refused", res.out, res)
         self.assertEqual(srv.accepted, 0, "a connection from inside reached the host")
+
+
+class Git(BoxTest):
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[user]\n\tname = Host Person\n\temail = host@example.test\n"
+                    "[credential]\n\thelper = store\n")
+        self.cred = abtest.token("gitcred")
+        self.box.canaries["gitcred"] = self.cred
+        with open(os.path.join(self.box.home, ".git-credentials"), "w") as f:
+            f.write("https://user:%s@example.test\n" % self.cred)
+        os.chmod(os.path.join(self.box.home, ".git-credentials"), 0o600)
+        git = ["git", "-C", self.box.project]
+        subprocess.run(git + ["init", "-q"], check=True, env=self.box.env())
+        with open(os.path.join(self.box.project, "a.txt"), "w") as f:
+            f.write("one\n")
+
+    def test_git_commit_inside_has_identity(self):
+        res = self.box.run(["sh", "-c", "git add a.txt && git commit -q -m first &&"
+                            " git log -1 --format='%an <%ae>'; cat ~/.git-credentials"])
+        self.assertIn("Host Person <host@example.test>", res.out, res)
+        self.assertNotIn("Author identity unknown", res.err, res)
+        # The commit is staged, not on the host: the host's repository has no commit yet.
+        host = subprocess.run(["git", "-C", self.box.project, "rev-parse", "-q", "--verify",
+                               "HEAD"], capture_output=True, env=self.box.env())
+        self.assertNotEqual(host.returncode, 0, "the commit reached the host's repository")
+        self.assertTrue(os.path.isdir(os.path.join(self.box.upper(), ".git")), res)
 
 
 if __name__ == "__main__":
