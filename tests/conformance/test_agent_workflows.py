@@ -63,14 +63,14 @@ class AllowRules(BoxTest):
 
     def test_net_none_with_allow_host_is_an_error(self):
         res = self.box.run(["true"], args=["--net", "none", "--allow-host", "example.com"])
-        self.assertRc(res, 2)
+        self.assertRc(res, abtest.EXIT_SETUP)  # run: usage errors exit 125
         self.assertIn("--net none with --allow-host example.com", res.err, res)
 
     def test_profile_mode_none_with_allow_is_an_error(self):
         path = self.box.write_profile("both", 'version = 1\nextends = ["default"]\n'
                                       '[network]\nmode = "none"\nallow = ["example.com"]\n')
         res = self.box.run(["true"], profiles=[path])
-        self.assertRc(res, 2)
+        self.assertRc(res, abtest.EXIT_SETUP)  # run: usage errors exit 125
         self.assertIn("allow rules work only through the proxy", res.err, res)
 
     def test_later_layer_mode_none_turns_network_off(self):
