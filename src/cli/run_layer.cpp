@@ -66,6 +66,11 @@ profile::Profile flags_layer(const RunOptions& o, const std::string& cwd,
         else if (*o.net == "host") set(p.network.mode, NetMode::host);
         else throw UsageError("--net: unknown mode '" + *o.net + "' (expected none, proxy or host)");
     }
+    if (p.network.mode.set && p.network.mode.value == profile::NetMode::none &&
+        !o.allow_hosts.empty())
+        throw UsageError("--net none with --allow-host " + o.allow_hosts.front() +
+                         ": an allow rule works only through the proxy; drop --net none "
+                         "(--allow-host alone selects the proxy) or the --allow-host");
     for (const auto& h : o.allow_hosts) {
         if (h.empty()) throw UsageError("--allow-host: empty host");
         p.network.allow.push_back(entry(h, h));

@@ -1,6 +1,7 @@
 // policy::compile — Profile + Invocation + HostFacts -> Plan, before any syscall (DESIGN.md §1).
 // Each step below fills one part of the Plan; whatever this host cannot enforce becomes a
 // Weakening, never a silent omission.
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -107,6 +108,18 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
     if (plan.net.mode == profile::NetMode::host)
         plan.notes.push_back("network.mode \"host\" (" + plan.net.mode_src.str() +
                              "): the sandbox shares the host network, nothing is filtered");
+    // The mode an allow rule chose (profile/merge.cpp) and the allow rules a later "none"
+    // turned off: either way the reader of --dry-run sees why the mode is what it is.
+    const auto switched = std::find_if(plan.net.allow.begin(), plan.net.allow.end(),
+                                       [&](const HostRule& r) { return r.src == plan.net.mode_src; });
+    if (plan.net.mode == profile::NetMode::proxy && switched != plan.net.allow.end())
+        plan.notes.push_back("network.mode \"proxy\": chosen by the allow rule " +
+                             util::quote(switched->raw) + " (" +
+                             switched->src.str() + "), which needs the proxy; mode \"none\" "
+                             "was inherited");
+    if (plan.net.mode == profile::NetMode::none && !plan.net.allow.empty())
+        plan.notes.push_back("network.mode \"none\" (" + plan.net.mode_src.str() + ") turns the "
+                             "network off: the allow rules below have no effect");
 
     const auto rules = effective_fs_rules(profile, plan.home);
     plan.protect = profile.commit.protect;  // plan_mounts keeps them read-only in other roots

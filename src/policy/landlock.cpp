@@ -88,13 +88,15 @@ void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::
         else
             ll.rules.push_back(LandlockRule{e, ll_read | ll_exec, "filesystem.exec " + util::quote(e)});
     }
-    // TCP restriction (ABI 4) keeps a command from bypassing the proxy or an empty net
-    // namespace being made non-empty; the backend adds a connect rule for the proxy port.
-    ll.restrict_network = plan.net.mode != profile::NetMode::host && ll.abi >= 4;
-    // The one TCP connect left: to the proxy's listener. The port rule cannot name an address,
-    // but inside the empty network namespace 127.0.0.1 is the only place that port exists.
-    if (ll.restrict_network && plan.net.mode == profile::NetMode::proxy)
-        ll.connect_ports.push_back(plan.net.proxy_port);
+    // No TCP rules (ABI 4's bind/connect restriction stays unused). In modes "none" and
+    // "proxy" the network namespace is the boundary: it holds only lo, so a TCP socket there
+    // reaches either something the sandbox itself listens on or the proxy's listener, which
+    // init bound before the command existed and which is the only way out. Landlock's TCP
+    // rules name ports, never addresses, so they cannot say "loopback only": denying bind
+    // broke every dev server and test suite that listens on 127.0.0.1, and allowing connect
+    // to the ports those pick (often ephemeral) would allow every port. In mode "host" the
+    // sandbox shares the host's network and nothing is filtered (a note says so).
+    ll.restrict_network = false;
     ll.scope_signals = ll.abi >= 6;
     ll.scope_abstract_unix = ll.abi >= 6;
 }

@@ -122,8 +122,11 @@ struct LandlockPlan {
     profile::LandlockMode mode = profile::LandlockMode::best_effort;
     int abi = 0;  // the ABI that will be enforced (min of host and what the rules need); 0 = off
     std::vector<LandlockRule> rules;
-    bool restrict_network = false;  // ABI 4+: deny TCP bind/connect (net mode none/proxy)
-    std::vector<std::uint16_t> connect_ports;  // TCP connect still allowed (the proxy's port)
+    // ABI 4+: deny TCP bind/connect except connect_ports. No mode sets it any more: the
+    // sandbox's own network namespace is the boundary (policy/landlock.cpp says why); the
+    // backends still enforce it, and the log and --dry-run still report it.
+    bool restrict_network = false;
+    std::vector<std::uint16_t> connect_ports;  // TCP connect still allowed
     bool scope_signals = false;     // ABI 6+: signals only inside the sandbox
     bool scope_abstract_unix = false;  // ABI 6+: no abstract unix sockets outside
 };

@@ -359,6 +359,13 @@ private:
                                             {{"deny", Unlisted::deny}, {"ask", Unlisted::ask}});
         if (const toml::node* n = t.get("allow_private"))
             net.allow_private = bool_setting(*n, "network.allow_private");
+        // Allow rules reach nothing without the proxy, and in a file that names the mode itself
+        // the two cannot both be meant (merge.cpp switches an inherited "none" to "proxy").
+        if (net.mode.set && net.mode.value == NetMode::none && !net.allow.empty())
+            fail(net.mode.src, "network.mode = \"none\" with network.allow (" +
+                                   util::quote(net.allow.front().raw) +
+                                   "): allow rules work only through the proxy; set mode = "
+                                   "\"proxy\" or remove the allow rules");
     }
 
     std::vector<Entry> env_patterns(const toml::node& n, const std::string& name) const {

@@ -37,6 +37,17 @@ void merge_into(Profile& base, const Profile& top) {
     append(base.filesystem.exec, top.filesystem.exec);
 
     take_if_set(base.network.mode, top.network.mode);
+    // An allow rule says "let this host through", which only the proxy does: a layer that adds
+    // one without choosing the mode itself turns the "none" it inherits (base's, or the
+    // default) into "proxy", named after that rule, instead of a rule that silently does
+    // nothing. A layer that says "none" itself keeps it (parse refuses both in one file, and a
+    // later layer's "none" turns the network off whatever earlier layers allowed).
+    if (!top.network.allow.empty() && !top.network.mode.set &&
+        base.network.mode.value == NetMode::none) {
+        base.network.mode.value = NetMode::proxy;
+        base.network.mode.src = top.network.allow.front().src;
+        base.network.mode.set = true;
+    }
     append(base.network.allow, top.network.allow);
     append(base.network.deny, top.network.deny);
     take_if_set(base.network.unlisted, top.network.unlisted);

@@ -96,6 +96,21 @@ class Lifetime(BoxTest):
         self.assertIn(b"TRAPPED", out + rest, err)
         self.assertEqual(p.returncode, 42, err)
 
+    def test_sigint_reaches_command_handler(self):
+        # Ctrl-C on a terminal signals the whole foreground process group, not just agentbox
+        # (with its output piped, agentbox has no pty and the terminal is not in raw mode).
+        # Under bwrap the monitor process was in that group, died of SIGINT and took the
+        # sandbox with it: exit 130, the handler never ran.
+        p = self.box.popen(["sh", "-c", "trap 'echo TRAPPED; exit 42' INT; echo ready;"
+                            " while :; do sleep 0.1; done"])
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        out = read_until(p.stdout.fileno(), b"ready")
+        self.assertIn(b"ready", out, p.stderr.read1() if p.poll() is not None else b"")
+        os.killpg(p.pid, signal.SIGINT)  # popen made agentbox a process group leader
+        rest, err = p.communicate(timeout=30)
+        self.assertIn(b"TRAPPED", out + rest, err)
+        self.assertEqual(p.returncode, 42, err)
+
     def test_second_ctrl_c_ends_sandbox(self):
         argv, marker = sleeper()
         self.addCleanup(abtest.kill_matching, marker)

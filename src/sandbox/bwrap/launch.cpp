@@ -90,6 +90,14 @@ struct Exec {
 
 // The child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void exec_bwrap(const Exec& x) {
+    // Out of agentbox's process group: a terminal's Ctrl-C (or any kill of the group) is the
+    // supervisor's to pass on, to the command, through init. bwrap's monitor process has no
+    // handler for SIGINT, so in the group it died of it, and init with it (PDEATHSIG): the run
+    // ended with 130 before the command's own handler ran.
+    if (::setpgid(0, 0) < 0) {
+        lnx::send_report(x.report, lnx::ReportKind::setup, "setpgid", "bwrap", errno);
+        ::_exit(kExitSetup);
+    }
     // Wait until the supervisor has put us in our v1 cgroups: bwrap must never run unlimited.
     char byte;
     ssize_t n;

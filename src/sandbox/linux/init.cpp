@@ -233,6 +233,9 @@ int command_entry(void* cs) {
 }  // namespace
 
 void child_main(const ChildSetup& cs) {
+    // Out of agentbox's process group, as bwrap is (bwrap/launch.cpp): a signal to the group
+    // reaches the sandbox once, passed on by the supervisor, not a second time through init.
+    if (::setpgid(0, 0) < 0) die_errno(cs, "setpgid", "");
     write_own_id_maps(cs);
     wait_release(cs);
     set_ids(cs);

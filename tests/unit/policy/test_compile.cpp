@@ -382,7 +382,9 @@ TEST_CASE("compile: Landlock rules derived from the mounts") {
     host.landlock_abi = 9;  // a future kernel: capped at what this code knows
     Plan plan = compile(profile, dev_inv(), host);
     CHECK(plan.landlock.abi == 7);
-    CHECK(plan.landlock.restrict_network);
+    // No TCP rules: the network namespace, not port rules, keeps loopback the sandbox's own.
+    CHECK_FALSE(plan.landlock.restrict_network);
+    CHECK(plan.landlock.connect_ports.empty());
     CHECK(plan.landlock.scope_signals);
     CHECK(plan.landlock.scope_abstract_unix);
     auto access = [&](const std::string& path) -> unsigned {
@@ -407,15 +409,13 @@ TEST_CASE("compile: Landlock rules derived from the mounts") {
         CHECK(access("/usr/bin") == (ll_read | ll_exec));
         CHECK(access("/p") == (ll_read | ll_write | ll_make_sock));
     }
-    SUBCASE("old ABIs: no network restriction before 4, no scopes before 6") {
+    SUBCASE("old ABIs: no scopes before 6") {
         host.landlock_abi = 3;
         plan = compile(profile, dev_inv(), host);
         CHECK(plan.landlock.abi == 3);
-        CHECK_FALSE(plan.landlock.restrict_network);
         CHECK_FALSE(plan.landlock.scope_signals);
         host.landlock_abi = 5;
         plan = compile(profile, dev_inv(), host);
-        CHECK(plan.landlock.restrict_network);
         CHECK_FALSE(plan.landlock.scope_abstract_unix);
     }
     SUBCASE("mode off enforces nothing and lists nothing") {

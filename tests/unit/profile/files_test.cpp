@@ -255,6 +255,38 @@ TEST_CASE("a diamond applies the shared base once, before both sides") {
     CHECK(q.layers.size() == 3);
 }
 
+TEST_CASE("an allow rule under an inherited mode none selects the proxy, named after it") {
+    TempDir root;
+    Context ctx = context_in(root);
+    root.write("config/agentbox/profiles/none.toml", "version = 1\n[network]\nmode = \"none\"\n");
+    root.write("config/agentbox/profiles/allow.toml",
+               "version = 1\nextends = [\"none\"]\n[network]\nallow = [\"example.com\"]\n");
+    const Profile p = load("allow", ctx);
+    CHECK(*p.network.mode == NetMode::proxy);
+    CHECK(p.network.mode.src == p.network.allow.front().src);
+
+    // A later layer's own "none" turns the network off again, whatever was allowed before.
+    root.write("config/agentbox/profiles/off.toml",
+               "version = 1\nextends = [\"allow\"]\n[network]\nmode = \"none\"\n");
+    CHECK(*load("off", ctx).network.mode == NetMode::none);
+    // "host" is kept: allow rules do not narrow it.
+    root.write("config/agentbox/profiles/host.toml",
+               "version = 1\n[network]\nmode = \"host\"\n");
+    root.write("config/agentbox/profiles/hostallow.toml",
+               "version = 1\nextends = [\"host\"]\n[network]\nallow = [\"example.com\"]\n");
+    CHECK(*load("hostallow", ctx).network.mode == NetMode::host);
+}
+
+TEST_CASE("mode none and allow rules in one file is an error naming the fix") {
+    TempDir root;
+    Context ctx = context_in(root);
+    root.write("config/agentbox/profiles/both.toml",
+               "version = 1\n[network]\nmode = \"none\"\nallow = [\"example.com\"]\n");
+    CHECK_THROWS_WITH_AS(load("both", ctx),
+                         doctest::Contains("set mode = \"proxy\" or remove the allow rules"),
+                         ProfileError);
+}
+
 TEST_CASE("a profile extending its own name gets the next one in the search path") {
     TempDir root;
     Context ctx = context_in(root);
