@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     try {
         sys::ensure_std_fds();
     } catch (const std::exception&) {
-        return 125;  // no usable stderr to say so on
+        return cli::exit_setup;  // no usable stderr to say so on
     }
     const bool is_run = cli::names_run(argc, argv);
     const int usage_code = is_run ? cli::exit_setup : cli::exit_usage;

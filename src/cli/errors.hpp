@@ -6,11 +6,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "util/exit_codes.hpp"
+
 namespace agentbox::cli {
 
 inline constexpr int exit_refused = 1;  // other commands: refused or could not be done
 inline constexpr int exit_usage = 2;    // other commands: usage or profile error
-inline constexpr int exit_setup = 125;  // run: agentbox failed before the command ran
+inline constexpr int exit_setup = util::kExitSetup;  // run: agentbox failed before the command ran
 
 // A bad flag value or argument. what() names the flag and says what was expected.
 class UsageError : public std::runtime_error {

@@ -15,6 +15,7 @@
 #include "cli/term.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
+#include "util/exit_codes.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -83,7 +84,9 @@ Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,
     s.exit_code = out.exit_code;
     // Anything that stopped the command before exec is agentbox's failure (125), except the
     // two exec failures that DESIGN.md §2 gives their own codes.
-    if (!out.started && s.exit_code != 126 && s.exit_code != 127) s.exit_code = exit_setup;
+    if (!out.started && s.exit_code != util::kExitNotExecutable &&
+        s.exit_code != util::kExitNotFound)
+        s.exit_code = exit_setup;
     s.signal = out.signal;
     s.timed_out = out.timed_out;
     s.started = out.started;

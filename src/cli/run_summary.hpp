@@ -9,6 +9,7 @@
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
 #include "stage/session.hpp"
+#include "util/exit_codes.hpp"
 
 namespace agentbox::cli {
 
@@ -24,7 +25,7 @@ struct Denials {
 
 struct Summary {
     std::string command;      // argv[0] of the sandboxed command
-    int exit_code = 125;      // what agentbox exits with (DESIGN.md §2)
+    int exit_code = util::kExitSetup;  // what agentbox exits with (DESIGN.md §2)
     int signal = 0;
     bool timed_out = false;
     bool started = false;

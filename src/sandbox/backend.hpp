@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "policy/plan.hpp"
+#include "util/exit_codes.hpp"
 
 namespace agentbox::sandbox {
 
@@ -71,7 +72,7 @@ struct Event {
 using EventSink = std::function<void(const Event&)>;
 
 struct Outcome {
-    int exit_code = 125;      // as DESIGN.md §2: own status, 128+N, 124, 125, 126, 127
+    int exit_code = util::kExitSetup;  // as DESIGN.md §2: own status, 128+N, 124, 125, 126, 127
     int signal = 0;           // the signal that ended the command, if any
     bool timed_out = false;
     bool started = false;     // the command was exec'd

@@ -4,7 +4,9 @@ page and tab completion"):
 
 - every flag that `agentbox COMMAND --help` lists is in agentbox(1), and so is every command;
 - every event type the source emits is described in agentbox-log(5);
-- every file under examples/ that README.md names exists.
+- every file under examples/ that README.md names exists;
+- every `DESIGN.md §N` that a comment cites is a section of docs/DESIGN.md, and so is the
+  subsection it quotes (`DESIGN.md §4 "bwrap"`).
 
 Completions are checked against the same --help by test_completions.py.
 """
@@ -71,6 +73,31 @@ class Docs(unittest.TestCase):
         named = set(re.findall(r"\b(examples/[\w./-]*\w)", readme))
         self.assertTrue(named)
         self.assertEqual([], sorted(p for p in named if not os.path.exists(os.path.join(SOURCE_DIR, p))))
+
+    def test_every_design_section_cited_in_the_source_exists(self):
+        design = read("docs", "DESIGN.md")
+        sections = dict(re.findall(r"(?m)^## (\d+)\. (.*)$", design))
+        self.assertIn("10", sections, "the pattern no longer finds the sections")
+        cited = []
+        for top in ("src", "tests", "examples", "docs"):
+            for path in glob.glob(os.path.join(SOURCE_DIR, top, "**", "*"), recursive=True):
+                if not os.path.isfile(path) or path.endswith("DESIGN.md"):
+                    continue
+                with open(path, errors="replace") as f:
+                    for n, line in enumerate(f, 1):
+                        for m in re.finditer(r'DESIGN\.md §(\d+)(?: (?:step \d+|"([^"]+)"))?', line):
+                            cited.append(("%s:%d" % (os.path.relpath(path, SOURCE_DIR), n),
+                                          m.group(1), m.group(2)))
+        self.assertTrue(cited, "the pattern no longer finds the citations")
+        bad = []
+        for where, num, sub in cited:
+            if num not in sections:
+                bad.append("%s: §%s is not a section of docs/DESIGN.md" % (where, num))
+                continue
+            body = design.split("## %s. " % num, 1)[1].split("\n## ", 1)[0]
+            if sub and not re.search(r"(?im)^#+ .*\b%s\b|^%s" % (re.escape(sub), re.escape(sub)), body):
+                bad.append('%s: §%s has no part "%s"' % (where, num, sub))
+        self.assertEqual([], bad)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/report.hpp"
+#include "util/exit_codes.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -86,9 +87,9 @@ bool wait_go(const ChildSetup& cs) noexcept;
 int send_tagged_fd(int sync_fd, char tag, int fd) noexcept;
 
 // Exit codes the sandbox's processes use for a failure they also report over report_fd.
-inline constexpr int kExitSetup = 125;
-inline constexpr int kExitNotExecutable = 126;
-inline constexpr int kExitNotFound = 127;
+using util::kExitNotExecutable;
+using util::kExitNotFound;
+using util::kExitSetup;
 
 // A setup step of init or the command failed: report it, exit 125.
 [[noreturn]] inline void die(const ChildSetup& cs, const StepError& e) {

@@ -24,6 +24,7 @@
 #include "sandbox/linux/syscalls.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/exit_codes.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -414,7 +415,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
                     " bytes, over limits.stage_size (" + std::to_string(stage_max) +
                     "): the sandbox was ended; what was staged is kept";
     } else if (st.timed_out) {
-        out.exit_code = 124;
+        out.exit_code = util::kExitTimeout;
         out.timed_out = true;
         out.signal = SIGKILL;
     } else if (st.interrupted) {

@@ -21,6 +21,7 @@
 
 #include "sandbox/backend.hpp"
 #include "sandbox/macos/seatbelt.hpp"
+#include "util/exit_codes.hpp"
 
 namespace agentbox::sandbox {
 namespace {
@@ -113,11 +114,11 @@ public:
                           : lim.name == "open_files" ? RLIMIT_NOFILE : -1;
                 if (res < 0) continue;
                 struct rlimit rl{static_cast<rlim_t>(lim.value), static_cast<rlim_t>(lim.value)};
-                if (::setrlimit(res, &rl) != 0) ::_exit(125);
+                if (::setrlimit(res, &rl) != 0) ::_exit(util::kExitSetup);
             }
-            if (::chdir(l.cwd.c_str()) != 0) ::_exit(125);
+            if (::chdir(l.cwd.c_str()) != 0) ::_exit(util::kExitSetup);
             ::execve(argv[0], argv.data(), envp.data());
-            ::_exit(errno == ENOENT ? 127 : 126);
+            ::_exit(errno == ENOENT ? util::kExitNotFound : util::kExitNotExecutable);
         }
         out.started = true;
         sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]},
@@ -148,7 +149,7 @@ public:
                                .count();
         out.peak_memory = static_cast<std::uint64_t>(out.usage.ru_maxrss);  // bytes on macOS
         if (out.timed_out) {
-            out.exit_code = 124;
+            out.exit_code = util::kExitTimeout;
         } else if (WIFSIGNALED(status)) {
             out.signal = WTERMSIG(status);
             out.exit_code = 128 + out.signal;

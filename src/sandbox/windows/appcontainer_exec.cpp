@@ -250,14 +250,15 @@ RunResult run(const policy::Plan& plan, const AppContainerPlan& ac, const std::s
                               CREATE_UNICODE_ENVIRONMENT,
                           env.data(), cwd.c_str(), &si.StartupInfo, &pi)) {
         const DWORD err = ::GetLastError();
-        result.exit_code = err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND ? 127 : 126;
+        const bool missing = err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND;
+        result.exit_code = missing ? util::kExitNotFound : util::kExitNotExecutable;
         result.error = win32_error("CreateProcess", ac.command_line, err);
         return result;
     }
     unique_handle process(pi.hProcess), thread(pi.hThread);
     if (!::AssignProcessToJobObject(job.get(), process.get())) {
         const DWORD err = ::GetLastError();
-        ::TerminateProcess(process.get(), 125);
+        ::TerminateProcess(process.get(), util::kExitSetup);
         throw Failed{win32_error("AssignProcessToJobObject", "", err)};
     }
     ::ResumeThread(thread.get());
@@ -267,10 +268,10 @@ RunResult run(const policy::Plan& plan, const AppContainerPlan& ac, const std::s
                                                ac.job.timeout_ms, INFINITE - 1))
                                          : INFINITE;
     if (::WaitForSingleObject(process.get(), wait) == WAIT_TIMEOUT) {
-        ::TerminateJobObject(job.get(), 124);
+        ::TerminateJobObject(job.get(), util::kExitTimeout);
         ::WaitForSingleObject(process.get(), INFINITE);
         result.timed_out = true;
-        result.exit_code = 124;
+        result.exit_code = util::kExitTimeout;
     } else {
         DWORD code = 0;
         ::GetExitCodeProcess(process.get(), &code);

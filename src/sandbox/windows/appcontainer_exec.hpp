@@ -7,11 +7,13 @@
 
 #include "policy/plan.hpp"
 #include "sandbox/windows/appcontainer.hpp"
+#include "util/exit_codes.hpp"
 
 namespace agentbox::sandbox::windows {
 
 struct RunResult {
-    int exit_code = 125;  // as DESIGN.md §2: own status, 124 for the wall-clock limit, 125 setup
+    // as DESIGN.md §2: own status, 124 for the wall-clock limit, 125 setup
+    int exit_code = util::kExitSetup;
     bool started = false;
     bool timed_out = false;
     std::string error;    // setup failure: operation, path, Win32 error text
