@@ -374,7 +374,11 @@ COMP_WORDS=(agentbox run -p def); COMP_CWORD=3; _agentbox; echo "${COMPREPLY[@]}
         self.assertEqual(len(ids), 1)
         self.assertIn(ids[0], r.stderr)
         with open(os.path.join(sessions, ids[0], "meta.json")) as f:
-            meta = json.load(f)
+            text = f.read()
+        # The last line is agentbox's MAC (agentbox(1), FILES); the JSON comes before it.
+        body, mac = text.rsplit("#agentbox-mac v1 ", 1)
+        self.assertRegex(mac, r"^[0-9a-f]{64}\n$")
+        meta = json.loads(body)
         self.assertEqual(meta["argv"], ["sh", "-c", "exit 7"])
         self.assertEqual(meta["status"], "empty")  # it wrote nothing
         self.assertEqual(os.stat(os.path.join(sessions, ids[0])).st_mode & 0o777, 0o700)

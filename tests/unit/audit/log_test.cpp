@@ -525,7 +525,9 @@ TEST_CASE("after a signed session.end every appended line is signed, and each he
     CHECK_FALSE(Json::parse(lines[0]).contains("sig"));
     CHECK_FALSE(Json::parse(lines[1]).contains("sig"));
     for (std::size_t i = 2; i < lines.size(); ++i) CHECK_MESSAGE(Json::parse(lines[i]).contains("sig"), i);
-    REQUIRE(r.heads.size() == 5);
+    // log.resume is written by open_append itself, before on_signed is set: the next head
+    // covers it.
+    REQUIRE(r.heads.size() == 4);
     CHECK(r.heads.front().first == 2);
     CHECK(r.heads.back().first == 6);
     CHECK(r.heads.back().second == Json::parse(lines[6])["hash"]);
