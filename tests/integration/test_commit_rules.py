@@ -130,6 +130,7 @@ class CommitRules(BoxTest):
                     " && echo 'run: x' > node_modules/pkg/.github/workflows/ci.yml")
         res = self.ab("commit")
         self.assert_held(res, "sub/.github/workflows/ci.yml")
+        self.assertNotIn("held back \"node_modules", res.err)
         # Nothing runs a workflow inside a package's tarball: asking for it every `npm
         # install` would only train people to approve without reading.
         self.assertTrue(os.path.exists(self.at("node_modules/pkg/.github/workflows/ci.yml")))
@@ -158,8 +159,8 @@ class CommitRules(BoxTest):
         res = self.ab("commit")
         self.assert_held(res, "d/s", "key", "up")
         # Approving the first link does not approve what leads through it.
-        res = self.ab("commit", "--force", "d/s")
-        self.assert_held(res, "key", "up")
+        self.ab("commit", "--force", "d/s", check=0)
+        self.assert_held(self.ab("commit"), "key", "up")
 
     def test_symlink_climbing_out_through_a_project_link_is_held_back(self):
         # Lexically "top/.." is the project itself; the kernel goes up from where `top` leads
