@@ -148,7 +148,7 @@ TEST_CASE("judge: a path is protected by every name the project reaches it by") 
     Trees::link(t.upper, ".husky", "h1");
     Trees::link(t.upper, "h1", "h2");
     Trees::file(t.upper, "h2/pre-commit", "x\n");
-    const auto judged = judge(protecting({".codex/**", ".claude/**", ".husky/**"}), t.project,
+    const auto judged = judge(protecting({".codex/**", "**/.claude/**", ".husky/**"}), t.project,
                               t.upper, changes(t.upper, t.project));
     CHECK(find(judged, "decoy-codex/config.toml").verdict == policy::Verdict::ask);
     CHECK(find(judged, "dotfiles/claude/commands/x.md").verdict == policy::Verdict::ask);
