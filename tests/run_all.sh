@@ -72,7 +72,7 @@ run_step conformance-root ctest --test-dir "$BUILD" -L conformance -V
 run_step conformance-root-bwrap env AGENTBOX_BACKEND=bwrap \
     ctest --test-dir "$BUILD" -L conformance -V
 run_step integration-root-bwrap-staging env AGENTBOX_BACKEND=bwrap \
-    ctest --test-dir "$BUILD" -R '^integration[.]test_staging$' -V
+    ctest --test-dir "$BUILD" -R '^integration[.]test_(staging|commit_rules)$' -V
 
 # ---- as an unprivileged user
 if [ "$(id -u)" -eq 0 ]; then
@@ -97,7 +97,7 @@ if [ "$(id -u)" -eq 0 ]; then
         suite=$(basename "$(dirname "$f")")
         backends=("")
         [ "$suite" = conformance ] && backends=("" bwrap)
-        [ "$(basename "$f")" = test_staging.py ] && backends=("" bwrap)
+        case "$(basename "$f")" in test_staging.py|test_commit_rules.py) backends=("" bwrap) ;; esac
         for backend in "${backends[@]}"; do
             # runuser starts no login session; the environment is built from scratch so that
             # none of root's variables leak into the unprivileged run.

@@ -35,72 +35,14 @@ profile::Profile session_profile(const stage::Session& s) {
     return profile::load_all(names, ctx);
 }
 
-std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+std::vector<Judged> judge(const profile::Profile& prof, const stage::Session& s,
                           const std::vector<stage::Change>& changes) {
-    std::vector<Judged> out;
-    out.reserve(changes.size());
-    for (const auto& c : changes) {
-        Judged j;
-        j.change = c;
-        if (!c.refused.empty()) {
-            j.verdict = policy::Verdict::deny;
-            j.why = c.refused + ": never committed";
-            out.push_back(std::move(j));
-            continue;
-        }
-        const policy::Decision d =
-            policy::decide(prof, policy::Request{policy::Op::commit, c.path}, project);
-        j.rule = d.rule;
-        j.source = d.source.str();
-        if (d.verdict != policy::Verdict::allow) {
-            j.verdict = d.verdict;
-            j.why = d.rule + (d.source.line > 0 ? " (" + d.source.file + ":" +
-                                                      std::to_string(d.source.line) + ")"
-                                                : std::string());
-            // A new directory only creates an empty directory; a protect pattern below it
-            // is judged on the entries themselves.
-            if (d.verdict == policy::Verdict::ask && c.kind == stage::Kind::added &&
-                S_ISDIR(c.new_mode))
-                j.verdict = policy::Verdict::allow;
-        } else if (c.link_outside) {
-            j.verdict = policy::Verdict::ask;
-            j.why = "symlink to " + util::quote(c.link_target) + ", outside the project";
-            j.rule = "symlink outside the project";
-            j.source = "<staging rules>";
-        }
-        out.push_back(std::move(j));
-    }
-    return out;
+    return stage::judge(prof, s.meta().project, s.upper(), changes);
 }
 
 std::vector<stage::Change> select(const std::vector<stage::Change>& all,
                                   const std::vector<std::string>& paths) {
-    if (paths.empty()) return all;
-    std::set<std::string> wanted;
-    for (const auto& c : all) {
-        for (const auto& p : paths) {
-            if (p.empty() || util::path_within(c.path, p)) {
-                wanted.insert(c.path);
-                // The new directories it lives in come with it.
-                for (auto slash = c.path.find('/'); slash != std::string::npos;
-                     slash = c.path.find('/', slash + 1))
-                    wanted.insert(c.path.substr(0, slash));
-                break;
-            }
-        }
-    }
-    std::vector<stage::Change> out;
-    for (const auto& c : all) {
-        if (!wanted.count(c.path)) continue;
-        // An ancestor is only needed when it is new (or changes type): a mode change or an
-        // opaque marker of a parent was not asked for.
-        const bool asked = std::any_of(paths.begin(), paths.end(), [&](const std::string& p) {
-            return p.empty() || util::path_within(c.path, p);
-        });
-        if (!asked && !(c.kind == stage::Kind::added || c.kind == stage::Kind::type)) continue;
-        out.push_back(c);
-    }
-    return out;
+    return stage::pick(all, paths);
 }
 
 std::string project_path(const std::string& typed, const std::string& project) {
@@ -171,26 +113,21 @@ Tally tally(const std::vector<Judged>& judged) {
     return t;
 }
 
-// Commit what the rules allow without asking; the rest stays staged.
+// Commit what the rules allow without asking, and what `approved` names; the rest stays staged.
 std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
                            const std::set<std::string>& approved, audit::Log* log) {
-    std::vector<stage::Change> go;
-    for (const auto& j : judged)
-        if (j.verdict == policy::Verdict::allow ||
-            (j.verdict == policy::Verdict::ask && approved.count(j.change.path)))
-            go.push_back(j.change);
-    std::vector<stage::Change> just_changes;
-    for (const auto& j : judged) just_changes.push_back(j.change);
     // The conflict check and the commit under one lock; a change set gone stale meanwhile (a
     // commit from another terminal) is refused by stage::commit.
     const stage::SessionLock lock(s);
-    const auto conflicts = stage::find_conflicts(s, go);
+    const stage::Selection sel = stage::choose(
+        judged, [&](const Judged& j) { return approved.count(j.change.path) > 0; });
+    const auto conflicts = stage::find_conflicts(s, sel.go);
     if (!conflicts.empty()) {
         for (const auto& c : conflicts) warn("conflict: " + util::quote(c.path) + " " + c.why);
         return "nothing committed: " + std::to_string(conflicts.size()) +
                " conflict(s); the session is kept (agentbox commit --force to overwrite)";
     }
-    const auto r = stage::commit(s, go);
+    const auto r = stage::commit(s, sel.go);
     const auto left = stage::changes(s.upper(), s.meta().project);
     s.set_status(left.empty() ? "committed" : "staged");
     if (log != nullptr) log_commit(*log, r.number, r.applied, r.stripped, left.size(), false);
@@ -259,7 +196,7 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
         s.set_status("empty", /*durable=*/false);
         return "no changes" + where;
     }
-    const auto judged = judge(prof, s.meta().project, cs);
+    const auto judged = judge(prof, s, cs);
     const Tally t = tally(judged);
     if (log != nullptr) log_changes(*log, judged);
     if (log != nullptr)

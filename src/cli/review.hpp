@@ -1,5 +1,5 @@
-// What may be committed: each staged change judged by policy::decide(commit) and the staging
-// rules of DESIGN.md §5, shared by `agentbox commit` and the end of `agentbox run`.
+// The end of a run's review, and what `agentbox commit` shares with it: the listing of judged
+// changes and their log events. What may be committed is decided in stage/select.hpp.
 #pragma once
 
 #include <functional>
@@ -10,6 +10,7 @@
 #include "policy/request.hpp"
 #include "profile/model.hpp"
 #include "stage/changes.hpp"
+#include "stage/select.hpp"
 #include "stage/session.hpp"
 
 namespace agentbox::audit {
@@ -18,21 +19,17 @@ class Log;
 
 namespace agentbox::cli {
 
-struct Judged {
-    stage::Change change;
-    policy::Verdict verdict = policy::Verdict::allow;  // ask = needs an explicit approval
-    std::string why;                                   // for ask and deny
-    std::string rule, source;  // the deciding rule and its file:line:col, for the log
-};
+// The verdicts and the selection live in stage/select.hpp; the cli reports them.
+using Judged = stage::Judged;
 
 // The profile a session ran with (its -p names, else "default"), loaded for its project.
 profile::Profile session_profile(const stage::Session& s);
 
-std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+// stage::judge for the session's change set.
+std::vector<Judged> judge(const profile::Profile& prof, const stage::Session& s,
                           const std::vector<stage::Change>& changes);
 
-// Changes at or below any of `paths` (project-relative; empty = all), plus the new directories
-// above them that they need.
+// stage::pick: changes at or below any of `paths`, plus the new directories above them.
 std::vector<stage::Change> select(const std::vector<stage::Change>& all,
                                   const std::vector<std::string>& paths);
 

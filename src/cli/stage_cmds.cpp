@@ -1,7 +1,11 @@
 #include "cli/stage_cmds.hpp"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <ctime>
@@ -25,6 +29,56 @@
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
+
+namespace {
+
+bool finished(const std::string& status) {
+    return status == "committed" || status == "discarded" || status == "empty";
+}
+
+// True when the directory has an entry. A session's upper/ is empty until the command writes
+// something; walking it for the exact change set would hash every staged file of every
+// session of the project.
+bool has_entries(const std::string& dir) {
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) return false;
+    while (const struct dirent* e = ::readdir(d.get()))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) return true;
+    return false;
+}
+
+stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
+    std::vector<stage::Meta> staged;
+    const stage::Meta* newest = nullptr;
+    const auto all = stage::list_sessions();
+    for (const auto& m : all) {
+        if (m.project != project || m.status == "broken") continue;
+        // A run that staged nothing is never the one meant.
+        if (m.status == "empty") continue;
+        if (!finished(m.status) &&
+            has_entries(stage::state_dir() + "/sessions/" + m.id + "/upper"))
+            staged.push_back(m);
+        newest = &m;  // oldest first: the last one is the newest
+    }
+    if (staged.size() > 1) {
+        std::string list;
+        for (const auto& m : staged)
+            list += "\n  " + m.id + "  " + m.status + "  " + util::quote(util::join(m.argv, " "));
+        throw Failure("more than one session of " + util::quote(project) +
+                          " holds staged changes; name one (agentbox sessions lists them):" + list,
+                      exit_usage);
+    }
+    const std::string id = pick == stage_args::Pick::staged && staged.size() == 1 ? staged.front().id
+                           : newest != nullptr                        ? newest->id
+                                                                      : std::string();
+    if (id.empty())
+        throw Failure("no session for the project " + util::quote(project) +
+                          " (name one: agentbox sessions lists them)",
+                      exit_usage);
+    return stage::Session::open(id, "");
+}
+
+}  // namespace
 
 namespace stage_args {
 
@@ -61,11 +115,14 @@ void add_target(CLI::App* cmd, std::optional<std::string>& session,
                     "current directory, else the current directory)");
 }
 
-stage::Session open_session(const std::optional<std::string>& project_flag,
-                            const std::string& id) {
+stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id,
+                            Pick pick) {
     try {
-        return stage::Session::open(id, id.empty() ? stage_args::project_of(project_flag) : "");
+        if (id.empty()) return pick_session(stage_args::project_of(project_flag), pick);
+        return stage::Session::open(id, "");
     } catch (const sys::SysError&) {
+        throw;
+    } catch (const Failure&) {
         throw;
     } catch (const std::runtime_error& e) {
         throw Failure(e.what(), exit_usage);
@@ -78,37 +135,6 @@ namespace {
 
 std::string plural(std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
-}
-
-void drop_emptied_dirs_once(std::vector<stage::Change>& go, const std::vector<const Judged*>& held);
-
-// A new directory whose entries are all held back would land in the project empty: it waits
-// for them.
-void drop_emptied_dirs(std::vector<stage::Change>& go, const std::vector<const Judged*>& held) {
-    // Until nothing changes: dropping a directory can leave its parent empty too.
-    for (std::size_t before = 0; before != go.size();) {
-        before = go.size();
-        drop_emptied_dirs_once(go, held);
-    }
-}
-
-void drop_emptied_dirs_once(std::vector<stage::Change>& go, const std::vector<const Judged*>& held) {
-    std::set<std::string> drop;
-    for (const auto& c : go) {
-        if (c.kind != stage::Kind::added || !S_ISDIR(c.new_mode)) continue;
-        const bool some_held = std::any_of(held.begin(), held.end(), [&](const Judged* j) {
-            return util::path_within(j->change.path, c.path);
-        });
-        const bool some_go = std::any_of(go.begin(), go.end(), [&](const stage::Change& o) {
-            return o.path != c.path && util::path_within(o.path, c.path);
-        });
-        if (some_held && !some_go) drop.insert(c.path);
-    }
-    std::erase_if(go, [&](const stage::Change& c) { return drop.count(c.path) > 0; });
-}
-
-bool finished(const std::string& status) {
-    return status == "committed" || status == "discarded" || status == "empty";
 }
 
 }  // namespace
@@ -236,27 +262,22 @@ int run_commit(const CommitOptions& o) {
         return paths.empty() ? 0 : exit_refused;
     }
     const profile::Profile prof = session_profile(s);
-    const auto judged = judge(prof, project, picked);
+    const auto judged = judge(prof, s, picked);
     // The approver answers for what needs approval; a dry run asks nobody.
     CommitApprovals approvals;
     if (const auto a = approver_of(prof, o.approver); a && !o.dry_run)
         approvals = ask_for_commits(*a, s.meta().id, judged);
-
-    std::vector<stage::Change> go;
-    std::vector<const Judged*> held;
-    for (const auto& j : judged) {
-        bool ok = j.verdict == policy::Verdict::allow ||
-                  (j.verdict == policy::Verdict::ask && approvals.allowed.count(j.change.path));
-        if (j.verdict == policy::Verdict::ask && o.force) {
-            // Approval is explicit: --force together with the path (or a directory above it)
-            // named on the command line; a bare --force approves nothing protected.
-            for (const auto& p : paths)
-                if (!p.empty() && util::path_within(j.change.path, p)) ok = true;
-        }
-        if (ok) go.push_back(j.change);
-        else if (j.change.kind != stage::Kind::replaced) held.push_back(&j);
-    }
-    drop_emptied_dirs(go, held);
+    // Approval is explicit: the approver's allow, or --force together with the path (or a
+    // directory above it) named on the command line; a bare --force approves nothing protected.
+    const auto named_with_force = [&](const Judged& j) {
+        return o.force && std::any_of(paths.begin(), paths.end(), [&](const std::string& p) {
+                   return !p.empty() && util::path_within(j.change.path, p);
+               });
+    };
+    const stage::Selection sel = stage::choose(judged, [&](const Judged& j) {
+        return approvals.allowed.count(j.change.path) > 0 || named_with_force(j);
+    });
+    const std::vector<stage::Change>& go = sel.go;
     const auto conflicts = stage::find_conflicts(s, go);
     if (!conflicts.empty() && !o.force) {
         for (const auto& c : conflicts)
@@ -268,8 +289,8 @@ int run_commit(const CommitOptions& o) {
     std::cerr << describe(judged, 2);
     if (o.dry_run) {
         note("dry run: would commit " + plural(go.size(), "change", "changes") + ", hold " +
-             std::to_string(held.size()));
-        return held.empty() ? 0 : exit_refused;
+             std::to_string(sel.held.size()));
+        return sel.held.empty() ? 0 : exit_refused;
     }
     stage::CommitResult r;
     {
@@ -295,12 +316,12 @@ int run_commit(const CommitOptions& o) {
     });
     note("committed " + plural(r.applied.size(), "change", "changes") + " from session " +
          s.meta().id + (left.empty() ? "" : "; " + std::to_string(left.size()) + " left staged"));
-    for (const auto* j : held)
-        warn("held back " + util::quote(j->change.path) + ": " + j->why +
-             (j->verdict == policy::Verdict::ask
-                  ? " (approve with: agentbox commit --force " + util::quote(j->change.path) + ")"
+    for (const auto& j : sel.held)
+        warn("held back " + util::quote(j.change.path) + ": " + j.why +
+             (j.verdict == policy::Verdict::ask
+                  ? " (approve with: agentbox commit --force " + util::quote(j.change.path) + ")"
                   : ""));
-    return held.empty() ? 0 : exit_refused;
+    return sel.held.empty() ? 0 : exit_refused;
 }
 
 // --- discard, undo --------------------------------------------------------------------------
@@ -340,7 +361,7 @@ int run_discard(const TargetOptions& o) {
 
 int run_undo(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
-    stage::Session s = stage_args::open_session(o.project, id);
+    stage::Session s = stage_args::open_session(o.project, id, stage_args::Pick::commit);
     stage::UndoResult r;
     try {
         const stage::SessionLock lock(s);

@@ -46,7 +46,7 @@ namespace stage_args {
 // Split `[SESSION] [PATH...]`: the first word is a session when it is an id or a unique id
 // prefix (at least 4 characters, starting with a digit), or when given with -s.
 struct Target {
-    std::string session;  // "" = newest of the project
+    std::string session;  // "" = the one open_session picks
     std::vector<std::string> paths;
 };
 Target split(const std::optional<std::string>& flag, const std::vector<std::string>& args);
@@ -55,8 +55,16 @@ std::string project_of(const std::optional<std::string>& flag);
 // -s/--session and -C/--project, for every command that acts on a session.
 void add_target(CLI::App* cmd, std::optional<std::string>& session,
                 std::optional<std::string>& project);
-// The session `id` names, or the newest of the project; a bad id is a usage error (exit 2).
-stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id);
+// What a command without a session id acts on (agentbox(1), "Sessions"): `staged` (diff,
+// commit, discard) the one session of the project that holds staged changes, else the newest
+// that is not empty; `commit` (undo) the newest that is not empty. Either way, refused with
+// exit 2 and the candidates listed when more than one session of the project holds staged
+// changes: a script must not act on the wrong one, nor on an empty one and report success.
+enum class Pick { staged, commit };
+// The session `id` names, or the one `pick` chooses; a bad or ambiguous choice is a usage
+// error (exit 2).
+stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id,
+                            Pick pick = Pick::staged);
 }  // namespace stage_args
 
 }  // namespace agentbox::cli

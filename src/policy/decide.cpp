@@ -1,8 +1,11 @@
 // policy::decide — "may this happen?" for paths, connections, commits and variables. Every
 // answer names the rule that decided and where it was written (DESIGN.md §1).
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "policy/fsrules.hpp"
+#include "policy/gitdir.hpp"
 #include "policy/hostrules.hpp"
 #include "policy/policy.hpp"
 #include "util/strings.hpp"
@@ -133,8 +136,7 @@ std::string literal_prefix(const std::string& pattern) {
 // A protect glob covers a change to `path` when it matches the path or an ancestor of it, or
 // when `path` is a directory above everything the glob names: replacing or deleting `.git`
 // changes `.git/hooks/**` too.
-bool protect_covers(const std::string& pattern, const std::string& path) {
-    if (path == "." || path == "/") return true;
+bool covers_here(const std::string& pattern, const std::string& path) {
     std::string p = path;
     for (;;) {
         if (util::glob_match(pattern, p, true)) return true;
@@ -146,8 +148,70 @@ bool protect_covers(const std::string& pattern, const std::string& path) {
     return !lp.empty() && util::path_within(lp, path);
 }
 
-Decision decide_commit(const profile::Profile& profile, const std::string& target,
-                       const std::string& project) {
+// Where a relative pattern applies: at the root of every repository in the project, because
+// that is where git, CI, editors and hook managers look: the project root, each directory
+// holding a `.git` (`roots`, which the caller found), and each directory above a `.git`
+// component of the path itself. A pattern that starts with `**/` applies at every depth, for
+// the tools that look in every directory (direnv, cargo, npm, agents). An absolute pattern
+// names one place.
+bool protect_covers(const std::string& pattern, const std::string& path, bool absolute,
+                    const std::vector<std::string>& roots) {
+    if (path == "." || path == "/") return true;
+    if (absolute) return covers_here(pattern, path);
+    if (pattern.starts_with("**/")) {
+        const std::string rest = pattern.substr(3);
+        for (std::size_t from = 0;;) {
+            if (covers_here(rest, path.substr(from))) return true;
+            const std::size_t slash = path.find('/', from);
+            if (slash == std::string::npos) return false;
+            from = slash + 1;
+        }
+    }
+    if (covers_here(pattern, path)) return true;
+    auto at_root = [&](const std::string& root) {
+        return !root.empty() && path.size() > root.size() + 1 && util::path_within(path, root) &&
+               covers_here(pattern, path.substr(root.size() + 1));
+    };
+    if (std::any_of(roots.begin(), roots.end(), at_root)) return true;
+    for (std::size_t at = path.find("/.git"); at != std::string::npos;
+         at = path.find("/.git", at + 1)) {
+        const std::size_t end = at + 5;
+        if ((end == path.size() || path[end] == '/') && at_root(path.substr(0, at))) return true;
+    }
+    return false;
+}
+
+const profile::Source kGitRule{"<built-in: git directories>", 0, 0};
+
+// The first name of `names` (project-relative) that a protect rule or the git-directory
+// allowlist covers, as the decision that asks; nullopt when none does.
+std::optional<Decision> protection(const profile::Profile& profile, const std::string& proj,
+                                   const std::vector<std::string>& names,
+                                   const CommitFacts& facts) {
+    const std::string& rel = names.front();
+    for (const auto& name : names) {
+        const std::string via =
+            name == rel ? std::string() : " (reached as " + util::quote(name) + ")";
+        const std::string abs = util::normalize_path(proj + "/" + name);
+        for (const auto& e : profile.commit.protect) {
+            const bool absolute = !e.value.empty() && e.value.front() == '/';
+            if (protect_covers(absolute ? util::normalize_path(e.value) : e.value,
+                               absolute ? abs : name, absolute, facts.repo_roots))
+                return make(Verdict::ask, entry_text("commit.protect", e), e.src,
+                            util::quote(rel) + via +
+                                " is protected: it needs an explicit approval");
+        }
+        if (auto why = git_dir_protection(name, facts.git_dirs, facts.symlink))
+            return make(Verdict::ask, "protected git directory", kGitRule,
+                        util::quote(rel) + via + ": " + *why + "; it needs an explicit approval");
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+Decision decide_commit(const profile::Profile& profile, const std::string& project,
+                       const std::string& target, const CommitFacts& facts) {
     if (project.empty() || project.front() != '/')
         throw std::invalid_argument("decide(commit): the project must be an absolute path");
     const std::string proj = util::normalize_path(project);
@@ -167,16 +231,19 @@ Decision decide_commit(const profile::Profile& profile, const std::string& targe
         return make(Verdict::deny, m.rule->rule, m.rule->src,
                     util::quote(rel) + " is inside a denied path");
 
-    for (const auto& e : profile.commit.protect) {
-        bool absolute = !e.value.empty() && e.value.front() == '/';
-        if (protect_covers(absolute ? util::normalize_path(e.value) : e.value,
-                           absolute ? abs : rel))
-            return make(Verdict::ask, entry_text("commit.protect", e), e.src,
-                        util::quote(rel) + " is protected: it needs an explicit approval");
+    // Protected when any name the project reaches the path by is: `.codex -> decoy` makes
+    // `decoy/config.toml` the agent's config as surely as `.codex/config.toml`.
+    std::vector<std::string> names{rel};
+    for (const auto& a : facts.aliases) {
+        const std::string n = util::normalize_path(a);
+        if (!n.empty() && n != "." && !n.starts_with("../") && n.front() != '/') names.push_back(n);
     }
+    if (auto d = protection(profile, proj, names, facts)) return *d;
     return make(Verdict::allow, "commit", kDefault,
                 util::quote(rel) + " is inside the project and not protected");
 }
+
+namespace {
 
 Decision decide_env(const profile::Profile& profile, const std::string& name) {
     const auto& env = profile.env;
@@ -229,7 +296,7 @@ Decision decide(const profile::Profile& profile, const Request& request,
         case Op::exec:
             return decide_path(profile, request.op, request.target, project, home, host);
         case Op::connect: return decide_connect(make_net_plan(profile.network), request.target);
-        case Op::commit: return decide_commit(profile, request.target, project);
+        case Op::commit: return decide_commit(profile, project, request.target, CommitFacts{});
         case Op::env: return decide_env(profile, request.target);
     }
     return make(Verdict::deny, "default deny", kDefault, "unknown operation");

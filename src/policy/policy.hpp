@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "policy/plan.hpp"
 #include "policy/request.hpp"
@@ -23,6 +24,24 @@ Decision decide(const profile::Profile& profile, const Request& request,
 // the answer is the one the sandbox gives: `agentbox explain` calls this one.
 Decision decide(const profile::Profile& profile, const Request& request,
                 const std::string& project, const std::string& home, const HostFacts* host);
+
+// What the caller knows of a path being committed beyond its name (policy reads no files).
+struct CommitFacts {
+    // Other project-relative names the project reaches the same file by, through symlinks in
+    // the project and in the change set: the path is protected when any of them is.
+    std::vector<std::string> aliases;
+    // Project-relative directories git also uses as a git directory, besides every `.git` at
+    // any depth: a `.git` file's `gitdir:`, a `commondir`.
+    std::vector<std::string> git_dirs;
+    // Project-relative directories holding a `.git` entry: nested repositories, where the
+    // relative protect patterns apply as at the project root.
+    std::vector<std::string> repo_roots;
+    bool symlink = false;  // the path is, or becomes, a symlink
+};
+
+// decide(commit) with those facts; decide() for Op::commit is this with none.
+Decision decide_commit(const profile::Profile& profile, const std::string& project,
+                       const std::string& target, const CommitFacts& facts);
 
 // Profile + invocation + host -> Plan. Never throws for things the host lacks: it records them
 // as Weakenings. Throws std::invalid_argument for an impossible invocation (empty argv...).

@@ -218,7 +218,14 @@ TEST_CASE("decide: commit") {
         {Op::commit, ".git", Q, "commit.protect"},  // replacing the directory above them
         {Op::commit, ".github/workflows/ci.yml", Q, "\".github/workflows/**\""},
         {Op::commit, ".githubx/workflows/ci.yml", A, "commit"},
-        {Op::commit, "docs/.git/config", A, "commit"},  // patterns are project-relative
+        // A relative pattern applies at the root of every repository: a nested repository's
+        // config is read by git as surely as the top one's ...
+        {Op::commit, "docs/.git/config", Q, "commit.protect \".git/config\""},
+        {Op::commit, "a/.git", Q, "commit.protect"},  // replacing a nested repository
+        {Op::commit, "a/x.git/config", A, "commit"},
+        // ... but not in any directory: a package's .vscode in node_modules is not an editor's.
+        {Op::commit, "a/b/.vscode/tasks.json", A, "commit"},
+        {Op::commit, "src/.envrc", A, "commit"},
         {Op::commit, ".vscode/tasks.json", Q, "\".vscode/**\""},
         {Op::commit, ".env.local", D, "filesystem.deny \"@project/.env*\""},
         {Op::commit, ".envrc", D, "filesystem.deny"},  // deny beats protect
@@ -226,6 +233,89 @@ TEST_CASE("decide: commit") {
     };
     auto p = table_profile();
     for (const auto& r : rows) check(p, r);
+}
+
+TEST_CASE("decide: inside a git directory at any depth, only what git writes in ordinary work") {
+    profile::Profile p;  // no protect patterns: the allowlist is built in
+    const Row rows[] = {
+        {Op::commit, ".git/objects/ab/cdef0123456789", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.pack", A, "commit"},
+        {Op::commit, ".git/objects/info/packs", A, "commit"},
+        {Op::commit, ".git/refs/heads/main", A, "commit"},
+        {Op::commit, ".git/logs/HEAD", A, "commit"},
+        {Op::commit, ".git/index", A, "commit"},
+        {Op::commit, ".git/HEAD", A, "commit"},
+        {Op::commit, ".git/ORIG_HEAD", A, "commit"},
+        {Op::commit, ".git/packed-refs", A, "commit"},
+        {Op::commit, ".git/COMMIT_EDITMSG", A, "commit"},
+        {Op::commit, "vendor/lib/.git/refs/tags/v1", A, "commit"},
+        {Op::commit, ".gitignore", A, "commit"},
+        {Op::commit, ".github/x", A, "commit"},
+        {Op::commit, "not.git/config", A, "commit"},
+        // Everything else git reads there needs approval, at every depth.
+        {Op::commit, ".git/config", Q, "git directory"},
+        {Op::commit, ".git/commondir", Q, "git directory"},
+        {Op::commit, ".git/hooks/pre-commit", Q, "git directory"},
+        {Op::commit, ".git/info/attributes", Q, "git directory"},
+        {Op::commit, ".git/objects/info/alternates", Q, "git directory"},
+        {Op::commit, ".git/objects/ab/cd/ef", Q, "git directory"},
+        {Op::commit, ".git/worktrees/w/HEAD", Q, "git directory"},
+        {Op::commit, ".git/modules/sub/config", Q, "git directory"},
+        {Op::commit, ".git/modules/sub/hooks/post-checkout", Q, "git directory"},
+        {Op::commit, ".git/rebase-merge/git-rebase-todo", Q, "git directory"},
+        {Op::commit, ".git/some-file-git-reads-next-year", Q, "git directory"},
+        {Op::commit, "sub/.git/hooks/post-checkout", Q, "git directory"},
+        {Op::commit, "a/b/.git/config", Q, "git directory"},
+        {Op::commit, "sub/.git", Q, "git directory"},  // a .git file redirects git wholesale
+    };
+    for (const auto& r : rows) check(p, r);
+
+    // A directory a .git file or commondir names is a git directory too.
+    CommitFacts f;
+    f.git_dirs = {"elsewhere/gd"};
+    CHECK(decide_commit(p, kProject, "elsewhere/gd/config", f).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "elsewhere/gd/hooks/pre-push", f).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "elsewhere/gd/refs/heads/x", f).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, "elsewhere/other", f).verdict == Verdict::allow);
+    // Git writes no symlinks in its directory.
+    CommitFacts link;
+    link.symlink = true;
+    CHECK(decide_commit(p, kProject, ".git/objects/info", link).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "src/link", link).verdict == Verdict::allow);
+}
+
+TEST_CASE("decide: protect patterns at repository roots, and at every depth with **/") {
+    profile::Profile p;
+    p.commit.protect = {E(".vscode/**", 1), E("**/.envrc", 2), E("**/.claude/**", 3),
+                        E("/p/only/here", 4)};
+    CommitFacts f;
+    f.repo_roots = {"sub", "a/b"};
+    CHECK(decide_commit(p, kProject, "sub/.vscode/tasks.json", f).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "a/b/.vscode/x", f).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "a/.vscode/x", f).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, "subx/.vscode/x", f).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, "sub/.vscode", f).verdict == Verdict::ask);  // replaced
+    CHECK(decide_commit(p, kProject, "x/y/.envrc", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, ".envrc", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "x/.envrc.bak", {}).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, "pkg/.claude/commands/x.md", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "pkg/.claude", {}).verdict == Verdict::ask);  // deleted
+    CHECK(decide_commit(p, kProject, "only/here", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "x/only/here", {}).verdict == Verdict::allow);
+}
+
+TEST_CASE("decide: a path is protected when any name the project reaches it by is") {
+    auto p = table_profile();
+    CommitFacts f;
+    f.aliases = {".vscode/tasks.json"};
+    const Decision d = decide_commit(p, kProject, "decoy/tasks.json", f);
+    CHECK(d.verdict == Verdict::ask);
+    CHECK(d.reason.find("reached as \".vscode/tasks.json\"") != std::string::npos);
+    CHECK(decide_commit(p, kProject, "decoy/tasks.json", CommitFacts{}).verdict == Verdict::allow);
+    // An alias cannot make a path less protected, nor name one outside the project.
+    f.aliases = {"plain/file", "../outside"};
+    CHECK(decide_commit(p, kProject, ".git/config", f).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "src/x", f).verdict == Verdict::allow);
 }
 
 TEST_CASE("decide: environment variables") {

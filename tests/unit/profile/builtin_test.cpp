@@ -85,7 +85,7 @@ TEST_CASE("every built-in profile parses, loads and names itself") {
         CHECK(has(p.filesystem.deny, "/home/u/.config/agentbox"));
         CHECK(has(p.filesystem.deny, "/etc/shadow"));
         CHECK(has(p.env.deny, "*_TOKEN"));
-        CHECK(has(p.commit.protect, ".git/hooks/**"));
+        CHECK(has(p.commit.protect, ".github/workflows/**"));
         CHECK(p.network.mode.set);
         CHECK(*p.process.seccomp == SeccompMode::default_);
         // Built-in sources carry real lines.

@@ -1,0 +1,104 @@
+#include "policy/gitdir.hpp"
+
+#include <array>
+#include <string_view>
+
+#include "util/strings.hpp"
+
+namespace agentbox::policy {
+
+namespace {
+
+bool is_hex(std::string_view s) {
+    if (s.empty()) return false;
+    for (const char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+// Files at the top of a git directory that git writes as it works and reads only as data:
+// the current branch and the other ref files, the index, messages being edited, bisect
+// state. Not here, and so asked about: config, hooks/, info/ (exclude and attributes pick
+// filter and diff drivers), commondir and gitdir (move git's config and hooks elsewhere),
+// worktrees/ and modules/ (other repositories' config and hooks), rebase-merge/,
+// rebase-apply/ and sequencer/ (todo lists run `exec` lines when the user continues),
+// objects/info/alternates (other object stores), and anything git adds later.
+constexpr std::array<std::string_view, 25> kTopFiles = {
+    "HEAD",          "ORIG_HEAD",      "FETCH_HEAD",        "MERGE_HEAD",
+    "MERGE_MSG",     "MERGE_MODE",     "CHERRY_PICK_HEAD",  "REVERT_HEAD",
+    "REBASE_HEAD",   "AUTO_MERGE",     "COMMIT_EDITMSG",    "TAG_EDITMSG",
+    "SQUASH_MSG",    "index",          "packed-refs",       "shallow",
+    "BISECT_LOG",    "BISECT_START",   "BISECT_TERMS",      "BISECT_NAMES",
+    "BISECT_HEAD",   "BISECT_EXPECTED_REV", "BISECT_ANCESTORS_OK", "BISECT_FIRST_PARENT",
+    // Shown by gitweb and `git instaweb` as text; nothing runs it.
+    "description",
+};
+
+}  // namespace
+
+bool git_writes_in_ordinary_work(const std::string& inside) {
+    // The directory itself is not: a `.git` file or symlink redirects git wholesale, and
+    // deleting or replacing the directory is not ordinary work. (Creating one empty is
+    // allowed by the caller, as any new directory is: its entries are judged one by one.)
+    if (inside.empty()) return false;
+    for (const auto& f : kTopFiles)
+        if (inside == f) return true;
+    const auto parts = util::split(inside, '/');
+    const std::string_view top = parts.front();
+    // Refs and their logs are names and hashes; git never runs them.
+    if (top == "refs" || top == "logs") return true;
+    if (top != "objects") return false;
+    if (parts.size() == 1) return true;
+    const std::string_view sub = parts[1];
+    // Loose objects: objects/ab/cdef...; packs with their indexes, bitmaps and keep files.
+    if (sub.size() == 2 && is_hex(sub)) return parts.size() <= 3;
+    if (sub == "pack") return parts.size() <= 3;
+    if (sub == "info") {
+        // objects/info/alternates and http-alternates point git at other object stores.
+        if (parts.size() == 2) return true;
+        const std::string_view f = parts[2];
+        if (f == "packs" || f == "commit-graph") return parts.size() == 3;
+        if (f == "commit-graphs") return parts.size() <= 4;
+        return false;
+    }
+    return false;
+}
+
+std::optional<std::string> git_dir_protection(const std::string& rel,
+                                              const std::vector<std::string>& git_dirs,
+                                              bool symlink) {
+    auto judge_inside = [&](const std::string& dir,
+                            const std::string& inside) -> std::optional<std::string> {
+        const std::string where = util::quote(dir) + " is a git directory";
+        if (symlink)
+            return where + ": git writes no symlinks in it, and one there can point its config, "
+                           "hooks or objects elsewhere";
+        if (!git_writes_in_ordinary_work(inside))
+            return where + ", and git does not write " + util::quote(inside) +
+                   " in ordinary work";
+        return std::nullopt;
+    };
+    // Every `.git` component: a nested repository's hooks run as surely as the top one's.
+    std::size_t from = 0;
+    for (;;) {
+        const std::size_t at = rel.find(".git", from);
+        if (at == std::string::npos) break;
+        const std::size_t end = at + 4;
+        const bool starts = at == 0 || rel[at - 1] == '/';
+        const bool ends = end == rel.size() || rel[end] == '/';
+        if (starts && ends) {
+            const std::string dir = rel.substr(0, end);
+            const std::string inside = end == rel.size() ? "" : rel.substr(end + 1);
+            if (auto why = judge_inside(dir, inside)) return why;
+        }
+        from = at + 1;
+    }
+    for (const auto& d : git_dirs) {
+        if (!util::path_within(rel, d) && !d.empty()) continue;
+        const std::string inside = d.empty() ? rel : rel == d ? "" : rel.substr(d.size() + 1);
+        if (auto why = judge_inside(d.empty() ? "." : d, inside)) return why;
+    }
+    return std::nullopt;
+}
+
+}  // namespace agentbox::policy

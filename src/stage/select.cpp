@@ -1,0 +1,448 @@
+#include "stage/select.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "policy/policy.hpp"
+#include "stage/fsops.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::stage {
+
+namespace {
+
+using sys::unique_fd;
+
+// The project as a commit of the whole change set would leave it, read path by path: the
+// change set where it names the path, else the project. Only what judging needs: whether a
+// path is a symlink (and to what), and the small files git reads to find its directories.
+class View {
+public:
+    View(const std::string& project, const std::string& upper, const std::vector<Change>& cs)
+        : project_(project), upper_(upper) {
+        for (const auto& c : cs) by_path_.emplace(c.path, &c);
+        root_.reset(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!root_) throw sys::SysError("open", project, errno);
+    }
+
+    enum class Node { missing, link, other };
+
+    Node lookup(const std::string& rel, std::string* target = nullptr) const {
+        if (auto it = by_path_.find(rel); it != by_path_.end()) {
+            const Change& c = *it->second;
+            if (c.kind == Kind::deleted) return Node::missing;
+            if (S_ISLNK(c.new_mode)) {
+                if (target) *target = c.link_target;
+                return Node::link;
+            }
+            return Node::other;
+        }
+        // Below a directory that only upper/ has (new, or a file or link before), every entry
+        // is in the change set; below a deleted one nothing is left.
+        for (auto slash = rel.rfind('/'); slash != std::string::npos && slash > 0;
+             slash = rel.rfind('/', slash - 1)) {
+            auto it = by_path_.find(rel.substr(0, slash));
+            if (it == by_path_.end()) continue;
+            const Kind k = it->second->kind;
+            if (k == Kind::added || k == Kind::type || k == Kind::deleted) return Node::missing;
+        }
+        auto [dir, name] = fsops::split_parent(rel);
+        unique_fd d;
+        try {
+            d = fsops::open_dir_beneath(root_.get(), dir, project_ + "/" + dir);
+        } catch (const sys::SysError&) {
+            return Node::missing;  // an ancestor is missing, or not a directory
+        }
+        struct stat st {};
+        if (::fstatat(d.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Node::missing;
+        if (!S_ISLNK(st.st_mode)) return Node::other;
+        if (target) {
+            std::string buf(PATH_MAX, '\0');
+            const ssize_t n = ::readlinkat(d.get(), name.c_str(), buf.data(), buf.size());
+            if (n < 0) return Node::missing;
+            buf.resize(static_cast<std::size_t>(n));
+            *target = buf;
+        }
+        return Node::link;
+    }
+
+    // A small regular file (a `.git` file, a commondir): "" when absent or not one.
+    std::string small_file(const std::string& rel) const {
+        std::string base;
+        if (auto it = by_path_.find(rel); it != by_path_.end()) {
+            if (!S_ISREG(it->second->new_mode)) return "";
+            base = upper_;
+        } else if (lookup(rel) != Node::other) {
+            return "";
+        } else {
+            base = project_;
+        }
+        unique_fd r(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!r) return "";
+        auto [dir, name] = fsops::split_parent(rel);
+        unique_fd d;
+        try {
+            d = fsops::open_dir_beneath(r.get(), dir, base + "/" + dir);
+        } catch (const sys::SysError&) {
+            return "";
+        }
+        unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        struct stat st {};
+        if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+        std::string out(4096, '\0');
+        const ssize_t n = ::read(f.get(), out.data(), out.size());
+        out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        return out;
+    }
+
+    struct Resolved {
+        bool outside = false;  // leaves the project (or cannot be followed to an end)
+        std::string path;      // project-relative, "" = the root, when inside
+    };
+
+    // Where `rel` leads, following symlinks of the view in every component (the last one
+    // too when `follow_last`), as the kernel would once the change set is committed. A ".."
+    // goes up from where the path has got to, not lexically. Leaving the project at any step
+    // is leaving it: the host beyond is not ours to follow.
+    Resolved resolve(const std::string& rel, bool follow_last) const {
+        std::deque<std::string> todo;
+        for (auto& p : util::split(rel, '/')) todo.push_back(std::move(p));
+        if (!rel.empty() && rel.front() == '/' && !strip_project(todo)) return {true, ""};
+        std::vector<std::string> at;
+        int hops = 0;
+        while (!todo.empty()) {
+            std::string part = std::move(todo.front());
+            todo.pop_front();
+            if (part.empty() || part == ".") continue;
+            if (part == "..") {
+                if (at.empty()) return {true, ""};
+                at.pop_back();
+                continue;
+            }
+            at.push_back(part);
+            if (todo.empty() && !follow_last) break;
+            std::string target;
+            if (lookup(util::join(at, "/"), &target) != Node::link) continue;
+            // Linux gives up after 40 links; so does this, as "outside": it cannot be judged.
+            if (++hops > 40) return {true, ""};
+            at.pop_back();
+            std::deque<std::string> next;
+            for (auto& p : util::split(target, '/')) next.push_back(std::move(p));
+            if (!target.empty() && target.front() == '/') {
+                if (!strip_project(next)) return {true, ""};
+                at.clear();
+            }
+            todo.insert(todo.begin(), next.begin(), next.end());
+        }
+        return {false, util::join(at, "/")};
+    }
+
+private:
+    // An absolute path is inside only through the project's own path, component by component
+    // (a lexical "/proj/../proj" is not: the kernel would follow what is there). Leaves the
+    // components below the project in `parts`; false when the path does not go through it.
+    bool strip_project(std::deque<std::string>& parts) const {
+        for (const auto& want : util::split(project_, '/')) {
+            if (want.empty()) continue;
+            while (!parts.empty() && (parts.front().empty() || parts.front() == "."))
+                parts.pop_front();
+            if (parts.empty() || parts.front() != want) return false;
+            parts.pop_front();
+        }
+        return true;
+    }
+
+    std::string project_, upper_;
+    unique_fd root_;
+    std::unordered_map<std::string, const Change*> by_path_;
+};
+
+// Every symlink of the view that leads into the project, with where it leads; the `.git`
+// entries and the git directories found on the way. The project is walked once, by
+// directory entry types only: a commit's judging costs one readdir per directory.
+struct Links {
+    std::vector<std::pair<std::string, std::string>> into;  // link path, resolved target
+    std::vector<std::string> dot_git;                       // paths named .git
+};
+
+void walk_project(int dirfd, const std::string& rel, const View& view, Links& out) {
+    const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup < 0) return;
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
+    if (!d) {
+        ::close(dup);
+        return;
+    }
+    std::vector<std::string> subdirs;
+    while (const struct dirent* e = ::readdir(d.get())) {
+        const std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        const std::string path = rel.empty() ? name : rel + "/" + name;
+        unsigned char type = e->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st {};
+            if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+        }
+        if (name == ".git") out.dot_git.push_back(path);
+        if (type == DT_LNK) {
+            std::string target;
+            if (view.lookup(path, &target) != View::Node::link) continue;  // the change set's
+            const auto r = view.resolve(path, true);
+            if (!r.outside) out.into.emplace_back(path, r.path);
+        } else if (type == DT_DIR) {
+            subdirs.push_back(name);
+        }
+    }
+    for (const auto& name : subdirs) {
+        unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub) walk_project(sub.get(), rel.empty() ? name : rel + "/" + name, view, out);
+    }
+}
+
+std::string first_line(const std::string& s) {
+    std::string l = s.substr(0, s.find('\n'));
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    return l;
+}
+
+// The directories git uses as a git directory that are not named `.git`: what a `.git` file's
+// `gitdir:` names, and what a git directory's `commondir` names (resolved in the view; those
+// outside the project are not ours to protect).
+std::vector<std::string> other_git_dirs(const View& view, const std::vector<std::string>& dot_git) {
+    std::vector<std::string> dirs;
+    std::vector<std::string> git_dirs;  // every git directory, for their commondir
+    auto add = [&](const std::string& from_dir, const std::string& named) {
+        if (named.empty()) return;
+        const auto r = view.resolve(named.front() == '/' || from_dir.empty()
+                                        ? named
+                                        : from_dir + "/" + named,
+                                    true);
+        if (r.outside) return;
+        if (std::find(dirs.begin(), dirs.end(), r.path) == dirs.end()) {
+            dirs.push_back(r.path);
+            git_dirs.push_back(r.path);
+        }
+    };
+    for (const auto& g : dot_git) {
+        const auto [parent, name] = fsops::split_parent(g);
+        if (view.lookup(g) == View::Node::other) {
+            const std::string text = view.small_file(g);
+            if (text.starts_with("gitdir:"))
+                add(parent, std::string(util::trim(first_line(text).substr(7))));
+            else
+                git_dirs.push_back(g);
+        }
+    }
+    for (std::size_t i = 0; i < git_dirs.size() && i < 256; ++i) {
+        const std::string d = git_dirs[i];
+        const std::string text = view.small_file(d.empty() ? "commondir" : d + "/commondir");
+        if (!text.empty()) add(d, std::string(util::trim(first_line(text))));
+    }
+    return dirs;
+}
+
+}  // namespace
+namespace {
+
+// Every name by which the project reaches `path`: itself, and through each link of `links`
+// whose target holds it, the link's own names. A link is used once in a chain (`x -> .` would
+// give x/x/x/...). False when there are more than `limit` names: too many to judge, which
+// the caller treats as protected.
+bool names_of(const std::string& path, const Links& links, std::vector<std::string>& names,
+              std::vector<bool>& used, std::size_t limit) {
+    for (std::size_t i = 0; i < links.into.size(); ++i) {
+        if (used[i]) continue;
+        const auto& [link, target] = links.into[i];
+        if (!target.empty() && !util::path_within(path, target)) continue;
+        const std::string rest = target.empty() ? path : path.substr(target.size());
+        const std::string name =
+            target.empty() ? link + (path.empty() ? "" : "/" + path) : link + rest;
+        if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+        if (names.size() >= limit) return false;
+        names.push_back(name);
+        used[i] = true;
+        const bool ok = names_of(name, links, names, used, limit);
+        used[i] = false;
+        if (!ok) return false;
+    }
+    return true;
+}
+
+Judged judged_as(const Change& c, const policy::Decision& d) {
+    Judged j;
+    j.change = c;
+    j.verdict = d.verdict;
+    j.rule = d.rule;
+    j.source = d.source.str();
+    if (d.verdict == policy::Verdict::allow) return j;
+    if (d.source.line > 0) {
+        j.why = d.rule + " (" + d.source.file + ":" + std::to_string(d.source.line) + ")";
+        // Protected under another name: say which, or the rule seems not to match.
+        if (auto at = d.reason.find("(reached as "); at != std::string::npos)
+            j.why += " " + d.reason.substr(at, d.reason.find(')', at) + 1 - at);
+    } else {
+        // A built-in rule (git directories): its reason says what it found.
+        j.why = d.rule + ": " + d.reason;
+    }
+    return j;
+}
+
+}  // namespace
+
+std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+                          const std::string& upper, const std::vector<Change>& changes) {
+    const View view(project, upper, changes);
+    // The links and `.git` entries of the project as the commit would leave it: the
+    // project's, less what the change set deletes or replaces, and the change set's own.
+    Links links;
+    {
+        unique_fd root(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!root) throw sys::SysError("open", project, errno);
+        walk_project(root.get(), "", view, links);
+    }
+    for (const auto& c : changes) {
+        if (c.kind == Kind::deleted) continue;
+        const auto [parent, name] = fsops::split_parent(c.path);
+        if (name == ".git" && std::find(links.dot_git.begin(), links.dot_git.end(), c.path) ==
+                                  links.dot_git.end())
+            links.dot_git.push_back(c.path);
+        if (!S_ISLNK(c.new_mode)) continue;
+        const auto r = view.resolve(c.path, true);
+        if (!r.outside &&
+            std::none_of(links.into.begin(), links.into.end(),
+                         [&](const auto& l) { return l.first == c.path; }))
+            links.into.emplace_back(c.path, r.path);
+    }
+    policy::CommitFacts shared;
+    shared.git_dirs = other_git_dirs(view, links.dot_git);
+    for (const auto& g : links.dot_git) {
+        const std::string root = fsops::split_parent(g).first;
+        if (!root.empty() && view.lookup(g) != View::Node::missing) shared.repo_roots.push_back(root);
+    }
+
+    std::vector<Judged> out;
+    out.reserve(changes.size());
+    for (const auto& c : changes) {
+        if (!c.refused.empty()) {
+            Judged j;
+            j.change = c;
+            j.verdict = policy::Verdict::deny;
+            j.why = c.refused + ": never committed";
+            out.push_back(std::move(j));
+            continue;
+        }
+        policy::CommitFacts facts = shared;
+        facts.symlink = S_ISLNK(c.new_mode) || S_ISLNK(c.old_mode);
+        std::vector<std::string> names{c.path};
+        std::vector<bool> used(links.into.size(), false);
+        const bool all_names = names_of(c.path, links, names, used, 64);
+        facts.aliases.assign(names.begin() + 1, names.end());
+        Judged j = judged_as(c, policy::decide_commit(prof, project, c.path, facts));
+        if (j.verdict == policy::Verdict::ask && c.kind == Kind::added && S_ISDIR(c.new_mode)) {
+            // A new directory only creates an empty directory; a protect pattern below it
+            // is judged on the entries themselves.
+            j.verdict = policy::Verdict::allow;
+            j.why.clear();
+        }
+        if (j.verdict != policy::Verdict::allow) {
+            out.push_back(std::move(j));
+            continue;
+        }
+        if (!all_names) {
+            j.verdict = policy::Verdict::ask;
+            j.why = "reached through more than 64 names (symlinks into it); not judged name by name";
+            j.rule = "symlink aliases";
+            j.source = "<staging rules>";
+        } else if (S_ISLNK(c.new_mode)) {
+            // Where the link leads once committed, through the links already in the project
+            // and those in the change set: `key -> ssh-link/id_rsa` leaves the project when
+            // `ssh-link` does.
+            if (c.link_outside || view.resolve(c.path, true).outside) {
+                j.verdict = policy::Verdict::ask;
+                j.why = "symlink to " + util::quote(c.link_target) + ", which leads outside the project";
+                j.rule = "symlink outside the project";
+                j.source = "<staging rules>";
+            }
+        }
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+std::vector<Change> pick(const std::vector<Change>& all, const std::vector<std::string>& paths) {
+    if (paths.empty()) return all;
+    const auto asked = [&](const Change& c) {
+        return std::any_of(paths.begin(), paths.end(), [&](const std::string& p) {
+            return p.empty() || util::path_within(c.path, p);
+        });
+    };
+    std::set<std::string> wanted;
+    for (const auto& c : all) {
+        if (!asked(c)) continue;
+        wanted.insert(c.path);
+        // The new directories it lives in come with it.
+        for (auto slash = c.path.find('/'); slash != std::string::npos;
+             slash = c.path.find('/', slash + 1))
+            wanted.insert(c.path.substr(0, slash));
+    }
+    std::vector<Change> out;
+    for (const auto& c : all) {
+        if (!wanted.count(c.path)) continue;
+        // An ancestor is only needed when it is new (or changes type): a mode change or an
+        // opaque marker of a parent was not asked for.
+        if (!asked(c) && !(c.kind == Kind::added || c.kind == Kind::type)) continue;
+        out.push_back(c);
+    }
+    return out;
+}
+
+namespace {
+
+// One pass of dropping new directories with nothing left to put in them; true when it
+// dropped any (which can leave their parent empty in turn).
+bool drop_emptied_dirs_once(std::vector<Change>& go, const std::vector<Judged>& held) {
+    std::set<std::string> drop;
+    for (const auto& c : go) {
+        if (c.kind != Kind::added || !S_ISDIR(c.new_mode)) continue;
+        const bool some_held = std::any_of(held.begin(), held.end(), [&](const Judged& j) {
+            return util::path_within(j.change.path, c.path);
+        });
+        if (!some_held) continue;
+        const bool some_go = std::any_of(go.begin(), go.end(), [&](const Change& o) {
+            return o.path != c.path && util::path_within(o.path, c.path);
+        });
+        if (!some_go) drop.insert(c.path);
+    }
+    std::erase_if(go, [&](const Change& c) { return drop.count(c.path) > 0; });
+    return !drop.empty();
+}
+
+}  // namespace
+
+Selection choose(const std::vector<Judged>& judged,
+                 const std::function<bool(const Judged&)>& approved) {
+    Selection s;
+    for (const auto& j : judged) {
+        const bool ok = j.verdict == policy::Verdict::allow ||
+                        (j.verdict == policy::Verdict::ask && approved && approved(j));
+        if (ok) s.go.push_back(j.change);
+        else if (j.change.kind != Kind::replaced) s.held.push_back(j);
+    }
+    while (drop_emptied_dirs_once(s.go, s.held)) {
+    }
+    return s;
+}
+
+}  // namespace agentbox::stage

