@@ -155,8 +155,9 @@ std::string base85_line(std::string_view data) {
 void literal(int fd, std::string_view content, std::uint64_t size, const std::string& shown,
              const Sink& out) {
     out("literal " + std::to_string(size) + "\n");
+    // Git's own level (zlib_compression_level): the fastest, and the same bytes as git diff.
     z_stream zs{};
-    if (AGENTBOX_LAZY(zlib(), deflateInit_)(&zs, Z_DEFAULT_COMPRESSION, ZLIB_VERSION,
+    if (AGENTBOX_LAZY(zlib(), deflateInit_)(&zs, Z_BEST_SPEED, ZLIB_VERSION,
                                             static_cast<int>(sizeof(z_stream))) != Z_OK)
         throw std::runtime_error("zlib: deflateInit failed");
     struct End {

@@ -336,7 +336,7 @@ TEST_CASE("test_binary_diff_applies_with_git_apply: full blob ids and literal da
     std::string lit;
     literal(-1, "", 0, "x", [&](std::string_view p) { lit += p; });
     CHECK(lit == "literal 0\nHcmV?d00001\n\n");
-    CHECK(base85_line("\0\0\0\0") == "D00000\n");
+    CHECK(base85_line(std::string_view("\0\0\0\0", 4)) == "D00000\n");
 
     Trees t;
     std::string bin(300000, '\0');
