@@ -126,9 +126,9 @@ class ReviewDisplay(BoxTest):
     # ---- §7: diff streams, memory bounded
 
     def test_diff_of_2gib_sparse_file_under_768mib_limit(self):
-        # A line of text, then holes: NULs from byte 12, so binary as git decides; and a
-        # 20 MB text file, above the text-diff limits.
-        self.staged("printf 'a text file\\n' > big.txt; truncate -s 2047M big.txt; "
+        # 8 KiB of text, then holes: text as git decides (no NUL in the first 8000 bytes),
+        # 2 GiB long; and a 20 MB text file, above the text-diff limits too.
+        self.staged("seq 2000 | head -c 8192 > big.txt; truncate -s 2047M big.txt; "
                     "seq 3000000 > long.txt; printf 'small\\n' > small.txt")
         limit = 768 << 20
         p = self.ab("diff", check=0, prlimit=limit)
@@ -139,7 +139,8 @@ class ReviewDisplay(BoxTest):
         long_size = os.path.getsize(os.path.join(self.box.upper(), "long.txt"))
         self.assertIn(b"GIT binary patch\nliteral %d\n" % long_size, p.stdout)
         out = self.on_terminal("diff", "--no-pager")
-        self.assertIn(b"Binary files /dev/null and b/big.txt differ", out)
+        self.assertIn(b"Large files /dev/null and b/big.txt differ: 0 -> %d bytes, "
+                      b"new content XXH3-128 " % (2047 << 20), out)
         self.assertIn(b"Large files /dev/null and b/long.txt differ: 0 -> %d bytes, "
                       b"new content XXH3-128 " % long_size, out)
         st = self.ab("diff", "--stat", check=0, prlimit=limit).stdout
