@@ -78,8 +78,9 @@ mode_t process_umask();
 bool loose_mode(mode_t m);
 
 // Like `git diff --stat=width`: " name | N +++--" for each file of the patch, "Bin X -> Y
-// bytes" for binary ones, then the summary line ("N files changed, X insertions(+), Y
-// deletions(-)"). Names are escaped with escape_for_terminal. Empty when nothing to show.
+// bytes" for binary and large ones, then the summary line ("N files changed, X
+// insertions(+), Y deletions(-)"). Names are escaped with util::escape_for_terminal. Empty
+// when nothing to show.
 std::string stat(const std::vector<Change>& changes, const std::string& upper,
                  const std::string& project, int width = 80);
 
