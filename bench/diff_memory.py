@@ -2,8 +2,8 @@
 """Peak memory of `agentbox diff` (issue 16 §7): the bound agentbox(1) states, measured on the
 change sets that cost the most, each staged by a real sandboxed run:
 
-  sparse-2g     one 2 GiB sparse text file (a line of text, then holes): streamed as binary
-                patch data, never held whole
+  sparse-2g     one 2 GiB sparse text file (8 KiB of text, then holes: text as git decides):
+                shown as large and streamed as binary patch data, never held whole
   text-limit    two sides of a text file just under the text-diff limits (8 MiB, 200,000
                 short lines each, every line changed): the largest diff held in memory
   binary-64m    a 64 MiB binary file replacing another: hashed and deflated block by block
@@ -41,9 +41,10 @@ def main():
     ap.add_argument("--results")
     ap.add_argument("--quick", action="store_true", help="small sizes: checks that it runs")
     a = ap.parse_args()
+    a.agentbox = os.path.realpath(a.agentbox)
     q = a.quick
     cases = {
-        "sparse-2g": "printf 'a text file\\n' > f; truncate -s %s f" % ("64M" if q else "2047M"),
+        "sparse-2g": "seq 2000 | head -c 8192 > f; truncate -s %s f" % ("64M" if q else "2047M"),
         "text-limit": "seq %d | sed 's/^/n/' > old" % (2000 if q else 199000),
         "binary-64m": "head -c %d /dev/urandom > b.bin" % ((1 if q else 64) << 20),
         "many-files": "for i in $(seq %d); do echo $i > f$i; done" % (200 if q else 20000),
