@@ -6,6 +6,7 @@
 #   commit         100,000-file project, `agentbox commit` against `cp -a`
 #                  (staging.py)
 #   proxy          downloads and first bytes through the proxy against direct  (proxy.py)
+#   diff-memory    peak RSS of `agentbox diff` on the costliest change sets  (diff_memory.py)
 #
 # Usage: bench/run.sh [PATH/TO/agentbox]
 #   BENCH_RESULTS=FILE  write there instead of bench/RESULTS.md (README.md is left alone)
@@ -27,6 +28,8 @@ fi
 /usr/bin/python3 "$here/staging.py" "$agentbox" --results "$results" $staging
 # shellcheck disable=SC2086
 /usr/bin/python3 "$here/proxy.py" "$agentbox" --results "$results" $proxy
+# shellcheck disable=SC2086
+/usr/bin/python3 "$here/diff_memory.py" "$agentbox" --results "$results" ${BENCH_QUICK:+--quick}
 # The README quotes bench/RESULTS.md: refreshed with it, and only with it.
 if [ -z "${BENCH_RESULTS:-}" ]; then
     /usr/bin/python3 "$here/readme.py" --results "$results"

@@ -23,6 +23,8 @@
 #include "stage/session.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
+#include "util/escape.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -37,32 +39,64 @@ void write_all(int fd, const std::string& text) {
     }
 }
 
+// The reader is gone (EPIPE): stop rendering.
+struct ReaderGone {};
+
 }  // namespace
 
 // Like git: a pager only when stdout is a terminal; $AGENTBOX_PAGER, then $PAGER, then
 // `less -FRX` (quit if one screen, keep colours, leave the text on the screen).
-void page(const std::string& text, bool no_pager) {
-    if (no_pager || ::isatty(1) != 1) {
-        write_all(1, text);
-        return;
-    }
+Pager::Pager(bool no_pager) {
+    if (no_pager || ::isatty(1) != 1) return;
     const char* pager = std::getenv("AGENTBOX_PAGER");
     if (pager == nullptr || *pager == '\0') pager = std::getenv("PAGER");
     if (pager == nullptr || *pager == '\0') pager = "less -FRX";
-    if (std::string_view(pager) == "cat") {
-        write_all(1, text);
-        return;
-    }
+    if (std::string_view(pager) == "cat") return;
     std::fflush(stdout);
-    FILE* p = ::popen(pager, "w");
-    if (p == nullptr) {
-        write_all(1, text);
-        return;
+    pipe_ = ::popen(pager, "w");
+    if (pipe_ == nullptr) return;
+    fd_ = ::fileno(pipe_);
+    old_sigpipe_ = std::signal(SIGPIPE, SIG_IGN);
+}
+
+Pager::~Pager() {
+    if (pipe_ == nullptr) return;
+    ::pclose(pipe_);
+    std::signal(SIGPIPE, old_sigpipe_);
+}
+
+void Pager::write(std::string_view text) {
+    if (gone_ || text.empty()) return;
+    try {
+        sys::write_all(fd_, std::string(text), "standard output");
+    } catch (const sys::SysError& e) {
+        if (e.err() != EPIPE) throw;
+        gone_ = true;
     }
-    const auto old = std::signal(SIGPIPE, SIG_IGN);
-    write_all(::fileno(p), text);
-    ::pclose(p);
-    std::signal(SIGPIPE, old);
+}
+
+void page(const std::string& text, bool no_pager) {
+    Pager p(no_pager);
+    p.write(text);
+}
+
+void show_patch(const std::vector<stage::Change>& cs, const std::string& upper,
+                const std::string& project, const stage::PatchOptions& opts, bool no_pager) {
+    Pager out(no_pager);
+    // Raw bytes to a pipe or file (git apply needs them); on a terminal, nothing in a file's
+    // content may drive it, and each escape is marked (reverse video) when colour is on, so
+    // that it cannot be mistaken for the same letters in the file.
+    const bool terminal = ::isatty(1) == 1;
+    const bool colour = terminal && colour_enabled(1);
+    const std::string_view on = colour ? "\x1b[7m" : "", off = colour ? "\x1b[27m" : "";
+    try {
+        stage::patch(cs, upper, project, opts, [&](std::string_view piece) {
+            if (terminal) out.write(util::escape_content_for_terminal(piece, on, off));
+            else out.write(piece);
+            if (out.gone()) throw ReaderGone{};
+        });
+    } catch (const ReaderGone&) {
+    }
 }
 
 namespace {
@@ -98,22 +132,21 @@ int run_diff(const DiffOptions& o) {
     for (const auto& p : target.paths) paths.push_back(project_path(p, project));
     const auto cs = select(stage::changes(s.upper(), project), paths);
 
-    std::string out;
     if (o.json) {
-        out = stage::to_json(cs);
+        // Like git's --name-status, every deleted file is listed, not just its directory.
+        page(stage::to_json(stage::with_deleted_entries(cs, project)), true);
     } else if (o.name_status) {
-        out = stage::name_status(cs);
+        page(stage::name_status(stage::with_deleted_entries(cs, project)), true);
     } else if (o.stat) {
-        out = stage::stat(cs, s.upper(), project, ::isatty(1) == 1 ? terminal_width() : 80);
+        page(stage::stat(cs, s.upper(), project, ::isatty(1) == 1 ? terminal_width() : 80),
+             o.no_pager);
     } else {
         stage::PatchOptions opts;
-        opts.binary = o.binary;
-        out = stage::patch(cs, s.upper(), project, opts);
-        // Raw bytes to a pipe (git apply needs them); on a terminal, nothing in a file's
-        // content may drive it.
-        if (::isatty(1) == 1) out = stage::escape_text_for_terminal(out);
+        // DESIGN.md §2: the default patch is one `git apply` accepts, so binary and large
+        // files carry their data whenever the patch goes anywhere but a terminal.
+        opts.binary = o.binary || ::isatty(1) != 1;
+        show_patch(cs, s.upper(), project, opts, o.no_pager);
     }
-    page(out, o.no_pager || o.json || o.name_status);
     return 0;
 }
 
@@ -142,16 +175,25 @@ int run_export(const ExportOptions& o) {
     if (as_patch) {
         stage::PatchOptions opts;
         opts.binary = true;  // an exported patch must apply, binary files included
-        const std::string text = stage::patch(cs, s.upper(), project, opts);
         if (o.output == "-") {
-            write_all(1, text);
+            stage::patch(cs, s.upper(), project, opts,
+                         [](std::string_view piece) { write_all(1, std::string(piece)); });
             return 0;
         }
         if (!o.force && ::access(o.output.c_str(), F_OK) == 0)
             throw Failure(util::quote(o.output) + " exists (--force overwrites it)", exit_refused);
         FILE* f = std::fopen(o.output.c_str(), "w");
         if (f == nullptr) throw sys::SysError("open", o.output, errno);
-        const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        bool ok = true;
+        try {
+            stage::patch(cs, s.upper(), project, opts, [&](std::string_view piece) {
+                ok = ok && std::fwrite(piece.data(), 1, piece.size(), f) == piece.size();
+            });
+        } catch (...) {
+            std::fclose(f);
+            ::unlink(o.output.c_str());  // half a patch is worse than none
+            throw;
+        }
         if (std::fclose(f) != 0 || !ok) throw sys::SysError("write", o.output, errno);
         note("wrote a patch of " + std::to_string(cs.size()) + " change(s) to " + o.output);
         return 0;
@@ -171,8 +213,8 @@ int run_export(const ExportOptions& o) {
     }
     nlohmann::ordered_json meta;
     meta["id"] = s.meta().id;
-    meta["project"] = project;
-    meta["argv"] = s.meta().argv;
+    util::put_text(meta, "project", project);
+    util::put_text_list(meta, "argv", s.meta().argv);
     meta["created"] = s.meta().created;
     meta["status"] = s.meta().status;
     try {

@@ -1,9 +1,14 @@
 // `agentbox diff` and `agentbox export`: the staged change set rendered (DESIGN.md §5).
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "stage/changes.hpp"
+#include "stage/patch.hpp"
 
 namespace CLI {
 class App;
@@ -36,8 +41,32 @@ CLI::App* register_export(CLI::App& app, ExportOptions& o);
 int run_diff(const DiffOptions& o);
 int run_export(const ExportOptions& o);
 
-// Text through the user's pager when stdout is a terminal ($AGENTBOX_PAGER, $PAGER,
-// less -FRX), else written as it is.
+// Standard output, through the user's pager when it is a terminal ($AGENTBOX_PAGER, $PAGER,
+// less -FRX). A reader that has gone (EPIPE) is not an error: gone() says so and later writes
+// are dropped.
+class Pager {
+public:
+    explicit Pager(bool no_pager = false);
+    ~Pager();
+    Pager(const Pager&) = delete;
+    Pager& operator=(const Pager&) = delete;
+    void write(std::string_view text);
+    bool gone() const { return gone_; }
+
+private:
+    FILE* pipe_ = nullptr;
+    int fd_ = 1;
+    bool gone_ = false;
+    void (*old_sigpipe_)(int) = nullptr;
+};
+
+// Text through a Pager.
 void page(const std::string& text, bool no_pager = false);
+
+// The patch of `cs` on standard output, a file at a time (memory does not grow with the size
+// of the change set's files): through the pager and escaped for the terminal
+// (util::escape_content_for_terminal) when it is one, as it is otherwise.
+void show_patch(const std::vector<stage::Change>& cs, const std::string& upper,
+                const std::string& project, const stage::PatchOptions& opts, bool no_pager);
 
 }  // namespace agentbox::cli

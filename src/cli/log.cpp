@@ -20,6 +20,7 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "util/escape.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -150,13 +151,16 @@ int verify_log(const Target& t) {
 // `ended` is set when a session.end was printed.
 std::size_t print_lines(const std::string& data, std::size_t pos, bool json, bool colour,
                         bool& ended) {
+    static const bool terminal = ::isatty(1) == 1;
     for (;;) {
         const std::size_t nl = data.find('\n', pos);
         if (nl == std::string::npos) return pos;
         const std::string line = data.substr(pos, nl - pos);
         pos = nl + 1;
         if (json)
-            std::cout << line << '\n';
+            // On a terminal the JSON line too may not drive it: C1 and bidi characters as
+            // \uNNNN, which is still the same JSON.
+            std::cout << (terminal ? util::escape_content_for_terminal(line) : line) << '\n';
         else
             std::cout << format_event_line(line, colour) << '\n';
         ended = line.find("\"event\":\"session.end\"") != std::string::npos;
@@ -233,8 +237,16 @@ std::string format_event_line(const std::string& line, bool colour) {
     if (event == "session.start" && ts.size() >= 10) out += " date=" + ts.substr(0, 10);
     for (auto it = j.begin(); it != j.end(); ++it) {
         if (envelope(it.key())) continue;
-        out += " " + (plain(it.key()) ? it.key() : util::quote(it.key())) + "=" +
-               text_of(it.value());
+        const std::string& k = it.key();
+        // KEY_base64 holds the exact bytes of a KEY that is not UTF-8 (util/json_text.hpp):
+        // shown in place of KEY, escaped, rather than as base64 beside it.
+        if (k.ends_with("_base64") && j.contains(k.substr(0, k.size() - 7))) continue;
+        std::string value = text_of(it.value());
+        std::string raw;
+        if (const auto b = j.find(k + "_base64");
+            b != j.end() && b->is_string() && util::unbase64(b->get<std::string>(), raw))
+            value = util::quote(raw);
+        out += " " + (plain(k) ? k : util::quote(k)) + "=" + value;
     }
     return out;
 }

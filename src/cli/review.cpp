@@ -22,6 +22,7 @@
 #include "stage/commit.hpp"
 #include "stage/patch.hpp"
 #include "sys/fd.hpp"
+#include "util/escape.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -59,7 +60,7 @@ std::string shown_path(const stage::Change& c) {
     std::string p = c.path;
     if (S_ISDIR(c.new_mode != 0 ? c.new_mode : c.old_mode)) p += "/";
     // A file name must not be able to move the cursor or recolour the terminal.
-    return stage::escape_for_terminal(p);
+    return util::escape_for_terminal(p);
 }
 
 }  // namespace
@@ -67,6 +68,7 @@ std::string shown_path(const stage::Change& c) {
 std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limit) {
     std::string out;
     std::size_t shown = 0, hidden = 0;
+    const mode_t umask = stage::process_umask();
     for (const auto& j : judged) {
         const auto& c = j.change;
         // Every change that needs a decision is listed; the plain ones up to `limit`.
@@ -76,14 +78,24 @@ std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limi
         }
         if (j.verdict == policy::Verdict::allow) ++shown;
         std::string line = std::string(1, stage::kind_letter(c.kind)) + "  " + shown_path(c);
-        if (S_ISLNK(c.new_mode)) line += " -> " + stage::escape_for_terminal(c.link_target);
+        if (S_ISLNK(c.new_mode)) line += " -> " + util::escape_for_terminal(c.link_target);
+        // The mode commit writes (stage::landing_mode), and a flag on what the sandbox asked for.
+        const mode_t lands =
+            c.new_mode != 0 ? stage::landing_mode(c.new_mode, c.old_mode, umask) : 0;
         if (c.kind == stage::Kind::mode)
             line += " (mode " + [&] {
                 char b[32];
-                std::snprintf(b, sizeof b, "%o -> %o", c.old_mode & 07777, c.new_mode & 07777);
+                std::snprintf(b, sizeof b, "%o -> %o", c.old_mode & 07777, lands);
                 return std::string(b);
             }() + ")";
         if (c.setid) line += " [setuid/setgid stripped]";
+        if (c.new_mode != 0 && stage::loose_mode(c.new_mode))
+            line += " " + paint(fd, Style::yellow, [&] {
+                char b[96];
+                std::snprintf(b, sizeof b, "[staged group/world-writable %o; commit writes %o]",
+                              c.new_mode & 07777, lands);
+                return std::string(b);
+            }());
         if (j.verdict == policy::Verdict::ask)
             line += "  " + paint(fd, Style::yellow, "[needs approval: " + j.why + "]");
         else if (j.verdict == policy::Verdict::deny)
@@ -172,14 +184,13 @@ std::optional<std::string> ask_line(int tty, const std::string& prompt) {
 }
 
 // The pager with the terminal as its stdout (the command's stdout may be redirected).
-void show_on_terminal(int tty, const std::string& text) {
+void show_on_terminal(int tty, const std::vector<stage::Change>& cs, const stage::Session& s) {
     const int saved = ::dup(1);
     if (saved < 0 || ::dup2(tty, 1) < 0) {
         if (saved >= 0) ::close(saved);
-        if (::write(tty, text.data(), text.size()) < 0) return;
         return;
     }
-    page(text);
+    show_patch(cs, s.upper(), s.meta().project, {}, false);
     ::dup2(saved, 1);
     ::close(saved);
 }
@@ -249,9 +260,7 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
         if (a == "r" || a == "review") {
             // The command's stdout may be a pipe; the review is for the person at the
             // terminal, so the pager's output goes there.
-            const std::string text = stage::escape_text_for_terminal(
-                stage::patch(cs, s.upper(), s.meta().project));
-            show_on_terminal(tty.get(), text);
+            show_on_terminal(tty.get(), cs, s);
             continue;
         }
         if (a == "d" || a == "discard") return discarded();

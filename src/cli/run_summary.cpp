@@ -16,6 +16,7 @@
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "util/exit_codes.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -143,15 +144,14 @@ void write_summary_json(int fd, const Summary& s) {
     j["timed_out"] = s.timed_out;
     j["wall_seconds"] = s.wall_seconds;
     j["peak_memory"] = s.peak_memory;
-    j["error"] = s.error;
+    util::put_text(j, "error", s.error);
     j["session"] = s.session_id.empty() ? nlohmann::ordered_json(nullptr)
                                         : nlohmann::ordered_json(s.session_id);
-    j["session_dir"] = s.session_dir;
+    util::put_text(j, "session_dir", s.session_dir);
     j["on_exit"] = name_of(s.on_exit);
-    j["review"] = s.review;
+    util::put_text(j, "review", s.review);
     j["denied"] = {{"syscalls", s.denied.syscalls}, {"connections", s.denied.connections}};
-    // Host names come from inside the sandbox: bytes that are not UTF-8 are replaced rather
-    // than making the summary throw.
+    // Strings are put as util/json_text.hpp says; `replace` only guards against a slip.
     const std::string text =
         j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     sys::write_all(fd, text, "--summary-fd " + std::to_string(fd));

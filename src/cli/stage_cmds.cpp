@@ -26,6 +26,7 @@
 #include "stage/session.hpp"
 #include "sys/error.hpp"
 #include "sys/remove.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -197,8 +198,8 @@ int run_sessions(const SessionsOptions& o) {
         if (o.json) {
             nlohmann::ordered_json j;
             j["id"] = m.id;
-            j["project"] = m.project;
-            j["argv"] = m.argv;
+            util::put_text(j, "project", m.project);
+            util::put_text_list(j, "argv", m.argv);
             j["status"] = status;
             j["created"] = m.created;
             j["changes"] = n;

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <iostream>
 
+#include "util/escape.hpp"
+
 namespace agentbox::cli {
 
 bool colour_enabled(int fd) {
@@ -31,14 +33,22 @@ std::string paint(int fd, Style style, std::string_view text) {
     return std::string("\x1b[") + code + "m" + std::string(text) + "\x1b[0m";
 }
 
+// The last line of defence: names in messages are already quoted (util::quote), which leaves
+// nothing here to change; anything that slipped through raw (an exception's text, a reason)
+// still cannot drive the terminal. Content escaping, so that quoted names are not re-escaped.
+namespace {
+std::string safe(std::string_view message) { return util::escape_content_for_terminal(message); }
+}  // namespace
+
 void warn(std::string_view message) {
-    std::cerr << "agentbox: " << paint(2, Style::yellow, "warning:") << ' ' << message << '\n';
+    std::cerr << "agentbox: " << paint(2, Style::yellow, "warning:") << ' ' << safe(message)
+              << '\n';
 }
 
-void note(std::string_view message) { std::cerr << "agentbox: " << message << '\n'; }
+void note(std::string_view message) { std::cerr << "agentbox: " << safe(message) << '\n'; }
 
 void error(std::string_view message) {
-    std::cerr << paint(2, Style::red, "agentbox:") << ' ' << message << '\n';
+    std::cerr << paint(2, Style::red, "agentbox:") << ' ' << safe(message) << '\n';
 }
 
 Progress::Progress(std::string label, std::size_t total, std::size_t min_total)

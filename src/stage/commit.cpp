@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "stage/fsops.hpp"
+#include "stage/patch.hpp"
 #include "stage/snapshot.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
@@ -330,7 +331,7 @@ public:
                 o.op = "del";
             } else if (S_ISDIR(c.new_mode)) {
                 o.op = "mkdir";
-                o.mode = c.new_mode & 01777;
+                o.mode = landing_mode(c.new_mode, c.old_mode, process_umask());
                 o.existed_dir = S_ISDIR(c.old_mode);
                 if (o.existed_dir) o.old_mode = c.old_mode & 01777;
             } else {
@@ -693,10 +694,17 @@ private:
         if (op == "put") {
             struct stat st {};
             if (!u || !fsops::exists_at(u.get(), name, &st)) return;  // already moved into place
+            // Only the modes the diff shows land (patch.hpp, landing_mode); setid bits never.
+            // The project's entry is at the path, or already in its slot on a replay.
+            struct stat old {};
+            if (!fsops::exists_at(backup, slot, &old) && !fsops::exists_at(p.get(), name, &old))
+                old.st_mode = 0;
             clear_target(j, o, p.get(), name, backup, slot);
             step("op:cleared");
-            if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) != 0 &&
-                ::fchmodat(u.get(), name.c_str(), st.st_mode & 01777, 0) != 0)
+            static const mode_t umask = process_umask();
+            const mode_t want = landing_mode(st.st_mode, old.st_mode, umask);
+            if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != want &&
+                ::fchmodat(u.get(), name.c_str(), want, 0) != 0)
                 throw SysError("chmod", shown, errno);
             // A hard link inside upper/ would tie two project paths to one inode.
             if (S_ISREG(st.st_mode) && st.st_nlink > 1)

@@ -1,4 +1,4 @@
-// Diff renderings of a change set. libgit2 is used only here, for hunks and binary patch data:
+// Diff renderings of a change set. libgit2 is used only here, for the hunks of text diffs:
 // its buffer API cannot express file modes or our paths' quoting, so the headers are written
 // here the way git writes them.
 #include "stage/patch.hpp"
@@ -16,9 +16,13 @@
 #include <set>
 #include <stdexcept>
 
-#include "stage/tree_read.hpp"
+#include "stage/gitblob.hpp"
 #include "stage/lazylib.hpp"
+#include "stage/tree_read.hpp"
 #include "sys/error.hpp"
+#include "util/escape.hpp"
+#include "util/json_text.hpp"
+#include "util/strings.hpp"
 
 namespace agentbox::stage {
 
@@ -91,70 +95,6 @@ std::string git_quote(std::string_view path) {
 
 namespace {
 
-// The code point of the UTF-8 sequence at s[i] and its length; length 0 when the bytes there
-// are not valid UTF-8 (overlong forms, surrogates, > U+10FFFF and truncated sequences are not).
-std::pair<char32_t, std::size_t> decode_utf8(std::string_view s, std::size_t i) {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = b(i);
-    if (c < 0x80) return {c, 1};
-    std::size_t len = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f, min = 0x80;
-    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f, min = 0x800;
-    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07, min = 0x10000;
-    else return {0, 0};
-    if (i + len > s.size()) return {0, 0};
-    for (std::size_t k = 1; k < len; ++k) {
-        if ((b(i + k) & 0xc0) != 0x80) return {0, 0};
-        cp = (cp << 6) | (b(i + k) & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return {0, 0};
-    return {cp, len};
-}
-
-// Characters that change how the rest of the line is displayed without being visible:
-// C1 controls (U+009B is CSI on some terminals), bidirectional overrides and isolates (the
-// "Trojan Source" reordering), zero-width characters, line/paragraph separators, BOM.
-bool invisible_format(char32_t cp) {
-    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) ||
-           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
-}
-
-std::string escape(std::string_view s, bool keep_lines) {
-    std::string out;
-    out.reserve(s.size());
-    char buf[16];
-    for (std::size_t i = 0; i < s.size();) {
-        const auto [cp, len] = decode_utf8(s, i);
-        if (len == 0) {  // invalid UTF-8: show the byte
-            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(s[i]));
-            out += buf;
-            ++i;
-            continue;
-        }
-        if (cp < 0x20 || cp == 0x7f) {
-            if (keep_lines && (cp == '\n' || cp == '\t')) out += static_cast<char>(cp);
-            else if (cp == '\n') out += "\\n";
-            else if (cp == '\t') out += "\\t";
-            else if (cp == '\r') out += "\\r";
-            else {
-                std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
-                out += buf;
-            }
-        } else if (cp == '\\') {
-            out += "\\\\";
-        } else if (invisible_format(cp)) {
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-            out += buf;
-        } else {
-            out.append(s.substr(i, len));
-        }
-        i += len;
-    }
-    return out;
-}
-
 // Display width of already escaped text: one column per code point (good enough to align
 // --stat columns; East Asian wide characters are rare in paths).
 std::size_t display_width(std::string_view s) {
@@ -164,19 +104,7 @@ std::size_t display_width(std::string_view s) {
     return n;
 }
 
-bool valid_utf8(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-        const auto [cp, len] = decode_utf8(s, i);
-        if (len == 0) return false;
-        i += len;
-    }
-    return true;
-}
-
 }  // namespace
-
-std::string escape_for_terminal(std::string_view s) { return escape(s, false); }
-std::string escape_text_for_terminal(std::string_view s) { return escape(s, true); }
 
 // ---------------------------------------------------------------------------------------------
 // The files of a patch
@@ -207,10 +135,13 @@ struct Item {
     mode_t old_mode = 0;
     mode_t new_mode = 0;
     bool same_content = false;  // a `mode` change: no need to read either side
+    std::string hash;           // XXH3-128 of the new content, when known
 };
 
-std::vector<Item> file_items(const std::vector<Change>& changes, const Tree& project) {
-    std::vector<Item> out;
+// Calls `each` for every file-level entry of the patch, in order. Only the deleted-path set is
+// kept, not the items: memory does not grow with what each holds.
+template <class F>
+void for_each_item(const std::vector<Change>& changes, const Tree& project, F each) {
     // A path can be reached twice (a file inside a deleted directory that is also listed on its
     // own): emit its deletion once.
     std::set<std::string> deleted;
@@ -222,9 +153,9 @@ std::vector<Item> file_items(const std::vector<Change>& changes, const Tree& pro
         }
         if (S_ISDIR(mode)) {
             for (const auto& [p, m] : project.walk(path))
-                if (representable(m) && deleted.insert(p).second) out.push_back({p, m, 0, false});
+                if (representable(m) && deleted.insert(p).second) each(Item{p, m, 0, false, {}});
         } else if (representable(mode) && deleted.insert(path).second) {
-            out.push_back({path, mode, 0, false});
+            each(Item{path, mode, 0, false, {}});
         }
     };
     for (const Change& c : changes) {
@@ -232,36 +163,36 @@ std::vector<Item> file_items(const std::vector<Change>& changes, const Tree& pro
         switch (c.kind) {
             case Kind::added:
                 // Directories come through their entries, which follow as their own changes.
-                if (representable(c.new_mode)) out.push_back({c.path, 0, c.new_mode, false});
+                if (representable(c.new_mode)) each(Item{c.path, 0, c.new_mode, false, c.hash});
                 break;
             case Kind::deleted: deletion(c.path, c.old_mode); break;
             case Kind::modified:
             case Kind::mode:
                 if (representable(c.old_mode) && representable(c.new_mode) &&
                     (c.old_mode & S_IFMT) == (c.new_mode & S_IFMT))
-                    out.push_back({c.path, c.old_mode, c.new_mode, c.kind == Kind::mode});
+                    each(Item{c.path, c.old_mode, c.new_mode, c.kind == Kind::mode, c.hash});
                 break;
             case Kind::type:
                 // As git: the old path goes, then the new one comes.
                 deletion(c.path, c.old_mode);
-                if (representable(c.new_mode)) out.push_back({c.path, 0, c.new_mode, false});
+                if (representable(c.new_mode)) each(Item{c.path, 0, c.new_mode, false, c.hash});
                 break;
             case Kind::replaced:
                 // The hidden project entries come as explicit `deleted` changes.
                 break;
         }
     }
-    return out;
 }
 
-// One side's content, read lazily: the first 8000 bytes decide binary, the rest is read only
-// when the text is diffed or binary data is wanted.
+// One side of an item: the first 8000 bytes decide binary; the rest is read only for a text
+// diff (bounded by the options' limits) or streamed, a block at a time, for blob ids and
+// binary patch data.
 struct Side {
     bool present = false;
-    std::string data;
-    std::uint64_t size = 0;
-    bool complete = true;
-    sys::unique_fd fd;  // open regular file while incomplete
+    std::string data;        // the head, or everything once `whole`
+    std::uint64_t size = 0;  // from fstat; what is hashed and encoded
+    bool whole = true;
+    sys::unique_fd fd;  // open regular file while not whole
     std::string shown;
 
     void load_head(const Tree& t, const std::string& path, mode_t mode) {
@@ -277,19 +208,38 @@ struct Side {
         struct ::stat st {};
         if (::fstat(fd.get(), &st) != 0) throw sys::SysError("stat", shown, errno);
         size = static_cast<std::uint64_t>(st.st_size);
-        data = detail::read_fd(fd.get(), shown, binary_probe);
-        complete = data.size() < binary_probe;
-        if (complete) fd.reset();
+        data = detail::read_fd(fd.get(), shown, std::min<std::uint64_t>(size, binary_probe));
+        whole = data.size() >= size;
+        if (whole) {
+            size = data.size();  // shrank since fstat: what was read is the content
+            fd.reset();
+        }
     }
-    void load_rest() {
-        if (complete) return;
-        data += detail::read_fd(fd.get(), shown);
+    // The rest, when at most `limit` bytes in all. False (nothing read) when larger.
+    bool load_rest(std::uint64_t limit) {
+        if (whole) return true;
+        if (size > limit) return false;
+        data += detail::read_fd(fd.get(), shown, size - data.size());
         size = data.size();
-        complete = true;
+        whole = true;
         fd.reset();
+        return true;
     }
     bool binary() const {
-        return std::memchr(data.data(), '\0', std::min(data.size(), binary_probe)) != nullptr;
+        return std::memchr(data.data(), '\0', std::min<std::size_t>(data.size(), binary_probe)) !=
+               nullptr;
+    }
+    std::size_t lines() const {
+        return static_cast<std::size_t>(std::count(data.begin(), data.end(), '\n'));
+    }
+    std::string id() const {
+        if (!present) return std::string(40, '0');
+        return whole ? detail::blob_id(data) : detail::blob_id(fd.get(), size, shown);
+    }
+    void literal(const Sink& out) const {
+        if (!present) detail::literal(-1, {}, 0, shown, out);
+        else if (whole) detail::literal(-1, data, data.size(), shown, out);
+        else detail::literal(fd.get(), {}, size, shown, out);
     }
 };
 
@@ -307,17 +257,16 @@ using PatchPtr = std::unique_ptr<git_patch, PatchFree>;
 
 [[noreturn]] void git_fail(const std::string& what, const std::string& path) {
     const git_error* e = AGENTBOX_LAZY(git2(), git_error_last)();
-    throw std::runtime_error(what + " \"" + path + "\": " +
+    throw std::runtime_error(what + " " + util::quote(path) + ": " +
                              (e != nullptr && e->message != nullptr ? e->message : "libgit2 error"));
 }
 
-PatchPtr make_patch(const Side& a, const Side& b, const std::string& path, std::uint32_t flags,
-                    int context) {
+PatchPtr make_patch(const Side& a, const Side& b, const std::string& path, int context) {
     libgit2_init();
     git_diff_options o = GIT_DIFF_OPTIONS_INIT;
     o.context_lines = static_cast<std::uint32_t>(std::max(context, 0));
     o.interhunk_lines = 0;
-    o.flags = flags;
+    o.flags = GIT_DIFF_FORCE_TEXT;
     git_patch* p = nullptr;
     if (AGENTBOX_LAZY(git2(), git_patch_from_buffers)(&p, a.present ? a.data.data() : nullptr, a.data.size(),
                                path.c_str(), b.present ? b.data.data() : nullptr, b.data.size(),
@@ -326,41 +275,16 @@ PatchPtr make_patch(const Side& a, const Side& b, const std::string& path, std::
     return PatchPtr(p);
 }
 
-std::string blob_id(const Side& s) {
-    if (!s.present) return std::string(40, '0');
-    libgit2_init();
-    git_oid oid;
-    if (AGENTBOX_LAZY(git2(), git_odb_hash)(&oid, s.data.data(), s.data.size(), GIT_OBJECT_BLOB) < 0)
-        git_fail("hash", s.shown);
-    char hex[GIT_OID_HEXSZ + 1];
-    AGENTBOX_LAZY(git2(), git_oid_tostr)(hex, sizeof hex, &oid);
-    return hex;
-}
-
-// "GIT binary patch\nliteral N\n...": the data part of libgit2's output for this pair.
-std::string binary_data(const Side& a, const Side& b, const std::string& path) {
-    const PatchPtr p = make_patch(a, b, path, GIT_DIFF_SHOW_BINARY, 0);
-    std::string out;
-    const auto cb = [](const git_diff_delta*, const git_diff_hunk*, const git_diff_line* l,
-                       void* payload) -> int {
-        if (l->origin == GIT_DIFF_LINE_BINARY)
-            static_cast<std::string*>(payload)->append(l->content, l->content_len);
-        return 0;
-    };
-    if (AGENTBOX_LAZY(git2(), git_patch_print)(p.get(), cb, &out) < 0) git_fail("diff", path);
-    if (out.empty()) throw std::runtime_error("diff \"" + path + "\": no binary patch data");
-    return out;
-}
-
-// Everything the renderings need about one item.
+// What the renderings need about one item.
 struct Rendered {
-    std::string text;  // the patch of this file ("" = nothing to show)
-    bool binary = false;
-    std::size_t added = 0, deleted = 0;   // lines, or bytes (new, old) for binary
+    bool shown = false;   // something to show for it
+    bool binary = false;  // binary or large: counted in bytes
+    std::size_t added = 0, deleted = 0;  // lines, or bytes (new, old) for binary
 };
 
+// Renders one item into `out`, or only counts it when `out` is null (--stat).
 Rendered render(const Item& it, const Tree& project, const Tree& upper, const PatchOptions& opts,
-                bool want_text) {
+                const Sink* out) {
     Rendered r;
     const bool mode_changed =
         it.old_mode != 0 && it.new_mode != 0 && git_mode(it.old_mode) != git_mode(it.new_mode);
@@ -375,7 +299,8 @@ Rendered render(const Item& it, const Tree& project, const Tree& upper, const Pa
         head += "old mode " + octal(git_mode(it.old_mode)) + "\nnew mode " +
                 octal(git_mode(it.new_mode)) + "\n";
     if (it.same_content) {
-        r.text = head;
+        r.shown = true;
+        if (out != nullptr) (*out)(head);
         return r;
     }
 
@@ -385,43 +310,51 @@ Rendered render(const Item& it, const Tree& project, const Tree& upper, const Pa
     const std::string lbl_a = o.present ? a : "/dev/null";
     const std::string lbl_b = n.present ? b : "/dev/null";
 
-    if (o.binary() || n.binary()) {
+    const bool binary = o.binary() || n.binary();
+    // A binary side is never read whole; a text side only within the limits.
+    const bool large = !binary && (!o.load_rest(opts.text_bytes) || !n.load_rest(opts.text_bytes) ||
+                                   o.lines() > opts.text_lines || n.lines() > opts.text_lines);
+    if (binary || large) {
+        r.shown = true;
         r.binary = true;
         r.deleted = o.size;
         r.added = n.size;
-        if (!want_text) return r;
+        if (out == nullptr) return r;
         if (opts.binary) {
-            o.load_rest();
-            n.load_rest();
-            r.text = head + "index " + blob_id(o) + ".." + blob_id(n) + "\n" +
-                     binary_data(o, n, it.path);
+            // As `git diff --full-index --binary`: the mode on the index line when unchanged.
+            const bool same_mode = o.present && n.present && !mode_changed;
+            (*out)(head + "index " + o.id() + ".." + n.id() +
+                   (same_mode ? " " + octal(git_mode(it.new_mode)) : "") + "\nGIT binary patch\n");
+            n.literal(*out);  // forward: the new content
+            o.literal(*out);  // reverse: the old one, for `git apply -R`
+        } else if (binary) {
+            (*out)(head + "Binary files " + lbl_a + " and " + lbl_b + " differ\n");
         } else {
-            r.text = head + "Binary files " + lbl_a + " and " + lbl_b + " differ\n";
+            (*out)(head + "Large files " + lbl_a + " and " + lbl_b + " differ: " +
+                   std::to_string(o.size) + " -> " + std::to_string(n.size) + " bytes" +
+                   (it.hash.empty() ? "" : ", new content XXH3-128 " + it.hash) + "\n");
         }
         return r;
     }
 
-    o.load_rest();
-    n.load_rest();
-    const PatchPtr p = make_patch(o, n, it.path, GIT_DIFF_FORCE_TEXT, opts.context);
+    const PatchPtr p = make_patch(o, n, it.path, opts.context);
     std::size_t ctx = 0;
     if (AGENTBOX_LAZY(git2(), git_patch_line_stats)(&ctx, &r.added, &r.deleted, p.get()) < 0) git_fail("diff", it.path);
     const std::size_t hunks = AGENTBOX_LAZY(git2(), git_patch_num_hunks)(p.get());
     if (hunks == 0 && it.old_mode != 0 && it.new_mode != 0 && !mode_changed) return r;
-    if (!want_text) {
-        r.text = " ";  // something to show
-        return r;
+    r.shown = true;
+    if (out == nullptr) return r;
+    std::string text = head;
+    if (hunks != 0) {
+        // git ends a label containing a space with a tab, so that the name's end is unambiguous.
+        text += "--- " + lbl_a + (lbl_a.find(' ') != std::string::npos ? "\t" : "") + "\n";
+        text += "+++ " + lbl_b + (lbl_b.find(' ') != std::string::npos ? "\t" : "") + "\n";
     }
-    r.text = head;
-    if (hunks == 0) return r;  // an empty file added or deleted, or only a mode change
-    // git ends a label containing a space with a tab, so that the name's end is unambiguous.
-    r.text += "--- " + lbl_a + (lbl_a.find(' ') != std::string::npos ? "\t" : "") + "\n";
-    r.text += "+++ " + lbl_b + (lbl_b.find(' ') != std::string::npos ? "\t" : "") + "\n";
     for (std::size_t h = 0; h < hunks; ++h) {
         const git_diff_hunk* hunk = nullptr;
         std::size_t lines = 0;
         if (AGENTBOX_LAZY(git2(), git_patch_get_hunk)(&hunk, &lines, p.get(), h) < 0) git_fail("diff", it.path);
-        r.text.append(hunk->header, hunk->header_len);
+        text.append(hunk->header, hunk->header_len);
         for (std::size_t i = 0; i < lines; ++i) {
             const git_diff_line* l = nullptr;
             if (AGENTBOX_LAZY(git2(), git_patch_get_line_in_hunk)(&l, p.get(), h, i) < 0) git_fail("diff", it.path);
@@ -429,27 +362,86 @@ Rendered render(const Item& it, const Tree& project, const Tree& upper, const Pa
                 case GIT_DIFF_LINE_CONTEXT:
                 case GIT_DIFF_LINE_ADDITION:
                 case GIT_DIFF_LINE_DELETION:
-                    r.text += static_cast<char>(l->origin);
-                    r.text.append(l->content, l->content_len);
+                    text += static_cast<char>(l->origin);
+                    text.append(l->content, l->content_len);
                     break;
                 default:  // the "\ No newline at end of file" markers, newline included
-                    r.text.append(l->content, l->content_len);
+                    text.append(l->content, l->content_len);
                     break;
             }
         }
     }
+    (*out)(text);
     return r;
 }
 
 }  // namespace
 
+void patch(const std::vector<Change>& changes, const std::string& upper,
+           const std::string& project, const PatchOptions& opts, const Sink& out) {
+    const Tree up(upper), proj(project);
+    for_each_item(changes, proj, [&](const Item& it) { render(it, proj, up, opts, &out); });
+}
+
 std::string patch(const std::vector<Change>& changes, const std::string& upper,
                   const std::string& project, const PatchOptions& opts) {
-    const Tree up(upper), proj(project);
-    std::string out;
-    for (const Item& it : file_items(changes, proj)) out += render(it, proj, up, opts, true).text;
+    std::string text;
+    patch(changes, upper, project, opts, [&](std::string_view piece) { text += piece; });
+    return text;
+}
+
+std::vector<Change> with_deleted_entries(const std::vector<Change>& changes,
+                                         const std::string& project) {
+    const Tree proj(project);
+    std::set<std::string> listed;
+    for (const Change& c : changes) listed.insert(c.path);
+    std::vector<Change> out;
+    out.reserve(changes.size());
+    for (const Change& c : changes) {
+        out.push_back(c);
+        const bool gone = c.kind == Kind::deleted || (c.kind == Kind::type && S_ISDIR(c.old_mode));
+        if (!gone || !S_ISDIR(c.old_mode)) continue;
+        for (const auto& [p, m] : proj.walk(c.path, /*dirs=*/true)) {
+            if (!listed.insert(p).second) continue;
+            Change d;
+            d.path = p;
+            d.kind = Kind::deleted;
+            d.old_mode = m;
+            out.push_back(std::move(d));
+        }
+    }
     return out;
 }
+
+mode_t landing_mode(mode_t staged, mode_t old, mode_t umask) {
+    if (S_ISDIR(staged)) return S_ISDIR(old) ? (old & 0777) : (0777 & ~umask);
+    if (!S_ISREG(staged)) return staged & 0777;
+    const bool exec = (staged & S_IXUSR) != 0;
+    if (S_ISREG(old) && ((old & S_IXUSR) != 0) == exec) return old & 0777;
+    return (exec ? 0777 : 0666) & ~umask;
+}
+
+mode_t process_umask() {
+    // /proc/self/status says it without the umask(2) set-and-restore, which would race with
+    // any other thread creating a file meanwhile.
+    if (FILE* f = std::fopen("/proc/self/status", "re")) {
+        char line[256];
+        unsigned m = 0;
+        bool found = false;
+        while (std::fgets(line, sizeof line, f) != nullptr)
+            if (std::sscanf(line, "Umask: %o", &m) == 1) {
+                found = true;
+                break;
+            }
+        std::fclose(f);
+        if (found) return static_cast<mode_t>(m & 0777);
+    }
+    const mode_t m = ::umask(022);
+    ::umask(m);
+    return m;
+}
+
+bool loose_mode(mode_t m) { return (m & (S_IWGRP | S_IWOTH)) != 0 && !S_ISLNK(m); }
 
 // ---------------------------------------------------------------------------------------------
 // --stat, following git's show_stats (diff.c) so that the two read alike.
@@ -479,20 +471,20 @@ std::string stat(const std::vector<Change>& changes, const std::string& upper,
     };
     std::vector<Line> lines;
     std::string last_path;
-    for (const Item& it : file_items(changes, proj)) {
-        Rendered r = render(it, proj, up, PatchOptions{}, false);
-        if (r.text.empty() && !r.binary) continue;
+    for_each_item(changes, proj, [&](const Item& it) {
+        Rendered r = render(it, proj, up, PatchOptions{}, nullptr);
+        if (!r.shown) return;
         // A type change is two patches of one path but one line, as in git's --stat.
         if (!lines.empty() && it.path == last_path) {
             Rendered& prev = lines.back().r;
             prev.binary = prev.binary || r.binary;
             prev.added += r.added;
             prev.deleted += r.deleted;
-            continue;
+            return;
         }
         last_path = it.path;
-        lines.push_back({escape_for_terminal(it.path), std::move(r)});
-    }
+        lines.push_back({util::escape_for_terminal(it.path), std::move(r)});
+    });
     if (lines.empty()) return {};
 
     std::size_t max_change = 0, max_len = 0;
@@ -591,13 +583,19 @@ std::string stat(const std::vector<Change>& changes, const std::string& upper,
 // ---------------------------------------------------------------------------------------------
 
 std::string name_status(const std::vector<Change>& changes) {
+    const mode_t umask = process_umask();
     std::string out;
     for (const Change& c : changes) {
         const mode_t m = c.new_mode != 0 ? c.new_mode : c.old_mode;
         out += kind_letter(c.kind);
         out += '\t';
-        out += escape_for_terminal(c.path);
+        out += util::escape_for_terminal(c.path);
         if (S_ISDIR(m)) out += '/';
+        if (c.new_mode != 0 && loose_mode(c.new_mode)) {
+            const mode_t lands = (c.new_mode & S_IFMT) | landing_mode(c.new_mode, c.old_mode, umask);
+            out += "\t(staged mode " + octal(c.new_mode & (S_IFMT | 0777)) +
+                   ": group/world-writable; commit writes " + octal(lands) + ")";
+        }
         out += '\n';
     }
     return out;
@@ -605,39 +603,33 @@ std::string name_status(const std::vector<Change>& changes) {
 
 std::string to_json(const std::vector<Change>& changes) {
     using nlohmann::ordered_json;
-    const auto hex = [](std::string_view s) {
-        static const char digits[] = "0123456789abcdef";
-        std::string h;
-        for (const char ch : s) {
-            const auto c = static_cast<unsigned char>(ch);
-            h += digits[c >> 4];
-            h += digits[c & 15];
-        }
-        return h;
-    };
     const auto mode = [](mode_t m) -> ordered_json {
         if (m == 0) return nullptr;
         return octal(static_cast<unsigned>(m));
     };
+    const mode_t umask = process_umask();
     ordered_json arr = ordered_json::array();
     for (const Change& c : changes) {
         ordered_json j;
-        j["path"] = c.path;
-        if (!valid_utf8(c.path)) j["path_hex"] = hex(c.path);
+        util::put_text(j, "path", c.path);
         j["kind"] = kind_name(c.kind);
         j["old_mode"] = mode(c.old_mode);
-        j["new_mode"] = mode(c.new_mode);
+        const bool lands = c.new_mode != 0 && c.refused.empty();
+        j["new_mode"] = lands ? mode((c.new_mode & S_IFMT) |
+                                     landing_mode(c.new_mode, c.old_mode, umask))
+                              : mode(c.new_mode);
+        j["staged_mode"] = mode(c.new_mode);
+        j["loose_mode"] = c.new_mode != 0 && loose_mode(c.new_mode);
         j["size"] = c.size;
         j["hash"] = c.hash.empty() ? ordered_json(nullptr) : ordered_json(c.hash);
-        const bool link = S_ISLNK(c.new_mode);
-        j["link_target"] = link ? ordered_json(c.link_target) : ordered_json(nullptr);
-        if (link && !valid_utf8(c.link_target)) j["link_target_hex"] = hex(c.link_target);
+        if (S_ISLNK(c.new_mode)) util::put_text(j, "link_target", c.link_target);
+        else j["link_target"] = nullptr;
         j["link_outside"] = c.link_outside;
         j["setid"] = c.setid;
         j["refused"] = c.refused.empty() ? ordered_json(nullptr) : ordered_json(c.refused);
         arr.push_back(std::move(j));
     }
-    // Invalid UTF-8 is replaced (and given exactly in the *_hex fields) rather than throwing.
+    // Every string is valid UTF-8 by now; `replace` only guards against a slip.
     return arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 

@@ -5,11 +5,19 @@
 // What a patch can carry is what git can: regular files (mode 100644 or 100755) and symlinks
 // (120000). Directories appear only through the files below them, so a deleted directory is
 // the deletion of every file under it in the project, an added empty directory is not in the
-// patch at all, and a change git cannot represent (refused: devices, fifos, sockets; permission
-// bits other than the owner's x) is left out of the patch and --stat but stays in
-// --name-status and JSON.
+// patch at all, and a change git cannot represent (refused: devices, fifos, sockets) is left
+// out of the patch and --stat but stays in --name-status and JSON. Permission bits are not
+// carried beyond git's two file modes, and commit writes no others (landing_mode below).
+//
+// Memory: the patch is produced one file at a time into a Sink. A text file is diffed in memory
+// only up to max_text_bytes and max_text_lines per side; a larger one, and every binary one, is
+// read a block at a time (to hash it and, for `binary`, to deflate it), never held whole.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,58 +26,84 @@
 
 namespace agentbox::stage {
 
+// Where rendered text goes, a piece at a time (at most one file's text diff in one piece).
+using Sink = std::function<void(std::string_view)>;
+
+// Above either limit a text file is shown as large, like a binary one: its size and hash,
+// "Large files a/P and b/P differ", and as `GIT binary patch` data when `binary`. They bound
+// what one file's text diff costs (the two sides, and libgit2's per-line records).
+constexpr std::uint64_t max_text_bytes = 8ull << 20;
+constexpr std::size_t max_text_lines = 200000;
+
 struct PatchOptions {
-    // false: binary files as "Binary files a/P and b/P differ", reading no more of them than
-    //   the first 8000 bytes that decide binary (what `git diff` shows).
+    // false: binary (and large) files as "Binary files a/P and b/P differ", reading no more
+    //   of a binary one than the first 8000 bytes that decide binary (what `git diff` shows).
     // true: "index <sha1>..<sha1>" and "GIT binary patch" data (git diff --full-index
     //   --binary): the whole patch is then applicable by `git apply`, binary files included,
-    //   at the price of reading and compressing them. For `export --format patch`.
+    //   at the price of reading them twice (hash, then deflate), a block at a time.
     bool binary = false;
     int context = 3;  // lines of context around each hunk
+    std::uint64_t text_bytes = max_text_bytes;
+    std::size_t text_lines = max_text_lines;
 };
 
 // A unified patch with git headers that `git apply` accepts on the original project tree:
 // `diff --git`, new/deleted file modes, old/new mode, symlinks as mode 120000 with the target
 // as content, C-quoted paths where git quotes them. Changes are rendered in the order given;
 // a type change is the deletion of the old path (all of it, for a directory) followed by the
-// addition of the new one, as git renders it.
+// addition of the new one, as git renders it. Text goes to `out` as it is made.
+void patch(const std::vector<Change>& changes, const std::string& upper,
+           const std::string& project, const PatchOptions& opts, const Sink& out);
+// The same, collected (for callers that need the text whole: tests, small change sets).
 std::string patch(const std::vector<Change>& changes, const std::string& upper,
                   const std::string& project, const PatchOptions& opts = {});
 
+// The change set with every project entry below a deleted directory listed after it as a
+// deletion of its own, in tree order, as git lists each deleted file (`rm -rf src` is not
+// just "D src/"). A path already listed is not repeated.
+std::vector<Change> with_deleted_entries(const std::vector<Change>& changes,
+                                         const std::string& project);
+
+// The permission bits commit gives what it writes (DESIGN.md §5): exactly what the patch can
+// show. A regular file whose owner-executable bit is unchanged keeps the project's bits; any
+// other regular file gets git's (0777 or 0666, by the owner's x bit) less `umask`, as `git
+// checkout` writes it. A directory keeps the project's bits or, new, gets 0777 less `umask`.
+// No setuid, setgid or sticky bits, and no group or world write the umask does not grant.
+// `staged` and `old` are st_mode values (old 0 when absent).
+mode_t landing_mode(mode_t staged, mode_t old, mode_t umask);
+// The calling process's umask, read without changing it.
+mode_t process_umask();
+// Group- or world-writable: what the review flags in a staged mode, even though commit does
+// not write it.
+bool loose_mode(mode_t m);
+
 // Like `git diff --stat=width`: " name | N +++--" for each file of the patch, "Bin X -> Y
-// bytes" for binary ones, then the summary line ("N files changed, X insertions(+), Y
-// deletions(-)"). Names are escaped with escape_for_terminal. Empty when nothing to show.
+// bytes" for binary and large ones, then the summary line ("N files changed, X
+// insertions(+), Y deletions(-)"). Names are escaped with util::escape_for_terminal. Empty
+// when nothing to show.
 std::string stat(const std::vector<Change>& changes, const std::string& upper,
                  const std::string& project, int width = 80);
 
-// One line per change: "<kind_letter>\t<escaped path>", a '/' after directories.
+// One line per change: "<kind_letter>\t<escaped path>", a '/' after directories, and
+// "\t(staged mode 100666: group/world-writable; commit writes 100644)" when loose_mode.
 std::string name_status(const std::vector<Change>& changes);
 
-// A JSON array, one object per change, in order (pretty-printed, ends with a newline):
-//   { "path": "src/a.c",            // relative to the project root; invalid UTF-8 bytes are
-//                                   // replaced by U+FFFD here and the exact bytes are given
-//                                   // as lowercase hex in "path_hex" (present only then)
+// A JSON array, one object per change, in order (pretty-printed, ends with a newline). Names
+// and link targets use the encoding of util/json_text.hpp: a string, plus KEY_base64 with the
+// exact bytes when they are not valid UTF-8.
+//   { "path": "src/a.c",            // relative to the project root
 //     "kind": "modified",           // kind_name(): added modified deleted replaced mode type
 //     "old_mode": "100644",         // st_mode in the project as 6 octal digits, null if absent
-//     "new_mode": "100755",         // st_mode in upper/, null for deleted
+//     "new_mode": "100755",         // what commit writes (landing_mode), null for deleted
+//     "staged_mode": "100777",      // st_mode in upper/, null for deleted
+//     "loose_mode": false,          // staged_mode is group- or world-writable
 //     "size": 1234,                 // new content size (files), target length (symlinks)
 //     "hash": "…32 hex…",           // XXH3-128 of the new content, null if none
-//     "link_target": "../x",        // new symlink target, null if not a symlink (invalid UTF-8
-//                                   // as for path, exact bytes in "link_target_hex")
+//     "link_target": "../x",        // new symlink target, null if not a symlink
 //     "link_outside": false,        // the new symlink resolves outside the project
 //     "setid": false,               // setuid/setgid bits that commit strips
 //     "refused": null }             // why the change can never be committed, null if it can
 std::string to_json(const std::vector<Change>& changes);
-
-// `s` made safe to print on a terminal: control characters (C0, DEL and C1), bidirectional
-// and zero-width formatting characters and invalid UTF-8 become visible escapes (\t \n \r
-// \x1b \u202e), and '\' becomes "\\" so that an escape cannot be forged by the name itself.
-// Valid printable UTF-8 is kept as it is.
-std::string escape_for_terminal(std::string_view s);
-
-// The same for multi-line text (a patch on its way to a terminal without a pager): newlines
-// and tabs are kept, everything else is escaped as above.
-std::string escape_text_for_terminal(std::string_view s);
 
 // A path quoted as git quotes it in patches: unchanged unless it has '"', '\', control bytes
 // or bytes >= 0x80, then in double quotes with C escapes (\t \n \" \\) and octal (\303\251).

@@ -92,16 +92,16 @@ std::string Tree::read(const std::string& rel, mode_t mode, std::uint64_t limit)
     return read_fd(fd.get(), shown(rel), limit);
 }
 
-std::vector<std::pair<std::string, mode_t>> Tree::walk(const std::string& rel) const {
+std::vector<std::pair<std::string, mode_t>> Tree::walk(const std::string& rel, bool dirs) const {
     std::vector<std::pair<std::string, mode_t>> out;
     const unique_fd dir = open_dir(rel, true);
-    walk_into(dir.get(), rel, out);
+    walk_into(dir.get(), rel, dirs, out);
     // Directory order is not byte order across levels ("a.b" < "a/x" but "a" is listed first).
     std::sort(out.begin(), out.end());
     return out;
 }
 
-void Tree::walk_into(int dirfd, const std::string& rel,
+void Tree::walk_into(int dirfd, const std::string& rel, bool dirs,
                      std::vector<std::pair<std::string, mode_t>>& out) const {
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) throw sys::SysError("dup", shown(rel), errno);
@@ -129,10 +129,11 @@ void Tree::walk_into(int dirfd, const std::string& rel,
             throw sys::SysError("stat", shown(path), errno);
         }
         if (S_ISDIR(st.st_mode)) {
+            if (dirs) out.emplace_back(path, st.st_mode);
             const unique_fd sub(::openat(dirfd, n.c_str(),
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) throw sys::SysError("open", shown(path), errno);
-            walk_into(sub.get(), path, out);
+            walk_into(sub.get(), path, dirs, out);
         } else {
             out.emplace_back(path, st.st_mode);
         }

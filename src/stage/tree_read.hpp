@@ -38,11 +38,13 @@ public:
     std::string read(const std::string& rel, mode_t mode, std::uint64_t limit = UINT64_MAX) const;
 
     // Every non-directory entry below the directory `rel` (recursively, not following
-    // symlinks), as paths relative to the root, each with its st_mode, in byte order.
-    std::vector<std::pair<std::string, mode_t>> walk(const std::string& rel) const;
+    // symlinks), as paths relative to the root, each with its st_mode, in byte order; the
+    // directories below it too when `dirs`.
+    std::vector<std::pair<std::string, mode_t>> walk(const std::string& rel,
+                                                     bool dirs = false) const;
 
 private:
-    void walk_into(int dirfd, const std::string& rel,
+    void walk_into(int dirfd, const std::string& rel, bool dirs,
                    std::vector<std::pair<std::string, mode_t>>& out) const;
     std::string root_;
     sys::unique_fd fd_;

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "util/escape.hpp"
+
 namespace agentbox::util {
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -41,8 +43,8 @@ std::string to_lower(std::string_view s) {
 
 namespace {
 
-// Any other control byte as \xNN, or for TOML as \uNNNN.
-std::string quote_with(std::string_view s, bool toml) {
+// Any other control byte as \uNNNN, as TOML wants it.
+std::string toml_basic(std::string_view s) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
@@ -54,8 +56,7 @@ std::string quote_with(std::string_view s, bool toml) {
             default:
                 if (c < 0x20 || c == 0x7f) {
                     char buf[8];
-                    if (toml) std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    else std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
                     out += buf;
                 } else {
                     out += static_cast<char>(c);
@@ -68,9 +69,18 @@ std::string quote_with(std::string_view s, bool toml) {
 
 }  // namespace
 
-std::string quote(std::string_view s) { return quote_with(s, false); }
+std::string quote(std::string_view s) {
+    // One escaping for everything shown to the user (util/escape.hpp); '"' escaped as well so
+    // that the quotes delimit the name.
+    std::string out = "\"";
+    for (const char c : escape_for_terminal(s)) {
+        if (c == '"') out += '\\';
+        out += c;
+    }
+    return out + '"';
+}
 
-std::string toml_quote(std::string_view s) { return quote_with(s, true); }
+std::string toml_quote(std::string_view s) { return toml_basic(s); }
 
 // A plain loop: find_first_of searches the set once per character, and this runs for every
 // rule against every environment variable and path when a plan is compiled.

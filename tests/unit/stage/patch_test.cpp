@@ -7,14 +7,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 
+#include "stage/gitblob.hpp"
 #include "tree_fixture.hpp"
 
 using namespace agentbox::stage;
 using namespace agentbox::stage::test;
 
 namespace {
+
+// The first line a shell command prints (git hash-object).
+std::string slurp_cmd(const std::string& cmd) {
+    FILE* f = ::popen(cmd.c_str(), "r");
+    REQUIRE(f != nullptr);
+    char buf[256] = {};
+    const bool got = std::fgets(buf, sizeof buf, f) != nullptr;
+    ::pclose(f);
+    REQUIRE(got);
+    std::string s = buf;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+}
 
 std::string lines(int from, int to, const std::string& tag = "line") {
     std::string s;
@@ -304,4 +319,71 @@ TEST_CASE("patch and stat: a huge binary file is read no further than the binary
     CHECK(stat(t.changes, t.upper, t.project) ==
           " huge.img | Bin 0 -> 68719476736 bytes\n"
           " 1 file changed, 0 insertions(+), 0 deletions(-)\n");
+}
+
+TEST_CASE("test_binary_diff_applies_with_git_apply: full blob ids and literal data as git's") {
+    using namespace agentbox::stage::detail;
+    CHECK(blob_id("") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    CHECK(blob_id("hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a");
+    // SHA-1 across block boundaries: 1 MB of 'a' hashed as git would.
+    const std::string mb(1000000, 'a');
+    CHECK(blob_id(mb) == [&] {
+        Trees t;
+        spit(t.root + "/a", mb);
+        return slurp_cmd("git hash-object '" + t.root + "/a'");
+    }());
+    // git's own encoding of an empty literal (git diff --binary of an empty file).
+    std::string lit;
+    literal(-1, "", 0, "x", [&](std::string_view p) { lit += p; });
+    CHECK(lit == "literal 0\nHcmV?d00001\n\n");
+    CHECK(base85_line(std::string_view("\0\0\0\0", 4)) == "D00000\n");
+
+    Trees t;
+    std::string bin(300000, '\0');
+    for (std::size_t i = 0; i < bin.size(); ++i) bin[i] = static_cast<char>((i * 7919) >> 3);
+    Trees::file(t.project, "b.bin", bin);
+    bin[12345] = 'x';
+    Trees::file(t.upper, "b.bin", bin);
+    t.change(Kind::modified, "b.bin");
+    const std::string full = patch(t.changes, t.upper, t.project, {.binary = true});
+    CHECK(full.find("index " + slurp_cmd("git hash-object '" + t.project + "/b.bin'") + ".." +
+                    slurp_cmd("git hash-object '" + t.upper + "/b.bin'") + " 100644\n") !=
+          std::string::npos);
+    check_applies(t, "binary-modified", true);
+}
+
+TEST_CASE("test_diff_of_2gib_sparse_file_under_768mib_limit: a large text file is shown as "
+          "large, applies as binary data") {
+    Trees t;
+    Trees::file(t.project, "big.txt", lines(1, 3000));
+    Trees::file(t.upper, "big.txt", lines(1, 3001));
+    t.change(Kind::modified, "big.txt");
+    PatchOptions o;
+    o.text_lines = 1000;
+    const std::string shown = patch(t.changes, t.upper, t.project, o);
+    CHECK(shown.find("Large files a/big.txt and b/big.txt differ: ") != std::string::npos);
+    CHECK(shown.find("@@") == std::string::npos);
+    o.binary = true;
+    const std::string full = patch(t.changes, t.upper, t.project, o);
+    CHECK(full.find("GIT binary patch\n") != std::string::npos);
+    const std::string work = t.root + "/work";
+    Trees::copy_tree(t.project, work);
+    spit(t.root + "/p.patch", full);
+    REQUIRE(sh("cd '" + work + "' && GIT_CEILING_DIRECTORIES='" + t.root +
+               "' git apply ../p.patch") == 0);
+    CHECK(listing(work) == listing(t.expected()));
+    o = {};
+    o.text_bytes = 1000;
+    CHECK(patch(t.changes, t.upper, t.project, o).find("Large files") != std::string::npos);
+}
+
+TEST_CASE("test_rm_rf_dir_lists_every_deleted_file: a deleted directory's entries follow it") {
+    Trees t;
+    Trees::file(t.project, "src/a.c", "a\n");
+    Trees::file(t.project, "src/sub/b.c", "b\n");
+    Trees::file(t.project, "keep.txt", "k\n");
+    t.change(Kind::deleted, "src");
+    const auto all = with_deleted_entries(t.changes, t.project);
+    REQUIRE(all.size() == 4);
+    CHECK(name_status(all) == "D\tsrc/\nD\tsrc/a.c\nD\tsrc/sub/\nD\tsrc/sub/b.c\n");
 }

@@ -95,6 +95,46 @@ TEST_CASE("stat: binary sizes and the summary's singular forms") {
     CHECK(stat({}, u.upper, u.project).empty());
 }
 
+TEST_CASE("test_world_writable_mode_is_shown_and_flagged: name-status flags a loose staged mode") {
+    const std::vector<Change> cs = {
+        make("f", Kind::mode, S_IFREG | 0644, S_IFREG | 0666),
+        make("g", Kind::mode, S_IFREG | 0644, S_IFREG | 0646),
+        make("d", Kind::added, 0, S_IFDIR | 0777),
+    };
+    const std::string ns = name_status(cs);
+    CHECK(ns.find("M\tf\t(staged mode 100666: group/world-writable; commit writes 100644)\n") !=
+          std::string::npos);
+    CHECK(ns.find("M\tg\t(staged mode 100646: group/world-writable; commit writes 100644)\n") !=
+          std::string::npos);
+    CHECK(ns.find("A\td/\t(staged mode 040777: group/world-writable; commit writes 040") !=
+          std::string::npos);
+    const auto j = nlohmann::json::parse(to_json(cs));
+    CHECK(j[0]["loose_mode"] == true);
+    CHECK(j[0]["staged_mode"] == "100666");
+    CHECK(j[0]["new_mode"] == "100644");
+}
+
+TEST_CASE("landing_mode: commit writes only what the diff can show") {
+    // New files and directories: git's modes less the umask.
+    CHECK(landing_mode(S_IFREG | 0666, 0, 022) == 0644);
+    CHECK(landing_mode(S_IFREG | 0777, 0, 022) == 0755);
+    CHECK(landing_mode(S_IFREG | 0700, 0, 002) == 0775);
+    CHECK(landing_mode(S_IFREG | 04755, 0, 022) == 0755);  // never setid
+    CHECK(landing_mode(S_IFDIR | 0777, 0, 022) == 0755);
+    // An existing file whose x bit is unchanged keeps its bits (the diff shows no mode change).
+    CHECK(landing_mode(S_IFREG | 0666, S_IFREG | 0600, 022) == 0600);
+    CHECK(landing_mode(S_IFREG | 0646, S_IFREG | 0644, 022) == 0644);
+    // The x bit changed: the diff shows old/new mode, git's bits land.
+    CHECK(landing_mode(S_IFREG | 0777, S_IFREG | 0600, 022) == 0755);
+    // An existing directory keeps its bits; a file replacing a directory is new.
+    CHECK(landing_mode(S_IFDIR | 0777, S_IFDIR | 0750, 022) == 0750);
+    CHECK(landing_mode(S_IFREG | 0666, S_IFDIR | 0755, 022) == 0644);
+    CHECK(loose_mode(S_IFREG | 0646));
+    CHECK(loose_mode(S_IFREG | 0664));
+    CHECK_FALSE(loose_mode(S_IFREG | 0644));
+    CHECK_FALSE(loose_mode(S_IFLNK | 0777));
+}
+
 TEST_CASE("name_status: a letter and the escaped path, directories with a slash") {
     const std::vector<Change> cs = {
         make("added-dir", Kind::added, 0, S_IFDIR | 0755),
@@ -129,46 +169,16 @@ TEST_CASE("to_json: the documented shape, and invalid UTF-8 never breaks the JSO
     CHECK(j[0]["link_outside"] == true);
     CHECK(j[0]["hash"].is_null());
     CHECK(j[0]["refused"].is_null());
-    CHECK_FALSE(j[0].contains("path_hex"));
-    CHECK(j[1]["path_hex"] == "626164fffe6e616d65");
-    CHECK(j[1]["new_mode"] == "104755");
+    CHECK_FALSE(j[0].contains("path_base64"));
+    // A name that is not UTF-8: shown with U+FFFD, exact in base64 (util/json_text.hpp).
+    CHECK(j[1]["path"] == "bad\xef\xbf\xbd\xef\xbf\xbdname");
+    CHECK(j[1]["path_base64"] == "YmFk//5uYW1l");
+    // What commit writes: no setid bits, the project's bits as the x bit is unchanged... here
+    // it changed (0644 -> 0755), so git's 0777 less the umask.
+    CHECK(j[1]["staged_mode"] == "104755");
+    CHECK(j[1]["new_mode"].get<std::string>().starts_with("1007"));
     CHECK(j[1]["setid"] == true);
     CHECK(j[1]["link_target"].is_null());
-}
-
-TEST_CASE("escape_for_terminal: a file name cannot move the cursor, retitle or recolour") {
-    // OSC window title, CSI clear screen, SGR colour, cursor up: all shown, none acted on.
-    CHECK(escape_for_terminal("\x1b]0;pwned\x07") == "\\x1b]0;pwned\\x07");
-    CHECK(escape_for_terminal("a\x1b[2Jb\x1b[31mred\x1b[1A") ==
-          "a\\x1b[2Jb\\x1b[31mred\\x1b[1A");
-    CHECK(escape_for_terminal("tab\tnl\ncr\rdel\x7f") == "tab\\tnl\\ncr\\rdel\\x7f");
-    // C1 CSI (U+009B) as UTF-8, and as a lone byte (invalid UTF-8).
-    CHECK(escape_for_terminal("x\xc2\x9b" "2Jy") == "x\\u009b2Jy");
-    CHECK(escape_for_terminal("x\x9b" "2J") == "x\\x9b2J");
-}
-
-TEST_CASE("escape_for_terminal: bidi overrides cannot disguise a name (Trojan Source)") {
-    // "txt.exe" displayed as "exe.txt" by U+202E RIGHT-TO-LEFT OVERRIDE.
-    CHECK(escape_for_terminal("invoice\xe2\x80\xaetxt.exe") == "invoice\\u202etxt.exe");
-    CHECK(escape_for_terminal("zero\xe2\x80\x8bwidth") == "zero\\u200bwidth");
-}
-
-TEST_CASE("escape_for_terminal: a backslash in the name cannot forge an escape") {
-    CHECK(escape_for_terminal("a\\x1b") == "a\\\\x1b");
-    CHECK(escape_for_terminal("a\\x1b") != escape_for_terminal("a\x1b"));
-}
-
-TEST_CASE("escape_for_terminal: valid UTF-8 kept, invalid and overlong forms escaped") {
-    CHECK(escape_for_terminal("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\x81") ==
-          "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x93\x81");
-    CHECK(escape_for_terminal("\xc0\xaf") == "\\xc0\\xaf");          // overlong '/'
-    CHECK(escape_for_terminal("\xed\xa0\x80") == "\\xed\\xa0\\x80");  // surrogate
-    CHECK(escape_for_terminal("\xe6\x97") == "\\xe6\\x97");          // truncated
-    CHECK(escape_for_terminal(std::string("a\0b", 3)) == "a\\x00b");
-}
-
-TEST_CASE("escape_text_for_terminal: keeps lines and tabs, escapes the rest") {
-    CHECK(escape_text_for_terminal("+a\tb\n-\x1b[31mred\n") == "+a\tb\n-\\x1b[31mred\n");
 }
 
 TEST_CASE("kind names and letters") {

@@ -1,0 +1,50 @@
+// The one JSON encoding of a string agentbox did not choose (a file name, a link target, a
+// command line, a project path). JSON strings are Unicode; a Linux name is any bytes but NUL.
+// So, in every --json output and in the decision log:
+//
+//   "path": "bad-\ufffd-name",          always a string: the bytes as UTF-8, each byte of
+//                                       invalid UTF-8 replaced by U+FFFD (for display)
+//   "path_base64": "YmFkLf8tbmFtZQ=="   only when the bytes are not valid UTF-8: all of
+//                                       them, exactly, in base64 (RFC 4648, padded)
+//
+// A consumer wanting the exact name reads KEY_base64 when present, else KEY. A name that is
+// valid UTF-8 (nearly all) looks as it always did. Documented in agentbox(1), "JSON OUTPUT".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/escape.hpp"
+
+namespace agentbox::util {
+
+// j[key] (and j[key + "_base64"] when needed) set to `value` as above. Json is
+// nlohmann::json or nlohmann::ordered_json.
+template <class Json>
+void put_text(Json& j, const std::string& key, std::string_view value) {
+    if (valid_utf8(value)) {
+        j[key] = std::string(value);
+        return;
+    }
+    j[key] = lossy_utf8(value);
+    j[key + "_base64"] = base64(value);
+}
+
+// The same for a list of strings (argv): KEY is the list of display strings, and
+// KEY_base64 (only when some element is not UTF-8) the list of all of them in base64.
+template <class Json, class Strings>
+void put_text_list(Json& j, const std::string& key, const Strings& values) {
+    Json shown = Json::array();
+    bool exact = true;
+    for (const auto& v : values) {
+        exact = exact && valid_utf8(v);
+        shown.push_back(lossy_utf8(v));
+    }
+    j[key] = std::move(shown);
+    if (exact) return;
+    Json raw = Json::array();
+    for (const auto& v : values) raw.push_back(base64(v));
+    j[key + "_base64"] = std::move(raw);
+}
+
+}  // namespace agentbox::util
