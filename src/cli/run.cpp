@@ -85,8 +85,12 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
     cmd->add_flag("--no-tty", o.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
     cmd->add_flag("--allow-weaker", o.allow_weaker,
                   "Run even if some rules cannot be enforced (each is printed)");
-    cmd->add_flag("--die-with-parent,!--no-die-with-parent", o.die_with_parent,
-                  "End the sandbox when the process that started agentbox dies (default)");
+    auto* die = cmd->add_flag("--die-with-parent", o.die_with_parent,
+                              "End the sandbox when the process that started agentbox dies "
+                              "(default)");
+    cmd->add_flag_callback("--no-die-with-parent", [&o] { o.die_with_parent = false; },
+                           "Let the sandbox outlive the process that started agentbox")
+        ->excludes(die);
     auto* quiet = cmd->add_flag("-q,--quiet", o.quiet, "No summary at the end");
     cmd->add_flag("-v,--verbose", o.verbose, "Say more (repeatable)")->excludes(quiet);
     cmd->add_option("--summary-fd", o.summary_fd, "Write the summary as JSON to file descriptor N")
