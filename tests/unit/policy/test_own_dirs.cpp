@@ -125,14 +125,13 @@ TEST_CASE("own dirs: a grant at or inside an own directory is refused, naming bo
 
 TEST_CASE("own dirs: a grant that reaches them through a symlink is judged by where it leads") {
     test::FakeHost h = host();
-    // /data/st -> /home/u/.local/state: binding /data/st binds the state's parent.
-    h.dir("/data/st");
-    h.real["/data/st"] = "/home/u/.local/state";
+    // /data/st -> /home/u/.local/state: binding /data/st binds the state's parent, at its real
+    // path (policy/fsrules resolves every grant), so the mask goes there too.
+    h.link("/data/st", "/home/u/.local/state", "/home/u/.local/state");
     const Plan plan = compile(base({E("/data/st", 3)}), inv(), h.facts());
-    CHECK(at(plan, "/data/st/agentbox", MountKind::mask_dir) != nullptr);
+    CHECK(at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
 
-    h.dir("/data/ab");
-    h.real["/data/ab"] = "/home/u/.local/state/agentbox";
+    h.link("/data/ab", "../home/u/.local/state/agentbox", "/home/u/.local/state/agentbox");
     CHECK_THROWS_AS(compile(base({E("/data/ab", 4)}), inv(), h.facts()), std::invalid_argument);
 }
 

@@ -1,0 +1,31 @@
+// The JSON encoding of names that are not UTF-8 (util/json_text.hpp), as every --json output
+// and the decision log write it. Here rather than with util: util may not include the JSON
+// library (tests/check_includes.py); audit, which writes the log, links it.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "util/json_text.hpp"
+#include "util/strings.hpp"
+
+using namespace agentbox::util;
+
+TEST_CASE("test_non_utf8_name_in_diff_and_json: a name as a string, exact bytes in base64") {
+    nlohmann::ordered_json j;
+    put_text(j, "path", "good.txt");
+    put_text(j, "bad", "bad-\xff-name");
+    CHECK(j["path"] == "good.txt");
+    CHECK_FALSE(j.contains("path_base64"));
+    CHECK(j["bad"] == "bad-\xef\xbf\xbd-name");
+    CHECK(j["bad_base64"] == "YmFkLf8tbmFtZQ==");
+    std::string raw;
+    REQUIRE(unbase64(j["bad_base64"].get<std::string>(), raw));
+    CHECK(raw == "bad-\xff-name");
+    CHECK_NOTHROW((void)j.dump());
+    put_text_list(j, "argv", std::vector<std::string>{"touch", "\xfe"});
+    CHECK(j["argv"][1] == "\xef\xbf\xbd");
+    CHECK(j["argv_base64"][0] == "dG91Y2g=");
+    CHECK(j["argv_base64"][1] == "/g==");
+}
