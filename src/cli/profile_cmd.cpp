@@ -8,7 +8,11 @@
 #include "cli/errors.hpp"
 #include "cli/profile_print.hpp"
 #include "cli/term.hpp"
+#include "cli/own_dirs.hpp"
+#include "policy/policy.hpp"
 #include "profile/load.hpp"
+#include "sandbox/linux/hardening.hpp"
+#include "seccomp/rules.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -78,6 +82,23 @@ int show_profile(const ProfileOptions& o, const profile::Context& ctx) {
     return 0;
 }
 
+// What `run` would refuse of a profile that parses: its Plan, compiled for this project and
+// host by policy::compile, and its syscall names, resolved by seccomp::check_names -- the
+// functions `run` goes through, so `check` cannot accept what `run` then rejects.
+void check_as_run(const std::string& path, const profile::Context& ctx) {
+    profile::Profile prof = profile::load_all({path}, ctx);
+    profile::merge_into(prof, own_dirs_layer(/*create=*/false));
+    policy::Invocation inv;
+    inv.argv = {"true"};
+    inv.project = ctx.project;
+    inv.cwd = ctx.cwd;
+    inv.environ = ctx.environ;
+    inv.home = ctx.home;
+    inv.own_dirs = own_dir_paths();
+    const policy::Plan plan = policy::compile(prof, inv, sandbox::lnx::fs_facts());
+    seccomp::check_names(seccomp::rules_for(plan.seccomp));
+}
+
 int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
     int status = 0;
     for (const auto& file : o.check) {
@@ -86,10 +107,19 @@ int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
         const std::string path = path_like ? file : "./" + file;
         try {
             (void)profile::load(path, ctx);
+            check_as_run(path, ctx);
             std::cout << file << ": " << paint(1, Style::green, "ok") << '\n';
         } catch (const profile::ProfileError& e) {
             std::cout.flush();
             error(e.what());
+            status = exit_usage;
+        } catch (const std::invalid_argument& e) {  // policy::compile: what run calls usage
+            std::cout.flush();
+            error(file + ": " + e.what());
+            status = exit_usage;
+        } catch (const std::runtime_error& e) {  // seccomp::check_names
+            std::cout.flush();
+            error(file + ": " + e.what());
             status = exit_usage;
         }
     }

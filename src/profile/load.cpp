@@ -26,6 +26,11 @@ namespace agentbox::profile {
 
 namespace {
 
+// The kernel's own ceilings: PID_MAX_LIMIT (pids.max refuses more) and the largest
+// fs.nr_open (RLIMIT_NOFILE can never exceed it).
+constexpr std::uint64_t kMaxPids = 4u << 20;
+constexpr std::uint64_t kMaxOpenFiles = 1073741816;
+
 constexpr std::int64_t kSchemaVersion = 1;
 
 const char* type_phrase(const toml::node& n) {
@@ -322,9 +327,16 @@ private:
                      [](const std::string& s) { return parse_duration_ms(s); });
     }
 
-    Setting<std::uint64_t> count(const toml::node& n, const std::string& name) const {
-        return limit(n, name, 1, "a positive integer",
-                     [](const std::string&) { return std::optional<std::uint64_t>(); });
+    // At most `max`: past it the kernel refuses the value only when the run applies it (a
+    // raw EINVAL from the cgroup or setrlimit), after the profile was accepted.
+    Setting<std::uint64_t> count(const toml::node& n, const std::string& name,
+                                 std::uint64_t max) const {
+        Setting<std::uint64_t> s = limit(n, name, 1, "a positive integer",
+                                         [](const std::string&) { return std::optional<std::uint64_t>(); });
+        if (s.value > max)
+            fail(at(n), name + " must be at most " + std::to_string(max) + "; got " +
+                            std::to_string(s.value));
+        return s;
     }
 
     void filesystem(const toml::table& t) {
@@ -431,12 +443,12 @@ private:
         auto& l = out_.limits;
         if (const toml::node* n = t.get("timeout")) l.timeout_ms = duration(*n, "limits.timeout");
         if (const toml::node* n = t.get("memory")) l.memory = size(*n, "limits.memory");
-        if (const toml::node* n = t.get("pids")) l.pids = count(*n, "limits.pids");
+        if (const toml::node* n = t.get("pids")) l.pids = count(*n, "limits.pids", kMaxPids);
         if (const toml::node* n = t.get("file_size")) l.file_size = size(*n, "limits.file_size");
         if (const toml::node* n = t.get("stage_size"))
             l.stage_size = size(*n, "limits.stage_size");
         if (const toml::node* n = t.get("open_files"))
-            l.open_files = count(*n, "limits.open_files");
+            l.open_files = count(*n, "limits.open_files", kMaxOpenFiles);
     }
 
     void commit(const toml::table& t) {

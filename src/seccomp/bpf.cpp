@@ -125,8 +125,12 @@ std::vector<std::uint8_t> export_bpf(scmp_filter_ctx ctx) {
 
 }  // namespace
 
-std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify) {
+void check_names(const RuleSet& rs) {
     for (const auto& n : rs.names) resolve(n.name, n.where);
+}
+
+std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify) {
+    check_names(rs);
     for (const auto& r : rs.rules) resolve(r.syscall, r.why.empty() ? "the rule set" : r.why);
     check_consistent(rs);
 

@@ -56,6 +56,11 @@ const std::vector<const char*>& strict_allowlist();
 std::string canonical(const RuleSet& rs);
 std::string digest(const RuleSet& rs);
 
+// Every syscall name the profile wrote (rs.names) resolved on this host; throws
+// std::runtime_error naming the first unknown one, where it was written, and the nearest known
+// name. compile() calls it, and so does `profile check`: one check for both.
+void check_names(const RuleSet& rs);
+
 // Compile to a BPF program (struct sock_filter array as bytes). With `notify`, denials are
 // compiled as SECCOMP_RET_USER_NOTIF instead of errno so the supervisor can log them.
 // Throws std::runtime_error naming the syscall or libseccomp call that failed.

@@ -202,6 +202,31 @@ class CliTest(unittest.TestCase):
         self.assertIn(good + ": ok", r.stdout)
         self.assertRegex(r.stderr, r"agentbox: %s:4:\d+: " % re.escape(bad))
 
+    def test_profile_check_refuses_what_run_refuses(self):
+        # A profile that parsed was "ok" for check and then refused by run: an unknown syscall
+        # name (found only when the filter was compiled) and a pids limit the cgroup refuses
+        # with a raw EINVAL. Each is now an error of check too, naming file:line:col, and run
+        # agrees with check on every one.
+        cases = {
+            "syscall.toml": ('version = 1\nextends = ["default"]\n[process]\n'
+                             'allow_syscalls = ["not_a_syscall"]\n', r": unknown syscall .*not_a_syscall.*:4:\d+"),
+            "pids.toml": ('version = 1\nextends = ["default"]\n[limits]\n'
+                          'pids = 9223372036854775807\n', r":4:\d+: limits.pids must be at most"),
+            "files.toml": ('version = 1\nextends = ["default"]\n[limits]\n'
+                           'open_files = 2000000000\n', r":4:\d+: limits.open_files must be at most"),
+        }
+        for name, (text, message) in cases.items():
+            with self.subTest(name):
+                path = os.path.join(self.tmp, name)
+                with open(path, "w") as f:
+                    f.write(text)
+                r = self.agentbox("profile", "check", path)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertNotIn(": ok", r.stdout)
+                self.assertRegex(r.stderr, re.escape(path) + message)
+                r = self.agentbox("run", "-p", path, "--", "true")
+                self.assertNotEqual(r.returncode, 0, "run accepted what check refused")
+
     def test_run_with_broken_profile_exits_125_naming_the_file(self):
         bad = os.path.join(self.tmp, "bad.toml")
         with open(bad, "w") as f:
