@@ -31,6 +31,7 @@
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 #include "util/utc.hpp"
 
@@ -146,8 +147,10 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
     nlohmann::ordered_json j;
     j["v"] = 1;
     j["id"] = m.id;
-    j["project"] = m.project;
-    j["argv"] = m.argv;
+    // A project path or an argument need not be UTF-8 (`run -- touch $'\xff'`): JSON strings
+    // must be, so such bytes go as util/json_text.hpp says.
+    util::put_text(j, "project", m.project);
+    util::put_text_list(j, "argv", m.argv);
     j["status"] = m.status;
     j["created"] = m.created;
     j["start_ns"] = m.start_ns;
@@ -160,13 +163,16 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
 
     const std::string tmp = dir + "/meta.json.tmp";
     const std::string final_path = dir + "/meta.json";
+    // Sealed first: a key that cannot be used (log-key readable by others) fails here, naming
+    // the key, before any file is touched.
+    const std::string sealed = seal_session_file(dir, "meta.json", text);
     if (!durable && rewrite_in_place(dir, final_path, text)) return;
     // A leftover from a crash is ours and stale.
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw sys::SysError("unlink", tmp, errno);
     sys::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                              0600));
     if (!fd) throw sys::SysError("open", tmp, errno);
-    sys::write_all(fd.get(), seal_session_file(dir, "meta.json", text), tmp);
+    sys::write_all(fd.get(), sealed, tmp);
     if (durable && ::fsync(fd.get()) != 0) throw sys::SysError("fsync", tmp, errno);
     if (::close(fd.release()) != 0) throw sys::SysError("close", tmp, errno);
     if (::rename(tmp.c_str(), final_path.c_str()) != 0)
@@ -200,8 +206,8 @@ Meta read_meta(const std::string& dir) {
     try {
         if (j.is_discarded()) j = nlohmann::json::parse(text);  // for its message
         m.id = j.at("id").get<std::string>();
-        m.project = j.at("project").get<std::string>();
-        m.argv = j.at("argv").get<std::vector<std::string>>();
+        m.project = util::get_text(j, "project");
+        m.argv = util::get_text_list(j, "argv");
         m.status = j.at("status").get<std::string>();
         m.created = j.at("created").get<std::string>();
         m.start_ns = j.at("start_ns").get<long long>();

@@ -11,8 +11,10 @@
 // valid UTF-8 (nearly all) looks as it always did. Documented in agentbox(1), "JSON OUTPUT".
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/escape.hpp"
 
@@ -45,6 +47,33 @@ void put_text_list(Json& j, const std::string& key, const Strings& values) {
     Json raw = Json::array();
     for (const auto& v : values) raw.push_back(base64(v));
     j[key + "_base64"] = std::move(raw);
+}
+
+// The exact bytes put_text wrote: KEY_base64 when present, else KEY. Throws what Json's at()
+// and get() throw for a missing or mistyped key, and std::runtime_error for bad base64.
+template <class Json>
+std::string get_text(const Json& j, const std::string& key) {
+    const auto raw = j.find(key + "_base64");
+    if (raw == j.end()) return j.at(key).template get<std::string>();
+    std::string out;
+    if (!unbase64(raw->template get<std::string>(), out))
+        throw std::runtime_error(key + "_base64 is not base64");
+    return out;
+}
+
+// The list put_text_list wrote.
+template <class Json>
+std::vector<std::string> get_text_list(const Json& j, const std::string& key) {
+    const auto raw = j.find(key + "_base64");
+    if (raw == j.end()) return j.at(key).template get<std::vector<std::string>>();
+    std::vector<std::string> out;
+    for (const auto& e : *raw) {
+        std::string v;
+        if (!unbase64(e.template get<std::string>(), v))
+            throw std::runtime_error(key + "_base64 is not base64");
+        out.push_back(std::move(v));
+    }
+    return out;
 }
 
 }  // namespace agentbox::util

@@ -247,6 +247,19 @@ class ReviewDisplay(BoxTest):
         if b"bad-" in text:
             self.assertIn(b"bad-\\xff-name", text)
 
+    def test_run_whose_arguments_are_not_utf8_is_recorded_and_commits(self):
+        # The command line goes into meta.json: before, a byte that is not UTF-8 there made
+        # the run fail to create its session (json type_error.316), so no such command ran.
+        res = self.box.run(["touch", "arg-\udcfe-name"])  # surrogateescape: the byte 0xfe
+        self.assertRc(res, 0)
+        sessions = json.loads(self.ab("sessions", "--json", check=0).stdout)
+        mine = [s for s in sessions if "argv_base64" in s]
+        self.assertEqual(len(mine), 1, sessions)
+        self.assertEqual([base64.b64decode(a) for a in mine[0]["argv_base64"]],
+                         [b"touch", b"arg-\xfe-name"])
+        self.ab("commit", check=0)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project.encode(), b"arg-\xfe-name")))
+
 
 if __name__ == "__main__":
     abtest.main()

@@ -29,3 +29,19 @@ TEST_CASE("test_non_utf8_name_in_diff_and_json: a name as a string, exact bytes 
     CHECK(j["argv_base64"][0] == "dG91Y2g=");
     CHECK(j["argv_base64"][1] == "/g==");
 }
+
+TEST_CASE("get_text reads back exactly what put_text wrote, and refuses bad base64") {
+    nlohmann::ordered_json j;
+    put_text(j, "project", "/home/u/proj-\xff");
+    put_text(j, "plain", "/home/u/proj");
+    put_text_list(j, "argv", std::vector<std::string>{"touch", "\xfe\xff"});
+    put_text_list(j, "ok", std::vector<std::string>{"a", "b"});
+    const auto back = nlohmann::json::parse(j.dump());
+    CHECK(get_text(back, "project") == "/home/u/proj-\xff");
+    CHECK(get_text(back, "plain") == "/home/u/proj");
+    CHECK(get_text_list(back, "argv") == std::vector<std::string>{"touch", "\xfe\xff"});
+    CHECK(get_text_list(back, "ok") == std::vector<std::string>{"a", "b"});
+    nlohmann::json bad = back;
+    bad["project_base64"] = "not base64!";
+    CHECK_THROWS_AS((void)get_text(bad, "project"), std::runtime_error);
+}
