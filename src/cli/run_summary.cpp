@@ -154,7 +154,25 @@ void write_summary_json(int fd, const Summary& s) {
     // Strings are put as util/json_text.hpp says; `replace` only guards against a slip.
     const std::string text =
         j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-    sys::write_all(fd, text, "--summary-fd " + std::to_string(fd));
+    // A reader that went away costs a warning (EPIPE), not agentbox's life: SIGPIPE is held
+    // for the write, and one the write raised is taken off before it is let through again.
+    sigset_t pipe_sig, old;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
+    auto restore = [&] {
+        const struct timespec now {};
+        while (::sigtimedwait(&pipe_sig, nullptr, &now) == SIGPIPE) {
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    };
+    try {
+        sys::write_all(fd, text, "--summary-fd " + std::to_string(fd));
+    } catch (...) {
+        restore();
+        throw;
+    }
+    restore();
 }
 
 }  // namespace agentbox::cli

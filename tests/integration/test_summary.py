@@ -67,6 +67,20 @@ class Summary(abtest.BoxTest):
         self.assertEqual("", res.err)
         self.assertEqual({"mount": 1}, js["denied"]["syscalls"])
 
+    def test_summary_fd_whose_reader_is_gone_keeps_the_commands_status(self):
+        # The summary is written after the command ran: a reader that went away (EPIPE) used
+        # to turn the run's exit into 125, as if the sandbox had failed to start. The command's
+        # own status stands; the failed write is a warning.
+        rfd, wfd = os.pipe()
+        os.close(rfd)
+        try:
+            res = self.box.run(["sh", "-c", "echo x > staged; exit 3"],
+                               args=["--summary-fd", str(wfd)], pass_fds=(wfd,))
+        finally:
+            os.close(wfd)
+        self.assertRc(res, 3)
+        self.assertIn("summary", res.err)
+
 
 if __name__ == "__main__":
     abtest.main()
