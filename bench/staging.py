@@ -147,6 +147,12 @@ def bench_diff(agentbox, work, env, rounds, files):
     return body
 
 
+def read_meta(path):
+    """A session's meta.json without the MAC line agentbox seals it with (session.hpp)."""
+    with open(path) as f:
+        return json.loads("".join(l for l in f if not l.startswith("#agentbox-mac ")))
+
+
 def bench_commit(agentbox, work, env, rounds, nfiles, size):
     proj = os.path.join(work, "cproj")
     os.makedirs(proj)
@@ -159,7 +165,7 @@ def bench_commit(agentbox, work, env, rounds, nfiles, size):
     sessions = os.path.join(env["XDG_STATE_HOME"], "agentbox", "sessions")
     # The run's session: ids made in the same second do not sort by time, and the other
     # benchmarks leave sessions of their own.
-    mine = [json.load(open(os.path.join(sessions, s, "meta.json"))) for s in os.listdir(sessions)]
+    mine = [read_meta(os.path.join(sessions, s, "meta.json")) for s in os.listdir(sessions)]
     sid = max((m for m in mine if m["project"] == proj), key=lambda m: m["start_ns"])["id"]
     upper = os.path.join(sessions, sid, "upper")
     rows = {"agentbox commit": [], "cp -a": []}

@@ -256,19 +256,34 @@ private:
     // whole top, not the file: a read-only .git/config in a writable .git would be replaced
     // by renaming .git; a mount point cannot be renamed or removed.
     void protect_writable_roots() {
+        // What to keep read-only at the top of each such root: .git always (git's directory is
+        // protected by the built-in allowlist, policy/gitdir.hpp, not by a pattern), then the
+        // first component of each protect pattern, at the root also for one that applies at
+        // every depth ("**/.envrc" protects <root>/.envrc too).
+        struct Top {
+            std::string name, rule;
+            profile::Source src;
+        };
+        std::vector<Top> tops{{".git", "the git directory (agentbox-profile(5), \"Git directories\")", {}}};
+        for (const auto& e : plan_.protect) {
+            std::string v = e.value;
+            while (v.starts_with("**/")) v.erase(0, 3);
+            if (v.empty() || v.front() == '/') continue;
+            const std::string top = v.substr(0, v.find('/'));
+            if (top.empty() || top.find_first_of("*?[") != std::string::npos || top == "." ||
+                top == "..")
+                continue;
+            tops.push_back({top, "commit.protect " + util::quote(e.raw.empty() ? e.value : e.raw),
+                            e.src});
+        }
         std::vector<Mount> extra;
         for (const auto& m : mounts_) {
             if (m.kind != MountKind::bind_rw || host_.kind(m.source) != PathKind::dir) continue;
             std::set<std::string> done;
-            for (const auto& e : plan_.protect) {
-                if (e.value.empty() || e.value.front() == '/') continue;
-                const std::string top = e.value.substr(0, e.value.find('/'));
-                if (top.empty() || top.find_first_of("*?[") != std::string::npos ||
-                    top == "." || top == ".." || !done.insert(top).second)
-                    continue;
-                const std::string p = m.target + "/" + top;
-                const std::string rule = "commit.protect " + util::quote(e.raw.empty() ? e.value : e.raw) +
-                                         " in the writable " + util::quote(m.target);
+            for (const auto& t : tops) {
+                if (!done.insert(t.name).second) continue;
+                const std::string p = m.target + "/" + t.name;
+                const std::string rule = t.rule + " in the writable " + util::quote(m.target);
                 switch (host_.kind(p)) {
                     case PathKind::missing: continue;
                     case PathKind::symlink:
@@ -277,7 +292,7 @@ private:
                         continue;
                     default: break;
                 }
-                extra.push_back(Mount{MountKind::bind_ro, p, p, rule, e.src});
+                extra.push_back(Mount{MountKind::bind_ro, p, p, rule, t.src});
             }
         }
         for (auto& m : extra) {

@@ -602,20 +602,29 @@ private:
             if (it->op == "mkdir") mode = it->mode;
             else if (it->op == "unmkdir" && it->existed_dir) mode = it->old_mode;
             if (mode == 0) continue;
-            unique_fd d;
-            try {
-                d = open_rw_dir(it->path);
-            } catch (const SysError& e) {
-                if (e.err() == ENOENT || e.err() == ENOTDIR) continue;
-                throw;
-            }
-            if (d && ::fchmod(d.get(), mode & 01777) != 0)
-                throw SysError("chmod", it->path, errno);
+            chmod_dir(root_.get(), it->path, mode);
+            // The staged directory stays in upper/ (only its entries move): given the mode that
+            // landed, which may differ from the staged one (landing_mode), it is no longer a
+            // change -- else the next commit would "commit" it again, and again.
+            // Owner rwx kept there: undo may move entries back into it.
+            if (it->op == "mkdir") chmod_dir(upper_.get(), it->path, mode | S_IRWXU);
         }
     }
 
-    unique_fd open_rw_dir(const std::string& rel) {
-        unique_fd p = fsops::open_dir_beneath(root_.get(), rel, rel);
+    // fchmod of directory `rel` beneath `root`; a directory that is gone is left alone.
+    static void chmod_dir(int root, const std::string& rel, unsigned mode) {
+        unique_fd d;
+        try {
+            d = open_rw_dir(root, rel);
+        } catch (const SysError& e) {
+            if (e.err() == ENOENT || e.err() == ENOTDIR) return;
+            throw;
+        }
+        if (d && ::fchmod(d.get(), mode & 01777) != 0) throw SysError("chmod", rel, errno);
+    }
+
+    static unique_fd open_rw_dir(int root, const std::string& rel) {
+        unique_fd p = fsops::open_dir_beneath(root, rel, rel);
         // Reopen the O_PATH fd for fchmod; /proc/self/fd keeps it the same inode.
         const std::string proc = "/proc/self/fd/" + std::to_string(p.get());
         return unique_fd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -81,7 +81,8 @@ allow = ["127.0.0.1:%d"]
             events = [json.loads(line) for line in f]
         # Every approval and decision has the members agentbox-log(5) documents, whoever
         # answered (approver, prompt, nobody, --force).
-        envelope = {"v", "ts", "session", "seq", "event", "prev", "hash"}
+        # Lines appended after a signed session.end are signed each (agentbox-log(5)).
+        envelope = {"v", "ts", "session", "seq", "event", "prev", "hash", "sig"}
         for e in events:
             if e["event"] in MEMBERS:
                 self.assertEqual(set(e) - envelope, MEMBERS[e["event"]], e)

@@ -100,11 +100,22 @@ class Crash(BoxTest):
         self.assertRc(res, 0)
 
     def copy_tree(self, src, dst):
-        if os.path.lexists(dst):
-            subprocess.run(["chmod", "-R", "u+rwx", dst], stderr=subprocess.DEVNULL)
-            shutil.rmtree(dst)
-        # cp -a keeps what overlayfs wrote: whiteouts, xattrs, modes.
-        subprocess.run(["cp", "-a", src, dst], check=True)
+        # cp -a keeps what overlayfs wrote: whiteouts, xattrs, modes. An existing directory is
+        # emptied and refilled, never replaced: a session records its project's identity, and
+        # refuses to write into another directory at the same path.
+        if not os.path.isdir(dst) or os.path.islink(dst):
+            if os.path.lexists(dst):
+                os.unlink(dst)
+            subprocess.run(["cp", "-a", src, dst], check=True)
+            return
+        subprocess.run(["chmod", "-R", "u+rwx", dst], stderr=subprocess.DEVNULL)
+        for name in os.listdir(dst):
+            path = os.path.join(dst, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        subprocess.run(["cp", "-a", os.path.join(src, "."), dst], check=True)
 
     def counts(self, args, env):
         """How often the command calls each syscall of SYSCALLS."""
