@@ -30,16 +30,6 @@ void init_sodium() {
     if (::sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
 }
 
-std::string hex(const unsigned char* data, std::size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out(n * 2, '0');
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 0xf];
-    }
-    return out;
-}
-
 bool unhex(std::string_view s, unsigned char* out, std::size_t n) {
     if (!is_hex(s, n)) return false;
     auto val = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
@@ -110,7 +100,7 @@ std::string hash_hex(std::string_view data) {
     unsigned char out[kHashBytes];
     ::crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(data.data()),
                          data.size(), nullptr, 0);
-    return hex(out, sizeof out);
+    return util::hex(out, sizeof out);
 }
 
 bool is_hex(std::string_view s, std::size_t n) {
@@ -129,7 +119,7 @@ SigningKey SigningKey::from_seed(const std::array<std::uint8_t, 32>& seed) {
     SigningKey k;
     unsigned char pk[kKeyBytes];
     ::crypto_sign_seed_keypair(pk, k.secret_.data(), seed.data());
-    k.public_hex_ = hex(pk, sizeof pk);
+    k.public_hex_ = util::hex(pk, sizeof pk);
     return k;
 }
 
@@ -153,7 +143,7 @@ SigningKey SigningKey::load_or_create(const std::string& path) {
 
     std::array<std::uint8_t, 32> seed{};
     ::randombytes_buf(seed.data(), seed.size());
-    std::string text = hex(seed.data(), seed.size()) + "\n";
+    std::string text = util::hex(seed.data(), seed.size()) + "\n";
     // Written in full under a private name first and then linked into place: link() fails
     // with EEXIST instead of replacing, so a concurrent first run either wins or reads the
     // winner's complete key, never half of one.
@@ -184,7 +174,7 @@ std::string SigningKey::sign_hex(std::string_view message) const {
     unsigned char sig[kSigBytes];
     ::crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
                            message.size(), secret_.data());
-    return hex(sig, sizeof sig);
+    return util::hex(sig, sizeof sig);
 }
 
 SigningKey::SigningKey(SigningKey&& o) noexcept

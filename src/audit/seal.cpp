@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "audit/chain.hpp"
+#include "util/strings.hpp"
 
 namespace agentbox::audit {
 
@@ -30,16 +31,6 @@ void update_field(crypto_generichash_state& st, std::string_view s) {
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
     ::crypto_generichash_update(&st, len, sizeof len);
     update(st, s);
-}
-
-std::string hex(const unsigned char* data, std::size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out(n * 2, '0');
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 0xf];
-    }
-    return out;
 }
 
 }  // namespace
@@ -71,7 +62,7 @@ std::string FileKey::tag_hex(std::string_view scope, std::string_view name,
     update_field(st, bytes);
     unsigned char out[32];
     ::crypto_generichash_final(&st, out, sizeof out);
-    return hex(out, sizeof out);
+    return util::hex(out, sizeof out);
 }
 
 FileKey::FileKey(FileKey&& o) noexcept : key_(o.key_) {

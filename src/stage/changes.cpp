@@ -103,23 +103,12 @@ std::string read_link_at(int dirfd, const std::string& name, const std::string& 
     }
 }
 
-std::string hex(const unsigned char* p, std::size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(n * 2);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(digits[p[i] >> 4]);
-        out.push_back(digits[p[i] & 15]);
-    }
-    return out;
-}
-
 }  // namespace
 
 std::string hash_bytes(std::string_view data) {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits(data.data(), data.size()));
-    return hex(c.digest, sizeof c.digest);
+    return util::hex(c.digest, sizeof c.digest);
 }
 
 namespace {
@@ -301,7 +290,7 @@ std::string hash_file(int dirfd, const std::string& path, const std::string& sho
     }
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state));
-    return hex(c.digest, sizeof c.digest);
+    return util::hex(c.digest, sizeof c.digest);
 }
 
 }  // namespace agentbox::stage

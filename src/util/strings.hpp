@@ -20,6 +20,8 @@ inline bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 std::string to_lower(std::string_view s);
+// `n` bytes as lowercase hex digits (digests, MACs, blob ids).
+std::string hex(const unsigned char* data, std::size_t n);
 
 // Double-quoted, with control and non-printable bytes escaped (\n, \t, \xNN) so that a
 // hostile file name cannot drive the user's terminal.
