@@ -198,6 +198,16 @@ def raw(data, read_all=True, timeout=20):
     s.close()
     return out
 
+def read_head(s):
+    """A response's head from socket S, byte by byte so nothing after it is consumed."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        b = s.recv(1)
+        if not b:
+            break
+        head += b
+    return head
+
 def status(data):
     out = raw(data, read_all=False)
     line = out.split(b"\r\n", 1)[0].decode(errors="replace")

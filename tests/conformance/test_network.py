@@ -342,7 +342,6 @@ print("after", status(b"GET http://allowed.test:%d/ HTTP/1.1\r\n\r\n"))
         echo = proxytest.TcpServer(self, "echo")
         args = proxy_args("allowed.test:%d" % echo.port, "127.0.0.1:%d" % echo.port)
         res = self.run_inside(r"""
-import struct
 def vec(b, n):
     return len(b).to_bytes(n, "big") + b
 def hello(names):
@@ -355,12 +354,7 @@ def hello(names):
 for label, names in (("two", [b"allowed.test", b"evil.test"]), ("one", [b"allowed.test"])):
     s = socket.create_connection(PROXY, timeout=30)
     s.sendall(b"CONNECT allowed.test:%d HTTP/1.1\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        b = s.recv(1)
-        if not b:
-            break
-        head += b
+    read_head(s)
     s.sendall(hello(names) + b"\n")  # the echo server answers line by line
     got = b""
     try:
@@ -391,13 +385,7 @@ for i in range(N):
     socks.append(s)
 ok = 0
 for i, s in enumerate(socks):
-    head = b""
-    while b"\r\n\r\n" not in head:
-        b = s.recv(1)
-        if not b:
-            break
-        head += b
-    if head.startswith(b"HTTP/1.1 200"):
+    if read_head(s).startswith(b"HTTP/1.1 200"):
         s.sendall(b"ping %%d\n" %% i)
 for i, s in enumerate(socks):
     if s.recv(100) == b"ping %%d\n" %% i:
