@@ -101,6 +101,11 @@ void check_as_run(const std::string& path, const profile::Context& ctx) {
 
 int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
     int status = 0;
+    auto refuse = [&](const std::string& message) {
+        std::cout.flush();
+        error(message);
+        status = exit_usage;
+    };
     for (const auto& file : o.check) {
         // FILE is a file even without a '/': do not let it be looked up as a profile name.
         const bool path_like = file.find('/') != std::string::npos || file.ends_with(".toml");
@@ -109,18 +114,12 @@ int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
             (void)profile::load(path, ctx);
             check_as_run(path, ctx);
             std::cout << file << ": " << paint(1, Style::green, "ok") << '\n';
-        } catch (const profile::ProfileError& e) {
-            std::cout.flush();
-            error(e.what());
-            status = exit_usage;
+        } catch (const profile::ProfileError& e) {  // names file:line:col itself
+            refuse(e.what());
         } catch (const std::invalid_argument& e) {  // policy::compile: what run calls usage
-            std::cout.flush();
-            error(file + ": " + e.what());
-            status = exit_usage;
+            refuse(file + ": " + e.what());
         } catch (const std::runtime_error& e) {  // seccomp::check_names
-            std::cout.flush();
-            error(file + ": " + e.what());
-            status = exit_usage;
+            refuse(file + ": " + e.what());
         }
     }
     return status;
