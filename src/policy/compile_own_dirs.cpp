@@ -74,6 +74,18 @@ bool has_mount_at(const std::vector<Mount>& mounts, const std::string& target) {
     });
 }
 
+// The refusal of a grant that reaches own directory `dir`: `shown` as the rule wrote it or the
+// sandbox sees it, `real` where it leads on the host.
+std::invalid_argument reaches_own_dir(const std::string& rule, const profile::Source& src,
+                                      const std::string& shown, const std::string& real,
+                                      const std::string& dir) {
+    return std::invalid_argument(rule + " (" + src.str() + "): " + util::quote(shown) +
+                                 (real == shown ? "" : " (" + util::quote(real) + ")") +
+                                 (real == dir ? " is" : " is inside") +
+                                 " agentbox's own directory " + util::quote(dir) +
+                                 ", which no sandbox may see");
+}
+
 }  // namespace
 
 void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
@@ -90,11 +102,7 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
         const std::string real = resolved(host, r.path);
         for (const std::string& dir : own)
             if (util::path_within(real, dir))
-                throw std::invalid_argument(
-                    r.rule + " (" + r.src.str() + "): " + util::quote(r.path) +
-                    (real == r.path ? "" : " (" + util::quote(real) + ")") +
-                    (real == dir ? " is" : " is inside") + " agentbox's own directory " +
-                    util::quote(dir) + ", which no sandbox may see");
+                throw reaches_own_dir(r.rule, r.src, r.path, real, dir);
     }
 
     std::vector<Mount> added;
@@ -104,11 +112,7 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
         const std::string source = util::normalize_path(m.source);
         for (const std::string& dir : own) {
             if (util::path_within(source, dir))
-                throw std::invalid_argument(
-                    m.rule + " (" + m.src.str() + "): " + util::quote(m.target) +
-                    (source == m.target ? "" : " (" + util::quote(source) + ")") +
-                    (source == dir ? " is" : " is inside") + " agentbox's own directory " +
-                    util::quote(dir) + ", which no sandbox may see");
+                throw reaches_own_dir(m.rule, m.src, m.target, source, dir);
             if (!util::path_within(dir, source)) continue;
             // An own directory below this grant: where the sandbox sees it, and the directories
             // between, each of which the grant would let the command move.
