@@ -201,7 +201,7 @@ std::optional<Decision> protection(const profile::Profile& profile, const std::s
                             util::quote(rel) + via +
                                 " is protected: it needs an explicit approval");
         }
-        if (auto why = git_dir_protection(name, facts.git_dirs, facts.symlink))
+        if (auto why = git_dir_protection(name, facts.git_dirs, facts.symlink, facts.rewrite))
             return make(Verdict::ask, "protected git directory", kGitRule,
                         util::quote(rel) + via + ": " + *why + "; it needs an explicit approval");
     }

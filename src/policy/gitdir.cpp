@@ -66,7 +66,7 @@ bool git_writes_in_ordinary_work(const std::string& inside) {
 
 std::optional<std::string> git_dir_protection(const std::string& rel,
                                               const std::vector<std::string>& git_dirs,
-                                              bool symlink) {
+                                              bool symlink, bool rewrite) {
     auto judge_inside = [&](const std::string& dir,
                             const std::string& inside) -> std::optional<std::string> {
         const std::string where = util::quote(dir) + " is a git directory";
@@ -76,6 +76,12 @@ std::optional<std::string> git_dir_protection(const std::string& rel,
         if (!git_writes_in_ordinary_work(inside))
             return where + ", and git does not write " + util::quote(inside) +
                    " in ordinary work";
+        // Objects and packs are written once under a name git derives (the content's hash)
+        // and never rewritten: a changed one changes what the next checkout writes, with no
+        // diff of the files themselves to review.
+        if (rewrite && (inside.starts_with("objects/pack/") ||
+                        (inside.size() > 10 && inside.starts_with("objects/") && inside[10] == '/')))
+            return where + ", and git never rewrites the stored object " + util::quote(inside);
         return std::nullopt;
     };
     // Every `.git` component: a nested repository's hooks run as surely as the top one's.

@@ -15,10 +15,11 @@ namespace agentbox::policy {
 // `.git` component of the path at any depth, and each of `git_dirs` (project-relative
 // directories git also uses as one: a `.git` file's `gitdir:`, a `commondir`). Returns why it
 // needs approval, or nullopt when git itself writes such a path in ordinary work. `symlink`:
-// the path is (or becomes) a symlink; git writes none in its directory.
+// the path is (or becomes) a symlink; git writes none in its directory. `rewrite`: the change
+// replaces the content of an existing path; git never does so to a stored object.
 std::optional<std::string> git_dir_protection(const std::string& rel,
                                               const std::vector<std::string>& git_dirs,
-                                              bool symlink);
+                                              bool symlink, bool rewrite);
 
 // True when `inside` (a path relative to a git directory; "" = the directory itself) is on the
 // allowlist.

@@ -37,6 +37,7 @@ struct CommitFacts {
     // relative protect patterns apply as at the project root.
     std::vector<std::string> repo_roots;
     bool symlink = false;  // the path is, or becomes, a symlink
+    bool rewrite = false;  // the path exists in the project and the change replaces its content
 };
 
 // decide(commit) with those facts; decide() for Op::commit is this with none.

@@ -307,11 +307,18 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     // The links and `.git` entries of the project as the commit would leave it: the
     // project's, less what the change set deletes or replaces, and the change set's own.
     Links links;
-    {
-        unique_fd root(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!root) throw sys::SysError("open", project, errno);
-        walk_project(root.get(), "", view, links);
-    }
+    unique_fd proj(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!proj) throw sys::SysError("open", project, errno);
+    walk_project(proj.get(), "", view, links);
+    // Whether the commit replaces content the project holds: a modification or a change of
+    // type, or an entry "added" under a directory the change set replaced while the project
+    // still has one of that name (`rm -rf d; mkdir d; echo x > d/f`).
+    auto rewrites = [&](const Change& c) {
+        if (c.kind == Kind::modified || c.kind == Kind::type) return true;
+        struct stat st {};
+        return c.kind == Kind::added &&
+               ::fstatat(proj.get(), c.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    };
     for (const auto& c : changes) {
         if (c.kind == Kind::deleted) continue;
         const auto [parent, name] = fsops::split_parent(c.path);
@@ -345,6 +352,7 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         }
         policy::CommitFacts facts = shared;
         facts.symlink = S_ISLNK(c.new_mode) || S_ISLNK(c.old_mode);
+        facts.rewrite = rewrites(c);
         std::vector<std::string> names{c.path};
         std::vector<bool> used(links.into.size(), false);
         const bool all_names = names_of(c.path, links, names, used, 64);

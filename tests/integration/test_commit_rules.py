@@ -99,6 +99,32 @@ class CommitRules(BoxTest):
         self.assert_held(res, ".git/objects/info/alternates")
         self.assertTrue(os.path.exists(self.at(".git/objects/ab/cdef0123")))
 
+    def test_rewritten_git_object_is_held_back(self):
+        # Objects are content-addressed and written once: an existing one rewritten (in place,
+        # or under a directory removed and made again) changes what the next checkout writes,
+        # with no diff of the files themselves. New objects still go.
+        for rel in (".git/objects/ab/cdef0123", ".git/objects/cd/ef456789",
+                    ".git/objects/pack/pack-1.pack"):
+            os.makedirs(os.path.dirname(self.at(rel)), exist_ok=True)
+            with open(self.at(rel), "w") as f:
+                f.write("original\n")
+        self.staged("echo tampered > .git/objects/ab/cdef0123"
+                    " && rm -rf .git/objects/cd && mkdir .git/objects/cd"
+                    " && echo tampered > .git/objects/cd/ef456789"
+                    " && echo tampered > .git/objects/pack/pack-1.pack"
+                    " && echo new > .git/objects/ab/0123456789")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        for rel in (".git/objects/ab/cdef0123", ".git/objects/cd/ef456789",
+                    ".git/objects/pack/pack-1.pack"):
+            self.assertIn('held back "%s"' % rel, res.err)
+        for rel in (".git/objects/ab/cdef0123", ".git/objects/cd/ef456789",
+                    ".git/objects/pack/pack-1.pack"):
+            with open(self.at(rel)) as f:
+                self.assertEqual(f.read(), "original\n", rel)
+        with open(self.at(".git/objects/ab/0123456789")) as f:
+            self.assertEqual(f.read(), "new\n")
+
     def test_what_git_writes_in_ordinary_work_commits_without_approval(self):
         # A real repository, a real commit inside the sandbox: objects, refs, logs, the index,
         # COMMIT_EDITMSG all go without a question.

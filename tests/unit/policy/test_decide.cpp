@@ -282,6 +282,19 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
     link.symlink = true;
     CHECK(decide_commit(p, kProject, ".git/objects/info", link).verdict == Verdict::ask);
     CHECK(decide_commit(p, kProject, "src/link", link).verdict == Verdict::allow);
+    // A stored object or pack is written once: a new one goes, a rewritten one asks, in any
+    // repository; anything else git rewrites (the index, refs) still goes.
+    CommitFacts rewrite;
+    rewrite.rewrite = true;
+    CHECK(decide_commit(p, kProject, ".git/objects/ab/cdef01", CommitFacts{}).verdict ==
+          Verdict::allow);
+    CHECK(decide_commit(p, kProject, ".git/objects/ab/cdef01", rewrite).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "sub/.git/objects/pack/p.pack", rewrite).verdict ==
+          Verdict::ask);
+    CHECK(decide_commit(p, kProject, ".git/index", rewrite).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, ".git/refs/heads/main", rewrite).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, ".git/objects/info/packs", rewrite).verdict ==
+          Verdict::allow);
 }
 
 TEST_CASE("decide: protect patterns at repository roots, and at every depth with **/") {
