@@ -267,18 +267,34 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith("(version 1)\n"), r.stdout[:200])
         self.assertIn("(deny default)", r.stdout)
-        self.assertIn('(allow file-read* (subpath "%s"))' % self.project, r.stdout)
-        # the masked .env comes last, in the project and in its copy
+        # Seatbelt matches real paths: /tmp, /var and /etc are symlinks into /private on macOS
+        project = re.sub(r"^/(tmp|var|etc)(/|$)", r"/private/\1\2", self.project)
+        self.assertIn('(allow file-read* (subpath "%s"))' % project, r.stdout)
+        self.assertIn('(allow file-read* (subpath "/private/etc"))', r.stdout)
+        # the masked .env is denied after every grant on the host, and in the copy last
         deny = r.stdout.index('(deny file-read* file-write* process-exec (literal "%s/.env")'
-                              % self.project)
-        self.assertGreater(deny, r.stdout.rindex("(allow "))
+                              % project)
+        # after it, only the session's own directories are granted
+        for rule in re.findall(r"^\(allow .*?\)\n", r.stdout[deny:], re.S | re.M):
+            self.assertIn("(param ", rule)
+            self.assertNotRegex(rule, r'\((subpath|literal) "')
+        copy = r.stdout.index('(literal (string-append (param "AGENTBOX_COPY") "/.env"))')
+        self.assertGreater(copy, r.stdout.rindex("(allow "))
         self.assertNotIn("network-outbound", r.stdout)  # the default profile has no network
 
-    def test_dry_run_target_macos_proxy_allows_only_the_proxy_port(self):
+    def test_dry_run_target_macos_refuses_proxy_mode_as_the_launch_does(self):
+        # The macOS backend cannot run the proxy yet; its check() refuses it, and so does the
+        # dry run (one function decides both).
         r = self.agentbox("run", "--dry-run", "--target", "macos", "--net", "proxy",
                           "--allow-host", "example.com", "--", "true")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn('network.mode "proxy"', r.stderr)
+        r = self.agentbox("run", "--dry-run", "--target", "macos", "--net", "proxy",
+                          "--allow-host", "example.com", "--allow-weaker", "--", "true")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('(allow network-outbound (remote tcp "localhost:3128"))', r.stdout)
+        self.assertIn('not enforcing network.mode "proxy"', r.stderr)
+        # the Linux in-namespace port is no port on a Mac: the launch adds the proxy's own
+        self.assertNotIn("localhost:3128", r.stdout)
         self.assertNotIn("(allow network*)", r.stdout)
 
     def test_dry_run_target_macos_refuses_a_memory_limit_it_cannot_enforce(self):
@@ -289,6 +305,14 @@ class CliTest(unittest.TestCase):
                           "--allow-weaker", "--", "true")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("not enforcing limits.memory", r.stderr)
+
+    def test_dry_run_target_macos_refuses_a_stage_size_limit_not_drops_it(self):
+        prof = os.path.join(self.tmp, "small.toml")
+        with open(prof, "w") as f:
+            f.write('version = 1\nextends = ["default"]\n[limits]\nstage_size = "1MiB"\n')
+        r = self.agentbox("run", "--dry-run", "--target", "macos", "-p", prof, "--", "true")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn("limits.stage_size (%s:4" % prof, r.stderr)
 
     def test_dry_run_target_windows_prints_the_appcontainer_plan(self):
         r = self.agentbox("run", "--dry-run", "--target", "windows", "--", "make", "test")

@@ -2,6 +2,7 @@
 // Linux. The executor for macOS is in seatbelt_exec.cpp.
 #include "sandbox/macos/seatbelt.hpp"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -35,8 +36,10 @@ std::string sbpl_string(std::string_view s) {
     return out + "\"";
 }
 
-std::string scratch_path(const std::string& scratch, const std::string& target) {
-    return target == "/" ? scratch : scratch + target;
+std::string macos_real_path(const std::string& path) {
+    for (const char* link : {"/etc", "/tmp", "/var"})
+        if (util::path_within(path, link)) return "/private" + path;
+    return path;
 }
 
 namespace {
@@ -56,9 +59,14 @@ std::string why(const Mount& m) {
     return m.rule + (m.src.file.empty() ? "" : " (" + m.src.str() + ")");
 }
 
-// A path filter on a host path.
+// A path filter on a host path, at the path Seatbelt will compare it with.
 std::string host_filter(const char* kind, const std::string& path) {
-    return std::string("(") + kind + " " + sbpl_string(path) + ")";
+    return std::string("(") + kind + " " + sbpl_string(macos_real_path(path)) + ")";
+}
+
+// A filter on a symlink itself, which must stay the path as written to be followed.
+std::string link_filter(const std::string& path) {
+    return "(literal " + sbpl_string(path) + ")";
 }
 
 // A path filter under a launch-time directory: (subpath (string-append (param "P") "/rel")).
@@ -81,24 +89,80 @@ bool exec_allowed(const Plan& plan, const std::string& path) {
 }
 
 // What every process on macOS needs before its own code runs: dyld, the shared cache, the
-// system libraries, and a few system services (logging, user lookup, certificate checks).
-// None of them is a path of the user's; the Plan's rules come after.
+// system libraries, the time zone /etc/localtime points into. None of them is a path of the
+// user's; the Plan's rules come after.
 constexpr const char* kRuntimeRead[] = {
     "/System", "/usr/lib", "/usr/share/icu", "/private/var/db/dyld",
-    "/System/Volumes/Preboot/Cryptexes", "/Library/Apple/System/Library/Frameworks",
+    "/private/var/db/timezone", "/System/Volumes/Preboot/Cryptexes",
+    "/Library/Apple/System/Library/Frameworks",
 };
 constexpr const char* kRuntimeServices[] = {
     "com.apple.system.logger",
     "com.apple.logd",
     "com.apple.system.notification_center",
-    "com.apple.system.opendirectoryd.libinfo",  // getpwuid, getgrgid
-    "com.apple.trustd.agent",                   // TLS certificate checks (through the proxy too)
-    "com.apple.bsd.dirhelper",                  // confstr(_CS_DARWIN_USER_TEMP_DIR)
+    "com.apple.system.opendirectoryd.libinfo",     // getpwuid, getgrgid
+    "com.apple.system.opendirectoryd.membership",  // getgrouplist, mbr_* (git, ssh, sudo -n)
+    "com.apple.trustd.agent",                      // TLS certificate checks (through the proxy too)
+    "com.apple.SecurityServer",                    // Security.framework: keychain-less trust
+    "com.apple.ocspd",                             // certificate revocation for those checks
+    "com.apple.cfprefsd.daemon",                   // user-preference-read goes through cfprefsd
+    "com.apple.cfprefsd.agent",
+    "com.apple.bsd.dirhelper",                     // confstr(_CS_DARWIN_USER_TEMP_DIR)
 };
+// The sysctls programs read about the machine: CPU count and features (Node's os.cpus(),
+// Go's and Rust's runtimes, OpenSSL), memory and page size, the OS release (uname), and
+// whether the process runs under Rosetta. Not the process table (kern.proc.*) nor what
+// other processes run with (kern.procargs*), which the wholesale sysctl-read gave.
+constexpr const char* kSysctlNames[] = {
+    "hw.activecpu", "hw.byteorder", "hw.cachelinesize", "hw.cpufamily", "hw.cpufrequency",
+    "hw.cpusubfamily", "hw.cpusubtype", "hw.cputype", "hw.l1dcachesize", "hw.l1icachesize",
+    "hw.l2cachesize", "hw.l3cachesize", "hw.logicalcpu", "hw.logicalcpu_max", "hw.machine",
+    "hw.memsize", "hw.model", "hw.ncpu", "hw.nperflevels", "hw.pagesize", "hw.pagesize_compat",
+    "hw.physicalcpu", "hw.physicalcpu_max", "hw.tbfrequency", "kern.argmax", "kern.boottime",
+    "kern.hostname", "kern.maxfiles", "kern.maxfilesperproc", "kern.osproductversion",
+    "kern.osrelease", "kern.ostype", "kern.osvariant_status", "kern.osversion",
+    "kern.secure_kernel", "kern.usrstack64", "kern.version", "sysctl.proc_cputype",
+    "sysctl.proc_native", "sysctl.proc_translated", "vm.loadavg",
+};
+constexpr const char* kSysctlPrefixes[] = {"hw.optional.", "hw.perflevel", "machdep.cpu."};
+
+// Apple's developer tools: /usr/bin/git, python3, make, cc are shims that run the real tool
+// from the selected developer directory, found through xcode-select's link.
+constexpr const char* kDeveloperDir = "/Library/Developer/CommandLineTools";
+constexpr const char* kDeveloperLinks[] = {"/private/var/db/xcode_select_link"};
+constexpr const char* kDeveloperSelect = "/private/var/select";  // developer_dir, sh
 
 // Device nodes of the Plan's minimal /dev that exist on macOS. /dev/fd is per-process.
 constexpr const char* kDevNodes[] = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom",
                                      "/dev/tty", "/dev/dtracehelper"};
+
+// Where a sandbox path lives during the run, as a filter prefix: the copy, a scratch
+// directory, or the host (param == nullptr). The deepest mount containing it decides, as the
+// deepest mount would on Linux.
+struct Place {
+    const char* param = nullptr;
+    std::string rel;  // under the parameter's directory
+};
+
+Place place_of(const Plan& plan, const std::string& path) {
+    Place out;
+    std::size_t depth = 0;
+    if (staged(plan) && util::path_within(path, plan.project)) {
+        depth = plan.project.size();
+        out = {kParamCopy, path.substr(plan.project.size())};
+    }
+    for (const auto& m : plan.mounts) {
+        if (!util::path_within(path, m.target) || m.target.size() < depth) continue;
+        if (m.kind == MountKind::tmpfs) {
+            depth = m.target.size();
+            out = {kParamScratch, path};
+        } else if (m.kind == MountKind::bind_ro || m.kind == MountKind::bind_rw) {
+            depth = m.target.size();
+            out = {};
+        }
+    }
+    return out;
+}
 
 class Writer {
 public:
@@ -112,6 +176,8 @@ public:
         network();
         ancestors();
         denials();
+        session();
+        relocated_denials();
         return o_.str();
     }
 
@@ -131,8 +197,18 @@ private:
         o_ << "(allow process-fork)\n"
            << "(allow signal (target same-sandbox))\n"
            << "(allow process-info* (target same-sandbox))\n"
-           << "(allow sysctl-read)\n"
-           << "(allow ipc-posix-sem)\n"
+           << "(allow sysctl-read";
+        for (const char* n : kSysctlNames) o_ << "\n  (sysctl-name " << sbpl_string(n) << ")";
+        for (const char* n : kSysctlPrefixes)
+            o_ << "\n  (sysctl-name-prefix " << sbpl_string(n) << ")";
+        o_ << ")\n"
+           << comment("host_processor_info(), host_statistics(): CPUs and memory (os.cpus(), "
+                      "os.freemem()); the set operations need the privileged host port")
+           << "(allow mach-host*)\n"
+           << comment("POSIX semaphores and shared memory (Python multiprocessing, "
+                      "cfprefsd's preference cache)")
+           << "(allow ipc-posix-sem ipc-posix-shm)\n"
+           << "(allow user-preference-read)\n"
            << "(allow mach-lookup";
         for (const char* s : kRuntimeServices) o_ << "\n  (global-name " << sbpl_string(s) << ")";
         o_ << ")\n(allow file-read* file-map-executable";
@@ -140,18 +216,32 @@ private:
             o_ << "\n  " << host_filter("subpath", p);
             visible(p);
         }
-        o_ << ")\n";
+        o_ << ")\n" << comment("developer tools behind the /usr/bin shims (git, python3, make)");
+        o_ << "(allow file-read* " << host_filter("subpath", kDeveloperDir) << ")\n"
+           << "(allow file-read*";
+        for (const char* p : kDeveloperLinks) o_ << " " << host_filter("literal", p);
+        o_ << " " << host_filter("subpath", kDeveloperSelect) << ")\n";
+        visible(kDeveloperDir);
+        exec_paths_.push_back(host_filter("subpath", kDeveloperDir));
+        exec_checked_.push_back(kDeveloperDir);
     }
 
     // Parent directories must be stat-able for getcwd(), realpath() and path lookups that
     // check each component; only their metadata, never their listing or content.
     void visible(const std::string& path) {
-        std::string p = path;
+        std::string p = macos_real_path(path);
         while (p.size() > 1) {
             auto slash = p.rfind('/');
             p = slash == 0 ? std::string("/") : p.substr(0, slash);
             ancestors_.insert(p);
         }
+    }
+
+    // A grant of a directory of the session: written after the host's denials (session()).
+    void session_grant(const std::string& why_text, std::string rule, const std::string& target,
+                       std::string filter) {
+        session_ << comment(why_text) << rule << "\n";
+        session_exec_.emplace_back(target, std::move(filter));
     }
 
     void grant(const Mount& m) {
@@ -166,10 +256,10 @@ private:
                 exec_paths_.push_back(host_filter("subpath", m.source));
                 exec_checked_.push_back(m.target);
                 visible(m.source);
-                if (m.source != m.target) {
-                    // On macOS the source differs only where the target is a symlink to it
-                    // (/etc -> private/etc): the link itself must be readable to be followed.
-                    o_ << "(allow file-read* " << host_filter("literal", m.target) << ")\n";
+                if (macos_real_path(m.source) != macos_real_path(m.target)) {
+                    // On macOS the source differs only where the target is a symlink to it:
+                    // the link itself must be readable to be followed.
+                    o_ << "(allow file-read* " << link_filter(m.target) << ")\n";
                     visible(m.target);
                 }
                 return;
@@ -178,23 +268,22 @@ private:
                 o_ << "\n" << comment("project " + m.target + " <- " + why(m))
                    << comment("the command works in a copy (" + std::string(kParamCopy) +
                               "); the project itself stays read-only until commit");
-                o_ << "(allow file-read* " << host_filter("subpath", m.target) << ")\n"
-                   << "(allow file-read* file-write* " << param_filter("subpath", kParamCopy, "")
-                   << ")\n";
+                o_ << "(allow file-read* " << host_filter("subpath", m.target) << ")\n";
                 visible(m.target);
                 exec_paths_.push_back(host_filter("subpath", m.target));
                 exec_checked_.push_back(m.target);
-                exec_paths_.push_back(param_filter("subpath", kParamCopy, ""));
-                exec_checked_.push_back(m.target);
+                session_grant("the copy of project " + m.target + " <- " + why(m),
+                              "(allow file-read* file-write* " +
+                                  param_filter("subpath", kParamCopy, "") + ")",
+                              m.target, param_filter("subpath", kParamCopy, ""));
                 return;
             case MountKind::tmpfs: {
                 const std::string rel = m.target == "/" ? std::string() : m.target;
-                o_ << "\n" << comment("tmpfs " + m.target + " <- " + why(m))
-                   << comment("a private directory under " + std::string(kParamScratch));
-                o_ << "(allow file-read* file-write* "
-                   << param_filter("subpath", kParamScratch, rel) << ")\n";
-                exec_paths_.push_back(param_filter("subpath", kParamScratch, rel));
-                exec_checked_.push_back(m.target);
+                session_grant("tmpfs " + m.target + " <- " + why(m) + ": a private directory "
+                                  "under " + kParamScratch,
+                              "(allow file-read* file-write* " +
+                                  param_filter("subpath", kParamScratch, rel) + ")",
+                              m.target, param_filter("subpath", kParamScratch, rel));
                 return;
             }
             case MountKind::dev:
@@ -202,12 +291,20 @@ private:
                 o_ << "(allow file-read* file-write*";
                 for (const char* d : kDevNodes) o_ << "\n  " << host_filter("literal", d);
                 o_ << "\n  " << host_filter("subpath", "/dev/fd") << ")\n"
-                   << "(allow file-ioctl " << host_filter("literal", "/dev/tty") << ")\n";
+                   << "(allow file-ioctl " << host_filter("literal", "/dev/tty") << ")\n"
+                   << comment("terminals the command opens itself (script, expect, node-pty): "
+                              "new ptys only, never another terminal of the user")
+                   << "(allow pseudo-tty)\n"
+                   << "(allow file-read* file-write* file-ioctl "
+                   << host_filter("literal", "/dev/ptmx") << ")\n"
+                   << "(allow file-read* file-write* file-ioctl\n"
+                   << "  (require-all (regex #\"^/dev/ttys[0-9]+$\") "
+                      "(extension \"com.apple.sandbox.pty\")))\n";
                 visible("/dev/null");
                 return;
             case MountKind::symlink:
                 o_ << "\n" << comment("symlink " + m.target + " -> " + m.source + " <- " + why(m));
-                o_ << "(allow file-read* " << host_filter("literal", m.target) << ")\n";
+                o_ << "(allow file-read* " << link_filter(m.target) << ")\n";
                 visible(m.target);
                 return;
             case MountKind::proc:
@@ -236,12 +333,7 @@ private:
         for (std::size_t i = 0; i < exec_paths_.size(); ++i)
             if (exec_allowed(plan_, exec_checked_[i]) && seen.insert(exec_paths_[i]).second)
                 o_ << "\n  " << exec_paths_[i];
-        for (const auto& e : plan_.exec_allow) {
-            o_ << "\n  " << host_filter("subpath", e);
-            if (util::path_within(e, plan_.project) && staged(plan_))
-                o_ << "\n  "
-                   << param_filter("subpath", kParamCopy, e.substr(plan_.project.size()));
-        }
+        for (const auto& e : plan_.exec_allow) o_ << "\n  " << host_filter("subpath", e);
         o_ << ")\n";
     }
 
@@ -252,9 +344,8 @@ private:
                 o_ << comment("network none: no sockets beyond the process itself");
                 return;
             case profile::NetMode::proxy:
-                o_ << comment("network proxy: only agentbox's proxy on the loopback port");
-                o_ << "(allow network-outbound (remote tcp "
-                   << sbpl_string("localhost:" + std::to_string(plan_.net.proxy_port)) << "))\n";
+                o_ << comment("network proxy: only agentbox's proxy, on the loopback port it "
+                              "listens on, added at launch (the last rules)");
                 return;
             case profile::NetMode::host:
                 o_ << comment("network host: everything, and name resolution");
@@ -273,39 +364,125 @@ private:
         o_ << ")\n";
     }
 
-    // Last, so that they win over every grant above, in the project's copy too.
+    static std::string deny(const std::string& filter) {
+        return "(deny file-read* file-write* process-exec " + filter + ")\n";
+    }
+    static const char* kind_of(const Mount& m) {
+        return m.kind == MountKind::mask_dir ? "subpath" : "literal";
+    }
+
+    // The host's denied paths: after every grant on the host, which they must win over.
     void denials() {
         if (masks_.empty()) return;
-        o_ << "\n" << comment("denied paths (last: the last matching rule wins)");
+        o_ << "\n" << comment("denied paths (the last matching rule wins)");
+        for (const Mount* m : masks_)
+            o_ << comment(m->target + " <- " + why(*m))
+               << deny(host_filter(kind_of(*m), m->target));
+    }
+
+    // The session's own copy and scratch directories, after the host's denials: they are
+    // under agentbox's state directory, which a grant of a parent (`--ro ~`) has denied.
+    void session() {
+        const std::string text = session_.str();
+        if (text.empty()) return;
+        o_ << "\n" << comment("the session's own directories (after the denials above, which "
+                              "cover agentbox's state directory they are in)")
+           << text;
+        std::set<std::string> seen;
+        o_ << "(allow process-exec file-map-executable";
+        for (const auto& [target, filter] : session_exec_)
+            if (exec_allowed(plan_, target) && seen.insert(filter).second) o_ << "\n  " << filter;
+        if (staged(plan_))
+            for (const auto& e : plan_.exec_allow)
+                if (util::path_within(e, plan_.project))
+                    o_ << "\n  " << param_filter("subpath", kParamCopy,
+                                                 e.substr(plan_.project.size()));
+        o_ << ")\n";
+    }
+
+    // Denied paths inside the session's directories: a file masked under the project is
+    // denied in the copy too, one under a tmpfs in its scratch directory. Last of all.
+    void relocated_denials() {
+        bool any = false;
         for (const Mount* m : masks_) {
-            const char* kind = m->kind == MountKind::mask_dir ? "subpath" : "literal";
-            o_ << comment(m->target + " <- " + why(*m));
-            o_ << "(deny file-read* file-write* process-exec " << host_filter(kind, m->target);
-            if (staged(plan_) && util::path_within(m->target, plan_.project) &&
-                m->target != plan_.project)
-                o_ << "\n  "
-                   << param_filter(kind, kParamCopy, m->target.substr(plan_.project.size()));
-            o_ << ")\n";
+            const Place p = place_of(plan_, m->target);
+            if (p.param == nullptr || (p.param == kParamCopy && p.rel.empty())) continue;
+            if (!any) o_ << "\n" << comment("denied paths in the session's directories");
+            any = true;
+            o_ << comment(m->target + " <- " + why(*m))
+               << deny(param_filter(kind_of(*m), p.param, p.rel));
         }
     }
 
     const Plan& plan_;
     std::ostringstream o_;
+    std::ostringstream session_;
     std::vector<std::string> exec_paths_;    // filters where execution may be granted
     std::vector<std::string> exec_checked_;  // the sandbox path each filter stands for
+    std::vector<std::pair<std::string, std::string>> session_exec_;  // {sandbox path, filter}
     std::set<std::string> ancestors_;
     std::vector<const Mount*> masks_;
 };
 
 }  // namespace
 
-std::string seatbelt_profile(const Plan& plan) { return Writer(plan).run(); }
+namespace {
+
+// An environment value with /tmp, /etc and /var at their real paths when it is a path or a
+// ':'-list of absolute paths (as Relocation::value decides); anything else is left alone.
+std::string real_paths(const std::string& v) {
+    if (v.empty()) return v;
+    std::vector<std::string> parts = util::split(v, ':');
+    for (const auto& part : parts)
+        if (!part.empty() && (part.front() != '/' || part.starts_with("//"))) return v;
+    for (auto& part : parts)
+        if (!part.empty()) part = macos_real_path(part);
+    return util::join(parts, ":");
+}
+
+// The Plan with every host path as macOS will look it up: a Plan computed on a Mac is
+// unchanged (compile() resolved its paths already), one computed elsewhere for
+// `--dry-run --target macos` gets /private/etc for /etc. The symlinks /etc, /tmp and /var
+// themselves stay: they are the links to follow.
+Plan for_macos(const Plan& in) {
+    Plan plan = in;
+    plan.project = macos_real_path(plan.project);
+    plan.cwd = macos_real_path(plan.cwd);
+    std::set<std::string> links;
+    for (const auto& m : in.mounts)
+        if (m.kind == MountKind::symlink) links.insert(m.target);
+    plan.mounts.clear();
+    for (Mount m : in.mounts) {
+        const bool top_link = m.kind == MountKind::symlink &&
+                              (m.target == "/etc" || m.target == "/tmp" || m.target == "/var");
+        const std::string link = m.target.substr(0, m.target.find('/', 1));
+        if (!top_link) m.target = macos_real_path(m.target);
+        if (m.kind != MountKind::symlink && !m.source.empty() && m.source.front() == '/')
+            m.source = macos_real_path(m.source);
+        plan.mounts.push_back(m);
+        // Paths through /etc, /tmp or /var: the link is part of the way, as compile() on a Mac
+        // would have recreated it.
+        if (!top_link && macos_real_path(link) != link && links.insert(link).second &&
+            m.kind != MountKind::mask_dir && m.kind != MountKind::mask_file)
+            plan.mounts.push_back(Mount{MountKind::symlink, "private" + link, link, m.rule, m.src});
+    }
+    for (auto& e : plan.exec_allow) e = macos_real_path(e);
+    for (auto& e : plan.env) e.value = real_paths(e.value);
+    return plan;
+}
+
+}  // namespace
+
+std::string seatbelt_profile(const Plan& plan) { return Writer(for_macos(plan)).run(); }
 
 std::vector<policy::Weakening> seatbelt_weakenings(const Plan& plan) {
     std::vector<policy::Weakening> out;
     const profile::Source backend{"<macos>", 0, 0};
     for (const auto& l : plan.limits) {
         if (l.value == 0) continue;
+        // The supervisor keeps the clock and setrlimit() means the same on macOS; anything
+        // else is named, and a limit this list does not know is refused rather than ignored.
+        if (l.name == "timeout" || l.name == "file_size" || l.name == "open_files") continue;
         if (l.name == "memory")
             out.push_back({"limits.memory", l.src,
                            "a memory limit: macOS does not enforce RLIMIT_AS/RLIMIT_DATA and has "
@@ -314,6 +491,13 @@ std::vector<policy::Weakening> seatbelt_weakenings(const Plan& plan) {
             out.push_back({"limits.pids", l.src,
                            "a process limit: RLIMIT_NPROC counts every process of the user on "
                            "macOS"});
+        else if (l.name == "stage_size")
+            out.push_back({"limits.stage_size", l.src,
+                           "a limit on what the command writes to the project: nothing watches "
+                           "the copy on macOS yet"});
+        else
+            out.push_back({"limits." + l.name, l.src,
+                           "the limit itself: the macOS backend does not know it"});
     }
     if (plan.seccomp.mode == profile::SeccompMode::strict)
         out.push_back({"process.seccomp \"strict\"", backend,
@@ -321,20 +505,71 @@ std::vector<policy::Weakening> seatbelt_weakenings(const Plan& plan) {
     for (const auto& d : plan.seccomp.deny)
         out.push_back({"process.seccomp.deny " + util::quote(d.name), d.src,
                        "system call filters: Seatbelt filters operations, not system calls"});
+    // The proxy bridge uses eventfd and splice; until it has a kqueue port the proxy cannot
+    // run here, and a profile that points at a port nobody serves is not the network the
+    // user asked for.
+    if (plan.net.mode == profile::NetMode::proxy)
+        out.push_back({"network.mode \"proxy\"", plan.net.mode_src,
+                       "the network proxy, which is not ported to macOS yet"});
     return out;
 }
 
-Launch seatbelt_launch(const Plan& plan, const std::string& copy, const std::string& scratch) {
+namespace {
+
+std::string parent_of(const std::string& p) {
+    const auto slash = p.rfind('/');
+    return slash == 0 || slash == std::string::npos ? std::string("/") : p.substr(0, slash);
+}
+
+}  // namespace
+
+Launch seatbelt_launch(const Plan& in, const std::string& copy, const std::string& scratch,
+                       const LaunchFacts& facts) {
+    Plan plan = for_macos(in);
+    if (plan.net.mode == profile::NetMode::proxy) {
+        if (facts.proxy_port == 0)
+            throw std::invalid_argument("network proxy: no port for the proxy on this host");
+        // The proxy's variables name the Plan's in-sandbox port; the command must reach the
+        // one the proxy listens on here.
+        const std::string from = "127.0.0.1:" + std::to_string(plan.net.proxy_port);
+        const std::string to = "127.0.0.1:" + std::to_string(facts.proxy_port);
+        for (auto& e : plan.env)
+            if (e.rule == "network.mode \"proxy\"")
+                if (auto at = e.value.find(from); at != std::string::npos)
+                    e.value.replace(at, from.size(), to);
+        plan.net.proxy_port = facts.proxy_port;
+    }
     const Relocation where(plan, copy, scratch);
-    // The session's directories are known only now. Their parents need metadata for
-    // realpath() and friends from inside the copy; this comes after the denials, and grants
-    // only the stat of those directories, never their listing or content.
     std::string profile = seatbelt_profile(plan);
+    // What only the launch knows comes last: it grants the session's own things, and none of
+    // the denials above is about them.
+    if (plan.net.mode == profile::NetMode::proxy)
+        profile += "\n" + comment("agentbox's proxy for this session") +
+                   "(allow network-outbound (remote tcp " +
+                   sbpl_string("localhost:" + std::to_string(facts.proxy_port)) + "))\n";
+    if (!facts.tty.empty())
+        profile += "\n" + comment("the session's terminal") +
+                   "(allow file-read* file-write* file-ioctl " + host_filter("literal", facts.tty) +
+                   ")\n";
+    if (!facts.developer_dir.empty()) {
+        const bool exec = exec_allowed(plan, facts.developer_dir);
+        profile += "\n" + comment("the developer tools xcode-select chose") +
+                   "(allow file-read*" + (exec ? " process-exec file-map-executable" : "") + " " +
+                   host_filter("subpath", facts.developer_dir) + ")\n";
+        // after the denials, so the ones inside it are said again
+        for (const auto& m : plan.mounts)
+            if ((m.kind == MountKind::mask_dir || m.kind == MountKind::mask_file) &&
+                util::path_within(macos_real_path(m.target), macos_real_path(facts.developer_dir)))
+                profile += "(deny file-read* file-write* process-exec " +
+                           host_filter(m.kind == MountKind::mask_dir ? "subpath" : "literal",
+                                       m.target) + ")\n";
+    }
+    // The session's directories' parents need metadata for realpath() and friends from inside
+    // the copy: only the stat of those directories, never their listing or content.
     std::set<std::string> parents;
     for (const std::string* dir : {&copy, &scratch})
         for (std::string p = *dir; p.size() > 1;) {
-            auto slash = p.rfind('/');
-            p = slash == 0 || slash == std::string::npos ? std::string("/") : p.substr(0, slash);
+            p = parent_of(p);
             parents.insert(p);
         }
     profile += "\n" + comment("parents of the session's copy and scratch directories");
@@ -348,8 +583,29 @@ Launch seatbelt_launch(const Plan& plan, const std::string& copy, const std::str
               "-D", std::string(kParamScratch) + "=" + scratch, "--"};
     l.argv.insert(l.argv.end(), plan.argv.begin(), plan.argv.end());
     l.env = relocated_env(plan, where);
+    // The private /tmp is at /private/tmp in a Plan computed on a Mac.
+    const bool has_tmpdir = std::any_of(l.env.begin(), l.env.end(), [](const std::string& e) {
+        return e.starts_with("TMPDIR=");
+    });
+    for (const auto& m : plan.mounts)
+        if (!has_tmpdir && m.kind == MountKind::tmpfs && m.target == "/private/tmp")
+            l.env.push_back("TMPDIR=" + where.scratch_dir(m.target));
     l.cwd = where.path(plan.cwd);
     l.copy_excludes = where.copy_excludes();
+    for (const auto& m : plan.mounts)
+        if (m.kind == MountKind::tmpfs) l.scratch_dirs.push_back(where.scratch_dir(m.target));
+    // A grant whose parent is in a scratch directory: a link there to the host's path.
+    // A recreated symlink there is a link to the host's own, which the profile lets be read.
+    for (const auto& m : plan.mounts) {
+        if (m.kind != MountKind::bind_ro && m.kind != MountKind::bind_rw &&
+            m.kind != MountKind::symlink)
+            continue;
+        const std::string parent = parent_of(m.target);
+        const std::string at = where.path(parent);
+        if (at == parent || !util::path_within(at, scratch)) continue;
+        l.links.emplace_back(at + m.target.substr(parent == "/" ? 0 : parent.size()),
+                             m.kind == MountKind::symlink ? m.target : m.source);
+    }
     return l;
 }
 

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <thread>
 
 #include "sandbox/backend.hpp"
@@ -47,15 +48,10 @@ class Seatbelt final : public Backend {
 public:
     const char* name() const override { return "seatbelt"; }
 
+    // The same list `--dry-run --target macos` prints (seatbelt.cpp), so that a dry run that
+    // exits 0 is a run that starts.
     std::vector<policy::Weakening> check(const policy::Plan& plan) const override {
-        auto w = macos::seatbelt_weakenings(plan);
-        // The proxy bridge uses eventfd and splice; until it has a kqueue port the proxy
-        // cannot run here, and a profile that points at a port nobody serves is not the
-        // network the user asked for.
-        if (plan.net.mode == profile::NetMode::proxy)
-            w.push_back({"network.mode \"proxy\"", plan.net.mode_src,
-                         "the network proxy, which is not ported to macOS yet"});
-        return w;
+        return macos::seatbelt_weakenings(plan);
     }
 
     Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
@@ -75,20 +71,47 @@ public:
                 return out;
             }
         }
-        macos::Launch l = macos::seatbelt_launch(plan, copy.empty() ? "/nonexistent" : copy,
-                                                 scratch.empty() ? "/nonexistent" : scratch);
         std::error_code ec;
+        if (!scratch.empty()) fs::create_directories(scratch, ec);
+        // Seatbelt matches real paths: the session's directories are named by theirs (the
+        // state directory may be reached through a symlinked home or /var).
+        const auto real = [](const std::string& p) {
+            std::error_code e;
+            const auto r = fs::canonical(p, e);
+            return e ? std::string("/nonexistent") : r.string();
+        };
+        macos::LaunchFacts facts;
+        if (io.tty || ::isatty(io.in) == 1)
+            if (const char* name = ::ttyname(io.in)) facts.tty = name;
+        // xcode-select's choice, unless it is the Command Line Tools the profile has already.
+        if (const std::string dev = real("/private/var/db/xcode_select_link");
+            dev != "/nonexistent" && dev.rfind("/Library/Developer/CommandLineTools", 0) != 0)
+            facts.developer_dir = dev;
+        macos::Launch l;
+        try {
+            l = macos::seatbelt_launch(plan, copy.empty() ? "/nonexistent" : real(copy),
+                                       scratch.empty() ? "/nonexistent" : real(scratch), facts);
+        } catch (const std::invalid_argument& e) {
+            out.error = e.what();
+            return out;
+        }
         for (const auto& rel : l.copy_excludes) fs::remove_all(copy + "/" + rel, ec);
-        for (const auto& m : plan.mounts)
-            if (m.kind == policy::MountKind::tmpfs) {
-                const std::string dir = macos::scratch_path(scratch, m.target);
-                fs::create_directories(dir, ec);
-                if (ec) {
-                    out.error = "create " + dir + ": " + ec.message();
-                    return out;
-                }
-                ::chmod(dir.c_str(), 0700);
+        for (const auto& dir : l.scratch_dirs) {
+            fs::create_directories(dir, ec);
+            if (ec) {
+                out.error = "create " + dir + ": " + ec.message();
+                return out;
             }
+            ::chmod(dir.c_str(), 0700);
+        }
+        for (const auto& [at, to] : l.links) {
+            fs::create_directories(fs::path(at).parent_path(), ec);
+            fs::create_symlink(to, at, ec);
+            if (ec) {
+                out.error = "symlink " + at + ": " + ec.message();
+                return out;
+            }
+        }
 
         std::vector<char*> argv, envp;
         for (auto& a : l.argv) argv.push_back(a.data());

@@ -8,6 +8,7 @@
 
 #include "../policy/builtin_plans.hpp"
 #include "../policy/golden.hpp"
+#include "policy/policy.hpp"
 #include "sandbox/macos/seatbelt.hpp"
 #include "util/strings.hpp"
 
@@ -17,6 +18,69 @@ using policy::MountKind;
 using policy::test::mount;
 
 namespace {
+
+// A macOS 14 host as compile() sees it: /etc, /tmp and /var are symlinks into /private (the
+// real paths Seatbelt matches), /bin and /sbin are real directories, the user lives in /Users,
+// agentbox keeps its state under ~/.local/state, and Claude Code's native installer has put
+// ~/.local/bin/claude -> ~/.local/share/claude/versions/2.0.0. The goldens are computed from
+// this description, never from the machine running the tests.
+policy::test::FakeHost macos_host() {
+    policy::test::FakeHost h;
+    for (const char* d :
+         {"/System", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/local", "/usr/share",
+          "/bin", "/sbin", "/opt", "/opt/homebrew", "/Library", "/Library/Developer",
+          "/Library/Developer/CommandLineTools", "/private", "/private/etc", "/private/etc/ssh",
+          "/private/etc/sudoers.d", "/private/tmp", "/private/var", "/private/var/tmp",
+          "/private/var/folders", "/private/var/db", "/Users", "/Users/u", "/Users/u/.ssh",
+          "/Users/u/.aws", "/Users/u/.config", "/Users/u/.config/gh", "/Users/u/.config/pip",
+          "/Users/u/.cache", "/Users/u/.claude", "/Users/u/.codex", "/Users/u/.local",
+          "/Users/u/.local/bin", "/Users/u/.local/share", "/Users/u/.local/share/claude",
+          "/Users/u/.local/share/claude/versions", "/Users/u/.local/state",
+          "/Users/u/.local/state/agentbox", "/Users/u/.config/agentbox",
+          "/Users/u/.cache/agentbox", "/Users/u/proj", "/Users/u/proj/src", "/Users/u/proj/.git",
+          "/Users/u/proj/.git/hooks"})
+        h.dir(d);
+    for (const char* f :
+         {"/private/etc/sudoers", "/private/etc/hosts", "/private/etc/ssh/ssh_host_ed25519_key",
+          "/Users/u/.netrc", "/Users/u/.ssh/id_ed25519", "/Users/u/.claude.json",
+          "/Users/u/.local/share/claude/versions/2.0.0", "/Users/u/proj/.env",
+          "/Users/u/proj/.env.local", "/Users/u/proj/README.md"})
+        h.file(f);
+    h.link("/etc", "private/etc", "/private/etc");
+    h.link("/tmp", "private/tmp", "/private/tmp");
+    h.link("/var", "private/var", "/private/var");
+    h.link("/Users/u/.local/bin/claude", "../share/claude/versions/2.0.0",
+           "/Users/u/.local/share/claude/versions/2.0.0");
+    return h;
+}
+
+// A built-in profile's Plan on that host: `make test` in ~/proj/src, with secrets in the
+// environment that must never reach a rendering.
+policy::Plan macos_plan(const std::string& name) {
+    policy::test::BuiltinRun r = policy::test::builtin_run();
+    const std::string home = "/Users/u";
+    r.ctx.project = r.inv.project = home + "/proj";
+    r.ctx.cwd = r.inv.cwd = home + "/proj/src";
+    r.ctx.home = r.inv.home = home;
+    r.ctx.environ = {{"PATH", home + "/.local/bin:/opt/homebrew/bin:/usr/bin:/bin"},
+                     {"HOME", home}, {"LANG", "en_US.UTF-8"}, {"GITHUB_TOKEN", "ghp_secret"},
+                     {"ANTHROPIC_API_KEY", "sk-ant-secret"}, {"OPENAI_API_KEY", "sk-secret"}};
+    r.inv.environ = r.ctx.environ;
+    r.inv.backend = "seatbelt";
+    r.inv.own_dirs = {home + "/.local/state/agentbox", home + "/.config/agentbox",
+                      home + "/.cache/agentbox"};
+    policy::HostFacts facts = macos_host().facts();
+    facts.uid = facts.gid = 501;
+    facts.kernel = "23.6.0";
+    facts.userns = facts.overlay_userxattr = facts.seccomp = facts.seccomp_user_notif = false;
+    facts.landlock_abi = 0;
+    facts.cgroup2_delegated.clear();
+    policy::Plan plan = policy::compile(profile::load(name, r.ctx), r.inv, facts);
+    // As `--dry-run --target macos` and the Seatbelt backend take it: the copy stands in for
+    // the overlay.
+    if (plan.staging == policy::Staging::overlay) plan.staging = policy::Staging::copy;
+    return plan;
+}
 
 // A small Plan by hand: /usr readable, the project staged, /tmp a tmpfs, one denied file.
 policy::Plan small_plan() {
@@ -39,6 +103,18 @@ policy::Plan small_plan() {
     return p;
 }
 
+LaunchFacts port_facts(std::uint16_t port) {
+    LaunchFacts f;
+    f.proxy_port = port;
+    return f;
+}
+
+LaunchFacts tty_facts(std::string tty) {
+    LaunchFacts f;
+    f.tty = std::move(tty);
+    return f;
+}
+
 std::size_t count(const std::string& hay, const std::string& needle) {
     std::size_t n = 0;
     for (auto pos = hay.find(needle); pos != std::string::npos; pos = hay.find(needle, pos + 1))
@@ -53,7 +129,7 @@ TEST_CASE("every built-in profile translates to its golden Seatbelt profile") {
     REQUIRE(names.size() >= 7);
     for (const auto& name : names) {
         CAPTURE(name);
-        const std::string sb = seatbelt_profile(policy::test::builtin_plan(name));
+        const std::string sb = seatbelt_profile(macos_plan(name));
         CHECK(sb.starts_with("(version 1)\n"));
         CHECK(sb.find("(deny default)") != std::string::npos);
         CHECK(sb.find("sk-ant-secret") == std::string::npos);
@@ -103,11 +179,20 @@ TEST_CASE("a path the profile cannot express is refused, not dropped") {
 TEST_CASE("denied paths come after every grant, in the project's copy too") {
     const std::string sb = seatbelt_profile(small_plan());
     const auto deny = sb.find("(deny file-read* file-write* process-exec (literal "
-                              "\"/Users/u/proj/.env\")");
+                              "\"/Users/u/proj/.env\"))");
     REQUIRE(deny != std::string::npos);
-    CHECK(sb.rfind("(allow ") < deny);
-    CHECK(sb.find("(literal (string-append (param \"AGENTBOX_COPY\") \"/.env\"))", deny) !=
-          std::string::npos);
+    // Every grant of a host path is before it; after it only the session's own directories.
+    for (auto at = sb.find("(allow ", deny); at != std::string::npos; at = sb.find("(allow ", at + 1)) {
+        const std::string rule = sb.substr(at, sb.find(")\n", at) - at);
+        CAPTURE(rule);
+        CHECK(rule.find("(param ") != std::string::npos);
+        CHECK(rule.find("(subpath \"") == std::string::npos);
+        CHECK(rule.find("(literal \"") == std::string::npos);
+    }
+    const auto copy_deny = sb.find("(deny file-read* file-write* process-exec (literal "
+                                   "(string-append (param \"AGENTBOX_COPY\") \"/.env\")))");
+    REQUIRE(copy_deny != std::string::npos);
+    CHECK(sb.rfind("(allow ") < copy_deny);
 }
 
 TEST_CASE("the staged project is read-only in place and writable only in the copy") {
@@ -118,24 +203,41 @@ TEST_CASE("the staged project is read-only in place and writable only in the cop
     CHECK(sb.find("file-write* (subpath \"/Users/u/proj\")") == std::string::npos);
     // tmpfs mounts become private directories under the scratch parameter
     CHECK(sb.find("(allow file-read* file-write* (subpath (string-append (param "
-                  "\"AGENTBOX_SCRATCH\") \"/tmp\")))") != std::string::npos);
+                  "\"AGENTBOX_SCRATCH\") \"/private/tmp\")))") != std::string::npos);
     CHECK(sb.find("file-write* (subpath \"/tmp\")") == std::string::npos);
 }
 
-TEST_CASE("network: none opens nothing, proxy only its loopback port, host everything") {
+TEST_CASE("network: none opens nothing, proxy only its port on this host, host everything") {
     policy::Plan p = small_plan();
     std::string sb = seatbelt_profile(p);
     CHECK(sb.find("network-outbound") == std::string::npos);
     CHECK(sb.find("network*") == std::string::npos);
 
     p.net.mode = profile::NetMode::proxy;
-    p.net.proxy_port = 41234;
+    p.env.push_back({"HTTPS_PROXY", "http://127.0.0.1:3128", "network.mode \"proxy\""});
+    p.env.push_back({"NO_PROXY", "localhost,127.0.0.1", "network.mode \"proxy\""});
+    p.env.push_back({"MIRROR", "http://127.0.0.1:3128", "env.set"});
+    // The profile alone names no port: the Plan's 3128 is the Linux in-namespace port, which
+    // on a Mac is whoever listens there.
     sb = seatbelt_profile(p);
-    CHECK(sb.find("(allow network-outbound (remote tcp \"localhost:41234\"))") !=
+    CHECK(sb.find("network-outbound") == std::string::npos);
+    CHECK(sb.find("3128") == std::string::npos);
+    CHECK_THROWS_AS(seatbelt_launch(p, "/c", "/s"), std::invalid_argument);
+
+    const Launch l = seatbelt_launch(p, "/c", "/s", port_facts(41234));
+    const std::string& full = l.argv[2];
+    CHECK(full.find("(allow network-outbound (remote tcp \"localhost:41234\"))") !=
           std::string::npos);
-    CHECK(count(sb, "network") == count(sb, "network-outbound (remote tcp \"localhost:41234\")") +
-                                      count(sb, ";; network"));
-    CHECK(sb.find("com.apple.dnssd.service") == std::string::npos);
+    CHECK(full.find("3128") == std::string::npos);
+    CHECK(count(full, "network") == count(full, "(remote tcp \"localhost:41234\")") +
+                                        count(full, ";; network"));
+    CHECK(full.find("com.apple.dnssd.service") == std::string::npos);
+    const auto has = [&](const std::string& e) {
+        return std::find(l.env.begin(), l.env.end(), e) != l.env.end();
+    };
+    CHECK(has("HTTPS_PROXY=http://127.0.0.1:41234"));
+    CHECK(has("NO_PROXY=localhost,127.0.0.1"));
+    CHECK(has("MIRROR=http://127.0.0.1:3128"));  // not the proxy's: the user's own setting
 
     p.net.mode = profile::NetMode::host;
     sb = seatbelt_profile(p);
@@ -170,6 +272,7 @@ TEST_CASE("limits macOS cannot enforce are weakenings; the ones it can are not")
     p.limits = {{"memory", 1u << 30, policy::Mechanism::cgroup1, s},
                 {"pids", 100, policy::Mechanism::cgroup1, s},
                 {"file_size", 1u << 20, policy::Mechanism::rlimit, s},
+                {"open_files", 64, policy::Mechanism::rlimit, s},
                 {"timeout", 1000, policy::Mechanism::supervisor, s}};
     p.seccomp.deny = {{"ptrace", s}};
     const auto w = seatbelt_weakenings(p);
@@ -178,6 +281,34 @@ TEST_CASE("limits macOS cannot enforce are weakenings; the ones it can are not")
     CHECK(w[1].rule == "limits.pids");
     CHECK(w[2].rule == "process.seccomp.deny \"ptrace\"");
     CHECK(w[0].src == s);
+}
+
+TEST_CASE("a stage_size limit is refused, not dropped silently") {
+    policy::Plan p = small_plan();
+    const profile::Source s{"test.toml", 4, 1};
+    p.limits = {{"stage_size", 1u << 20, policy::Mechanism::stage, s}};
+    const auto w = seatbelt_weakenings(p);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].rule == "limits.stage_size");
+    CHECK(w[0].src == s);
+}
+
+TEST_CASE("a limit the macOS backend does not know is refused, not ignored") {
+    policy::Plan p = small_plan();
+    p.limits = {{"cpu", 5, policy::Mechanism::cgroup2, profile::Source{"t.toml", 2, 1}}};
+    const auto w = seatbelt_weakenings(p);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].rule == "limits.cpu");
+}
+
+TEST_CASE("proxy mode is a weakening of the macOS backend, for the dry run as for the launch") {
+    policy::Plan p = small_plan();
+    p.net.mode = profile::NetMode::proxy;
+    p.net.mode_src = profile::Source{"p.toml", 7, 8};
+    const auto w = seatbelt_weakenings(p);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].rule == "network.mode \"proxy\"");
+    CHECK(w[0].src == p.net.mode_src);
 }
 
 TEST_CASE("the launch moves home, tmp and the working directory into the session") {
@@ -200,7 +331,7 @@ TEST_CASE("the launch moves home, tmp and the working directory into the session
     CHECK(has("HOME=/S/work/scratch/Users/u"));
     CHECK(has("PATH=/S/upper/project/node_modules/.bin:/usr/bin:/bin"));
     CHECK(has("LANG=C.UTF-8"));
-    CHECK(has("TMPDIR=/S/work/scratch/tmp"));
+    CHECK(has("TMPDIR=/S/work/scratch/private/tmp"));
     REQUIRE(l.copy_excludes.size() == 1);
     CHECK(l.copy_excludes[0] == ".env");
 }
@@ -212,7 +343,156 @@ TEST_CASE("the launch leaves URLs alone") {
     const Launch l = seatbelt_launch(p, "/c", "/s");
     CHECK(std::find(l.env.begin(), l.env.end(), "HTTPS_PROXY=http://127.0.0.1:3128") !=
           l.env.end());
-    CHECK(std::find(l.env.begin(), l.env.end(), "TMPDIR=/s/tmp") != l.env.end());
+    CHECK(std::find(l.env.begin(), l.env.end(), "TMPDIR=/s/private/tmp") != l.env.end());
     CHECK(std::count_if(l.env.begin(), l.env.end(),
                         [](const std::string& e) { return e.starts_with("TMPDIR="); }) == 1);
+}
+
+TEST_CASE("etc, tmp and var are granted and denied at their real paths on macOS") {
+    // A Plan computed on this Linux host names /etc; Seatbelt on a Mac sees /private/etc.
+    const std::string sb = seatbelt_profile(policy::test::builtin_plan("default"));
+    CHECK(sb.find("(allow file-read* (subpath \"/private/etc\"))") != std::string::npos);
+    CHECK(sb.find("(deny file-read* file-write* process-exec (literal \"/private/etc/shadow\"))") !=
+          std::string::npos);
+    CHECK(sb.find("(subpath \"/etc\")") == std::string::npos);
+    CHECK(sb.find("(literal \"/etc/shadow\")") == std::string::npos);
+    // the symlink itself stays readable, to be followed
+    CHECK(sb.find("(allow file-read* (literal \"/etc\"))") != std::string::npos);
+    CHECK(macos_real_path("/etc") == "/private/etc");
+    CHECK(macos_real_path("/tmp/x") == "/private/tmp/x");
+    CHECK(macos_real_path("/var/folders/ab") == "/private/var/folders/ab");
+    CHECK(macos_real_path("/etcetera") == "/etcetera");
+    CHECK(macos_real_path("/private/etc") == "/private/etc");
+    CHECK(macos_real_path("/Users/u/etc") == "/Users/u/etc");
+}
+
+TEST_CASE("the macOS-shaped Plan grants /private/etc and denies its secrets there") {
+    const std::string sb = seatbelt_profile(macos_plan("default"));
+    CHECK(sb.find("(allow file-read* (subpath \"/private/etc\"))") != std::string::npos);
+    CHECK(sb.find("(allow file-read* (literal \"/etc\"))") != std::string::npos);
+    CHECK(sb.find("(literal \"/private/etc/sudoers\")") != std::string::npos);
+    CHECK(sb.find("(subpath \"/etc\")") == std::string::npos);
+}
+
+TEST_CASE("an interactive agent gets new ptys and its own terminal, not the user's others") {
+    const std::string sb = seatbelt_profile(small_plan());
+    CHECK(sb.find("(allow pseudo-tty)") != std::string::npos);
+    CHECK(sb.find("(allow file-read* file-write* file-ioctl (literal \"/dev/ptmx\"))") !=
+          std::string::npos);
+    // /dev/ttys* only with the extension Seatbelt gives a pty opened inside the sandbox
+    const auto ttys = sb.find("(require-all (regex #\"^/dev/ttys[0-9]+$\")");
+    REQUIRE(ttys != std::string::npos);
+    CHECK(count(sb, "/dev/ttys") == 1);
+    CHECK(sb.find("(extension \"com.apple.sandbox.pty\")", ttys) != std::string::npos);
+
+    const Launch l = seatbelt_launch(small_plan(), "/c", "/s", tty_facts("/dev/ttys004"));
+    CHECK(l.argv[2].find("(allow file-read* file-write* file-ioctl (literal \"/dev/ttys004\"))") !=
+          std::string::npos);
+    const Launch none = seatbelt_launch(small_plan(), "/c", "/s");
+    CHECK(none.argv[2].find("/dev/ttys0") == std::string::npos);
+}
+
+TEST_CASE("the runtime has what real programs need, and sysctl-read only by name") {
+    const std::string sb = seatbelt_profile(small_plan());
+    for (const char* rule :
+         {"(allow mach-host*)", "(allow user-preference-read)",
+          "(allow ipc-posix-sem ipc-posix-shm)",
+          "(global-name \"com.apple.system.opendirectoryd.membership\")",
+          "(global-name \"com.apple.SecurityServer\")", "(global-name \"com.apple.ocspd\")",
+          "(sysctl-name \"hw.ncpu\")", "(sysctl-name \"kern.osrelease\")",
+          "(sysctl-name-prefix \"hw.optional.\")",
+          "(allow file-read* (subpath \"/Library/Developer/CommandLineTools\"))"})
+        CHECK_MESSAGE(sb.find(rule) != std::string::npos, rule);
+    CHECK(sb.find("(allow sysctl-read)") == std::string::npos);
+    CHECK(sb.find("kern.proc") == std::string::npos);
+    // the xcrun shims run the tools there
+    const auto exec = sb.find("(allow process-exec file-map-executable");
+    CHECK(sb.find("(subpath \"/Library/Developer/CommandLineTools\")", exec) != std::string::npos);
+}
+
+TEST_CASE("filesystem.exec limits the developer tools too") {
+    policy::Plan p = small_plan();
+    p.exec_allow = {"/usr/bin/make"};
+    const std::string sb = seatbelt_profile(p);
+    const auto exec = sb.find("(allow process-exec file-map-executable");
+    REQUIRE(exec != std::string::npos);
+    const std::string rule = sb.substr(exec, sb.find("\n\n", exec) - exec);
+    CHECK(rule.find("CommandLineTools") == std::string::npos);
+}
+
+TEST_CASE("with --ro ~ the denial of agentbox's state does not cover the session's copy") {
+    policy::Plan p = small_plan();
+    // --ro ~ on a home with agentbox's state under it: compile masks the state directory.
+    p.mounts.insert(p.mounts.begin() + 4,
+                    mount(MountKind::bind_ro, "/Users/u", "/Users/u", "filesystem.read \"~\""));
+    p.mounts.push_back(mount(MountKind::mask_dir, "", "/Users/u/.local/state/agentbox",
+                             "implicit: agentbox's own state"));
+    const std::string sb = seatbelt_profile(p);
+    const auto state = sb.find("(deny file-read* file-write* process-exec (subpath "
+                               "\"/Users/u/.local/state/agentbox\"))");
+    REQUIRE(state != std::string::npos);
+    // The copy (in the state directory) is granted after that denial, writing and execution.
+    const auto copy = sb.find("(allow file-read* file-write* (subpath (param \"AGENTBOX_COPY\")))",
+                              state);
+    CHECK(copy != std::string::npos);
+    const auto exec = sb.find("(allow process-exec file-map-executable", state);
+    REQUIRE(exec != std::string::npos);
+    CHECK(sb.find("(subpath (param \"AGENTBOX_COPY\"))", exec) != std::string::npos);
+    // and the masks inside the copy still win over that grant
+    CHECK(sb.find("(literal (string-append (param \"AGENTBOX_COPY\") \"/.env\"))", copy) !=
+          std::string::npos);
+}
+
+TEST_CASE("a denied path under a tmpfs is denied in its scratch directory too") {
+    policy::Plan p = small_plan();
+    p.mounts.push_back(mount(MountKind::mask_dir, "", "/Users/u/.ssh", "filesystem.deny \"~/.ssh\""));
+    const std::string sb = seatbelt_profile(p);
+    const auto host = sb.find("(deny file-read* file-write* process-exec (subpath "
+                              "\"/Users/u/.ssh\"))");
+    REQUIRE(host != std::string::npos);
+    const auto scratch = sb.find("(deny file-read* file-write* process-exec (subpath "
+                                 "(string-append (param \"AGENTBOX_SCRATCH\") \"/Users/u/.ssh\")))");
+    REQUIRE(scratch != std::string::npos);
+    CHECK(sb.rfind("(allow ") < scratch);
+}
+
+TEST_CASE("under claude-code, claude is found on the relocated PATH and may run") {
+    const policy::Plan p = macos_plan("claude-code");
+    const Launch l = seatbelt_launch(p, "/S/upper/project", "/S/work/scratch", port_facts(40000));
+    const std::string& sb = l.argv[2];
+    std::string path;
+    for (const auto& e : l.env)
+        if (e.starts_with("PATH=")) path = e.substr(5);
+    CAPTURE(path);
+    const std::string bin = "/S/work/scratch/Users/u/.local/bin";
+    CHECK(util::split(path, ':').front() == bin);
+    // $HOME/.local/bin/claude in the scratch home is a link to the granted one on the host...
+    const auto link = std::find(l.links.begin(), l.links.end(),
+                                std::pair<std::string, std::string>(
+                                    bin + "/claude", "/Users/u/.local/bin/claude"));
+    CHECK(link != l.links.end());
+    // ...which may be read (to follow it), and what it points to may be read and run.
+    CHECK(sb.find("(allow file-read* (literal \"/Users/u/.local/bin/claude\"))") !=
+          std::string::npos);
+    CHECK(sb.find("(allow file-read* (subpath \"/Users/u/.local/share/claude\"))") !=
+          std::string::npos);
+    const auto exec = sb.find("(allow process-exec file-map-executable");
+    CHECK(sb.find("(subpath \"/Users/u/.local/share/claude\")", exec) != std::string::npos);
+    // and $HOME/.claude reaches the writable ~/.claude
+    CHECK(std::find(l.links.begin(), l.links.end(),
+                    std::pair<std::string, std::string>("/S/work/scratch/Users/u/.claude",
+                                                        "/Users/u/.claude")) != l.links.end());
+    CHECK(std::find(l.env.begin(), l.env.end(), "HOME=/S/work/scratch/Users/u") != l.env.end());
+}
+
+TEST_CASE("the private /tmp is the tmpfs at /private/tmp, whichever host computed the Plan") {
+    // On a Mac compile() puts the tmpfs at /private/tmp; on Linux at /tmp: the same here.
+    for (const policy::Plan& p : {macos_plan("default"), policy::test::builtin_plan("default")}) {
+        const Launch l = seatbelt_launch(p, "/c", "/s");
+        CHECK(std::find(l.env.begin(), l.env.end(), "TMPDIR=/s/private/tmp") != l.env.end());
+        CHECK(std::find(l.scratch_dirs.begin(), l.scratch_dirs.end(), "/s/private/tmp") !=
+              l.scratch_dirs.end());
+        CHECK(l.argv[2].find("(allow file-read* file-write* (subpath (string-append (param "
+                             "\"AGENTBOX_SCRATCH\") \"/private/tmp\")))") != std::string::npos);
+    }
 }
