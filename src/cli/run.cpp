@@ -80,7 +80,11 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
         ->check(CLI::IsMember({"macos", "windows"}))
         ->needs(dry);
     cmd->add_option("--backend", o.backend, "Sandbox backend")
+#ifdef __APPLE__
+        ->check(CLI::IsMember({"auto", "seatbelt"}));
+#else
         ->check(CLI::IsMember({"auto", "native", "bwrap"}));
+#endif
     auto* tty = cmd->add_flag("--tty", o.tty, "Relay a pseudo-terminal even if stdin is not one");
     cmd->add_flag("--no-tty", o.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
     cmd->add_flag("--allow-weaker", o.allow_weaker,

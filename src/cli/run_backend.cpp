@@ -42,6 +42,11 @@ bool bwrap_works() {
 }  // namespace
 
 std::string choose_backend(const std::string& requested, const policy::HostFacts& facts) {
+#ifdef __APPLE__
+    // macOS has one backend, Seatbelt (src/sandbox/macos); `auto` is it.
+    (void)facts;
+    return requested == "auto" ? "seatbelt" : requested;
+#endif
     if (requested != "auto") return requested;
     if (facts.userns) return "native";
     if (bwrap_works()) return "bwrap";
@@ -55,6 +60,9 @@ std::string choose_backend(const std::string& requested, const policy::HostFacts
 }
 
 std::unique_ptr<sandbox::Backend> make_backend(const std::string& name) {
+#ifdef __APPLE__
+    if (name == "seatbelt") return sandbox::make_seatbelt();
+#endif
     if (name == "bwrap") return sandbox::make_bwrap();
     return sandbox::make_native();
 }
