@@ -361,8 +361,9 @@ private:
 
     // A literal deny that does not exist yet. Under the staged overlay its lower layer is the
     // live project, so a file the host creates there during the run would show through
-    // (issue 18 #3): the native backend makes an empty placeholder in the upper layer, masks
-    // it, and removes it after the run; the upper layer wins over whatever appears below. The
+    // (issue 18 #3): the native backend puts a whiteout in the upper layer before mounting
+    // the overlay and removes it after the run; the upper layer wins over whatever appears
+    // below, and inside the path does not exist. The
     // copy strategy (bwrap) works on a snapshot and needs none; a read-only bind shows the
     // host as it is, and a path created there later is visible (agentbox-profile(5)).
     void add_absent_mask(const FsRule& r, const std::string& p, const std::string& real) {
@@ -375,8 +376,8 @@ private:
         if (!masked_.insert(real).second) return;
         masks_.push_back(Mount{MountKind::mask_file, "", real, r.rule, r.src});
         note(where(r) + ": " + util::quote(real) +
-             " does not exist yet; masked over an empty placeholder in the staged layer, so "
-             "that one the host creates during the run stays hidden");
+             " does not exist yet; a whiteout in the staged layer hides one the host creates "
+             "during the run");
     }
 
     void plan_cwd(const Invocation& inv) {

@@ -603,6 +603,48 @@ class DeniedPathAppearsLater(BoxTest):
         diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
         self.assertNotIn(".env", diff.out, diff)
 
+    def test_absent_denied_path_is_no_unreadable_phantom_for_git_add(self):
+        # The first fix masked an empty stand-in there: `ls` listed an unreadable .env,
+        # `git status` showed it and `git add -A` failed on it in every project.
+        self.host_run(["git", "init", "-q", self.box.project])
+        with open(os.path.join(self.box.project, "a.txt"), "w") as f:
+            f.write("a\n")
+        res = self.box.run(["sh", "-c", "ls -a; git status --porcelain; git add -A && "
+                            "echo added; git status --porcelain"])
+        self.assertSandboxRan(res)
+        self.assertNotIn(".env", res.out, res)
+        self.assertIn("added", res.out, res)
+        self.assertIn("A  a.txt", res.out, res)
+
+    def test_nested_denied_path_the_host_writes_during_the_run(self):
+        # A literal deny two levels down: the directories on the way exist, the file not.
+        value = token("nested")
+        self.box.canaries["nested"] = value
+        os.makedirs(os.path.join(self.box.project, "config", "prod"))
+        prof = self.box.write_profile("nested", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\ndeny = ["@project/config/prod/key.pem"]\n')
+        key = os.path.join(self.box.project, "config", "prod", "key.pem")
+        p = self.box.popen(["sh", "-c", "echo ready; i=0; while [ ! -e go ] && [ $i -lt 100 ];"
+                            " do sleep 0.05; i=$((i+1)); done; cat config/prod/key.pem;"
+                            " ls -a config/prod; echo end"], profiles=[prof])
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        out = read_until(p.stdout.fileno(), b"ready")
+        self.assertIn(b"ready", out, p.stderr.read1() if p.poll() is not None else b"")
+        with open(key, "w") as f:
+            f.write(value + "\n")
+        open(os.path.join(self.box.project, "go"), "w").close()
+        try:
+            rest, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rest, err = p.communicate()
+        text = (out + rest).decode(errors="replace") + err.decode(errors="replace")
+        self.box.assert_no_canary(text, text)
+        self.assertIn("end", text)
+        self.assertNotIn("key.pem", (out + rest).decode(errors="replace"), text)
+        diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
+        self.assertEqual(diff.out.strip(), "", diff)
+
 
 if __name__ == "__main__":
     abtest.main()

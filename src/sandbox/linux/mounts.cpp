@@ -44,7 +44,67 @@ int mount_bind(int root_fd, const Mount& m, bool ro, StepError& e) {
 // before it reports changes as staged, and commit syncs it before applying (DESIGN notes in
 // docs/design-notes.md). A volatile overlay marks its work dir, and the kernel then refuses
 // that work dir to any later mount; every run has a fresh session, hence a fresh work dir.
-int mount_overlay(int root_fd, const Mount& m, const StageDirs& stage, StepError& e) {
+bool under_overlay(const policy::Plan& plan, const Mount& m) {
+    return plan.staging == policy::Staging::overlay && m.target != plan.project &&
+           m.target.size() > plan.project.size() && m.target.starts_with(plan.project) &&
+           (plan.project == "/" || m.target[plan.project.size()] == '/');
+}
+
+std::string_view below_project(const policy::Plan& plan, const Mount& m) {
+    std::string_view rel(m.target);
+    rel.remove_prefix(plan.project == "/" ? 1 : plan.project.size() + 1);
+    return rel;
+}
+
+bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == 0; }
+
+// A masked path under the staged project that the live lower layer does not hold: a
+// whiteout (character device 0/0, which anyone may make since Linux 5.8) in the upper layer,
+// made before the overlay is mounted. The upper layer wins, so a file the host creates there
+// during the run stays hidden (issue 18 #3), and inside the path simply does not exist: no
+// unreadable stand-in for `ls`, `git add -A` or `tar` to trip over. The directories on the
+// way are made in the upper layer with the lower one's modes (the overlay merges them).
+// A path that exists below is masked by mount_mask_file as usual. Best effort per path: a
+// component that is not a directory below cannot hold the file either.
+void hide_absent_masks(const policy::Plan& plan, const std::string& lower,
+                       const std::string& upper) {
+    sys::unique_fd low_root(::open(lower.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    sys::unique_fd up_root(::open(upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!low_root || !up_root) return;
+    for (const Mount& m : plan.mounts) {
+        if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
+        std::string_view rel = below_project(plan, m);
+        sys::unique_fd low(::dup(low_root.get()));
+        sys::unique_fd up(::dup(up_root.get()));
+        bool ok = low && up;
+        while (ok) {
+            const size_t slash = rel.find('/');
+            const std::string name(rel.substr(0, slash));
+            struct stat st {};
+            if (slash == std::string_view::npos) {
+                if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+                    errno == ENOENT)
+                    ::mknodat(up.get(), name.c_str(), S_IFCHR | 0000, 0);
+                break;
+            }
+            rel.remove_prefix(slash + 1);
+            if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                !S_ISDIR(st.st_mode))
+                break;
+            const int open_dir = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+            sys::unique_fd next_low(::openat(low.get(), name.c_str(), open_dir));
+            if (::mkdirat(up.get(), name.c_str(), st.st_mode & 07777) < 0 && errno != EEXIST)
+                break;
+            sys::unique_fd next_up(::openat(up.get(), name.c_str(), open_dir));
+            ok = next_low && next_up;
+            low = std::move(next_low);
+            up = std::move(next_up);
+        }
+    }
+}
+
+int mount_overlay(int root_fd, const policy::Plan& plan, const Mount& m, const StageDirs& stage,
+                  StepError& e) {
     const char* op = "mount(overlay)";
     if (stage.upper.empty() || stage.work.empty()) {
         errno = EINVAL;
@@ -53,6 +113,7 @@ int mount_overlay(int root_fd, const Mount& m, const StageDirs& stage, StepError
     std::string lower = host_path(m.source);
     std::string upper = host_path(stage.upper);
     std::string work = host_path(stage.work);
+    hide_absent_masks(plan, lower, upper);
     unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     int fd = make_fs("overlay",
                      {{"lowerdir+", lower.c_str()}, {"upperdir", upper.c_str()},
@@ -128,12 +189,9 @@ int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
 }
 
 // A denied file: an empty mode-0000 file bound read-only over it. Not /dev/null, which
-// accepts writes and so would hide that a write was attempted.
-//
-// Under the staged project the mount point is created when missing: it lands in the upper
-// layer as an empty placeholder, which hides a file the host creates in the live lower layer
-// during the run (policy/mounts.cpp, add_absent_mask); remove_mask_placeholders drops it.
-int mount_mask_file(int root_fd, const Mount& m, int empty_file, bool staged, StepError& e) {
+// accepts writes and so would hide that a write was attempted. One that does not exist is
+// skipped: under the staged project, hide_absent_masks has put a whiteout there.
+int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
     const char* op = "mount(mask)";
     sys::unique_fd tree(::open_tree(empty_file, "",
                                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
@@ -143,15 +201,9 @@ int mount_mask_file(int root_fd, const Mount& m, int empty_file, bool staged, St
         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
         return fail(e, "mount_setattr(ro)", m.target);
-    sys::unique_fd target(open_target(root_fd, m.target, Want::file, staged, op, e));
+    sys::unique_fd target(open_target(root_fd, m.target, Want::file, false, op, e));
     if (!target) return absent(e) ? 0 : -1;
     return attach(tree.get(), target.get(), op, m.target, e);
-}
-
-bool under_overlay(const policy::Plan& plan, const Mount& m) {
-    return plan.staging == policy::Staging::overlay && m.target != plan.project &&
-           m.target.size() > plan.project.size() && m.target.starts_with(plan.project) &&
-           (plan.project == "/" || m.target[plan.project.size()] == '/');
 }
 
 int make_symlink(int root_fd, const Mount& m, StepError& e) {
@@ -177,13 +229,13 @@ int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& 
         switch (m.kind) {
             case MountKind::bind_ro: rc = mount_bind(fds.newroot, m, true, e); break;
             case MountKind::bind_rw: rc = mount_bind(fds.newroot, m, false, e); break;
-            case MountKind::overlay: rc = mount_overlay(fds.newroot, m, stage, e); break;
+            case MountKind::overlay: rc = mount_overlay(fds.newroot, plan, m, stage, e); break;
             case MountKind::tmpfs: rc = mount_tmpfs(fds.newroot, m, plan.home, e); break;
             case MountKind::proc: rc = mount_proc(fds.newroot, m, e); break;
             case MountKind::dev: rc = mount_dev(fds.newroot, m.target, e); break;
             case MountKind::mask_dir: rc = mount_mask_dir(fds.newroot, m, e); break;
             case MountKind::mask_file:
-                rc = mount_mask_file(fds.newroot, m, fds.empty_file, under_overlay(plan, m), e);
+                rc = mount_mask_file(fds.newroot, m, fds.empty_file, e);
                 break;
             case MountKind::symlink: rc = make_symlink(fds.newroot, m, e); break;
             case MountKind::dir: rc = make_dir(fds.newroot, m, e); break;
@@ -197,11 +249,13 @@ void remove_mask_placeholders(const policy::Plan& plan, const std::string& upper
     if (upper.empty()) return;
     for (const Mount& m : plan.mounts) {
         if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
-        // The command could not write there (the mask is a read-only mount), so an empty
-        // regular file in the upper layer at a masked path is ours, or nothing anyone made.
-        const std::string p = upper + m.target.substr(plan.project.size());
+        // A whiteout at a masked path is hide_absent_masks' (the command could make one there
+        // only by deleting a file it could not see); an empty regular file is the placeholder
+        // of an older agentbox. Neither is a change of the command's.
+        const std::string p = upper + "/" + std::string(below_project(plan, m));
         struct stat st {};
-        if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+        if (::lstat(p.c_str(), &st) == 0 &&
+            (is_whiteout(st) || (S_ISREG(st.st_mode) && st.st_size == 0)))
             ::unlink(p.c_str());
     }
 }
