@@ -8,6 +8,7 @@ itself; the sandbox's own sockets (its /tmp, its home, the staged project) alway
 case listens on the host and checks, from the host side, that nothing inside reached it.
 """
 
+import json
 import os
 import socket
 import sys
@@ -110,6 +111,12 @@ class HostSockets(BoxTest):
         self.assertRc(res, 0)
         self.assertIn("refused " + path, res.out, res)
         self.assertNeverContacted(srv, "socket under a --ro grant", res)
+        # The refusal is in the session's log, with the path the command asked for.
+        log = self.host_run([abtest.AGENTBOX, "log", "--json"])
+        denied = [e for e in map(json.loads, log.out.splitlines())
+                  if e.get("event") == "syscall.denied" and e.get("syscall") == "connect"]
+        self.assertTrue(any(e.get("socket") == path and e.get("errno") == 13 for e in denied),
+                        "no syscall.denied record for the connect\n%s" % log)
 
     def test_connect_host_socket_under_rw_grant(self):
         d, path, srv = self.host_socket_dir("rw")
