@@ -165,6 +165,23 @@ class HostSockets(BoxTest):
         for p in paths:
             self.assertIn("own hi " + p, res.out, res)
 
+    def test_connect_from_a_thread_that_is_not_the_leader(self):
+        # connect() from a second thread: its own socket connects, the host's does not.
+        _d, path, srv = self.host_socket_dir("ro")
+        script = ("import socket,threading,sys\n"
+                  "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/t.sock'); l.listen(1)\n"
+                  "def go(p):\n"
+                  "    s=socket.socket(socket.AF_UNIX)\n"
+                  "    try: s.connect(p); print('ok', p)\n"
+                  "    except OSError as e: print('refused', p, e.errno)\n"
+                  "for p in ('/tmp/t.sock', sys.argv[1]):\n"
+                  "    t=threading.Thread(target=go, args=(p,)); t.start(); t.join()\n")
+        res = self.box.run(["python3", "-c", script, path], args=["--ro", _d], probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("ok /tmp/t.sock", res.out, res)
+        self.assertIn("refused " + path, res.out, res)
+        self.assertNeverContacted(srv, "socket connected from a thread", res)
+
     def test_connect_inet_still_works(self):
         # Every connect() is made by the supervisor now: TCP on the sandbox's own loopback
         # must behave as before.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <system_error>
@@ -89,6 +90,25 @@ bool has_dev(const std::string& mountinfo, const std::string& dev) {
     return false;
 }
 
+// A pidfd for the calling thread (req.pid is a thread id: connect is often called from a
+// thread that is not the leader). PIDFD_THREAD (Linux 6.9) takes any thread, and
+// pidfd_getfd then reads that thread's descriptor table; before it, the thread group's
+// leader, whose table the threads share unless one unshared it.
+int open_pidfd(std::uint32_t tid) {
+    constexpr unsigned kPidfdThread = O_EXCL;
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
+    if (fd >= 0 || errno != EINVAL) return fd;
+    fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, 0));
+    if (fd >= 0 || errno != EINVAL) return fd;
+    sys::unique_fd status(open_proc(tid, "status", O_RDONLY));
+    if (!status) return -1;
+    const std::string text = read_all(status.get());
+    const auto at = text.find("\nTgid:");
+    if (at == std::string::npos) return -1;
+    const long tgid = std::strtol(text.c_str() + at + 6, nullptr, 10);
+    return tgid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)) : -1;
+}
+
 // The connect itself, on our copy of the caller's socket: 0 or an errno.
 int connect_as(int sock, const void* addr, socklen_t len) {
     int r;
@@ -142,12 +162,9 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
     // Everything from /proc/PID is opened first, then the notification is checked: still
     // pending means PID was the caller when they were opened.
     sys::unique_fd mem(open_proc(pid, "mem", O_RDONLY));
-    sys::unique_fd root(open_proc(pid, "root", O_PATH | O_DIRECTORY));
-    sys::unique_fd cwd(open_proc(pid, "cwd", O_PATH | O_DIRECTORY));
-    sys::unique_fd mountinfo(open_proc(pid, "mountinfo", O_RDONLY));
-    sys::unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    sys::unique_fd pidfd(open_pidfd(pid));
     if (!still_valid(listener, id)) return {};
-    if (!mem || !root || !cwd || !mountinfo || !pidfd) {
+    if (!mem || !pidfd) {
         // Not ours to inspect (it should always be): refuse rather than connect unchecked.
         const int err = errno;
         answer(listener, id, EACCES);
@@ -188,6 +205,16 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
                 "an abstract socket with the host's network: Landlock's scope would not hold"};
     }
     if (ua.kind == sys::UnixAddr::pathname) {
+        // Only a path needs the caller's root, cwd and mount table; checked again as above.
+        sys::unique_fd root(open_proc(pid, "root", O_PATH | O_DIRECTORY));
+        sys::unique_fd cwd(open_proc(pid, "cwd", O_PATH | O_DIRECTORY));
+        sys::unique_fd mountinfo(open_proc(pid, "mountinfo", O_RDONLY));
+        if (!still_valid(listener, id)) return {};
+        if (!root || !cwd || !mountinfo) {
+            const int err = errno;
+            answer(listener, id, EACCES);
+            return {EACCES, ua.path, std::string("cannot inspect the caller: ") + std::strerror(err)};
+        }
         // As the kernel resolves it: from the caller's root, or its working directory. A
         // relative path may not climb out of the working directory (openat2 takes one of the
         // caller's root and cwd, not both, so where its ".." leads is not ours to tell):
