@@ -154,6 +154,26 @@ class HostSockets(BoxTest):
         self.assertEqual(conn.recv(4), b"MARK")
         conn.close()
 
+    def test_explain_agrees_with_run_on_sockets(self):
+        _d1, named, named_srv = self.host_socket_dir("named")
+        d2, under, under_srv = self.host_socket_dir("dir")
+        prof = self.box.write_profile("sockets", 'version = 1\nname = "sockets"\n'
+                                      'extends = ["default"]\n[filesystem]\n'
+                                      'write = ["%s"]\nread = ["%s"]\n' % (named, d2))
+        verdicts = {}
+        for path in (named, under):
+            p = self.host_run([abtest.AGENTBOX, "explain", "-p", prof, "connect", path])
+            self.assertIn(p.rc, (0, 1), p)
+            verdicts[path] = p.rc
+        self.assertEqual(verdicts, {named: 0, under: 1})
+        res = self.box.run(["python3", "-c", CONNECT, named, under], profiles=[prof],
+                           probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("ok " + named, res.out, res)
+        self.assertIn("refused " + under, res.out, res)
+        named_srv.accept()[0].close()
+        self.assertNeverContacted(under_srv, "socket under a read grant", res)
+
     def test_connect_own_sockets_in_tmp_home_and_project(self):
         paths = ["/tmp/own.sock", os.path.join(self.box.home, "own.sock")]
         if abtest.BACKEND != "bwrap":
