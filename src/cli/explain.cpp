@@ -63,6 +63,11 @@ int run_explain(const ExplainOptions& o) {
                 req.target = expand_path(o.target, cwd, home);
             break;
         case policy::Op::connect:
+            // A path is a unix socket; anything else a host name.
+            if (!o.target.empty() && (o.target[0] == '/' || o.target[0] == '~' ||
+                                      o.target.starts_with("./")))
+                req.target = expand_path(o.target, cwd, home);
+            break;
         case policy::Op::env:
             break;
     }

@@ -55,6 +55,12 @@ void plan_seccomp(Plan& plan, const profile::Process& process, const HostFacts& 
                 (sc.mode == profile::SeccompMode::strict ? "\"strict\"" : "\"default\""),
             process.seccomp.set ? process.seccomp.src : kDefault,
             "seccomp filters (CONFIG_SECCOMP_FILTER)"});
+    else if (!host.seccomp_user_notif)
+        // The check of connect() (host unix sockets stay closed) is made by the supervisor,
+        // answering the filter's user notifications (issue 18 #8).
+        plan.weakenings.push_back(Weakening{
+            "unix sockets of the host", kDefault,
+            "seccomp user notification (Linux 5.0+), to check connect() to unix sockets"});
 }
 
 void plan_limits(Plan& plan, const profile::Limits& limits, const HostFacts& host) {

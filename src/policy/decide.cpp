@@ -124,6 +124,37 @@ Decision decide_path(const profile::Profile& profile, Op op, const std::string& 
                 "executable; " + meaning(r, staged) + " (" + r.rule + ")");
 }
 
+// connect() to a unix socket at a host path (issue 18 #8), as the supervisor decides it in
+// the run (sandbox/linux/unix_connect.hpp): only a socket a write grant names itself is
+// connectable. A host socket in the staged project is not reached either: the overlay shows
+// its own inode, which no host server listens on. Sockets the command makes are not host
+// paths, and not asked about here.
+Decision decide_socket(const profile::Profile& profile, const std::string& target,
+                       const std::string& project, const std::string& home,
+                       const HostFacts* host) {
+    Decision d = decide_path(profile, Op::write, target, project, home, host);
+    if (d.verdict != Verdict::allow) {
+        const Decision r = decide_path(profile, Op::read, target, project, home, host);
+        if (r.verdict != Verdict::allow) return r;
+        return make(Verdict::deny, r.rule, r.source,
+                    "the socket is visible but read-only; connecting needs a write path naming "
+                    "the socket file itself");
+    }
+    const auto rules = effective_fs_rules(profile, home);
+    const FsView view(rules, host);
+    const FsVerdict v = view.decide(util::normalize_path(target));
+    if (v.rule == nullptr || view.placed(*v.rule) != v.real)
+        return make(Verdict::deny, d.rule, d.source,
+                    "a grant of a directory does not extend to the unix sockets in it; a write "
+                    "path must name the socket file itself");
+    if (!project.empty() && util::path_within(v.real, util::normalize_path(project)))
+        return make(Verdict::deny, d.rule, d.source,
+                    "in the staged project: the command sees its own copy, which no host server "
+                    "listens on");
+    return make(Verdict::allow, d.rule, d.source,
+                "a write path names this socket file: connectable");
+}
+
 // The directory part of a glob before its first wildcard ("x/y/**" -> "x/y"); the whole
 // pattern when it has none; "" when the wildcard is in the first component ("**/x").
 std::string literal_prefix(const std::string& pattern) {
@@ -295,7 +326,10 @@ Decision decide(const profile::Profile& profile, const Request& request,
         case Op::write:
         case Op::exec:
             return decide_path(profile, request.op, request.target, project, home, host);
-        case Op::connect: return decide_connect(make_net_plan(profile.network), request.target);
+        case Op::connect:
+            if (!request.target.empty() && request.target.front() == '/')
+                return decide_socket(profile, request.target, project, home, host);
+            return decide_connect(make_net_plan(profile.network), request.target);
         case Op::commit: return decide_commit(profile, project, request.target, CommitFacts{});
         case Op::env: return decide_env(profile, request.target);
     }

@@ -129,7 +129,14 @@ std::string render_text(const Plan& plan) {
     }
 
     o << "\nseccomp     " << name_of(plan.seccomp.mode) << " set"
-      << (plan.seccomp.log_denials ? ", denials logged" : "") << "\n";
+      << (plan.seccomp.log_denials ? ", denials logged" : "")
+      // seccomp::rules_for gates connect() whenever there is a listener, unless denied.
+      << (plan.seccomp.log_denials &&
+                  std::none_of(plan.seccomp.deny.begin(), plan.seccomp.deny.end(),
+                               [](const SyscallRule& r) { return r.name == "connect"; })
+              ? ", connect() checked by the supervisor"
+              : "")
+      << "\n";
     for (const auto& s : plan.seccomp.allow) o << "  allow " << s.name << "  (" << s.src.str() << ")\n";
     for (const auto& s : plan.seccomp.deny) o << "  deny  " << s.name << "  (" << s.src.str() << ")\n";
 

@@ -154,7 +154,11 @@ std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify) {
     // ~280 entries. Only speed depends on it, so an older libseccomp without it is fine.
     (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
+    const std::uint32_t def = scmp_action(rs.default_action, rs.default_err, notify);
     for (const auto& r : rs.rules) {
+        // strict with a listener: the default (a denial) is a notification already, and the
+        // supervisor tells a gated connect from a denial by the rule set, not the filter.
+        if (r.action == Action::notify && def == SCMP_ACT_NOTIFY) continue;
         const int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
         auto cmps = arg_cmps(r);
         const int rc = seccomp_rule_add_array(ctx.get(), scmp_action(r.action, r.err, notify), nr,

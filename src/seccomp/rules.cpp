@@ -168,6 +168,20 @@ std::string where(const char* list, const policy::SyscallRule& r) {
 // Per syscall, the rules it ends up with. Kept in a map so the set comes out sorted by name.
 using Table = std::map<std::string, std::vector<Rule>>;
 
+// issue 18 #8: Landlock cannot refuse a connect to a pathname unix socket, so every connect
+// goes to the supervisor, which checks the address and connects for the caller
+// (sandbox/linux/unix_connect.hpp). Only with a listener to answer it (log_denials); a profile
+// that denies connect outright keeps its deny.
+constexpr const char* kConnectWhy =
+    "connect() is checked and made by the supervisor: unix sockets of the host stay closed";
+
+void gate_connect(Table& t, const policy::SeccompPlan& plan) {
+    if (!plan.log_denials) return;
+    for (const auto& d : plan.deny)
+        if (d.name == "connect") return;
+    t["connect"] = {Rule{"connect", Action::notify, 0, {}, kConnectWhy}};
+}
+
 Rule deny_rule(const std::string& name, std::string why, int err = EPERM) {
     return Rule{name, Action::errno_, err, {}, std::move(why)};
 }
@@ -201,6 +215,7 @@ RuleSet default_rules(const policy::SeccompPlan& plan) {
         const bool already = rules.size() == 1 && rules[0].args.empty();
         if (!already) rules = {deny_rule(d.name, where("process.deny_syscalls", d))};
     }
+    gate_connect(t, plan);
     return finish(std::move(t), Action::allow, 0, plan);
 }
 
@@ -230,6 +245,7 @@ RuleSet strict_rules(const policy::SeccompPlan& plan) {
         // clone3 keeps its ENOSYS: it is denied either way, and libc's fallback still works.
         if (it != t.end() && d.name != "clone3") t.erase(it);
     }
+    gate_connect(t, plan);
     return finish(std::move(t), Action::errno_, EPERM, plan);
 }
 

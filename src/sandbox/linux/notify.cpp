@@ -84,6 +84,7 @@ unsigned scalar_args(const std::string& name) {
         {"iopl", 1u << 0},
         {"ioperm", 0x7},
         {"socket", 0x7},
+        {"connect", (1u << 0) | (1u << 2)},  // fd, addrlen; the address is memory
         {"kill", 0x3},
         {"tkill", 0x3},
         {"tgkill", 0x7},
@@ -114,8 +115,9 @@ std::string hex32(std::uint32_t v) {
 }
 }  // namespace
 
-Notifier::Notifier(const seccomp::RuleSet& rules, const EventSink& sink)
-    : rules_(rules), sink_(sink) {
+Notifier::Notifier(const seccomp::RuleSet& rules, const EventSink& sink,
+                   const policy::Plan* plan)
+    : rules_(rules), sink_(sink), gate_(plan ? std::make_unique<ConnectGate>(*plan) : nullptr) {
     // The kernel's structures may be larger than our headers' (newer kernel): ask it.
     struct seccomp_notif_sizes sizes {};
     std::size_t req = sizeof(struct seccomp_notif), resp = sizeof(struct seccomp_notif_resp);
@@ -140,17 +142,27 @@ bool Notifier::handle() {
     std::array<std::uint64_t, 6> args{};
     for (std::size_t i = 0; i < args.size(); ++i) args[i] = req->data.args[i];
     int err = EPERM;
-    if (seccomp::evaluate(rules_, name, args, &err) != seccomp::Action::errno_) err = EPERM;
+    const seccomp::Action action = seccomp::evaluate(rules_, name, args, &err);
+    std::string comm;
+    ConnectGate::Refusal refused;
+    if (action == seccomp::Action::notify && name == "connect" && gate_) {
+        // Not a denial: the gate answers, and only a refusal is logged.
+        comm = sink_ ? comm_of(req->pid) : std::string();
+        refused = gate_->handle(listener_.get(), *req);
+        if (refused.err == 0) return true;
+        err = refused.err;
+    } else {
+        if (action != seccomp::Action::errno_) err = EPERM;
+        // Read while the caller still waits for our answer; after it, it may be gone.
+        comm = sink_ ? comm_of(req->pid) : std::string();
 
-    // Read while the caller still waits for our answer; after it, it may be gone.
-    const std::string comm = sink_ ? comm_of(req->pid) : std::string();
-
-    std::memset(resp_.data(), 0, resp_.size());
-    auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(resp_.data());
-    resp->id = req->id;
-    resp->error = -err;
-    // ENOENT: the caller was killed meanwhile; nothing to answer.
-    ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp);
+        std::memset(resp_.data(), 0, resp_.size());
+        auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(resp_.data());
+        resp->id = req->id;
+        resp->error = -err;
+        // ENOENT: the caller was killed meanwhile; nothing to answer.
+        ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp);
+    }
 
     if (sink_) {
         Event ev{"syscall.denied",
@@ -163,6 +175,9 @@ bool Notifier::handle() {
         const unsigned scalars = scalar_args(name);
         for (std::size_t i = 0; i < args.size(); ++i)
             if (scalars & (1u << i)) ev.fields.emplace_back("arg" + std::to_string(i), hex64(args[i]));
+        // The socket path is the sandbox's bytes: data for the reader, escaped by the log.
+        if (!refused.socket.empty()) ev.fields.emplace_back("socket", refused.socket);
+        if (!refused.why.empty()) ev.fields.emplace_back("why", refused.why);
         sink_(ev);
     }
     return true;

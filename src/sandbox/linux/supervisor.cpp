@@ -162,7 +162,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     const EventSink sink = [&in_order](const Event& e) { in_order(e); };
     State st;
     sys::unique_fd timer = make_timer(plan);
-    Notifier notifier(rules, sink);
+    Notifier notifier(rules, sink, &plan);
     Passed passed;
     bool listener_taken = false;  // the notifier owns passed.listener (and may have closed it)
     bool sync_open = true;

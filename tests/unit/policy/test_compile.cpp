@@ -347,6 +347,18 @@ TEST_CASE("compile: limits use the strongest mechanism the host offers") {
     CHECK(plan.limits.empty());
 }
 
+TEST_CASE("compile: without seccomp user notification, host unix sockets are a weakening") {
+    auto profile = dev_profile();
+    auto host = dev_host().facts();
+    host.seccomp_user_notif = false;
+    Plan plan = compile(profile, dev_inv(), host);
+    CHECK(has_weakening(plan, "unix sockets of the host"));
+    CHECK_FALSE(plan.seccomp.log_denials);
+    host.seccomp_user_notif = true;
+    plan = compile(profile, dev_inv(), host);
+    CHECK_FALSE(has_weakening(plan, "unix sockets of the host"));
+}
+
 TEST_CASE("compile: every weakening the host can cause") {
     auto profile = dev_profile();
     auto host = dev_host().facts();

@@ -203,6 +203,25 @@ TEST_CASE("decide: connect by network mode and unlisted") {
     CHECK(decide(p, Request{Op::connect, "192.168.1.1"}, kProject).verdict == Verdict::ask);
 }
 
+TEST_CASE("decide: connect to a unix socket path needs a write path naming the socket") {
+    auto p = table_profile();
+    p.filesystem.write.push_back(E("/run/user/1/docker.sock", 90));
+    p.filesystem.read.push_back(E("/run/user/1/agent.sock", 91));
+    p.filesystem.write.push_back(E("/p/dev.sock", 92));
+    const Row rows[] = {
+        {Op::connect, "/run/user/1/docker.sock", A, "/run/user/1/docker.sock", "names this socket"},
+        {Op::connect, "/run/user/1/agent.sock", D, "/run/user/1/agent.sock", "read-only"},
+        // A grant of a directory does not extend to the sockets in it.
+        {Op::connect, "/data/x.sock", D, "/data", "does not extend"},
+        {Op::connect, "/srv/rw/ro/y.sock", D, "/srv/rw/ro", "read-only"},
+        {Op::connect, "/home/u/.ssh/agent.sock", D, "~/.ssh"},
+        {Op::connect, "/nowhere/z.sock", D, "default deny"},
+        // In the staged project the command sees the overlay's inode, not the host's socket.
+        {Op::connect, "/p/dev.sock", D, "/p/dev.sock", "staged project"},
+    };
+    for (const auto& r : rows) check(p, r);
+}
+
 TEST_CASE("decide: commit") {
     const Row rows[] = {
         {Op::commit, "src/main.c", A, "commit"},

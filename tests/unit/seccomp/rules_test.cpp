@@ -213,7 +213,7 @@ TEST_CASE("strict: deny by default, an allowlist for ordinary programs, same gua
          {"read",         "write",      "openat",     "close",           "mmap",  "mprotect",
           "brk",          "execve",     "exit_group", "wait4",           "futex", "rt_sigaction",
           "rt_sigreturn", "fstat",      "newfstatat", "getdents64",      "pipe2", "socket",
-          "connect",      "epoll_wait", "getrandom",  "set_robust_list", "rseq",  "prlimit64",
+          "bind",         "epoll_wait", "getrandom",  "set_robust_list", "rseq",  "prlimit64",
           "fork",         "vfork",      "kill"}) {
         CAPTURE(n);
         CHECK(verdict(rs, n) == "allow");
@@ -286,4 +286,22 @@ TEST_CASE("canonical text and digest are stable, order-independent and change wi
     CHECK(text.find("clone3 errno(38)\n") != std::string::npos);
     CHECK(text.find("ioctl errno(1) a1&0xffffffff==0x5412\n") != std::string::npos);
     CHECK(text.find("mount errno(1)\n") != std::string::npos);
+}
+
+TEST_CASE("connect goes to the supervisor's check in both modes (issue 18 #8)") {
+    for (auto mode : {profile::SeccompMode::default_, profile::SeccompMode::strict}) {
+        auto plan = plan_of(mode);
+        CHECK(verdict(seccomp::rules_for(plan), "connect") == "notify");
+        // No listener to answer it (a host without user notification): left to the kernel,
+        // and the plan names that as a weakening (policy).
+        plan.log_denials = false;
+        CHECK(verdict(seccomp::rules_for(plan), "connect") == "allow");
+    }
+}
+
+TEST_CASE("a profile that denies connect keeps its deny, not the check") {
+    CHECK(verdict(seccomp::rules_for(plan_of(profile::SeccompMode::default_, {}, {"connect"})),
+                  "connect") == kEperm);
+    CHECK(verdict(seccomp::rules_for(plan_of(profile::SeccompMode::strict, {}, {"connect"})),
+                  "connect") == kEperm);
 }

@@ -1,0 +1,57 @@
+// connect() from inside the sandbox, made by the supervisor (issue 18 #8). Landlock has no
+// right for connecting to a pathname unix socket, and a read-only mount does not stop it, so
+// the seccomp filter sends every connect() here. The supervisor reads the address once, takes
+// the caller's socket (pidfd_getfd: the same open file description), resolves a socket path in
+// the caller's root, and connects the socket itself to the inode it checked (through
+// /proc/self/fd/N of an O_PATH handle), so bytes the sandbox changes after the check are never
+// used. A pathname socket is connectable when it is the sandbox's own (its filesystem is
+// mounted nowhere on the host: the sandbox's tmpfs mounts, the staged project's overlay) or
+// when a write grant names the socket file itself; any other is refused with EACCES and
+// logged. Other addresses and families are connected as given, by the same code, so that no
+// check can be raced.
+#pragma once
+
+#include <linux/seccomp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy/plan.hpp"
+
+namespace agentbox::sandbox::lnx {
+
+class ConnectGate {
+public:
+    explicit ConnectGate(const policy::Plan& plan);
+    ~ConnectGate();  // ends connects still waiting (shutdown) and joins their threads
+    ConnectGate(const ConnectGate&) = delete;
+    ConnectGate& operator=(const ConnectGate&) = delete;
+
+    // A refusal to log: the socket path (the sandbox's bytes) and why.
+    struct Refusal {
+        int err = 0;
+        std::string socket;
+        std::string why;
+    };
+    // Answer one connect notification on `listener`. Returns a refusal to log, if any; every
+    // other outcome (the connect's own result) is the caller's result, as if made by the
+    // kernel for it.
+    Refusal handle(int listener, const struct seccomp_notif& req);
+
+private:
+    struct Worker {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> finished;
+        int sock = -1;  // our copy of the caller's socket, shut down to end a waiting connect
+    };
+    void reap();
+
+    std::vector<std::string> named_sources_;  // host paths of write grants (sockets named)
+    bool refuse_abstract_ = false;
+    std::vector<Worker> workers_;
+};
+
+}  // namespace agentbox::sandbox::lnx

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""Conformance: unix sockets (THREATS.md "Files", issue 18 #8).
+
+A grant shows socket files like any other file, and connecting to one needs only write
+permission on it, which a read-only mount does not take away. agentbox checks every connect():
+a pathname socket of the host is connectable only when a write grant names the socket file
+itself; the sandbox's own sockets (its /tmp, its home, the staged project) always are. Each
+case listens on the host and checks, from the host side, that nothing inside reached it.
+"""
+
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import abtest  # noqa: E402
+from abtest import BoxTest  # noqa: E402
+
+# Inside the sandbox: connect to each argument, print "ok PATH" or "refused PATH ERRNO".
+CONNECT = ("import socket,sys\n"
+           "for p in sys.argv[1:]:\n"
+           "    s=socket.socket(socket.AF_UNIX)\n"
+           "    try:\n"
+           "        s.connect(p); s.sendall(b'MARK'); print('ok', p)\n"
+           "    except OSError as e:\n"
+           "        print('refused', p, e.errno)\n"
+           "    s.close()\n")
+
+# Inside: bind, listen and connect to a socket of its own at each argument.
+OWN = ("import socket,sys,os\n"
+       "for p in sys.argv[1:]:\n"
+       "    l=socket.socket(socket.AF_UNIX); l.bind(p); l.listen(1)\n"
+       "    c=socket.socket(socket.AF_UNIX)\n"
+       "    try:\n"
+       "        c.connect(p); a,_=l.accept(); c.sendall(b'hi'); print('own', a.recv(2).decode(), p)\n"
+       "    except OSError as e:\n"
+       "        print('refused', p, e.errno)\n")
+
+# Inside: one thread connects to ARGV[1] (its own socket) in a loop while another keeps
+# overwriting the address buffer with ARGV[2] (the host's): a check that reads the address
+# and then lets the kernel read it again would be raced.
+RACE = r"""
+import ctypes, socket, sys, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+own, host = sys.argv[1].encode(), sys.argv[2].encode()
+l = socket.socket(socket.AF_UNIX); l.bind(own); l.listen(64); l.setblocking(False)
+def addr(p):
+    b = ctypes.create_string_buffer(110)
+    ctypes.memmove(b, (1).to_bytes(2, 'little') + p + b'\0', 2 + len(p) + 1)
+    return b
+buf = addr(own)
+good, bad = addr(own).raw, addr(host).raw
+stop = False
+def flip():
+    while not stop:
+        ctypes.memmove(buf, bad, 110); ctypes.memmove(buf, good, 110)
+t = threading.Thread(target=flip); t.start()
+n = 0
+end = time.time() + 3
+while time.time() < end:
+    s = socket.socket(socket.AF_UNIX)
+    if libc.connect(s.fileno(), buf, 110) == 0:
+        n += 1
+        try: s.sendall(b'MARK')
+        except OSError: pass
+    s.close()
+    try:
+        while True: l.accept()[0].close()
+    except BlockingIOError: pass
+stop = True; t.join()
+print('connects', n)
+"""
+
+
+class HostSockets(BoxTest):
+    def listener(self, path):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.bind(path)
+        s.listen(64)
+        s.setblocking(False)
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        return s
+
+    def assertNeverContacted(self, s, what, res):
+        try:
+            conn, _ = s.accept()
+        except BlockingIOError:
+            return
+        data = conn.recv(100)
+        conn.close()
+        self.fail("the host's %s was reached from inside (got %r)\n%s" % (what, data, res))
+
+    def host_socket_dir(self, name):
+        d = os.path.join(self.box.outside, name)
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "agent.sock")
+        return d, path, self.listener(path)
+
+    def connect(self, paths, args=(), cwd_script=None):
+        cmd = ["python3", "-c", CONNECT] + list(paths)
+        if cwd_script:
+            cmd = ["sh", "-c", cwd_script + ' && exec "$@"', "sh"] + cmd
+        return self.box.run(cmd, args=list(args), probes=False)
+
+    def test_connect_host_socket_under_ro_grant(self):
+        d, path, srv = self.host_socket_dir("ro")
+        res = self.connect([path], args=["--ro", d])
+        self.assertRc(res, 0)
+        self.assertIn("refused " + path, res.out, res)
+        self.assertNeverContacted(srv, "socket under a --ro grant", res)
+        # The refusal is in the session's log, with the path the command asked for.
+        log = self.host_run([abtest.AGENTBOX, "log", "--json"])
+        denied = [e for e in map(json.loads, log.out.splitlines())
+                  if e.get("event") == "syscall.denied" and e.get("syscall") == "connect"]
+        self.assertTrue(any(e.get("socket") == path and e.get("errno") == 13 for e in denied),
+                        "no syscall.denied record for the connect\n%s" % log)
+
+    def test_connect_host_socket_under_rw_grant(self):
+        d, path, srv = self.host_socket_dir("rw")
+        res = self.connect([path], args=["--rw", d])
+        self.assertRc(res, 0)
+        self.assertIn("refused " + path, res.out, res)
+        self.assertNeverContacted(srv, "socket under a --rw grant", res)
+
+    def test_connect_host_socket_through_symlink_and_relative_path(self):
+        d, path, srv = self.host_socket_dir("ro")
+        # A link the command makes in its own /tmp, and the socket's name relative to its
+        # directory: the same host socket by other names.
+        res = self.connect(["/tmp/link.sock", "agent.sock", "./agent.sock"], args=["--ro", d],
+                           cwd_script="ln -s %s /tmp/link.sock && cd %s" % (path, d))
+        self.assertRc(res, 0)
+        for p in ("/tmp/link.sock", "agent.sock", "./agent.sock"):
+            self.assertIn("refused " + p, res.out, res)
+        self.assertNeverContacted(srv, "socket reached through a symlink or relative path", res)
+
+    def test_connect_host_socket_racing_the_address_check(self):
+        d, path, srv = self.host_socket_dir("ro")
+        res = self.box.run(["python3", "-c", RACE, "/tmp/own.sock", path], args=["--ro", d],
+                           probes=False, timeout=60)
+        self.assertRc(res, 0)
+        self.assertRegex(res.out, r"connects [1-9]", "the command's own socket never "
+                         "connected, so the race proves nothing\n%s" % res)
+        self.assertNeverContacted(srv, "socket raced into connect()'s address", res)
+
+    def test_connect_socket_named_by_a_write_grant(self):
+        _d, path, srv = self.host_socket_dir("named")
+        res = self.connect([path], args=["--rw", path])
+        self.assertRc(res, 0)
+        self.assertIn("ok " + path, res.out, res)
+        conn, _ = srv.accept()
+        self.assertEqual(conn.recv(4), b"MARK")
+        conn.close()
+
+    def test_explain_agrees_with_run_on_sockets(self):
+        _d1, named, named_srv = self.host_socket_dir("named")
+        d2, under, under_srv = self.host_socket_dir("dir")
+        prof = self.box.write_profile("sockets", 'version = 1\nname = "sockets"\n'
+                                      'extends = ["default"]\n[filesystem]\n'
+                                      'write = ["%s"]\nread = ["%s"]\n' % (named, d2))
+        verdicts = {}
+        for path in (named, under):
+            p = self.host_run([abtest.AGENTBOX, "explain", "-p", prof, "connect", path])
+            self.assertIn(p.rc, (0, 1), p)
+            verdicts[path] = p.rc
+        self.assertEqual(verdicts, {named: 0, under: 1})
+        res = self.box.run(["python3", "-c", CONNECT, named, under], profiles=[prof],
+                           probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("ok " + named, res.out, res)
+        self.assertIn("refused " + under, res.out, res)
+        named_srv.accept()[0].close()
+        self.assertNeverContacted(under_srv, "socket under a read grant", res)
+
+    def test_connect_own_sockets_in_tmp_home_and_project(self):
+        paths = ["/tmp/own.sock", os.path.join(self.box.home, "own.sock")]
+        if abtest.BACKEND != "bwrap":
+            # bwrap's project is a copy on the host's disk, bound in: not the sandbox's own
+            # filesystem, so a socket there is refused like any host socket (documented).
+            paths.append(os.path.join(self.box.project, "own.sock"))
+        res = self.box.run(["python3", "-c", OWN] + paths, probes=False)
+        self.assertRc(res, 0)
+        for p in paths:
+            self.assertIn("own hi " + p, res.out, res)
+
+    def test_connect_from_a_thread_that_is_not_the_leader(self):
+        # connect() from a second thread: its own socket connects, the host's does not.
+        _d, path, srv = self.host_socket_dir("ro")
+        script = ("import socket,threading,sys\n"
+                  "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/t.sock'); l.listen(1)\n"
+                  "def go(p):\n"
+                  "    s=socket.socket(socket.AF_UNIX)\n"
+                  "    try: s.connect(p); print('ok', p)\n"
+                  "    except OSError as e: print('refused', p, e.errno)\n"
+                  "for p in ('/tmp/t.sock', sys.argv[1]):\n"
+                  "    t=threading.Thread(target=go, args=(p,)); t.start(); t.join()\n")
+        res = self.box.run(["python3", "-c", script, path], args=["--ro", _d], probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("ok /tmp/t.sock", res.out, res)
+        self.assertIn("refused " + path, res.out, res)
+        self.assertNeverContacted(srv, "socket connected from a thread", res)
+
+    def test_connect_inet_still_works(self):
+        # Every connect() is made by the supervisor now: TCP on the sandbox's own loopback
+        # must behave as before.
+        script = ("import socket\n"
+                  "l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(1)\n"
+                  "c=socket.create_connection(l.getsockname()); a,_=l.accept()\n"
+                  "c.sendall(b'tcp'); print('got', a.recv(3).decode())\n"
+                  "n=socket.socket(); n.setblocking(False)\n"
+                  "print('nb', n.connect_ex(l.getsockname()) in (0, 115))\n")
+        res = self.box.run(["python3", "-c", script], probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("got tcp", res.out, res)
+        self.assertIn("nb True", res.out, res)
+
+
+if __name__ == "__main__":
+    abtest.main()
