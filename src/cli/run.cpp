@@ -25,6 +25,7 @@
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
 #include "sandbox/backend.hpp"
+#include "sandbox/choose.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "sandbox/macos/seatbelt.hpp"
 #include "sandbox/windows/appcontainer.hpp"
@@ -235,7 +236,7 @@ int run_run(const RunOptions& o) {
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
     const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
-    inv.backend = choose_backend(o.backend, facts);
+    inv.backend = sandbox::choose_backend(o.backend, facts);
     policy::Plan plan;
     try {
         plan = policy::compile(prof, inv, facts);
@@ -244,7 +245,7 @@ int run_run(const RunOptions& o) {
     }
     plan.allow_weaker = o.allow_weaker;
     if (!o.target.empty()) return print_target(std::move(plan), o);
-    auto backend = make_backend(plan.backend);
+    auto backend = sandbox::make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
 
     if (o.verbose > 0)

@@ -6,12 +6,11 @@
 #include <vector>
 
 #include "policy/plan.hpp"
+#include "sandbox/choose.hpp"
 
 namespace agentbox::sandbox::bwrap {
 
-// Never looked up in PATH: the project (or anything else the user runs) could put a `bwrap`
-// there that does whatever it likes with the Plan.
-inline constexpr const char* kBwrapPath = "/usr/bin/bwrap";
+using sandbox::kBwrapPath;  // choose.hpp
 
 // The argument that makes agentbox act as the sandbox's init instead of parsing a command line
 // (main.cpp). Not a subcommand: it is never typed, and needs the descriptors below.
