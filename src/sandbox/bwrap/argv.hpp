@@ -26,6 +26,7 @@ struct Inputs {
     int sync_fd = 3;         // SOCK_SEQPACKET to the supervisor, as the native backend's
     int report_fd = 4;       // failure records; EOF once the command exec'd
     int spec_fd = 5;         // the init's spec (spec.hpp), read once
+    int go_fd = 7;           // the go (linux/guards.hpp, Go): the command waits for a count
 };
 
 // The full argv, argv[0] = inputs.bwrap. Throws std::invalid_argument for a Plan it cannot
