@@ -34,6 +34,7 @@
 #include "cli/review.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/phases.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -220,6 +221,7 @@ int run_run(const RunOptions& o) {
     profile::Profile prof = profile::load_all(names, ctx);
     profile::merge_into(prof, flags_layer(o, cwd, home));
     profile::merge_into(prof, own_dirs_layer(/*create=*/true));
+    util::phases::mark("profile");
 
     policy::Invocation inv;
     inv.argv = o.command;
@@ -248,6 +250,7 @@ int run_run(const RunOptions& o) {
     auto backend = sandbox::make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
 
+    util::phases::mark("plan");
     if (o.verbose > 0)
         for (const auto& l : plan.layers) note("profile " + l.name + " from " + l.path);
 
@@ -274,6 +277,7 @@ int run_run(const RunOptions& o) {
     dirs.scratch = session->dir();
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
+    util::phases::mark("session");
 
     // The session's meta.json and the decision log are written while the sandbox is being
     // built (Io::ready): the backend lets the command exec only after that, so a run that
@@ -375,6 +379,7 @@ int run_run(const RunOptions& o) {
             warn(std::string("could not open up the overlay work directory: ") + e.what());
         }
     }
+    util::phases::mark("staged");
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
 
@@ -409,6 +414,7 @@ int run_run(const RunOptions& o) {
                   session->meta().id);
         }
     }
+    util::phases::mark("review");
     if (session->meta().status == "running") record_end();
     // The status the user acts on must survive a crash; "empty" need not (nothing to lose).
     if (session->meta().status != "empty") {
@@ -433,6 +439,8 @@ int run_run(const RunOptions& o) {
         }
     }
     if (!o.quiet) print_summary(summary);
+    util::phases::mark("end");
+    util::phases::report();
     return summary.exit_code;
 }
 

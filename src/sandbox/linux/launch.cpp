@@ -30,6 +30,7 @@
 #include "seccomp/rules.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/phases.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -200,6 +201,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     const bool release = cgroups.needs_add();
     const pid_t pid = starter.start(Wiring{ch, go, release, signals, cgroups}, &pidfd);
     ChildGuard guard(pid, pidfd);
+    util::phases::mark("started");
     ch.close_child_ends();
     starter.started(pid);
 
@@ -212,9 +214,12 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     // runs. The command waits for its go, which comes only once the filter is in place and
     // the caller's part (Io::ready: the session's record, the decision log) is done.
     if (!rules) filter();
+    util::phases::mark("filter");
     if (io.ready) io.ready();
+    util::phases::mark("ready");
     starter.before_go(pid);
     go.let("write(go)");
+    util::phases::mark("go");
 
     // Step 8: supervise until nothing of the sandbox runs any more.
     if (io.tty) raw.emplace(io.in);
@@ -228,6 +233,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     s.raw = raw ? &*raw : nullptr;
     starter.supervise_as(s);
     supervise_to_end(plan, *rules, io, sink, s, guard, cgroups, out);
+    util::phases::mark("ended");
     starter.finished();
 }
 

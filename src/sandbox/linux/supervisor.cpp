@@ -26,6 +26,7 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "util/exit_codes.hpp"
+#include "util/phases.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -255,6 +256,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             drain_sync();
             if (!reports.failure() && init_ran()) {
                 out.started = true;
+                util::phases::mark("exec");
                 if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
             }
         }
