@@ -286,7 +286,7 @@ int run_run(const RunOptions& o) {
     std::unique_ptr<audit::Log> log;
     std::vector<sandbox::Event> early;
     bool recorded = false;
-    auto start_log = [&] {
+    auto start_log = [&](const sandbox::Prepared* prepared) {
         if (log) return;
         try {
             if (!recorded) session->record_start();
@@ -298,7 +298,7 @@ int run_run(const RunOptions& o) {
                 session->record_log_head(seq, h);
             });
             log->append(session_start_event(plan, facts));
-            log->append(plan_event(plan));
+            log->append(plan_event(plan, prepared));
             for (const auto& ev : early) log->append(backend_event(ev));
             early.clear();
         } catch (...) {
@@ -308,7 +308,7 @@ int run_run(const RunOptions& o) {
     };
 
     sandbox::Io io;
-    io.ready = start_log;
+    io.ready = [&start_log](const sandbox::Prepared& p) { start_log(&p); };
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     // --approver was merged into the profile by flags_layer; an empty command is refused above
     // for the flag and by the profile loader for [approve] command.
@@ -352,7 +352,7 @@ int run_run(const RunOptions& o) {
     }
     // A backend that failed before Io::ready, or whose ready failed: the failure is still
     // recorded, or, when the log itself cannot be opened, that is the error.
-    start_log();
+    start_log(nullptr);
     {
         // Copy staging: what the command changed in the snapshot becomes upper/, the overlay's
         // format, so review, diff and commit read it as they read an overlay's. Before the

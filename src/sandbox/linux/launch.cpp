@@ -161,11 +161,12 @@ std::string seccomp_cache_dir() {
     return {};
 }
 
-std::vector<std::uint8_t> compile_filter(const seccomp::RuleSet& rules, bool notify) {
+std::vector<std::uint8_t> compile_filter(const seccomp::RuleSet& rules,
+                                         const std::string& digest, bool notify) {
     // A cache hit skips libseccomp entirely.
     const std::string cache = seccomp_cache_dir();
     return cache.empty() ? seccomp::compile(rules, notify)
-                         : seccomp::compile_cached(rules, notify, cache);
+                         : seccomp::compile_cached(rules, notify, cache, digest);
 }
 
 void launch_with(Starter& starter, const policy::Plan& plan,
@@ -177,9 +178,13 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     // notified denial's errno (notify.cpp). Built before the start only for a starter that
     // needs the filter first; else after it (step 7), while the sandbox is being built.
     std::optional<seccomp::RuleSet> rules;
+    Prepared prepared;  // for Io::ready: the caller logs the digest rather than build it again
     auto filter = [&] {
         rules = seccomp::rules_for(plan.seccomp);
-        starter.take_filter(compile_filter(*rules, plan.seccomp.log_denials));
+        prepared.seccomp_digest = seccomp::digest(*rules);
+        prepared.seccomp_rules = rules->rules.size();
+        starter.take_filter(compile_filter(*rules, prepared.seccomp_digest,
+                                           plan.seccomp.log_denials));
     };
     if (starter.filter_first()) filter();
     const std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
@@ -215,7 +220,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     // the caller's part (Io::ready: the session's record, the decision log) is done.
     if (!rules) filter();
     util::phases::mark("filter");
-    if (io.ready) io.ready();
+    if (io.ready) io.ready(prepared);
     util::phases::mark("ready");
     starter.before_go(pid);
     go.let("write(go)");
