@@ -3,7 +3,13 @@
 
 One paired run: the commands are interleaved round by round, so a noisy neighbour slows them
 all alike; we report medians and ratios, never single timings. Usage:
-    bench/startup.py AGENTBOX [--rounds N] [--results bench/RESULTS.md]
+    bench/startup.py AGENTBOX [--rounds N] [--results bench/RESULTS.md] [--baseline OLD_AGENTBOX]
+    bench/startup.py AGENTBOX --phases [--baseline OLD_AGENTBOX] [--rounds N]
+
+--baseline adds an older build of agentbox to the same rounds (a paired A/B of a change).
+--phases runs only agentbox (and the baseline), with AGENTBOX_PHASES set: the binary then
+prints named points of its run on CLOCK_MONOTONIC (src/util/phases.hpp), and the table gives
+the median time between consecutive points -- where the start and the end of a run go.
 """
 import argparse
 import os
@@ -59,9 +65,13 @@ def main():
     ap.add_argument("agentbox")
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    ap.add_argument("--baseline", help="an older agentbox binary, run in the same rounds")
+    ap.add_argument("--phases", action="store_true", help="where agentbox's time goes")
     args = ap.parse_args()
     # Absolute before the chdir into the benchmark project below.
     args.agentbox = os.path.abspath(args.agentbox)
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
     args.results = os.path.abspath(args.results)
 
     work = tempfile.mkdtemp(prefix="agentbox-bench-")
@@ -80,6 +90,10 @@ def main():
 
     agentbox = [os.path.abspath(args.agentbox), "run", "-q", "--on-exit", "discard",
                 "-C", proj, "-p", "default", "--", true]
+    baseline = [args.baseline] + agentbox[1:] if args.baseline else None
+    if args.phases:
+        phases(args, {"agentbox": agentbox, "baseline": baseline}, env, work)
+        return
     # A seccomp program for bwrap: agentbox's own default filter, exported by the bench helper
     # built next to the binary (build/bench/seccomp_export), so both load the same filter.
     seccomp_file = os.path.join(work, "seccomp.bpf")
@@ -87,6 +101,8 @@ def main():
                             "seccomp_export")
     subprocess.run([exporter, seccomp_file], check=True)
     cmds = {"agentbox": (agentbox, None), "true": ([true], None)}
+    if baseline:
+        cmds["agentbox (baseline)"] = (baseline, None)
     bwrap = shutil.which("bwrap")
     if bwrap:
         base = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
@@ -131,6 +147,9 @@ def main():
         ratio = f"{v / med[ref]:.2f}x" if ref else "-"
         lines.append(f"| {k} | {v:.2f} | {p90:.2f} | {ratio} |")
     lines += ["", f"agentbox supervisor peak RSS (VmHWM): {peak_kib / 1024:.1f} MiB"]
+    if baseline:
+        lines += ["", "agentbox / agentbox (baseline): "
+                  f"{med['agentbox'] / med['agentbox (baseline)']:.3f} (paired medians)"]
     detail = ("`agentbox run -p default -- true` (full default profile: user, mount, pid, net, "
               "ipc, uts, cgroup namespaces, overlay-staged project, seccomp, Landlock, "
               "capabilities dropped) against `" + " ".join(cmds[ref][0][:-1]).replace(work, "$W")
@@ -142,6 +161,95 @@ def main():
     body = "\n".join([detail, "", f"{args.rounds} interleaved rounds, each in a new random "
                       f"order. {load}", ""] + lines)
     results.write_section(args.results, "startup", body)
+    print(body)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+# The points the binary marks, in order (src/util/phases.hpp callers), and what lies between
+# each and the one before it. "spawn" is the bench's own clock before the fork; "exit" after
+# wait4 returned.
+PHASES = [
+    ("main", "fork, exec, dynamic loading, static init"),
+    ("parsed", "CLI parse"),
+    ("profile", "project, context, profile load and layers"),
+    ("plan", "host probe (cached), plan compile, backend check"),
+    ("session", "session directories, run lock"),
+    ("started", "launch: proxy options, cgroups, channels, clone of the sandbox"),
+    ("filter", "seccomp rule set, cached BPF (the sandbox is built meanwhile)"),
+    ("ready", "Io::ready: meta.json, log key, decision log"),
+    ("go", "the command's go"),
+    ("exec", "the command's last steps and exec (seen by the supervisor)"),
+    ("ended", "the command runs and exits; init reports the end"),
+    ("staged", "open up work directory, flush"),
+    ("review", "review, process.exit event"),
+    ("end", "status, signed end of the log, summary"),
+    ("exit", "agentbox's exit, as wait4 sees it"),
+]
+
+
+def phase_run(argv, env):
+    """-> {point: ms after the spawn} of one run with AGENTBOX_PHASES set."""
+    env = dict(env, AGENTBOX_PHASES="1")
+    t0 = time.perf_counter_ns()  # CLOCK_MONOTONIC, the binary's clock
+    p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    err = p.stderr.read().decode(errors="replace")
+    _, status, _ = os.wait4(p.pid, 0)
+    t1 = time.perf_counter_ns()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[0]} failed: {err.strip()}")
+    points = {"exit": (t1 - t0) / 1e6}
+    for line in err.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[0] == "agentbox-phase":
+            points[f[1]] = (int(f[2]) - t0) / 1e6
+    return points
+
+
+def phases(args, binaries, env, work):
+    binaries = {k: v for k, v in binaries.items() if v}
+    os.sync()
+    load_before = os.getloadavg()[0]
+    runs = {k: [] for k in binaries}
+    for k, argv in binaries.items():
+        phase_run(argv, env)  # warm caches once
+    rng = random.Random(8)
+    names = list(binaries)
+    for _ in range(args.rounds):
+        rng.shuffle(names)
+        for k in names:
+            runs[k].append(phase_run(binaries[k], env))
+
+    def deltas(samples):
+        """-> {point: median ms since the point before}, for points every run has."""
+        out = {}
+        for i, (pt, _) in enumerate(PHASES):
+            prev = PHASES[i - 1][0] if i else None
+            d = [r[pt] - (r[prev] if prev else 0.0) for r in samples if pt in r and (not prev or prev in r)]
+            if d:
+                out[pt] = statistics.median(d)
+        return out
+
+    cols = {k: deltas(v) for k, v in runs.items()}
+    total = {k: statistics.median(r["exit"] for r in v) for k, v in runs.items()}
+    head = "| phase (ends at) | what | " + " | ".join(f"{k} ms" for k in cols) + " | share |"
+    lines = [head, "|---|---|" + "---:|" * (len(cols) + 1)]
+    for pt, what in PHASES:
+        if pt not in cols["agentbox"]:
+            continue
+        # "-": a binary without the mark (a build from before src/util/phases.hpp)
+        vals = " | ".join(f"{cols[k][pt]:.2f}" if pt in cols[k] else "-" for k in cols)
+        lines.append(f"| {pt} | {what} | {vals} | {100 * cols['agentbox'][pt] / total['agentbox']:.0f}% |")
+    lines.append("| **total** (median wall) | | " + " | ".join(f"**{total[k]:.2f}**" for k in cols) + " | |")
+    load = (f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+            f"end; the session store is on {state_fs(work)}.")
+    body = "\n".join([
+        "`agentbox run -q --on-exit discard -p default -- true` with AGENTBOX_PHASES set: the "
+        "median time between consecutive points the binary marks (src/util/phases.hpp), from "
+        "the bench's spawn to wait4's return. Medians of differences, so the rows need not add "
+        "up to the total exactly.", "",
+        f"{args.rounds} interleaved rounds, each in a new random order. {load}", ""] + lines)
+    results.write_section(args.results, "startup-phases", body)
     print(body)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -16,10 +16,12 @@
 #include "sandbox/bwrap/launch.hpp"
 #include "sys/error.hpp"
 #include "sys/stdfds.hpp"
+#include "util/phases.hpp"
 
 using namespace agentbox;
 
 int main(int argc, char** argv) {
+    util::phases::mark("main");
     // agentbox as the init of a sandbox bubblewrap built (--backend bwrap): no command line.
     if (argc >= 2 && std::string_view(argv[1]) == sandbox::bwrap::kInitArg)
         return sandbox::bwrap::init_main(argc, argv);
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
     try {
         app = std::make_unique<cli::Cli>();
         app->parse(argc, argv);
+        util::phases::mark("parsed");
         code = app->dispatch();
     } catch (const CLI::ParseError& e) {
         // --help and --version arrive as "errors" with exit code 0; CLI11 prints them.

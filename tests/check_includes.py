@@ -14,6 +14,8 @@ CMakeLists.txt itself:
   <module> may include.
 - each third-party library stays in the modules named in THIRD_PARTY below.
 - the DEPS graph has no cycle (so nothing can include back up).
+- inside a module, the layers of SUBDIR_LAYERS below: sandbox/bwrap/ builds on sandbox/linux/,
+  never the other way round.
 
 A failure names file:line, the include and the edge it breaks. The last line is
 "SUMMARY: N passed, N failed, N skipped", as the Python suites print it, for tests/run_all.sh.
@@ -52,6 +54,14 @@ TESTS_ONLY = {"doctest"}
 # Includes that break a rule but are accepted for now: (file, included path) -> reason.
 # Keep this empty: fix the include, or say here why it must stay.
 KNOWN_EXCEPTIONS = {}
+
+# Layers inside one module: (directory of the including file, included prefix) -> why not.
+# The two Linux backends share the launch, init and supervisor of linux/; bwrap/ adds its
+# starter and argv on top, and the backend choice (sandbox/choose.hpp) sits above both.
+SUBDIR_LAYERS = {
+    ("src/sandbox/linux/", "sandbox/bwrap/"):
+        "linux/ is the layer bwrap/ builds on (DESIGN.md §4); shared names go in sandbox/*.hpp",
+}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
@@ -169,6 +179,17 @@ def included_module(root, rel, quote, path, dirs):
     return None  # a generated file (builtin_profiles.inc) or a system header in quotes
 
 
+def forbidden_layer(root, rel, path):
+    """Why an include breaks a layer of SUBDIR_LAYERS, or None."""
+    local = os.path.normpath(os.path.join(os.path.dirname(os.path.join(root, rel)), path))
+    target = (os.path.relpath(local, os.path.join(root, "src")) if os.path.exists(local)
+              else path).replace(os.sep, "/")
+    for (here, prefix), why in SUBDIR_LAYERS.items():
+        if rel.replace(os.sep, "/").startswith(here) and target.startswith(prefix):
+            return "%s may not include %s: %s" % (here.rstrip("/"), prefix.rstrip("/"), why)
+    return None
+
+
 def check(root):
     """-> (passed, failures): one case per file, plus the structural checks."""
     with open(os.path.join(root, "CMakeLists.txt")) as f:
@@ -212,6 +233,10 @@ def check(root):
                     elif mod not in owners:
                         bad.append("%s: %s may be included only by %s, not by %s"
                                    % (where, lib, "/".join(sorted(owners)), mod))
+                    continue
+                layer = forbidden_layer(root, rel, path)
+                if layer:
+                    bad.append("%s: %s" % (where, layer))
                     continue
                 target = included_module(root, rel, quote, path, dirs)
                 if target is not None and target not in ok:
@@ -260,6 +285,7 @@ def self_tests():
         "tests/unit/policy/t.cpp": '#include <doctest/doctest.h>\n#include "fixtures.hpp"\n',
         "tests/unit/policy/fixtures.hpp": '#include "policy/p.hpp"\n',
         "tests/unit/sandbox/t.cpp": '#include "../policy/fixtures.hpp"\n',
+        "src/sandbox/bwrap/l.cpp": '#include "sandbox/linux/x.hpp"\n',
     }
     cases = [
         ("a tree that keeps the rules passes", {}, None),
@@ -284,6 +310,12 @@ def self_tests():
         ("a cycle in DEPS fails",
          {"CMakeLists.txt": FAKE_CMAKE.replace("agentbox_module(util)", "agentbox_module(util DEPS ab_sys)")},
          "module cycle in DEPS: util -> sys -> util"),
+        ("linux/ including bwrap/ fails",
+         {"src/sandbox/linux/l.cpp": '#include "sandbox/bwrap/b.hpp"\n', "src/sandbox/bwrap/b.hpp": "\n"},
+         "src/sandbox/linux may not include sandbox/bwrap"),
+        ("linux/ including bwrap/ by a relative path fails",
+         {"src/sandbox/linux/l.cpp": '#include "../bwrap/b.hpp"\n', "src/sandbox/bwrap/b.hpp": "\n"},
+         "src/sandbox/linux may not include sandbox/bwrap"),
         ("an angle-bracket include of a module fails", {"src/util/bad.hpp": "#include <sys/b.hpp>\n"},
          "forbidden edge util -> sys"),
     ]

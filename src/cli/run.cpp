@@ -25,6 +25,7 @@
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
 #include "sandbox/backend.hpp"
+#include "sandbox/choose.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "sandbox/macos/seatbelt.hpp"
 #include "sandbox/windows/appcontainer.hpp"
@@ -33,6 +34,7 @@
 #include "cli/review.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/phases.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -223,6 +225,7 @@ int run_run(const RunOptions& o) {
     profile::Profile prof = profile::load_all(names, ctx);
     profile::merge_into(prof, flags_layer(o, cwd, home));
     profile::merge_into(prof, own_dirs_layer(/*create=*/true));
+    util::phases::mark("profile");
 
     policy::Invocation inv;
     inv.argv = o.command;
@@ -239,7 +242,7 @@ int run_run(const RunOptions& o) {
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
     const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
-    inv.backend = choose_backend(o.backend, facts);
+    inv.backend = sandbox::choose_backend(o.backend, facts);
     policy::Plan plan;
     try {
         plan = policy::compile(prof, inv, facts);
@@ -248,9 +251,10 @@ int run_run(const RunOptions& o) {
     }
     plan.allow_weaker = o.allow_weaker;
     if (!o.target.empty()) return print_target(std::move(plan), o);
-    auto backend = make_backend(plan.backend);
+    auto backend = sandbox::make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
 
+    util::phases::mark("plan");
     if (o.verbose > 0)
         for (const auto& l : plan.layers) note("profile " + l.name + " from " + l.path);
 
@@ -277,6 +281,7 @@ int run_run(const RunOptions& o) {
     dirs.scratch = session->dir();
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
+    util::phases::mark("session");
 
     // The session's meta.json and the decision log are written while the sandbox is being
     // built (Io::ready): the backend lets the command exec only after that, so a run that
@@ -285,7 +290,7 @@ int run_run(const RunOptions& o) {
     std::unique_ptr<audit::Log> log;
     std::vector<sandbox::Event> early;
     bool recorded = false;
-    auto start_log = [&] {
+    auto start_log = [&](const sandbox::Prepared* prepared) {
         if (log) return;
         try {
             if (!recorded) session->record_start();
@@ -297,7 +302,7 @@ int run_run(const RunOptions& o) {
                 session->record_log_head(seq, h);
             });
             log->append(session_start_event(plan, facts));
-            log->append(plan_event(plan));
+            log->append(plan_event(plan, prepared));
             for (const auto& ev : early) log->append(backend_event(ev));
             early.clear();
         } catch (...) {
@@ -307,7 +312,7 @@ int run_run(const RunOptions& o) {
     };
 
     sandbox::Io io;
-    io.ready = start_log;
+    io.ready = [&start_log](const sandbox::Prepared& p) { start_log(&p); };
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     // --approver was merged into the profile by flags_layer; an empty command is refused above
     // for the flag and by the profile loader for [approve] command.
@@ -351,7 +356,7 @@ int run_run(const RunOptions& o) {
     }
     // A backend that failed before Io::ready, or whose ready failed: the failure is still
     // recorded, or, when the log itself cannot be opened, that is the error.
-    start_log();
+    start_log(nullptr);
     {
         // Copy staging: what the command changed in the snapshot becomes upper/, the overlay's
         // format, so review, diff and commit read it as they read an overlay's. Before the
@@ -378,6 +383,7 @@ int run_run(const RunOptions& o) {
             warn(std::string("could not open up the overlay work directory: ") + e.what());
         }
     }
+    util::phases::mark("staged");
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
 
@@ -412,6 +418,7 @@ int run_run(const RunOptions& o) {
                   session->meta().id);
         }
     }
+    util::phases::mark("review");
     if (session->meta().status == "running") record_end();
     // The status the user acts on must survive a crash; "empty" need not (nothing to lose).
     if (session->meta().status != "empty") {
@@ -436,6 +443,8 @@ int run_run(const RunOptions& o) {
         }
     }
     if (!o.quiet) print_summary(summary);
+    util::phases::mark("end");
+    util::phases::report();
     return summary.exit_code;
 }
 

@@ -1,9 +1,7 @@
-// `run --backend`: which backend runs the Plan, and the copy staging the bwrap backend needs.
+// The copy staging the bwrap backend needs (the backend itself: sandbox/choose.hpp).
 #pragma once
 
-#include <memory>
 #include <optional>
-#include <string>
 
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
@@ -11,13 +9,6 @@
 #include "stage/snapshot.hpp"
 
 namespace agentbox::cli {
-
-// auto: native where agentbox can create user namespaces itself; else bubblewrap where it can
-// (a distribution that allows user namespaces only to some programs, e.g. Ubuntu 24.04's
-// AppArmor restriction); else a Failure (125) that says what doctor says. Others as asked.
-std::string choose_backend(const std::string& requested, const policy::HostFacts& facts);
-
-std::unique_ptr<sandbox::Backend> make_backend(const std::string& name);
 
 // Staging::copy around a launch: the snapshot before, the change set into upper/ after.
 class CopyStaging {

@@ -71,7 +71,7 @@ audit::Event session_start_event(const policy::Plan& plan, const policy::HostFac
     return ev;
 }
 
-audit::Event plan_event(const policy::Plan& plan) {
+audit::Event plan_event(const policy::Plan& plan, const sandbox::Prepared* prepared) {
     audit::Event ev("plan");
     ev.set("staging", policy::to_string(plan.staging));
     Json ns;
@@ -92,11 +92,17 @@ audit::Event plan_event(const policy::Plan& plan) {
         mounts.push_back(std::move(j));
     }
     ev.set("mounts", std::move(mounts));
-    const seccomp::RuleSet rules = seccomp::rules_for(plan.seccomp);
+    sandbox::Prepared built;
+    if (prepared == nullptr) {
+        const seccomp::RuleSet rules = seccomp::rules_for(plan.seccomp);
+        built.seccomp_digest = seccomp::digest(rules);
+        built.seccomp_rules = rules.rules.size();
+        prepared = &built;
+    }
     Json sc;
     sc["mode"] = name_of(plan.seccomp.mode);
-    sc["digest"] = seccomp::digest(rules);
-    sc["rules"] = rules.rules.size();
+    sc["digest"] = prepared->seccomp_digest;
+    sc["rules"] = prepared->seccomp_rules;
     sc["log_denials"] = plan.seccomp.log_denials;
     ev.set("seccomp", std::move(sc));
     Json ll;

@@ -16,7 +16,9 @@
 namespace agentbox::cli {
 
 audit::Event session_start_event(const policy::Plan& plan, const policy::HostFacts& facts);
-audit::Event plan_event(const policy::Plan& plan);
+// `prepared`: the backend's seccomp digest and rule count (Io::ready); null when the launch
+// failed before it, and then they are computed here.
+audit::Event plan_event(const policy::Plan& plan, const sandbox::Prepared* prepared);
 // A backend event ("exec", "syscall.denied", "warning", ...) with its numeric members as
 // numbers.
 audit::Event backend_event(const sandbox::Event& ev);

@@ -50,6 +50,13 @@ struct AskAnswer {
 // readable when the run ends and the answer is no longer wanted.
 using Approver = std::function<AskAnswer(const AskRequest&, int cancel_fd)>;
 
+// What a backend made of the Plan before the command may run, for the caller's record (the
+// decision log's plan event): built once per run, by the backend.
+struct Prepared {
+    std::string seccomp_digest;     // seccomp::digest of the filter's rule set
+    std::size_t seccomp_rules = 0;  // its number of rules
+};
+
 struct Io {
     int in = 0, out = 1, err = 2;
     bool tty = false;  // relay a new pty (stdin is a terminal and not --no-tty)
@@ -61,7 +68,7 @@ struct Io {
     // Called once the sandbox's first process exists and before the command may exec: work of
     // the caller's that can overlap with building the sandbox (opening the decision log). If it
     // throws, the sandbox is ended before the command runs and launch reports a setup failure.
-    std::function<void()> ready = nullptr;
+    std::function<void(const Prepared&)> ready = nullptr;
 };
 
 // Events the backend reports while it runs; the cli turns them into decision-log events.

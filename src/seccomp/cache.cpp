@@ -62,9 +62,10 @@ void store(const std::string& dir, const std::string& path, const std::string& k
 }  // namespace
 
 std::vector<std::uint8_t> compile_cached(const RuleSet& rs, bool notify,
-                                         const std::string& cache_dir) {
+                                         const std::string& cache_dir,
+                                         const std::string& rs_digest) {
     const std::string key =
-        digest(rs) + (notify ? "-notify" : "-errno") + "-libseccomp" + libseccomp_version();
+        (rs_digest.empty() ? digest(rs) : rs_digest) + (notify ? "-notify" : "-errno") + "-libseccomp" + libseccomp_version();
     const std::string path = cache_dir + "/" + key + ".bpf";
     if (!cache_dir.empty())
         if (auto hit = load(path, key)) return *hit;

@@ -69,9 +69,11 @@ std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify);
 // compile() through a disk cache in `cache_dir` (created 0700 if missing), keyed by digest,
 // notify and the libseccomp version. Entries are written atomically, mode 0600, and carry a
 // checksum; an entry that is unreadable, foreign-owned, writable by others or corrupt is
-// ignored and rewritten. A hit does not call into libseccomp at all.
+// ignored and rewritten. A hit does not call into libseccomp at all. `rs_digest`: digest(rs)
+// when the caller has it already (else computed here).
 std::vector<std::uint8_t> compile_cached(const RuleSet& rs, bool notify,
-                                         const std::string& cache_dir);
+                                         const std::string& cache_dir,
+                                         const std::string& rs_digest = {});
 
 // The version of the libseccomp library in use ("2.5.4"), part of the cache key.
 std::string libseccomp_version();

@@ -89,7 +89,7 @@ std::vector<std::string> make_argv(const policy::Plan& plan, const Inputs& in) {
     // uses to log denials; bwrap would load it before init and without a listener.
     a.push_back("--");
     add(a, {"/proc/self/fd/" + std::to_string(in.exe_fd), kInitArg, std::to_string(in.sync_fd),
-            std::to_string(in.report_fd), std::to_string(in.spec_fd)});
+            std::to_string(in.report_fd), std::to_string(in.spec_fd), std::to_string(in.go_fd)});
     return a;
 }
 

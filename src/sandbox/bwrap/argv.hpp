@@ -6,12 +6,11 @@
 #include <vector>
 
 #include "policy/plan.hpp"
+#include "sandbox/choose.hpp"
 
 namespace agentbox::sandbox::bwrap {
 
-// Never looked up in PATH: the project (or anything else the user runs) could put a `bwrap`
-// there that does whatever it likes with the Plan.
-inline constexpr const char* kBwrapPath = "/usr/bin/bwrap";
+using sandbox::kBwrapPath;  // choose.hpp
 
 // The argument that makes agentbox act as the sandbox's init instead of parsing a command line
 // (main.cpp). Not a subcommand: it is never typed, and needs the descriptors below.
@@ -27,6 +26,7 @@ struct Inputs {
     int sync_fd = 3;         // SOCK_SEQPACKET to the supervisor, as the native backend's
     int report_fd = 4;       // failure records; EOF once the command exec'd
     int spec_fd = 5;         // the init's spec (spec.hpp), read once
+    int go_fd = 7;           // the go (linux/guards.hpp, Go): the command waits for a count
 };
 
 // The full argv, argv[0] = inputs.bwrap. Throws std::invalid_argument for a Plan it cannot

@@ -1,5 +1,6 @@
-// Steps, in order, each with the reason for its place. The supervisor's half after the fork is
-// the native backend's (linux/supervisor.cpp): the same poll loop, timeout, pty relay, seccomp
+// The bubblewrap backend's starter for the launch both Linux backends share (linux/launch.cpp),
+// and agentbox as init inside the sandbox bwrap built. The supervisor's half is the native
+// backend's (linux/supervisor.cpp): the same poll loop, timeout, pty relay, seccomp
 // notifications and proxy, with bwrap's monitor process where the native backend has init.
 #include "sandbox/bwrap/launch.hpp"
 
@@ -84,7 +85,8 @@ struct Exec {
     std::vector<std::string> argv_storage;
     std::vector<char*> argv;
     int in = 0, out = 1, err = 2;
-    int sync = -1, report = -1, spec = -1, exe = -1, release = -1;
+    int sync = -1, report = -1, spec = -1, exe = -1, go = -1;
+    bool release = false;  // wait for a count of `go` first: v1 cgroups to enter
     const sigset_t* mask = nullptr;
 };
 
@@ -99,26 +101,23 @@ struct Exec {
         ::_exit(kExitSetup);
     }
     // Wait until the supervisor has put us in our v1 cgroups: bwrap must never run unlimited.
-    char byte;
-    ssize_t n;
-    do n = ::read(x.release, &byte, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) ::_exit(kExitSetup);
+    if (x.release && !lnx::wait_go(x.go, x.sync)) ::_exit(kExitSetup);
     // The fixed numbers argv.hpp names, from wherever the fds are now: first all above the
     // targets, then down, so that no dup2 overwrites a source still needed.
-    const int src[7] = {x.in, x.out, x.err, x.sync, x.report, x.spec, x.exe};
-    int high[7];
-    for (int i = 0; i < 7; ++i) {
+    constexpr int kFds = 8;
+    const int src[kFds] = {x.in, x.out, x.err, x.sync, x.report, x.spec, x.exe, x.go};
+    int high[kFds];
+    for (int i = 0; i < kFds; ++i) {
         high[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 16);
         if (high[i] < 0) {
             lnx::send_report(x.report, lnx::ReportKind::setup, "dup", "bwrap descriptors", errno);
             ::_exit(kExitSetup);
         }
     }
-    for (int i = 0; i < 7; ++i)
+    for (int i = 0; i < kFds; ++i)
         if (::dup2(high[i], i) < 0) ::_exit(kExitSetup);  // dup2 clears close-on-exec
     // Nothing else of the supervisor's reaches bwrap or the sandbox.
-    ::close_range(7, ~0U, 0);
+    ::close_range(kFds, ~0U, 0);
     ::sigprocmask(SIG_SETMASK, x.mask, nullptr);
     char* envp[] = {nullptr};  // init takes the command's environment from the spec
     ::execve(x.argv[0], x.argv.data(), envp);
@@ -126,112 +125,92 @@ struct Exec {
     ::_exit(kExitSetup);
 }
 
-void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const EventSink& sink,
-         Outcome& out) {
-    if (plan.argv.empty()) throw sys::SysError("run", "(no command)", EINVAL);
-    if (plan.staging == policy::Staging::copy && stage.snapshot.empty())
-        throw sys::SysError("bwrap", "(no snapshot for the copy strategy)", EINVAL);
+// bwrap's starter: bubblewrap forked into the run's cgroups builds the sandbox from the argv
+// (argv.cpp) and execs agentbox's own init inside, which reads the Plan's rest and the filter
+// from a sealed spec (spec.cpp). The rest of the launch is the native one (linux/launch.cpp).
+class BwrapStarter final : public lnx::Starter {
+public:
+    BwrapStarter(const policy::Plan& plan, const StageDirs& stage, const Io& io)
+        : plan_(plan), stage_(stage), io_(io) {
+        if (plan.staging == policy::Staging::copy && stage.snapshot.empty())
+            throw sys::SysError("bwrap", "(no snapshot for the copy strategy)", EINVAL);
+        spec_.notify = plan.seccomp.log_denials;
+        spec_.plan.argv = plan.argv;
+        spec_.plan.env = plan.env;
+        spec_.plan.cwd = plan.cwd;
+        spec_.plan.limits = plan.limits;
+        spec_.plan.landlock = plan.landlock;
+        spec_.plan.net.mode = plan.net.mode;
+        spec_.plan.net.proxy_port = plan.net.proxy_port;
+        spec_.plan.ns.net = plan.ns.net;
+        spec_.tty = io.tty;
+        // limits.stage_size: the snapshot is watched; what it holds now is the project, not
+        // staged.
+        const policy::Limit* stage_limit = plan.limit("stage_size");
+        if (stage_limit != nullptr && stage_limit->value != 0 && !stage.snapshot.empty())
+            stage_base_ = lnx::tree_bytes(stage.snapshot);
+        // agentbox itself is run inside from a descriptor of this very binary, so the sandbox
+        // needs no path to it and a replaced file on disk changes nothing.
+        exe_.reset(::open("/proc/self/exe", O_PATH | O_CLOEXEC));
+        if (!exe_) throw sys::SysError("open", "/proc/self/exe", errno);
+        Inputs in;
+        in.snapshot = stage.snapshot;
+        if (has_mask_file(plan)) in.empty_file = empty_file_.path = ensure_empty_file(stage);
+        x_.argv_storage = make_argv(plan, in);
+        for (auto& a : x_.argv_storage) x_.argv.push_back(a.data());
+        x_.argv.push_back(nullptr);
+    }
 
-    // Step 1: seccomp, compiled (or taken from the cache) here, as the native backend does;
-    // init loads it inside.
-    const seccomp::RuleSet rules = seccomp::rules_for(plan.seccomp);
-    Spec spec;
-    spec.notify = plan.seccomp.log_denials;
-    const std::string cache = lnx::seccomp_cache_dir();
-    spec.bpf = cache.empty() ? seccomp::compile(rules, spec.notify)
-                             : seccomp::compile_cached(rules, spec.notify, cache);
-    spec.plan.argv = plan.argv;
-    spec.plan.env = plan.env;
-    spec.plan.cwd = plan.cwd;
-    spec.plan.limits = plan.limits;
-    spec.plan.landlock = plan.landlock;
-    spec.plan.net.mode = plan.net.mode;
-    spec.plan.net.proxy_port = plan.net.proxy_port;
-    spec.plan.ns.net = plan.ns.net;
-    spec.tty = io.tty;
-    const sys::unique_fd spec_fd = spec_memfd(encode(spec));
+    bool filter_first() const override { return true; }
+    // Into the spec, which init reads once from a sealed memfd.
+    void take_filter(std::vector<std::uint8_t> bpf) override {
+        spec_.bpf = std::move(bpf);
+        spec_fd_ = spec_memfd(encode(spec_));
+    }
 
-    const std::optional<net::ProxyOptions> proxy = lnx::proxy_options(plan, sink);
-    // limits.stage_size: the snapshot is watched; what it holds now is the project, not staged.
-    const policy::Limit* stage_limit = plan.limit("stage_size");
-    const std::uint64_t stage_base =
-        stage_limit != nullptr && stage_limit->value != 0 && !stage.snapshot.empty()
-            ? lnx::tree_bytes(stage.snapshot)
-            : 0;
+    pid_t start(const lnx::Wiring& w, int* pidfd) override {
+        x_.in = io_.in;
+        x_.out = io_.out;
+        x_.err = io_.err;
+        x_.sync = w.ch.sync_child.get();
+        x_.report = w.ch.report_write.get();
+        x_.spec = spec_fd_.get();
+        x_.exe = exe_.get();
+        x_.go = w.go.fd();
+        x_.release = w.release;
+        x_.mask = &w.signals.old_mask();
+        // bwrap becomes the monitor process; everything it starts is in the run's cgroups.
+        const pid_t pid = lnx::sys_clone3(0, pidfd, w.cgroups.clone_into());
+        if (pid < 0) throw sys::SysError("clone3", errno);
+        if (pid == 0) exec_bwrap(x_);
+        return pid;
+    }
 
-    // Step 2: the argv. agentbox itself is run inside from a descriptor of this very binary,
-    // so the sandbox needs no path to it and a replaced file on disk changes nothing.
-    const sys::unique_fd exe(::open("/proc/self/exe", O_PATH | O_CLOEXEC));
-    if (!exe) throw sys::SysError("open", "/proc/self/exe", errno);
-    Inputs in;
-    in.snapshot = stage.snapshot;
-    if (has_mask_file(plan)) in.empty_file = ensure_empty_file(stage);
-    // Gone with the sandbox: a mode-0000 file left in the session is noise for whoever reads it.
+    void supervise_as(lnx::Supervised& s) const override {
+        s.init_reports_start = true;
+        if (plan_.staging == policy::Staging::copy) {
+            s.stage_upper = stage_.snapshot;
+            s.stage_base = stage_base_;
+        }
+    }
+
+private:
+    const policy::Plan& plan_;
+    const StageDirs& stage_;
+    const Io& io_;
+    Spec spec_;
+    sys::unique_fd spec_fd_, exe_;
+    std::uint64_t stage_base_ = 0;
+    // Gone with the sandbox: a mode-0000 file left in the session is noise for whoever reads
+    // it.
     struct Unlink {
         std::string path;
         ~Unlink() {
             if (!path.empty()) ::unlink(path.c_str());
         }
-    } empty_file{in.empty_file};
-    Exec x;
-    x.argv_storage = make_argv(plan, in);
-    for (auto& a : x.argv_storage) x.argv.push_back(a.data());
-    x.argv.push_back(nullptr);
-
-    // Step 3: limits. bwrap is started inside the run's cgroups, so everything it starts is.
-    lnx::Cgroups cgroups = lnx::Cgroups::create(plan);
-    std::optional<lnx::RawMode> raw;
-
-    // Step 4: the channels, as in the native backend, plus the release pipe (v1 cgroups).
-    lnx::Channels ch = lnx::Channels::make();
-    int pv[2];
-    if (::pipe2(pv, O_CLOEXEC) < 0) throw sys::SysError("pipe2", errno);
-    sys::unique_fd release_read(pv[0]), release_write(pv[1]);
-
-    lnx::SignalBlock signals;
-    x.in = io.in;
-    x.out = io.out;
-    x.err = io.err;
-    x.sync = ch.sync_child.get();
-    x.report = ch.report_write.get();
-    x.spec = spec_fd.get();
-    x.exe = exe.get();
-    x.release = release_read.get();
-    x.mask = &signals.old_mask();
-
-    // Step 5: fork bwrap (into the v2 cgroup directly); it becomes the monitor process.
-    int pidfd = -1;
-    pid_t pid = lnx::sys_clone3(0, &pidfd, cgroups.clone_into());
-    if (pid < 0) throw sys::SysError("clone3", errno);
-    if (pid == 0) exec_bwrap(x);
-    lnx::ChildGuard guard(pid, pidfd);
-    ch.close_child_ends();
-    release_read.reset();
-
-    cgroups.add(pid);
-    if (::write(release_write.get(), "R", 1) != 1) throw sys::SysError("write(release)", errno);
-    release_write.reset();
-    // While bwrap builds the sandbox; a throw ends it (the guard) before the command runs.
-    if (io.ready) io.ready();
-    if (::send(ch.sync_parent.get(), "G", 1, MSG_NOSIGNAL) != 1)
-        throw sys::SysError("send(go)", errno);
-
-    if (io.tty) raw.emplace(io.in);
-    lnx::Supervised s;
-    s.pid = pid;
-    s.pidfd = guard.pidfd();
-    s.sync_fd = ch.sync_parent.get();
-    s.report_fd = ch.report_read.get();
-    s.signal_fd = signals.fd();
-    s.proxy = proxy ? &*proxy : nullptr;
-    s.raw = raw ? &*raw : nullptr;
-    s.init_reports_start = true;
-    if (plan.staging == policy::Staging::copy) {
-        s.stage_upper = stage.snapshot;
-        s.stage_base = stage_base;
-    }
-    lnx::supervise_to_end(plan, rules, io, sink, s, guard, cgroups, out);
-}
+    } empty_file_;
+    Exec x_;
+};
 
 // Reads all of fd.
 std::string read_all(int fd) {
@@ -288,19 +267,24 @@ int protect_proc(lnx::StepError& e) {
 
 Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
                const EventSink& sink) {
-    return lnx::timed_launch([&](Outcome& out) { run(plan, stage, io, sink, out); });
+    return lnx::timed_launch([&](Outcome& out) {
+        BwrapStarter starter(plan, stage, io);
+        lnx::launch_with(starter, plan, io, sink, out);
+    });
 }
 
 int init_main(int argc, char** argv) {
     // Runs inside the sandbox bwrap built, before anything of the command. Until the report
     // channel is known, stderr is the only way to say what is wrong.
-    if (argc != 5) {
+    if (argc != 6) {
         std::fputs("agentbox: __bwrap-init is started by agentbox run --backend bwrap\n", stderr);
         return kExitSetup;
     }
-    const int sync = parse_fd(argv[2]), report = parse_fd(argv[3]), spec_fd = parse_fd(argv[4]);
-    if (sync < 0 || report < 0 || spec_fd < 0 || sync == report || ::fcntl(sync, F_GETFD) < 0 ||
-        ::fcntl(report, F_GETFD) < 0) {
+    const int sync = parse_fd(argv[2]), report = parse_fd(argv[3]), spec_fd = parse_fd(argv[4]),
+              go = parse_fd(argv[5]);
+    if (sync < 0 || report < 0 || spec_fd < 0 || go < 0 || sync == report || go == sync ||
+        go == report || ::fcntl(sync, F_GETFD) < 0 || ::fcntl(report, F_GETFD) < 0 ||
+        ::fcntl(go, F_GETFD) < 0) {
         std::fputs("agentbox: __bwrap-init: bad descriptors\n", stderr);
         return kExitSetup;
     }
@@ -313,17 +297,21 @@ int init_main(int argc, char** argv) {
         lnx::send_report(report, lnx::ReportKind::setup, "read spec", e.what(), EINVAL);
         return kExitSetup;
     }
-    // Only the two channels stay open, close-on-exec, as the native init has them: the spec,
-    // agentbox's own descriptor and anything else inherited through bwrap are closed.
-    for (int fd : {sync, report})
+    // Only the two channels and the go stay open, close-on-exec, as the native init has them:
+    // the spec, agentbox's own descriptor and anything else inherited through bwrap are closed.
+    int keep[3] = {sync, report, go};
+    std::sort(keep, keep + 3);
+    unsigned next = 3;
+    for (int fd : keep) {
         if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
             lnx::send_report(report, lnx::ReportKind::setup, "fcntl(FD_CLOEXEC)", "", errno);
             return kExitSetup;
         }
-    const int lo = std::min(sync, report), hi = std::max(sync, report);
-    if (lo > 3) ::close_range(3, static_cast<unsigned>(lo - 1), 0);
-    if (hi > lo + 1) ::close_range(static_cast<unsigned>(lo + 1), static_cast<unsigned>(hi - 1), 0);
-    ::close_range(static_cast<unsigned>(hi + 1), ~0U, 0);
+        if (static_cast<unsigned>(fd) > next)
+            ::close_range(next, static_cast<unsigned>(fd - 1), 0);
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    ::close_range(next, ~0U, 0);
 
     // Our name in ps and /proc/1/comm, rather than the descriptor number we were run as.
     ::prctl(PR_SET_NAME, "agentbox", 0, 0, 0);
@@ -340,6 +328,7 @@ int init_main(int argc, char** argv) {
     cs.notify = spec.notify;
     cs.sync_fd = sync;
     cs.report_fd = report;
+    cs.go_fd = go;
     cs.tty = spec.tty;
     cs.io.tty = spec.tty;  // 0, 1 and 2 are the command's, passed through bwrap
     lnx::prepare_exec(cs);

@@ -12,7 +12,7 @@ Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
                const EventSink& sink);
 
 // Entry point of agentbox as the sandbox's init, exec'd by bwrap: argv = [self, kInitArg,
-// SYNC_FD, REPORT_FD, SPEC_FD]. Never returns when the descriptors are valid.
+// SYNC_FD, REPORT_FD, SPEC_FD, GO_FD]. Never returns when the descriptors are valid.
 int init_main(int argc, char** argv);
 
 // "bubblewrap 0.8.0" -> {0, 8, 0}; all -1 when bwrap is missing or does not answer.

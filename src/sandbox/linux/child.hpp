@@ -42,9 +42,9 @@ struct ChildSetup {
     const std::vector<std::uint8_t>* bpf = nullptr;  // compiled seccomp filter (bwrap), or
     const SharedFilter* shared_bpf = nullptr;         // the same, to read after the go
     bool notify = false;     // bpf routes denials to a listener that goes to the supervisor
-    int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: listener, final record; the
-                             // command's go ('G') when there is no go_fd (bwrap)
-    int go_fd = -1;          // eventfd (semaphore): +1 releases init, +1 lets the command go
+    int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: listener, final record
+    int go_fd = -1;          // eventfd (semaphore, guards.hpp Go): +1 releases init, +1 lets
+                             // the command go
     bool release = true;     // init waits for its release (the supervisor adds it to cgroups)
     uid_t outside_uid = 0;   // the supervisor's effective ids, for init's uid/gid maps
     gid_t outside_gid = 0;
@@ -78,9 +78,10 @@ std::vector<std::string> exec_candidates(const std::string& argv0, const std::st
 // The command's process, forked by init: last steps, then execve. Never returns.
 [[noreturn]] void command_main(const ChildSetup& cs);
 
-// Waits for the supervisor's next go: one count of go_fd, or else a 'G' on sync_fd. False when
-// the supervisor went away instead (its end of sync_fd hung up).
-bool wait_go(const ChildSetup& cs) noexcept;
+// Waits for the supervisor's next go: one count of the eventfd `go_fd` (guards.hpp, Go). False
+// when the supervisor went away instead (its end of the sync socket `sync_fd` hung up).
+// Async-signal-safe: bwrap's child waits with it between fork and exec.
+bool wait_go(int go_fd, int sync_fd) noexcept;
 
 // Send `fd` over the sync socket with a one-byte tag ('P' proxy listener, 'T' pty master,
 // 'L' seccomp listener). Never throws; returns -1 with errno set on failure.

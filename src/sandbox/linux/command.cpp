@@ -41,26 +41,16 @@ void send_fd(const ChildSetup& cs, char tag, int fd, const char* what) {
 
 }  // namespace
 
-bool wait_go(const ChildSetup& cs) noexcept {
-    if (cs.go_fd < 0) {
-        char got = 0;
-        ssize_t n;
-        do n = ::recv(cs.sync_fd, &got, 1, 0);
-        while (n < 0 && errno == EINTR);
-        return n == 1 && got == 'G';
-    }
-    // An eventfd rather than a byte on the socket: a socket's wakeup tells the scheduler that
-    // the sender is about to sleep, which puts us on the supervisor's CPU, to run after its
-    // work instead of beside it on an idle one.
+bool wait_go(int go_fd, int sync_fd) noexcept {
     for (;;) {
-        struct pollfd p[2] = {{cs.go_fd, POLLIN, 0}, {cs.sync_fd, POLLRDHUP, 0}};
+        struct pollfd p[2] = {{go_fd, POLLIN, 0}, {sync_fd, POLLRDHUP, 0}};
         if (::poll(p, 2, -1) < 0) {
             if (errno == EINTR) continue;
             return false;
         }
         if (p[0].revents & POLLIN) {
             std::uint64_t one = 0;  // EFD_SEMAPHORE: takes exactly one count
-            return ::read(cs.go_fd, &one, sizeof one) == static_cast<ssize_t>(sizeof one);
+            return ::read(go_fd, &one, sizeof one) == static_cast<ssize_t>(sizeof one);
         }
         if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR)) return false;
     }
@@ -171,7 +161,7 @@ void command_main(const ChildSetup& cs) {
 
     // The supervisor lets the command go once its own part of the start is done (Io::ready,
     // the decision log): a run that cannot be recorded never runs. EOF means it gave up.
-    if (!wait_go(cs)) ::_exit(kExitSetup);
+    if (!wait_go(cs.go_fd, cs.sync_fd)) ::_exit(kExitSetup);
     // Every CPU the user's processes may use, whatever init was started on. Only a scheduling
     // matter: if the set cannot be put back, the command still runs, on fewer CPUs.
     if (cs.restore_cpus) ::sched_setaffinity(0, sizeof cs.cpus, &cs.cpus);

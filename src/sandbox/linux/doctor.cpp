@@ -14,7 +14,7 @@
 #include <iterator>
 #include <string>
 
-#include "sandbox/bwrap/argv.hpp"
+#include "sandbox/choose.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "util/strings.hpp"
 
@@ -118,7 +118,7 @@ Feature cgroup1_feature(const policy::HostFacts& facts) {
 
 // The one path --backend bwrap uses: never PATH, which the project could influence.
 std::string find_bwrap() {
-    return ::access(bwrap::kBwrapPath, X_OK) == 0 ? std::string(bwrap::kBwrapPath) : std::string();
+    return ::access(kBwrapPath, X_OK) == 0 ? std::string(kBwrapPath) : std::string();
 }
 
 // `bwrap --version` prints "bubblewrap 0.8.0". Empty when it does not run.
@@ -156,7 +156,7 @@ Feature bwrap_feature() {
               false};
     const std::string bwrap = find_bwrap();
     if (bwrap.empty()) {
-        f.detail = std::string("not at ") + bwrap::kBwrapPath +
+        f.detail = std::string("not at ") + kBwrapPath +
                    " (needed for --backend bwrap, and by auto without user namespaces)";
         return f;
     }

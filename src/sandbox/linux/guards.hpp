@@ -3,12 +3,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 
 #include "sandbox/linux/syscalls.hpp"
@@ -72,6 +74,29 @@ struct Channels {
         sync_child.reset();
         report_write.reset();
     }
+};
+
+// The one go protocol of both backends: an eventfd used as a semaphore, each count letting one
+// waiting step of the sandbox on (child.hpp, wait_go): with v1 cgroups the first releases the
+// sandbox's first process once it is in them; the next lets the command exec. An eventfd
+// rather than a byte on the sync socket: a socket's wakeup tells the scheduler that the sender
+// is about to sleep, which puts the woken process on the supervisor's CPU, to run after its
+// work instead of beside it on an idle one.
+class Go {
+public:
+    Go() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE)) {
+        if (!fd_) throw sys::SysError("eventfd", errno);
+    }
+    int fd() const { return fd_.get(); }
+    // One count: `what` names the step in the error ("write(go)").
+    void let(const char* what) const {
+        const std::uint64_t one = 1;
+        if (::write(fd_.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one))
+            throw sys::SysError(what, errno);
+    }
+
+private:
+    sys::unique_fd fd_;
 };
 
 // The sandbox's first process (init, or bwrap's monitor), until it is reaped: on any early exit of the supervisor it is killed and waited for,

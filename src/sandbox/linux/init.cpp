@@ -58,7 +58,7 @@ void write_own_id_maps(const ChildSetup& cs) {
 // With v1 cgroups, the supervisor puts us in them and then releases us. A hang-up means it
 // died before that: there is nobody to run for.
 void wait_release(const ChildSetup& cs) {
-    if (cs.release && !wait_go(cs)) ::_exit(kExitSetup);
+    if (cs.release && !wait_go(cs.go_fd, cs.sync_fd)) ::_exit(kExitSetup);
 }
 
 void bind_to_supervisor(const ChildSetup& cs) {

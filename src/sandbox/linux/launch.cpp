@@ -1,11 +1,11 @@
-// The launch sequence, as a list of named steps; the child's half is in init.cpp and
-// command.cpp. Ordering constraints are noted at each step.
+// The launch sequence of both Linux backends, as a list of numbered steps (launch_with), and the
+// native backend's starter; bwrap's is in bwrap/launch.cpp. The child's half is in init.cpp
+// and command.cpp. Ordering constraints are noted at each step.
 #include "sandbox/linux/launch.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,6 +30,7 @@
 #include "seccomp/rules.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/phases.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -59,99 +60,62 @@ std::uint64_t clone_flags(const policy::Plan& plan) {
     return f;
 }
 
-void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const EventSink& sink,
-         Outcome& out) {
-    if (plan.argv.empty()) throw sys::SysError("run", "(no command)", EINVAL);
-
-    // Step 1: the place for the seccomp filter. It is compiled by us, never in the child
-    // (libseccomp allocates and may fail), while the child builds the sandbox (step 6).
-    const bool notify = plan.seccomp.log_denials;
-    SharedFilter filter;
-
-    const std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
-
-    ChildSetup cs;
-    cs.plan = &plan;
-    cs.stage = &stage;
-    cs.shared_bpf = &filter;
-    cs.notify = notify;
-    cs.io = io;
-    prepare_exec(cs);
-
-    // Step 2: limits. The cgroups exist before the child does, so it never runs unlimited.
-    Cgroups cgroups = Cgroups::create(plan);
-    cs.release = cgroups.needs_add();
-    cs.outside_uid = ::geteuid();
-    cs.outside_gid = ::getegid();
-    cs.restore_cpus = ::sched_getaffinity(0, sizeof cs.cpus, &cs.cpus) == 0;
-
-    // Step 3: the terminal. The command opens its pty in the sandbox's devpts and sends us
-    // the master (supervisor.cpp); raw mode on the user's side lasts exactly this scope.
-    std::optional<RawMode> raw;
-    cs.tty = io.tty;
-
-    // Step 4: the channels (guards.hpp), and go: an eventfd whose one count releases init
-    // (with v1 cgroups), the next lets the command exec (child.hpp, wait_go).
-    Channels ch = Channels::make();
-    cs.sync_fd = ch.sync_child.get();
-    cs.report_fd = ch.report_write.get();
-    sys::unique_fd go(::eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE));
-    if (!go) throw sys::SysError("eventfd", errno);
-    cs.go_fd = go.get();
-    auto let_go = [&go](const char* what) {
-        const std::uint64_t one = 1;
-        if (::write(go.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one))
-            throw sys::SysError(what, errno);
-    };
-
-    // Signals are blocked before clone: one arriving in between is queued, not lost.
-    SignalBlock signals;
-
-    // Step 5: clone. The child is PID 1 of the new pid namespace and waits for the release.
-    int pidfd = -1;
-    pid_t pid = sys_clone3(clone_flags(plan), &pidfd, cgroups.clone_into());
-    if (pid < 0) throw sys::SysError("clone3", errno);
-    if (pid == 0) {
-        // Child: the supervisor's ends must go, or it could not notice the supervisor's
-        // death (a hang-up on the sync socket) nor the pipe's EOF.
-        ::close(ch.sync_parent.get());
-        ::close(ch.report_read.get());
-        ::close(signals.fd());
-        child_main(cs);
+// The native starter: clone3 straight into the namespaces, the child becomes agentbox's init
+// (init.cpp), which builds the sandbox itself. The filter is compiled while it does and
+// handed over in memory shared with it (child.hpp, SharedFilter).
+class NativeStarter final : public Starter {
+public:
+    NativeStarter(const policy::Plan& plan, const StageDirs& stage, const Io& io) : plan_(plan) {
+        cs_.plan = &plan;
+        cs_.stage = &stage;
+        cs_.shared_bpf = &filter_;
+        cs_.notify = plan.seccomp.log_denials;
+        cs_.io = io;
+        // The command opens its pty in the sandbox's devpts and sends us the master
+        // (supervisor.cpp).
+        cs_.tty = io.tty;
+        cs_.outside_uid = ::geteuid();
+        cs_.outside_gid = ::getegid();
+        cs_.restore_cpus = ::sched_getaffinity(0, sizeof cs_.cpus, &cs_.cpus) == 0;
+        prepare_exec(cs_);
     }
-    ChildGuard guard(pid, pidfd);
-    ch.close_child_ends();
-    const bool spread = cs.restore_cpus && spread_child(pid, cs.cpus);
 
-    // Step 6: v1 cgroups, then release: the child never runs a step outside them. (It writes
-    // its own uid/gid maps, init.cpp.)
-    if (cs.release) {
-        cgroups.add(pid);
-        let_go("write(release)");
+    bool filter_first() const override { return false; }
+    void take_filter(std::vector<std::uint8_t> bpf) override { filter_.put(bpf); }
+
+    pid_t start(const Wiring& w, int* pidfd) override {
+        cs_.release = w.release;
+        cs_.sync_fd = w.ch.sync_child.get();
+        cs_.report_fd = w.ch.report_write.get();
+        cs_.go_fd = w.go.fd();
+        // The child is PID 1 of the new pid namespace and waits for its release.
+        const pid_t pid = sys_clone3(clone_flags(plan_), pidfd, w.cgroups.clone_into());
+        if (pid < 0) throw sys::SysError("clone3", errno);
+        if (pid == 0) {
+            // Child: the supervisor's ends must go, or it could not notice the supervisor's
+            // death (a hang-up on the sync socket) nor the pipe's EOF.
+            ::close(w.ch.sync_parent.get());
+            ::close(w.ch.report_read.get());
+            ::close(w.signals.fd());
+            child_main(cs_);
+        }
+        return pid;
     }
-    // While the child builds the sandbox; a throw ends it (the guard) before the command runs.
-    // The cached filter skips libseccomp entirely.
-    const seccomp::RuleSet rules = seccomp::rules_for(plan.seccomp);
-    const std::string cache = seccomp_cache_dir();
-    filter.put(cache.empty() ? seccomp::compile(rules, notify)
-                             : seccomp::compile_cached(rules, notify, cache));
-    if (io.ready) io.ready();
-    if (spread) ::sched_setaffinity(pid, sizeof cs.cpus, &cs.cpus);  // init's own set back
-    let_go("write(go)");
 
-    if (io.tty) raw.emplace(io.in);
-    Supervised s;
-    s.pid = pid;
-    s.pidfd = guard.pidfd();
-    s.sync_fd = ch.sync_parent.get();
-    s.report_fd = ch.report_read.get();
-    s.signal_fd = signals.fd();
-    s.proxy = proxy ? &*proxy : nullptr;
-    s.stage_upper = stage.upper;
-    s.raw = raw ? &*raw : nullptr;
-    supervise_to_end(plan, rules, io, sink, s, guard, cgroups, out);
-    remove_mask_placeholders(plan, stage.upper);
-}
+    void started(pid_t pid) override { spread_ = cs_.restore_cpus && spread_child(pid, cs_.cpus); }
+    // init's own set back before the command's go (the command puts its own back after it).
+    void before_go(pid_t pid) override {
+        if (spread_) ::sched_setaffinity(pid, sizeof cs_.cpus, &cs_.cpus);
+    }
+    void supervise_as(Supervised& s) const override { s.stage_upper = cs_.stage->upper; }
+    void finished() override { remove_mask_placeholders(plan_, cs_.stage->upper); }
+
+private:
+    const policy::Plan& plan_;
+    SharedFilter filter_;
+    ChildSetup cs_;
+    bool spread_ = false;
+};
 
 }  // namespace
 
@@ -197,9 +161,93 @@ std::string seccomp_cache_dir() {
     return {};
 }
 
+std::vector<std::uint8_t> compile_filter(const seccomp::RuleSet& rules,
+                                         const std::string& digest, bool notify) {
+    // A cache hit skips libseccomp entirely.
+    const std::string cache = seccomp_cache_dir();
+    return cache.empty() ? seccomp::compile(rules, notify)
+                         : seccomp::compile_cached(rules, notify, cache, digest);
+}
+
+void launch_with(Starter& starter, const policy::Plan& plan,
+                 const Io& io, const EventSink& sink, Outcome& out) {
+    if (plan.argv.empty()) throw sys::SysError("run", "(no command)", EINVAL);
+
+    // Step 1: the seccomp rules, built once: compiled into the filter by us, never in the
+    // sandbox (libseccomp allocates and may fail), and read by the supervisor to tell a
+    // notified denial's errno (notify.cpp). Built before the start only for a starter that
+    // needs the filter first; else after it (step 7), while the sandbox is being built.
+    std::optional<seccomp::RuleSet> rules;
+    Prepared prepared;  // for Io::ready: the caller logs the digest rather than build it again
+    auto filter = [&] {
+        rules = seccomp::rules_for(plan.seccomp);
+        prepared.seccomp_digest = seccomp::digest(*rules);
+        prepared.seccomp_rules = rules->rules.size();
+        starter.take_filter(compile_filter(*rules, prepared.seccomp_digest,
+                                           plan.seccomp.log_denials));
+    };
+    if (starter.filter_first()) filter();
+    const std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
+
+    // Step 2: limits. The cgroups exist before the sandbox does, so it never runs unlimited.
+    Cgroups cgroups = Cgroups::create(plan);
+
+    // Step 3: the terminal. Raw mode on the user's side lasts exactly this scope.
+    std::optional<RawMode> raw;
+
+    // Step 4: the channels (guards.hpp) and the go. Signals are blocked before the start: one
+    // arriving in between is queued, not lost.
+    Channels ch = Channels::make();
+    const Go go;
+    SignalBlock signals;
+
+    // Step 5: the sandbox's first process, in the run's cgroup v2 from its first instruction.
+    int pidfd = -1;
+    const bool release = cgroups.needs_add();
+    const pid_t pid = starter.start(Wiring{ch, go, release, signals, cgroups}, &pidfd);
+    ChildGuard guard(pid, pidfd);
+    util::phases::mark("started");
+    ch.close_child_ends();
+    starter.started(pid);
+
+    // Step 6: v1 cgroups, then the release: the sandbox never runs a step outside them.
+    if (release) {
+        cgroups.add(pid);
+        go.let("write(release)");
+    }
+    // Step 7: while the sandbox is being built; a throw ends it (the guard) before the command
+    // runs. The command waits for its go, which comes only once the filter is in place and
+    // the caller's part (Io::ready: the session's record, the decision log) is done.
+    if (!rules) filter();
+    util::phases::mark("filter");
+    if (io.ready) io.ready(prepared);
+    util::phases::mark("ready");
+    starter.before_go(pid);
+    go.let("write(go)");
+    util::phases::mark("go");
+
+    // Step 8: supervise until nothing of the sandbox runs any more.
+    if (io.tty) raw.emplace(io.in);
+    Supervised s;
+    s.pid = pid;
+    s.pidfd = guard.pidfd();
+    s.sync_fd = ch.sync_parent.get();
+    s.report_fd = ch.report_read.get();
+    s.signal_fd = signals.fd();
+    s.proxy = proxy ? &*proxy : nullptr;
+    s.raw = raw ? &*raw : nullptr;
+    starter.supervise_as(s);
+    supervise_to_end(plan, *rules, io, sink, s, guard, cgroups, out);
+    util::phases::mark("ended");
+    starter.finished();
+}
+
 Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
                const EventSink& sink) {
-    return timed_launch([&](Outcome& out) { run(plan, stage, io, sink, out); });
+    return timed_launch([&](Outcome& out) {
+        NativeStarter starter(plan, stage, io);
+        launch_with(starter, plan, io, sink, out);
+    });
 }
 
 }  // namespace agentbox::sandbox::lnx

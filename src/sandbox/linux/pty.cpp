@@ -1,6 +1,7 @@
 #include "sandbox/linux/pty.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -53,6 +54,60 @@ long ByteQueue::drain(int fd, std::size_t max) {
         len_ -= k;
     }
     return n;
+}
+
+void PtyRelay::take_master(int fd) {
+    if (master_) {
+        ::close(fd);
+        return;
+    }
+    master_.reset(fd);
+    copy_winsize(in_, master_.get());
+    master_open_ = true;
+}
+
+void PtyRelay::resize() const {
+    if (master_) copy_winsize(in_, master_.get());
+}
+
+void PtyRelay::want(struct pollfd& master, struct pollfd& in, struct pollfd& out,
+                    bool paused) const {
+    if (master_open_) {
+        short ev = 0;
+        if (!from_pty_.full()) ev |= POLLIN;
+        if (!to_pty_.empty()) ev |= POLLOUT;
+        master = {master_.get(), ev, 0};
+    }
+    if (in_open_ && !to_pty_.full() && !paused) in = {in_, POLLIN, 0};
+    if (on_ && !from_pty_.empty() && !paused) out = {out_, POLLOUT, 0};
+}
+
+void PtyRelay::on_ready(const struct pollfd& master, const struct pollfd& in,
+                        const struct pollfd& out) {
+    if (master.revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (from_pty_.fill(master_.get()) <= 0 && errno != EAGAIN && errno != EINTR)
+            master_open_ = false;  // EIO: every slave fd is closed
+    }
+    if ((master.revents & POLLOUT) && to_pty_.drain(master_.get(), PIPE_BUF) < 0 &&
+        errno != EAGAIN)
+        master_open_ = false;
+    if (in.revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (to_pty_.fill(in_) <= 0 && errno != EAGAIN && errno != EINTR) in_open_ = false;
+    }
+    if ((out.revents & (POLLOUT | POLLERR | POLLHUP)) && from_pty_.drain(out_, PIPE_BUF) < 0 &&
+        errno != EAGAIN)
+        from_pty_ = {};  // the user's side is gone: drop output instead of blocking
+}
+
+void PtyRelay::flush() {
+    if (!on_) return;
+    while (master_open_) {
+        while (!from_pty_.empty())
+            if (from_pty_.drain(out_) < 0 && errno != EINTR) from_pty_ = {};
+        if (from_pty_.fill(master_.get()) <= 0) master_open_ = false;
+    }
+    while (!from_pty_.empty())
+        if (from_pty_.drain(out_) < 0 && errno != EINTR) from_pty_ = {};
 }
 
 }  // namespace agentbox::sandbox::lnx

@@ -3,6 +3,7 @@
 // pty master that the command opened in the sandbox's own devpts (command.cpp).
 #pragma once
 
+#include <poll.h>
 #include <termios.h>
 
 #include <cstddef>
@@ -51,6 +52,32 @@ public:
 private:
     char buf_[kCapacity];
     std::size_t len_ = 0;
+};
+
+// The relay between the user's terminal (`in`, `out`) and the pty master the command sends
+// (supervisor.cpp, tag 'T'): bounded both ways, so a side that does not read only stops the
+// other. With Io::tty it runs from the start; input typed before the master arrives waits in
+// the queue.
+class PtyRelay {
+public:
+    PtyRelay(int in, int out, bool on) : in_(in), out_(out), on_(on), in_open_(on) {}
+    bool on() const { return on_; }
+    // The master, once: the relay's pty side starts, with the user's window size.
+    void take_master(int fd);
+    void resize() const;  // SIGWINCH
+    // What to poll for now; `paused` while a prompt has the user's terminal: the user's keys
+    // are the prompt's, and the command's output waits (in its queue, then in the pty).
+    void want(struct pollfd& master, struct pollfd& in, struct pollfd& out, bool paused) const;
+    void on_ready(const struct pollfd& master, const struct pollfd& in, const struct pollfd& out);
+    // Once nothing of the sandbox runs any more: what the command wrote, all of it, to `out`.
+    void flush();
+
+private:
+    int in_, out_;
+    bool on_;
+    sys::unique_fd master_;
+    ByteQueue to_pty_, from_pty_;
+    bool in_open_, master_open_ = false;
 };
 
 }  // namespace agentbox::sandbox::lnx

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "sandbox/linux/asks.hpp"
@@ -25,6 +26,7 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "util/exit_codes.hpp"
+#include "util/phases.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -84,9 +86,38 @@ bool read_sync(int fd, Passed& passed, std::optional<Report>& done) {
     return true;
 }
 
+// The report pipe (report.hpp): the first failure record, and its EOF, which says that the
+// command has exec'd (or that everything that could write a record is gone).
+class ReportReader {
+public:
+    explicit ReportReader(int fd) : fd_(fd) {}
+    int fd() const { return eof_ ? -1 : fd_; }
+    bool eof() const { return eof_; }
+    const std::optional<Report>& failure() const { return failure_; }
+    // Reads records until there are none now, or EOF. True when this call saw the EOF.
+    bool read() {
+        if (eof_) return false;
+        for (;;) {
+            struct pollfd p {fd_, POLLIN, 0};
+            if (::poll(&p, 1, 0) <= 0) return false;
+            Report r;
+            ssize_t n = ::read(fd_, &r, sizeof r);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                eof_ = true;
+                return true;
+            }
+            if (static_cast<std::size_t>(n) == sizeof r && !failure_) failure_ = r;
+        }
+    }
+
+private:
+    int fd_;
+    bool eof_ = false;
+    std::optional<Report> failure_;  // the first setup or exec failure record
+};
+
 struct State {
-    std::optional<Report> failure;  // the first setup or exec failure record
-    bool report_eof = false;
     bool init_exited = false;
     bool timed_out = false;
     bool stage_full = false;  // limits.stage_size was exceeded
@@ -94,24 +125,6 @@ struct State {
     int sigints = 0;
     std::optional<Report> done;  // init's final record: the command's status, all reaped
 };
-
-// Read failure records until EAGAIN or EOF.
-void read_reports(int fd, State& st, bool block) {
-    for (;;) {
-        if (!block) {
-            struct pollfd p {fd, POLLIN, 0};
-            if (::poll(&p, 1, 0) <= 0) return;
-        }
-        Report r;
-        ssize_t n = ::read(fd, &r, sizeof r);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            st.report_eof = true;
-            return;
-        }
-        if (static_cast<std::size_t>(n) == sizeof r && !st.failure) st.failure = r;
-    }
-}
 
 // The events of a run in the order they happened: what the command does (a denied syscall, a
 // connection) is passed on only after its "exec". It can reach us first: EOF on the report
@@ -166,17 +179,10 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     Passed passed;
     bool listener_taken = false;  // the notifier owns passed.listener (and may have closed it)
     bool sync_open = true;
-    // With a tty the relay runs from the start, but the pty side only once the command has
-    // sent its master; input typed before that waits in the (bounded) queue.
-    const bool relay = io.tty;
-    sys::unique_fd master;
-    ByteQueue to_pty, from_pty;
-    bool in_open = relay, master_open = false;
+    ReportReader reports(s.report_fd);
+    PtyRelay relay(io.in, io.out, io.tty);
     auto take_master = [&] {
-        if (!passed.master || master) return;
-        master.reset(*passed.master);
-        copy_winsize(io.in, master.get());
-        master_open = true;
+        if (passed.master) relay.take_master(*std::exchange(passed.master, std::nullopt));
     };
 
     auto kill_init = [&] { sys_pidfd_send_signal(s.pidfd, SIGKILL); };
@@ -226,23 +232,15 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
         p[PIDFD] = {s.pidfd, POLLIN, 0};
-        if (!st.report_eof) p[REPORT] = {s.report_fd, POLLIN, 0};
+        p[REPORT] = {reports.fd(), POLLIN, 0};
         if (sync_open) p[SYNC] = {s.sync_fd, POLLIN, 0};
         p[SIG] = {s.signal_fd, POLLIN, 0};
         if (timer) p[TIMER] = {timer.get(), POLLIN, 0};
         if (stage.fd() >= 0 && !st.stage_full) p[STAGE] = {stage.fd(), POLLIN, 0};
         if (notifier.fd() >= 0) p[NOTIFY] = {notifier.fd(), POLLIN, 0};
-        if (master_open) {
-            short ev = 0;
-            if (!from_pty.full()) ev |= POLLIN;
-            if (!to_pty.empty()) ev |= POLLOUT;
-            p[MASTER] = {master.get(), ev, 0};
-        }
-        // A prompt on the terminal pauses the relay: the user's keys are the prompt's, and the
-        // command's output waits (in its queue, then in the pty) until the answer is in.
+        // A prompt on the terminal pauses the relay until the answer is in.
         const bool paused = asks.prompting();
-        if (in_open && !to_pty.full() && !paused) p[IN] = {io.in, POLLIN, 0};
-        if (relay && !from_pty.empty() && !paused) p[OUT] = {io.out, POLLOUT, 0};
+        relay.want(p[MASTER], p[IN], p[OUT], paused);
         if (proxy) p[PROXY] = {proxy->event_fd(), POLLIN, 0};
         if (proxy) p[ANSWERS] = {asks.answers_fd(), POLLIN, 0};
         if (paused) p[TTY] = {asks.tty_fd(), POLLIN, 0};
@@ -253,13 +251,12 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             kill_init();
             throw sys::SysError("poll", err);
         }
-        if (p[REPORT].revents) {
-            bool had = st.report_eof;
-            read_reports(s.report_fd, st, false);
+        if (p[REPORT].revents && reports.read()) {
             // Init sent its pidfd before the command could exec, so it is queued by now.
-            if (!had && st.report_eof) drain_sync();
-            if (!had && st.report_eof && !st.failure && init_ran()) {
+            drain_sync();
+            if (!reports.failure() && init_ran()) {
                 out.started = true;
+                util::phases::mark("exec");
                 if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
             }
         }
@@ -293,7 +290,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             if (::read(s.signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                 int sig = static_cast<int>(si.ssi_signo);
                 if (sig == SIGWINCH) {
-                    if (master) copy_winsize(io.in, master.get());
+                    relay.resize();
                 } else if (sig == SIGINT && asks.prompting() && proxy) {
                     asks.interrupt(*proxy);  // Ctrl-C at our prompt is a no, not the command's
                 } else if (sig == SIGINT && ++st.sigints >= 2) {
@@ -320,29 +317,15 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             kill_init();  // PID 1's death takes the whole pid namespace with it
             timer.reset();
         }
-        if (p[MASTER].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (from_pty.fill(master.get()) <= 0 && errno != EAGAIN && errno != EINTR)
-                master_open = false;  // EIO: every slave fd is closed
-        }
-        if ((p[MASTER].revents & POLLOUT) && to_pty.drain(master.get(), PIPE_BUF) < 0 &&
-            errno != EAGAIN)
-            master_open = false;
-        if (p[IN].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (to_pty.fill(io.in) <= 0 && errno != EAGAIN && errno != EINTR) in_open = false;
-        }
-        if ((p[OUT].revents & (POLLOUT | POLLERR | POLLHUP)) &&
-            from_pty.drain(io.out, PIPE_BUF) < 0 && errno != EAGAIN)
-            from_pty = {};  // the user's side is gone: drop output instead of blocking
+        relay.on_ready(p[MASTER], p[IN], p[OUT]);
         if (p[PIDFD].revents) st.init_exited = true;
     }
 
     // Every process inside is gone (init is, or has reaped them all): what they wrote is all
     // there.
-    bool had_eof = st.report_eof;
-    read_reports(s.report_fd, st, false);
+    const bool exec_now = reports.read();
     drain_sync();
-    if (!had_eof && st.report_eof && !st.failure && !st.timed_out && !st.interrupted &&
-        init_ran()) {
+    if (exec_now && !reports.failure() && !st.timed_out && !st.interrupted && init_ran()) {
         out.started = true;
         if (sink) sink(Event{"exec", {{"argv0", plan.argv.empty() ? "" : plan.argv[0]}}});
     }
@@ -363,15 +346,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         ::close(*passed.proxy);
     }
     take_master();  // a command that exited at once may have sent it only now
-    if (relay) {
-        while (master_open) {
-            while (!from_pty.empty())
-                if (from_pty.drain(io.out) < 0 && errno != EINTR) from_pty = {};
-            if (from_pty.fill(master.get()) <= 0) master_open = false;
-        }
-        while (!from_pty.empty())
-            if (from_pty.drain(io.out) < 0 && errno != EINTR) from_pty = {};
-    }
+    relay.flush();
 
     int status = 0;
     if (st.done) {
@@ -386,52 +361,65 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         // command's as far as anyone can tell.
     }
 
-    if (st.failure && st.failure->kind == ReportKind::setup) {
-        out.exit_code = kExitSetup;
-        out.error = describe(*st.failure);
-        out.started = false;
-    } else if (st.failure && st.failure->kind == ReportKind::exec) {
-        out.started = false;
-        const std::string cmd = plan.argv.empty() ? "" : plan.argv[0];
-        if (st.failure->err == ENOENT) {
-            out.exit_code = kExitNotFound;
-            out.error = cmd + ": command not found";
-        } else {
-            out.exit_code = kExitNotExecutable;
-            out.error = cmd + ": " + std::strerror(st.failure->err);
-        }
-    } else if (!init_ran() && !st.timed_out && !st.interrupted) {
-        out.started = false;
-        out.exit_code = kExitSetup;
-        out.error = "bubblewrap could not build the sandbox (its message is above; exit status " +
-                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
-                                                     : 128 + WTERMSIG(status)) +
-                    ")";
-    } else if (st.stage_full) {
-        // Like a memory limit: the sandbox is killed, the work staged so far is kept.
-        out.exit_code = 128 + SIGKILL;
-        out.signal = SIGKILL;
-        out.error = "the staged changes reached " + std::to_string(staged()) +
-                    " bytes, over limits.stage_size (" + std::to_string(stage_max) +
-                    "): the sandbox was ended; what was staged is kept";
-    } else if (st.timed_out) {
-        out.exit_code = util::kExitTimeout;
-        out.timed_out = true;
-        out.signal = SIGKILL;
-    } else if (st.interrupted) {
-        out.exit_code = 128 + SIGINT;
-        out.signal = SIGINT;
-    } else if (WIFEXITED(status)) {
-        out.exit_code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-        // The command's own death by signal N, or init's (killed by the OOM killer): 128+N.
-        out.signal = WTERMSIG(status);
-        out.exit_code = 128 + out.signal;
-    }
+    EndFacts f;
+    f.failure = reports.failure() ? &*reports.failure() : nullptr;
+    f.init_ran = init_ran();
+    f.timed_out = st.timed_out;
+    f.interrupted = st.interrupted;
+    f.stage_full = st.stage_full;
+    f.staged = staged();
+    f.stage_max = stage_max;
+    f.status = status;
+    f.argv0 = plan.argv.empty() ? "" : plan.argv[0];
+    end_outcome(f, out);
     return !st.done;
 }
 
 }  // namespace
+
+void end_outcome(const EndFacts& f, Outcome& out) {
+    if (f.failure != nullptr && f.failure->kind == ReportKind::setup) {
+        out.exit_code = kExitSetup;
+        out.error = describe(*f.failure);
+        out.started = false;
+    } else if (f.failure != nullptr && f.failure->kind == ReportKind::exec) {
+        out.started = false;
+        if (f.failure->err == ENOENT) {
+            out.exit_code = kExitNotFound;
+            out.error = f.argv0 + ": command not found";
+        } else {
+            out.exit_code = kExitNotExecutable;
+            out.error = f.argv0 + ": " + std::strerror(f.failure->err);
+        }
+    } else if (!f.init_ran && !f.timed_out && !f.interrupted) {
+        out.started = false;
+        out.exit_code = kExitSetup;
+        out.error = "bubblewrap could not build the sandbox (its message is above; exit status " +
+                    std::to_string(WIFEXITED(f.status) ? WEXITSTATUS(f.status)
+                                                       : 128 + WTERMSIG(f.status)) +
+                    ")";
+    } else if (f.stage_full) {
+        // Like a memory limit: the sandbox is killed, the work staged so far is kept.
+        out.exit_code = 128 + SIGKILL;
+        out.signal = SIGKILL;
+        out.error = "the staged changes reached " + std::to_string(f.staged) +
+                    " bytes, over limits.stage_size (" + std::to_string(f.stage_max) +
+                    "): the sandbox was ended; what was staged is kept";
+    } else if (f.timed_out) {
+        out.exit_code = util::kExitTimeout;
+        out.timed_out = true;
+        out.signal = SIGKILL;
+    } else if (f.interrupted) {
+        out.exit_code = 128 + SIGINT;
+        out.signal = SIGINT;
+    } else if (WIFEXITED(f.status)) {
+        out.exit_code = WEXITSTATUS(f.status);
+    } else if (WIFSIGNALED(f.status)) {
+        // The command's own death by signal N, or init's (killed by the OOM killer): 128+N.
+        out.signal = WTERMSIG(f.status);
+        out.exit_code = 128 + out.signal;
+    }
+}
 
 void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
                       const EventSink& sink, const Supervised& s, ChildGuard& guard,

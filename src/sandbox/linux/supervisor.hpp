@@ -18,6 +18,7 @@
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/pty.hpp"
+#include "sandbox/linux/report.hpp"
 #include "seccomp/rules.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -60,6 +61,25 @@ Outcome timed_launch(Run&& run) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return out;
 }
+
+// What the supervisor knows once nothing of the sandbox runs any more, for end_outcome.
+struct EndFacts {
+    const Report* failure = nullptr;  // the first setup or exec failure record, if any
+    bool init_ran = true;      // false: bubblewrap failed before agentbox's init ran
+    bool timed_out = false;    // the wall-clock limit ended it
+    bool interrupted = false;  // a second Ctrl-C ended it
+    bool stage_full = false;   // limits.stage_size ended it
+    std::uint64_t staged = 0, stage_max = 0;  // bytes, for stage_full's message
+    int status = 0;            // wait status: the command's (init's record), else init's own
+    std::string argv0;         // the command, for 126/127's messages
+};
+
+// How the run ended, by precedence: a setup failure (125) or an exec failure (126, 127) says
+// the command never ran; then bwrap failing before init (125); then the supervisor's own
+// kills (stage_size 137, timeout 124, second Ctrl-C 130); else the command's status (N or
+// 128+N). Fills exit_code, signal, timed_out, error, and clears `started` where it did not
+// run. Pure.
+void end_outcome(const EndFacts& f, Outcome& out);
 
 // Supervises until nothing of the sandbox runs any more, then the end both backends share: the
 // user's terminal mode back, peak memory, and the first process (`guard`) reaped now, left to
