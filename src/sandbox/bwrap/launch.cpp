@@ -213,6 +213,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     release_write.reset();
     // While bwrap builds the sandbox; a throw ends it (the guard) before the command runs.
     if (io.ready) io.ready();
+    // Listening before the command may run: no denial of it goes unheard.
+    lnx::LandlockAudit landlock = lnx::LandlockAudit::open();
     if (::send(ch.sync_parent.get(), "G", 1, MSG_NOSIGNAL) != 1)
         throw sys::SysError("send(go)", errno);
 
@@ -226,6 +228,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.proxy = proxy ? &*proxy : nullptr;
     s.raw = raw ? &*raw : nullptr;
     s.init_reports_start = true;
+    s.landlock = &landlock;
     if (plan.staging == policy::Staging::copy) {
         s.stage_upper = stage.snapshot;
         s.stage_base = stage_base;

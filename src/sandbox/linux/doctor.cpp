@@ -16,6 +16,7 @@
 
 #include "sandbox/bwrap/argv.hpp"
 #include "sandbox/linux/hardening.hpp"
+#include "sandbox/linux/landlock_audit.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -207,6 +208,20 @@ std::vector<Feature> doctor(const policy::HostFacts& facts) {
     out.push_back(notif);
 
     out.push_back(landlock_feature(facts.landlock_abi));
+    if (facts.landlock_abi >= 1) {
+        // Denied accesses fail either way; what varies is whether the log can show them.
+        Feature seen{"Landlock denials logged", false, "", "", false};
+        if (facts.landlock_abi < 7) {
+            seen.detail = "not logged: Landlock ABI 7 (Linux 6.15) reports denials to audit";
+            seen.fix = "Linux 6.15+";
+        } else {
+            const LandlockAuditStatus st = landlock_audit_status();
+            seen.ok = st.observable;
+            seen.detail = st.detail;
+            seen.fix = st.fix;
+        }
+        out.push_back(seen);
+    }
 
     // Mode proxy needs only what the sandbox needs anyway (its own network namespace); what
     // varies is how hard a tool that ignores the proxy variables is stopped.

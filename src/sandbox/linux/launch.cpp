@@ -137,6 +137,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
                              : seccomp::compile_cached(rules, notify, cache));
     if (io.ready) io.ready();
     if (spread) ::sched_setaffinity(pid, sizeof cs.cpus, &cs.cpus);  // init's own set back
+    // Listening before the command may run: no denial of it goes unheard.
+    LandlockAudit landlock = LandlockAudit::open();
     let_go("write(go)");
 
     if (io.tty) raw.emplace(io.in);
@@ -149,6 +151,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     s.proxy = proxy ? &*proxy : nullptr;
     s.stage_upper = stage.upper;
     s.raw = raw ? &*raw : nullptr;
+    s.landlock = &landlock;
     supervise_to_end(plan, rules, io, sink, s, guard, cgroups, out);
     remove_mask_placeholders(plan, stage.upper);
 }
