@@ -114,11 +114,11 @@ _agentbox() {
         local sub=""
         for ((i = cmd_index + 1; i < cword; i++)); do
             case ${words[i]} in
-            list | show | check) sub=${words[i]}; break ;;
+            list | show | check | test) sub=${words[i]}; break ;;
             esac
         done
         case $sub in
-        "") COMPREPLY=($(compgen -W "list show check -C --project -h --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "list show check test -C --project -h --help" -- "$cur")) ;;
         list) COMPREPLY=($(compgen -W "--json --names -h --help" -- "$cur")) ;;
         show)
             if [[ $cur == -* ]]; then
@@ -127,7 +127,7 @@ _agentbox() {
                 COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur"))
                 COMPREPLY+=($(compgen -f -X '!*.toml' -- "$cur"))
             fi ;;
-        check)
+        check | test)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "-h --help" -- "$cur"))
             else

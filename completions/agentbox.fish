@@ -43,7 +43,7 @@ complete -c agentbox -n "not __agentbox_command" -a undo -d 'Restore what the la
 complete -c agentbox -n "not __agentbox_command" -a export -d 'Write staged changes to an archive or patch'
 complete -c agentbox -n "not __agentbox_command" -a log -d 'Read or verify the decision log'
 complete -c agentbox -n "not __agentbox_command" -a explain -d 'Show how the profile decides one operation'
-complete -c agentbox -n "not __agentbox_command" -a profile -d 'List, show or check profiles'
+complete -c agentbox -n "not __agentbox_command" -a profile -d 'List, show, check or test profiles'
 complete -c agentbox -n "not __agentbox_command" -a doctor -d 'Show what this system can enforce'
 complete -c agentbox -n "not __agentbox_command" -a completions -d 'Print a shell completion script'
 complete -c agentbox -n "not __agentbox_command" -a help -d 'Show help'
@@ -88,10 +88,11 @@ complete -c agentbox -n $e -a 'read write exec connect commit env' -d 'Operation
 
 # profile
 set -l p "__agentbox_using profile"
-complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check" -a list -d 'List profiles'
-complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check" -a show -d 'Print a profile resolved, with sources'
-complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check" -a check -d 'Validate profile files'
-complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check" -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
+complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check test" -a list -d 'List profiles'
+complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check test" -a show -d 'Print a profile resolved, with sources'
+complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check test" -a check -d 'Validate profile files'
+complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check test" -a test -d 'Run the [[test]] tables of profile files'
+complete -c agentbox -n "$p; and not __fish_seen_subcommand_from list show check test" -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
 complete -c agentbox -n "$p; and __fish_seen_subcommand_from list" -l names -d 'Names only'
 complete -c agentbox -n "$p; and __fish_seen_subcommand_from list show" -l json -d 'Print JSON'
 complete -c agentbox -n "$p; and __fish_seen_subcommand_from show" -a '(__agentbox_profiles)'

@@ -28,6 +28,34 @@ CLI::App* register_explain(CLI::App& app, ExplainOptions& o) {
     return cmd;
 }
 
+bool explain_request(const std::string& op_name, const std::string& target, const std::string& cwd,
+                     const std::string& home, policy::Request& req) {
+    policy::Op op{};
+    if (!policy::parse_op(op_name, op)) return false;
+    req = policy::Request{op, target};
+    switch (op) {
+        case policy::Op::read:
+        case policy::Op::write:
+        case policy::Op::exec:
+            req.target = expand_path(target, cwd, home);
+            break;
+        case policy::Op::commit:
+            // Project-relative as written; "~" or an absolute path is taken as a path.
+            if (!target.empty() && (target[0] == '/' || target[0] == '~'))
+                req.target = expand_path(target, cwd, home);
+            break;
+        case policy::Op::connect:
+            // A path is a unix socket; anything else a host name.
+            if (!target.empty() && (target[0] == '/' || target[0] == '~' ||
+                                    target.starts_with("./")))
+                req.target = expand_path(target, cwd, home);
+            break;
+        case policy::Op::env:
+            break;
+    }
+    return true;
+}
+
 int run_explain(const ExplainOptions& o) {
     static const std::vector<std::string> ops = {"read", "write", "exec",
                                                  "connect", "commit", "env"};
@@ -50,27 +78,8 @@ int run_explain(const ExplainOptions& o) {
         o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles, ctx);
     profile::merge_into(prof, own_dirs_layer(/*create=*/false));
 
-    policy::Request req{op, o.target};
-    switch (op) {
-        case policy::Op::read:
-        case policy::Op::write:
-        case policy::Op::exec:
-            req.target = expand_path(o.target, cwd, home);
-            break;
-        case policy::Op::commit:
-            // Project-relative as written; "~" or an absolute path is taken as a path.
-            if (!o.target.empty() && (o.target[0] == '/' || o.target[0] == '~'))
-                req.target = expand_path(o.target, cwd, home);
-            break;
-        case policy::Op::connect:
-            // A path is a unix socket; anything else a host name.
-            if (!o.target.empty() && (o.target[0] == '/' || o.target[0] == '~' ||
-                                      o.target.starts_with("./")))
-                req.target = expand_path(o.target, cwd, home);
-            break;
-        case policy::Op::env:
-            break;
-    }
+    policy::Request req;
+    explain_request(o.op, o.target, cwd, home, req);
 
     // Paths are resolved on the host as the sandbox's kernel will (issue 18), so explain and
     // the run agree through symlinks. No home rule: a path in the empty home shows nothing

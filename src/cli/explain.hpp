@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/request.hpp"
+
 namespace CLI {
 class App;
 }
@@ -22,6 +24,11 @@ struct ExplainOptions {
 };
 
 CLI::App* register_explain(CLI::App& app, ExplainOptions& opts);
+
+// OP TARGET as explain takes them, as the request policy::decide answers: paths expanded
+// (~, relative to `cwd`), a commit target kept project-relative. False for an unknown OP.
+bool explain_request(const std::string& op, const std::string& target, const std::string& cwd,
+                     const std::string& home, policy::Request& out);
 int run_explain(const ExplainOptions& opts);
 
 }  // namespace agentbox::cli

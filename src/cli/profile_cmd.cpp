@@ -6,6 +6,7 @@
 
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
+#include "cli/explain.hpp"
 #include "cli/profile_print.hpp"
 #include "cli/term.hpp"
 #include "cli/own_dirs.hpp"
@@ -13,6 +14,8 @@
 #include "profile/load.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "seccomp/rules.hpp"
+#include "sys/error.hpp"
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -34,6 +37,12 @@ CLI::App* register_profile(CLI::App& app, ProfileOptions& o) {
 
     o.check_cmd = cmd->add_subcommand("check", "Validate profile files");
     o.check_cmd->add_option("FILE", o.check, "Profile files")->required();
+
+    o.test_cmd = cmd->add_subcommand("test", "Run the [[test]] tables of profile files");
+    o.test_cmd->add_option("FILE", o.test, "Profile files")->required();
+    o.test_cmd->footer("Each [[test]] (op, target, expect) is answered as agentbox explain "
+                       "answers it.\nPrints a line per failed test and \"N passed, N failed\"; "
+                       "exit status 1 when any failed, 2 for a profile error.");
     return cmd;
 }
 
@@ -125,6 +134,54 @@ int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
     return status;
 }
 
+// Each [[test]] of each FILE through policy::decide, exactly as `agentbox explain OP TARGET
+// -p FILE` asks it (same expansion, same host resolution), so a test states what explain
+// and the run will answer.
+int test_profiles(const ProfileOptions& o, const profile::Context& ctx) {
+    std::size_t passed = 0, failed = 0;
+    int status = 0;
+    const policy::HostFacts host = sandbox::lnx::fs_facts();
+    for (const auto& file : o.test) {
+        const bool path_like = file.find('/') != std::string::npos || file.ends_with(".toml");
+        const std::string path = path_like ? file : "./" + file;
+        try {
+            const std::vector<profile::ProfileTest> tests =
+                profile::read_tests(sys::read_file(path), file);
+            profile::Profile prof = profile::load_all({path}, ctx);
+            profile::merge_into(prof, own_dirs_layer(/*create=*/false));
+            if (tests.empty()) std::cout << file << ": no [[test]] tables\n";
+            for (const profile::ProfileTest& t : tests) {
+                policy::Request req;
+                (void)explain_request(t.op, t.target, ctx.cwd, ctx.home, req);  // op validated
+                const policy::Decision d = policy::decide(prof, req, ctx.project, std::string(),
+                                                          &host);
+                if (t.expect == policy::to_string(d.verdict)) {
+                    ++passed;
+                    continue;
+                }
+                ++failed;
+                std::cout << t.where.str() << ": "
+                          << paint(1, Style::red, "FAIL") << " " << t.op << " " << t.target
+                          << ": expected " << t.expect << ", got "
+                          << policy::to_string(d.verdict) << " (" << d.rule << ", "
+                          << d.source.str() << ")"
+                          << (t.note.empty() ? "" : " -- " + t.note) << '\n';
+            }
+        } catch (const profile::ProfileError& e) {
+            std::cout.flush();
+            error(e.what());
+            status = exit_usage;
+        } catch (const sys::SysError& e) {
+            std::cout.flush();
+            error(e.what());
+            status = exit_usage;
+        }
+    }
+    std::cout << passed << " passed, " << failed << " failed\n";
+    if (status != 0) return status;
+    return failed == 0 ? 0 : exit_refused;
+}
+
 }  // namespace
 
 int run_profile(const ProfileOptions& o) {
@@ -132,7 +189,8 @@ int run_profile(const ProfileOptions& o) {
     if (o.list_cmd->parsed()) return list_profiles(o, ctx);
     if (o.show_cmd->parsed()) return show_profile(o, ctx);
     if (o.check_cmd->parsed()) return check_profiles(o, ctx);
-    throw UsageError("profile: expected list, show or check");
+    if (o.test_cmd->parsed()) return test_profiles(o, ctx);
+    throw UsageError("profile: expected list, show, check or test");
 }
 
 }  // namespace agentbox::cli

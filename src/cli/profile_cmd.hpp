@@ -1,4 +1,4 @@
-// `agentbox profile list|show|check` (DESIGN.md §2): what profiles exist, one resolved with the
+// `agentbox profile list|show|check|test` (DESIGN.md §2): what profiles exist, one resolved with the
 // source of every value, and validation of profile files.
 #pragma once
 
@@ -18,9 +18,11 @@ struct ProfileOptions {
     std::optional<std::string> project;
     std::string show;                 // show NAME|FILE
     std::vector<std::string> check;   // check FILE...
+    std::vector<std::string> test;    // test FILE...
     CLI::App* list_cmd = nullptr;
     CLI::App* show_cmd = nullptr;
     CLI::App* check_cmd = nullptr;
+    CLI::App* test_cmd = nullptr;
 };
 
 CLI::App* register_profile(CLI::App& app, ProfileOptions& opts);

@@ -73,10 +73,19 @@ void Denials::add(const sandbox::Event& ev) {
         ++syscalls[field(ev, "syscall")];
     } else if (ev.type == "net.connect" && field(ev, "verdict") != "allow") {
         ++connections[field(ev, "host") + ":" + field(ev, "port")];
+    } else if (ev.type == "landlock.denied") {
+        // What was blocked and where: "fs.write_file /etc/x", "net.bind_tcp 127.0.0.1:8080".
+        const std::string path = field(ev, "path"), port = field(ev, "port");
+        std::string target = !path.empty()   ? path
+                             : !port.empty() ? field(ev, "addr") + ":" + port
+                                             : field(ev, "target_comm");
+        ++landlock[field(ev, "blockers") + (target.empty() ? "" : " " + target)];
     }
 }
 
-std::uint64_t Denials::total() const { return sum(syscalls) + sum(connections); }
+std::uint64_t Denials::total() const {
+    return sum(syscalls) + sum(connections) + sum(landlock);
+}
 
 Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,
                      const stage::Session* session) {
@@ -126,6 +135,10 @@ void print_summary(const Summary& s) {
             what += std::string(what.empty() ? "" : ", ") +
                     std::to_string(sum(s.denied.connections)) + " connection(s) (" +
                     tally(s.denied.connections, 3) + ")";
+        if (!s.denied.landlock.empty())
+            what += std::string(what.empty() ? "" : ", ") +
+                    std::to_string(sum(s.denied.landlock)) + " access(es) by Landlock (" +
+                    tally(s.denied.landlock, 3) + ")";
         note("denied " + what + (s.session_id.empty() ? "" : "; agentbox log " + s.session_id +
                                                               " has each one"));
     }
@@ -150,7 +163,9 @@ void write_summary_json(int fd, const Summary& s) {
     util::put_text(j, "session_dir", s.session_dir);
     j["on_exit"] = name_of(s.on_exit);
     util::put_text(j, "review", s.review);
-    j["denied"] = {{"syscalls", s.denied.syscalls}, {"connections", s.denied.connections}};
+    j["denied"] = {{"syscalls", s.denied.syscalls},
+                   {"connections", s.denied.connections},
+                   {"landlock", s.denied.landlock}};
     // Strings are put as util/json_text.hpp says; `replace` only guards against a slip.
     const std::string text =
         j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";

@@ -14,11 +14,13 @@
 namespace agentbox::cli {
 
 // What the sandbox refused while the command ran, counted from the backend's events as they
-// reach the sink: seccomp denials the supervisor answered ("syscall.denied") and connections
-// the proxy refused ("net.connect" with a verdict other than allow).
+// reach the sink: seccomp denials the supervisor answered ("syscall.denied"), connections
+// the proxy refused ("net.connect" with a verdict other than allow) and the Landlock denials
+// the kernel's audit records showed ("landlock.denied"; linux/landlock_audit.hpp says when).
 struct Denials {
     std::map<std::string, std::uint64_t> syscalls;     // name -> times
     std::map<std::string, std::uint64_t> connections;  // host:port -> times
+    std::map<std::string, std::uint64_t> landlock;     // "blockers target" -> times
     void add(const sandbox::Event& ev);
     std::uint64_t total() const;
 };

@@ -80,7 +80,10 @@ void plan_limits(Plan& plan, const profile::Limits& limits, const HostFacts& hos
             plan.weakenings.push_back(Weakening{
                 std::string("limits.") + name, s.src,
                 std::string(name) +
-                    " limit needs a delegated cgroup v2 subtree or root on a cgroup v1 host"});
+                    " limit needs a cgroup: run agentbox inside a delegated cgroup v2 subtree "
+                    "with the " + name + " controller (systemd-run --user --scope -p "
+                    "Delegate=yes agentbox ..., or any cgroup whose cgroup.procs and "
+                    "cgroup.subtree_control you own; agentbox doctor checks), or as root"});
     };
     add("timeout", limits.timeout_ms, Mechanism::supervisor);
     cgroup("memory", limits.memory, host.cgroup1_memory);

@@ -11,6 +11,7 @@
 #define TOML_ASSERT(expr) static_assert(true)
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -163,8 +164,11 @@ public:
         schema_version(root);
         check_keys(root,
                    {"version", "name", "description", "extends", "filesystem", "network", "env",
-                    "process", "limits", "commit", "approve"},
+                    "process", "limits", "commit", "approve", "test"},
                    "at the top level");
+        // The profile's own expectations: no part of the policy, but a malformed one is
+        // refused like any other key (`agentbox profile test` runs them).
+        if (const toml::node* n = root.get("test")) (void)tests(*n);
         if (const toml::node* n = root.get("name")) out_.name = text_setting(*n, "name");
         if (const toml::node* n = root.get("description"))
             out_.description = text_setting(*n, "description");
@@ -477,6 +481,54 @@ private:
             out_.approve.timeout_ms = duration(*n, "approve.timeout");
     }
 
+public:
+    // [[test]] tables: op, target, expect, and an optional note.
+    std::vector<ProfileTest> tests(const toml::node& n) const {
+        const toml::array* a = n.as_array();
+        if (a == nullptr)
+            fail(at(n), std::string("test must be an array of tables ([[test]]), not ") +
+                            type_phrase(n));
+        std::vector<ProfileTest> out;
+        for (const toml::node& item : *a) {
+            const toml::table* t = item.as_table();
+            if (t == nullptr)
+                fail(at(item), std::string("each test must be a table ([[test]]), not ") +
+                                   type_phrase(item));
+            check_keys(*t, {"op", "target", "expect", "note"}, "in [[test]]");
+            ProfileTest pt;
+            pt.where = at(item);
+            auto text = [&](const char* key, bool required) {
+                const toml::node* v = t->get(key);
+                if (v == nullptr) {
+                    if (required) fail(pt.where, std::string("[[test]] needs ") + key);
+                    return std::string();
+                }
+                const auto* str = v->as_string();
+                if (str == nullptr)
+                    fail(at(*v), std::string("test ") + key + " must be a string, not " +
+                                     type_phrase(*v));
+                return str->get();
+            };
+            pt.op = text("op", true);
+            pt.target = text("target", true);
+            pt.expect = text("expect", true);
+            pt.note = text("note", false);
+            const std::vector<std::string> ops = {"read", "write", "exec", "connect", "commit", "env"};
+            if (std::find(ops.begin(), ops.end(), pt.op) == ops.end())
+                fail(at(*t->get("op")), "test op must be one of " + list_words(ops) + ", not " +
+                                            util::quote(pt.op));
+            const std::vector<std::string> verdicts = {"allow", "deny", "ask"};
+            if (std::find(verdicts.begin(), verdicts.end(), pt.expect) == verdicts.end())
+                fail(at(*t->get("expect")), "test expect must be one of " +
+                                                list_words(verdicts) + ", not " +
+                                                util::quote(pt.expect));
+            if (pt.target.empty()) fail(at(*t->get("target")), "test target must not be empty");
+            out.push_back(std::move(pt));
+        }
+        return out;
+    }
+
+private:
     const std::string& origin_;
     const Context& ctx_;
     Profile out_;
@@ -495,6 +547,14 @@ toml::table parse_toml(std::string_view text, const std::string& origin) {
 Profile parse(std::string_view text, const std::string& origin, const Context& ctx) {
     const toml::table root = parse_toml(text, origin);
     return Parser(origin, ctx).run(root);
+}
+
+std::vector<ProfileTest> read_tests(std::string_view text, const std::string& origin) {
+    const toml::table root = parse_toml(text, origin);
+    const toml::node* n = root.get("test");
+    if (n == nullptr) return {};
+    const Context none;
+    return Parser(origin, none).tests(*n);
 }
 
 std::string read_description(std::string_view text, const std::string& origin) {

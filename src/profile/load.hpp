@@ -26,6 +26,19 @@ private:
 // Source::file will say. Throws ProfileError.
 Profile parse(std::string_view text, const std::string& origin, const Context& ctx);
 
+// One [[test]] of a profile: what `agentbox explain OP TARGET` must answer (DESIGN.md §3).
+// Tests belong to the file that writes them: a profile that extends another does not inherit
+// its tests.
+struct ProfileTest {
+    std::string op;      // read|write|exec|connect|commit|env
+    std::string target;  // as explain takes it: a path (~ allowed), HOST[:PORT], a name
+    std::string expect;  // allow|deny|ask
+    std::string note;    // why the profile promises it (optional)
+    Source where;
+};
+// The [[test]] tables of one document, validated. Throws ProfileError.
+std::vector<ProfileTest> read_tests(std::string_view text, const std::string& origin);
+
 // Overlay `top` on `base`: set scalars of `top` override, lists append, maps merge per key.
 void merge_into(Profile& base, const Profile& top);
 

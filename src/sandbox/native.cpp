@@ -39,7 +39,9 @@ public:
         if (plan.net.mode == profile::NetMode::host && plan.ns.net)
             add("network.mode = \"host\"", "the plan asks for host networking in a new netns");
         for (const policy::Limit& l : plan.limits) {
-            if (l.value == 0 || enforceable(l)) continue;
+            // Mechanism none: the host has no way at all, and compile() has said so in the
+            // plan's own weakenings; saying it again here would report the limit twice.
+            if (l.value == 0 || l.how == Mechanism::none || enforceable(l)) continue;
             Weakening x{"limits." + l.name, l.src,
                         std::string("the native backend cannot enforce it with ") +
                             policy::to_string(l.how)};

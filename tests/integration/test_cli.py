@@ -202,6 +202,49 @@ class CliTest(unittest.TestCase):
         self.assertIn(good + ": ok", r.stdout)
         self.assertRegex(r.stderr, r"agentbox: %s:4:\d+: " % re.escape(bad))
 
+    def test_profile_test_catches_a_profile_that_breaks_its_promise(self):
+        """Issue 23 §2: a profile's [[test]] tables run through policy::decide; a layer that
+        quietly passes a token fails the test that says tokens are withheld."""
+        tests = ('[[test]]\nop = "env"\ntarget = "GITHUB_TOKEN"\nexpect = "deny"\n'
+                 'note = "tokens stay out"\n\n'
+                 '[[test]]\nop = "connect"\ntarget = "example.com"\nexpect = "deny"\n')
+        kept = os.path.join(self.tmp, "kept.toml")
+        broken = os.path.join(self.tmp, "broken.toml")
+        with open(kept, "w") as f:
+            f.write('version = 1\nextends = ["default"]\n\n' + tests)
+        with open(broken, "w") as f:
+            f.write('version = 1\nextends = ["default"]\n[env]\npass = ["GITHUB_TOKEN"]\n'
+                    '[network]\nmode = "proxy"\nallow = ["example.com"]\n\n' + tests)
+        r = self.agentbox("profile", "test", kept)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual("2 passed, 0 failed", r.stdout.strip().splitlines()[-1])
+        r = self.agentbox("profile", "test", kept, broken)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual("2 passed, 2 failed", r.stdout.strip().splitlines()[-1])
+        self.assertRegex(r.stdout, r"%s:\d+:\d+: FAIL env GITHUB_TOKEN: expected deny, "
+                                   r"got allow .*tokens stay out" % re.escape(broken))
+        # The tables are part of the schema: check accepts them, and a malformed one is a
+        # profile error (2) naming file:line:col, for check, test and run alike.
+        self.assertEqual(0, self.agentbox("profile", "check", kept).returncode)
+        bad = os.path.join(self.tmp, "bad.toml")
+        with open(bad, "w") as f:
+            f.write('version = 1\n\n[[test]]\nop = "raed"\ntarget = "/x"\nexpect = "deny"\n')
+        for args in (["profile", "test", bad], ["profile", "check", bad]):
+            r = self.agentbox(*args)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertRegex(r.stderr, r"%s:4:\d+: test op must be one of" % re.escape(bad))
+
+    def test_builtin_profiles_keep_their_promises(self):
+        profiles = os.path.join(os.environ.get("AGENTBOX_SOURCE_DIR", "."), "profiles")
+        files = sorted(os.path.join(profiles, f) for f in os.listdir(profiles)
+                       if f.endswith(".toml"))
+        for f in files:
+            with open(f) as fh:
+                self.assertIn("[[test]]", fh.read(), f + " states no promise")
+        r = self.agentbox("profile", "test", *files)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"^\d+ passed, 0 failed$")
+
     def test_profile_check_refuses_what_run_refuses(self):
         # A profile that parsed was "ok" for check and then refused by run: an unknown syscall
         # name (found only when the filter was compiled) and a pids limit the cgroup refuses

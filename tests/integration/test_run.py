@@ -231,5 +231,92 @@ class Backends(BoxTest):
         self.assertIn("n.txt", results["bwrap"])
 
 
+def cgroup2_mount():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                return parts[1]
+    return None
+
+
+class DelegatedCgroup(BoxTest):
+    """Issue 19, unprivileged limits: the ci profile's memory and pids limits need a cgroup.
+    Where there is none agentbox refuses (125), naming each limit once and the way to get one;
+    inside a cgroup v2 subtree delegated to the user it uses that subtree."""
+
+    def test_unprivileged_limits_are_refused_once_each_naming_the_fix(self):
+        res = self.box.run(["true"], profiles=["ci"])
+        if res.rc == 0:
+            self.skipTest("this host gives agentbox a cgroup for the limits: %s" % res.err)
+        self.assertRc(res, abtest.EXIT_SETUP)
+        self.assertEqual(1, res.err.count("limits.memory"), res.err)
+        self.assertEqual(1, res.err.count("limits.pids"), res.err)
+        self.assertIn("Delegate=yes", res.err)
+
+    def test_run_inside_a_cgroup_delegated_to_the_user(self):
+        """The subtree a `systemd-run --user --scope -p Delegate=yes` would give, made by hand:
+        a cgroup v2 directory owned by the user, agentbox started inside it."""
+        import pwd
+        import shutil
+        if not abtest.IS_ROOT:
+            self.skipTest("making a delegated cgroup needs root")
+        mount = cgroup2_mount()
+        if mount is None:
+            self.skipTest("no cgroup v2 hierarchy")
+        nobody = pwd.getpwnam("nobody")
+        d = os.path.join(mount, "agentbox-test-%s" % os.urandom(4).hex())
+        os.mkdir(d)
+
+        def remove():
+            for root, dirs, _ in os.walk(d, topdown=False):
+                for x in dirs:
+                    os.rmdir(os.path.join(root, x))
+            os.rmdir(d)
+        self.addCleanup(remove)
+        for f in ("", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
+            os.chown(os.path.join(d, f), nobody.pw_uid, nobody.pw_gid)
+        home = os.path.join(self.box.root, "nobody-home")
+        project = os.path.join(home, "proj")
+        os.makedirs(project)
+        shutil.chown(home, nobody.pw_uid, nobody.pw_gid)
+        shutil.chown(project, nobody.pw_uid, nobody.pw_gid)
+        env = "env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=%s LANG=C.UTF-8" % home
+
+        def as_user(cmd):
+            # The user's shell is moved in by root (moving needs write access to the cgroup
+            # both have in common, the root here), as systemd does for a scope.
+            script = 'echo $$; read go; cd %s && exec %s %s </dev/null' % (project, env, cmd)
+            p = subprocess.Popen(["runuser", "-u", "nobody", "--", "sh", "-c", script],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            pid = p.stdout.readline().strip()
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(pid)
+            out, err = p.communicate("go\n", timeout=120)
+            return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+        with open(os.path.join(mount, "cgroup.controllers")) as f:
+            available = f.read().split()
+        res = as_user("%s run -q -p ci -- cat /proc/self/cgroup" % AGENTBOX)
+        doctor = as_user("%s doctor --json" % AGENTBOX)
+        self.assertEqual(0, doctor.returncode, doctor.stderr)
+        row = {r["name"]: r for r in json.loads(doctor.stdout)}["cgroup v2 delegation"]
+        if "memory" in available and "pids" in available:
+            self.assertEqual(0, res.returncode, res.stderr)
+            self.assertTrue(row["ok"], row)
+            with open(os.path.join(d, "cgroup.subtree_control")) as f:
+                self.assertLessEqual({"memory", "pids"}, set(f.read().split()))
+            self.assertIn(os.path.basename(d) + "/agentbox-", res.stdout)
+        else:
+            # A hybrid host (memory and pids on cgroup v1): the subtree cannot have them, and
+            # both the refusal and doctor say what would.
+            self.assertEqual(abtest.EXIT_SETUP, res.returncode, res.stderr)
+            self.assertEqual(1, res.stderr.count("limits.memory"), res.stderr)
+            self.assertEqual(1, res.stderr.count("limits.pids"), res.stderr)
+            self.assertIn("Delegate=yes", res.stderr)
+            self.assertFalse(row["ok"], row)
+            self.assertIn("Delegate=yes", row["fix"])
+
+
 if __name__ == "__main__":
     abtest.main()

@@ -33,7 +33,7 @@ class Summary(abtest.BoxTest):
         self.assertNotIn("denied", res.err)  # nothing was
         self.assertEqual(3, js["exit_code"])
         self.assertGreater(js["wall_seconds"], 0)
-        self.assertEqual({"syscalls": {}, "connections": {}}, js["denied"])
+        self.assertEqual({"syscalls": {}, "connections": {}, "landlock": {}}, js["denied"])
 
     def test_denied_system_calls_are_counted(self):
         res, js = self.run_with_summary([probe("syscalls"), "mount", "mount", "bpf"])
@@ -80,6 +80,119 @@ class Summary(abtest.BoxTest):
             os.close(wfd)
         self.assertRc(res, 3)
         self.assertIn("summary", res.err)
+
+
+def landlock_abi():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(VERSION)
+
+
+def audit_enabled(value=None):
+    """Kernel audit's "enabled" (AUDIT_GET), after setting it to VALUE (AUDIT_SET) if given:
+    what the test needs to see Landlock's records, put back afterwards. Root only."""
+    import socket
+    import struct
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)  # NETLINK_AUDIT
+    try:
+        if value is not None:
+            body = struct.pack("=8I", 1, value, 0, 0, 0, 0, 0, 0)  # mask: AUDIT_STATUS_ENABLED
+            s.send(struct.pack("=IHHII", 16 + len(body), 1001, 1 | 4, 1, 0) + body)
+            s.recv(8192)  # the ack
+        s.send(struct.pack("=IHHII", 16, 1000, 1, 2, 0))
+        while True:
+            d = s.recv(8192)
+            if struct.unpack("=H", d[4:6])[0] == 1000:
+                return struct.unpack("=I", d[20:24])[0]
+    finally:
+        s.close()
+
+
+class LandlockDenials(abtest.BoxTest):
+    """Issue 19: every Landlock denial agentbox can observe is logged and counted like the
+    seccomp ones. As root with kernel audit enabled (ABI 7) it reads the kernel's records;
+    elsewhere it cannot, and doctor says so and why."""
+
+    def bind_in_rw_dir(self):
+        """A unix socket bound in a --rw directory: the mounts allow the write, Landlock does
+        not (make_sock only in the sandbox's own places), so the refusal is Landlock's."""
+        rw = os.path.join(self.box.outside, "rw")
+        os.makedirs(rw)
+        script = ("import socket,sys\n"
+                  "s=socket.socket(socket.AF_UNIX)\n"
+                  "try:\n    s.bind(sys.argv[1]); print('bound')\n"
+                  "except OSError as e:\n    print('refused', e.errno)\n")
+        return Summary.run_with_summary(self, ["python3", "-c", script, os.path.join(rw, "s.sock")],
+                                        args=["--rw", rw])
+
+    def test_socket_planted_in_writable_dir_is_logged_and_counted(self):
+        if not abtest.IS_ROOT:
+            self.skipTest("reading the kernel's audit records needs root (doctor test below)")
+        if landlock_abi() < 7:
+            self.skipTest("Landlock reports denials to audit from ABI 7 (Linux 6.15)")
+        before = audit_enabled()
+        self.addCleanup(audit_enabled, before)
+        if before == 0:
+            audit_enabled(1)
+        res, js = self.bind_in_rw_dir()
+        self.assertRc(res, 0)
+        self.assertIn("refused 13", res.out, res)
+        counted = js["denied"]["landlock"]
+        self.assertEqual(1, len(counted), js)
+        (what, times), = counted.items()
+        self.assertEqual(1, times)
+        # A creation is reported on the directory it would be made in.
+        self.assertTrue(what.startswith("fs.make_sock ") and what.endswith("/outside/rw"), what)
+        self.assertRegex(res.err, r"denied 1 access\(es\) by Landlock \(.*fs\.make_sock")
+        with open(os.path.join(self.box.sessions()[-1], "log.jsonl")) as f:
+            logged = [json.loads(l) for l in f if '"landlock.denied"' in l]
+        self.assertEqual(1, len(logged), logged)
+        e = logged[0]
+        self.assertEqual("fs.make_sock", e["blockers"])
+        self.assertTrue(e["path"].endswith("/outside/rw"), e)
+        self.assertEqual("bind", e.get("syscall"), e)
+        self.assertEqual(13, e.get("errno"), e)
+
+    def test_denials_of_another_sandbox_are_not_counted(self):
+        """Two runs at once: each counts its own denial, never the other's."""
+        if not abtest.IS_ROOT or landlock_abi() < 7:
+            self.skipTest("needs root and Landlock ABI 7")
+        before = audit_enabled()
+        self.addCleanup(audit_enabled, before)
+        if before == 0:
+            audit_enabled(1)
+        import subprocess
+        rw = os.path.join(self.box.outside, "other")
+        os.makedirs(rw)
+        # The other sandbox keeps making denials for the whole of our run.
+        loop = ("import socket,time\n"
+                "for i in range(60):\n"
+                "    try: socket.socket(socket.AF_UNIX).bind('%s/x%%d' %% i)\n"
+                "    except OSError: pass\n"
+                "    time.sleep(0.05)\n" % rw)
+        other = subprocess.Popen(self.box.argv(["python3", "-c", loop], args=["--rw", rw],
+                                               probes=False),
+                                 env=self.box.env(), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        self.addCleanup(other.wait)
+        self.addCleanup(other.kill)
+        res, js = self.bind_in_rw_dir()
+        self.assertRc(res, 0)
+        self.assertEqual(1, sum(js["denied"]["landlock"].values()), js)
+
+    def test_doctor_says_whether_landlock_denials_are_logged(self):
+        res = self.host_run([abtest.AGENTBOX, "doctor", "--json"])
+        rows = {f["name"]: f for f in json.loads(res.out)}
+        row = rows.get("Landlock denials logged")
+        self.assertIsNotNone(row, res.out)
+        if not abtest.IS_ROOT:
+            self.assertFalse(row["ok"])
+            self.assertIn("CAP_AUDIT_READ", row["detail"])
+            self.assertIn("root", row["fix"])
+        elif landlock_abi() >= 7:
+            self.assertEqual(audit_enabled() != 0, row["ok"], row)
+            if not row["ok"]:
+                self.assertIn("auditctl -e 1", row["fix"])
 
 
 if __name__ == "__main__":

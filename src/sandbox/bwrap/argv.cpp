@@ -107,8 +107,9 @@ std::vector<policy::Weakening> check(const policy::Plan& plan) {
         add_w("filesystem.proc", {},
               "the bwrap backend starts agentbox's init through /proc inside the sandbox");
     for (const policy::Limit& l : plan.limits) {
-        if (l.value == 0) continue;
         using policy::Mechanism;
+        // Mechanism none is already one of the plan's weakenings (compile): not twice.
+        if (l.value == 0 || l.how == Mechanism::none) continue;
         bool ok = false;
         if (l.name == "memory" || l.name == "pids")
             ok = l.how == Mechanism::cgroup1 || l.how == Mechanism::cgroup2;

@@ -69,7 +69,49 @@ std::string unique_name() {
            std::to_string(ts.tv_nsec);
 }
 
+bool controller_listed(const std::string& list, const std::string& name) {
+    for (const auto& c : util::split(util::trim(list), ' '))
+        if (c == name) return true;
+    return false;
+}
+
 }  // namespace
+
+void enable_controllers(const std::string& parent, const std::vector<std::string>& names) {
+    const std::string control = parent + "/cgroup.subtree_control";
+    std::string want;
+    for (const std::string& n : names)
+        if (!controller_listed(read_text(control), n)) want += (want.empty() ? "+" : " +") + n;
+    if (want.empty()) return;
+    const int fd = ::open(control.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw sys::SysError("open", control, errno);
+    ssize_t n = ::write(fd, want.data(), want.size());
+    int err = errno;
+    if (n < 0 && err == EBUSY) {
+        // cgroup v2 keeps processes out of a cgroup that hands controllers to its children
+        // ("no internal processes"), and a delegated scope holds agentbox itself (and the
+        // shell it was started from). They move into a leaf of their own, left in place: the
+        // scope ends with them.
+        const std::string leaf = parent + "/agentbox-leaf";
+        if (::mkdir(leaf.c_str(), 0755) < 0 && errno != EEXIST) {
+            err = errno;
+            ::close(fd);
+            throw sys::SysError("mkdir", leaf, err);
+        }
+        std::istringstream procs(read_text(parent + "/cgroup.procs"));
+        std::string pid;
+        while (std::getline(procs, pid)) {
+            try {
+                write_file(leaf + "/cgroup.procs", pid);
+            } catch (const sys::SysError&) {  // one that exited meanwhile (ESRCH)
+            }
+        }
+        n = ::write(fd, want.data(), want.size());
+        err = errno;
+    }
+    ::close(fd);
+    if (n < 0) throw sys::SysError("write(" + want + ")", control, err);
+}
 
 Cgroups::Cgroups(Cgroups&& o) noexcept
     : dirs_(std::move(o.dirs_)), v1_procs_(std::move(o.v1_procs_)),
@@ -106,6 +148,11 @@ Cgroups Cgroups::create(const policy::Plan& plan) {
                 if (plan.cgroup_parent.empty())
                     throw sys::SysError("cgroup v2 (no delegated directory in the plan)",
                                         ENOENT);
+                // The controllers this run's limits need, handed down to our child.
+                std::vector<std::string> needed;
+                for (const policy::Limit& m : plan.limits)
+                    if (m.value != 0 && m.how == Mechanism::cgroup2) needed.push_back(m.name);
+                enable_controllers(plan.cgroup_parent, needed);
                 v2_dir = plan.cgroup_parent + "/" + name;
                 if (::mkdir(v2_dir.c_str(), 0755) < 0)
                     throw sys::SysError("mkdir", v2_dir, errno);

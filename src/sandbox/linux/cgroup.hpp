@@ -17,6 +17,12 @@ namespace agentbox::sandbox::lnx {
 // "4:memory:/a/b\n0::/c\n" -> "/a/b" for "memory", "/c" for "" (the v2 line).
 std::string own_cgroup(const std::string& proc_self_cgroup, const std::string& controller);
 
+// Makes `names` (memory, pids) available to the children of the delegated cgroup `parent`
+// (+NAME in its cgroup.subtree_control). The processes in `parent` itself -- agentbox, the
+// shell of a `systemd-run --scope` -- move into a leaf child first when the kernel requires
+// it. Throws SysError naming the file.
+void enable_controllers(const std::string& parent, const std::vector<std::string>& names);
+
 class Cgroups {
 public:
     Cgroups() = default;

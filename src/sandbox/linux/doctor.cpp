@@ -16,6 +16,7 @@
 
 #include "sandbox/choose.hpp"
 #include "sandbox/linux/hardening.hpp"
+#include "sandbox/linux/landlock_audit.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -93,12 +94,19 @@ Feature cgroup2_feature(const policy::HostFacts& facts) {
         f.detail = "memory and pids limits in " + facts.cgroup2_delegated;
         return f;
     }
+    // The way that works without root: agentbox inside a cgroup v2 subtree delegated to the
+    // user, which it uses for each run (cgroup.cpp).
+    const std::string delegate =
+        "systemd-run --user --scope -p Delegate=yes agentbox run ..., or agentbox inside any "
+        "cgroup v2 directory whose cgroup.procs and cgroup.subtree_control you own";
     if (!unified_only()) {
-        f.detail = "memory and pids controllers are on cgroup v1 here (hybrid hierarchy)";
-        f.fix = "boot with systemd.unified_cgroup_hierarchy=1, or run as root to use cgroup v1";
+        f.detail = "memory and pids controllers are on cgroup v1 here (hybrid hierarchy), so "
+                   "no delegated cgroup v2 subtree can have them";
+        f.fix = "boot with systemd.unified_cgroup_hierarchy=1, then " + delegate +
+                "; or run as root to use cgroup v1";
     } else {
-        f.detail = "no writable cgroup with the memory and pids controllers";
-        f.fix = "systemd-run --user --scope -p Delegate=yes agentbox run ...";
+        f.detail = "agentbox is not in a writable cgroup with the memory and pids controllers";
+        f.fix = delegate;
     }
     return f;
 }
@@ -207,6 +215,20 @@ std::vector<Feature> doctor(const policy::HostFacts& facts) {
     out.push_back(notif);
 
     out.push_back(landlock_feature(facts.landlock_abi));
+    if (facts.landlock_abi >= 1) {
+        // Denied accesses fail either way; what varies is whether the log can show them.
+        Feature seen{"Landlock denials logged", false, "", "", false};
+        if (facts.landlock_abi < 7) {
+            seen.detail = "not logged: Landlock ABI 7 (Linux 6.15) reports denials to audit";
+            seen.fix = "Linux 6.15+";
+        } else {
+            const LandlockAuditStatus st = landlock_audit_status();
+            seen.ok = st.observable;
+            seen.detail = st.detail;
+            seen.fix = st.fix;
+        }
+        out.push_back(seen);
+    }
 
     // Mode proxy needs only what the sandbox needs anyway (its own network namespace); what
     // varies is how hard a tool that ignores the proxy variables is stopped.

@@ -31,6 +31,9 @@ struct [[gnu::packed]] PathBeneathAttr {
 };
 
 constexpr unsigned kCreateRulesetVersion = 1u << 0;
+// ABI 7: the kernel logs denials only of the program that called restrict_self unless told
+// to go on after an execve, and the command is always a later program (landlock_audit.hpp).
+constexpr unsigned kRestrictSelfLogNewExecOn = 1u << 1;
 constexpr int kRulePathBeneath = 1;
 constexpr int kRuleNetPort = 2;  // ABI 4
 struct NetPortAttr {
@@ -75,8 +78,8 @@ int create_ruleset(const ll::RulesetAttr* attr, std::size_t size, unsigned flags
 int add_rule(int ruleset, int type, const void* attr) {
     return static_cast<int>(::syscall(SYS_landlock_add_rule, ruleset, type, attr, 0));
 }
-int restrict_self(int ruleset) {
-    return static_cast<int>(::syscall(SYS_landlock_restrict_self, ruleset, 0));
+int restrict_self(int ruleset, unsigned flags) {
+    return static_cast<int>(::syscall(SYS_landlock_restrict_self, ruleset, flags));
 }
 
 // Every filesystem right this ABI knows: handling all of them is what makes the ruleset deny
@@ -173,7 +176,8 @@ int apply_landlock(const policy::LandlockPlan& plan, int* enforced_abi, StepErro
         }
     // Needs no_new_privs or CAP_SYS_ADMIN in our user namespace: the native child still holds
     // the latter here; under bubblewrap, bwrap has set the former.
-    if (restrict_self(ruleset.fd) < 0) return fail(e, "landlock_restrict_self", "", errno);
+    const unsigned flags = kernel_abi >= 7 ? ll::kRestrictSelfLogNewExecOn : 0;
+    if (restrict_self(ruleset.fd, flags) < 0) return fail(e, "landlock_restrict_self", "", errno);
     *enforced_abi = abi;
     return 0;
 }

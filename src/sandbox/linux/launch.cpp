@@ -223,6 +223,8 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     if (io.ready) io.ready(prepared);
     util::phases::mark("ready");
     starter.before_go(pid);
+    // Listening before the command may run: no denial of it goes unheard.
+    LandlockAudit landlock = LandlockAudit::open();
     go.let("write(go)");
     util::phases::mark("go");
 
@@ -236,6 +238,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     s.signal_fd = signals.fd();
     s.proxy = proxy ? &*proxy : nullptr;
     s.raw = raw ? &*raw : nullptr;
+    s.landlock = &landlock;
     starter.supervise_as(s);
     supervise_to_end(plan, *rules, io, sink, s, guard, cgroups, out);
     util::phases::mark("ended");

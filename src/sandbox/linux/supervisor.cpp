@@ -225,10 +225,20 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         proxy = std::make_unique<net::Proxy>(std::move(o), std::move(fd));
     };
 
+    // Landlock's denials are placed by pid namespace: init's, ours to read (native) or sent
+    // by init (bwrap, below).
+    LandlockAudit* const landlock = s.landlock != nullptr && s.landlock->active() ? s.landlock
+                                                                                   : nullptr;
+    if (landlock && !s.init_reports_start) landlock->set_sandbox(s.pid);
+    auto place_landlock = [&] {
+        if (landlock && s.init_reports_start && passed.init)
+            landlock->set_sandbox(pid_of_pidfd(*passed.init));
+    };
+
     // Until init exits, or says that the command and everything else in the sandbox is gone
     // (init.cpp, finish); in the second case init's own exit is left to the caller.
     while (!st.init_exited && !st.done) {
-        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, ANSWERS, TTY, N };
+        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, ANSWERS, TTY, LANDLOCK, N };
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
         p[PIDFD] = {s.pidfd, POLLIN, 0};
@@ -244,6 +254,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (proxy) p[PROXY] = {proxy->event_fd(), POLLIN, 0};
         if (proxy) p[ANSWERS] = {asks.answers_fd(), POLLIN, 0};
         if (paused) p[TTY] = {asks.tty_fd(), POLLIN, 0};
+        if (landlock) p[LANDLOCK] = {landlock->fd(), POLLIN, 0};
 
         if (::poll(p, N, -1) < 0) {
             if (errno == EINTR) continue;
@@ -254,6 +265,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (p[REPORT].revents && reports.read()) {
             // Init sent its pidfd before the command could exec, so it is queued by now.
             drain_sync();
+            place_landlock();
             if (!reports.failure() && init_ran()) {
                 out.started = true;
                 util::phases::mark("exec");
@@ -267,6 +279,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
                 listener_taken = true;
             }
             take_master();
+            place_landlock();
             try {
                 take_proxy();
             } catch (...) {
@@ -274,6 +287,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
                 throw;
             }
         }
+        if (p[LANDLOCK].revents) landlock->handle(sink);
         if (p[PROXY].revents) deliver();
         if (p[ANSWERS].revents) asks.on_answers(*proxy);
         if (p[TTY].revents && proxy) asks.on_tty(*proxy);
@@ -333,6 +347,8 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         struct pollfd p {s.sync_fd, POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) break;
     }
+    place_landlock();
+    if (landlock) landlock->finish(sink);  // every process is gone: their last denials
     in_order.flush();  // no exec after all (it failed, or the sandbox was ended first)
     if (passed.listener && !listener_taken) ::close(*passed.listener);
     if (passed.init) ::close(*passed.init);

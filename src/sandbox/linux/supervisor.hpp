@@ -17,6 +17,7 @@
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/guards.hpp"
+#include "sandbox/linux/landlock_audit.hpp"
 #include "sandbox/linux/pty.hpp"
 #include "sandbox/linux/report.hpp"
 #include "seccomp/rules.hpp"
@@ -42,6 +43,9 @@ struct Supervised {
     // The user's terminal in raw mode for the relay (Io::tty), or null: a prompt puts it back
     // to the user's own mode while it asks.
     RawMode* raw = nullptr;
+    // Landlock's denials from the kernel's audit records, opened before the command could run
+    // (inactive when this host does not let us see them).
+    LandlockAudit* landlock = nullptr;
 };
 
 // A backend's launch around `run(out)`: a failure it throws is a setup failure (125) with its
