@@ -55,13 +55,14 @@ std::string text_of(const Json& v, std::size_t list_limit = 0) {
         const std::string s = v.get<std::string>();
         return plain(s) ? s : util::quote(s);
     }
-    if (v.is_array() && list_limit != 0 && v.size() > list_limit) {
-        // The first few, then the count; `log --full` prints them all.
+    const auto has_name = [](const Json& e) { return e.is_object() && e.contains("name"); };
+    if (v.is_array() && list_limit != 0 && v.size() > list_limit &&
+        (has_name(v[0]) || !v[0].is_structured())) {
+        // The first few, then the count; `log --full` prints them all. (Other lists of objects
+        // are a count anyway.)
         std::vector<std::string> parts;
         for (std::size_t i = 0; i < 3; ++i)
-            parts.push_back(v[i].is_object() && v[i].contains("name") ? text_of(v[i]["name"])
-                            : v[i].is_structured()                    ? std::string("{...}")
-                                                                      : text_of(v[i]));
+            parts.push_back(has_name(v[i]) ? text_of(v[i]["name"]) : text_of(v[i]));
         return "[" + util::join(parts, " ") + " ... (" + std::to_string(v.size()) +
                " in all; --full lists them)]";
     }
