@@ -146,13 +146,15 @@ _agentbox() {
         -o | --output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --format) COMPREPLY=($(compgen -W "tar tar.gz tar.zst patch" -- "$cur")); return ;;
         --approver) COMPREPLY=($(compgen -c -- "$cur")); return ;;
+        --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         esac
         local flags="-s --session -C --project -h --help"
         case $cmd in
-        diff) flags+=" --stat --name-status --json --binary --no-pager" ;;
-        commit) flags+=" --force -n --dry-run --approver" ;;
-        undo) flags+=" --force" ;;
-        export) flags+=" -o --output --format --force" ;;
+        diff) flags+=" --stat --name-status --json --binary --no-pager --color" ;;
+        commit) flags+=" --force -n --dry-run --approver --json" ;;
+        discard) flags+=" --json" ;;
+        undo) flags+=" --force --json" ;;
+        export) flags+=" -o --output --format --force --json" ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -165,7 +167,7 @@ _agentbox() {
         -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         esac
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "-C --project --json --follow --verify -h --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "-C --project --json --follow --verify --no-pager --full -h --help" -- "$cur"))
         else
             # A session id, or the path of a log file.
             COMPREPLY=($(compgen -W "$(_agentbox_sessions)" -- "$cur"))

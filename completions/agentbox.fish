@@ -111,6 +111,8 @@ complete -c agentbox -n "__agentbox_using commit" -s n -l dry-run
 complete -c agentbox -n "__agentbox_using commit" -l approver -x -a '(__fish_complete_command)' -d 'Approval command'
 complete -c agentbox -n "__agentbox_using diff" -l binary
 complete -c agentbox -n "__agentbox_using diff" -l no-pager
+complete -c agentbox -n "__agentbox_using diff" -l color -x -a 'auto always never' -d 'Colour the output'
+complete -c agentbox -n "__agentbox_using commit discard undo export" -l json -d 'Print JSON'
 complete -c agentbox -n "__agentbox_using undo export" -l force
 complete -c agentbox -n "__agentbox_using diff commit discard undo export" -s s -l session -x -a '(__agentbox_sessions)' -d 'Session id or prefix'
 complete -c agentbox -n "__agentbox_using diff commit discard undo export" -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
@@ -120,6 +122,8 @@ complete -c agentbox -n "__agentbox_using log" -s C -l project -x -a '(__fish_co
 complete -c agentbox -n "__agentbox_using log" -l json -d 'Print the raw JSON lines'
 complete -c agentbox -n "__agentbox_using log" -l follow -d 'Keep printing until the session ends'
 complete -c agentbox -n "__agentbox_using log" -l verify -d 'Check chain, sequence and signatures'
+complete -c agentbox -n "__agentbox_using log" -l no-pager -d 'Never start a pager'
+complete -c agentbox -n "__agentbox_using log" -l full -d 'Print lists in full'
 
 # Positional arguments: a session id (diff and commit then take paths; log also takes the
 # path of a log file).

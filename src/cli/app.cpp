@@ -59,6 +59,39 @@ void Cli::add(std::string_view name) {
     else if (name == "help") help_cmd_ = register_help(app_, help_);
 }
 
+// `diff --stats`: CLI11 says only that the argument was not expected; name the closest option
+// of that command instead. Returns when no unknown option is found (CLI11's message stands).
+void Cli::suggest_option(std::string_view command, const std::vector<std::string>& args) {
+    const CLI::App* sub = nullptr;
+    try {
+        sub = app_.get_subcommand(std::string(command));
+    } catch (const CLI::OptionNotFound&) {
+        return;
+    }
+    // The command's options and those of its own subcommands (profile list --names).
+    std::vector<std::string> known;
+    std::vector<const CLI::App*> todo{sub};
+    while (!todo.empty()) {
+        const CLI::App* a = todo.back();
+        todo.pop_back();
+        for (const CLI::Option* opt : a->get_options()) {
+            for (const std::string& name : opt->get_lnames()) known.push_back("--" + name);
+            for (const std::string& name : opt->get_snames()) known.push_back("-" + name);
+        }
+        for (const CLI::App* child : a->get_subcommands([](const CLI::App*) { return true; }))
+            todo.push_back(child);
+    }
+    for (const std::string& a : args) {
+        if (a == "--") break;
+        if (!a.starts_with("--")) continue;
+        const std::string flag = a.substr(0, a.find('='));
+        if (std::find(known.begin(), known.end(), flag) != known.end()) continue;
+        const std::string near = util::nearest(flag, known);
+        throw UsageError(std::string(command) + ": unknown option " + util::quote(flag) +
+                         (near.empty() ? std::string() : " (did you mean " + util::quote(near) + "?)"));
+    }
+}
+
 void Cli::parse(int argc, const char* const* argv) {
     static constexpr std::string_view kCommands[] = {
         "run",     "sessions", "diff",    "commit", "discard",     "undo", "export",
@@ -94,7 +127,12 @@ void Cli::parse(int argc, const char* const* argv) {
 
     // CLI11 consumes its argument vector from the back.
     std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app_.parse(reversed);
+    try {
+        app_.parse(reversed);
+    } catch (const CLI::ExtrasError&) {
+        if (cmd) suggest_option(word, args);
+        throw;
+    }
 
     if (parsed(run_cmd_)) {
         std::vector<std::string> before = run_cmd_->remaining();

@@ -31,6 +31,7 @@ public:
 
 private:
     void add(std::string_view name);
+    void suggest_option(std::string_view command, const std::vector<std::string>& args);
     static bool parsed(const CLI::App* cmd) { return cmd != nullptr && cmd->parsed(); }
 
     CLI::App app_;

@@ -80,21 +80,92 @@ void page(const std::string& text, bool no_pager) {
     p.write(text);
 }
 
+std::string PatchColour::line_of(std::string_view line) {
+    // Header lines until a hunk starts; in a hunk, a line's first character says what it is
+    // (a removed line reading "--- x" is content there, not a header).
+    if (line.starts_with("diff --git ")) in_hunk_ = false;
+    if (line.starts_with("@@")) {
+        in_hunk_ = true;
+        return paint_if(true, Style::cyan, line);
+    }
+    if (!in_hunk_) return paint_if(true, Style::bold, line);
+    if (line.starts_with('+')) return paint_if(true, Style::green, line);
+    if (line.starts_with('-')) return paint_if(true, Style::red, line);
+    return std::string(line);
+}
+
+std::string PatchColour::feed(std::string_view piece) {
+    std::string out;
+    held_.append(piece);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = held_.find('\n', start)) != std::string::npos; start = nl + 1)
+        out += line_of(std::string_view(held_).substr(start, nl - start)) + "\n";
+    held_.erase(0, start);
+    return out;
+}
+
+std::string PatchColour::finish() {
+    std::string out = held_.empty() ? std::string() : line_of(held_);
+    held_.clear();
+    return out;
+}
+
+std::string colour_stat(const std::string& stat) {
+    std::string out;
+    for (std::size_t start = 0; start < stat.size();) {
+        std::size_t nl = stat.find('\n', start);
+        if (nl == std::string::npos) nl = stat.size();
+        const std::string_view line = std::string_view(stat).substr(start, nl - start);
+        // The graph follows the last '|': a file name may hold one, the graph may not.
+        // The graph follows the last '|' (a file name may hold one) and a count: " 12 ++--".
+        // Anything else there ("Bin 0 -> 12 bytes") is left as it is.
+        const std::size_t bar = line.rfind('|');
+        std::size_t graph = bar == std::string_view::npos ? line.size() : bar + 1;
+        while (graph < line.size() && line[graph] == ' ') ++graph;
+        const std::size_t digits = graph;
+        while (graph < line.size() && line[graph] >= '0' && line[graph] <= '9') ++graph;
+        const bool is_graph = graph > digits && line.find_first_not_of("+- ", graph) == std::string_view::npos;
+        if (!is_graph) {
+            out += line;
+        } else {
+            out += line.substr(0, graph);
+            for (std::size_t i = graph; i < line.size();) {
+                const char c = line[i];
+                std::size_t j = i + 1;
+                if (c == '+' || c == '-') {
+                    while (j < line.size() && line[j] == c) ++j;
+                    out += paint_if(true, c == '+' ? Style::green : Style::red,
+                                    line.substr(i, j - i));
+                } else {
+                    out += c;
+                }
+                i = j;
+            }
+        }
+        if (nl < stat.size()) out += '\n';
+        start = nl + 1;
+    }
+    return out;
+}
+
 void show_patch(const std::vector<stage::Change>& cs, const std::string& upper,
-                const std::string& project, const stage::PatchOptions& opts, bool no_pager) {
+                const std::string& project, const stage::PatchOptions& opts, bool no_pager,
+                bool colour) {
     Pager out(no_pager);
-    // Raw bytes to a pipe or file (git apply needs them); on a terminal, nothing in a file's
-    // content may drive it, and each escape is marked (reverse video) when colour is on, so
-    // that it cannot be mistaken for the same letters in the file.
-    const bool terminal = ::isatty(1) == 1;
-    const bool colour = terminal && colour_enabled(1);
+    // Raw bytes to a pipe or file (git apply needs them); on a terminal, or in colour, nothing
+    // in a file's content may drive the terminal, and each escape is marked (reverse video)
+    // when colour is on, so that it cannot be mistaken for the same letters in the file.
+    const bool escaped = colour || ::isatty(1) == 1;
     const std::string_view on = colour ? "\x1b[7m" : "", off = colour ? "\x1b[27m" : "";
+    PatchColour painter;
     try {
         stage::patch(cs, upper, project, opts, [&](std::string_view piece) {
-            if (terminal) out.write(util::escape_content_for_terminal(piece, on, off));
-            else out.write(piece);
+            const std::string safe =
+                escaped ? util::escape_content_for_terminal(piece, on, off) : std::string(piece);
+            out.write(colour ? painter.feed(safe) : safe);
             if (out.gone()) throw ReaderGone{};
         });
+        if (colour) out.write(painter.finish());
     } catch (const ReaderGone&) {
     }
 }
@@ -120,10 +191,16 @@ CLI::App* register_diff(CLI::App& app, DiffOptions& o) {
     ns->excludes(js);
     cmd->add_flag("--binary", o.binary, "Binary files as git binary patches (applicable)");
     cmd->add_flag("--no-pager", o.no_pager, "Never start a pager");
+    cmd->add_option("--color", o.color,
+                    "Colour the patch and --stat: auto (on a terminal, unless NO_COLOR is set), "
+                    "always, never")
+        ->expected(0, 1)
+        ->default_str("always");
     return cmd;
 }
 
 int run_diff(const DiffOptions& o) {
+    const bool colour = colour_wanted(1, o.color);
     const auto target = stage_args::split(o.session, o.args);
     stage::Session s = stage_args::open_session(o.project, target.session);
     const std::string& project = s.meta().project;
@@ -138,14 +215,15 @@ int run_diff(const DiffOptions& o) {
     } else if (o.name_status) {
         page(stage::name_status(stage::with_deleted_entries(cs, project)), true);
     } else if (o.stat) {
-        page(stage::stat(cs, s.upper(), project, ::isatty(1) == 1 ? terminal_width() : 80),
-             o.no_pager);
+        const std::string stat =
+            stage::stat(cs, s.upper(), project, ::isatty(1) == 1 ? terminal_width() : 80);
+        page(colour ? colour_stat(stat) : stat, o.no_pager);
     } else {
         stage::PatchOptions opts;
         // DESIGN.md §2: the default patch is one `git apply` accepts, so binary and large
         // files carry their data whenever the patch goes anywhere but a terminal.
         opts.binary = o.binary || ::isatty(1) != 1;
-        show_patch(cs, s.upper(), project, opts, o.no_pager);
+        show_patch(cs, s.upper(), project, opts, o.no_pager, colour);
     }
     return 0;
 }
@@ -155,29 +233,64 @@ CLI::App* register_export(CLI::App& app, ExportOptions& o) {
     cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
         ->expected(0, 1);
     stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_option("-o,--output", o.output, "The file to write (- for stdout with --format patch)")
+    cmd->add_option("-o,--output", o.output,
+                    "The file to write; - for standard output (a patch unless --format says "
+                    "otherwise)")
         ->required();
     cmd->add_option("--format", o.format,
                     "tar, tar.gz, tar.zst or patch (default: from the file name)")
         ->check(CLI::IsMember({"tar", "tar.gz", "tar.zst", "patch"}));
     cmd->add_flag("--force", o.force, "Overwrite FILE if it exists");
+    cmd->add_flag("--json", o.json, "Print the session, the file, its format and the count as JSON");
     return cmd;
 }
 
 int run_export(const ExportOptions& o) {
+    const bool to_stdout = o.output == "-";
+    // Standard output carries the export itself; the JSON report would corrupt it.
+    if (to_stdout && o.json)
+        throw UsageError("export: --json reports on a file; with -o - standard output is the export");
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
     stage::Session s = stage_args::open_session(o.project, id);
     const std::string& project = s.meta().project;
     stage::recover(s);
     const auto cs = stage::changes(s.upper(), project);
-    const bool as_patch = o.format ? *o.format == "patch" : o.output.ends_with(".patch") ||
-                                                                 o.output.ends_with(".diff");
-    if (as_patch) {
+    // The format: --format, else the file's suffix; standard output has no name, and gets
+    // the patch it always got.
+    std::string format;
+    if (o.format) {
+        format = *o.format;
+    } else if (to_stdout || o.output.ends_with(".patch") || o.output.ends_with(".diff")) {
+        format = "patch";
+    } else {
+        try {
+            const stage::Format f = stage::format_for(o.output);
+            format = f == stage::Format::tar ? "tar" : f == stage::Format::tar_gz ? "tar.gz" : "tar.zst";
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--output: ") + e.what() +
+                             " (name it .tar, .tar.gz, .tar.zst or .patch, or pass --format)");
+        }
+    }
+    const auto report = [&] {
+        note("wrote " + std::to_string(cs.size()) + " change(s) of session " + s.meta().id +
+             " to " + (to_stdout ? std::string("standard output") : util::quote(o.output)) +
+             " (" + format + ")");
+        if (!o.json) return;
+        nlohmann::ordered_json j;
+        j["session"] = s.meta().id;
+        j["outcome"] = "exported";
+        util::put_text(j, "output", o.output);
+        j["format"] = format;
+        j["count"] = cs.size();
+        std::cout << stage_args::json_line(j) << std::flush;
+    };
+    if (format == "patch") {
         stage::PatchOptions opts;
         opts.binary = true;  // an exported patch must apply, binary files included
-        if (o.output == "-") {
+        if (to_stdout) {
             stage::patch(cs, s.upper(), project, opts,
                          [](std::string_view piece) { write_all(1, std::string(piece)); });
+            report();
             return 0;
         }
         if (!o.force && ::access(o.output.c_str(), F_OK) == 0)
@@ -195,22 +308,16 @@ int run_export(const ExportOptions& o) {
             throw;
         }
         if (std::fclose(f) != 0 || !ok) throw sys::SysError("write", o.output, errno);
-        note("wrote a patch of " + std::to_string(cs.size()) + " change(s) to " + o.output);
+        report();
         return 0;
     }
-    stage::Format fmt = stage::Format::from_name;
-    if (o.format) {
-        fmt = *o.format == "tar" ? stage::Format::tar
-              : *o.format == "tar.gz" ? stage::Format::tar_gz
-                                      : stage::Format::tar_zst;
-    } else {
-        try {
-            fmt = stage::format_for(o.output);
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(std::string("--output: ") + e.what() +
-                             " (name it .tar, .tar.gz, .tar.zst or .patch, or pass --format)");
-        }
-    }
+    const stage::Format fmt = format == "tar"      ? stage::Format::tar
+                              : format == "tar.gz" ? stage::Format::tar_gz
+                                                   : stage::Format::tar_zst;
+    // As tar does: an archive is not for a terminal's eyes, and its bytes could drive it.
+    if (to_stdout && ::isatty(1) == 1)
+        throw UsageError("export: refusing to write a " + format +
+                         " archive to a terminal (redirect standard output, or -o FILE)");
     nlohmann::ordered_json meta;
     meta["id"] = s.meta().id;
     util::put_text(meta, "project", project);
@@ -219,14 +326,17 @@ int run_export(const ExportOptions& o) {
     meta["status"] = s.meta().status;
     try {
         Progress progress("exporting", cs.size());
-        stage::export_archive(cs, s.upper(), o.output, fmt, meta.dump(), o.force,
-                              [&](std::size_t done, std::size_t) { progress.update(done); });
+        const auto step = [&](std::size_t done, std::size_t) { progress.update(done); };
+        if (to_stdout)
+            stage::export_archive_fd(cs, s.upper(), 1, "standard output", fmt, meta.dump(), step);
+        else
+            stage::export_archive(cs, s.upper(), o.output, fmt, meta.dump(), o.force, step);
     } catch (const sys::SysError& e) {
         if (e.err() == EEXIST)
             throw Failure(util::quote(o.output) + " exists (--force overwrites it)", exit_refused);
         throw;
     }
-    note("wrote " + std::to_string(cs.size()) + " change(s) to " + o.output);
+    report();
     return 0;
 }
 

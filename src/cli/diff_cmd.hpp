@@ -25,6 +25,7 @@ struct DiffOptions {
     bool json = false;
     bool binary = false;
     bool no_pager = false;
+    std::string color = "auto";  // --color=auto|always|never
 };
 
 struct ExportOptions {
@@ -34,6 +35,7 @@ struct ExportOptions {
     std::string output;
     std::optional<std::string> format;  // tar | tar.gz | tar.zst | patch
     bool force = false;
+    bool json = false;
 };
 
 CLI::App* register_diff(CLI::App& app, DiffOptions& o);
@@ -66,7 +68,28 @@ void page(const std::string& text, bool no_pager = false);
 // The patch of `cs` on standard output, a file at a time (memory does not grow with the size
 // of the change set's files): through the pager and escaped for the terminal
 // (util::escape_content_for_terminal) when it is one, as it is otherwise.
+// `colour`: headers bold, hunk lines cyan, added lines green, removed red, as git does; a
+// coloured patch is for reading, so its content is escaped as on a terminal.
 void show_patch(const std::vector<stage::Change>& cs, const std::string& upper,
-                const std::string& project, const stage::PatchOptions& opts, bool no_pager);
+                const std::string& project, const stage::PatchOptions& opts, bool no_pager,
+                bool colour);
+
+// A unified patch with colour added, fed in pieces that need not end at line ends. Pure.
+class PatchColour {
+public:
+    // The coloured text of the whole lines in `piece` (and of what was held from before);
+    // the last unfinished line is held for the next call.
+    std::string feed(std::string_view piece);
+    // What is still held, coloured.
+    std::string finish();
+
+private:
+    std::string line_of(std::string_view line);
+    std::string held_;
+    bool in_hunk_ = false;
+};
+
+// A diffstat's graph (the +/- after each '|') in green and red. Pure.
+std::string colour_stat(const std::string& stat);
 
 }  // namespace agentbox::cli

@@ -14,6 +14,7 @@
 #include "audit/chain.hpp"
 #include "audit/verify.hpp"
 #include "cli/context.hpp"
+#include "cli/diff_cmd.hpp"
 #include "cli/errors.hpp"
 #include "cli/term.hpp"
 #include "stage/session.hpp"
@@ -49,10 +50,21 @@ bool plain(std::string_view s) {
 
 // Every string that reaches the terminal passes through here or through an ASCII-only JSON
 // dump: log values can come from inside the sandbox (process names, paths).
-std::string text_of(const Json& v) {
+std::string text_of(const Json& v, std::size_t list_limit = 0) {
     if (v.is_string()) {
         const std::string s = v.get<std::string>();
         return plain(s) ? s : util::quote(s);
+    }
+    const auto has_name = [](const Json& e) { return e.is_object() && e.contains("name"); };
+    if (v.is_array() && list_limit != 0 && v.size() > list_limit &&
+        (has_name(v[0]) || !v[0].is_structured())) {
+        // The first few, then the count; `log --full` prints them all. (Other lists of objects
+        // are a count anyway.)
+        std::vector<std::string> parts;
+        for (std::size_t i = 0; i < 3; ++i)
+            parts.push_back(has_name(v[i]) ? text_of(v[i]["name"]) : text_of(v[i]));
+        return "[" + util::join(parts, " ") + " ... (" + std::to_string(v.size()) +
+               " in all; --full lists them)]";
     }
     if (v.is_array()) {
         // A list of objects with names reads as the names; other lists of objects as a count.
@@ -150,7 +162,7 @@ int verify_log(const Target& t) {
 // Prints the whole lines of `data` (from `pos`), returns where the unprinted rest starts.
 // `ended` is set when a session.end was printed.
 std::size_t print_lines(const std::string& data, std::size_t pos, bool json, bool colour,
-                        bool& ended) {
+                        bool& ended, std::size_t list_limit, std::string& out) {
     static const bool terminal = ::isatty(1) == 1;
     for (;;) {
         const std::size_t nl = data.find('\n', pos);
@@ -160,9 +172,9 @@ std::size_t print_lines(const std::string& data, std::size_t pos, bool json, boo
         if (json)
             // On a terminal the JSON line too may not drive it: C1 and bidi characters as
             // \uNNNN, which is still the same JSON.
-            std::cout << (terminal ? util::escape_content_for_terminal(line) : line) << '\n';
+            out += (terminal ? util::escape_content_for_terminal(line) : line) + '\n';
         else
-            std::cout << format_event_line(line, colour) << '\n';
+            out += format_event_line(line, colour, list_limit) + '\n';
         ended = line.find("\"event\":\"session.end\"") != std::string::npos;
     }
 }
@@ -179,7 +191,7 @@ long long writer_pid(const std::string& data) {
     }
 }
 
-int follow_log(const Target& t, bool json, bool colour) {
+int follow_log(const Target& t, bool json, bool colour, std::size_t list_limit) {
     std::string data;
     std::size_t printed = 0;
     bool ended = false;
@@ -197,8 +209,9 @@ int follow_log(const Target& t, bool json, bool colour) {
             data.append(buf, static_cast<std::size_t>(n));
             grew = true;
         }
-        printed = print_lines(data, printed, json, colour, ended);
-        std::cout.flush();
+        std::string out;
+        printed = print_lines(data, printed, json, colour, ended, list_limit, out);
+        std::cout << out << std::flush;
         if (grew) {
             idle = 0;
             continue;
@@ -216,7 +229,7 @@ int follow_log(const Target& t, bool json, bool colour) {
 
 }  // namespace
 
-std::string format_event_line(const std::string& line, bool colour) {
+std::string format_event_line(const std::string& line, bool colour, std::size_t list_limit) {
     Json j;
     try {
         j = Json::parse(line);
@@ -241,7 +254,7 @@ std::string format_event_line(const std::string& line, bool colour) {
         // KEY_base64 holds the exact bytes of a KEY that is not UTF-8 (util/json_text.hpp):
         // shown in place of KEY, escaped, rather than as base64 beside it.
         if (k.ends_with("_base64") && j.contains(k.substr(0, k.size() - 7))) continue;
-        std::string value = text_of(it.value());
+        std::string value = text_of(it.value(), list_limit);
         std::string raw;
         if (const auto b = j.find(k + "_base64");
             b != j.end() && b->is_string() && util::unbase64(b->get<std::string>(), raw))
@@ -263,6 +276,10 @@ CLI::App* register_log(CLI::App& app, LogOptions& o) {
                   "Check the hash chain, sequence and signature; exit 1 on any failure")
         ->excludes(follow)
         ->excludes(json);
+    cmd->add_flag("--no-pager", o.no_pager, "Never start a pager");
+    cmd->add_flag("--full", o.full,
+                  "Print every element of a list (the paths of a commit), not the first few "
+                  "and a count");
     return cmd;
 }
 
@@ -270,10 +287,14 @@ int run_log(const LogOptions& o) {
     const Target t = find_log(o);
     if (o.verify) return verify_log(t);
     const bool colour = !o.json && colour_enabled(1);
-    if (o.follow) return follow_log(t, o.json, colour);
+    const std::size_t list_limit = o.full || o.json ? 0 : kLogListLimit;
+    if (o.follow) return follow_log(t, o.json, colour, list_limit);
     const std::string data = sys::read_file(t.path);
     bool ended = false;
-    const std::size_t rest = print_lines(data, 0, o.json, colour, ended);
+    std::string out;
+    const std::size_t rest = print_lines(data, 0, o.json, colour, ended, list_limit, out);
+    // As git log: through the pager on a terminal (diff_cmd.hpp, Pager), unless --no-pager.
+    page(out, o.no_pager);
     if (rest < data.size() && !o.json) note("the last line is unfinished");
     return 0;
 }

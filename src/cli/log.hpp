@@ -4,6 +4,7 @@
 // 2 for usage.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -19,13 +20,19 @@ struct LogOptions {
     bool json = false;
     bool follow = false;
     bool verify = false;
+    bool no_pager = false;
+    bool full = false;  // lists (a commit's paths) in full, not as a count
 };
 
 CLI::App* register_log(CLI::App& app, LogOptions& opts);
 int run_log(const LogOptions& opts);
 
 // One log line as text: "HH:MM:SS.mmm #seq event key=value ...", values escaped for the
-// terminal, the envelope left out. `colour` paints the event name. Pure.
-std::string format_event_line(const std::string& line, bool colour);
+// terminal, the envelope left out. `colour` paints the event name. A list longer than
+// `list_limit` (0: no limit) is shown as its count and first items: a commit of 5,000 paths
+// is one readable line. Pure.
+inline constexpr std::size_t kLogListLimit = 10;
+std::string format_event_line(const std::string& line, bool colour,
+                              std::size_t list_limit = kLogListLimit);
 
 }  // namespace agentbox::cli

@@ -1,6 +1,7 @@
 #include "cli/review.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -126,8 +127,11 @@ Tally tally(const std::vector<Judged>& judged) {
 }
 
 // Commit what the rules allow without asking, and what `approved` names; the rest stays staged.
-std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
-                           const std::set<std::string>& approved, audit::Log* log) {
+RunReview commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
+                         const std::set<std::string>& approved, audit::Log* log,
+                         std::size_t staged) {
+    RunReview r;
+    r.changes = staged;
     // The conflict check and the commit under one lock; a change set gone stale meanwhile (a
     // commit from another terminal) is refused by stage::commit.
     const stage::SessionLock lock(s);
@@ -136,16 +140,48 @@ std::string commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
     const auto conflicts = stage::find_conflicts(s, sel.go);
     if (!conflicts.empty()) {
         for (const auto& c : conflicts) warn("conflict: " + util::quote(c.path) + " " + c.why);
-        return "nothing committed: " + std::to_string(conflicts.size()) +
-               " conflict(s); the session is kept (agentbox commit --force to overwrite)";
+        r.outcome = "conflict";
+        r.left_staged = staged;
+        r.line = "nothing committed: " + std::to_string(conflicts.size()) +
+                 " conflict(s); the session is kept (agentbox commit --force to overwrite)";
+        return r;
     }
-    const auto r = stage::commit(s, sel.go);
+    const auto done = stage::commit(s, sel.go);
     const auto left = stage::changes(s.upper(), s.meta().project);
     s.set_status(left.empty() ? "committed" : "staged");
-    if (log != nullptr) log_commit(*log, r.number, r.applied, r.stripped, left.size(), false);
-    return "committed " + std::to_string(r.applied.size()) + " change(s)" +
-           (left.empty() ? "" : ", " + std::to_string(left.size()) + " left staged");
+    if (log != nullptr) log_commit(*log, done.number, done.applied, done.stripped, left.size(), false);
+    r.committed = done.applied.size();
+    r.left_staged = left.size();
+    r.outcome = left.empty() ? "committed" : done.applied.empty() ? "held" : "partial";
+    r.line = "committed " + std::to_string(done.applied.size()) + " change(s)" +
+             (left.empty() ? "" : ", " + std::to_string(left.size()) + " left staged");
+    return r;
 }
+
+// Ctrl-C while agentbox itself asks: the question ends, the changes stay staged, and agentbox
+// says so before it exits (as 130) -- instead of dying of the signal mid-sentence. Installed
+// without SA_RESTART so that the read waiting for the answer returns.
+volatile sig_atomic_t g_interrupted = 0;
+
+class CatchInterrupt {
+public:
+    CatchInterrupt() {
+        g_interrupted = 0;
+        struct sigaction sa {};
+        sa.sa_handler = [](int) { g_interrupted = 1; };
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        ::sigaction(SIGINT, &sa, &old_);
+    }
+    ~CatchInterrupt() { ::sigaction(SIGINT, &old_, nullptr); }
+    CatchInterrupt(const CatchInterrupt&) = delete;
+    CatchInterrupt& operator=(const CatchInterrupt&) = delete;
+    static bool fired() { return g_interrupted != 0; }
+    static void clear() { g_interrupted = 0; }
+
+private:
+    struct sigaction old_ {};
+};
 
 // A line from the controlling terminal; nullopt at end of input. The terminal is put in
 // line mode with echo for the question (whatever mode the command or the relay left it in)
@@ -167,6 +203,7 @@ std::optional<std::string> ask_line(int tty, const std::string& prompt) {
         char ch;
         for (;;) {
             const ssize_t n = ::read(tty, &ch, 1);
+            if (n < 0 && errno == EINTR && CatchInterrupt::fired()) break;
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 if (!got.empty()) result = got;
@@ -190,22 +227,28 @@ void show_on_terminal(int tty, const std::vector<stage::Change>& cs, const stage
         if (saved >= 0) ::close(saved);
         return;
     }
-    show_patch(cs, s.upper(), s.meta().project, {}, false);
+    show_patch(cs, s.upper(), s.meta().project, {}, false, colour_enabled(tty));
     ::dup2(saved, 1);
     ::close(saved);
 }
 
 }  // namespace
 
-std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
-                       audit::Log* log) {
+RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
+                     audit::Log* log) {
     const auto cs = stage::changes(s.upper(), s.meta().project);
     const std::string where = " in session " + s.meta().id;
+    RunReview kept;
+    kept.changes = kept.left_staged = cs.size();
+    kept.line = std::to_string(cs.size()) + " change(s) staged" + where;
     if (cs.empty()) {
         // Nothing to review, prunable like a finished commit; losing this status in a crash
         // loses nothing, so it is not flushed (two disk flushes on every run that wrote nothing).
         s.set_status("empty", /*durable=*/false);
-        return "no changes" + where;
+        RunReview r;
+        r.outcome = "empty";
+        r.line = "no changes" + where;
+        return r;
     }
     const auto judged = judge(prof, s, cs);
     const Tally t = tally(judged);
@@ -225,21 +268,39 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
     auto discarded = [&] {
         stage::discard(s);
         if (log != nullptr) log->append(audit::Event("discard").set("changes", cs.size()));
-        return "discarded " + std::to_string(cs.size()) + " change(s)" + where;
+        RunReview r;
+        r.outcome = "discarded";
+        r.changes = cs.size();
+        r.line = "discarded " + std::to_string(cs.size()) + " change(s)" + where;
+        return r;
+    };
+    auto committed = [&](const std::vector<Judged>& which, const std::set<std::string>& approved) {
+        RunReview r = commit_allowed(s, which, approved, log, cs.size());
+        r.line += where;
+        return r;
     };
     switch (on_exit) {
         case profile::OnExit::keep:
-            return std::to_string(cs.size()) + " change(s) staged" + where;
+            return kept;
         case profile::OnExit::discard:
             return discarded();
         case profile::OnExit::commit:
             // on_exit = "commit" never covers protected paths or outside links.
-            return commit_allowed(s, judged, approver_allowed(), log) + where;
+            return committed(judged, approver_allowed());
         case profile::OnExit::ask:
             break;
     }
     sys::unique_fd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-    if (!tty) return std::to_string(cs.size()) + " change(s) staged" + where + " (no terminal to ask on)";
+    if (!tty) {
+        kept.line += " (no terminal to ask on)";
+        return kept;
+    }
+    const CatchInterrupt interrupt;
+    const auto interrupted = [&] {
+        kept.interrupted = true;
+        kept.line = "interrupted at the review prompt: " + kept.line + ", nothing committed";
+        return kept;
+    };
     const std::set<std::string> by_approver = approver_allowed();
     if (!by_approver.empty())
         std::cerr << "agentbox: the approver allowed " << by_approver.size()
@@ -253,18 +314,19 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
         const auto answer = ask_line(tty.get(),
                                      "[c]ommit allowed, [d]iscard, [k]eep staged, [r]eview the "
                                      "diff, [s]elect paths, [a]pprove-and-commit all? ");
-        if (!answer) return std::to_string(cs.size()) + " change(s) staged" + where;
+        if (CatchInterrupt::fired()) return interrupted();
+        if (!answer) return kept;
         const std::string a = std::string(util::trim(*answer));
-        if (a == "k" || a == "keep" || a.empty())
-            return std::to_string(cs.size()) + " change(s) staged" + where;
+        if (a == "k" || a == "keep" || a.empty()) return kept;
         if (a == "r" || a == "review") {
             // The command's stdout may be a pipe; the review is for the person at the
-            // terminal, so the pager's output goes there.
+            // terminal, so the pager's output goes there. Ctrl-C in the pager is the pager's.
             show_on_terminal(tty.get(), cs, s);
+            CatchInterrupt::clear();
             continue;
         }
         if (a == "d" || a == "discard") return discarded();
-        if (a == "c" || a == "commit") return commit_allowed(s, judged, by_approver, log);
+        if (a == "c" || a == "commit") return committed(judged, by_approver);
         if (a == "a" || a == "approve") {
             std::set<std::string> all;
             for (const auto& j : judged) all.insert(j.change.path);
@@ -273,10 +335,11 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
                     if (j.verdict == policy::Verdict::ask)
                         log->append(explicit_approval(j, s.meta().id, "prompt",
                                                       "approve all, at the review prompt"));
-            return commit_allowed(s, judged, all, log);
+            return committed(judged, all);
         }
         if (a == "s" || a == "select") {
             const auto paths = ask_line(tty.get(), "paths to commit (space-separated): ");
+            if (CatchInterrupt::fired()) return interrupted();
             if (!paths) continue;
             std::vector<std::string> want;
             for (const auto& p : util::split(*paths, ' '))
@@ -295,7 +358,7 @@ std::string finish_run(stage::Session& s, const profile::Profile& prof, profile:
                             log->append(explicit_approval(j, s.meta().id, "prompt",
                                                           "named at the review prompt"));
                     }
-            return commit_allowed(s, sub, approved, log);
+            return committed(sub, approved);
         }
     }
 }

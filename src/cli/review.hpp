@@ -40,11 +40,23 @@ std::string project_path(const std::string& typed, const std::string& project);
 // At most `limit` changes that need no decision are listed (0 = all); the rest are counted.
 std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limit = 100);
 
-// The end of a run: ask / commit / discard / keep (DESIGN.md §5). Returns a line for the
-// summary ("3 changes staged in session X", "committed 2, 1 left staged (protected)").
+// What became of a run's staged changes (the summary's line, and --summary-fd's "outcome").
+struct RunReview {
+    std::string line;             // "3 change(s) staged in session X", "committed 2 change(s)..."
+    // empty (nothing changed), kept, discarded, committed (all of them), partial (some
+    // committed, the rest left staged), held (nothing committed: all held back for approval
+    // or refused), conflict (nothing committed: the project changed meanwhile)
+    std::string outcome = "kept";
+    std::size_t changes = 0;      // what the command left staged
+    std::size_t committed = 0;
+    std::size_t left_staged = 0;  // after the review
+    bool interrupted = false;     // Ctrl-C at the review prompt: kept, and said so
+};
+
+// The end of a run: ask / commit / discard / keep (DESIGN.md §5).
 // Every change, and what was done with them, goes to `log` (change, commit, discard events).
-std::string finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
-                       audit::Log* log);
+RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
+                     audit::Log* log);
 
 // Decision-log events of the staging layer (agentbox-log(5)): names, kinds, verdicts and
 // rules; never file contents.

@@ -257,6 +257,9 @@ int run_run(const RunOptions& o) {
     util::phases::mark("plan");
     if (o.verbose > 0)
         for (const auto& l : plan.layers) note("profile " + l.name + " from " + l.path);
+    // Names only, never values: said at the start with -v, and again in the summary.
+    const auto withheld = withheld_env(prof, inv.environ);
+    if (o.verbose > 0 && !o.dry_run) print_withheld_env(withheld);
 
     if (o.dry_run) {
         const std::string text = o.json ? policy::render_json(plan) : policy::render_text(plan);
@@ -386,6 +389,13 @@ int run_run(const RunOptions& o) {
     util::phases::mark("staged");
     // A setup failure is an error, printed even with -q.
     if (!out.error.empty()) error(out.error);
+    if (!out.started && out.exit_code == util::kExitNotFound) {
+        const auto path = inv.environ.find("PATH");
+        const std::string hint = hidden_command_hint(
+            plan, plan.argv.empty() ? std::string() : plan.argv.front(),
+            path == inv.environ.end() ? std::string() : path->second, cwd, home);
+        if (!hint.empty()) note(hint);
+    }
 
     // The command is done: the session is "staged" (or "failed"). Written now unless the review
     // settles the status at once by itself (empty, discarded, committed), which saves a write on
@@ -408,12 +418,20 @@ int run_run(const RunOptions& o) {
     const bool staged = plan.staging != policy::Staging::none;
     Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
     summary.denied = std::move(denied);
+    summary.withheld_env = withheld;
     log->append(process_exit_event(out, summary.exit_code));
     // The review: whatever the command did, its writes are still only in the session.
     if (staged && out.started) {
         try {
-            summary.review = finish_run(*session, prof, plan.on_exit, log.get());
+            const RunReview r = finish_run(*session, prof, plan.on_exit, log.get());
+            summary.review = r.line;
+            summary.outcome = r.outcome;
+            summary.changes = r.changes;
+            summary.committed = r.committed;
+            summary.left_staged = r.left_staged;
+            summary.interrupted = r.interrupted;
         } catch (const std::exception& e) {
+            summary.outcome = "kept";
             error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
                   session->meta().id);
         }
@@ -442,9 +460,12 @@ int run_run(const RunOptions& o) {
             warn(std::string("could not write the summary: ") + e.what());
         }
     }
-    if (!o.quiet) print_summary(summary);
+    if (!o.quiet || summary.interrupted) print_summary(summary);
+    // Ctrl-C at the review prompt ends agentbox as Ctrl-C ends any program (128+SIGINT), after
+    // the summary has said that the changes are kept and how to act on them.
     util::phases::mark("end");
     util::phases::report();
+    if (summary.interrupted) return 128 + SIGINT;
     return summary.exit_code;
 }
 

@@ -13,6 +13,7 @@
 #include "cli/errors.hpp"
 #include "cli/names.hpp"
 #include "cli/term.hpp"
+#include "policy/policy.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "util/exit_codes.hpp"
@@ -87,6 +88,93 @@ std::uint64_t Denials::total() const {
     return sum(syscalls) + sum(connections) + sum(landlock);
 }
 
+std::vector<std::pair<std::string, std::string>> withheld_env(
+    const profile::Profile& prof, const std::map<std::string, std::string>& environ) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, value] : environ) {
+        const policy::Decision d = policy::decide(prof, policy::Request{policy::Op::env, name}, "");
+        // Only what a rule names: the many variables no rule mentions are not news.
+        if (d.verdict != policy::Verdict::allow && d.rule.starts_with("env.deny"))
+            out.emplace_back(name, d.rule);
+    }
+    return out;
+}
+
+std::string hidden_command_hint(const policy::Plan& plan, const std::string& command,
+                                const std::string& path_env, const std::string& cwd,
+                                const std::string& home) {
+    if (command.empty()) return {};
+    std::string found;
+    if (command.find('/') != std::string::npos) {
+        const std::string abs =
+            util::normalize_path(command.starts_with('/') ? command : cwd + "/" + command);
+        if (::access(abs.c_str(), X_OK) == 0) found = abs;
+    } else {
+        for (const auto& dir : util::split(path_env, ':')) {
+            if (dir.empty() || !dir.starts_with('/')) continue;
+            const std::string cand = util::normalize_path(dir + "/" + command);
+            if (::access(cand.c_str(), X_OK) == 0) {
+                found = cand;
+                break;
+            }
+        }
+    }
+    if (found.empty()) return {};
+    // What the sandbox has at that path: the plan's last mount covering it (mounts are in
+    // the order they are made, so the last one there is what the command sees).
+    const policy::Mount* seen = nullptr;
+    for (const auto& m : plan.mounts)
+        if (m.kind != policy::MountKind::symlink && m.kind != policy::MountKind::dir &&
+            util::path_within(found, m.target))
+            seen = &m;
+    const bool shown = seen != nullptr && (seen->kind == policy::MountKind::bind_ro ||
+                                           seen->kind == policy::MountKind::bind_rw ||
+                                           seen->kind == policy::MountKind::overlay);
+    const std::string rule = seen == nullptr ? std::string("no rule grants it") : seen->rule;
+    if (shown) {
+        // Visible, and still ENOENT: exec's other lookup, the interpreter of a script.
+        std::string first;
+        if (FILE* f = std::fopen(found.c_str(), "re")) {
+            char buf[256] = {};
+            if (std::fgets(buf, sizeof buf, f) != nullptr) first = buf;
+            std::fclose(f);
+        }
+        if (!first.starts_with("#!")) return {};
+        first = util::trim(first.substr(2));
+        const std::string interp = first.substr(0, first.find_first_of(" \t\n"));
+        return util::quote(found) + " is a script for " + util::quote(interp) +
+               ", which the sandbox does not have (or, for env, the program it names); make it "
+               "visible with --ro";
+    }
+    // What to grant: below the home, the top directory there (~/.npm-global holds both the
+    // bin/ link and the package it points into); elsewhere the file's directory.
+    std::string grant = found.substr(0, found.rfind('/'));
+    if (!home.empty() && util::path_within(found, home) && found != home) {
+        const std::string rel = util::relative_to(found, home);
+        grant = home + "/" + rel.substr(0, rel.find('/'));
+    }
+    if (grant.empty()) grant = "/";
+    const auto tilde = [&](const std::string& p) {
+        return !home.empty() && util::path_within(p, home) ? "~" + p.substr(home.size()) : p;
+    };
+    return util::quote(tilde(found)) + " exists on the host, but the profile does not show it "
+           "in the sandbox (" + rule + "); make it visible with --ro " +
+           util::quote(tilde(grant)) + ", or add it to [filesystem] read in a profile";
+}
+
+void print_withheld_env(const std::vector<std::pair<std::string, std::string>>& withheld) {
+    if (withheld.empty()) return;
+    // Names only (values are what the rule protects); the rules are in --summary-fd and
+    // `agentbox explain env NAME`.
+    std::string names;
+    for (std::size_t i = 0; i < withheld.size() && i < 10; ++i)
+        names += (names.empty() ? "" : ", ") + util::quote(withheld[i].first);
+    if (withheld.size() > 10) names += " and " + std::to_string(withheld.size() - 10) + " more";
+    note("the profile withheld " + std::to_string(withheld.size()) + " variable(s) from the "
+         "command: " + names + "; pass one with --env NAME, or [env] pass = [\"NAME\"] in a "
+         "profile (an exact name beats the deny patterns); agentbox explain env NAME names the rule");
+}
+
 Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,
                      const stage::Session* session) {
     Summary s;
@@ -142,9 +230,10 @@ void print_summary(const Summary& s) {
         note("denied " + what + (s.session_id.empty() ? "" : "; agentbox log " + s.session_id +
                                                               " has each one"));
     }
+    print_withheld_env(s.withheld_env);
     if (s.session_id.empty()) return;
     if (!s.review.empty()) note(s.review);
-    if (s.review.find("staged") != std::string::npos)
+    if (s.left_staged > 0)
         note("review with: agentbox diff " + s.session_id + "; then agentbox commit / discard " +
              s.session_id);
 }
@@ -163,6 +252,20 @@ void write_summary_json(int fd, const Summary& s) {
     util::put_text(j, "session_dir", s.session_dir);
     j["on_exit"] = name_of(s.on_exit);
     util::put_text(j, "review", s.review);
+    // What really became of the changes: on_exit is what was asked for.
+    j["changes"] = s.changes;
+    j["outcome"] = s.outcome;
+    j["committed"] = s.committed;
+    j["left_staged"] = s.left_staged;
+    j["interrupted"] = s.interrupted;
+    nlohmann::ordered_json withheld = nlohmann::ordered_json::array();
+    for (const auto& [name, rule] : s.withheld_env) {
+        nlohmann::ordered_json e;
+        util::put_text(e, "name", name);
+        e["rule"] = rule;
+        withheld.push_back(std::move(e));
+    }
+    j["withheld_env"] = std::move(withheld);
     j["denied"] = {{"syscalls", s.denied.syscalls},
                    {"connections", s.denied.connections},
                    {"landlock", s.denied.landlock}};

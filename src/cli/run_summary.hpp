@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
@@ -38,8 +40,31 @@ struct Summary {
     std::string session_dir;
     profile::OnExit on_exit = profile::OnExit::keep;
     std::string review;       // what happened to the staged changes ("committed 3 changes")
+    // The same for scripts (RunReview): "none" when nothing was staged (staging off, or the
+    // command never started), else empty, kept, discarded, committed, partial, held, conflict.
+    std::string outcome = "none";
+    std::size_t changes = 0;      // staged when the command ended
+    std::size_t committed = 0;
+    std::size_t left_staged = 0;
+    bool interrupted = false;     // Ctrl-C at the review prompt
+    // Host variables an env.deny rule kept from the command: name and rule, never the value.
+    std::vector<std::pair<std::string, std::string>> withheld_env;
     Denials denied;
 };
+
+// The variables of `environ` (the host's) that an env.deny rule of `prof` withholds, with
+// the rule: what a user whose agent says "not logged in" needs to hear. Names only.
+std::vector<std::pair<std::string, std::string>> withheld_env(
+    const profile::Profile& prof, const std::map<std::string, std::string>& environ);
+// For a command that was not found (127) although it exists on the host: why the sandbox
+// does not show it, and the grant that would ("" when it does not exist on the host either).
+// `path_env` is the host's PATH, searched for a bare name; `cwd` resolves a relative one.
+std::string hidden_command_hint(const policy::Plan& plan, const std::string& command,
+                                const std::string& path_env, const std::string& cwd,
+                                const std::string& home);
+// "agentbox: the profile withheld ANTHROPIC_API_KEY (env.deny "*_KEY"); pass one with ..."
+// on stderr; nothing when none was.
+void print_withheld_env(const std::vector<std::pair<std::string, std::string>>& withheld);
 
 // `session` may be null (staging none). Pure.
 Summary make_summary(const policy::Plan& plan, const sandbox::Outcome& out,

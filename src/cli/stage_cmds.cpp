@@ -227,6 +227,59 @@ int run_sessions(const SessionsOptions& o) {
 
 // --- commit ---------------------------------------------------------------------------------
 
+namespace {
+
+// What a commit did, for --json: every exit path of `commit` fills one and prints it, so a
+// script reads the same object whatever happened (agentbox(1), JSON OUTPUT).
+struct CommitReport {
+    std::string session;
+    bool dry_run = false;
+    std::string outcome;  // committed | partial | held | conflict | nothing | nothing-matched
+    std::optional<int> number;
+    std::vector<std::string> committed;  // applied, or for a dry run what would be
+    std::vector<std::string> stripped;
+    std::vector<Judged> held;
+    std::vector<stage::Conflict> conflicts;
+    std::size_t left_staged = 0;
+
+    std::string json() const {
+        nlohmann::ordered_json j;
+        j["session"] = session;
+        j["outcome"] = outcome;
+        j["dry_run"] = dry_run;
+        j["commit"] = number ? nlohmann::ordered_json(*number) : nlohmann::ordered_json(nullptr);
+        util::put_text_list(j, "committed", committed);
+        util::put_text_list(j, "stripped_setid", stripped);
+        nlohmann::ordered_json h = nlohmann::ordered_json::array();
+        for (const auto& x : held) {
+            nlohmann::ordered_json e;
+            util::put_text(e, "path", x.change.path);
+            e["verdict"] = policy::to_string(x.verdict);
+            util::put_text(e, "why", x.why);
+            h.push_back(std::move(e));
+        }
+        j["held"] = std::move(h);
+        nlohmann::ordered_json c = nlohmann::ordered_json::array();
+        for (const auto& x : conflicts) {
+            nlohmann::ordered_json e;
+            util::put_text(e, "path", x.path);
+            util::put_text(e, "why", x.why);
+            c.push_back(std::move(e));
+        }
+        j["conflicts"] = std::move(c);
+        j["left_staged"] = left_staged;
+        return stage_args::json_line(j);
+    }
+};
+
+std::vector<std::string> paths_of(const std::vector<stage::Change>& cs) {
+    std::vector<std::string> out;
+    for (const auto& c : cs) out.push_back(c.path);
+    return out;
+}
+
+}  // namespace
+
 CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
     auto* cmd = app.add_subcommand("commit", "Apply staged changes to the project");
     cmd->add_option("args", o.args, "[SESSION] [PATH...]: what to commit (default: everything)");
@@ -235,6 +288,8 @@ CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
                   "Overwrite conflicting host changes, and approve the protected paths and "
                   "outside symlinks named as PATH");
     cmd->add_flag("-n,--dry-run", o.dry_run, "Show what would be committed, change nothing");
+    cmd->add_flag("--json", o.json,
+                  "Print what was committed, held back and why, and the conflicts, as JSON");
     cmd->add_option("--approver", o.approver,
                     "Command that answers for protected paths and outside symlinks (default: "
                     "the profile's [approve] command)");
@@ -253,14 +308,30 @@ int run_commit(const CommitOptions& o) {
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
 
+    CommitReport report;
+    report.session = s.meta().id;
+    report.dry_run = o.dry_run;
+    const auto done = [&](std::string outcome, int code) {
+        report.outcome = std::move(outcome);
+        if (o.json) std::cout << report.json() << std::flush;
+        return code;
+    };
+
     std::vector<std::string> paths;
     for (const auto& p : target.paths) paths.push_back(project_path(p, project));
     const auto all = stage::changes(s.upper(), project);
     const auto picked = select(all, paths);
+    report.left_staged = all.size();
     if (picked.empty()) {
-        note(paths.empty() ? "nothing to commit in session " + s.meta().id
-                           : "no staged change matches the given paths");
-        return paths.empty() ? 0 : exit_refused;
+        if (paths.empty()) {
+            note("nothing to commit in session " + s.meta().id);
+            return done("nothing", 0);
+        }
+        note("no staged change of session " + s.meta().id + " is at or below " +
+             util::quote(util::join(target.paths, " ")) + "; nothing committed (" +
+             plural(all.size(), "change", "changes") + " staged: agentbox diff --name-status " +
+             s.meta().id + " lists them)");
+        return done("nothing-matched", exit_nothing_matched);
     }
     const profile::Profile prof = session_profile(s);
     const auto judged = judge(prof, s, picked);
@@ -279,19 +350,23 @@ int run_commit(const CommitOptions& o) {
         return approvals.allowed.count(j.change.path) > 0 || named_with_force(j);
     });
     const std::vector<stage::Change>& go = sel.go;
+    report.held = sel.held;
     const auto conflicts = stage::find_conflicts(s, go);
     if (!conflicts.empty() && !o.force) {
         for (const auto& c : conflicts)
             error("conflict: " + util::quote(c.path) + " " + c.why);
         error("nothing committed; agentbox commit --force overwrites (the originals are kept "
               "for undo)");
-        return exit_refused;
+        report.conflicts = conflicts;
+        return done("conflict", exit_refused);
     }
     std::cerr << describe(judged, 2);
     if (o.dry_run) {
         note("dry run: would commit " + plural(go.size(), "change", "changes") + ", hold " +
              std::to_string(sel.held.size()));
-        return sel.held.empty() ? 0 : exit_refused;
+        report.committed = paths_of(go);
+        report.conflicts = conflicts;  // --force would overwrite them
+        return sel.held.empty() ? done("committed", 0) : done(go.empty() ? "held" : "partial", exit_refused);
     }
     stage::CommitResult r;
     {
@@ -322,7 +397,13 @@ int run_commit(const CommitOptions& o) {
              (j.verdict == policy::Verdict::ask
                   ? " (approve with: agentbox commit --force " + util::quote(j.change.path) + ")"
                   : ""));
-    return sel.held.empty() ? 0 : exit_refused;
+    report.number = r.number;
+    report.committed = r.applied;
+    report.stripped = r.stripped;
+    report.conflicts = conflicts;  // overwritten with --force; the originals are kept for undo
+    report.left_staged = left.size();
+    if (sel.held.empty()) return done("committed", 0);
+    return done(r.applied.empty() ? "held" : "partial", exit_refused);
 }
 
 // --- discard, undo --------------------------------------------------------------------------
@@ -332,6 +413,7 @@ CLI::App* register_discard(CLI::App& app, TargetOptions& o) {
     cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
         ->expected(0, 1);
     stage_args::add_target(cmd, o.session, o.project);
+    cmd->add_flag("--json", o.json, "Print the session and what was discarded as JSON");
     return cmd;
 }
 
@@ -342,6 +424,7 @@ CLI::App* register_undo(CLI::App& app, TargetOptions& o) {
         ->expected(0, 1);
     stage_args::add_target(cmd, o.session, o.project);
     cmd->add_flag("--force", o.force, "Undo even where the project changed since the commit");
+    cmd->add_flag("--json", o.json, "Print what was restored, or the conflicts, as JSON");
     return cmd;
 }
 
@@ -351,12 +434,21 @@ int run_discard(const TargetOptions& o) {
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
     const stage::SessionLock lock(s);
-    const auto n = stage::changes(s.upper(), s.meta().project).size();
+    const auto cs = stage::changes(s.upper(), s.meta().project);
+    const auto n = cs.size();
     stage::discard(s);
     append_to_session_log(s, [&](audit::Log& log) {
         log.append(audit::Event("discard").set("changes", n));
     });
     note("discarded " + plural(n, "change", "changes") + " of session " + s.meta().id);
+    if (o.json) {
+        nlohmann::ordered_json j;
+        j["session"] = s.meta().id;
+        j["outcome"] = "discarded";
+        j["count"] = n;
+        util::put_text_list(j, "discarded", paths_of(cs));
+        std::cout << stage_args::json_line(j) << std::flush;
+    }
     return 0;
 }
 
@@ -364,6 +456,24 @@ int run_undo(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
     stage::Session s = stage_args::open_session(o.project, id, stage_args::Pick::commit);
     stage::UndoResult r;
+    const auto report = [&](const char* outcome) {
+        if (!o.json) return;
+        nlohmann::ordered_json j;
+        j["session"] = s.meta().id;
+        j["outcome"] = outcome;
+        j["commit"] = r.number;
+        j["forced"] = o.force;
+        util::put_text_list(j, "restored", r.restored);
+        nlohmann::ordered_json c = nlohmann::ordered_json::array();
+        for (const auto& x : r.conflicts) {
+            nlohmann::ordered_json e;
+            util::put_text(e, "path", x.path);
+            util::put_text(e, "why", x.why);
+            c.push_back(std::move(e));
+        }
+        j["conflicts"] = std::move(c);
+        std::cout << stage_args::json_line(j) << std::flush;
+    };
     try {
         const stage::SessionLock lock(s);
         r = stage::undo(s, o.force);
@@ -376,6 +486,8 @@ int run_undo(const TargetOptions& o) {
         for (const auto& c : r.conflicts) error("conflict: " + util::quote(c.path) + " " + c.why);
         error("nothing undone; agentbox undo --force restores anyway (what is there now is "
               "staged in the session, not lost)");
+        r.restored.clear();
+        report("conflict");
         return exit_refused;
     }
     s.set_status("staged");
@@ -387,6 +499,7 @@ int run_undo(const TargetOptions& o) {
     });
     note("undid commit " + std::to_string(r.number) + " of session " + s.meta().id + ": " +
          plural(r.restored.size(), "path", "paths") + " restored; the changes are staged again");
+    report("undone");
     return 0;
 }
 

@@ -24,6 +24,7 @@ struct CommitOptions {
     std::optional<std::string> project;
     bool force = false;
     bool dry_run = false;
+    bool json = false;
     std::optional<std::string> approver;  // --approver CMD, else the profile's [approve]
 };
 struct TargetOptions {  // discard, undo
@@ -31,7 +32,12 @@ struct TargetOptions {  // discard, undo
     std::vector<std::string> args;
     std::optional<std::string> project;
     bool force = false;
+    bool json = false;
 };
+
+// `commit` when no staged change lies at or below the PATHs it was given: nothing was asked
+// for that exists, which a script must tell from "held back" (1). agentbox(1), EXIT STATUS.
+inline constexpr int exit_nothing_matched = 3;
 
 CLI::App* register_sessions(CLI::App& app, SessionsOptions& o);
 CLI::App* register_commit(CLI::App& app, CommitOptions& o);
@@ -65,6 +71,13 @@ enum class Pick { staged, commit };
 // error (exit 2).
 stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id,
                             Pick pick = Pick::staged);
+// The one JSON object a command's --json prints on standard output (names as
+// util/json_text.hpp says). `Json` is nlohmann::ordered_json; a template so that this header
+// does not pull nlohmann in.
+template <class Json>
+std::string json_line(const Json& j) {
+    return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
 }  // namespace stage_args
 
 }  // namespace agentbox::cli

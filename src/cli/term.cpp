@@ -8,7 +8,9 @@
 #include <ctime>
 #include <iostream>
 
+#include "cli/errors.hpp"
 #include "util/escape.hpp"
+#include "util/strings.hpp"
 
 namespace agentbox::cli {
 
@@ -19,7 +21,18 @@ bool colour_enabled(int fd) {
     return ::isatty(fd) == 1;
 }
 
+bool colour_wanted(int fd, const std::string& when) {
+    if (when == "always" || when.empty()) return true;
+    if (when == "never") return false;
+    if (when == "auto") return colour_enabled(fd);
+    throw UsageError("--color: " + util::quote(when) + " is not one of auto, always, never");
+}
+
 std::string paint(int fd, Style style, std::string_view text) {
+    return paint_if(colour_enabled(fd), style, text);
+}
+
+std::string paint_if(bool on, Style style, std::string_view text) {
     const char* code = nullptr;
     switch (style) {
         case Style::plain: break;
@@ -28,8 +41,9 @@ std::string paint(int fd, Style style, std::string_view text) {
         case Style::green: code = "32"; break;
         case Style::yellow: code = "33"; break;
         case Style::dim: code = "2"; break;
+        case Style::cyan: code = "36"; break;
     }
-    if (code == nullptr || !colour_enabled(fd)) return std::string(text);
+    if (code == nullptr || !on) return std::string(text);
     return std::string("\x1b[") + code + "m" + std::string(text) + "\x1b[0m";
 }
 

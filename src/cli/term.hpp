@@ -9,10 +9,17 @@
 
 namespace agentbox::cli {
 
-enum class Style { plain, bold, red, green, yellow, dim };
+enum class Style { plain, bold, red, green, yellow, dim, cyan };
 
 // Whether output on `fd` may use colour.
 bool colour_enabled(int fd);
+
+// --color=WHEN: "always" (or "" for a bare --color, as git), "never", "auto" (colour_enabled).
+// Throws UsageError for anything else, naming the choices.
+bool colour_wanted(int fd, const std::string& when);
+
+// `text` in `style` when `on`, plain otherwise.
+std::string paint_if(bool on, Style style, std::string_view text);
 
 // `text` wrapped in the escape sequences for `style` when colour is enabled on `fd`.
 std::string paint(int fd, Style style, std::string_view text);

@@ -197,6 +197,29 @@ void add_change(Writer& w, const Change& c, const detail::Tree& upper) {
     // Anything else (device, fifo, socket) is refused and never archived.
 }
 
+void write_archive(const std::vector<Change>& changes, const std::string& upper, int fd,
+                   const std::string& shown, Format fmt, const std::string& session_json,
+                   const std::function<void(std::size_t, std::size_t)>& progress) {
+    const detail::Tree up(upper);
+    Writer w(fd, fmt, shown);
+    add_manifest(w, changes, session_json);
+    std::size_t done = 0;
+    for (const Change& c : changes) {
+        if (progress) progress(done++, changes.size());
+        if (!c.refused.empty()) continue;
+        switch (c.kind) {
+            case Kind::added:
+            case Kind::modified:
+            case Kind::mode:
+            case Kind::type:
+            case Kind::replaced: add_change(w, c, up); break;
+            case Kind::deleted: break;  // in the manifest only
+        }
+    }
+    w.close();
+    if (progress) progress(changes.size(), changes.size());
+}
+
 }  // namespace
 
 void export_archive(const std::vector<Change>& changes, const std::string& upper,
@@ -209,28 +232,16 @@ void export_archive(const std::vector<Change>& changes, const std::string& upper
     if (!overwrite && ::lstat(out_path.c_str(), &st) == 0)
         throw sys::SysError("create", out_path, EEXIST);
 
-    const detail::Tree up(upper);
     TempFile tmp(out_path);
-    {
-        Writer w(tmp.fd(), fmt, out_path);
-        add_manifest(w, changes, session_json);
-        std::size_t done = 0;
-        for (const Change& c : changes) {
-            if (progress) progress(done++, changes.size());
-            if (!c.refused.empty()) continue;
-            switch (c.kind) {
-                case Kind::added:
-                case Kind::modified:
-                case Kind::mode:
-                case Kind::type:
-                case Kind::replaced: add_change(w, c, up); break;
-                case Kind::deleted: break;  // in the manifest only
-            }
-        }
-        w.close();
-        if (progress) progress(changes.size(), changes.size());
-    }
+    write_archive(changes, upper, tmp.fd(), out_path, fmt, session_json, progress);
     tmp.commit(out_path, overwrite);
+}
+
+void export_archive_fd(const std::vector<Change>& changes, const std::string& upper, int fd,
+                       const std::string& shown, Format fmt, const std::string& session_json,
+                       const std::function<void(std::size_t, std::size_t)>& progress) {
+    if (fmt == Format::from_name) throw std::invalid_argument("export: no archive format given");
+    write_archive(changes, upper, fd, shown, fmt, session_json, progress);
 }
 
 }  // namespace agentbox::stage

@@ -43,4 +43,11 @@ void export_archive(const std::vector<Change>& changes, const std::string& upper
                     const std::string& session_json = "{}", bool overwrite = false,
                     const std::function<void(std::size_t, std::size_t)>& progress = {});
 
+// The same archive written to an open descriptor (`agentbox export -o -`): nothing to rename,
+// so a failure part way leaves a truncated stream, which the reader's tar reports. `shown`
+// names the output in errors; `fmt` must not be from_name.
+void export_archive_fd(const std::vector<Change>& changes, const std::string& upper, int fd,
+                       const std::string& shown, Format fmt, const std::string& session_json = "{}",
+                       const std::function<void(std::size_t, std::size_t)>& progress = {});
+
 }  // namespace agentbox::stage

@@ -177,7 +177,16 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
     }
     // A typo is at most a third of the word wrong (and at least one edit is allowed).
     std::size_t limit = std::max<std::size_t>(1, std::max(word.size(), best.size()) / 3);
-    return best_d <= limit ? best : std::string();
+    if (best_d <= limit) return best;
+    // Else a short form of one name, and of one only: "claude" for "claude-code".
+    std::string only;
+    if (word.size() >= 3)
+        for (const auto& c : candidates)
+            if (c.size() > word.size() && to_lower(c).starts_with(to_lower(word))) {
+                if (!only.empty()) return std::string();
+                only = c;
+            }
+    return only;
 }
 
 namespace {

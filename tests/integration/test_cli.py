@@ -120,6 +120,22 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("explain", r.stderr)
 
+    def test_short_profile_name_suggests_the_one_it_begins(self):
+        # #19: `-p claude` said only "not found"; claude-code was meant.
+        r = self.agentbox("run", "-p", "claude", "--dry-run", "--", "true")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn('did you mean "claude-code"', r.stderr)
+
+    def test_misspelt_option_of_a_command_suggests_its_nearest_option(self):
+        # #19: `diff --stats` said "The following arguments were not expected".
+        for argv, near in ((["diff", "--stats"], "--stat"), (["commit", "--dry-rnu"], "--dry-run"),
+                           (["log", "--no-pagr"], "--no-pager"),
+                           (["profile", "list", "--name"], "--names")):
+            with self.subTest(argv=argv):
+                r = self.agentbox(*argv)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn('unknown option "%s" (did you mean "%s"?)' % (argv[-1], near), r.stderr)
+
     # ---- explain
 
     def test_explain_denies_reading_an_ssh_key_naming_the_rule(self):

@@ -99,6 +99,44 @@ class Docs(unittest.TestCase):
                 bad.append('%s: §%s has no part "%s"' % (where, num, sub))
         self.assertEqual([], bad)
 
+    def test_synopsis_names_every_flag_of_each_session_command(self):
+        # #19: the SYNOPSIS had lost diff --no-pager, undo --force, log -C.
+        page = read("man", "agentbox.1.scd")
+        synopsis = page.split("# SYNOPSIS", 1)[1].split("\n# ", 1)[0]
+        for cmd in ("diff", "commit", "discard", "undo", "export", "log", "sessions", "doctor"):
+            with self.subTest(command=cmd):
+                lines = [l for l in synopsis.splitlines() if re.match(r"\*agentbox %s\*" % cmd, l)]
+                self.assertTrue(lines, "no SYNOPSIS line for %s" % cmd)
+                # -s/--session and -C/--project of the session commands are said once, below.
+                flags = help_flags(help_text(self.env, cmd)) - {"-h", "--help", "-s", "--session",
+                                                                "--project"}
+                if cmd != "log":
+                    flags -= {"-C"}
+                self.assertEqual([], sorted(f for f in flags if not mentions(lines[0], f)))
+        for flag in ("--names", "--json"):
+            self.assertTrue(mentions(synopsis.split("*agentbox profile*", 1)[1].split("\n")[0], flag))
+
+    def test_every_session_status_is_described(self):
+        page = read("man", "agentbox.1.scd")
+        listing = page.split("*sessions* [", 1)[1].split("\n*diff*", 1)[0]
+        status_words = set()
+        for path in glob.glob(os.path.join(SOURCE_DIR, "src", "**", "*.cpp"), recursive=True):
+            with open(path) as f:
+                status_words |= set(re.findall(r'set_status\("([a-z-]+)"', f.read()))
+                f.seek(0)
+                status_words |= set(re.findall(r'status = "([a-z-]+)"', f.read()))
+        self.assertIn("cut-short", status_words, "the pattern no longer finds the statuses")
+        self.assertEqual([], sorted(w for w in status_words if "*%s*" % w not in listing))
+
+    def test_files_names_every_file_of_a_session_directory(self):
+        page = read("man", "agentbox.1.scd")
+        files = page.split("# FILES", 1)[1].split("\n# ", 1)[0]
+        with open(os.path.join(SOURCE_DIR, "src", "stage", "session.cpp")) as f:
+            named = set(re.findall(r'dir_ \+ "/([a-z.]+)"', f.read()))
+        self.assertIn("run.lock", named, "the pattern no longer finds the files")
+        self.assertEqual([], sorted(n for n in named
+                                    if "*%s*" % n not in files and "*%s/*" % n not in files))
+
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))

@@ -261,5 +261,106 @@ class ReviewDisplay(BoxTest):
         self.assertTrue(os.path.exists(os.path.join(self.box.project.encode(), b"arg-\xfe-name")))
 
 
+class GitPolish(BoxTest):
+    """#19 "Polish users expect from git": colour in diff and --stat, --color, NO_COLOR; log
+    through a pager unless --no-pager; a commit of many paths read as a count."""
+
+    def ab(self, *args, env=None):
+        p = subprocess.run([AGENTBOX] + list(args), capture_output=True,
+                           env=self.box.env(env), cwd=self.box.project, timeout=300)
+        return p
+
+    def on_terminal(self, *args, env=None):
+        """stdout on a pty; returns (exit status, what reached the terminal)."""
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([AGENTBOX] + list(args), stdout=slave, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL, cwd=self.box.project,
+                                 env=self.box.env(dict({"AGENTBOX_PAGER": "cat"}, **(env or {}))))
+            os.close(slave)
+            slave = -1
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            p.stderr.read()
+            return p.wait(timeout=120), out
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+
+    def staged(self):
+        res = self.box.run(["sh", "-c", "echo new > added.txt; echo changed >> README"])
+        self.assertEqual(res.rc, 0, res)
+
+    def test_diff_is_coloured_on_a_terminal_unless_no_color_or_never(self):
+        self.staged()
+        rc, out = self.on_terminal("diff")
+        self.assertEqual(0, rc)
+        self.assertIn(b"\x1b[32m+new", out)
+        self.assertIn(b"\x1b[36m@@", out)
+        self.assertIn(b"\x1b[1mdiff --git", out)
+        for how in ({"env": {"NO_COLOR": "1"}}, {"args": ["--color=never"]}):
+            with self.subTest(**how):
+                rc, out = self.on_terminal("diff", *how.get("args", []), env=how.get("env"))
+                self.assertEqual(0, rc)
+                self.assertIn(b"+new", out)
+                self.assertNotIn(b"\x1b[", out)
+
+    def test_diff_color_always_colours_a_pipe_and_auto_does_not(self):
+        self.staged()
+        p = self.ab("diff", "--color=always")
+        self.assertEqual(0, p.returncode, p.stderr)
+        self.assertIn(b"\x1b[32m+new", p.stdout)
+        p = self.ab("diff")
+        self.assertNotIn(b"\x1b[", p.stdout)  # a pipe: the patch git apply takes
+        p = self.ab("diff", "--color=sometimes")
+        self.assertEqual(2, p.returncode)
+        self.assertIn(b"auto, always, never", p.stderr)
+
+    def test_diff_stat_graph_is_coloured(self):
+        self.staged()
+        rc, out = self.on_terminal("diff", "--stat")
+        self.assertEqual(0, rc)
+        self.assertIn(b"\x1b[32m+", out)
+        rc, out = self.on_terminal("diff", "--stat", "--color=never")
+        self.assertNotIn(b"\x1b[", out)
+        self.assertNotIn(b"\x1b[", self.ab("diff", "--stat").stdout)
+
+    def test_log_goes_through_the_pager_unless_no_pager(self):
+        self.staged()
+        marker = os.path.join(self.box.root, "pager-ran")
+        pager = "sh -c 'touch %s; cat'" % marker
+        rc, out = self.on_terminal("log", env={"AGENTBOX_PAGER": pager})
+        self.assertEqual(0, rc)
+        self.assertTrue(os.path.exists(marker), "log did not start the pager")
+        os.unlink(marker)
+        rc, out = self.on_terminal("log", "--no-pager", env={"AGENTBOX_PAGER": pager})
+        self.assertEqual(0, rc)
+        self.assertIn(b"session.start", out)
+        self.assertFalse(os.path.exists(marker), "log --no-pager started the pager")
+
+    def test_log_shows_a_commit_of_many_paths_as_a_count_and_all_of_them_on_request(self):
+        res = self.box.run(["sh", "-c", "mkdir d; i=0; while [ $i -lt 300 ]; do : > d/f$i; "
+                                        "i=$((i+1)); done"], timeout=300)
+        self.assertEqual(0, res.rc, res)
+        p = self.ab("commit")
+        self.assertEqual(0, p.returncode, p.stderr)
+        log = self.ab("log").stdout.decode()
+        commit = [l for l in log.splitlines() if " commit " in l]
+        self.assertEqual(1, len(commit), log[-2000:])
+        self.assertIn("301 in all; --full lists them", commit[0])
+        self.assertLess(len(commit[0]), 400)
+        full = [l for l in self.ab("log", "--full").stdout.decode().splitlines() if " commit " in l]
+        self.assertIn("d/f299", full[0])
+        self.assertEqual(300, full[0].count("d/f"))
+
+
 if __name__ == "__main__":
     abtest.main()

@@ -51,6 +51,16 @@ TEST_CASE("nearest suggests plausible typos only") {
     CHECK(nearest("completely-different", keys).empty());
 }
 
+TEST_CASE("nearest suggests the one name that a short form begins") {
+    // `-p claude` means claude-code: too many edits away, but the start of one name only.
+    std::vector<std::string> profiles{"default", "claude-code", "codex", "ci", "readonly"};
+    CHECK(nearest("claude", profiles) == "claude-code");
+    CHECK(nearest("CLAUDE", profiles) == "claude-code");
+    // The start of two names, or too short to mean anything: no guess.
+    CHECK(nearest("cod", std::vector<std::string>{"codex", "code-review"}).empty());
+    CHECK(nearest("xy", std::vector<std::string>{"xylophone"}).empty());
+}
+
 TEST_CASE("lexical paths") {
     CHECK(normalize_path("/a//b/./c/../d") == "/a/b/d");
     CHECK(normalize_path("/../x") == "/x");
