@@ -461,10 +461,10 @@ int run_run(const RunOptions& o) {
         }
     }
     if (!o.quiet || summary.interrupted) print_summary(summary);
-    // Ctrl-C at the review prompt ends agentbox as Ctrl-C ends any program (128+SIGINT), after
-    // the summary has said that the changes are kept and how to act on them.
     util::phases::mark("end");
     util::phases::report();
+    // Ctrl-C at the review prompt ends agentbox as Ctrl-C ends any program (128+SIGINT), after
+    // the summary has said that the changes are kept and how to act on them.
     if (summary.interrupted) return 128 + SIGINT;
     return summary.exit_code;
 }
