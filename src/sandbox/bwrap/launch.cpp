@@ -165,6 +165,7 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     if (!exe) throw sys::SysError("open", "/proc/self/exe", errno);
     Inputs in;
     in.snapshot = stage.snapshot;
+    in.state_home = stage.home;
     if (has_mask_file(plan)) in.empty_file = ensure_empty_file(stage);
     // Gone with the sandbox: a mode-0000 file left in the session is noise for whoever reads it.
     struct Unlink {

@@ -187,6 +187,9 @@ private:
                 exec_paths_.push_back(param_filter("subpath", kParamCopy, ""));
                 exec_checked_.push_back(m.target);
                 return;
+            // Agent state files are copied and saved back by the Linux run only: here the home
+            // is a private scratch directory, as without them.
+            case MountKind::state_home:
             case MountKind::tmpfs: {
                 const std::string rel = m.target == "/" ? std::string() : m.target;
                 o_ << "\n" << comment("tmpfs " + m.target + " <- " + why(m))

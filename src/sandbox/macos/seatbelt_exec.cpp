@@ -80,7 +80,7 @@ public:
         std::error_code ec;
         for (const auto& rel : l.copy_excludes) fs::remove_all(copy + "/" + rel, ec);
         for (const auto& m : plan.mounts)
-            if (m.kind == policy::MountKind::tmpfs) {
+            if (m.kind == policy::MountKind::tmpfs || m.kind == policy::MountKind::state_home) {
                 const std::string dir = macos::scratch_path(scratch, m.target);
                 fs::create_directories(dir, ec);
                 if (ec) {
