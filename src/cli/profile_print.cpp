@@ -106,6 +106,8 @@ std::string profile_text(const profile::Profile& p) {
     list(w, "deny", p.filesystem.deny);
     list(w, "tmpfs", p.filesystem.tmpfs);
     list(w, "exec", p.filesystem.exec);
+    list(w, "state", p.filesystem.state);
+    list(w, "state_review", p.filesystem.state_review);
 
     w.blank();
     w.line("[network]");
@@ -192,6 +194,8 @@ std::string profile_json(const profile::Profile& p) {
     fs["deny"] = entries_json(p.filesystem.deny);
     fs["tmpfs"] = entries_json(p.filesystem.tmpfs);
     fs["exec"] = entries_json(p.filesystem.exec);
+    fs["state"] = entries_json(p.filesystem.state);
+    fs["state_review"] = entries_json(p.filesystem.state_review);
 
     json& net = j["network"] = json::object();
     put(net, "mode", p.network.mode, enum_name);

@@ -20,6 +20,7 @@
 #include "cli/run_backend.hpp"
 #include "cli/run_layer.hpp"
 #include "cli/run_log.hpp"
+#include "cli/run_state.hpp"
 #include "cli/run_summary.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
@@ -351,6 +352,7 @@ int run_run(const RunOptions& o) {
             recorded = true;
         }
         copy.before(plan, *session, dirs);
+        prepare_run_state(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
         session->set_status("failed");
@@ -396,6 +398,8 @@ int run_run(const RunOptions& o) {
             path == inv.environ.end() ? std::string() : path->second, cwd, home);
         if (!hint.empty()) note(hint);
     }
+    // The agent's state files: every process that could write them is gone.
+    if (!dirs.home.empty()) finish_run_state(plan, *session, log.get(), o.quiet);
 
     // The command is done: the session is "staged" (or "failed"). Written now unless the review
     // settles the status at once by itself (empty, discarded, committed), which saves a write on

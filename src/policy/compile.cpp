@@ -132,7 +132,7 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
 
     const auto rules = effective_fs_rules(profile, plan.home);
     plan.protect = profile.commit.protect;  // plan_mounts keeps them read-only in other roots
-    plan_mounts(plan, rules, inv, host);
+    plan_mounts(plan, rules, inv, host, profile.filesystem);
     guard_own_dirs(plan, rules, inv, host);
     // bubblewrap before 0.9 has no overlay, and agentbox does not use 0.9's: the bwrap backend
     // stages into a copy of the project (DESIGN.md §5; docs/design-notes.md).

@@ -10,11 +10,12 @@
 
 namespace agentbox::policy {
 
-// plan.mounts (ordered), plan.staging, plan.cwd, and their notes and weakenings.
-// Needs plan.project, plan.home, plan.protect; reads inv.cwd. Throws std::invalid_argument for a project
-// that is not a directory or a writable path inside a read-only project.
+// plan.mounts (ordered), plan.staging, plan.cwd, plan.state and plan.state_keys, and their
+// notes and weakenings. Needs plan.project, plan.home, plan.protect; reads inv.cwd and
+// fs.state_review. Throws std::invalid_argument for a project that is not a directory, a
+// writable path inside a read-only project, or a state file that cannot be one.
 void plan_mounts(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
-                 const HostFacts& host);
+                 const HostFacts& host, const profile::Filesystem& fs);
 
 // Keeps agentbox's own directories (inv.own_dirs) out of reach of every mount in plan.mounts:
 // a grant at or below one is refused (std::invalid_argument naming both paths); a writable

@@ -36,6 +36,9 @@ std::string meaning(const FsRule& r, bool staged) {
         case FsKind::dev: return "the directory of the sandbox's minimal /dev";
         case FsKind::dev_node: return "a device node of the sandbox's minimal /dev";
         case FsKind::home: return "in the empty writable home; writes are thrown away at exit";
+        case FsKind::state:
+            return "an agent state file: the sandbox writes a copy, saved back at the end unless "
+                   "a change needs review";
         case FsKind::deny: break;
     }
     return "denied";

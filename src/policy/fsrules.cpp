@@ -56,7 +56,8 @@ int strength(FsKind kind) {
         case FsKind::tmpfs:
         case FsKind::proc:
         case FsKind::dev_node:
-        case FsKind::home: return 2;
+        case FsKind::home:
+        case FsKind::state: return 2;
         case FsKind::read:
         case FsKind::dev: return 1;
     }
@@ -84,6 +85,10 @@ std::vector<FsRule> effective_fs_rules(const profile::Profile& profile, const st
         !names_home(fs.write, h) && !names_home(fs.tmpfs, h))
         out.push_back(FsRule{FsKind::home, h, "implicit: empty writable home", kBuiltin, false});
     add_entries(out, fs.deny, FsKind::deny, "deny");
+    // Before write: a state entry and a write entry for the same file mean a copy, not a bind.
+    const std::size_t first_state = out.size();
+    add_entries(out, fs.state, FsKind::state, "state");
+    for (std::size_t i = first_state; i < out.size(); ++i) out[i].exact = true;
     add_entries(out, fs.write, FsKind::write, "write");
     add_entries(out, fs.tmpfs, FsKind::tmpfs, "tmpfs");
     add_entries(out, fs.read, FsKind::read, "read");

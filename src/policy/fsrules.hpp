@@ -23,6 +23,7 @@ enum class FsKind {
     dev,       // implicit: the /dev directory of the minimal /dev (that directory only)
     dev_node,  // implicit: one device node of the minimal /dev
     home,      // implicit: empty writable tmpfs as $HOME
+    state,     // filesystem.state: an agent state file, a per-run copy saved back after review
 };
 
 struct FsRule {
@@ -40,7 +41,7 @@ int strength(FsKind kind);
 bool is_writable(FsKind kind);
 bool is_implicit(FsKind kind);
 
-// Implicit rules first, then deny, write, tmpfs, read entries in profile order. An empty home
+// Implicit rules first, then deny, state, write, tmpfs, read entries in profile order. An empty home
 // (or "/") gets no home rule; neither does a home that a read/write/tmpfs entry names itself.
 // Throws std::invalid_argument for an entry that is not an absolute path: the loader expands
 // placeholders, and silently dropping a deny rule would fail open.

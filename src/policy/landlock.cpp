@@ -60,6 +60,7 @@ void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::
             case MountKind::bind_ro: access = with_exec(m.target, ll_read); break;
             case MountKind::bind_rw: access = with_exec(m.target, ll_read | ll_write); break;
             case MountKind::overlay:  // its socket inodes land in the session's upper layer
+            case MountKind::state_home:  // the session's own directory, as the upper layer
             case MountKind::tmpfs:
                 access = with_exec(m.target, ll_read | ll_write);
                 if (may_make_sockets(m)) access |= ll_make_sock;

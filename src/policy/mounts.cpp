@@ -41,8 +41,10 @@ bool shows_host_files(MountKind k) {
 
 class MountPlanner {
 public:
-    MountPlanner(Plan& plan, const std::vector<FsRule>& rules, const HostFacts& host)
-        : plan_(plan), rules_(rules), host_(host), view_(rules, &host) {}
+    MountPlanner(Plan& plan, const std::vector<FsRule>& rules, const HostFacts& host,
+                 std::vector<std::string> review_paths)
+        : plan_(plan), rules_(rules), host_(host), view_(rules, &host),
+          review_paths_(std::move(review_paths)) {}
 
     void run(const Invocation& inv) {
         const std::string& project = plan_.project;
@@ -53,6 +55,7 @@ public:
         project_writable_ = pm.rule && pm.rule->kind == FsKind::write;
 
         for (const auto& r : rules_) add_rule(r);
+        use_state_home();
         drop_redundant_binds();
         if (project_writable_ && pm.rule->path != project) add_overlay(*pm.rule);
         plan_.staging = project_writable_ ? Staging::overlay : Staging::none;
@@ -114,6 +117,7 @@ private:
                 break;
             case FsKind::read: add_host_path(r, MountKind::bind_ro); break;
             case FsKind::write: add_write(r); break;
+            case FsKind::state: add_state(r); break;
             case FsKind::deny:
             case FsKind::dev_node: break;
         }
@@ -136,6 +140,82 @@ private:
         } else {
             add_host_path(r, MountKind::bind_rw);
         }
+    }
+
+    // An agent state file (filesystem.state). It is not bound: a bound file cannot be created
+    // when missing, nor replaced by rename (EBUSY), and what the agent writes there would
+    // land on the host unreviewed. The sandbox gets a copy in the session's home directory,
+    // which takes the place of the empty home (use_state_home); the run saves it back at the
+    // end, or holds it for review (cli/run_state.cpp, stage/state.hpp).
+    //
+    // Every directory between the home and the file must be that session directory: one the
+    // host shares (a read or write grant of ~/.claude) would refuse the rename, or take
+    // writes beside the file straight to the host. That is a profile error, not a skip.
+    void add_state(const FsRule& r) {
+        const FsRule* home = home_rule();
+        if (!home || r.path == home->path || !util::path_within(r.path, home->path))
+            throw std::invalid_argument(
+                where(r) + ": a state file must be inside the home directory " +
+                util::quote(plan_.home) + ", and the home must be agentbox's own (no "
+                "filesystem rule may grant the home itself)");
+        for (std::string dir = parent_of(r.path); dir != home->path; dir = parent_of(dir)) {
+            const FsMatch m = best_fs_rule(rules_, dir);
+            if (m.rule != home)
+                throw std::invalid_argument(
+                    where(r) + ": its directory " + util::quote(dir) + " is reached through " +
+                    (m.rule ? where(*m.rule) : std::string("no rule")) +
+                    "; a state file must lie in directories of the sandbox's own home (grant "
+                    "the directories beside it, e.g. " + util::quote(dir + "/projects") +
+                    ", not the one that holds it)");
+        }
+        const FsVerdict v = view_.decide(r.path);
+        if (!v.rule || v.rule->kind == FsKind::deny) {
+            note(where(r) + ": denied by " + (v.rule ? where(*v.rule) : std::string("no rule")) +
+                 "; skipped");
+            return;
+        }
+        switch (host_.kind(r.path)) {
+            case PathKind::missing:
+            case PathKind::file: break;
+            case PathKind::symlink:
+                // A link the user made (a dotfiles checkout). agentbox saves state files in
+                // place and never writes through a link; the agent still reads the file.
+                note(where(r) + ": " + util::quote(r.path) +
+                     " is a symlink on this host; shown read-only, not saved back");
+                add_host_path(r, MountKind::bind_ro);
+                return;
+            case PathKind::dir:
+            case PathKind::other:
+                throw std::invalid_argument(where(r) + ": " + util::quote(r.path) +
+                                            " is not a regular file on this host; state "
+                                            "entries name files (grant a directory with "
+                                            "filesystem.write)");
+        }
+        bool whole = false;
+        for (const auto& e : review_paths_)
+            whole = whole || e == r.path;
+        plan_.state.push_back(StateFile{r.path, whole, r.rule, r.src});
+    }
+
+    const FsRule* home_rule() const {
+        for (const auto& r : rules_)
+            if (r.kind == FsKind::home) return &r;
+        return nullptr;
+    }
+
+    // With state files, the home is the session's directory that holds their copies, on disk
+    // (it survives a crash of agentbox), in place of the empty tmpfs. What else the command
+    // writes in the home is still thrown away at the end of the run.
+    void use_state_home() {
+        if (plan_.state.empty()) return;
+        const FsRule* home = home_rule();
+        for (auto& m : mounts_)
+            if (m.kind == MountKind::tmpfs && home && m.rule == home->rule &&
+                m.target == view_.placed(*home)) {
+                m.kind = MountKind::state_home;
+                m.source = "@session/home";
+                m.rule = "implicit: the session's home, holding the agent state files";
+            }
     }
 
     void add_overlay(const FsRule& r) {
@@ -417,13 +497,29 @@ private:
     std::vector<Mount> pending_links_;
     std::set<std::string> via_link_;  // bind targets placed through a link
     std::map<std::string, std::vector<std::string>> expanded_;  // deny glob -> its matches
+    std::vector<std::string> review_paths_;  // filesystem.state_review paths, normalized
 };
 
 }  // namespace
 
 void plan_mounts(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
-                 const HostFacts& host) {
-    MountPlanner(plan, rules, host).run(inv);
+                 const HostFacts& host, const profile::Filesystem& fs) {
+    // filesystem.state_review: paths name whole files, anything else a key.
+    std::vector<std::string> review_paths;
+    for (const auto& e : fs.state_review) {
+        if (!e.value.empty() && e.value.front() == '/') {
+            review_paths.push_back(util::normalize_path(e.value));
+        } else if (std::find(plan.state_keys.begin(), plan.state_keys.end(), e.value) ==
+                   plan.state_keys.end()) {
+            plan.state_keys.push_back(e.value);
+        }
+    }
+    MountPlanner(plan, rules, host, review_paths).run(inv);
+    for (const auto& p : review_paths)
+        if (std::none_of(plan.state.begin(), plan.state.end(),
+                         [&](const StateFile& f) { return f.path == p; }))
+            plan.notes.push_back("filesystem.state_review " + util::quote(p) +
+                                 " names no state file of this run");
 }
 
 }  // namespace agentbox::policy

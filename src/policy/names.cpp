@@ -49,6 +49,7 @@ const char* to_string(MountKind k) {
         case MountKind::mask_file: return "mask-file";
         case MountKind::symlink: return "symlink";
         case MountKind::dir: return "dir";
+        case MountKind::state_home: return "state-home";
     }
     return "?";
 }

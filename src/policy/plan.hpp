@@ -71,6 +71,8 @@ enum class MountKind {
     mask_file,  // empty read-only file over a denied file
     symlink,    // create a symlink at target pointing to source (e.g. /bin -> usr/bin)
     dir,        // create an empty directory at target (mount point parents)
+    state_home, // the session's home directory (on disk, holding the agent state copies),
+                // bound read-write at target (the home) in place of the empty tmpfs
 };
 
 struct Mount {
@@ -179,6 +181,18 @@ struct Namespaces {
     bool operator==(const Namespaces&) const = default;
 };
 
+// An agent state file (filesystem.state): the sandbox sees a copy in the session's home
+// directory at `path`, where it can be created and replaced by rename; at the end of the run
+// the copy is saved back to `path` on the host, unless a change needs review
+// (agentbox-profile(5), "Agent state files").
+struct StateFile {
+    std::string path;           // absolute, under the home; the same path inside and outside
+    bool review_whole = false;  // every change is held for review (a state_review path)
+    std::string rule;
+    profile::Source src;
+    bool operator==(const StateFile&) const = default;
+};
+
 enum class Staging { overlay, copy, none };  // none: the project is not writable
 
 struct Plan {
@@ -205,6 +219,8 @@ struct Plan {
     std::string cgroup1_root = "/sys/fs/cgroup";
     profile::OnExit on_exit = profile::OnExit::keep;
     std::vector<profile::Entry> protect;  // commit protection globs, project-relative
+    std::vector<StateFile> state;         // agent state files; non-empty: MountKind::state_home
+    std::vector<std::string> state_keys;  // keys whose change in a state file is reviewed
     std::vector<std::string> notes;       // e.g. "deny glob expanded at plan time"
     std::vector<Weakening> weakenings;
     bool allow_weaker = false;

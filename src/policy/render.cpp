@@ -9,6 +9,7 @@
 
 #include "policy/names.hpp"
 #include "policy/policy.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -178,6 +179,18 @@ std::string render_text(const Plan& plan) {
             o << "  " << pad(shown(p.value), 24) << "(" << p.src.str() << ")\n";
     }
 
+    if (!plan.state.empty()) {
+        o << "\nagent state files (a copy in the session, saved back unless held for review)\n";
+        for (const auto& f : plan.state)
+            o << "  " << shown(f.path) << (f.review_whole ? "  [every change reviewed]" : "")
+              << "  <- " << f.rule << " (" << f.src.str() << ")\n";
+        if (!plan.state_keys.empty()) {
+            std::string keys;
+            for (const auto& k : plan.state_keys) keys += (keys.empty() ? "" : ", ") + shown(k);
+            o << "  held for review when changed: " << keys << "\n";
+        }
+    }
+
     if (!plan.notes.empty()) {
         o << "\nnotes\n";
         for (const auto& n : plan.notes) o << "  - " << n << "\n";
@@ -270,6 +283,18 @@ std::string render_json(const Plan& plan) {
     for (const auto& p : plan.protect)
         protect.push_back(Json{{"glob", p.value}, {"from", source_json(p.src)}});
     j["protect"] = protect;
+    // Only when there are state files: the Plans of most profiles read as before.
+    if (!plan.state.empty()) {
+        Json state = Json::array();
+        for (const auto& f : plan.state) {
+            Json one{{"review_whole", f.review_whole}, {"rule", f.rule},
+                     {"from", source_json(f.src)}};
+            util::put_text(one, "path", f.path);
+            state.push_back(std::move(one));
+        }
+        j["state"] = state;
+        j["state_keys"] = plan.state_keys;
+    }
     j["notes"] = plan.notes;
     Json weak = Json::array();
     for (const auto& w : plan.weakenings)

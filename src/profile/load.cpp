@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -344,13 +345,30 @@ private:
     }
 
     void filesystem(const toml::table& t) {
-        check_keys(t, {"read", "write", "deny", "tmpfs", "exec"}, "in [filesystem]");
+        check_keys(t, {"read", "write", "deny", "tmpfs", "exec", "state", "state_review"},
+                   "in [filesystem]");
         auto& fs = out_.filesystem;
         if (const toml::node* n = t.get("read")) fs.read = paths(*n, "filesystem.read");
         if (const toml::node* n = t.get("write")) fs.write = paths(*n, "filesystem.write");
         if (const toml::node* n = t.get("deny")) fs.deny = paths(*n, "filesystem.deny");
         if (const toml::node* n = t.get("tmpfs")) fs.tmpfs = paths(*n, "filesystem.tmpfs");
         if (const toml::node* n = t.get("exec")) fs.exec = paths(*n, "filesystem.exec");
+        if (const toml::node* n = t.get("state")) fs.state = paths(*n, "filesystem.state");
+        if (const toml::node* n = t.get("state_review"))
+            fs.state_review = review_entries(*n, "filesystem.state_review");
+    }
+
+    // filesystem.state_review: a path (it starts like one: ~ / @ $) names a state file whose
+    // every change is reviewed; anything else is a key name, matched at any depth.
+    std::vector<Entry> review_entries(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            if (!s.empty() && std::string_view("~/@$").find(s.front()) != std::string_view::npos)
+                return expand_path(s, name, src, ctx_);
+            if (s.empty() || s.find_first_of(" \t\n\"") != std::string::npos)
+                fail(src, name + " entry " + util::quote(s) +
+                              " is neither a path nor a key name");
+            return s;
+        });
     }
 
     std::vector<Entry> host_rules(const toml::node& n, const std::string& name) const {

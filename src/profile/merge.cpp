@@ -34,6 +34,8 @@ void merge_into(Profile& base, const Profile& top) {
     append(base.filesystem.write, top.filesystem.write);
     append(base.filesystem.deny, top.filesystem.deny);
     append(base.filesystem.tmpfs, top.filesystem.tmpfs);
+    append(base.filesystem.state, top.filesystem.state);
+    append(base.filesystem.state_review, top.filesystem.state_review);
     append(base.filesystem.exec, top.filesystem.exec);
 
     take_if_set(base.network.mode, top.network.mode);

@@ -50,6 +50,12 @@ struct Filesystem {
     std::vector<Entry> deny;   // invisible even inside read/write; globs allowed
     std::vector<Entry> tmpfs;  // empty, writable, thrown away
     std::vector<Entry> exec;   // non-empty: only these paths may be executed
+    // Agent state files under the home: a per-run copy in the session, saved back at the end
+    // unless a change needs review (agentbox-profile(5), "Agent state files").
+    std::vector<Entry> state;
+    // What needs review in them: a key name (any depth, every state file) or the path of a
+    // state file (any change to it). `value` is the expanded path or the key as written.
+    std::vector<Entry> state_review;
     bool operator==(const Filesystem&) const = default;
 };
 

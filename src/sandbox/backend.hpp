@@ -25,6 +25,8 @@ struct StageDirs {
     std::string work;
     std::string snapshot;  // Staging::copy: the session's copy of the project (bwrap)
     std::string scratch;   // a directory of the session the backend may use for its own files
+    std::string home;      // Plan::state non-empty: the session's home directory, bound at the
+                           // home (MountKind::state_home) in place of the empty tmpfs
 };
 
 // A verdict of `ask` met while the command runs (a proxy connection; DESIGN.md §8).

@@ -9,7 +9,8 @@ Relocation::Relocation(const policy::Plan& plan, std::string copy, std::string s
     // The copy strategy stands in for the overlay: either way the command writes into the copy.
     copied_ = plan.staging == policy::Staging::overlay || plan.staging == policy::Staging::copy;
     for (const auto& m : plan.mounts)
-        if (m.kind == policy::MountKind::tmpfs) tmpfs_.push_back(m.target);
+        if (m.kind == policy::MountKind::tmpfs || m.kind == policy::MountKind::state_home)
+            tmpfs_.push_back(m.target);
 }
 
 std::string Relocation::scratch_dir(const std::string& target) const {

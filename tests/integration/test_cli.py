@@ -174,7 +174,8 @@ class CliTest(unittest.TestCase):
         r = self.agentbox("profile", "list", "--names")
         self.assertEqual(r.returncode, 0, r.stderr)
         names = r.stdout.split()
-        for name in ("base", "default", "readonly", "python", "claude-code", "codex", "ci"):
+        for name in ("base", "default", "readonly", "python", "claude-code", "codex", "gemini",
+                     "ci"):
             self.assertIn(name, names)
         r = self.agentbox("profile", "list", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)

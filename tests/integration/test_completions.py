@@ -27,7 +27,8 @@ import unittest
 AGENTBOX = os.path.abspath(os.environ.get("AGENTBOX", "agentbox"))
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
-BUILTIN_PROFILES = {"base", "default", "readonly", "python", "claude-code", "codex", "ci"}
+BUILTIN_PROFILES = {"base", "default", "readonly", "python", "claude-code", "codex", "gemini",
+                    "ci"}
 END = "<<agentbox-completion-end>>"
 
 

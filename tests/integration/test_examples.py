@@ -100,6 +100,7 @@ class AgentWrappers(ExampleTest):
 echo "stand-in claude: $*"
 echo "a line by the agent" >> src/main.c
 echo '{"theme":"dark"}' > ~/.claude/settings.json
+echo '{"numStartups":1}' > ~/.claude.json
 echo "ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY:+set}"
 echo "GITHUB_TOKEN=${GITHUB_TOKEN:+set}"
 echo "HTTPS_PROXY=${HTTPS_PROXY:-unset}"
@@ -116,13 +117,16 @@ exit 3
         self.assertIn("ANTHROPIC_API_KEY=set", res.out)
         self.assertIn("GITHUB_TOKEN=\n", res.out)
         self.assertRegex(res.out, r"HTTPS_PROXY=http://127\.0\.0\.1:\d+")  # network: proxy only
-        # Its edit is staged, and the wrapper said so; ~/.claude is written directly.
+        # Its edit is staged, and the wrapper said so. Its state file is saved back; its
+        # settings (hooks, permissions) are held for review (agentbox-profile(5)).
         self.assertHostUnchanged()
         self.assertEqual({"src/main.c"}, self.staged_paths())
         self.assertIn("src/main.c | 1 +", res.err)
         self.assertIn("apply: agentbox commit", res.err)
-        with open(os.path.join(b.home, ".claude", "settings.json")) as f:
-            self.assertEqual('{"theme":"dark"}\n', f.read())
+        with open(os.path.join(b.home, ".claude.json")) as f:
+            self.assertEqual('{"numStartups":1}\n', f.read())
+        self.assertFalse(os.path.exists(os.path.join(b.home, ".claude", "settings.json")))
+        self.assertIn("~/.claude/settings.json NOT saved", res.err)
 
     def test_codex_wrapper_grants_an_npm_prefix_in_home_and_nothing_else(self):
         self.require_sandbox("codex")

@@ -46,6 +46,13 @@ void add_mount(std::vector<std::string>& a, const policy::Plan& plan, const poli
             break;
         case MountKind::symlink: add(a, {"--symlink", m.source, m.target}); break;
         case MountKind::dir: add(a, {"--dir", m.target}); break;
+        case MountKind::state_home:
+            // The session's home directory, holding the agent state copies (Plan::state).
+            if (in.state_home.empty())
+                throw std::invalid_argument("bwrap: the home " + m.target +
+                                            " needs the session's home directory");
+            add(a, {"--bind", in.state_home, m.target});
+            break;
     }
 }
 

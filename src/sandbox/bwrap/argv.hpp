@@ -22,6 +22,7 @@ struct Inputs {
     std::string bwrap = kBwrapPath;
     std::string snapshot;    // Staging::copy: the session's copy of the project, bound at it
     std::string empty_file;  // an empty file, bound read-only over each denied file
+    std::string state_home;  // Plan::state non-empty: the session's home directory
     int exe_fd = 6;          // agentbox itself (O_PATH), run inside as /proc/self/fd/N
     int sync_fd = 3;         // SOCK_SEQPACKET to the supervisor, as the native backend's
     int report_fd = 4;       // failure records; EOF once the command exec'd

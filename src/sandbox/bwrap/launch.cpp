@@ -155,6 +155,7 @@ public:
         if (!exe_) throw sys::SysError("open", "/proc/self/exe", errno);
         Inputs in;
         in.snapshot = stage.snapshot;
+        in.state_home = stage.home;
         if (has_mask_file(plan)) in.empty_file = empty_file_.path = ensure_empty_file(stage);
         x_.argv_storage = make_argv(plan, in);
         for (auto& a : x_.argv_storage) x_.argv.push_back(a.data());

@@ -135,6 +135,19 @@ int mount_overlay(int root_fd, const policy::Plan& plan, const Mount& m, const S
     return attach(ovl.get(), target.get(), op, m.target, e);
 }
 
+// The session's home directory, holding the copies of the agent state files (Plan::state):
+// an ordinary read-write bind, so that the agent creates and renames files in it as in any
+// directory; the run saves the copies back afterwards (cli/run_state.cpp).
+int mount_state_home(int root_fd, const Mount& m, const StageDirs& stage, StepError& e) {
+    if (stage.home.empty()) {
+        errno = EINVAL;
+        return fail(e, "mount(state home)", m.target);
+    }
+    Mount bind = m;
+    bind.source = stage.home;
+    return mount_bind(root_fd, bind, false, e);
+}
+
 int mount_tmpfs(int root_fd, const Mount& m, const std::string& home, StepError& e) {
     const char* op = "mount(tmpfs)";
     sys::unique_fd fs(make_fs("tmpfs", {{"mode", tmpfs_mode(m.target, home)}},
@@ -239,6 +252,7 @@ int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& 
                 break;
             case MountKind::symlink: rc = make_symlink(fds.newroot, m, e); break;
             case MountKind::dir: rc = make_dir(fds.newroot, m, e); break;
+            case MountKind::state_home: rc = mount_state_home(fds.newroot, m, stage, e); break;
         }
         if (rc < 0) return -1;
     }

@@ -277,6 +277,9 @@ private:
                                   param_filter("subpath", kParamCopy, "") + ")",
                               m.target, param_filter("subpath", kParamCopy, ""));
                 return;
+            // Agent state files are copied and saved back by the Linux run only: here the home
+            // is a private scratch directory, as without them.
+            case MountKind::state_home:
             case MountKind::tmpfs: {
                 const std::string rel = m.target == "/" ? std::string() : m.target;
                 session_grant("tmpfs " + m.target + " <- " + why(m) + ": a private directory "
@@ -593,7 +596,8 @@ Launch seatbelt_launch(const Plan& in, const std::string& copy, const std::strin
     l.cwd = where.path(plan.cwd);
     l.copy_excludes = where.copy_excludes();
     for (const auto& m : plan.mounts)
-        if (m.kind == MountKind::tmpfs) l.scratch_dirs.push_back(where.scratch_dir(m.target));
+        if (m.kind == MountKind::tmpfs || m.kind == MountKind::state_home)
+            l.scratch_dirs.push_back(where.scratch_dir(m.target));
     // A grant whose parent is in a scratch directory: a link there to the host's path.
     // A recreated symlink there is a link to the host's own, which the profile lets be read.
     for (const auto& m : plan.mounts) {

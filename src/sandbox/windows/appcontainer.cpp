@@ -140,6 +140,9 @@ private:
                 add({Base::copy, ""}, rw | exec_bit(m.target), false, true, w);
                 return;
             case MountKind::tmpfs:
+            // Agent state files are copied and saved back by the Linux run only: here the
+            // home is a private scratch directory, as without them.
+            case MountKind::state_home:
                 add(ref(where.scratch_dir(m.target)), rw | exec_bit(m.target), false, true, w);
                 return;
             case MountKind::symlink:

@@ -200,7 +200,7 @@ RunResult run(const policy::Plan& plan, const AppContainerPlan& ac, const std::s
     }
     const Relocation where(plan, copy, scratch);
     for (const auto& m : plan.mounts)
-        if (m.kind == policy::MountKind::tmpfs) {
+        if (m.kind == policy::MountKind::tmpfs || m.kind == policy::MountKind::state_home) {
             fs::create_directories(fs::path(wide(native(where.scratch_dir(m.target)))), ec);
             if (ec) throw Failed{"create " + where.scratch_dir(m.target) + ": " + ec.message()};
         }

@@ -29,11 +29,11 @@ bool has(const std::vector<Entry>& list, const std::string& value) {
 
 }  // namespace
 
-TEST_CASE("the seven built-in profiles are compiled in") {
+TEST_CASE("the eight built-in profiles are compiled in") {
     std::vector<std::string> names = builtin_names();
     std::sort(names.begin(), names.end());
     CHECK(names == std::vector<std::string>{"base", "ci", "claude-code", "codex", "default",
-                                            "python", "readonly"});
+                                            "gemini", "python", "readonly"});
     CHECK(builtin_text("nosuch") == nullptr);
     // The digests are computed by the build (cmake/embed_profiles.cmake), not at run time.
     for (const std::string& name : names) {
@@ -119,13 +119,28 @@ TEST_CASE("built-in profiles grant what their names say") {
 
     const Profile cc = load("claude-code", ctx);
     CHECK(has(cc.network.allow, "api.anthropic.com"));
-    CHECK(has(cc.filesystem.write, "/home/u/.claude"));
-    CHECK(has(cc.filesystem.write, "/home/u/.claude.json"));
+    // Its state files are copies saved back after review, never binds of the host's files.
+    CHECK(has(cc.filesystem.state, "/home/u/.claude.json"));
+    CHECK(has(cc.filesystem.state, "/home/u/.claude/settings.json"));
+    CHECK(has(cc.filesystem.state_review, "mcpServers"));
+    CHECK(has(cc.filesystem.state_review, "hooks"));
+    CHECK(has(cc.filesystem.state_review, "/home/u/.claude/settings.json"));
+    CHECK(!has(cc.filesystem.write, "/home/u/.claude"));
+    CHECK(!has(cc.filesystem.write, "/home/u/.claude.json"));
+    CHECK(has(cc.network.allow, "platform.claude.com"));
     CHECK(has(cc.env.pass, "ANTHROPIC_API_KEY"));
 
     const Profile cx = load("codex", ctx);
     CHECK(has(cx.network.allow, "api.openai.com"));
-    CHECK(has(cx.filesystem.write, "/home/u/.codex"));
+    CHECK(has(cx.filesystem.state, "/home/u/.codex/config.toml"));
+    CHECK(has(cx.filesystem.state_review, "/home/u/.codex/config.toml"));
+    CHECK(!has(cx.filesystem.write, "/home/u/.codex"));
+
+    const Profile gm = load("gemini", ctx);
+    CHECK(has(gm.network.allow, "generativelanguage.googleapis.com"));
+    CHECK(has(gm.filesystem.state, "/home/u/.gemini/settings.json"));
+    CHECK(has(gm.filesystem.state_review, "/home/u/.gemini/settings.json"));
+    CHECK(has(gm.env.pass, "GEMINI_API_KEY"));
     CHECK(has(cx.env.pass, "OPENAI_API_KEY"));
 
     const Profile ci = load("ci", ctx);

@@ -322,7 +322,7 @@ TEST_CASE("list: every reachable name once, the first in search order wins") {
     CHECK(find("broken")->description.rfind("(invalid: " + root.path() + "/etc/broken.toml:", 0) ==
           0);
     CHECK(find("notes") == nullptr);
-    for (const char* b : {"base", "default", "readonly", "claude-code", "codex", "ci"}) {
+    for (const char* b : {"base", "default", "readonly", "claude-code", "codex", "gemini", "ci"}) {
         CAPTURE(b);
         REQUIRE(find(b) != nullptr);
         CHECK(find(b)->path == std::string("<builtin:") + b + ">");

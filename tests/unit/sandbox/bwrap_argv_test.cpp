@@ -57,6 +57,7 @@ Inputs inputs() {
     Inputs in;
     in.snapshot = "/state/sessions/S/snapshot";
     in.empty_file = "/state/sessions/S/empty";
+    in.state_home = "/state/sessions/S/home";
     return in;
 }
 
@@ -90,6 +91,21 @@ TEST_CASE("the bwrap backend stages by copy: the snapshot is bound at the projec
     CHECK(*(it + 1) == "/work/proj");
     // The same Plan for the native backend keeps the overlay.
     CHECK(compile_builtin("default", "native").staging == policy::Staging::overlay);
+}
+
+TEST_CASE("agent state files: the session's home directory is bound at the home") {
+    const policy::Plan plan = compile_builtin("claude-code");
+    REQUIRE_FALSE(plan.state.empty());
+    const auto a = make_argv(plan, inputs());
+    const auto it = std::find(a.begin(), a.end(), "/state/sessions/S/home");
+    REQUIRE(it != a.end());
+    CHECK(*(it - 1) == "--bind");
+    CHECK(*(it + 1) == "/home/u");
+    // No tmpfs home, and no bind of the state file itself (a rename over it would fail).
+    CHECK(std::find(a.begin(), a.end(), "/home/u/.claude.json") == a.end());
+    Inputs none = inputs();
+    none.state_home.clear();
+    CHECK_THROWS_AS(make_argv(plan, none), std::invalid_argument);
 }
 
 TEST_CASE("bwrap is run from its fixed path and the command follows --") {
