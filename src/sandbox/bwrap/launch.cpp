@@ -151,7 +151,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     spec.tty = io.tty;
     const sys::unique_fd spec_fd = spec_memfd(encode(spec));
 
-    const std::optional<net::ProxyOptions> proxy = lnx::proxy_options(plan, sink);
+    std::optional<net::ProxyOptions> proxy = lnx::proxy_options(plan, sink);
+    if (proxy) proxy->intercept = io.intercept;
     // limits.stage_size: the snapshot is watched; what it holds now is the project, not staged.
     const policy::Limit* stage_limit = plan.limit("stage_size");
     const std::uint64_t stage_base =

@@ -68,7 +68,8 @@ void run(const policy::Plan& plan, const StageDirs& stage, const Io& io, const E
     const bool notify = plan.seccomp.log_denials;
     SharedFilter filter;
 
-    const std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
+    std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
+    if (proxy) proxy->intercept = io.intercept;
 
     ChildSetup cs;
     cs.plan = &plan;
