@@ -50,7 +50,7 @@ _agentbox() {
             case ${words[j]} in
             --) _agentbox_command_from $((j + 1)); return ;;
             -p | --profile | -C | --project | --ro | --rw | --hide | --net | --allow-host | \
-                --env | --timeout | --memory | --pids | --on-exit | --approver | --log | \
+                --secret | --env | --timeout | --memory | --pids | --on-exit | --approver | --log | \
                 --log-fd | --backend | --target | --summary-fd) ((j += 2)) ;;
             -*) ((j++)) ;;
             *) _agentbox_command_from "$j"; return ;;
@@ -72,12 +72,12 @@ _agentbox() {
         --target) COMPREPLY=($(compgen -W "macos windows" -- "$cur")); return ;;
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
-        --allow-host | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd)
+        --allow-host | --secret | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd)
             return ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
-                --allow-host --env --timeout --memory --pids --on-exit --approver --log --log-fd
+                --allow-host --secret --env --timeout --memory --pids --on-exit --approver --log --log-fd
                 --dry-run --json --target --backend --tty --no-tty --die-with-parent --no-die-with-parent --allow-weaker -q --quiet -v
                 --verbose --summary-fd -h --help --" -- "$cur"))
         else

@@ -21,6 +21,7 @@
 #include "cli/run_layer.hpp"
 #include "cli/run_log.hpp"
 #include "cli/run_state.hpp"
+#include "cli/run_secrets.hpp"
 #include "cli/run_summary.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
@@ -62,6 +63,10 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
     cmd->add_option("--net", o.net, "Network mode")
         ->check(CLI::IsMember({"none", "proxy", "host"}));
     cmd->add_option("--allow-host", o.allow_hosts, "Allow HOST[:PORT] through the proxy")
+        ->allow_extra_args(false);
+    cmd->add_option("--secret", o.secrets,
+                    "Keep NAME's value outside: inside it is a stand-in, swapped for the real "
+                    "value only in requests to HOST (NAME@HOST[,HOST...])")
         ->allow_extra_args(false);
     cmd->add_option("--env", o.env, "Pass NAME from the environment, or set NAME=VALUE")
         ->allow_extra_args(false);
@@ -239,6 +244,9 @@ int run_run(const RunOptions& o) {
     inv.environ = std::move(env);
     inv.home = home;
     inv.own_dirs = own_dir_paths();
+    // Secrets are read (and the CA made) before the Plan, which holds their stand-ins and the
+    // CA bundle; a dry run reads nothing and shows placeholders.
+    RunSecrets secrets = o.dry_run ? RunSecrets{} : prepare_secrets(prof, inv);
 
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
@@ -251,6 +259,7 @@ int run_run(const RunOptions& o) {
         throw UsageError(std::string("run: ") + e.what());
     }
     plan.allow_weaker = o.allow_weaker;
+    secrets.scrub(plan);
     if (!o.target.empty()) return print_target(std::move(plan), o);
     auto backend = sandbox::make_backend(plan.backend);
     for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
@@ -317,6 +326,7 @@ int run_run(const RunOptions& o) {
 
     sandbox::Io io;
     io.ready = [&start_log](const sandbox::Prepared& p) { start_log(&p); };
+    io.intercept = secrets.intercept;
     io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
     // --approver was merged into the profile by flags_layer; an empty command is refused above
     // for the flag and by the profile loader for [approve] command.

@@ -18,6 +18,7 @@ struct RunOptions {
     std::vector<std::string> ro, rw, hide;
     std::optional<std::string> net;     // none | proxy | host
     std::vector<std::string> allow_hosts;
+    std::vector<std::string> secrets;  // --secret NAME@HOST[,HOST...]
     std::vector<std::string> env;       // NAME or NAME=VALUE
     std::optional<std::string> timeout, memory, pids;
     std::optional<std::string> on_exit; // ask | commit | discard | keep

@@ -76,6 +76,33 @@ profile::Profile flags_layer(const RunOptions& o, const std::string& cwd,
         p.network.allow.push_back(entry(h, h));
     }
 
+    // --secret NAME@HOST[,HOST...]: the value from the launcher's variable NAME.
+    for (const auto& spec : o.secrets) {
+        const auto at = spec.find('@');
+        const std::string name = spec.substr(0, at);
+        if (at == std::string::npos || !valid_env_name(name))
+            throw UsageError("--secret: '" + spec + "' is not NAME@HOST[,HOST...] with NAME made "
+                             "of letters, digits and '_'");
+        profile::Secret sec;
+        sec.name = name;
+        sec.env = name;
+        sec.src = kFlag;
+        std::string rest = spec.substr(at + 1);
+        for (std::size_t b = 0; b <= rest.size();) {
+            std::size_t e = rest.find(',', b);
+            if (e == std::string::npos) e = rest.size();
+            std::string host = rest.substr(b, e - b);
+            for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            while (!host.empty() && host.back() == '.') host.pop_back();
+            if (host.empty() || host.find_first_of("*:/@ ") != std::string::npos)
+                throw UsageError("--secret " + spec + ": '" + rest.substr(b, e - b) +
+                                 "' is not a host name (exact names, no port, no pattern)");
+            sec.hosts.push_back(entry(host, rest.substr(b, e - b)));
+            b = e + 1;
+        }
+        p.secrets[name] = std::move(sec);
+    }
+
     for (const auto& e : o.env) {
         const auto eq = e.find('=');
         const std::string name = e.substr(0, eq);

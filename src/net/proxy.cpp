@@ -24,6 +24,8 @@
 #include <thread>
 
 #include "net/http.hpp"
+#include "net/intercept.hpp"
+#include "net/secrets.hpp"
 #include "net/tls.hpp"
 #include "policy/hostrules.hpp"
 #include "policy/names.hpp"
@@ -492,6 +494,303 @@ struct Proxy::Impl {
         co_return false;
     }
 
+
+    // ---- secrets and interception (net/intercept.hpp)
+
+    const std::vector<SecretValue>& secrets() const {
+        static const std::vector<SecretValue> none;
+        return opt.intercept ? opt.intercept->secrets : none;
+    }
+
+    bool intercepts(const std::string& host) const {
+        return opt.intercept &&
+               std::binary_search(opt.net.intercept.begin(), opt.net.intercept.end(), host);
+    }
+
+    // The path without its query: what the log may say about a request (the query can hold
+    // anything, a stand-in included).
+    static std::string path_only(const std::string& target) {
+        return target.substr(0, target.find('?'));
+    }
+
+    // Stand-ins in a request to `host`: replaced for the hosts they are bound to; elsewhere
+    // the request is refused and logged. Never a value in the log: names, host, method, path.
+    bool apply_secrets(http::Head& req, std::string& path, const std::string& host,
+                       std::uint16_t port) {
+        if (secrets().empty()) return true;
+        const std::string logged_path = path_only(path);
+        const SecretUse use = rewrite_request(req, path, host, secrets());
+        if (use.refused) {
+            emit(ProxyEvent{"net.secret",
+                            {{"verdict", "deny"},
+                             {"secret", use.secret},
+                             {"host", host},
+                             {"port", std::to_string(port)},
+                             {"method", req.method},
+                             {"path", logged_path},
+                             {"where", use.where},
+                             {"rule", "secrets." + use.secret},
+                             {"reason", "the stand-in of " + use.secret +
+                                            " was sent to a host it is not bound to"}}});
+            return false;
+        }
+        if (!use.substituted.empty()) {
+            std::string what;
+            for (const auto& u : use.substituted) what += (what.empty() ? "" : ", ") + u;
+            emit(ProxyEvent{"net.secret",
+                            {{"verdict", "allow"},
+                             {"host", host},
+                             {"port", std::to_string(port)},
+                             {"method", req.method},
+                             {"path", logged_path},
+                             {"substituted", what}}});
+        }
+        return true;
+    }
+
+    awaitable<void> refuse_secret(Client& c, const http::Head& req, const std::string& host) {
+        co_await refuse(c, 403, "Forbidden",
+                        req.method + " " + host + " refused: it carries the stand-in of a secret "
+                        "that is not bound to this host", "secrets");
+    }
+
+    static awaitable<void> tls_wait(tcp::socket& s, TlsConn::Io io) {
+        co_await s.async_wait(io == TlsConn::Io::want_write ? tcp::socket::wait_write
+                                                            : tcp::socket::wait_read,
+                              use_awaitable);
+    }
+
+    static awaitable<void> tls_handshake(TlsConn& t, tcp::socket& s) {
+        for (;;) {
+            const TlsConn::Io r = t.handshake();
+            if (r == TlsConn::Io::done) co_return;
+            if (r == TlsConn::Io::want_read || r == TlsConn::Io::want_write) {
+                co_await tls_wait(s, r);
+                continue;
+            }
+            throw std::runtime_error(r == TlsConn::Io::closed ? "closed during the TLS handshake"
+                                                              : t.error());
+        }
+    }
+
+    // Appends what there is (up to a chunk); 0 at the end of the stream.
+    static awaitable<std::size_t> tls_read(TlsConn& t, tcp::socket& s, std::string& buf) {
+        for (;;) {
+            const std::size_t old = buf.size();
+            buf.resize(old + kReadChunk);
+            std::size_t got = 0;
+            const TlsConn::Io r = t.read(buf.data() + old, kReadChunk, got);
+            buf.resize(old + got);
+            if (r == TlsConn::Io::done) co_return got;
+            if (r == TlsConn::Io::closed) co_return 0;
+            if (r == TlsConn::Io::failed) throw std::runtime_error(t.error());
+            co_await tls_wait(s, r);
+        }
+    }
+
+    static awaitable<void> tls_write(TlsConn& t, tcp::socket& s, std::string_view data) {
+        while (!data.empty()) {
+            std::size_t put = 0;
+            const TlsConn::Io r = t.write(data.data(), data.size(), put);
+            if (r == TlsConn::Io::done) {
+                data.remove_prefix(put);
+                continue;
+            }
+            if (r == TlsConn::Io::closed || r == TlsConn::Io::failed)
+                throw std::runtime_error(t.error().empty() ? "TLS connection closed" : t.error());
+            co_await tls_wait(s, r);
+        }
+    }
+
+    // One body between two TLS connections; as forward_body, but every byte passes through
+    // this process (it is decrypted and encrypted again).
+    static awaitable<void> tls_body(TlsConn& from, tcp::socket& fs, TlsConn& to, tcp::socket& ts,
+                                    const http::Body& body, std::string& pre,
+                                    std::uint64_t& counter) {
+        switch (body.kind) {
+            case http::BodyKind::none: co_return;
+            case http::BodyKind::length: {
+                std::uint64_t left = body.length;
+                for (;;) {
+                    const std::size_t n =
+                        static_cast<std::size_t>(std::min<std::uint64_t>(pre.size(), left));
+                    co_await tls_write(to, ts, std::string_view(pre).substr(0, n));
+                    counter += n;
+                    left -= n;
+                    pre.erase(0, n);
+                    if (left == 0) co_return;
+                    if (co_await tls_read(from, fs, pre) == 0)
+                        throw std::runtime_error("connection closed inside a body");
+                }
+            }
+            case http::BodyKind::chunked: {
+                http::Chunked chunked;
+                for (;;) {
+                    const std::size_t k = chunked.feed(pre);
+                    if (!chunked.error().empty()) throw std::runtime_error(chunked.error());
+                    co_await tls_write(to, ts, std::string_view(pre).substr(0, k));
+                    counter += k;
+                    pre.erase(0, k);
+                    if (chunked.done()) co_return;
+                    if (co_await tls_read(from, fs, pre) == 0)
+                        throw std::runtime_error("connection closed inside a chunked body");
+                }
+            }
+            case http::BodyKind::until_close:
+                for (;;) {
+                    co_await tls_write(to, ts, pre);
+                    counter += pre.size();
+                    pre.clear();
+                    if (co_await tls_read(from, fs, pre) == 0) co_return;
+                }
+        }
+    }
+
+    // A tunnel to an intercepted host: TLS ends here with a leaf of the run's CA, a second TLS
+    // connection goes to the server (verified against the system's trust store), and each
+    // request in between is read, checked and rewritten like a plain-HTTP one. HTTP/1.1 only:
+    // ALPN offers nothing else on either side.
+    awaitable<void> intercepted(ClientPtr cp, const std::string& host, const http::Target& t,
+                                std::string& pre) {
+        Client& c = *cp;
+        if (!pre.empty()) {
+            // The client sent its ClientHello before it read the 200: a client that does not
+            // wait for the tunnel is not one we can hand to OpenSSL mid-stream.
+            emit(ProxyEvent{"net.error", {{"reason", "TLS data before the tunnel was established"},
+                                          {"host", host}}});
+            co_return;
+        }
+        Authority& ca = *opt.intercept->ca;
+        std::unique_ptr<TlsConn> down = TlsConn::accept(ca, host, c.sock.native_handle());
+        c.deadline = Clock::now() + opt.head_timeout;
+        try {
+            co_await tls_handshake(*down, c.sock);
+        } catch (const std::exception& e) {
+            emit(ProxyEvent{"net.error", {{"reason", std::string("TLS from the client: ") + e.what()},
+                                          {"host", host}}});
+            co_return;
+        }
+        // The name inside must be the tunnel's, as for a tunnel that is not intercepted.
+        if (const std::string sni = down->server_name(); !sni.empty() &&
+                                                         policy::canonical_host(sni) != host) {
+            emit(ProxyEvent{"net.error",
+                            {{"reason", "TLS server name \"" + sni + "\" is not the CONNECT host"},
+                             {"host", host}}});
+            co_return;
+        }
+        std::unique_ptr<TlsConn> up = TlsConn::connect(ca, host, c.up.native_handle());
+        c.deadline = Clock::now() + opt.connect_timeout;
+        std::string up_error;
+        try {
+            co_await tls_handshake(*up, c.up);
+        } catch (const std::exception& e) {
+            up_error = e.what();
+        }
+        if (!up_error.empty()) {
+            emit(ProxyEvent{"net.error", {{"reason", "TLS to the server: " + up_error},
+                                          {"host", host},
+                                          {"port", std::to_string(t.port)}}});
+            co_await tls_write(*down, c.sock,
+                               http::error_response(502, "Bad Gateway",
+                                                    "TLS to " + t.authority + " failed: " + up_error));
+            co_return;
+        }
+        c.deadline = Clock::time_point::max();
+        http::Target inner = t;
+        inner.tunnel = false;
+        inner.host_header = t.port == 443 ? host : t.authority;
+        std::string buf;
+        for (;;) {
+            c.deadline = Clock::now() + opt.head_timeout;
+            http::HeadResult r;
+            for (;;) {
+                r = http::parse_request(buf, opt.max_head);
+                if (r.status != http::Parse::incomplete) break;
+                if (co_await tls_read(*down, c.sock, buf) == 0) co_return;
+            }
+            c.deadline = Clock::time_point::max();
+            std::string err = r.status == http::Parse::done ? "" : r.error;
+            http::Head& req = r.head;
+            http::Body body;
+            if (err.empty() && (req.target.empty() || req.target.front() != '/'))
+                err = "an intercepted request must have an origin-form target (\"/path\")";
+            if (err.empty() && req.method == "CONNECT") err = "CONNECT inside a tunnel";
+            if (err.empty()) err = http::request_body(req, body);
+            if (!err.empty()) {
+                emit(ProxyEvent{"net.error", {{"reason", "bad request: " + err}, {"host", host}}});
+                co_await tls_write(*down, c.sock, http::error_response(400, "Bad Request", err));
+                co_return;
+            }
+            buf.erase(0, r.consumed);
+            inner.path = req.target;
+            if (!apply_secrets(req, inner.path, host, t.port)) {
+                co_await tls_write(*down, c.sock,
+                                   http::error_response(403, "Forbidden",
+                                                        req.method + " " + host + " refused: it carries "
+                                                        "the stand-in of a secret that is not bound "
+                                                        "to this host", "secrets"));
+                co_return;
+            }
+            if (req.has_token("expect", "100-continue") && body.kind != http::BodyKind::none)
+                co_await tls_write(*down, c.sock, "HTTP/1.1 100 Continue\r\n\r\n");
+            const std::string head = http::upstream_request(req, inner);
+            co_await tls_write(*up, c.up, head);
+            c.bytes_up += head.size();
+            co_await tls_body(*down, c.sock, *up, c.up, body, buf, c.bytes_up);
+
+            std::string ubuf;
+            http::HeadResult rr;
+            for (;;) {
+                rr = http::parse_response(ubuf, opt.max_head);
+                if (rr.status == http::Parse::incomplete) {
+                    if (co_await tls_read(*up, c.up, ubuf) == 0) {
+                        co_await tls_write(*down, c.sock,
+                                           http::error_response(502, "Bad Gateway",
+                                                                t.authority + " closed the connection "
+                                                                "without a response"));
+                        co_return;
+                    }
+                    continue;
+                }
+                if (rr.status != http::Parse::done) break;
+                ubuf.erase(0, rr.consumed);
+                if (rr.head.status >= 100 && rr.head.status < 200 && rr.head.status != 101) {
+                    std::string interim = http::client_response(rr.head, false);
+                    mask_reals(interim, secrets());
+                    co_await tls_write(*down, c.sock, interim);
+                    c.bytes_down += interim.size();
+                    continue;
+                }
+                break;
+            }
+            http::Body rbody;
+            std::string rerr = rr.status == http::Parse::done ? "" : rr.error;
+            if (rerr.empty() && rr.head.status == 101) rerr = "unexpected 101 Switching Protocols";
+            if (rerr.empty()) rerr = http::response_body(rr.head, req.method, rbody);
+            if (!rerr.empty()) {
+                co_await tls_write(*down, c.sock,
+                                   http::error_response(502, "Bad Gateway",
+                                                        "invalid response from " + t.authority +
+                                                            ": " + rerr));
+                co_return;
+            }
+            const bool close_client = req.http10() || req.has_token("connection", "close") ||
+                                      rbody.kind == http::BodyKind::until_close;
+            std::string rhead = http::client_response(rr.head, close_client);
+            // A server that echoes the key (an error page quoting the header) must not hand
+            // it to the sandbox: its head says the stand-in instead.
+            mask_reals(rhead, secrets());
+            co_await tls_write(*down, c.sock, rhead);
+            c.bytes_down += rhead.size();
+            co_await tls_body(*up, c.up, *down, c.sock, rbody, ubuf, c.bytes_down);
+            if (close_client || rr.head.http10() || rr.head.has_token("connection", "close") ||
+                !ubuf.empty()) {
+                down->shutdown();
+                co_return;
+            }
+        }
+    }
+
     // ---- one client connection
 
     // A TLS client names the server it wants in its first message (SNI). Through a tunnel
@@ -567,7 +866,7 @@ struct Proxy::Impl {
             // resize() in read_more keeps the capacity of the largest read: give it back, or
             // every idle keep-alive client and every tunnel would hold 16 KiB for nothing.
             if (buf.empty()) std::string().swap(buf);
-            const http::Head& req = r.head;
+            http::Head& req = r.head;
             http::Target target;
             http::Body body;
             std::string err = http::parse_target(req, target);
@@ -586,6 +885,11 @@ struct Proxy::Impl {
                 canon = policy::parse_target(target.authority).host;
             } catch (const std::invalid_argument&) {
             }
+            // Checked before anything connects: a refused request never reaches the host.
+            if (!target.tunnel && !apply_secrets(req, target.path, canon, target.port)) {
+                co_await refuse_secret(c, req, canon);
+                co_return;
+            }
             if (target.tunnel || !c.up_open || canon != c.up_host || target.port != c.up_port) {
                 close_upstream(c);
                 if (!co_await open_upstream(cp, target, req.method)) co_return;
@@ -596,6 +900,10 @@ struct Proxy::Impl {
 
             if (target.tunnel) {
                 co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
+                if (intercepts(canon)) {
+                    co_await intercepted(cp, canon, target, buf);
+                    co_return;
+                }
                 if (!co_await check_server_name(c, canon, target.port, buf)) {
                     close_upstream(c);
                     co_return;
@@ -651,7 +959,8 @@ struct Proxy::Impl {
             }
             const bool close_client = req.http10() || req.has_token("connection", "close") ||
                                       rbody.kind == http::BodyKind::until_close;
-            const std::string rhead = http::client_response(rr.head, close_client);
+            std::string rhead = http::client_response(rr.head, close_client);
+            mask_reals(rhead, secrets());
             co_await write_all(c.sock, rhead);
             c.bytes_down += rhead.size();
             co_await forward_body(c.up, c.sock, rbody, ubuf, c.bytes_down);
@@ -760,6 +1069,19 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
     if (ec) throw sys::SysError("proxy listener", ec.value());
     listener.release();
     im.acceptor.non_blocking(true, ec);
+    if (im.opt.intercept) {
+        // The test CA changes which upstream servers are believed: never silent.
+        if (const char* ca = std::getenv(kTestCaEnv); ca && *ca) {
+#ifdef AGENTBOX_TEST_RESOLVER
+            im.opt.intercept->ca->trust_upstream(ca);
+            im.emit(ProxyEvent{"warning", {{"proxy", std::string(kTestCaEnv) + " is set: " + ca}}});
+#else
+            im.emit(ProxyEvent{"warning", {{"proxy", std::string(kTestCaEnv) +
+                                                         " is ignored: this build has "
+                                                         "AGENTBOX_TEST_RESOLVER off"}}});
+#endif
+        }
+    }
     asio::co_spawn(im.io, im.accept_loop(), asio::detached);
     im.thread = std::thread([&im] {
         // The thread inherits the supervisor's blocked signals (they are read from its

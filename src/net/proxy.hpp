@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/intercept.hpp"
 #include "net/resolve.hpp"
 #include "policy/plan.hpp"
 #include "sys/fd.hpp"
@@ -49,9 +50,17 @@ struct ProxyOptions {
     // A connection decided `ask` becomes an "ask" event and waits for answer(); without this
     // (nobody to answer) an ask is a deny.
     bool ask = false;
+    // The run's CA and secrets (net/intercept.hpp), when it has secrets: tunnels to the hosts
+    // in net.intercept are then terminated here, their requests rewritten (stand-in -> real
+    // value) and checked; plain-HTTP requests to any host are checked and rewritten too.
+    std::shared_ptr<Intercept> intercept;
 };
 
 inline constexpr const char* kIdleOverrideEnv = "AGENTBOX_TEST_PROXY_IDLE_MS";
+// A PEM file of CAs the proxy also trusts when it verifies an intercepted host's server:
+// how the tests' loopback HTTPS servers are reached. Builds with AGENTBOX_TEST_RESOLVER only;
+// announced as a warning whenever it is set.
+inline constexpr const char* kTestCaEnv = "AGENTBOX_TEST_CA";
 
 class Proxy {
 public:

@@ -144,6 +144,7 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
         plan.exec_allow.push_back(util::normalize_path(e.value));
     }
     plan_env(plan, profile, inv);
+    plan_secrets(plan, profile, inv);  // after env (it overrides), before landlock (its mount)
     plan_seccomp(plan, profile.process, host);
     plan_landlock(plan, rules, profile, host);
     plan_limits(plan, profile.limits, host);

@@ -57,6 +57,12 @@ struct Invocation {
     // agentbox's own state, config (keys) and cache directories, absolute: no grant may reach
     // them or move a directory above them (compile_own_dirs.cpp).
     std::vector<std::string> own_dirs;
+    // [secrets]: the per-run stand-in of each secret, by name, and the host path of the CA
+    // bundle the sandbox is to trust (the system's bundle plus the run's CA). Made by the cli
+    // (net/intercept.hpp), which keeps the real values and the CA key to itself: the Plan
+    // holds nothing a reader of --dry-run may not see.
+    std::map<std::string, std::string> stand_ins;
+    std::string ca_bundle;
 };
 
 // ---- Mounts, in the order the backend performs them, on a fresh tmpfs root.
@@ -143,12 +149,29 @@ struct HostRule {
     bool operator==(const HostRule&) const = default;
 };
 
+// A secret (profile [secrets]) as the proxy applies it. No real value here.
+struct SecretPlan {
+    std::string name;
+    std::vector<std::string> hosts;  // the only hosts its real value is sent to
+    std::string from;                // "environment variable X", "file P", "command P"
+    std::string stand_in;            // what `name` holds inside
+    profile::Source src;
+    bool operator==(const SecretPlan&) const = default;
+};
+
+// Where the CA bundle is inside the sandbox (a read-only bind of Invocation::ca_bundle).
+inline constexpr const char* kCaBundleInside = "/run/agentbox/ca-bundle.pem";
+
 struct NetPlan {
     profile::NetMode mode = profile::NetMode::none;
     std::vector<HostRule> allow;
     std::vector<HostRule> deny;
     profile::Unlisted unlisted = profile::Unlisted::deny;
     bool allow_private = false;
+    std::vector<SecretPlan> secrets;
+    // Hosts whose TLS the proxy terminates (with the run's CA) to see the requests: those
+    // a secret is bound to. Sorted, unique.
+    std::vector<std::string> intercept;
     std::uint16_t proxy_port = 3128;  // in-sandbox listener on 127.0.0.1 (mode proxy)
     // Where mode, unlisted and allow_private were set ("<default>" when no layer set them), so
     // that decide_connect() on a Plan names the same file:line as decide() on the Profile.

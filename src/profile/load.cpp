@@ -141,6 +141,15 @@ std::string host_rule_problem(std::string_view rule) {
 }
 
 // Host names are matched in canonical form (lower case, no trailing dot, DESIGN.md §6).
+// A secret is bound to exact names: a wildcard or a port would hand the real value to hosts
+// nobody named.
+std::string secret_host_problem(std::string_view host) {
+    if (host.find('*') != std::string_view::npos) return "must be an exact host name, not a pattern";
+    if (host.find(':') != std::string_view::npos && host.front() != '[')
+        return "must be a host name without a port";
+    return host_rule_problem(host);
+}
+
 std::string canonical_host_rule(std::string_view rule) {
     std::string out = util::to_lower(rule);
     const std::size_t colon = out.front() == '[' ? out.find("]:") : out.find(':');
@@ -165,7 +174,7 @@ public:
         schema_version(root);
         check_keys(root,
                    {"version", "name", "description", "extends", "filesystem", "network", "env",
-                    "process", "limits", "commit", "approve", "test"},
+                    "process", "limits", "commit", "approve", "test", "secrets"},
                    "at the top level");
         // The profile's own expectations: no part of the policy, but a malformed one is
         // refused like any other key (`agentbox profile test` runs them).
@@ -185,6 +194,7 @@ public:
         if (const toml::node* n = root.get("limits")) limits(section(*n, "limits"));
         if (const toml::node* n = root.get("commit")) commit(section(*n, "commit"));
         if (const toml::node* n = root.get("approve")) approve(section(*n, "approve"));
+        if (const toml::node* n = root.get("secrets")) secrets(section(*n, "secrets"));
         return std::move(out_);
     }
 
@@ -497,6 +507,54 @@ private:
         }
         if (const toml::node* n = t.get("timeout"))
             out_.approve.timeout_ms = duration(*n, "approve.timeout");
+    }
+
+    // [secrets] NAME = { hosts = [...], env = "VAR" | file = "PATH" | command = [...] }; with
+    // none of the three the value is the launcher's variable NAME itself.
+    void secrets(const toml::table& t) {
+        for (auto&& [key, value] : t) {
+            const std::string name(key.str());
+            if (!is_env_name(name))
+                fail(at(key), "secrets key " + util::quote(name) +
+                                  " is not a variable name (letters, digits and _)");
+            const std::string field = "secrets." + name;
+            const toml::table& s = section(value, field);
+            check_keys(s, {"hosts", "env", "file", "command"}, "in " + field);
+            Secret sec;
+            sec.name = name;
+            sec.src = at(key);
+            const toml::node* hosts = s.get("hosts");
+            if (hosts == nullptr) fail(at(value), field + " needs hosts = [\"HOST\", ...]");
+            sec.hosts = entries(*hosts, field + ".hosts", [&](const std::string& h, const Source& src) {
+                const std::string problem = secret_host_problem(h);
+                if (!problem.empty()) fail(src, field + ".hosts entry " + util::quote(h) + " " + problem);
+                return canonical_host_rule(h);
+            });
+            if (sec.hosts.empty()) fail(at(*hosts), field + ".hosts must name at least one host");
+            int sources = 0;
+            if (const toml::node* n = s.get("env")) {
+                sec.env = text_setting(*n, field + ".env").value;
+                if (!is_env_name(sec.env))
+                    fail(at(*n), field + ".env " + util::quote(sec.env) + " is not a variable name");
+                ++sources;
+            }
+            if (const toml::node* n = s.get("file")) {
+                sec.file = expand_path(text_setting(*n, field + ".file").value, field + ".file", at(*n), ctx_);
+                ++sources;
+            }
+            if (const toml::node* n = s.get("command")) {
+                for (const auto& e : entries(*n, field + ".command",
+                                             [](const std::string& a, const Source&) { return a; }))
+                    sec.command.push_back(e.value);
+                if (sec.command.empty() || sec.command.front().empty())
+                    fail(at(*n), field + ".command must name a program");
+                ++sources;
+            }
+            if (sources > 1)
+                fail(at(value), field + " takes one of env, file and command, not several");
+            if (sources == 0) sec.env = name;
+            out_.secrets[name] = std::move(sec);
+        }
     }
 
 public:

@@ -76,6 +76,7 @@ void merge_into(Profile& base, const Profile& top) {
 
     take_if_set(base.approve.command, top.approve.command);
     take_if_set(base.approve.timeout_ms, top.approve.timeout_ms);
+    for (const auto& [name, secret] : top.secrets) base.secrets[name] = secret;
 
     base.layers.insert(base.layers.end(), top.layers.begin(), top.layers.end());
 }

@@ -105,6 +105,21 @@ struct Approve {
     bool operator==(const Approve&) const = default;
 };
 
+// A credential kept outside the sandbox (agentbox-profile(5) [secrets]): inside, `name` holds a
+// per-run stand-in; the proxy puts the real value in its place only in requests to `hosts`.
+// The real value comes from exactly one of: the launcher's environment variable `env`, the
+// file `file`, or the output of `command` (argv, run outside the sandbox). None of these is
+// the value itself: a profile never holds a credential.
+struct Secret {
+    std::string name;                // the variable inside
+    std::vector<Entry> hosts;        // canonical host names (no port, no wildcard)
+    std::string env;                 // from the launcher's environment
+    std::string file;                // from a file (expanded path)
+    std::vector<std::string> command;  // from a command's standard output
+    Source src;
+    bool operator==(const Secret&) const = default;
+};
+
 // A file that contributed to a resolved profile, for the log (`session.start`).
 struct Layer {
     std::string name;    // profile name
@@ -125,6 +140,7 @@ struct Profile {
     Limits limits;
     Commit commit;
     Approve approve;
+    std::map<std::string, Secret> secrets;  // by name; a later layer replaces an earlier one
     std::vector<Layer> layers;  // in application order, base first
     bool operator==(const Profile&) const = default;
 };

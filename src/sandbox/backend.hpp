@@ -14,6 +14,10 @@
 #include "policy/plan.hpp"
 #include "util/exit_codes.hpp"
 
+namespace agentbox::net {
+struct Intercept;  // net/intercept.hpp
+}
+
 namespace agentbox::sandbox {
 
 // Where staged writes go (from stage::Session). Empty when Plan::staging == none.
@@ -71,6 +75,9 @@ struct Io {
     // the caller's that can overlap with building the sandbox (opening the decision log). If it
     // throws, the sandbox is ended before the command runs and launch reports a setup failure.
     std::function<void(const Prepared&)> ready = nullptr;
+    // The run's CA and secrets (net/intercept.hpp), for the proxy; null without [secrets].
+    // Handed over here, not in the Plan: the Plan is printed and passed inside, these never.
+    std::shared_ptr<net::Intercept> intercept = nullptr;
 };
 
 // Events the backend reports while it runs; the cli turns them into decision-log events.

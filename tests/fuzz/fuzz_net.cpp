@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "net/http.hpp"
+#include "net/secrets.hpp"
 #include "net/tls.hpp"
 
 namespace {
@@ -72,6 +73,41 @@ void fuzz_client_hello(std::string_view data) {
         check(part.kind == whole.kind && part.server_name == whole.server_name);
 }
 
+// Secrets in a request head (net/secrets): to a host the secret is not bound to, a request
+// with its stand-in anywhere is refused and left as it was; to the bound host no stand-in
+// remains; and the real value never appears in a request to another host.
+void fuzz_secrets(std::string_view data) {
+    HeadResult r = parse_request(data, 4096);
+    if (r.status != Parse::done) return;
+    agentbox::net::SecretValue s;
+    s.name = "K";
+    s.real = "REALVALUE-0123456789abcdef";
+    s.stand_in = "sk-0123456789ABCDEFGHIJKLMNOP";  // fixed, so that inputs can contain it
+    s.hosts = {"bound.test"};
+    const std::vector<agentbox::net::SecretValue> secrets{s};
+    for (const char* host : {"bound.test", "other.test"}) {
+        Head h = r.head;
+        std::string target = h.target;
+        const agentbox::net::SecretUse use = agentbox::net::rewrite_request(h, target, host, secrets);
+        std::string all = target;
+        for (const auto& f : h.headers) all += f.name + ": " + f.value + "\n";
+        if (use.refused) {
+            check(target == r.head.target && h.headers.size() == r.head.headers.size());
+            for (std::size_t i = 0; i < h.headers.size(); ++i)
+                check(h.headers[i].value == r.head.headers[i].value);
+        } else if (std::string_view(host) == "bound.test") {
+            std::string values = target;
+            for (const auto& f : h.headers) values += f.value + "\n";
+            check(values.find(s.stand_in) == std::string::npos);
+        } else {
+            // Nothing was put in for another host: what carries the real value came so.
+            std::string before = r.head.target;
+            for (const auto& f : r.head.headers) before += f.name + ": " + f.value + "\n";
+            check(all == before);
+        }
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
@@ -80,5 +116,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     fuzz_response(data);
     chunked(data);
     fuzz_client_hello(data);
+    fuzz_secrets(data);
     return 0;
 }

@@ -187,7 +187,8 @@ void launch_with(Starter& starter, const policy::Plan& plan,
                                            plan.seccomp.log_denials));
     };
     if (starter.filter_first()) filter();
-    const std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
+    std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
+    if (proxy) proxy->intercept = io.intercept;  // the run's CA and secrets, never in the Plan
 
     // Step 2: limits. The cgroups exist before the sandbox does, so it never runs unlimited.
     Cgroups cgroups = Cgroups::create(plan);

@@ -1,0 +1,72 @@
+// [secrets] in the Plan (agentbox-profile(5)): the stand-ins the sandbox sees, the hosts whose
+// TLS the proxy terminates, and the CA bundle that makes the sandbox's clients accept that.
+// The real values and the CA key never reach the Plan (net/intercept.hpp keeps them).
+#include <algorithm>
+#include <stdexcept>
+
+#include "policy/compile_steps.hpp"
+#include "util/strings.hpp"
+
+namespace agentbox::policy {
+
+namespace {
+
+// The variables through which the usual TLS stacks take a CA file: OpenSSL (and so Python's
+// ssl, Ruby, PHP), Node, Python requests, curl, git.
+constexpr const char* kCaVars[] = {"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE",
+                                   "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"};
+
+void set_env(Plan& plan, const std::string& name, const std::string& value, const std::string& rule) {
+    for (auto& v : plan.env)
+        if (v.name == name) {
+            v.value = value;
+            v.rule = rule;
+            return;
+        }
+    plan.env.push_back(EnvVar{name, value, rule});
+    std::sort(plan.env.begin(), plan.env.end(),
+              [](const EnvVar& a, const EnvVar& b) { return a.name < b.name; });
+}
+
+std::string from_of(const profile::Secret& s) {
+    if (!s.file.empty()) return "file " + s.file;
+    if (!s.command.empty()) return "command " + s.command.front();
+    return "environment variable " + s.env;
+}
+
+}  // namespace
+
+void plan_secrets(Plan& plan, const profile::Profile& profile, const Invocation& inv) {
+    if (profile.secrets.empty()) return;
+    for (const auto& [name, s] : profile.secrets) {
+        const std::string rule = "secrets." + name;
+        if (plan.net.mode != profile::NetMode::proxy)
+            throw std::invalid_argument(
+                s.src.str() + ": " + rule + ": a secret works only through the proxy "
+                "(network.mode \"proxy\", or --allow-host); the network mode is \"" +
+                (plan.net.mode == profile::NetMode::host ? "host" : "none") + "\" (" +
+                plan.net.mode_src.str() + ")");
+        SecretPlan sp;
+        sp.name = name;
+        for (const auto& h : s.hosts) sp.hosts.push_back(h.value);
+        sp.from = from_of(s);
+        sp.src = s.src;
+        // explain and the unit tests compile without stand-ins: the name then says what it is.
+        const auto si = inv.stand_ins.find(name);
+        sp.stand_in = si != inv.stand_ins.end() ? si->second : "agentbox-stand-in-for-" + name;
+        set_env(plan, name, sp.stand_in, rule + " (a stand-in, not the value)");
+        for (const auto& h : sp.hosts) plan.net.intercept.push_back(h);
+        plan.net.secrets.push_back(std::move(sp));
+    }
+    auto& ic = plan.net.intercept;
+    std::sort(ic.begin(), ic.end());
+    ic.erase(std::unique(ic.begin(), ic.end()), ic.end());
+
+    if (inv.ca_bundle.empty()) return;
+    plan.mounts.push_back(Mount{MountKind::bind_ro, inv.ca_bundle, kCaBundleInside,
+                                "implicit: the run's CA for intercepted hosts (secrets)",
+                                profile::Source{"<agentbox>", 0, 0}});
+    for (const char* v : kCaVars) set_env(plan, v, kCaBundleInside, "implicit: the run's CA (secrets)");
+}
+
+}  // namespace agentbox::policy
