@@ -14,10 +14,18 @@ the host until `agentbox commit`, and that `agentbox log --verify` passes.
 Without the installed agents every case is skipped, naming `make agents`.
 """
 
+import base64
+import hashlib
+import http.server
+import io
 import json
 import os
+import shutil
+import socketserver
 import subprocess
 import sys
+import tarfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -31,16 +39,19 @@ API_HOST = "api.fake.test"
 # The agents' first prompt; the fake model ignores it and plays its script.
 PROMPT = "Write notes.txt, edit it, then list the project."
 
-# gemini: the built-in profile is issue 19's other half; until it exists, the same shape as
-# claude-code and codex: default, its state directory, the proxy, its API variables.
+# gemini: the built-in profile when there is one, else (until issue 19's gemini profile lands)
+# the same shape as claude-code and codex: default, its state directory, the proxy, its API
+# variables. Either way Gemini CLI does not relaunch itself in a second Node process (it does
+# so only to raise its heap limit): that halves its start-up.
 GEMINI_TEST_PROFILE = """version = 1
-extends = ["default"]
+extends = [%s]
 [filesystem]
 write = ["~/.gemini"]
 [network]
 mode = "proxy"
 [env]
 pass = ["GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"]
+set = { GEMINI_CLI_NO_RELAUNCH = "true" }
 """
 
 
@@ -205,9 +216,81 @@ class GeminiCli(RealAgent):
 
     def gemini_profile(self):
         names = self.host_run([AGENTBOX, "profile", "list", "--names"])
-        if "gemini" in names.out.split():
-            return "gemini"
-        return self.box.write_profile("gemini-test", GEMINI_TEST_PROFILE)
+        base = "gemini" if "gemini" in names.out.split() else "default"
+        return self.box.write_profile("gemini-test", GEMINI_TEST_PROFILE % json.dumps(base))
+
+
+def npm_registry(tc, name, files):
+    """A one-package npm registry on the host's loopback: NAME's packument and its tarball
+    (FILES: {path: text}). Returns the server (.port, .hits: the paths asked for)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path, text in dict(files, **{"package.json": json.dumps(
+                {"name": name, "version": "1.0.0", "main": "index.js"})}).items():
+            data = text.encode()
+            info = tarfile.TarInfo("package/" + path)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    tgz = buf.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            srv.hits.append(self.path)
+            base = "http://%s:%d" % (self.headers.get("Host").split(":")[0], srv.port)
+            if self.path == "/" + name:
+                body = json.dumps({"name": name, "dist-tags": {"latest": "1.0.0"}, "versions": {
+                    "1.0.0": {"name": name, "version": "1.0.0", "dist": {
+                        "tarball": "%s/%s/-/%s-1.0.0.tgz" % (base, name, name),
+                        "shasum": hashlib.sha1(tgz).hexdigest(),
+                        "integrity": "sha512-" + base64.b64encode(
+                            hashlib.sha512(tgz).digest()).decode()}}}}).encode()
+            elif self.path == "/%s/-/%s-1.0.0.tgz" % (name, name):
+                body = tgz
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    srv = Server(("127.0.0.1", 0), Handler)
+    srv.port, srv.hits = srv.server_address[1], []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    tc.addCleanup(srv.server_close)
+    tc.addCleanup(srv.shutdown)
+    return srv
+
+
+class NpmThroughProxy(BoxTest):
+    def test_npm_install_through_the_proxy_from_a_loopback_registry(self):
+        # What an agent does to add a dependency: npm install, allowed by one --allow-host
+        # (which selects the proxy), the package staged like any other write.
+        if not shutil.which("npm"):
+            self.skipTest("npm is not installed (make agents installs it)")
+        reg = npm_registry(self, "left-pad", {"index.js": "module.exports = 'padded';\n"})
+        host = "registry.fake.test"
+        res = self.box.run(["npm", "install", "--registry", "http://%s:%d/" % (host, reg.port),
+                            "--cache", "/tmp/npm-cache", "--no-audit", "--no-fund",
+                            "--no-update-notifier", "left-pad"],
+                           args=["--allow-host", "%s:%d" % (host, reg.port),
+                                 "--allow-host", "127.0.0.1:%d" % reg.port],
+                           env=resolve_env({host: "127.0.0.1"}), timeout=180)
+        self.assertRc(res, 0)
+        self.assertIn("/left-pad/-/left-pad-1.0.0.tgz", reg.hits, res)
+        installed = os.path.join("node_modules", "left-pad", "index.js")
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, installed)),
+                         "the installed package reached the host unreviewed")
+        with open(os.path.join(self.box.upper(), installed)) as f:
+            self.assertEqual(f.read(), "module.exports = 'padded';\n")
 
 
 if __name__ == "__main__":
