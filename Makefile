@@ -11,13 +11,18 @@ CMAKE_FLAGS ?=
 # never in a user's or a packager's (`make`, `make install`, `make deb`).
 WERROR    ?= OFF
 
-.PHONY: all deps configure build test unit integration conformance asan fuzz release example \
+.PHONY: all deps agents configure build test unit integration conformance asan fuzz release example \
         bench install uninstall deb clean format
 
 all: build
 
 deps:
 	./scripts/deps.sh
+
+# The real agent CLIs (pinned in tests/agents/package-lock.json) that the real-agent suite
+# runs inside agentbox, into $(BUILD)/agents.
+agents: deps
+	./scripts/agents.sh $(BUILD)
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
@@ -33,7 +38,7 @@ build: deps configure
 # (profile loader, proxy request parser) for 60 s.
 # The suites run last so that their "N passed, N failed" line closes the output.
 test: WERROR = ON
-test: build
+test: build agents
 	$(MAKE) --no-print-directory release
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz

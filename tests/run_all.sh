@@ -91,6 +91,8 @@ if [ "$(id -u)" -eq 0 ]; then
     cp -r "$SRC/examples" "$COPY/examples"   # test_examples.py runs them
     chown -R "$UNPRIV_USER:" "$COPY"
     chmod 755 "$COPY"
+    # The real agents (scripts/agents.sh), read-only: readable by everyone already.
+    [ -d "$BUILD/agents/node_modules" ] && cp -r "$BUILD/agents" "$COPY/agents"
     # Integration once, staging and conformance once per backend ("" = agentbox's own choice).
     for f in "$COPY"/tests/integration/test_*.py "$COPY"/tests/conformance/test_*.py; do
         [ -e "$f" ] || continue
