@@ -33,7 +33,7 @@ policy::test::FakeHost macos_host() {
           "/private/etc/sudoers.d", "/private/tmp", "/private/var", "/private/var/tmp",
           "/private/var/folders", "/private/var/db", "/Users", "/Users/u", "/Users/u/.ssh",
           "/Users/u/.aws", "/Users/u/.config", "/Users/u/.config/gh", "/Users/u/.config/pip",
-          "/Users/u/.cache", "/Users/u/.claude", "/Users/u/.codex", "/Users/u/.local",
+          "/Users/u/.cache", "/Users/u/.claude", "/Users/u/.claude/projects", "/Users/u/.codex", "/Users/u/.local",
           "/Users/u/.local/bin", "/Users/u/.local/share", "/Users/u/.local/share/claude",
           "/Users/u/.local/share/claude/versions", "/Users/u/.local/state",
           "/Users/u/.local/state/agentbox", "/Users/u/.config/agentbox",
@@ -478,10 +478,12 @@ TEST_CASE("under claude-code, claude is found on the relocated PATH and may run"
           std::string::npos);
     const auto exec = sb.find("(allow process-exec file-map-executable");
     CHECK(sb.find("(subpath \"/Users/u/.local/share/claude\")", exec) != std::string::npos);
-    // and $HOME/.claude reaches the writable ~/.claude
+    // and $HOME/.claude/projects reaches the writable ~/.claude/projects (the state files
+    // are scratch on macOS: agentbox-profile(5), "Agent state files")
     CHECK(std::find(l.links.begin(), l.links.end(),
-                    std::pair<std::string, std::string>("/S/work/scratch/Users/u/.claude",
-                                                        "/Users/u/.claude")) != l.links.end());
+                    std::pair<std::string, std::string>("/S/work/scratch/Users/u/.claude/projects",
+                                                        "/Users/u/.claude/projects")) !=
+          l.links.end());
     CHECK(std::find(l.env.begin(), l.env.end(), "HOME=/S/work/scratch/Users/u") != l.env.end());
 }
 
