@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs an agent in agentbox with its built-in profile; claude-code.sh and codex.sh call it.
+# Runs an agent in agentbox with its built-in profile; claude-code.sh, codex.sh and gemini.sh
+# call it.
 #
 #   examples/agents/wrap.sh PROFILE AGENT [AGENT-ARGUMENTS...]
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The examples of examples/ (issue #7), each run for real with a stand-in for the agent:
 
-  agents/claude-code.sh, agents/codex.sh   wrapping an agent with its built-in profile
+  agents/claude-code.sh, agents/codex.sh, agents/gemini.sh   wrapping an agent with its profile
                                            (both through agents/wrap.sh)
   ci/agent-task.sh, ci/github-actions.yml  an unattended task: artifacts, protected-path gate
   review/approve.sh                        `agentbox diff --json | jq ... && agentbox commit`
@@ -160,6 +160,29 @@ ls ~/.local/share 2>&1 | head -1
         self.assertHostUnchanged()
         self.assertEqual({"NOTES.md"}, self.staged_paths())
 
+
+    def test_gemini_wrapper_passes_its_key_only_and_stages_the_edit(self):
+        self.require_sandbox("gemini")
+        b = self.box
+        prefix = os.path.join(b.home, ".npm-global")
+        pkg = os.path.join(prefix, "lib", "node_modules", "@google", "gemini-cli")
+        write_exe(os.path.join(pkg, "dist", "index.js"), """#!/bin/sh
+echo "stand-in gemini: $*"
+echo "# plan" > PLAN.md
+echo "GEMINI_API_KEY=${GEMINI_API_KEY:+set} OPENAI_API_KEY=${OPENAI_API_KEY:+set}"
+""")
+        os.makedirs(os.path.join(prefix, "bin"))
+        os.symlink("../lib/node_modules/@google/gemini-cli/dist/index.js",
+                   os.path.join(prefix, "bin", "gemini"))
+        self.path.append(os.path.join(prefix, "bin"))
+        env = self.env(GEMINI_API_KEY="gemini-standin", OPENAI_API_KEY="sk-openai-standin")
+        res = self.example("agents/gemini.sh", "-p", "plan it", env=env)
+        self.assertRc(res, 0)
+        self.assertIn("stand-in gemini: -p plan it", res.out)
+        self.assertIn("GEMINI_API_KEY=set OPENAI_API_KEY=\n", res.out)
+        self.assertHostUnchanged()
+        self.assertEqual({"PLAN.md"}, self.staged_paths())
+        self.assertIn("apply: agentbox commit", res.err)
 
     def test_wrap_without_an_agent_is_a_usage_error(self):
         res = self.example("agents/wrap.sh", "claude-code")
