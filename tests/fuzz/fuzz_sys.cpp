@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // the supervisor copies at most sizeof(sockaddr_un) bytes, exactly this buffer.
     const std::size_t len = data[0] % (sizeof(sockaddr_un) + 8);
     std::vector<std::uint8_t> buf(std::min(len, sizeof(sockaddr_un)));
-    std::memcpy(buf.data(), data + 1, std::min(buf.size(), size - 1));
+    if (!buf.empty()) std::memcpy(buf.data(), data + 1, std::min(buf.size(), size - 1));
     const auto a = agentbox::sys::parse_unix_addr(buf.data(), len);
     if (a.kind == agentbox::sys::UnixAddr::pathname) {
         if (a.path.empty() || a.path.size() > sizeof(sockaddr_un::sun_path)) std::abort();
