@@ -39,21 +39,15 @@ API_HOST = "api.fake.test"
 # The agents' first prompt; the fake model ignores it and plays its script.
 PROMPT = "Write notes.txt, edit it, then list the project."
 
-# gemini: the built-in profile when there is one, else (until issue 19's gemini profile lands)
-# the same shape as claude-code and codex: default, its state directory, the proxy, its API
-# variables. Either way Gemini CLI does not relaunch itself in a second Node process (it does
-# so only to raise its heap limit): that halves its start-up.
+# gemini: the built-in profile, plus the test's API address. Gemini CLI does not relaunch
+# itself in a second Node process (it does so only to raise its heap limit): that halves its
+# start-up.
 GEMINI_TEST_PROFILE = """version = 1
-extends = [%s]
-[filesystem]
-write = ["~/.gemini"]
-[network]
-mode = "proxy"
+extends = ["gemini"]
 [env]
-pass = ["GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"]
+pass = ["GOOGLE_GEMINI_BASE_URL"]
 set = { GEMINI_CLI_NO_RELAUNCH = "true" }
 """
-
 
 def node_major():
     try:
@@ -215,9 +209,7 @@ class GeminiCli(RealAgent):
         self.assertGreaterEqual(len(turns), 4, self.api.requests)
 
     def gemini_profile(self):
-        names = self.host_run([AGENTBOX, "profile", "list", "--names"])
-        base = "gemini" if "gemini" in names.out.split() else "default"
-        return self.box.write_profile("gemini-test", GEMINI_TEST_PROFILE % json.dumps(base))
+        return self.box.write_profile("gemini-test", GEMINI_TEST_PROFILE)
 
 
 def npm_registry(tc, name, files):
