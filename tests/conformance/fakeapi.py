@@ -14,6 +14,8 @@ import socketserver
 import threading
 import time
 
+from proxytest import read_body
+
 NOTE = "notes.txt"
 FIRST = "first line from the model\n"
 EDITED = "edited line from the model\n"
@@ -214,18 +216,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0], 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length", "0"))
-        return self.rfile.read(n) if n else b""
+        return read_body(self)
 
     def do_GET(self):
         self.server.record(self.command, self.path, None)

@@ -18,6 +18,23 @@ import threading
 PROXY = ("127.0.0.1", 3128)  # the Plan's default proxy port, inside the sandbox
 
 
+def read_body(handler):
+    """The request body of a BaseHTTPRequestHandler: chunked (trailers skipped) or
+    Content-Length."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        data = b""
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0], 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return data
+            data += handler.rfile.read(size)
+            handler.rfile.readline()
+    n = int(handler.headers.get("Content-Length", "0"))
+    return handler.rfile.read(n) if n else b""
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the proxy's connection reuse is exercised
 
@@ -25,18 +42,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0], 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length", "0"))
-        return self.rfile.read(n) if n else b""
+        return read_body(self)
 
     def _record(self):
         self.server.hits.append((self.command, self.path, self.headers.get("Host")))

@@ -576,17 +576,17 @@ class DeniedPathAppearsLater(BoxTest):
     """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
     not exist when the plan is made; the host writes it into the project during the run."""
 
-    def test_read_env_file_the_host_writes_during_the_run(self):
-        value = token("dotenv")
-        self.box.canaries["dotenv"] = value
-        env = os.path.join(self.box.project, ".env")
+    def run_while_host_writes(self, path, text, after, profiles=()):
+        """Runs the shell command AFTER in the sandbox once the host has written TEXT at PATH
+        (in the project) during the run. Returns (stdout, stdout + stderr) as text."""
         p = self.box.popen(["sh", "-c", "echo ready; i=0; while [ ! -e go ] && [ $i -lt 100 ];"
-                            " do sleep 0.05; i=$((i+1)); done; cat .env; echo end"])
+                            " do sleep 0.05; i=$((i+1)); done; " + after + "; echo end"],
+                           profiles=profiles)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
         out = read_until(p.stdout.fileno(), b"ready")
         self.assertIn(b"ready", out, p.stderr.read1() if p.poll() is not None else b"")
-        with open(env, "w") as f:
-            f.write("TOKEN=%s\n" % value)
+        with open(path, "w") as f:
+            f.write(text)
         # The go file reaches the command through the overlay's live lower layer (native) or
         # not at all (bwrap's copy): then the command's loop ends after 5 s.
         open(os.path.join(self.box.project, "go"), "w").close()
@@ -595,8 +595,16 @@ class DeniedPathAppearsLater(BoxTest):
         except subprocess.TimeoutExpired:
             p.kill()
             rest, err = p.communicate()
-        text = (out + rest).decode(errors="replace") + err.decode(errors="replace")
+        stdout = (out + rest).decode(errors="replace")
+        text = stdout + err.decode(errors="replace")
         self.box.assert_no_canary(text, text)
+        return stdout, text
+
+    def test_read_env_file_the_host_writes_during_the_run(self):
+        value = token("dotenv")
+        self.box.canaries["dotenv"] = value
+        env = os.path.join(self.box.project, ".env")
+        self.run_while_host_writes(env, "TOKEN=%s\n" % value, "cat .env")
         with open(env) as f:
             self.assertIn(value, f.read(), "the host's .env was changed")
         # Nothing of agentbox's placeholder is left staged.
@@ -624,24 +632,10 @@ class DeniedPathAppearsLater(BoxTest):
         prof = self.box.write_profile("nested", 'version = 1\nextends = ["default"]\n'
                                       '[filesystem]\ndeny = ["@project/config/prod/key.pem"]\n')
         key = os.path.join(self.box.project, "config", "prod", "key.pem")
-        p = self.box.popen(["sh", "-c", "echo ready; i=0; while [ ! -e go ] && [ $i -lt 100 ];"
-                            " do sleep 0.05; i=$((i+1)); done; cat config/prod/key.pem;"
-                            " ls -a config/prod; echo end"], profiles=[prof])
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
-        out = read_until(p.stdout.fileno(), b"ready")
-        self.assertIn(b"ready", out, p.stderr.read1() if p.poll() is not None else b"")
-        with open(key, "w") as f:
-            f.write(value + "\n")
-        open(os.path.join(self.box.project, "go"), "w").close()
-        try:
-            rest, err = p.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rest, err = p.communicate()
-        text = (out + rest).decode(errors="replace") + err.decode(errors="replace")
-        self.box.assert_no_canary(text, text)
+        out, text = self.run_while_host_writes(
+            key, value + "\n", "cat config/prod/key.pem; ls -a config/prod", profiles=[prof])
         self.assertIn("end", text)
-        self.assertNotIn("key.pem", (out + rest).decode(errors="replace"), text)
+        self.assertNotIn("key.pem", out, text)
         diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
         self.assertEqual(diff.out.strip(), "", diff)
 

@@ -32,6 +32,17 @@ def write_exe(path, text):
     os.chmod(path, 0o755)
 
 
+def npm_global_install(home, package, script, name, text):
+    """`npm install -g` with a prefix in HOME: PREFIX/bin/NAME links to SCRIPT (relative to
+    the package) in PREFIX/lib/node_modules/PACKAGE, a shell script of TEXT. Returns PREFIX."""
+    prefix = os.path.join(home, ".npm-global")
+    rel = os.path.join("lib", "node_modules", package, script)
+    write_exe(os.path.join(prefix, rel), text)
+    os.makedirs(os.path.join(prefix, "bin"))
+    os.symlink(os.path.join("..", rel), os.path.join(prefix, "bin", name))
+    return prefix
+
+
 class ExampleTest(abtest.BoxTest):
     def setUp(self):
         super().setUp()
@@ -132,16 +143,12 @@ exit 3
         self.require_sandbox("codex")
         b = self.box
         # `npm install -g` with a prefix in the home: bin/codex links into lib/node_modules.
-        prefix = os.path.join(b.home, ".npm-global")
-        pkg = os.path.join(prefix, "lib", "node_modules", "@openai", "codex")
-        write_exe(os.path.join(pkg, "bin", "codex.js"), """#!/bin/sh
+        prefix = npm_global_install(b.home, "@openai/codex", "bin/codex.js", "codex", """#!/bin/sh
 echo "stand-in codex: $*"
 echo "# notes" > NOTES.md
 echo "OPENAI_API_KEY=${OPENAI_API_KEY:+set} ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY:+set}"
 ls ~/.local/share 2>&1 | head -1
 """)
-        os.makedirs(os.path.join(prefix, "bin"))
-        os.symlink("../lib/node_modules/@openai/codex/bin/codex.js", os.path.join(prefix, "bin", "codex"))
         os.makedirs(os.path.join(b.home, ".local", "share", "private-app"))
         self.path.append(os.path.join(prefix, "bin"))
         env = self.env(OPENAI_API_KEY="sk-openai-standin", ANTHROPIC_API_KEY="sk-ant-standin")
@@ -160,20 +167,15 @@ ls ~/.local/share 2>&1 | head -1
         self.assertHostUnchanged()
         self.assertEqual({"NOTES.md"}, self.staged_paths())
 
-
     def test_gemini_wrapper_passes_its_key_only_and_stages_the_edit(self):
         self.require_sandbox("gemini")
         b = self.box
-        prefix = os.path.join(b.home, ".npm-global")
-        pkg = os.path.join(prefix, "lib", "node_modules", "@google", "gemini-cli")
-        write_exe(os.path.join(pkg, "dist", "index.js"), """#!/bin/sh
+        prefix = npm_global_install(b.home, "@google/gemini-cli", "dist/index.js", "gemini",
+                                    """#!/bin/sh
 echo "stand-in gemini: $*"
 echo "# plan" > PLAN.md
 echo "GEMINI_API_KEY=${GEMINI_API_KEY:+set} OPENAI_API_KEY=${OPENAI_API_KEY:+set}"
 """)
-        os.makedirs(os.path.join(prefix, "bin"))
-        os.symlink("../lib/node_modules/@google/gemini-cli/dist/index.js",
-                   os.path.join(prefix, "bin", "gemini"))
         self.path.append(os.path.join(prefix, "bin"))
         env = self.env(GEMINI_API_KEY="gemini-standin", OPENAI_API_KEY="sk-openai-standin")
         res = self.example("agents/gemini.sh", "-p", "plan it", env=env)
