@@ -437,15 +437,9 @@ int run_run(const RunOptions& o) {
     // The review: whatever the command did, its writes are still only in the session.
     if (staged && out.started) {
         try {
-            const RunReview r = finish_run(*session, prof, plan.on_exit, log.get());
-            summary.review = r.line;
-            summary.outcome = r.outcome;
-            summary.changes = r.changes;
-            summary.committed = r.committed;
-            summary.left_staged = r.left_staged;
-            summary.interrupted = r.interrupted;
+            summary.review = finish_run(*session, prof, plan.on_exit, log.get());
         } catch (const std::exception& e) {
-            summary.outcome = "kept";
+            summary.review.outcome = "kept";
             error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
                   session->meta().id);
         }
@@ -474,12 +468,12 @@ int run_run(const RunOptions& o) {
             warn(std::string("could not write the summary: ") + e.what());
         }
     }
-    if (!o.quiet || summary.interrupted) print_summary(summary);
+    if (!o.quiet || summary.review.interrupted) print_summary(summary);
     util::phases::mark("end");
     util::phases::report();
     // Ctrl-C at the review prompt ends agentbox as Ctrl-C ends any program (128+SIGINT), after
     // the summary has said that the changes are kept and how to act on them.
-    if (summary.interrupted) return 128 + SIGINT;
+    if (summary.review.interrupted) return 128 + SIGINT;
     return summary.exit_code;
 }
 

@@ -232,8 +232,8 @@ void print_summary(const Summary& s) {
     }
     print_withheld_env(s.withheld_env);
     if (s.session_id.empty()) return;
-    if (!s.review.empty()) note(s.review);
-    if (s.left_staged > 0)
+    if (!s.review.line.empty()) note(s.review.line);
+    if (s.review.left_staged > 0)
         note("review with: agentbox diff " + s.session_id + "; then agentbox commit / discard " +
              s.session_id);
 }
@@ -251,13 +251,13 @@ void write_summary_json(int fd, const Summary& s) {
                                         : nlohmann::ordered_json(s.session_id);
     util::put_text(j, "session_dir", s.session_dir);
     j["on_exit"] = name_of(s.on_exit);
-    util::put_text(j, "review", s.review);
+    util::put_text(j, "review", s.review.line);
     // What really became of the changes: on_exit is what was asked for.
-    j["changes"] = s.changes;
-    j["outcome"] = s.outcome;
-    j["committed"] = s.committed;
-    j["left_staged"] = s.left_staged;
-    j["interrupted"] = s.interrupted;
+    j["changes"] = s.review.changes;
+    j["outcome"] = s.review.outcome;
+    j["committed"] = s.review.committed;
+    j["left_staged"] = s.review.left_staged;
+    j["interrupted"] = s.review.interrupted;
     nlohmann::ordered_json withheld = nlohmann::ordered_json::array();
     for (const auto& [name, rule] : s.withheld_env) {
         nlohmann::ordered_json e;

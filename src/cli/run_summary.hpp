@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/review.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
 #include "stage/session.hpp"
@@ -39,14 +40,9 @@ struct Summary {
     std::string session_id;   // empty without staging
     std::string session_dir;
     profile::OnExit on_exit = profile::OnExit::keep;
-    std::string review;       // what happened to the staged changes ("committed 3 changes")
-    // The same for scripts (RunReview): "none" when nothing was staged (staging off, or the
-    // command never started), else empty, kept, discarded, committed, partial, held, conflict.
-    std::string outcome = "none";
-    std::size_t changes = 0;      // staged when the command ended
-    std::size_t committed = 0;
-    std::size_t left_staged = 0;
-    bool interrupted = false;     // Ctrl-C at the review prompt
+    // What happened to the staged changes (review.hpp): its outcome is "none" until a review
+    // ran (staging off, or the command never started).
+    RunReview review{.line = "", .outcome = "none"};
     // Host variables an env.deny rule kept from the command: name and rule, never the value.
     std::vector<std::pair<std::string, std::string>> withheld_env;
     Denials denied;
