@@ -3,7 +3,9 @@
 // Weakening, never a silent omission.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "policy/compile_steps.hpp"
 #include "policy/fsrules.hpp"
@@ -93,9 +95,33 @@ void plan_limits(Plan& plan, const profile::Limits& limits, const HostFacts& hos
     add("stage_size", limits.stage_size, Mechanism::stage);
 }
 
+// Each rule's path is resolved one component at a time (fsrules.cpp), so the same ancestors are
+// asked about again and again: the default profile made ~1,000 lstat calls for ~150 distinct
+// paths, most of the plan's time. One answer per path for the whole compile, which is also one
+// consistent view of the host for all the rules (the host may change meanwhile either way: the
+// backend builds the sandbox from the Plan, not from a second look).
+template <class R>
+std::function<R(const std::string&)> once_per_path(std::function<R(const std::string&)> ask) {
+    if (!ask) return ask;
+    auto seen = std::make_shared<std::unordered_map<std::string, R>>();
+    return [seen, ask = std::move(ask)](const std::string& p) -> R {
+        if (auto it = seen->find(p); it != seen->end()) return it->second;
+        return seen->emplace(p, ask(p)).first->second;
+    };
+}
+
+HostFacts remembering(const HostFacts& host) {
+    HostFacts h = host;
+    h.kind = once_per_path(host.kind);
+    h.realpath = once_per_path(host.realpath);
+    h.readlink = once_per_path(host.readlink);
+    return h;
+}
+
 }  // namespace
 
-Plan compile(const profile::Profile& profile, const Invocation& inv, const HostFacts& host) {
+Plan compile(const profile::Profile& profile, const Invocation& inv, const HostFacts& asked) {
+    const HostFacts host = remembering(asked);
     if (inv.argv.empty() || inv.argv.front().empty())
         throw std::invalid_argument("compile: no command to run");
     if (inv.project.empty() || inv.project.front() != '/')
@@ -134,8 +160,9 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
     plan.protect = profile.commit.protect;  // plan_mounts keeps them read-only in other roots
     plan_mounts(plan, rules, inv, host, profile.filesystem);
     guard_own_dirs(plan, rules, inv, host);
-    // bubblewrap before 0.9 has no overlay, and agentbox does not use 0.9's: the bwrap backend
-    // stages into a copy of the project (DESIGN.md §5; docs/design-notes.md).
+    // bubblewrap before 0.11 has no overlay: the bwrap backend stages into a copy of the
+    // project (DESIGN.md §5; docs/design-notes.md, note 34). One that has it gets the overlay
+    // back from the cli, which asks bwrap (cli/run_backend.cpp, bwrap_staging).
     if (plan.backend == "bwrap" && plan.staging == Staging::overlay) plan.staging = Staging::copy;
     for (const auto& e : profile.filesystem.exec) {
         if (e.value.empty() || e.value.front() != '/')

@@ -468,5 +468,39 @@ TEST_CASE("compile: implicit mounts cannot be replaced by binding the host's /de
     CHECK(has_note(plan, "filesystem.read \"/dev\" (test.toml:95:1) is overridden"));
 }
 
+TEST_CASE("compile asks the host about each path once, and the plan is the same") {
+    // Every rule's path is resolved one component at a time: without one answer per path the
+    // same ancestors were lstat'ed hundreds of times a run.
+    const HostFacts plain = dev_host().facts();
+    std::map<std::string, int> asked;
+    HostFacts counted = plain;
+    counted.kind = [&asked, k = plain.kind](const std::string& p) {
+        ++asked["kind " + p];
+        return k(p);
+    };
+    counted.readlink = [&asked, r = plain.readlink](const std::string& p) {
+        ++asked["readlink " + p];
+        return r(p);
+    };
+    counted.realpath = [&asked, r = plain.realpath](const std::string& p) {
+        ++asked["realpath " + p];
+        return r(p);
+    };
+    const Plan a = compile(dev_profile(), dev_inv(), counted);
+    REQUIRE_FALSE(asked.empty());
+    for (const auto& [what, n] : asked) {
+        CAPTURE(what);
+        CHECK(n == 1);
+    }
+    const Plan b = compile(dev_profile(), dev_inv(), plain);
+    CHECK(a.mounts == b.mounts);
+    CHECK(a.landlock.rules == b.landlock.rules);
+    CHECK(a.weakenings == b.weakenings);
+    // Each compile asks afresh: nothing is remembered from one to the next.
+    asked.clear();
+    (void)compile(dev_profile(), dev_inv(), counted);
+    CHECK_FALSE(asked.empty());
+}
+
 }  // namespace
 }  // namespace agentbox::policy
