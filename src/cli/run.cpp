@@ -259,6 +259,7 @@ int run_run(const RunOptions& o) {
         throw UsageError(std::string("run: ") + e.what());
     }
     plan.allow_weaker = o.allow_weaker;
+    bwrap_staging(plan, facts);
     secrets.scrub(plan);
     if (!o.target.empty()) return print_target(std::move(plan), o);
     auto backend = sandbox::make_backend(plan.backend);
@@ -272,6 +273,7 @@ int run_run(const RunOptions& o) {
     if (o.verbose > 0 && !o.dry_run) print_withheld_env(withheld);
 
     if (o.dry_run) {
+        if (plan.staging == policy::Staging::copy) plan.notes.push_back(copy_cost_note(plan));
         const std::string text = o.json ? policy::render_json(plan) : policy::render_text(plan);
         std::cout << text << (text.ends_with('\n') ? "" : "\n") << std::flush;
         // The plan is printed either way; the status says whether the run would go ahead.

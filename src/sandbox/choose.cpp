@@ -11,6 +11,22 @@
 
 namespace agentbox::sandbox {
 
+bool lists_overlay(std::string_view help) {
+    bool src = false, overlay = false;
+    while (!help.empty()) {
+        const auto nl = help.find('\n');
+        std::string_view line = help.substr(0, nl);
+        help = nl == std::string_view::npos ? std::string_view() : help.substr(nl + 1);
+        const auto start = line.find_first_not_of(" \t");
+        if (start == std::string_view::npos) continue;
+        line.remove_prefix(start);
+        const std::string_view option = line.substr(0, line.find_first_of(" \t"));
+        if (option == "--overlay-src") src = true;
+        else if (option == "--overlay") overlay = true;
+    }
+    return src && overlay;
+}
+
 bool bwrap_works() {
     if (!bwrap::probe_version().found()) return false;
     const pid_t pid = ::fork();

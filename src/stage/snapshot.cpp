@@ -383,6 +383,39 @@ void save_times(const Snapshot& s) {
 
 }  // namespace
 
+namespace {
+
+// The same walk as Copier::tree, counting instead of copying.
+void count_tree(int src, const std::string& rel, CopyCost& c) {
+    for (const std::string& name : list(src, rel)) {
+        const std::string r = join(rel, name);
+        struct stat st {};
+        if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+            throw sys::SysError("stat", r, errno);
+        if (S_ISREG(st.st_mode)) {
+            ++c.files;
+            c.bytes += static_cast<std::uint64_t>(st.st_size);
+        } else if (S_ISLNK(st.st_mode)) {
+            ++c.links;
+        } else if (S_ISDIR(st.st_mode)) {
+            ++c.dirs;
+            sys::unique_fd sub(::openat(src, name.c_str(), kDirFlags));
+            if (!sub) throw sys::SysError("open", r, errno);
+            count_tree(sub.get(), r, c);
+        }
+    }
+}
+
+}  // namespace
+
+CopyCost snapshot_cost(const std::string& project) {
+    sys::unique_fd src(::open(project.c_str(), kDirFlags));
+    if (!src) throw sys::SysError("open", project, errno);
+    CopyCost c;
+    count_tree(src.get(), project, c);
+    return c;
+}
+
 Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     Snapshot s;
     s.project = project;

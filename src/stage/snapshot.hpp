@@ -1,5 +1,5 @@
 // The copy staging strategy (DESIGN.md §5): for backends without overlayfs (bubblewrap before
-// 0.9), the sandbox writes to a reflink-or-copy snapshot of the project in the session. After
+// 0.11), the sandbox writes to a reflink-or-copy snapshot of the project in the session. After
 // the run, what differs between the snapshot and the project is moved into the session's
 // upper/ in the overlay's own format (changed entries, whiteouts for deletions), so that
 // changes(), diff, commit, export and undo work on it unchanged. docs/design-notes.md says why.
@@ -39,6 +39,16 @@ struct Snapshot {
 // Fifos, sockets and device nodes are left out: nothing inside can open the project's ones.
 // Throws SysError naming the path that could not be copied.
 Snapshot make_snapshot(const std::string& project, const std::string& dir);
+
+// What make_snapshot would copy from `project` now (`run --dry-run` says it before a run pays
+// it): regular files and their bytes, directories, symlinks. Throws SysError like make_snapshot.
+struct CopyCost {
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t dirs = 0;
+    std::uint64_t links = 0;
+};
+CopyCost snapshot_cost(const std::string& project);
 
 // Move what differs into `upper` (existing, empty): entries that are new, of another type, or
 // touched since the stamp; a whiteout (character device 0/0) for each project entry the copy

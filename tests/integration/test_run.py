@@ -196,9 +196,37 @@ class Backends(BoxTest):
         self.assertRc(res, 0)
         plan = json.loads(res.out)
         self.assertEqual(plan["backend"], "bwrap")
-        self.assertEqual(plan["staging"], "copy")
+        # bubblewrap 0.11+ lists --overlay in its help: then it stages as native does.
+        self.assertEqual(plan["staging"], "overlay" if bwrap_has_overlay() else "copy")
         res = self.box.run(["true"], args=["--backend", "native", "--dry-run", "--json"])
         self.assertEqual(json.loads(res.out)["staging"], "overlay")
+
+    def test_bwrap_dry_run_says_what_the_copy_costs(self):
+        # The copy is made before every run: --dry-run counts it, as the copy would walk it.
+        if bwrap_has_overlay():
+            self.skipTest("this bubblewrap has --overlay: nothing is copied")
+        os.makedirs(os.path.join(self.box.project, "sub", "deeper"))
+        for rel, size in (("a.bin", 1000), ("sub/b.bin", 20000), ("sub/deeper/c.bin", 3)):
+            with open(os.path.join(self.box.project, rel), "wb") as f:
+                f.write(b"x" * size)
+        os.symlink("a.bin", os.path.join(self.box.project, "link"))
+        files = size = 0
+        for root, _dirs, names in os.walk(self.box.project):
+            for n in names:
+                p = os.path.join(root, n)
+                if os.path.isfile(p) and not os.path.islink(p):
+                    files += 1
+                    size += os.lstat(p).st_size
+        res = self.box.run(["true"], args=["--backend", "bwrap", "--dry-run", "--json"])
+        self.assertRc(res, 0)
+        notes = [n for n in json.loads(res.out)["notes"] if "staging by copy" in n]
+        self.assertEqual(len(notes), 1, res.out)
+        self.assertIn("now %d files of %d bytes" % (files, size), notes[0])
+        # The text form says it too; the native plan (an overlay) copies nothing.
+        res = self.box.run(["true"], args=["--backend", "bwrap", "--dry-run"])
+        self.assertIn("%d files of %d bytes" % (files, size), res.out)
+        res = self.box.run(["true"], args=["--backend", "native", "--dry-run"])
+        self.assertNotIn("staging by copy", res.out)
 
     def test_fake_bwrap_in_the_project_path_is_never_run(self):
         fake = os.path.join(self.box.project, "bin")
@@ -229,6 +257,17 @@ class Backends(BoxTest):
             self.assertEqual(self.host_run([AGENTBOX, "discard"]).rc, 0)
         self.assertEqual(results["native"], results["bwrap"])
         self.assertIn("n.txt", results["bwrap"])
+
+
+def bwrap_has_overlay():
+    """What agentbox asks of /usr/bin/bwrap: --overlay-src and --overlay in its help."""
+    try:
+        out = subprocess.run(["/usr/bin/bwrap", "--help"], capture_output=True,
+                             text=True).stdout
+    except OSError:
+        return False
+    opts = {line.split()[0] for line in out.splitlines() if line.strip()}
+    return "--overlay-src" in opts and "--overlay" in opts
 
 
 def cgroup2_mount():

@@ -22,11 +22,18 @@ void add_mount(std::vector<std::string>& a, const policy::Plan& plan, const poli
         case MountKind::bind_ro: add(a, {"--ro-bind", m.source, m.target}); break;
         case MountKind::bind_rw: add(a, {"--bind", m.source, m.target}); break;
         case MountKind::overlay:
-            // The staged project. bubblewrap before 0.9 has no overlay: the copy strategy binds
-            // the session's snapshot read-write at the project's path instead.
+            // The staged project: bwrap's own overlay (0.11+, probed), the project read-only
+            // below the session's upper/, as the native backend mounts it. Before 0.11 the copy
+            // strategy binds the session's snapshot read-write at the project's path instead.
+            if (plan.staging == policy::Staging::overlay && !in.upper.empty() &&
+                !in.work.empty()) {
+                add(a, {"--overlay-src", m.source, "--overlay", in.upper, in.work, m.target});
+                break;
+            }
             if (plan.staging != policy::Staging::copy || in.snapshot.empty())
                 throw std::invalid_argument("bwrap: the staged project " + m.target +
-                                            " needs the copy strategy and its snapshot");
+                                            " needs its upper and work directories (overlay) "
+                                            "or the copy strategy and its snapshot");
             add(a, {"--bind", in.snapshot, m.target});
             break;
         case MountKind::tmpfs:

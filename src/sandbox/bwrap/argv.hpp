@@ -21,6 +21,8 @@ inline constexpr const char* kInitArg = "__bwrap-init";
 struct Inputs {
     std::string bwrap = kBwrapPath;
     std::string snapshot;    // Staging::copy: the session's copy of the project, bound at it
+    std::string upper;       // Staging::overlay (bwrap 0.11+): the session's upper/ and work/
+    std::string work;
     std::string empty_file;  // an empty file, bound read-only over each denied file
     std::string state_home;  // Plan::state non-empty: the session's home directory
     int exe_fd = 6;          // agentbox itself (O_PATH), run inside as /proc/self/fd/N

@@ -155,6 +155,10 @@ public:
         if (!exe_) throw sys::SysError("open", "/proc/self/exe", errno);
         Inputs in;
         in.snapshot = stage.snapshot;
+        if (plan.staging == policy::Staging::overlay) {
+            in.upper = stage.upper;
+            in.work = stage.work;
+        }
         in.state_home = stage.home;
         if (has_mask_file(plan)) in.empty_file = empty_file_.path = ensure_empty_file(stage);
         x_.argv_storage = make_argv(plan, in);
@@ -192,6 +196,8 @@ public:
         if (plan_.staging == policy::Staging::copy) {
             s.stage_upper = stage_.snapshot;
             s.stage_base = stage_base_;
+        } else if (plan_.staging == policy::Staging::overlay) {
+            s.stage_upper = stage_.upper;  // what the command writes, as the native backend's
         }
     }
 
@@ -336,19 +342,21 @@ int init_main(int argc, char** argv) {
     lnx::bwrap_child_main(cs);
 }
 
-Version probe_version(const std::string& bwrap) {
-    Version v;
-    if (::access(bwrap.c_str(), X_OK) != 0) return v;
+namespace {
+
+// What `bwrap ARG` prints on its standard output; nothing when it cannot be run or fails.
+std::optional<std::string> bwrap_says(const std::string& bwrap, const char* arg) {
+    if (::access(bwrap.c_str(), X_OK) != 0) return std::nullopt;
     int pv[2];
-    if (::pipe2(pv, O_CLOEXEC) < 0) return v;
+    if (::pipe2(pv, O_CLOEXEC) < 0) return std::nullopt;
     sys::unique_fd r(pv[0]), w(pv[1]);
     pid_t pid = ::fork();
-    if (pid < 0) return v;
+    if (pid < 0) return std::nullopt;
     if (pid == 0) {
         ::dup2(w.get(), 1);
         int devnull = ::open("/dev/null", O_WRONLY);
         if (devnull >= 0) ::dup2(devnull, 2);
-        char* args[] = {const_cast<char*>(bwrap.c_str()), const_cast<char*>("--version"), nullptr};
+        char* args[] = {const_cast<char*>(bwrap.c_str()), const_cast<char*>(arg), nullptr};
         char* envp[] = {nullptr};
         ::execve(args[0], args, envp);
         ::_exit(127);
@@ -362,7 +370,17 @@ Version probe_version(const std::string& bwrap) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return v;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+    return text;
+}
+
+}  // namespace
+
+Version probe_version(const std::string& bwrap) {
+    Version v;
+    auto said = bwrap_says(bwrap, "--version");
+    if (!said) return v;
+    std::string text = std::move(*said);
     if (auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
     v.text = text;
     int a = -1, b = -1, c = 0;
@@ -372,6 +390,11 @@ Version probe_version(const std::string& bwrap) {
         v.patch = c;
     }
     return v;
+}
+
+bool probe_overlay(const std::string& bwrap) {
+    const auto help = bwrap_says(bwrap, "--help");
+    return help && sandbox::lists_overlay(*help);
 }
 
 }  // namespace agentbox::sandbox::bwrap

@@ -2,6 +2,8 @@
 // argv.hpp, agentbox's own init runs inside it (init.cpp), and the native supervisor watches it.
 #pragma once
 
+#include <string>
+
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
 
@@ -22,5 +24,11 @@ struct Version {
     bool found() const { return major >= 0; }
 };
 Version probe_version(const std::string& bwrap = "/usr/bin/bwrap");
+
+// Whether this bubblewrap can mount an overlay (--overlay-src, --overlay; 0.11.0 and later):
+// asked of the feature, as `bwrap --help` lists it, never inferred from a version number
+// (distributions backport, and a build may leave an option out). False when bwrap is missing.
+// The parse is sandbox::lists_overlay (choose.hpp), which doctor shares.
+bool probe_overlay(const std::string& bwrap = "/usr/bin/bwrap");
 
 }  // namespace agentbox::sandbox::bwrap

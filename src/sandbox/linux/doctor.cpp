@@ -129,8 +129,8 @@ std::string find_bwrap() {
     return ::access(kBwrapPath, X_OK) == 0 ? std::string(kBwrapPath) : std::string();
 }
 
-// `bwrap --version` prints "bubblewrap 0.8.0". Empty when it does not run.
-std::string bwrap_version(const std::string& bwrap) {
+// What `bwrap ARG` prints (`--version`: "bubblewrap 0.8.0"). Empty when it does not run.
+std::string bwrap_says(const std::string& bwrap, const char* what) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) < 0) return {};
     posix_spawn_file_actions_t fa;
@@ -138,8 +138,7 @@ std::string bwrap_version(const std::string& bwrap) {
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     char arg0[] = "bwrap";
-    char arg1[] = "--version";
-    char* argv[] = {arg0, arg1, nullptr};
+    char* argv[] = {arg0, const_cast<char*>(what), nullptr};
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, bwrap.c_str(), &fa, nullptr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -168,7 +167,7 @@ Feature bwrap_feature() {
                    " (needed for --backend bwrap, and by auto without user namespaces)";
         return f;
     }
-    const std::string version = bwrap_version(bwrap);
+    const std::string version = bwrap_says(bwrap, "--version");
     if (version.empty()) {
         f.detail = bwrap + " does not run";
         return f;
@@ -176,10 +175,11 @@ Feature bwrap_feature() {
     f.ok = true;
     f.fix.clear();
     f.detail = version + " at " + bwrap;
-    // "bubblewrap 0.8.0": overlay mounts (--overlay) arrived in 0.9.
-    const auto parts = util::split(version.substr(version.rfind(' ') + 1), '.');
-    if (parts.size() >= 2 && parts[0] == "0" && std::atoi(parts[1].c_str()) < 9)
-        f.detail += " (before 0.9: no overlay, writes are staged by copying)";
+    // Overlay mounts (--overlay) arrived in bubblewrap 0.11.0: asked of its help, as a run
+    // asks (bwrap/launch.cpp, probe_overlay), not read from the version.
+    f.detail += sandbox::lists_overlay(bwrap_says(bwrap, "--help"))
+                    ? " (with --overlay: writes are staged in an overlay)"
+                    : " (no --overlay, before 0.11: writes are staged by copying the project)";
     return f;
 }
 

@@ -10,6 +10,7 @@
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
 #include "sandbox/bwrap/argv.hpp"
+#include "sandbox/choose.hpp"
 #include "sandbox/bwrap/spec.hpp"
 
 namespace agentbox::sandbox::bwrap {
@@ -91,6 +92,57 @@ TEST_CASE("the bwrap backend stages by copy: the snapshot is bound at the projec
     CHECK(*(it + 1) == "/work/proj");
     // The same Plan for the native backend keeps the overlay.
     CHECK(compile_builtin("default", "native").staging == policy::Staging::overlay);
+}
+
+TEST_CASE("a bubblewrap with --overlay stages as the native backend: the project below upper/") {
+    // What the cli makes of a bwrap plan when bwrap's help lists --overlay (bwrap_staging).
+    policy::Plan plan = compile_builtin("default", "bwrap");
+    REQUIRE(plan.staging == policy::Staging::copy);
+    plan.staging = policy::Staging::overlay;
+    Inputs in = inputs();
+    in.snapshot.clear();
+    in.upper = "/state/sessions/S/upper";
+    in.work = "/state/sessions/S/work";
+    const auto a = make_argv(plan, in);
+    const auto it = std::find(a.begin(), a.end(), "--overlay-src");
+    REQUIRE(it != a.end());
+    REQUIRE(a.end() - it >= 6);
+    CHECK(*(it + 1) == "/work/proj");  // read-only lower: the project itself
+    CHECK(*(it + 2) == "--overlay");
+    CHECK(*(it + 3) == "/state/sessions/S/upper");
+    CHECK(*(it + 4) == "/state/sessions/S/work");
+    CHECK(*(it + 5) == "/work/proj");
+    // The project is never bound writable under the overlay strategy.
+    for (auto b = std::find(a.begin(), a.end(), "--bind"); b != a.end();
+         b = std::find(b + 1, a.end(), "--bind"))
+        CHECK(*(b + 2) != "/work/proj");
+    // Without its upper and work directories the overlay cannot be expressed: refused, never
+    // the project bound read-write instead.
+    Inputs missing = inputs();
+    missing.snapshot.clear();
+    CHECK_THROWS_AS(make_argv(plan, missing), std::invalid_argument);
+}
+
+TEST_CASE("bwrap --help parse: --overlay is the feature, only with --overlay-src beside it") {
+    // bubblewrap 0.11.0's help lines, as printed (two leading spaces, then the option).
+    const std::string with =
+        "usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n\n"
+        "    --help                       Print this help\n"
+        "    --bind SRC DEST              Bind mount the host path SRC on DEST\n"
+        "    --overlay-src SRC            Read files from SRC in the following overlay\n"
+        "    --overlay RWSRC WORKDIR DEST Mount overlayfs on DEST, with RWSRC as the host path "
+        "for writes and\n"
+        "    --tmp-overlay DEST           Mount overlayfs on DEST, with writes going to an "
+        "invisible tmpfs\n";
+    CHECK(sandbox::lists_overlay(with));
+    // bubblewrap 0.8.0: no overlay options at all.
+    CHECK_FALSE(sandbox::lists_overlay("usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n"
+                              "    --bind SRC DEST              Bind mount\n"));
+    // Named only in a description, or half of the pair: not the feature.
+    CHECK_FALSE(sandbox::lists_overlay("    --tmp-overlay DEST  like --overlay but in a tmpfs\n"
+                              "    --overlay-src SRC   Read files from SRC\n"));
+    CHECK_FALSE(sandbox::lists_overlay("    --overlay RWSRC WORKDIR DEST  Mount overlayfs\n"));
+    CHECK_FALSE(sandbox::lists_overlay(""));
 }
 
 TEST_CASE("agent state files: the session's home directory is bound at the home") {
