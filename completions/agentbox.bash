@@ -24,7 +24,7 @@ _agentbox() {
         cword=$COMP_CWORD
     fi
 
-    local commands="run sessions diff commit discard undo export log explain profile doctor completions help"
+    local commands="run learn sessions diff commit discard undo export log explain profile doctor completions help"
 
     # The command word is the first word that is not an option.
     local i cmd="" cmd_index=0
@@ -134,6 +134,35 @@ _agentbox() {
                 COMPREPLY=($(compgen -f -- "$cur"))
             fi ;;
         esac
+        ;;
+    learn)
+        local j=$((cmd_index + 1))
+        while ((j < cword)); do
+            case ${words[j]} in
+            --) _agentbox_command_from $((j + 1)); return ;;
+            -p | --profile | -o | --output | -C | --project | --env | --timeout | --log | --backend) ((j += 2)) ;;
+            -*) ((j++)) ;;
+            *) _agentbox_command_from "$j"; return ;;
+            esac
+        done
+        case $prev in
+        -p | --profile)
+            COMPREPLY=($(compgen -W "$(_agentbox_profiles)" -- "$cur"))
+            compopt -o filenames 2>/dev/null
+            COMPREPLY+=($(compgen -f -X '!*.toml' -- "$cur"))
+            return ;;
+        -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        -o | --output | --log) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --backend) COMPREPLY=($(compgen -W "auto native bwrap" -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -e -- "$cur")); return ;;
+        --timeout) return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-p --profile -o --output --force -C --project --env --timeout
+                --log --backend --tty --no-tty --allow-weaker -q --quiet -v --verbose -h --help --" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -c -- "$cur"))
+        fi
         ;;
     doctor) COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")) ;;
     completions) COMPREPLY=($(compgen -W "bash zsh fish -h --help" -- "$cur")) ;;

@@ -2,7 +2,7 @@
 # Installed as share/fish/vendor_completions.d/agentbox.fish; also printed by
 # `agentbox completions fish`.
 
-set -l commands run sessions diff commit discard undo export log explain profile doctor completions help
+set -l commands run learn sessions diff commit discard undo export log explain profile doctor completions help
 
 function __agentbox_profiles
     # Names come from the binary itself, so the search path and trust rules are its own.
@@ -47,6 +47,23 @@ complete -c agentbox -n "not __agentbox_command" -a profile -d 'List, show, chec
 complete -c agentbox -n "not __agentbox_command" -a doctor -d 'Show what this system can enforce'
 complete -c agentbox -n "not __agentbox_command" -a completions -d 'Print a shell completion script'
 complete -c agentbox -n "not __agentbox_command" -a help -d 'Show help'
+complete -c agentbox -n "not __agentbox_command" -a learn -d 'Run a command observed and write the profile it needs'
+
+# learn
+set -l l "__agentbox_using learn"
+complete -c agentbox -n $l -s p -l profile -x -a '(__agentbox_profiles)' -d 'Base profile NAME or FILE'
+complete -c agentbox -n $l -s o -l output -r -F -d 'Write the learned profile to FILE'
+complete -c agentbox -n $l -l force -d 'Overwrite FILE'
+complete -c agentbox -n $l -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
+complete -c agentbox -n $l -l env -x -a '(set -xn)' -d 'Pass NAME or set NAME=VALUE'
+complete -c agentbox -n $l -l timeout -x -d 'Wall-clock limit'
+complete -c agentbox -n $l -l log -r -F -d 'Copy of the decision log'
+complete -c agentbox -n $l -l backend -x -a 'auto native bwrap' -d 'Sandbox backend'
+complete -c agentbox -n $l -l tty -d 'Relay a pseudo-terminal'
+complete -c agentbox -n $l -l no-tty -d 'Never relay a pseudo-terminal'
+complete -c agentbox -n $l -l allow-weaker -d 'Run even if some rules cannot be enforced'
+complete -c agentbox -n $l -s q -l quiet -d 'No summary at the end'
+complete -c agentbox -n $l -s v -l verbose -d 'Say more'
 
 # run
 set -l r "__agentbox_using run"

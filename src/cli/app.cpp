@@ -45,6 +45,7 @@ Cli::Cli() : app_("agentbox: run a command in a least-privilege sandbox; writes 
 // CLI11 costs: a sandboxed run pays it for `run` alone.
 void Cli::add(std::string_view name) {
     if (name == "run") run_cmd_ = register_run(app_, run_);
+    else if (name == "learn") learn_cmd_ = register_learn(app_, learn_);
     else if (name == "sessions") sessions_cmd_ = register_sessions(app_, sessions_);
     else if (name == "diff") diff_cmd_ = register_diff(app_, diff_);
     else if (name == "commit") commit_cmd_ = register_commit(app_, commit_);
@@ -94,8 +95,8 @@ void Cli::suggest_option(std::string_view command, const std::vector<std::string
 
 void Cli::parse(int argc, const char* const* argv) {
     static constexpr std::string_view kCommands[] = {
-        "run",     "sessions", "diff",    "commit", "discard",     "undo", "export",
-        "log",     "explain",  "profile", "doctor", "completions", "help"};
+        "run",     "sessions", "diff",    "commit", "discard",     "undo",  "export",
+        "log",     "explain",  "profile", "doctor", "learn",       "completions", "help"};
     std::vector<std::string> args(argv + 1, argv + argc);
     const auto cmd = command_index(argc, argv);
     const std::string_view word = cmd ? std::string_view(args[static_cast<std::size_t>(*cmd - 1)])
@@ -116,7 +117,7 @@ void Cli::parse(int argc, const char* const* argv) {
     // over as "remaining" arguments but drops an explicit `--` together with unknown options,
     // so the first `--` after `run` is split off here: what follows it is the command's.
     std::optional<std::vector<std::string>> after_dashdash;
-    if (cmd && args[static_cast<std::size_t>(*cmd - 1)] == "run") {
+    if (cmd && (word == "run" || word == "learn")) {
         for (std::size_t i = static_cast<std::size_t>(*cmd); i < args.size(); ++i)
             if (args[i] == "--") {
                 after_dashdash.emplace(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
@@ -134,17 +135,18 @@ void Cli::parse(int argc, const char* const* argv) {
         throw;
     }
 
-    if (parsed(run_cmd_)) {
-        std::vector<std::string> before = run_cmd_->remaining();
+    CLI::App* const runner = parsed(run_cmd_) ? run_cmd_ : parsed(learn_cmd_) ? learn_cmd_ : nullptr;
+    if (runner) {
+        std::vector<std::string> before = runner->remaining();
         // In prefix mode an unknown option before the command lands here instead of failing;
         // a command cannot start with '-' without `--`, so this is the unknown option.
         if (!before.empty() && before.front().starts_with('-')) {
             const std::string flag = before.front().substr(0, before.front().find('='));
             std::vector<std::string> known;
-            for (const CLI::Option* opt : run_cmd_->get_options())
+            for (const CLI::Option* opt : runner->get_options())
                 for (const std::string& name : opt->get_lnames()) known.push_back("--" + name);
             const std::string near = util::nearest(flag, known);
-            throw UsageError("run: unknown option " + util::quote(flag) +
+            throw UsageError(runner->get_name() + ": unknown option " + util::quote(flag) +
                              (near.empty() ? std::string()
                                            : " (did you mean " + util::quote(near) + "?)") +
                              ": options go before the command, and `--` before a command whose "
@@ -155,12 +157,13 @@ void Cli::parse(int argc, const char* const* argv) {
             if (!before.empty()) before.push_back("--");
             before.insert(before.end(), after_dashdash->begin(), after_dashdash->end());
         }
-        run_.command = std::move(before);
+        (runner == run_cmd_ ? run_.command : learn_.run.command) = std::move(before);
     }
 }
 
 int Cli::dispatch() {
     if (parsed(run_cmd_)) return run_run(run_);
+    if (parsed(learn_cmd_)) return run_learn(learn_);
     if (parsed(sessions_cmd_)) return run_sessions(sessions_);
     if (parsed(diff_cmd_)) return run_diff(diff_);
     if (parsed(export_cmd_)) return run_export(export_);

@@ -10,6 +10,7 @@
 #include "cli/doctor.hpp"
 #include "cli/explain.hpp"
 #include "cli/help.hpp"
+#include "cli/learn.hpp"
 #include "cli/log.hpp"
 #include "cli/profile_cmd.hpp"
 #include "cli/run.hpp"
@@ -36,6 +37,8 @@ private:
 
     CLI::App app_;
     RunOptions run_;
+    LearnOptions learn_;
+    CLI::App* learn_cmd_ = nullptr;
     ExplainOptions explain_;
     ProfileOptions profile_;
     DoctorOptions doctor_;

@@ -16,6 +16,7 @@
 #include "cli/approvals.hpp"
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
+#include "cli/learn.hpp"
 #include "audit/log.hpp"
 #include "cli/run_backend.hpp"
 #include "cli/run_layer.hpp"
@@ -230,6 +231,7 @@ int run_run(const RunOptions& o) {
         o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles;
     profile::Profile prof = profile::load_all(names, ctx);
     profile::merge_into(prof, flags_layer(o, cwd, home));
+    if (o.learner) profile::merge_into(prof, o.learner->layer(prof, home));
     profile::merge_into(prof, own_dirs_layer(/*create=*/true));
     util::phases::mark("profile");
 
@@ -260,6 +262,15 @@ int run_run(const RunOptions& o) {
     }
     plan.allow_weaker = o.allow_weaker;
     bwrap_staging(plan, facts);
+    if (o.learner) {
+        // Learning is observation: without a listener for the filter there is nothing to
+        // observe with, and a learned profile would be empty. Fail closed.
+        if (!plan.seccomp.log_denials)
+            throw Failure("learn: this host has no seccomp user notification (Linux 5.5 or "
+                          "later, seccomp enabled): agentbox cannot observe the command",
+                          exit_setup);
+        plan.seccomp.observe_files = true;
+    }
     secrets.scrub(plan);
     if (!o.target.empty()) return print_target(std::move(plan), o);
     auto backend = sandbox::make_backend(plan.backend);
@@ -333,10 +344,13 @@ int run_run(const RunOptions& o) {
     // --approver was merged into the profile by flags_layer; an empty command is refused above
     // for the flag and by the profile loader for [approve] command.
     if (const auto a = approver_of(prof)) io.approver = backend_approver(*a, session->meta().id);
+    if (o.learner)
+        io.approver = [l = o.learner](const sandbox::AskRequest& r, int) { return l->ask(r); };
     const int verbose = o.verbose;
     // Counted for the summary; the supervisor calls the sink from its one thread.
     Denials denied;
-    auto sink = [verbose, &log, &early, &denied](const sandbox::Event& ev) {
+    auto sink = [verbose, &log, &early, &denied, learner = o.learner](const sandbox::Event& ev) {
+        if (learner && learner->take(ev)) return;
         if (log) log->append(backend_event(ev));
         else early.push_back(ev);
         denied.add(ev);
@@ -446,6 +460,7 @@ int run_run(const RunOptions& o) {
                   session->meta().id);
         }
     }
+    if (o.learner) o.learner->ran(plan, session->meta().id);
     util::phases::mark("review");
     if (session->meta().status == "running") record_end();
     // The status the user acts on must survive a crash; "empty" need not (nothing to lose).

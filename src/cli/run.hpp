@@ -12,6 +12,8 @@ class App;
 
 namespace agentbox::cli {
 
+class Learner;  // cli/learn.hpp
+
 struct RunOptions {
     std::vector<std::string> profiles;  // -p, layered in order; default {"default"}
     std::optional<std::string> project; // -C
@@ -36,6 +38,7 @@ struct RunOptions {
     int verbose = 0;
     std::optional<int> summary_fd;
     std::vector<std::string> command;   // CMD ARGS..., filled from what follows the options
+    Learner* learner = nullptr;         // `agentbox learn`: observe instead of deny (learn.hpp)
 };
 
 CLI::App* register_run(CLI::App& app, RunOptions& opts);

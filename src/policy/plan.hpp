@@ -108,6 +108,10 @@ struct SeccompPlan {
     std::vector<SyscallRule> allow;  // taken out of the default deny set
     std::vector<SyscallRule> deny;   // added to it
     bool log_denials = true;         // route denials through user notification when available
+    // `agentbox learn`: file opens, stats and executions go to the supervisor, which records
+    // the path and lets the call go on (seccomp/rules.cpp observe_files). Never set by a
+    // profile: only the learn command sets it, on its own run.
+    bool observe_files = false;
 };
 
 // Landlock access sets, in sandbox paths (after pivot_root).

@@ -131,6 +131,7 @@ std::string render_text(const Plan& plan) {
 
     o << "\nseccomp     " << name_of(plan.seccomp.mode) << " set"
       << (plan.seccomp.log_denials ? ", denials logged" : "")
+      << (plan.seccomp.observe_files ? ", file access observed (learn)" : "")
       // seccomp::rules_for gates connect() whenever there is a listener, unless denied.
       << (plan.seccomp.log_denials &&
                   std::none_of(plan.seccomp.deny.begin(), plan.seccomp.deny.end(),

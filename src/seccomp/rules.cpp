@@ -14,6 +14,28 @@
 
 namespace agentbox::seccomp {
 
+const std::vector<Observed>& observed() {
+    // Names this architecture has: the old path calls (open, stat, access...) exist on x86_64
+    // only; the *at forms everywhere. creat, truncate and the write-side calls are not here:
+    // learning grants what is read, looked at and executed.
+    static const std::vector<Observed> kObserved = {
+#if defined(__x86_64__)
+        {"open", 0, -1, false},      {"stat", 0, -1, false},     {"lstat", 0, -1, false},
+        {"access", 0, -1, false},    {"readlink", 0, -1, false},
+#endif
+        {"openat", 1, 0, false},     {"openat2", 1, 0, false},   {"newfstatat", 1, 0, false},
+        {"statx", 1, 0, false},      {"faccessat", 1, 0, false}, {"faccessat2", 1, 0, false},
+        {"readlinkat", 1, 0, false}, {"execve", 0, -1, true},    {"execveat", 1, 0, true},
+    };
+    return kObserved;
+}
+
+std::vector<const char*> observed_syscalls() {
+    std::vector<const char*> names;
+    for (const auto& o : observed()) names.push_back(o.name);
+    return names;
+}
+
 namespace {
 
 // Every namespace a clone() flag can create. CLONE_NEWTIME shares its bit with CSIGNAL in
@@ -182,6 +204,27 @@ void gate_connect(Table& t, const policy::SeccompPlan& plan) {
     t["connect"] = {Rule{"connect", Action::notify, 0, {}, kConnectWhy}};
 }
 
+// `agentbox learn`: the calls that name a path the command reads, looks at or executes are
+// sent to the supervisor, which records the path and lets the call continue
+// (sandbox/linux/notify.cpp). Continuing is safe here only because nothing is decided: the
+// mounts and Landlock judge the call exactly as without the observer, and a path swapped after
+// the supervisor's look can only make the learned profile wrong, which its re-run shows. A
+// call the rule set denies stays denied.
+constexpr const char* kObserveWhy = "agentbox learn: the path is recorded, the call goes on";
+
+void observe_files(Table& t, const policy::SeccompPlan& plan, bool strict) {
+    if (!plan.observe_files || !plan.log_denials) return;
+    for (const char* n : observed_syscalls()) {
+        auto it = t.find(n);
+        if (strict ? (it == t.end() || it->second.empty() ||
+                      it->second.front().action != Action::allow ||
+                      !it->second.front().args.empty())
+                   : it != t.end())
+            continue;  // denied (or guarded by arguments): left as it is
+        t[n] = {Rule{n, Action::notify, 0, {}, kObserveWhy}};
+    }
+}
+
 Rule deny_rule(const std::string& name, std::string why, int err = EPERM) {
     return Rule{name, Action::errno_, err, {}, std::move(why)};
 }
@@ -216,6 +259,7 @@ RuleSet default_rules(const policy::SeccompPlan& plan) {
         if (!already) rules = {deny_rule(d.name, where("process.deny_syscalls", d))};
     }
     gate_connect(t, plan);
+    observe_files(t, plan, /*strict=*/false);
     return finish(std::move(t), Action::allow, 0, plan);
 }
 
@@ -246,6 +290,7 @@ RuleSet strict_rules(const policy::SeccompPlan& plan) {
         if (it != t.end() && d.name != "clone3") t.erase(it);
     }
     gate_connect(t, plan);
+    observe_files(t, plan, /*strict=*/true);
     return finish(std::move(t), Action::errno_, EPERM, plan);
 }
 

@@ -52,6 +52,18 @@ RuleSet rules_for(const policy::SeccompPlan& plan);
 // ioctl, personality: allowed only for harmless arguments) are handled by rules_for.
 const std::vector<const char*>& strict_allowlist();
 
+// The syscalls `agentbox learn` observes (SeccompPlan::observe_files), with the argument that
+// holds the path and the one that holds the directory descriptor it is relative to (-1: none,
+// the path is relative to the working directory). `exec`: the path is executed.
+struct Observed {
+    const char* name;
+    int path_arg;
+    int dirfd_arg;
+    bool exec;
+};
+const std::vector<Observed>& observed();
+std::vector<const char*> observed_syscalls();
+
 // Canonical text of a rule set and its XXH3-64 digest (the cache key), in hex.
 std::string canonical(const RuleSet& rs);
 std::string digest(const RuleSet& rs);

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <cstdio>
 
+#include "util/strings.hpp"
+
 namespace agentbox::sandbox::lnx {
 
 namespace {
@@ -102,6 +104,48 @@ unsigned scalar_args(const std::string& name) {
     return 0;
 }
 
+// A NUL-terminated string at `addr` in process `pid`, at most PATH_MAX bytes; "" when it
+// cannot be read. Read a page at a time: the string may end just before an unmapped page.
+std::string read_string(std::uint32_t pid, std::uint64_t addr) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%u/mem", pid);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    std::string out;
+    constexpr std::uint64_t kPage = 4096;
+    while (out.size() < 4096) {
+        char buf[kPage];
+        const std::uint64_t want = kPage - (addr % kPage);
+        const ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(addr));
+        if (n <= 0) break;
+        const auto* end = static_cast<const char*>(std::memchr(buf, 0, static_cast<std::size_t>(n)));
+        if (end) {
+            out.append(buf, static_cast<std::size_t>(end - buf));
+            ::close(fd);
+            return out;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        addr += static_cast<std::uint64_t>(n);
+    }
+    ::close(fd);
+    return {};  // unterminated or unreadable
+}
+
+// Where a /proc/PID link points (cwd, fd/N), as the process sees it; "" when unknown.
+std::string proc_link(std::uint32_t pid, const std::string& which) {
+    char buf[4096];
+    const std::string path = "/proc/" + std::to_string(pid) + "/" + which;
+    const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+    if (n <= 0 || buf[0] != '/') return {};
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+const seccomp::Observed* observed_call(const std::string& name) {
+    for (const auto& o : seccomp::observed())
+        if (name == o.name) return &o;
+    return nullptr;
+}
+
 std::string hex64(std::uint64_t v) {
     char b[24];
     std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
@@ -117,7 +161,10 @@ std::string hex32(std::uint32_t v) {
 
 Notifier::Notifier(const seccomp::RuleSet& rules, const EventSink& sink,
                    const policy::Plan* plan)
-    : rules_(rules), sink_(sink), gate_(plan ? std::make_unique<ConnectGate>(*plan) : nullptr) {
+    : rules_(rules),
+      sink_(sink),
+      gate_(plan ? std::make_unique<ConnectGate>(*plan) : nullptr),
+      observe_(plan && plan->seccomp.observe_files) {
     // The kernel's structures may be larger than our headers' (newer kernel): ask it.
     struct seccomp_notif_sizes sizes {};
     std::size_t req = sizeof(struct seccomp_notif), resp = sizeof(struct seccomp_notif_resp);
@@ -143,6 +190,12 @@ bool Notifier::handle() {
     for (std::size_t i = 0; i < args.size(); ++i) args[i] = req->data.args[i];
     int err = EPERM;
     const seccomp::Action action = seccomp::evaluate(rules_, name, args, &err);
+    if (action == seccomp::Action::notify && observe_) {
+        if (const auto* o = observed_call(name)) {
+            observe(*req, *o);
+            return true;
+        }
+    }
     std::string comm;
     ConnectGate::Refusal refused;
     if (action == seccomp::Action::notify && name == "connect" && gate_) {
@@ -181,6 +234,35 @@ bool Notifier::handle() {
         sink_(ev);
     }
     return true;
+}
+
+void Notifier::observe(const struct seccomp_notif& req, const seccomp::Observed& o) {
+    // Read while the caller waits; the answer lets the call go on whatever we found.
+    std::string path = read_string(req.pid, req.data.args[o.path_arg]);
+    if (!path.empty() && path.front() != '/') {
+        const int dirfd = o.dirfd_arg < 0 ? AT_FDCWD
+                                          : static_cast<int>(static_cast<std::int32_t>(
+                                                req.data.args[o.dirfd_arg]));
+        const std::string base = dirfd == AT_FDCWD ? proc_link(req.pid, "cwd")
+                                                   : proc_link(req.pid, "fd/" + std::to_string(dirfd));
+        path = base.empty() ? std::string() : base + "/" + path;
+    }
+    std::string comm;
+    if (!path.empty() && sink_) {
+        path = util::normalize_path(path);
+        if (observed_.insert((o.exec ? "x" : "r") + path).second) comm = comm_of(req.pid);
+        else path.clear();
+    }
+
+    std::memset(resp_.data(), 0, resp_.size());
+    auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(resp_.data());
+    resp->id = req.id;
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp);
+
+    // Data for the learner, not a decision: the path is the sandbox's bytes.
+    if (!path.empty())
+        sink_(Event{"learn.file", {{"op", o.exec ? "exec" : "read"}, {"path", path}, {"comm", comm}}});
 }
 
 }  // namespace agentbox::sandbox::lnx

@@ -1,12 +1,17 @@
 // Seccomp user notifications (supervisor side): each syscall the filter denies arrives here,
 // is answered with the rule set's errno, and becomes a "syscall.denied" event; connect() is
 // checked and made by the ConnectGate (unix_connect.hpp), its refusals logged the same way.
-// Never answered with CONTINUE: the arguments could change between our look and the kernel's
-// (TOCTOU).
+// Never answered with CONTINUE, with one exception that decides nothing: under `agentbox
+// learn` (SeccompPlan::observe_files) the calls that name a path to read or execute come here
+// to have the path recorded (a "learn.file" event, each path once), and then go on to be judged
+// by the mounts and Landlock as they would be without us. Any other answer could be raced: the
+// arguments may change between our look and the kernel's (TOCTOU).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "sandbox/backend.hpp"
@@ -34,6 +39,9 @@ private:
     const EventSink& sink_;
     sys::unique_fd listener_;
     std::unique_ptr<ConnectGate> gate_;
+    bool observe_ = false;
+    std::unordered_set<std::string> observed_;  // "r/path", "x/path": each reported once
+    void observe(const struct seccomp_notif& req, const seccomp::Observed& o);
     std::vector<unsigned char> req_, resp_;
 };
 

@@ -305,3 +305,23 @@ TEST_CASE("a profile that denies connect keeps its deny, not the check") {
     CHECK(verdict(seccomp::rules_for(plan_of(profile::SeccompMode::strict, {}, {"connect"})),
                   "connect") == kEperm);
 }
+
+TEST_CASE("agentbox learn: path calls are notified for observation, denials stay denials") {
+    for (auto mode : {profile::SeccompMode::default_, profile::SeccompMode::strict}) {
+        CAPTURE(static_cast<int>(mode));
+        auto plan = plan_of(mode, {}, {"readlinkat"});
+        const auto before = seccomp::rules_for(plan);
+        CHECK(seccomp::evaluate(before, "openat", Args{}) == Action::allow);
+        plan.observe_files = true;
+        const auto rs = seccomp::rules_for(plan);
+        for (const char* n : {"openat", "newfstatat", "statx", "execve", "execveat"})
+            CHECK_MESSAGE(seccomp::evaluate(rs, n, Args{}) == Action::notify, n);
+        // The profile denied it: observation does not turn a denial into a CONTINUE.
+        CHECK(seccomp::evaluate(rs, "readlinkat", Args{}) == Action::errno_);
+        // The digest moves with it: a cached filter without observation is never reused.
+        CHECK(seccomp::digest(rs) != seccomp::digest(before));
+        // Without a listener nothing can observe, and nothing changes.
+        plan.log_denials = false;
+        CHECK(seccomp::evaluate(seccomp::rules_for(plan), "openat", Args{}) == Action::allow);
+    }
+}
