@@ -203,10 +203,13 @@ for first in (b"", b"trickle\n"):
     # ---- what relaying by splice(2) could break: bytes lost in the pipe, a half-close that is
     # not passed on, an idle tunnel the watchdog no longer sees
 
-    def tunnel_server(self, serve):
+    def tunnel_server(self, serve, rcvbuf=None):
         """A loopback TCP server running SERVE(conn) per connection in a thread; SERVE's
-        result (or the exception it raised) lands in the returned list."""
+        result (or the exception it raised) lands in the returned list. RCVBUF: a small
+        receive buffer, so that what the relay writes to it waits in the relay."""
         srv = socket.socket()
+        if rcvbuf:
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         srv.bind(("127.0.0.1", 0))
         srv.listen(8)
         self.addCleanup(srv.close)
@@ -295,12 +298,16 @@ t.join()
         # and the other way round: the server's half-close reaches the client, which still
         # sends on its open half.
         def client_first(conn):
+            # A slow reader: the relay's writes block, so the client's end of stream arrives
+            # while bytes still wait in the relay, and those must not be lost.
+            time.sleep(0.3)
             n = 0
             while True:
                 b = conn.recv(65536)
                 if not b:
                     break
                 n += len(b)
+                time.sleep(0.001)
             conn.sendall(b"server got %d bytes\n" % n)
             return ("client_first", n)
 
@@ -316,11 +323,11 @@ t.join()
                 n += len(b)
             return ("server_first", n)
 
-        p1, got1 = self.tunnel_server(client_first)
+        p1, got1 = self.tunnel_server(client_first, rcvbuf=16384)
         p2, got2 = self.tunnel_server(server_first)
         script = inside_script(self.box, "half.py", self.TUNNEL_CLIENT + r"""
 s = tunnel(%d)
-s.sendall(b"c" * 200000)
+s.sendall(b"c" * 16777216)
 s.shutdown(socket.SHUT_WR)
 s.settimeout(30)
 print("reply", s.makefile("rb").readline().decode().strip(), flush=True)
@@ -335,16 +342,16 @@ s.close()
                                                     "127.0.0.1:%d" % p1, "127.0.0.1:%d" % p2),
                            env=ENV)
         self.assertRc(res, 0)
-        self.assertIn("reply server got 200000 bytes", res.out, res)
+        self.assertIn("reply server got 16777216 bytes", res.out, res)
         self.assertIn("got %s 300000" % hashlib.sha256(b"s" * 300000).hexdigest(), res.out, res)
         deadline = time.monotonic() + 10
         while not got2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertEqual((got1, got2), ([("client_first", 200000)], [("server_first", 123457)]),
+        self.assertEqual((got1, got2), ([("client_first", 16777216)], [("server_first", 123457)]),
                          res)
         closes = events(self.box, "net.close")
         self.assertEqual(sorted((c["bytes_up"], c["bytes_down"]) for c in closes),
-                         [("123457", "300000"), ("200000", str(len(b"server got 200000 bytes\n")))], res)
+                         [("123457", "300000"), ("16777216", str(len(b"server got 16777216 bytes\n")))], res)
 
     def test_idle_timeout_still_fires_on_spliced_tunnel(self):
         # A tunnel that has relayed bytes by splice, then goes quiet (the server neither sends
