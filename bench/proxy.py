@@ -267,8 +267,8 @@ time.sleep(3)
     for name, (base, _) in variants.items():
         m = statistics.median(speed[name])
         ratio = m / statistics.median(speed[base])
-        rows.append("| %s | %.0f | %.2fx%s |" % (name, m, ratio,
-                                                  "" if base == "direct" else " (to %s)" % base))
+        label = name if base == "direct" else "%s (ratio to %s)" % (name, base)
+        rows.append("| %s | %.0f | %.2fx |" % (label, m, ratio))
     med = {name: statistics.median(v) * 1000 for name, v in ttfb.items()}
     load_end = " ".join(open("/proc/loadavg").read().split()[:3])
     body = "\n".join([
