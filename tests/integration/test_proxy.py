@@ -106,33 +106,16 @@ except urllib.error.HTTPError as e:
     def silent_or_trickling_server(self):
         """A loopback server that says nothing, unless the client's first line is "trickle":
         then a byte every 0.3 s for 3 s, and the end."""
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-        self.addCleanup(srv.close)
-        held = []
-
         def serve(conn):
-            held.append(conn)
             try:
                 if conn.recv(100).startswith(b"trickle"):
                     for _ in range(10):
                         conn.sendall(b"x")
                         time.sleep(0.3)
-                    conn.close()
             except OSError:
                 pass
 
-        def accept():
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-        threading.Thread(target=accept, daemon=True).start()
-        return srv.getsockname()[1]
+        return self.tunnel_server(serve)[0]
 
     def test_a_connection_idle_past_the_idle_timeout_is_closed_and_a_slow_one_is_not(self):
         # The proxy closes a connection to a server on which nothing has moved for its idle
