@@ -1,15 +1,26 @@
 #!/usr/bin/env python3
-"""The network proxy's cost: a 1 GiB download from a loopback server, directly (curl on the
-host) and from inside `agentbox run --net proxy` (curl through the proxy: plain http, and the
-same bytes through a CONNECT tunnel), in one paired run: the variants alternate round by round.
-Also the time to first byte of small requests (connection setup) and agentbox's memory with
-1,000 idle tunnels open. Targets (issue 4): >= 0.5x direct throughput, <= 1 ms median added
-to connection setup, memory bounded under 1,000 idle connections. Usage:
-    bench/proxy.py AGENTBOX [--rounds N] [--size BYTES] [--results bench/RESULTS.md]
+"""The network proxy's cost, in one paired run (the variants alternate round by round, each
+round in a new random order):
+
+- throughput: a 1 GiB download from a loopback server by curl (to /dev/null), directly on the
+  host and from inside `agentbox run --net proxy`: plain http through the proxy (absolute-URI
+  request), the same bytes through a CONNECT tunnel (`curl -p`), and HTTPS to a host the proxy
+  intercepts (`--secret`, a test CA trusted through AGENTBOX_TEST_CA as
+  tests/conformance/test_secrets.py does), paired with curl straight to the same HTTPS server;
+- time to first byte of small requests, each on a new connection (plain and intercepted);
+- agentbox's memory: the supervisor's VmHWM and VmRSS with 500 concurrent slow downloads
+  through the proxy, and with 1,000 idle CONNECT tunnels open.
+
+Targets (issue 20): plain proxy >= 0.8x direct; intercepted HTTPS >= 0.3x direct TLS, time to
+first byte +<= 1 ms; 500 concurrent downloads in <= 16 MiB. The plain server sends from a memfd
+with sendfile(2), so that the bench's own copies do not decide the ratios. Usage:
+    bench/proxy.py AGENTBOX [--rounds N] [--size BYTES] [--small N] [--results bench/RESULTS.md]
 """
 import argparse
 import os
+import random
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -21,19 +32,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
 
 NAME = "bench.test"
+TLS_NAME = "secure.test"  # intercepted (every tunnel to it is), so not NAME
+SLOW_CHUNK, SLOW_EVERY, SLOW_CHUNKS = 1024, 0.1, 60  # a slow download: 1 KiB per 0.1 s, 6 s
 
 
 class Server:
-    """Answers every request with Content-Length: SIZE bytes (or 2 bytes for /small) and
-    closes; /echo-style idle tunnels just stay open."""
+    """Answers every request with Content-Length: SIZE bytes (2 bytes for /small; /slow
+    trickles) and closes; idle tunnels just stay open. Plain bytes come from a memfd by
+    sendfile; over TLS (ctx) they are written by the ssl module."""
 
-    def __init__(self, size):
-        self.size = size
+    def __init__(self, size, ctx=None):
+        self.size, self.ctx = size, ctx
         self.block = memoryview(b"x" * (1 << 20))
+        if not ctx:
+            self.src = os.memfd_create("bench")
+            os.write(self.src, bytes(self.block) * 64)  # 64 MiB, sent over and over
+            self.src_size = 64 << 20
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(2048)
+        self.sock.listen(4096)
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -47,27 +65,43 @@ class Server:
 
     def _serve(self, c):
         try:
+            if self.ctx:
+                c = self.ctx.wrap_socket(c, server_side=True)
             head = b""
             while b"\r\n\r\n" not in head:
                 b = c.recv(4096)
                 if not b:
                     return
                 head += b
-            n = 2 if b" /small" in head.split(b"\r\n", 1)[0] else self.size
+            path = head.split(b"\r\n", 1)[0].split(b" ")[1]
+            slow = path.endswith(b"/slow")
+            n = 2 if path.endswith(b"/small") else SLOW_CHUNK * SLOW_CHUNKS if slow else self.size
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % n)
-            while n > 0:
-                k = min(n, len(self.block))
-                c.sendall(self.block[:k])
-                n -= k
+            if slow:
+                for _ in range(SLOW_CHUNKS):
+                    time.sleep(SLOW_EVERY)
+                    c.sendall(self.block[:SLOW_CHUNK])
+            elif self.ctx:
+                while n > 0:
+                    k = min(n, len(self.block))
+                    c.sendall(self.block[:k])
+                    n -= k
+            else:
+                while n > 0:
+                    off = 0
+                    while n > 0 and off < self.src_size:
+                        k = os.sendfile(c.fileno(), self.src, off, min(n, self.src_size - off))
+                        off += k
+                        n -= k
         except OSError:
             pass
         finally:
             c.close()
 
 
-def curl_args(url, n=1):
+def curl_args(url, n=1, extra=()):
     fmt = "%{size_download} %{time_starttransfer} %{time_total}\\n"
-    argv = ["curl", "-s", "-w", fmt]
+    argv = ["curl", "-s", *extra, "-w", fmt]
     for _ in range(n):
         argv += ["-o", "/dev/null", url]  # -o applies to one URL each
     return argv
@@ -78,31 +112,80 @@ def parse(out):
     return [(int(float(a)), float(b), float(c)) for a, b, c in rows]
 
 
+def status_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def throwaway_ca(directory):
+    """A self-signed certificate for TLS_NAME (the test CA of the HTTPS server); (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
+                    "1", "-subj", "/CN=" + TLS_NAME, "-addext", "subjectAltName=DNS:" + TLS_NAME],
+                   check=True, capture_output=True)
+    os.chmod(cert, 0o644)
+    return cert, key
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("agentbox")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size", type=int, default=1 << 30)
     ap.add_argument("--small", type=int, default=50, help="small requests per variant and round")
+    ap.add_argument("--downloads", type=int, default=500, help="concurrent slow downloads")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     args = ap.parse_args()
     args.agentbox = os.path.realpath(args.agentbox)
+    load_start = " ".join(open("/proc/loadavg").read().split()[:3])
 
-    srv = Server(args.size)
     work = tempfile.mkdtemp(prefix="abbench-proxy-")
+    os.chmod(work, 0o755)
+    cert, key = throwaway_ca(work)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = Server(args.size)
+    tls = Server(args.size, ctx)
     proj = os.path.join(work, "proj")
     os.makedirs(proj)
     os.chdir(proj)  # the sandboxed command starts here; it must be visible inside
-    env = dict(os.environ, AGENTBOX_TEST_RESOLVE="%s=127.0.0.1" % NAME)
+    env = dict(os.environ, AGENTBOX_TEST_RESOLVE="%s=127.0.0.1,%s=127.0.0.1" % (NAME, TLS_NAME),
+               AGENTBOX_TEST_CA=cert,
+               BENCH_TOKEN="bench-token-" + os.urandom(8).hex())
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(k, None)
-    box = [args.agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--net", "proxy",
-           "--allow-host", "%s:%d" % (NAME, srv.port), "--allow-host", "127.0.0.1:%d" % srv.port,
-           "--"]
-    big = "http://%s:%d/big" % (NAME, srv.port)
-    small = "http://%s:%d/small" % (NAME, srv.port)
-    direct_big = "http://127.0.0.1:%d/big" % srv.port
-    direct_small = "http://127.0.0.1:%d/small" % srv.port
+    box = [args.agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--net", "proxy"]
+    for name, port in ((NAME, srv.port), (TLS_NAME, tls.port)):
+        box += ["--allow-host", "%s:%d" % (name, port), "--allow-host", "127.0.0.1:%d" % port]
+    # A secret bound to TLS_NAME makes the proxy intercept its HTTPS; the run trusts its own CA.
+    # Only the HTTPS variants carry it: the plain ones (and the memory figures) are measured
+    # as a run without secrets is, without OpenSSL loaded.
+    tbox = box + ["--secret", "BENCH_TOKEN@" + TLS_NAME, "--"]
+    box = box + ["--"]
+    http = "http://%s:%d" % (NAME, srv.port)
+    https = "https://%s:%d" % (TLS_NAME, tls.port)
+    direct_tls = ["--cacert", cert, "--resolve", "%s:%d:127.0.0.1" % (TLS_NAME, tls.port)]
+
+    # name -> (baseline it is paired with, argv of one big download). Another way into the
+    # proxy (engineer c's "captured", say) is one more row here.
+    variants = {
+        "direct": ("direct", curl_args("http://127.0.0.1:%d/big" % srv.port)),
+        "proxy (http)": ("direct", box + curl_args(http + "/big")),
+        "proxy (CONNECT)": ("direct", box + curl_args(http + "/big", extra=["-p"])),
+        "direct TLS": ("direct TLS", curl_args(https + "/big", extra=direct_tls)),
+        "intercepted HTTPS": ("direct TLS", tbox + curl_args(https + "/big")),
+    }
+    # name -> argv of SMALL first-byte requests, each on a new connection.
+    firsts = {
+        "direct": curl_args("http://127.0.0.1:%d/small" % srv.port, args.small),
+        "proxy": box + curl_args(http + "/small", args.small),
+        "direct TLS": curl_args(https + "/small", args.small, extra=direct_tls),
+        "intercepted HTTPS": tbox + curl_args(https + "/small", args.small),
+    }
 
     def run(argv):
         p = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=proj)
@@ -110,23 +193,64 @@ def main():
             raise SystemExit("%s failed (%d): %s" % (" ".join(argv), p.returncode, p.stderr))
         return parse(p.stdout)
 
-    speed = {"direct": [], "proxy (http)": [], "proxy (CONNECT)": []}
-    ttfb = {"direct": [], "proxy": []}
+    speed = {name: [] for name in variants}
+    ttfb = {name: [] for name in firsts}
+    rng = random.Random()
     for _ in range(args.rounds):
-        for name, argv in (("direct", curl_args(direct_big)),
-                           ("proxy (http)", box + curl_args(big)),
-                           ("proxy (CONNECT)", box + ["curl", "-p"] + curl_args(big)[1:])):
+        order = list(variants.items())
+        rng.shuffle(order)
+        for name, (_, argv) in order:
             (size, _, total), = run(argv)
             if size != args.size:
                 raise SystemExit("%s: got %d bytes, expected %d" % (name, size, args.size))
             speed[name].append(size / total / 2**20)
-        ttfb["direct"] += [t for _, t, _ in run(curl_args(direct_small, args.small))]
-        ttfb["proxy"] += [t for _, t, _ in run(box + curl_args(small, args.small))]
+        order = list(firsts.items())
+        rng.shuffle(order)
+        for name, argv in order:
+            ttfb[name] += [t for _, t, _ in run(argv)]
 
-    # 1,000 idle tunnels: agentbox's resident memory while they are open.
-    script = os.path.join(proj, "idle.py")
-    with open(script, "w") as f:
-        f.write("""import socket, sys, time, resource
+    def supervisor_memory(script_text):
+        """The agentbox supervisor's (VmHWM, VmRSS) in KiB once the script inside prints
+        "ready", while what it holds is still open."""
+        script = os.path.join(proj, "mem.py")
+        with open(script, "w") as f:
+            f.write(script_text)
+        p = subprocess.Popen(box + ["python3", script], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=proj, text=True)
+        line = p.stdout.readline()
+        time.sleep(1)
+        mem = (status_kib(p.pid, "VmHWM"), status_kib(p.pid, "VmRSS"))
+        out, err = p.communicate()
+        if not line.startswith("ready") or p.returncode != 0:
+            raise SystemExit("memory run failed (%d): %s %s %s" % (p.returncode, line, out, err))
+        return mem
+
+    # N concurrent slow downloads (the server trickles 1 KiB per 0.1 s to each).
+    downloads = supervisor_memory("""import resource, selectors, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+sel, left, got = selectors.DefaultSelector(), %d, {}
+for i in range(left):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(b"GET %s/slow HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n")
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+    got[s] = 0
+ready, deadline = False, time.monotonic() + 120
+while left and time.monotonic() < deadline:
+    for key, _ in sel.select(1):
+        b = key.fileobj.recv(65536)
+        got[key.fileobj] += len(b)
+        if not b:
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            left -= 1
+    if not ready and all(n > 2048 for n in got.values()):
+        print("ready", flush=True)  # every download under way
+        ready = True
+sys.exit(0 if ready and left == 0 else 1)
+""" % (args.downloads, http, NAME))
+
+    idle = supervisor_memory("""import socket, sys, time, resource
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 socks = []
 for i in range(1000):
@@ -138,40 +262,43 @@ for s in socks:
 print("ready", flush=True)
 time.sleep(3)
 """ % (NAME, srv.port))
-    p = subprocess.Popen(box + ["python3", script], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, cwd=proj, text=True)
-    p.stdout.readline()
-    time.sleep(1)
-    rss = 0
-    with open("/proc/%d/status" % p.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    p.communicate()
 
-    base = statistics.median(speed["direct"])
     rows = ["| variant | median MiB/s | ratio to direct |", "|---|---:|---:|"]
-    for name, v in speed.items():
-        m = statistics.median(v)
-        rows.append("| %s | %.0f | %.2fx |" % (name, m, m / base))
-    d = statistics.median(ttfb["direct"]) * 1000
-    pr = statistics.median(ttfb["proxy"]) * 1000
+    for name, (base, _) in variants.items():
+        m = statistics.median(speed[name])
+        ratio = m / statistics.median(speed[base])
+        label = name if base == "direct" else "%s (ratio to %s)" % (name, base)
+        rows.append("| %s | %.0f | %.2fx |" % (label, m, ratio))
+    med = {name: statistics.median(v) * 1000 for name, v in ttfb.items()}
+    load_end = " ".join(open("/proc/loadavg").read().split()[:3])
     body = "\n".join([
-        "A %d MiB download from a loopback server by curl: directly on the host, and inside "
-        "`agentbox run --net proxy` through the proxy (absolute-URI request; and `curl -p`, "
-        "the same through a CONNECT tunnel). %d interleaved rounds." % (args.size >> 20,
-                                                                        args.rounds),
+        "A %d MiB download from a loopback server by curl (to /dev/null; the server sends with "
+        "sendfile): directly on the host, and inside `agentbox run --net proxy` through the "
+        "proxy (absolute-URI request; `curl -p`, the same through a CONNECT tunnel, relayed "
+        "by splice); and HTTPS from a loopback server with a test CA, straight from the host "
+        "(\"direct TLS\") and from inside through the proxy intercepting the host (`--secret`, "
+        "AGENTBOX_TEST_CA). %d interleaved rounds, each in a new random order."
+        % (args.size >> 20, args.rounds),
         "", *rows, "",
         "Time to first byte of a 2-byte response, each on a new server connection (the "
-        "server closes after every response; %d per variant and round): direct %.2f ms, "
-        "through the proxy %.2f ms median (%+.2f ms)."
-        % (args.small, d, pr, pr - d),
+        "server closes after every response; %d per variant and round), medians: plain "
+        "direct %.2f ms, through the proxy %.2f ms (%+.2f ms); HTTPS direct %.2f ms, "
+        "intercepted %.2f ms (%+.2f ms: two TLS handshakes instead of one)."
+        % (args.small, med["direct"], med["proxy"], med["proxy"] - med["direct"],
+           med["direct TLS"], med["intercepted HTTPS"],
+           med["intercepted HTTPS"] - med["direct TLS"]),
         "",
-        "agentbox resident memory with 1,000 idle CONNECT tunnels open: %.1f MiB." % (rss / 1024),
+        "agentbox supervisor memory with %d concurrent slow downloads through the proxy "
+        "(1 KiB per 0.1 s each): **%.1f MiB** peak (VmHWM), %.1f MiB resident (VmRSS) while "
+        "they run (target: at most 16 MiB)." % (args.downloads, downloads[0] / 1024,
+                                                downloads[1] / 1024),
         "",
-        "Load average during the run: %s (other builds share these cores: the proxied path "
-        "has more thread hand-offs than the direct one, so it suffers more from a busy CPU)."
-        % " ".join(open("/proc/loadavg").read().split()[:3]),
+        "agentbox resident memory with 1,000 idle CONNECT tunnels open: %.1f MiB (peak %.1f "
+        "MiB)." % (idle[1] / 1024, idle[0] / 1024),
+        "",
+        "Load average (1, 5, 15 min) at the start: %s; at the end: %s (other engineers' "
+        "builds share these 2 cores: the proxied path has one more process on the data path "
+        "than the direct one, so it suffers more from a busy CPU)." % (load_start, load_end),
     ])
     print(body)
     results.write_section(args.results, "proxy", body)

@@ -20,7 +20,7 @@ startup="" staging="" proxy=""
 if [ -n "${BENCH_QUICK:-}" ]; then
     startup="--rounds 3"
     staging="--rounds 2 --files 2000 --commit-files 200"
-    proxy="--rounds 1 --size 8388608 --small 5"
+    proxy="--rounds 1 --size 8388608 --small 5 --downloads 50"
 fi
 # shellcheck disable=SC2086  # the option lists are lists of words on purpose
 /usr/bin/python3 "$here/startup.py" "$agentbox" --results "$results" $startup

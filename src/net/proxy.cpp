@@ -108,6 +108,20 @@ struct Client {
 };
 using ClientPtr = std::shared_ptr<Client>;
 
+// One end of a relayed exchange: a socket, and the TLS connection on it when the proxy ends
+// TLS there (an intercepted host). The response relay serves plain and intercepted requests.
+struct Side {
+    tcp::socket& sock;
+    TlsConn* tls = nullptr;
+};
+
+// What a relayed response leaves open.
+enum class After {
+    keep,          // both connections, for the client's next request
+    new_upstream,  // the client's connection; the upstream one is done
+    end,           // neither: the client's connection ends too
+};
+
 struct Tunnel {
     explicit Tunnel(asio::io_context& io) : done(io, Clock::time_point::max()) {}
     int running = 2;
@@ -169,14 +183,17 @@ struct Proxy::Impl {
     // ---- I/O helpers
 
     // Wait until readable, then read what is there. Waiting first means an idle connection
-    // holds no buffer at all: 1,000 idle clients cost their sockets and nothing else.
+    // holds no buffer at all: 1,000 idle clients cost their sockets and nothing else; and the
+    // read is sized to what the kernel holds (up to a chunk), so a short head costs a short
+    // buffer, not 16 KiB per connection.
     awaitable<std::size_t> read_more(tcp::socket& s, std::string& buf) {
         for (;;) {
             co_await s.async_wait(tcp::socket::wait_read, use_awaitable);
-            const std::size_t old = buf.size();
-            buf.resize(old + kReadChunk);
             std::error_code ec;
-            const std::size_t n = s.read_some(asio::buffer(buf.data() + old, kReadChunk), ec);
+            const std::size_t want = std::clamp<std::size_t>(s.available(ec), 1, kReadChunk);
+            const std::size_t old = buf.size();
+            buf.resize(old + want);
+            const std::size_t n = s.read_some(asio::buffer(buf.data() + old, want), ec);
             buf.resize(old + n);
             if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
             if (ec == asio::error::eof) co_return 0;
@@ -191,47 +208,67 @@ struct Proxy::Impl {
 
     // Move bytes from `from` to `to` through a pipe with splice: `limit` bytes exactly (EOF
     // before that is an error), or with limit 0 until EOF, after which `to` is shut down for
-    // writing so the far end sees the half-close.
+    // writing so the far end sees the half-close. The pipe is kept as full as the reading side
+    // allows while the writing side drains it, so one wait serves as many bytes as the kernel
+    // holds; `counter` moves only when bytes have left through `to` (the idle watchdog and
+    // net.close count what was delivered, not what is in flight), and the pipe is drained to
+    // its last byte before the half-close or the return.
     static awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::uint64_t limit,
                                 std::uint64_t& counter) {
         Pipe pipe;
-        std::uint64_t left = limit;
+        std::uint64_t left = limit;      // still to read, with a limit
+        std::size_t in_pipe = 0;
+        bool eof = false;
         for (;;) {
-            if (limit != 0 && left == 0) co_return;
-            std::size_t want = kSpliceChunk;
-            if (limit != 0 && left < want) want = static_cast<std::size_t>(left);
-            const ssize_t n = ::splice(from.native_handle(), nullptr, pipe.w, nullptr, want,
-                                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EAGAIN) {
-                    co_await from.async_wait(tcp::socket::wait_read, use_awaitable);
-                    continue;
+            bool moved = false, read_blocked = false;
+            const bool want_more = !eof && (limit == 0 || left > 0) && in_pipe < kSpliceChunk;
+            if (want_more) {
+                std::size_t want = kSpliceChunk - in_pipe;
+                if (limit != 0 && left < want) want = static_cast<std::size_t>(left);
+                const ssize_t n = ::splice(from.native_handle(), nullptr, pipe.w, nullptr, want,
+                                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n > 0) {
+                    in_pipe += static_cast<std::size_t>(n);
+                    if (limit != 0) left -= static_cast<std::uint64_t>(n);
+                    moved = true;
+                } else if (n == 0) {
+                    if (limit != 0) throw std::runtime_error("connection closed inside a body");
+                    eof = true;
+                } else if (errno == EAGAIN) {
+                    read_blocked = true;
+                } else if (errno != EINTR) {
+                    throw std::system_error(errno, std::generic_category(), "splice(read)");
                 }
-                throw std::system_error(errno, std::generic_category(), "splice(read)");
             }
-            if (n == 0) {
-                if (limit != 0) throw std::runtime_error("connection closed inside a body");
-                std::error_code ec;
-                to.shutdown(tcp::socket::shutdown_send, ec);
-                co_return;
-            }
-            if (limit != 0) left -= static_cast<std::uint64_t>(n);
-            std::size_t in_pipe = static_cast<std::size_t>(n);
-            while (in_pipe > 0) {
+            bool write_blocked = false;
+            if (in_pipe > 0) {
                 const ssize_t m = ::splice(pipe.r, nullptr, to.native_handle(), nullptr, in_pipe,
                                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (m < 0) {
-                    if (errno == EINTR) continue;
-                    if (errno == EAGAIN) {
-                        co_await to.async_wait(tcp::socket::wait_write, use_awaitable);
-                        continue;
-                    }
+                if (m > 0) {
+                    in_pipe -= static_cast<std::size_t>(m);
+                    counter += static_cast<std::uint64_t>(m);
+                    moved = true;
+                } else if (m < 0 && errno == EAGAIN) {
+                    write_blocked = true;
+                } else if (m < 0 && errno != EINTR) {
                     throw std::system_error(errno, std::generic_category(), "splice(write)");
                 }
-                in_pipe -= static_cast<std::size_t>(m);
-                counter += static_cast<std::uint64_t>(m);
             }
+            if (in_pipe == 0 && (eof || (limit != 0 && left == 0))) {
+                if (eof) {
+                    std::error_code ec;
+                    to.shutdown(tcp::socket::shutdown_send, ec);
+                }
+                co_return;
+            }
+            if (moved) continue;
+            // Nothing moved: wait for the side that holds things up. A writer that cannot
+            // take more comes first (the reader's kernel buffer keeps filling meanwhile, and
+            // the pipe is bounded); otherwise the pipe is empty and the reader is waited for.
+            if (write_blocked)
+                co_await to.async_wait(tcp::socket::wait_write, use_awaitable);
+            else if (read_blocked)
+                co_await from.async_wait(tcp::socket::wait_read, use_awaitable);
         }
     }
 
@@ -247,6 +284,9 @@ struct Proxy::Impl {
                 co_await write_all(to, std::string_view(pre).substr(0, n));
                 counter += n;
                 pre.erase(0, n);
+                // The rest goes through the kernel: the head's buffer is not held meanwhile
+                // (500 slow downloads would hold 500 of them for nothing).
+                if (pre.empty()) std::string().swap(pre);
                 if (body.length > n) co_await pump(from, to, body.length - n, counter);
                 co_return;
             }
@@ -266,7 +306,7 @@ struct Proxy::Impl {
             case http::BodyKind::until_close:
                 co_await write_all(to, pre);
                 counter += pre.size();
-                pre.clear();
+                std::string().swap(pre);
                 co_await pump(from, to, 0, counter);
                 co_return;
         }
@@ -646,6 +686,71 @@ struct Proxy::Impl {
         }
     }
 
+    awaitable<std::size_t> read_side(Side s, std::string& buf) {
+        if (s.tls) co_return co_await tls_read(*s.tls, s.sock, buf);
+        co_return co_await read_more(s.sock, buf);
+    }
+
+    static awaitable<void> write_side(Side s, std::string_view data) {
+        if (s.tls) co_await tls_write(*s.tls, s.sock, data);
+        else co_await write_all(s.sock, data);
+    }
+
+    // The upstream's response to `req`, relayed to the client: interim (1xx) heads, then the
+    // final head (a real secret value in it masked) and its body. A plain body moves by
+    // splice; an intercepted one is decrypted and encrypted again. An upstream that closes
+    // without a response, or answers something malformed, gets the client a 502.
+    awaitable<After> respond(Client& c, Side up, Side down, const http::Head& req,
+                             const std::string& authority) {
+        std::string ubuf;
+        http::HeadResult rr;
+        for (;;) {
+            rr = http::parse_response(ubuf, opt.max_head);
+            if (rr.status == http::Parse::incomplete) {
+                if (co_await read_side(up, ubuf) == 0) {
+                    co_await write_side(down, http::error_response(
+                                                  502, "Bad Gateway",
+                                                  authority + " closed the connection without a response"));
+                    co_return After::end;
+                }
+                continue;
+            }
+            if (rr.status != http::Parse::done) break;
+            ubuf.erase(0, rr.consumed);
+            if (rr.head.status >= 100 && rr.head.status < 200 && rr.head.status != 101) {
+                std::string interim = http::client_response(rr.head, false);
+                mask_reals(interim, secrets());
+                co_await write_side(down, interim);
+                c.bytes_down += interim.size();
+                continue;
+            }
+            break;
+        }
+        http::Body rbody;
+        std::string rerr = rr.status == http::Parse::done ? "" : rr.error;
+        if (rerr.empty() && rr.head.status == 101) rerr = "unexpected 101 Switching Protocols";
+        if (rerr.empty()) rerr = http::response_body(rr.head, req.method, rbody);
+        if (!rerr.empty()) {
+            co_await write_side(down, http::error_response(
+                                          502, "Bad Gateway", "invalid response from " + authority + ": " + rerr));
+            co_return After::end;
+        }
+        const bool close_client = req.http10() || req.has_token("connection", "close") ||
+                                  rbody.kind == http::BodyKind::until_close;
+        std::string rhead = http::client_response(rr.head, close_client);
+        // A server that echoes the key (an error page quoting the header) must not hand it to
+        // the sandbox: its head says the stand-in instead.
+        mask_reals(rhead, secrets());
+        co_await write_side(down, rhead);
+        c.bytes_down += rhead.size();
+        if (up.tls) co_await tls_body(*up.tls, up.sock, *down.tls, down.sock, rbody, ubuf, c.bytes_down);
+        else co_await forward_body(up.sock, down.sock, rbody, ubuf, c.bytes_down);
+        if (close_client) co_return After::end;
+        if (rr.head.http10() || rr.head.has_token("connection", "close") || !ubuf.empty())
+            co_return After::new_upstream;
+        co_return After::keep;
+    }
+
     // A tunnel to an intercepted host: TLS ends here with a leaf of the run's CA, a second TLS
     // connection goes to the server (verified against the system's trust store), and each
     // request in between is read, checked and rewritten like a plain-HTTP one. HTTP/1.1 only:
@@ -738,53 +843,9 @@ struct Proxy::Impl {
             c.bytes_up += head.size();
             co_await tls_body(*down, c.sock, *up, c.up, body, buf, c.bytes_up);
 
-            std::string ubuf;
-            http::HeadResult rr;
-            for (;;) {
-                rr = http::parse_response(ubuf, opt.max_head);
-                if (rr.status == http::Parse::incomplete) {
-                    if (co_await tls_read(*up, c.up, ubuf) == 0) {
-                        co_await tls_write(*down, c.sock,
-                                           http::error_response(502, "Bad Gateway",
-                                                                t.authority + " closed the connection "
-                                                                "without a response"));
-                        co_return;
-                    }
-                    continue;
-                }
-                if (rr.status != http::Parse::done) break;
-                ubuf.erase(0, rr.consumed);
-                if (rr.head.status >= 100 && rr.head.status < 200 && rr.head.status != 101) {
-                    std::string interim = http::client_response(rr.head, false);
-                    mask_reals(interim, secrets());
-                    co_await tls_write(*down, c.sock, interim);
-                    c.bytes_down += interim.size();
-                    continue;
-                }
-                break;
-            }
-            http::Body rbody;
-            std::string rerr = rr.status == http::Parse::done ? "" : rr.error;
-            if (rerr.empty() && rr.head.status == 101) rerr = "unexpected 101 Switching Protocols";
-            if (rerr.empty()) rerr = http::response_body(rr.head, req.method, rbody);
-            if (!rerr.empty()) {
-                co_await tls_write(*down, c.sock,
-                                   http::error_response(502, "Bad Gateway",
-                                                        "invalid response from " + t.authority +
-                                                            ": " + rerr));
-                co_return;
-            }
-            const bool close_client = req.http10() || req.has_token("connection", "close") ||
-                                      rbody.kind == http::BodyKind::until_close;
-            std::string rhead = http::client_response(rr.head, close_client);
-            // A server that echoes the key (an error page quoting the header) must not hand
-            // it to the sandbox: its head says the stand-in instead.
-            mask_reals(rhead, secrets());
-            co_await tls_write(*down, c.sock, rhead);
-            c.bytes_down += rhead.size();
-            co_await tls_body(*up, c.up, *down, c.sock, rbody, ubuf, c.bytes_down);
-            if (close_client || rr.head.http10() || rr.head.has_token("connection", "close") ||
-                !ubuf.empty()) {
+            // An intercepted connection cannot move to another upstream: both ends close.
+            if (co_await respond(c, Side{c.up, up.get()}, Side{c.sock, down.get()}, req,
+                                 t.authority) != After::keep) {
                 down->shutdown();
                 co_return;
             }
@@ -926,47 +987,9 @@ struct Proxy::Impl {
             c.bytes_up += head.size();
             co_await forward_body(c.sock, c.up, body, buf, c.bytes_up);
 
-            std::string ubuf;
-            http::HeadResult rr;
-            for (;;) {
-                rr = http::parse_response(ubuf, opt.max_head);
-                if (rr.status == http::Parse::incomplete) {
-                    if (co_await read_more(c.up, ubuf) == 0) {
-                        co_await refuse(c, 502, "Bad Gateway",
-                                        target.authority + " closed the connection without a response");
-                        co_return;
-                    }
-                    continue;
-                }
-                if (rr.status != http::Parse::done) break;
-                ubuf.erase(0, rr.consumed);
-                if (rr.head.status >= 100 && rr.head.status < 200 && rr.head.status != 101) {
-                    const std::string interim = http::client_response(rr.head, false);
-                    co_await write_all(c.sock, interim);
-                    c.bytes_down += interim.size();
-                    continue;
-                }
-                break;
-            }
-            http::Body rbody;
-            std::string rerr = rr.status == http::Parse::done ? "" : rr.error;
-            if (rerr.empty() && rr.head.status == 101) rerr = "unexpected 101 Switching Protocols";
-            if (rerr.empty()) rerr = http::response_body(rr.head, req.method, rbody);
-            if (!rerr.empty()) {
-                co_await refuse(c, 502, "Bad Gateway",
-                                "invalid response from " + target.authority + ": " + rerr);
-                co_return;
-            }
-            const bool close_client = req.http10() || req.has_token("connection", "close") ||
-                                      rbody.kind == http::BodyKind::until_close;
-            std::string rhead = http::client_response(rr.head, close_client);
-            mask_reals(rhead, secrets());
-            co_await write_all(c.sock, rhead);
-            c.bytes_down += rhead.size();
-            co_await forward_body(c.up, c.sock, rbody, ubuf, c.bytes_down);
-            if (close_client) co_return;
-            if (rr.head.http10() || rr.head.has_token("connection", "close") || !ubuf.empty())
-                close_upstream(c);
+            const After after = co_await respond(c, Side{c.up}, Side{c.sock}, req, target.authority);
+            if (after == After::end) co_return;
+            if (after == After::new_upstream) close_upstream(c);
         }
     }
 

@@ -6,6 +6,8 @@ with its rule, address, bytes and duration; `explain connect` agrees with the pr
 The attacks on the proxy are in tests/conformance/test_network.py."""
 
 import os
+import hashlib
+import random
 import re
 import socket
 import sys
@@ -104,33 +106,16 @@ except urllib.error.HTTPError as e:
     def silent_or_trickling_server(self):
         """A loopback server that says nothing, unless the client's first line is "trickle":
         then a byte every 0.3 s for 3 s, and the end."""
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-        self.addCleanup(srv.close)
-        held = []
-
         def serve(conn):
-            held.append(conn)
             try:
                 if conn.recv(100).startswith(b"trickle"):
                     for _ in range(10):
                         conn.sendall(b"x")
                         time.sleep(0.3)
-                    conn.close()
             except OSError:
                 pass
 
-        def accept():
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-        threading.Thread(target=accept, daemon=True).start()
-        return srv.getsockname()[1]
+        return self.tunnel_server(serve)[0]
 
     def test_a_connection_idle_past_the_idle_timeout_is_closed_and_a_slow_one_is_not(self):
         # The proxy closes a connection to a server on which nothing has moved for its idle
@@ -197,6 +182,212 @@ for first in (b"", b"trickle\n"):
                             % (self.srv.port, n)], args=self.args, env=ENV)
         self.assertRc(res, 0)
         self.assertEqual(res.out.strip(), str(n), res)
+
+    # ---- what relaying by splice(2) could break: bytes lost in the pipe, a half-close that is
+    # not passed on, an idle tunnel the watchdog no longer sees
+
+    def tunnel_server(self, serve, rcvbuf=None):
+        """A loopback TCP server running SERVE(conn) per connection in a thread; SERVE's
+        result (or the exception it raised) lands in the returned list. RCVBUF: a small
+        receive buffer, so that what the relay writes to it waits in the relay."""
+        srv = socket.socket()
+        if rcvbuf:
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        results = []
+
+        def run(conn):
+            try:
+                results.append(serve(conn))
+            except Exception as e:  # noqa: BLE001 (reported by the test's assertion)
+                results.append(e)
+            finally:
+                conn.close()
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                threading.Thread(target=run, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        return srv.getsockname()[1], results
+
+    TUNNEL_CLIENT = r"""
+import hashlib, random, socket, sys, threading
+def tunnel(port):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(b"CONNECT allowed.test:%d HTTP/1.1\r\nHost: allowed.test:%d\r\n\r\n" % (port, port))
+    print(read_head(s).split(b"\r\n")[0].decode(), flush=True)
+    return s
+def drain(s):
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            return h.hexdigest(), n
+        h.update(b)
+        n += len(b)
+"""
+
+    def test_large_connect_tunnel_bytes_exact_both_ways(self):
+        # 64 MiB each way at once through a tunnel relayed by splice: every byte arrives, in
+        # order (sha256 on both ends), and net.close counts exactly what was relayed.
+        size = 64 << 20
+        up_data = random.Random(1).randbytes(size)
+        down_data = random.Random(2).randbytes(size)
+
+        def serve(conn):
+            sender = threading.Thread(target=conn.sendall, args=(down_data,))
+            sender.start()
+            h, n = hashlib.sha256(), 0
+            while True:
+                b = conn.recv(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+            sender.join()
+            return h.hexdigest(), n
+
+        port, got = self.tunnel_server(serve)
+        script = inside_script(self.box, "big.py", self.TUNNEL_CLIENT + r"""
+s = tunnel(%d)
+data = random.Random(1).randbytes(%d)
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+print("down %%s %%d" %% drain(s))
+t.join()
+""" % (port, size))
+        res = self.box.run(script, args=proxy_args("allowed.test:%d" % port, "127.0.0.1:%d" % port),
+                           env=ENV, timeout=300)
+        self.assertRc(res, 0)
+        self.assertIn("HTTP/1.1 200", res.out, res)
+        self.assertIn("down %s %d" % (hashlib.sha256(down_data).hexdigest(), size), res.out, res)
+        self.assertEqual(got, [(hashlib.sha256(up_data).hexdigest(), size)], res)
+        closes = events(self.box, "net.close")
+        self.assertEqual([(c["bytes_up"], c["bytes_down"]) for c in closes],
+                         [(str(size), str(size))], res)
+
+    def test_half_close_propagates_through_spliced_tunnel(self):
+        # The client's half-close reaches the server, which still answers on the open half;
+        # and the other way round: the server's half-close reaches the client, which still
+        # sends on its open half.
+        def client_first(conn):
+            # A slow reader: the relay's writes block, so the client's end of stream arrives
+            # while bytes still wait in the relay, and those must not be lost.
+            time.sleep(0.3)
+            n = 0
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+                time.sleep(0.001)
+            conn.sendall(b"server got %d bytes\n" % n)
+            return ("client_first", n)
+
+        def server_first(conn):
+            conn.sendall(b"s" * 300000)
+            conn.shutdown(socket.SHUT_WR)
+            n = 0
+            conn.settimeout(30)
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+            return ("server_first", n)
+
+        p1, got1 = self.tunnel_server(client_first, rcvbuf=16384)
+        p2, got2 = self.tunnel_server(server_first)
+        script = inside_script(self.box, "half.py", self.TUNNEL_CLIENT + r"""
+s = tunnel(%d)
+s.sendall(b"c" * 16777216)
+s.shutdown(socket.SHUT_WR)
+s.settimeout(30)
+print("reply", s.makefile("rb").readline().decode().strip(), flush=True)
+s.close()
+s = tunnel(%d)
+s.settimeout(30)
+print("got %%s %%d" %% drain(s), flush=True)
+s.sendall(b"t" * 123457)
+s.close()
+""" % (p1, p2))
+        res = self.box.run(script, args=proxy_args("allowed.test:%d" % p1, "allowed.test:%d" % p2,
+                                                    "127.0.0.1:%d" % p1, "127.0.0.1:%d" % p2),
+                           env=ENV)
+        self.assertRc(res, 0)
+        self.assertIn("reply server got 16777216 bytes", res.out, res)
+        self.assertIn("got %s 300000" % hashlib.sha256(b"s" * 300000).hexdigest(), res.out, res)
+        deadline = time.monotonic() + 10
+        while not got2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual((got1, got2), ([("client_first", 16777216)], [("server_first", 123457)]),
+                         res)
+        closes = events(self.box, "net.close")
+        self.assertEqual(sorted((c["bytes_up"], c["bytes_down"]) for c in closes),
+                         [("123457", "300000"), ("16777216", str(len(b"server got 16777216 bytes\n")))], res)
+
+    def test_idle_timeout_still_fires_on_spliced_tunnel(self):
+        # A tunnel that has relayed bytes by splice, then goes quiet (the server neither sends
+        # nor closes), is closed by the idle timeout (1 s here) like one that never moved,
+        # with the bytes counted; and so is one whose client stops reading while the server
+        # has more to send (the bytes wait in the relay, none are delivered).
+        def quiet(conn):
+            conn.sendall(b"q" * 1000000)
+            conn.settimeout(30)
+            conn.recv(100)  # until the proxy closes
+            return "quiet"
+
+        def stuck(conn):
+            sent = 0
+            conn.settimeout(30)
+            try:
+                while True:
+                    sent += conn.send(b"z" * 65536)
+            except OSError:
+                pass
+            return "stuck"
+
+        p1, _ = self.tunnel_server(quiet)
+        p2, _ = self.tunnel_server(stuck)
+        script = inside_script(self.box, "idle.py", self.TUNNEL_CLIENT + r"""
+import time
+s = tunnel(%d)
+t = time.monotonic()
+print("quiet %%s %%d after %%.1f s" %% (drain(s) + (time.monotonic() - t,)), flush=True)
+s = tunnel(%d)
+time.sleep(3)  # reads nothing: the server's bytes pile up in the relay
+s.settimeout(20)
+try:
+    print("stuck closed after %%d bytes" %% drain(s)[1], flush=True)
+except socket.timeout:
+    print("stuck never closed", flush=True)
+""" % (p1, p2))
+        env = dict(ENV, AGENTBOX_TEST_PROXY_IDLE_MS="1000")
+        res = self.box.run(script, args=proxy_args("allowed.test:%d" % p1, "allowed.test:%d" % p2,
+                                                    "127.0.0.1:%d" % p1, "127.0.0.1:%d" % p2),
+                           env=env)
+        self.assertRc(res, 0)
+        m = re.search(r"^quiet (\w+) (\d+) after ([\d.]+) s$", res.out, re.M)
+        self.assertIsNotNone(m, res)
+        self.assertEqual(m.group(1, 2), (hashlib.sha256(b"q" * 1000000).hexdigest(), "1000000"))
+        self.assertGreaterEqual(float(m.group(3)), 0.9, res)
+        self.assertLess(float(m.group(3)), 30, res)
+        closes = events(self.box, "net.close")
+        self.assertEqual(len(closes), 2, res)
+        self.assertEqual((closes[0].get("reason"), closes[0]["bytes_down"]), ("idle", "1000000"),
+                         res)
+        self.assertEqual(closes[1].get("reason"), "idle", res)
+        self.assertIn("stuck closed after", res.out, res)
 
     def test_explain_connect_agrees_with_the_proxy(self):
         port = self.srv.port
