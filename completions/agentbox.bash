@@ -105,7 +105,9 @@ _agentbox() {
             esac
         done
         if ((n == 0)); then
-            COMPREPLY=($(compgen -W "read write exec connect commit env" -- "$cur"))
+            COMPREPLY=($(compgen -W "read write exec connect commit env request" -- "$cur"))
+        elif ((n == 1)) && [[ $prev == request ]]; then
+            COMPREPLY=($(compgen -W "GET HEAD POST PUT PATCH DELETE OPTIONS" -- "$cur"))
         else
             COMPREPLY=($(compgen -f -- "$cur"))
         fi

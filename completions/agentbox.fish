@@ -102,7 +102,8 @@ set -l e "__agentbox_using explain"
 complete -c agentbox -n $e -s p -l profile -x -a '(__agentbox_profiles)' -d 'Profile NAME or FILE'
 complete -c agentbox -n $e -s C -l project -x -a '(__fish_complete_directories)' -d 'Project directory'
 complete -c agentbox -n $e -l json -d 'Print the decision as JSON'
-complete -c agentbox -n $e -a 'read write exec connect commit env' -d 'Operation'
+complete -c agentbox -n "$e; and not __fish_seen_subcommand_from read write exec connect commit env request" -a 'read write exec connect commit env request' -d 'Operation'
+complete -c agentbox -n "$e; and __fish_seen_subcommand_from request" -a 'GET HEAD POST PUT PATCH DELETE OPTIONS' -d 'Method'
 
 # profile
 set -l p "__agentbox_using profile"

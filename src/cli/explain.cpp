@@ -17,14 +17,16 @@ CLI::App* register_explain(CLI::App& app, ExplainOptions& o) {
     auto* cmd = app.add_subcommand("explain", "Show how the profile decides one operation");
     cmd->footer("Usage: agentbox explain [OPTIONS] OP TARGET\n"
                 "  OP is read|write|exec (TARGET a path), connect (HOST[:PORT]),\n"
-                "  commit (a project path) or env (a variable name)\n"
+                "  commit (a project path), env (a variable name)\n"
+                "  or request (TARGET is METHOD URL: explain request GET https://host/path)\n"
                 "Exit status: 0 allow, 1 deny, 3 ask.");
     cmd->add_option("-p,--profile", o.profiles, "Profile NAME or FILE; repeatable")
         ->allow_extra_args(false);
     cmd->add_option("-C,--project", o.project, "Project directory");
     cmd->add_flag("--json", o.json, "Print the decision as JSON");
-    cmd->add_option("OP", o.op, "read|write|exec|connect|commit|env")->required();
-    cmd->add_option("TARGET", o.target, "Path, HOST[:PORT] or variable name")->required();
+    cmd->add_option("OP", o.op, "read|write|exec|connect|commit|env|request")->required();
+    cmd->add_option("TARGET", o.target, "Path, HOST[:PORT], variable name or METHOD")->required();
+    cmd->add_option("URL", o.url, "For request: the URL (http:// or https://)");
     return cmd;
 }
 
@@ -51,14 +53,15 @@ bool explain_request(const std::string& op_name, const std::string& target, cons
                 req.target = expand_path(target, cwd, home);
             break;
         case policy::Op::env:
+        case policy::Op::request:  // "METHOD URL", as written
             break;
     }
     return true;
 }
 
 int run_explain(const ExplainOptions& o) {
-    static const std::vector<std::string> ops = {"read", "write", "exec",
-                                                 "connect", "commit", "env"};
+    static const std::vector<std::string> ops = {"read", "write", "exec", "connect",
+                                                 "commit", "env", "request"};
     policy::Op op{};
     if (!policy::parse_op(o.op, op)) {
         const std::string near = util::nearest(o.op, ops);
@@ -66,6 +69,12 @@ int run_explain(const ExplainOptions& o) {
                          (near.empty() ? "" : " (did you mean '" + near + "'?)") +
                          "; expected one of " + util::join(ops, ", "));
     }
+    if (op == policy::Op::request && o.url.empty())
+        throw UsageError("explain request: expected METHOD URL (explain request GET "
+                         "https://api.example.com/v1/models)");
+    if (op != policy::Op::request && !o.url.empty())
+        throw UsageError("explain " + o.op + ": takes one TARGET; unexpected " +
+                         util::quote(o.url));
 
     auto env = environment();
     const std::string home = home_dir(env);
@@ -79,7 +88,8 @@ int run_explain(const ExplainOptions& o) {
     profile::merge_into(prof, own_dirs_layer(/*create=*/false));
 
     policy::Request req;
-    explain_request(o.op, o.target, cwd, home, req);
+    explain_request(o.op, op == policy::Op::request ? o.target + " " + o.url : o.target, cwd,
+                    home, req);
 
     // Paths are resolved on the host as the sandbox's kernel will (issue 18), so explain and
     // the run agree through symlinks. No home rule: a path in the empty home shows nothing

@@ -1,4 +1,5 @@
-// `agentbox explain [-p PROFILE]... [-C DIR] [--json] OP TARGET`: one decision of
+// `agentbox explain [-p PROFILE]... [-C DIR] [--json] OP TARGET` (`request METHOD URL`): one
+// decision of
 // policy::decide, with the rule that made it and where that rule is written. Exit 0 allow,
 // 1 deny, 3 ask (DESIGN.md §2).
 #pragma once
@@ -21,6 +22,7 @@ struct ExplainOptions {
     bool json = false;
     std::string op;
     std::string target;
+    std::string url;  // `explain request METHOD URL`: TARGET is the method
 };
 
 CLI::App* register_explain(CLI::App& app, ExplainOptions& opts);

@@ -114,6 +114,7 @@ std::string profile_text(const profile::Profile& p) {
     scalar(w, "mode", p.network.mode, quoted);
     list(w, "allow", p.network.allow);
     list(w, "deny", p.network.deny);
+    list(w, "request", p.network.request);
     scalar(w, "unlisted", p.network.unlisted, quoted);
     scalar(w, "allow_private", p.network.allow_private, bool_value);
 
@@ -201,6 +202,7 @@ std::string profile_json(const profile::Profile& p) {
     put(net, "mode", p.network.mode, enum_name);
     net["allow"] = entries_json(p.network.allow);
     net["deny"] = entries_json(p.network.deny);
+    if (!p.network.request.empty()) net["request"] = entries_json(p.network.request);
     put(net, "unlisted", p.network.unlisted, enum_name);
     put(net, "allow_private", p.network.allow_private, same);
 

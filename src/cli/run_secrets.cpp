@@ -36,7 +36,9 @@ void RunSecrets::scrub(policy::Plan& plan) const {
 
 RunSecrets prepare_secrets(const profile::Profile& profile, policy::Invocation& inv) {
     RunSecrets out;
-    if (profile.secrets.empty()) return out;
+    // The CA is made whenever some host is intercepted: a secret's, or one that request rules
+    // judge (network.request), which the proxy cannot judge without seeing the requests.
+    if (profile.secrets.empty() && profile.network.request.empty()) return out;
     auto ic = std::make_shared<net::Intercept>();
     try {
         ic->secrets = net::resolve_secrets(profile.secrets);

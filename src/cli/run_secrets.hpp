@@ -1,6 +1,7 @@
-// `run` with secrets (profile [secrets], --secret): the real values read and the run's CA made
-// before the Plan, the CA bundle written where the Plan mounts it from, and all of it handed
-// to the proxy through sandbox::Io, never through the Plan.
+// `run` with secrets (profile [secrets], --secret) or request rules (network.request): the
+// real values read and the run's CA made before the Plan, the CA bundle written where the Plan
+// mounts it from, and all of it handed to the proxy through sandbox::Io, never through the
+// Plan.
 #pragma once
 
 #include <memory>
@@ -13,7 +14,7 @@
 namespace agentbox::cli {
 
 struct RunSecrets {
-    std::shared_ptr<net::Intercept> intercept;  // null without secrets
+    std::shared_ptr<net::Intercept> intercept;  // null without secrets and request rules
     std::string bundle_dir;                     // removed with this object
 
     RunSecrets() = default;

@@ -29,6 +29,7 @@
 #include "net/tls.hpp"
 #include "policy/hostrules.hpp"
 #include "policy/names.hpp"
+#include "policy/requestrules.hpp"
 #include "sys/error.hpp"
 
 namespace agentbox::net {
@@ -588,6 +589,63 @@ struct Proxy::Impl {
         return true;
     }
 
+    // ---- request rules (policy/requestrules.hpp)
+
+    // For a host with request rules: judge this request (every one on the connection, not
+    // just the first). Allowed: the target becomes the normalized path (plus the query), so
+    // the server sees the path that was judged. Refused: the 403 to send, and the connection
+    // ends with it. Either way one `decision` event, which names the method and the path but
+    // never the query, a header value or the body. "" for a request that may go on.
+    std::string check_request(http::Head& req, std::string& target, const std::string& host,
+                              std::uint16_t port) {
+        if (!policy::has_request_rules(opt.net, host)) return {};
+        std::string path;
+        const policy::Decision d = policy::decide_request(opt.net, req.method, host, target, path);
+        const std::string logged = path.empty() ? path_only(target) : path;
+        ProxyEvent ev{"decision",
+                      {{"op", "request"},
+                       {"target", host + ":" + std::to_string(port) + logged},
+                       {"method", req.method},
+                       {"host", host},
+                       {"port", std::to_string(port)},
+                       {"path", logged},
+                       {"verdict", verdict_name(d.verdict)},
+                       {"rule", d.rule},
+                       {"source", d.source.str()}}};
+        if (d.verdict != policy::Verdict::allow) {
+            ev.fields.emplace_back("reason", d.reason);
+            emit(std::move(ev));
+            return http::error_response(403, "Forbidden",
+                                        "refused by " + d.rule + " (" + d.source.str() +
+                                            "): " + d.reason,
+                                        d.rule);
+        }
+        emit(std::move(ev));
+        const std::size_t q = target.find('?');
+        const std::size_t f = target.find('#');
+        target = path + (q < f ? target.substr(q, f == std::string::npos ? f : f - q) : "");
+        return {};
+    }
+
+    // A CONNECT to a host with request rules that cannot be intercepted (no CA in this run)
+    // would carry requests nobody judges: refused, as the rules' host is.
+    std::string check_tunnel(const std::string& host, std::uint16_t port) {
+        if (!policy::has_request_rules(opt.net, host) || intercepts(host)) return {};
+        const std::string why = "CONNECT " + host + ": its requests cannot be judged (the proxy "
+                                "has no CA to intercept it), so it is refused";
+        emit(ProxyEvent{"decision",
+                        {{"op", "request"},
+                         {"target", host + ":" + std::to_string(port)},
+                         {"method", "CONNECT"},
+                         {"host", host},
+                         {"port", std::to_string(port)},
+                         {"verdict", "deny"},
+                         {"rule", "network.request"},
+                         {"source", "<default>"},
+                         {"reason", why}}});
+        return http::error_response(403, "Forbidden", why, "network.request");
+    }
+
     awaitable<void> refuse_secret(Client& c, const http::Head& req, const std::string& host) {
         co_await refuse(c, 403, "Forbidden",
                         req.method + " " + host + " refused: it carries the stand-in of a secret "
@@ -828,6 +886,12 @@ struct Proxy::Impl {
             }
             buf.erase(0, r.consumed);
             inner.path = req.target;
+            if (const std::string refusal = check_request(req, inner.path, host, t.port);
+                !refusal.empty()) {
+                co_await tls_write(*down, c.sock, refusal);
+                down->shutdown();
+                co_return;
+            }
             if (!apply_secrets(req, inner.path, host, t.port)) {
                 co_await tls_write(*down, c.sock,
                                    http::error_response(403, "Forbidden",
@@ -947,6 +1011,13 @@ struct Proxy::Impl {
             } catch (const std::invalid_argument&) {
             }
             // Checked before anything connects: a refused request never reaches the host.
+            if (const std::string refusal = target.tunnel ? check_tunnel(canon, target.port)
+                                                          : check_request(req, target.path, canon,
+                                                                          target.port);
+                !refusal.empty()) {
+                co_await write_all(c.sock, refusal);
+                co_return;
+            }
             if (!target.tunnel && !apply_secrets(req, target.path, canon, target.port)) {
                 co_await refuse_secret(c, req, canon);
                 co_return;

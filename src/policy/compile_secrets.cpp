@@ -37,7 +37,17 @@ std::string from_of(const profile::Secret& s) {
 }  // namespace
 
 void plan_secrets(Plan& plan, const profile::Profile& profile, const Invocation& inv) {
-    if (profile.secrets.empty()) return;
+    // A host with request rules is judged request by request, which needs its TLS terminated:
+    // it is intercepted like a secret's host, with the same CA.
+    for (const auto& r : plan.net.requests) {
+        if (plan.net.mode != profile::NetMode::proxy)
+            throw std::invalid_argument(
+                r.src.str() + ": network.request " + util::quote(r.raw) +
+                ": request rules work only through the proxy (network.mode \"proxy\"); the "
+                "network mode is \"" + (plan.net.mode == profile::NetMode::host ? "host" : "none") +
+                "\" (" + plan.net.mode_src.str() + ")");
+        plan.net.intercept.push_back(r.host);
+    }
     for (const auto& [name, s] : profile.secrets) {
         const std::string rule = "secrets." + name;
         if (plan.net.mode != profile::NetMode::proxy)
@@ -62,11 +72,15 @@ void plan_secrets(Plan& plan, const profile::Profile& profile, const Invocation&
     std::sort(ic.begin(), ic.end());
     ic.erase(std::unique(ic.begin(), ic.end()), ic.end());
 
-    if (inv.ca_bundle.empty()) return;
+    if (ic.empty() || inv.ca_bundle.empty()) return;
+    const char* why = profile.secrets.empty() ? "network.request"
+                      : plan.net.requests.empty() ? "secrets"
+                                                  : "secrets, network.request";
     plan.mounts.push_back(Mount{MountKind::bind_ro, inv.ca_bundle, kCaBundleInside,
-                                "implicit: the run's CA for intercepted hosts (secrets)",
+                                std::string("implicit: the run's CA for intercepted hosts (") + why + ")",
                                 profile::Source{"<agentbox>", 0, 0}});
-    for (const char* v : kCaVars) set_env(plan, v, kCaBundleInside, "implicit: the run's CA (secrets)");
+    for (const char* v : kCaVars)
+        set_env(plan, v, kCaBundleInside, std::string("implicit: the run's CA (") + why + ")");
 }
 
 }  // namespace agentbox::policy

@@ -29,8 +29,9 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
 void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::Profile& profile,
                    const HostFacts& host);
 
-// [secrets]: each secret's stand-in in the environment, the hosts to intercept, and the CA
-// bundle mounted and named by the variables TLS clients read. Refused outside mode "proxy".
+// [secrets] and network.request: each secret's stand-in in the environment, the hosts to
+// intercept (a secret's hosts, and every host a request rule names), and the CA bundle mounted
+// and named by the variables TLS clients read. Refused outside mode "proxy".
 void plan_secrets(Plan& plan, const profile::Profile& profile, const Invocation& inv);
 
 }  // namespace agentbox::policy

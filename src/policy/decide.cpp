@@ -8,6 +8,7 @@
 #include "policy/gitdir.hpp"
 #include "policy/hostrules.hpp"
 #include "policy/policy.hpp"
+#include "policy/requestrules.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -335,6 +336,7 @@ Decision decide(const profile::Profile& profile, const Request& request,
             return decide_connect(make_net_plan(profile.network), request.target);
         case Op::commit: return decide_commit(profile, project, request.target, CommitFacts{});
         case Op::env: return decide_env(profile, request.target);
+        case Op::request: return decide_request_url(make_net_plan(profile.network), request.target);
     }
     return make(Verdict::deny, "default deny", kDefault, "unknown operation");
 }

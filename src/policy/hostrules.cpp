@@ -6,6 +6,7 @@
 
 #include "policy/ipaddr.hpp"
 #include "policy/names.hpp"
+#include "policy/requestrules.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -236,6 +237,7 @@ NetPlan make_net_plan(const profile::Network& network) {
     }
     for (const auto& e : network.allow) n.allow.push_back(parse_host_rule(e, "allow"));
     for (const auto& e : network.deny) n.deny.push_back(parse_host_rule(e, "deny"));
+    for (const auto& e : network.request) n.requests.push_back(parse_request_rule(e));
     return n;
 }
 

@@ -15,12 +15,13 @@ const char* to_string(Op op) {
         case Op::connect: return "connect";
         case Op::commit: return "commit";
         case Op::env: return "env";
+        case Op::request: return "request";
     }
     return "?";
 }
 
 bool parse_op(const std::string& s, Op& out) {
-    for (Op op : {Op::read, Op::write, Op::exec, Op::connect, Op::commit, Op::env})
+    for (Op op : {Op::read, Op::write, Op::exec, Op::connect, Op::commit, Op::env, Op::request})
         if (s == to_string(op)) {
             out = op;
             return true;

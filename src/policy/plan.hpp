@@ -163,6 +163,17 @@ struct SecretPlan {
     bool operator==(const SecretPlan&) const = default;
 };
 
+// A request rule (profile network.request) as the proxy applies it: requests to `host` (any
+// port) pass only when some rule for that host allows their method and normalized path.
+struct RequestRule {
+    std::vector<std::string> methods;  // exact, upper case; empty: any method
+    std::string host;                  // canonical, exact
+    std::string path;                  // pattern ("*" one segment's part, "**" segments); "": any
+    std::string raw;                   // the rule as the profile's parser canonicalised it
+    profile::Source src;
+    bool operator==(const RequestRule&) const = default;
+};
+
 // Where the CA bundle is inside the sandbox (a read-only bind of Invocation::ca_bundle).
 inline constexpr const char* kCaBundleInside = "/run/agentbox/ca-bundle.pem";
 
@@ -173,8 +184,9 @@ struct NetPlan {
     profile::Unlisted unlisted = profile::Unlisted::deny;
     bool allow_private = false;
     std::vector<SecretPlan> secrets;
+    std::vector<RequestRule> requests;  // in profile order
     // Hosts whose TLS the proxy terminates (with the run's CA) to see the requests: those
-    // a secret is bound to. Sorted, unique.
+    // a secret is bound to, and those a request rule names. Sorted, unique.
     std::vector<std::string> intercept;
     std::uint16_t proxy_port = 3128;  // in-sandbox listener on 127.0.0.1 (mode proxy)
     // Where mode, unlisted and allow_private were set ("<default>" when no layer set them), so

@@ -166,6 +166,9 @@ std::string render_text(const Plan& plan) {
         o << "  allow " << pad(host_rule_text(r), 30) << "(" << r.src.str() << ")\n";
     for (const auto& r : net.deny)
         o << "  deny  " << pad(host_rule_text(r), 30) << "(" << r.src.str() << ")\n";
+    for (const auto& r : net.requests)
+        o << "  request " << pad(r.raw, 28) << "(" << r.src.str() << ")\n";
+    if (!net.intercept.empty()) o << "  intercepted: " << util::join(net.intercept, ", ") << "\n";
 
     if (!plan.limits.empty()) {
         o << "\nlimits\n";
@@ -274,6 +277,18 @@ std::string render_json(const Plan& plan) {
                     {"unlisted", name_of(plan.net.unlisted)},
                     {"allow_private", plan.net.allow_private},
                     {"proxy_port", plan.net.proxy_port}};
+    // Only when there are any: the Plans of profiles without them read as they did.
+    if (!plan.net.requests.empty()) {
+        Json req = Json::array();
+        for (const auto& r : plan.net.requests)
+            req.push_back(Json{{"rule", r.raw},
+                               {"methods", r.methods.empty() ? Json("*") : Json(r.methods)},
+                               {"host", r.host},
+                               {"path", r.path.empty() ? Json("**") : Json(r.path)},
+                               {"from", source_json(r.src)}});
+        j["net"]["requests"] = req;
+        j["net"]["intercept"] = plan.net.intercept;
+    }
     Json limits = Json::array();
     for (const auto& l : plan.limits)
         limits.push_back(Json{{"name", l.name}, {"value", l.value}, {"how", to_string(l.how)},

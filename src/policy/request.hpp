@@ -8,7 +8,7 @@
 
 namespace agentbox::policy {
 
-enum class Op { read, write, exec, connect, commit, env };
+enum class Op { read, write, exec, connect, commit, env, request };
 enum class Verdict { allow, deny, ask };
 
 // target by op:
@@ -16,6 +16,7 @@ enum class Verdict { allow, deny, ask };
 //   connect: "host", "host:port" or "[v6]:port" (port defaults to 443)
 //   commit: a path relative to the project root, or absolute inside it
 //   env: a variable name
+//   request: "METHOD URL" (http:// or https://), through the proxy
 struct Request {
     Op op;
     std::string target;

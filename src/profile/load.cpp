@@ -159,6 +159,101 @@ std::string canonical_host_rule(std::string_view rule) {
     return host + rest;
 }
 
+// A request rule of network.request: "METHODS HOST[PATH]" (agentbox-profile(5)). METHODS is
+// "*", or a comma-separated list of upper-case methods and "read-only" (GET and HEAD); HOST an
+// exact host name (request rules need interception, which works per name); PATH a pattern of
+// "/"-separated segments where "*" matches within one segment and a "**" segment any number
+// of them. Sets `canonical` (host lower case; percent-escapes upper case) or returns what is
+// wrong. The proxy compares the normalized request path (policy/requestrules.hpp), so a
+// pattern may only be written in that normal form: no dot segments, no "//", no escaped
+// unreserved character, no query.
+std::string request_rule_problem(std::string_view rule, std::string& canonical) {
+    const std::size_t space = rule.find(' ');
+    if (space == std::string_view::npos)
+        return "needs METHODS and a host, e.g. \"GET,HEAD api.example.com/v1/**\"";
+    const std::string_view methods = rule.substr(0, space);
+    std::string_view rest = rule.substr(space + 1);
+    if (rest.find(' ') != std::string_view::npos || rest.find('\t') != std::string_view::npos)
+        return "has more than one space (\"METHODS HOST[/PATH]\")";
+    if (methods.empty()) return "has no methods";
+    for (const std::string& m : util::split(methods, ',')) {
+        if (m == "*" || m == "read-only") continue;
+        if (m.empty()) return "has an empty method in " + util::quote(methods);
+        for (char c : m) {
+            if (c >= 'a' && c <= 'z')
+                return "has method " + util::quote(m) +
+                       ": methods are upper case (HTTP methods are case-sensitive)";
+            if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+                return "has method " + util::quote(m) + ", which is not a method name";
+        }
+    }
+    if (rest.find("://") != std::string_view::npos)
+        return "has a URL; write HOST/PATH without the scheme";
+    const std::size_t slash = rest.find('/');
+    const std::string_view host = rest.substr(0, slash);
+    const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (host.find('*') != std::string_view::npos)
+        return "must name an exact host, not a pattern (request rules need the host's TLS)";
+    if (host.find(':') != std::string_view::npos && (host.empty() || host.front() != '['))
+        return "must name the host without a port (a rule holds for every port)";
+    if (std::string p = host_rule_problem(host); !p.empty()) return "host " + p;
+    std::string out_path;
+    std::size_t seg_start = 0;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        const char c = path[i];
+        if (c == '/') {
+            const std::string_view seg = path.substr(seg_start, i - seg_start);
+            if (i > 0 && seg.empty()) return "has an empty path segment (\"//\")";
+            if (seg == "." || seg == "..") return "has a dot segment (\".\" or \"..\")";
+            if (seg.find("**") != std::string_view::npos && seg != "**")
+                return "may only use \"**\" as a whole path segment";
+            seg_start = i + 1;
+            out_path += c;
+            continue;
+        }
+        if (c == '?' || c == '#')
+            return "has a query or fragment: rules match the path only";
+        if (c == '%') {
+            auto hex = [](char h) -> int {
+                if (h >= '0' && h <= '9') return h - '0';
+                if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+                if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+                return -1;
+            };
+            if (i + 2 >= path.size() || hex(path[i + 1]) < 0 || hex(path[i + 2]) < 0)
+                return "has a malformed percent-escape";
+            const int v = hex(path[i + 1]) * 16 + hex(path[i + 2]);
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            const std::string esc{kHex[v >> 4], kHex[v & 15]};
+            const bool unreserved = (v >= 'A' && v <= 'Z') || (v >= 'a' && v <= 'z') ||
+                                    (v >= '0' && v <= '9') || v == '-' || v == '.' || v == '_' ||
+                                    v == '~';
+            if (unreserved)
+                return "escapes the unreserved character " +
+                       util::quote(std::string(1, static_cast<char>(v))) +
+                       "; write it as itself";
+            if (v == '/' || v == '\\' || v < 0x20 || v == 0x7f)
+                return "escapes \"/\", \"\\\" or a control character, which no request may";
+            out_path += "%" + esc;
+            i += 2;
+            continue;
+        }
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') ||
+                        std::string_view("-._~!$&'()*+,;=:@").find(c) != std::string_view::npos;
+        if (!ok) return "has " + util::quote(std::string(1, c)) + " in its path";
+        out_path += c;
+    }
+    if (!path.empty()) {
+        const std::string_view seg = path.substr(seg_start);
+        if (seg == "." || seg == "..") return "has a dot segment (\".\" or \"..\")";
+        if (seg.find("**") != std::string_view::npos && seg != "**")
+            return "may only use \"**\" as a whole path segment";
+    }
+    canonical = std::string(methods) + " " + canonical_host_rule(host) + out_path;
+    return {};
+}
+
 template <class E>
 struct Option {
     std::string_view name;
@@ -389,8 +484,18 @@ private:
         });
     }
 
+    std::vector<Entry> request_rules(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            std::string canonical;
+            const std::string problem = request_rule_problem(s, canonical);
+            if (!problem.empty()) fail(src, name + " entry " + util::quote(s) + " " + problem);
+            return canonical;
+        });
+    }
+
     void network(const toml::table& t) {
-        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private"}, "in [network]");
+        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private", "request"},
+                   "in [network]");
         auto& net = out_.network;
         if (const toml::node* n = t.get("mode"))
             net.mode = choice<NetMode>(*n, "network.mode", {{"none", NetMode::none},
@@ -398,6 +503,8 @@ private:
                                                             {"host", NetMode::host}});
         if (const toml::node* n = t.get("allow")) net.allow = host_rules(*n, "network.allow");
         if (const toml::node* n = t.get("deny")) net.deny = host_rules(*n, "network.deny");
+        if (const toml::node* n = t.get("request"))
+            net.request = request_rules(*n, "network.request");
         if (const toml::node* n = t.get("unlisted"))
             net.unlisted = choice<Unlisted>(*n, "network.unlisted",
                                             {{"deny", Unlisted::deny}, {"ask", Unlisted::ask}});
@@ -589,7 +696,8 @@ public:
             pt.target = text("target", true);
             pt.expect = text("expect", true);
             pt.note = text("note", false);
-            const std::vector<std::string> ops = {"read", "write", "exec", "connect", "commit", "env"};
+            const std::vector<std::string> ops = {"read",   "write", "exec",   "connect",
+                                                  "commit", "env",   "request"};
             if (std::find(ops.begin(), ops.end(), pt.op) == ops.end())
                 fail(at(*t->get("op")), "test op must be one of " + list_words(ops) + ", not " +
                                             util::quote(pt.op));

@@ -65,6 +65,10 @@ struct Network {
     std::vector<Entry> deny;
     Setting<Unlisted> unlisted;
     Setting<bool> allow_private;
+    // Request rules (agentbox-profile(5) network.request): "METHODS HOST[/PATH-PATTERN]", as
+    // canonicalised by the parser. A host named by any of them is intercepted and only the
+    // requests one of them allows reach it.
+    std::vector<Entry> request;
     bool operator==(const Network&) const = default;
 };
 

@@ -10,6 +10,7 @@
 #include "net/http.hpp"
 #include "net/secrets.hpp"
 #include "net/tls.hpp"
+#include "policy/requestrules.hpp"
 
 namespace {
 
@@ -108,6 +109,28 @@ void fuzz_secrets(std::string_view data) {
     }
 }
 
+// Request rules (policy/requestrules): the bytes as a request target. A path the normalizer
+// accepts is in normal form (normalizing it again changes nothing) and holds nothing a server
+// could resolve elsewhere; the matcher answers without blowing up on the bytes as a pattern.
+void fuzz_request_path(std::string_view data) {
+    std::string path;
+    if (agentbox::policy::normalize_path(data, path).empty()) {
+        check(!path.empty() && path.front() == '/');
+        check(path.find("//") == std::string::npos && path.find('?') == std::string::npos);
+        check(path.find('\\') == std::string::npos);
+        for (const char* dot : {"/./", "/../"}) check(path.find(dot) == std::string::npos);
+        check(!path.ends_with("/.") && !path.ends_with("/.."));
+        std::string again;
+        check(agentbox::policy::normalize_path(path, again).empty() && again == path);
+        check(agentbox::policy::path_matches("/**", path));
+        // A prefix rule matches only what is under its prefix.
+        if (agentbox::policy::path_matches("/a/**", path))
+            check(path == "/a" || path.starts_with("/a/"));
+    }
+    const std::size_t cut = data.size() / 2;
+    (void)agentbox::policy::path_matches(data.substr(0, cut), data.substr(cut));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
@@ -117,5 +140,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     chunked(data);
     fuzz_client_hello(data);
     fuzz_secrets(data);
+    fuzz_request_path(data);
     return 0;
 }

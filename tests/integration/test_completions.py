@@ -322,7 +322,8 @@ class CompletionCases:
             ("run", "--backend"): {"auto", "native", "bwrap"},
             ("export", "--format"): {"tar", "tar.gz", "tar.zst", "patch"},
             ("completions",): {"bash", "zsh", "fish"},
-            ("explain",): {"read", "write", "exec", "connect", "commit", "env"},
+            ("explain",): {"read", "write", "exec", "connect", "commit", "env", "request"},
+            ("explain", "request"): {"GET", "HEAD", "POST", "DELETE"},
         }
         keys = list(cases)
         for k, offered in zip(keys, self.complete(*[["agentbox", *k, ""] for k in keys])):
