@@ -211,8 +211,9 @@ class Dlp(BoxTest):
         v = self.real.encode()
         for tls in (True, False):
             # Lots before it (so that some of the body has gone upstream when the value is
-            # found), then the value cut in two by the chunk framing, then more.
-            parts = [b"a" * 5000 + v[:20], v[20:] + b"b" * 100, b"tail"]
+            # found), then the value cut by the chunk framing just before its end (all but
+            # its last bytes in the first chunk: those must be held back), then more.
+            parts = [b"a" * 5000 + v[:-6], v[-6:] + b"b" * 100, b"tail"]
             status, res = self.post(parts, tls=tls, chunked=True)
             self.assertEqual(status, "403", res)
             self.assertNeverArrived(self.real)
