@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <asio.hpp>
@@ -23,6 +24,7 @@
 #include <system_error>
 #include <thread>
 
+#include "net/dlp.hpp"
 #include "net/http.hpp"
 #include "net/intercept.hpp"
 #include "net/secrets.hpp"
@@ -141,6 +143,12 @@ struct PendingAsk {
     std::string why;
 };
 
+// A request body in which net/dlp found what must not leave: thrown from where its bytes are
+// forwarded, so that nothing more of it goes; the finding is in the scanner.
+struct BodyRefused : std::runtime_error {
+    BodyRefused() : std::runtime_error("request body refused") {}
+};
+
 // What a connection that was decided `ask` ends up with.
 struct Asked {
     bool allow = false;
@@ -165,6 +173,7 @@ struct Proxy::Impl {
     std::map<std::uint64_t, std::shared_ptr<PendingAsk>> pending;
     std::map<std::string, std::shared_ptr<PendingAsk>> asking;
     std::map<std::string, std::pair<bool, std::string>> remembered;
+    dlp::Rules dlp_rules;       // the run's secrets for net/dlp, when it has any
     bool stopping = false;      // the io thread's only
     std::thread thread;
     std::mutex done_mu;
@@ -276,10 +285,29 @@ struct Proxy::Impl {
     // One body from `from` to `to`; `pre` holds bytes already read past the head (and, on
     // return, whatever followed the body: the next pipelined message).
     awaitable<void> forward_body(tcp::socket& from, tcp::socket& to, const http::Body& body,
-                                 std::string& pre, std::uint64_t& counter) {
+                                 std::string& pre, std::uint64_t& counter,
+                                 dlp::BodyScanner* scan = nullptr) {
+        std::string held;  // what net/dlp lets go of a piece, when it scans
         switch (body.kind) {
             case http::BodyKind::none: co_return;
             case http::BodyKind::length: {
+                if (scan) {
+                    // Scanned bodies pass through this process (no splice): each piece is
+                    // searched before what it clears goes on.
+                    std::uint64_t left = body.length;
+                    for (;;) {
+                        const std::size_t n =
+                            static_cast<std::size_t>(std::min<std::uint64_t>(pre.size(), left));
+                        co_await write_all(
+                            to, scanned(scan, std::string_view(pre).substr(0, n), held));
+                        counter += n;
+                        left -= n;
+                        pre.erase(0, n);
+                        if (left == 0) co_return;
+                        if (co_await read_more(from, pre) == 0)
+                            throw std::runtime_error("connection closed inside a body");
+                    }
+                }
                 const std::size_t n =
                     static_cast<std::size_t>(std::min<std::uint64_t>(pre.size(), body.length));
                 co_await write_all(to, std::string_view(pre).substr(0, n));
@@ -296,7 +324,8 @@ struct Proxy::Impl {
                 for (;;) {
                     const std::size_t k = chunked.feed(pre);
                     if (!chunked.error().empty()) throw std::runtime_error(chunked.error());
-                    co_await write_all(to, std::string_view(pre).substr(0, k));
+                    co_await write_all(to,
+                                       scanned(scan, std::string_view(pre).substr(0, k), held));
                     counter += k;
                     pre.erase(0, k);
                     if (chunked.done()) co_return;
@@ -311,6 +340,17 @@ struct Proxy::Impl {
                 co_await pump(from, to, 0, counter);
                 co_return;
         }
+    }
+
+    // The hook of net/dlp where request bytes are forwarded: what may go of `piece` (with
+    // what was held back before it); throws BodyRefused when nothing more may. Without a
+    // scanner, the piece as it is.
+    static std::string_view scanned(dlp::BodyScanner* scan, std::string_view piece,
+                                    std::string& out) {
+        if (!scan) return piece;
+        out.clear();
+        if (!scan->feed(piece, out)) throw BodyRefused();
+        return out;
     }
 
     // ---- approvals
@@ -646,6 +686,86 @@ struct Proxy::Impl {
         return http::error_response(403, "Forbidden", why, "network.request");
     }
 
+    // ---- what leaves (net/dlp): on for every request the proxy reads when the run has
+    // secrets, i.e. plain HTTP to any host and the requests inside intercepted tunnels.
+
+    bool dlp_on() const { return opt.intercept != nullptr; }
+
+    // The finding logged (net.dlp) and the client's answer; never the value, and not the
+    // path when the value was in the target. `req`'s method and target are as the sandbox
+    // sent them (rewrite_request changes fields and a copy of the target only).
+    std::string dlp_refusal(const dlp::Finding& f, const http::Head& req, const std::string& host,
+                            std::uint16_t port) {
+        ProxyEvent ev{"net.dlp",
+                      {{"verdict", "deny"},
+                       {"host", host},
+                       {"port", std::to_string(port)},
+                       {"method", f.where == "method" ? "" : req.method},
+                       {"rule", f.rule},
+                       {"where", f.where}}};
+        if (f.where != "url" && f.where != "method") {
+            // Origin-form: an absolute-form target (plain HTTP) loses its scheme and host.
+            std::string path = path_only(req.target);
+            if (path.rfind("http://", 0) == 0) {
+                const std::size_t slash = path.find('/', 7);
+                path = slash == std::string::npos ? "/" : path.substr(slash);
+            }
+            ev.fields.emplace_back("path", path);
+        }
+        if (f.where == "body") ev.fields.emplace_back("offset", std::to_string(f.offset));
+        if (!f.detail.empty()) ev.fields.emplace_back("reason", f.detail);
+        emit(std::move(ev));
+        return http::error_response(
+            403, "Forbidden",
+            "request to " + host + " refused by rule " + f.rule + " (" + f.where +
+                (f.where == "body" ? " at byte " + std::to_string(f.offset) : "") +
+                (f.detail.empty() ? ": it carries a credential that must not leave the sandbox"
+                                  : ": " + f.detail) + ")",
+            "dlp." + f.rule);
+    }
+
+    // The head as the sandbox sent it, before any stand-in is swapped: "" when it may go,
+    // otherwise the answer for the client.
+    std::string dlp_head(const http::Head& req, const std::string& host, std::uint16_t port,
+                         const http::Body& body) {
+        if (!dlp_on()) return {};
+        const dlp::Finding f = dlp::check_head(dlp_rules, host, req, body);
+        return f ? dlp_refusal(f, req, host, port) : std::string();
+    }
+
+    // A body refused mid-way: the upstream connection is reset (never a clean end, so the
+    // server cannot take the request as complete) and the client told, as its response has
+    // not begun.
+    std::string dlp_abort(Client& c, const dlp::BodyScanner& scan, const http::Head& req,
+                          const std::string& host, std::uint16_t port) {
+        if (c.up_open) {
+            ::linger l{1, 0};
+            ::setsockopt(c.up.native_handle(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        }
+        close_upstream(c);
+        return dlp_refusal(scan.finding(), req, host, port);
+    }
+
+    // After a 403 for a body that is still arriving: the client gets to the end of what it
+    // sends (at most kDrain bytes, for at most two seconds; the watchdog ends it) and reads
+    // the answer, instead of a reset in the middle of its write.
+    static constexpr std::size_t kDrain = 4 * 1024 * 1024;
+    awaitable<void> drain(Client& c, TlsConn* tls) {
+        c.deadline = Clock::now() + std::chrono::seconds(2);
+        std::size_t total = 0;
+        std::string scratch;
+        std::error_code ec;
+        if (tls) tls->shutdown();
+        else c.sock.shutdown(tcp::socket::shutdown_send, ec);
+        while (total < kDrain) {
+            scratch.clear();
+            const std::size_t n = tls ? co_await tls_read(*tls, c.sock, scratch)
+                                      : co_await read_more(c.sock, scratch);
+            if (n == 0) break;
+            total += n;
+        }
+    }
+
     awaitable<void> refuse_secret(Client& c, const http::Head& req, const std::string& host) {
         co_await refuse(c, 403, "Forbidden",
                         req.method + " " + host + " refused: it carries the stand-in of a secret "
@@ -704,7 +824,8 @@ struct Proxy::Impl {
     // this process (it is decrypted and encrypted again).
     static awaitable<void> tls_body(TlsConn& from, tcp::socket& fs, TlsConn& to, tcp::socket& ts,
                                     const http::Body& body, std::string& pre,
-                                    std::uint64_t& counter) {
+                                    std::uint64_t& counter, dlp::BodyScanner* scan = nullptr) {
+        std::string held;  // what net/dlp lets go of a piece, when it scans
         switch (body.kind) {
             case http::BodyKind::none: co_return;
             case http::BodyKind::length: {
@@ -712,7 +833,8 @@ struct Proxy::Impl {
                 for (;;) {
                     const std::size_t n =
                         static_cast<std::size_t>(std::min<std::uint64_t>(pre.size(), left));
-                    co_await tls_write(to, ts, std::string_view(pre).substr(0, n));
+                    co_await tls_write(to, ts,
+                                       scanned(scan, std::string_view(pre).substr(0, n), held));
                     counter += n;
                     left -= n;
                     pre.erase(0, n);
@@ -726,7 +848,8 @@ struct Proxy::Impl {
                 for (;;) {
                     const std::size_t k = chunked.feed(pre);
                     if (!chunked.error().empty()) throw std::runtime_error(chunked.error());
-                    co_await tls_write(to, ts, std::string_view(pre).substr(0, k));
+                    co_await tls_write(to, ts,
+                                       scanned(scan, std::string_view(pre).substr(0, k), held));
                     counter += k;
                     pre.erase(0, k);
                     if (chunked.done()) co_return;
@@ -892,6 +1015,12 @@ struct Proxy::Impl {
                 down->shutdown();
                 co_return;
             }
+            if (const std::string no = dlp_head(req, host, t.port, body); !no.empty()) {
+                co_await tls_write(*down, c.sock, no);
+                co_return;
+            }
+            std::optional<dlp::BodyScanner> scan;
+            if (dlp_on()) scan.emplace(dlp_rules, host, body, &req);
             if (!apply_secrets(req, inner.path, host, t.port)) {
                 co_await tls_write(*down, c.sock,
                                    http::error_response(403, "Forbidden",
@@ -905,7 +1034,18 @@ struct Proxy::Impl {
             const std::string head = http::upstream_request(req, inner);
             co_await tls_write(*up, c.up, head);
             c.bytes_up += head.size();
-            co_await tls_body(*down, c.sock, *up, c.up, body, buf, c.bytes_up);
+            bool refused = false;
+            try {
+                co_await tls_body(*down, c.sock, *up, c.up, body, buf, c.bytes_up,
+                                  scan ? &*scan : nullptr);
+            } catch (const BodyRefused&) {
+                refused = true;
+            }
+            if (refused) {
+                co_await tls_write(*down, c.sock, dlp_abort(c, *scan, req, host, t.port));
+                co_await drain(c, down.get());
+                co_return;
+            }
 
             // An intercepted connection cannot move to another upstream: both ends close.
             if (co_await respond(c, Side{c.up, up.get()}, Side{c.sock, down.get()}, req,
@@ -1018,6 +1158,14 @@ struct Proxy::Impl {
                 co_await write_all(c.sock, refusal);
                 co_return;
             }
+            std::optional<dlp::BodyScanner> scan;
+            if (!target.tunnel && dlp_on()) {
+                if (const std::string no = dlp_head(req, canon, target.port, body); !no.empty()) {
+                    co_await write_all(c.sock, no);
+                    co_return;
+                }
+                scan.emplace(dlp_rules, canon, body, &req);
+            }
             if (!target.tunnel && !apply_secrets(req, target.path, canon, target.port)) {
                 co_await refuse_secret(c, req, canon);
                 co_return;
@@ -1056,7 +1204,17 @@ struct Proxy::Impl {
             const std::string head = http::upstream_request(req, target);
             co_await write_all(c.up, head);
             c.bytes_up += head.size();
-            co_await forward_body(c.sock, c.up, body, buf, c.bytes_up);
+            bool refused = false;
+            try {
+                co_await forward_body(c.sock, c.up, body, buf, c.bytes_up, scan ? &*scan : nullptr);
+            } catch (const BodyRefused&) {
+                refused = true;
+            }
+            if (refused) {
+                co_await write_all(c.sock, dlp_abort(c, *scan, req, canon, target.port));
+                co_await drain(c, nullptr);
+                co_return;
+            }
 
             const After after = co_await respond(c, Side{c.up}, Side{c.sock}, req, target.authority);
             if (after == After::end) co_return;
@@ -1164,6 +1322,9 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
     listener.release();
     im.acceptor.non_blocking(true, ec);
     if (im.opt.intercept) {
+        std::vector<dlp::Secret> reals;
+        for (const auto& s : im.opt.intercept->secrets) reals.push_back({s.name, s.real, s.stand_in});
+        im.dlp_rules = dlp::Rules(std::move(reals), {});
         // The test CA changes which upstream servers are believed: never silent.
         if (const char* ca = std::getenv(kTestCaEnv); ca && *ca) {
 #ifdef AGENTBOX_TEST_RESOLVER

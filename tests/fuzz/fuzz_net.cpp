@@ -1,12 +1,17 @@
 // libFuzzer target for the proxy's parsers (net/http, and net/tls for the first bytes of a
-// CONNECT tunnel): arbitrary bytes as what a sandboxed client or an upstream server sends. A refusal (bad, too_large, an error string) is the
-// expected answer to bad input; a crash, a sanitizer report or a broken invariant is a bug.
+// CONNECT tunnel) and its request inspection (net/dlp: a request inside an intercepted tunnel,
+// and request bodies cut at random): arbitrary bytes as what a sandboxed client or an upstream
+// server sends. A refusal (bad, too_large, an error string) is the expected answer to bad
+// input; a crash, a sanitizer report or a broken invariant is a bug.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "net/dlp.hpp"
 #include "net/http.hpp"
 #include "net/secrets.hpp"
 #include "net/tls.hpp"
@@ -131,6 +136,169 @@ void fuzz_request_path(std::string_view data) {
     (void)agentbox::policy::path_matches(data.substr(0, cut), data.substr(cut));
 }
 
+// ---- net/dlp
+
+const std::string kReal = "REALVALUE-0123456789abcdef";
+const std::string kStand = "sk-ant-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";  // inputs can hold it
+
+const agentbox::net::dlp::Rules& dlp_rules() {
+    static const agentbox::net::dlp::Rules r({{"K", kReal, kStand}}, {});
+    return r;
+}
+
+// Cut points from a seed: the same input always cut the same way, each cut 1..64 bytes on.
+std::vector<std::size_t> cuts(std::uint32_t seed, std::size_t n) {
+    std::vector<std::size_t> out;
+    std::size_t at = 0;
+    for (;;) {
+        seed = seed * 1103515245u + 12345u;
+        at += 1 + (seed >> 16) % 64;
+        if (at >= n) return out;
+        out.push_back(at);
+    }
+}
+
+struct Result {
+    bool ok = true;
+    bool done = false;
+    std::string rule;
+    std::uint64_t offset = 0;
+    std::string out;
+};
+
+Result feed_body(const agentbox::net::dlp::Rules& r, const Body& body, std::string_view raw,
+                 const std::vector<std::size_t>& at, const Head* head = nullptr) {
+    agentbox::net::dlp::BodyScanner s(r, "api.test", body, head);
+    Result res;
+    std::size_t from = 0;
+    std::vector<std::size_t> all = at;
+    all.push_back(raw.size());
+    for (std::size_t c : all) {
+        if (!s.feed(raw.substr(from, c - from), res.out)) {
+            res.ok = false;
+            res.rule = s.finding().rule;
+            res.offset = s.finding().offset;
+            return res;
+        }
+        from = c;
+    }
+    res.done = s.done();
+    return res;
+}
+
+// A body's verdict does not depend on how it is cut, or on chunked framing; what is let go
+// before a finding is a prefix of the body that holds no whole real value; a clean body goes
+// whole. The streaming scanner agrees with the whole-text one.
+void fuzz_dlp_body(std::string_view data) {
+    if (data.size() < 4) return;
+    const std::uint32_t seed = static_cast<std::uint8_t>(data[0]) |
+                               static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[1])) << 8;
+    const std::string_view payload = data.substr(2);
+    const auto& r = dlp_rules();
+    const agentbox::net::dlp::Finding whole = agentbox::net::dlp::scan_text(r, "api.test", payload);
+
+    Body length;
+    length.kind = BodyKind::length;
+    length.length = payload.size();
+    const Result a = feed_body(r, length, payload, cuts(seed, payload.size()));
+    check(a.ok == !whole);
+    check(!a.ok || a.done);
+    if (!a.ok) {
+        check(a.rule == whole.rule && a.offset == whole.offset);
+        check(payload.substr(0, a.out.size()) == a.out);
+        check(a.out.find(kReal) == std::string::npos && a.out.size() <= a.offset);
+    } else {
+        check(a.out == payload);
+    }
+
+    // The same payload, chunked at other points.
+    std::string raw;
+    std::size_t from = 0;
+    std::vector<std::size_t> parts = cuts(seed ^ 0x5bd1u, payload.size());
+    parts.push_back(payload.size());
+    for (std::size_t c : parts) {
+        if (c == from) continue;
+        char size[24];
+        std::snprintf(size, sizeof size, "%zx\r\n", c - from);
+        raw += size;
+        raw.append(payload.substr(from, c - from));
+        raw += "\r\n";
+        from = c;
+    }
+    raw += "0\r\n\r\n";
+    Body chunked;
+    chunked.kind = BodyKind::chunked;
+    const Result b = feed_body(r, chunked, raw, cuts(seed * 31u + 7u, raw.size()));
+    check(b.ok == a.ok && b.rule == a.rule && b.offset == a.offset);
+    if (b.ok) check(b.done && b.out == raw);
+}
+
+// Arbitrary bytes as a chunked body, and as a gzip one: a refusal or a verdict, never a
+// crash; whatever the scanner lets go is a prefix of its input. The proxy feeds it exactly the
+// bytes http::Chunked says belong to the body and stops when that says done: by then the
+// scanner has refused the body or let all of it go (else the end would be held back forever).
+void fuzz_dlp_raw(std::string_view data) {
+    const auto& r = dlp_rules();
+    Body chunked;
+    chunked.kind = BodyKind::chunked;
+    const Result c = feed_body(r, chunked, data, cuts(static_cast<std::uint32_t>(data.size()), data.size()));
+    check(data.substr(0, c.out.size()) == c.out);
+    Chunked framer;
+    const std::size_t used = framer.feed(data);
+    if (framer.done()) {
+        const Result d = feed_body(r, chunked, data.substr(0, used), cuts(3, used));
+        check(!d.ok || (d.done && d.out == data.substr(0, used)));
+    }
+    Head gz;
+    gz.method = "POST";
+    gz.target = "/";
+    gz.version = "HTTP/1.1";
+    gz.headers = {{"Content-Encoding", "gzip"}};
+    Body length;
+    length.kind = BodyKind::length;
+    length.length = data.size();
+    const Result g = feed_body(r, length, data, cuts(7, data.size()), &gz);
+    check(data.substr(0, g.out.size()) == g.out);
+}
+
+// A request as it arrives inside an intercepted tunnel (intercepted() in net/proxy.cpp):
+// parsed, origin-form only, checked by net/dlp before the stand-in swap. A head that holds
+// the real value in its method, target or a field is always refused, and a finding never
+// holds a value.
+void fuzz_intercepted_request(std::string_view data) {
+    HeadResult r = parse_request(data, 4096);
+    if (r.status != Parse::done) return;
+    Head& req = r.head;
+    if (req.target.empty() || req.target.front() != '/' || req.method == "CONNECT") return;
+    Body body;
+    if (!request_body(req, body).empty()) return;
+    const agentbox::net::dlp::Finding f =
+        agentbox::net::dlp::check_head(dlp_rules(), "api.test", req, body);
+    std::string sent = req.method + " " + req.target;
+    for (const auto& h : req.headers) sent += "\n" + h.name + "\n" + h.value;
+    if (sent.find(kReal) != std::string::npos) check(static_cast<bool>(f));
+    const std::string said = f.rule + f.where + f.detail;
+    check(said.find(kReal) == std::string::npos && said.find(kReal.substr(0, 8)) == std::string::npos);
+    if (f) return;
+    // What goes upstream after the swap.
+    agentbox::net::SecretValue s;
+    s.name = "K";
+    s.real = kReal;
+    s.stand_in = kStand;
+    s.hosts = {"api.test"};
+    Target inner;
+    inner.host = "api.test";
+    inner.port = 443;
+    inner.authority = "api.test:443";
+    inner.host_header = "api.test";
+    inner.path = req.target;
+    const agentbox::net::SecretUse use = agentbox::net::rewrite_request(req, inner.path, "api.test", {s});
+    if (use.refused) return;
+    const std::string up = upstream_request(req, inner);
+    HeadResult again = parse_request(up, up.size() + 1);
+    if (req.headers.size() < 127) check(again.status == Parse::done);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
@@ -141,5 +309,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     fuzz_client_hello(data);
     fuzz_secrets(data);
     fuzz_request_path(data);
+    fuzz_dlp_body(data);
+    fuzz_dlp_raw(data);
+    fuzz_intercepted_request(data);
     return 0;
 }
