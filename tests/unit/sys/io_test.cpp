@@ -15,13 +15,13 @@
 #include <string>
 
 #include "sys/error.hpp"
+#include "../temp_dir.hpp"
 
 using namespace agentbox;
 
 TEST_CASE("read_file reads a file whole, bounded, and says which step failed") {
-    char tmpl[] = "/tmp/agentbox-io-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const std::string dir = tmpl, file = dir + "/f", link = dir + "/l";
+    const agentbox::test::TempDir tmp("io");
+    const std::string dir = tmp.path(), file = dir + "/f", link = dir + "/l";
     const std::string big(200000, 'x');  // more than one read(2) of the loop
     std::ofstream(file) << big;
     REQUIRE(::symlink("f", link.c_str()) == 0);
@@ -49,13 +49,11 @@ TEST_CASE("read_file reads a file whole, bounded, and says which step failed") {
         CHECK(std::string(e.what()).find("read") != std::string::npos);
         CHECK(e.err() == EISDIR);
     }
-    std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 TEST_CASE("read_own_file trusts only a private regular file of this user's") {
-    char tmpl[] = "/tmp/agentbox-io-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const std::string dir = tmpl, file = dir + "/cache";
+    const agentbox::test::TempDir tmp("io");
+    const std::string dir = tmp.path(), file = dir + "/cache";
     const std::string text(100000, 'c');
     REQUIRE(sys::replace_own_file(file, text));
     struct stat st {};
@@ -96,5 +94,4 @@ TEST_CASE("read_own_file trusts only a private regular file of this user's") {
     SUBCASE("a directory that does not exist: nothing written, nothing left") {
         CHECK_FALSE(sys::replace_own_file(dir + "/missing/cache", "x"));
     }
-    std::system(("rm -rf '" + dir + "'").c_str());
 }
