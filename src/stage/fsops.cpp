@@ -1,8 +1,6 @@
 #include "stage/fsops.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "sys/beneath.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
@@ -22,17 +21,6 @@ using sys::SysError;
 using sys::unique_fd;
 
 namespace {
-
-int openat2_beneath(int root, const std::string& rel, int flags) {
-    struct open_how how {};
-    how.flags = static_cast<unsigned long long>(flags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    for (;;) {
-        const long fd = ::syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how,
-                                  sizeof how);
-        if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-    }
-}
 
 void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
                const std::string& shown, int depth);
@@ -112,13 +100,13 @@ void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& 
 }  // namespace
 
 sys::unique_fd open_dir_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(openat2_beneath(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), O_PATH | O_DIRECTORY));
     if (!fd) throw SysError("openat2", shown, errno);
     return fd;
 }
 
 sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(openat2_beneath(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), O_PATH | O_DIRECTORY));
     if (fd) return fd;
     if (errno != ENOENT) throw SysError("openat2", shown, errno);
     unique_fd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
@@ -126,7 +114,7 @@ sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::st
         if (part.empty()) continue;
         if (::mkdirat(cur.get(), part.c_str(), 0700) != 0 && errno != EEXIST)
             throw SysError("mkdir", shown, errno);
-        unique_fd next(openat2_beneath(cur.get(), part, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        unique_fd next(sys::open_beneath(cur.get(), part.c_str(), O_PATH | O_DIRECTORY));
         if (!next) throw SysError("openat2", shown, errno);
         cur = std::move(next);
     }

@@ -1,10 +1,8 @@
 #include "stage/state.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <utility>
 
 #include "stage/fsops.hpp"
+#include "sys/beneath.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -103,16 +102,6 @@ Occurrences occurrences(const nlohmann::json& root, const std::vector<std::strin
 
 // ---- Files --------------------------------------------------------------------------------
 
-int openat2_beneath(int root, const std::string& rel, int flags) {
-    struct open_how how {};
-    how.flags = static_cast<unsigned long long>(flags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    for (;;) {
-        const long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
-        if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-    }
-}
-
 struct FileData {
     std::string bytes;
     mode_t mode = 0600;
@@ -145,7 +134,7 @@ constexpr int kReadFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFO
 
 // A file beneath `root` (written by the sandbox, or by us); nullopt when it does not exist.
 std::optional<FileData> read_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(openat2_beneath(root, rel, kReadFlags));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), kReadFlags, sys::Beneath::same_mount));
     if (!fd) {
         if (errno == ENOENT) return std::nullopt;
         throw SysError("open", shown, errno);

@@ -2,15 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
+#include "sys/beneath.hpp"
 #include "sys/error.hpp"
 
 namespace agentbox::stage::detail {
@@ -18,13 +17,6 @@ namespace agentbox::stage::detail {
 namespace {
 
 using sys::unique_fd;
-
-int openat2_beneath(int dirfd, const std::string& path, std::uint64_t flags) {
-    struct open_how how {};
-    how.flags = flags | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
-}
 
 // "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
 std::pair<std::string, std::string> split_parent(const std::string& rel) {
@@ -41,8 +33,8 @@ Tree::Tree(std::string root) : root_(std::move(root)) {
 }
 
 unique_fd Tree::open_dir(const std::string& rel, bool readable) const {
-    const std::uint64_t flags = O_DIRECTORY | O_NOFOLLOW | (readable ? O_RDONLY : O_PATH);
-    unique_fd fd(openat2_beneath(fd_.get(), rel.empty() ? "." : rel, flags));
+    const int flags = O_DIRECTORY | O_NOFOLLOW | (readable ? O_RDONLY : O_PATH);
+    unique_fd fd(sys::open_beneath(fd_.get(), rel.c_str(), flags));
     if (!fd) throw sys::SysError("open", shown(rel), errno);
     return fd;
 }
@@ -57,7 +49,8 @@ bool Tree::lstat(const std::string& rel, struct ::stat& st) const {
 
 unique_fd Tree::open_file(const std::string& rel) const {
     // O_NONBLOCK: should a fifo be swapped in after the type was checked, open must not hang.
-    unique_fd fd(openat2_beneath(fd_.get(), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    unique_fd fd(
+        sys::open_beneath(fd_.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
     if (!fd) throw sys::SysError("open", shown(rel), errno);
     struct ::stat st {};
     if (::fstat(fd.get(), &st) != 0) throw sys::SysError("stat", shown(rel), errno);
