@@ -25,26 +25,6 @@ namespace {
 void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
                const std::string& shown, int depth);
 
-void copy_file_data(int in, int out, const std::string& shown) {
-    for (;;) {
-        const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-        if (n > 0) continue;
-        if (n == 0) return;
-        if (errno == EINTR) continue;
-        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            throw SysError("copy_file_range", shown, errno);
-        break;
-    }
-    std::vector<char> buf(1 << 17);
-    for (;;) {
-        const ssize_t r = ::read(in, buf.data(), buf.size());
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) throw SysError("read", shown, errno);
-        if (r == 0) return;
-        sys::write_all(out, std::string_view(buf.data(), static_cast<std::size_t>(r)), shown);
-    }
-}
-
 // Create `dname` in `ddir` as a copy of `sname` (which must not exist at the destination).
 void copy_one(int sdir, const std::string& sname, int ddir, const std::string& dname,
               const struct stat& st, const std::string& shown, int depth) {
@@ -54,7 +34,7 @@ void copy_one(int sdir, const std::string& sname, int ddir, const std::string& d
         unique_fd out(::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
                                                         O_CLOEXEC, 0600));
         if (!out) throw SysError("create", shown, errno);
-        copy_file_data(in.get(), out.get(), shown);
+        sys::copy_data(in.get(), out.get(), shown);
         if (::fchmod(out.get(), st.st_mode & 01777) != 0) throw SysError("chmod", shown, errno);
         const struct timespec times[2] = {st.st_atim, st.st_mtim};
         ::futimens(out.get(), times);

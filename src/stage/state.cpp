@@ -117,16 +117,8 @@ FileData read_open(int fd, const std::string& shown) {
         throw SysError("read", shown + " (larger than 64 MiB)", EFBIG);
     FileData d;
     d.mode = st.st_mode & 0777;
-    char buf[1 << 16];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SysError("read", shown, errno);
-        if (n == 0) break;
-        d.bytes.append(buf, static_cast<std::size_t>(n));
-        if (d.bytes.size() > kMaxStateBytes)
-            throw SysError("read", shown + " (larger than 64 MiB)", EFBIG);
-    }
+    if (const int err = sys::read_fd(fd, d.bytes, kMaxStateBytes); err != 0)
+        throw SysError("read", err == EFBIG ? shown + " (larger than 64 MiB)" : shown, err);
     return d;
 }
 
