@@ -1,6 +1,5 @@
 #include "cli/run.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -184,31 +183,9 @@ int print_target(policy::Plan plan, const RunOptions& o) {
     return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
 }
 
-// The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be only
-// in the page cache when the sandbox is gone. Before a change is reported staged -- kept for a
-// later review, offered at the prompt, or left over by a partial commit -- it is flushed, so
-// that a crash cannot leave a "staged" session with half-written files for a later commit to
-// apply. Discarded changes need not be. A command that wrote nothing costs one readdir.
+// Flushed before it is reported staged (Session::sync_staged); discarded changes need not be.
 void sync_staged(const stage::Session& s, profile::OnExit on_exit) {
-    if (on_exit == profile::OnExit::discard) return;
-    const std::string upper = s.upper();
-    sys::unique_fd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) throw sys::SysError("open", upper, errno);
-    sys::unique_fd list(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
-    if (!list) throw sys::SysError("dup", upper, errno);
-    DIR* d = ::fdopendir(list.get());
-    if (d == nullptr) throw sys::SysError("opendir", upper, errno);
-    list.release();
-    bool empty = true;
-    while (const struct dirent* e = ::readdir(d)) {
-        const std::string_view name = e->d_name;
-        if (name != "." && name != "..") {
-            empty = false;
-            break;
-        }
-    }
-    ::closedir(d);
-    if (!empty && ::syncfs(fd.get()) != 0) throw sys::SysError("syncfs", upper, errno);
+    if (on_exit != profile::OnExit::discard) s.sync_staged();
 }
 
 }  // namespace

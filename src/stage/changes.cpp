@@ -18,6 +18,7 @@
 #include <set>
 
 #include "stage/fsops.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "util/strings.hpp"
@@ -37,23 +38,12 @@ std::string join_path(const std::string& dir, const std::string& name) {
 // project until recovery, which knows it by name from the journal and removes it; it is never
 // a change, on either side.
 std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
-    const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) throw sys::SysError("open", shown, errno);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        const int err = errno;
-        ::close(dup);
-        throw sys::SysError("fdopendir", shown, err);
-    }
-    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+    sys::DirStream d(dirfd, shown);
     std::vector<std::string> names;
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-        if (fsops::is_temp_name(e->d_name)) continue;
-        names.emplace_back(e->d_name);
-    }
-    if (errno != 0) throw sys::SysError("readdir", shown, errno);
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    while (d.next(name, type))
+        if (!fsops::is_temp_name(name)) names.emplace_back(name);
     std::sort(names.begin(), names.end());
     return names;
 }

@@ -115,7 +115,7 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     throw SysError("stat", name, errno);
 }
 
-bool is_temp_name(const std::string& name) { return name.starts_with(kTempPrefix); }
+bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }
 
 namespace {
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <string_view>
 
 #include "sys/fd.hpp"
 
@@ -29,7 +30,7 @@ struct MoveNames {
     std::string tmp, old;
 };
 inline constexpr const char* kTempPrefix = ".agentbox-tmp-";
-bool is_temp_name(const std::string& name);
+bool is_temp_name(std::string_view name);
 
 // Move an entry (file, link or tree) from one directory to another without replacing anything
 // at the destination (EEXIST if there is something). One filesystem: a rename. Across

@@ -3,7 +3,6 @@
 #include "stage/session.hpp"
 #include "stage/snapshot.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/random.h>
@@ -449,21 +448,36 @@ void Session::sync_meta() {
     meta_durable_ = true;
 }
 
+void Session::sync_staged() const {
+    const std::string up = upper();
+    const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw sys::SysError("open", up, errno);
+    if (sys::has_entries(fd.get(), up) && ::syncfs(fd.get()) != 0)
+        throw sys::SysError("syncfs", up, errno);
+}
+
+bool has_staged(const std::string& id) {
+    const std::string up = sessions_dir() + "/" + id + "/upper";
+    const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return false;
+    try {
+        return sys::has_entries(fd.get(), up);
+    } catch (const sys::SysError&) {
+        return false;
+    }
+}
+
 std::vector<Meta> list_sessions() {
     const std::string parent = sessions_dir();
     std::vector<Meta> out;
-    DIR* d = ::opendir(parent.c_str());
-    if (d == nullptr) {
+    const sys::unique_fd fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
         if (errno == ENOENT) return out;
         throw sys::SysError("opendir", parent, errno);
     }
     std::vector<std::string> names;
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d))
-        if (looks_like_id(e->d_name)) names.emplace_back(e->d_name);
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", parent, err);
+    for (auto& e : sys::read_dir(fd.get(), parent))
+        if (looks_like_id(e.name)) names.push_back(std::move(e.name));
 
     for (const auto& name : names) {
         const std::string dir = parent + "/" + name;

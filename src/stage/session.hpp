@@ -103,6 +103,13 @@ public:
     // synchronous discard where the filesystem is mounted -o discard), and `sessions --prune`
     // removes whole sessions.
     void open_up_work() const;
+    // The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be
+    // only in the page cache when the sandbox is gone. Before a change is reported staged --
+    // kept for a later review, offered at the prompt, or left over by a partial commit -- it
+    // is flushed (syncfs of upper/), so that a crash cannot leave a "staged" session with
+    // half-written files for a later commit to apply. A command that wrote nothing costs one
+    // readdir.
+    void sync_staged() const;
 
 private:
     // Remove a session that failed before its meta.json was written.
@@ -120,5 +127,9 @@ std::string config_dir();
 std::string cache_dir();
 // All sessions, oldest first.
 std::vector<Meta> list_sessions();
+// Whether session `id`'s upper/ has an entry: the command wrote something. False when it
+// cannot be read. One readdir: walking upper/ for the exact change set would hash every
+// staged file.
+bool has_staged(const std::string& id);
 
 }  // namespace agentbox::stage

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "sys/beneath.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 
 namespace agentbox::stage::detail {
@@ -96,23 +97,13 @@ std::vector<std::pair<std::string, mode_t>> Tree::walk(const std::string& rel, b
 
 void Tree::walk_into(int dirfd, const std::string& rel, bool dirs,
                      std::vector<std::pair<std::string, mode_t>>& out) const {
-    const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw sys::SysError("dup", shown(rel), errno);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        ::close(dup);
-        throw sys::SysError("opendir", shown(rel), errno);
-    }
     std::vector<std::string> names;
-    errno = 0;
-    while (const dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-        errno = 0;
+    {
+        sys::DirStream d(dirfd, shown(rel));
+        std::string_view n;
+        unsigned char type = DT_UNKNOWN;
+        while (d.next(n, type)) names.emplace_back(n);
     }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", shown(rel), err);
 
     for (const auto& n : names) {
         const std::string path = rel.empty() ? n : rel + "/" + n;
