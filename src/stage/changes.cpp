@@ -21,6 +21,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -28,10 +29,6 @@ namespace agentbox::stage {
 namespace {
 
 using sys::unique_fd;
-
-std::string join_path(const std::string& dir, const std::string& name) {
-    return dir.empty() ? name : dir + "/" + name;
-}
 
 // Names in a directory, sorted bytewise, without . and .. and without agentbox's own
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
@@ -151,7 +148,7 @@ private:
                 entry(up_dir, proj_dir, rel, *a, opaque);
                 ++a;
             } else {
-                hidden(proj_dir, join_path(rel, *b), *b);
+                hidden(proj_dir, util::path_join(rel, *b), *b);
                 ++b;
             }
         }
@@ -170,7 +167,7 @@ private:
 
     void entry(int up_dir, int proj_dir, const std::string& rel, const std::string& name,
                bool opaque) {
-        const std::string path = join_path(rel, name);
+        const std::string path = util::path_join(rel, name);
         struct stat us {};
         if (::fstatat(up_dir, name.c_str(), &us, AT_SYMLINK_NOFOLLOW) != 0)
             throw sys::SysError("stat", up_path(path), errno);

@@ -101,12 +101,6 @@ sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::st
     return cur;
 }
 
-std::pair<std::string, std::string> split_parent(const std::string& rel) {
-    const auto slash = rel.rfind('/');
-    if (slash == std::string::npos) return {"", rel};
-    return {rel.substr(0, slash), rel.substr(slash + 1)};
-}
-
 bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     struct stat tmp {};
     if (::fstatat(dirfd, name.c_str(), st != nullptr ? st : &tmp, AT_SYMLINK_NOFOLLOW) == 0)

@@ -18,6 +18,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -190,7 +191,7 @@ void walk_project(int dirfd, const std::string& rel, const View& view, Links& ou
     unsigned char type = DT_UNKNOWN;
     while (d->next(entry, type)) {
         const std::string name(entry);
-        const std::string path = rel.empty() ? name : rel + "/" + name;
+        const std::string path = util::path_join(rel, name);
         if (type == DT_UNKNOWN) {
             struct stat st {};
             if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
@@ -208,7 +209,7 @@ void walk_project(int dirfd, const std::string& rel, const View& view, Links& ou
     }
     for (const auto& name : subdirs) {
         unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub) walk_project(sub.get(), rel.empty() ? name : rel + "/" + name, view, out);
+        if (sub) walk_project(sub.get(), util::path_join(rel, name), view, out);
     }
 }
 

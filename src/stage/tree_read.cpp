@@ -12,19 +12,13 @@
 #include "sys/beneath.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
+#include "util/paths.hpp"
 
 namespace agentbox::stage::detail {
 
 namespace {
 
 using sys::unique_fd;
-
-// "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
-std::pair<std::string, std::string> split_parent(const std::string& rel) {
-    const auto slash = rel.rfind('/');
-    if (slash == std::string::npos) return {"", rel};
-    return {rel.substr(0, slash), rel.substr(slash + 1)};
-}
 
 }  // namespace
 
@@ -41,7 +35,7 @@ unique_fd Tree::open_dir(const std::string& rel, bool readable) const {
 }
 
 bool Tree::lstat(const std::string& rel, struct ::stat& st) const {
-    const auto [parent, name] = split_parent(rel);
+    const auto [parent, name] = util::split_parent(rel);
     const unique_fd dir = open_dir(parent);
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
     if (errno == ENOENT) return false;
@@ -61,7 +55,7 @@ unique_fd Tree::open_file(const std::string& rel) const {
 }
 
 std::string Tree::read_link(const std::string& rel) const {
-    const auto [parent, name] = split_parent(rel);
+    const auto [parent, name] = util::split_parent(rel);
     const unique_fd dir = open_dir(parent);
     std::string buf(256, '\0');
     for (;;) {
@@ -106,7 +100,7 @@ void Tree::walk_into(int dirfd, const std::string& rel, bool dirs,
     }
 
     for (const auto& n : names) {
-        const std::string path = rel.empty() ? n : rel + "/" + n;
+        const std::string path = util::path_join(rel, n);
         struct ::stat st {};
         if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) continue;
