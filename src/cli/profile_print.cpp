@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "cli/names.hpp"
+#include "profile/names.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"
 

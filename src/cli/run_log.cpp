@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "cli/names.hpp"
+#include "profile/names.hpp"
 #include "seccomp/rules.hpp"
 
 #ifndef AGENTBOX_VERSION
