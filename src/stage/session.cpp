@@ -31,6 +31,7 @@
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "util/json_text.hpp"
+#include "util/own_dirs.hpp"
 #include "util/strings.hpp"
 #include "util/utc.hpp"
 
@@ -51,12 +52,12 @@ std::string home() {
                              std::to_string(::getuid()) + " has no passwd entry");
 }
 
-// The XDG base directory: $VAR if it is an absolute path (the spec says to ignore relative
-// ones), else ~/fallback.
-std::string xdg_dir(const char* var, const char* fallback) {
-    const char* v = std::getenv(var);
-    if (v != nullptr && v[0] == '/') return util::normalize_path(v);
-    return util::normalize_path(home() + "/" + fallback);
+// util::own_dir from this process's environment; the home directory is looked up only when
+// the XDG variable does not decide.
+std::string own_dir(util::OwnDir kind) {
+    const char* v = std::getenv(util::xdg_variable(kind));
+    if (v != nullptr && v[0] == '/') return util::own_dir(kind, v, {});
+    return util::own_dir(kind, {}, home());
 }
 
 std::string sessions_dir() { return state_dir() + "/sessions"; }
@@ -272,11 +273,11 @@ std::string read_authenticated(const std::string& dir, const std::string& name) 
     return unseal_session_file(dir, name, sys::read_file(dir + "/" + name, O_NOFOLLOW));
 }
 
-std::string state_dir() { return xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox"; }
+std::string state_dir() { return own_dir(util::OwnDir::state); }
 
-std::string config_dir() { return xdg_dir("XDG_CONFIG_HOME", ".config") + "/agentbox"; }
+std::string config_dir() { return own_dir(util::OwnDir::config); }
 
-std::string cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache") + "/agentbox"; }
+std::string cache_dir() { return own_dir(util::OwnDir::cache); }
 
 Session Session::create(const std::string& project, const std::vector<std::string>& argv,
                         const std::vector<std::string>& profiles) {
