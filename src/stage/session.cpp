@@ -131,7 +131,7 @@ bool rewrite_in_place(const std::string& dir, const std::string& path, std::stri
     // Padded so that the sealed document (its MAC trailer included) keeps the file's size.
     text.insert(text.size() - 1,
                 static_cast<std::size_t>(st.st_size) - audit::kSealBytes - text.size(), ' ');
-    const std::string sealed = seal_session_file(dir, "meta.json", text);
+    const std::string sealed = seal_session_file(dir, kMetaFile, text);
     const ssize_t n = ::pwrite(fd.get(), sealed.data(), sealed.size(), 0);
     if (n != static_cast<ssize_t>(sealed.size()))
         throw sys::SysError("write", path, n < 0 ? errno : EIO);
@@ -161,11 +161,11 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
     j["log_hash"] = m.log_hash;
     const std::string text = j.dump(2) + "\n";
 
-    const std::string tmp = dir + "/meta.json.tmp";
-    const std::string final_path = dir + "/meta.json";
+    const std::string tmp = dir + "/" + kMetaFile + ".tmp";
+    const std::string final_path = dir + "/" + kMetaFile;
     // Sealed first: a key that cannot be used (log-key readable by others) fails here, naming
     // the key, before any file is touched.
-    const std::string sealed = seal_session_file(dir, "meta.json", text);
+    const std::string sealed = seal_session_file(dir, kMetaFile, text);
     if (!durable && rewrite_in_place(dir, final_path, text)) return;
     // A leftover from a crash is ours and stale.
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw sys::SysError("unlink", tmp, errno);
@@ -182,7 +182,7 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
 }
 
 Meta read_meta(const std::string& dir) {
-    const std::string path = dir + "/meta.json";
+    const std::string path = dir + "/" + kMetaFile;
     std::string sealed, text;
     nlohmann::json j;
     // Read again when it does not verify or parse: it may be being rewritten in place (a run's
@@ -194,7 +194,7 @@ Meta read_meta(const std::string& dir) {
         if (const int err = sys::read_file(path, sealed, kMaxMeta, O_NOFOLLOW); err != 0)
             throw sys::SysError("open", path, err);
         try {
-            text = unseal_session_file(dir, "meta.json", sealed);
+            text = unseal_session_file(dir, kMetaFile, sealed);
         } catch (const Unauthenticated&) {
             if (attempt == 2) throw;
             continue;
@@ -305,8 +305,8 @@ Session Session::create_unrecorded(const std::string& project,
     }
     // upper/ and work/ sit side by side in one directory: overlayfs needs them on the same
     // filesystem, and work/ empty.
-    for (const char* sub : {"/upper", "/work"}) {
-        const std::string d = s.dir_ + sub;
+    for (const char* sub : {kUpperDir, kWorkDir}) {
+        const std::string d = s.dir_ + "/" + sub;
         if (::mkdir(d.c_str(), 0700) != 0) {
             // A full disk: no half-made session is left to be listed as broken.
             const int err = errno;
@@ -444,7 +444,7 @@ void Session::set_status(const std::string& status, bool durable) {
 
 void Session::sync_meta() {
     if (meta_durable_) return;
-    sync_path(dir_ + "/meta.json", 0);
+    sync_path(dir_ + "/" + kMetaFile, 0);
     sync_path(dir_, O_DIRECTORY);
     meta_durable_ = true;
 }
@@ -458,7 +458,7 @@ void Session::sync_staged() const {
 }
 
 bool has_staged(const std::string& id) {
-    const std::string up = sessions_dir() + "/" + id + "/upper";
+    const std::string up = sessions_dir() + "/" + id + "/" + kUpperDir;
     const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return false;
     try {
