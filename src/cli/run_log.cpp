@@ -186,12 +186,6 @@ audit::Event process_exit_event(const sandbox::Outcome& out, int exit_code) {
     return ev;
 }
 
-audit::Event session_end_event(const std::string& status) {
-    audit::Event ev("session.end");
-    ev.set("status", status);
-    return ev;
-}
-
 audit::Event approval_event(const approve::Request& req, const approve::Answer& answer) {
     audit::Event ev("approval");
     ev.set("op", req.op);
