@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::audit {
@@ -43,12 +44,7 @@ bool unhex(std::string_view s, unsigned char* out, std::size_t n) {
 }
 
 void write_all(int fd, std::string_view data, const std::string& path) {
-    while (!data.empty()) {
-        const ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fail("write", path, errno);
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
+    if (const int err = sys::write_full(fd, data); err != 0) fail("write", path, err);
 }
 
 // The parent directory of the key, created 0700 if missing (one level: config_dir() itself).

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "sys/io.hpp"
 #include "util/strings.hpp"
 #include "util/utc.hpp"
 
@@ -213,18 +214,7 @@ bool Log::append(const Event& ev) {
     }
     for (auto& c : copies_) {
         if (c.fd < 0) continue;
-        std::size_t done = 0;
-        int err = 0;
-        while (done < line.size()) {
-            const ssize_t n = ::write(c.fd, line.data() + done, line.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                err = n < 0 ? errno : EIO;
-                break;
-            }
-            done += static_cast<std::size_t>(n);
-        }
-        if (err != 0) {
+        if (const int err = sys::write_full(c.fd, line); err != 0) {
             if (report_) report_(errno_text("copy of the decision log to " + c.name, err) +
                                  "; no more events are copied there");
             if (c.owned) ::close(c.fd);

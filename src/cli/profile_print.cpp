@@ -5,8 +5,9 @@
 #include <sstream>
 #include <vector>
 
-#include "cli/names.hpp"
+#include "profile/names.hpp"
 #include "util/strings.hpp"
+#include "util/units.hpp"
 
 namespace agentbox::cli {
 
@@ -81,8 +82,8 @@ void scalar(Writer& w, const char* key, const Setting<T>& s, F&& render) {
 
 auto quoted = [](const auto& v) { return toml_string(name_of(v)); };
 auto str_value = [](const std::string& v) { return toml_string(v); };
-auto size_value = [](std::uint64_t v) { return toml_string(format_size(v)); };
-auto duration_value = [](std::uint64_t v) { return toml_string(format_duration(v)); };
+auto size_value = [](std::uint64_t v) { return toml_string(util::format_size(v)); };
+auto duration_value = [](std::uint64_t v) { return toml_string(util::format_duration(v)); };
 auto count_value = [](std::uint64_t v) { return std::to_string(v); };
 auto bool_value = [](bool v) { return std::string(v ? "true" : "false"); };
 

@@ -1,6 +1,5 @@
 #include "cli/run.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@
 #include "sandbox/macos/seatbelt.hpp"
 #include "sandbox/windows/appcontainer.hpp"
 #include "cli/own_dirs.hpp"
+#include "stage/run_record.hpp"
 #include "stage/session.hpp"
 #include "cli/review.hpp"
 #include "sys/error.hpp"
@@ -147,20 +147,6 @@ void check_output_fd(const char* flag, int fd) {
                          std::to_string(fd));
 }
 
-// The session's decision log, with its copies. A run that cannot be logged does not start:
-// the log is the record of what the agent did.
-std::unique_ptr<audit::Log> open_log(const stage::Session& session, const RunOptions& o) {
-    auto key = audit::SigningKey::load_or_create(stage::config_dir() + "/log-key");
-    auto log = audit::Log::create(session.log_path(), session.meta().id, std::move(key));
-    log->on_error([](const std::string& m) { warn(m); });
-    if (o.log_file) log->add_copy_file(*o.log_file);
-    if (o.log_fd) log->add_copy_fd(*o.log_fd, "--log-fd " + std::to_string(*o.log_fd));
-    // A collector that goes away must cost us its copy, not our life. The command gets the
-    // default disposition back before exec (sandbox/linux/command.cpp).
-    if (o.log_file || o.log_fd) ::signal(SIGPIPE, SIG_IGN);
-    return log;
-}
-
 // `--dry-run --target macos|windows`: this machine's Plan as the other system's backend would
 // enforce it. The Plan's weakenings are this Linux host's (Landlock, overlayfs, cgroups) and
 // do not apply there; the target's own replace them.
@@ -185,31 +171,9 @@ int print_target(policy::Plan plan, const RunOptions& o) {
     return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
 }
 
-// The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be only
-// in the page cache when the sandbox is gone. Before a change is reported staged -- kept for a
-// later review, offered at the prompt, or left over by a partial commit -- it is flushed, so
-// that a crash cannot leave a "staged" session with half-written files for a later commit to
-// apply. Discarded changes need not be. A command that wrote nothing costs one readdir.
+// Flushed before it is reported staged (Session::sync_staged); discarded changes need not be.
 void sync_staged(const stage::Session& s, profile::OnExit on_exit) {
-    if (on_exit == profile::OnExit::discard) return;
-    const std::string upper = s.upper();
-    sys::unique_fd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) throw sys::SysError("open", upper, errno);
-    sys::unique_fd list(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
-    if (!list) throw sys::SysError("dup", upper, errno);
-    DIR* d = ::fdopendir(list.get());
-    if (d == nullptr) throw sys::SysError("opendir", upper, errno);
-    list.release();
-    bool empty = true;
-    while (const struct dirent* e = ::readdir(d)) {
-        const std::string_view name = e->d_name;
-        if (name != "." && name != "..") {
-            empty = false;
-            break;
-        }
-    }
-    ::closedir(d);
-    if (!empty && ::syncfs(fd.get()) != 0) throw sys::SysError("syncfs", upper, errno);
+    if (on_exit != profile::OnExit::discard) s.sync_staged();
 }
 
 }  // namespace
@@ -312,31 +276,13 @@ int run_run(const RunOptions& o) {
     // The session's meta.json and the decision log are written while the sandbox is being
     // built (Io::ready): the backend lets the command exec only after that, so a run that
     // cannot be recorded or logged still never starts, and nothing is staged before the
-    // session says "running". Events the backend reports before then wait in `early`.
-    std::unique_ptr<audit::Log> log;
-    std::vector<sandbox::Event> early;
-    bool recorded = false;
-    auto start_log = [&](const sandbox::Prepared* prepared) {
-        if (log) return;
-        try {
-            if (!recorded) session->record_start();
-            recorded = true;
-            log = open_log(*session, o);
-            // The head of the log after each signed line (its session.end) is kept in the
-            // session's authenticated metadata, where cutting the log cannot hide it.
-            log->on_signed([&session](std::uint64_t seq, const std::string& h) {
-                session->record_log_head(seq, h);
-            });
-            log->append(session_start_event(plan, facts));
-            log->append(plan_event(plan, prepared));
-            for (const auto& ev : early) log->append(backend_event(ev));
-            early.clear();
-        } catch (...) {
-            session->set_status("failed");
-            throw;
-        }
+    // session says "running".
+    stage::RunRecord record(*session,
+                            {o.log_file, o.log_fd, [](const std::string& m) { warn(m); }});
+    auto start_log = [&record, &plan, &facts](const sandbox::Prepared* p) {
+        if (record.log() != nullptr) return;
+        record.start({session_start_event(plan, facts), plan_event(plan, p)});
     };
-
     sandbox::Io io;
     io.ready = [&start_log](const sandbox::Prepared& p) { start_log(&p); };
     io.intercept = secrets.intercept;
@@ -349,10 +295,9 @@ int run_run(const RunOptions& o) {
     const int verbose = o.verbose;
     // Counted for the summary; the supervisor calls the sink from its one thread.
     Denials denied;
-    auto sink = [verbose, &log, &early, &denied, learner = o.learner](const sandbox::Event& ev) {
+    auto sink = [verbose, &record, &denied, learner = o.learner](const sandbox::Event& ev) {
         if (learner && learner->take(ev)) return;
-        if (log) log->append(backend_event(ev));
-        else early.push_back(ev);
+        record.event(backend_event(ev));
         denied.add(ev);
         if (ev.type == "warning") {
             std::string msg;
@@ -373,16 +318,12 @@ int run_run(const RunOptions& o) {
         // Copy staging copies the project before the sandbox starts, which takes a while in a
         // big one: a run killed meanwhile must list as cut short, not as a session without
         // its meta.json ("broken").
-        if (plan.staging == policy::Staging::copy) {
-            session->record_start();
-            recorded = true;
-        }
+        if (plan.staging == policy::Staging::copy) record.record_start();
         copy.before(plan, *session, dirs);
         prepare_run_state(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
-        session->set_status("failed");
-        if (log) log->append(session_end_event("failed"));
+        record.failed();
         throw;
     }
     // A backend that failed before Io::ready, or whose ready failed: the failure is still
@@ -425,35 +366,25 @@ int run_run(const RunOptions& o) {
         if (!hint.empty()) note(hint);
     }
     // The agent's state files: every process that could write them is gone.
-    if (!dirs.home.empty()) finish_run_state(plan, *session, log.get(), o.quiet);
+    if (!dirs.home.empty()) finish_run_state(plan, *session, record.log(), o.quiet);
 
     // The command is done: the session is "staged" (or "failed"). Written now unless the review
     // settles the status at once by itself (empty, discarded, committed), which saves a write on
     // most runs; otherwise -- a person at the prompt, keep, a review that fails -- it is
-    // written before the review or after it. Flushed at the end (sync_meta). The command's
-    // outcome stands even when its end cannot be recorded (a full disk): the session then lists
-    // as cut short, and its staged work is still there.
-    auto record_end = [&] {
-        try {
-            session->set_status(out.started ? "staged" : "failed", /*durable=*/false);
-        } catch (const std::exception& e) {
-            warn(std::string("could not record the end of session ") + session->meta().id +
-                 ": " + e.what());
-        }
-    };
+    // written before the review or after it. Flushed at the end (RunRecord::finish).
     if (!out.started || plan.on_exit == profile::OnExit::ask ||
         plan.on_exit == profile::OnExit::keep)
-        record_end();
+        record.ended(out.started);
 
     const bool staged = plan.staging != policy::Staging::none;
     Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
     summary.denied = std::move(denied);
     summary.withheld_env = withheld;
-    log->append(process_exit_event(out, summary.exit_code));
+    record.log()->append(process_exit_event(out, summary.exit_code));
     // The review: whatever the command did, its writes are still only in the session.
     if (staged && out.started) {
         try {
-            summary.review = finish_run(*session, prof, plan.on_exit, log.get());
+            summary.review = finish_run(*session, prof, plan.on_exit, record.log());
         } catch (const std::exception& e) {
             summary.review.outcome = "kept";
             error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
@@ -462,17 +393,8 @@ int run_run(const RunOptions& o) {
     }
     if (o.learner) o.learner->ran(plan, session->meta().id);
     util::phases::mark("review");
-    if (session->meta().status == "running") record_end();
-    // The status the user acts on must survive a crash; "empty" need not (nothing to lose).
-    if (session->meta().status != "empty") {
-        try {
-            session->sync_meta();
-        } catch (const std::exception& e) {
-            warn(std::string("could not flush the status of session ") + session->meta().id +
-                 ": " + e.what());
-        }
-    }
-    log->append(session_end_event(session->meta().status));
+    if (session->meta().status == "running") record.ended(out.started);
+    record.finish();
     // The sandbox's init reported the end before its own exit, which tears down its namespaces
     // while the review runs (sandbox/backend.hpp, Outcome::reap_later).
     if (out.reap_later > 0) ::waitpid(out.reap_later, nullptr, WNOHANG);

@@ -3,6 +3,7 @@
 #include "cli/context.hpp"
 #include "cli/errors.hpp"
 #include "profile/load.hpp"
+#include "profile/names.hpp"
 
 namespace agentbox::cli {
 
@@ -40,16 +41,6 @@ bool valid_env_name(std::string_view name) {
 
 }  // namespace
 
-bool parse_on_exit(const std::string& s, profile::OnExit& out) {
-    using profile::OnExit;
-    if (s == "ask") out = OnExit::ask;
-    else if (s == "commit") out = OnExit::commit;
-    else if (s == "discard") out = OnExit::discard;
-    else if (s == "keep") out = OnExit::keep;
-    else return false;
-    return true;
-}
-
 profile::Profile flags_layer(const RunOptions& o, const std::string& cwd,
                              const std::string& home) {
     profile::Profile p;
@@ -60,11 +51,10 @@ profile::Profile flags_layer(const RunOptions& o, const std::string& cwd,
     add_paths(p.filesystem.deny, o.hide, "--hide", cwd, home);
 
     if (o.net) {
-        using profile::NetMode;
-        if (*o.net == "none") set(p.network.mode, NetMode::none);
-        else if (*o.net == "proxy") set(p.network.mode, NetMode::proxy);
-        else if (*o.net == "host") set(p.network.mode, NetMode::host);
-        else throw UsageError("--net: unknown mode '" + *o.net + "' (expected none, proxy or host)");
+        if (const auto mode = profile::parse_name<profile::NetMode>(*o.net))
+            set(p.network.mode, *mode);
+        else
+            throw UsageError("--net: unknown mode '" + *o.net + "' (expected none, proxy or host)");
     }
     if (p.network.mode.set && p.network.mode.value == profile::NetMode::none &&
         !o.allow_hosts.empty())
@@ -139,11 +129,11 @@ profile::Profile flags_layer(const RunOptions& o, const std::string& cwd,
         set(p.limits.pids, n);
     }
     if (o.on_exit) {
-        profile::OnExit v{};
-        if (!parse_on_exit(*o.on_exit, v))
+        const auto v = profile::parse_name<profile::OnExit>(*o.on_exit);
+        if (!v)
             throw UsageError("--on-exit: unknown action '" + *o.on_exit +
                              "' (expected ask, commit, discard or keep)");
-        set(p.commit.on_exit, v);
+        set(p.commit.on_exit, *v);
     }
     if (o.approver) set(p.approve.command, *o.approver);
     return p;

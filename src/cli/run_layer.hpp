@@ -14,7 +14,4 @@ namespace agentbox::cli {
 profile::Profile flags_layer(const RunOptions& opts, const std::string& cwd,
                              const std::string& home);
 
-// "ask" | "commit" | "discard" | "keep"; false when `s` is none of them.
-bool parse_on_exit(const std::string& s, profile::OnExit& out);
-
 }  // namespace agentbox::cli

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "cli/names.hpp"
+#include "profile/names.hpp"
 #include "seccomp/rules.hpp"
 
 #ifndef AGENTBOX_VERSION
@@ -183,12 +183,6 @@ audit::Event process_exit_event(const sandbox::Outcome& out, int exit_code) {
     ru["nvcsw"] = r.ru_nvcsw;
     ru["nivcsw"] = r.ru_nivcsw;
     ev.set("rusage", std::move(ru));
-    return ev;
-}
-
-audit::Event session_end_event(const std::string& status) {
-    audit::Event ev("session.end");
-    ev.set("status", status);
     return ev;
 }
 

@@ -12,6 +12,7 @@
 #include "audit/event.hpp"
 #include "policy/plan.hpp"
 #include "sandbox/backend.hpp"
+#include "stage/run_record.hpp"
 
 namespace agentbox::cli {
 
@@ -23,7 +24,7 @@ audit::Event plan_event(const policy::Plan& plan, const sandbox::Prepared* prepa
 // numbers.
 audit::Event backend_event(const sandbox::Event& ev);
 audit::Event process_exit_event(const sandbox::Outcome& out, int exit_code);
-audit::Event session_end_event(const std::string& status);
+using stage::session_end_event;  // stage/run_record.hpp
 // The answer to an `ask` (DESIGN.md §8), whoever gave it; for the proxy and commit to log.
 audit::Event approval_event(const approve::Request& req, const approve::Answer& answer);
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/errors.hpp"
-#include "cli/names.hpp"
+#include "profile/names.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
 #include "sys/error.hpp"

@@ -1,6 +1,5 @@
 #include "cli/stage_cmds.hpp"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,17 +36,6 @@ bool finished(const std::string& status) {
     return status == "committed" || status == "discarded" || status == "empty";
 }
 
-// True when the directory has an entry. A session's upper/ is empty until the command writes
-// something; walking it for the exact change set would hash every staged file of every
-// session of the project.
-bool has_entries(const std::string& dir) {
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-    if (!d) return false;
-    while (const struct dirent* e = ::readdir(d.get()))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) return true;
-    return false;
-}
-
 stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
     std::vector<stage::Meta> staged;
     const stage::Meta* newest = nullptr;
@@ -57,7 +45,7 @@ stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
         // A run that staged nothing is never the one meant.
         if (m.status == "empty") continue;
         if (!finished(m.status) &&
-            has_entries(stage::state_dir() + "/sessions/" + m.id + "/upper"))
+            stage::has_staged(m.id))
             staged.push_back(m);
         newest = &m;  // oldest first: the last one is the newest
     }

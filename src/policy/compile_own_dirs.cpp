@@ -18,6 +18,7 @@
 #include <stdexcept>
 
 #include "policy/compile_steps.hpp"
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -41,11 +42,6 @@ std::string resolved(const HostFacts& host, const std::string& path) {
 std::string below(const std::string& path, const std::string& dir) {
     if (path.size() == dir.size()) return "";
     return path.substr(dir == "/" ? 1 : dir.size() + 1);
-}
-
-std::string join(const std::string& dir, const std::string& rel) {
-    if (rel.empty()) return dir;
-    return dir == "/" ? "/" + rel : dir + "/" + rel;
 }
 
 // The deepest mount that shows something at `path` (masks and mount-point dirs aside).
@@ -117,7 +113,7 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
             // An own directory below this grant: where the sandbox sees it, and the directories
             // between, each of which the grant would let the command move.
             const std::string rel = below(dir, source);
-            const std::string inside = join(m.target, rel);
+            const std::string inside = util::path_join(m.target, rel);
             // Hidden already by a mask above it: that mask is the immovable mount point.
             if (masked(plan.mounts, inside)) continue;
             if (writes_host(m.kind)) {
@@ -126,12 +122,13 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
                 std::vector<std::string> pinned;
                 while ((pos = rel.find('/', pos)) != std::string::npos) {
                     sub = rel.substr(0, pos++);
-                    const std::string target = join(m.target, sub);
+                    const std::string target = util::path_join(m.target, sub);
                     // Only where this grant is what shows it: a deeper mount is a mount point
                     // already, or is read-only, or is another grant judged on its own.
                     if (deepest(plan.mounts, target) != &m || has_mount_at(added, target))
                         continue;
-                    added.push_back(Mount{MountKind::bind_rw, join(source, sub), target,
+                    added.push_back(Mount{MountKind::bind_rw, util::path_join(source, sub),
+                                          target,
                                           "implicit: keep " + util::quote(dir) + " in place",
                                           kAgentbox});
                     pinned.push_back(util::quote(target));

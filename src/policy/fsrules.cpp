@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -154,10 +155,6 @@ std::string parent_dir(const std::string& path) {
     return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
 }
 
-std::string join(const std::string& dir, const std::string& name) {
-    return dir == "/" ? "/" + name : dir + "/" + name;
-}
-
 }  // namespace
 
 ResolvedPath resolve_path(const std::string& path,
@@ -182,7 +179,7 @@ ResolvedPath resolve_path(const std::string& path,
             cur = parent_dir(cur);
             continue;
         }
-        std::string next = join(cur, c);
+        std::string next = util::path_join(cur, c);
         const PathKind k = missing ? PathKind::missing : kind(next);
         if (k == PathKind::missing) missing = true;
         if (k != PathKind::symlink) {
@@ -192,7 +189,7 @@ ResolvedPath resolve_path(const std::string& path,
         std::string text = readlink(next);
         if (text.empty() || static_cast<int>(out.links.size()) >= kMaxLinks) {
             out.ok = false;
-            out.real = util::normalize_path(join(cur, c));
+            out.real = util::normalize_path(util::path_join(cur, c));
             return out;
         }
         out.links.push_back(SymlinkStep{next, text});

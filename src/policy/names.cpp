@@ -78,53 +78,9 @@ const char* to_string(Staging s) {
 
 }  // namespace agentbox::policy
 
-// ---- Profile enums and Landlock access sets (names.hpp).
+// ---- Landlock access sets (names.hpp).
 
 namespace agentbox::policy {
-
-const char* name_of(profile::NetMode m) {
-    switch (m) {
-        case profile::NetMode::none: return "none";
-        case profile::NetMode::proxy: return "proxy";
-        case profile::NetMode::host: return "host";
-    }
-    return "?";
-}
-
-const char* name_of(profile::Unlisted u) {
-    switch (u) {
-        case profile::Unlisted::deny: return "deny";
-        case profile::Unlisted::ask: return "ask";
-    }
-    return "?";
-}
-
-const char* name_of(profile::SeccompMode m) {
-    switch (m) {
-        case profile::SeccompMode::default_: return "default";
-        case profile::SeccompMode::strict: return "strict";
-    }
-    return "?";
-}
-
-const char* name_of(profile::LandlockMode m) {
-    switch (m) {
-        case profile::LandlockMode::best_effort: return "best-effort";
-        case profile::LandlockMode::require: return "require";
-        case profile::LandlockMode::off: return "off";
-    }
-    return "?";
-}
-
-const char* name_of(profile::OnExit o) {
-    switch (o) {
-        case profile::OnExit::ask: return "ask";
-        case profile::OnExit::commit: return "commit";
-        case profile::OnExit::discard: return "discard";
-        case profile::OnExit::keep: return "keep";
-    }
-    return "?";
-}
 
 std::string access_names(unsigned access) {
     std::string out;

@@ -11,6 +11,7 @@
 #include "policy/policy.hpp"
 #include "util/json_text.hpp"
 #include "util/strings.hpp"
+#include "util/units.hpp"
 
 namespace agentbox::policy {
 
@@ -32,30 +33,10 @@ std::string pad(const std::string& s, std::size_t width) {
     return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
 }
 
-std::string human_bytes(std::uint64_t v) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (u < 4 && v >= 1024 && v % 1024 == 0) {
-        v /= 1024;
-        ++u;
-    }
-    return std::to_string(v) + units[u];
-}
-
-std::string human_ms(std::uint64_t ms) {
-    if (ms % 1000 != 0) return std::to_string(ms) + "ms";
-    std::uint64_t s = ms / 1000;
-    std::string out;
-    if (s >= 3600) out += std::to_string(s / 3600) + "h";
-    if (s % 3600 >= 60) out += std::to_string(s % 3600 / 60) + "m";
-    if (s % 60 || out.empty()) out += std::to_string(s % 60) + "s";
-    return out;
-}
-
 std::string limit_value(const Limit& l) {
-    if (l.name == "timeout") return human_ms(l.value);
+    if (l.name == "timeout") return util::format_duration(l.value);
     if (l.name == "memory" || l.name == "file_size" || l.name == "stage_size")
-        return human_bytes(l.value);
+        return util::format_size(l.value, "B");
     return std::to_string(l.value);
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "profile/load.hpp"
+#include "profile/names.hpp"
 #include "profile/placeholders.hpp"
 #include "profile/summary.hpp"
 #include "util/strings.hpp"
@@ -254,12 +255,6 @@ std::string request_rule_problem(std::string_view rule, std::string& canonical) 
     return {};
 }
 
-template <class E>
-struct Option {
-    std::string_view name;
-    E value;
-};
-
 // Walks one document. Each method validates one part of the schema and fills `out_`.
 class Parser {
 public:
@@ -382,9 +377,10 @@ private:
         });
     }
 
+    // One of the names of E's table (profile/names.hpp).
     template <class E>
-    Setting<E> choice(const toml::node& n, const std::string& name,
-                      std::initializer_list<Option<E>> options) const {
+    Setting<E> choice(const toml::node& n, const std::string& name) const {
+        const auto options = names(E{});
         std::vector<std::string> names;
         for (const auto& o : options) names.emplace_back(o.name);
         const auto* s = n.as_string();
@@ -498,16 +494,13 @@ private:
                    "in [network]");
         auto& net = out_.network;
         if (const toml::node* n = t.get("mode"))
-            net.mode = choice<NetMode>(*n, "network.mode", {{"none", NetMode::none},
-                                                            {"proxy", NetMode::proxy},
-                                                            {"host", NetMode::host}});
+            net.mode = choice<NetMode>(*n, "network.mode");
         if (const toml::node* n = t.get("allow")) net.allow = host_rules(*n, "network.allow");
         if (const toml::node* n = t.get("deny")) net.deny = host_rules(*n, "network.deny");
         if (const toml::node* n = t.get("request"))
             net.request = request_rules(*n, "network.request");
         if (const toml::node* n = t.get("unlisted"))
-            net.unlisted = choice<Unlisted>(*n, "network.unlisted",
-                                            {{"deny", Unlisted::deny}, {"ask", Unlisted::ask}});
+            net.unlisted = choice<Unlisted>(*n, "network.unlisted");
         if (const toml::node* n = t.get("allow_private"))
             net.allow_private = bool_setting(*n, "network.allow_private");
         // Allow rules reach nothing without the proxy, and in a file that names the mode itself
@@ -562,18 +555,13 @@ private:
         check_keys(t, {"seccomp", "allow_syscalls", "deny_syscalls", "landlock"}, "in [process]");
         auto& p = out_.process;
         if (const toml::node* n = t.get("seccomp"))
-            p.seccomp = choice<SeccompMode>(
-                *n, "process.seccomp",
-                {{"default", SeccompMode::default_}, {"strict", SeccompMode::strict}});
+            p.seccomp = choice<SeccompMode>(*n, "process.seccomp");
         if (const toml::node* n = t.get("allow_syscalls"))
             p.allow_syscalls = syscalls(*n, "process.allow_syscalls");
         if (const toml::node* n = t.get("deny_syscalls"))
             p.deny_syscalls = syscalls(*n, "process.deny_syscalls");
         if (const toml::node* n = t.get("landlock"))
-            p.landlock = choice<LandlockMode>(*n, "process.landlock",
-                                              {{"best-effort", LandlockMode::best_effort},
-                                               {"require", LandlockMode::require},
-                                               {"off", LandlockMode::off}});
+            p.landlock = choice<LandlockMode>(*n, "process.landlock");
     }
 
     void limits(const toml::table& t) {
@@ -593,11 +581,7 @@ private:
     void commit(const toml::table& t) {
         check_keys(t, {"on_exit", "protect"}, "in [commit]");
         if (const toml::node* n = t.get("on_exit"))
-            out_.commit.on_exit = choice<OnExit>(*n, "commit.on_exit",
-                                                 {{"ask", OnExit::ask},
-                                                  {"commit", OnExit::commit},
-                                                  {"discard", OnExit::discard},
-                                                  {"keep", OnExit::keep}});
+            out_.commit.on_exit = choice<OnExit>(*n, "commit.on_exit");
         if (const toml::node* n = t.get("protect"))
             out_.commit.protect =
                 entries(*n, "commit.protect", [&](const std::string& s, const Source& src) {

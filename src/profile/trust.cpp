@@ -5,17 +5,15 @@
 
 #include "profile/file.hpp"
 #include "profile/load.hpp"
+#include "util/own_dirs.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::profile {
 
 std::string config_dir(const Context& ctx) {
-    // The XDG base directory spec says a relative $XDG_CONFIG_HOME is invalid and ignored.
-    if (auto it = ctx.environ.find("XDG_CONFIG_HOME");
-        it != ctx.environ.end() && !it->second.empty() && it->second.front() == '/')
-        return util::normalize_path(it->second) + "/agentbox";
-    if (ctx.home.empty()) return {};
-    return util::normalize_path(ctx.home) + "/.config/agentbox";
+    const auto it = ctx.environ.find(util::xdg_variable(util::OwnDir::config));
+    return util::own_dir(util::OwnDir::config,
+                         it != ctx.environ.end() ? std::string_view(it->second) : "", ctx.home);
 }
 
 bool project_trusted(const Context& ctx) {

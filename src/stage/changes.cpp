@@ -18,8 +18,10 @@
 #include <set>
 
 #include "stage/fsops.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -28,32 +30,17 @@ namespace {
 
 using sys::unique_fd;
 
-std::string join_path(const std::string& dir, const std::string& name) {
-    return dir.empty() ? name : dir + "/" + name;
-}
-
 // Names in a directory, sorted bytewise, without . and .. and without agentbox's own
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
 // project until recovery, which knows it by name from the journal and removes it; it is never
 // a change, on either side.
 std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
-    const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) throw sys::SysError("open", shown, errno);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        const int err = errno;
-        ::close(dup);
-        throw sys::SysError("fdopendir", shown, err);
-    }
-    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+    sys::DirStream d(dirfd, shown);
     std::vector<std::string> names;
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-        if (fsops::is_temp_name(e->d_name)) continue;
-        names.emplace_back(e->d_name);
-    }
-    if (errno != 0) throw sys::SysError("readdir", shown, errno);
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    while (d.next(name, type))
+        if (!fsops::is_temp_name(name)) names.emplace_back(name);
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -161,7 +148,7 @@ private:
                 entry(up_dir, proj_dir, rel, *a, opaque);
                 ++a;
             } else {
-                hidden(proj_dir, join_path(rel, *b), *b);
+                hidden(proj_dir, util::path_join(rel, *b), *b);
                 ++b;
             }
         }
@@ -180,7 +167,7 @@ private:
 
     void entry(int up_dir, int proj_dir, const std::string& rel, const std::string& name,
                bool opaque) {
-        const std::string path = join_path(rel, name);
+        const std::string path = util::path_join(rel, name);
         struct stat us {};
         if (::fstatat(up_dir, name.c_str(), &us, AT_SYMLINK_NOFOLLOW) != 0)
             throw sys::SysError("stat", up_path(path), errno);

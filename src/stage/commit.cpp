@@ -254,18 +254,18 @@ public:
         return s_.dir() + "/backup/" + std::to_string(number);
     }
     std::string record_name(int number) const {
-        return "commits/" + std::to_string(number) + ".json";
+        return std::string(kCommitsDir) + "/" + std::to_string(number) + ".json";
     }
     std::string record_path(int number) const { return s_.dir() + "/" + record_name(number); }
     std::string undone_path(int number) const {
-        return s_.dir() + "/commits/" + std::to_string(number) + ".undone";
+        return s_.dir() + "/" + kCommitsDir + "/" + std::to_string(number) + ".undone";
     }
 
     bool recover() {
         const std::string jp = journal_path();
         remove_state_leftovers();
         if (::access(jp.c_str(), F_OK) != 0) return false;
-        Journal j = from_json(read_state(s_.dir(), "journal"), jp);
+        Journal j = from_json(read_state(s_.dir(), kJournalFile), jp);
         if (j.state == "prepared") {
             // Nothing was done yet: forget it. Nothing else goes with it -- for an undo,
             // backup/<number> holds the commit's originals, which undo still needs.
@@ -285,7 +285,7 @@ public:
             const std::string p = s_.dir() + "/" + f;
             if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw SysError("unlink", p, errno);
         }
-        const std::string cdir = s_.dir() + "/commits";
+        const std::string cdir = s_.dir() + "/" + kCommitsDir;
         unique_fd d(::open(cdir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!d) return;
         for (const auto& [name, type] : sys::read_dir(d.get(), cdir))
@@ -345,7 +345,7 @@ public:
         }
         if (j.ops.empty()) return res;
         step("journal");
-        write_state(s_.dir(), "journal", to_json(j));
+        write_state(s_.dir(), kJournalFile, to_json(j));
         // What the command wrote may still be in the page cache: make it durable before the
         // journal says the project may be changed, so a crash cannot leave renamed-in files
         // without their data.
@@ -391,7 +391,7 @@ public:
             return res;
         }
         step("journal");
-        write_state(s_.dir(), "journal", to_json(j));
+        write_state(s_.dir(), kJournalFile, to_json(j));
         fresh_ = true;
         run(j);
         return res;
@@ -504,7 +504,7 @@ private:
         if (j.state != "applying") {
             step("applying");
             j.state = "applying";
-            write_state(s_.dir(), "journal", to_json(j));
+            write_state(s_.dir(), kJournalFile, to_json(j));
         }
         const std::string bdir = backup_dir(j.number);
         unique_fd backup;
@@ -534,7 +534,7 @@ private:
             set_dir_modes(j.ops);
             if (::syncfs(root_.get()) != 0) throw SysError("syncfs", s_.meta().project, errno);
             remember_own_writes(j);
-            const std::string cdir = s_.dir() + "/commits";
+            const std::string cdir = s_.dir() + "/" + kCommitsDir;
             if (::mkdir(cdir.c_str(), 0700) != 0 && errno != EEXIST)
                 throw SysError("mkdir", cdir, errno);
             step("record");
@@ -765,11 +765,11 @@ private:
     // The ctime each path, and each directory above it, has after agentbox wrote it: what
     // agentbox itself did (a commit, an undo, a roll-back) is not a host edit.
     void remember_own_writes(const Journal& j) {
-        const std::string path = s_.dir() + "/touched.json";
+        const std::string path = s_.dir() + "/" + kTouchedFile;
         json t = json::object();
         if (::access(path.c_str(), F_OK) == 0) {
             try {
-                t = read_state(s_.dir(), "touched.json");
+                t = read_state(s_.dir(), kTouchedFile);
                 if (!t.is_object()) t = json::object();
             } catch (const std::runtime_error&) {
                 t = json::object();
@@ -809,7 +809,7 @@ private:
             } catch (const SysError&) {
             }
         }
-        write_state(s_.dir(), "touched.json", t);
+        write_state(s_.dir(), kTouchedFile, t);
     }
 
     void remember_tree(json& t, int dfd, const std::string& rel, int depth) {
@@ -886,10 +886,10 @@ bool copied_up(const std::string& upper, const std::string& path) {
 
 std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>& cs) {
     std::map<std::string, long long> touched;
-    const std::string tpath = s.dir() + "/touched.json";
+    const std::string tpath = s.dir() + "/" + kTouchedFile;
     if (::access(tpath.c_str(), F_OK) == 0) {
         try {
-            const json t = read_state(s.dir(), "touched.json");
+            const json t = read_state(s.dir(), kTouchedFile);
             for (auto it = t.begin(); it != t.end(); ++it)
                 touched[decode_name(it.key())] = it->get<long long>();
         } catch (const std::exception&) {

@@ -1,8 +1,6 @@
 #include "stage/fsops.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "sys/beneath.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
@@ -23,39 +22,8 @@ using sys::unique_fd;
 
 namespace {
 
-int openat2_beneath(int root, const std::string& rel, int flags) {
-    struct open_how how {};
-    how.flags = static_cast<unsigned long long>(flags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    for (;;) {
-        const long fd = ::syscall(SYS_openat2, root, rel.empty() ? "." : rel.c_str(), &how,
-                                  sizeof how);
-        if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-    }
-}
-
 void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
                const std::string& shown, int depth);
-
-void copy_file_data(int in, int out, const std::string& shown) {
-    for (;;) {
-        const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-        if (n > 0) continue;
-        if (n == 0) return;
-        if (errno == EINTR) continue;
-        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            throw SysError("copy_file_range", shown, errno);
-        break;
-    }
-    std::vector<char> buf(1 << 17);
-    for (;;) {
-        const ssize_t r = ::read(in, buf.data(), buf.size());
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) throw SysError("read", shown, errno);
-        if (r == 0) return;
-        sys::write_all(out, std::string_view(buf.data(), static_cast<std::size_t>(r)), shown);
-    }
-}
 
 // Create `dname` in `ddir` as a copy of `sname` (which must not exist at the destination).
 void copy_one(int sdir, const std::string& sname, int ddir, const std::string& dname,
@@ -66,7 +34,7 @@ void copy_one(int sdir, const std::string& sname, int ddir, const std::string& d
         unique_fd out(::openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
                                                         O_CLOEXEC, 0600));
         if (!out) throw SysError("create", shown, errno);
-        copy_file_data(in.get(), out.get(), shown);
+        sys::copy_data(in.get(), out.get(), shown);
         if (::fchmod(out.get(), st.st_mode & 01777) != 0) throw SysError("chmod", shown, errno);
         const struct timespec times[2] = {st.st_atim, st.st_mtim};
         ::futimens(out.get(), times);
@@ -112,13 +80,13 @@ void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& 
 }  // namespace
 
 sys::unique_fd open_dir_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(openat2_beneath(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), O_PATH | O_DIRECTORY));
     if (!fd) throw SysError("openat2", shown, errno);
     return fd;
 }
 
 sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(openat2_beneath(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), O_PATH | O_DIRECTORY));
     if (fd) return fd;
     if (errno != ENOENT) throw SysError("openat2", shown, errno);
     unique_fd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
@@ -126,17 +94,11 @@ sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::st
         if (part.empty()) continue;
         if (::mkdirat(cur.get(), part.c_str(), 0700) != 0 && errno != EEXIST)
             throw SysError("mkdir", shown, errno);
-        unique_fd next(openat2_beneath(cur.get(), part, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        unique_fd next(sys::open_beneath(cur.get(), part.c_str(), O_PATH | O_DIRECTORY));
         if (!next) throw SysError("openat2", shown, errno);
         cur = std::move(next);
     }
     return cur;
-}
-
-std::pair<std::string, std::string> split_parent(const std::string& rel) {
-    const auto slash = rel.rfind('/');
-    if (slash == std::string::npos) return {"", rel};
-    return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
 bool exists_at(int dirfd, const std::string& name, struct stat* st) {
@@ -147,7 +109,7 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     throw SysError("stat", name, errno);
 }
 
-bool is_temp_name(const std::string& name) { return name.starts_with(kTempPrefix); }
+bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }
 
 namespace {
 

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <string_view>
 
 #include "sys/fd.hpp"
+#include "util/paths.hpp"
 
 namespace agentbox::stage::fsops {
 
@@ -16,8 +18,8 @@ sys::unique_fd open_dir_beneath(int root, const std::string& rel, const std::str
 // As above, and create missing directories (mode 0700) on the way.
 sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::string& shown);
 
-// Split "a/b/c" into "a/b" and "c".
-std::pair<std::string, std::string> split_parent(const std::string& rel);
+// Split "a/b/c" into "a/b" and "c" (util/paths.hpp).
+using util::split_parent;
 
 bool exists_at(int dirfd, const std::string& name, struct stat* st = nullptr);
 
@@ -29,7 +31,7 @@ struct MoveNames {
     std::string tmp, old;
 };
 inline constexpr const char* kTempPrefix = ".agentbox-tmp-";
-bool is_temp_name(const std::string& name);
+bool is_temp_name(std::string_view name);
 
 // Move an entry (file, link or tree) from one directory to another without replacing anything
 // at the destination (EEXIST if there is something). One filesystem: a rename. Across

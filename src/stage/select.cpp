@@ -9,13 +9,16 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
 #include "policy/policy.hpp"
 #include "stage/fsops.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -177,19 +180,18 @@ struct Links {
 };
 
 void walk_project(int dirfd, const std::string& rel, const View& view, Links& out) {
-    const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) return;
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
-    if (!d) {
-        ::close(dup);
-        return;
+    std::optional<sys::DirStream> d;
+    try {
+        d.emplace(dirfd, rel);
+    } catch (const sys::SysError&) {
+        return;  // a directory the user cannot read: git cannot find a link in it either
     }
     std::vector<std::string> subdirs;
-    while (const struct dirent* e = ::readdir(d.get())) {
-        const std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        const std::string path = rel.empty() ? name : rel + "/" + name;
-        unsigned char type = e->d_type;
+    std::string_view entry;
+    unsigned char type = DT_UNKNOWN;
+    while (d->next(entry, type)) {
+        const std::string name(entry);
+        const std::string path = util::path_join(rel, name);
         if (type == DT_UNKNOWN) {
             struct stat st {};
             if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
@@ -207,7 +209,7 @@ void walk_project(int dirfd, const std::string& rel, const View& view, Links& ou
     }
     for (const auto& name : subdirs) {
         unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub) walk_project(sub.get(), rel.empty() ? name : rel + "/" + name, view, out);
+        if (sub) walk_project(sub.get(), util::path_join(rel, name), view, out);
     }
 }
 

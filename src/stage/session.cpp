@@ -3,7 +3,6 @@
 #include "stage/session.hpp"
 #include "stage/snapshot.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/random.h>
@@ -32,6 +31,7 @@
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "util/json_text.hpp"
+#include "util/own_dirs.hpp"
 #include "util/strings.hpp"
 #include "util/utc.hpp"
 
@@ -52,12 +52,12 @@ std::string home() {
                              std::to_string(::getuid()) + " has no passwd entry");
 }
 
-// The XDG base directory: $VAR if it is an absolute path (the spec says to ignore relative
-// ones), else ~/fallback.
-std::string xdg_dir(const char* var, const char* fallback) {
-    const char* v = std::getenv(var);
-    if (v != nullptr && v[0] == '/') return util::normalize_path(v);
-    return util::normalize_path(home() + "/" + fallback);
+// util::own_dir from this process's environment; the home directory is looked up only when
+// the XDG variable does not decide.
+std::string own_dir(util::OwnDir kind) {
+    const char* v = std::getenv(util::xdg_variable(kind));
+    if (v != nullptr && v[0] == '/') return util::own_dir(kind, v, {});
+    return util::own_dir(kind, {}, home());
 }
 
 std::string sessions_dir() { return state_dir() + "/sessions"; }
@@ -131,7 +131,7 @@ bool rewrite_in_place(const std::string& dir, const std::string& path, std::stri
     // Padded so that the sealed document (its MAC trailer included) keeps the file's size.
     text.insert(text.size() - 1,
                 static_cast<std::size_t>(st.st_size) - audit::kSealBytes - text.size(), ' ');
-    const std::string sealed = seal_session_file(dir, "meta.json", text);
+    const std::string sealed = seal_session_file(dir, kMetaFile, text);
     const ssize_t n = ::pwrite(fd.get(), sealed.data(), sealed.size(), 0);
     if (n != static_cast<ssize_t>(sealed.size()))
         throw sys::SysError("write", path, n < 0 ? errno : EIO);
@@ -161,11 +161,11 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
     j["log_hash"] = m.log_hash;
     const std::string text = j.dump(2) + "\n";
 
-    const std::string tmp = dir + "/meta.json.tmp";
-    const std::string final_path = dir + "/meta.json";
+    const std::string tmp = dir + "/" + kMetaFile + ".tmp";
+    const std::string final_path = dir + "/" + kMetaFile;
     // Sealed first: a key that cannot be used (log-key readable by others) fails here, naming
     // the key, before any file is touched.
-    const std::string sealed = seal_session_file(dir, "meta.json", text);
+    const std::string sealed = seal_session_file(dir, kMetaFile, text);
     if (!durable && rewrite_in_place(dir, final_path, text)) return;
     // A leftover from a crash is ours and stale.
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw sys::SysError("unlink", tmp, errno);
@@ -182,7 +182,7 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
 }
 
 Meta read_meta(const std::string& dir) {
-    const std::string path = dir + "/meta.json";
+    const std::string path = dir + "/" + kMetaFile;
     std::string sealed, text;
     nlohmann::json j;
     // Read again when it does not verify or parse: it may be being rewritten in place (a run's
@@ -194,7 +194,7 @@ Meta read_meta(const std::string& dir) {
         if (const int err = sys::read_file(path, sealed, kMaxMeta, O_NOFOLLOW); err != 0)
             throw sys::SysError("open", path, err);
         try {
-            text = unseal_session_file(dir, "meta.json", sealed);
+            text = unseal_session_file(dir, kMetaFile, sealed);
         } catch (const Unauthenticated&) {
             if (attempt == 2) throw;
             continue;
@@ -273,11 +273,11 @@ std::string read_authenticated(const std::string& dir, const std::string& name) 
     return unseal_session_file(dir, name, sys::read_file(dir + "/" + name, O_NOFOLLOW));
 }
 
-std::string state_dir() { return xdg_dir("XDG_STATE_HOME", ".local/state") + "/agentbox"; }
+std::string state_dir() { return own_dir(util::OwnDir::state); }
 
-std::string config_dir() { return xdg_dir("XDG_CONFIG_HOME", ".config") + "/agentbox"; }
+std::string config_dir() { return own_dir(util::OwnDir::config); }
 
-std::string cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache") + "/agentbox"; }
+std::string cache_dir() { return own_dir(util::OwnDir::cache); }
 
 Session Session::create(const std::string& project, const std::vector<std::string>& argv,
                         const std::vector<std::string>& profiles) {
@@ -305,8 +305,8 @@ Session Session::create_unrecorded(const std::string& project,
     }
     // upper/ and work/ sit side by side in one directory: overlayfs needs them on the same
     // filesystem, and work/ empty.
-    for (const char* sub : {"/upper", "/work"}) {
-        const std::string d = s.dir_ + sub;
+    for (const char* sub : {kUpperDir, kWorkDir}) {
+        const std::string d = s.dir_ + "/" + sub;
         if (::mkdir(d.c_str(), 0700) != 0) {
             // A full disk: no half-made session is left to be listed as broken.
             const int err = errno;
@@ -444,26 +444,41 @@ void Session::set_status(const std::string& status, bool durable) {
 
 void Session::sync_meta() {
     if (meta_durable_) return;
-    sync_path(dir_ + "/meta.json", 0);
+    sync_path(dir_ + "/" + kMetaFile, 0);
     sync_path(dir_, O_DIRECTORY);
     meta_durable_ = true;
+}
+
+void Session::sync_staged() const {
+    const std::string up = upper();
+    const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw sys::SysError("open", up, errno);
+    if (sys::has_entries(fd.get(), up) && ::syncfs(fd.get()) != 0)
+        throw sys::SysError("syncfs", up, errno);
+}
+
+bool has_staged(const std::string& id) {
+    const std::string up = sessions_dir() + "/" + id + "/" + kUpperDir;
+    const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return false;
+    try {
+        return sys::has_entries(fd.get(), up);
+    } catch (const sys::SysError&) {
+        return false;
+    }
 }
 
 std::vector<Meta> list_sessions() {
     const std::string parent = sessions_dir();
     std::vector<Meta> out;
-    DIR* d = ::opendir(parent.c_str());
-    if (d == nullptr) {
+    const sys::unique_fd fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
         if (errno == ENOENT) return out;
         throw sys::SysError("opendir", parent, errno);
     }
     std::vector<std::string> names;
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d))
-        if (looks_like_id(e->d_name)) names.emplace_back(e->d_name);
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", parent, err);
+    for (auto& e : sys::read_dir(fd.get(), parent))
+        if (looks_like_id(e.name)) names.push_back(std::move(e.name));
 
     for (const auto& name : names) {
         const std::string dir = parent + "/" + name;

@@ -12,6 +12,15 @@
 
 namespace agentbox::stage {
 
+// The names in a session directory, spelled only here.
+inline constexpr const char* kMetaFile = "meta.json";      // Meta, sealed
+inline constexpr const char* kUpperDir = "upper";          // the overlay's upper layer: the changes
+inline constexpr const char* kWorkDir = "work";            // overlayfs's work directory
+inline constexpr const char* kLogFile = "log.jsonl";       // the decision log
+inline constexpr const char* kJournalFile = "journal";     // a commit or undo under way, sealed
+inline constexpr const char* kTouchedFile = "touched.json";  // what commits changed, sealed
+inline constexpr const char* kCommitsDir = "commits";      // commits/N.json, sealed
+
 struct Meta {
     std::string id;          // sortable: UTC time + random suffix, e.g. 20261122T221400Z-3f9a1c
     std::string project;     // absolute
@@ -74,9 +83,9 @@ public:
 
     const Meta& meta() const { return meta_; }
     const std::string& dir() const { return dir_; }
-    std::string upper() const { return dir_ + "/upper"; }
-    std::string work() const { return dir_ + "/work"; }
-    std::string log_path() const { return dir_ + "/log.jsonl"; }
+    std::string upper() const { return dir_ + "/" + kUpperDir; }
+    std::string work() const { return dir_ + "/" + kWorkDir; }
+    std::string log_path() const { return dir_ + "/" + kLogFile; }
     // Rewrites meta.json atomically. `durable`: also fsync it and the directory before
     // returning; otherwise the new status survives a crash only once sync_meta() has run (or
     // the filesystem's own writeback), which saves two disk flushes when a later write
@@ -103,6 +112,13 @@ public:
     // synchronous discard where the filesystem is mounted -o discard), and `sessions --prune`
     // removes whole sessions.
     void open_up_work() const;
+    // The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be
+    // only in the page cache when the sandbox is gone. Before a change is reported staged --
+    // kept for a later review, offered at the prompt, or left over by a partial commit -- it
+    // is flushed (syncfs of upper/), so that a crash cannot leave a "staged" session with
+    // half-written files for a later commit to apply. A command that wrote nothing costs one
+    // readdir.
+    void sync_staged() const;
 
 private:
     // Remove a session that failed before its meta.json was written.
@@ -120,5 +136,9 @@ std::string config_dir();
 std::string cache_dir();
 // All sessions, oldest first.
 std::vector<Meta> list_sessions();
+// Whether session `id`'s upper/ has an entry: the command wrote something. False when it
+// cannot be read. One readdir: walking upper/ for the exact change set would hash every
+// staged file.
+bool has_staged(const std::string& id);
 
 }  // namespace agentbox::stage

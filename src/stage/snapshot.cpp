@@ -21,6 +21,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 #include "sys/remove.hpp"
 
 namespace agentbox::stage {
@@ -106,7 +107,7 @@ private:
         if (::ioctl(out.get(), FICLONE, in.get()) == 0) {
             ++s_.reflinked;
         } else {
-            copy_data(in.get(), out.get(), r);
+            sys::copy_data(in.get(), out.get(), shown(r));
         }
         ++s_.files;
         s_.bytes += static_cast<std::uint64_t>(st.st_size);
@@ -114,31 +115,6 @@ private:
         if (::fchmod(out.get(), st.st_mode & 07777) < 0)
             throw sys::SysError("chmod", shown(r), errno);
         times(out.get(), "", st, r);
-    }
-
-    void copy_data(int in, int out, const std::string& r) {
-        for (;;) {
-            ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-            if (n == 0) return;
-            if (n > 0) continue;
-            if (errno == EINTR) continue;
-            if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)
-                break;
-            throw sys::SysError("copy_file_range", shown(r), errno);
-        }
-        char buf[1 << 16];
-        for (;;) {
-            ssize_t n = ::read(in, buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw sys::SysError("read", shown(r), errno);
-            if (n == 0) return;
-            for (ssize_t done = 0; done < n;) {
-                ssize_t w = ::write(out, buf + done, static_cast<std::size_t>(n - done));
-                if (w < 0 && errno == EINTR) continue;
-                if (w < 0) throw sys::SysError("write", "snapshot of " + shown(r), errno);
-                done += w;
-            }
-        }
     }
 
     void link(int src, int dst, const std::string& name, const struct stat& st,

@@ -1,10 +1,8 @@
 #include "stage/state.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <utility>
 
 #include "stage/fsops.hpp"
+#include "sys/beneath.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -103,16 +102,6 @@ Occurrences occurrences(const nlohmann::json& root, const std::vector<std::strin
 
 // ---- Files --------------------------------------------------------------------------------
 
-int openat2_beneath(int root, const std::string& rel, int flags) {
-    struct open_how how {};
-    how.flags = static_cast<unsigned long long>(flags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    for (;;) {
-        const long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
-        if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-    }
-}
-
 struct FileData {
     std::string bytes;
     mode_t mode = 0600;
@@ -128,16 +117,8 @@ FileData read_open(int fd, const std::string& shown) {
         throw SysError("read", shown + " (larger than 64 MiB)", EFBIG);
     FileData d;
     d.mode = st.st_mode & 0777;
-    char buf[1 << 16];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SysError("read", shown, errno);
-        if (n == 0) break;
-        d.bytes.append(buf, static_cast<std::size_t>(n));
-        if (d.bytes.size() > kMaxStateBytes)
-            throw SysError("read", shown + " (larger than 64 MiB)", EFBIG);
-    }
+    if (const int err = sys::read_fd(fd, d.bytes, kMaxStateBytes); err != 0)
+        throw SysError("read", err == EFBIG ? shown + " (larger than 64 MiB)" : shown, err);
     return d;
 }
 
@@ -145,7 +126,7 @@ constexpr int kReadFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFO
 
 // A file beneath `root` (written by the sandbox, or by us); nullopt when it does not exist.
 std::optional<FileData> read_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(openat2_beneath(root, rel, kReadFlags));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), kReadFlags, sys::Beneath::same_mount));
     if (!fd) {
         if (errno == ENOENT) return std::nullopt;
         throw SysError("open", shown, errno);

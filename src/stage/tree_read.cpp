@@ -2,36 +2,23 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
+#include "sys/beneath.hpp"
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
+#include "util/paths.hpp"
 
 namespace agentbox::stage::detail {
 
 namespace {
 
 using sys::unique_fd;
-
-int openat2_beneath(int dirfd, const std::string& path, std::uint64_t flags) {
-    struct open_how how {};
-    how.flags = flags | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
-}
-
-// "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
-std::pair<std::string, std::string> split_parent(const std::string& rel) {
-    const auto slash = rel.rfind('/');
-    if (slash == std::string::npos) return {"", rel};
-    return {rel.substr(0, slash), rel.substr(slash + 1)};
-}
 
 }  // namespace
 
@@ -41,14 +28,14 @@ Tree::Tree(std::string root) : root_(std::move(root)) {
 }
 
 unique_fd Tree::open_dir(const std::string& rel, bool readable) const {
-    const std::uint64_t flags = O_DIRECTORY | O_NOFOLLOW | (readable ? O_RDONLY : O_PATH);
-    unique_fd fd(openat2_beneath(fd_.get(), rel.empty() ? "." : rel, flags));
+    const int flags = O_DIRECTORY | O_NOFOLLOW | (readable ? O_RDONLY : O_PATH);
+    unique_fd fd(sys::open_beneath(fd_.get(), rel.c_str(), flags));
     if (!fd) throw sys::SysError("open", shown(rel), errno);
     return fd;
 }
 
 bool Tree::lstat(const std::string& rel, struct ::stat& st) const {
-    const auto [parent, name] = split_parent(rel);
+    const auto [parent, name] = util::split_parent(rel);
     const unique_fd dir = open_dir(parent);
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
     if (errno == ENOENT) return false;
@@ -57,7 +44,8 @@ bool Tree::lstat(const std::string& rel, struct ::stat& st) const {
 
 unique_fd Tree::open_file(const std::string& rel) const {
     // O_NONBLOCK: should a fifo be swapped in after the type was checked, open must not hang.
-    unique_fd fd(openat2_beneath(fd_.get(), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    unique_fd fd(
+        sys::open_beneath(fd_.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
     if (!fd) throw sys::SysError("open", shown(rel), errno);
     struct ::stat st {};
     if (::fstat(fd.get(), &st) != 0) throw sys::SysError("stat", shown(rel), errno);
@@ -67,7 +55,7 @@ unique_fd Tree::open_file(const std::string& rel) const {
 }
 
 std::string Tree::read_link(const std::string& rel) const {
-    const auto [parent, name] = split_parent(rel);
+    const auto [parent, name] = util::split_parent(rel);
     const unique_fd dir = open_dir(parent);
     std::string buf(256, '\0');
     for (;;) {
@@ -103,26 +91,16 @@ std::vector<std::pair<std::string, mode_t>> Tree::walk(const std::string& rel, b
 
 void Tree::walk_into(int dirfd, const std::string& rel, bool dirs,
                      std::vector<std::pair<std::string, mode_t>>& out) const {
-    const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw sys::SysError("dup", shown(rel), errno);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        ::close(dup);
-        throw sys::SysError("opendir", shown(rel), errno);
-    }
     std::vector<std::string> names;
-    errno = 0;
-    while (const dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-        errno = 0;
+    {
+        sys::DirStream d(dirfd, shown(rel));
+        std::string_view n;
+        unsigned char type = DT_UNKNOWN;
+        while (d.next(n, type)) names.emplace_back(n);
     }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", shown(rel), err);
 
     for (const auto& n : names) {
-        const std::string path = rel.empty() ? n : rel + "/" + n;
+        const std::string path = util::path_join(rel, n);
         struct ::stat st {};
         if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) continue;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <string_view>
+#include <utility>
 
 #include "sys/error.hpp"
 
@@ -26,28 +27,50 @@ void make_dirs(const std::string& path) {
     if (!S_ISDIR(st.st_mode)) throw SysError("mkdir", path, ENOTDIR);
 }
 
-std::vector<DirEntry> read_dir(int dfd, const std::string& shown) {
+DirStream::DirStream(int dfd, std::string shown) : shown_(std::move(shown)) {
     // A fresh open description of the same directory: fdopendir would take over `dfd`, and a
     // dup would share its offset with the caller.
     const int fd = ::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw SysError("opendir", shown, errno);
-    DIR* d = ::fdopendir(fd);
-    if (d == nullptr) {
+    if (fd < 0) throw SysError("opendir", shown_, errno);
+    dir_ = ::fdopendir(fd);
+    if (dir_ == nullptr) {
         const int err = errno;
         ::close(fd);
-        throw SysError("opendir", shown, err);
+        throw SysError("opendir", shown_, err);
     }
+}
+
+DirStream::~DirStream() { ::closedir(dir_); }
+
+bool DirStream::next(std::string_view& name, unsigned char& type) {
+    for (;;) {
+        errno = 0;  // readdir's end and its failure differ only in errno
+        const struct dirent* e = ::readdir(dir_);
+        if (e == nullptr) {
+            if (errno != 0) throw SysError("readdir", shown_, errno);
+            return false;
+        }
+        name = e->d_name;
+        if (name == "." || name == "..") continue;
+        type = e->d_type;
+        return true;
+    }
+}
+
+std::vector<DirEntry> read_dir(int dfd, const std::string& shown) {
+    DirStream d(dfd, shown);
     std::vector<DirEntry> out;
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d)) {
-        const std::string_view name = e->d_name;
-        if (name != "." && name != "..") out.push_back({std::string(name), e->d_type});
-        errno = 0;
-    }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw SysError("readdir", shown, err);
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    while (d.next(name, type)) out.push_back({std::string(name), type});
     return out;
+}
+
+bool has_entries(int dfd, const std::string& shown) {
+    DirStream d(dfd, shown);
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    return d.next(name, type);
 }
 
 }  // namespace agentbox::sys

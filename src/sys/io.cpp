@@ -12,12 +12,44 @@
 
 namespace agentbox::sys {
 
-void write_all(int fd, std::string_view data, const std::string& shown) {
-    while (!data.empty()) {
-        const ssize_t n = ::write(fd, data.data(), data.size());
+int write_full(int fd, std::string_view data, std::size_t* written) {
+    std::size_t done = 0;
+    int err = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SysError("write", shown, errno);
-        data.remove_prefix(static_cast<std::size_t>(n));
+        if (n <= 0) {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (written != nullptr) *written = done;
+    return err;
+}
+
+void write_all(int fd, std::string_view data, const std::string& shown) {
+    if (const int err = write_full(fd, data); err != 0) throw SysError("write", shown, err);
+}
+
+void copy_data(int in, int out, const std::string& shown) {
+    for (;;) {
+        const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+        if (n > 0) continue;
+        if (n == 0) return;
+        if (errno == EINTR) continue;
+        // Not between these two files (another filesystem, a pipe, an old kernel): by hand.
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            throw SysError("copy_file_range", shown, errno);
+        break;
+    }
+    char buf[1 << 16];
+    for (;;) {
+        const ssize_t r = ::read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw SysError("read", shown, errno);
+        if (r == 0) return;
+        write_all(out, std::string_view(buf, static_cast<std::size_t>(r)), shown);
     }
 }
 
@@ -37,9 +69,16 @@ int read_into(const std::string& path, std::string& out, std::size_t limit, int 
         if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022) != 0)
             return EPERM;
     }
+    return read_fd(fd.get(), out, limit);
+}
+
+}  // namespace
+
+int read_fd(int fd, std::string& out, std::size_t limit) {
+    out.clear();
     char buf[65536];
     for (;;) {
-        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno;
         if (n == 0) return 0;
@@ -47,8 +86,6 @@ int read_into(const std::string& path, std::string& out, std::size_t limit, int 
         out.append(buf, static_cast<std::size_t>(n));
     }
 }
-
-}  // namespace
 
 int read_file(const std::string& path, std::string& out, std::size_t limit, int flags) {
     bool opened = false;
@@ -65,13 +102,7 @@ bool replace_own_file(const std::string& path, std::string_view data) {
     std::string tmp = path + ".XXXXXX";
     unique_fd fd(::mkostemp(tmp.data(), O_CLOEXEC));  // mode 0600, O_EXCL
     if (!fd) return false;
-    bool ok = true;
-    while (ok && !data.empty()) {
-        const ssize_t n = ::write(fd.get(), data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        if (ok) data.remove_prefix(static_cast<std::size_t>(n));
-    }
+    bool ok = write_full(fd.get(), data) == 0;
     if (::close(fd.release()) != 0) ok = false;
     if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return true;
     ::unlink(tmp.c_str());

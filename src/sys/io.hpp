@@ -10,6 +10,13 @@ namespace agentbox::sys {
 // Writes all of `data` to `fd`, retrying short writes and EINTR. Throws SysError("write",
 // shown, errno) on failure; `shown` names the file (a path, "standard output").
 void write_all(int fd, std::string_view data, const std::string& shown);
+// The same loop, the one in agentbox, for callers that report a failure their own way (the
+// decision log's copies, a cache): 0, or the errno of the failure (EIO when write(2) wrote
+// nothing). `written`, if given, receives how much was written before a failure.
+int write_full(int fd, std::string_view data, std::size_t* written = nullptr);
+// Copies the rest of `in` to `out`: copy_file_range(2) where the filesystems allow it (a
+// reflink on btrfs and XFS), read and write_all otherwise. Throws SysError naming `shown`.
+void copy_data(int in, int out, const std::string& shown);
 
 // The whole file at `path` into `out`, read to its end: /proc and /sys files have no size
 // until read. Returns 0, or the errno of the failure (EFBIG past `limit` bytes). `flags` are
@@ -18,6 +25,11 @@ int read_file(const std::string& path, std::string& out, std::size_t limit = 1 <
               int flags = 0);
 // The same, of any size, throwing SysError("open" or "read", path, errno).
 std::string read_file(const std::string& path, int flags = 0);
+
+// The rest of the file open at `fd` into `out` (replacing what it held): 0, or the errno of
+// the failure (EFBIG past `limit` bytes). The one read loop: read_file's, and that of a file
+// opened some other way (beneath a tree).
+int read_fd(int fd, std::string& out, std::size_t limit);
 
 // A cache entry agentbox wrote (a compiled filter, a probe's answer, a walk): read whole, at
 // most `limit` bytes, only when it is a regular file, not a symlink, owned by the effective

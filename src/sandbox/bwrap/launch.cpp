@@ -34,6 +34,7 @@
 #include "seccomp/rules.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 
 namespace agentbox::sandbox::bwrap {
 
@@ -45,13 +46,7 @@ using lnx::kExitSetup;
 sys::unique_fd spec_memfd(const std::string& bytes) {
     sys::unique_fd fd(::memfd_create("agentbox-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!fd) throw sys::SysError("memfd_create", errno);
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw sys::SysError("write", "spec memfd", errno);
-        done += static_cast<std::size_t>(n);
-    }
+    sys::write_all(fd.get(), bytes, "spec memfd");
     if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
         throw sys::SysError("fcntl(F_ADD_SEALS)", "spec memfd", errno);
     if (::lseek(fd.get(), 0, SEEK_SET) < 0) throw sys::SysError("lseek", "spec memfd", errno);

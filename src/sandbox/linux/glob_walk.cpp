@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "sys/io.hpp"
+#include "util/paths.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -244,11 +245,6 @@ public:
     }
 
 private:
-    static std::string join(const std::string& dir, std::string_view name) {
-        std::string path = dir == "/" ? "/" : dir + "/";
-        path += name;
-        return path;
-    }
     std::string_view rel(const std::string& path) const {
         return std::string_view(path).substr(base_len_);
     }
@@ -259,9 +255,9 @@ private:
     bool match(const std::string& dir, std::string_view name) {
         bool any = false;
         for (const auto& w : want_)
-            if (w.name.empty() ? util::glob_match(*w.pattern, join(dir, name))
+            if (w.name.empty() ? util::glob_match(*w.pattern, util::path_join(dir, name))
                                : util::glob_match(w.name, name)) {
-                w.out->push_back(join(dir, name));
+                w.out->push_back(util::path_join(dir, name));
                 any = true;
             }
         return any;
@@ -303,7 +299,8 @@ private:
             fresh_.push_back(Record{r, stamp_of(st), subdirs.size(), hits.size(), enc});
             ++kept_;
         }
-        for (const std::string& sub : subdirs) visit(fd, sub.c_str(), join(path, sub), false);
+        for (const std::string& sub : subdirs)
+            visit(fd, sub.c_str(), util::path_join(path, sub), false);
         ::close(fd);
     }
 
@@ -316,7 +313,7 @@ private:
             if (r.str(name)) match(path, name);
         r = Reader{m.names};
         for (std::uint64_t i = 0; i < m.subs && r.str(name); ++i) {
-            const std::string sub = join(path, name);
+            const std::string sub = util::path_join(path, name);
             visit(AT_FDCWD, sub.c_str(), sub, false);
         }
     }

@@ -30,6 +30,7 @@
 #include "seccomp/rules.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "util/own_dirs.hpp"
 #include "util/phases.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -154,11 +155,10 @@ std::optional<net::ProxyOptions> proxy_options(const policy::Plan& plan, const E
 }
 
 std::string seccomp_cache_dir() {
-    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/')
-        return std::string(x) + "/agentbox/seccomp";
-    if (const char* h = std::getenv("HOME"); h && *h == '/')
-        return std::string(h) + "/.cache/agentbox/seccomp";
-    return {};
+    const char* x = std::getenv(util::xdg_variable(util::OwnDir::cache));
+    const char* h = std::getenv("HOME");
+    const std::string dir = util::own_dir(util::OwnDir::cache, x ? x : "", h ? h : "");
+    return dir.empty() ? dir : dir + "/seccomp";
 }
 
 std::vector<std::uint8_t> compile_filter(const seccomp::RuleSet& rules,

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "sandbox/linux/mount_paths.hpp"
-#include "sandbox/linux/syscalls.hpp"
+#include "sys/beneath.hpp"
 #include "sys/fd.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -57,8 +57,7 @@ namespace {
 // One component, beneath `dir`, never following a symlink (the last one included: O_NOFOLLOW
 // with O_PATH yields the link itself, which the caller then rejects by type).
 int open_component(int dir, const std::string& name) {
-    return sys_openat2(dir, name.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW,
-                       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    return sys::open_beneath(dir, name.c_str(), O_PATH | O_NOFOLLOW);
 }
 
 int walk(int root_fd, const std::vector<std::string>& comps, std::size_t count, Want last,

@@ -8,6 +8,7 @@
 
 #include "sandbox/relocate.hpp"
 #include "util/strings.hpp"
+#include "util/units.hpp"
 
 namespace agentbox::sandbox::windows {
 
@@ -69,16 +70,6 @@ namespace {
 
 std::string why(const std::string& rule, const profile::Source& src) {
     return src.file.empty() ? rule : rule + " (" + src.str() + ")";
-}
-
-std::string human_bytes(std::uint64_t v) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (u < 4 && v >= 1024 && v % 1024 == 0) {
-        v /= 1024;
-        ++u;
-    }
-    return std::to_string(v) + units[u];
 }
 
 class Planner {
@@ -274,7 +265,7 @@ std::string render_text(const AppContainerPlan& p) {
     o << "\njob object\n  kill on close, die on unhandled exception, UI restricted "
          "(desktop, display, clipboard, global atoms, handles, system parameters, exit "
          "windows)\n";
-    if (p.job.flags & kJobLimitJobMemory) o << "  memory     " << human_bytes(p.job.job_memory) << "\n";
+    if (p.job.flags & kJobLimitJobMemory) o << "  memory     " << util::format_size(p.job.job_memory, "B") << "\n";
     if (p.job.flags & kJobLimitActiveProcess)
         o << "  processes  " << p.job.active_processes << "\n";
     if (p.job.timeout_ms) o << "  timeout    " << p.job.timeout_ms << " ms (supervisor)\n";

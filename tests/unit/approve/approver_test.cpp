@@ -12,6 +12,7 @@
 #include <string>
 
 #include "approve/approver.hpp"
+#include "../temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace agentbox::approve;
@@ -20,16 +21,8 @@ using namespace std::chrono_literals;
 namespace {
 
 struct TempDir {
-    std::string root;
-    TempDir() {
-        char tmpl[] = "/tmp/agentbox-approve-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
+    agentbox::test::TempDir tmp{"approve-test"};
+    std::string root = tmp.path();
 };
 
 Request connect_request(const std::string& target = "example.com:443") {

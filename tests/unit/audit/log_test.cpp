@@ -20,6 +20,7 @@
 #include "audit/log.hpp"
 #include "audit/verify.hpp"
 #include "util/strings.hpp"
+#include "../temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace agentbox::audit;
@@ -27,16 +28,8 @@ using namespace agentbox::audit;
 namespace {
 
 struct TempDir {
-    std::string root;
-    TempDir() {
-        char tmpl[] = "/tmp/agentbox-audit-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
+    agentbox::test::TempDir tmp{"audit-test"};
+    std::string root = tmp.path();
 };
 
 std::string slurp(const std::string& p) {

@@ -15,38 +15,24 @@
 #include "profile/load.hpp"
 #include "profile/sha256.hpp"
 #include "profile/trust.hpp"
+#include "../temp_dir.hpp"
 
 using namespace agentbox::profile;
 namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
+class TempDir : public agentbox::test::TempDir {
 public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "agentbox-profile-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::string& path() const { return path_; }
+    TempDir() : agentbox::test::TempDir("profile") {}
 
     // Writes `text` to `rel` under the directory, creating parents; returns the full path.
     std::string write(const std::string& rel, const std::string& text) const {
-        const fs::path p = fs::path(path_) / rel;
+        const fs::path p = fs::path(path()) / rel;
         fs::create_directories(p.parent_path());
         std::ofstream(p, std::ios::binary) << text;
         return p.string();
     }
-
-private:
-    std::string path_;
 };
 
 // A context whose whole world is under `root`: home, project, config, nothing from the host.

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "../temp_dir.hpp"
 
 using namespace agentbox::sandbox::lnx;
 namespace fs = std::filesystem;
@@ -23,12 +24,11 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Tree {
+    agentbox::test::TempDir tmp{"walk"};
     std::string base, root, cache;
     std::size_t dirs = 0;  // as made
     Tree() {
-        char tmpl[] = "/tmp/agentbox-walk-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        base = tmpl;
+        base = tmp.path();
         root = base + "/p";
         cache = base + "/cache";
         for (const char* d : {"a", "b", "sub"})
@@ -36,7 +36,6 @@ struct Tree {
         dirs = 13;
         for (const char* f : {"a/.env", "b/y/.env.local", "sub/x/x", "a/y/z/keep.txt"}) file(f);
     }
-    ~Tree() { fs::remove_all(base); }
     void file(const std::string& rel) const { std::ofstream(root + "/" + rel) << "x"; }
     void make_dir(const std::string& rel) const { fs::create_directories(root + "/" + rel); }
     // One walk of the root for both.

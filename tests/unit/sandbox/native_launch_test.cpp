@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "sandbox/backend.hpp"
+#include "../temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace agentbox;
@@ -22,6 +23,7 @@ using policy::MountKind;
 namespace {
 
 struct Fixture {
+    agentbox::test::TempDir tmp{"native", "/var/tmp"};
     fs::path dir, project, upper, work;
     policy::Plan plan;
     sandbox::StageDirs stage;
@@ -29,9 +31,7 @@ struct Fixture {
     int launches = 0;
 
     Fixture() {
-        char tmpl[] = "/var/tmp/agentbox-native-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
+        dir = tmp.path();
         project = dir / "project";
         upper = dir / "upper";
         work = dir / "work";
@@ -61,10 +61,6 @@ struct Fixture {
         m(MountKind::tmpfs, "", plan.home);
         m(MountKind::overlay, project.string(), project.string());
         plan.env = {{"PATH", "/usr/bin:/bin", "test"}, {"HOME", plan.home, "test"}};
-    }
-    ~Fixture() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
     }
 
     // Runs `script` with sh -c; stdout goes to a file whose contents land in *output.

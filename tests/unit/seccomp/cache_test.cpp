@@ -15,19 +15,15 @@
 #include <string>
 
 #include "seccomp/rules.hpp"
+#include "../temp_dir.hpp"
 
 using namespace agentbox;
 
 namespace {
 
 struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/agentbox-seccomp-cache-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+    agentbox::test::TempDir tmp{"seccomp-cache"};
+    std::string path = tmp.path();
 };
 
 std::vector<std::string> entries(const std::string& dir) {

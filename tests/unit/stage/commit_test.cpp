@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -22,6 +23,7 @@
 #include "stage/fsops.hpp"
 #include "stage/session.hpp"
 #include "sys/fd.hpp"
+#include "../temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace agentbox::stage;
@@ -74,17 +76,16 @@ void write(const std::string& path, const std::string& data, unsigned mode = 064
 }
 
 struct World {
+    agentbox::test::TempDir tmp{"commit-test"};
+    std::optional<agentbox::test::TempDir> state_tmp;
     std::string root, state_root, project;
     // `two_fs`: agentbox's state on /dev/shm (tmpfs), the project under /tmp, so that every
     // move between them is a copy.
     explicit World(bool two_fs = false) {
-        char tmpl[] = "/tmp/agentbox-commit-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
+        root = tmp.path();
         if (two_fs) {
-            char st[] = "/dev/shm/agentbox-commit-test-XXXXXX";
-            REQUIRE(::mkdtemp(st) != nullptr);
-            state_root = st;
+            state_tmp.emplace("commit-test", "/dev/shm");
+            state_root = state_tmp->path();
         } else {
             state_root = root;
         }
@@ -97,9 +98,6 @@ struct World {
         write(project + "/run.sh", "#!/bin/sh\n", 0644);
     }
     ~World() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
-        if (state_root != root) fs::remove_all(state_root, ec);
         ::unsetenv("XDG_STATE_HOME");
         ::unsetenv("XDG_CONFIG_HOME");
     }

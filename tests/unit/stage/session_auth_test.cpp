@@ -13,6 +13,7 @@
 
 #include "stage/commit.hpp"
 #include "stage/session.hpp"
+#include "../temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace agentbox::stage;
@@ -20,11 +21,9 @@ using namespace agentbox::stage;
 namespace {
 
 struct World {
-    std::string root, project;
+    agentbox::test::TempDir tmp{"auth-test"};
+    std::string root = tmp.path(), project;
     World() {
-        char tmpl[] = "/tmp/agentbox-auth-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
         project = root + "/project";
         ::setenv("XDG_STATE_HOME", (root + "/state").c_str(), 1);
         ::setenv("XDG_CONFIG_HOME", (root + "/config").c_str(), 1);
@@ -32,8 +31,6 @@ struct World {
         spit(project + "/.bashrc", "host\n");
     }
     ~World() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
         ::unsetenv("XDG_STATE_HOME");
         ::unsetenv("XDG_CONFIG_HOME");
     }

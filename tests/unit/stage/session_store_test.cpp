@@ -12,6 +12,7 @@
 #include <string>
 
 #include "stage/session.hpp"
+#include "../temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using agentbox::stage::list_sessions;
@@ -21,17 +22,13 @@ namespace {
 
 // Points XDG_STATE_HOME at a fresh temporary directory for one test case.
 struct TempState {
-    std::string root;
+    agentbox::test::TempDir tmp{"session-test"};
+    std::string root = tmp.path();
     TempState() {
-        char tmpl[] = "/tmp/agentbox-session-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
         ::setenv("XDG_STATE_HOME", (root + "/state").c_str(), 1);
         ::setenv("XDG_CONFIG_HOME", (root + "/config").c_str(), 1);  // the MAC key
     }
     ~TempState() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
         ::unsetenv("XDG_STATE_HOME");
         ::unsetenv("XDG_CONFIG_HOME");
     }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "stage/changes.hpp"
+#include "../temp_dir.hpp"
 
 namespace agentbox::stage::test {
 
@@ -46,22 +47,17 @@ inline void check_golden(const std::string& rel, const std::string& actual) {
 }
 
 struct Trees {
+    agentbox::test::TempDir tmp{"diff-test"};
     std::string root, project, upper;
     std::vector<Change> changes;
 
     Trees() {
         ::umask(022);
-        char tmpl[] = "/tmp/agentbox-diff-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
+        root = tmp.path();
         project = root + "/project";
         upper = root + "/upper";
         fs::create_directory(project);
         fs::create_directory(upper);
-    }
-    ~Trees() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
     }
     Trees(const Trees&) = delete;
     Trees& operator=(const Trees&) = delete;

@@ -15,13 +15,14 @@
 #include <string>
 
 #include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "../temp_dir.hpp"
 
 using namespace agentbox;
 
 TEST_CASE("read_file reads a file whole, bounded, and says which step failed") {
-    char tmpl[] = "/tmp/agentbox-io-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const std::string dir = tmpl, file = dir + "/f", link = dir + "/l";
+    const agentbox::test::TempDir tmp("io");
+    const std::string dir = tmp.path(), file = dir + "/f", link = dir + "/l";
     const std::string big(200000, 'x');  // more than one read(2) of the loop
     std::ofstream(file) << big;
     REQUIRE(::symlink("f", link.c_str()) == 0);
@@ -49,13 +50,11 @@ TEST_CASE("read_file reads a file whole, bounded, and says which step failed") {
         CHECK(std::string(e.what()).find("read") != std::string::npos);
         CHECK(e.err() == EISDIR);
     }
-    std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 TEST_CASE("read_own_file trusts only a private regular file of this user's") {
-    char tmpl[] = "/tmp/agentbox-io-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const std::string dir = tmpl, file = dir + "/cache";
+    const agentbox::test::TempDir tmp("io");
+    const std::string dir = tmp.path(), file = dir + "/cache";
     const std::string text(100000, 'c');
     REQUIRE(sys::replace_own_file(file, text));
     struct stat st {};
@@ -96,5 +95,38 @@ TEST_CASE("read_own_file trusts only a private regular file of this user's") {
     SUBCASE("a directory that does not exist: nothing written, nothing left") {
         CHECK_FALSE(sys::replace_own_file(dir + "/missing/cache", "x"));
     }
-    std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+TEST_CASE("write_full writes everything through short writes, and says why it stopped") {
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    const sys::unique_fd r(p[0]), w(p[1]);
+    CHECK(sys::write_full(w.get(), "hello") == 0);
+    char buf[8] = {};
+    CHECK(::read(r.get(), buf, sizeof buf) == 5);
+    CHECK(std::string(buf) == "hello");
+    std::size_t written = 99;
+    CHECK(sys::write_full(r.get(), "x", &written) == EBADF);  // the read end
+    CHECK(written == 0);
+    CHECK_THROWS_AS(sys::write_all(r.get(), "x", "pipe"), sys::SysError);
+}
+
+TEST_CASE("copy_data copies a file whole, also into a pipe where copy_file_range cannot") {
+    const agentbox::test::TempDir tmp("io");
+    const std::string big(300000, 'y');
+    std::ofstream(tmp / "a") << big;
+    {
+        const sys::unique_fd in(::open((tmp / "a").c_str(), O_RDONLY | O_CLOEXEC));
+        const sys::unique_fd out(::open((tmp / "b").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        sys::copy_data(in.get(), out.get(), "a");
+    }
+    CHECK(sys::read_file(tmp / "b") == big);
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+    const sys::unique_fd r(p[0]), w(p[1]);
+    std::ofstream(tmp / "small") << "small";
+    const sys::unique_fd in(::open((tmp / "small").c_str(), O_RDONLY | O_CLOEXEC));
+    sys::copy_data(in.get(), w.get(), "small");
+    char buf[16] = {};
+    CHECK(::read(r.get(), buf, sizeof buf) == 5);
 }

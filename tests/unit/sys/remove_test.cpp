@@ -15,14 +15,9 @@
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "../temp_dir.hpp"
 
 namespace {
-
-std::string make_temp_dir() {
-    char tmpl[] = "/tmp/agentbox-remove-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    return tmpl;
-}
 
 bool exists(const std::string& p) {
     struct stat st;
@@ -32,7 +27,8 @@ bool exists(const std::string& p) {
 }  // namespace
 
 TEST_CASE("remove_contents empties a tree with an unreadable directory, keeps the root") {
-    const std::string root = make_temp_dir();
+    const agentbox::test::TempDir tmp("remove");
+    const std::string& root = tmp.path();
     REQUIRE(::mkdir((root + "/work").c_str(), 0700) == 0);
     REQUIRE(::mkdir((root + "/work/work").c_str(), 0) == 0);  // what overlayfs leaves behind
     REQUIRE(::mkdir((root + "/a").c_str(), 0700) == 0);
@@ -45,8 +41,10 @@ TEST_CASE("remove_contents empties a tree with an unreadable directory, keeps th
 }
 
 TEST_CASE("remove_contents never follows a symlink out of the tree") {
-    const std::string root = make_temp_dir();
-    const std::string outside = make_temp_dir();
+    const agentbox::test::TempDir tmp("remove");
+    const std::string& root = tmp.path();
+    const agentbox::test::TempDir tmp_outside("remove");
+    const std::string& outside = tmp_outside.path();
     std::ofstream(outside + "/precious") << "keep me";
     REQUIRE(::symlink(outside.c_str(), (root + "/link").c_str()) == 0);
     agentbox::sys::remove_contents(root);
@@ -63,7 +61,8 @@ TEST_CASE("remove_contents of a missing directory is a no-op; of a file, an erro
 }
 
 TEST_CASE("open_up makes overlayfs' mode-000 leftovers readable and keeps them") {
-    const std::string root = make_temp_dir();
+    const agentbox::test::TempDir tmp("remove");
+    const std::string& root = tmp.path();
     REQUIRE(::mkdir((root + "/work").c_str(), 0) == 0);
     REQUIRE(::mkdir((root + "/work/incompat").c_str(), 0) == 0);  // (as root, 0 is no bar)
     std::ofstream(root + "/work/incompat/dirty") << "";
@@ -90,7 +89,8 @@ TEST_CASE("open_up makes overlayfs' mode-000 leftovers readable and keeps them")
 }
 
 TEST_CASE("make_dirs creates what is missing, leaves what exists, refuses a file") {
-    const std::string root = make_temp_dir();
+    const agentbox::test::TempDir tmp("remove");
+    const std::string& root = tmp.path();
     agentbox::sys::make_dirs(root + "/a/b/c");
     struct stat st;
     REQUIRE(::stat((root + "/a/b/c").c_str(), &st) == 0);
@@ -138,7 +138,8 @@ TEST_CASE("write_all writes all of the data, and names the file when it cannot")
 }
 
 TEST_CASE("read_dir lists a directory by descriptor, without . and .., leaving it as it was") {
-    const std::string root = make_temp_dir();
+    const agentbox::test::TempDir tmp("remove");
+    const std::string& root = tmp.path();
     REQUIRE(::mkdir((root + "/sub").c_str(), 0700) == 0);
     std::ofstream(root + "/file") << "x";
     REQUIRE(::symlink("file", (root + "/link").c_str()) == 0);

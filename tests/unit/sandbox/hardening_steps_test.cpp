@@ -21,6 +21,7 @@
 
 #include "sandbox/linux/hardening.hpp"
 #include "seccomp/rules.hpp"
+#include "../temp_dir.hpp"
 
 using namespace agentbox;
 using namespace agentbox::sandbox::lnx;
@@ -65,13 +66,8 @@ bool enter_userns_as_root(unsigned uid, unsigned gid) {
 }
 
 struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/agentbox-landlock-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+    agentbox::test::TempDir tmp{"landlock"};
+    std::string path = tmp.path();
 };
 
 }  // namespace

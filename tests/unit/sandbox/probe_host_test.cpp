@@ -14,6 +14,7 @@
 
 #include "sandbox/linux/hardening.hpp"
 #include "util/strings.hpp"
+#include "../temp_dir.hpp"
 
 using namespace agentbox;
 using namespace agentbox::sandbox::lnx;
@@ -21,11 +22,9 @@ using namespace agentbox::sandbox::lnx;
 namespace {
 
 struct TempTree {
-    std::string root;
+    agentbox::test::TempDir tmp{"probe"};
+    std::string root = tmp.path();
     TempTree() {
-        char tmpl[] = "/tmp/agentbox-probe-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        root = tmpl;
         for (const char* d : {"/sub", "/sub/deep"}) REQUIRE(mkdir((root + d).c_str(), 0700) == 0);
         for (const char* f : {"/.env", "/.env.local", "/a.txt", "/sub/deep/.env"})
             std::ofstream(root + f) << "x";
@@ -33,7 +32,6 @@ struct TempTree {
         REQUIRE(symlink(".", (root + "/sub/loop").c_str()) == 0);  // must not hang a walk
         REQUIRE(mkfifo((root + "/fifo").c_str(), 0600) == 0);
     }
-    ~TempTree() { std::system(("rm -rf '" + root + "'").c_str()); }
 };
 
 const Feature* find(const std::vector<Feature>& fs, const std::string& name) {

@@ -1,0 +1,81 @@
+#include "stage/run_record.hpp"
+
+#include <csignal>
+
+#include "audit/chain.hpp"
+
+namespace agentbox::stage {
+
+audit::Event session_end_event(const std::string& status) {
+    audit::Event ev("session.end");
+    ev.set("status", status);
+    return ev;
+}
+
+void RunRecord::set_status(const char* status, bool durable) {
+    session_.set_status(status, durable);
+}
+
+void RunRecord::record_start() {
+    if (recorded_) return;
+    session_.record_start();
+    recorded_ = true;
+}
+
+void RunRecord::start(const std::vector<audit::Event>& first) {
+    if (log_) return;
+    try {
+        record_start();
+        auto key = audit::SigningKey::load_or_create(config_dir() + "/log-key");
+        log_ = audit::Log::create(session_.log_path(), session_.meta().id, std::move(key));
+        log_->on_error([this](const std::string& m) { o_.warn(m); });
+        if (o_.copy_file) log_->add_copy_file(*o_.copy_file);
+        if (o_.copy_fd) log_->add_copy_fd(*o_.copy_fd, "--log-fd " + std::to_string(*o_.copy_fd));
+        // A collector that goes away must cost us its copy, not our life. The command gets the
+        // default disposition back before exec (sandbox/linux/command.cpp).
+        if (o_.copy_file || o_.copy_fd) ::signal(SIGPIPE, SIG_IGN);
+        // The head of the log after each signed line (its session.end) is kept in the
+        // session's authenticated metadata, where cutting the log cannot hide it.
+        log_->on_signed([this](std::uint64_t seq, const std::string& h) {
+            session_.record_log_head(seq, h);
+        });
+        for (const auto& ev : first) log_->append(ev);
+        for (const auto& ev : early_) log_->append(ev);
+        early_.clear();
+    } catch (...) {
+        set_status("failed", true);
+        throw;
+    }
+}
+
+void RunRecord::event(audit::Event ev) {
+    if (log_) log_->append(ev);
+    else early_.push_back(std::move(ev));
+}
+
+void RunRecord::failed() {
+    set_status("failed", true);
+    if (log_) log_->append(session_end_event("failed"));
+}
+
+void RunRecord::ended(bool started) {
+    try {
+        set_status(started ? "staged" : "failed", /*durable=*/false);
+    } catch (const std::exception& e) {
+        o_.warn("could not record the end of session " + session_.meta().id + ": " + e.what());
+    }
+}
+
+void RunRecord::finish() {
+    if (session_.meta().status != "empty") {
+        try {
+            session_.sync_meta();
+        } catch (const std::exception& e) {
+            o_.warn("could not flush the status of session " + session_.meta().id + ": " +
+                    e.what());
+        }
+    }
+    log_->append(session_end_event(session_.meta().status));
+}
+
+}  // namespace agentbox::stage
