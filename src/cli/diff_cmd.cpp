@@ -207,7 +207,10 @@ int run_diff(const DiffOptions& o) {
     stage::recover(s);
     std::vector<std::string> paths;
     for (const auto& p : target.paths) paths.push_back(project_path(p, project));
-    const auto cs = select(stage::changes(s.upper(), project), paths);
+    // Only --json and the patch show content hashes; name-status and stat need none, and then
+    // a file's content is read only where its kind depends on it.
+    const stage::Hashes hashes = o.name_status || o.stat ? stage::Hashes::none : stage::Hashes::all;
+    const auto cs = select(stage::changes(s.upper(), project, hashes), paths);
 
     if (o.json) {
         // Like git's --name-status, every deleted file is listed, not just its directory.

@@ -147,7 +147,7 @@ RunReview commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
         return r;
     }
     const auto done = stage::commit(s, sel.go);
-    const auto left = stage::changes(s.upper(), s.meta().project);
+    const auto left = stage::changes(s.upper(), s.meta().project, stage::Hashes::none);
     s.set_status(left.empty() ? "committed" : "staged");
     if (log != nullptr) log_commit(*log, done.number, done.applied, done.stripped, left.size(), false);
     r.committed = done.applied.size();

@@ -177,7 +177,7 @@ int run_sessions(const SessionsOptions& o) {
                 // Touching a session finishes a commit or undo that was interrupted -- only one
                 // whose journal agentbox wrote (stage::Unauthenticated otherwise).
                 if (stage::recover(s)) note("finished an interrupted commit or undo of session " + m.id);
-                n = stage::changes(s.upper(), m.project).size();
+                n = stage::changes(s.upper(), m.project, stage::Hashes::none).size();
             } catch (const std::exception& e) {
                 status = "broken";
                 reason = e.what();
@@ -365,7 +365,7 @@ int run_commit(const CommitOptions& o) {
         });
     }
     for (const auto& p : r.stripped) warn("stripped setuid/setgid bits from " + util::quote(p));
-    const auto left = stage::changes(s.upper(), project);
+    const auto left = stage::changes(s.upper(), project, stage::Hashes::none);
     s.set_status(left.empty() ? "committed" : "staged");
     append_to_session_log(s, [&](audit::Log& log) {
         for (const auto& ev : commit_decisions(judged)) log.append(ev);
@@ -422,7 +422,7 @@ int run_discard(const TargetOptions& o) {
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
     const stage::SessionLock lock(s);
-    const auto cs = stage::changes(s.upper(), s.meta().project);
+    const auto cs = stage::changes(s.upper(), s.meta().project, stage::Hashes::none);
     const auto n = cs.size();
     stage::discard(s);
     append_to_session_log(s, [&](audit::Log& log) {

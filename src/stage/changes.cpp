@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -33,14 +34,28 @@ using sys::unique_fd;
 // Names in a directory, sorted bytewise, without . and .. and without agentbox's own
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
 // project until recovery, which knows it by name from the journal and removes it; it is never
-// a change, on either side.
+// a change, on either side. `dirfd` is the walk's own descriptor of the directory, used for
+// nothing but *at calls besides this one listing: read with getdents64 itself (no second
+// open, no DIR), which consumes its offset.
 std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
-    sys::DirStream d(dirfd, shown);
+    alignas(8) static thread_local char buf[32768];
     std::vector<std::string> names;
-    std::string_view name;
-    unsigned char type = DT_UNKNOWN;
-    while (d.next(name, type))
-        if (!fsops::is_temp_name(name)) names.emplace_back(name);
+    for (;;) {
+        const long n = ::syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw sys::SysError("readdir", shown, errno);
+        if (n == 0) break;
+        for (long at = 0; at < n;) {
+            // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
+            unsigned short reclen = 0;
+            std::memcpy(&reclen, buf + at + 16, sizeof reclen);
+            const char* name = buf + at + 19;
+            at += reclen;
+            if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+            if (fsops::is_temp_name(name)) continue;
+            names.emplace_back(name);
+        }
+    }
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -69,9 +84,23 @@ bool is_whiteout(const struct stat& st) {
 // root). What the command sets through the overlay arrives as user.overlay.overlay.* (escaped
 // by the kernel) and is not read here.
 bool is_opaque(int dirfd) {
-    for (const char* name : {"user.overlay.opaque", "trusted.overlay.opaque"}) {
+    static constexpr std::string_view kNames[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
+    // One listing first: most directories carry no such name, and then one call answers
+    // instead of a failed read per namespace. A list too long for the buffer is read name by
+    // name as before.
+    char list[1024];
+    const ssize_t len = ::flistxattr(dirfd, list, sizeof list);
+    if (len == 0 || (len < 0 && errno != ERANGE)) return false;
+    for (const std::string_view want : kNames) {
+        bool listed = len < 0;
+        for (ssize_t at = 0; !listed && at < len;) {
+            const std::string_view have(list + at);
+            listed = have == want;
+            at += static_cast<ssize_t>(have.size()) + 1;
+        }
+        if (!listed) continue;
         char v[4];
-        const ssize_t n = ::fgetxattr(dirfd, name, v, sizeof v);
+        const ssize_t n = ::fgetxattr(dirfd, std::string(want).c_str(), v, sizeof v);
         if (n == 1 && v[0] == 'y') return true;
     }
     return false;
@@ -114,8 +143,8 @@ bool link_leaves_project(const std::string& project, const std::string& path,
 
 class Walker {
 public:
-    Walker(std::string upper, std::string project)
-        : upper_(std::move(upper)), project_(std::move(project)) {}
+    Walker(std::string upper, std::string project, Hashes hashes)
+        : upper_(std::move(upper)), project_(std::move(project)), hashes_(hashes == Hashes::all) {}
 
     std::vector<Change> run() {
         unique_fd up(::open(upper_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -189,7 +218,9 @@ private:
         }
         if (S_ISDIR(us.st_mode)) {
             unique_fd sub = open_dir_at(up_dir, name, up_path(path));
-            const bool now_opaque = opaque || (is_opaque(sub.get()) && in_project);
+            // Opaque matters only where there is a project directory to hide: below a new
+            // directory, or one that replaces a file, there is nothing to list.
+            const bool now_opaque = opaque || (same_type && is_opaque(sub.get()));
             unique_fd proj_sub;
             if (same_type) {
                 proj_sub = open_dir_at(proj_dir, name, proj_path(path));
@@ -212,17 +243,18 @@ private:
         c.setid = (us.st_mode & (S_ISUID | S_ISGID)) != 0;
         if (S_ISREG(us.st_mode)) {
             c.size = static_cast<std::uint64_t>(us.st_size);
-            c.hash = hash_file(up_dir, name, up_path(path));
-            if (!in_project) {
-                c.kind = Kind::added;
-            } else if (!same_type) {
-                c.kind = Kind::type;
+            if (same_type && ps.st_size == us.st_size) {
+                // Only here does the kind depend on the content.
+                if (same_content(up_dir, proj_dir, name, us.st_size, path, hashes_ ? &c.hash : nullptr)) {
+                    if ((ps.st_mode & 07777) == (us.st_mode & 07777))
+                        return;  // copied up (touch, chown) but the same
+                    c.kind = Kind::mode;
+                } else {
+                    c.kind = Kind::modified;
+                }
             } else {
-                const bool same_content = ps.st_size == us.st_size &&
-                                          hash_file(proj_dir, name, proj_path(path)) == c.hash;
-                if (!same_content) c.kind = Kind::modified;
-                else if ((ps.st_mode & 07777) != (us.st_mode & 07777)) c.kind = Kind::mode;
-                else return;  // copied up (touch, chown) but the same
+                if (hashes_) c.hash = hash_file_sized(up_dir, name, us.st_size, up_path(path));
+                c.kind = !in_project ? Kind::added : !same_type ? Kind::type : Kind::modified;
             }
         } else if (S_ISLNK(us.st_mode)) {
             c.link_target = read_link_at(up_dir, name, up_path(path));
@@ -247,19 +279,86 @@ private:
         out_.push_back(std::move(c));
     }
 
+    // Whether upper/`path` and the project's, both `size` bytes by lstat, hold the same bytes:
+    // read side by side, stopping at the first difference. With `hash`, upper's whole content
+    // is hashed on the way (its XXH3-128 is set even when they differ) and the project's is
+    // never hashed.
+    bool same_content(int up_dir, int proj_dir, const std::string& name, off_t size,
+                      const std::string& path, std::string* hash) const {
+        if (size == 0 && hash == nullptr) return true;
+        unique_fd u(::openat(up_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+        if (!u) throw sys::SysError("open", up_path(path), errno);
+        unique_fd p(::openat(proj_dir, name.c_str(),
+                             O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+        if (!p) throw sys::SysError("open", proj_path(path), errno);
+        static thread_local std::vector<char> a(1 << 17), b(1 << 17);
+        std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(nullptr,
+                                                                               XXH3_freeState);
+        if (hash != nullptr) {
+            state.reset(XXH3_createState());
+            if (!state) throw std::bad_alloc();
+            XXH3_128bits_reset(state.get());
+        }
+        bool same = true;
+        off_t done = 0;
+        // Without a hash, `size` bytes of each and no read to the end: equal sizes were seen.
+        while (hash != nullptr || (same && done < size)) {
+            const std::size_t want = hash != nullptr
+                                         ? a.size()
+                                         : static_cast<std::size_t>(std::min<off_t>(
+                                               static_cast<off_t>(a.size()), size - done));
+            const std::size_t n = read_up_to(u.get(), a.data(), want, up_path(path));
+            if (hash != nullptr) XXH3_128bits_update(state.get(), a.data(), n);
+            if (same) {
+                const std::size_t m = read_up_to(p.get(), b.data(), n, proj_path(path));
+                same = m == n && std::memcmp(a.data(), b.data(), n) == 0;
+            }
+            done += static_cast<off_t>(n);
+            if (n < want || n == 0) {
+                // The end of upper's file: it shrank since the lstat when short of `size`.
+                same = same && done == size;
+                break;
+            }
+        }
+        if (hash != nullptr) {
+            XXH128_canonical_t c;
+            XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state.get()));
+            *hash = util::hex(c.digest, sizeof c.digest);
+        }
+        return same;
+    }
+
+    // Up to `want` bytes (fewer only at the end of the file).
+    static std::size_t read_up_to(int fd, char* buf, std::size_t want, const std::string& shown) {
+        std::size_t got = 0;
+        while (got < want) {
+            const ssize_t n = ::read(fd, buf + got, want - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw sys::SysError("read", shown, errno);
+            if (n == 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        return got;
+    }
+
     std::string upper_, project_;
+    bool hashes_;
     std::vector<Change> out_;
 };
 
 }  // namespace
 
-std::vector<Change> changes(const std::string& upper, const std::string& project) {
-    return Walker(upper, project).run();
+std::vector<Change> changes(const std::string& upper, const std::string& project, Hashes hashes) {
+    return Walker(upper, project, hashes).run();
 }
 
 std::string hash_file(int dirfd, const std::string& path) { return hash_file(dirfd, path, path); }
 
 std::string hash_file(int dirfd, const std::string& path, const std::string& shown) {
+    return hash_file_sized(dirfd, path, -1, shown);
+}
+
+std::string hash_file_sized(int dirfd, const std::string& path, off_t size, const std::string& shown) {
     unique_fd fd(::openat(dirfd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
     if (!fd) throw sys::SysError("open", shown, errno);
     XXH3_state_t* state = XXH3_createState();
@@ -268,12 +367,21 @@ std::string hash_file(int dirfd, const std::string& path, const std::string& sho
                                                                           XXH3_freeState);
     XXH3_128bits_reset(state);
     static thread_local std::vector<char> buf(1 << 17);
+    off_t done = 0;
     for (;;) {
-        const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+        // With the size known, one byte more than is left is asked for: a read that comes back
+        // short once `size` bytes are in is the end, without another read to see it (a file
+        // that grew since the lstat is read on).
+        std::size_t want = buf.size();
+        if (size >= done && static_cast<std::uint64_t>(size - done) < want)
+            want = static_cast<std::size_t>(size - done) + 1;
+        const ssize_t n = ::read(fd.get(), buf.data(), want);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw sys::SysError("read", shown, errno);
         if (n == 0) break;
         XXH3_128bits_update(state, buf.data(), static_cast<std::size_t>(n));
+        done += n;
+        if (size >= 0 && done >= size && static_cast<std::size_t>(n) < want) break;
     }
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state));

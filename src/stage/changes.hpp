@@ -50,12 +50,22 @@ struct Change {
 // xattrs itself, are content, not metadata. A whiteout with no project path behind it is
 // dropped: it can delete nothing. Names beginning with ".agentbox-tmp-" are agentbox's own
 // temporaries (commit.hpp) and never changes.
-std::vector<Change> changes(const std::string& upper, const std::string& project);
+//
+// `hashes`: Change::hash of every staged regular file (what --json, the patch header, the
+// review's log and commit's undo check record). Without it (name-status, counts) a file's
+// content is read only where its kind depends on it -- same type and size on both sides --
+// and then compared, never hashed, and hash stays "" for regular files.
+enum class Hashes { all, none };
+std::vector<Change> changes(const std::string& upper, const std::string& project,
+                            Hashes hashes = Hashes::all);
 
 // XXH3-128 of bytes (a link target), 32 hex digits.
 std::string hash_bytes(std::string_view data);
 // XXH3-128 of a file's content, 32 hex digits; `shown` names it in errors.
 std::string hash_file(int dirfd, const std::string& path);
 std::string hash_file(int dirfd, const std::string& path, const std::string& shown);
+// The same for a file lstat'ed at `size` bytes (-1: unknown), which saves the read that
+// finds the end.
+std::string hash_file_sized(int dirfd, const std::string& path, off_t size, const std::string& shown);
 
 }  // namespace agentbox::stage

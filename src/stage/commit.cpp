@@ -123,6 +123,31 @@ void write_state(const std::string& dir, const std::string& name, const json& j)
     write_authenticated(dir, name, j.dump() + "\n");
 }
 
+// touched.json: {path: ctime_ns} (find_conflicts, remember_own_writes), one entry per path a
+// commit wrote -- tens of thousands for a big commit. Kept in a std::map: an ordered_json
+// object looks every key up linearly, which made reading or writing it quadratic. "{}" when
+// absent; unreadable or not agentbox's: empty too (every ctime then counts, which only adds
+// conflicts).
+std::map<std::string, long long> read_touched(const std::string& dir) {
+    std::map<std::string, long long> out;
+    if (::access((dir + "/touched.json").c_str(), F_OK) != 0) return out;
+    try {
+        const nlohmann::json t = nlohmann::json::parse(read_authenticated(dir, kTouchedFile));
+        if (!t.is_object()) return out;
+        for (auto it = t.begin(); it != t.end(); ++it)
+            out.emplace_hint(out.end(), decode_name(it.key()), it->get<long long>());
+    } catch (const std::exception&) {
+        out.clear();
+    }
+    return out;
+}
+
+void write_touched(const std::string& dir, const std::map<std::string, long long>& touched) {
+    nlohmann::json t = nlohmann::json::object();
+    for (const auto& [path, ctime] : touched) t[encode_name(path)] = ctime;
+    write_authenticated(dir, kTouchedFile, t.dump() + "\n");
+}
+
 // --- the journal ---------------------------------------------------------------------------
 // Commit and undo write the same journal: every operation, before the first is done. Each
 // operation moves entries between three places -- the project, upper/ and the backup slot
@@ -237,6 +262,42 @@ std::map<std::string, int>& held_locks() {
     return held;
 }
 
+// The directory a run of operations in one directory keeps resolving: operations come in
+// tree order, so consecutive ones mostly share a parent, and one openat2 (RESOLVE_BENEATH,
+// no symlinks) serves them all instead of one each. Only the last directory is kept; forget()
+// drops it whenever an operation may have moved a directory (anything but a file's put).
+class DirCache {
+public:
+    explicit DirCache(int root) : root_(root) {}
+    // The directory `rel` beneath the root (fsops::open_dir_beneath); SysError as it throws.
+    // A directory that could not be opened is remembered too (its siblings would fail alike).
+    int get(const std::string& rel, const std::string& shown) {
+        if ((!fd_ && err_ == 0) || rel != rel_) {
+            fd_.reset();
+            err_ = 0;
+            rel_ = rel;
+            try {
+                fd_ = fsops::open_dir_beneath(root_, rel, shown);
+            } catch (const SysError& e) {
+                err_ = e.err();
+                throw;
+            }
+        }
+        if (err_ != 0) throw SysError("openat2", shown, err_);
+        return fd_.get();
+    }
+    void forget() {
+        fd_.reset();
+        err_ = 0;
+    }
+
+private:
+    int root_;
+    std::string rel_;
+    unique_fd fd_;
+    int err_ = 0;
+};
+
 class Engine {
 public:
     Engine(Session& s, const StepHook& hook) : s_(s), hook_(hook) {
@@ -247,6 +308,8 @@ public:
         root_ = s.open_project();
         upper_.reset(::open(s.upper().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!upper_) throw SysError("open", s.upper(), errno);
+        proj_dirs_ = DirCache(root_.get());
+        up_dirs_ = DirCache(upper_.get());
     }
 
     std::string journal_path() const { return s_.dir() + "/journal"; }
@@ -318,6 +381,7 @@ public:
         CommitResult res;
         res.number = j.number;
         int n = 0;
+        DirCache proj(root_.get()), up(upper_.get());
         for (const auto& c : selected) {
             if (!c.refused.empty())
                 throw std::runtime_error("refusing to commit " + util::quote(c.path) + ": " +
@@ -338,17 +402,19 @@ public:
                 o.op = "put";
                 o.hash = c.hash;
             }
-            still_staged(o, c);
+            still_staged(o, c, proj, up);
             if (c.setid) res.stripped.push_back(c.path);
             res.applied.push_back(c.path);
             j.ops.push_back(std::move(o));
         }
         if (j.ops.empty()) return res;
         step("journal");
-        write_state(s_.dir(), kJournalFile, to_json(j));
         // What the command wrote may still be in the page cache: make it durable before the
         // journal says the project may be changed, so a crash cannot leave renamed-in files
-        // without their data.
+        // without their data. The journal is written once, "applying", after it (run): a
+        // crash before that leaves no journal, or its temporary, and nothing changed -- what a
+        // "prepared" journal written first would have said, at the cost of a second copy of
+        // every operation flushed to disk.
         step("sync");
         if (::syncfs(upper_.get()) != 0) throw SysError("syncfs", s_.upper(), errno);
         fresh_ = true;
@@ -390,8 +456,7 @@ public:
             res.restored.clear();
             return res;
         }
-        step("journal");
-        write_state(s_.dir(), kJournalFile, to_json(j));
+        step("journal");  // written "applying" by run(), as a commit's
         fresh_ = true;
         run(j);
         return res;
@@ -410,17 +475,15 @@ private:
     // A change computed before the lock was taken may be stale (another command committed
     // it meanwhile): an operation whose source is gone would record a commit that undo
     // then turns into deletions.
-    void still_staged(const Op& o, const Change& c) {
+    void still_staged(const Op& o, const Change& c, DirCache& proj, DirCache& up) {
         const auto [dir, name] = fsops::split_parent(o.path);
         struct stat st {};
         bool ok = false;
         try {
             if (o.op == "del") {
-                unique_fd p = fsops::open_dir_beneath(root_.get(), dir, o.path);
-                ok = fsops::exists_at(p.get(), name);
+                ok = fsops::exists_at(proj.get(dir, o.path), name);
             } else {
-                unique_fd u = fsops::open_dir_beneath(upper_.get(), dir, o.path);
-                ok = fsops::exists_at(u.get(), name, &st) &&
+                ok = fsops::exists_at(up.get(dir, o.path), name, &st) &&
                      (st.st_mode & S_IFMT) == (c.new_mode & S_IFMT);
             }
         } catch (const SysError&) {
@@ -430,6 +493,9 @@ private:
             throw std::runtime_error(util::quote(o.path) + " is no longer staged as it was when "
                                      "the change set was read (another command committed or "
                                      "changed the session); nothing committed");
+        // A new entry (nothing at its project path when the change set was read) whose staged
+        // side was just stat'ed: the first pass can put it with one rename (apply, put_new).
+        if (o.op == "put" && c.kind == Kind::added) new_puts_[o.n] = st;
     }
 
     std::vector<Conflict> undo_conflicts(const Journal& done, std::vector<Conflict>& hard) {
@@ -676,6 +742,10 @@ private:
     // it, judged from what is on disk.
     void apply(const Journal& j, const Op& o, const std::string& op, int backup) {
         const auto [dir, name] = fsops::split_parent(o.path);
+        if (fresh_ && op == "put" && put_new(o, dir, name)) return;
+        // Whatever follows may move a directory: the cached ones are resolved again.
+        proj_dirs_.forget();
+        up_dirs_.forget();
         const std::string slot = std::to_string(o.n);
         const std::string& shown = o.path;
         const bool undoing = op.starts_with("un");
@@ -762,19 +832,41 @@ private:
         }
     }
 
+    // The first pass's put of a new entry (new_puts_): nothing was at its project path when the
+    // change set was read under the lock, nothing of the operation is done yet (fresh_), and
+    // its staged side was stat'ed then (still_staged). One rename with RENAME_NOREPLACE does
+    // what clear_target and move_at would do: the destination appears as the source goes,
+    // and nothing is replaced. False, having changed at most the staged entry's mode (which
+    // the general path sets again from what it finds), when something has appeared at the
+    // path since, the project is on another filesystem, or the entry is a hard link: the
+    // general path does the operation then.
+    bool put_new(const Op& o, const std::string& dir, const std::string& name) {
+        const auto it = new_puts_.find(o.n);
+        if (it == new_puts_.end()) return false;
+        const struct stat& st = it->second;
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) return false;
+        int p = -1, u = -1;
+        try {
+            p = proj_dirs_.get(dir, o.path);
+            u = up_dirs_.get(dir, o.path);
+        } catch (const SysError&) {
+            return false;  // the general path says why
+        }
+        step("op:cleared");
+        static const mode_t umask = process_umask();
+        const mode_t want = landing_mode(st.st_mode, 0, umask);
+        if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != want &&
+            ::fchmodat(u, name.c_str(), want, 0) != 0)
+            throw SysError("chmod", o.path, errno);
+        if (::renameat2(u, name.c_str(), p, name.c_str(), RENAME_NOREPLACE) == 0) return true;
+        if (errno == EEXIST || errno == EXDEV) return false;
+        throw SysError("rename", o.path, errno);
+    }
+
     // The ctime each path, and each directory above it, has after agentbox wrote it: what
     // agentbox itself did (a commit, an undo, a roll-back) is not a host edit.
     void remember_own_writes(const Journal& j) {
-        const std::string path = s_.dir() + "/" + kTouchedFile;
-        json t = json::object();
-        if (::access(path.c_str(), F_OK) == 0) {
-            try {
-                t = read_state(s_.dir(), kTouchedFile);
-                if (!t.is_object()) t = json::object();
-            } catch (const std::runtime_error&) {
-                t = json::object();
-            }
-        }
+        std::map<std::string, long long> t = read_touched(s_.dir());
         std::set<std::string> paths;
         for (const auto& o : j.ops) {
             std::string p = o.path;
@@ -787,6 +879,7 @@ private:
         std::set<std::string> trees;  // whole trees moved: a copy across filesystems is new
         for (const auto& o : j.ops)
             if (o.op == "del" || o.op == "undel") trees.insert(o.path);
+        DirCache dirs(root_.get());  // paths in tree order: siblings share a parent
         for (const auto& path_ : paths) {
             const auto [dir, name] = fsops::split_parent(path_);
             struct stat st {};
@@ -795,30 +888,31 @@ private:
                     if (::fstat(root_.get(), &st) == 0) t[""] = ctime_ns(st);
                     continue;
                 }
-                unique_fd p = fsops::open_dir_beneath(root_.get(), dir, path_);
-                if (!fsops::exists_at(p.get(), name, &st)) {
-                    t.erase(encode_name(path_));
+                const int p = dirs.get(dir, path_);
+                if (!fsops::exists_at(p, name, &st)) {
+                    t.erase(path_);
                     continue;
                 }
-                t[encode_name(path_)] = ctime_ns(st);
+                t[path_] = ctime_ns(st);
                 if (S_ISDIR(st.st_mode) && trees.count(path_) > 0) {
-                    unique_fd d(::openat(p.get(), name.c_str(),
+                    unique_fd d(::openat(p, name.c_str(),
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
                     if (d) remember_tree(t, d.get(), path_, 0);
                 }
             } catch (const SysError&) {
+                dirs.forget();
             }
         }
-        write_state(s_.dir(), kTouchedFile, t);
+        write_touched(s_.dir(), t);
     }
 
-    void remember_tree(json& t, int dfd, const std::string& rel, int depth) {
+    void remember_tree(std::map<std::string, long long>& t, int dfd, const std::string& rel, int depth) {
         if (depth > 256) return;
         for (const auto& [nm, type] : sys::read_dir(dfd, rel)) {
             struct stat st {};
             if (::fstatat(dfd, nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
             const std::string child = rel + "/" + nm;
-            t[encode_name(child)] = ctime_ns(st);
+            t[child] = ctime_ns(st);
             if (!S_ISDIR(st.st_mode)) continue;
             unique_fd sub(::openat(dfd, nm.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (sub) remember_tree(t, sub.get(), child, depth + 1);
@@ -832,6 +926,10 @@ private:
     // The first pass of a journal this process wrote: nothing of it can be in flight, so the
     // per-operation search for cut-short moves is skipped.
     bool fresh_ = false;
+    // The staged side of each new entry, by operation number (still_staged), for the first
+    // pass; and the directories that pass keeps resolving.
+    std::map<int, struct stat> new_puts_;
+    DirCache proj_dirs_{-1}, up_dirs_{-1};
 };
 
 }  // namespace
@@ -885,17 +983,8 @@ bool copied_up(const std::string& upper, const std::string& path) {
 }  // namespace
 
 std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>& cs) {
-    std::map<std::string, long long> touched;
-    const std::string tpath = s.dir() + "/" + kTouchedFile;
-    if (::access(tpath.c_str(), F_OK) == 0) {
-        try {
-            const json t = read_state(s.dir(), kTouchedFile);
-            for (auto it = t.begin(); it != t.end(); ++it)
-                touched[decode_name(it.key())] = it->get<long long>();
-        } catch (const std::exception&) {
-            // Unreadable: every ctime counts, which only adds conflicts.
-        }
-    }
+    // Unreadable: every ctime counts, which only adds conflicts.
+    const std::map<std::string, long long> touched = read_touched(s.dir());
     unique_fd root = s.open_project();
     const long long since = s.meta().start_ns;
     std::vector<Conflict> out;
@@ -934,11 +1023,12 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
         }
     };
 
+    DirCache dirs(root.get());  // the changes are in tree order: siblings share a parent
     for (const auto& c : cs) {
         const auto [dir, name] = fsops::split_parent(c.path);
-        unique_fd p;
+        int pfd = -1;
         try {
-            p = fsops::open_dir_beneath(root.get(), dir, c.path);
+            pfd = dirs.get(dir, c.path);
         } catch (const SysError& e) {
             // Its parent is new too, or replaces a file (a type change judged on its own).
             if (e.err() == ENOENT || e.err() == ENOTDIR) continue;
@@ -946,13 +1036,13 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
             continue;
         }
         struct stat st {};
-        if (!fsops::exists_at(p.get(), name, &st)) {
+        if (!fsops::exists_at(pfd, name, &st)) {
             // Absent now but copied up from the project: overlayfs marks a copy-up with
             // overlay.origin (the command cannot set it: its own overlay.* xattrs are escaped).
             // With the directory changed on the host too, the host deleted what the command
             // edited; committing would bring it back unasked.
             struct stat pst {};
-            if (c.kind == Kind::added && !S_ISDIR(c.new_mode) && ::fstat(p.get(), &pst) == 0 &&
+            if (c.kind == Kind::added && !S_ISDIR(c.new_mode) && ::fstat(pfd, &pst) == 0 &&
                 newer(dir, pst) && copied_up(s.upper(), c.path))
                 out.push_back({c.path, "was deleted on the host since the session started"});
             continue;
@@ -963,7 +1053,7 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
             if ((st.st_mode & S_IFMT) != (c.old_mode & S_IFMT))
                 out.push_back({c.path, "changed type on the host"});
             else if (c.kind == Kind::deleted || c.kind == Kind::type) {
-                unique_fd sub(::openat(p.get(), name.c_str(),
+                unique_fd sub(::openat(pfd, name.c_str(),
                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
                 found = false;
                 if (sub) scan(sub.get(), c.path, 0);

@@ -226,6 +226,29 @@ Meta read_meta(const std::string& dir) {
     return m;
 }
 
+// The Meta of session directory parent/name as list_sessions() gives it.
+Meta listed_meta(const std::string& parent, const std::string& name) {
+    const std::string dir = parent + "/" + name;
+    Meta m;
+    try {
+        m = read_meta(dir);
+    } catch (const std::exception& e) {
+        // A session whose meta.json cannot be read (a crash during create, a corrupt
+        // file, one agentbox did not write) is still listed, so that it is never silently
+        // forgotten with its upper/; it is never acted on.
+        m = Meta{};
+        m.status = "broken";
+        m.broken = e.what();
+    }
+    // The directory name is the identity; a meta.json claiming another id is not trusted.
+    if (m.id != name) {
+        if (m.broken.empty()) m.broken = "meta.json names another session";
+        m.id = name;
+        m.status = "broken";
+    }
+    return m;
+}
+
 std::string base_name(const std::string& dir) {
     const auto slash = dir.rfind('/');
     return slash == std::string::npos ? dir : dir.substr(slash + 1);
@@ -354,7 +377,6 @@ void Session::remove_unrecorded() const {
 }
 
 Session Session::open(const std::string& id_or_prefix, const std::string& project) {
-    const std::vector<Meta> all = list_sessions();
     const std::string parent = sessions_dir();
     auto opened = [&](const Meta& m) {
         if (m.status == "broken")
@@ -368,6 +390,14 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
         return s;
     };
 
+    // A whole id names one directory: its meta.json is read alone, not every session's (the
+    // commands that pick the newest session list them once, then open it by id).
+    if (looks_like_id(id_or_prefix)) {
+        struct stat st {};
+        if (::lstat((parent + "/" + id_or_prefix).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            return opened(listed_meta(parent, id_or_prefix));
+    }
+    const std::vector<Meta> all = list_sessions();
     if (id_or_prefix.empty()) {
         // list_sessions() is oldest first: the newest of the project is the last match.
         for (auto it = all.rbegin(); it != all.rend(); ++it)
@@ -480,27 +510,7 @@ std::vector<Meta> list_sessions() {
     for (auto& e : sys::read_dir(fd.get(), parent))
         if (looks_like_id(e.name)) names.push_back(std::move(e.name));
 
-    for (const auto& name : names) {
-        const std::string dir = parent + "/" + name;
-        Meta m;
-        try {
-            m = read_meta(dir);
-        } catch (const std::exception& e) {
-            // A session whose meta.json cannot be read (a crash during create, a corrupt
-            // file, one agentbox did not write) is still listed, so that it is never silently
-            // forgotten with its upper/; it is never acted on.
-            m = Meta{};
-            m.status = "broken";
-            m.broken = e.what();
-        }
-        // The directory name is the identity; a meta.json claiming another id is not trusted.
-        if (m.id != name) {
-            if (m.broken.empty()) m.broken = "meta.json names another session";
-            m.id = name;
-            m.status = "broken";
-        }
-        out.push_back(std::move(m));
-    }
+    for (const auto& name : names) out.push_back(listed_meta(parent, name));
     // Ids sort by creation second; start_ns orders sessions created within the same second.
     std::sort(out.begin(), out.end(), [](const Meta& a, const Meta& b) {
         if (a.id.substr(0, 16) != b.id.substr(0, 16)) return a.id < b.id;

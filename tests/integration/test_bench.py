@@ -40,7 +40,8 @@ class Bench(unittest.TestCase):
             out = f.read()
         self.assertIn("kept", out)
         for name, ratio_to in (("startup", "bwrap"), ("diff", "git status"), ("commit", "cp -a"),
-                               ("proxy", "direct"), ("bigproject", "agentbox run, walk read")):
+                               ("proxy", "direct"), ("bigproject", "agentbox run, walk read"),
+                               ("connect", "bwrap --unshare-net")):
             m = re.search(r"<!-- %s -->(.*?)<!-- /%s -->" % (name, name), out, re.S)
             self.assertIsNotNone(m, name)
             section = m.group(1)

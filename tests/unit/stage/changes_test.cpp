@@ -2,6 +2,7 @@
 // (0/0 character devices), opaque directories (user.overlay.opaque), and the metadata the
 // command itself could forge through the overlay (escaped xattrs), which must stay content.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -166,4 +167,67 @@ TEST_CASE("type changes, fifos refused, setuid flagged") {
     CHECK(c.at("pipe").refused == "fifo");
     CHECK(c.at("suid").setid);
     CHECK(c.at("suid").refused.empty());
+}
+
+// Without hashes a file's kind still comes from its content, never its metadata: the same
+// size and the same mtime on both sides, different bytes, is a modification.
+TEST_CASE("diff detects a same-size same-mtime content change without hashing") {
+    Tree t;
+    t.proj("a.txt", "aaaa\n");
+    t.proj("same.txt", "same\n");
+    t.proj("big.bin", std::string(300000, 'x'));
+    t.up("a.txt", "bbbb\n");
+    t.up("same.txt", "same\n");
+    std::string big(300000, 'x');
+    big[250000] = 'y';  // past the first read
+    t.up("big.bin", big);
+    for (const char* f : {"a.txt", "same.txt", "big.bin"}) {
+        struct stat st {};
+        REQUIRE(::stat((t.project + "/" + f).c_str(), &st) == 0);
+        const struct timespec times[2] = {st.st_atim, st.st_mtim};
+        REQUIRE(::utimensat(AT_FDCWD, (t.upper + "/" + f).c_str(), times, 0) == 0);
+    }
+    for (const auto h : {agentbox::stage::Hashes::none, agentbox::stage::Hashes::all}) {
+        std::map<std::string, Change> c;
+        for (auto& x : changes(t.upper, t.project, h)) c[x.path] = x;
+        REQUIRE(c.count("a.txt"));
+        CHECK(c.at("a.txt").kind == Kind::modified);
+        REQUIRE(c.count("big.bin"));
+        CHECK(c.at("big.bin").kind == Kind::modified);
+        CHECK_FALSE(c.count("same.txt"));
+        if (h == agentbox::stage::Hashes::none) {
+            CHECK(c.at("a.txt").hash.empty());
+        } else {
+            // The hash made while comparing is the content's.
+            CHECK(c.at("a.txt").hash == agentbox::stage::hash_bytes("bbbb\n"));
+            CHECK(c.at("big.bin").hash == agentbox::stage::hash_bytes(big));
+        }
+    }
+}
+
+TEST_CASE("hashes of files read to a known size are the content's, at every size around the read") {
+    Tree t;
+    for (const std::size_t n : {0u, 1u, 131071u, 131072u, 131073u, 262144u}) {
+        std::string data(n, 'q');
+        if (n > 0) data[n - 1] = 'z';
+        t.up("f" + std::to_string(n), data);
+    }
+    for (const auto& c : changes(t.upper, t.project)) {
+        const std::size_t n = std::stoul(c.path.substr(1));
+        std::string data(n, 'q');
+        if (n > 0) data[n - 1] = 'z';
+        CHECK(c.hash == agentbox::stage::hash_bytes(data));
+    }
+}
+
+TEST_CASE("an opaque directory among other extended attributes is still opaque") {
+    Tree t;
+    t.proj("d/old", "1");
+    t.up("d/new", "2");
+    const std::string d = t.upper + "/d";
+    REQUIRE(::setxattr(d.c_str(), "user.other", "v", 1, 0) == 0);
+    REQUIRE(::setxattr(d.c_str(), "user.overlay.opaque", "y", 1, 0) == 0);
+    const auto c = t.run();
+    REQUIRE(c.count("d/old"));
+    CHECK(c.at("d/old").kind == Kind::deleted);
 }
