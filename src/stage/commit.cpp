@@ -130,7 +130,7 @@ void write_state(const std::string& dir, const std::string& name, const json& j)
 // conflicts).
 std::map<std::string, long long> read_touched(const std::string& dir) {
     std::map<std::string, long long> out;
-    if (::access((dir + "/touched.json").c_str(), F_OK) != 0) return out;
+    if (::access((dir + "/" + kTouchedFile).c_str(), F_OK) != 0) return out;
     try {
         const nlohmann::json t = nlohmann::json::parse(read_authenticated(dir, kTouchedFile));
         if (!t.is_object()) return out;
