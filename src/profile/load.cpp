@@ -390,7 +390,8 @@ private:
     }
 
     void network(const toml::table& t) {
-        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private"}, "in [network]");
+        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private", "capture"},
+                   "in [network]");
         auto& net = out_.network;
         if (const toml::node* n = t.get("mode"))
             net.mode = choice<NetMode>(*n, "network.mode", {{"none", NetMode::none},
@@ -403,6 +404,8 @@ private:
                                             {{"deny", Unlisted::deny}, {"ask", Unlisted::ask}});
         if (const toml::node* n = t.get("allow_private"))
             net.allow_private = bool_setting(*n, "network.allow_private");
+        if (const toml::node* n = t.get("capture"))
+            net.capture = bool_setting(*n, "network.capture");
         // Allow rules reach nothing without the proxy, and in a file that names the mode itself
         // the two cannot both be meant (merge.cpp switches an inherited "none" to "proxy").
         if (net.mode.set && net.mode.value == NetMode::none && !net.allow.empty())

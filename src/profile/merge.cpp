@@ -54,6 +54,7 @@ void merge_into(Profile& base, const Profile& top) {
     append(base.network.deny, top.network.deny);
     take_if_set(base.network.unlisted, top.network.unlisted);
     take_if_set(base.network.allow_private, top.network.allow_private);
+    take_if_set(base.network.capture, top.network.capture);
 
     append(base.env.pass, top.env.pass);
     append(base.env.deny, top.env.deny);

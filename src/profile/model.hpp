@@ -65,6 +65,10 @@ struct Network {
     std::vector<Entry> deny;
     Setting<Unlisted> unlisted;
     Setting<bool> allow_private;
+    // Connections of tools that ignore the proxy variables (DESIGN.md §6): unset = captured
+    // where this host and backend can; true = required (the run fails where they cannot);
+    // false = off.
+    Setting<bool> capture;
     bool operator==(const Network&) const = default;
 };
 
