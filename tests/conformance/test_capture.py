@@ -197,19 +197,19 @@ print("example.com", lookup("example.com"))
                             % (self.port, self.port)], args=self.allow, env=self.env)
         self.assertRc(res, 0)
         ev = log_events(self.box)
-        resolve = [e for e in ev if e.get("type") == "decision" and e.get("op") == "resolve"]
+        resolve = [e for e in ev if e.get("event") == "decision" and e.get("op") == "resolve"]
         self.assertIn(("allowed.test", "allow"), [(e["target"], e["verdict"]) for e in resolve], ev)
-        conn = [e for e in ev if e.get("type") == "net.connect"]
+        conn = [e for e in ev if e.get("event") == "net.connect"]
         self.assertEqual(len(conn), 1, conn)
         self.assertEqual(conn[0]["host"], "allowed.test")
-        self.assertEqual(conn[0]["port"], str(self.port))
+        self.assertEqual(str(conn[0]["port"]), str(self.port))
         self.assertEqual(conn[0]["verdict"], "allow")
         self.assertEqual(conn[0]["method"], "CONNECT")
         self.assertEqual(conn[0]["captured"], "198.18.0.1:%d" % self.port)
         self.assertEqual(conn[0]["address"], "127.0.0.1")
-        self.assertTrue([e for e in ev if e.get("type") == "net.close" and
+        self.assertTrue([e for e in ev if e.get("event") == "net.close" and
                          e.get("host") == "allowed.test"], ev)
-        denied = [e for e in ev if e.get("type") == "decision" and e.get("op") == "connect"
+        denied = [e for e in ev if e.get("event") == "decision" and e.get("op") == "connect"
                   and e.get("captured")]
         self.assertEqual([(e["target"], e["verdict"], e["rule"]) for e in denied],
                          [("93.184.216.34:%d" % self.port, "deny", 'network.unlisted "deny"')], ev)
@@ -228,7 +228,7 @@ print("example.com", lookup("example.com"))
         self.assertRc(res, 0)
         self.assertNotIn(real, res.out + res.err)
         self.assertEqual([h.get("x-api-key") for h in https.headers], [real], res)
-        conn = [e for e in log_events(self.box) if e.get("type") == "net.connect"]
+        conn = [e for e in log_events(self.box) if e.get("event") == "net.connect"]
         self.assertEqual([c.get("captured") for c in conn], ["198.18.0.1:%d" % https.port])
 
     def test_capture_required_but_unsupported_fails_closed(self):
