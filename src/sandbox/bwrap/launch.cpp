@@ -158,6 +158,7 @@ public:
         spec_.plan.landlock = plan.landlock;
         spec_.plan.net.mode = plan.net.mode;
         spec_.plan.net.proxy_port = plan.net.proxy_port;
+        spec_.plan.net.capture = plan.net.capture;
         spec_.plan.ns.net = plan.ns.net;
         spec_.tty = io.tty;
         // limits.stage_size: the snapshot is watched; what it holds now is the project, not
