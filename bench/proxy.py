@@ -131,6 +131,46 @@ def throwaway_ca(directory):
     return cert, key
 
 
+def captured(args):
+    """Captured (transparent) connections against proxied ones (network.capture, issue 20
+    §5): the same download inside `agentbox run --net proxy`, once through a CONNECT tunnel
+    (`curl -p`) and once by a curl that ignores the proxy variables (`--noproxy '*'`: the
+    sandbox's DNS names a synthetic address, the supervisor hands the connect to the proxy).
+    Paired in interleaved rounds; prints, writes nothing (the proxy section is main()'s)."""
+    srv = Server(args.size)
+    work = tempfile.mkdtemp(prefix="abbench-capture-")
+    proj = os.path.join(work, "proj")
+    os.makedirs(proj)
+    env = dict(os.environ, AGENTBOX_TEST_RESOLVE="%s=127.0.0.1" % NAME)
+    box = [args.agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--net", "proxy",
+           "--allow-host", "%s:%d" % (NAME, srv.port), "--allow-host", "127.0.0.1:%d" % srv.port,
+           "--"]
+    big = "http://%s:%d/big" % (NAME, srv.port)
+    small = "http://%s:%d/small" % (NAME, srv.port)
+    variants = (("proxied (CONNECT)", ["curl", "-p"]), ("captured", ["curl", "--noproxy", "*"]))
+    speed = {n: [] for n, _ in variants}
+    ttfb = {n: [] for n, _ in variants}
+    for _ in range(args.rounds):
+        for name, pre in variants:
+            argv = box + pre + curl_args(big)[1:]
+            p = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=proj)
+            if p.returncode != 0:
+                raise SystemExit("%s failed (%d): %s" % (name, p.returncode, p.stderr))
+            (size, _, total), = parse(p.stdout)
+            if size != args.size:
+                raise SystemExit("%s: got %d bytes, expected %d" % (name, size, args.size))
+            speed[name].append(size / total / 2**20)
+            p = subprocess.run(box + pre + curl_args(small, args.small)[1:], env=env,
+                               capture_output=True, text=True, cwd=proj)
+            ttfb[name] += [t for _, t, _ in parse(p.stdout)]
+    base = statistics.median(speed["proxied (CONNECT)"])
+    for name, _ in variants:
+        m = statistics.median(speed[name])
+        print("%-18s %6.0f MiB/s  %.2fx proxied   first byte %.2f ms median" % (
+            name, m, m / base, statistics.median(ttfb[name]) * 1000))
+    subprocess.run(["rm", "-rf", work])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("agentbox")
@@ -139,8 +179,12 @@ def main():
     ap.add_argument("--small", type=int, default=50, help="small requests per variant and round")
     ap.add_argument("--downloads", type=int, default=500, help="concurrent slow downloads")
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    ap.add_argument("--captured", action="store_true",
+                    help="only compare captured connections with proxied ones (prints)")
     args = ap.parse_args()
     args.agentbox = os.path.realpath(args.agentbox)
+    if args.captured:
+        return captured(args)
     load_start = " ".join(open("/proc/loadavg").read().split()[:3])
 
     work = tempfile.mkdtemp(prefix="abbench-proxy-")

@@ -59,7 +59,10 @@ int run_doctor(const DoctorOptions& o) {
                  "agent\n"
                  "  Java, Gradle, Maven: --env JAVA_TOOL_OPTIONS=\"-Dhttp.proxyHost=127.0.0.1 "
                  "-Dhttp.proxyPort=3128 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=3128\"\n"
-                 "  There is no DNS inside: names are resolved by the proxy.\n";
+                 "  Tools that ignore the variables: with network capture (above), the DNS "
+                 "inside gives allowed names\n"
+                 "  synthetic addresses and their connects go through the proxy; without it "
+                 "they get no network.\n";
     if (!all_required)
         std::cout << "\nagentbox cannot run here until the MISSING features above are fixed.\n";
     return all_required ? 0 : exit_refused;

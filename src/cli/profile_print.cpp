@@ -118,6 +118,7 @@ std::string profile_text(const profile::Profile& p) {
     list(w, "request", p.network.request);
     scalar(w, "unlisted", p.network.unlisted, quoted);
     scalar(w, "allow_private", p.network.allow_private, bool_value);
+    scalar(w, "capture", p.network.capture, bool_value);
 
     w.blank();
     w.line("[env]");
@@ -206,6 +207,7 @@ std::string profile_json(const profile::Profile& p) {
     if (!p.network.request.empty()) net["request"] = entries_json(p.network.request);
     put(net, "unlisted", p.network.unlisted, enum_name);
     put(net, "allow_private", p.network.allow_private, same);
+    put(net, "capture", p.network.capture, same);
 
     json& env = j["env"] = json::object();
     env["pass"] = entries_json(p.env.pass);

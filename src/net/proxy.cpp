@@ -102,6 +102,7 @@ struct Client {
     bool established = false, idled = false;
     std::uint64_t seen = 0;
     Clock::time_point quiet_since;
+    std::optional<Captured> captured;  // a captured connection (proxy.hpp): no request head
 
     void close_all() {
         std::error_code ec;
@@ -175,6 +176,9 @@ struct Proxy::Impl {
     std::map<std::string, std::pair<bool, std::string>> remembered;
     dlp::Rules dlp_rules;       // the run's secrets for net/dlp, when it has any
     bool stopping = false;      // the io thread's only
+    // Captured connections announced by the supervisor, by client port (expect_capture).
+    std::mutex cap_mu;
+    std::map<std::uint16_t, std::pair<Captured, Clock::time_point>> captures;
     std::thread thread;
     std::mutex done_mu;
     std::condition_variable done_cv;
@@ -422,6 +426,14 @@ struct Proxy::Impl {
 
     awaitable<void> refuse(Client& c, int status, const char* reason, const std::string& text,
                            const std::string& rule = {}) {
+        if (c.captured) {
+            // The tool never spoke to a proxy: an HTTP error would be read as the server's.
+            // A reset instead, as from a host that refuses.
+            std::error_code ec;
+            c.sock.set_option(asio::socket_base::linger(true, 0), ec);
+            c.sock.close(ec);
+            co_return;
+        }
         co_await write_all(c.sock, http::error_response(status, reason, text, rule));
     }
 
@@ -468,6 +480,7 @@ struct Proxy::Impl {
                        {"rule", d.rule},
                        {"source", d.source.str()}}};
         if (!approval.empty()) ev.fields.emplace_back("approval", approval);
+        if (c.captured) ev.fields.emplace_back("captured", c.captured->dialled);
         if (verdict != policy::Verdict::allow) {
             ev.fields.emplace_back("reason", why);
             emit(std::move(ev));
@@ -1110,8 +1123,67 @@ struct Proxy::Impl {
         if (t->running > 0) co_await t->done.async_wait(asio::redirect_error(use_awaitable, ec));
     }
 
+    // A captured connection: the CONNECT the client did not send, and no 200 for it. The
+    // same decision, upstream, interception and server-name check as in handle().
+    awaitable<void> handle_captured(ClientPtr cp) {
+        Client& c = *cp;
+        http::Target target;
+        target.tunnel = true;
+        target.host = c.captured->host;
+        target.port = c.captured->port;
+        // An IPv6 literal comes bracketed, as policy writes it.
+        target.authority = target.host + ":" + std::to_string(target.port);
+        target.host_header = target.authority;
+        c.deadline = Clock::now() + opt.connect_timeout;
+        if (!co_await open_upstream(cp, target, "CONNECT")) co_return;
+        c.deadline = Clock::time_point::max();
+        c.established = true;
+        c.quiet_since = Clock::now();
+        const std::string canon = c.up_host;
+        std::string buf;
+        if (intercepts(canon)) {
+            co_await intercepted(cp, canon, target, buf);
+            co_return;
+        }
+        if (!co_await check_server_name(c, canon, target.port, buf)) {
+            close_upstream(c);
+            co_return;
+        }
+        if (!buf.empty()) {
+            co_await write_all(c.up, buf);
+            c.bytes_up += buf.size();
+            std::string().swap(buf);
+        }
+        co_await tunnel(cp);
+    }
+
+    std::optional<Captured> take_capture(const tcp::socket& s) {
+        std::error_code ec;
+        const tcp::endpoint peer = s.remote_endpoint(ec);
+        if (ec) return std::nullopt;
+        const auto a = peer.address();
+        if (!(a.is_v4() ? a.to_v4().is_loopback()
+                        : a.to_v6().is_v4_mapped() &&
+                              asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback()))
+            return std::nullopt;
+        std::lock_guard<std::mutex> lock(cap_mu);
+        const auto now = Clock::now();
+        std::erase_if(captures, [&](const auto& e) {
+            return now - e.second.second > std::chrono::minutes(1);
+        });
+        auto it = captures.find(peer.port());
+        if (it == captures.end()) return std::nullopt;
+        Captured c = std::move(it->second.first);
+        captures.erase(it);
+        return c;
+    }
+
     awaitable<void> handle(ClientPtr cp) {
         Client& c = *cp;
+        if (c.captured) {
+            co_await handle_captured(cp);
+            co_return;
+        }
         std::string buf;
         for (;;) {
             c.deadline = Clock::now() + opt.head_timeout;
@@ -1287,6 +1359,7 @@ struct Proxy::Impl {
                 continue;
             }
             auto c = std::make_shared<Client>(io);
+            c->captured = take_capture(s);
             c->sock = std::move(s);
             asio::co_spawn(io, serve(c), asio::detached);
         }
@@ -1363,6 +1436,11 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
 Proxy::~Proxy() { stop(); }
 
 int Proxy::event_fd() const { return impl_->efd.get(); }
+
+void Proxy::expect_capture(std::uint16_t client_port, Captured c) {
+    std::lock_guard<std::mutex> lock(impl_->cap_mu);
+    impl_->captures[client_port] = {std::move(c), Clock::now()};
+}
 
 std::vector<ProxyEvent> Proxy::take_events() {
     std::uint64_t n;

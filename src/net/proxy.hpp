@@ -56,6 +56,16 @@ struct ProxyOptions {
     std::shared_ptr<Intercept> intercept;
 };
 
+// A connection that a tool inside made to an address, not through the proxy variables, which
+// the supervisor turned into one to the proxy (DESIGN.md §6, capture): it is judged, logged
+// and relayed as a CONNECT to host:port that the client never sent, and answered with no
+// proxy bytes of its own (a refusal resets the connection).
+struct Captured {
+    std::string host;          // the name the synthetic address was given for, or an IP literal
+    std::uint16_t port = 0;
+    std::string dialled;       // the address the tool connected to, for the log
+};
+
 inline constexpr const char* kIdleOverrideEnv = "AGENTBOX_TEST_PROXY_IDLE_MS";
 // A PEM file of CAs the proxy also trusts when it verifies an intercepted host's server:
 // how the tests' loopback HTTPS servers are reached. Builds with AGENTBOX_TEST_RESOLVER only;
@@ -70,6 +80,11 @@ public:
     ~Proxy();  // stop(), join
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;
+
+    // The connection that arrives from 127.0.0.1:`client_port` (or ::ffff:127.0.0.1) is `c`.
+    // Said before that connection is made, from any thread; forgotten when it arrives, or
+    // after a minute when it never does.
+    void expect_capture(std::uint16_t client_port, Captured c);
 
     // Readable (an eventfd) when events are waiting; take them with take_events().
     int event_fd() const;

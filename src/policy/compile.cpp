@@ -140,6 +140,19 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
     plan.layers = profile.layers;
     plan.net = make_net_plan(profile.network);
     plan.ns.net = plan.net.mode != profile::NetMode::host;
+    // Capture is made by the supervisor answering the seccomp filter's notifications.
+    if (plan.net.capture && !host.seccomp_user_notif) {
+        if (plan.net.capture_required)
+            plan.weakenings.push_back(Weakening{
+                "network.capture true", plan.net.capture_src,
+                "seccomp user notification (Linux 5.9+), through which the supervisor makes "
+                "the sandbox's connects"});
+        else
+            plan.notes.push_back("network.capture: off, this host has no seccomp user "
+                                 "notification; tools that ignore the proxy variables cannot "
+                                 "connect");
+        plan.net.capture = plan.net.capture_required = false;
+    }
     if (plan.net.mode == profile::NetMode::host)
         plan.notes.push_back("network.mode \"host\" (" + plan.net.mode_src.str() +
                              "): the sandbox shares the host network, nothing is filtered");

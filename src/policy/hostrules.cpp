@@ -238,6 +238,10 @@ NetPlan make_net_plan(const profile::Network& network) {
     for (const auto& e : network.allow) n.allow.push_back(parse_host_rule(e, "allow"));
     for (const auto& e : network.deny) n.deny.push_back(parse_host_rule(e, "deny"));
     for (const auto& e : network.request) n.requests.push_back(parse_request_rule(e));
+    // On by default in proxy mode: without it a tool that ignores HTTP(S)_PROXY simply fails.
+    n.capture = n.mode == profile::NetMode::proxy && (!network.capture.set || network.capture.value);
+    n.capture_required = n.capture && network.capture.set;
+    if (network.capture.set) n.capture_src = network.capture.src;
     return n;
 }
 

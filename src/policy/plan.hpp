@@ -189,6 +189,12 @@ struct NetPlan {
     // a secret is bound to, and those a request rule names. Sorted, unique.
     std::vector<std::string> intercept;
     std::uint16_t proxy_port = 3128;  // in-sandbox listener on 127.0.0.1 (mode proxy)
+    // Mode proxy: a DNS responder at 127.0.0.1:53 inside and TCP connects captured into the
+    // proxy (DESIGN.md §6), for tools that ignore the proxy variables. `capture_required`:
+    // the profile said network.capture = true, so a backend that cannot is a weakening.
+    bool capture = false;
+    bool capture_required = false;
+    profile::Source capture_src{"<default>", 0, 0};
     // Where mode, unlisted and allow_private were set ("<default>" when no layer set them), so
     // that decide_connect() on a Plan names the same file:line as decide() on the Profile.
     profile::Source mode_src{"<default>", 0, 0};

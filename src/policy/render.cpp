@@ -17,6 +17,12 @@ namespace agentbox::policy {
 
 namespace {
 
+// network.capture as the plan has it: "required" (the profile said true), "on" (the default in
+// proxy mode), "off".
+const char* capture_name(const NetPlan& net) {
+    return !net.capture ? "off" : net.capture_required ? "required" : "on";
+}
+
 using Json = nlohmann::ordered_json;
 
 // A path or word as is when it is plain, quoted (with escapes) when it could confuse a reader
@@ -141,7 +147,8 @@ std::string render_text(const Plan& plan) {
     o << "\nnetwork     " << name_of(net.mode);
     if (net.mode == profile::NetMode::proxy)
         o << " (127.0.0.1:" << net.proxy_port << "), unlisted hosts: " << name_of(net.unlisted)
-          << ", private addresses: " << (net.allow_private ? "allowed" : "denied");
+          << ", private addresses: " << (net.allow_private ? "allowed" : "denied")
+          << ", capture: " << capture_name(net);
     o << "\n";
     for (const auto& r : net.allow)
         o << "  allow " << pad(host_rule_text(r), 30) << "(" << r.src.str() << ")\n";
@@ -257,6 +264,7 @@ std::string render_json(const Plan& plan) {
                     {"deny", host_rules(plan.net.deny)},
                     {"unlisted", name_of(plan.net.unlisted)},
                     {"allow_private", plan.net.allow_private},
+                    {"capture", capture_name(plan.net)},
                     {"proxy_port", plan.net.proxy_port}};
     // Only when there are any: the Plans of profiles without them read as they did.
     if (!plan.net.requests.empty()) {

@@ -490,7 +490,7 @@ private:
     }
 
     void network(const toml::table& t) {
-        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private", "request"},
+        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private", "request", "capture"},
                    "in [network]");
         auto& net = out_.network;
         if (const toml::node* n = t.get("mode"))
@@ -503,6 +503,8 @@ private:
             net.unlisted = choice<Unlisted>(*n, "network.unlisted");
         if (const toml::node* n = t.get("allow_private"))
             net.allow_private = bool_setting(*n, "network.allow_private");
+        if (const toml::node* n = t.get("capture"))
+            net.capture = bool_setting(*n, "network.capture");
         // Allow rules reach nothing without the proxy, and in a file that names the mode itself
         // the two cannot both be meant (merge.cpp switches an inherited "none" to "proxy").
         if (net.mode.set && net.mode.value == NetMode::none && !net.allow.empty())

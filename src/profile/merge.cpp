@@ -55,6 +55,7 @@ void merge_into(Profile& base, const Profile& top) {
     append(base.network.request, top.network.request);
     take_if_set(base.network.unlisted, top.network.unlisted);
     take_if_set(base.network.allow_private, top.network.allow_private);
+    take_if_set(base.network.capture, top.network.capture);
 
     append(base.env.pass, top.env.pass);
     append(base.env.deny, top.env.deny);

@@ -69,6 +69,10 @@ struct Network {
     // canonicalised by the parser. A host named by any of them is intercepted and only the
     // requests one of them allows reach it.
     std::vector<Entry> request;
+    // Connections of tools that ignore the proxy variables (DESIGN.md §6): unset = captured
+    // where this host and backend can; true = required (the run fails where they cannot);
+    // false = off.
+    Setting<bool> capture;
     bool operator==(const Network&) const = default;
 };
 

@@ -96,6 +96,7 @@ std::vector<std::string> make_argv(const policy::Plan& plan, const Inputs& in) {
     add(a, {"--uid", std::to_string(plan.uid), "--gid", std::to_string(plan.gid)});
     if (plan.ns.uts) add(a, {"--hostname", plan.hostname});
     for (const auto& m : plan.mounts) add_mount(a, plan, m, in);
+    if (!in.resolv_conf.empty()) add(a, {"--ro-bind", in.resolv_conf, "/etc/resolv.conf"});
     add(a, {"--chdir", plan.cwd});
     // No --new-session: the command's process calls setsid() itself (linux/command.cpp), after
     // opening its pty when there is one. No --seccomp: init loads the filter as the last step

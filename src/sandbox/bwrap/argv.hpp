@@ -25,6 +25,10 @@ struct Inputs {
     std::string work;
     std::string empty_file;  // an empty file, bound read-only over each denied file
     std::string state_home;  // Plan::state non-empty: the session's home directory
+    // Network capture: the sandbox's resolv.conf (lnx::kResolvConf), bound over
+    // /etc/resolv.conf; "" when the host's is a symlink, which bwrap would follow in its own
+    // root rather than the sandbox's (resolvers then fall back to 127.0.0.1, or not: DESIGN.md §6).
+    std::string resolv_conf;
     int exe_fd = 6;          // agentbox itself (O_PATH), run inside as /proc/self/fd/N
     int sync_fd = 3;         // SOCK_SEQPACKET to the supervisor, as the native backend's
     int report_fd = 4;       // failure records; EOF once the command exec'd

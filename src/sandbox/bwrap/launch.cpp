@@ -22,6 +22,7 @@
 
 #include "sandbox/bwrap/argv.hpp"
 #include "sandbox/bwrap/spec.hpp"
+#include "sandbox/linux/capture.hpp"
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/guards.hpp"
@@ -66,6 +67,21 @@ std::string ensure_empty_file(const StageDirs& stage) {
     if (::lstat(path.c_str(), &st) < 0) throw sys::SysError("stat", path, errno);
     if (!S_ISREG(st.st_mode) || st.st_size != 0)
         throw sys::SysError("create", path + " (exists and is not an empty file)", EEXIST);
+    return path;
+}
+
+// Network capture: the sandbox's resolv.conf, in the session's directory like the empty file.
+// None when the host's /etc/resolv.conf is a symlink (argv.hpp says why).
+std::string ensure_resolv_conf(const StageDirs& stage) {
+    struct stat host {};
+    if (stage.scratch.empty() || (::lstat("/etc/resolv.conf", &host) == 0 && !S_ISREG(host.st_mode)))
+        return {};
+    const std::string path = stage.scratch + "/resolv.conf";
+    sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd) throw sys::SysError("create", path, errno);
+    const std::size_t n = std::strlen(lnx::kResolvConf);
+    if (::write(fd.get(), lnx::kResolvConf, n) != static_cast<ssize_t>(n))
+        throw sys::SysError("write", path, errno);
     return path;
 }
 
@@ -137,6 +153,7 @@ public:
         spec_.plan.landlock = plan.landlock;
         spec_.plan.net.mode = plan.net.mode;
         spec_.plan.net.proxy_port = plan.net.proxy_port;
+        spec_.plan.net.capture = plan.net.capture;
         spec_.plan.ns.net = plan.ns.net;
         spec_.tty = io.tty;
         // limits.stage_size: the snapshot is watched; what it holds now is the project, not
@@ -156,6 +173,7 @@ public:
         }
         in.state_home = stage.home;
         if (has_mask_file(plan)) in.empty_file = empty_file_.path = ensure_empty_file(stage);
+        if (plan.net.capture) in.resolv_conf = ensure_resolv_conf(stage);
         x_.argv_storage = make_argv(plan, in);
         for (auto& a : x_.argv_storage) x_.argv.push_back(a.data());
         x_.argv.push_back(nullptr);

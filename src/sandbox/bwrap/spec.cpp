@@ -93,6 +93,7 @@ std::string encode(const Spec& s) {
     w.num(ll.scope_abstract_unix);
     w.num(static_cast<std::uint64_t>(p.net.mode));
     w.num(p.net.proxy_port);
+    w.num(p.net.capture);  // init makes the DNS responder's socket (capture.hpp)
     w.num(p.ns.net);
     w.str(std::string(s.bpf.begin(), s.bpf.end()));
     w.num(s.notify);
@@ -144,6 +145,7 @@ Spec decode(const std::string& bytes) {
         throw std::invalid_argument("bwrap spec: bad network mode");
     p.net.mode = static_cast<profile::NetMode>(net);
     p.net.proxy_port = static_cast<std::uint16_t>(r.num());
+    p.net.capture = r.num() != 0;
     p.ns.net = r.num() != 0;
     const std::string bpf = r.str();
     s.bpf.assign(bpf.begin(), bpf.end());

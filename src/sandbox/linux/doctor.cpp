@@ -240,6 +240,19 @@ std::vector<Feature> doctor(const policy::HostFacts& facts) {
                        : "127.0.0.1:3128 inside; other connects fail in the empty network "
                          "namespace (no Landlock ABI 4 second layer)";
     out.push_back(proxy);
+    // network.capture (DESIGN.md §6): the supervisor makes every connect() of the sandbox
+    // (seccomp user notification), so it can turn one to an outside address into one to the
+    // proxy; the DNS answers come from a socket in the sandbox's own namespace.
+    Feature capture{"network capture", facts.userns && facts.seccomp_user_notif, "", "", false};
+    capture.detail = capture.ok ? "tools that ignore the proxy variables reach allowed hosts by "
+                                  "name (DNS at 127.0.0.1:53 inside, TCP connects captured into "
+                                  "the proxy)"
+                                : "tools that ignore the proxy variables cannot connect at all; "
+                                  "a profile with network.capture = true is refused";
+    if (!capture.ok)
+        capture.fix = !facts.userns ? "needs user namespaces first (see above)"
+                                    : "seccomp user notification: Linux 5.9+";
+    out.push_back(capture);
     out.push_back(cgroup2_feature(facts));
     out.push_back(cgroup1_feature(facts));
     out.push_back(bwrap_feature());

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "sandbox/linux/capture.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/mounts.hpp"
 #include "sandbox/linux/report.hpp"
@@ -115,6 +116,21 @@ void proxy_listener(const ChildSetup& cs) {
     ::close(s);
 }
 
+// Network capture (capture.hpp): the DNS responder's socket, UDP in the sandbox's network
+// namespace like the proxy listener, made before the command exists. Unbound: port 53 takes
+// CAP_NET_BIND_SERVICE over the namespace, which init under bwrap lacks; the supervisor binds
+// it.
+void dns_socket(const ChildSetup& cs) {
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die_errno(cs, "socket", "DNS responder");
+    if (send_tagged_fd(cs.sync_fd, 'D', s) < 0) die_errno(cs, "sendmsg", "DNS responder");
+    ::close(s);
+}
+
+bool captures(const policy::Plan& plan) {
+    return plan.ns.net && plan.net.mode == profile::NetMode::proxy && plan.net.capture;
+}
+
 void build_sandbox(const ChildSetup& cs) {
     const policy::Plan& plan = *cs.plan;
     StepError e;
@@ -125,11 +141,14 @@ void build_sandbox(const ChildSetup& cs) {
     RootFds fds;
     if (enter_base(fds, e) < 0) die(cs, e);
     if (build_root(plan, *cs.stage, fds, e) < 0) die(cs, e);
+    // After the plan's mounts, so that it lands on the /etc/resolv.conf they put there.
+    if (captures(plan) && mount_resolv_conf(fds.newroot, e) < 0) die(cs, e);
     ::close(fds.newroot);
     ::close(fds.empty_file);
     if (enter_newroot(e) < 0) die(cs, e);
     if (plan.ns.net) loopback_up(cs);
     if (plan.ns.net && plan.net.mode == profile::NetMode::proxy) proxy_listener(cs);
+    if (captures(plan)) dns_socket(cs);
     if (plan.ns.uts && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
         die_errno(cs, "sethostname", plan.hostname.c_str());
     if (::chdir(plan.cwd.c_str()) < 0) die_errno(cs, "chdir", plan.cwd.c_str());
@@ -257,6 +276,7 @@ void bwrap_child_main(const ChildSetup& cs) {
     if (send_tagged_fd(cs.sync_fd, 'I', self) < 0) die_errno(cs, "sendmsg", "init pidfd");
     ::close(self);
     if (cs.plan->ns.net && cs.plan->net.mode == profile::NetMode::proxy) proxy_listener(cs);
+    if (captures(*cs.plan)) dns_socket(cs);
     become_init(cs);
 }
 

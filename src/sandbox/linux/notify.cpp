@@ -203,6 +203,16 @@ bool Notifier::handle() {
         comm = sink_ ? comm_of(req->pid) : std::string();
         refused = gate_->handle(listener_.get(), *req);
         if (refused.err == 0) return true;
+        if (!refused.decision.empty()) {
+            // A captured connect the network rules refused: logged as the proxy logs one.
+            if (sink_) {
+                Event ev{"decision", std::move(refused.decision)};
+                ev.fields.emplace_back("pid", std::to_string(req->pid));
+                ev.fields.emplace_back("comm", comm);
+                sink_(ev);
+            }
+            return true;
+        }
         err = refused.err;
     } else {
         if (action != seccomp::Action::errno_) err = EPERM;

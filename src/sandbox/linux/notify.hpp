@@ -33,6 +33,10 @@ public:
     // Answer one pending notification. Returns false when the listener is finished (every
     // process using the filter has exited), and closes it.
     bool handle();
+    // Captured TCP connects (network mode proxy): see ConnectGate::set_capture.
+    void set_capture(Capture* c) {
+        if (gate_) gate_->set_capture(c);
+    }
 
 private:
     const seccomp::RuleSet& rules_;

@@ -302,6 +302,12 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
                 seccomp_action_available(SECCOMP_RET_ERRNO) &&
                 seccomp_action_available(SECCOMP_RET_KILL_PROCESS);
     f.seccomp_user_notif = f.seccomp && seccomp_action_available(SECCOMP_RET_USER_NOTIF);
+#ifdef AGENTBOX_TEST_RESOLVER
+    // Tests of what a host without it refuses (network.capture = true): it only takes away,
+    // and what it takes away shows in the plan's weakenings and notes.
+    if (const char* v = std::getenv("AGENTBOX_TEST_NO_USER_NOTIF"); v && *v)
+        f.seccomp_user_notif = false;
+#endif
     f.landlock_abi = landlock_abi();
     probe_cgroups(f);
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sandbox/linux/asks.hpp"
+#include "sandbox/linux/capture.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/notify.hpp"
 #include "sandbox/linux/pty.hpp"
@@ -51,6 +52,7 @@ struct Passed {
     std::optional<int> master;    // 'T': the pty master, from the sandbox's own devpts
     std::optional<int> proxy;     // 'P': init's listening socket, 127.0.0.1:PORT inside
     std::optional<int> init;      // 'I': init's pidfd, when init is not our child (bwrap)
+    std::optional<int> dns;       // 'D': init's UDP socket for the DNS responder (capture)
 };
 
 // One message on the sync socket: a tagged descriptor (SCM_RIGHTS) from the command, or init's
@@ -75,9 +77,10 @@ bool read_sync(int fd, Passed& passed, std::optional<Report>& done) {
             std::optional<int>& slot = tag == 'T'   ? passed.master
                                        : tag == 'P' ? passed.proxy
                                        : tag == 'I' ? passed.init
+                                       : tag == 'D' ? passed.dns
                                                     : passed.listener;
             // Only one of each is ever expected; anything else is closed, never used.
-            if (slot || (tag != 'T' && tag != 'L' && tag != 'P' && tag != 'I'))
+            if (slot || (tag != 'T' && tag != 'L' && tag != 'P' && tag != 'I' && tag != 'D'))
                 ::close(received);
             else slot = received;
         }
@@ -175,6 +178,10 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     const EventSink sink = [&in_order](const Event& e) { in_order(e); };
     State st;
     sys::unique_fd timer = make_timer(plan);
+    // Tools that ignore the proxy variables (capture.hpp): its DNS socket arrives from init,
+    // its connects through the notifier, once the proxy runs.
+    std::unique_ptr<Capture> capture;
+    if (plan.net.capture && s.proxy != nullptr) capture = std::make_unique<Capture>(plan.net, sink);
     Notifier notifier(rules, sink, &plan);
     Passed passed;
     bool listener_taken = false;  // the notifier owns passed.listener (and may have closed it)
@@ -223,6 +230,19 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         net::ProxyOptions o = *s.proxy;
         o.ask = true;  // answered here, through `asks`
         proxy = std::make_unique<net::Proxy>(std::move(o), std::move(fd));
+        if (capture) {
+            capture->set_proxy(proxy.get());
+            notifier.set_capture(capture.get());
+        }
+    };
+    auto take_dns = [&] {
+        if (!passed.dns) return;
+        const int fd = *std::exchange(passed.dns, std::nullopt);
+        if (!capture) {
+            ::close(fd);  // not asked for: never served
+            return;
+        }
+        capture->take_dns(fd);
     };
 
     // Landlock's denials are placed by pid namespace: init's, ours to read (native) or sent
@@ -238,7 +258,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     // Until init exits, or says that the command and everything else in the sandbox is gone
     // (init.cpp, finish); in the second case init's own exit is left to the caller.
     while (!st.init_exited && !st.done) {
-        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, ANSWERS, TTY, LANDLOCK, N };
+        enum { PIDFD, REPORT, SYNC, SIG, TIMER, NOTIFY, MASTER, IN, OUT, PROXY, STAGE, ANSWERS, TTY, LANDLOCK, DNS, N };
         struct pollfd p[N];
         for (auto& x : p) x = {-1, 0, 0};
         p[PIDFD] = {s.pidfd, POLLIN, 0};
@@ -255,6 +275,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
         if (proxy) p[ANSWERS] = {asks.answers_fd(), POLLIN, 0};
         if (paused) p[TTY] = {asks.tty_fd(), POLLIN, 0};
         if (landlock) p[LANDLOCK] = {landlock->fd(), POLLIN, 0};
+        if (capture && capture->dns_fd() >= 0) p[DNS] = {capture->dns_fd(), POLLIN, 0};
 
         if (::poll(p, N, -1) < 0) {
             if (errno == EINTR) continue;
@@ -282,12 +303,14 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
             place_landlock();
             try {
                 take_proxy();
+                take_dns();
             } catch (...) {
                 kill_init();
                 throw;
             }
         }
         if (p[LANDLOCK].revents) landlock->handle(sink);
+        if (p[DNS].revents) capture->on_dns();
         if (p[PROXY].revents) deliver();
         if (p[ANSWERS].revents) asks.on_answers(*proxy);
         if (p[TTY].revents && proxy) asks.on_tty(*proxy);
@@ -352,6 +375,8 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io
     in_order.flush();  // no exec after all (it failed, or the sandbox was ended first)
     if (passed.listener && !listener_taken) ::close(*passed.listener);
     if (passed.init) ::close(*passed.init);
+    if (passed.dns) ::close(*passed.dns);
+    if (capture) capture->set_proxy(nullptr);
     if (proxy) {
         // Every process inside is gone, so every client connection is closing: give the proxy
         // a moment to log each net.close, then end it.

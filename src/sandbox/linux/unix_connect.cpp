@@ -8,14 +8,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
+#include "net/proxy.hpp"
+#include "policy/hostrules.hpp"
 #include "sandbox/linux/syscalls.hpp"
 #include "sys/fd.hpp"
 #include "sys/unix_addr.hpp"
@@ -109,6 +115,58 @@ int open_pidfd(std::uint32_t tid) {
     return tgid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)) : -1;
 }
 
+}  // namespace
+
+// A TCP connect's destination, for capture: the address as the log and policy write it (an IP
+// literal, "[v6]" bracketed), its port, and IPv4 (also v4-mapped) in host byte order.
+struct InetTarget {
+    bool valid = false, loopback = false, v6 = false;
+    std::optional<std::uint32_t> v4;
+    std::string literal;
+    std::uint16_t port = 0;
+};
+
+namespace {
+
+InetTarget inet_target(const std::uint8_t* addr, std::size_t len, int domain) {
+    InetTarget t;
+    sa_family_t family = 0;
+    if (len < sizeof family) return t;
+    std::memcpy(&family, addr, sizeof family);
+    char text[INET6_ADDRSTRLEN] = {};
+    if (domain == AF_INET && family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in in {};
+        std::memcpy(&in, addr, sizeof in);
+        t.v4 = ntohl(in.sin_addr.s_addr);
+        t.port = ntohs(in.sin_port);
+    } else if (domain == AF_INET6 && family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 in6 {};
+        std::memcpy(&in6, addr, sizeof in6);
+        t.port = ntohs(in6.sin6_port);
+        t.v6 = true;
+        if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+            std::uint32_t v;
+            std::memcpy(&v, in6.sin6_addr.s6_addr + 12, sizeof v);
+            t.v4 = ntohl(v);
+        } else {
+            t.loopback = IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr);
+            ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
+            t.literal = std::string("[") + text + "]";
+        }
+    } else {
+        return t;  // the kernel's to refuse (EINVAL, EAFNOSUPPORT), as for any connect
+    }
+    if (t.v4) {
+        t.loopback = (*t.v4 >> 24) == 127;
+        const std::uint32_t n = htonl(*t.v4);
+        ::inet_ntop(AF_INET, &n, text, sizeof text);
+        t.literal = text;
+    }
+    // Port 0 is not a connect the kernel makes (ECONNREFUSED): left to it.
+    t.valid = t.port != 0;
+    return t;
+}
+
 // The connect itself, on our copy of the caller's socket: 0 or an errno.
 int connect_as(int sock, const void* addr, socklen_t len) {
     int r;
@@ -146,6 +204,77 @@ void ConnectGate::reap() {
     });
 }
 
+int ConnectGate::capture(int sock, const InetTarget& t, struct sockaddr_storage& to,
+                         socklen_t& to_len, Refusal& r) {
+    // The name the tool meant, when it dialled an address our DNS handed out.
+    std::string host = t.literal;
+    if (t.v4 && net::dns::SyntheticNames::in_range(*t.v4)) {
+        const auto name = capture_->name_of(*t.v4);
+        if (!name) {
+            // In the range, but never handed out: nobody inside was told of it.
+            r.err = ENETUNREACH;
+            r.why = "a synthetic address (198.18.0.0/15) that the sandbox's DNS never gave out";
+            return r.err;
+        }
+        host = *name;
+    }
+    const std::string key = host + ":" + std::to_string(t.port);
+    const policy::Decision d = policy::decide_connect(capture_->net(), key);
+    if (d.verdict == policy::Verdict::deny || capture_->proxy() == nullptr) {
+        // Refused here, before anything connects, as a host that refuses would: the proxy
+        // would decide the same (the same function, the same plan).
+        r.err = ECONNREFUSED;
+        r.decision = {{"op", "connect"},
+                      {"target", key},
+                      {"verdict", "deny"},
+                      {"rule", d.rule},
+                      {"source", d.source.str()},
+                      {"captured", t.literal + ":" + std::to_string(t.port)}};
+        if (capture_->proxy() == nullptr) r.decision[3].second = "the proxy is not running";
+        return r.err;
+    }
+    // The client's port says to the proxy which connection this is, so the socket gets one
+    // now (as connect would give it) if the caller bound none.
+    struct sockaddr_storage local {};
+    socklen_t ll = sizeof local;
+    if (::getsockname(sock, reinterpret_cast<struct sockaddr*>(&local), &ll) < 0) return errno;
+    auto port_of = [&]() -> std::uint16_t {
+        return local.ss_family == AF_INET
+                   ? ntohs(reinterpret_cast<struct sockaddr_in*>(&local)->sin_port)
+                   : ntohs(reinterpret_cast<struct sockaddr_in6*>(&local)->sin6_port);
+    };
+    const std::uint16_t proxy_port = capture_->net().proxy_port;
+    to = {};
+    if (t.v6) {
+        auto* a6 = reinterpret_cast<struct sockaddr_in6*>(&to);
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(proxy_port);
+        // ::ffff:127.0.0.1 — the listener is IPv4; a v6-only socket cannot reach it.
+        a6->sin6_addr.s6_addr[10] = a6->sin6_addr.s6_addr[11] = 0xff;
+        a6->sin6_addr.s6_addr[12] = 127;
+        a6->sin6_addr.s6_addr[15] = 1;
+        to_len = sizeof *a6;
+    } else {
+        auto* a4 = reinterpret_cast<struct sockaddr_in*>(&to);
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(proxy_port);
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to_len = sizeof *a4;
+    }
+    if (port_of() == 0) {
+        struct sockaddr_storage any = to;
+        if (t.v6) reinterpret_cast<struct sockaddr_in6*>(&any)->sin6_port = 0;
+        else reinterpret_cast<struct sockaddr_in*>(&any)->sin_port = 0;
+        if (::bind(sock, reinterpret_cast<struct sockaddr*>(&any), to_len) < 0)
+            return errno == EAFNOSUPPORT || errno == EINVAL ? ENETUNREACH : errno;
+        ll = sizeof local;
+        if (::getsockname(sock, reinterpret_cast<struct sockaddr*>(&local), &ll) < 0) return errno;
+    }
+    capture_->proxy()->expect_capture(
+        port_of(), net::Captured{host, t.port, t.literal + ":" + std::to_string(t.port)});
+    return 0;
+}
+
 ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_notif& req) {
     reap();
     const std::uint64_t id = req.id;
@@ -168,7 +297,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
         // Not ours to inspect (it should always be): refuse rather than connect unchecked.
         const int err = errno;
         answer(listener, id, EACCES);
-        return {EACCES, "", std::string("cannot inspect the caller: ") + std::strerror(err)};
+        return {EACCES, "", std::string("cannot inspect the caller: ") + std::strerror(err), {}};
     }
 
     std::uint8_t addr[kMaxAddr] = {};
@@ -191,9 +320,26 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
     socklen_t dl = sizeof domain;
     if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0) domain = -1;
 
-    // What to connect to: the caller's bytes as they were read, or the checked inode.
+    // What to connect to: the caller's bytes as they were read, the checked inode, or the
+    // proxy listener for a captured connect.
     const void* target = addr;
     socklen_t target_len = static_cast<socklen_t>(len);
+    struct sockaddr_storage proxy_addr {};
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (capture_ && (domain == AF_INET || domain == AF_INET6) &&
+        ::getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM) {
+        const InetTarget t = inet_target(addr, static_cast<std::size_t>(len), domain);
+        if (t.valid && !t.loopback) {
+            Refusal r;
+            const int err = capture(sock.get(), t, proxy_addr, target_len, r);
+            if (err != 0) {
+                answer(listener, id, err);
+                return r;
+            }
+            target = &proxy_addr;
+        }
+    }
     struct sockaddr_un via {};
     sys::unique_fd inode;
     const sys::UnixAddr ua = domain == AF_UNIX
@@ -202,7 +348,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
     if (ua.kind == sys::UnixAddr::abstract && refuse_abstract_) {
         answer(listener, id, EPERM);
         return {EPERM, "@(abstract)",
-                "an abstract socket with the host's network: Landlock's scope would not hold"};
+                "an abstract socket with the host's network: Landlock's scope would not hold", {}};
     }
     if (ua.kind == sys::UnixAddr::pathname) {
         // Only a path needs the caller's root, cwd and mount table; checked again as above.
@@ -213,7 +359,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
         if (!root || !cwd || !mountinfo) {
             const int err = errno;
             answer(listener, id, EACCES);
-            return {EACCES, ua.path, std::string("cannot inspect the caller: ") + std::strerror(err)};
+            return {EACCES, ua.path, std::string("cannot inspect the caller: ") + std::strerror(err), {}};
         }
         // As the kernel resolves it: from the caller's root, or its working directory. A
         // relative path may not climb out of the working directory (openat2 takes one of the
@@ -228,7 +374,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
             const int err = errno;
             if (err == EXDEV) {
                 answer(listener, id, EACCES);
-                return {EACCES, ua.path, "a relative socket path that leaves the working directory"};
+                return {EACCES, ua.path, "a relative socket path that leaves the working directory", {}};
             }
             answer(listener, id, err);
             return {};
@@ -261,7 +407,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
             answer(listener, id, EACCES);
             return {EACCES, ua.path,
                     "a host socket that no write grant names (a grant of a directory does not "
-                    "extend to the sockets in it)"};
+                    "extend to the sockets in it)", {}};
         }
         via.sun_family = AF_UNIX;
         std::snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", inode.get());

@@ -8,10 +8,12 @@
 // mounted nowhere on the host: the sandbox's tmpfs mounts, the staged project's overlay) or
 // when a write grant names the socket file itself; any other is refused with EACCES and
 // logged. Other addresses and families are connected as given, by the same code, so that no
-// check can be raced.
+// check can be raced — except, with a Capture (capture.hpp), a TCP connect to an address
+// outside the sandbox: decided as a CONNECT to it, refused or made to the proxy instead.
 #pragma once
 
 #include <linux/seccomp.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <memory>
@@ -20,8 +22,11 @@
 #include <vector>
 
 #include "policy/plan.hpp"
+#include "sandbox/linux/capture.hpp"
 
 namespace agentbox::sandbox::lnx {
+
+struct InetTarget;
 
 class ConnectGate {
 public:
@@ -35,7 +40,12 @@ public:
         int err = 0;
         std::string socket;
         std::string why;
+        // Instead of the above, a captured connect the plan refused: the fields of its
+        // "decision" event.
+        std::vector<std::pair<std::string, std::string>> decision;
     };
+    // From now on TCP connects out of the sandbox are captured (network mode proxy).
+    void set_capture(Capture* c) { capture_ = c; }
     // Answer one connect notification on `listener`. Returns a refusal to log, if any; every
     // other outcome (the connect's own result) is the caller's result, as if made by the
     // kernel for it.
@@ -48,9 +58,14 @@ private:
         int sock = -1;  // our copy of the caller's socket, shut down to end a waiting connect
     };
     void reap();
+    // A TCP connect to `t`, outside the sandbox: 0 with `to` set to the proxy listener (the
+    // proxy told what it is for), or the errno to answer, `r` saying what to log.
+    int capture(int sock, const InetTarget& t, struct sockaddr_storage& to,
+                socklen_t& to_len, Refusal& r);
 
     std::vector<std::string> named_sources_;  // host paths of write grants (sockets named)
     bool refuse_abstract_ = false;
+    Capture* capture_ = nullptr;
     std::vector<Worker> workers_;
 };
 
