@@ -37,13 +37,14 @@ Json any_value(const Json& v) {
     } else if (v.is_number_float()) {
         a["doubleValue"] = v.get<double>();
     } else if (v.is_array()) {
-        Json values = Json::array();
-        for (const Json& e : v) values.push_back(any_value(e));
-        a["arrayValue"]["values"] = std::move(values);
+        // An empty list is an arrayValue without "values": the mapping omits empty repeated
+        // fields, so that is the one canonical form.
+        a["arrayValue"] = Json::object();
+        for (const Json& e : v) a["arrayValue"]["values"].push_back(any_value(e));
     } else if (v.is_object()) {
-        Json values = Json::array();
-        for (const auto& [k, e] : v.items()) values.push_back(key_value(k, any_value(e)));
-        a["kvlistValue"]["values"] = std::move(values);
+        a["kvlistValue"] = Json::object();
+        for (const auto& [k, e] : v.items())
+            a["kvlistValue"]["values"].push_back(key_value(k, any_value(e)));
     }
     // null: an AnyValue with no value set, which the mapping allows.
     return a;

@@ -281,6 +281,7 @@ CLI::App* register_log(CLI::App& app, LogOptions& o) {
     cmd->add_option("--export", o.export_to,
                     "Send the session's log to an OpenTelemetry collector: --export otlp URL")
         ->expected(2)
+        ->allow_extra_args(false)
         ->type_name("otlp URL")
         ->excludes(follow)
         ->excludes(json);

@@ -178,12 +178,13 @@ OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoi
     return r;
 }
 
-void otlp_flush_pending(Clock::time_point deadline, bool quiet) {
+void otlp_flush_pending(Clock::time_point deadline, bool quiet, const std::string& skip) {
     std::error_code ec;
     std::vector<std::string> dirs;
     for (std::filesystem::directory_iterator it(stage::state_dir() + "/sessions", ec), end;
          !ec && it != end; it.increment(ec)) {
         const std::string dir = it->path().string();
+        if (dir == skip) continue;
         const std::optional<Spool> spool = read_spool(dir);
         if (!spool) continue;
         struct stat st {};
@@ -211,8 +212,14 @@ void otlp_flush_pending(Clock::time_point deadline, bool quiet) {
 
 void otlp_after_run(const std::string& session_dir, const std::string& endpoint, bool quiet) {
     const Clock::time_point deadline = Clock::now() + kOtlpBudget;
-    if (!endpoint.empty()) (void)otlp_export(session_dir, endpoint, deadline);
-    otlp_flush_pending(deadline, quiet);
+    // Its own session once: a collector that just refused it is not asked again at once.
+    if (!endpoint.empty()) {
+        const OtlpResult r = otlp_export(session_dir, endpoint, deadline);
+        if (r.pending > 0 && !quiet)
+            warn("this run's decision log is not exported yet (" + r.error +
+                 "); the next run or log command sends it");
+    }
+    otlp_flush_pending(deadline, quiet, session_dir);
 }
 
 }  // namespace agentbox::cli

@@ -43,7 +43,8 @@ OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoi
 
 // Every session of this user with a pending spool, oldest first, until the deadline; warns
 // (once) when some stay pending.
-void otlp_flush_pending(std::chrono::steady_clock::time_point deadline, bool quiet);
+void otlp_flush_pending(std::chrono::steady_clock::time_point deadline, bool quiet,
+                        const std::string& skip = {});
 
 // The end of `run`: its own session, then the others pending, within kOtlpBudget.
 void otlp_after_run(const std::string& session_dir, const std::string& endpoint, bool quiet);

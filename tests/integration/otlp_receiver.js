@@ -47,7 +47,12 @@ function decode(body, type) {
     const back = Request.toObject(Request.decode(Request.encode(msg).finish()),
       { longs: String, enums: Number, bytes: String });
     const a = JSON.stringify(sorted(json)), b = JSON.stringify(sorted(back));
-    if (a !== b) throw new Error('not the OTLP schema: sent ' + a.slice(0, 2000) + ' decoded ' + b.slice(0, 2000));
+    if (a !== b) {
+      let i = 0;
+      while (i < a.length && a[i] === b[i]) i++;
+      throw new Error('not the OTLP schema: at ' + i + ' sent ...' + a.slice(Math.max(0, i - 300), i + 200) +
+                      ' decoded ...' + b.slice(Math.max(0, i - 300), i + 200));
+    }
   }
   return Request.toObject(msg, { longs: String, enums: Number, bytes: String });
 }

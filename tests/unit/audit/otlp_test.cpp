@@ -39,7 +39,7 @@ TEST_CASE("otlp: RFC 3339 UTC times become nanoseconds since the epoch") {
 TEST_CASE("otlp: one record per event, in order, with every member and the chain as attributes") {
     const Json a = Json::parse(R"({"v":1,"ts":"2026-12-05T15:52:31.123Z","session":"S","seq":0,
         "event":"session.start","argv":["sh","-c","x"],"kernel":{"userns":true,"landlock_abi":4},
-        "key_id":null,"prev":"00","hash":"aa"})");
+        "key_id":null,"empty":[],"prev":"00","hash":"aa"})");
     const Json b = Json::parse(R"({"v":1,"ts":"2026-12-05T15:52:32Z","session":"S","seq":1,
         "event":"decision","op":"connect","verdict":"deny","prev":"aa","hash":"bb"})");
     const Json req = Json::parse(otlp::logs_request({a, b}, {"host1", "alice", "0.9", "S"}));
@@ -66,6 +66,7 @@ TEST_CASE("otlp: one record per event, in order, with every member and the chain
     CHECK(kernel[0] == Json::parse(R"({"key":"userns","value":{"boolValue":true}})"));
     CHECK(kernel[1]["value"]["intValue"] == "4");
     CHECK(attr(recs[0], "agentbox.key_id") == Json::object());  // null: an empty AnyValue
+    CHECK(attr(recs[0], "agentbox.empty") == Json::parse(R"({"arrayValue":{}})"));
 
     CHECK(recs[1]["body"]["stringValue"] == "decision");
     CHECK(recs[1]["severityNumber"] == 13);
