@@ -161,8 +161,7 @@ class OtlpTest(BoxTest):
 
     def test_denials_are_warn_records(self):
         c = Collector(self, self.box.root)
-        res = self.run_exported(c.url, [abtest.probe("syscalls")] if os.path.exists(
-            abtest.probe("syscalls")) else ["true"])
+        res = self.run_exported(c.url, [abtest.probe("syscalls"), "ptrace", "bpf"])
         records = c.records()
         denied = [r for r in records if r["body"] == "syscall.denied"]
         if not denied:
