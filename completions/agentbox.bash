@@ -72,12 +72,12 @@ _agentbox() {
         --target) COMPREPLY=($(compgen -W "macos windows" -- "$cur")); return ;;
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
-        --allow-host | --secret | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd)
+        --allow-host | --secret | --timeout | --memory | --pids | --approver | --summary-fd | --log-fd | --otlp)
             return ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "-p --profile -C --project --ro --rw --hide --net
-                --allow-host --secret --env --timeout --memory --pids --on-exit --approver --log --log-fd
+                --allow-host --secret --env --timeout --memory --pids --on-exit --approver --log --log-fd --otlp
                 --dry-run --json --target --backend --tty --no-tty --die-with-parent --no-die-with-parent --allow-weaker -q --quiet -v
                 --verbose --summary-fd -h --help --" -- "$cur"))
         else
@@ -116,11 +116,11 @@ _agentbox() {
         local sub=""
         for ((i = cmd_index + 1; i < cword; i++)); do
             case ${words[i]} in
-            list | show | check | test) sub=${words[i]}; break ;;
+            list | show | check | test | keygen | sign | verify) sub=${words[i]}; break ;;
             esac
         done
         case $sub in
-        "") COMPREPLY=($(compgen -W "list show check test -C --project -h --help" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "list show check test keygen sign verify -C --project -h --help" -- "$cur")) ;;
         list) COMPREPLY=($(compgen -W "--json --names -h --help" -- "$cur")) ;;
         show)
             if [[ $cur == -* ]]; then
@@ -133,6 +133,21 @@ _agentbox() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "-h --help" -- "$cur"))
             else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi ;;
+        keygen | sign | verify)
+            case $prev in
+            -s | --secret-key | -p | --public-key | --public-key-file)
+                COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            -P | -t | --trusted-comment) return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                case $sub in
+                keygen) COMPREPLY=($(compgen -W "-s --secret-key -p --public-key -f --force -h --help" -- "$cur")) ;;
+                sign) COMPREPLY=($(compgen -W "-s --secret-key -t --trusted-comment -h --help" -- "$cur")) ;;
+                verify) COMPREPLY=($(compgen -W "-P --public-key -p --public-key-file -h --help" -- "$cur")) ;;
+                esac
+            elif [[ $sub != keygen ]]; then
                 COMPREPLY=($(compgen -f -- "$cur"))
             fi ;;
         esac
@@ -196,9 +211,11 @@ _agentbox() {
     log)
         case $prev in
         -C | --project) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --export) COMPREPLY=($(compgen -W "otlp" -- "$cur")); return ;;
+        otlp) [[ ${words[cword - 2]} == --export ]] && return ;;
         esac
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "-C --project --json --follow --verify --no-pager --full -h --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "-C --project --json --follow --verify --export --no-pager --full -h --help" -- "$cur"))
         else
             # A session id, or the path of a log file.
             COMPREPLY=($(compgen -W "$(_agentbox_sessions)" -- "$cur"))

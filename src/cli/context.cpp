@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cli/config.hpp"
 #include "cli/errors.hpp"
 #include "profile/load.hpp"
 #include "sys/error.hpp"
@@ -137,6 +138,9 @@ profile::Context make_context(const std::string& project, const std::string& cwd
     ctx.trust_project_profiles = false;
 #endif
     ctx.search_path = profile::default_search_path(ctx);
+    // Under require_signed_profiles every profile file a command loads is checked against the
+    // trusted keys before it is parsed (agentbox-profile(5), SIGNED PROFILES).
+    ctx.check_signature = signature_check(load_config(ctx));
     return ctx;
 }
 

@@ -16,7 +16,9 @@
 #include "cli/context.hpp"
 #include "cli/diff_cmd.hpp"
 #include "cli/errors.hpp"
+#include "cli/otlp_export.hpp"
 #include "cli/term.hpp"
+#include "net/post.hpp"
 #include "stage/session.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -276,6 +278,13 @@ CLI::App* register_log(CLI::App& app, LogOptions& o) {
                   "Check the hash chain, sequence and signature; exit 1 on any failure")
         ->excludes(follow)
         ->excludes(json);
+    cmd->add_option("--export", o.export_to,
+                    "Send the session's log to an OpenTelemetry collector: --export otlp URL")
+        ->expected(2)
+        ->allow_extra_args(false)
+        ->type_name("otlp URL")
+        ->excludes(follow)
+        ->excludes(json);
     cmd->add_flag("--no-pager", o.no_pager, "Never start a pager");
     cmd->add_flag("--full", o.full,
                   "Print every element of a list (the paths of a commit), not the first few "
@@ -283,8 +292,36 @@ CLI::App* register_log(CLI::App& app, LogOptions& o) {
     return cmd;
 }
 
+// `--export otlp URL`: what the collector has not acknowledged of the session, now; the
+// spool remembers the rest for the next command (cli/otlp_export.hpp).
+static int export_log(const LogOptions& o, const Target& t) {
+    if (o.export_to[0] != "otlp")
+        throw UsageError("--export: unknown format " + util::quote(o.export_to[0]) + " (otlp)");
+    if (t.session.empty())
+        throw UsageError("--export: name a session, not a log file: what was sent is recorded "
+                         "in the session");
+    net::HttpUrl url;
+    if (std::string why = net::parse_http_url(o.export_to[1], url); !why.empty())
+        throw UsageError("--export otlp " + o.export_to[1] + ": " + why);
+    const std::string dir = t.path.substr(0, t.path.rfind('/'));
+    const auto deadline = std::chrono::steady_clock::now() + kOtlpBudget;
+    const OtlpResult r = otlp_export(dir, o.export_to[1], deadline);
+    if (r.pending > 0 || !r.error.empty()) {
+        error("session " + t.session + ": " + std::to_string(r.sent) + " events sent, " +
+              std::to_string(r.pending) + " not yet (" + r.error +
+              "); the next run or log command sends them");
+        return exit_refused;
+    }
+    note("session " + t.session + ": " + std::to_string(r.sent) + " events sent to " +
+         o.export_to[1]);
+    return 0;
+}
+
 int run_log(const LogOptions& o) {
     const Target t = find_log(o);
+    if (!o.export_to.empty()) return export_log(o, t);
+    // Logs a collector has not acknowledged yet go out first, within a bounded time.
+    otlp_flush_pending(std::chrono::steady_clock::now() + kOtlpBudget, /*quiet=*/false);
     if (o.verify) return verify_log(t);
     const bool colour = !o.json && colour_enabled(1);
     const std::size_t list_limit = o.full || o.json ? 0 : kLogListLimit;

@@ -1,4 +1,4 @@
-// `agentbox log [SESSION|FILE] [--json] [--follow] [--verify]` (DESIGN.md §7): read a session's
+// `agentbox log [SESSION|FILE] [--json] [--follow] [--verify] [--export otlp URL]` (DESIGN.md §7): read a session's
 // decision log as text (colour on a terminal), as its raw JSON lines, follow it during a run, or
 // verify its chain and signatures. Exit 0, 1 when the log does not verify or cannot be read,
 // 2 for usage.
@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -22,6 +23,7 @@ struct LogOptions {
     bool verify = false;
     bool no_pager = false;
     bool full = false;  // lists (a commit's paths) in full, not as a count
+    std::vector<std::string> export_to;  // --export otlp URL
 };
 
 CLI::App* register_log(CLI::App& app, LogOptions& opts);

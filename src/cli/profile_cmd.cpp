@@ -8,6 +8,7 @@
 #include "cli/errors.hpp"
 #include "cli/explain.hpp"
 #include "cli/profile_print.hpp"
+#include "cli/profile_sign.hpp"
 #include "cli/term.hpp"
 #include "cli/own_dirs.hpp"
 #include "policy/policy.hpp"
@@ -21,7 +22,7 @@
 namespace agentbox::cli {
 
 CLI::App* register_profile(CLI::App& app, ProfileOptions& o) {
-    auto* cmd = app.add_subcommand("profile", "List, show (resolved, with sources) or check profiles");
+    auto* cmd = app.add_subcommand("profile", "List, show (resolved, with sources), check, test, sign or verify profiles");
     cmd->require_subcommand(1);
     cmd->add_option("-C,--project", o.project,
                     "Project directory (for @project and project-local profiles)");
@@ -43,6 +44,7 @@ CLI::App* register_profile(CLI::App& app, ProfileOptions& o) {
     o.test_cmd->footer("Each [[test]] (op, target, expect) is answered as agentbox explain "
                        "answers it.\nPrints a line per failed test and \"N passed, N failed\"; "
                        "exit status 1 when any failed, 2 for a profile error.");
+    register_profile_signing(*cmd, o);
     return cmd;
 }
 
@@ -190,7 +192,10 @@ int run_profile(const ProfileOptions& o) {
     if (o.show_cmd->parsed()) return show_profile(o, ctx);
     if (o.check_cmd->parsed()) return check_profiles(o, ctx);
     if (o.test_cmd->parsed()) return test_profiles(o, ctx);
-    throw UsageError("profile: expected list, show, check or test");
+    if (o.keygen_cmd->parsed()) return keygen_profile_key(o);
+    if (o.sign_cmd->parsed()) return sign_profiles(o);
+    if (o.verify_cmd->parsed()) return verify_profiles(o, ctx);
+    throw UsageError("profile: expected list, show, check, test, keygen, sign or verify");
 }
 
 }  // namespace agentbox::cli

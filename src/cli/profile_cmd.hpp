@@ -1,4 +1,4 @@
-// `agentbox profile list|show|check|test` (DESIGN.md §2): what profiles exist, one resolved with the
+// `agentbox profile list|show|check|test|keygen|sign|verify` (DESIGN.md §2): what profiles exist, one resolved with the
 // source of every value, and validation of profile files.
 #pragma once
 
@@ -23,6 +23,17 @@ struct ProfileOptions {
     CLI::App* show_cmd = nullptr;
     CLI::App* check_cmd = nullptr;
     CLI::App* test_cmd = nullptr;
+    // keygen / sign / verify (cli/profile_sign.cpp)
+    std::string secret_key;           // keygen, sign: -s SECKEY
+    std::string public_key_file;      // keygen: -p PUBKEY (written); verify: -p PUBKEY (read)
+    std::string public_key;           // verify: -P KEY
+    std::string trusted_comment;      // sign: -t COMMENT
+    bool force = false;               // keygen -f: overwrite
+    std::vector<std::string> sign;    // sign FILE...
+    std::vector<std::string> verify;  // verify FILE...
+    CLI::App* keygen_cmd = nullptr;
+    CLI::App* sign_cmd = nullptr;
+    CLI::App* verify_cmd = nullptr;
 };
 
 CLI::App* register_profile(CLI::App& app, ProfileOptions& opts);

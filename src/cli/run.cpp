@@ -22,6 +22,7 @@
 #include "cli/run_log.hpp"
 #include "cli/run_state.hpp"
 #include "cli/run_secrets.hpp"
+#include "cli/otlp_export.hpp"
 #include "cli/run_summary.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
@@ -79,6 +80,8 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
         ->take_last();  // the last one wins, as with git: wrappers can override a default
     cmd->add_option("--approver", o.approver, "Command that answers approval requests");
     cmd->add_option("--log", o.log_file, "Write a copy of the decision log to FILE");
+    cmd->add_option("--otlp", o.otlp,
+                    "Export the decision log to an OpenTelemetry collector (http://HOST:PORT)");
     cmd->add_option("--log-fd", o.log_fd, "Write a copy of the decision log to file descriptor N")
         ->check(CLI::NonNegativeNumber);
     auto* dry = cmd->add_flag("--dry-run", o.dry_run, "Print the plan and exit");
@@ -190,6 +193,7 @@ int run_run(const RunOptions& o) {
     const std::string cwd = current_dir();
     const std::string project = resolve_project(o.project, cwd, home, /*refuse_broad=*/true);
     profile::Context ctx = make_context(project, cwd, home, env);
+    const std::string otlp = otlp_endpoint(o.otlp, ctx);
 
     const std::vector<std::string> names =
         o.profiles.empty() ? std::vector<std::string>{"default"} : o.profiles;
@@ -269,6 +273,7 @@ int run_run(const RunOptions& o) {
         dirs.work = session->work();
     }
     dirs.scratch = session->dir();
+    otlp_start(session->dir(), otlp);
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
     util::phases::mark("session");
@@ -395,6 +400,7 @@ int run_run(const RunOptions& o) {
     util::phases::mark("review");
     if (session->meta().status == "running") record.ended(out.started);
     record.finish();
+    otlp_after_run(session->dir(), otlp, o.quiet);
     // The sandbox's init reported the end before its own exit, which tears down its namespaces
     // while the review runs (sandbox/backend.hpp, Outcome::reap_later).
     if (out.reap_later > 0) ::waitpid(out.reap_later, nullptr, WNOHANG);

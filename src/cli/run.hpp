@@ -27,6 +27,7 @@ struct RunOptions {
     std::optional<std::string> approver;
     std::optional<std::string> log_file;  // --log FILE: a copy of the decision log
     std::optional<int> log_fd;            // --log-fd N: the same on a descriptor
+    std::optional<std::string> otlp;      // --otlp URL: export the log to a collector
     bool dry_run = false;
     bool json = false;                  // --dry-run output as JSON
     std::string backend = "auto";       // auto | native | bwrap

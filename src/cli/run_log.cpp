@@ -53,6 +53,8 @@ audit::Event session_start_event(const policy::Plan& plan, const policy::HostFac
         p["name"] = l.name;
         p["path"] = l.path;
         p["sha256"] = l.sha256.empty() ? Json(nullptr) : Json(l.sha256);
+        // Who vouched for it: a minisign key id, "builtin", or null when nothing was checked.
+        p["key_id"] = l.key_id.empty() ? Json(nullptr) : Json(l.key_id);
         profiles.push_back(std::move(p));
     }
     ev.set("profiles", std::move(profiles));

@@ -64,16 +64,22 @@ public:
         }
 
         const std::string text = read_profile(where, ref);
+        // Checked before the bytes are parsed, on the bytes that are parsed: every layer of the
+        // chain, so an unsigned base cannot slip in under a signed profile. The built-ins are
+        // part of the agentbox binary and trusted as it is.
+        const bool builtin = is_builtin_path(where.path);
+        std::string key_id = builtin ? "builtin" : "";
+        if (!builtin && ctx_.check_signature) key_id = ctx_.check_signature(where.path, text);
         Profile layer = parse(text, where.path, ctx_);
         const std::string name = !where.by_path()  ? where.name
                                  : layer.name.set ? layer.name.value
                                                   : stem_of(where.path);
         const char* known = builtin_sha256_of(where.path);
-        layer.layers = {Layer{name, where.path, known != nullptr ? known : sha256_hex(text)}};
+        layer.layers = {Layer{name, where.path, known != nullptr ? known : sha256_hex(text),
+                              std::move(key_id)}};
 
         stack_.push_back(Frame{id, shown});
         for (const Entry& e : layer.extends) {
-            const bool builtin = is_builtin_path(where.path);
             // Built-ins live in no directory; a path would depend on the caller's cwd.
             if (builtin && (e.value.find('/') != std::string::npos ||
                             util::ends_with(e.value, ".toml")))

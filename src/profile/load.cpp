@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "profile/config.hpp"
 #include "profile/load.hpp"
 #include "profile/names.hpp"
 #include "profile/placeholders.hpp"
@@ -736,6 +737,51 @@ std::string read_description(std::string_view text, const std::string& origin) {
         throw ProfileError(source_of(n->source(), origin),
                            std::string("description must be a string, not ") + type_phrase(*n));
     return s->get();
+}
+
+
+// config.toml (profile/config.hpp): here because toml++ is compiled only in this file.
+Settings parse_settings(std::string_view text, const std::string& origin) {
+    const toml::table root = parse_toml(text, origin);
+    Settings out;
+    static const std::vector<std::string> known = {"require_signed_profiles", "trusted_keys",
+                                                   "otlp_endpoint"};
+    for (const auto& [key, node] : root) {
+        const std::string k(key.str());
+        const Source where = source_of(key.source(), origin);
+        auto wrong = [&](const char* want) {
+            throw ProfileError(source_of(node.source(), origin),
+                               k + " must be " + want + ", not " + type_phrase(node));
+        };
+        if (k == "require_signed_profiles") {
+            const auto* b = node.as_boolean();
+            if (b == nullptr) wrong("true or false");
+            out.require_signed_profiles = b->get();
+            out.require_signed_profiles_at = where;
+        } else if (k == "trusted_keys") {
+            const auto* a = node.as_array();
+            if (a == nullptr) wrong("an array of minisign public keys");
+            for (const toml::node& e : *a) {
+                const auto* s = e.as_string();
+                if (s == nullptr)
+                    throw ProfileError(source_of(e.source(), origin),
+                                       std::string("trusted_keys entries must be strings, not ") +
+                                           type_phrase(e));
+                out.trusted_keys.push_back(Entry{s->get(), s->get(), source_of(e.source(), origin)});
+            }
+        } else if (k == "otlp_endpoint") {
+            const auto* s = node.as_string();
+            if (s == nullptr) wrong("a URL string");
+            out.otlp_endpoint = s->get();
+            out.otlp_endpoint_at = source_of(node.source(), origin);
+        } else {
+            std::string message = "unknown key " + util::quote(k);
+            const std::string near = util::nearest(k, known);
+            if (!near.empty()) message += "; did you mean \"" + near + "\"?";
+            throw ProfileError(where, message);
+        }
+    }
+    return out;
 }
 
 }  // namespace agentbox::profile

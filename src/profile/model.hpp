@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agentbox::profile {
@@ -133,6 +135,10 @@ struct Layer {
     std::string name;    // profile name
     std::string path;    // file path or "<builtin:NAME>"
     std::string sha256;  // hex digest of the file's bytes; empty when unknown
+    // Who vouched for the bytes (signed profiles, agentbox-profile(5)): the minisign key id
+    // whose signature verified, "builtin" for a profile embedded in agentbox, "" when no
+    // signature was checked.
+    std::string key_id{};
     bool operator==(const Layer&) const = default;
 };
 
@@ -164,6 +170,11 @@ struct Context {
     std::vector<std::string> search_path;
     // Project-local profile directory (./.agentbox/profiles): only used when trusted.
     bool trust_project_profiles = false;
+    // Signed profiles: when set, called with every profile file of a chain and the exact bytes
+    // that will be parsed (never for a built-in); returns the key id that vouched for them, or
+    // throws ProfileError naming the file and the reason. The cryptography lives in audit/,
+    // which profile/ may not include; cli fills this from the system configuration.
+    std::function<std::string(const std::string& path, std::string_view text)> check_signature;
 };
 
 }  // namespace agentbox::profile
