@@ -23,6 +23,7 @@ namespace {
 
 constexpr std::size_t kMaxValue = 64 * 1024;
 constexpr std::size_t kMinRandom = 24;
+constexpr std::size_t kMinValue = 8;
 constexpr std::string_view kAlnum =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -163,6 +164,14 @@ std::vector<SecretValue> resolve_secrets(const std::map<std::string, profile::Se
         if (v.real.find_first_of("\r\n") != std::string::npos || v.real.find('\0') != std::string::npos)
             throw std::runtime_error("secret " + name + " (" + s.src.str() + "): " + where +
                                      " gives a value with a line break or NUL: not one header value");
+        // Every occurrence of a real value in what the sandbox is given (its environment) is
+        // masked, and every request is searched for it: a value of a few bytes occurs in
+        // ordinary text ("x" in "/run/agentbox"), which it would mangle, and is no credential.
+        if (v.real.size() < kMinValue)
+            throw std::runtime_error("secret " + name + " (" + s.src.str() + "): " + where +
+                                     " gives a value of " + std::to_string(v.real.size()) +
+                                     " byte(s); a secret must be at least " +
+                                     std::to_string(kMinValue) + " bytes");
         v.stand_in = random_stand_in(v.real);
         out.push_back(std::move(v));
     }

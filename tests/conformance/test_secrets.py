@@ -268,6 +268,15 @@ CMD_KEY = { hosts = ["api.test"], command = ["cat", "%s"] }
         self.assertRc(res, 125)
         self.assertIn("ANTHROPIC_API_KEY", res.err)
 
+    def test_short_secret_value_refused_before_it_can_mangle_the_sandbox(self):
+        # A one-byte value ("x") used to be masked wherever it occurred in the sandbox's
+        # environment, turning SSL_CERT_FILE=/run/agentbox/... into a path that does not exist.
+        env = dict(self.env, ANTHROPIC_API_KEY="x")
+        res = self.box.run(["true"], args=self.args, env=env)
+        self.assertRc(res, 125)
+        self.assertIn("at least 8 bytes", res.err)
+        self.assertEqual([], self.box.sessions())
+
 
 if __name__ == "__main__":
     abtest.main()
