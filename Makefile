@@ -64,7 +64,7 @@ release: deps
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_FUZZ=ON \
 	  -DAGENTBOX_WERROR=OFF $(CMAKE_FLAGS)
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile fuzz_net fuzz_sys
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile fuzz_net fuzz_net_dns fuzz_sys fuzz_audit
 	./tests/fuzz/run.sh build-fuzz $${FUZZ_SECONDS:-60}
 
 example: build
