@@ -746,7 +746,9 @@ Settings parse_settings(std::string_view text, const std::string& origin) {
     Settings out;
     static const std::vector<std::string> known = {"require_signed_profiles", "trusted_keys",
                                                    "otlp_endpoint"};
-    for (const auto& [key, node] : root) {
+    for (const auto& [key, value] : root) {
+        // A named reference: clang does not let a lambda capture a structured binding.
+        const toml::node& node = value;
         const std::string k(key.str());
         const Source where = source_of(key.source(), origin);
         auto wrong = [&](const char* want) {
