@@ -1141,6 +1141,15 @@ struct Proxy::Impl {
         c.quiet_since = Clock::now();
         const std::string canon = c.up_host;
         std::string buf;
+        co_await open_tunnel(cp, canon, target, buf);
+    }
+
+    // An established tunnel to `canon` (CONNECT, or a captured connection): intercepted when
+    // its host is, else the ClientHello's name checked and the bytes relayed as they are.
+    // `buf`: what the client sent after its request head.
+    awaitable<void> open_tunnel(ClientPtr cp, const std::string& canon, const http::Target& target,
+                                std::string& buf) {
+        Client& c = *cp;
         if (intercepts(canon)) {
             co_await intercepted(cp, canon, target, buf);
             co_return;
@@ -1252,20 +1261,7 @@ struct Proxy::Impl {
 
             if (target.tunnel) {
                 co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
-                if (intercepts(canon)) {
-                    co_await intercepted(cp, canon, target, buf);
-                    co_return;
-                }
-                if (!co_await check_server_name(c, canon, target.port, buf)) {
-                    close_upstream(c);
-                    co_return;
-                }
-                if (!buf.empty()) {
-                    co_await write_all(c.up, buf);
-                    c.bytes_up += buf.size();
-                    std::string().swap(buf);
-                }
-                co_await tunnel(cp);
+                co_await open_tunnel(cp, canon, target, buf);
                 co_return;
             }
 
