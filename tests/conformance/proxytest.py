@@ -98,9 +98,10 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         pass  # malformed bodies are sent on purpose; the tests check what arrived
 
 
-def http_server(tc, body=b"hello from the loopback server", tls_context=None):
-    """A threaded HTTP/1.1 server on 127.0.0.1; returns it (port in .port, hits in .hits)."""
-    srv = _Server(("127.0.0.1", 0), _Handler)
+def http_server(tc, body=b"hello from the loopback server", tls_context=None, handler=None):
+    """A threaded HTTP/1.1 server on 127.0.0.1; returns it (port in .port, hits in .hits).
+    HANDLER: a _Handler subclass that records more."""
+    srv = _Server(("127.0.0.1", 0), handler or _Handler)
     srv.hits, srv.body = [], body
     if tls_context is not None:
         srv.socket = tls_context.wrap_socket(srv.socket, server_side=True)
@@ -124,11 +125,11 @@ def throwaway_cert(tc, directory, names):
     return cert, key
 
 
-def tls_server(tc, directory, names, body=b"hello over TLS"):
+def tls_server(tc, directory, names, body=b"hello over TLS", handler=None):
     cert, key = throwaway_cert(tc, directory, names)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    srv = http_server(tc, body, tls_context=ctx)
+    srv = http_server(tc, body, tls_context=ctx, handler=handler)
     srv.cert = cert
     return srv
 

@@ -16,7 +16,6 @@ import json
 import os
 import secrets as pysecrets
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -71,19 +70,10 @@ class _Sink(proxytest._Handler):
 
 
 def server(tc, names=None, directory=None):
-    import ssl
-    srv = proxytest._Server(("127.0.0.1", 0), _Sink)
-    srv.hits, srv.seen, srv.body = [], [], b"hello"
-    if names:
-        cert, key = proxytest.throwaway_cert(tc, directory, names)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-        srv.cert = cert
-    srv.port = srv.server_address[1]
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    tc.addCleanup(srv.server_close)
-    tc.addCleanup(srv.shutdown)
+    """An HTTP server (or HTTPS with a throwaway CA for NAMES) that records every byte."""
+    srv = (proxytest.tls_server(tc, directory, names, b"hello", handler=_Sink) if names
+           else proxytest.http_server(tc, b"hello", handler=_Sink))
+    srv.seen = []
     return srv
 
 
