@@ -231,13 +231,13 @@ class OtlpTest(BoxTest):
         self.assertTrue(self.log_lines()[-1]["seq"] in
                         [r["attributes"]["agentbox.seq"] for r in c.records()])
 
-    def test_agentbox_killed_mid_export_next_command_resends(self):
-        c = Collector(self, self.box.root)
+    def kill_mid_export(self, c):
+        """Runs `true` exporting to collector C (made to hang) and kills agentbox inside the
+        export, which starts right after session.end is written."""
         c.set(delay_ms=20000)
         p = subprocess.Popen(self.box.argv(["true"], args=["--otlp", c.url]),
                              env=self.box.env(), cwd=self.box.project, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # The export starts right after session.end is written: kill agentbox inside it.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             s = self.box.sessions()
@@ -249,6 +249,10 @@ class OtlpTest(BoxTest):
         self.assertIsNone(p.poll(), "agentbox was no longer exporting")
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
+
+    def test_agentbox_killed_mid_export_next_command_resends(self):
+        c = Collector(self, self.box.root)
+        self.kill_mid_export(c)
         with open(os.path.join(self.box.sessions()[-1], "otlp.json")) as f:
             self.assertEqual(json.load(f)["acked_seq"], -1)
         c.stop()
@@ -263,20 +267,7 @@ class OtlpTest(BoxTest):
     def test_killed_then_next_run_resends_to_the_same_collector(self):
         port = free_port()
         c = Collector(self, self.box.root, port)
-        c.set(delay_ms=20000)
-        p = subprocess.Popen(self.box.argv(["true"], args=["--otlp", c.url]),
-                             env=self.box.env(), cwd=self.box.project, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            s = self.box.sessions()
-            if s and os.path.exists(os.path.join(s[-1], "log.jsonl")) and \
-                    any(line["event"] == "session.end" for line in self.log_lines(s[-1])):
-                break
-            time.sleep(0.02)
-        time.sleep(0.3)
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
+        self.kill_mid_export(c)
         first = self.box.sessions()[-1]
         c.set()
         # Any run resends the pending session, to the collector its spool names.
