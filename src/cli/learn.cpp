@@ -152,7 +152,7 @@ profile::Learned Learner::result(const policy::Plan& plan, const std::string& ho
     }
     std::set<std::string> hosts;
     {
-        std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+        std::lock_guard<std::mutex> lock(mu_);
         hosts = hosts_;
     }
     for (std::string h : hosts) {

@@ -60,7 +60,7 @@ private:
         std::set<std::string> comms;
     };
     std::map<std::string, Use> reads_, execs_;
-    std::mutex mu_;  // hosts_ is written on approver threads
+    mutable std::mutex mu_;  // hosts_ is written on approver threads
     std::set<std::string> hosts_;
     bool base_restricts_exec_ = false;
     policy::Plan plan_;
