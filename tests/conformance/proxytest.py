@@ -7,6 +7,7 @@ what reached it, so a test can prove that a refused request never arrived.
 """
 
 import http.server
+import json
 import os
 import socket
 import socketserver
@@ -239,6 +240,12 @@ def proxy_args(*allow, allow_private=False):
     for a in allow:
         args += ["--allow-host", a]
     return args
+
+
+def log_events(box):
+    """The events of the box's newest session, in order."""
+    with open(os.path.join(box.sessions()[-1], "log.jsonl")) as f:
+        return [json.loads(l) for l in f if l.strip()]
 
 
 def tmpdir(tc):

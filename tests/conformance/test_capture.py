@@ -9,7 +9,6 @@ query ever leaving the sandbox. Loopback servers started by the test stand in fo
 what arrived, and from the log what was decided.
 """
 
-import json
 import os
 import socket
 import sys
@@ -18,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
 from abtest import BoxTest  # noqa: E402
 import proxytest  # noqa: E402
+from proxytest import log_events  # noqa: E402
 from proxytest import inside_script, proxy_args, resolve_env  # noqa: E402
 
 # A resolver of its own, as a static Go binary has: it reads resolv.conf, asks the nameserver
@@ -72,11 +72,6 @@ def get(addr, port, host, blocking=True):
         out += b
     return out
 '''
-
-
-def log_events(box):
-    with open(os.path.join(box.sessions()[-1], "log.jsonl")) as f:
-        return [json.loads(l) for l in f if l.strip()]
 
 
 class Capture(BoxTest):

@@ -151,16 +151,9 @@ print(r.status)
 
     def test_pipelined_second_request_judged(self):
         cmd = inside_script(self.box, "pipeline.py", r'''
-s = socket.create_connection(PROXY, timeout=20)
 u = "http://api.test:%d"
-s.sendall(("GET %%s/ok HTTP/1.1\r\nHost: api.test\r\n\r\n"
+out = raw(("GET %%s/ok HTTP/1.1\r\nHost: api.test\r\n\r\n"
            "DELETE %%s/gone HTTP/1.1\r\nHost: api.test\r\n\r\n" %% (u, u)).encode())
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
 import re
 print(" ".join(s.decode() for s in re.findall(rb"HTTP/1\.1 (\d\d\d) ", out)))
 ''' % self.http.port)

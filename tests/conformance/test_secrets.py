@@ -9,7 +9,6 @@ record every header, so each test checks from the host side what arrived where. 
 named after the attack, or the client shape, it tries.
 """
 
-import json
 import os
 import secrets as pysecrets
 import sys
@@ -18,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
 from abtest import BoxTest  # noqa: E402
 import proxytest  # noqa: E402
+from proxytest import log_events  # noqa: E402
 from proxytest import inside_script, proxy_args, resolve_env  # noqa: E402
 
 NAMES = {"api.test": "127.0.0.1", "git.test": "127.0.0.1", "evil.test": "127.0.0.1"}
@@ -35,11 +35,6 @@ def server(tc, names=None, directory=None):
            else proxytest.http_server(tc, b"hello", handler=_Recording))
     srv.headers = []
     return srv
-
-
-def log_events(box):
-    with open(os.path.join(box.sessions()[-1], "log.jsonl")) as f:
-        return [json.loads(l) for l in f if l.strip()]
 
 
 class Secrets(BoxTest):
