@@ -43,6 +43,8 @@ THIRD_PARTY = {
     "archive_entry.h": ("libarchive", {"stage"}),
     "git2.h": ("libgit2", {"stage"}),
     "git2/": ("libgit2", {"stage"}),
+    # TLS interception only (net/intercept.cpp, through net/openssl_lazy.hpp)
+    "openssl/": ("OpenSSL", {"net"}),
     "asio.hpp": ("asio", {"net"}),
     "asio/": ("asio", {"net"}),
     # a data format, not a system library (design note 1): the modules that link it

@@ -14,6 +14,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+// After the OpenSSL headers: every OpenSSL function below is loaded on first use.
+#include "net/openssl_lazy.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "stage/lazylib.hpp"
+#include "sys/lazylib.hpp"
 #include "stage/patch.hpp"
 #include "stage/tree_read.hpp"
 #include "sys/error.hpp"
@@ -22,8 +22,8 @@
 namespace agentbox::stage {
 
 namespace {
-LazyLib& libarchive() {
-    static LazyLib lib(AGENTBOX_LIBARCHIVE_SONAME);
+sys::LazyLib& libarchive() {
+    static sys::LazyLib lib(AGENTBOX_LIBARCHIVE_SONAME);
     return lib;
 }
 }  // namespace

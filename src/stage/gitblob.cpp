@@ -10,15 +10,15 @@
 #include <stdexcept>
 #include <vector>
 
-#include "stage/lazylib.hpp"
+#include "sys/lazylib.hpp"
 #include "sys/error.hpp"
 
 namespace agentbox::stage::detail {
 
 namespace {
 
-LazyLib& zlib() {
-    static LazyLib lib(AGENTBOX_ZLIB_SONAME);
+sys::LazyLib& zlib() {
+    static sys::LazyLib lib(AGENTBOX_ZLIB_SONAME);
     return lib;
 }
 

@@ -2,7 +2,7 @@
 // both sides ("index <sha1>..<sha1>") and the new and old content as `GIT binary patch`
 // literals (zlib deflate, then git's base85 in lines of at most 52 bytes). Both are computed
 // from a file descriptor a block at a time, so memory stays bounded whatever the file's size.
-// Internal to the stage module; zlib is loaded on first use (stage/lazylib.hpp), as libgit2.
+// Internal to the stage module; zlib is loaded on first use (sys/lazylib.hpp), as libgit2.
 #pragma once
 
 #include <cstdint>

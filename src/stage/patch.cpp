@@ -17,7 +17,7 @@
 #include <stdexcept>
 
 #include "stage/gitblob.hpp"
-#include "stage/lazylib.hpp"
+#include "sys/lazylib.hpp"
 #include "stage/tree_read.hpp"
 #include "sys/error.hpp"
 #include "util/escape.hpp"
@@ -27,8 +27,8 @@
 namespace agentbox::stage {
 
 namespace {
-LazyLib& git2() {
-    static LazyLib lib(AGENTBOX_LIBGIT2_SONAME);
+sys::LazyLib& git2() {
+    static sys::LazyLib lib(AGENTBOX_LIBGIT2_SONAME);
     return lib;
 }
 }  // namespace

@@ -1,14 +1,17 @@
-// A shared library loaded on first use. libgit2 and libarchive (with libxml2, ICU, krb5,
-// mbedtls... behind them) cost about 3 ms of relocation at every start of agentbox; only
-// `diff`, `export` and the review need them, so `run` must not pay for them.
+// A shared library loaded on first use. Linked, a library costs every start of agentbox its
+// loading and relocation, whether the run uses it or not: libgit2 and libarchive (with
+// libxml2, ICU, krb5, mbedtls... behind them) ~3 ms, needed only by `diff`, `export` and the
+// review; OpenSSL ~140 page faults, needed only when a run intercepts TLS (net/intercept.cpp).
 //
 // Calls go through AGENTBOX_LAZY(lib, function): the function's own declaration (from the
-// library's header) gives the type, the symbol is resolved once per call site.
+// library's header) gives the type, the symbol is resolved once per call site. The library
+// is opened by the first call; when it cannot be, that call throws, so a run that never
+// needs the library never fails for want of it.
 #pragma once
 
 #include <string>
 
-namespace agentbox::stage {
+namespace agentbox::sys {
 
 class LazyLib {
 public:
@@ -21,7 +24,7 @@ private:
     void* handle_ = nullptr;
 };
 
-}  // namespace agentbox::stage
+}  // namespace agentbox::sys
 
 #define AGENTBOX_LAZY(lib, fn)                                                              \
     ([]() {                                                                                 \

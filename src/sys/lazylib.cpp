@@ -1,11 +1,11 @@
-#include "stage/lazylib.hpp"
+#include "sys/lazylib.hpp"
 
 #include <dlfcn.h>
 
 #include <mutex>
 #include <stdexcept>
 
-namespace agentbox::stage {
+namespace agentbox::sys {
 
 void* LazyLib::sym(const char* symbol) {
     static std::mutex mu;
@@ -28,4 +28,4 @@ void* LazyLib::sym(const char* symbol) {
     return p;
 }
 
-}  // namespace agentbox::stage
+}  // namespace agentbox::sys
