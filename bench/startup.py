@@ -172,7 +172,9 @@ PHASES = [
     ("main", "fork, exec, dynamic loading, static init"),
     ("parsed", "CLI parse"),
     ("profile", "project, context, profile load and layers"),
-    ("plan", "host probe (cached), plan compile, backend check"),
+    ("probe", "secrets and the run's CA (when it has any), host probe (cached)"),
+    ("compile", "plan compile (profile -> Plan: paths, mounts, rules, the deny-glob walk)"),
+    ("plan", "staging choice, backend check"),
     ("session", "session directories, run lock"),
     ("started", "launch: proxy options, cgroups, channels, clone of the sandbox"),
     ("filter", "seccomp rule set, cached BPF (the sandbox is built meanwhile)"),
@@ -221,11 +223,17 @@ def phases(args, binaries, env, work):
             runs[k].append(phase_run(binaries[k], env))
 
     def deltas(samples):
-        """-> {point: median ms since the point before}, for points every run has."""
+        """-> {point: median ms since the run's point before it}. A binary without some marks
+        (older, or built before a point was added) gets their time in its next point's row."""
         out = {}
-        for i, (pt, _) in enumerate(PHASES):
-            prev = PHASES[i - 1][0] if i else None
-            d = [r[pt] - (r[prev] if prev else 0.0) for r in samples if pt in r and (not prev or prev in r)]
+        order = [pt for pt, _ in PHASES]
+        for i, pt in enumerate(order):
+            d = []
+            for r in samples:
+                if pt not in r:
+                    continue
+                prev = next((p for p in reversed(order[:i]) if p in r), None)
+                d.append(r[pt] - (r[prev] if prev else 0.0))
             if d:
                 out[pt] = statistics.median(d)
         return out

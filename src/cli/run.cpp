@@ -222,12 +222,14 @@ int run_run(const RunOptions& o) {
     // inside a sandbox); doctor always probes afresh.
     const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
     inv.backend = sandbox::choose_backend(o.backend, facts);
+    util::phases::mark("probe");
     policy::Plan plan;
     try {
         plan = policy::compile(prof, inv, facts);
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("run: ") + e.what());
     }
+    util::phases::mark("compile");
     plan.allow_weaker = o.allow_weaker;
     bwrap_staging(plan, facts);
     if (o.learner) {
