@@ -804,6 +804,17 @@ struct Proxy::Impl {
         }
     }
 
+    // tls_handshake with its failure in `error` instead of thrown: two of them run side by
+    // side, and one's failure must not cancel the other halfway.
+    static awaitable<void> handshake_noexcept(TlsConn& t, tcp::socket& s, std::string& error) {
+        try {
+            co_await tls_handshake(t, s);
+        } catch (const std::exception& e) {
+            error = e.what();
+            if (error.empty()) error = "TLS handshake failed";
+        }
+    }
+
     // Appends what there is (up to a chunk); 0 at the end of the stream.
     static awaitable<std::size_t> tls_read(TlsConn& t, tcp::socket& s, std::string& buf) {
         for (;;) {
@@ -961,11 +972,20 @@ struct Proxy::Impl {
         }
         Authority& ca = *opt.intercept->ca;
         std::unique_ptr<TlsConn> down = TlsConn::accept(ca, host, c.sock.native_handle());
-        c.deadline = Clock::now() + opt.head_timeout;
-        try {
-            co_await tls_handshake(*down, c.sock);
-        } catch (const std::exception& e) {
-            emit(ProxyEvent{"net.error", {{"reason", std::string("TLS from the client: ") + e.what()},
+        std::unique_ptr<TlsConn> up = TlsConn::connect(ca, host, t.port, c.up.native_handle());
+        // Both handshakes at once: the one to the server does not wait for the client's, so an
+        // intercepted connection costs the longer of the two, not their sum. The server's is
+        // for the tunnel's host whatever the client says (its SNI is checked below, before
+        // any request is read), and its ClientHello is all the server gets meanwhile.
+        c.deadline = Clock::now() + std::max(opt.head_timeout, opt.connect_timeout);
+        std::string down_error, up_error;
+        {
+            using namespace asio::experimental::awaitable_operators;
+            co_await (handshake_noexcept(*down, c.sock, down_error) &&
+                      handshake_noexcept(*up, c.up, up_error));
+        }
+        if (!down_error.empty()) {
+            emit(ProxyEvent{"net.error", {{"reason", "TLS from the client: " + down_error},
                                           {"host", host}}});
             co_return;
         }
@@ -976,14 +996,6 @@ struct Proxy::Impl {
                             {{"reason", "TLS server name \"" + sni + "\" is not the CONNECT host"},
                              {"host", host}}});
             co_return;
-        }
-        std::unique_ptr<TlsConn> up = TlsConn::connect(ca, host, c.up.native_handle());
-        c.deadline = Clock::now() + opt.connect_timeout;
-        std::string up_error;
-        try {
-            co_await tls_handshake(*up, c.up);
-        } catch (const std::exception& e) {
-            up_error = e.what();
         }
         if (!up_error.empty()) {
             emit(ProxyEvent{"net.error", {{"reason", "TLS to the server: " + up_error},
