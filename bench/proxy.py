@@ -283,7 +283,7 @@ def main():
         "server closes after every response and sends it in one write, without Nagle; %d "
         "requests per variant and round, by one curl), medians of the repeated connections: "
         "plain direct %.2f ms, through the proxy %.2f ms (%+.2f ms); HTTPS direct %.2f ms, "
-        "intercepted %.2f ms (**%+.2f ms**: two TLS handshakes instead of one, both resumed). "
+        "intercepted %.2f ms (**%+.2f ms**: two TLS handshakes instead of one, both resuming a kept session). "
         "The first connection of each run (no session to resume; %d runs): HTTPS direct "
         "%.2f ms, intercepted %.2f ms (%+.2f ms)."
         % (args.small, med["direct"], med["proxy"], med["proxy"] - med["direct"],
