@@ -24,6 +24,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace agentbox::net {
 
@@ -36,6 +37,7 @@ struct Free {
     void operator()(SSL* p) const { SSL_free(p); }
     void operator()(BIO* p) const { BIO_free(p); }
     void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
+    void operator()(SSL_SESSION* p) const { SSL_SESSION_free(p); }
 };
 template <class T>
 using Own = std::unique_ptr<T, Free>;
@@ -134,7 +136,18 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* outlen, const 
 
 const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
+// Upstream sessions kept at most (one per intercepted host and port; the plan bounds those,
+// this bounds a plan with very many).
+constexpr std::size_t kMaxSessions = 256;
+
 }  // namespace
+
+// One TLS connection's OpenSSL state. `key` ("name:port", the name as verified) is declared
+// first so that it outlives `ssl`, whose new-session callback reads it.
+struct TlsConn::Ssl {
+    std::string key;
+    Own<SSL> ssl;
+};
 
 struct Authority::Impl {
     Own<EVP_PKEY> key;       // the CA's: this process's memory only
@@ -143,6 +156,46 @@ struct Authority::Impl {
     Own<SSL_CTX> client;     // towards upstream servers
     std::mutex mu;
     std::map<std::string, Own<SSL_CTX>> servers;  // per intercepted host
+    // Upstream sessions for resumption, by "name:port" where name is the host name (or
+    // address) the server's certificate was verified for. A resumed handshake does not show
+    // the certificate again: the session stands for the verification it came from, so it is
+    // offered only to a connection that would verify exactly the same name (never to another
+    // host, nor to the same host at another port, which may be another server).
+    std::mutex sessions_mu;
+    std::map<std::string, Own<SSL_SESSION>> sessions;
+
+    // OpenSSL's new-session callback on the client context: a copy of the session (TLS 1.2
+    // at the end of the handshake, TLS 1.3 with each ticket) is kept for the connection's
+    // key. A copy, because SSL_free without a close_notify marks the connection's own session
+    // not resumable, and the proxy closes an upstream connection without one when the
+    // response ends it (the server's close, or ours).
+    static int on_session(SSL* s, SSL_SESSION* sess) {
+        auto* im = static_cast<Impl*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(s)));
+        auto* conn = static_cast<TlsConn::Ssl*>(SSL_get_app_data(s));
+        // Only from a handshake whose certificate verified (SSL_VERIFY_PEER fails the others
+        // already; this keeps it so if that ever changes).
+        if (!im || !conn || conn->key.empty() || SSL_get_verify_result(s) != X509_V_OK ||
+            SSL_SESSION_is_resumable(sess) != 1)
+            return 0;
+        Own<SSL_SESSION> copy(SSL_SESSION_dup(sess));
+        if (!copy) {
+            ERR_clear_error();
+            return 0;
+        }
+        std::lock_guard<std::mutex> lock(im->sessions_mu);
+        if (im->sessions.size() >= kMaxSessions && !im->sessions.count(conn->key))
+            im->sessions.erase(im->sessions.begin());
+        im->sessions[conn->key] = std::move(copy);
+        return 0;  // the connection's own reference stays OpenSSL's
+    }
+
+    // The session kept for `name_port` (a reference of its own), or null.
+    Own<SSL_SESSION> session_for(const std::string& name_port) {
+        std::lock_guard<std::mutex> lock(sessions_mu);
+        auto it = sessions.find(name_port);
+        if (it == sessions.end() || SSL_SESSION_up_ref(it->second.get()) != 1) return nullptr;
+        return Own<SSL_SESSION>(it->second.get());
+    }
 
     SSL_CTX* server_for(const std::string& host) {
         std::lock_guard<std::mutex> lock(mu);
@@ -166,6 +219,14 @@ struct Authority::Impl {
             SSL_CTX_use_PrivateKey(ctx.get(), leaf_key.get()) != 1)
             fail("leaf certificate");
         SSL_CTX_set_alpn_select_cb(ctx.get(), select_http11, nullptr);
+        // Clients that come back resume (tickets, and the session cache for TLS 1.2, both
+        // OpenSSL's defaults for a server; the context id makes the cache explicit). Each
+        // host has its own context, so its own ticket key: a session for one intercepted host
+        // never resumes at another's leaf.
+        static const unsigned char kSid[] = "agentbox leaf";
+        if (SSL_CTX_set_session_id_context(ctx.get(), kSid, sizeof kSid - 1) != 1)
+            fail("session id context");
+        SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
         SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE |
                                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_CTX* raw = ctx.get();
@@ -201,6 +262,12 @@ std::shared_ptr<Authority> Authority::create() {
     SSL_CTX_set_verify(im.client.get(), SSL_VERIFY_PEER, nullptr);
     if (SSL_CTX_set_default_verify_paths(im.client.get()) != 1) fail("the system trust store");
     SSL_CTX_set_alpn_protos(im.client.get(), kAlpn, sizeof kAlpn);
+    // Sessions are kept by Impl::on_session under the verified name, not by OpenSSL's
+    // internal cache (which a client does not look up by name anyway).
+    SSL_CTX_set_app_data(im.client.get(), &im);
+    SSL_CTX_set_session_cache_mode(im.client.get(),
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(im.client.get(), &Impl::on_session);
     SSL_CTX_set_mode(im.client.get(), SSL_MODE_ENABLE_PARTIAL_WRITE |
                                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     return a;
@@ -247,10 +314,6 @@ void write_ca_bundle(const Authority& ca, const std::string& path) {
     ::close(fd);
 }
 
-struct TlsConn::Ssl {
-    Own<SSL> ssl;
-};
-
 TlsConn::~TlsConn() = default;
 
 std::unique_ptr<TlsConn> TlsConn::accept(Authority& ca, const std::string& host, int fd) {
@@ -262,19 +325,34 @@ std::unique_ptr<TlsConn> TlsConn::accept(Authority& ca, const std::string& host,
     return c;
 }
 
-std::unique_ptr<TlsConn> TlsConn::connect(Authority& ca, const std::string& host, int fd) {
+std::unique_ptr<TlsConn> TlsConn::connect(Authority& ca, const std::string& host,
+                                          std::uint16_t port, int fd) {
     std::unique_ptr<TlsConn> c(new TlsConn());
     c->ssl_ = std::make_unique<Ssl>();
     SSL* s = SSL_new(ca.impl().client.get());
     c->ssl_->ssl.reset(s);
     if (!s || SSL_set_fd(s, fd) != 1) fail("SSL_new");
     const std::string name = bare(host);
-    if (is_ip(name)) {
+    const bool ip = is_ip(name);
+    if (ip) {
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), name.c_str()) != 1) fail("verify ip");
     } else {
         if (SSL_ctrl(s, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                      const_cast<char*>(name.c_str())) != 1 || SSL_set1_host(s, name.c_str()) != 1)
             fail("verify host");
+    }
+    // Resumption: the session kept for exactly this verified name and port, if any. Its
+    // server certificate (verified when the session began) must also be valid for the name:
+    // a second lock on the same door, should the key ever be built wrongly.
+    c->ssl_->key = name + ":" + std::to_string(port);
+    SSL_set_app_data(s, c->ssl_.get());
+    if (Own<SSL_SESSION> sess = ca.impl().session_for(c->ssl_->key)) {
+        X509* peer = SSL_SESSION_get0_peer(sess.get());
+        const bool for_name =
+            peer != nullptr && (ip ? X509_check_ip_asc(peer, name.c_str(), 0) == 1
+                                   : X509_check_host(peer, name.c_str(), name.size(), 0,
+                                                     nullptr) == 1);
+        if (for_name && SSL_set_session(s, sess.get()) != 1) ERR_clear_error();
     }
     SSL_set_connect_state(s);
     return c;
@@ -334,6 +412,10 @@ TlsConn::Io TlsConn::shutdown() {
 }
 
 bool TlsConn::pending() const { return SSL_pending(ssl_->ssl.get()) > 0; }
+
+bool TlsConn::offers_session() const { return SSL_get_session(ssl_->ssl.get()) != nullptr; }
+
+bool TlsConn::resumed() const { return SSL_session_reused(ssl_->ssl.get()) == 1; }
 
 std::string TlsConn::server_name() const {
     const char* n = SSL_get_servername(ssl_->ssl.get(), TLSEXT_NAMETYPE_host_name);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +57,10 @@ public:
     // answers "http/1.1" when offered and nothing otherwise (so HTTP/2 clients fall back).
     static std::unique_ptr<TlsConn> accept(Authority& ca, const std::string& host, int fd);
     // Towards the server: verified against the system trust store (and a test CA), for the
-    // name `host` (or its address), offering ALPN "http/1.1" only.
-    static std::unique_ptr<TlsConn> connect(Authority& ca, const std::string& host, int fd);
+    // name `host` (or its address), offering ALPN "http/1.1" only. Offers to resume the last
+    // session of a server verified for this same `host` and `port` (never another's).
+    static std::unique_ptr<TlsConn> connect(Authority& ca, const std::string& host,
+                                            std::uint16_t port, int fd);
     ~TlsConn();
 
     Io handshake();
@@ -67,15 +70,20 @@ public:
     // Bytes OpenSSL has decrypted and not yet handed out: read() may return them without the
     // socket becoming readable again.
     bool pending() const;
+    // connect side: a kept session is offered (before the handshake); the handshake resumed
+    // one (after it, either side).
+    bool offers_session() const;
+    bool resumed() const;
     // The last failure (verification, protocol), one line.
     const std::string& error() const { return error_; }
     // The server name the client sent (accept side), "" without one.
     std::string server_name() const;
 
+    struct Ssl;  // OpenSSL's state (intercept.cpp)
+
 private:
     TlsConn() = default;
     Io result(int rc);
-    struct Ssl;
     std::unique_ptr<Ssl> ssl_;
     std::string error_;
 };

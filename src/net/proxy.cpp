@@ -33,6 +33,7 @@
 #include "policy/names.hpp"
 #include "policy/requestrules.hpp"
 #include "sys/error.hpp"
+#include "util/strings.hpp"
 
 namespace agentbox::net {
 
@@ -804,6 +805,17 @@ struct Proxy::Impl {
         }
     }
 
+    // tls_handshake with its failure in `error` instead of thrown: two of them run side by
+    // side, and one's failure must not cancel the other halfway.
+    static awaitable<void> handshake_noexcept(TlsConn& t, tcp::socket& s, std::string& error) {
+        try {
+            co_await tls_handshake(t, s);
+        } catch (const std::exception& e) {
+            error = e.what();
+            if (error.empty()) error = "TLS handshake failed";
+        }
+    }
+
     // Appends what there is (up to a chunk); 0 at the end of the stream.
     static awaitable<std::size_t> tls_read(TlsConn& t, tcp::socket& s, std::string& buf) {
         for (;;) {
@@ -961,11 +973,20 @@ struct Proxy::Impl {
         }
         Authority& ca = *opt.intercept->ca;
         std::unique_ptr<TlsConn> down = TlsConn::accept(ca, host, c.sock.native_handle());
-        c.deadline = Clock::now() + opt.head_timeout;
-        try {
-            co_await tls_handshake(*down, c.sock);
-        } catch (const std::exception& e) {
-            emit(ProxyEvent{"net.error", {{"reason", std::string("TLS from the client: ") + e.what()},
+        std::unique_ptr<TlsConn> up = TlsConn::connect(ca, host, t.port, c.up.native_handle());
+        // Both handshakes at once: the one to the server does not wait for the client's, so an
+        // intercepted connection costs the longer of the two, not their sum. The server's is
+        // for the tunnel's host whatever the client says (its SNI is checked below, before
+        // any request is read), and its ClientHello is all the server gets meanwhile.
+        c.deadline = Clock::now() + std::max(opt.head_timeout, opt.connect_timeout);
+        std::string down_error, up_error;
+        {
+            using namespace asio::experimental::awaitable_operators;
+            co_await (handshake_noexcept(*down, c.sock, down_error) &&
+                      handshake_noexcept(*up, c.up, up_error));
+        }
+        if (!down_error.empty()) {
+            emit(ProxyEvent{"net.error", {{"reason", "TLS from the client: " + down_error},
                                           {"host", host}}});
             co_return;
         }
@@ -976,14 +997,6 @@ struct Proxy::Impl {
                             {{"reason", "TLS server name \"" + sni + "\" is not the CONNECT host"},
                              {"host", host}}});
             co_return;
-        }
-        std::unique_ptr<TlsConn> up = TlsConn::connect(ca, host, c.up.native_handle());
-        c.deadline = Clock::now() + opt.connect_timeout;
-        std::string up_error;
-        try {
-            co_await tls_handshake(*up, c.up);
-        } catch (const std::exception& e) {
-            up_error = e.what();
         }
         if (!up_error.empty()) {
             emit(ProxyEvent{"net.error", {{"reason", "TLS to the server: " + up_error},
@@ -1123,8 +1136,76 @@ struct Proxy::Impl {
         if (t->running > 0) co_await t->done.async_wait(asio::redirect_error(use_awaitable, ec));
     }
 
+    // What the client of a captured connection speaks, from its first bytes (peeked, not
+    // read: TLS goes to OpenSSL from its first byte): TLS (a handshake record), HTTP (a
+    // request line: a method of capitals and a space, after at most a few empty lines, as
+    // parse_request allows; a line cut short after capitals counts, and the parser decides),
+    // or something else, which includes a server that speaks first and a client that closes.
+    enum class Speaks { tls, http, other };
+    awaitable<Speaks> sniff(Client& c) {
+        using namespace asio::experimental::awaitable_operators;
+        constexpr std::size_t kMaxMethod = 20, kMaxEmpty = 8;
+        auto first = co_await (c.sock.async_wait(tcp::socket::wait_read, use_awaitable) ||
+                               c.up.async_wait(tcp::socket::wait_read, use_awaitable));
+        if (first.index() == 1) co_return Speaks::other;
+        char peek[kMaxEmpty + kMaxMethod + 2];
+        ssize_t n;
+        do n = ::recv(c.sock.native_handle(), peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) co_return Speaks::other;
+        const std::string_view b(peek, static_cast<std::size_t>(n));
+        if (static_cast<unsigned char>(b[0]) == 0x16) co_return Speaks::tls;
+        std::size_t i = 0;
+        while (i < b.size() && i <= kMaxEmpty && (b[i] == '\r' || b[i] == '\n')) ++i;
+        if (i > kMaxEmpty) co_return Speaks::other;
+        std::size_t j = i;
+        while (j < b.size() && b[j] >= 'A' && b[j] <= 'Z') ++j;
+        if (j - i > kMaxMethod) co_return Speaks::other;
+        if (j == b.size()) co_return Speaks::http;  // cut short: the parser decides
+        co_return j > i && b[j] == ' ' ? Speaks::http : Speaks::other;
+    }
+
+    // The target of a request on a captured plain-HTTP connection: the tool spoke to what it
+    // took for the server, so the request is origin-form, and its Host must name the host the
+    // connection was captured for (with that port, or none): the server must not be asked
+    // for another virtual host than the one the policy allowed. Returns the error, or "";
+    // `mismatch` says the error is a Host naming another host (an attack, logged as such).
+    static std::string captured_target(const http::Head& req, const Captured& cap,
+                                       http::Target& out, bool& mismatch) {
+        mismatch = false;
+        if (req.method == "CONNECT") return "CONNECT on a captured connection";
+        if (req.target.empty() || req.target.front() != '/')
+            return "a request on a captured connection must have an origin-form target "
+                   "(\"/path\")";
+        out = http::Target{};
+        out.host = cap.host;
+        out.port = cap.port;
+        out.authority = cap.host + ":" + std::to_string(cap.port);
+        out.host_header = cap.port == 80 ? cap.host : out.authority;
+        out.path = req.target.substr(0, req.target.find('#'));
+        const std::vector<std::string> hosts = req.all("host");
+        if (hosts.size() > 1) return "more than one Host field";
+        if (hosts.empty()) return {};  // HTTP/1.0: the captured host is the one asked
+        const std::string& h = hosts.front();
+        bool same = false;
+        try {
+            const policy::ConnectTarget ct = policy::parse_target(h);
+            const std::size_t colon = h.rfind(':');
+            const bool has_port = colon != std::string::npos && h.back() != ']' &&
+                                  (h.front() == '[' || h.find(':') == colon);
+            same = ct.host == policy::canonical_host(cap.host) &&
+                   (!has_port || ct.port == cap.port);
+        } catch (const std::invalid_argument&) {
+        }
+        if (same) return {};
+        mismatch = true;
+        return "Host " + util::quote(h) + " is not " + out.authority +
+               ", the host this connection was made to";
+    }
+
     // A captured connection: the CONNECT the client did not send, and no 200 for it. The
-    // same decision, upstream, interception and server-name check as in handle().
+    // same decision, upstream, interception and server-name check as in handle(); plain
+    // HTTP goes request by request through the same checks as a proxied request.
     awaitable<void> handle_captured(ClientPtr cp) {
         Client& c = *cp;
         http::Target target;
@@ -1141,6 +1222,17 @@ struct Proxy::Impl {
         c.quiet_since = Clock::now();
         const std::string canon = c.up_host;
         std::string buf;
+        const Speaks speaks = co_await sniff(c);
+        if (speaks == Speaks::http) {
+            co_await handle_requests(cp);
+            co_return;
+        }
+        // Not HTTP and not TLS: relayed as a CONNECT tunnel's bytes are, unless the host has
+        // request rules that nobody could apply to them.
+        if (speaks == Speaks::other && !check_tunnel(canon, target.port).empty()) {
+            co_await refuse(c, 403, "Forbidden", "");
+            co_return;
+        }
         co_await open_tunnel(cp, canon, target, buf);
     }
 
@@ -1188,11 +1280,14 @@ struct Proxy::Impl {
     }
 
     awaitable<void> handle(ClientPtr cp) {
+        if (cp->captured) co_await handle_captured(cp);
+        else co_await handle_requests(cp);
+    }
+
+    // Request after request on one client connection: proxy requests (absolute-form, or
+    // CONNECT), or on a captured plain-HTTP connection origin-form ones for the captured host.
+    awaitable<void> handle_requests(ClientPtr cp) {
         Client& c = *cp;
-        if (c.captured) {
-            co_await handle_captured(cp);
-            co_return;
-        }
         std::string buf;
         for (;;) {
             c.deadline = Clock::now() + opt.head_timeout;
@@ -1215,8 +1310,21 @@ struct Proxy::Impl {
             http::Head& req = r.head;
             http::Target target;
             http::Body body;
-            std::string err = http::parse_target(req, target);
+            bool host_mismatch = false;
+            std::string err = c.captured ? captured_target(req, *c.captured, target, host_mismatch)
+                                         : http::parse_target(req, target);
             if (err.empty() && !target.tunnel) err = http::request_body(req, body);
+            if (host_mismatch) {
+                emit(ProxyEvent{"net.error",
+                                {{"reason", err},
+                                 {"host", c.up_host},
+                                 {"port", std::to_string(target.port)},
+                                 {"method", req.method},
+                                 {"path", path_only(target.path)},
+                                 {"captured", c.captured->dialled}}});
+                co_await refuse(c, 403, "Forbidden", err);
+                co_return;
+            }
             if (!err.empty()) {
                 emit(ProxyEvent{"net.error", {{"reason", "bad request: " + err}}});
                 co_await refuse(c, 400, "Bad Request", err);

@@ -74,10 +74,19 @@ def get(addr, port, host, blocking=True):
 '''
 
 
+class _Handler(proxytest._Handler):
+    """Records the Authorization each request arrived with."""
+
+    def _record(self):
+        super()._record()
+        self.server.auth.append(self.headers.get("Authorization"))
+
+
 class Capture(BoxTest):
     def setUp(self):
         super().setUp()
-        self.srv = proxytest.http_server(self)
+        self.srv = proxytest.http_server(self, handler=_Handler)
+        self.srv.auth = []
         self.port = self.srv.port
         self.env = resolve_env({"allowed.test": "127.0.0.1", "evil.test": "127.0.0.1"})
         self.allow = proxy_args("allowed.test:%d" % self.port, "127.0.0.1:%d" % self.port)
@@ -225,6 +234,94 @@ print("example.com", lookup("example.com"))
         self.assertEqual([h.get("x-api-key") for h in https.headers], [real], res)
         conn = [e for e in log_events(self.box) if e.get("event") == "net.connect"]
         self.assertEqual([c.get("captured") for c in conn], ["198.18.0.1:%d" % https.port])
+
+    # ---- captured plain HTTP is inspected request by request, as a proxied request is
+
+    def captured_plain(self, names=("allowed.test", "other.test")):
+        """Names of the loopback plain server, allowed; (env, args) for a run."""
+        env = resolve_env({n: "127.0.0.1" for n in names})
+        hosts = ["%s:%d" % (n, self.port) for n in names] + ["127.0.0.1:%d" % self.port]
+        return env, proxy_args(*hosts)
+
+    def test_captured_plain_request_violating_request_rule_refused(self):
+        env, args = self.captured_plain()
+        prof = self.box.write_profile("rules", 'version = 1\nextends = ["default"]\n'
+                                      '[network]\nrequest = ["read-only allowed.test"]\n')
+        url = "http://allowed.test:%d" % self.port
+        res = self.box.run(["sh", "-c", 'curl -sS --noproxy "*" -o /dev/null -w "%%{http_code}\\n" '
+                            '-X POST -d smuggled %s/post; curl -sS --noproxy "*" %s/get'
+                            % (url, url)], profiles=[prof], args=args, env=env)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.split()[0], "403", res)
+        self.assertIn("hello from the loopback server", res.out, res)
+        self.assertEqual([h[:2] for h in self.srv.hits], [("GET", "/get")], res)
+        ds = [(e["method"], e["path"], e["verdict"]) for e in log_events(self.box)
+              if e.get("event") == "decision" and e.get("op") == "request"]
+        self.assertEqual(ds, [("POST", "/post", "deny"), ("GET", "/get", "allow")])
+
+    def test_captured_plain_stand_in_swapped_only_for_bound_host(self):
+        env, args = self.captured_plain()
+        real = "tok-" + os.urandom(16).hex()
+        env = dict(env, TOKEN=real)
+        args = args + ["--secret", "TOKEN@allowed.test"]
+        res = self.box.run(["sh", "-c",
+                            'for h in allowed.test other.test; do curl -sS --noproxy "*" -o '
+                            '/dev/null -w "%%{http_code}\\n" -H "Authorization: Bearer $TOKEN" '
+                            'http://$h:%d/$h; done; true' % self.port], args=args, env=env)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.split()[0], "200", res)  # the second: reset, no status
+        self.assertEqual([h[1] for h in self.srv.hits], ["/allowed.test"], res)
+        self.assertEqual(self.srv.auth, ["Bearer " + real])
+        ev = log_events(self.box)
+        sec = [(e["verdict"], e["host"]) for e in ev if e.get("event") == "net.secret"]
+        self.assertEqual(sec, [("allow", "allowed.test"), ("deny", "other.test")], ev)
+        self.assertNotIn(real, res.out + res.err)
+
+    def test_captured_plain_host_header_naming_another_host_refused(self):
+        env, args = self.captured_plain(("allowed.test", "evil.test"))
+        args = proxy_args("allowed.test:%d" % self.port, "127.0.0.1:%d" % self.port)
+        res = self.box.run(["sh", "-c", 'curl -sS --noproxy "*" -H "Host: evil.test:%d" '
+                            'http://allowed.test:%d/first; echo rc=$?' % (self.port, self.port)],
+                           args=args, env=env)
+        self.assertIn("rc=56", res.out, res)  # reset by the proxy
+        self.assertEqual(self.srv.hits, [], res)
+        # One step later: a first request for the right host, a second on the same connection
+        # for another.
+        res = self.box.run(inside_script(self.box, "two.py", r'''
+import socket
+c = socket.create_connection(("allowed.test", %d), timeout=10)
+c.sendall(b"GET /one HTTP/1.1\r\nHost: allowed.test:%d\r\n\r\n")
+print(c.recv(65536).split(b"\r\n")[0])
+try:
+    c.sendall(b"GET /two HTTP/1.1\r\nHost: evil.test\r\n\r\n")
+    print("second", c.recv(65536))
+except OSError as e:
+    print("second", e)
+''' % (self.port, self.port)), args=args, env=env)
+        self.assertRc(res, 0)
+        self.assertIn("HTTP/1.1 200 OK", res.out, res)
+        self.assertNotIn("second b'HTTP", res.out, res)
+        self.assertEqual([h[1] for h in self.srv.hits], ["/one"], res)
+        errs = [e for e in log_events(self.box) if e.get("event") == "net.error"]
+        self.assertEqual([(e["host"], e["path"]) for e in errs], [("allowed.test", "/two")], errs)
+        self.assertIn("evil.test", errs[0]["reason"])
+        self.assertEqual(errs[0]["captured"], "198.18.0.1:%d" % self.port)
+
+    def test_captured_plain_request_with_credential_refused(self):
+        env, args = self.captured_plain()
+        args = args + ["--secret", "TOKEN@allowed.test"]
+        env = dict(env, TOKEN="tok-" + os.urandom(8).hex())
+        token = "ghp_" + os.urandom(18).hex()
+        with open(os.path.join(self.box.project, "tok.txt"), "w") as f:
+            f.write(token)
+        res = self.box.run(["sh", "-c", 'curl -sS --noproxy "*" -o /dev/null -w "%%{http_code}" '
+                            '-H "X-Note: $(cat tok.txt)" http://other.test:%d/' % self.port],
+                           args=args, env=env)
+        self.assertEqual(res.out.strip(), "403", res)
+        self.assertEqual(self.srv.hits, [], res)
+        dlp = [e for e in log_events(self.box) if e.get("event") == "net.dlp"]
+        self.assertEqual([(e["host"], e["rule"]) for e in dlp], [("other.test", "github-token")],
+                         dlp)
 
     def test_capture_required_but_unsupported_fails_closed(self):
         prof = self.box.write_profile("capture", 'version = 1\nextends = ["default"]\n'
