@@ -34,6 +34,7 @@
 #include "sandbox/windows/appcontainer.hpp"
 #include "cli/own_dirs.hpp"
 #include "stage/run_record.hpp"
+#include "stage/run_staging.hpp"
 #include "stage/session.hpp"
 #include "cli/review.hpp"
 #include "sys/error.hpp"
@@ -174,19 +175,143 @@ int print_target(policy::Plan plan, const RunOptions& o) {
     return report_weakenings(plan, o.allow_weaker) ? 0 : exit_setup;
 }
 
-// Flushed before it is reported staged (Session::sync_staged); discarded changes need not be.
-void sync_staged(const stage::Session& s, profile::OnExit on_exit) {
-    if (on_exit != profile::OnExit::discard) s.sync_staged();
-}
-
-}  // namespace
-
-int run_run(const RunOptions& o) {
+void check_options(const RunOptions& o) {
     if (o.approver && util::trim(*o.approver).empty())
         throw UsageError("--approver: empty command");
     if (o.command.empty()) throw UsageError("run: no command given (agentbox run [OPTIONS] [--] CMD [ARGS...])");
     if (o.summary_fd) check_output_fd("--summary-fd", *o.summary_fd);
     if (o.log_fd) check_output_fd("--log-fd", *o.log_fd);
+}
+
+// The backend's events: to the learner or to the decision log, counted for the summary
+// (`denied`), warnings printed, and the rest too with -v. The supervisor calls it from its one
+// thread.
+sandbox::EventSink event_sink(const RunOptions& o, stage::RunRecord& record, Denials& denied) {
+    return [verbose = o.verbose, &record, &denied, learner = o.learner](const sandbox::Event& ev) {
+        if (learner && learner->take(ev)) return;
+        record.event(backend_event(ev));
+        denied.add(ev);
+        if (ev.type == "warning") {
+            std::string msg;
+            for (const auto& [k, v] : ev.fields) msg += (msg.empty() ? "" : ", ") + k + "=" + v;
+            warn(msg);
+        } else if (verbose > 0) {
+            std::string msg = ev.type;
+            // Values can come from inside the sandbox (a process name): escaped for the
+            // terminal.
+            for (const auto& [k, v] : ev.fields) msg += " " + k + "=" + util::quote(v);
+            note(msg);
+        }
+    };
+}
+
+// What the user is told at once of a launch: a setup failure is an error, printed even with
+// -q; for a command not found, where it may be hidden.
+void tell_launch(const sandbox::Outcome& out, const policy::Plan& plan,
+                 const policy::Invocation& inv) {
+    if (!out.error.empty()) error(out.error);
+    if (!out.started && out.exit_code == util::kExitNotFound) {
+        const auto path = inv.environ.find("PATH");
+        const std::string hint = hidden_command_hint(
+            plan, plan.argv.empty() ? std::string() : plan.argv.front(),
+            path == inv.environ.end() ? std::string() : path->second, inv.cwd, inv.home);
+        if (!hint.empty()) note(hint);
+    }
+}
+
+// The summary of a run that is over, after its review: the session's staged changes offered,
+// kept or settled as the profile's on_exit says.
+Summary summarise(const policy::Plan& plan, const profile::Profile& prof,
+                  const sandbox::Outcome& out, stage::Session& session,
+                  const stage::RunRecord& record) {
+    const bool staged = plan.staging != policy::Staging::none;
+    Summary summary = make_summary(plan, out, staged ? &session : nullptr);
+    record.log()->append(process_exit_event(out, summary.exit_code));
+    // The review: whatever the command did, its writes are still only in the session.
+    if (staged && out.started) {
+        try {
+            summary.review = finish_run(session, prof, plan.on_exit, record.log());
+        } catch (const std::exception& e) {
+            summary.review.outcome = "kept";
+            error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
+                  session.meta().id);
+        }
+    }
+    return summary;
+}
+
+// The summary written to --summary-fd and printed. Returns agentbox's exit status.
+int report(const RunOptions& o, const Summary& summary) {
+    if (o.summary_fd) {
+        // The command has run: the exit status is its own. A summary that cannot be written
+        // (a closed pipe, a full disk) is reported, not turned into agentbox's failure.
+        try {
+            write_summary_json(*o.summary_fd, summary);
+        } catch (const std::exception& e) {
+            warn(std::string("could not write the summary: ") + e.what());
+        }
+    }
+    if (!o.quiet || summary.review.interrupted) print_summary(summary);
+    util::phases::mark("end");
+    util::phases::report();
+    // Ctrl-C at the review prompt ends agentbox as Ctrl-C ends any program (128+SIGINT), after
+    // the summary has said that the changes are kept and how to act on them.
+    if (summary.review.interrupted) return 128 + SIGINT;
+    return summary.exit_code;
+}
+
+// What the run is asked to do, from the options and the environment.
+policy::Invocation invocation(const RunOptions& o, const profile::Profile& prof,
+                              const std::string& project, const std::string& cwd,
+                              const std::string& home, std::map<std::string, std::string> env) {
+    policy::Invocation inv;
+    inv.argv = o.command;
+    inv.project = project;
+    inv.cwd = cwd;
+    inv.allow_weaker = o.allow_weaker;
+    if (o.tty) inv.tty = true;
+    if (o.no_tty) inv.tty = false;
+    inv.on_exit = resolve_on_exit(prof);
+    inv.environ = std::move(env);
+    inv.home = home;
+    inv.own_dirs = own_dir_paths();
+    return inv;
+}
+
+// Where the sandbox stages: the session's upper/ and work/ when the plan stages (upper/ stays
+// empty otherwise), its directory for scratch.
+sandbox::StageDirs stage_dirs(const policy::Plan& plan, const stage::Session& session) {
+    sandbox::StageDirs dirs;
+    if (plan.staging != policy::Staging::none) {
+        dirs.upper = session.upper();
+        dirs.work = session.work();
+    }
+    dirs.scratch = session.dir();
+    return dirs;
+}
+
+// How the backend talks to agentbox during the run: `start_log` once the sandbox is built, the
+// secrets' interception, the terminal, the approver.
+template <class StartLog>
+sandbox::Io sandbox_io(const RunOptions& o, const profile::Profile& prof,
+                       const stage::Session& session, const RunSecrets& secrets,
+                       StartLog& start_log) {
+    sandbox::Io io;
+    io.ready = [&start_log](const sandbox::Prepared& p) { start_log(&p); };
+    io.intercept = secrets.intercept;
+    io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
+    // --approver was merged into the profile by flags_layer; an empty command is refused above
+    // for the flag and by the profile loader for [approve] command.
+    if (const auto a = approver_of(prof)) io.approver = backend_approver(*a, session.meta().id);
+    if (o.learner)
+        io.approver = [l = o.learner](const sandbox::AskRequest& r, int) { return l->ask(r); };
+    return io;
+}
+
+}  // namespace
+
+int run_run(const RunOptions& o) {
+    check_options(o);
 
     auto env = environment();
     const std::string home = home_dir(env);
@@ -203,17 +328,7 @@ int run_run(const RunOptions& o) {
     profile::merge_into(prof, own_dirs_layer(/*create=*/true));
     util::phases::mark("profile");
 
-    policy::Invocation inv;
-    inv.argv = o.command;
-    inv.project = project;
-    inv.cwd = cwd;
-    inv.allow_weaker = o.allow_weaker;
-    if (o.tty) inv.tty = true;
-    if (o.no_tty) inv.tty = false;
-    inv.on_exit = resolve_on_exit(prof);
-    inv.environ = std::move(env);
-    inv.home = home;
-    inv.own_dirs = own_dir_paths();
+    policy::Invocation inv = invocation(o, prof, project, cwd, home, std::move(env));
     // Secrets are read (and the CA made) before the Plan, which holds their stand-ins and the
     // CA bundle; a dry run reads nothing and shows placeholders.
     RunSecrets secrets = o.dry_run ? RunSecrets{} : prepare_secrets(prof, inv);
@@ -269,12 +384,7 @@ int run_run(const RunOptions& o) {
     // meta.json is written with the log (start_log), while the sandbox is being built.
     std::optional<stage::Session> session =
         stage::Session::create_unrecorded(project, o.command, o.profiles);
-    sandbox::StageDirs dirs;
-    if (plan.staging != policy::Staging::none) {
-        dirs.upper = session->upper();
-        dirs.work = session->work();
-    }
-    dirs.scratch = session->dir();
+    sandbox::StageDirs dirs = stage_dirs(plan, *session);
     otlp_start(session->dir(), otlp);
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.
     const sys::unique_fd run_lock = session->hold_run_lock();
@@ -290,43 +400,19 @@ int run_run(const RunOptions& o) {
         if (record.log() != nullptr) return;
         record.start({session_start_event(plan, facts), plan_event(plan, p)});
     };
-    sandbox::Io io;
-    io.ready = [&start_log](const sandbox::Prepared& p) { start_log(&p); };
-    io.intercept = secrets.intercept;
-    io.tty = o.tty || (!o.no_tty && ::isatty(0) == 1);
-    // --approver was merged into the profile by flags_layer; an empty command is refused above
-    // for the flag and by the profile loader for [approve] command.
-    if (const auto a = approver_of(prof)) io.approver = backend_approver(*a, session->meta().id);
-    if (o.learner)
-        io.approver = [l = o.learner](const sandbox::AskRequest& r, int) { return l->ask(r); };
-    const int verbose = o.verbose;
-    // Counted for the summary; the supervisor calls the sink from its one thread.
+    const sandbox::Io io = sandbox_io(o, prof, *session, secrets, start_log);
+    // Counted for the summary.
     Denials denied;
-    auto sink = [verbose, &record, &denied, learner = o.learner](const sandbox::Event& ev) {
-        if (learner && learner->take(ev)) return;
-        record.event(backend_event(ev));
-        denied.add(ev);
-        if (ev.type == "warning") {
-            std::string msg;
-            for (const auto& [k, v] : ev.fields) msg += (msg.empty() ? "" : ", ") + k + "=" + v;
-            warn(msg);
-        } else if (verbose > 0) {
-            std::string msg = ev.type;
-            // Values can come from inside the sandbox (a process name): escaped for the
-            // terminal.
-            for (const auto& [k, v] : ev.fields) msg += " " + k + "=" + util::quote(v);
-            note(msg);
-        }
-    };
+    const sandbox::EventSink sink = event_sink(o, record, denied);
 
     sandbox::Outcome out;
-    CopyStaging copy;
+    stage::RunStaging staging(*session, plan.staging);
     try {
         // Copy staging copies the project before the sandbox starts, which takes a while in a
         // big one: a run killed meanwhile must list as cut short, not as a session without
         // its meta.json ("broken").
         if (plan.staging == policy::Staging::copy) record.record_start();
-        copy.before(plan, *session, dirs);
+        dirs.snapshot = staging.before(plan.project);
         prepare_run_state(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {
@@ -336,42 +422,10 @@ int run_run(const RunOptions& o) {
     // A backend that failed before Io::ready, or whose ready failed: the failure is still
     // recorded, or, when the log itself cannot be opened, that is the error.
     start_log(nullptr);
-    {
-        // Copy staging: what the command changed in the snapshot becomes upper/, the overlay's
-        // format, so review, diff and commit read it as they read an overlay's. Before the
-        // flush below, which then covers it.
-        try {
-            copy.after(*session);
-        } catch (const std::exception& e) {
-            warn(std::string("could not stage the changes from the snapshot: ") + e.what() +
-                 "; the snapshot stays in " + session->dir());
-        }
-        if (plan.staging != policy::Staging::none && out.started) {
-            try {
-                sync_staged(*session, plan.on_exit);
-            } catch (const std::exception& e) {
-                error(std::string("the staged changes may not survive a crash: ") + e.what());
-            }
-        }
-    }
-    // Every process of the sandbox is gone; so is the overlay, or it is going with init.
-    if (plan.staging == policy::Staging::overlay) {
-        try {
-            session->open_up_work();
-        } catch (const std::exception& e) {
-            warn(std::string("could not open up the overlay work directory: ") + e.what());
-        }
-    }
+    staging.after(out.started, plan.on_exit != profile::OnExit::discard,
+                  [](bool is_error, const std::string& m) { is_error ? error(m) : warn(m); });
     util::phases::mark("staged");
-    // A setup failure is an error, printed even with -q.
-    if (!out.error.empty()) error(out.error);
-    if (!out.started && out.exit_code == util::kExitNotFound) {
-        const auto path = inv.environ.find("PATH");
-        const std::string hint = hidden_command_hint(
-            plan, plan.argv.empty() ? std::string() : plan.argv.front(),
-            path == inv.environ.end() ? std::string() : path->second, cwd, home);
-        if (!hint.empty()) note(hint);
-    }
+    tell_launch(out, plan, inv);
     // The agent's state files: every process that could write them is gone.
     if (!dirs.home.empty()) finish_run_state(plan, *session, record.log(), o.quiet);
 
@@ -383,21 +437,9 @@ int run_run(const RunOptions& o) {
         plan.on_exit == profile::OnExit::keep)
         record.ended(out.started);
 
-    const bool staged = plan.staging != policy::Staging::none;
-    Summary summary = make_summary(plan, out, staged ? &*session : nullptr);
+    Summary summary = summarise(plan, prof, out, *session, record);
     summary.denied = std::move(denied);
     summary.withheld_env = withheld;
-    record.log()->append(process_exit_event(out, summary.exit_code));
-    // The review: whatever the command did, its writes are still only in the session.
-    if (staged && out.started) {
-        try {
-            summary.review = finish_run(*session, prof, plan.on_exit, record.log());
-        } catch (const std::exception& e) {
-            summary.review.outcome = "kept";
-            error(std::string("review: ") + e.what() + "; the changes stay staged in session " +
-                  session->meta().id);
-        }
-    }
     if (o.learner) o.learner->ran(plan, session->meta().id);
     util::phases::mark("review");
     if (session->meta().status == "running") record.ended(out.started);
@@ -406,22 +448,7 @@ int run_run(const RunOptions& o) {
     // The sandbox's init reported the end before its own exit, which tears down its namespaces
     // while the review runs (sandbox/backend.hpp, Outcome::reap_later).
     if (out.reap_later > 0) ::waitpid(out.reap_later, nullptr, WNOHANG);
-    if (o.summary_fd) {
-        // The command has run: the exit status is its own. A summary that cannot be written
-        // (a closed pipe, a full disk) is reported, not turned into agentbox's failure.
-        try {
-            write_summary_json(*o.summary_fd, summary);
-        } catch (const std::exception& e) {
-            warn(std::string("could not write the summary: ") + e.what());
-        }
-    }
-    if (!o.quiet || summary.review.interrupted) print_summary(summary);
-    util::phases::mark("end");
-    util::phases::report();
-    // Ctrl-C at the review prompt ends agentbox as Ctrl-C ends any program (128+SIGINT), after
-    // the summary has said that the changes are kept and how to act on them.
-    if (summary.review.interrupted) return 128 + SIGINT;
-    return summary.exit_code;
+    return report(o, summary);
 }
 
 }  // namespace agentbox::cli

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "sandbox/bwrap/launch.hpp"
+#include "stage/snapshot.hpp"
 
 namespace agentbox::cli {
 
@@ -22,20 +23,6 @@ std::string copy_cost_note(const policy::Plan& plan) {
            "), " + std::to_string(c.dirs) + " directories and " + std::to_string(c.links) +
            " symlinks; files are shared by reflink where the session's filesystem can (btrfs, "
            "xfs), else copied";
-}
-
-void CopyStaging::before(const policy::Plan& plan, const stage::Session& session,
-                         sandbox::StageDirs& dirs) {
-    if (plan.staging != policy::Staging::copy) return;
-    snap_ = stage::make_snapshot(plan.project, session.dir() + "/snapshot");
-    dirs.snapshot = snap_->dir;
-}
-
-void CopyStaging::after(const stage::Session& session) {
-    if (!snap_) return;
-    stage::materialise(*snap_, session.upper());
-    stage::discard_snapshot(snap_->dir);
-    snap_.reset();
 }
 
 }  // namespace agentbox::cli

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 #include <optional>
 #include <cerrno>
 #include <map>
@@ -28,6 +27,7 @@
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "sys/walk.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -897,7 +897,7 @@ private:
                 if (S_ISDIR(st.st_mode) && trees.count(path_) > 0) {
                     unique_fd d(::openat(p, name.c_str(),
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                    if (d) remember_tree(t, d.get(), path_, 0);
+                    if (d) remember_tree(t, d.get(), path_);
                 }
             } catch (const SysError&) {
                 dirs.forget();
@@ -906,17 +906,22 @@ private:
         write_touched(s_.dir(), t);
     }
 
-    void remember_tree(std::map<std::string, long long>& t, int dfd, const std::string& rel, int depth) {
-        if (depth > 256) return;
-        for (const auto& [nm, type] : sys::read_dir(dfd, rel)) {
-            struct stat st {};
-            if (::fstatat(dfd, nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-            const std::string child = rel + "/" + nm;
-            t[child] = ctime_ns(st);
-            if (!S_ISDIR(st.st_mode)) continue;
-            unique_fd sub(::openat(dfd, nm.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (sub) remember_tree(t, sub.get(), child, depth + 1);
-        }
+    // The ctime of every entry below `rel`, a tree this commit wrote. A directory that cannot
+    // be listed ends it (the caller forgets its descriptors); an entry that went away, or
+    // cannot be opened, is left out.
+    static void remember_tree(std::map<std::string, long long>& t, int dfd, const std::string& rel) {
+        struct Remember : sys::WalkVisitor {
+            std::map<std::string, long long>& t;
+            explicit Remember(std::map<std::string, long long>& into) : t(into) {}
+            sys::WalkStep visit(const sys::WalkEntry& e) override {
+                t[e.path] = ctime_ns(e.st);
+                return sys::WalkStep::into;
+            }
+            void fail(const SysError& err) override {
+                if (err.op() == "opendir" || err.op() == "readdir") throw err;
+            }
+        } r(t);
+        sys::walk_tree(dfd, rel, r, {.max_depth = 256});
     }
 
     Session& s_;
@@ -980,6 +985,25 @@ bool copied_up(const std::string& upper, const std::string& path) {
     return false;
 }
 
+// Below a directory to be deleted: the first entry edited on the host (`newer`) is a
+// conflict, and ends the walk. What cannot be read is skipped: nothing in it can be told apart.
+template <class Newer>
+class FirstEdit : public sys::WalkVisitor {
+public:
+    FirstEdit(const Newer& newer, std::vector<Conflict>& out) : newer_(newer), out_(out) {}
+    sys::WalkStep visit(const sys::WalkEntry& e) override {
+        if (S_ISDIR(e.st.st_mode)) return sys::WalkStep::into;
+        if (!newer_(e.path, e.st)) return sys::WalkStep::over;
+        out_.push_back({e.path, "changed on the host since the session started"});
+        return sys::WalkStep::stop;
+    }
+    void fail(const SysError&) override {}
+
+private:
+    const Newer& newer_;
+    std::vector<Conflict>& out_;
+};
+
 }  // namespace
 
 std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>& cs) {
@@ -995,34 +1019,6 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
         const auto it = touched.find(path);
         return it == touched.end() || it->second != c;
     };
-    // A directory to be deleted: any entry below it edited on the host is a conflict.
-    bool found = false;
-    std::function<void(int, const std::string&, int)> scan = [&](int dfd, const std::string& rel,
-                                                                  int depth) {
-        if (depth > 256 || found) return;
-        std::vector<sys::DirEntry> entries;
-        try {
-            entries = sys::read_dir(dfd, rel);
-        } catch (const sys::SysError&) {
-            return;  // unreadable: nothing in it can be told apart
-        }
-        for (const auto& [nm, type] : entries) {
-            struct stat st {};
-            if (::fstatat(dfd, nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-            const std::string child = rel + "/" + nm;
-            if (!S_ISDIR(st.st_mode)) {
-                if (newer(child, st)) {
-                    out.push_back({child, "changed on the host since the session started"});
-                    found = true;
-                    return;
-                }
-                continue;
-            }
-            unique_fd sub(::openat(dfd, nm.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (sub) scan(sub.get(), child, depth + 1);
-        }
-    };
-
     DirCache dirs(root.get());  // the changes are in tree order: siblings share a parent
     for (const auto& c : cs) {
         const auto [dir, name] = fsops::split_parent(c.path);
@@ -1055,8 +1051,8 @@ std::vector<Conflict> find_conflicts(const Session& s, const std::vector<Change>
             else if (c.kind == Kind::deleted || c.kind == Kind::type) {
                 unique_fd sub(::openat(pfd, name.c_str(),
                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                found = false;
-                if (sub) scan(sub.get(), c.path, 0);
+                FirstEdit scan(newer, out);
+                if (sub) sys::walk_tree(sub.get(), c.path, scan, {.max_depth = 256});
             }
         } else if (newer(c.path, st)) {
             out.push_back({c.path, "changed on the host since the session started"});

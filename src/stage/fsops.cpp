@@ -13,6 +13,7 @@
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "sys/walk.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage::fsops {
@@ -22,12 +23,10 @@ using sys::unique_fd;
 
 namespace {
 
-void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
-               const std::string& shown, int depth);
-
-// Create `dname` in `ddir` as a copy of `sname` (which must not exist at the destination).
-void copy_one(int sdir, const std::string& sname, int ddir, const std::string& dname,
-              const struct stat& st, const std::string& shown, int depth) {
+// Create `dname` in `ddir` as a copy of `sname`, not a directory (which must not exist at the
+// destination).
+void copy_leaf(int sdir, const std::string& sname, int ddir, const std::string& dname,
+               const struct stat& st, const std::string& shown) {
     if (S_ISREG(st.st_mode)) {
         unique_fd in(::openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
         if (!in) throw SysError("open", shown, errno);
@@ -46,8 +45,6 @@ void copy_one(int sdir, const std::string& sname, int ddir, const std::string& d
         target.resize(static_cast<std::size_t>(n));
         if (::symlinkat(target.c_str(), ddir, dname.c_str()) != 0)
             throw SysError("symlink", shown, errno);
-    } else if (S_ISDIR(st.st_mode)) {
-        copy_tree(sdir, sname, ddir, dname, shown, depth);
     } else if (S_ISFIFO(st.st_mode)) {
         if (::mkfifoat(ddir, dname.c_str(), st.st_mode & 0777) != 0)
             throw SysError("mkfifo", shown, errno);
@@ -57,24 +54,54 @@ void copy_one(int sdir, const std::string& sname, int ddir, const std::string& d
     }
 }
 
-void copy_tree(int sdir, const std::string& sname, int ddir, const std::string& dname,
-               const std::string& shown, int depth) {
-    if (depth > 4096) throw SysError("copy", shown, ELOOP);
-    unique_fd src(::openat(sdir, sname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!src) throw SysError("open", shown, errno);
-    struct stat st {};
-    if (::fstat(src.get(), &st) != 0) throw SysError("stat", shown, errno);
+// A directory's copy is made 0700, and given its mode once its entries are in.
+unique_fd make_dir_copy(int ddir, const std::string& dname, const std::string& shown) {
     if (::mkdirat(ddir, dname.c_str(), 0700) != 0) throw SysError("mkdir", shown, errno);
     unique_fd dst(::openat(ddir, dname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dst) throw SysError("open", shown, errno);
-    for (const auto& [name, type] : sys::read_dir(src.get(), shown)) {
-        struct stat cst {};
-        if (::fstatat(src.get(), name.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0)
-            throw SysError("stat", shown + "/" + name, errno);
-        copy_one(src.get(), name, dst.get(), name, cst, shown + "/" + name, depth + 1);
+    return dst;
+}
+
+void finish_dir_copy(int src, int dst, const std::string& shown) {
+    struct stat st {};
+    if (::fstat(src, &st) != 0) throw SysError("stat", shown, errno);
+    ::fchmod(dst, st.st_mode & 01777);
+    if (::fsync(dst) != 0) throw SysError("fsync", shown, errno);
+}
+
+// The copy of a tree: each directory of the walk made as it is entered, finished as it is left.
+class TreeCopy : public sys::WalkVisitor {
+public:
+    explicit TreeCopy(int root) : root_(root) {}
+    sys::WalkStep visit(const sys::WalkEntry& e) override {
+        const int d = dst_.empty() ? root_ : dst_.back().get();
+        if (!S_ISDIR(e.st.st_mode)) {
+            copy_leaf(e.dirfd, e.name, d, e.name, e.st, e.path);
+            return sys::WalkStep::over;
+        }
+        dst_.push_back(make_dir_copy(d, e.name, e.path));
+        return sys::WalkStep::into;
     }
-    ::fchmod(dst.get(), st.st_mode & 01777);
-    if (::fsync(dst.get()) != 0) throw SysError("fsync", shown, errno);
+    void leave(const sys::WalkEntry& e, int fd) override {
+        finish_dir_copy(fd, dst_.back().get(), e.path);
+        dst_.pop_back();
+    }
+
+private:
+    const int root_;
+    std::vector<unique_fd> dst_;  // the copies of the directories the walk is in
+};
+
+// Create `dname` in `ddir` as a copy of `sname` (which must not exist at the destination).
+void copy_one(int sdir, const std::string& sname, int ddir, const std::string& dname,
+              const struct stat& st, const std::string& shown) {
+    if (!S_ISDIR(st.st_mode)) return copy_leaf(sdir, sname, ddir, dname, st, shown);
+    unique_fd src(::openat(sdir, sname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!src) throw SysError("open", shown, errno);
+    const unique_fd dst = make_dir_copy(ddir, dname, shown);
+    TreeCopy copy(dst.get());
+    sys::walk_tree(src.get(), shown, copy);
+    finish_dir_copy(src.get(), dst.get(), shown);
 }
 
 }  // namespace
@@ -157,7 +184,7 @@ bool move_at(int sdir, const std::string& sname, int ddir, const std::string& dn
     if (exists_at(ddir, dname)) throw SysError("rename", shown, EEXIST);
     sys::remove_at(ddir, names.tmp, shown);  // a partial copy from before a crash
     try {
-        copy_one(sdir, sname, ddir, names.tmp, st, shown, 0);
+        copy_one(sdir, sname, ddir, names.tmp, st, shown);
         fsync_fd_dir(ddir, shown);
     } catch (...) {
         // A half-written copy (a full disk) must not be left behind.
@@ -183,7 +210,7 @@ void unshare_at(int dir, const std::string& name, const std::string& tmp, const 
         throw SysError("stat", shown, errno);
     sys::remove_at(dir, tmp, shown);
     try {
-        copy_one(dir, name, dir, tmp, st, shown, 0);
+        copy_one(dir, name, dir, tmp, st, shown);
         // Over the linked name in one step: a crash leaves either the link or the copy, both
         // the same content.
         if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0)

@@ -23,6 +23,7 @@
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "sys/walk.hpp"
 
 namespace agentbox::stage {
 
@@ -48,16 +49,32 @@ class Copier {
 public:
     Copier(Snapshot& s) : s_(s), root_(::geteuid() == 0) {}
 
-    void tree(int src, int dst, const std::string& rel) {
-        for (const std::string& name : list(src, shown(rel))) {
-            const std::string r = join(rel, name);
-            struct stat st {};
-            if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
-                throw sys::SysError("stat", shown(r), errno);
-            if (S_ISDIR(st.st_mode)) dir(src, dst, name, st, r);
-            else if (S_ISREG(st.st_mode)) file(src, dst, name, st, r);
-            else if (S_ISLNK(st.st_mode)) link(src, dst, name, st, r);
-        }
+    // The tree below `src` into `dst`, entries in byte order: regular files, symlinks and
+    // directories; the rest (fifos, sockets, devices) is not copied.
+    void tree(int src, int dst) {
+        struct Walk : sys::WalkVisitor {
+            Copier& c;
+            const int root;
+            std::vector<sys::unique_fd> dst;  // the copies of the directories the walk is in
+            Walk(Copier& copier, int dst_root) : c(copier), root(dst_root) {}
+            sys::WalkStep visit(const sys::WalkEntry& e) override {
+                const int d = dst.empty() ? root : dst.back().get();
+                if (S_ISDIR(e.st.st_mode)) dst.push_back(c.dir(d, e.name, e.path));
+                else if (S_ISREG(e.st.st_mode)) c.file(e.dirfd, d, e.name, e.st, e.path);
+                else if (S_ISLNK(e.st.st_mode)) c.link(e.dirfd, d, e.name, e.st, e.path);
+                return sys::WalkStep::into;
+            }
+            // Mode and times last: entries made inside would change the mtime, and a
+            // read-only directory could not receive them.
+            void leave(const sys::WalkEntry& e, int) override {
+                c.finish_dir(dst.back().get(), e.st, e.path);
+                dst.pop_back();
+            }
+            void fail(const sys::SysError& err) override {
+                throw sys::SysError(err.op(), c.shown(err.path()), err.err());
+            }
+        } w(*this, dst);
+        sys::walk_tree(src, "", w, {.sorted = true});
     }
 
     void finish_dir(int fd, const struct stat& st, const std::string& r) {
@@ -81,20 +98,15 @@ private:
         if (rc < 0) throw sys::SysError("utimensat", shown(r), errno);
     }
 
-    void dir(int src, int dst, const std::string& name, const struct stat& st,
-             const std::string& r) {
+    // The copy of directory `name`, its mode and times still to be set (finish_dir).
+    sys::unique_fd dir(int dst, const std::string& name, const std::string& r) {
         if (::mkdirat(dst, name.c_str(), 0700) < 0) throw sys::SysError("mkdir", shown(r), errno);
-        sys::unique_fd s(::openat(src, name.c_str(), kDirFlags));
-        if (!s) throw sys::SysError("open", shown(r), errno);
         sys::unique_fd d(::openat(dst, name.c_str(), kDirFlags));
         if (!d) throw sys::SysError("open", "snapshot of " + shown(r), errno);
         struct stat made {};
         if (::fstat(d.get(), &made) < 0) throw sys::SysError("stat", "snapshot of " + shown(r), errno);
         s_.dirs[made.st_ino] = r;
-        tree(s.get(), d.get(), r);
-        // Mode and times last: entries made inside would change the mtime, and a read-only
-        // directory could not receive them.
-        finish_dir(d.get(), st, r);
+        return d;
     }
 
     void file(int src, int dst, const std::string& name, const struct stat& st,
@@ -362,25 +374,21 @@ void save_times(const Snapshot& s) {
 namespace {
 
 // The same walk as Copier::tree, counting instead of copying.
-void count_tree(int src, const std::string& rel, CopyCost& c) {
-    for (const std::string& name : list(src, rel)) {
-        const std::string r = join(rel, name);
-        struct stat st {};
-        if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
-            throw sys::SysError("stat", r, errno);
-        if (S_ISREG(st.st_mode)) {
+struct Counter : sys::WalkVisitor {
+    CopyCost& c;
+    explicit Counter(CopyCost& cost) : c(cost) {}
+    sys::WalkStep visit(const sys::WalkEntry& e) override {
+        if (S_ISREG(e.st.st_mode)) {
             ++c.files;
-            c.bytes += static_cast<std::uint64_t>(st.st_size);
-        } else if (S_ISLNK(st.st_mode)) {
+            c.bytes += static_cast<std::uint64_t>(e.st.st_size);
+        } else if (S_ISLNK(e.st.st_mode)) {
             ++c.links;
-        } else if (S_ISDIR(st.st_mode)) {
+        } else if (S_ISDIR(e.st.st_mode)) {
             ++c.dirs;
-            sys::unique_fd sub(::openat(src, name.c_str(), kDirFlags));
-            if (!sub) throw sys::SysError("open", r, errno);
-            count_tree(sub.get(), r, c);
         }
+        return sys::WalkStep::into;
     }
-}
+};
 
 }  // namespace
 
@@ -388,7 +396,8 @@ CopyCost snapshot_cost(const std::string& project) {
     sys::unique_fd src(::open(project.c_str(), kDirFlags));
     if (!src) throw sys::SysError("open", project, errno);
     CopyCost c;
-    count_tree(src.get(), project, c);
+    Counter counter(c);
+    sys::walk_tree(src.get(), project, counter, {.sorted = true});
     return c;
 }
 
@@ -408,7 +417,7 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     sys::unique_fd dst(::open(dir.c_str(), kDirFlags));
     if (!dst) throw sys::SysError("open", dir, errno);
     Copier c(s);
-    c.tree(src.get(), dst.get(), "");
+    c.tree(src.get(), dst.get());
     c.finish_dir(dst.get(), st, "");
 
     // Every entry the copy made has a ctime before the stamp, so that an entry with a later

@@ -1,6 +1,5 @@
 #include "stage/tree_read.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +9,8 @@
 #include <stdexcept>
 
 #include "sys/beneath.hpp"
-#include "sys/dirs.hpp"
 #include "sys/error.hpp"
+#include "sys/walk.hpp"
 #include "util/paths.hpp"
 
 namespace agentbox::stage::detail {
@@ -81,41 +80,28 @@ std::string Tree::read(const std::string& rel, mode_t mode, std::uint64_t limit)
 }
 
 std::vector<std::pair<std::string, mode_t>> Tree::walk(const std::string& rel, bool dirs) const {
-    std::vector<std::pair<std::string, mode_t>> out;
+    // An entry that went away meanwhile is left out; any other failure is an error, named
+    // by its path in the tree.
+    struct Collect : sys::WalkVisitor {
+        const Tree& tree;
+        const bool dirs;
+        std::vector<std::pair<std::string, mode_t>> out;
+        Collect(const Tree& of, bool with_dirs) : tree(of), dirs(with_dirs) {}
+        sys::WalkStep visit(const sys::WalkEntry& e) override {
+            const bool dir = S_ISDIR(e.st.st_mode);
+            if (!dir || dirs) out.emplace_back(e.path, e.st.st_mode);
+            return sys::WalkStep::into;
+        }
+        void fail(const sys::SysError& err) override {
+            if (err.op() == "stat" && err.err() == ENOENT) return;
+            throw sys::SysError(err.op(), tree.shown(err.path()), err.err());
+        }
+    } c(*this, dirs);
     const unique_fd dir = open_dir(rel, true);
-    walk_into(dir.get(), rel, dirs, out);
+    sys::walk_tree(dir.get(), rel, c);
     // Directory order is not byte order across levels ("a.b" < "a/x" but "a" is listed first).
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-void Tree::walk_into(int dirfd, const std::string& rel, bool dirs,
-                     std::vector<std::pair<std::string, mode_t>>& out) const {
-    std::vector<std::string> names;
-    {
-        sys::DirStream d(dirfd, shown(rel));
-        std::string_view n;
-        unsigned char type = DT_UNKNOWN;
-        while (d.next(n, type)) names.emplace_back(n);
-    }
-
-    for (const auto& n : names) {
-        const std::string path = util::path_join(rel, n);
-        struct ::stat st {};
-        if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT) continue;
-            throw sys::SysError("stat", shown(path), errno);
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (dirs) out.emplace_back(path, st.st_mode);
-            const unique_fd sub(::openat(dirfd, n.c_str(),
-                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!sub) throw sys::SysError("open", shown(path), errno);
-            walk_into(sub.get(), path, dirs, out);
-        } else {
-            out.emplace_back(path, st.st_mode);
-        }
-    }
+    std::sort(c.out.begin(), c.out.end());
+    return std::move(c.out);
 }
 
 std::string read_fd(int fd, const std::string& shown, std::uint64_t limit) {

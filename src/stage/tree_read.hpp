@@ -44,8 +44,6 @@ public:
                                                      bool dirs = false) const;
 
 private:
-    void walk_into(int dirfd, const std::string& rel, bool dirs,
-                   std::vector<std::pair<std::string, mode_t>>& out) const;
     std::string root_;
     sys::unique_fd fd_;
 };

@@ -1,16 +1,14 @@
 #include "sys/remove.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
 
-#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/walk.hpp"
 
 namespace agentbox::sys {
 
@@ -18,30 +16,42 @@ namespace {
 
 enum class Walk { remove, open_up };
 
-// Walk::remove removes everything under fd; Walk::open_up only gives the owner rwx on every
-// directory and rw on every regular file under it.
-void clear_dir(int fd, const std::string& path, int depth, Walk how) {
-    const bool remove = how == Walk::remove;
-    // Bounded: a path deeper than this is not something agentbox created.
-    if (depth > 4096) throw SysError("remove", path, ELOOP);
-    for (const auto& [name, type] : read_dir(fd, path)) {
-        const bool is_dir = type == DT_DIR, is_file = type == DT_REG;
-        const std::string child = path + "/" + name;
-        if (is_dir) {
+// Walk::remove removes everything below the walk's root; Walk::open_up only gives the owner
+// rwx on every directory and rw on every regular file below it. By the entries' types: no
+// lstat per entry.
+class Clear : public WalkVisitor {
+public:
+    explicit Clear(Walk how) : remove_(how == Walk::remove) {}
+    WalkStep visit(const WalkEntry& e) override {
+        if (S_ISDIR(e.st.st_mode)) {
             // Make it listable: only ever on a directory entry of ours, never through a link.
-            ::fchmodat(fd, name.c_str(), 0700, 0);
-            unique_fd sub(::openat(fd, name.c_str(),
-                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!sub) throw SysError("open", child, errno);
-            clear_dir(sub.get(), child, depth + 1, how);
-            if (remove && ::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0)
-                throw SysError("rmdir", child, errno);
-        } else if (!remove) {
-            if (is_file) ::fchmodat(fd, name.c_str(), 0600, 0);
-        } else if (::unlinkat(fd, name.c_str(), 0) != 0) {
-            throw SysError("unlink", child, errno);
+            ::fchmodat(e.dirfd, e.name.c_str(), 0700, 0);
+            return WalkStep::into;
         }
+        if (!remove_) {
+            if (S_ISREG(e.st.st_mode)) ::fchmodat(e.dirfd, e.name.c_str(), 0600, 0);
+        } else if (::unlinkat(e.dirfd, e.name.c_str(), 0) != 0) {
+            throw SysError("unlink", e.path, errno);
+        }
+        return WalkStep::over;
     }
+    void leave(const WalkEntry& e, int) override {
+        if (remove_ && ::unlinkat(e.dirfd, e.name.c_str(), AT_REMOVEDIR) != 0)
+            throw SysError("rmdir", e.path, errno);
+    }
+    void fail(const SysError& err) override {
+        // Bounded: a path deeper than the walk goes is not something agentbox created.
+        if (err.op() == "walk") throw SysError("remove", err.path(), err.err());
+        throw err;
+    }
+
+private:
+    const bool remove_;
+};
+
+void clear_dir(int fd, const std::string& path, Walk how) {
+    Clear c(how);
+    walk_tree(fd, path, c, {.stat = false});
 }
 
 // Everything inside `dir`, which may be missing.
@@ -51,7 +61,7 @@ void walk_inside(const std::string& dir, Walk how) {
         if (errno == ENOENT) return;
         throw SysError("open", dir, errno);
     }
-    clear_dir(fd.get(), dir, 0, how);
+    clear_dir(fd.get(), dir, how);
 }
 
 }  // namespace
@@ -70,7 +80,7 @@ void remove_at(int dirfd, const std::string& name, const std::string& shown) {
         ::fchmodat(dirfd, name.c_str(), (st.st_mode & 07777) | 0700, 0);
         unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub) throw SysError("open", shown, errno);
-        clear_dir(sub.get(), shown, 0, Walk::remove);
+        clear_dir(sub.get(), shown, Walk::remove);
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
             throw SysError("rmdir", shown, errno);
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {

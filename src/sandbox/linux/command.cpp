@@ -8,15 +8,14 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "sandbox/linux/report.hpp"
+#include "sys/pass_fd.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -57,19 +56,7 @@ bool wait_go(int go_fd, int sync_fd) noexcept {
 }
 
 int send_tagged_fd(int sync_fd, char tag, int fd) noexcept {
-    struct iovec iov {&tag, 1};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    return ::sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+    return sys::send_fd(sync_fd, &tag, 1, fd);
 }
 
 namespace {

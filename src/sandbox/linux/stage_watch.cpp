@@ -8,47 +8,35 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <vector>
 
-#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/walk.hpp"
 
 namespace agentbox::sandbox::lnx {
 
 namespace {
 
-// What cannot be read is not counted: the command may be changing the tree meanwhile.
-std::uint64_t walk(int dfd, int depth) {
-    if (depth > 256) return 0;
-    std::vector<sys::DirEntry> entries;
-    try {
-        entries = sys::read_dir(dfd, "upper");
-    } catch (const sys::SysError&) {
-        return 0;
-    }
+// The blocks of every entry below the root. What cannot be read is not counted: the command
+// may be changing the tree meanwhile.
+struct Counter : sys::WalkVisitor {
     std::uint64_t total = 0;
-    for (const auto& e : entries) {
-        struct stat st {};
-        if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        total += static_cast<std::uint64_t>(st.st_blocks) * 512;
-        if (S_ISDIR(st.st_mode)) {
-            const sys::unique_fd sub(::openat(dfd, e.name.c_str(),
-                                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (sub) total += walk(sub.get(), depth + 1);
-        }
+    sys::WalkStep visit(const sys::WalkEntry& e) override {
+        total += static_cast<std::uint64_t>(e.st.st_blocks) * 512;
+        return sys::WalkStep::into;
     }
-    return total;
-}
+    void fail(const sys::SysError&) override {}
+};
 
 }  // namespace
 
 std::uint64_t tree_bytes(const std::string& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return 0;
-    const std::uint64_t n = walk(fd, 0);
+    Counter c;
+    sys::walk_tree(fd, "upper", c, {.max_depth = 256});
     ::close(fd);
-    return n;
+    return c.total;
 }
 
 StageWatch::StageWatch(std::string upper, std::uint64_t limit)

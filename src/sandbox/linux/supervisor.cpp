@@ -26,6 +26,7 @@
 #include "sandbox/linux/syscalls.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/pass_fd.hpp"
 #include "util/exit_codes.hpp"
 #include "util/phases.hpp"
 
@@ -59,31 +60,21 @@ struct Passed {
 // final record. Returns false on EOF.
 bool read_sync(int fd, Passed& passed, std::optional<Report>& done) {
     Report r;
-    struct iovec iov {&r, sizeof r};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    int received = -1;
+    const ssize_t n = sys::recv_fd(fd, &r, sizeof r, MSG_DONTWAIT, received);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     if (n == 0) return false;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int received = -1;
-            std::memcpy(&received, CMSG_DATA(c), sizeof(int));
-            const char tag = n == 1 ? *reinterpret_cast<const char*>(&r) : '\0';
-            std::optional<int>& slot = tag == 'T'   ? passed.master
-                                       : tag == 'P' ? passed.proxy
-                                       : tag == 'I' ? passed.init
-                                       : tag == 'D' ? passed.dns
-                                                    : passed.listener;
-            // Only one of each is ever expected; anything else is closed, never used.
-            if (slot || (tag != 'T' && tag != 'L' && tag != 'P' && tag != 'I' && tag != 'D'))
-                ::close(received);
-            else slot = received;
-        }
+    if (received >= 0) {
+        const char tag = n == 1 ? *reinterpret_cast<const char*>(&r) : '\0';
+        std::optional<int>& slot = tag == 'T'   ? passed.master
+                                   : tag == 'P' ? passed.proxy
+                                   : tag == 'I' ? passed.init
+                                   : tag == 'D' ? passed.dns
+                                                : passed.listener;
+        // Only one of each is ever expected; anything else is closed, never used.
+        if (slot || (tag != 'T' && tag != 'L' && tag != 'P' && tag != 'I' && tag != 'D'))
+            ::close(received);
+        else slot = received;
     }
     if (static_cast<std::size_t>(n) == sizeof r && r.kind == ReportKind::done) done = r;
     return true;

@@ -1,0 +1,42 @@
+// The staging side of one run, around the sandbox: copy staging's snapshot before it, and after
+// it the staged work made ready for review and safe on disk. cli calls and reports; the work is
+// here.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "policy/plan.hpp"
+#include "stage/session.hpp"
+#include "stage/snapshot.hpp"
+
+namespace agentbox::stage {
+
+class RunStaging {
+public:
+    // Says what could not be done; `error` when it may cost the staged work, a warning else.
+    using Say = std::function<void(bool error, const std::string& message)>;
+
+    RunStaging(const Session& session, policy::Staging how) : session_(session), how_(how) {}
+
+    // Staging::copy: the project copied into the session, returning the copy's directory, the
+    // project the sandbox sees; "" for the other stagings. Throws.
+    std::string before(const std::string& project);
+    // The command is done (`started`: it ran at all). In order, each failure told and the next
+    // step still run, so that the staged work is kept whatever fails:
+    // - Staging::copy: what the command changed in the snapshot becomes upper/, the overlay's
+    //   format, so review, diff and commit read it as they read an overlay's; the snapshot is
+    //   removed (kept for inspection when that fails);
+    // - a command that ran: its staged changes flushed (Session::sync_staged), unless they are
+    //   to be discarded (`keep` false);
+    // - Staging::overlay: the overlay's work directory opened up (Session::open_up_work).
+    void after(bool started, bool keep, const Say& say);
+
+private:
+    const Session& session_;
+    const policy::Staging how_;
+    std::optional<Snapshot> snap_;
+};
+
+}  // namespace agentbox::stage

@@ -1,0 +1,62 @@
+// The one recursive directory walk in agentbox: a tree below a directory descriptor, every
+// level opened relative to its parent with O_NOFOLLOW, never through a symlink -- one planted
+// or swapped in during the walk fails to open as a directory instead of leading outside --
+// and no deeper than a bound. Each directory is listed whole before any of its entries is
+// visited, so a visitor may remove or add entries as it goes.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "sys/error.hpp"
+
+namespace agentbox::sys {
+
+// One entry met by walk_tree.
+struct WalkEntry {
+    int dirfd;                // the directory holding it, for *at calls
+    const std::string& name;  // its name there
+    const std::string& path;  // the walk's root path, "/", name ("a/b" below an empty root)
+    const struct stat& st;    // lstat: a symlink is itself; see WalkOptions::stat
+    int depth;                // 0 for the root's own entries
+};
+
+// What the walk does after visiting an entry.
+enum class WalkStep {
+    into,  // a directory: walk its entries, then leave() it (the same as over for the rest)
+    over,  // go on with the next entry, not into this one
+    stop,  // end the whole walk: no further visit or leave
+};
+
+class WalkVisitor {
+public:
+    virtual ~WalkVisitor() = default;
+    // Every entry, in pre-order.
+    virtual WalkStep visit(const WalkEntry& e) = 0;
+    // A directory that visit() sent the walk into, after its entries; `fd` is the descriptor
+    // they were read through (O_RDONLY).
+    virtual void leave(const WalkEntry& /*e*/, int /*fd*/) {}
+    // A directory that could not be listed ("opendir", "readdir"), an entry that could not be
+    // stat'ed ("stat"; ENOENT when it went away meanwhile), a directory that could not be
+    // opened ("open"; ELOOP or ENOTDIR when it was replaced by a symlink or a file), or one
+    // past WalkOptions::max_depth ("walk", ELOOP); `err.path()` is the walk's path of it.
+    // Throws it by default; return to skip what failed and go on.
+    virtual void fail(const SysError& err) { throw err; }
+};
+
+struct WalkOptions {
+    // The deepest level listed: the root is level 0, its subdirectories level 1, ...
+    int max_depth = 4096;
+    // Each directory's entries in byte order of their names; readdir order otherwise.
+    bool sorted = false;
+    // lstat every entry. false: `st.st_mode` holds only the type from the directory entry
+    // (an lstat only where the filesystem does not tell it), the rest of `st` is zero.
+    bool stat = true;
+};
+
+// Walks the tree below the directory open at `dfd` (which stays open, its offset untouched).
+// `root` prefixes every WalkEntry::path and names the root in errors ("" for relative paths).
+void walk_tree(int dfd, const std::string& root, WalkVisitor& v, const WalkOptions& o = {});
+
+}  // namespace agentbox::sys

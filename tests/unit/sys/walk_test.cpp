@@ -1,0 +1,207 @@
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "sys/walk.hpp"
+#include "../temp_dir.hpp"
+
+namespace {
+
+using agentbox::sys::SysError;
+using agentbox::sys::unique_fd;
+using agentbox::sys::WalkEntry;
+using agentbox::sys::WalkOptions;
+using agentbox::sys::WalkStep;
+
+unique_fd open_dir(const std::string& p) {
+    unique_fd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    REQUIRE(fd);
+    return fd;
+}
+
+// Records what the walk met: "v path" on visit, "l path" on leave, "f op path errno" on fail.
+struct Recorder : agentbox::sys::WalkVisitor {
+    std::vector<std::string> log;
+    std::string skip;  // a path not to go into
+    std::string stop;  // a path to end the walk at
+    WalkStep visit(const WalkEntry& e) override {
+        log.push_back("v " + e.path + (S_ISDIR(e.st.st_mode)   ? "/"
+                                       : S_ISLNK(e.st.st_mode) ? "@"
+                                                               : ""));
+        if (e.path == stop) return WalkStep::stop;
+        return e.path == skip ? WalkStep::over : WalkStep::into;
+    }
+    void leave(const WalkEntry& e, int) override { log.push_back("l " + e.path); }
+    void fail(const SysError& err) override {
+        log.push_back("f " + err.op() + " " + err.path() + " " + std::to_string(err.err()));
+    }
+};
+
+void mkdir_p(const std::string& p) { REQUIRE(::mkdir(p.c_str(), 0700) == 0); }
+
+}  // namespace
+
+TEST_CASE("walk_tree visits in pre-order, leaves in post-order, with paths below the root") {
+    const agentbox::test::TempDir tmp("walk");
+    const std::string& t = tmp.path();
+    mkdir_p(t + "/a");
+    mkdir_p(t + "/a/b");
+    std::ofstream(t + "/a/b/f") << "x";
+    std::ofstream(t + "/a/c") << "x";
+    std::ofstream(t + "/z") << "x";
+    const unique_fd fd = open_dir(t);
+    Recorder r;
+    agentbox::sys::walk_tree(fd.get(), "", r, {.sorted = true});
+    CHECK(r.log == std::vector<std::string>{"v a/", "v a/b/", "v a/b/f", "l a/b", "v a/c",
+                                            "l a", "v z"});
+
+    SUBCASE("a root path prefixes every path") {
+        Recorder p;
+        agentbox::sys::walk_tree(fd.get(), "top", p, {.sorted = true});
+        CHECK(p.log.front() == "v top/a/");
+        CHECK(p.log.back() == "v top/z");
+    }
+    SUBCASE("over skips a subtree, and leaves it unleft") {
+        Recorder s;
+        s.skip = "a/b";
+        agentbox::sys::walk_tree(fd.get(), "", s, {.sorted = true});
+        CHECK(s.log == std::vector<std::string>{"v a/", "v a/b/", "v a/c", "l a", "v z"});
+    }
+    SUBCASE("stop ends the whole walk, with no leave") {
+        Recorder s;
+        s.stop = "a/b/f";
+        agentbox::sys::walk_tree(fd.get(), "", s, {.sorted = true});
+        CHECK(s.log == std::vector<std::string>{"v a/", "v a/b/", "v a/b/f"});
+    }
+    SUBCASE("without stat, the type comes from the directory entry") {
+        Recorder s;
+        agentbox::sys::walk_tree(fd.get(), "", s, {.sorted = true, .stat = false});
+        CHECK(s.log == r.log);
+    }
+    // The root's descriptor is left as it was: open, and its offset untouched.
+    CHECK(::fcntl(fd.get(), F_GETFD) >= 0);
+    CHECK(::lseek(fd.get(), 0, SEEK_CUR) == 0);
+}
+
+TEST_CASE("walk_tree never follows a symlink to a directory") {
+    const agentbox::test::TempDir tmp("walk");
+    const agentbox::test::TempDir outside("walk-outside");
+    std::ofstream(outside.path() + "/secret") << "x";
+    REQUIRE(::symlink(outside.path().c_str(), (tmp.path() + "/link").c_str()) == 0);
+    const unique_fd fd = open_dir(tmp.path());
+    Recorder r;  // asks to go into everything
+    agentbox::sys::walk_tree(fd.get(), "", r);
+    CHECK(r.log == std::vector<std::string>{"v link@"});
+}
+
+namespace {
+
+// Replaces directory `d` by a symlink to `outside` (or by another directory) when the walk
+// has visited it and is about to open it.
+struct Swapper : Recorder {
+    std::string root, victim, outside;
+    bool to_dir = false;
+    WalkStep visit(const WalkEntry& e) override {
+        const WalkStep s = Recorder::visit(e);
+        if (e.path == victim) {
+            const std::string p = root + "/" + victim;
+            REQUIRE(::rename(p.c_str(), (p + ".old").c_str()) == 0);
+            if (to_dir) {
+                REQUIRE(::mkdir(p.c_str(), 0700) == 0);
+                std::ofstream(p + "/new") << "x";
+            } else {
+                REQUIRE(::symlink(outside.c_str(), p.c_str()) == 0);
+            }
+        }
+        return s;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("walk_tree: a directory replaced during the walk") {
+    const agentbox::test::TempDir tmp("walk");
+    const agentbox::test::TempDir outside("walk-outside");
+    std::ofstream(outside.path() + "/secret") << "x";
+    mkdir_p(tmp.path() + "/d");
+    std::ofstream(tmp.path() + "/d/old") << "x";
+    const unique_fd fd = open_dir(tmp.path());
+    Swapper s;
+    s.root = tmp.path();
+    s.victim = "d";
+    s.outside = outside.path();
+
+    SUBCASE("by a symlink: not followed, the open fails, the visitor is told") {
+        agentbox::sys::walk_tree(fd.get(), "", s, {.sorted = true});
+        REQUIRE(s.log.size() == 2);
+        CHECK(s.log[0] == "v d/");
+        // O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR (or ELOOP, as open(2) allows).
+        CHECK((s.log[1] == "f open d " + std::to_string(ENOTDIR) ||
+               s.log[1] == "f open d " + std::to_string(ELOOP)));
+    }
+    SUBCASE("by a symlink, with the default fail: the walk throws, reading nothing outside") {
+        struct Thrower : Swapper {
+            void fail(const SysError& err) override { WalkVisitor::fail(err); }
+        } t;
+        t.root = s.root;
+        t.victim = s.victim;
+        t.outside = s.outside;
+        CHECK_THROWS_AS(agentbox::sys::walk_tree(fd.get(), "", t), SysError);
+        CHECK(t.log == std::vector<std::string>{"v d/"});
+    }
+    SUBCASE("by another directory: the walk reads what is there when it opens it") {
+        s.to_dir = true;
+        agentbox::sys::walk_tree(fd.get(), "", s, {.sorted = true});
+        // The root was listed before the swap: d.old is not in that listing.
+        CHECK(s.log == std::vector<std::string>{"v d/", "v d/new", "l d"});
+    }
+}
+
+TEST_CASE("walk_tree: an entry gone before its lstat is a stat failure, ENOENT") {
+    const agentbox::test::TempDir tmp("walk");
+    std::ofstream(tmp.path() + "/a") << "x";
+    std::ofstream(tmp.path() + "/b") << "x";
+    const unique_fd fd = open_dir(tmp.path());
+    struct Remover : Recorder {
+        std::string root;
+        WalkStep visit(const WalkEntry& e) override {
+            if (e.path == "a") ::unlink((root + "/b").c_str());
+            return Recorder::visit(e);
+        }
+    } r;
+    r.root = tmp.path();
+    agentbox::sys::walk_tree(fd.get(), "", r, {.sorted = true});
+    CHECK(r.log == std::vector<std::string>{"v a", "f stat b " + std::to_string(ENOENT)});
+}
+
+TEST_CASE("walk_tree is bounded: a level past max_depth fails with ELOOP and is not opened") {
+    const agentbox::test::TempDir tmp("walk");
+    mkdir_p(tmp.path() + "/1");
+    mkdir_p(tmp.path() + "/1/2");
+    mkdir_p(tmp.path() + "/1/2/3");
+    const unique_fd fd = open_dir(tmp.path());
+    Recorder r;
+    agentbox::sys::walk_tree(fd.get(), "", r, {.max_depth = 1});
+    CHECK(r.log == std::vector<std::string>{"v 1/", "v 1/2/", "f walk 1/2 " + std::to_string(ELOOP),
+                                            "l 1"});
+}
+
+TEST_CASE("walk_tree: a directory it may not read is a failure the visitor may skip") {
+    if (::geteuid() == 0) return;  // root reads it anyway
+    const agentbox::test::TempDir tmp("walk");
+    mkdir_p(tmp.path() + "/shut");
+    REQUIRE(::chmod((tmp.path() + "/shut").c_str(), 0) == 0);
+    const unique_fd fd = open_dir(tmp.path());
+    Recorder r;
+    agentbox::sys::walk_tree(fd.get(), "", r);
+    REQUIRE(r.log.size() == 2);
+    CHECK(r.log[1].starts_with("f open shut "));
+}
