@@ -15,6 +15,10 @@ Targets (issue 20): plain proxy >= 0.8x direct; intercepted HTTPS >= 0.3x direct
 first byte +<= 1 ms; 500 concurrent downloads in <= 16 MiB. The plain server sends from a memfd
 with sendfile(2), so that the bench's own copies do not decide the ratios. Usage:
     bench/proxy.py AGENTBOX [--rounds N] [--size BYTES] [--small N] [--results bench/RESULTS.md]
+                        [--portable]
+With --portable, the plain and CONNECT downloads and the 500 downloads are measured a second
+time on the proxy's portable I/O (a read/write pump and a self-pipe, what macOS uses;
+AGENTBOX_TEST_PORTABLE_NET=1), in the same rounds.
 """
 import argparse
 import os
@@ -190,6 +194,8 @@ def main():
     ap.add_argument("--results", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     ap.add_argument("--ttfb", action="store_true",
                     help="only the time to first byte (direct and proxied; prints)")
+    ap.add_argument("--portable", action="store_true",
+                    help="also measure the proxy's portable I/O (AGENTBOX_TEST_PORTABLE_NET=1)")
     ap.add_argument("--captured", action="store_true",
                     help="only compare captured connections with proxied ones (prints)")
     args = ap.parse_args()
@@ -240,6 +246,11 @@ def main():
         "direct TLS": ("direct TLS", curl_args(https + "/big", extra=direct_tls)),
         "intercepted HTTPS": ("direct TLS", tbox[:-2] + curl_args(https + "/big", extra=tbox[-2:])),
     }
+    portable = ["env", "AGENTBOX_TEST_PORTABLE_NET=1"]
+    if args.portable:
+        variants["portable proxy (http)"] = ("direct", portable + box + curl_args(http + "/big"))
+        variants["portable proxy (CONNECT)"] = (
+            "direct", portable + box + curl_args(http + "/big", extra=["-p"]))
     # name -> argv of SMALL first-byte requests, each on a new connection.
     firsts = {
         "direct": curl_args("http://127.0.0.1:%d/small" % srv.port, args.small),
@@ -296,13 +307,14 @@ def main():
         subprocess.run(["rm", "-rf", work])
         return
 
-    def supervisor_memory(script_text):
+    def supervisor_memory(script_text, extra_env=None):
         """The agentbox supervisor's (VmHWM, VmRSS) in KiB once the script inside prints
         "ready", while what it holds is still open."""
         script = os.path.join(proj, "mem.py")
         with open(script, "w") as f:
             f.write(script_text)
-        p = subprocess.Popen(box + ["python3", script], env=env, stdout=subprocess.PIPE,
+        p = subprocess.Popen(box + ["python3", script], env=dict(env, **(extra_env or {})),
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, cwd=proj, text=True)
         line = p.stdout.readline()
         time.sleep(1)
@@ -313,7 +325,7 @@ def main():
         return mem
 
     # N concurrent slow downloads (the server trickles 1 KiB per 0.1 s to each).
-    downloads = supervisor_memory("""import resource, selectors, socket, sys, time
+    downloads_script = """import resource, selectors, socket, sys, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 sel, left, got = selectors.DefaultSelector(), %d, {}
 for i in range(left):
@@ -335,7 +347,10 @@ while left and time.monotonic() < deadline:
         print("ready", flush=True)  # every download under way
         ready = True
 sys.exit(0 if ready and left == 0 else 1)
-""" % (args.downloads, http, NAME))
+""" % (args.downloads, http, NAME)
+    downloads = supervisor_memory(downloads_script)
+    portable_downloads = (supervisor_memory(downloads_script, {"AGENTBOX_TEST_PORTABLE_NET": "1"})
+                          if args.portable else None)
 
     idle = supervisor_memory("""import socket, sys, time, resource
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
@@ -372,6 +387,10 @@ time.sleep(3)
         "(1 KiB per 0.1 s each): **%.1f MiB** peak (VmHWM), %.1f MiB resident (VmRSS) while "
         "they run (target: at most 16 MiB)." % (args.downloads, downloads[0] / 1024,
                                                 downloads[1] / 1024),
+        *(["", "The same on the proxy's portable I/O (AGENTBOX_TEST_PORTABLE_NET=1: a "
+            "read/write pump and a self-pipe, what macOS uses): **%.1f MiB** peak, %.1f MiB "
+            "resident." % (portable_downloads[0] / 1024, portable_downloads[1] / 1024)]
+          if portable_downloads else []),
         "",
         "agentbox resident memory with 1,000 idle CONNECT tunnels open: %.1f MiB (peak %.1f "
         "MiB)." % (idle[1] / 1024, idle[0] / 1024),

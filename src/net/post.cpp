@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "net/http.hpp"
+#include "net/portable.hpp"
 #include "sys/fd.hpp"
 
 namespace agentbox::net {
@@ -93,7 +94,7 @@ PostResult http_post(const HttpUrl& url, std::string_view content_type, std::str
     sys::unique_fd fd;
     std::string last = "no address";
     for (addrinfo* a = res; a != nullptr && !fd; a = a->ai_next) {
-        sys::unique_fd s(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        sys::unique_fd s(open_socket(a->ai_family, a->ai_socktype, 0, true));
         if (!s) continue;
         if (::connect(s.get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
             last = std::strerror(errno);
@@ -130,7 +131,7 @@ PostResult http_post(const HttpUrl& url, std::string_view content_type, std::str
             r.error = "sending timed out";
             return r;
         }
-        const ssize_t n = ::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL);
+        const ssize_t n = ::send(fd.get(), out.data(), out.size(), kSendFlags);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) {
             r.error = std::string("send: ") + std::strerror(errno);

@@ -1,12 +1,11 @@
 // The proxy's event loop: standalone asio with C++20 coroutines, one io_context on one thread.
 // One coroutine per client connection reads requests, asks policy, resolves and connects, and
-// relays; bodies and tunnels move through a pipe with splice(2), so payload bytes are never
-// copied into this process.
+// relays; bodies and tunnels move through net/pump (on Linux a pipe with splice(2), so payload
+// bytes are never copied into this process).
 #include "net/proxy.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,8 +26,11 @@
 #include "net/dlp.hpp"
 #include "net/http.hpp"
 #include "net/intercept.hpp"
+#include "net/portable.hpp"
+#include "net/pump.hpp"
 #include "net/secrets.hpp"
 #include "net/tls.hpp"
+#include "net/wake.hpp"
 #include "policy/hostrules.hpp"
 #include "policy/names.hpp"
 #include "policy/requestrules.hpp"
@@ -45,26 +47,6 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-constexpr std::size_t kSpliceChunk = 256 * 1024;
-
-struct Pipe {
-    int r = -1, w = -1;
-    Pipe() {
-        int p[2];
-        if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) throw sys::SysError("pipe2", errno);
-        r = p[0];
-        w = p[1];
-        // A larger pipe moves more per splice call; failure only costs speed.
-        ::fcntl(w, F_SETPIPE_SZ, static_cast<int>(kSpliceChunk));
-    }
-    ~Pipe() {
-        ::close(r);
-        ::close(w);
-    }
-    Pipe(const Pipe&) = delete;
-    Pipe& operator=(const Pipe&) = delete;
-};
-
 std::string verdict_name(policy::Verdict v) {
     switch (v) {
         case policy::Verdict::allow: return "allow";
@@ -164,7 +146,8 @@ struct Proxy::Impl {
     ProxyOptions opt;
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
-    sys::unique_fd efd;
+    IoKind io_kind = kDefaultIo;  // net/portable.hpp; portable under AGENTBOX_TEST_PORTABLE_NET
+    std::optional<Wakeup> wake;   // readable while `events` waits for the supervisor
     std::mutex mu;
     std::vector<ProxyEvent> events;
     std::set<Client*> clients;  // the io thread's only
@@ -191,8 +174,7 @@ struct Proxy::Impl {
             std::lock_guard<std::mutex> lock(mu);
             events.push_back(std::move(ev));
         }
-        const std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = ::write(efd.get(), &one, sizeof one);
+        wake->signal();
     }
 
     // ---- I/O helpers
@@ -221,69 +203,21 @@ struct Proxy::Impl {
         co_await asio::async_write(s, asio::buffer(data.data(), data.size()), use_awaitable);
     }
 
-    // Move bytes from `from` to `to` through a pipe with splice: `limit` bytes exactly (EOF
-    // before that is an error), or with limit 0 until EOF, after which `to` is shut down for
-    // writing so the far end sees the half-close. The pipe is kept as full as the reading side
-    // allows while the writing side drains it, so one wait serves as many bytes as the kernel
-    // holds; `counter` moves only when bytes have left through `to` (the idle watchdog and
-    // net.close count what was delivered, not what is in flight), and the pipe is drained to
-    // its last byte before the half-close or the return.
-    static awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::uint64_t limit,
-                                std::uint64_t& counter) {
-        Pipe pipe;
-        std::uint64_t left = limit;      // still to read, with a limit
-        std::size_t in_pipe = 0;
-        bool eof = false;
+    // Move bytes from `from` to `to` (net/pump.hpp): `limit` bytes exactly, or with limit 0
+    // until EOF and the half-close; `counter` counts what was delivered.
+    awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::uint64_t limit,
+                         std::uint64_t& counter) {
+        Pump p(io_kind, from.native_handle(), to.native_handle(), limit);
         for (;;) {
-            bool moved = false, read_blocked = false;
-            const bool want_more = !eof && (limit == 0 || left > 0) && in_pipe < kSpliceChunk;
-            if (want_more) {
-                std::size_t want = kSpliceChunk - in_pipe;
-                if (limit != 0 && left < want) want = static_cast<std::size_t>(left);
-                const ssize_t n = ::splice(from.native_handle(), nullptr, pipe.w, nullptr, want,
-                                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (n > 0) {
-                    in_pipe += static_cast<std::size_t>(n);
-                    if (limit != 0) left -= static_cast<std::uint64_t>(n);
-                    moved = true;
-                } else if (n == 0) {
-                    if (limit != 0) throw std::runtime_error("connection closed inside a body");
-                    eof = true;
-                } else if (errno == EAGAIN) {
-                    read_blocked = true;
-                } else if (errno != EINTR) {
-                    throw std::system_error(errno, std::generic_category(), "splice(read)");
-                }
+            switch (p.step(counter)) {
+                case Pump::Wait::done: co_return;
+                case Pump::Wait::write:
+                    co_await to.async_wait(tcp::socket::wait_write, use_awaitable);
+                    break;
+                case Pump::Wait::read:
+                    co_await from.async_wait(tcp::socket::wait_read, use_awaitable);
+                    break;
             }
-            bool write_blocked = false;
-            if (in_pipe > 0) {
-                const ssize_t m = ::splice(pipe.r, nullptr, to.native_handle(), nullptr, in_pipe,
-                                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (m > 0) {
-                    in_pipe -= static_cast<std::size_t>(m);
-                    counter += static_cast<std::uint64_t>(m);
-                    moved = true;
-                } else if (m < 0 && errno == EAGAIN) {
-                    write_blocked = true;
-                } else if (m < 0 && errno != EINTR) {
-                    throw std::system_error(errno, std::generic_category(), "splice(write)");
-                }
-            }
-            if (in_pipe == 0 && (eof || (limit != 0 && left == 0))) {
-                if (eof) {
-                    std::error_code ec;
-                    to.shutdown(tcp::socket::shutdown_send, ec);
-                }
-                co_return;
-            }
-            if (moved) continue;
-            // Nothing moved: wait for the side that holds things up. A writer that cannot
-            // take more comes first (the reader's kernel buffer keeps filling meanwhile, and
-            // the pipe is bounded); otherwise the pipe is empty and the reader is waited for.
-            if (write_blocked)
-                co_await to.async_wait(tcp::socket::wait_write, use_awaitable);
-            else if (read_blocked)
-                co_await from.async_wait(tcp::socket::wait_read, use_awaitable);
         }
     }
 
@@ -1116,7 +1050,7 @@ struct Proxy::Impl {
         }
     }
 
-    static awaitable<void> tunnel_half(ClientPtr c, std::shared_ptr<Tunnel> t, bool upward) {
+    awaitable<void> tunnel_half(ClientPtr c, std::shared_ptr<Tunnel> t, bool upward) {
         try {
             if (upward) co_await pump(c->sock, c->up, 0, c->bytes_up);
             else co_await pump(c->up, c->sock, 0, c->bytes_down);
@@ -1484,8 +1418,24 @@ struct Proxy::Impl {
 Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_unique<Impl>()) {
     Impl& im = *impl_;
     im.opt = std::move(options);
-    im.efd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!im.efd) throw sys::SysError("eventfd", errno);
+    const char* portable = std::getenv(kPortableNetEnv);
+#ifdef AGENTBOX_TEST_RESOLVER
+    if (portable && std::string_view(portable) == "1") im.io_kind = IoKind::portable;
+#endif
+    im.wake.emplace(im.io_kind);
+    // The test switch changes how every byte moves: never silent.
+    if (portable && *portable) {
+#ifdef AGENTBOX_TEST_RESOLVER
+        im.emit(ProxyEvent{"warning", {{"proxy", std::string(kPortableNetEnv) + "=" + portable +
+                                                     (im.io_kind == IoKind::portable
+                                                          ? ": the portable wake-up and pump"
+                                                          : " is ignored: only 1 turns it on")}}});
+#else
+        im.emit(ProxyEvent{"warning", {{"proxy", std::string(kPortableNetEnv) +
+                                                     " is ignored: this build has "
+                                                     "AGENTBOX_TEST_RESOLVER off"}}});
+#endif
+    }
     // Every relayed connection costs two sockets and a pipe: take the hard limit, not the
     // soft one, before 1,000 clients run out of descriptors.
     struct rlimit rl {};
@@ -1517,8 +1467,8 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
     asio::co_spawn(im.io, im.accept_loop(), asio::detached);
     im.thread = std::thread([&im] {
         // The thread inherits the supervisor's blocked signals (they are read from its
-        // signalfd). SIGPIPE from splice into a closed socket is blocked here too: it is a
-        // per-thread signal and must not kill agentbox.
+        // signalfd). SIGPIPE from a write into a closed socket is blocked here too: it is a
+        // per-thread signal and must not kill agentbox (splice has no MSG_NOSIGNAL).
         sigset_t pipe;
         sigemptyset(&pipe);
         sigaddset(&pipe, SIGPIPE);
@@ -1539,7 +1489,7 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
 
 Proxy::~Proxy() { stop(); }
 
-int Proxy::event_fd() const { return impl_->efd.get(); }
+int Proxy::event_fd() const { return impl_->wake->fd(); }
 
 void Proxy::expect_capture(std::uint16_t client_port, Captured c) {
     std::lock_guard<std::mutex> lock(impl_->cap_mu);
@@ -1547,8 +1497,7 @@ void Proxy::expect_capture(std::uint16_t client_port, Captured c) {
 }
 
 std::vector<ProxyEvent> Proxy::take_events() {
-    std::uint64_t n;
-    [[maybe_unused]] ssize_t r = ::read(impl_->efd.get(), &n, sizeof n);
+    impl_->wake->drain();
     std::lock_guard<std::mutex> lock(impl_->mu);
     return std::exchange(impl_->events, {});
 }

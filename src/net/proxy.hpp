@@ -6,8 +6,8 @@
 // supervisor. The supervisor's poll loop (pidfd, signalfd, pty relay, seccomp notifications)
 // stays exactly as it is: asio does not expose its reactor fd for integration, and a thread
 // keeps a slow upstream from ever delaying the pty or a signal. The two threads share nothing
-// but the event queue below, handed over through an eventfd the supervisor polls, so the
-// EventSink is still only ever called on the supervisor's thread.
+// but the event queue below, handed over through a wake-up fd (net/wake.hpp) the supervisor
+// polls, so the EventSink is still only ever called on the supervisor's thread.
 //
 // asio stays inside src/net: this header is plain C++.
 #pragma once
@@ -86,7 +86,7 @@ public:
     // after a minute when it never does.
     void expect_capture(std::uint16_t client_port, Captured c);
 
-    // Readable (an eventfd) when events are waiting; take them with take_events().
+    // Readable (net/wake.hpp) when events are waiting; take them with take_events().
     int event_fd() const;
     std::vector<ProxyEvent> take_events();
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "net/portable.hpp"
 #include "util/strings.hpp"
 
 extern char** environ;
@@ -96,7 +97,7 @@ std::string read_file(const std::string& name, const std::string& path) {
 // (so `pass` or `op` may prompt); only its stdout is taken.
 std::string run_command(const std::string& name, const std::vector<std::string>& argv) {
     int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0)
+    if (!open_pipe(p, false))
         throw std::runtime_error("secret " + name + ": pipe: " + std::strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -195,9 +196,10 @@ std::string random_stand_in(std::string_view real) {
     std::string r;
     unsigned char byte = 0;
     while (r.size() < n) {
-        if (::getrandom(&byte, 1, 0) != 1) {
+        // getentropy: Linux and macOS alike (getrandom is Linux's).
+        if (::getentropy(&byte, 1) != 0) {
             if (errno == EINTR) continue;
-            throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+            throw std::runtime_error(std::string("getentropy: ") + std::strerror(errno));
         }
         // 62 * 4 = 248: rejecting 248..255 keeps every character equally likely.
         if (byte < 248) r.push_back(kAlnum[byte % 62]);

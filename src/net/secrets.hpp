@@ -36,7 +36,7 @@ std::vector<SecretValue> resolve_secrets(const std::map<std::string, profile::Se
 // ("sk-ant-api03-", "ghp_": clients check those), the rest `random` (letters and digits),
 // at least as long as the real value's rest and never shorter than 24 random characters.
 std::string stand_in_for(std::string_view real, std::string_view random);
-// The same with fresh random characters from getrandom(2).
+// The same with fresh random characters from getentropy(3).
 std::string random_stand_in(std::string_view real);
 
 // RFC 4648 base64, for Authorization: Basic. decode: false on anything not base64.

@@ -253,3 +253,31 @@ def tmpdir(tc):
     os.chmod(d, 0o755)
     tc.addCleanup(subprocess.run, ["rm", "-rf", d])
     return d
+
+
+PORTABLE_NET = {"AGENTBOX_TEST_PORTABLE_NET": "1"}
+
+
+class PortableNet:
+    """Mixin for a proxy test class: every agentbox its cases start moves bytes and wakes the
+    supervisor the portable way (src/net/portable.hpp: a read/write pump and a self-pipe, what
+    macOS uses) instead of Linux's splice and eventfd. Put it first: PortableNet, TheClass."""
+
+    def setUp(self):
+        super().setUp()
+        env = self.box.env
+        self.box.env = lambda extra=None: dict(env(extra), **PORTABLE_NET)
+
+
+def only(*names):
+    """Class decorator: the class with every test_ method but NAMES (inherited ones included)
+    taken away, for a variant that re-runs the cases it names and no others."""
+    def keep(cls):
+        for n in dir(cls):
+            if n.startswith("test_") and n not in names:
+                setattr(cls, n, None)
+        missing = [n for n in names if not callable(getattr(cls, n, None))]
+        if missing:
+            raise AttributeError("no such test: %s" % ", ".join(missing))
+        return cls
+    return keep

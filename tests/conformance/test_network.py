@@ -433,5 +433,16 @@ time.sleep(2)
         self.assertLess(hose.sent, 64 * 1024 * 1024, "the proxy kept reading: %d bytes" % hose.sent)
 
 
+@proxytest.only("test_proxy_denied_name_gets_403_naming_the_rule",
+                 "test_malformed_and_oversized_requests_get_400_and_proxy_stays_up",
+                 "test_domain_fronting_through_an_allowed_connect",
+                 "test_thousand_concurrent_connections",
+                 "test_client_that_never_reads_does_not_grow_the_proxy")
+class NetworkProxyAttacksPortable(proxytest.PortableNet, NetworkProxyAttacks):
+    """The attacks that move bytes through the proxy's pump or wake its supervisor, again on
+    its portable I/O (what macOS runs; AGENTBOX_TEST_PORTABLE_NET=1). The others test policy,
+    which is the same code either way."""
+
+
 if __name__ == "__main__":
     abtest.main()

@@ -418,5 +418,15 @@ deny = ["deny.sub.test:%d"]
                              % (n, ex.rc, m.group(1), ex, res))
 
 
+class ProxyToolsPortable(proxytest.PortableNet, ProxyTools):
+    """Every case above again on the proxy's portable I/O (a read/write pump and a self-pipe:
+    what macOS runs), switched on in this Linux build by AGENTBOX_TEST_PORTABLE_NET=1."""
+
+    def test_the_portable_switch_is_announced(self):
+        res = self.run_v(["curl", "-sS", "http://allowed.test:%d/" % self.srv.port])
+        self.assertRc(res, 0)
+        self.assertIn("AGENTBOX_TEST_PORTABLE_NET=1: the portable wake-up and pump", res.err, res)
+
+
 if __name__ == "__main__":
     abtest.main()
