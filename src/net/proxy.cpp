@@ -961,10 +961,16 @@ struct Proxy::Impl {
             if (err.empty() && (req.target.empty() || req.target.front() != '/'))
                 err = "an intercepted request must have an origin-form target (\"/path\")";
             if (err.empty() && req.method == "CONNECT") err = "CONNECT inside a tunnel";
+            bool foreign = false;
+            if (err.empty()) err = foreign_host(req, host, t.port, foreign);
             if (err.empty()) err = http::request_body(req, body);
             if (!err.empty()) {
                 emit(ProxyEvent{"net.error", {{"reason", "bad request: " + err}, {"host", host}}});
-                co_await tls_write(*down, c.sock, http::error_response(400, "Bad Request", err));
+                // Built before the co_await: GCC 12 destroys a conditional's temporary twice
+                // inside a co_await expression.
+                std::string answer = foreign ? http::error_response(421, "Misdirected Request", err)
+                                             : http::error_response(400, "Bad Request", err);
+                co_await tls_write(*down, c.sock, answer);
                 co_return;
             }
             buf.erase(0, r.consumed);
@@ -1117,9 +1123,20 @@ struct Proxy::Impl {
         out.authority = cap.host + ":" + std::to_string(cap.port);
         out.host_header = cap.port == 80 ? cap.host : out.authority;
         out.path = req.target.substr(0, req.target.find('#'));
+        return foreign_host(req, cap.host, cap.port, mismatch);
+    }
+
+    // Whether a request's Host names the host its connection was opened (and judged) for,
+    // with that port or none: on a captured plain connection and inside an intercepted
+    // tunnel the request line carries no host, and a Host naming another one asks the
+    // server for a virtual host the policy never allowed. Returns the error, or "";
+    // `mismatch` says the error is a Host naming another host (an attack, logged as such).
+    static std::string foreign_host(const http::Head& req, const std::string& host, int port,
+                                    bool& mismatch) {
+        mismatch = false;
         const std::vector<std::string> hosts = req.all("host");
         if (hosts.size() > 1) return "more than one Host field";
-        if (hosts.empty()) return {};  // HTTP/1.0: the captured host is the one asked
+        if (hosts.empty()) return {};  // HTTP/1.0: the connection's host is the one asked
         const std::string& h = hosts.front();
         bool same = false;
         try {
@@ -1127,13 +1144,12 @@ struct Proxy::Impl {
             const std::size_t colon = h.rfind(':');
             const bool has_port = colon != std::string::npos && h.back() != ']' &&
                                   (h.front() == '[' || h.find(':') == colon);
-            same = ct.host == policy::canonical_host(cap.host) &&
-                   (!has_port || ct.port == cap.port);
+            same = ct.host == policy::canonical_host(host) && (!has_port || ct.port == port);
         } catch (const std::invalid_argument&) {
         }
         if (same) return {};
         mismatch = true;
-        return "Host " + util::quote(h) + " is not " + out.authority +
+        return "Host " + util::quote(h) + " is not " + host + ":" + std::to_string(port) +
                ", the host this connection was made to";
     }
 

@@ -181,6 +181,27 @@ except OSError as e:
         self.assertRc(res, 0)
         self.assertEqual(self.http.hits, [], res)
 
+    def test_intercepted_request_whose_host_names_another_host_refused(self):
+        # The tunnel was opened (and judged) for api.test; a Host naming open.test inside it
+        # would ask the server for a virtual host no rule allowed. Refused, never rewritten.
+        cmd = inside_script(self.box, "foreign_host.py", r'''
+import http.client, os, ssl
+ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+for host in ("open.test", "api.test:1", "api.test"):
+    c = http.client.HTTPSConnection(PROXY[0], PROXY[1], context=ctx)
+    c.set_tunnel("api.test", %d)
+    c.putrequest("GET", "/x", skip_host=True)
+    c.putheader("Host", host)
+    c.endheaders()
+    r = c.getresponse(); r.read()
+    print(r.status)
+    c.close()
+''' % self.https.port)
+        res = self.run_in(cmd)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.split(), ["421", "421", "200"], res)
+        self.assertEqual([h[:2] for h in self.https.hits], [("GET", "/x")])
+
     def test_host_without_rules_is_not_intercepted(self):
         # open.test has no request rule: its TLS goes through untouched, so the client sees
         # the server's own certificate (trusted here with --cacert), not the run's CA.
