@@ -33,12 +33,10 @@ function(ab_macos_pending var src)
   # Approvals: the seccomp-notify asks (pidfd_open, pipe2) do not exist on macOS; the proxy's
   # network asks would, once the approver's Linux half is split out.
   list(APPEND out ${src}/approve/approver.cpp)
-  # Staging: renameat2(RENAME_NOREPLACE) (macOS: renameatx_np(RENAME_EXCL)), O_PATH, syncfs
-  # (macOS: fsync + F_FULLFSYNC), getrandom (getentropy), the Linux xattr calls (macOS has
-  # two more arguments), copy_file_range (fcopyfile).
-  foreach(f archive changes commit fsops session state tree_read)
+  # Staging: renameat2(RENAME_NOREPLACE) (macOS: renameatx_np(RENAME_EXCL)), O_PATH, syncfs,
+  # getrandom (getentropy), the Linux xattr calls (macOS has two more arguments), getdents64.
+  foreach(f archive changes commit fsops tree_read)
     list(APPEND out ${src}/stage/${f}.cpp)
   endforeach()
-  list(APPEND out ${src}/sys/io.cpp)
   set(${var} ${out} PARENT_SCOPE)
 endfunction()
