@@ -1,7 +1,7 @@
-# ctest `cross.macos`: builds the target macos_portability (cmake/macos/portability.cmake), the
+# ctest `cross.macos`: builds the targets macos_portability(_net) (cmake/macos/portability.cmake), the
 # sources of the macOS build compiled on Linux with the Linux-only interfaces poisoned.
 #   cmake -DBIN=<build dir> -P cmake/macos/check.cmake
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${BIN} --target macos_portability -j2
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${BIN} --target macos_portability_all -j2
                 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "macOS portability: a source of the macOS build uses an interface macOS "
