@@ -33,9 +33,9 @@ function(ab_macos_pending var src)
   # Approvals: the seccomp-notify asks (pidfd_open, pipe2) do not exist on macOS; the proxy's
   # network asks would, once the approver's Linux half is split out.
   list(APPEND out ${src}/approve/approver.cpp)
-  # Staging: renameat2(RENAME_NOREPLACE) (macOS: renameatx_np(RENAME_EXCL)), O_PATH, syncfs,
+  # Staging: renameat2(RENAME_NOREPLACE) (sys::rename_noreplace has the macOS form), O_PATH, syncfs,
   # getrandom (getentropy), the Linux xattr calls (macOS has two more arguments), getdents64.
-  foreach(f archive changes commit fsops tree_read)
+  foreach(f changes commit fsops tree_read)
     list(APPEND out ${src}/stage/${f}.cpp)
   endforeach()
   set(${var} ${out} PARENT_SCOPE)

@@ -17,6 +17,7 @@
 #include "stage/patch.hpp"
 #include "stage/tree_read.hpp"
 #include "sys/error.hpp"
+#include "sys/rename.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -78,8 +79,7 @@ public:
         if (overwrite) {
             if (::rename(path_.c_str(), dest.c_str()) != 0)
                 throw sys::SysError("rename", dest, errno);
-        } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, dest.c_str(),
-                               RENAME_NOREPLACE) != 0) {
+        } else if (sys::rename_noreplace(AT_FDCWD, path_.c_str(), AT_FDCWD, dest.c_str()) != 0) {
             if (errno != EINVAL) throw sys::SysError("rename", dest, errno);
             // A filesystem without RENAME_NOREPLACE: link() refuses an existing name too.
             if (::link(path_.c_str(), dest.c_str()) != 0) throw sys::SysError("link", dest, errno);
