@@ -34,8 +34,8 @@ function(ab_macos_pending var src)
   # network asks would, once the approver's Linux half is split out.
   list(APPEND out ${src}/approve/approver.cpp)
   # Staging: renameat2(RENAME_NOREPLACE) (sys::rename_noreplace has the macOS form), O_PATH, syncfs,
-  # getrandom (getentropy), the Linux xattr calls (macOS has two more arguments), getdents64.
-  foreach(f changes commit fsops tree_read)
+  # getrandom (getentropy), the Linux xattr calls (sys/xattr.hpp has the macOS form).
+  foreach(f commit fsops tree_read)
     list(APPEND out ${src}/stage/${f}.cpp)
   endforeach()
   set(${var} ${out} PARENT_SCOPE)
