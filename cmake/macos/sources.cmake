@@ -33,8 +33,9 @@ function(ab_macos_pending var src)
   # Approvals: the seccomp-notify asks (pidfd_open, pipe2) do not exist on macOS; the proxy's
   # network asks would, once the approver's Linux half is split out.
   list(APPEND out ${src}/approve/approver.cpp)
-  # Staging: renameat2(RENAME_NOREPLACE) (sys::rename_noreplace has the macOS form), O_PATH, syncfs,
-  # getrandom (getentropy), the Linux xattr calls (sys/xattr.hpp has the macOS form).
+  # Staging's directory walkers and commit: O_PATH (tree_read, fsops, commit), renameat2
+  # (fsops, commit: sys::rename_noreplace has the macOS form), syncfs and getrandom (commit:
+  # session.cpp shows the macOS form), fgetxattr (commit: sys/xattr.hpp), st_mtim.
   foreach(f commit fsops tree_read)
     list(APPEND out ${src}/stage/${f}.cpp)
   endforeach()
