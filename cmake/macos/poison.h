@@ -76,6 +76,14 @@
 #undef FICLONE
 #undef FICLONERANGE
 
+// struct stat's times: macOS names them st_atimespec, st_mtimespec, st_ctimespec (and has
+// st_birthtimespec); glibc st_atim... Code the Mac compiles uses the macOS names outside
+// `#ifdef __linux__`, which here stand for glibc's (defined before the poison, so allowed).
+#define st_atimespec st_atim
+#define st_mtimespec st_mtim
+#define st_ctimespec st_ctim
+#pragma GCC poison st_atim st_mtim st_ctim
+
 #pragma GCC poison epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_event
 #pragma GCC poison eventfd eventfd_read eventfd_write signalfd timerfd_create timerfd_settime
 #pragma GCC poison inotify_init inotify_init1 inotify_add_watch fanotify_init fanotify_mark

@@ -35,7 +35,8 @@ function(ab_macos_pending var src)
   list(APPEND out ${src}/approve/approver.cpp)
   # Staging's directory walkers and commit: O_PATH (tree_read, fsops, commit), renameat2
   # (fsops, commit: sys::rename_noreplace has the macOS form), syncfs and getrandom (commit:
-  # session.cpp shows the macOS form), fgetxattr (commit: sys/xattr.hpp), st_mtim.
+  # session.cpp shows the macOS form), fgetxattr (commit: sys/xattr.hpp), st_ctim/st_atim/st_mtim
+  # (macOS: st_*timespec, as snapshot.cpp spells them).
   foreach(f commit fsops tree_read)
     list(APPEND out ${src}/stage/${f}.cpp)
   endforeach()

@@ -137,7 +137,12 @@ EntryPtr new_entry(const std::string& name, mode_t mode, const struct ::stat* st
     // The staging user's ids mean nothing where the archive is unpacked.
     AGENTBOX_LAZY(libarchive(), archive_entry_set_uid)(e.get(), 0);
     AGENTBOX_LAZY(libarchive(), archive_entry_set_gid)(e.get(), 0);
-    if (st != nullptr) AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+#ifdef __linux__
+    const struct timespec* mtime = st != nullptr ? &st->st_mtim : nullptr;
+#else
+    const struct timespec* mtime = st != nullptr ? &st->st_mtimespec : nullptr;  // macOS's name
+#endif
+    if (mtime != nullptr) AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), mtime->tv_sec, mtime->tv_nsec);
     return e;
 }
 

@@ -37,14 +37,14 @@ namespace {
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 // A stat's times under each system's name for them (macOS: st_atimespec...).
-#ifdef __APPLE__
-const struct timespec& atime_of(const struct stat& st) { return st.st_atimespec; }
-const struct timespec& mtime_of(const struct stat& st) { return st.st_mtimespec; }
-const struct timespec& ctime_of(const struct stat& st) { return st.st_ctimespec; }
-#else
+#ifdef __linux__
 const struct timespec& atime_of(const struct stat& st) { return st.st_atim; }
 const struct timespec& mtime_of(const struct stat& st) { return st.st_mtim; }
 const struct timespec& ctime_of(const struct stat& st) { return st.st_ctim; }
+#else
+const struct timespec& atime_of(const struct stat& st) { return st.st_atimespec; }
+const struct timespec& mtime_of(const struct stat& st) { return st.st_mtimespec; }
+const struct timespec& ctime_of(const struct stat& st) { return st.st_ctimespec; }
 #endif
 
 // `name` in `dst` made a clone of the file open at `in` (its blocks shared until either side
