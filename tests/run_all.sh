@@ -5,7 +5,7 @@
 #
 #   tests/run_all.sh BUILD_DIR
 #
-# Order: unit tests (ctest -L unit); the Windows cross-compile (ctest -L cross); integration and conformance as the invoking user (root);
+# Order: unit tests (ctest -L unit); the Windows cross-compile and the macOS portability check (ctest -L cross); integration and conformance as the invoking user (root);
 # then the same Python files as the user agentbox-test (created if absent) on a private copy of
 # the binary, probes and tests, because BUILD_DIR may sit under a directory that user cannot
 # traverse. Cases that need root skip themselves there, and check that agentbox fails closed.
@@ -63,7 +63,8 @@ run_step() {  # NAME COMMAND...
 # ---- as the invoking user (root on the test machines)
 # ctest runs each file as one test; -V shows each file's cases and summary so they can be counted.
 run_step unit ctest --test-dir "$BUILD" -L unit -V
-# The Windows backend cross-compiles (one case: cmake/cross_windows.cmake prints its SUMMARY).
+# The Windows backend cross-compiles, the macOS sources compile with Linux poisoned (one case
+# each: cmake/cross_windows.cmake and cmake/macos/check.cmake print their SUMMARY).
 run_step cross ctest --test-dir "$BUILD" -L cross -V
 run_step integration-root ctest --test-dir "$BUILD" -L integration -V
 run_step conformance-root ctest --test-dir "$BUILD" -L conformance -V

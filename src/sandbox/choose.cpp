@@ -53,7 +53,7 @@ std::string choose_backend(const std::string& requested, const policy::HostFacts
     // macOS has one backend, Seatbelt (src/sandbox/macos); `auto` is it.
     (void)facts;
     return requested == "auto" ? "seatbelt" : requested;
-#endif
+#else
     if (requested != "auto") return requested;
     if (facts.userns) return "native";
     if (bwrap_works()) return "bwrap";
@@ -64,14 +64,18 @@ std::string choose_backend(const std::string& requested, const policy::HostFacts
         "and later an AppArmor profile that allows agentbox `userns`), and bubblewrap (" +
         std::string(kBwrapPath) + ") is missing or cannot either; `agentbox doctor` shows what "
         "is missing");
+#endif
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {
 #ifdef __APPLE__
-    if (name == "seatbelt") return make_seatbelt();
-#endif
+    // The only backend the macOS build has (the Linux ones are not compiled there).
+    (void)name;
+    return make_seatbelt();
+#else
     if (name == "bwrap") return make_bwrap();
     return make_native();
+#endif
 }
 
 }  // namespace agentbox::sandbox

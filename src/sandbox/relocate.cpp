@@ -32,14 +32,19 @@ std::string Relocation::path(const std::string& p) const {
     return out;
 }
 
-std::string Relocation::value(const std::string& v) const {
+std::string map_path_value(const std::string& v,
+                           const std::function<std::string(const std::string&)>& map) {
     if (v.empty()) return v;
     std::vector<std::string> parts = util::split(v, ':');
     for (const auto& part : parts)
         if (!part.empty() && (part.front() != '/' || part.starts_with("//"))) return v;
     for (auto& part : parts)
-        if (!part.empty()) part = path(part);
+        if (!part.empty()) part = map(part);
     return util::join(parts, ":");
+}
+
+std::string Relocation::value(const std::string& v) const {
+    return map_path_value(v, [this](const std::string& p) { return path(p); });
 }
 
 std::vector<std::string> Relocation::copy_excludes() const {

@@ -3,12 +3,20 @@
 // everything else the host's own path. Pure; shared by the Seatbelt and AppContainer plans.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "policy/plan.hpp"
 
 namespace agentbox::sandbox {
+
+// An environment value with `map` applied to each of its paths when it is a path or a ':'-list
+// of absolute paths (PATH); anything else (a URL, a word, a relative path) is returned as is.
+// The one place that decides what of an environment value is a path: the relocation below and
+// the Seatbelt plan's real paths (/tmp -> /private/tmp) both go through it.
+std::string map_path_value(const std::string& v,
+                           const std::function<std::string(const std::string&)>& map);
 
 class Relocation {
 public:
@@ -17,8 +25,7 @@ public:
     // A path inside the sandbox -> the host path the command must use. The deepest tmpfs or
     // the project wins, as the deepest mount would on Linux.
     std::string path(const std::string& p) const;
-    // An environment value: moved when it is a path or a ':'-list of absolute paths (PATH);
-    // anything else (a URL, a word) is left alone.
+    // An environment value, its paths moved (map_path_value).
     std::string value(const std::string& v) const;
     // Where the tmpfs at `target` lives.
     std::string scratch_dir(const std::string& target) const;

@@ -17,6 +17,7 @@
 #include "stage/patch.hpp"
 #include "stage/tree_read.hpp"
 #include "sys/error.hpp"
+#include "sys/rename.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -78,8 +79,7 @@ public:
         if (overwrite) {
             if (::rename(path_.c_str(), dest.c_str()) != 0)
                 throw sys::SysError("rename", dest, errno);
-        } else if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, dest.c_str(),
-                               RENAME_NOREPLACE) != 0) {
+        } else if (sys::rename_noreplace(AT_FDCWD, path_.c_str(), AT_FDCWD, dest.c_str()) != 0) {
             if (errno != EINVAL) throw sys::SysError("rename", dest, errno);
             // A filesystem without RENAME_NOREPLACE: link() refuses an existing name too.
             if (::link(path_.c_str(), dest.c_str()) != 0) throw sys::SysError("link", dest, errno);
@@ -137,7 +137,12 @@ EntryPtr new_entry(const std::string& name, mode_t mode, const struct ::stat* st
     // The staging user's ids mean nothing where the archive is unpacked.
     AGENTBOX_LAZY(libarchive(), archive_entry_set_uid)(e.get(), 0);
     AGENTBOX_LAZY(libarchive(), archive_entry_set_gid)(e.get(), 0);
-    if (st != nullptr) AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+#ifdef __linux__
+    const struct timespec* mtime = st != nullptr ? &st->st_mtim : nullptr;
+#else
+    const struct timespec* mtime = st != nullptr ? &st->st_mtimespec : nullptr;  // macOS's name
+#endif
+    if (mtime != nullptr) AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), mtime->tv_sec, mtime->tv_nsec);
     return e;
 }
 

@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <sys/syscall.h>     // SYS_getdents64
+#include <sys/sysmacros.h>  // makedev (macOS: <sys/types.h>)
+#endif
 #include <xxhash.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/xattr.hpp"
 #include "util/paths.hpp"
 #include "util/strings.hpp"
 
@@ -38,8 +41,9 @@ using sys::unique_fd;
 // nothing but *at calls besides this one listing: read with getdents64 itself (no second
 // open, no DIR), which consumes its offset.
 std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
-    alignas(8) static thread_local char buf[32768];
     std::vector<std::string> names;
+#ifdef __linux__
+    alignas(8) static thread_local char buf[32768];
     for (;;) {
         const long n = ::syscall(SYS_getdents64, dirfd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
@@ -56,6 +60,28 @@ std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
             names.emplace_back(name);
         }
     }
+#else
+    // No getdents64 (macOS): a DIR over a duplicate, which shares the offset as the Linux
+    // listing consumes it.
+    const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) throw sys::SysError("readdir", shown, errno);
+    DIR* d = ::fdopendir(dup);
+    if (d == nullptr) {
+        const int e = errno;
+        ::close(dup);
+        throw sys::SysError("readdir", shown, e);
+    }
+    errno = 0;
+    while (const struct dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 &&
+            !fsops::is_temp_name(e->d_name))
+            names.emplace_back(e->d_name);
+        errno = 0;
+    }
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) throw sys::SysError("readdir", shown, err);
+#endif
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -89,7 +115,7 @@ bool is_opaque(int dirfd) {
     // instead of a failed read per namespace. A list too long for the buffer is read name by
     // name as before.
     char list[1024];
-    const ssize_t len = ::flistxattr(dirfd, list, sizeof list);
+    const ssize_t len = sys::fd_list_xattrs(dirfd, list, sizeof list);
     if (len == 0 || (len < 0 && errno != ERANGE)) return false;
     for (const std::string_view want : kNames) {
         bool listed = len < 0;
@@ -100,7 +126,7 @@ bool is_opaque(int dirfd) {
         }
         if (!listed) continue;
         char v[4];
-        const ssize_t n = ::fgetxattr(dirfd, std::string(want).c_str(), v, sizeof v);
+        const ssize_t n = sys::fd_get_xattr(dirfd, std::string(want).c_str(), v, sizeof v);
         if (n == 1 && v[0] == 'y') return true;
     }
     return false;

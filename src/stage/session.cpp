@@ -80,13 +80,8 @@ std::string utc(std::time_t t, bool compact) {
 std::string new_id(std::time_t now) {
     const std::string stamp = utc(now, /*compact=*/true);
     unsigned char rnd[3];
-    std::size_t got = 0;
-    while (got < sizeof rnd) {
-        const ssize_t n = ::getrandom(rnd + got, sizeof rnd - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("getrandom", errno);
-        got += static_cast<std::size_t>(n);
-    }
+    // getentropy, not getrandom: the same source, never a short read, and macOS has it too.
+    if (::getentropy(rnd, sizeof rnd) != 0) throw sys::SysError("getentropy", errno);
     char suffix[8];
     std::snprintf(suffix, sizeof suffix, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
     return stamp + "-" + suffix;
@@ -483,8 +478,14 @@ void Session::sync_staged() const {
     const std::string up = upper();
     const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) throw sys::SysError("open", up, errno);
-    if (sys::has_entries(fd.get(), up) && ::syncfs(fd.get()) != 0)
-        throw sys::SysError("syncfs", up, errno);
+    if (!sys::has_entries(fd.get(), up)) return;
+#ifdef __linux__
+    if (::syncfs(fd.get()) != 0) throw sys::SysError("syncfs", up, errno);
+#else
+    // macOS has no per-filesystem sync: sync(2) flushes every filesystem, which is more than
+    // needed but loses nothing.
+    ::sync();
+#endif
 }
 
 bool has_staged(const std::string& id) {

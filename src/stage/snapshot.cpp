@@ -1,13 +1,19 @@
 #include "stage/snapshot.hpp"
 
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <linux/fs.h>       // FICLONE
+#include <sys/sysmacros.h>  // makedev (macOS: <sys/types.h>)
+#endif
+#ifdef __APPLE__
+#include <sys/clonefile.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -30,6 +36,52 @@ namespace agentbox::stage {
 namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+// A stat's times under each system's name for them (macOS: st_atimespec...).
+#ifdef __linux__
+const struct timespec& atime_of(const struct stat& st) { return st.st_atim; }
+const struct timespec& mtime_of(const struct stat& st) { return st.st_mtim; }
+const struct timespec& ctime_of(const struct stat& st) { return st.st_ctim; }
+#else
+const struct timespec& atime_of(const struct stat& st) { return st.st_atimespec; }
+const struct timespec& mtime_of(const struct stat& st) { return st.st_mtimespec; }
+const struct timespec& ctime_of(const struct stat& st) { return st.st_ctimespec; }
+#endif
+
+// `name` in `dst` made a clone of the file open at `in` (its blocks shared until either side
+// writes), opened for writing: FICLONE on Linux (btrfs, XFS), clonefile on macOS (APFS).
+// Sets `cloned`; when the filesystem cannot clone, the file is made empty for a copy.
+sys::unique_fd clone_or_create(int in, int dst, const char* name, bool& cloned) {
+    cloned = false;
+#ifdef __APPLE__
+    // fclonefileat makes the file itself (with the source's mode; owner and times are set
+    // after, as for a copy); CLONE_NOOWNERCOPY: the copy is the user's, as a created one.
+    if (::fclonefileat(in, dst, name, CLONE_NOFOLLOW | CLONE_NOOWNERCOPY) == 0) {
+        sys::unique_fd out(::openat(dst, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+        cloned = static_cast<bool>(out);
+        return out;
+    }
+#endif
+    sys::unique_fd out(::openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+#ifdef __linux__
+    if (out && ::ioctl(out.get(), FICLONE, in) == 0) cloned = true;
+#else
+    (void)in;
+#endif
+    return out;
+}
+
+// The copy strategy's origin mark on an open file (kOriginXattr). Where the system has no user
+// xattrs the mark is not made, as on a Linux filesystem without them (ENOTSUP).
+void mark_origin(int fd) {
+#if defined(__linux__)
+    ::fsetxattr(fd, kOriginXattr, "", 0, 0);
+#elif defined(__APPLE__)
+    ::fsetxattr(fd, kOriginXattr, "", 0, 0, 0);  // position, options
+#else
+    (void)fd;
+#endif
+}
 
 std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
 
@@ -88,12 +140,13 @@ private:
 
     void owner(int dirfd, const char* name, const struct stat& st, const std::string& r) {
         if (!root_) return;
-        const int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-        if (::fchownat(dirfd, name, st.st_uid, st.st_gid, flags) < 0)
+        const int rc = *name ? ::fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW)
+                             : ::fchown(dirfd, st.st_uid, st.st_gid);
+        if (rc < 0)
             throw sys::SysError("chown", shown(r), errno);
     }
     void times(int dirfd, const char* name, const struct stat& st, const std::string& r) {
-        const struct timespec t[2] = {st.st_atim, st.st_mtim};
+        const struct timespec t[2] = {atime_of(st), mtime_of(st)};
         int rc = *name ? ::utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW) : ::futimens(dirfd, t);
         if (rc < 0) throw sys::SysError("utimensat", shown(r), errno);
     }
@@ -113,10 +166,10 @@ private:
               const std::string& r) {
         sys::unique_fd in(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         if (!in) throw sys::SysError("open", shown(r), errno);
-        sys::unique_fd out(
-            ::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        bool cloned = false;
+        sys::unique_fd out(clone_or_create(in.get(), dst, name.c_str(), cloned));
         if (!out) throw sys::SysError("create", "snapshot of " + shown(r), errno);
-        if (::ioctl(out.get(), FICLONE, in.get()) == 0) {
+        if (cloned) {
             ++s_.reflinked;
         } else {
             sys::copy_data(in.get(), out.get(), shown(r));
@@ -172,7 +225,7 @@ public:
             // changes the copy, so an entry with an older one is as the copy made it, whatever
             // the project holds now: edits and type changes the host made meanwhile are not
             // the sandbox's, and staging the copy's version would undo them at commit.
-            const bool touched = !before(s.st_ctim, s_.stamp);
+            const bool touched = !before(ctime_of(s), s_.stamp);
             if (S_ISDIR(s.st_mode)) {
                 if (!same_type) {
                     // The host made it something else: only what the sandbox did in it counts.
@@ -209,7 +262,7 @@ public:
             // host's change, as it does under the overlay. Otherwise -- no birth times, a save
             // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
-            if (before(s_.started, p.st_ctim) &&
+            if (before(s_.started, ctime_of(p)) &&
                 !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
             sys::unique_fd ud = upper_dir(rel);
@@ -237,7 +290,7 @@ private:
     // like an untouched one, for what the sandbox made or changed inside.
     void gone_from_project(const std::string& r, int sfd, const std::string& name,
                            const struct stat& s) {
-        bool whole = !before(s.st_ctim, s_.stamp);
+        bool whole = !before(ctime_of(s), s_.stamp);
         if (whole && S_ISDIR(s.st_mode)) {
             const auto it = s_.dirs.find(s.st_ino);
             if (it != s_.dirs.end() && it->second == r) whole = false;
@@ -253,7 +306,7 @@ private:
             if (mark) {
                 sys::unique_fd f(::openat(ud.get(), name.c_str(),
                                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-                if (f) ::fsetxattr(f.get(), kOriginXattr, "", 0, 0);
+                if (f) mark_origin(f.get());
             }
             return;
         }
@@ -278,12 +331,13 @@ private:
     // copy began: whatever it holds was at its path then.
     bool entries_unchanged(int dfd) const {
         struct stat st {};
-        return ::fstat(dfd, &st) == 0 && before(st.st_mtim, s_.started);
+        return ::fstat(dfd, &st) == 0 && before(mtime_of(st), s_.started);
     }
 
     // Whether the entry was born before `t`. False when the filesystem does not record birth
     // times.
     static bool born_before(int dirfd, const std::string& name, const struct timespec& t) {
+#if defined(__linux__)
         struct statx x {};
         if (::statx(dirfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BTIME,
                     &x) < 0 ||
@@ -292,6 +346,16 @@ private:
         const struct timespec born {static_cast<time_t>(x.stx_btime.tv_sec),
                                     static_cast<long>(x.stx_btime.tv_nsec)};
         return before(born, t);
+#elif defined(__APPLE__)
+        struct stat st {};  // APFS records birth times in every stat
+        return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               before(st.st_birthtimespec, t);
+#else
+        (void)dirfd;
+        (void)name;
+        (void)t;
+        return false;
+#endif
     }
 
     // upper/REL, made (with the snapshot's modes) as far as it does not exist yet.
@@ -338,7 +402,7 @@ struct timespec fs_now(const std::string& path) {
     const int err = errno;
     ::unlink(path.c_str());
     if (rc < 0) throw sys::SysError("stat", path, err);
-    return st.st_ctim;
+    return ctime_of(st);
 }
 
 // The first filesystem time after `t`. Filesystems hand out coarse times -- one per clock tick

@@ -178,8 +178,8 @@ void write_host(const std::string& path, const std::string& bytes, mode_t mode) 
     unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) throw SysError("open", dir, errno);
     unsigned char rnd[6];
-    if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
-        throw SysError("getrandom", path, errno);
+    // getentropy, not getrandom: the same source, and macOS has it too.
+    if (::getentropy(rnd, sizeof rnd) != 0) throw SysError("getentropy", path, errno);
     std::string tmp = "." + name + ".agentbox-";
     for (unsigned char c : rnd) tmp += "0123456789abcdef"[c & 15];
     unique_fd out(::openat(dfd.get(), tmp.c_str(),

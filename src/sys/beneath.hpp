@@ -20,4 +20,9 @@ enum class Beneath {
 // so that the child may call it after clone.
 int open_beneath(int dirfd, const char* rel, int flags, Beneath how = Beneath::tree);
 
+// The same without openat2, what open_beneath is where the kernel has none (macOS): one
+// component at a time with O_NOFOLLOW, ".." and absolute paths refused (EXDEV), symlinks
+// refused (ELOOP). Built everywhere so that Linux tests it too.
+int open_beneath_walk(int dirfd, const char* rel, int flags, Beneath how = Beneath::tree);
+
 }  // namespace agentbox::sys

@@ -33,6 +33,7 @@ void write_all(int fd, std::string_view data, const std::string& shown) {
 }
 
 void copy_data(int in, int out, const std::string& shown) {
+#ifdef __linux__
     for (;;) {
         const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
         if (n > 0) continue;
@@ -43,6 +44,7 @@ void copy_data(int in, int out, const std::string& shown) {
             throw SysError("copy_file_range", shown, errno);
         break;
     }
+#endif
     char buf[1 << 16];
     for (;;) {
         const ssize_t r = ::read(in, buf, sizeof buf);

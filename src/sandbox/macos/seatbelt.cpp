@@ -431,18 +431,6 @@ private:
 
 namespace {
 
-// An environment value with /tmp, /etc and /var at their real paths when it is a path or a
-// ':'-list of absolute paths (as Relocation::value decides); anything else is left alone.
-std::string real_paths(const std::string& v) {
-    if (v.empty()) return v;
-    std::vector<std::string> parts = util::split(v, ':');
-    for (const auto& part : parts)
-        if (!part.empty() && (part.front() != '/' || part.starts_with("//"))) return v;
-    for (auto& part : parts)
-        if (!part.empty()) part = macos_real_path(part);
-    return util::join(parts, ":");
-}
-
 // The Plan with every host path as macOS will look it up: a Plan computed on a Mac is
 // unchanged (compile() resolved its paths already), one computed elsewhere for
 // `--dry-run --target macos` gets /private/etc for /etc. The symlinks /etc, /tmp and /var
@@ -470,7 +458,7 @@ Plan for_macos(const Plan& in) {
             plan.mounts.push_back(Mount{MountKind::symlink, "private" + link, link, m.rule, m.src});
     }
     for (auto& e : plan.exec_allow) e = macos_real_path(e);
-    for (auto& e : plan.env) e.value = real_paths(e.value);
+    for (auto& e : plan.env) e.value = map_path_value(e.value, macos_real_path);
     return plan;
 }
 

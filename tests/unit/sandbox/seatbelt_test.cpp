@@ -10,10 +10,12 @@
 #include "../policy/golden.hpp"
 #include "policy/policy.hpp"
 #include "sandbox/macos/seatbelt.hpp"
+#include "sandbox/relocate.hpp"
 #include "util/strings.hpp"
 
 using namespace agentbox;
 using namespace agentbox::sandbox::macos;
+using agentbox::sandbox::map_path_value;
 using policy::MountKind;
 using policy::test::mount;
 
@@ -497,4 +499,16 @@ TEST_CASE("the private /tmp is the tmpfs at /private/tmp, whichever host compute
         CHECK(l.argv[2].find("(allow file-read* file-write* (subpath (string-append (param "
                              "\"AGENTBOX_SCRATCH\") \"/private/tmp\")))") != std::string::npos);
     }
+}
+
+TEST_CASE("an environment value is mapped path by path only when every part is an absolute path") {
+    const auto up = [](const std::string& p) { return "/R" + p; };
+    CHECK(map_path_value("/a:/b/c", up) == "/R/a:/R/b/c");
+    CHECK(map_path_value("/a::/b", up) == "/R/a::/R/b");  // an empty entry stays empty
+    CHECK(map_path_value("", up).empty());
+    // Not a path list: a URL, a relative entry, a word, a //network path.
+    CHECK(map_path_value("http://x/y", up) == "http://x/y");
+    CHECK(map_path_value("/a:bin", up) == "/a:bin");
+    CHECK(map_path_value("word", up) == "word");
+    CHECK(map_path_value("//host/share", up) == "//host/share");
 }

@@ -16,7 +16,12 @@
 
 using namespace agentbox;
 
-TEST_CASE("open_beneath opens what is beneath and refuses every way out of the tree") {
+namespace {
+
+using OpenBeneath = int (*)(int, const char*, int, sys::Beneath);
+
+// The same attacks for openat2 and for the component walk the macOS build uses.
+void refuses_every_way_out(OpenBeneath open_beneath) {
     const test::TempDir tmp("beneath");
     REQUIRE(::mkdir((tmp / "tree").c_str(), 0700) == 0);
     REQUIRE(::mkdir((tmp / "tree/sub").c_str(), 0700) == 0);
@@ -28,25 +33,35 @@ TEST_CASE("open_beneath opens what is beneath and refuses every way out of the t
     const sys::unique_fd root(::open((tmp / "tree").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     REQUIRE(root);
 
-    const sys::unique_fd file(sys::open_beneath(root.get(), "sub/file", O_RDONLY));
+    const sys::unique_fd file(open_beneath(root.get(), "sub/file", O_RDONLY, sys::Beneath::tree));
     CHECK(file);
     CHECK((::fcntl(file.get(), F_GETFD) & FD_CLOEXEC) != 0);  // always added
-    const sys::unique_fd self(sys::open_beneath(root.get(), "", O_PATH | O_DIRECTORY));
+    const sys::unique_fd self(open_beneath(root.get(), "", O_PATH | O_DIRECTORY, sys::Beneath::tree));
     CHECK(self);  // "" is the directory itself
 
     for (const char* escape : {"../secret", "sub/../../secret", "up", "abs", "inside"}) {
         CAPTURE(escape);
         errno = 0;
-        CHECK(sys::open_beneath(root.get(), escape, O_RDONLY) < 0);
+        CHECK(open_beneath(root.get(), escape, O_RDONLY, sys::Beneath::tree) < 0);
         CHECK((errno == EXDEV || errno == ELOOP));
     }
-    CHECK(sys::open_beneath(root.get(), (tmp / "secret").c_str(), O_RDONLY) < 0);
+    CHECK(open_beneath(root.get(), (tmp / "secret").c_str(), O_RDONLY, sys::Beneath::tree) < 0);
     CHECK(errno == EXDEV);
-    CHECK(sys::open_beneath(root.get(), "missing", O_RDONLY, sys::Beneath::same_mount) < 0);
+    CHECK(open_beneath(root.get(), "missing", O_RDONLY, sys::Beneath::same_mount) < 0);
     CHECK(errno == ENOENT);
     const sys::unique_fd same(
-        sys::open_beneath(root.get(), "sub/file", O_RDONLY, sys::Beneath::same_mount));
+        open_beneath(root.get(), "sub/file", O_RDONLY, sys::Beneath::same_mount));
     CHECK(same);
+}
+
+}  // namespace
+
+TEST_CASE("open_beneath opens what is beneath and refuses every way out of the tree") {
+    refuses_every_way_out(sys::open_beneath);
+}
+
+TEST_CASE("without openat2, the component walk refuses the same ways out") {
+    refuses_every_way_out(sys::open_beneath_walk);
 }
 
 TEST_CASE("open_beneath with same_mount does not cross into a mount below the tree") {
@@ -56,5 +71,14 @@ TEST_CASE("open_beneath with same_mount does not cross into a mount below the tr
     const sys::unique_fd any(sys::open_beneath(root.get(), "proc", O_PATH | O_DIRECTORY));
     CHECK(any);
     CHECK(sys::open_beneath(root.get(), "proc/version", O_RDONLY, sys::Beneath::same_mount) < 0);
+    CHECK(errno == EXDEV);
+}
+
+TEST_CASE("without openat2, the component walk does not cross into a mount below the tree either") {
+    const sys::unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(root);
+    const sys::unique_fd any(sys::open_beneath_walk(root.get(), "proc", O_RDONLY | O_DIRECTORY));
+    CHECK(any);
+    CHECK(sys::open_beneath_walk(root.get(), "proc/version", O_RDONLY, sys::Beneath::same_mount) < 0);
     CHECK(errno == EXDEV);
 }

@@ -1,0 +1,15 @@
+// Extended attributes of an open file, in the Linux form, wherever the system spells them
+// otherwise (macOS: two more arguments, position and options). -1 with errno as the system
+// call; ENOTSUP where the system has none.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+namespace agentbox::sys {
+
+ssize_t fd_get_xattr(int fd, const char* name, void* value, std::size_t size);
+ssize_t fd_list_xattrs(int fd, char* list, std::size_t size);
+
+}  // namespace agentbox::sys
