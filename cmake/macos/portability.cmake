@@ -31,7 +31,8 @@ foreach(target IN LISTS AB_MACOS_CHECK_TARGETS)
   target_compile_definitions(${target} PRIVATE TOML_HEADER_ONLY=1 XXH_INLINE_ALL
     AGENTBOX_BUILTIN_DIR="${AGENTBOX_BUILTIN_DIR}" AGENTBOX_SOURCE_PROFILES="${AGENTBOX_SOURCE_PROFILES}"
     AGENTBOX_LIBGIT2_SONAME="libgit2.dylib" AGENTBOX_LIBARCHIVE_SONAME="libarchive.dylib"
-    AGENTBOX_ZLIB_SONAME="libz.dylib" AGENTBOX_VERSION="${PROJECT_VERSION}")
+    AGENTBOX_ZLIB_SONAME="libz.dylib"
+    AGENTBOX_LIBSSL_SONAME="libssl.3.dylib" AGENTBOX_LIBCRYPTO_SONAME="libcrypto.3.dylib" AGENTBOX_VERSION="${PROJECT_VERSION}")
   target_link_libraries(${target} PRIVATE ab_stage ab_audit ab_approve ab_net ab_policy
     ab_profile ab_sys ab_util CLI11::CLI11 nlohmann_json::nlohmann_json PkgConfig::SODIUM
     PkgConfig::OPENSSL)

@@ -25,11 +25,6 @@ endfunction()
 # else; when a file here is ported, removing it from this list puts it under the check.
 function(ab_macos_pending var src)
   set(out)
-  # epoll, eventfd, signalfd, splice, pipe2 in the proxy's event loop: being made portable in
-  # parallel (a poller over epoll/kqueue, a read/write pump beside splice). The whole module
-  # until that work lands.
-  file(GLOB net CONFIGURE_DEPENDS ${src}/net/*.cpp)
-  list(APPEND out ${net})
   # Approvals: the seccomp-notify asks (pidfd_open, pipe2) do not exist on macOS; the proxy's
   # network asks would, once the approver's Linux half is split out.
   list(APPEND out ${src}/approve/approver.cpp)

@@ -38,10 +38,10 @@ int open_socket(int family, int type, int protocol, bool nonblock);
 void no_sigpipe(int fd);
 
 // The flags every send(2) on agentbox's sockets passes.
-#if defined(__APPLE__)
-inline constexpr int kSendFlags = 0;  // no MSG_NOSIGNAL to rely on: no_sigpipe() does it
-#else
+#if defined(__linux__)
 inline constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+inline constexpr int kSendFlags = 0;  // macOS has no MSG_NOSIGNAL: no_sigpipe() does it
 #endif
 
 }  // namespace agentbox::net

@@ -32,7 +32,12 @@ int send_fd(int sock, const void* data, std::size_t len, int fd) noexcept {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    return ::sendmsg(sock, &m.msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+#ifdef __linux__
+    constexpr int kFlags = MSG_NOSIGNAL;
+#else
+    constexpr int kFlags = 0;  // macOS has no MSG_NOSIGNAL; only the Linux sandbox passes fds
+#endif
+    return ::sendmsg(sock, &m.msg, kFlags) < 0 ? -1 : 0;
 }
 
 ssize_t recv_fd(int sock, void* data, std::size_t len, int flags, int& fd) noexcept {
