@@ -202,6 +202,12 @@ try:
 except OSError:
     print("READONLY")
 """)
+        def bundles():
+            return {d for d in os.listdir("/tmp") if d.startswith("agentbox-ca-")
+                    and os.path.exists(os.path.join("/tmp", d, "ca-bundle.pem"))
+                    and os.stat(os.path.join("/tmp", d)).st_uid == os.getuid()}
+        # A run killed earlier (SIGKILL, a crash) may have left one: only this run's counts.
+        before = bundles()
         res = self.run_in(script)
         self.assertRc(res, 0)
         self.assertIn("KEYS []", res.out, res)
@@ -209,9 +215,7 @@ except OSError:
         certs = [l for l in res.out.splitlines() if l.startswith("CERTS")][0].split()
         self.assertGreaterEqual(int(certs[1]), 1)
         # The bundle outside is gone with the run.
-        self.assertEqual([d for d in os.listdir("/tmp") if d.startswith("agentbox-ca-")
-                          and os.path.exists(os.path.join("/tmp", d, "ca-bundle.pem"))
-                          and os.stat(os.path.join("/tmp", d)).st_uid == os.getuid()], [])
+        self.assertEqual(bundles() - before, set())
 
     def test_upstream_whose_certificate_the_host_does_not_trust_is_refused(self):
         env = dict(self.env)
