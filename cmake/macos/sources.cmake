@@ -28,12 +28,5 @@ function(ab_macos_pending var src)
   # Approvals: the seccomp-notify asks (pidfd_open, pipe2) do not exist on macOS; the proxy's
   # network asks would, once the approver's Linux half is split out.
   list(APPEND out ${src}/approve/approver.cpp)
-  # Staging's directory walkers and commit: O_PATH (tree_read, fsops, commit), renameat2
-  # (fsops, commit: sys::rename_noreplace has the macOS form), syncfs and getrandom (commit:
-  # session.cpp shows the macOS form), fgetxattr (commit: sys/xattr.hpp), st_ctim/st_atim/st_mtim
-  # (macOS: st_*timespec, as snapshot.cpp spells them).
-  foreach(f commit fsops tree_read)
-    list(APPEND out ${src}/stage/${f}.cpp)
-  endforeach()
   set(${var} ${out} PARENT_SCOPE)
 endfunction()
