@@ -183,8 +183,9 @@ struct Links {
 // the order the names of a path are tried in, so the name a protection reports ("reached as"),
 // and the order of the git directories found. walk_tree visits in pre-order (a subdirectory's
 // tree right after the subdirectory), so each directory's finds are gathered in a frame, its
-// own and then its subdirectories' (folded in as the walk leaves them); only links and `.git`
-// entries are gathered, so the regrouping costs next to nothing.
+// own and then its subdirectories' (folded in once the walk is past them); only links and
+// `.git` entries are gathered, so the regrouping costs next to nothing. A directory past
+// walk_tree's depth bound is skipped like one the user cannot read.
 class ProjectWalk : public sys::WalkVisitor {
 public:
     explicit ProjectWalk(const View& view) : view_(view) {}
@@ -199,7 +200,8 @@ public:
         if (e.name == ".git") own.dot_git.push_back(e.path);
         if (S_ISLNK(e.st.st_mode)) {
             std::string target;
-            if (view_.lookup(e.path, &target) != View::Node::link) return sys::WalkStep::over;  // the change set's
+            if (view_.lookup(e.path, &target) != View::Node::link)
+                return sys::WalkStep::over;  // the change set deletes or replaces it
             const auto r = view_.resolve(e.path, true);
             if (!r.outside) own.into.emplace_back(e.path, r.path);
             return sys::WalkStep::over;
@@ -207,8 +209,8 @@ public:
         return S_ISDIR(e.st.st_mode) ? sys::WalkStep::into : sys::WalkStep::over;
     }
 
-    // A directory the user cannot read or open, an entry gone meanwhile: git cannot find a
-    // link in it either.
+    // A directory the user cannot read or open (or past the depth bound), an entry gone
+    // meanwhile: git cannot find a link in it either.
     void fail(const sys::SysError&) override {}
 
     Links finish() {
