@@ -5,13 +5,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "approve/approver_os.hpp"
 #include "sys/fd.hpp"
 
 extern char** environ;
@@ -22,8 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxAnswer = 64 * 1024;
-
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 long long ms_since(Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
@@ -59,6 +57,33 @@ Answer denial(std::string how, std::string reason) {
 }
 
 }  // namespace
+
+#ifndef __linux__
+// Where the system has no pipe2 and no pidfd (macOS): approver_linux.cpp has the Linux forms.
+namespace detail {
+
+// What this loses: a child another thread spawns between the pipe and the fcntl inherits the
+// ends, and an inherited write end of the answer pipe keeps it open past the approver's exit
+// (its answer is then read at the timeout, a denial).
+int cloexec_pipe(int fds[2]) {
+    if (::pipe(fds) != 0) return -1;
+    for (int i = 0; i < 2; ++i) {
+        if (::fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            const int err = errno;
+            ::close(fds[0]);
+            ::close(fds[1]);
+            errno = err;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// No process descriptor: ask_command polls waitpid instead (a kqueue EVFILT_PROC would serve).
+int exit_fd(pid_t) { return -1; }
+
+}  // namespace detail
+#endif
 
 const char* to_string(Verdict v) { return v == Verdict::allow ? "allow" : "deny"; }
 const char* to_string(Scope s) { return s == Scope::session ? "session" : "once"; }
@@ -130,9 +155,9 @@ Answer ask_command(const std::string& command, const Request& req,
     const auto t0 = Clock::now();
     const auto deadline = t0 + timeout;
     int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0) return denial("not started", std::strerror(errno));
+    if (detail::cloexec_pipe(in) != 0) return denial("not started", std::strerror(errno));
     sys::unique_fd in_r(in[0]), in_w(in[1]);
-    if (::pipe2(out, O_CLOEXEC) != 0) return denial("not started", std::strerror(errno));
+    if (detail::cloexec_pipe(out) != 0) return denial("not started", std::strerror(errno));
     sys::unique_fd out_r(out[0]), out_w(out[1]);
 
     posix_spawn_file_actions_t fa;
@@ -160,7 +185,7 @@ Answer ask_command(const std::string& command, const Request& req,
     if (rc != 0) return denial("not started", std::strerror(rc));
     in_r.reset();
     out_w.reset();
-    sys::unique_fd pidfd(pidfd_open(pid));
+    sys::unique_fd pidfd(detail::exit_fd(pid));
 
     // Whatever happens below, the approver and its children do not outlive the question.
     auto finish = [&](Answer a) {
@@ -190,7 +215,7 @@ Answer ask_command(const std::string& command, const Request& req,
         if (in_w) p[1] = {in_w.get(), POLLOUT, 0};
         if (!out_open && pidfd) p[2] = {pidfd.get(), POLLIN, 0};
         if (!out_open && !pidfd) {
-            // No pidfd (old kernel): poll the exit status.
+            // No pidfd (an old kernel, or macOS): poll the exit status.
             const pid_t r = ::waitpid(pid, &status, WNOHANG);
             if (r == pid) {
                 exited = true;

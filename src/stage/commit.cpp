@@ -7,9 +7,11 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <sys/sysmacros.h>  // makedev (macOS: <sys/types.h>)
+#endif
 
 #include <algorithm>
 #include <optional>
@@ -27,7 +29,9 @@
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "sys/rename.hpp"
 #include "sys/walk.hpp"
+#include "sys/xattr.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -234,6 +238,7 @@ std::string inverse(const std::string& op) {
 
 std::string new_token() {
     unsigned char rnd[6];
+#ifdef __linux__
     std::size_t got = 0;
     while (got < sizeof rnd) {
         const ssize_t n = ::getrandom(rnd + got, sizeof rnd - got, 0);
@@ -241,6 +246,10 @@ std::string new_token() {
         if (n < 0) throw SysError("getrandom", errno);
         got += static_cast<std::size_t>(n);
     }
+#else
+    // macOS has no getrandom: getentropy is the same source, and never reads short.
+    if (::getentropy(rnd, sizeof rnd) != 0) throw SysError("getentropy", errno);
+#endif
     static const char digits[] = "0123456789abcdef";
     std::string out;
     for (const unsigned char c : rnd) {
@@ -251,7 +260,27 @@ std::string new_token() {
 }
 
 long long ctime_ns(const struct stat& st) {
-    return static_cast<long long>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+#ifdef __linux__
+    const struct timespec& t = st.st_ctim;
+#else
+    const struct timespec& t = st.st_ctimespec;
+#endif
+    return static_cast<long long>(t.tv_sec) * 1000000000LL + t.tv_nsec;
+}
+
+// Everything written to the filesystem holding the directory open at `fd` made durable.
+void sync_fs(int fd, const std::string& shown) {
+#ifdef __linux__
+    if (::syncfs(fd) != 0) throw SysError("syncfs", shown, errno);
+#else
+    // macOS has no per-filesystem sync: sync(2) flushes every filesystem, as session.cpp does.
+    // What macOS loses: its sync(2) may return before the writes are done, and flushes no
+    // drive cache (F_FULLFSYNC does, per file), so a power cut right after may still find
+    // the journal ahead of the data it describes.
+    (void)fd;
+    (void)shown;
+    ::sync();
+#endif
 }
 
 // Sessions whose lock this thread holds (SessionLock): the engine takes it only when the
@@ -416,7 +445,7 @@ public:
         // "prepared" journal written first would have said, at the cost of a second copy of
         // every operation flushed to disk.
         step("sync");
-        if (::syncfs(upper_.get()) != 0) throw SysError("syncfs", s_.upper(), errno);
+        sync_fs(upper_.get(), s_.upper());
         fresh_ = true;
         run(j);
         return res;
@@ -598,7 +627,7 @@ private:
         // journal stays so that the next command finishes the bookkeeping.
         try {
             set_dir_modes(j.ops);
-            if (::syncfs(root_.get()) != 0) throw SysError("syncfs", s_.meta().project, errno);
+            sync_fs(root_.get(), s_.meta().project);
             remember_own_writes(j);
             const std::string cdir = s_.dir() + "/" + kCommitsDir;
             if (::mkdir(cdir.c_str(), 0700) != 0 && errno != EEXIST)
@@ -691,9 +720,13 @@ private:
 
     static unique_fd open_rw_dir(int root, const std::string& rel) {
         unique_fd p = fsops::open_dir_beneath(root, rel, rel);
+#ifdef __linux__
         // Reopen the O_PATH fd for fchmod; /proc/self/fd keeps it the same inode.
         const std::string proc = "/proc/self/fd/" + std::to_string(p.get());
         return unique_fd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+#else
+        return p;  // a read-only open already (fsops::kDirHandle)
+#endif
     }
 
     // The temporaries of operation `o`'s move `tag` ("pk": project to backup slot, "up": upper/
@@ -858,7 +891,7 @@ private:
         if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != want &&
             ::fchmodat(u, name.c_str(), want, 0) != 0)
             throw SysError("chmod", o.path, errno);
-        if (::renameat2(u, name.c_str(), p, name.c_str(), RENAME_NOREPLACE) == 0) return true;
+        if (sys::rename_noreplace(u, name.c_str(), p, name.c_str()) == 0) return true;
         if (errno == EEXIST || errno == EXDEV) return false;
         throw SysError("rename", o.path, errno);
     }
@@ -979,7 +1012,7 @@ bool copied_up(const std::string& upper, const std::string& path) {
         unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
         if (!f) return false;
         for (const char* x : {"user.overlay.origin", "trusted.overlay.origin", kOriginXattr})
-            if (::fgetxattr(f.get(), x, nullptr, 0) >= 0) return true;
+            if (sys::fd_get_xattr(f.get(), x, nullptr, 0) >= 0) return true;
     } catch (const SysError&) {
     }
     return false;

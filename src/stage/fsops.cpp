@@ -13,6 +13,7 @@
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "sys/rename.hpp"
 #include "sys/walk.hpp"
 #include "util/strings.hpp"
 
@@ -35,7 +36,11 @@ void copy_leaf(int sdir, const std::string& sname, int ddir, const std::string& 
         if (!out) throw SysError("create", shown, errno);
         sys::copy_data(in.get(), out.get(), shown);
         if (::fchmod(out.get(), st.st_mode & 01777) != 0) throw SysError("chmod", shown, errno);
+#ifdef __linux__
         const struct timespec times[2] = {st.st_atim, st.st_mtim};
+#else
+        const struct timespec times[2] = {st.st_atimespec, st.st_mtimespec};
+#endif
         ::futimens(out.get(), times);
         if (::fsync(out.get()) != 0) throw SysError("fsync", shown, errno);
     } else if (S_ISLNK(st.st_mode)) {
@@ -107,13 +112,13 @@ void copy_one(int sdir, const std::string& sname, int ddir, const std::string& d
 }  // namespace
 
 sys::unique_fd open_dir_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(sys::open_beneath(root, rel.c_str(), O_PATH | O_DIRECTORY));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), kDirHandle));
     if (!fd) throw SysError("openat2", shown, errno);
     return fd;
 }
 
 sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::string& shown) {
-    unique_fd fd(sys::open_beneath(root, rel.c_str(), O_PATH | O_DIRECTORY));
+    unique_fd fd(sys::open_beneath(root, rel.c_str(), kDirHandle));
     if (fd) return fd;
     if (errno != ENOENT) throw SysError("openat2", shown, errno);
     unique_fd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
@@ -121,7 +126,7 @@ sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::st
         if (part.empty()) continue;
         if (::mkdirat(cur.get(), part.c_str(), 0700) != 0 && errno != EEXIST)
             throw SysError("mkdir", shown, errno);
-        unique_fd next(sys::open_beneath(cur.get(), part.c_str(), O_PATH | O_DIRECTORY));
+        unique_fd next(sys::open_beneath(cur.get(), part.c_str(), kDirHandle));
         if (!next) throw SysError("openat2", shown, errno);
         cur = std::move(next);
     }
@@ -141,16 +146,21 @@ bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix);
 namespace {
 
 void fsync_fd_dir(int dir, const std::string& shown) {
+#ifdef __linux__
     // O_PATH descriptors cannot be fsynced: reopen the same inode.
     const std::string proc = "/proc/self/fd/" + std::to_string(dir);
     unique_fd fd(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) throw SysError("open", shown, errno);
     if (::fsync(fd.get()) != 0) throw SysError("fsync", shown, errno);
+#else
+    // kDirHandle is a read-only open there (fsops.hpp).
+    if (::fsync(dir) != 0) throw SysError("fsync", shown, errno);
+#endif
 }
 
 void rename_noreplace(int sdir, const std::string& sname, int ddir, const std::string& dname,
                       const std::string& shown) {
-    if (::renameat2(sdir, sname.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) != 0)
+    if (sys::rename_noreplace(sdir, sname.c_str(), ddir, dname.c_str()) != 0)
         throw SysError("rename", shown, errno);
 }
 
@@ -176,7 +186,7 @@ bool move_at(int sdir, const std::string& sname, int ddir, const std::string& dn
         sys::remove_at(ddir, names.tmp, shown);
         return false;
     }
-    if (::renameat2(sdir, sname.c_str(), ddir, dname.c_str(), RENAME_NOREPLACE) == 0) return true;
+    if (sys::rename_noreplace(sdir, sname.c_str(), ddir, dname.c_str()) == 0) return true;
     if (errno != EXDEV) throw SysError("rename", shown, errno);
     struct stat st {};
     if (::fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)

@@ -2,6 +2,7 @@
 // symlinks, moves that fall back to copies across filesystems, and durable small files.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <string>
@@ -12,8 +13,20 @@
 
 namespace agentbox::stage::fsops {
 
+// The open flags of a directory that only anchors *at calls (open_dir_beneath, a Tree's
+// directories): O_PATH on Linux, which reads nothing and needs only search permission on the
+// directory. macOS has no O_PATH: a plain read-only open there, so a directory its owner may
+// search but not read (mode 0311) cannot be anchored -- an EACCES where Linux goes on -- and
+// the descriptor serves fsync and fchmod as it is (Linux reopens it through /proc/self/fd).
+#ifdef __linux__
+inline constexpr int kDirHandle = O_PATH | O_DIRECTORY;
+#else
+inline constexpr int kDirHandle = O_RDONLY | O_DIRECTORY;
+#endif
+
 // The directory `rel` ("" = the root itself) under `root`, resolved with openat2
-// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS; O_PATH. Throws SysError.
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (sys::open_beneath: a
+// component walk where there is no openat2); kDirHandle. Throws SysError.
 sys::unique_fd open_dir_beneath(int root, const std::string& rel, const std::string& shown);
 // As above, and create missing directories (mode 0700) on the way.
 sys::unique_fd make_dirs_beneath(int root, const std::string& rel, const std::string& shown);

@@ -1,6 +1,5 @@
 #include "stage/select.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -9,15 +8,14 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
-#include <optional>
 #include <set>
 #include <unordered_map>
 
 #include "policy/policy.hpp"
 #include "stage/fsops.hpp"
-#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/walk.hpp"
 #include "util/paths.hpp"
 #include "util/strings.hpp"
 
@@ -179,38 +177,81 @@ struct Links {
     std::vector<std::string> dot_git;                       // paths named .git
 };
 
-void walk_project(int dirfd, const std::string& rel, const View& view, Links& out) {
-    std::optional<sys::DirStream> d;
-    try {
-        d.emplace(dirfd, rel);
-    } catch (const sys::SysError&) {
-        return;  // a directory the user cannot read: git cannot find a link in it either
-    }
-    std::vector<std::string> subdirs;
-    std::string_view entry;
-    unsigned char type = DT_UNKNOWN;
-    while (d->next(entry, type)) {
-        const std::string name(entry);
-        const std::string path = util::path_join(rel, name);
-        if (type == DT_UNKNOWN) {
-            struct stat st {};
-            if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
-        }
-        if (name == ".git") out.dot_git.push_back(path);
-        if (type == DT_LNK) {
+// The walk is sys::walk_tree's, by directory entry types only (one readdir per directory, an
+// lstat only where the filesystem does not give the type). Its order is kept as it was when
+// the walk was its own recursion, a directory's own entries before its subdirectories': it is
+// the order the names of a path are tried in, so the name a protection reports ("reached as"),
+// and the order of the git directories found. walk_tree visits in pre-order (a subdirectory's
+// tree right after the subdirectory), so each directory's finds are gathered in a frame, its
+// own and then its subdirectories' (folded in once the walk is past them); only links and
+// `.git` entries are gathered, so the regrouping costs next to nothing. A directory past
+// walk_tree's depth bound is skipped like one the user cannot read.
+class ProjectWalk : public sys::WalkVisitor {
+public:
+    explicit ProjectWalk(const View& view) : view_(view) {}
+
+    sys::WalkStep visit(const sys::WalkEntry& e) override {
+        // frames_[d] gathers the directory being listed at depth d. An entry at depth d means
+        // the walk is done with every directory deeper than d: fold them into their parents.
+        const auto level = static_cast<std::size_t>(e.depth) + 1;
+        fold_to(level);
+        if (frames_.size() < level) frames_.emplace_back();
+        Links& own = frames_.back().own;
+        if (e.name == ".git") own.dot_git.push_back(e.path);
+        if (S_ISLNK(e.st.st_mode)) {
             std::string target;
-            if (view.lookup(path, &target) != View::Node::link) continue;  // the change set's
-            const auto r = view.resolve(path, true);
-            if (!r.outside) out.into.emplace_back(path, r.path);
-        } else if (type == DT_DIR) {
-            subdirs.push_back(name);
+            if (view_.lookup(e.path, &target) != View::Node::link)
+                return sys::WalkStep::over;  // the change set deletes or replaces it
+            const auto r = view_.resolve(e.path, true);
+            if (!r.outside) own.into.emplace_back(e.path, r.path);
+            return sys::WalkStep::over;
+        }
+        return S_ISDIR(e.st.st_mode) ? sys::WalkStep::into : sys::WalkStep::over;
+    }
+
+    // A directory the user cannot read or open (or past the depth bound), an entry gone
+    // meanwhile: git cannot find a link in it either.
+    void fail(const sys::SysError&) override {}
+
+    Links finish() {
+        fold_to(1);
+        if (frames_.empty()) return {};
+        append(frames_[0].own, frames_[0].subs);
+        return std::move(frames_[0].own);
+    }
+
+private:
+    struct Frame {
+        Links own;   // the directory's own finds
+        Links subs;  // its subdirectories' (each one's own, then its subdirectories'), in order
+    };
+
+    void fold_to(std::size_t level) {
+        while (frames_.size() > level) {
+            Frame done = std::move(frames_.back());
+            frames_.pop_back();
+            append(frames_.back().subs, done.own);
+            append(frames_.back().subs, done.subs);
         }
     }
-    for (const auto& name : subdirs) {
-        unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub) walk_project(sub.get(), util::path_join(rel, name), view, out);
+
+    static void append(Links& to, Links& from) {
+        to.into.insert(to.into.end(), std::make_move_iterator(from.into.begin()),
+                       std::make_move_iterator(from.into.end()));
+        to.dot_git.insert(to.dot_git.end(), std::make_move_iterator(from.dot_git.begin()),
+                          std::make_move_iterator(from.dot_git.end()));
     }
+
+    const View& view_;
+    std::vector<Frame> frames_;
+};
+
+Links walk_project(int dirfd, const View& view) {
+    ProjectWalk w(view);
+    sys::WalkOptions o;
+    o.stat = false;
+    sys::walk_tree(dirfd, "", w, o);
+    return w.finish();
 }
 
 std::string first_line(const std::string& s) {
@@ -308,10 +349,9 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     const View view(project, upper, changes);
     // The links and `.git` entries of the project as the commit would leave it: the
     // project's, less what the change set deletes or replaces, and the change set's own.
-    Links links;
     unique_fd proj(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!proj) throw sys::SysError("open", project, errno);
-    walk_project(proj.get(), "", view, links);
+    Links links = walk_project(proj.get(), view);
     // Whether the commit replaces content the project holds: a modification or a change of
     // type, or an entry "added" under a directory the change set replaced while the project
     // still has one of that name (`rm -rf d; mkdir d; echo x > d/f`).

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "stage/fsops.hpp"
 #include "sys/beneath.hpp"
 #include "sys/error.hpp"
 #include "sys/walk.hpp"
@@ -22,12 +23,12 @@ using sys::unique_fd;
 }  // namespace
 
 Tree::Tree(std::string root) : root_(std::move(root)) {
-    fd_ = unique_fd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    fd_ = unique_fd(::open(root_.c_str(), fsops::kDirHandle | O_CLOEXEC));
     if (!fd_) throw sys::SysError("open", root_, errno);
 }
 
 unique_fd Tree::open_dir(const std::string& rel, bool readable) const {
-    const int flags = O_DIRECTORY | O_NOFOLLOW | (readable ? O_RDONLY : O_PATH);
+    const int flags = O_NOFOLLOW | (readable ? O_RDONLY | O_DIRECTORY : fsops::kDirHandle);
     unique_fd fd(sys::open_beneath(fd_.get(), rel.c_str(), flags));
     if (!fd) throw sys::SysError("open", shown(rel), errno);
     return fd;

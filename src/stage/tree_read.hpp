@@ -21,14 +21,14 @@ namespace agentbox::stage::detail {
 
 class Tree {
 public:
-    explicit Tree(std::string root);  // opens the root directory (O_PATH)
+    explicit Tree(std::string root);  // opens the root directory (fsops::kDirHandle)
 
     const std::string& root() const { return root_; }
     std::string shown(const std::string& rel) const { return root_ + "/" + rel; }
 
     // lstat of `rel`; false when it does not exist.
     bool lstat(const std::string& rel, struct ::stat& st) const;
-    // The directory `rel` ("" = the root), O_PATH unless `readable`.
+    // The directory `rel` ("" = the root), fsops::kDirHandle (O_PATH) unless `readable`.
     sys::unique_fd open_dir(const std::string& rel, bool readable = false) const;
     // A regular file opened for reading; throws if `rel` is anything else.
     sys::unique_fd open_file(const std::string& rel) const;

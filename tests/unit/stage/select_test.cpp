@@ -176,3 +176,39 @@ TEST_CASE("judge: directories a .git file or a commondir names are git directori
     CHECK(find(judged, "common/objects/ab/cd").verdict == policy::Verdict::allow);
     CHECK(find(judged, "plain/config").verdict == policy::Verdict::allow);
 }
+
+TEST_CASE("judge: a path's names are tried a directory's own links first, then its subdirectories'") {
+    // The project walk lists a directory's links before it descends (the order the names of
+    // a path are tried in, so the one a protection reports). The subdirectories come before
+    // and after the link in creation order, so that whatever order the filesystem lists them
+    // in, a walk that descended first would likely report a deeper name.
+    Trees t;
+    Trees::dir(t.project, "data");
+    Trees::file(t.project, "data/secret", "x\n");
+    Trees::file(t.upper, "data/secret", "y\n");
+    auto subdir = [&](const std::string& s) {
+        Trees::link(t.project, s + "/l", "../data");
+        for (const char* d : {"a", "b", "c", "d"})
+            Trees::link(t.project, s + "/" + d + "/l", "../../data");
+    };
+    for (const char* s : {"s1", "s2", "s3", "s4"}) subdir(s);
+    Trees::link(t.project, "top", "data");
+    for (const char* s : {"s5", "s6", "s7", "s8"}) subdir(s);
+    // s9's own link made between its subdirectories too.
+    for (const char* d : {"a", "b"}) Trees::link(t.project, std::string("s9/") + d + "/l", "../../data");
+    Trees::link(t.project, "s9/l", "../data");
+    for (const char* d : {"c", "d"}) Trees::link(t.project, std::string("s9/") + d + "/l", "../../data");
+    const auto cs = changes(t.upper, t.project);
+
+    const auto root_first = judge(protecting({"top/**", "s*/**"}), t.project, t.upper, cs);
+    const Judged& a = find(root_first, "data/secret");
+    INFO(a.why);
+    CHECK(a.verdict == policy::Verdict::ask);
+    CHECK(a.why.find("(reached as \"top/secret\")") != std::string::npos);
+
+    const auto dir_first = judge(protecting({"s9/**"}), t.project, t.upper, cs);
+    const Judged& b = find(dir_first, "data/secret");
+    INFO(b.why);
+    CHECK(b.verdict == policy::Verdict::ask);
+    CHECK(b.why.find("(reached as \"s9/l/secret\")") != std::string::npos);
+}
