@@ -176,8 +176,9 @@ PHASES = [
     ("compile", "plan compile (profile -> Plan: paths, mounts, rules, the deny-glob walk)"),
     ("plan", "staging choice, backend check"),
     ("session", "session directories, run lock"),
-    ("started", "launch: proxy options, cgroups, channels, clone of the sandbox"),
-    ("filter", "seccomp rule set, cached BPF (the sandbox is built meanwhile)"),
+    ("started", "launch: seccomp filter (cached by its inputs: no rule set on a hit), proxy "
+                "options, cgroups, channels, clone of the sandbox"),
+    ("filter", "v1 cgroups and the release, when needed (the sandbox is built meanwhile)"),
     ("ready", "Io::ready: meta.json, log key, decision log"),
     ("go", "the command's go"),
     ("exec", "the command's last steps and exec (seen by the supervisor)"),
@@ -185,7 +186,7 @@ PHASES = [
     ("staged", "open up work directory, flush"),
     ("review", "review, process.exit event"),
     ("end", "status, signed end of the log, summary"),
-    ("exit", "agentbox's exit, as wait4 sees it"),
+    ("exit", "agentbox's exit (_Exit after the flush), as wait4 sees it"),
 ]
 
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,34 @@ std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify);
 std::vector<std::uint8_t> compile_cached(const RuleSet& rs, bool notify,
                                          const std::string& cache_dir,
                                          const std::string& rs_digest = {});
+
+// The filter of a plan as a launch needs it: the program, and the digest and size of the rule
+// set it was compiled from (for the log's plan event).
+struct Filter {
+    std::vector<std::uint8_t> bpf;
+    std::string digest;     // digest(rules_for(plan))
+    std::size_t rules = 0;  // rules_for(plan).rules.size()
+};
+
+// The cache key of the filter a plan compiles to, from what the rule set is made of rather
+// than the rule set itself, so that a hit needs neither rules_for nor libseccomp: every field of
+// `plan` rules_for reads (mode, the allow and deny names in order, log_denials, observe_files),
+// `notify`, and `build`, what names the code that turns them into a program (build_facts()).
+// Pure. A change in any of them changes the key.
+std::string input_key(const policy::SeccompPlan& plan, bool notify, const std::string& build);
+
+// This agentbox's GNU build id, the libseccomp version and the kernel release, as one string;
+// "" when the build id cannot be read (then nothing may be cached by input_key: without it a
+// rebuilt agentbox whose rules_for changed would be handed the old program).
+const std::string& build_facts();
+
+// rules_for(plan) compiled, from the disk cache under input_key when it has the entry (then
+// nothing else is done: no rule set, no libseccomp); else the rule set is built once, compiled
+// (through compile_cached) and the entry stored. Entries are checked as compile_cached's are.
+// `built` receives the rule set when one was built. `build`: build_facts() ("" = no cache by
+// input).
+Filter filter_cached(const policy::SeccompPlan& plan, bool notify, const std::string& cache_dir,
+                     const std::string& build, std::optional<RuleSet>* built = nullptr);
 
 // The version of the libseccomp library in use ("2.5.4"), part of the cache key.
 std::string libseccomp_version();

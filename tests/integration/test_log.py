@@ -111,7 +111,44 @@ class LogTest(BoxTest):
                 self.assertRegex(e["key"], HEX64, where)
 
 
+CONNECT_MISSING = '''
+import socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("/tmp/agentbox-no-such.sock")
+except OSError as e:
+    print(e.errno)
+'''
+
+
 class RealRun(LogTest):
+    def test_a_filter_from_the_cache_logs_and_answers_as_a_compiled_one(self):
+        # issue 22: a cache hit builds no rule set; the entry carries the rule set's digest and
+        # size for the plan event, and the notifier builds the set when a denial arrives. The
+        # first run compiles (miss), the second takes the filter from the cache (hit).
+        runs = []
+        for _ in range(2):
+            before = set(self.box.sessions())
+            res = self.box.run([probe("syscalls"), "mount", "bpf"])
+            self.assertSandboxRan(res)
+            self.assertDenied(res, "mount")
+            (session,) = set(self.box.sessions()) - before
+            runs.append(self.events(self.read_log(session)))
+        cache = os.path.join(self.box.cache, "agentbox", "seccomp")
+        self.assertTrue([n for n in os.listdir(cache) if n.startswith("in-")], os.listdir(cache))
+        plans = [next(e for e in r if e["event"] == "plan")["seccomp"] for r in runs]
+        self.assertEqual(plans[0], plans[1])
+        self.assertRegex(plans[1]["digest"], "^[0-9a-f]{16}$")
+        self.assertGreater(plans[1]["rules"], 0)
+        for r in runs:
+            denied = [(e["syscall"], e["errno"]) for e in r if e["event"] == "syscall.denied"]
+            self.assertEqual(denied, [("mount", 1), ("bpf", 1)], denied)
+        # A gated connect on a hit: the notifier must know connect is gated (Action::notify), not
+        # a denial (EPERM): a missing socket is ENOENT, as without the cache.
+        res = self.box.run(["python3", "-c", CONNECT_MISSING])
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.strip(), "2", res)
+
     def test_a_run_logs_every_event_in_schema_and_verifies(self):
         res = self.box.run([probe("syscalls"), "mount", "bpf"])
         self.assertSandboxRan(res)

@@ -76,6 +76,21 @@ class RunDryRun(BoxTest):
         self.assertIn("mounts", json.dumps(plan), "the JSON plan lists no mounts")
 
 
+    def test_prompt_exit_loses_no_output_written_to_a_file(self):
+        # A run ends with _exit (main.cpp): what agentbox itself printed must be flushed first,
+        # also when stdout is a file (fully buffered) and the output is larger than a buffer.
+        out_path = os.path.join(self.box.outside, "plan.json")
+        argv = self.box.argv(["true"], args=["--dry-run", "--json"])
+        with open(out_path, "w") as out:
+            p = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               env=self.box.env(None), cwd=self.box.project, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out_path) as f:
+            text = f.read()
+        self.assertGreater(len(text), 8192, "expected a plan larger than one stdio buffer")
+        self.assertIsInstance(json.loads(text), dict)
+
+
 class RunOptions(BoxTest):
     def test_env_flag(self):
         res = self.box.run(["sh", "-c", "echo \"$FOO/$FROM_HOST\""],

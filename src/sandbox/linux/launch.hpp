@@ -61,10 +61,10 @@ public:
 void launch_with(Starter& starter, const policy::Plan& plan,
                  const Io& io, const EventSink& sink, Outcome& out);
 
-// The seccomp program of `rules` (whose seccomp::digest is `digest`), from the filter cache
-// (seccomp_cache_dir) when it has it.
-std::vector<std::uint8_t> compile_filter(const seccomp::RuleSet& rules,
-                                         const std::string& digest, bool notify);
+// The seccomp filter of `plan`, from the filter cache (seccomp_cache_dir) when it has it;
+// `built` receives the rule set when one had to be built (seccomp::filter_cached).
+seccomp::Filter compile_filter(const policy::Plan& plan,
+                               std::optional<seccomp::RuleSet>* built);
 
 // Where compiled seccomp filters are cached: $XDG_CACHE_HOME/agentbox/seccomp, else
 // $HOME/.cache/agentbox/seccomp; "" when neither is set (then nothing is cached).

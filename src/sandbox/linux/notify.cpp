@@ -8,8 +8,9 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
 #include "util/strings.hpp"
 
@@ -159,9 +160,10 @@ std::string hex32(std::uint32_t v) {
 }
 }  // namespace
 
-Notifier::Notifier(const seccomp::RuleSet& rules, const EventSink& sink,
+Notifier::Notifier(const seccomp::RuleSet* rules, const EventSink& sink,
                    const policy::Plan* plan)
     : rules_(rules),
+      plan_(plan),
       sink_(sink),
       gate_(plan ? std::make_unique<ConnectGate>(*plan) : nullptr),
       observe_(plan && plan->seccomp.observe_files) {
@@ -174,6 +176,15 @@ Notifier::Notifier(const seccomp::RuleSet& rules, const EventSink& sink,
     }
     req_.resize(req);
     resp_.resize(resp);
+}
+
+const seccomp::RuleSet& Notifier::rules() {
+    if (rules_ == nullptr) {
+        if (plan_ == nullptr) throw std::logic_error("Notifier: neither rules nor a plan");
+        own_rules_ = seccomp::rules_for(plan_->seccomp);  // the set the cached filter came from
+        rules_ = &*own_rules_;
+    }
+    return *rules_;
 }
 
 bool Notifier::handle() {
@@ -189,7 +200,7 @@ bool Notifier::handle() {
     std::array<std::uint64_t, 6> args{};
     for (std::size_t i = 0; i < args.size(); ++i) args[i] = req->data.args[i];
     int err = EPERM;
-    const seccomp::Action action = seccomp::evaluate(rules_, name, args, &err);
+    const seccomp::Action action = seccomp::evaluate(rules(), name, args, &err);
     if (action == seccomp::Action::notify && observe_) {
         if (const auto* o = observed_call(name)) {
             observe(*req, *o);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -23,8 +24,10 @@ namespace agentbox::sandbox::lnx {
 
 class Notifier {
 public:
-    // With `plan`, connect() notifications go to a ConnectGate for it.
-    Notifier(const seccomp::RuleSet& rules, const EventSink& sink,
+    // With `plan`, connect() notifications go to a ConnectGate for it. `rules`: the filter's
+    // rule set; null when the filter came from the cache without one (launch.cpp), then it is
+    // built from plan->seccomp on the first notification, off the start's path.
+    Notifier(const seccomp::RuleSet* rules, const EventSink& sink,
              const policy::Plan* plan = nullptr);
     void set_listener(int fd) { listener_.reset(fd); }
     int fd() const { return listener_.get(); }
@@ -39,7 +42,10 @@ public:
     }
 
 private:
-    const seccomp::RuleSet& rules_;
+    const seccomp::RuleSet* rules_;
+    std::optional<seccomp::RuleSet> own_rules_;
+    const policy::Plan* plan_;
+    const seccomp::RuleSet& rules();
     const EventSink& sink_;
     sys::unique_fd listener_;
     std::unique_ptr<ConnectGate> gate_;

@@ -163,7 +163,7 @@ private:
 // The poll loop. Returns true when init was reaped here; false when init reported the end
 // (every process of the sandbox reaped) and is still exiting -- tearing down the namespaces --
 // so that the caller reaps it when it suits.
-bool supervise(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+bool supervise(const policy::Plan& plan, const seccomp::RuleSet* rules, const Io& io,
                const EventSink& events, const Supervised& s, Outcome& out) {
     InOrder in_order(events);
     const EventSink sink = [&in_order](const Event& e) { in_order(e); };
@@ -453,7 +453,7 @@ void end_outcome(const EndFacts& f, Outcome& out) {
     }
 }
 
-void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet* rules, const Io& io,
                       const EventSink& sink, const Supervised& s, ChildGuard& guard,
                       const Cgroups& cgroups, Outcome& out) {
     const bool reaped = supervise(plan, rules, io, sink, s, out);

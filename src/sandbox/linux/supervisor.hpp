@@ -89,8 +89,9 @@ void end_outcome(const EndFacts& f, Outcome& out);
 // user's terminal mode back, peak memory, and the first process (`guard`) reaped now, left to
 // exit -- or, when cgroups must be removed next, waited for. Fills out: exit_code, signal,
 // timed_out, started, error, usage, peak_memory. Throws SysError only for a failure of the
-// supervisor itself (after killing init).
-void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet& rules, const Io& io,
+// supervisor itself (after killing init). `rules`: the filter's rule set, or null when the
+// filter came from the cache without building it (the notifier builds it if it needs it).
+void supervise_to_end(const policy::Plan& plan, const seccomp::RuleSet* rules, const Io& io,
                       const EventSink& sink, const Supervised& s, ChildGuard& guard,
                       const Cgroups& cgroups, Outcome& out);
 
