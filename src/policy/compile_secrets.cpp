@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "policy/compile_steps.hpp"
+#include "policy/hostrules.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -32,6 +33,33 @@ std::string from_of(const profile::Secret& s) {
     if (!s.file.empty()) return "file " + s.file;
     if (!s.command.empty()) return "command " + s.command.front();
     return "environment variable " + s.env;
+}
+
+// network.dlp_off: a switch for a host the sandbox can never reach, or in a run the proxy
+// does not scan, would read as protection changed where nothing changes; the first is
+// refused (a typo in the host most likely), the second noted.
+void plan_dlp_off(Plan& plan) {
+    for (const auto& d : plan.net.dlp_off) {
+        const std::string what = d.src.str() + ": network.dlp_off " + util::quote(d.raw) + ": ";
+        if (plan.net.mode != profile::NetMode::proxy)
+            throw std::invalid_argument(
+                what + "DLP works only through the proxy (network.mode \"proxy\"); the network "
+                "mode is \"" + (plan.net.mode == profile::NetMode::host ? "host" : "none") +
+                "\" (" + plan.net.mode_src.str() + ")");
+        bool reachable = plan.net.unlisted == profile::Unlisted::ask;
+        const ConnectTarget t = parse_target(d.host);
+        for (HostRule r : plan.net.allow) {
+            r.any_port = true;  // a switch holds for every port of the host
+            reachable = reachable || rule_matches(r, t);
+        }
+        if (!reachable)
+            throw std::invalid_argument(
+                what + "no network.allow rule lets the sandbox reach " + util::quote(d.host) +
+                " (and unlisted hosts are denied): allow the host, or remove the switch");
+    }
+    if (!plan.net.dlp_off.empty() && plan.net.secrets.empty() && plan.net.requests.empty())
+        plan.notes.push_back("network.dlp_off: requests are scanned only in runs with secrets or "
+                             "request rules; this run has neither, so nothing is scanned");
 }
 
 }  // namespace
@@ -71,6 +99,7 @@ void plan_secrets(Plan& plan, const profile::Profile& profile, const Invocation&
     auto& ic = plan.net.intercept;
     std::sort(ic.begin(), ic.end());
     ic.erase(std::unique(ic.begin(), ic.end()), ic.end());
+    plan_dlp_off(plan);
 
     if (ic.empty() || inv.ca_bundle.empty()) return;
     const char* why = profile.secrets.empty() ? "network.request"
