@@ -364,7 +364,11 @@ class Dlp(BoxTest):
         for tls, host in ((True, "api.test"), (False, "evil.test")):
             status, res = self.post([body], tls=tls, host=host, profiles=[prof])
             self.assertEqual(status, "403", res)
-        self.assertEqual(len(self.https.seen + self.http.seen), 1, "a refused body arrived")
+        seen = self.https.seen + self.http.seen
+        self.assertEqual([c for _, _, c in seen], [True] + [False] * (len(seen) - 1),
+                         "a refused request was completed")
+        for _, got, _ in seen[1:]:
+            self.assertNotIn(b"PRIVATE KEY", got, "a refused body arrived")
         self.assertEqual([(e["rule"], e["host"]) for e in self.dlp_events()],
                          [("private-key", "api.test"), ("private-key", "evil.test")])
         # The plan says the switch is in effect: in the log, and in --dry-run.
