@@ -41,9 +41,9 @@ Plan compile_off(profile::NetMode mode, std::vector<profile::Entry> allow,
 }
 
 std::string refusal(profile::NetMode mode, std::vector<profile::Entry> allow,
-                    std::vector<profile::Entry> off) {
+                    std::vector<profile::Entry> off, bool secret = true) {
     try {
-        (void)compile_off(mode, std::move(allow), std::move(off));
+        (void)compile_off(mode, std::move(allow), std::move(off), secret);
     } catch (const std::invalid_argument& e) {
         return e.what();
     }
@@ -79,8 +79,9 @@ TEST_CASE("dlp_off for a host the plan never allows is refused with its file:lin
 
 TEST_CASE("dlp_off outside proxy mode is refused, naming the entry") {
     for (auto mode : {profile::NetMode::host, profile::NetMode::none}) {
-        const std::string err = refusal(mode, {}, {E("github-token@api.example.com", 5)});
-        CHECK(err.find("test.toml:") == 0);
+        // No secret here: its own "only through the proxy" must not answer for the switch.
+        const std::string err = refusal(mode, {}, {E("github-token@api.example.com", 5)}, false);
+        CHECK(err.find("test.toml:5:1: network.dlp_off") == 0);
         CHECK(err.find("only through the proxy") != std::string::npos);
     }
 }
