@@ -46,16 +46,27 @@ void plan_dlp_off(Plan& plan) {
                 what + "DLP works only through the proxy (network.mode \"proxy\"); the network "
                 "mode is \"" + (plan.net.mode == profile::NetMode::host ? "host" : "none") +
                 "\" (" + plan.net.mode_src.str() + ")");
-        bool reachable = plan.net.unlisted == profile::Unlisted::ask;
+        // A switch holds for every port of the host: reachable at any port the rules name
+        // for it (or 80, 443) is enough. decide_connect, so that deny rules count too.
         const ConnectTarget t = parse_target(d.host);
+        std::vector<std::uint16_t> ports{80, 443};
         for (HostRule r : plan.net.allow) {
-            r.any_port = true;  // a switch holds for every port of the host
-            reachable = reachable || rule_matches(r, t);
+            const bool ports_of_rule = !r.any_port;
+            r.any_port = true;
+            if (ports_of_rule && rule_matches(r, t))
+                ports.insert(ports.end(), r.ports.begin(), r.ports.end());
+        }
+        bool reachable = false;
+        for (const std::uint16_t port : ports) {
+            // canonical_host writes IPv6 in brackets already.
+            const std::string target = t.host + ":" + std::to_string(port);
+            reachable = reachable || decide_connect(plan.net, target).verdict != Verdict::deny;
         }
         if (!reachable)
             throw std::invalid_argument(
                 what + "no network.allow rule lets the sandbox reach " + util::quote(d.host) +
-                " (and unlisted hosts are denied): allow the host, or remove the switch");
+                " (or a deny rule refuses it, and unlisted hosts are denied): allow the host, "
+                "or remove the switch");
     }
     if (!plan.net.dlp_off.empty() && plan.net.secrets.empty() && plan.net.requests.empty())
         plan.notes.push_back("network.dlp_off: requests are scanned only in runs with secrets or "

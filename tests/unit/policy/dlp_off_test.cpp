@@ -16,8 +16,10 @@ using test::E;
 using test::S;
 
 Plan compile_off(profile::NetMode mode, std::vector<profile::Entry> allow,
-                 std::vector<profile::Entry> off, bool secret = true) {
+                 std::vector<profile::Entry> off, bool secret = true,
+                 std::vector<profile::Entry> deny = {}) {
     profile::Profile p;
+    p.network.deny = std::move(deny);
     p.filesystem.write = {E("/p", 1, "@project")};
     p.network.mode = S(mode, 2);
     p.network.allow = std::move(allow);
@@ -41,9 +43,10 @@ Plan compile_off(profile::NetMode mode, std::vector<profile::Entry> allow,
 }
 
 std::string refusal(profile::NetMode mode, std::vector<profile::Entry> allow,
-                    std::vector<profile::Entry> off, bool secret = true) {
+                    std::vector<profile::Entry> off, bool secret = true,
+                    std::vector<profile::Entry> deny = {}) {
     try {
-        (void)compile_off(mode, std::move(allow), std::move(off), secret);
+        (void)compile_off(mode, std::move(allow), std::move(off), secret, std::move(deny));
     } catch (const std::invalid_argument& e) {
         return e.what();
     }
@@ -72,7 +75,14 @@ TEST_CASE("dlp_off for a host the plan never allows is refused with its file:lin
     CHECK(err.rfind("test.toml:5:1: network.dlp_off \"private-key@vault.example.com\": no "
                     "network.allow rule lets the sandbox reach \"vault.example.com\"",
                     0) == 0);
-    // A wildcard allow rule reaches it; so does unlisted = "ask".
+    // Allowed, but denied again by a deny rule: as unreachable.
+    CHECK(refusal(profile::NetMode::proxy, {E("api.example.com", 3), E("vault.example.com", 4)},
+                  {E("private-key@vault.example.com", 5)}, true, {E("vault.example.com", 7)})
+              .find("test.toml:5:1: network.dlp_off") == 0);
+    // At a port of its own: reachable there.
+    CHECK(refusal(profile::NetMode::proxy, {E("api.example.com", 3), E("vault.example.com:8200", 4)},
+                  {E("private-key@vault.example.com", 5)}, true, {E("vault.example.com", 7)}) == "");
+    // A wildcard allow rule reaches it.
     CHECK(refusal(profile::NetMode::proxy, {E("*.example.com", 3)},
                   {E("private-key@vault.example.com", 5)}) == "");
 }
