@@ -116,6 +116,7 @@ std::string profile_text(const profile::Profile& p) {
     list(w, "allow", p.network.allow);
     list(w, "deny", p.network.deny);
     list(w, "request", p.network.request);
+    list(w, "dlp_off", p.network.dlp_off);
     scalar(w, "unlisted", p.network.unlisted, quoted);
     scalar(w, "allow_private", p.network.allow_private, bool_value);
     scalar(w, "capture", p.network.capture, bool_value);
@@ -205,6 +206,7 @@ std::string profile_json(const profile::Profile& p) {
     net["allow"] = entries_json(p.network.allow);
     net["deny"] = entries_json(p.network.deny);
     if (!p.network.request.empty()) net["request"] = entries_json(p.network.request);
+    if (!p.network.dlp_off.empty()) net["dlp_off"] = entries_json(p.network.dlp_off);
     put(net, "unlisted", p.network.unlisted, enum_name);
     put(net, "allow_private", p.network.allow_private, same);
     put(net, "capture", p.network.capture, same);

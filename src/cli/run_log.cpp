@@ -118,6 +118,14 @@ audit::Event plan_event(const policy::Plan& plan, const sandbox::Prepared* prepa
     net["allow"] = plan.net.allow.size();
     net["deny"] = plan.net.deny.size();
     net["unlisted"] = name_of(plan.net.unlisted);
+    // The DLP switches in effect (network.dlp_off): a request they let through is no finding,
+    // so this is where the log says why such a request was not refused.
+    if (!plan.net.dlp_off.empty()) {
+        Json off = Json::array();
+        for (const auto& d : plan.net.dlp_off)
+            off.push_back(Json{{"rule", d.rule}, {"host", d.host}, {"source", where(d.src)}});
+        net["dlp_off"] = std::move(off);
+    }
     ev.set("network", std::move(net));
     // Names only: the values are the user's (tokens, keys) and never enter the log.
     Json env = Json::array();

@@ -1467,7 +1467,10 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
     if (im.opt.intercept) {
         std::vector<dlp::Secret> reals;
         for (const auto& s : im.opt.intercept->secrets) reals.push_back({s.name, s.real, s.stand_in});
-        im.dlp_rules = dlp::Rules(std::move(reals), {});
+        // network.dlp_off: format rules a host receives on purpose; never the secrets' rule.
+        std::vector<dlp::RuleOff> off;
+        for (const auto& d : im.opt.net.dlp_off) off.push_back({d.rule, d.host});
+        im.dlp_rules = dlp::Rules(std::move(reals), std::move(off));
         // The test CA changes which upstream servers are believed: never silent.
         if (const char* ca = std::getenv(kTestCaEnv); ca && *ca) {
 #ifdef AGENTBOX_TEST_RESOLVER

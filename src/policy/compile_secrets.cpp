@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "policy/compile_steps.hpp"
+#include "policy/hostrules.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::policy {
@@ -32,6 +33,44 @@ std::string from_of(const profile::Secret& s) {
     if (!s.file.empty()) return "file " + s.file;
     if (!s.command.empty()) return "command " + s.command.front();
     return "environment variable " + s.env;
+}
+
+// network.dlp_off: a switch for a host the sandbox can never reach, or in a run the proxy
+// does not scan, would read as protection changed where nothing changes; the first is
+// refused (a typo in the host most likely), the second noted.
+void plan_dlp_off(Plan& plan) {
+    for (const auto& d : plan.net.dlp_off) {
+        const std::string what = d.src.str() + ": network.dlp_off " + util::quote(d.raw) + ": ";
+        if (plan.net.mode != profile::NetMode::proxy)
+            throw std::invalid_argument(
+                what + "DLP works only through the proxy (network.mode \"proxy\"); the network "
+                "mode is \"" + (plan.net.mode == profile::NetMode::host ? "host" : "none") +
+                "\" (" + plan.net.mode_src.str() + ")");
+        // A switch holds for every port of the host: reachable at any port the rules name
+        // for it (or 80, 443) is enough. decide_connect, so that deny rules count too.
+        const ConnectTarget t = parse_target(d.host);
+        std::vector<std::uint16_t> ports{80, 443};
+        for (HostRule r : plan.net.allow) {
+            const bool ports_of_rule = !r.any_port;
+            r.any_port = true;
+            if (ports_of_rule && rule_matches(r, t))
+                ports.insert(ports.end(), r.ports.begin(), r.ports.end());
+        }
+        bool reachable = false;
+        for (const std::uint16_t port : ports) {
+            // canonical_host writes IPv6 in brackets already.
+            const std::string target = t.host + ":" + std::to_string(port);
+            reachable = reachable || decide_connect(plan.net, target).verdict != Verdict::deny;
+        }
+        if (!reachable)
+            throw std::invalid_argument(
+                what + "no network.allow rule lets the sandbox reach " + util::quote(d.host) +
+                " (or a deny rule refuses it, and unlisted hosts are denied): allow the host, "
+                "or remove the switch");
+    }
+    if (!plan.net.dlp_off.empty() && plan.net.secrets.empty() && plan.net.requests.empty())
+        plan.notes.push_back("network.dlp_off: requests are scanned only in runs with secrets or "
+                             "request rules; this run has neither, so nothing is scanned");
 }
 
 }  // namespace
@@ -71,6 +110,7 @@ void plan_secrets(Plan& plan, const profile::Profile& profile, const Invocation&
     auto& ic = plan.net.intercept;
     std::sort(ic.begin(), ic.end());
     ic.erase(std::unique(ic.begin(), ic.end()), ic.end());
+    plan_dlp_off(plan);
 
     if (ic.empty() || inv.ca_bundle.empty()) return;
     const char* why = profile.secrets.empty() ? "network.request"

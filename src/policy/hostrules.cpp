@@ -238,6 +238,17 @@ NetPlan make_net_plan(const profile::Network& network) {
     for (const auto& e : network.allow) n.allow.push_back(parse_host_rule(e, "allow"));
     for (const auto& e : network.deny) n.deny.push_back(parse_host_rule(e, "deny"));
     for (const auto& e : network.request) n.requests.push_back(parse_request_rule(e));
+    for (const auto& e : network.dlp_off) {
+        const std::size_t at = e.value.rfind('@');  // profile::parse made it "RULE@HOST"
+        std::string host;
+        try {
+            host = canonical_host(e.value.substr(at + 1));
+        } catch (const std::invalid_argument& x) {
+            throw std::invalid_argument(e.src.str() + ": network.dlp_off entry " +
+                                        util::quote(e.raw) + ": " + x.what());
+        }
+        n.dlp_off.push_back(DlpOff{e.value.substr(0, at), host, e.value, e.src});
+    }
     // On by default in proxy mode: without it a tool that ignores HTTP(S)_PROXY simply fails.
     n.capture = n.mode == profile::NetMode::proxy && (!network.capture.set || network.capture.value);
     n.capture_required = n.capture && network.capture.set;

@@ -174,6 +174,16 @@ struct RequestRule {
     bool operator==(const RequestRule&) const = default;
 };
 
+// A DLP credential-format rule turned off for one host (profile network.dlp_off): requests
+// to `host` may carry values of that format. Never a rule for the run's own secret values.
+struct DlpOff {
+    std::string rule;  // a format rule name (profile::kDlpFormatRules)
+    std::string host;  // canonical, exact
+    std::string raw;   // "RULE@HOST" as the profile's parser canonicalised it
+    profile::Source src;
+    bool operator==(const DlpOff&) const = default;
+};
+
 // Where the CA bundle is inside the sandbox (a read-only bind of Invocation::ca_bundle).
 inline constexpr const char* kCaBundleInside = "/run/agentbox/ca-bundle.pem";
 
@@ -185,6 +195,7 @@ struct NetPlan {
     bool allow_private = false;
     std::vector<SecretPlan> secrets;
     std::vector<RequestRule> requests;  // in profile order
+    std::vector<DlpOff> dlp_off;        // in profile order
     // Hosts whose TLS the proxy terminates (with the run's CA) to see the requests: those
     // a secret is bound to, and those a request rule names. Sorted, unique.
     std::vector<std::string> intercept;

@@ -156,6 +156,8 @@ std::string render_text(const Plan& plan) {
         o << "  deny  " << pad(host_rule_text(r), 30) << "(" << r.src.str() << ")\n";
     for (const auto& r : net.requests)
         o << "  request " << pad(r.raw, 28) << "(" << r.src.str() << ")\n";
+    for (const auto& d : net.dlp_off)
+        o << "  dlp off " << pad(d.raw, 28) << "(" << d.src.str() << ")\n";
     if (!net.intercept.empty()) o << "  intercepted: " << util::join(net.intercept, ", ") << "\n";
 
     if (!plan.limits.empty()) {
@@ -277,6 +279,12 @@ std::string render_json(const Plan& plan) {
                                {"from", source_json(r.src)}});
         j["net"]["requests"] = req;
         j["net"]["intercept"] = plan.net.intercept;
+    }
+    if (!plan.net.dlp_off.empty()) {
+        Json off = Json::array();
+        for (const auto& d : plan.net.dlp_off)
+            off.push_back(Json{{"rule", d.rule}, {"host", d.host}, {"from", source_json(d.src)}});
+        j["net"]["dlp_off"] = off;
     }
     Json limits = Json::array();
     for (const auto& l : plan.limits)

@@ -161,6 +161,37 @@ std::string canonical_host_rule(std::string_view rule) {
     return host + rest;
 }
 
+// A network.dlp_off entry: "RULE@HOST", RULE one of the credential-format rules
+// (kDlpFormatRules), HOST an exact name as a secret's (the scanner compares the request's
+// canonical host). Sets `canonical` or returns what is wrong. The run's own secret values are
+// refused by a rule of their own that no profile may switch off: that a real value leaves only
+// for its bound hosts is the promise [secrets] makes, and "unscannable" guards that rule too.
+std::string dlp_off_problem(std::string_view entry, std::string& canonical) {
+    const std::size_t at = entry.rfind('@');
+    if (at == std::string_view::npos)
+        return "needs RULE@HOST, e.g. \"private-key@vault.example.com\"";
+    const std::string rule(entry.substr(0, at));
+    const std::string_view host = entry.substr(at + 1);
+    std::vector<std::string> known(std::begin(kDlpFormatRules), std::end(kDlpFormatRules));
+    if (util::starts_with(rule, "secret"))
+        return "cannot turn off the rule for the run's own secret values: a real value is sent "
+               "only to the hosts its [secrets] entry names (add the host there instead)";
+    if (rule == "unscannable")
+        return "cannot turn off \"unscannable\": a body the scanner cannot read could carry a "
+               "secret value";
+    if (std::find(known.begin(), known.end(), rule) == known.end()) {
+        const std::string near = util::nearest(rule, known);
+        return "names no DLP format rule " + util::quote(rule) +
+               (near.empty() ? "" : " (did you mean \"" + near + "\"?)") +
+               "; the rules are " + list_words(known);
+    }
+    if (host.empty()) return "has no host after \"@\"";
+    std::string problem = secret_host_problem(host);
+    if (!problem.empty()) return "host " + util::quote(host) + " " + problem;
+    canonical = rule + "@" + canonical_host_rule(host);
+    return {};
+}
+
 // A request rule of network.request: "METHODS HOST[PATH]" (agentbox-profile(5)). METHODS is
 // "*", or a comma-separated list of upper-case methods and "read-only" (GET and HEAD); HOST an
 // exact host name (request rules need interception, which works per name); PATH a pattern of
@@ -490,8 +521,18 @@ private:
         });
     }
 
+    std::vector<Entry> dlp_offs(const toml::node& n, const std::string& name) const {
+        return entries(n, name, [&](const std::string& s, const Source& src) {
+            std::string canonical;
+            const std::string problem = dlp_off_problem(s, canonical);
+            if (!problem.empty()) fail(src, name + " entry " + util::quote(s) + " " + problem);
+            return canonical;
+        });
+    }
+
     void network(const toml::table& t) {
-        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private", "request", "capture"},
+        check_keys(t, {"mode", "allow", "deny", "unlisted", "allow_private", "request", "dlp_off",
+                       "capture"},
                    "in [network]");
         auto& net = out_.network;
         if (const toml::node* n = t.get("mode"))
@@ -500,6 +541,8 @@ private:
         if (const toml::node* n = t.get("deny")) net.deny = host_rules(*n, "network.deny");
         if (const toml::node* n = t.get("request"))
             net.request = request_rules(*n, "network.request");
+        if (const toml::node* n = t.get("dlp_off"))
+            net.dlp_off = dlp_offs(*n, "network.dlp_off");
         if (const toml::node* n = t.get("unlisted"))
             net.unlisted = choice<Unlisted>(*n, "network.unlisted");
         if (const toml::node* n = t.get("allow_private"))

@@ -53,6 +53,7 @@ void merge_into(Profile& base, const Profile& top) {
     append(base.network.allow, top.network.allow);
     append(base.network.deny, top.network.deny);
     append(base.network.request, top.network.request);
+    append(base.network.dlp_off, top.network.dlp_off);
     take_if_set(base.network.unlisted, top.network.unlisted);
     take_if_set(base.network.allow_private, top.network.allow_private);
     take_if_set(base.network.capture, top.network.capture);

@@ -71,6 +71,10 @@ struct Network {
     // canonicalised by the parser. A host named by any of them is intercepted and only the
     // requests one of them allows reach it.
     std::vector<Entry> request;
+    // DLP format rules turned off for one host each (agentbox-profile(5) network.dlp_off):
+    // "RULE@HOST", canonical (host lower case, no trailing dot). Only the credential-format
+    // rules (profile/names.hpp kDlpFormatRules); the run's own secrets are never switchable.
+    std::vector<Entry> dlp_off;
     // Connections of tools that ignore the proxy variables (DESIGN.md §6): unset = captured
     // where this host and backend can; true = required (the run fails where they cannot);
     // false = off.

@@ -32,6 +32,12 @@ inline constexpr EnumName<OnExit> kOnExitNames[] = {{"ask", OnExit::ask},
                                                     {"discard", OnExit::discard},
                                                     {"keep", OnExit::keep}};
 
+// The DLP credential-format rules (net/dlp.hpp, same names, same order: a unit test holds
+// them together), which network.dlp_off may turn off for one host. Not among them, and never
+// switchable: the run's own secret values ("secret:NAME") and "unscannable".
+inline constexpr std::string_view kDlpFormatRules[] = {
+    "private-key", "aws-access-key-id", "github-token", "anthropic-key", "openai-key"};
+
 // The table of each enum, for generic code (the loader's "must be one of ...").
 inline std::span<const EnumName<NetMode>> names(NetMode) { return kNetModeNames; }
 inline std::span<const EnumName<Unlisted>> names(Unlisted) { return kUnlistedNames; }

@@ -152,14 +152,14 @@ class Dlp(BoxTest):
         return res
 
     def post(self, parts, tls=True, host="api.test", path="/v1/upload", headers=None,
-             chunked=False):
+             chunked=False, profiles=()):
         spec = {"tls": tls, "host": host, "port": self.https.port if tls else self.http.port,
                 "path": path, "headers": headers or {}, "chunked": chunked,
                 "parts": [p.hex() for p in parts]}
         specfile = os.path.join(self.box.project, "spec.json")
         with open(specfile, "w") as f:
             json.dump(spec, f)
-        res = self.run_in(self.send + [specfile])
+        res = self.run_in(self.send + [specfile], profiles=profiles)
         self.assertRc(res, 0)
         line = [l for l in res.out.splitlines() if l.startswith("STATUS")]
         self.assertTrue(line, res)
@@ -337,6 +337,84 @@ class Dlp(BoxTest):
             self.assertGreater(len(body), 200000)
             self.assertNotIn(self.real.encode(), body)
             self.assertIn(b'"key": "sk-ant-api03-', body)
+
+    # ---- network.dlp_off: one format rule off for one host, never the secrets' rule
+
+    def dlp_off(self, *entries, name="dlpoff"):
+        """A profile turning off the given rules; returns (path, line, column of entry 1)."""
+        line = "dlp_off = [" + ", ".join('"%s"' % e for e in entries) + "]"
+        path = self.box.write_profile(name, 'version = 1\nextends = ["default"]\n[network]\n'
+                                      + line + "\n")
+        return path, 4, line.index('"') + 1
+
+    def private_key_block(self):
+        return ("-----BEGIN OPENSSH " + "PRIVATE KEY-----\n" +
+                base64.b64encode(os.urandom(300)).decode() + "\n-----END OPENSSH " +
+                "PRIVATE KEY-----\n").encode()
+
+    def test_switched_off_format_passes_to_its_host_only(self):
+        prof, _, _ = self.dlp_off("private-key@git.test")
+        body = b"key=" + self.private_key_block()
+        status, res = self.post([body], tls=True, host="git.test", profiles=[prof])
+        self.assertEqual(status, "200", res)
+        (_, got, complete), = self.https.seen
+        self.assertTrue(complete)
+        self.assertEqual(got, body)
+        # The same body to another intercepted host, and in plain HTTP to a third, is refused.
+        for tls, host in ((True, "api.test"), (False, "evil.test")):
+            status, res = self.post([body], tls=tls, host=host, profiles=[prof])
+            self.assertEqual(status, "403", res)
+        seen = self.https.seen + self.http.seen
+        self.assertEqual([c for _, _, c in seen], [True] + [False] * (len(seen) - 1),
+                         "a refused request was completed")
+        for _, got, _ in seen[1:]:
+            self.assertNotIn(b"PRIVATE KEY", got, "a refused body arrived")
+        self.assertEqual([(e["rule"], e["host"]) for e in self.dlp_events()],
+                         [("private-key", "api.test"), ("private-key", "evil.test")])
+        # The plan says the switch is in effect: in the log, and in --dry-run.
+        plans = [e for e in log_events(self.box) if e["event"] == "plan"]
+        self.assertTrue(plans)
+        for e in plans:
+            self.assertEqual([(d["rule"], d["host"]) for d in e["network"]["dlp_off"]],
+                             [("private-key", "git.test")], e)
+        res = self.run_in(["true"], profiles=[prof], args=self.args + ["--dry-run"])
+        self.assertRc(res, 0)
+        self.assertIn("dlp off private-key@git.test", res.out)
+
+    def test_switched_off_host_still_refuses_the_real_secret(self):
+        prof, _, _ = self.dlp_off("private-key@git.test", "anthropic-key@git.test")
+        body = b"key=" + self.private_key_block() + b"&k=" + self.real.encode()
+        status, res = self.post([body], tls=True, host="git.test", profiles=[prof])
+        self.assertEqual(status, "403", res)
+        self.assertNeverArrived(self.real)
+        self.assertEqual([e["rule"] for e in self.dlp_events()], ["secret:ANTHROPIC_API_KEY"])
+
+    def test_dlp_off_cannot_switch_off_the_real_secret_rule(self):
+        for n, rule in enumerate(("secret:ANTHROPIC_API_KEY", "secret", "unscannable")):
+            prof, line, col = self.dlp_off(rule + "@evil.test", name="secret%d" % n)
+            res = self.run_in(["sh", "-c", "touch ran"], profiles=[prof])
+            self.assertEqual(res.rc, 125, res)  # refused before anything runs
+            self.assertIn("%s:%d:%d: network.dlp_off entry" % (prof, line, col), res.err, res)
+            self.assertIn("cannot turn off", res.err, res)
+            self.assertFalse(os.path.exists(os.path.join(self.box.project, "ran")))
+        self.assertEqual(self.https.seen + self.http.seen, [])
+
+    def test_dlp_off_unknown_rule_refused_with_file_line_col(self):
+        prof, line, col = self.dlp_off("private-key@git.test", "github-tokens@git.test")
+        col += len('"private-key@git.test", ')
+        res = self.run_in(["true"], profiles=[prof])
+        self.assertEqual(res.rc, 125, res)
+        self.assertIn("%s:%d:%d: network.dlp_off entry \"github-tokens@git.test\" names no DLP "
+                      "format rule" % (prof, line, col), res.err, res)
+        self.assertIn("did you mean \"github-token\"", res.err)
+        self.assertIn("private-key, aws-access-key-id, github-token", res.err)
+
+    def test_dlp_off_for_a_host_never_allowed_refused(self):
+        prof, line, col = self.dlp_off("private-key@vault.test")
+        res = self.run_in(["true"], profiles=[prof])
+        self.assertEqual(res.rc, 125, res)
+        self.assertIn("%s:%d:%d: network.dlp_off \"private-key@vault.test\": no network.allow"
+                      % (prof, line, col), res.err, res)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/secrets.hpp"
+#include "profile/names.hpp"
 
 namespace {
 
@@ -379,4 +380,29 @@ TEST_CASE("chunk extensions and trailers are refused: their bytes would go unsea
     CHECK(f.finding.rule == "unscannable");
     f = feed(r, chunked(), "5 \r\nhello\r\n0\r\n\r\n", {});
     CHECK(f.ok);
+}
+
+TEST_CASE("the profile's switchable rules are exactly the scanner's format rules") {
+    // network.dlp_off is validated against profile::kDlpFormatRules (profile cannot see net/):
+    // a rule added here without it could not be switched, one renamed would switch nothing.
+    std::vector<std::string_view> names(std::begin(agentbox::profile::kDlpFormatRules),
+                                        std::end(agentbox::profile::kDlpFormatRules));
+    CHECK(names == dlp::format_rules());
+}
+
+TEST_CASE("a switched-off format is cleared in a streamed body to its host only") {
+    const Rules r = rules({{"private-key", "vault.test"}});
+    const std::string body = "key=" + pem() + "&also=" + kReal;
+    for (const std::string host : {"vault.test", "evil.test"}) {
+        BodyScanner s(r, host, length(body.size() - kReal.size() - 6));
+        std::string out;
+        const bool ok = s.feed(body.substr(0, body.size() - kReal.size() - 6), out);
+        CHECK(ok == (host == "vault.test"));
+        if (!ok) CHECK(s.finding().rule == "private-key");
+    }
+    // The real value in the same body is refused even at the host with the switch.
+    BodyScanner s(r, "vault.test", length(body.size()));
+    std::string out;
+    CHECK_FALSE(s.feed(body, out));
+    CHECK(s.finding().rule == "secret:KEY");
 }

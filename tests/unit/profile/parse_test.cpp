@@ -182,7 +182,7 @@ TEST_CASE("unknown keys are errors at the key, with a did-you-mean") {
           "t.toml:2:1: unknown key \"filesytem\" at the top level; did you mean \"filesystem\"?");
     CHECK(error_of("version = 1\n[network]\n  zzzzzz = 1\n") ==
           "t.toml:3:3: unknown key \"zzzzzz\" in [network]; the keys are mode, allow, deny, "
-          "unlisted, allow_private, request, capture");
+          "unlisted, allow_private, request, dlp_off, capture");
     CHECK(error_of("version = 1\n[limits]\nmemroy = \"1G\"\n") ==
           "t.toml:3:1: unknown key \"memroy\" in [limits]; did you mean \"memory\"?");
     CHECK(error_of("version = 1\n[process]\nsecomp = \"strict\"\n") ==
