@@ -18,6 +18,7 @@
 #include "stage/tree_read.hpp"
 #include "sys/error.hpp"
 #include "sys/rename.hpp"
+#include "sys/stat_times.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage {
@@ -137,11 +138,7 @@ EntryPtr new_entry(const std::string& name, mode_t mode, const struct ::stat* st
     // The staging user's ids mean nothing where the archive is unpacked.
     AGENTBOX_LAZY(libarchive(), archive_entry_set_uid)(e.get(), 0);
     AGENTBOX_LAZY(libarchive(), archive_entry_set_gid)(e.get(), 0);
-#ifdef __linux__
-    const struct timespec* mtime = st != nullptr ? &st->st_mtim : nullptr;
-#else
-    const struct timespec* mtime = st != nullptr ? &st->st_mtimespec : nullptr;  // macOS's name
-#endif
+    const struct timespec* mtime = st != nullptr ? &sys::mtime_of(*st) : nullptr;
     if (mtime != nullptr) AGENTBOX_LAZY(libarchive(), archive_entry_set_mtime)(e.get(), mtime->tv_sec, mtime->tv_nsec);
     return e;
 }

@@ -30,6 +30,7 @@
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "sys/rename.hpp"
+#include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
 #include "sys/xattr.hpp"
 #include "util/strings.hpp"
@@ -260,28 +261,10 @@ std::string new_token() {
 }
 
 long long ctime_ns(const struct stat& st) {
-#ifdef __linux__
-    const struct timespec& t = st.st_ctim;
-#else
-    const struct timespec& t = st.st_ctimespec;
-#endif
+    const struct timespec& t = sys::ctime_of(st);
     return static_cast<long long>(t.tv_sec) * 1000000000LL + t.tv_nsec;
 }
 
-// Everything written to the filesystem holding the directory open at `fd` made durable.
-void sync_fs(int fd, const std::string& shown) {
-#ifdef __linux__
-    if (::syncfs(fd) != 0) throw SysError("syncfs", shown, errno);
-#else
-    // macOS has no per-filesystem sync: sync(2) flushes every filesystem, as session.cpp does.
-    // What macOS loses: its sync(2) may return before the writes are done, and flushes no
-    // drive cache (F_FULLFSYNC does, per file), so a power cut right after may still find
-    // the journal ahead of the data it describes.
-    (void)fd;
-    (void)shown;
-    ::sync();
-#endif
-}
 
 // Sessions whose lock this thread holds (SessionLock): the engine takes it only when the
 // caller has not. Another thread of the process takes its own (flock: a separate open file
@@ -445,7 +428,7 @@ public:
         // "prepared" journal written first would have said, at the cost of a second copy of
         // every operation flushed to disk.
         step("sync");
-        sync_fs(upper_.get(), s_.upper());
+        sys::sync_fs(upper_.get(), s_.upper());
         fresh_ = true;
         run(j);
         return res;
@@ -627,7 +610,7 @@ private:
         // journal stays so that the next command finishes the bookkeeping.
         try {
             set_dir_modes(j.ops);
-            sync_fs(root_.get(), s_.meta().project);
+            sys::sync_fs(root_.get(), s_.meta().project);
             remember_own_writes(j);
             const std::string cdir = s_.dir() + "/" + kCommitsDir;
             if (::mkdir(cdir.c_str(), 0700) != 0 && errno != EEXIST)

@@ -14,6 +14,7 @@
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
 #include "sys/rename.hpp"
+#include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
 #include "util/strings.hpp"
 
@@ -36,11 +37,7 @@ void copy_leaf(int sdir, const std::string& sname, int ddir, const std::string& 
         if (!out) throw SysError("create", shown, errno);
         sys::copy_data(in.get(), out.get(), shown);
         if (::fchmod(out.get(), st.st_mode & 01777) != 0) throw SysError("chmod", shown, errno);
-#ifdef __linux__
-        const struct timespec times[2] = {st.st_atim, st.st_mtim};
-#else
-        const struct timespec times[2] = {st.st_atimespec, st.st_mtimespec};
-#endif
+        const struct timespec times[2] = {sys::atime_of(st), sys::mtime_of(st)};
         ::futimens(out.get(), times);
         if (::fsync(out.get()) != 0) throw SysError("fsync", shown, errno);
     } else if (S_ISLNK(st.st_mode)) {

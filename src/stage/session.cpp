@@ -479,13 +479,7 @@ void Session::sync_staged() const {
     const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) throw sys::SysError("open", up, errno);
     if (!sys::has_entries(fd.get(), up)) return;
-#ifdef __linux__
-    if (::syncfs(fd.get()) != 0) throw sys::SysError("syncfs", up, errno);
-#else
-    // macOS has no per-filesystem sync: sync(2) flushes every filesystem, which is more than
-    // needed but loses nothing.
-    ::sync();
-#endif
+    sys::sync_fs(fd.get(), up);
 }
 
 bool has_staged(const std::string& id) {

@@ -29,6 +29,7 @@
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
 #include "sys/remove.hpp"
+#include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
 
 namespace agentbox::stage {
@@ -37,16 +38,9 @@ namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
-// A stat's times under each system's name for them (macOS: st_atimespec...).
-#ifdef __linux__
-const struct timespec& atime_of(const struct stat& st) { return st.st_atim; }
-const struct timespec& mtime_of(const struct stat& st) { return st.st_mtim; }
-const struct timespec& ctime_of(const struct stat& st) { return st.st_ctim; }
-#else
-const struct timespec& atime_of(const struct stat& st) { return st.st_atimespec; }
-const struct timespec& mtime_of(const struct stat& st) { return st.st_mtimespec; }
-const struct timespec& ctime_of(const struct stat& st) { return st.st_ctimespec; }
-#endif
+using sys::atime_of;
+using sys::ctime_of;
+using sys::mtime_of;
 
 // `name` in `dst` made a clone of the file open at `in` (its blocks shared until either side
 // writes), opened for writing: FICLONE on Linux (btrfs, XFS), clonefile on macOS (APFS).

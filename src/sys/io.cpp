@@ -119,4 +119,14 @@ std::string read_file(const std::string& path, int flags) {
     return out;
 }
 
+void sync_fs(int fd, const std::string& shown) {
+#ifdef __linux__
+    if (::syncfs(fd) != 0) throw SysError("syncfs", shown, errno);
+#else
+    (void)fd;
+    (void)shown;
+    ::sync();
+#endif
+}
+
 }  // namespace agentbox::sys

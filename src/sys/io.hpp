@@ -18,6 +18,13 @@ int write_full(int fd, std::string_view data, std::size_t* written = nullptr);
 // reflink on btrfs and XFS), read and write_all otherwise. Throws SysError naming `shown`.
 void copy_data(int in, int out, const std::string& shown);
 
+// Everything written to the filesystem holding the file or directory open at `fd` made
+// durable: syncfs on Linux; elsewhere sync(2), every filesystem (macOS has no per-filesystem
+// sync, and its sync(2) may return before the writes are done and flushes no drive cache, so
+// a power cut right after may still find commit's journal ahead of the data it describes).
+// Throws SysError naming `shown`.
+void sync_fs(int fd, const std::string& shown);
+
 // The whole file at `path` into `out`, read to its end: /proc and /sys files have no size
 // until read. Returns 0, or the errno of the failure (EFBIG past `limit` bytes). `flags` are
 // added to open(2)'s (O_NOFOLLOW). No iostreams: a probe at every start reads several of these.
