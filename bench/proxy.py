@@ -198,8 +198,14 @@ def main():
                     help="also measure the proxy's portable I/O (AGENTBOX_TEST_PORTABLE_NET=1)")
     ap.add_argument("--captured", action="store_true",
                     help="only compare captured connections with proxied ones (prints)")
+    ap.add_argument("--baseline", metavar="AGENTBOX",
+                    help="another agentbox binary (an older build, say): its proxied variants "
+                         "run in the same rounds as this one's, marked [baseline], for an A/B "
+                         "comparison at the same load")
     args = ap.parse_args()
     args.agentbox = os.path.realpath(args.agentbox)
+    if args.baseline:
+        args.baseline = os.path.realpath(args.baseline)
     if args.captured:
         return captured(args)
     load_start = " ".join(open("/proc/loadavg").read().split()[:3])
@@ -219,9 +225,12 @@ def main():
                BENCH_TOKEN="bench-token-" + os.urandom(8).hex())
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(k, None)
-    box = [args.agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--net", "proxy"]
+    box = ["run", "-q", "--on-exit", "keep", "-C", proj, "--net", "proxy"]
     for name, port in ((NAME, srv.port), (TLS_NAME, tls.port)):
         box += ["--allow-host", "%s:%d" % (name, port), "--allow-host", "127.0.0.1:%d" % port]
+    # The baseline binary (--baseline) runs the same commands as this one.
+    base_box = [args.baseline] + box if args.baseline else None
+    box = [args.agentbox] + box
     # A secret bound to TLS_NAME makes the proxy intercept its HTTPS; the run trusts its own CA.
     # Only the HTTPS variants carry it: the plain ones (and the memory figures) are measured
     # as a run without secrets is, without OpenSSL loaded.
@@ -246,6 +255,15 @@ def main():
         "direct TLS": ("direct TLS", curl_args(https + "/big", extra=direct_tls)),
         "intercepted HTTPS": ("direct TLS", tbox[:-2] + curl_args(https + "/big", extra=tbox[-2:])),
     }
+    # The proxied rows once more with the baseline binary, paired with the same baselines.
+    def rebase(argv):
+        return [args.baseline if a == args.agentbox else a for a in argv]
+    baseline_names = []
+    if args.baseline:
+        for name in ("proxy (http)", "proxy (CONNECT)", "intercepted HTTPS"):
+            base, argv = variants[name]
+            variants[name + " [baseline]"] = (base, rebase(argv))
+            baseline_names.append(name)
     portable = ["env", "AGENTBOX_TEST_PORTABLE_NET=1"]
     if args.portable:
         variants["portable proxy (http)"] = ("direct", portable + box + curl_args(http + "/big"))
@@ -258,6 +276,9 @@ def main():
         "direct TLS": curl_args(https + "/small", args.small, extra=direct_tls),
         "intercepted HTTPS": tbox[:-2] + curl_args(https + "/small", args.small, extra=tbox[-2:]),
     }
+    if args.baseline:
+        for name in ("proxy", "intercepted HTTPS"):
+            firsts[name + " [baseline]"] = rebase(firsts[name])
 
     def run(argv):
         p = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=proj)
@@ -301,6 +322,15 @@ def main():
            med["direct TLS"], med["intercepted HTTPS"],
            med["intercepted HTTPS"] - med["direct TLS"], args.rounds, med1["direct TLS"],
            med1["intercepted HTTPS"], med1["intercepted HTTPS"] - med1["direct TLS"]))
+    if args.baseline:
+        ttfb_text += " Baseline binary (%s), same rounds: through the proxy %.2f ms (%+.2f " \
+                     "ms); intercepted %.2f ms (%+.2f ms), first connection %.2f ms (%+.2f ms)." % (
+                         args.baseline, med["proxy [baseline]"],
+                         med["proxy [baseline]"] - med["direct"],
+                         med["intercepted HTTPS [baseline]"],
+                         med["intercepted HTTPS [baseline]"] - med["direct TLS"],
+                         med1["intercepted HTTPS [baseline]"],
+                         med1["intercepted HTTPS [baseline]"] - med1["direct TLS"])
     if args.ttfb:
         print(ttfb_text)
         print("load:", open("/proc/loadavg").read().strip())

@@ -282,6 +282,8 @@ std::string Authority::cert_pem() const {
     return std::string(mem->data, mem->length);
 }
 
+void Authority::prepare(const std::string& host) { impl_->server_for(host); }
+
 void Authority::trust_upstream(const std::string& pem_file) {
     if (SSL_CTX_load_verify_locations(impl_->client.get(), pem_file.c_str(), nullptr) != 1)
         fail("loading the test CA " + pem_file);

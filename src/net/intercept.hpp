@@ -25,6 +25,10 @@ public:
     Authority& operator=(const Authority&) = delete;
 
     std::string cert_pem() const;
+    // Mint `host`'s leaf and its TLS context now rather than on its first connection (the
+    // proxy does it for every intercepted host while the sandbox starts). Throws
+    // std::runtime_error as the first connection would.
+    void prepare(const std::string& host);
     // Also trust `pem_file` when verifying upstream servers (the test switch
     // AGENTBOX_TEST_CA, see proxy.hpp). Throws std::runtime_error when it does not load.
     void trust_upstream(const std::string& pem_file);

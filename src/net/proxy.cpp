@@ -86,6 +86,10 @@ struct Client {
     std::uint64_t seen = 0;
     Clock::time_point quiet_since;
     std::optional<Captured> captured;  // a captured connection (proxy.hpp): no request head
+    // An intercepted tunnel's TLS connection to the server, begun (its ClientHello sent)
+    // before the client is told the tunnel is established: the server works on it while the
+    // 200 and the client's own ClientHello cross.
+    std::unique_ptr<TlsConn> up_tls;
 
     void close_all() {
         std::error_code ec;
@@ -907,17 +911,21 @@ struct Proxy::Impl {
         }
         Authority& ca = *opt.intercept->ca;
         std::unique_ptr<TlsConn> down = TlsConn::accept(ca, host, c.sock.native_handle());
-        std::unique_ptr<TlsConn> up = TlsConn::connect(ca, host, t.port, c.up.native_handle());
+        begin_upstream_tls(c, host, t.port);  // a captured connection's starts here
+        std::unique_ptr<TlsConn> up = std::move(c.up_tls);
         // Both handshakes at once: the one to the server does not wait for the client's, so an
         // intercepted connection costs the longer of the two, not their sum. The server's is
         // for the tunnel's host whatever the client says (its SNI is checked below, before
-        // any request is read), and its ClientHello is all the server gets meanwhile.
+        // any request is read), and its ClientHello is all the server gets meanwhile. The
+        // server's comes first: `&&` runs its first operand until it waits, and a client
+        // handshake that never waits (a resumed one whose Finished is already here) would
+        // otherwise run to its end before the server's even began.
         c.deadline = Clock::now() + std::max(opt.head_timeout, opt.connect_timeout);
         std::string down_error, up_error;
         {
             using namespace asio::experimental::awaitable_operators;
-            co_await (handshake_noexcept(*down, c.sock, down_error) &&
-                      handshake_noexcept(*up, c.up, up_error));
+            co_await (handshake_noexcept(*up, c.up, up_error) &&
+                      handshake_noexcept(*down, c.sock, down_error));
         }
         if (!down_error.empty()) {
             emit(ProxyEvent{"net.error", {{"reason", "TLS from the client: " + down_error},
@@ -1020,6 +1028,16 @@ struct Proxy::Impl {
                 co_return;
             }
         }
+    }
+
+    // The TLS connection to an intercepted host's server, and its first step (the
+    // ClientHello, written without waiting); the rest of the handshake is intercepted()'s.
+    // Once per connection: a second call keeps the first.
+    void begin_upstream_tls(Client& c, const std::string& host, std::uint16_t port) {
+        if (c.up_tls) return;
+        c.up_tls = TlsConn::connect(*opt.intercept->ca, host, port, c.up.native_handle());
+        // want_read (the usual), or a failure that the handshake meets again and reports.
+        (void)c.up_tls->handshake();
     }
 
     // ---- one client connection
@@ -1318,6 +1336,7 @@ struct Proxy::Impl {
             c.quiet_since = Clock::now();
 
             if (target.tunnel) {
+                if (intercepts(canon)) begin_upstream_tls(c, canon, target.port);
                 co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
                 co_await open_tunnel(cp, canon, target, buf);
                 co_return;
@@ -1484,6 +1503,20 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
         }
     }
     asio::co_spawn(im.io, im.accept_loop(), asio::detached);
+    if (im.opt.intercept) {
+        // Each intercepted host's leaf is minted on the proxy's thread while the sandbox
+        // starts, not in the first connection's handshake (a signature and a TLS context:
+        // part of the first connection's time to first byte otherwise). A failure here is
+        // met again, and reported, by that connection.
+        asio::post(im.io, [&im] {
+            for (const std::string& host : im.opt.net.intercept) {
+                try {
+                    im.opt.intercept->ca->prepare(host);
+                } catch (const std::exception&) {
+                }
+            }
+        });
+    }
     im.thread = std::thread([&im] {
         // The thread inherits the supervisor's blocked signals (they are read from its
         // signalfd). SIGPIPE from a write into a closed socket is blocked here too: it is a
