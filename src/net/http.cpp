@@ -388,6 +388,16 @@ std::string error_response(int status, std::string_view reason, std::string_view
     return s;
 }
 
+void Chunked::skip(std::uint64_t n) {
+    if (state_ != State::data || n > left_) {
+        state_ = State::bad;
+        error_ = "malformed chunked body: more chunk data skipped than the chunk holds";
+        return;
+    }
+    left_ -= n;
+    if (left_ == 0) state_ = State::data_cr;
+}
+
 std::size_t Chunked::feed(std::string_view data) {
     std::size_t i = 0;
     auto bad = [&](std::string why) {

@@ -99,6 +99,12 @@ public:
     std::size_t feed(std::string_view data);
     bool done() const { return state_ == State::done; }
     const std::string& error() const { return error_; }
+    // The bytes of chunk data the coding expects next (0 outside a chunk's data): a caller
+    // may move up to that many elsewhere (splice them) and say so with skip(), which frames
+    // them exactly as feed() would, without looking at them. The chunk's CRLF, the next
+    // size line and the end of the body still go through feed().
+    std::uint64_t data_left() const { return state_ == State::data ? left_ : 0; }
+    void skip(std::uint64_t n);  // n <= data_left()
 
 private:
     enum class State { size, ext, size_lf, data, data_cr, data_lf, trailer, trailer_line,

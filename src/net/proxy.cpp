@@ -47,6 +47,9 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// A chunk of a chunked body with at least this much of its data still to come is spliced
+// (forward_body); a smaller one is not worth a pipe.
+constexpr std::uint64_t kSpliceChunk = 16 * 1024;
 std::string verdict_name(policy::Verdict v) {
     switch (v) {
         case policy::Verdict::allow: return "allow";
@@ -272,6 +275,18 @@ struct Proxy::Impl {
                     counter += k;
                     pre.erase(0, k);
                     if (chunked.done()) co_return;
+                    // `pre` is used up (feed() stops short only at the end or an error). The
+                    // rest of a large chunk goes through the kernel like a body of known
+                    // length: exactly data_left() bytes, so the CRLF and size line after it,
+                    // and whatever follows the body (a pipelined request), are still read and
+                    // framed here. Not a body net/dlp scans: each byte of it must pass it.
+                    if (!scan && chunked.data_left() >= kSpliceChunk) {
+                        std::string().swap(pre);
+                        const std::uint64_t n = chunked.data_left();
+                        co_await pump(from, to, n, counter);
+                        chunked.skip(n);
+                        continue;
+                    }
                     if (co_await read_more(from, pre) == 0)
                         throw std::runtime_error("connection closed inside a chunked body");
                 }

@@ -58,6 +58,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.write(b"0\r\n\r\n")
             return
+        if self.path.startswith("/bigchunk/"):
+            # One large chunk (the proxy splices its data) and the end of the body.
+            n = int(self.path[len("/bigchunk/"):])
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n" % n + b"y" * n + b"\r\n0\r\n\r\n")
+            return
         if self.path.startswith("/big/"):
             n = int(self.path[5:])
             self.send_response(200)

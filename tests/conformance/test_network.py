@@ -316,6 +316,39 @@ print("after", status(b"GET http://allowed.test:%d/ HTTP/1.1\r\n\r\n"))
         self.assertRegex(res.out, r"bad-chunk (none|error|400)", res)
         self.assertIn("after 200", res.out, res)
 
+    def test_forbidden_request_pipelined_behind_an_allowed_one_is_refused(self):
+        # Keep-alive: after an allowed request's body (chunked, with a chunk large enough to be
+        # spliced, whose data spells a request of its own) and response (likewise), a second
+        # request for a denied host follows on the same connection, in the same write. The
+        # body must end exactly where its framing ends, so that the next request is parsed and
+        # judged: the denied host never sees it, the allowed one sees each body whole.
+        p = self.port
+        decoy = b"0\r\n\r\nGET http://evil.test:%d/in-data HTTP/1.1\r\n\r\n" % p
+        data = decoy + b"a" * (65536 - len(decoy))
+        res = self.run_inside(r"""
+P = %d
+data = %r
+post = (b"POST http://allowed.test:%%d/upload HTTP/1.1\r\nHost: allowed.test:%%d\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%%x\r\n" %% (P, P, len(data)) + data +
+        b"\r\n5\r\nhello\r\n0\r\n\r\n")
+evil = b"GET http://evil.test:%%d/pipelined HTTP/1.1\r\nHost: evil.test\r\n\r\n" %% P
+out = raw(post + evil)
+print("post", out.count(b"HTTP/1.1 200"), out.count(b"got %%d bytes" %% (len(data) + 5)),
+      out.count(b"HTTP/1.1 403"), out.count(b"X-Agentbox-Rule: network.unlisted"))
+big = b"GET http://allowed.test:%%d/bigchunk/100000 HTTP/1.1\r\nHost: allowed.test\r\n\r\n" %% P
+out = raw(big + evil)
+head, _, rest = out.partition(b"\r\n\r\n")
+body, _, after = rest.partition(b"\r\n0\r\n\r\n")
+print("big", head.startswith(b"HTTP/1.1 200"), body == b"186a0\r\n" + b"y" * 100000,
+      after.startswith(b"HTTP/1.1 403"), after.count(b"X-Agentbox-Rule: network.unlisted"))
+""" % (p, data))
+        self.assertIn("post 1 1 1 1", res.out, res)
+        self.assertIn("big True True True 1", res.out, res)
+        self.assertEqual([(m, path) for m, path, _ in self.srv.hits],
+                         [("POST", "/upload"), ("GET", "/bigchunk/100000")], self.srv.hits)
+        for _, _, host in self.srv.hits:
+            self.assertEqual(host.split(":")[0], "allowed.test")
+
     def test_domain_fronting_through_an_allowed_connect(self):
         # CONNECT to the allowed name, then TLS for another name (the SNI, and the Host the
         # server sees): what curl --connect-to does, and what fronting through a CDN is. The
@@ -435,6 +468,7 @@ time.sleep(2)
 
 @proxytest.only("test_proxy_denied_name_gets_403_naming_the_rule",
                  "test_malformed_and_oversized_requests_get_400_and_proxy_stays_up",
+                 "test_forbidden_request_pipelined_behind_an_allowed_one_is_refused",
                  "test_domain_fronting_through_an_allowed_connect",
                  "test_thousand_concurrent_connections",
                  "test_client_that_never_reads_does_not_grow_the_proxy")

@@ -213,6 +213,36 @@ TEST_CASE("Chunked frames a body fed in any split, and stops at its end") {
     CHECK(bytewise.done());
 }
 
+TEST_CASE("Chunked: data skipped (spliced elsewhere) frames as if it had been fed") {
+    // What the proxy does with a large chunk: the size line fed, the data moved by splice
+    // and skipped, then the CRLF, the next size line and the end fed again. The body must
+    // end exactly where feeding it whole ends, so what follows is parsed as the next message.
+    const std::string next = "GET http://evil.test/ HTTP/1.1\r\n\r\n";
+    Chunked c;
+    CHECK(c.data_left() == 0);
+    CHECK(c.feed("a;x=1\r\n012") == 10);
+    CHECK(c.data_left() == 7);
+    c.skip(3);
+    CHECK(c.data_left() == 4);
+    c.skip(4);
+    CHECK(c.data_left() == 0);
+    CHECK(c.error() == "");
+    const std::string rest = "\r\n3\r\nabc\r\n0\r\n\r\n";
+    CHECK(c.feed(rest + next) == rest.size());
+    CHECK(c.done());
+
+    // Skipping past a chunk's end, or outside chunk data, is an error, never a resync.
+    Chunked over;
+    over.feed("4\r\n");
+    over.skip(5);
+    CHECK(over.error() != "");
+    CHECK_FALSE(over.done());
+    CHECK(over.feed("\r\n0\r\n\r\n") == 0);
+    Chunked outside;
+    outside.skip(1);
+    CHECK(outside.error() != "");
+}
+
 TEST_CASE("Chunked refuses malformed framing") {
     for (const char* bad : {"x\r\n", "\r\n", "4\nWiki\r\n", "4\r\nWikiX\r\n", "-1\r\n",
                             "11111111111111111\r\n", "0\r\nbad\n", "4\r\nWiki\r\n0\r\n\rX"}) {
