@@ -15,8 +15,9 @@ Targets (issue 20): plain proxy >= 0.8x direct; intercepted HTTPS >= 0.3x direct
 first byte +<= 1 ms; 500 concurrent downloads in <= 16 MiB. The plain server sends from a memfd
 with sendfile(2), so that the bench's own copies do not decide the ratios. Usage:
     bench/proxy.py AGENTBOX [--rounds N] [--size BYTES] [--small N] [--results bench/RESULTS.md]
-                        [--portable]
-With --portable, the plain and CONNECT downloads and the 500 downloads are measured a second
+                        [--portable] [--baseline OLD_AGENTBOX] [--ttfb]
+With --baseline, the proxied variants run a second time with another binary (an older build)
+in the same rounds: an A/B comparison at the same load. With --portable, the plain and CONNECT downloads and the 500 downloads are measured a second
 time on the proxy's portable I/O (a read/write pump and a self-pipe, what macOS uses;
 AGENTBOX_TEST_PORTABLE_NET=1), in the same rounds.
 """
@@ -323,9 +324,10 @@ def main():
            med["intercepted HTTPS"] - med["direct TLS"], args.rounds, med1["direct TLS"],
            med1["intercepted HTTPS"], med1["intercepted HTTPS"] - med1["direct TLS"]))
     if args.baseline:
-        ttfb_text += " Baseline binary (%s), same rounds: through the proxy %.2f ms (%+.2f " \
-                     "ms); intercepted %.2f ms (%+.2f ms), first connection %.2f ms (%+.2f ms)." % (
-                         args.baseline, med["proxy [baseline]"],
+        ttfb_text += " The baseline binary (`%s`), same rounds: through the proxy %.2f ms " \
+                     "(%+.2f ms); intercepted %.2f ms (%+.2f ms), first connection %.2f ms " \
+                     "(%+.2f ms)." % (
+                         os.path.basename(args.baseline), med["proxy [baseline]"],
                          med["proxy [baseline]"] - med["direct"],
                          med["intercepted HTTPS [baseline]"],
                          med["intercepted HTTPS [baseline]"] - med["direct TLS"],
@@ -408,8 +410,11 @@ time.sleep(3)
         "proxy (absolute-URI request; `curl -p`, the same through a CONNECT tunnel, relayed "
         "by splice); and HTTPS from a loopback server with a test CA, straight from the host "
         "(\"direct TLS\") and from inside through the proxy intercepting the host (`--secret`, "
-        "AGENTBOX_TEST_CA). %d interleaved rounds, each in a new random order."
-        % (args.size >> 20, args.rounds),
+        "AGENTBOX_TEST_CA). %d interleaved rounds, each in a new random order.%s"
+        % (args.size >> 20, args.rounds,
+           " Rows marked [baseline]: the same through another agentbox binary (`%s`, "
+           "`--baseline`), in the same rounds." % os.path.basename(args.baseline)
+           if args.baseline else ""),
         "", *rows, "",
         ttfb_text,
         "",
