@@ -79,9 +79,10 @@ void make_whiteout(Whiteouts form, int dirfd, const std::string& name, const std
         throw sys::SysError("mknod(whiteout)", shown, ENOTSUP);
 #endif
     }
-    // Read-only to its owner: nothing writes it, and every reader can open it for its mark.
+    // Writable by its owner: setting a user xattr takes write permission on the file itself
+    // (not on the descriptor), which only root can do without.
     sys::unique_fd f(::openat(dirfd, name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400));
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!f) throw sys::SysError("create(whiteout)", shown, errno);
     if (sys::fd_set_xattr(f.get(), kWhiteoutXattr, kMark, sizeof kMark - 1, 0) < 0) {
         // Not left as an empty file: it would be staged as one, replacing the project's.
@@ -97,8 +98,17 @@ void disarm_file(int dirfd, const std::string& name, const struct stat& st,
                  const std::string& shown) {
     const sys::unique_fd f = open_empty_file(dirfd, name, st);
     if (!f || !carries_mark(f.get())) return;
-    if (sys::fd_remove_xattr(f.get(), kWhiteoutXattr) < 0 && errno != kNoAttr)
-        throw sys::SysError("removexattr", shown, errno);
+    if (sys::fd_remove_xattr(f.get(), kWhiteoutXattr) == 0 || errno == kNoAttr) return;
+    // Removing a user xattr takes write permission on the file: a command that made its file
+    // read-only gets it back as it left it, unmarked.
+    const int err = errno;
+    if (err != EACCES && err != EPERM) throw sys::SysError("removexattr", shown, err);
+    if (::fchmod(f.get(), (st.st_mode & 07777) | S_IWUSR) < 0)
+        throw sys::SysError("removexattr", shown, err);
+    const bool removed = sys::fd_remove_xattr(f.get(), kWhiteoutXattr) == 0 || errno == kNoAttr;
+    const int again = errno;
+    if (::fchmod(f.get(), st.st_mode & 07777) < 0) throw sys::SysError("chmod", shown, errno);
+    if (!removed) throw sys::SysError("removexattr", shown, again);
 }
 
 }  // namespace

@@ -26,8 +26,9 @@ enum class Whiteouts {
     // kernel writes it, and reads it again when the layer is mounted. Making one needs
     // mknod, which macOS allows only to root.
     device,
-    // Copy staging's, on every platform: an empty regular file carrying kWhiteoutXattr. Any
-    // user can make one, with any filesystem that has user xattrs. Honoured only in a copy
+    // Copy staging's, on every platform: an empty regular file (mode 0600) carrying
+    // kWhiteoutXattr. Any user can make one, with any filesystem that has user xattrs.
+    // Honoured only in a copy
     // session, whose upper/ the command never writes: in an overlay session the command can
     // make exactly this file through the overlay, and there it is only a file.
     portable,

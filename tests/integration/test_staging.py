@@ -247,10 +247,12 @@ class Staging(BoxTest):
 
     # What the command makes without privilege through the overlay: an empty file carrying
     # agentbox's mark, where a project file is. The kernel escapes only overlay.* xattr names.
+    # One of them read-only, which stops its owner from removing an xattr.
     FORGE = ("python3 -c 'import os\n"
              "for p in (\"README.md\", \"src/a.c\"):\n"
              "    os.unlink(p); open(p, \"w\").close()\n"
-             "    os.setxattr(p, \"user.agentbox.whiteout\", b\"deleted\")\n'")
+             "    os.setxattr(p, \"user.agentbox.whiteout\", b\"deleted\")\n"
+             "os.chmod(\"src/a.c\", 0o444)\n'")
 
     def assert_forgery_staged_as_files(self):
         res = self.ab("commit", "--dry-run")
