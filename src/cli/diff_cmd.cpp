@@ -210,7 +210,7 @@ int run_diff(const DiffOptions& o) {
     // Only --json and the patch show content hashes; name-status and stat need none, and then
     // a file's content is read only where its kind depends on it.
     const stage::Hashes hashes = o.name_status || o.stat ? stage::Hashes::none : stage::Hashes::all;
-    const auto cs = select(stage::changes(s.upper(), project, hashes), paths);
+    const auto cs = select(stage::changes(s, project, hashes), paths);
 
     if (o.json) {
         // Like git's --name-status, every deleted file is listed, not just its directory.
@@ -257,7 +257,7 @@ int run_export(const ExportOptions& o) {
     stage::Session s = stage_args::open_session(o.project, id);
     const std::string& project = s.meta().project;
     stage::recover(s);
-    const auto cs = stage::changes(s.upper(), project);
+    const auto cs = stage::changes(s, project);
     // The format: --format, else the file's suffix; standard output has no name, and gets
     // the patch it always got.
     std::string format;

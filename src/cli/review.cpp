@@ -147,7 +147,7 @@ RunReview commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
         return r;
     }
     const auto done = stage::commit(s, sel.go);
-    const auto left = stage::changes(s.upper(), s.meta().project, stage::Hashes::none);
+    const auto left = stage::changes(s, s.meta().project, stage::Hashes::none);
     s.set_status(left.empty() ? "committed" : "staged");
     if (log != nullptr) log_commit(*log, done.number, done.applied, done.stripped, left.size(), false);
     r.committed = done.applied.size();
@@ -236,7 +236,7 @@ void show_on_terminal(int tty, const std::vector<stage::Change>& cs, const stage
 
 RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::OnExit on_exit,
                      audit::Log* log) {
-    const auto cs = stage::changes(s.upper(), s.meta().project);
+    const auto cs = stage::changes(s, s.meta().project);
     const std::string where = " in session " + s.meta().id;
     RunReview kept;
     kept.changes = kept.left_staged = cs.size();

@@ -383,7 +383,8 @@ int run_run(const RunOptions& o) {
     // Every run has a session, if only for its log; upper/ stays empty without staging. Its
     // meta.json is written with the log (start_log), while the sandbox is being built.
     std::optional<stage::Session> session =
-        stage::Session::create_unrecorded(project, o.command, o.profiles);
+        stage::Session::create_unrecorded(project, o.command, o.profiles,
+                                          stage::staged_as(plan.staging));
     sandbox::StageDirs dirs = stage_dirs(plan, *session);
     otlp_start(session->dir(), otlp);
     // Held until the end: `commit` and `discard` refuse a session whose run is alive.

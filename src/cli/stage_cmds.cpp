@@ -177,7 +177,7 @@ int run_sessions(const SessionsOptions& o) {
                 // Touching a session finishes a commit or undo that was interrupted -- only one
                 // whose journal agentbox wrote (stage::Unauthenticated otherwise).
                 if (stage::recover(s)) note("finished an interrupted commit or undo of session " + m.id);
-                n = stage::changes(s.upper(), m.project, stage::Hashes::none).size();
+                n = stage::changes(s, m.project, stage::Hashes::none).size();
             } catch (const std::exception& e) {
                 status = "broken";
                 reason = e.what();
@@ -307,7 +307,7 @@ int run_commit(const CommitOptions& o) {
 
     std::vector<std::string> paths;
     for (const auto& p : target.paths) paths.push_back(project_path(p, project));
-    const auto all = stage::changes(s.upper(), project);
+    const auto all = stage::changes(s, project);
     const auto picked = select(all, paths);
     report.left_staged = all.size();
     if (picked.empty()) {
@@ -365,7 +365,7 @@ int run_commit(const CommitOptions& o) {
         });
     }
     for (const auto& p : r.stripped) warn("stripped setuid/setgid bits from " + util::quote(p));
-    const auto left = stage::changes(s.upper(), project, stage::Hashes::none);
+    const auto left = stage::changes(s, project, stage::Hashes::none);
     s.set_status(left.empty() ? "committed" : "staged");
     append_to_session_log(s, [&](audit::Log& log) {
         for (const auto& ev : commit_decisions(judged)) log.append(ev);
@@ -422,7 +422,7 @@ int run_discard(const TargetOptions& o) {
     if (s.running())
         throw Failure("session " + s.meta().id + " is still running", exit_refused);
     const stage::SessionLock lock(s);
-    const auto cs = stage::changes(s.upper(), s.meta().project, stage::Hashes::none);
+    const auto cs = stage::changes(s, s.meta().project, stage::Hashes::none);
     const auto n = cs.size();
     stage::discard(s);
     append_to_session_log(s, [&](audit::Log& log) {

@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 #ifdef __linux__
-#include <sys/syscall.h>     // SYS_getdents64
-#include <sys/sysmacros.h>  // makedev (macOS: <sys/types.h>)
+#include <sys/syscall.h>  // SYS_getdents64
 #endif
 #include <xxhash.h>
 
@@ -21,6 +20,8 @@
 #include <set>
 
 #include "stage/fsops.hpp"
+#include "stage/session.hpp"
+#include "stage/whiteout.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -101,10 +102,6 @@ unique_fd open_dir_at(int dirfd, const std::string& name, const std::string& sho
     return fd;
 }
 
-bool is_whiteout(const struct stat& st) {
-    return S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(0, 0);
-}
-
 // The overlay marks a directory that hides everything below it in the lower layer with
 // overlay.opaque = "y": in the user namespace (userxattr) or the trusted one (mounted as real
 // root). What the command sets through the overlay arrives as user.overlay.overlay.* (escaped
@@ -169,8 +166,11 @@ bool link_leaves_project(const std::string& project, const std::string& path,
 
 class Walker {
 public:
-    Walker(std::string upper, std::string project, Hashes hashes)
-        : upper_(std::move(upper)), project_(std::move(project)), hashes_(hashes == Hashes::all) {}
+    Walker(std::string upper, std::string project, Hashes hashes, Whiteouts whiteouts)
+        : upper_(std::move(upper)),
+          project_(std::move(project)),
+          hashes_(hashes == Hashes::all),
+          whiteouts_(whiteouts) {}
 
     std::vector<Change> run() {
         unique_fd up(::open(upper_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -235,7 +235,7 @@ private:
         c.new_mode = us.st_mode;
         const bool same_type = in_project && (ps.st_mode & S_IFMT) == (us.st_mode & S_IFMT);
 
-        if (is_whiteout(us)) {
+        if (is_whiteout(whiteouts_, up_dir, name, us)) {
             if (!in_project) return;  // deletes nothing
             c.kind = Kind::deleted;
             c.new_mode = 0;
@@ -369,13 +369,19 @@ private:
 
     std::string upper_, project_;
     bool hashes_;
+    Whiteouts whiteouts_;
     std::vector<Change> out_;
 };
 
 }  // namespace
 
-std::vector<Change> changes(const std::string& upper, const std::string& project, Hashes hashes) {
-    return Walker(upper, project, hashes).run();
+std::vector<Change> changes(const std::string& upper, const std::string& project, Hashes hashes,
+                            Whiteouts whiteouts) {
+    return Walker(upper, project, hashes, whiteouts).run();
+}
+
+std::vector<Change> changes(const Session& s, const std::string& project, Hashes hashes) {
+    return changes(s.upper(), project, hashes, s.whiteouts());
 }
 
 std::string hash_file(int dirfd, const std::string& path) { return hash_file(dirfd, path, path); }

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "stage/whiteout.hpp"
+
 namespace agentbox::stage {
 
 enum class Kind {
@@ -43,9 +45,10 @@ struct Change {
 // them changed are not changes. Files copied up without a content or mode change are not
 // changes either.
 //
-// Only the overlay's own metadata is read: a whiteout is a character device 0/0 (the only
-// form overlayfs writes to an upper layer; xwhiteouts are a lower-layer format and are
-// content here); opaque is user.overlay.opaque or trusted.overlay.opaque = "y".
+// Only the overlay's own metadata is read: a whiteout is of the session's form and no other
+// (whiteout.hpp: a character device 0/0 in an overlay session, the only form overlayfs writes
+// to an upper layer -- xwhiteouts are a lower-layer format and are content here; the portable
+// form in a copy session); opaque is user.overlay.opaque or trusted.overlay.opaque = "y".
 // Escaped names (user.overlay.overlay.*), which is what the command gets when it sets these
 // xattrs itself, are content, not metadata. A whiteout with no project path behind it is
 // dropped: it can delete nothing. Names beginning with ".agentbox-tmp-" are agentbox's own
@@ -55,9 +58,15 @@ struct Change {
 // review's log and commit's undo check record). Without it (name-status, counts) a file's
 // content is read only where its kind depends on it -- same type and size on both sides --
 // and then compared, never hashed, and hash stays "" for regular files.
+//
+// A session's change set: its upper/, read with the whiteout form its meta.json records.
 enum class Hashes { all, none };
-std::vector<Change> changes(const std::string& upper, const std::string& project,
+class Session;
+std::vector<Change> changes(const Session& s, const std::string& project,
                             Hashes hashes = Hashes::all);
+// The same for a bare layer whose whiteouts are of `whiteouts`.
+std::vector<Change> changes(const std::string& upper, const std::string& project,
+                            Hashes hashes = Hashes::all, Whiteouts whiteouts = Whiteouts::device);
 
 // XXH3-128 of bytes (a link target), 32 hex digits.
 std::string hash_bytes(std::string_view data);

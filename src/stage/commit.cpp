@@ -9,10 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <sys/sysmacros.h>  // makedev (macOS: <sys/types.h>)
-#endif
-
 #include <algorithm>
 #include <optional>
 #include <cerrno>
@@ -836,10 +832,14 @@ private:
                         throw SysError("rmdir", shown, errno);
                 }
             } else if (op == "undel" && !fsops::exists_at(u.get(), name)) {
-                // Stage the deletion again: a whiteout, as overlayfs writes it. Creating a
-                // 0/0 character device needs no privilege since Linux 5.8; without it the
-                // deletion is simply no longer staged, and nothing is lost.
-                ::mknodat(u.get(), name.c_str(), S_IFCHR | 0600, ::makedev(0, 0));
+                // Stage the deletion again: a whiteout of the session's form (a copy
+                // session's needs no mknod, which macOS allows only to root; an overlay
+                // session's needs no privilege since Linux 5.8). Without it the deletion is
+                // simply no longer staged, and nothing is lost.
+                try {
+                    make_whiteout(s_.whiteouts(), u.get(), name, shown);
+                } catch (const SysError&) {
+                }
             }
             if (fsops::exists_at(backup, slot) && !fsops::exists_at(p.get(), name))
                 fsops::move_at(backup, slot, p.get(), name, names(j, o, "kp"), shown);

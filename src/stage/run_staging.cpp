@@ -1,20 +1,35 @@
 #include "stage/run_staging.hpp"
 
 #include <exception>
+#include <stdexcept>
 
 namespace agentbox::stage {
 
 std::string RunStaging::before(const std::string& project) {
     if (how_ != policy::Staging::copy) return {};
+    // The session records its kind when it is made (Session::create_unrecorded): a copy run in
+    // a session that says otherwise would stage deletions its readers do not honour.
+    if (session_.meta().staged != Staged::copy)
+        throw std::logic_error("copy staging in session " + session_.meta().id +
+                               ", which was not created for it");
     snap_ = make_snapshot(project, session_.dir() + "/snapshot");
     return snap_->dir;
+}
+
+Staged staged_as(policy::Staging how) {
+    switch (how) {
+        case policy::Staging::overlay: return Staged::overlay;
+        case policy::Staging::copy: return Staged::copy;
+        case policy::Staging::none: return Staged::none;
+    }
+    return Staged::overlay;
 }
 
 void RunStaging::after(bool started, bool keep, const Say& say) {
     // Before the flush below, which then covers it.
     if (snap_) {
         try {
-            materialise(*snap_, session_.upper());
+            materialise(*snap_, session_.upper(), session_.whiteouts());
             discard_snapshot(snap_->dir);
             snap_.reset();
         } catch (const std::exception& e) {

@@ -13,6 +13,9 @@
 
 namespace agentbox::stage {
 
+// The session kind a run staged `how` records (Session::create_unrecorded).
+Staged staged_as(policy::Staging how);
+
 class RunStaging {
 public:
     // Says what could not be done; `error` when it may cost the staged work, a warning else.

@@ -150,6 +150,7 @@ void write_meta(const std::string& dir, const Meta& m, bool durable) {
     j["created"] = m.created;
     j["start_ns"] = m.start_ns;
     j["profiles"] = m.profiles;
+    j["staging"] = staged_name(m.staged);
     j["project_dev"] = m.project_dev;
     j["project_ino"] = m.project_ino;
     j["log_seq"] = m.log_seq;
@@ -207,6 +208,15 @@ Meta read_meta(const std::string& dir) {
         m.created = j.at("created").get<std::string>();
         m.start_ns = j.at("start_ns").get<long long>();
         if (j.contains("profiles")) m.profiles = j.at("profiles").get<std::vector<std::string>>();
+        if (j.contains("staging")) {
+            const std::string how = j.at("staging").get<std::string>();
+            if (how == staged_name(Staged::copy)) m.staged = Staged::copy;
+            else if (how == staged_name(Staged::none)) m.staged = Staged::none;
+            else if (how != staged_name(Staged::overlay))
+                throw std::runtime_error("session " + util::quote(path) +
+                                         ": meta.json names an unknown staging " +
+                                         util::quote(how));
+        }
         if (m.project.empty() || m.project[0] != '/')
             throw std::runtime_error("session " + util::quote(path) +
                                      ": meta.json names no absolute project directory");
@@ -298,15 +308,16 @@ std::string config_dir() { return own_dir(util::OwnDir::config); }
 std::string cache_dir() { return own_dir(util::OwnDir::cache); }
 
 Session Session::create(const std::string& project, const std::vector<std::string>& argv,
-                        const std::vector<std::string>& profiles) {
-    Session s = create_unrecorded(project, argv, profiles);
+                        const std::vector<std::string>& profiles, Staged staged) {
+    Session s = create_unrecorded(project, argv, profiles, staged);
     s.record_start();
     return s;
 }
 
 Session Session::create_unrecorded(const std::string& project,
                                    const std::vector<std::string>& argv,
-                                   const std::vector<std::string>& profiles) {
+                                   const std::vector<std::string>& profiles,
+                                   Staged staged) {
     const std::string parent = sessions_dir();
     sys::make_dirs(parent);
 
@@ -341,6 +352,7 @@ Session Session::create_unrecorded(const std::string& project,
     }
     s.meta_.argv = argv;
     s.meta_.profiles = profiles;
+    s.meta_.staged = staged;
     s.meta_.status = "running";
     s.meta_.created = rfc3339(ts.tv_sec);
     s.meta_.start_ns = static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
@@ -381,7 +393,8 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
         s.dir_ = parent + "/" + m.id;
         // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
         // left it there; stage it now, as a crashed commit is rolled forward when touched.
-        if (!s.running()) resume_snapshot(m.project, s.dir_ + "/snapshot", s.upper());
+        if (!s.running())
+            resume_snapshot(m.project, s.dir_ + "/snapshot", s.upper(), s.whiteouts());
         return s;
     };
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stage/whiteout.hpp"
 #include "sys/fd.hpp"
 
 namespace agentbox::stage {
@@ -29,6 +30,9 @@ struct Meta {
     std::string created;     // RFC 3339 UTC
     long long start_ns = 0;  // CLOCK_REALTIME at creation, for conflict checks
     std::vector<std::string> profiles;  // as given to run (-p), for commit's protect rules
+    // How the run stages (whiteout.hpp): which whiteout form upper/ holds. Absent from the
+    // meta.json of a session made before it was recorded: those are all overlay-format.
+    Staged staged = Staged::overlay;
     // The project directory's identity when the session was created: commit, undo and
     // recovery write only into that directory (open_project).
     std::uint64_t project_dev = 0, project_ino = 0;
@@ -69,13 +73,15 @@ public:
     // Create a new session directory (mode 0700) with upper/ and work/ on the same filesystem,
     // and its meta.json ("running").
     static Session create(const std::string& project, const std::vector<std::string>& argv,
-                          const std::vector<std::string>& profiles = {});
+                          const std::vector<std::string>& profiles = {},
+                          Staged staged = Staged::overlay);
     // The same, but meta.json is left to record_start(): `run` writes it while the sandbox is
     // being built, before the command can write anything, rather than on the way to the clone
     // (~0.1 ms of a run's start). Until then the session lists as "broken", never forgotten.
+    // `staged`: how the run will stage, fixed from here on (Meta::staged).
     static Session create_unrecorded(const std::string& project,
                                      const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& profiles = {});
+                                     const std::vector<std::string>& profiles, Staged staged);
     void record_start();
     // Open an existing one by id or unique prefix; "" = newest of `project`. A broken session
     // (meta.json missing, malformed or not written by agentbox) is refused, saying why.
@@ -86,6 +92,8 @@ public:
     std::string upper() const { return dir_ + "/" + kUpperDir; }
     std::string work() const { return dir_ + "/" + kWorkDir; }
     std::string log_path() const { return dir_ + "/" + kLogFile; }
+    // The whiteout form of upper/: the only one its readers honour.
+    Whiteouts whiteouts() const { return whiteouts_for(meta_.staged); }
     // Rewrites meta.json atomically. `durable`: also fsync it and the directory before
     // returning; otherwise the new status survives a crash only once sync_meta() has run (or
     // the filesystem's own writeback), which saves two disk flushes when a later write

@@ -8,8 +8,7 @@
 #include <unistd.h>
 
 #ifdef __linux__
-#include <linux/fs.h>       // FICLONE
-#include <sys/sysmacros.h>  // makedev (macOS: <sys/types.h>)
+#include <linux/fs.h>  // FICLONE
 #endif
 #ifdef __APPLE__
 #include <sys/clonefile.h>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "stage/fsops.hpp"
+#include "stage/whiteout.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -194,8 +194,8 @@ private:
 
 class Materialiser {
 public:
-    Materialiser(const Snapshot& s, int snap_root, int upper_root)
-        : s_(s), snap_root_(snap_root), upper_root_(upper_root) {}
+    Materialiser(const Snapshot& s, int snap_root, int upper_root, Whiteouts form)
+        : s_(s), snap_root_(snap_root), upper_root_(upper_root), form_(form) {}
 
     void walk(const std::string& rel, int sfd, int pfd) {
         const std::vector<std::string> names = list(sfd, "snapshot " + join(s_.dir, rel));
@@ -208,7 +208,7 @@ public:
             const bool has_p = ::fstatat(pfd, name.c_str(), &p, AT_SYMLINK_NOFOLLOW) == 0;
             if (!has_p && errno != ENOENT) throw sys::SysError("stat", join(s_.project, r), errno);
             // A device node can only be the command's own mknod: 0/0 would read as a whiteout
-            // and delete the project's file. Never moved, so never committed.
+            // in a session of the device form. Never moved, so never committed.
             if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
             if (!has_p) {
                 gone_from_project(r, sfd, name, s);
@@ -236,6 +236,7 @@ public:
                 continue;
             }
             if (!touched) continue;
+            disarm(sfd, name, r);
             sys::unique_fd ud = upper_dir(rel);
             // Same filesystem (both in the session): a rename, never a copy. changes() compares
             // content and drops what turns out identical.
@@ -260,8 +261,13 @@ public:
                 !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
             sys::unique_fd ud = upper_dir(rel);
-            if (::mknodat(ud.get(), name.c_str(), S_IFCHR | 0000, ::makedev(0, 0)) < 0)
-                throw sys::SysError("mknod(whiteout)", join(rel, name), errno);
+            try {
+                make_whiteout(form_, ud.get(), name, "upper/" + join(rel, name));
+            } catch (const sys::SysError& e) {
+                // A run resumed after a crash part way (resume_snapshot): the entry already
+                // moved to upper/ is what the path becomes.
+                if (e.err() != EEXIST) throw;
+            }
             ++moved_;
         }
     }
@@ -291,6 +297,7 @@ private:
         }
         if (whole) {
             const bool mark = S_ISREG(s.st_mode) && made_by_copy(sfd, name);
+            disarm(sfd, name, r);
             sys::unique_fd ud = upper_dir(fsops::split_parent(r).first);
             if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
                 throw sys::SysError("rename", join(s_.dir, r), errno);
@@ -314,6 +321,14 @@ private:
             if (S_ISCHR(c.st_mode) || S_ISBLK(c.st_mode)) continue;
             gone_from_project(join(r, child), sd.get(), child, c);
         }
+    }
+
+    // What the command made in the copy is staged as what it is: a file of its own that looks
+    // like a portable whiteout (whiteout.hpp) loses the mark before it enters upper/, where
+    // it would read as a deletion. The device form needs nothing: device nodes are never
+    // moved, and a copy session honours no other form.
+    void disarm(int sfd, const std::string& name, const std::string& r) const {
+        if (form_ == Whiteouts::portable) disarm_whiteouts(sfd, name, join(s_.dir, r));
     }
 
     // Whether the entry was made by the copy (born before the stamp), not by the sandbox.
@@ -381,6 +396,7 @@ private:
 
     const Snapshot& s_;
     int snap_root_, upper_root_;
+    Whiteouts form_;
     std::uint64_t moved_ = 0;
 };
 
@@ -485,14 +501,14 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     return s;
 }
 
-std::uint64_t materialise(const Snapshot& snap, const std::string& upper) {
+std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form) {
     sys::unique_fd s(::open(snap.dir.c_str(), kDirFlags));
     if (!s) throw sys::SysError("open", snap.dir, errno);
     sys::unique_fd p(::open(snap.project.c_str(), kDirFlags));
     if (!p) throw sys::SysError("open", snap.project, errno);
     sys::unique_fd u(::open(upper.c_str(), kDirFlags));
     if (!u) throw sys::SysError("open", upper, errno);
-    Materialiser m(snap, s.get(), u.get());
+    Materialiser m(snap, s.get(), u.get(), form);
     // The project root's own mode is not staged (overlay cannot stage it either).
     m.walk("", s.get(), p.get());
     return m.moved();
@@ -502,7 +518,8 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper) {
 
 namespace agentbox::stage {
 
-bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper) {
+bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper,
+                     Whiteouts form) {
     const std::string path = times_path(dir);
     sys::unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!f) {
@@ -520,7 +537,7 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
         throw sys::SysError("parse", path, EINVAL);
     s.started = {static_cast<time_t>(a), static_cast<long>(b)};
     s.stamp = {static_cast<time_t>(c), static_cast<long>(d)};
-    materialise(s, upper);
+    materialise(s, upper, form);
     discard_snapshot(dir);
     return true;
 }

@@ -1,7 +1,7 @@
 // The copy staging strategy (DESIGN.md §5): for backends without overlayfs (bubblewrap before
 // 0.11), the sandbox writes to a reflink-or-copy snapshot of the project in the session. After
 // the run, what differs between the snapshot and the project is moved into the session's
-// upper/ in the overlay's own format (changed entries, whiteouts for deletions), so that
+// upper/ in the overlay's format (changed entries, whiteouts for deletions: whiteout.hpp), so that
 // changes(), diff, commit, export and undo work on it unchanged. docs/design-notes.md says why.
 #pragma once
 
@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+
+#include "stage/whiteout.hpp"
 
 namespace agentbox::stage {
 
@@ -51,18 +53,21 @@ struct CopyCost {
 CopyCost snapshot_cost(const std::string& project);
 
 // Move what differs into `upper` (existing, empty): entries that are new, of another type, or
-// touched since the stamp; a whiteout (character device 0/0) for each project entry the copy
-// no longer has. Device nodes in the copy are never moved (a 0/0 one would be a forged
-// whiteout); an entry of the project changed during the run by someone else is deleted only
-// when it is certain the copy had it at the same path (commit then reports the conflict).
+// touched since the stamp; a whiteout of `form` (the session's: portable for every copy
+// session, device only for one recorded before sessions recorded their staging) for each
+// project entry the copy no longer has. Device nodes in the copy are never moved, and what
+// is moved is disarmed (disarm_whiteouts): nothing the command made reads as a whiteout. An
+// entry of the project changed during the run by someone else is deleted only when it is
+// certain the copy had it at the same path (commit then reports the conflict).
 // Returns the number of entries moved or whited out.
-std::uint64_t materialise(const Snapshot& snap, const std::string& upper);
+std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form);
 
 // Removes the snapshot (and its saved times) once its work is in upper/.
 void discard_snapshot(const std::string& dir);
 
 // A snapshot left by a run that never finished (killed with SIGKILL, a crash): materialise
 // it with the times saved next to it, then discard it. False when there is none.
-bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper);
+bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper,
+                     Whiteouts form);
 
 }  // namespace agentbox::stage

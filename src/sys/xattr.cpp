@@ -35,4 +35,33 @@ ssize_t fd_list_xattrs(int fd, char* list, std::size_t size) {
 #endif
 }
 
+int fd_set_xattr(int fd, const char* name, const void* value, std::size_t size, int flags) {
+#if defined(__linux__)
+    return ::fsetxattr(fd, name, value, size, flags);
+#elif defined(__APPLE__)
+    return ::fsetxattr(fd, name, value, size, 0, flags);  // the same XATTR_CREATE/REPLACE
+#else
+    (void)fd;
+    (void)name;
+    (void)value;
+    (void)size;
+    (void)flags;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+int fd_remove_xattr(int fd, const char* name) {
+#if defined(__linux__)
+    return ::fremovexattr(fd, name);
+#elif defined(__APPLE__)
+    return ::fremovexattr(fd, name, 0);
+#else
+    (void)fd;
+    (void)name;
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
 }  // namespace agentbox::sys

@@ -11,5 +11,8 @@ namespace agentbox::sys {
 
 ssize_t fd_get_xattr(int fd, const char* name, void* value, std::size_t size);
 ssize_t fd_list_xattrs(int fd, char* list, std::size_t size);
+// 0 or -1 with errno; `flags` as Linux's (0, XATTR_CREATE, XATTR_REPLACE).
+int fd_set_xattr(int fd, const char* name, const void* value, std::size_t size, int flags);
+int fd_remove_xattr(int fd, const char* name);
 
 }  // namespace agentbox::sys

@@ -191,6 +191,102 @@ class Staging(BoxTest):
         self.ab("commit", check=1)
         self.assertIn(".git/config", self.snap())
 
+    # ---- whiteouts: copy staging's portable form, each session honouring its own only
+
+    def session_dir(self):
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        return os.path.join(base, sorted(os.listdir(base))[-1])
+
+    def session_staging(self):
+        with open(os.path.join(self.session_dir(), "meta.json"), "rb") as f:
+            meta = f.read()
+        for kind in ("overlay", "copy"):
+            if b'"staging": "%s"' % kind.encode() in meta:
+                return kind
+        self.fail("meta.json records no staging: %r" % meta[:400])
+
+    def assert_whiteout_form(self, rel):
+        """upper/REL is a whiteout of the form the session's staging says: a character device
+        0/0 under overlayfs, an empty file marked user.agentbox.whiteout under copy staging
+        (no mknod: what macOS allows only to root)."""
+        path = os.path.join(self.session_dir(), "upper", rel)
+        st = os.lstat(path)
+        if self.session_staging() == "copy":
+            self.assertTrue(stat.S_ISREG(st.st_mode), "%s: mode %o" % (rel, st.st_mode))
+            self.assertEqual(st.st_size, 0)
+            self.assertIn("user.agentbox.whiteout", os.listxattr(path, follow_symlinks=False))
+        else:
+            self.assertTrue(stat.S_ISCHR(st.st_mode), "%s: mode %o" % (rel, st.st_mode))
+            self.assertEqual(st.st_rdev, 0)
+
+    def test_copy_staged_deletion_commits_and_undoes(self):
+        # The same change set, diff, commit and undo as the overlay gives, whichever form
+        # the session's deletions take (bwrap here stages by copy).
+        before = self.snap()
+        self.staged("rm README.md; rm -rf src/sub")
+        self.assert_whiteout_form("README.md")
+        self.assert_whiteout_form("src/sub")
+        names = self.ab("diff", "--name-status", check=0).out
+        self.assertIn("D\tREADME.md", names)
+        self.assertIn("D\tsrc/sub/b.c", names)
+        self.assertEqual(self.snap(), before, "the run changed the project")
+        self.ab("commit", check=0)
+        after = self.snap()
+        self.assertNotIn("README.md", after)
+        self.assertFalse(any(k.startswith("src/sub") for k in after))
+        self.assertIn("src/a.c", after)
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before, "undo did not restore the project")
+        # Staged again, in the session's form, and committed again the same way.
+        res = self.ab("commit", "--dry-run")
+        self.assertIn("D  README.md", res.err)
+        self.assertIn("D  src/sub/", res.err)
+        self.assert_whiteout_form("README.md")
+        self.ab("commit", check=0)
+        self.assertEqual(self.snap(), after)
+
+    # What the command makes without privilege through the overlay: an empty file carrying
+    # agentbox's mark, where a project file is. The kernel escapes only overlay.* xattr names.
+    # One of them read-only, which stops its owner from removing an xattr.
+    FORGE = ("python3 -c 'import os\n"
+             "for p in (\"README.md\", \"src/a.c\"):\n"
+             "    os.unlink(p); open(p, \"w\").close()\n"
+             "    os.setxattr(p, \"user.agentbox.whiteout\", b\"deleted\")\n"
+             "os.chmod(\"src/a.c\", 0o444)\n'")
+
+    def assert_forgery_staged_as_files(self):
+        res = self.ab("commit", "--dry-run")
+        self.assertNotIn("D  README.md", res.err)
+        self.assertNotIn("D  src/a.c", res.err)
+        self.assertIn("M  README.md", res.err)
+        self.assertIn("M  src/a.c", res.err)
+        self.ab("commit", check=0)
+        after = self.snap()
+        # The project files are what the command made of them -- empty files -- not deleted.
+        for rel in ("README.md", "src/a.c"):
+            self.assertIn(rel, after)
+            self.assertTrue(stat.S_ISREG(after[rel][0]))
+            self.assertEqual(after[rel][1], b"")
+
+    def test_overlay_session_forged_portable_whiteout_does_not_delete(self):
+        self.skipOnBackend("bwrap", "bubblewrap here stages by copy: the command never writes "
+                           "upper/ (test_copy_session_forged_portable_whiteout_is_staged_as_a_file)")
+        self.staged(self.FORGE)
+        self.assertEqual(self.session_staging(), "overlay")
+        # Through the overlay, the forgery lands in upper/ as the command made it.
+        path = os.path.join(self.session_dir(), "upper", "README.md")
+        self.assertIn("user.agentbox.whiteout", os.listxattr(path, follow_symlinks=False))
+        self.assert_forgery_staged_as_files()
+
+    def test_copy_session_forged_portable_whiteout_is_staged_as_a_file(self):
+        if abtest.BACKEND != "bwrap":
+            self.skipTest("backend %s: stages with overlayfs "
+                          "(test_overlay_session_forged_portable_whiteout_does_not_delete)"
+                          % (abtest.BACKEND or "native"))
+        self.staged(self.FORGE)
+        self.assertEqual(self.session_staging(), "copy")
+        self.assert_forgery_staged_as_files()
+
     def test_host_edit_during_the_run_is_a_conflict(self):
         p = self.box.popen(["sh", "-c", "read x; echo sandbox >> README.md"],
                            stdin=subprocess.PIPE)

@@ -22,6 +22,7 @@
 #include "stage/commit.hpp"
 #include "stage/fsops.hpp"
 #include "stage/session.hpp"
+#include "stage/whiteout.hpp"
 #include "sys/fd.hpp"
 #include "../temp_dir.hpp"
 
@@ -103,11 +104,16 @@ struct World {
     }
     // A session whose upper/ holds: README modified, src deleted, new/x added, run.sh +x,
     // a symlink, a setuid file, and a replaced directory.
-    Session stage() {
-        Session s = Session::create(project, {"sh"});
+    // `staged`: the session's kind, whose whiteout form says that src is deleted.
+    Session stage(Staged staged = Staged::overlay) {
+        Session s = Session::create(project, {"sh"}, {}, staged);
         const std::string u = s.upper();
         write(u + "/README", "hello\nworld\n");
-        REQUIRE(::mknod((u + "/src").c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
+        {
+            agentbox::sys::unique_fd d(::open(u.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            REQUIRE(d);
+            make_whiteout(s.whiteouts(), d.get(), "src", "upper/src");
+        }
         write(u + "/new/x", "new file\n");
         write(u + "/run.sh", "#!/bin/sh\n", 0755);
         REQUIRE(::symlink("README", (u + "/link").c_str()) == 0);
@@ -150,6 +156,33 @@ TEST_CASE("commit applies every change, keeps the originals, and undo restages t
     CHECK(snapshot(w.project) == before);
     // The command's work is staged again, not lost.
     const auto again = changes(s.upper(), w.project);
+    CHECK(again.size() == cs.size());
+    commit(s, again);
+    CHECK(snapshot(w.project) == expected_after(before));
+}
+
+// Copy staging's form through the same journey: commit deletes, undo restores and leaves the
+// deletion staged, a second commit deletes again; and a deletion staged again by undo (its
+// whiteout gone from upper/) comes back in the session's form, never as a device node.
+TEST_CASE("a copy session's deletion commits, undoes and is staged again as a portable whiteout") {
+    World w;
+    const Snapshot before = snapshot(w.project);
+    Session s = w.stage(Staged::copy);
+    const auto cs = changes(s, w.project);
+    bool deleted = false;
+    for (const auto& c : cs) deleted = deleted || (c.path == "src" && c.kind == Kind::deleted);
+    CHECK(deleted);
+    commit(s, cs);
+    CHECK_MESSAGE(snapshot(w.project) == expected_after(before),
+                  delta(snapshot(w.project), expected_after(before)));
+    // Undo re-stages a deletion whose whiteout is no longer in upper/.
+    fs::remove(s.upper() + "/src");
+    CHECK(undo(s, false).conflicts.empty());
+    CHECK(snapshot(w.project) == before);
+    struct stat st {};
+    REQUIRE(::lstat((s.upper() + "/src").c_str(), &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+    const auto again = changes(s, w.project);
     CHECK(again.size() == cs.size());
     commit(s, again);
     CHECK(snapshot(w.project) == expected_after(before));

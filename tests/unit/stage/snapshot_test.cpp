@@ -28,6 +28,14 @@ std::map<std::string, Kind> kinds(const std::vector<Change>& cs) {
     return m;
 }
 
+// Copy staging's whiteouts, on every platform (whiteout.hpp).
+constexpr Whiteouts kCopy = Whiteouts::portable;
+
+// The change set a copy session reads.
+std::vector<Change> copy_changes(const Trees& t) {
+    return changes(t.upper, t.project, Hashes::all, kCopy);
+}
+
 // A sandbox's writes land in the snapshot after the stamp; a coarse clock tick apart.
 void later() { ::usleep(20000); }
 
@@ -56,8 +64,8 @@ TEST_CASE("a snapshot copies files, links, directories, modes and times") {
     CHECK(b.st_mtim.tv_nsec == a.st_mtim.tv_nsec);
     // Nothing changed: nothing staged, nothing even moved (the stamp is a clock tick after
     // the copy's last change, however coarse the filesystem's times).
-    CHECK(materialise(s, t.upper) == 0);
-    CHECK(changes(t.upper, t.project).empty());
+    CHECK(materialise(s, t.upper, kCopy) == 0);
+    CHECK(copy_changes(t).empty());
 }
 
 TEST_CASE("edits in the snapshot become the same change set an overlay gives") {
@@ -76,8 +84,8 @@ TEST_CASE("edits in the snapshot become the same change set an overlay gives") {
     Trees::file(snap, "added/new.txt", "hello\n");
     REQUIRE(::chmod((snap + "/mode.sh").c_str(), 0755) == 0);
     Trees::file(snap, "nested/dir/file2", "two\n");
-    materialise(s, t.upper);
-    const auto k = kinds(changes(t.upper, t.project));
+    materialise(s, t.upper, kCopy);
+    const auto k = kinds(copy_changes(t));
     CHECK(k.size() == 7);
     CHECK(k.at("edit.txt") == Kind::modified);
     CHECK(k.at("gone.txt") == Kind::deleted);
@@ -100,8 +108,8 @@ TEST_CASE("a content change hidden behind a restored mtime and size is still fou
     Trees::file(snap, "f", "bbbb\n");
     const struct timespec times[2] = {before.st_atim, before.st_mtim};
     REQUIRE(::utimensat(AT_FDCWD, (snap + "/f").c_str(), times, 0) == 0);
-    materialise(s, t.upper);
-    const auto k = kinds(changes(t.upper, t.project));
+    materialise(s, t.upper, kCopy);
+    const auto k = kinds(copy_changes(t));
     REQUIRE(k.count("f") == 1);
     CHECK(k.at("f") == Kind::modified);
 }
@@ -115,8 +123,8 @@ TEST_CASE("a directory or file the sandbox renames is staged whole under its new
     const std::string& snap = s.dir;
     fs::rename(snap + "/src", snap + "/lib");  // as `git mv src lib` does
     fs::rename(snap + "/f.txt", snap + "/g.txt");
-    materialise(s, t.upper);
-    const auto k = kinds(changes(t.upper, t.project));
+    materialise(s, t.upper, kCopy);
+    const auto k = kinds(copy_changes(t));
     CHECK(k.at("src") == Kind::deleted);
     CHECK(k.at("lib/a.c") == Kind::added);
     CHECK(k.at("lib/deep/b.c") == Kind::added);
@@ -136,9 +144,9 @@ TEST_CASE("a forged whiteout made in the snapshot deletes nothing") {
     fs::remove(snap + "/dir/victim2");
     REQUIRE(::mknod((snap + "/victim").c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
     REQUIRE(::mknod((snap + "/dir/victim2").c_str(), S_IFCHR | 0600, ::makedev(0, 0)) == 0);
-    materialise(s, t.upper);
+    materialise(s, t.upper, kCopy);
     // The device is never moved to upper/: the paths read as unchanged, not deleted.
-    const auto k = kinds(changes(t.upper, t.project));
+    const auto k = kinds(copy_changes(t));
     CHECK(k.count("victim") == 0);
     CHECK(k.count("dir/victim2") == 0);
 }
@@ -148,8 +156,8 @@ TEST_CASE("a file the user adds to the project during the run is not staged as d
     Trees::file(t.project, "old", "1\n");
     const Snapshot s = snapshot_of(t);
     Trees::file(t.project, "users-new-file", "mine\n");
-    materialise(s, t.upper);
-    CHECK(changes(t.upper, t.project).empty());
+    materialise(s, t.upper, kCopy);
+    CHECK(copy_changes(t).empty());
 }
 
 TEST_CASE("type changes: a file becomes a directory and a directory a symlink") {
@@ -162,8 +170,8 @@ TEST_CASE("type changes: a file becomes a directory and a directory a symlink") 
     Trees::file(snap, "f/now-a-dir", "x\n");
     fs::remove_all(snap + "/d");
     Trees::link(snap, "d", "/etc");
-    materialise(s, t.upper);
-    const auto k = kinds(changes(t.upper, t.project));
+    materialise(s, t.upper, kCopy);
+    const auto k = kinds(copy_changes(t));
     CHECK(k.count("f") == 1);
     CHECK(k.count("d") == 1);
     CHECK(k.count("d/inner") == 0);
@@ -187,8 +195,8 @@ TEST_CASE("a file the host deletes during the run and the sandbox never touched 
     fs::remove_all(t.project + "/dir2");
     // The sandbox adds one file in a directory the host then deletes: only that file is its.
     Trees::file(snap, "dir2/deep/new", "mine\n");
-    materialise(s, t.upper);
-    const auto k = kinds(changes(t.upper, t.project));
+    materialise(s, t.upper, kCopy);
+    const auto k = kinds(copy_changes(t));
     CHECK(k.count("deleted-by-host") == 0);
     CHECK(k.count("dir/also-deleted") == 0);
     CHECK(k.count("dir") == 0);
@@ -209,9 +217,9 @@ TEST_CASE("what the host changes during the run in entries the sandbox left alon
     REQUIRE(::chmod((t.project + "/e").c_str(), 0700) == 0);
     fs::remove_all(t.project + "/d");
     Trees::file(t.project, "d", "now a file\n");
-    materialise(s, t.upper);
+    materialise(s, t.upper, kCopy);
     // Staging the copy's versions would undo the host's edits at commit.
-    CHECK(changes(t.upper, t.project).empty());
+    CHECK(copy_changes(t).empty());
 }
 
 TEST_CASE("a file the sandbox edits and the host deletes is marked as a copy-up") {
@@ -230,8 +238,8 @@ TEST_CASE("a file the sandbox edits and the host deletes is marked as a copy-up"
     Trees::file(snap, "newdir/inner", "i\n");
     REQUIRE(::mkdir((snap + "/emptydir").c_str(), 0755) == 0);
     fs::remove(t.project + "/edited");
-    materialise(s, t.upper);
-    const auto k = kinds(changes(t.upper, t.project));
+    materialise(s, t.upper, kCopy);
+    const auto k = kinds(copy_changes(t));
     CHECK(k.at("edited") == Kind::added);
     CHECK(k.count("created") == 1);
     CHECK(k.count("newdir/inner") == 1);
