@@ -5,7 +5,9 @@
 #
 # Every module but the Linux sandboxes (src/sandbox/linux, src/sandbox/bwrap, src/sandbox/native.cpp,
 # src/seccomp) and the Windows one; a module's Linux-only parts live in files named *_linux.cpp,
-# which only the Linux build compiles.
+# which only the Linux build compiles. What the cli asks of the host is sandbox/host.hpp, defined
+# here by sandbox/host_macos.cpp (on Linux by sandbox/host_linux.cpp). The Windows plan
+# (sandbox/windows/appcontainer.cpp, pure) is in: `--dry-run --target windows` prints it.
 #
 #   ab_macos_sources(<var> <src dir>)          the list, absolute paths
 #   ab_macos_pending(<var> <src dir>)          the part of it that does not build on macOS yet
@@ -17,6 +19,8 @@ function(ab_macos_sources var src)
     list(APPEND out ${s})
   endforeach()
   list(APPEND out ${src}/main.cpp ${src}/sandbox/relocate.cpp ${src}/sandbox/choose.cpp
+       ${src}/sandbox/host_macos.cpp ${src}/sandbox/fs_posix.cpp
+       ${src}/sandbox/windows/appcontainer.cpp
        ${src}/sandbox/macos/seatbelt.cpp ${src}/sandbox/macos/seatbelt_exec.cpp)
   set(${var} ${out} PARENT_SCOPE)
 endfunction()

@@ -113,10 +113,12 @@ public:
                            const EventSink& sink) = 0;
 };
 
+// Linux only (native.cpp, bwrap/backend.cpp); sandbox/choose.hpp picks between them.
 std::unique_ptr<Backend> make_native();
 std::unique_ptr<Backend> make_bwrap();
-#ifdef __APPLE__
-std::unique_ptr<Backend> make_seatbelt();  // macos/seatbelt_exec.cpp
-#endif
+// Built on every system (macos/seatbelt_exec.cpp, POSIX but for clonefile): its check() is
+// what `run --dry-run --target macos` reports anywhere; it launches only on macOS
+// (choose.hpp, cannot_run_here).
+std::unique_ptr<Backend> make_seatbelt();
 
 }  // namespace agentbox::sandbox
