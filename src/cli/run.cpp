@@ -191,12 +191,14 @@ void check_options(const RunOptions& o) {
 }
 
 // The backend's own weakenings added to the Plan's, each rule once: where both the host's
-// facts (compile) and the backend refuse a rule, it is the same rule, named once.
+// facts (compile) and the backend refuse a rule, it is the same rule, named once with the
+// backend's reason (a memory limit on Seatbelt is not a matter of cgroups).
 void add_weakenings(policy::Plan& plan, std::vector<policy::Weakening> more) {
     for (auto& w : more) {
-        const bool known = std::any_of(plan.weakenings.begin(), plan.weakenings.end(),
-                                       [&](const policy::Weakening& x) { return x.rule == w.rule; });
-        if (!known) plan.weakenings.push_back(std::move(w));
+        const auto known = std::find_if(plan.weakenings.begin(), plan.weakenings.end(),
+                                        [&](const policy::Weakening& x) { return x.rule == w.rule; });
+        if (known != plan.weakenings.end()) *known = std::move(w);
+        else plan.weakenings.push_back(std::move(w));
     }
 }
 
