@@ -1,7 +1,8 @@
 # The sources of the macOS build of agentbox, in one place for its two users: cmake/macos
-# (the build on a Mac) and cmake/macos/check.cmake (the Linux-side portability check, ctest
-# cross.macos, which compiles each of them with poison.h so that a Linux-only interface in any
-# of them fails `make test` on Linux).
+# (the build on a Mac: the `agentbox` program is exactly these) and cmake/macos/portability.cmake
+# (the Linux-side check, ctest cross.macos, which compiles each of them with poison.h and links
+# them without the Linux build's code, so that a Linux-only interface or a call into Linux-only
+# code in any of them fails `make test` on Linux).
 #
 # Every module but the Linux sandboxes (src/sandbox/linux, src/sandbox/bwrap, src/sandbox/native.cpp,
 # src/seccomp) and the Windows one; a module's Linux-only parts live in files named *_linux.cpp,
