@@ -152,6 +152,25 @@ void check_output_fd(const char* flag, int fd) {
                          std::to_string(fd));
 }
 
+// The backend's own weakenings with the Plan's, each rule once: where both the host's facts
+// (compile) and the backend refuse a rule, it is the same rule, named once with the backend's
+// reason. A backend that uses none of the host mechanisms compile asks about (Seatbelt: no
+// Landlock, seccomp or cgroups) has the whole list in its check(): on a Mac, whose facts lack
+// them all, compile's list would refuse every run for Linux's reasons.
+void add_weakenings(policy::Plan& plan, const sandbox::Backend& backend) {
+    std::vector<policy::Weakening> more = backend.check(plan);
+    if (backend.checks_everything()) {
+        plan.weakenings = std::move(more);
+        return;
+    }
+    for (auto& w : more) {
+        const auto known = std::find_if(plan.weakenings.begin(), plan.weakenings.end(),
+                                        [&](const policy::Weakening& x) { return x.rule == w.rule; });
+        if (known != plan.weakenings.end()) *known = std::move(w);
+        else plan.weakenings.push_back(std::move(w));
+    }
+}
+
 // `--dry-run --target macos|windows`: this machine's Plan as the other system's backend would
 // enforce it. The Plan's weakenings are this Linux host's (Landlock, overlayfs, cgroups) and
 // do not apply there; the target's own replace them.
@@ -162,8 +181,9 @@ int print_target(policy::Plan plan, const RunOptions& o) {
         if (o.target == "macos") {
             plan.backend = "seatbelt";
             backend_staging(plan, {});
-            // The check a Mac's run makes before its launch, from the same backend object.
-            plan.weakenings = sandbox::make_backend(plan.backend)->check(plan);
+            // The check a Mac's run makes before its launch, from the same backend: the
+            // Plan's weakenings are this host's (Landlock, overlayfs, cgroups) and give way.
+            add_weakenings(plan, *sandbox::make_backend(plan.backend));
             text = sandbox::macos::seatbelt_profile(plan);
         } else {
             const auto ac = sandbox::windows::appcontainer_plan(plan);
@@ -188,18 +208,6 @@ void check_options(const RunOptions& o) {
     if (!o.dry_run && o.backend != "auto")
         if (const std::string why = sandbox::cannot_run_here(o.backend); !why.empty())
             throw Failure("run: " + why, exit_setup);
-}
-
-// The backend's own weakenings added to the Plan's, each rule once: where both the host's
-// facts (compile) and the backend refuse a rule, it is the same rule, named once with the
-// backend's reason (a memory limit on Seatbelt is not a matter of cgroups).
-void add_weakenings(policy::Plan& plan, std::vector<policy::Weakening> more) {
-    for (auto& w : more) {
-        const auto known = std::find_if(plan.weakenings.begin(), plan.weakenings.end(),
-                                        [&](const policy::Weakening& x) { return x.rule == w.rule; });
-        if (known != plan.weakenings.end()) *known = std::move(w);
-        else plan.weakenings.push_back(std::move(w));
-    }
 }
 
 // The backend's events: to the learner or to the decision log, counted for the summary
@@ -383,7 +391,7 @@ int run_run(const RunOptions& o) {
     } catch (const std::invalid_argument& e) {  // a backend not built on this system
         throw Failure(std::string("run: ") + e.what(), exit_setup);
     }
-    add_weakenings(plan, backend->check(plan));
+    add_weakenings(plan, *backend);
 
     util::phases::mark("plan");
     if (o.verbose > 0)

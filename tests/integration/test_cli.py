@@ -426,6 +426,20 @@ class CliTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("not enforcing " + rule, r.stderr)
 
+    def test_dry_run_backend_seatbelt_is_not_refused_for_linux_mechanisms_it_does_not_use(self):
+        # A host without seccomp user notification: compile refuses the native backend's check
+        # of connect() to host unix sockets. Seatbelt uses no seccomp; its check() is the whole
+        # list (a Mac's facts lack seccomp, Landlock and cgroups, which would otherwise refuse
+        # every run there).
+        self.env["AGENTBOX_TEST_NO_USER_NOTIF"] = "1"
+        r = self.agentbox("run", "--dry-run", "--backend", "native", "--", "true")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn("cannot enforce unix sockets of the host", r.stderr)
+        for how in (["--backend", "seatbelt"], ["--target", "macos"]):
+            r = self.agentbox("run", "--dry-run", *how, "--", "true")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("unix sockets of the host", r.stderr)
+
     def test_dry_run_target_windows_prints_the_appcontainer_plan(self):
         r = self.agentbox("run", "--dry-run", "--target", "windows", "--", "make", "test")
         # base sets limits.file_size, which a job object cannot enforce

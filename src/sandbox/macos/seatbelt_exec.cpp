@@ -51,6 +51,7 @@ std::string copy_project(const std::string& from, const std::string& to) {
 class Seatbelt final : public Backend {
 public:
     const char* name() const override { return "seatbelt"; }
+    bool checks_everything() const override { return true; }
 
     // The same list `--dry-run --target macos` prints (seatbelt.cpp), so that a dry run that
     // exits 0 is a run that starts.
