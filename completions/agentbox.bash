@@ -68,7 +68,7 @@ _agentbox() {
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --net) COMPREPLY=($(compgen -W "none proxy host" -- "$cur")); return ;;
         --on-exit) COMPREPLY=($(compgen -W "ask commit discard keep" -- "$cur")); return ;;
-        --backend) COMPREPLY=($(compgen -W "auto native bwrap" -- "$cur")); return ;;
+        --backend) COMPREPLY=($(compgen -W "auto native bwrap seatbelt" -- "$cur")); return ;;
         --target) COMPREPLY=($(compgen -W "macos windows" -- "$cur")); return ;;
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;

@@ -86,7 +86,7 @@ complete -c agentbox -n $r -l log-fd -x -d 'Copy of the decision log to file des
 complete -c agentbox -n $r -l otlp -x -d 'Export the decision log to an OpenTelemetry collector'
 complete -c agentbox -n $r -l dry-run -d 'Print the plan and exit'
 complete -c agentbox -n $r -l json -d 'With --dry-run: plan as JSON'
-complete -c agentbox -n $r -l backend -x -a 'auto native bwrap' -d 'Sandbox backend'
+complete -c agentbox -n $r -l backend -x -a 'auto native bwrap seatbelt' -d 'Sandbox backend'
 complete -c agentbox -n $r -l target -x -a 'macos windows' -d 'With --dry-run: the plan for another system'
 complete -c agentbox -n $r -l tty -d 'Relay a pseudo-terminal'
 complete -c agentbox -n $r -l no-tty -d 'Never relay a pseudo-terminal'

@@ -8,14 +8,12 @@
 #include <exception>
 #include <iostream>
 #include <memory>
-#include <string_view>
 
 #include "cli/app.hpp"
 #include "cli/errors.hpp"
 #include "cli/term.hpp"
 #include "profile/load.hpp"
-#include "sandbox/bwrap/argv.hpp"
-#include "sandbox/bwrap/launch.hpp"
+#include "sandbox/host.hpp"
 #include "sys/error.hpp"
 #include "sys/stdfds.hpp"
 #include "util/phases.hpp"
@@ -24,9 +22,8 @@ using namespace agentbox;
 
 int main(int argc, char** argv) {
     util::phases::mark("main");
-    // agentbox as the init of a sandbox bubblewrap built (--backend bwrap): no command line.
-    if (argc >= 2 && std::string_view(argv[1]) == sandbox::bwrap::kInitArg)
-        return sandbox::bwrap::init_main(argc, argv);
+    // agentbox as a backend's helper (bubblewrap's init, --backend bwrap): no command line.
+    if (const int helper = sandbox::helper_main(argc, argv); helper >= 0) return helper;
     try {
         sys::ensure_std_fds();
     } catch (const std::exception&) {

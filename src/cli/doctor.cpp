@@ -6,7 +6,7 @@
 
 #include "cli/errors.hpp"
 #include "cli/term.hpp"
-#include "sandbox/linux/hardening.hpp"
+#include "sandbox/host.hpp"
 
 namespace agentbox::cli {
 
@@ -17,7 +17,7 @@ CLI::App* register_doctor(CLI::App& app, DoctorOptions& o) {
 }
 
 int run_doctor(const DoctorOptions& o) {
-    const auto features = sandbox::lnx::doctor(sandbox::lnx::probe_host());
+    const auto features = sandbox::doctor(sandbox::probe_host());
     bool all_required = true;
     for (const auto& f : features) all_required = all_required && (f.ok || !f.required);
 

@@ -8,7 +8,7 @@
 #include "cli/errors.hpp"
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
-#include "sandbox/linux/hardening.hpp"
+#include "sandbox/host.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -94,7 +94,7 @@ int run_explain(const ExplainOptions& o) {
     // Paths are resolved on the host as the sandbox's kernel will (issue 18), so explain and
     // the run agree through symlinks. No home rule: a path in the empty home shows nothing
     // of the host's, and scripts (examples/agents/wrap.sh) ask whether the host's file is seen.
-    const policy::HostFacts host = sandbox::lnx::fs_facts();
+    const policy::HostFacts host = sandbox::fs_facts();
     const policy::Decision d = policy::decide(prof, req, project, std::string(), &host);
     const std::string text = o.json ? policy::render_json(d, req) : policy::render_text(d, req);
     std::cout << text << (text.ends_with('\n') ? "" : "\n") << std::flush;

@@ -13,8 +13,7 @@
 #include "cli/own_dirs.hpp"
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
-#include "sandbox/linux/hardening.hpp"
-#include "seccomp/rules.hpp"
+#include "sandbox/host.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
 #include "util/strings.hpp"
@@ -94,7 +93,7 @@ int show_profile(const ProfileOptions& o, const profile::Context& ctx) {
 }
 
 // What `run` would refuse of a profile that parses: its Plan, compiled for this project and
-// host by policy::compile, and its syscall names, resolved by seccomp::check_names -- the
+// host by policy::compile, and its syscall names, resolved by sandbox::check_syscall_names -- the
 // functions `run` goes through, so `check` cannot accept what `run` then rejects.
 void check_as_run(const std::string& path, const profile::Context& ctx) {
     profile::Profile prof = profile::load_all({path}, ctx);
@@ -106,8 +105,8 @@ void check_as_run(const std::string& path, const profile::Context& ctx) {
     inv.environ = ctx.environ;
     inv.home = ctx.home;
     inv.own_dirs = own_dir_paths();
-    const policy::Plan plan = policy::compile(prof, inv, sandbox::lnx::fs_facts());
-    seccomp::check_names(seccomp::rules_for(plan.seccomp));
+    const policy::Plan plan = policy::compile(prof, inv, sandbox::fs_facts());
+    sandbox::check_syscall_names(plan);
 }
 
 int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
@@ -129,7 +128,7 @@ int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
             refuse(e.what());
         } catch (const std::invalid_argument& e) {  // policy::compile: what run calls usage
             refuse(file + ": " + e.what());
-        } catch (const std::runtime_error& e) {  // seccomp::check_names
+        } catch (const std::runtime_error& e) {  // sandbox::check_syscall_names
             refuse(file + ": " + e.what());
         }
     }
@@ -142,7 +141,7 @@ int check_profiles(const ProfileOptions& o, const profile::Context& ctx) {
 int test_profiles(const ProfileOptions& o, const profile::Context& ctx) {
     std::size_t passed = 0, failed = 0;
     int status = 0;
-    const policy::HostFacts host = sandbox::lnx::fs_facts();
+    const policy::HostFacts host = sandbox::fs_facts();
     for (const auto& file : o.test) {
         const bool path_like = file.find('/') != std::string::npos || file.ends_with(".toml");
         const std::string path = path_like ? file : "./" + file;

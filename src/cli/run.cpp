@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 
@@ -29,7 +31,7 @@
 #include "profile/load.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/choose.hpp"
-#include "sandbox/linux/hardening.hpp"
+#include "sandbox/host.hpp"
 #include "sandbox/macos/seatbelt.hpp"
 #include "sandbox/windows/appcontainer.hpp"
 #include "cli/own_dirs.hpp"
@@ -92,12 +94,11 @@ CLI::App* register_run(CLI::App& app, RunOptions& o) {
                     "plan (windows) instead")
         ->check(CLI::IsMember({"macos", "windows"}))
         ->needs(dry);
+    // Every backend on every system: a dry run shows and checks any of them; a run refuses
+    // one this system cannot run (check_options).
     cmd->add_option("--backend", o.backend, "Sandbox backend")
-#ifdef __APPLE__
-        ->check(CLI::IsMember({"auto", "seatbelt"}));
-#else
-        ->check(CLI::IsMember({"auto", "native", "bwrap"}));
-#endif
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(sandbox::kBackendNames),
+                                                       std::end(sandbox::kBackendNames))));
     auto* tty = cmd->add_flag("--tty", o.tty, "Relay a pseudo-terminal even if stdin is not one");
     cmd->add_flag("--no-tty", o.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
     cmd->add_flag("--allow-weaker", o.allow_weaker,
@@ -151,6 +152,25 @@ void check_output_fd(const char* flag, int fd) {
                          std::to_string(fd));
 }
 
+// The backend's own weakenings with the Plan's, each rule once: where both the host's facts
+// (compile) and the backend refuse a rule, it is the same rule, named once with the backend's
+// reason. A backend that uses none of the host mechanisms compile asks about (Seatbelt: no
+// Landlock, seccomp or cgroups) has the whole list in its check(): on a Mac, whose facts lack
+// them all, compile's list would refuse every run for Linux's reasons.
+void add_weakenings(policy::Plan& plan, const sandbox::Backend& backend) {
+    std::vector<policy::Weakening> more = backend.check(plan);
+    if (backend.checks_everything()) {
+        plan.weakenings = std::move(more);
+        return;
+    }
+    for (auto& w : more) {
+        const auto known = std::find_if(plan.weakenings.begin(), plan.weakenings.end(),
+                                        [&](const policy::Weakening& x) { return x.rule == w.rule; });
+        if (known != plan.weakenings.end()) *known = std::move(w);
+        else plan.weakenings.push_back(std::move(w));
+    }
+}
+
 // `--dry-run --target macos|windows`: this machine's Plan as the other system's backend would
 // enforce it. The Plan's weakenings are this Linux host's (Landlock, overlayfs, cgroups) and
 // do not apply there; the target's own replace them.
@@ -159,9 +179,11 @@ int print_target(policy::Plan plan, const RunOptions& o) {
     std::string text;
     try {
         if (o.target == "macos") {
-            if (plan.staging == policy::Staging::overlay) plan.staging = policy::Staging::copy;
             plan.backend = "seatbelt";
-            plan.weakenings = sandbox::macos::seatbelt_weakenings(plan);
+            backend_staging(plan, {});
+            // The check a Mac's run makes before its launch, from the same backend: the
+            // Plan's weakenings are this host's (Landlock, overlayfs, cgroups) and give way.
+            add_weakenings(plan, *sandbox::make_backend(plan.backend));
             text = sandbox::macos::seatbelt_profile(plan);
         } else {
             const auto ac = sandbox::windows::appcontainer_plan(plan);
@@ -181,6 +203,11 @@ void check_options(const RunOptions& o) {
     if (o.command.empty()) throw UsageError("run: no command given (agentbox run [OPTIONS] [--] CMD [ARGS...])");
     if (o.summary_fd) check_output_fd("--summary-fd", *o.summary_fd);
     if (o.log_fd) check_output_fd("--log-fd", *o.log_fd);
+    // Before anything is read or made: a backend this system cannot run (seatbelt off macOS,
+    // native or bwrap off Linux) is refused; a dry run still shows and checks its plan.
+    if (!o.dry_run && o.backend != "auto")
+        if (const std::string why = sandbox::cannot_run_here(o.backend); !why.empty())
+            throw Failure("run: " + why, exit_setup);
 }
 
 // The backend's events: to the learner or to the decision log, counted for the summary
@@ -335,7 +362,7 @@ int run_run(const RunOptions& o) {
 
     // The namespace probe is remembered per boot in our cache (created above, never visible
     // inside a sandbox); doctor always probes afresh.
-    const policy::HostFacts facts = sandbox::lnx::probe_host(stage::cache_dir());
+    const policy::HostFacts facts = sandbox::probe_host(stage::cache_dir());
     inv.backend = sandbox::choose_backend(o.backend, facts);
     util::phases::mark("probe");
     policy::Plan plan;
@@ -346,7 +373,7 @@ int run_run(const RunOptions& o) {
     }
     util::phases::mark("compile");
     plan.allow_weaker = o.allow_weaker;
-    bwrap_staging(plan, facts);
+    backend_staging(plan, facts);
     if (o.learner) {
         // Learning is observation: without a listener for the filter there is nothing to
         // observe with, and a learned profile would be empty. Fail closed.
@@ -358,8 +385,13 @@ int run_run(const RunOptions& o) {
     }
     secrets.scrub(plan);
     if (!o.target.empty()) return print_target(std::move(plan), o);
-    auto backend = sandbox::make_backend(plan.backend);
-    for (auto& w : backend->check(plan)) plan.weakenings.push_back(std::move(w));
+    std::unique_ptr<sandbox::Backend> backend;
+    try {
+        backend = sandbox::make_backend(plan.backend);
+    } catch (const std::invalid_argument& e) {  // a backend not built on this system
+        throw Failure(std::string("run: ") + e.what(), exit_setup);
+    }
+    add_weakenings(plan, *backend);
 
     util::phases::mark("plan");
     if (o.verbose > 0)
@@ -377,8 +409,12 @@ int run_run(const RunOptions& o) {
     }
     if (!report_weakenings(plan, o.allow_weaker)) return exit_setup;
     // Before the session exists: a parent already gone leaves nothing behind.
-    if (o.die_with_parent && !sandbox::lnx::die_with_parent())
-        throw Failure(std::string("prctl(PR_SET_PDEATHSIG): ") + std::strerror(errno), exit_setup);
+    if (o.die_with_parent) {
+        std::string unsupported;
+        if (!sandbox::die_with_parent(unsupported))
+            throw Failure(std::string("--die-with-parent: ") + std::strerror(errno), exit_setup);
+        if (!unsupported.empty()) warn(unsupported);
+    }
 
     // Every run has a session, if only for its log; upper/ stays empty without staging. Its
     // meta.json is written with the log (start_log), while the sandbox is being built.

@@ -30,7 +30,7 @@ struct RunOptions {
     std::optional<std::string> otlp;      // --otlp URL: export the log to a collector
     bool dry_run = false;
     bool json = false;                  // --dry-run output as JSON
-    std::string backend = "auto";       // auto | native | bwrap
+    std::string backend = "auto";       // auto | native | bwrap | seatbelt
     std::string target;                 // --dry-run --target macos|windows; empty: this host
     bool tty = false, no_tty = false;
     bool allow_weaker = false;

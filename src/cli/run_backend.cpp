@@ -2,15 +2,19 @@
 
 #include <cstdio>
 
-#include "sandbox/bwrap/launch.hpp"
+#include "sandbox/host.hpp"
 #include "stage/snapshot.hpp"
 
 namespace agentbox::cli {
 
-void bwrap_staging(policy::Plan& plan, const policy::HostFacts& facts) {
+void backend_staging(policy::Plan& plan, const policy::HostFacts& facts) {
+    if (plan.backend == "seatbelt") {
+        // No mount namespace, so no overlay: the project is cloned into the session.
+        if (plan.staging == policy::Staging::overlay) plan.staging = policy::Staging::copy;
+        return;
+    }
     if (plan.backend != "bwrap" || plan.staging != policy::Staging::copy) return;
-    if (facts.overlay_userxattr && sandbox::bwrap::probe_overlay())
-        plan.staging = policy::Staging::overlay;
+    if (facts.overlay_userxattr && sandbox::bwrap_overlay()) plan.staging = policy::Staging::overlay;
 }
 
 std::string copy_cost_note(const policy::Plan& plan) {

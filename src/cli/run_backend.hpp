@@ -8,10 +8,11 @@
 
 namespace agentbox::cli {
 
-// A bwrap plan stages by copy (policy/compile.cpp); a bubblewrap whose help lists --overlay
-// (0.11.0+) stages in the native backend's overlay instead, when the kernel allows overlayfs in
-// a user namespace. Asks bwrap (one `bwrap --help`) only for a bwrap plan that would copy.
-void bwrap_staging(policy::Plan& plan, const policy::HostFacts& facts);
+// How the Plan's backend stages. A bwrap plan stages by copy (policy/compile.cpp); a bubblewrap
+// whose help lists --overlay (0.11.0+) stages in the native backend's overlay instead, when
+// the kernel allows overlayfs in a user namespace. Asks bwrap (one `bwrap --help`) only for a
+// bwrap plan that would copy. A seatbelt plan stages by copy (macOS has no overlay).
+void backend_staging(policy::Plan& plan, const policy::HostFacts& facts);
 
 // `run --dry-run` of a copy-staged plan: what the copy will cost, as a note of the plan.
 std::string copy_cost_note(const policy::Plan& plan);

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "profile/names.hpp"
-#include "seccomp/rules.hpp"
+#include "sandbox/host.hpp"
 
 #ifndef AGENTBOX_VERSION
 #error "AGENTBOX_VERSION must be defined by the build"
@@ -96,9 +96,7 @@ audit::Event plan_event(const policy::Plan& plan, const sandbox::Prepared* prepa
     ev.set("mounts", std::move(mounts));
     sandbox::Prepared built;
     if (prepared == nullptr) {
-        const seccomp::RuleSet rules = seccomp::rules_for(plan.seccomp);
-        built.seccomp_digest = seccomp::digest(rules);
-        built.seccomp_rules = rules.rules.size();
+        built = sandbox::filter_record(plan);
         prepared = &built;
     }
     Json sc;

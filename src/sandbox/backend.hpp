@@ -109,14 +109,20 @@ public:
     virtual const char* name() const = 0;
     // Weakenings this backend adds for this plan (rules it cannot enforce). Empty = all fine.
     virtual std::vector<policy::Weakening> check(const policy::Plan& plan) const = 0;
+    // True when check() is the whole list: the backend uses none of the host mechanisms whose
+    // absence policy::compile reports (Landlock, seccomp, cgroups: Linux's), so the Plan's
+    // weakenings from compile do not apply to it and check() replaces them (Seatbelt).
+    virtual bool checks_everything() const { return false; }
     virtual Outcome launch(const policy::Plan& plan, const StageDirs& stage, const Io& io,
                            const EventSink& sink) = 0;
 };
 
+// Linux only (native.cpp, bwrap/backend.cpp); sandbox/choose.hpp picks between them.
 std::unique_ptr<Backend> make_native();
 std::unique_ptr<Backend> make_bwrap();
-#ifdef __APPLE__
-std::unique_ptr<Backend> make_seatbelt();  // macos/seatbelt_exec.cpp
-#endif
+// Built on every system (macos/seatbelt_exec.cpp, POSIX but for clonefile): its check() is
+// what `run --dry-run --target macos` reports anywhere; it launches only on macOS
+// (choose.hpp, cannot_run_here).
+std::unique_ptr<Backend> make_seatbelt();
 
 }  // namespace agentbox::sandbox

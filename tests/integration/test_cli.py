@@ -374,6 +374,72 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 125, r.stderr)
         self.assertIn("limits.stage_size (%s:4" % prof, r.stderr)
 
+    def tree(self):
+        out = []
+        for d, dirs, files in os.walk(self.tmp):
+            for n in dirs + files:
+                p = os.path.join(d, n)
+                out.append((p, os.lstat(p).st_mtime_ns))
+        return sorted(out)
+
+    def test_run_backend_seatbelt_on_linux_is_a_setup_error_that_changes_nothing(self):
+        # The backend is accepted (a dry run checks its plan), but only macOS has sandbox-exec:
+        # refused before a session, a cache or a secret is made.
+        self.env["XDG_CACHE_HOME"] = os.path.join(self.tmp, "cache")
+        with open(os.path.join(self.project, "f.txt"), "w") as f:
+            f.write("x\n")
+        before = self.tree()
+        for args in (["--backend", "seatbelt"], ["--backend", "seatbelt", "--allow-weaker"],
+                     ["--backend", "seatbelt", "--net", "proxy", "--allow-host", "example.com"]):
+            r = self.agentbox("run", *args, "--", "sh", "-c", "echo ran > f.txt")
+            self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertIn('backend "seatbelt" runs on macOS only', r.stderr)
+            self.assertIn("--dry-run", r.stderr)
+            self.assertEqual(r.stdout, "")
+        self.assertEqual(self.tree(), before)
+        with open(os.path.join(self.project, "f.txt")) as f:
+            self.assertEqual(f.read(), "x\n")
+
+    def test_dry_run_backend_seatbelt_refuses_what_target_macos_refuses(self):
+        # The same Seatbelt::check() decides both, here as on a Mac.
+        r = self.agentbox("run", "--dry-run", "--backend", "seatbelt", "--", "true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"backend +seatbelt ")
+        self.assertIn("(staging: copy)", r.stdout)  # no overlay without a mount namespace
+        def refusals(r):
+            return sorted(l for l in r.stderr.splitlines() if "enforc" in l)
+
+        for flags, rule in ((["--memory", "1G"], "limits.memory"),
+                            (["--pids", "10"], "limits.pids"),
+                            (["--net", "proxy", "--allow-host", "example.com"], None)):
+            with self.subTest(flags=flags):
+                a = self.agentbox("run", "--dry-run", "--backend", "seatbelt", *flags, "--", "true")
+                b = self.agentbox("run", "--dry-run", "--target", "macos", *flags, "--", "true")
+                self.assertEqual(a.returncode, b.returncode, a.stderr + b.stderr)
+                self.assertEqual(refusals(a), refusals(b))
+                if rule is None:  # the proxy: refused until the backend runs it (either way)
+                    continue
+                self.assertEqual(a.returncode, 125, a.stderr)
+                self.assertIn("cannot enforce " + rule, a.stderr)
+                r = self.agentbox("run", "--dry-run", "--backend", "seatbelt", *flags,
+                                  "--allow-weaker", "--", "true")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("not enforcing " + rule, r.stderr)
+
+    def test_dry_run_backend_seatbelt_is_not_refused_for_linux_mechanisms_it_does_not_use(self):
+        # A host without seccomp user notification: compile refuses the native backend's check
+        # of connect() to host unix sockets. Seatbelt uses no seccomp; its check() is the whole
+        # list (a Mac's facts lack seccomp, Landlock and cgroups, which would otherwise refuse
+        # every run there).
+        self.env["AGENTBOX_TEST_NO_USER_NOTIF"] = "1"
+        r = self.agentbox("run", "--dry-run", "--backend", "native", "--", "true")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn("cannot enforce unix sockets of the host", r.stderr)
+        for how in (["--backend", "seatbelt"], ["--target", "macos"]):
+            r = self.agentbox("run", "--dry-run", *how, "--", "true")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("unix sockets of the host", r.stderr)
+
     def test_dry_run_target_windows_prints_the_appcontainer_plan(self):
         r = self.agentbox("run", "--dry-run", "--target", "windows", "--", "make", "test")
         # base sets limits.file_size, which a job object cannot enforce

@@ -1,13 +1,15 @@
 // The macOS executor: the copy strategy (APFS clonefile, else a plain recursive copy), the
 // scratch directories, and `/usr/bin/sandbox-exec -p PROFILE` under a supervisor that keeps
-// the wall-clock limit. Compiled on macOS only; everything it runs is decided by the pure
-// functions of seatbelt.cpp, which the Linux tests cover.
-#ifdef __APPLE__
-
+// the wall-clock limit. Everything it runs is decided by the pure functions of seatbelt.cpp,
+// which the Linux tests cover. Written against POSIX (clonefile aside) and compiled on every
+// system: the dry run's check() is this backend's, and ctest cross.macos links it on Linux.
+// It launches only on macOS (sandbox/choose.hpp, cannot_run_here).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#ifdef __APPLE__
 #include <sys/clonefile.h>
+#endif
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,9 +38,11 @@ std::string errno_text(const std::string& op, const std::string& path, int err) 
 // clonefile() copies a whole tree copy-on-write in one call on APFS; elsewhere (HFS+, a
 // network volume) it fails with ENOTSUP or EXDEV and the copy is made file by file.
 std::string copy_project(const std::string& from, const std::string& to) {
+#ifdef __APPLE__
     if (::clonefile(from.c_str(), to.c_str(), CLONE_NOFOLLOW) == 0) return "";
     const int err = errno;
     if (err != ENOTSUP && err != EXDEV) return errno_text("clonefile", to, err);
+#endif
     std::error_code ec;
     fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
     return ec ? "copy " + from + " to " + to + ": " + ec.message() : "";
@@ -47,6 +51,7 @@ std::string copy_project(const std::string& from, const std::string& to) {
 class Seatbelt final : public Backend {
 public:
     const char* name() const override { return "seatbelt"; }
+    bool checks_everything() const override { return true; }
 
     // The same list `--dry-run --target macos` prints (seatbelt.cpp), so that a dry run that
     // exits 0 is a run that starts.
@@ -188,5 +193,3 @@ public:
 std::unique_ptr<Backend> make_seatbelt() { return std::make_unique<Seatbelt>(); }
 
 }  // namespace agentbox::sandbox
-
-#endif  // __APPLE__

@@ -95,7 +95,7 @@ TEST_CASE("the bwrap backend stages by copy: the snapshot is bound at the projec
 }
 
 TEST_CASE("a bubblewrap with --overlay stages as the native backend: the project below upper/") {
-    // What the cli makes of a bwrap plan when bwrap's help lists --overlay (bwrap_staging).
+    // What the cli makes of a bwrap plan when bwrap's help lists --overlay (backend_staging).
     policy::Plan plan = compile_builtin("default", "bwrap");
     REQUIRE(plan.staging == policy::Staging::copy);
     plan.staging = policy::Staging::overlay;
