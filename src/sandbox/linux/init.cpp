@@ -260,6 +260,7 @@ void child_main(const ChildSetup& cs) {
     set_ids(cs);
     bind_to_supervisor(cs);
     build_sandbox(cs);
+    stamp(cs, ChildPoint::built);
     become_init(cs);
 }
 
