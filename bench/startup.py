@@ -192,12 +192,20 @@ PHASES = [
 # The sandbox's side (native backend), read by its processes into memory shared with the
 # supervisor (src/sandbox/linux/child.hpp, ChildPoint): each from the point before it.
 SANDBOX_PHASES = [
-    ("sandbox:built", "started", "init: id maps, cgroup namespace, mounts, pivot, lo, hostname"),
-    ("sandbox:waiting", "sandbox:built", "init: signals, the command's clone; command: session, "
-                                         "stdio, fds, rlimits"),
+    ("sandbox:maps", "started", "init: process group, its id maps (the release, with v1 "
+                                "cgroups)"),
+    ("sandbox:base", "sandbox:maps", "init: ids, tied to the supervisor, cgroup namespace, the "
+                                     "scratch root"),
+    ("sandbox:mounts", "sandbox:base", "init: the Plan's mounts (overlay, binds, masks)"),
+    ("sandbox:pivot", "sandbox:mounts", "init: pivot, the host tree detached, / read-only"),
+    ("sandbox:built", "sandbox:pivot", "init: lo, proxy listener, hostname, working directory"),
+    ("sandbox:command", "sandbox:built", "init: not dumpable, signalfd, the command's clone"),
+    ("sandbox:waiting", "sandbox:command", "command: session, stdio, fds, rlimits"),
     ("sandbox:went", "sandbox:waiting", "command: waiting for its go"),
     ("sandbox:exec", "sandbox:went", "command: Landlock, capabilities, no_new_privs, seccomp"),
-    ("exec", "sandbox:exec", "execve, until the supervisor sees it"),
+    ("sandbox:resumed", "sandbox:exec", "command: execve (PATH search); init: resumes, drops "
+                                        "its capabilities"),
+    ("exec", "sandbox:resumed", "init closes the report pipe; the supervisor wakes to its EOF"),
 ]
 
 

@@ -17,8 +17,11 @@
 namespace agentbox::sandbox::lnx {
 
 // Points of the sandbox's side of a start, for bench/startup.py --phases (util/phases.hpp):
-// init's sandbox built, the command waiting for its go, the go seen, the first execve.
-enum class ChildPoint { built, waiting, went, exec, count };
+// init: id maps written, scratch root entered, the Plan's mounts made, pivoted, the sandbox
+// built; the command's process started, it waits for its go, the go seen, its first execve;
+// init back from the command's exec with its capabilities dropped.
+enum class ChildPoint { maps, base, mounts, pivot, built, command, waiting, went, exec, resumed,
+                        count };
 
 // The seccomp program, handed to the command in memory the supervisor shares with the child
 // (MAP_SHARED, mapped before clone): the supervisor compiles it while the child builds the

@@ -133,6 +133,7 @@ void send_listener(const ChildSetup& cs, int listener) {
 }  // namespace
 
 void command_main(const ChildSetup& cs) {
+    stamp(cs, ChildPoint::command);
     // init blocked these to read them from a signalfd; the command starts with a clean slate.
     sigset_t none;
     sigemptyset(&none);
