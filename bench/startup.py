@@ -189,6 +189,25 @@ PHASES = [
     ("exit", "agentbox's exit (_Exit after the flush), as wait4 sees it"),
 ]
 
+# The sandbox's side (native backend), read by its processes into memory shared with the
+# supervisor (src/sandbox/linux/child.hpp, ChildPoint): each from the point before it.
+SANDBOX_PHASES = [
+    ("sandbox:maps", "started", "init: process group, its id maps (the release, with v1 "
+                                "cgroups)"),
+    ("sandbox:base", "sandbox:maps", "init: ids, tied to the supervisor, cgroup namespace, the "
+                                     "scratch root"),
+    ("sandbox:mounts", "sandbox:base", "init: the Plan's mounts (overlay, binds, masks)"),
+    ("sandbox:pivot", "sandbox:mounts", "init: pivot, the host tree detached, / read-only"),
+    ("sandbox:built", "sandbox:pivot", "init: lo, proxy listener, hostname, working directory"),
+    ("sandbox:command", "sandbox:built", "init: not dumpable, signalfd, the command's clone"),
+    ("sandbox:waiting", "sandbox:command", "command: session, stdio, fds, rlimits"),
+    ("sandbox:went", "sandbox:waiting", "command: waiting for its go"),
+    ("sandbox:exec", "sandbox:went", "command: Landlock, capabilities, no_new_privs, seccomp"),
+    ("sandbox:resumed", "sandbox:exec", "command: execve (PATH search); init: resumes, drops "
+                                        "its capabilities"),
+    ("exec", "sandbox:resumed", "init closes the report pipe; the supervisor wakes to its EOF"),
+]
+
 
 def phase_run(argv, env):
     """-> {point: ms after the spawn} of one run with AGENTBOX_PHASES set."""
@@ -250,6 +269,7 @@ def phases(args, binaries, env, work):
         vals = " | ".join(f"{cols[k][pt]:.2f}" if pt in cols[k] else "-" for k in cols)
         lines.append(f"| {pt} | {what} | {vals} | {100 * cols['agentbox'][pt] / total['agentbox']:.0f}% |")
     lines.append("| **total** (median wall) | | " + " | ".join(f"**{total[k]:.2f}**" for k in cols) + " | |")
+    sandbox = sandbox_table(runs)
     load = (f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
             f"end; the session store is on {state_fs(work)}.")
     body = "\n".join([
@@ -257,10 +277,31 @@ def phases(args, binaries, env, work):
         "median time between consecutive points the binary marks (src/util/phases.hpp), from "
         "the bench's spawn to wait4's return. Medians of differences, so the rows need not add "
         "up to the total exactly.", "",
-        f"{args.rounds} interleaved rounds, each in a new random order. {load}", ""] + lines)
+        f"{args.rounds} interleaved rounds, each in a new random order. {load}", ""] + lines
+        + sandbox)
     results.write_section(args.results, "startup-phases", body)
     print(body)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def sandbox_table(runs):
+    """The sandbox's side of the same runs, from the clone (`started`): who waits for whom."""
+    cols = [k for k, v in runs.items() if any("sandbox:built" in r for r in v)]
+    if not cols:
+        return []
+    lines = ["", "The sandbox's side of the same runs (native backend: its processes read the "
+             "clock into memory shared with the supervisor), each row from the point before it; "
+             "`go` is the supervisor's, for comparison, from `started`.", "",
+             "| point | what | " + " | ".join(f"{k} ms" for k in cols) + " |",
+             "|---|---|" + "---:|" * len(cols)]
+    rows = SANDBOX_PHASES + [("go", "started", "(supervisor) filter, ready, go: from the clone")]
+    for pt, prev, what in rows:
+        vals = []
+        for k in cols:
+            d = [r[pt] - r[prev] for r in runs[k] if pt in r and prev in r]
+            vals.append(f"{statistics.median(d):.2f}" if d else "-")
+        lines.append(f"| {pt} | {what} | " + " | ".join(vals) + " |")
+    return lines
 
 
 def state_fs(path):

@@ -19,12 +19,21 @@ int enabled = -1;  // not read yet
 
 }  // namespace
 
-void mark(const char* name) noexcept {
+bool on() noexcept {
     if (enabled < 0) enabled = std::getenv("AGENTBOX_PHASES") != nullptr ? 1 : 0;
-    if (enabled == 0 || count == static_cast<int>(sizeof points / sizeof points[0])) return;
+    return enabled == 1;
+}
+
+void mark_at(const char* name, long long ns) noexcept {
+    if (!on() || ns == 0 || count == static_cast<int>(sizeof points / sizeof points[0])) return;
+    points[count++] = {name, ns};
+}
+
+void mark(const char* name) noexcept {
+    if (!on()) return;
     struct timespec ts {};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    points[count++] = {name, ts.tv_sec * 1000000000LL + ts.tv_nsec};
+    mark_at(name, ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 
 void report() noexcept {

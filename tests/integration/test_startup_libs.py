@@ -6,7 +6,9 @@ cost every start their loading and relocation (OpenSSL alone was half of `agentb
 page faults), although only TLS interception, `diff`, `export` and the review call them. These
 cases check the binary from the outside: its NEEDED entries, what the dynamic loader opens for
 a run that intercepts nothing, and that a run which does need OpenSSL and cannot load it
-fails before its command starts.
+fails before its command starts. libseccomp and libsodium, which a run does use, are linked in
+from their static archives when the build found them (CMakeLists.txt): no shared copy is
+loaded at all.
 """
 
 import ctypes
@@ -20,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
 import abtest  # noqa: E402
-from abtest import AGENTBOX, EXIT_SETUP, BoxTest  # noqa: E402
+from abtest import AGENTBOX, BUILD_DIR, EXIT_SETUP, BoxTest  # noqa: E402
 
 # Loaded on first use, never at start (the sonames' stems).
 LAZY = ("libssl", "libcrypto", "libgit2", "libarchive", "libz")
@@ -28,6 +30,21 @@ LAZY = ("libssl", "libcrypto", "libgit2", "libarchive", "libz")
 
 def lazy_names(text):
     return sorted({m for m in re.findall(r"\b(lib[a-z0-9]+)\.so", text) if m in LAZY})
+
+
+# Linked in from static archives when the build found them (their CMake cache entries).
+STATIC = {"libseccomp": "AGENTBOX_SECCOMP_ARCHIVE", "libsodium": "AGENTBOX_SODIUM_ARCHIVE"}
+
+
+def static_in_build():
+    """The STATIC libraries this build linked from an archive; None without a CMake cache."""
+    cache = os.path.join(BUILD_DIR, "CMakeCache.txt") if BUILD_DIR else ""
+    if not cache or not os.path.exists(cache):
+        return None
+    with open(cache) as f:
+        text = f.read()
+    return sorted(lib for lib, var in STATIC.items()
+                  if re.search(r"^" + var + r":FILEPATH=.*\.a$", text, re.M))
 
 
 def loaded_path(soname):
@@ -49,6 +66,22 @@ class StartupLibraries(BoxTest):
         needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn)
         self.assertTrue(needed, dyn)  # libc at least: the pattern still matches readelf's output
         self.assertEqual(lazy_names(" ".join(needed)), [], needed)
+
+    def test_a_run_loads_no_shared_libseccomp_or_libsodium_when_linked_from_archives(self):
+        # Each shared library cost every start ~0.3 ms of CPU here (bench/RESULTS.md,
+        # startup-issue22). The loader's own account (LD_DEBUG=files) of every object it opens
+        # for a full run, at start or by dlopen: neither may be among them.
+        linked = static_in_build()
+        if not linked:
+            self.skipTest("this build links libseccomp and libsodium shared (no archives)")
+        res = self.box.run(["true"], profiles=["default"], env={"LD_DEBUG": "files"},
+                           probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("file=", res.err, res)
+        opened = re.findall(r"file=(\S+)\s+\[\d+\];\s+(?:needed by|dynamically loaded by) "
+                            + re.escape(AGENTBOX), res.err)
+        names = {m for m in re.findall(r"\b(lib[a-z0-9]+)\.so", " ".join(opened))}
+        self.assertEqual(sorted(names & set(linked)), [], res)
 
     def test_a_run_that_intercepts_nothing_opens_no_tls_library(self):
         # LD_DEBUG=files: the dynamic loader names every object it opens, at start and by

@@ -16,6 +16,13 @@
 
 namespace agentbox::sandbox::lnx {
 
+// Points of the sandbox's side of a start, for bench/startup.py --phases (util/phases.hpp):
+// init: id maps written, scratch root entered, the Plan's mounts made, pivoted, the sandbox
+// built; the command's process started, it waits for its go, the go seen, its first execve;
+// init back from the command's exec with its capabilities dropped.
+enum class ChildPoint { maps, base, mounts, pivot, built, command, waiting, went, exec, resumed,
+                        count };
+
 // The seccomp program, handed to the command in memory the supervisor shares with the child
 // (MAP_SHARED, mapped before clone): the supervisor compiles it while the child builds the
 // sandbox and puts it here before the command's go, which the command waits for before reading
@@ -31,6 +38,11 @@ public:
     // Command, after the go.
     const std::uint8_t* data() const { return base_ + sizeof(std::uint64_t); }
     std::size_t size() const;
+    // The sandbox's processes read the clock at a ChildPoint into this shared memory (a clock
+    // read and a store: no allocation after clone); the supervisor marks the readings once the
+    // sandbox is done. Only when ChildSetup::stamps.
+    void stamp(ChildPoint p) const noexcept;
+    void mark_points() const noexcept;
 
 private:
     std::uint8_t* base_ = nullptr;
@@ -41,6 +53,7 @@ struct ChildSetup {
     const StageDirs* stage = nullptr;
     const std::vector<std::uint8_t>* bpf = nullptr;  // compiled seccomp filter (bwrap), or
     const SharedFilter* shared_bpf = nullptr;         // the same, to read after the go
+    bool stamps = false;     // shared_bpf->stamp() the ChildPoints (phases are being marked)
     bool notify = false;     // bpf routes denials to a listener that goes to the supervisor
     int sync_fd = -1;        // SOCK_SEQPACKET to the supervisor: listener, final record
     int go_fd = -1;          // eventfd (semaphore, guards.hpp Go): +1 releases init, +1 lets
@@ -60,6 +73,10 @@ struct ChildSetup {
     std::vector<char*> envp;             // NULL-terminated, points into env_storage
     std::vector<std::string> candidates;  // where argv[0] may be, in PATH order
 };
+
+inline void stamp(const ChildSetup& cs, ChildPoint p) noexcept {
+    if (cs.stamps && cs.shared_bpf != nullptr) cs.shared_bpf->stamp(p);
+}
 
 // Fill argv/envp/candidates from the plan (supervisor side, before clone).
 void prepare_exec(ChildSetup& cs);

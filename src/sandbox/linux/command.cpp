@@ -112,6 +112,7 @@ void send_listener(const ChildSetup& cs, int listener) {
 }
 
 [[noreturn]] void exec_command(const ChildSetup& cs) {
+    stamp(cs, ChildPoint::exec);
     int saved = ENOENT;
     bool denied = false;
     for (const std::string& c : cs.candidates) {
@@ -132,6 +133,7 @@ void send_listener(const ChildSetup& cs, int listener) {
 }  // namespace
 
 void command_main(const ChildSetup& cs) {
+    stamp(cs, ChildPoint::command);
     // init blocked these to read them from a signalfd; the command starts with a clean slate.
     sigset_t none;
     sigemptyset(&none);
@@ -148,7 +150,9 @@ void command_main(const ChildSetup& cs) {
 
     // The supervisor lets the command go once its own part of the start is done (Io::ready,
     // the decision log): a run that cannot be recorded never runs. EOF means it gave up.
+    stamp(cs, ChildPoint::waiting);
     if (!wait_go(cs.go_fd, cs.sync_fd)) ::_exit(kExitSetup);
+    stamp(cs, ChildPoint::went);
     // Every CPU the user's processes may use, whatever init was started on. Only a scheduling
     // matter: if the set cannot be put back, the command still runs, on fewer CPUs.
     if (cs.restore_cpus) ::sched_setaffinity(0, sizeof cs.cpus, &cs.cpus);

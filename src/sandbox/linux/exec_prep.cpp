@@ -2,19 +2,25 @@
 // and its seccomp filter (before its go).
 #include <linux/filter.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "sandbox/linux/child.hpp"
 #include "sys/error.hpp"
+#include "util/phases.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::sandbox::lnx {
 
 namespace {
 
-constexpr std::size_t kFilterBytes = sizeof(std::uint64_t) + BPF_MAXINSNS * sizeof(sock_filter);
+constexpr std::size_t kProgramBytes =
+    sizeof(std::uint64_t) + BPF_MAXINSNS * sizeof(sock_filter);
+// After the program: one CLOCK_MONOTONIC reading (ns) per ChildPoint.
+constexpr std::size_t kFilterBytes =
+    kProgramBytes + static_cast<std::size_t>(ChildPoint::count) * sizeof(long long);
 
 }  // namespace
 
@@ -30,7 +36,7 @@ SharedFilter::~SharedFilter() {
 }
 
 void SharedFilter::put(const std::vector<std::uint8_t>& bpf) {
-    if (bpf.size() > kFilterBytes - sizeof(std::uint64_t))
+    if (bpf.size() > kProgramBytes - sizeof(std::uint64_t))
         throw sys::SysError("seccomp", "filter larger than BPF_MAXINSNS", E2BIG);
     const std::uint64_t n = bpf.size();
     std::memcpy(base_ + sizeof n, bpf.data(), bpf.size());
@@ -41,6 +47,26 @@ std::size_t SharedFilter::size() const {
     std::uint64_t n = 0;
     std::memcpy(&n, base_, sizeof n);
     return static_cast<std::size_t>(n);
+}
+
+void SharedFilter::stamp(ChildPoint p) const noexcept {
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    const long long ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    std::memcpy(base_ + kProgramBytes + static_cast<std::size_t>(p) * sizeof ns, &ns, sizeof ns);
+}
+
+void SharedFilter::mark_points() const noexcept {
+    static constexpr const char* kNames[] = {"sandbox:maps", "sandbox:base", "sandbox:mounts",
+                                             "sandbox:pivot", "sandbox:built", "sandbox:command",
+                                             "sandbox:waiting", "sandbox:went",
+                                             "sandbox:exec", "sandbox:resumed"};
+    static_assert(sizeof kNames / sizeof kNames[0] == static_cast<std::size_t>(ChildPoint::count));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(ChildPoint::count); ++i) {
+        long long ns = 0;
+        std::memcpy(&ns, base_ + kProgramBytes + i * sizeof ns, sizeof ns);
+        util::phases::mark_at(kNames[i], ns);
+    }
 }
 
 std::vector<std::string> exec_candidates(const std::string& argv0, const std::string& path) {

@@ -140,12 +140,15 @@ void build_sandbox(const ChildSetup& cs) {
         die_errno(cs, "unshare(CLONE_NEWCGROUP)", "");
     RootFds fds;
     if (enter_base(fds, e) < 0) die(cs, e);
+    stamp(cs, ChildPoint::base);
     if (build_root(plan, *cs.stage, fds, e) < 0) die(cs, e);
+    stamp(cs, ChildPoint::mounts);
     // After the plan's mounts, so that it lands on the /etc/resolv.conf they put there.
     if (captures(plan) && mount_resolv_conf(fds.newroot, e) < 0) die(cs, e);
     ::close(fds.newroot);
     ::close(fds.empty_file);
     if (enter_newroot(e) < 0) die(cs, e);
+    stamp(cs, ChildPoint::pivot);
     if (plan.ns.net) loopback_up(cs);
     if (plan.ns.net && plan.net.mode == profile::NetMode::proxy) proxy_listener(cs);
     if (captures(plan)) dns_socket(cs);
@@ -243,6 +246,7 @@ int command_entry(void* cs) {
         ::kill(command, SIGKILL);
         die(cs, e);
     }
+    stamp(cs, ChildPoint::resumed);
     ::close(cs.report_fd);
     for (int fd : {0, 1, 2, cs.io.in, cs.io.out, cs.io.err})
         if (fd >= 0 && fd != cs.sync_fd && fd != sfd) ::close(fd);
@@ -257,9 +261,11 @@ void child_main(const ChildSetup& cs) {
     if (::setpgid(0, 0) < 0) die_errno(cs, "setpgid", "");
     write_own_id_maps(cs);
     wait_release(cs);
+    stamp(cs, ChildPoint::maps);
     set_ids(cs);
     bind_to_supervisor(cs);
     build_sandbox(cs);
+    stamp(cs, ChildPoint::built);
     become_init(cs);
 }
 

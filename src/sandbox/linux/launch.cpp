@@ -71,6 +71,7 @@ public:
         cs_.stage = &stage;
         cs_.shared_bpf = &filter_;
         cs_.notify = plan.seccomp.log_denials;
+        cs_.stamps = util::phases::on();
         cs_.io = io;
         // The command opens its pty in the sandbox's devpts and sends us the master
         // (supervisor.cpp).
@@ -113,7 +114,10 @@ public:
         if (spread_) ::sched_setaffinity(pid, sizeof cs_.cpus, &cs_.cpus);
     }
     void supervise_as(Supervised& s) const override { s.stage_upper = cs_.stage->upper; }
-    void finished() override { remove_mask_placeholders(plan_, cs_.stage->upper); }
+    void finished() override {
+        filter_.mark_points();
+        remove_mask_placeholders(plan_, cs_.stage->upper);
+    }
 
 private:
     const policy::Plan& plan_;
