@@ -24,7 +24,7 @@
 #include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/mounts.hpp"
 #include "sandbox/linux/child.hpp"
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 #include "sandbox/linux/supervisor.hpp"
 #include "sandbox/linux/syscalls.hpp"
 #include "seccomp/rules.hpp"
