@@ -265,11 +265,12 @@ TEST_CASE("seatbelt launcher: in proxy mode the proxy serves the one port the pr
         "echo \"$HTTPS_PROXY\" > \"$OUT\"; python3 -c '"
         "import os, socket, urllib.parse as u\n"
         "a = u.urlsplit(os.environ[\"HTTPS_PROXY\"])\n"
-        "s = socket.create_connection((a.hostname, a.port))\n"
+        "s = socket.create_connection((a.hostname, a.port), timeout=10)\n"
         "s.sendall(b\"CONNECT denied.example:443 HTTP/1.1\\r\\nHost: denied.example:443\\r\\n\\r\\n\")\n"
         "print(s.recv(100).split(b\"\\r\\n\")[0].decode())' >> \"$OUT\"");
     p.net.mode = profile::NetMode::proxy;
     p.net.proxy_port = 3128;  // the Linux in-namespace port, which must not appear here
+    p.limits = {limit("timeout", 30000, policy::Mechanism::supervisor)};  // never hangs
     for (const char* n : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"})
         p.env.push_back({n, "http://127.0.0.1:3128", "network.mode \"proxy\""});
     const Outcome out = f.run(p);
