@@ -102,6 +102,9 @@ public:
     // In the child, between fork and exec: the defaults and the mask agentbox was started with.
     void reset_in_child() const {
         for (int s : kSignals) ::signal(s, SIG_DFL);
+        // An ignored signal stays ignored across exec, and agentbox ignores SIGPIPE while it
+        // copies a run's output (stage/run_record.cpp): the command starts with the default.
+        ::signal(SIGPIPE, SIG_DFL);
         ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
     }
 

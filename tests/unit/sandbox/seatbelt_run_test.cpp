@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -180,6 +181,17 @@ TEST_CASE("seatbelt launcher: a second SIGINT ends a command that ignores SIGINT
     killer.join();
     CHECK(out.exit_code == 130);
     CHECK(out.signal == SIGINT);
+}
+
+TEST_CASE("seatbelt launcher: the command gets SIGPIPE's default even when agentbox ignores it") {
+    Fixture f;
+    const auto old = std::signal(SIGPIPE, SIG_IGN);
+    const Outcome out = f.run(f.plan("awk '/^SigIgn/ {print $2}' /proc/self/status > \"$OUT\""));
+    std::signal(SIGPIPE, old);
+    CHECK(out.exit_code == 0);
+    const std::string mask = slurp(f.out_file);
+    REQUIRE_FALSE(mask.empty());
+    CHECK((std::stoull(mask, nullptr, 16) & (1ull << (SIGPIPE - 1))) == 0);
 }
 
 TEST_CASE("seatbelt launcher: the Plan's rlimits are set before the command runs") {
