@@ -217,7 +217,7 @@ class Supervisor {
 public:
     Supervisor(const policy::Plan& plan, const Io& io, const EventSink& sink, pid_t pid,
                int report, const SignalScope& signals, net::Proxy* proxy)
-        : plan_(plan), io_(io), sink_(sink), pid_(pid), report_(report), signals_(signals),
+        : plan_(plan), sink_(sink), pid_(pid), report_(report), signals_(signals),
           proxy_(proxy), relay_(io.in, io.out, io.tty) {}
 
     PtyRelay& relay() { return relay_; }
@@ -334,7 +334,6 @@ private:
     }
 
     const policy::Plan& plan_;
-    const Io& io_;
     const EventSink& sink_;
     pid_t pid_;
     int report_;
