@@ -27,7 +27,7 @@
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/launch.hpp"
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 #include "sandbox/linux/report.hpp"
 #include "sandbox/linux/stage_watch.hpp"
 #include "sandbox/linux/supervisor.hpp"

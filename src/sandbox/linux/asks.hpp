@@ -19,7 +19,7 @@
 
 #include "net/proxy.hpp"
 #include "sandbox/backend.hpp"
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 #include "sys/fd.hpp"
 
 namespace agentbox::sandbox::lnx {

@@ -20,11 +20,12 @@
 #include <utility>
 
 #include "net/resolve.hpp"
+#include "sandbox/proxy_options.hpp"
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/mounts.hpp"
 #include "sandbox/linux/child.hpp"
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 #include "sandbox/linux/supervisor.hpp"
 #include "sandbox/linux/syscalls.hpp"
 #include "seccomp/rules.hpp"
@@ -128,38 +129,11 @@ private:
 
 }  // namespace
 
-// Network mode proxy: the proxy's settings, before clone so that a bad resolver override is a
-// setup failure (125) rather than a proxy that answers wrongly.
+// Network mode proxy, in the sandbox's own network namespace: the proxy's settings, before
+// clone (sandbox/proxy_options.cpp).
 std::optional<net::ProxyOptions> proxy_options(const policy::Plan& plan, const EventSink& sink) {
-    if (plan.net.mode != profile::NetMode::proxy || !plan.ns.net) return std::nullopt;
-    net::ProxyOptions o;
-    o.net = plan.net;
-    // The test overrides change where allowed names connect to and when connections end:
-    // never silent.
-    auto announce = [&sink](const char* what, const char* env, const std::string& how) {
-        if (sink) sink(Event{"warning", {{what, std::string(env) + how}}});
-    };
-#ifdef AGENTBOX_TEST_RESOLVER
-    if (const char* spec = std::getenv(net::kResolveOverrideEnv); spec && *spec) {
-        o.resolve_override = net::parse_resolve_override(spec);
-        announce("resolver", net::kResolveOverrideEnv, std::string(" is set: ") + spec);
-    }
-    if (const char* ms = std::getenv(net::kIdleOverrideEnv); ms && *ms) {
-        char* end = nullptr;
-        const long v = std::strtol(ms, &end, 10);
-        if (*end != '\0' || v <= 0)
-            throw std::invalid_argument(std::string(net::kIdleOverrideEnv) +
-                                        ": not a number of milliseconds: " + ms);
-        o.idle_timeout = std::chrono::milliseconds(v);
-        announce("proxy", net::kIdleOverrideEnv, std::string(" is set: ") + ms);
-    }
-#else
-    for (const auto& [what, env] : {std::pair{"resolver", net::kResolveOverrideEnv},
-                                    std::pair{"proxy", net::kIdleOverrideEnv}})
-        if (const char* v = std::getenv(env); v && *v)
-            announce(what, env, " is ignored: this build has AGENTBOX_TEST_RESOLVER off");
-#endif
-    return o;
+    if (!plan.ns.net) return std::nullopt;
+    return sandbox::proxy_options(plan, sink);
 }
 
 std::string seccomp_cache_dir() {
@@ -197,7 +171,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
         filtered = true;
     };
     if (starter.filter_first()) filter();
-    std::optional<net::ProxyOptions> proxy = proxy_options(plan, sink);
+    std::optional<net::ProxyOptions> proxy = lnx::proxy_options(plan, sink);
     if (proxy) proxy->intercept = io.intercept;  // the run's CA and secrets, never in the Plan
 
     // Step 2: limits. The cgroups exist before the sandbox does, so it never runs unlimited.

@@ -20,7 +20,7 @@
 #include "sandbox/linux/capture.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/notify.hpp"
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 #include "sandbox/linux/report.hpp"
 #include "sandbox/linux/stage_watch.hpp"
 #include "sandbox/linux/syscalls.hpp"

@@ -18,7 +18,7 @@
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/guards.hpp"
 #include "sandbox/linux/landlock_audit.hpp"
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 #include "sandbox/linux/report.hpp"
 #include "seccomp/rules.hpp"
 

@@ -348,7 +348,8 @@ private:
                 return;
             case profile::NetMode::proxy:
                 o_ << comment("network proxy: only agentbox's proxy, on the loopback port it "
-                              "listens on, added at launch (the last rules)");
+                              "listens on, added at launch (the last rules); no other "
+                              "address, port or socket");
                 return;
             case profile::NetMode::host:
                 o_ << comment("network host: everything, and name resolution");
@@ -496,12 +497,15 @@ std::vector<policy::Weakening> seatbelt_weakenings(const Plan& plan) {
     for (const auto& d : plan.seccomp.deny)
         out.push_back({"process.seccomp.deny " + util::quote(d.name), d.src,
                        "system call filters: Seatbelt filters operations, not system calls"});
-    // The proxy bridge uses eventfd and splice; until it has a kqueue port the proxy cannot
-    // run here, and a profile that points at a port nobody serves is not the network the
-    // user asked for.
-    if (plan.net.mode == profile::NetMode::proxy)
-        out.push_back({"network.mode \"proxy\"", plan.net.mode_src,
-                       "the network proxy, which is not ported to macOS yet"});
+    // network.mode "proxy" is enforced: the launcher runs the proxy on a loopback port of the
+    // host and the profile lets the command connect to that port only (seatbelt_launch).
+    // Capture is not: Seatbelt can refuse a tool's own connections but not redirect them into
+    // the proxy, so a tool that ignores the proxy variables fails (closed) instead of
+    // working. A profile that requires it is told so.
+    if (plan.net.mode == profile::NetMode::proxy && plan.net.capture_required)
+        out.push_back({"network.capture true", plan.net.capture_src,
+                       "capturing connections of tools that ignore the proxy variables: Seatbelt "
+                       "can refuse them but not redirect them into the proxy"});
     return out;
 }
 

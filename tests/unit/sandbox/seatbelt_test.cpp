@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "../policy/builtin_plans.hpp"
 #include "../policy/golden.hpp"
@@ -303,14 +304,62 @@ TEST_CASE("a limit the macOS backend does not know is refused, not ignored") {
     CHECK(w[0].rule == "limits.cpu");
 }
 
-TEST_CASE("proxy mode is a weakening of the macOS backend, for the dry run as for the launch") {
+TEST_CASE("proxy mode is enforced on macOS: no weakening, for the dry run as for the launch") {
     policy::Plan p = small_plan();
     p.net.mode = profile::NetMode::proxy;
     p.net.mode_src = profile::Source{"p.toml", 7, 8};
+    CHECK(seatbelt_weakenings(p).empty());
+}
+
+TEST_CASE("a profile that requires capture is refused on macOS, not run without it") {
+    policy::Plan p = small_plan();
+    p.net.mode = profile::NetMode::proxy;
+    p.net.capture = true;
+    CHECK(seatbelt_weakenings(p).empty());  // capture as a default: tools without it fail closed
+    p.net.capture_required = true;
+    p.net.capture_src = profile::Source{"p.toml", 9, 1};
     const auto w = seatbelt_weakenings(p);
     REQUIRE(w.size() == 1);
-    CHECK(w[0].rule == "network.mode \"proxy\"");
-    CHECK(w[0].src == p.net.mode_src);
+    CHECK(w[0].rule == "network.capture true");
+    CHECK(w[0].src == p.net.capture_src);
+}
+
+// The profile a proxy-mode built-in profile runs with, as sandbox-exec gets it: the proxy's
+// host port, the session's directories. A local service on any other loopback port, a unix
+// socket, a listening socket: none is reachable, because the one network rule names the
+// proxy's port and nothing else (Seatbelt cannot name a host but localhost or *).
+TEST_CASE("attack: a local service on another loopback port is unreachable in proxy mode") {
+    const std::string copy = "/Users/u/.local/state/agentbox/sessions/S/upper/project";
+    const std::string scratch = "/Users/u/.local/state/agentbox/sessions/S/work/scratch";
+    int proxied = 0;
+    for (const auto& name : profile::builtin_names()) {
+        CAPTURE(name);
+        const policy::Plan p = macos_plan(name);
+        if (p.net.mode != profile::NetMode::proxy) continue;
+        ++proxied;
+        const Launch l = seatbelt_launch(p, copy, scratch, port_facts(49152));
+        const std::string& sb = l.argv[2];
+        policy::test::check_golden("launch-" + name + "-proxy.sb", sb, "seatbelt");
+        // Every rule that mentions the network, comments aside: exactly the proxy's.
+        std::vector<std::string> rules;
+        std::size_t at = 0;
+        while (at < sb.size()) {
+            const std::size_t nl = sb.find('\n', at);
+            const std::string line = sb.substr(at, nl == std::string::npos ? nl : nl - at);
+            at = nl == std::string::npos ? sb.size() : nl + 1;
+            if (!line.starts_with(";;") && (line.find("network") != std::string::npos ||
+                                           line.find("system-socket") != std::string::npos))
+                rules.push_back(line);
+        }
+        REQUIRE(rules.size() == 1);
+        CHECK(rules[0] == "(allow network-outbound (remote tcp \"localhost:49152\"))");
+        CHECK(sb.find(":" + std::to_string(p.net.proxy_port)) == std::string::npos);
+        CHECK(sb.find("com.apple.dnssd.service") == std::string::npos);
+        // Its variables name the same port.
+        CHECK(std::find(l.env.begin(), l.env.end(), "HTTPS_PROXY=http://127.0.0.1:49152") !=
+              l.env.end());
+    }
+    CHECK(proxied >= 2);
 }
 
 TEST_CASE("the launch moves home, tmp and the working directory into the session") {

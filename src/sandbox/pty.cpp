@@ -1,4 +1,4 @@
-#include "sandbox/linux/pty.hpp"
+#include "sandbox/pty.hpp"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -11,7 +11,23 @@
 
 #include "sys/error.hpp"
 
-namespace agentbox::sandbox::lnx {
+namespace agentbox::sandbox {
+
+HostPty open_pty() {
+    HostPty p;
+    // O_NOCTTY: the pty must not become agentbox's own controlling terminal.
+    p.master.reset(::posix_openpt(O_RDWR | O_NOCTTY));
+    if (!p.master) throw sys::SysError("posix_openpt", errno);
+    if (::fcntl(p.master.get(), F_SETFD, FD_CLOEXEC) < 0)
+        throw sys::SysError("fcntl(FD_CLOEXEC)", "pty master", errno);
+    if (::grantpt(p.master.get()) < 0) throw sys::SysError("grantpt", errno);
+    if (::unlockpt(p.master.get()) < 0) throw sys::SysError("unlockpt", errno);
+    // ptsname's buffer is static; no other thread of agentbox opens ptys.
+    const char* name = ::ptsname(p.master.get());
+    if (name == nullptr) throw sys::SysError("ptsname", errno);
+    p.slave = name;
+    return p;
+}
 
 void copy_winsize(int from, int to) {
     struct winsize ws {};
@@ -110,4 +126,4 @@ void PtyRelay::flush() {
         if (from_pty_.drain(out_) < 0 && errno != EINTR) from_pty_ = {};
 }
 
-}  // namespace agentbox::sandbox::lnx
+}  // namespace agentbox::sandbox

@@ -1,6 +1,8 @@
-// The terminal side of a run with Io::tty (supervisor only): the user's terminal in raw mode
-// for the duration (restored by the destructor on every exit path), and a bounded relay to the
-// pty master that the command opened in the sandbox's own devpts (command.cpp).
+// The terminal side of a run with Io::tty, for every backend's supervisor: the user's terminal
+// in raw mode for the duration (restored by the destructor on every exit path), and a bounded
+// relay to the pty master -- the one the command opened in the sandbox's own devpts on Linux
+// (linux/command.cpp), or one opened here with open_pty() where there is no devpts of the
+// sandbox's own (macOS, macos/seatbelt_run.cpp). POSIX only: it is built for macOS too.
 #pragma once
 
 #include <poll.h>
@@ -11,7 +13,16 @@
 
 #include "sys/fd.hpp"
 
-namespace agentbox::sandbox::lnx {
+namespace agentbox::sandbox {
+
+// A new pty of the host's: the master (close-on-exec) and the slave's path, which the command
+// opens as its controlling terminal. posix_openpt, grantpt, unlockpt, ptsname: the POSIX calls
+// both Linux and macOS have. Throws sys::SysError.
+struct HostPty {
+    sys::unique_fd master;
+    std::string slave;  // /dev/pts/N on Linux, /dev/ttysNNN on macOS
+};
+HostPty open_pty();
 
 // Copies the window size of `from` (the user's terminal) to `to` (the pty master).
 void copy_winsize(int from, int to);
@@ -54,8 +65,8 @@ private:
     std::size_t len_ = 0;
 };
 
-// The relay between the user's terminal (`in`, `out`) and the pty master the command sends
-// (supervisor.cpp, tag 'T'): bounded both ways, so a side that does not read only stops the
+// The relay between the user's terminal (`in`, `out`) and the pty master (on Linux the one the
+// command sends, linux/supervisor.cpp, tag 'T'): bounded both ways, so a side that does not read only stops the
 // other. With Io::tty it runs from the start; input typed before the master arrives waits in
 // the queue.
 class PtyRelay {
@@ -80,4 +91,4 @@ private:
     bool in_open_, master_open_ = false;
 };
 
-}  // namespace agentbox::sandbox::lnx
+}  // namespace agentbox::sandbox
