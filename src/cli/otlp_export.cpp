@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -57,6 +58,45 @@ bool write_spool(const std::string& dir, const Spool& s) {
     return sys::replace_own_file(dir + kSpool, j.dump() + "\n");
 }
 
+// The sessions that may have events a collector has not acknowledged, one empty file per
+// session id in <state>/otlp-pending, so that the end of every run looks at those and not at
+// every session kept (a run used to read each session's otlp.json: ~700 opens with 700
+// sessions, whether or not anything was configured). A marker is made before a log with a
+// spool grows, and again after (otlp_mark); the flush removes it before it reads a log and
+// makes it again when anything is left or the log has not ended. Whatever the interleaving,
+// a line appended after the flush's read leaves a marker behind.
+std::string pending_dir() { return stage::state_dir() + "/otlp-pending"; }
+
+std::string session_id(const std::string& session_dir) {
+    return session_dir.substr(session_dir.rfind('/') + 1);
+}
+
+void mark_pending(const std::string& session_dir) {
+    const std::string dir = pending_dir();
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return;
+    sys::unique_fd fd(::open((dir + "/" + session_id(session_dir)).c_str(),
+                             O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+}
+
+bool has_spool(const std::string& session_dir) {
+    struct stat st {};
+    return ::lstat((session_dir + kSpool).c_str(), &st) == 0;
+}
+
+// Sessions spooled by an agentbox from before the markers: found once by the full scan, which
+// marks them; ".scanned" is made only after, so a scan cut short is made again.
+void mark_unindexed() {
+    const std::string done = pending_dir() + "/.scanned";
+    struct stat st {};
+    if (::stat(done.c_str(), &st) == 0) return;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(stage::state_dir() + "/sessions", ec), end;
+         !ec && it != end; it.increment(ec))
+        if (has_spool(it->path().string())) mark_pending(it->path().string());
+    if (::mkdir(pending_dir().c_str(), 0700) != 0 && errno != EEXIST) return;
+    sys::unique_fd fd(::open(done.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+}
+
 std::string logs_url(const std::string& endpoint, net::HttpUrl& url) {
     if (std::string why = net::parse_http_url(endpoint, url); !why.empty()) return why;
     // A base URL gets the standard logs path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
@@ -88,10 +128,13 @@ struct Pending {
     std::uint64_t end;  // offset just past its line
 };
 
-// The complete lines of the log after seq `after`, parsed; a torn last line waits.
-std::vector<Pending> events_after(const std::string& log_text, long long after) {
+// The complete lines of the log after seq `after`, parsed; a torn last line waits. `ended`:
+// the log's last line is a whole session.end (more comes only from a later command, which
+// marks the session again).
+std::vector<Pending> events_after(const std::string& log_text, long long after, bool& ended) {
     std::vector<Pending> out;
     std::size_t at = 0;
+    ended = false;
     for (;;) {
         const std::size_t nl = log_text.find('\n', at);
         if (nl == std::string::npos) break;
@@ -99,9 +142,11 @@ std::vector<Pending> events_after(const std::string& log_text, long long after) 
         at = nl + 1;
         Json j = Json::parse(line, nullptr, false);
         if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_integer()) continue;
+        ended = j.contains("event") && j["event"] == "session.end";
         if (j["seq"].get<long long>() <= after) continue;
         out.push_back(Pending{std::move(j), at});
     }
+    if (at != log_text.size()) ended = false;
     return out;
 }
 
@@ -118,8 +163,13 @@ std::string otlp_endpoint(const std::optional<std::string>& flag, const profile:
 
 void otlp_start(const std::string& session_dir, const std::string& endpoint) {
     if (endpoint.empty()) return;
+    mark_pending(session_dir);
     if (!write_spool(session_dir, Spool{endpoint, -1}))
         warn("could not write " + session_dir + kSpool + ": this run's log will not be exported");
+}
+
+void otlp_mark(const std::string& session_dir) {
+    if (has_spool(session_dir)) mark_pending(session_dir);
 }
 
 OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoint,
@@ -133,10 +183,11 @@ OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoi
         return r;
     }
     std::optional<Spool> spool = read_spool(session_dir);
-    if (!spool) spool = Spool{endpoint, -1};
-    if (!endpoint.empty() && spool->endpoint != endpoint) {
-        // Another collector: it has acknowledged nothing yet.
+    if (!spool || (!endpoint.empty() && spool->endpoint != endpoint)) {
+        // A new spool (`log --export`), or another collector, which has acknowledged nothing
+        // yet: what this call does not send, the next flush does.
         spool = Spool{endpoint, -1};
+        mark_pending(session_dir);
     }
     net::HttpUrl url;
     if (std::string why = logs_url(spool->endpoint, url); !why.empty()) {
@@ -148,7 +199,7 @@ OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoi
         r.error = "cannot read " + session_dir + "/log.jsonl";
         return r;
     }
-    const std::vector<Pending> events = events_after(log_text, spool->acked);
+    const std::vector<Pending> events = events_after(log_text, spool->acked, r.ended);
     const audit::otlp::Resource res = resource_for(session_dir);
     std::size_t i = 0;
     while (i < events.size()) {
@@ -179,17 +230,22 @@ OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoi
 }
 
 void otlp_flush_pending(Clock::time_point deadline, bool quiet, const std::string& skip) {
+    mark_unindexed();
+    const std::string sessions = stage::state_dir() + "/sessions/";
     std::error_code ec;
     std::vector<std::string> dirs;
-    for (std::filesystem::directory_iterator it(stage::state_dir() + "/sessions", ec), end;
-         !ec && it != end; it.increment(ec)) {
-        const std::string dir = it->path().string();
+    for (std::filesystem::directory_iterator it(pending_dir(), ec), end; !ec && it != end;
+         it.increment(ec)) {
+        const std::string id = it->path().filename().string();
+        if (id.front() == '.') continue;
+        const std::string dir = sessions + id;
         if (dir == skip) continue;
-        const std::optional<Spool> spool = read_spool(dir);
-        if (!spool) continue;
         struct stat st {};
-        if (::stat((dir + "/log.jsonl").c_str(), &st) != 0) continue;
-        if (static_cast<std::uint64_t>(st.st_size) > spool->offset) dirs.push_back(dir);
+        if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || !has_spool(dir)) {
+            ::unlink(it->path().c_str());  // pruned, or never spooled: nothing to send
+            continue;
+        }
+        dirs.push_back(dir);
     }
     std::sort(dirs.begin(), dirs.end());  // ids sort by creation time: oldest first
     std::size_t stuck = 0;
@@ -199,7 +255,11 @@ void otlp_flush_pending(Clock::time_point deadline, bool quiet, const std::strin
             ++stuck;
             continue;
         }
+        // Unmarked before its log is read, marked again below unless everything up to a
+        // session.end was acknowledged (the comment at pending_dir).
+        ::unlink((pending_dir() + "/" + session_id(dir)).c_str());
         const OtlpResult r = otlp_export(dir, "", deadline);
+        if (r.pending > 0 || !r.ended || !r.error.empty()) mark_pending(dir);
         if (r.pending > 0) {
             ++stuck;
             if (why.empty()) why = r.error;

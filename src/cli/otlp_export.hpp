@@ -34,6 +34,7 @@ struct OtlpResult {
     std::size_t sent = 0;     // events acknowledged now
     std::size_t pending = 0;  // events still to send
     std::string error;        // why it stopped early ("" when everything was acknowledged)
+    bool ended = false;       // the log read ends with a session.end
 };
 
 // Sends what the collector has not acknowledged of one session's log, to `endpoint` (or the
@@ -41,8 +42,12 @@ struct OtlpResult {
 OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoint,
                        std::chrono::steady_clock::time_point deadline);
 
-// Every session of this user with a pending spool, oldest first, until the deadline; warns
-// (once) when some stay pending.
+// Before and after a later command (commit, discard, undo...) appends to a session's log:
+// a session being exported is marked pending, so that the next flush sends the new lines.
+void otlp_mark(const std::string& session_dir);
+
+// Every session of this user marked pending (otlp_start, otlp_mark), oldest first, until the
+// deadline; warns (once) when some stay pending.
 void otlp_flush_pending(std::chrono::steady_clock::time_point deadline, bool quiet,
                         const std::string& skip = {});
 

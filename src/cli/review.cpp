@@ -17,6 +17,7 @@
 #include "cli/diff_cmd.hpp"
 #include "cli/run_log.hpp"
 #include "cli/errors.hpp"
+#include "cli/otlp_export.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
@@ -408,8 +409,10 @@ void append_to_session_log(stage::Session& s,
     // Every line from here on is signed (the log was, at its end); the session keeps the head.
     log->on_signed([&s](std::uint64_t seq, const std::string& h) { s.record_log_head(seq, h); });
     log->on_error([](const std::string& m) { warn(m); });
+    otlp_mark(s.dir());  // before and after the lines: see otlp_export.cpp, pending_dir
     write(*log);
     log->append(session_end_event(s.meta().status));
+    otlp_mark(s.dir());
 }
 
 }  // namespace agentbox::cli

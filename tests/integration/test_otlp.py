@@ -29,6 +29,7 @@ NODE_MODULES = os.path.join(BUILD_DIR, "agents", "node_modules")
 SCHEMA = os.path.join(NODE_MODULES, "@opentelemetry", "otlp-transformer", "build", "src",
                       "generated", "root.js")
 NODE = shutil.which("node")
+STRACE = shutil.which("strace")
 # agentbox's export budget after a run (cli/otlp_export.hpp, kOtlpBudget) and slack for a
 # loaded machine.
 BUDGET = 2.0
@@ -301,11 +302,54 @@ class OtlpTest(BoxTest):
         self.collector_requests = c.requests()
         self.assertDeliveredInOrder(c.records(), self.log_lines())
 
+    def test_commit_after_the_export_is_sent_by_the_next_command(self):
+        # The lines a later command appends (commit, discard, undo) are found by the next
+        # flush although the run's own lines were all acknowledged and its marker cleared.
+        c = Collector(self, self.box.root)
+        self.assertRc(self.run_exported(c.url, ["sh", "-c", "echo x > new.txt"]), 0)
+        first = self.box.sessions()[-1]
+        self.assertRc(self.box.run(["true"]), 0)  # its flush clears the first's marker
+        self.assertFalse(os.path.exists(self.pending_marker(first)))
+        res = self.host_run([AGENTBOX, "commit"], cwd=self.box.project)
+        self.assertEqual(res.rc, 0, res)
+        res = self.agentbox("log", "--no-pager")
+        self.assertEqual(res.rc, 0, res)
+        lines = self.log_lines(first)
+        self.assertIn("commit", [line["event"] for line in lines])
+        got = [r for r in c.records() if r["attributes"]["agentbox.session"] == lines[0]["session"]]
+        self.collector_requests = c.requests()
+        self.assertDeliveredInOrder(got, lines)
+
+    def pending_marker(self, session):
+        return os.path.join(self.box.state, "agentbox", "otlp-pending", os.path.basename(session))
+
     def test_https_endpoint_is_refused_before_the_command_runs(self):
         res = self.run_exported("https://collector.example:4318", ["true"])
         self.assertRc(res, EXIT_SETUP)
         self.assertIn("local OpenTelemetry Collector", res.err)
         self.assertEqual(self.box.sessions(), [])
+
+
+class OtlpIndexTest(BoxTest):
+    """The end of a run looks at the sessions marked as pending export, not at every session
+    kept: with hundreds kept, reading each one's otlp.json was most of a run's system calls."""
+
+    def test_run_end_does_not_read_every_kept_session(self):
+        if STRACE is None:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        self.assertRc(self.box.run(["true"]), 0)  # the first flush indexes what there is
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        for i in range(40):
+            d = os.path.join(base, "kept-%02d" % i)
+            os.makedirs(d)
+            with open(os.path.join(d, "otlp.json"), "w") as f:
+                json.dump({"endpoint": "http://127.0.0.1:9", "acked_seq": 3, "offset": 0}, f)
+        trace = os.path.join(self.box.root, "strace-out")
+        argv = [STRACE, "-f", "-o", trace, "-e", "trace=%file"] + self.box.argv(["true"])
+        self.assertRc(self.box.run(None, argv=argv), 0)
+        with open(trace) as f:
+            touched = [line for line in f if "/kept-" in line]
+        self.assertEqual(touched, [])
 
 
 if __name__ == "__main__":
