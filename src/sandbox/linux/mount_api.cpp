@@ -60,25 +60,31 @@ int open_component(int dir, const std::string& name) {
     return sys::open_beneath(dir, name.c_str(), O_PATH | O_NOFOLLOW);
 }
 
-int walk(int root_fd, const std::vector<std::string>& comps, std::size_t count, Want last,
-         bool create, const char* op, const std::string& path, StepError& e) {
-    sys::unique_fd cur(::fcntl(root_fd, F_DUPFD_CLOEXEC, 3));
-    if (!cur) return fail(e, "dup", path);
-    for (std::size_t i = 0; i < count; ++i) {
+// comps[first, count) beneath `start` (not taken).
+int walk(int start, const std::vector<std::string>& comps, std::size_t first, std::size_t count,
+         Want last, bool create, const char* op, const std::string& path, StepError& e) {
+    sys::unique_fd cur;
+    if (first == count) {  // nothing to walk: the start itself, which the caller opened
+        cur.reset(::fcntl(start, F_DUPFD_CLOEXEC, 3));
+        if (!cur) return fail(e, "dup", path);
+        return cur.release();
+    }
+    for (std::size_t i = first; i < count; ++i) {
+        const int dir = cur ? cur.get() : start;
         bool is_last = i + 1 == count;
         const std::string& c = comps[i];
-        int fd = open_component(cur.get(), c);
+        int fd = open_component(dir, c);
         if (fd < 0 && errno == ENOENT && create) {
             int rc;
             if (!is_last || last == Want::dir) {
-                rc = ::mkdirat(cur.get(), c.c_str(), 0755);
+                rc = ::mkdirat(dir, c.c_str(), 0755);
             } else {
-                rc = ::openat(cur.get(), c.c_str(),
+                rc = ::openat(dir, c.c_str(),
                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
                 if (rc >= 0) rc = ::close(rc);
             }
             if (rc < 0 && errno != EEXIST) return fail(e, op, path);
-            fd = open_component(cur.get(), c);
+            fd = open_component(dir, c);
         }
         if (fd < 0) return fail(e, op, path);
         cur.reset(fd);
@@ -100,6 +106,32 @@ int walk(int root_fd, const std::vector<std::string>& comps, std::size_t count, 
     }
     return cur.release();
 }
+
+// The whole path in one openat2, when it is all there already: RESOLVE_NO_SYMLINKS refuses a
+// symlink on the way as the walk does, O_NOFOLLOW returns a last one as itself (refused by
+// type below), and a mount met on the way is crossed as the walk crosses it. One lookup and
+// one fstat instead of an open, fstat and close per component. -1 for anything else (absent,
+// to be created, or an error): the walk then does it component by component and names the
+// error as it always has.
+int open_existing(int root_fd, const std::vector<std::string>& comps, std::size_t count,
+                  Want want) {
+    std::string rel;
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::string& c = comps[i];
+        if (!rel.empty()) rel += '/';
+        rel += c;
+    }
+    const int dir = want == Want::dir || count == 0 ? O_DIRECTORY : 0;
+    sys::unique_fd fd(sys::open_beneath(root_fd, rel.c_str(), O_PATH | O_NOFOLLOW | dir));
+    if (!fd) return -1;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return -1;
+    const bool ok = want == Want::dir ? S_ISDIR(st.st_mode)
+                                      : !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode);
+    if (ok) return fd.release();
+    errno = EEXIST;  // there, but not what is wanted: the walk names it
+    return -1;
+}
 }  // namespace
 
 int open_target(int root_fd, const std::string& path, Want want, bool create, const char* op,
@@ -109,7 +141,20 @@ int open_target(int root_fd, const std::string& path, Want want, bool create, co
         errno = EINVAL;
         return fail(e, op, path);
     }
-    return walk(root_fd, comps, comps.size(), want, create, op, path, e);
+    // One component: the walk is one lookup already.
+    if (comps.size() > 1) {
+        const int fd = open_existing(root_fd, comps, comps.size(), want);
+        if (fd >= 0) return fd;
+        // Absent, to be made: most often only its last component is (a mount point in the
+        // new root's scratch tmpfs), so the walk starts at its parent when that is all there.
+        if (create && errno == ENOENT) {
+            sys::unique_fd parent(open_existing(root_fd, comps, comps.size() - 1, Want::dir));
+            if (parent)
+                return walk(parent.get(), comps, comps.size() - 1, comps.size(), want, create,
+                            op, path, e);
+        }
+    }
+    return walk(root_fd, comps, 0, comps.size(), want, create, op, path, e);
 }
 
 int open_parent(int root_fd, const std::string& path, std::string* name, const char* op,
@@ -120,7 +165,7 @@ int open_parent(int root_fd, const std::string& path, std::string* name, const c
         return fail(e, op, path);
     }
     *name = comps.back();
-    return walk(root_fd, comps, comps.size() - 1, Want::dir, true, op, path, e);
+    return walk(root_fd, comps, 0, comps.size() - 1, Want::dir, true, op, path, e);
 }
 
 }  // namespace agentbox::sandbox::lnx

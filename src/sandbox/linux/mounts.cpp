@@ -191,13 +191,15 @@ bool absent(const StepError& e) { return e.err == ENOENT; }
 // A denied directory: an empty read-only tmpfs over it, so it reads as empty.
 int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
     const char* op = "mount(mask)";
+    // The target first: a mount made and then dropped unattached (an absent target) is
+    // dissolved on close, which waits for an RCU grace period (~1 ms).
+    sys::unique_fd target(open_target(root_fd, m.target, Want::dir, false, op, e));
+    if (!target) return absent(e) ? 0 : -1;
     sys::unique_fd fs(make_fs("tmpfs", {{"mode", "0755"}},
                               MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                   MOUNT_ATTR_NOEXEC,
                               op, m.target, e));
     if (!fs) return -1;
-    sys::unique_fd target(open_target(root_fd, m.target, Want::dir, false, op, e));
-    if (!target) return absent(e) ? 0 : -1;
     return attach(fs.get(), target.get(), op, m.target, e);
 }
 
@@ -206,6 +208,9 @@ int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
 // skipped: under the staged project, hide_absent_masks has put a whiteout there.
 int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
     const char* op = "mount(mask)";
+    // The target first, as for a directory: no mount to dissolve when it is absent.
+    sys::unique_fd target(open_target(root_fd, m.target, Want::file, false, op, e));
+    if (!target) return absent(e) ? 0 : -1;
     sys::unique_fd tree(::open_tree(empty_file, "",
                                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
     if (!tree) return fail(e, "open_tree", m.target);
@@ -214,8 +219,6 @@ int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
         return fail(e, "mount_setattr(ro)", m.target);
-    sys::unique_fd target(open_target(root_fd, m.target, Want::file, false, op, e));
-    if (!target) return absent(e) ? 0 : -1;
     return attach(tree.get(), target.get(), op, m.target, e);
 }
 
