@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "sys/random.hpp"
 #include "sys/remove.hpp"
 #include "sys/rename.hpp"
 #include "sys/stat_times.hpp"
@@ -233,28 +233,7 @@ std::string inverse(const std::string& op) {
     return op.starts_with("un") ? op.substr(2) : "un" + op;
 }
 
-std::string new_token() {
-    unsigned char rnd[6];
-#ifdef __linux__
-    std::size_t got = 0;
-    while (got < sizeof rnd) {
-        const ssize_t n = ::getrandom(rnd + got, sizeof rnd - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SysError("getrandom", errno);
-        got += static_cast<std::size_t>(n);
-    }
-#else
-    // macOS has no getrandom: getentropy is the same source, and never reads short.
-    if (::getentropy(rnd, sizeof rnd) != 0) throw SysError("getentropy", errno);
-#endif
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char c : rnd) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 15]);
-    }
-    return out;
-}
+std::string new_token() { return sys::random_hex(6); }
 
 long long ctime_ns(const struct stat& st) {
     const struct timespec& t = sys::ctime_of(st);

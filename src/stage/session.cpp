@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <pwd.h>
-#include <sys/random.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "sys/random.hpp"
 #include "sys/remove.hpp"
 #include "util/json_text.hpp"
 #include "util/own_dirs.hpp"
@@ -79,12 +79,7 @@ std::string utc(std::time_t t, bool compact) {
 // the same second do not collide.
 std::string new_id(std::time_t now) {
     const std::string stamp = utc(now, /*compact=*/true);
-    unsigned char rnd[3];
-    // getentropy, not getrandom: the same source, never a short read, and macOS has it too.
-    if (::getentropy(rnd, sizeof rnd) != 0) throw sys::SysError("getentropy", errno);
-    char suffix[8];
-    std::snprintf(suffix, sizeof suffix, "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
-    return stamp + "-" + suffix;
+    return stamp + "-" + sys::random_hex(3);
 }
 
 bool looks_like_id(std::string_view name) {

@@ -1,7 +1,6 @@
 #include "stage/state.hpp"
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
+#include "sys/random.hpp"
 #include "sys/remove.hpp"
 #include "util/strings.hpp"
 
@@ -177,11 +177,7 @@ void write_host(const std::string& path, const std::string& bytes, mode_t mode) 
     sys::make_dirs(dir);
     unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) throw SysError("open", dir, errno);
-    unsigned char rnd[6];
-    // getentropy, not getrandom: the same source, and macOS has it too.
-    if (::getentropy(rnd, sizeof rnd) != 0) throw SysError("getentropy", path, errno);
-    std::string tmp = "." + name + ".agentbox-";
-    for (unsigned char c : rnd) tmp += "0123456789abcdef"[c & 15];
+    const std::string tmp = "." + name + ".agentbox-" + sys::random_hex(3);
     unique_fd out(::openat(dfd.get(), tmp.c_str(),
                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) throw SysError("create", dir + "/" + tmp, errno);

@@ -151,6 +151,36 @@ def read_until(stream_fd, needle, timeout=20.0):
 OWN_DIRS = re.compile(r"(^|/)(\.config|\.cache|\.local/state)/agentbox(/|$)")
 
 
+def session_staging(session_dir):
+    """The staging a session records in its meta.json: "overlay", "copy", or None."""
+    with open(os.path.join(session_dir, "meta.json"), "rb") as f:
+        meta = f.read()
+    for kind in ("overlay", "copy"):
+        if b'"staging": "%s"' % kind.encode() in meta:
+            return kind
+    return None
+
+
+def whiteout_problem(session_dir, rel):
+    """Why upper/REL is not a whiteout of the form the session's staging says ("" when it is):
+    a character device 0/0 under overlayfs, an empty file marked user.agentbox.whiteout under
+    copy staging (no mknod: what macOS allows only to root)."""
+    path = os.path.join(session_dir, "upper", rel)
+    st = os.lstat(path)
+    staging = session_staging(session_dir)
+    if staging == "copy":
+        if not stat.S_ISREG(st.st_mode) or st.st_size != 0:
+            return "%s: mode %o, %d bytes (copy staging)" % (rel, st.st_mode, st.st_size)
+        if "user.agentbox.whiteout" not in os.listxattr(path, follow_symlinks=False):
+            return "%s: not marked user.agentbox.whiteout (copy staging)" % rel
+        return ""
+    if staging != "overlay":
+        return "meta.json in %s records no staging" % session_dir
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != 0:
+        return "%s: mode %o (overlay staging)" % (rel, st.st_mode)
+    return ""
+
+
 def tree_snapshot(path):
     """Names, modes and contents of everything under PATH, to prove the host was not touched
     (agentbox's own state, config and cache directories excepted)."""

@@ -198,26 +198,14 @@ class Staging(BoxTest):
         return os.path.join(base, sorted(os.listdir(base))[-1])
 
     def session_staging(self):
-        with open(os.path.join(self.session_dir(), "meta.json"), "rb") as f:
-            meta = f.read()
-        for kind in ("overlay", "copy"):
-            if b'"staging": "%s"' % kind.encode() in meta:
-                return kind
-        self.fail("meta.json records no staging: %r" % meta[:400])
+        staging = abtest.session_staging(self.session_dir())
+        self.assertIsNotNone(staging, "meta.json records no staging")
+        return staging
 
     def assert_whiteout_form(self, rel):
-        """upper/REL is a whiteout of the form the session's staging says: a character device
-        0/0 under overlayfs, an empty file marked user.agentbox.whiteout under copy staging
-        (no mknod: what macOS allows only to root)."""
-        path = os.path.join(self.session_dir(), "upper", rel)
-        st = os.lstat(path)
-        if self.session_staging() == "copy":
-            self.assertTrue(stat.S_ISREG(st.st_mode), "%s: mode %o" % (rel, st.st_mode))
-            self.assertEqual(st.st_size, 0)
-            self.assertIn("user.agentbox.whiteout", os.listxattr(path, follow_symlinks=False))
-        else:
-            self.assertTrue(stat.S_ISCHR(st.st_mode), "%s: mode %o" % (rel, st.st_mode))
-            self.assertEqual(st.st_rdev, 0)
+        """upper/REL is a whiteout of the form the session's staging says."""
+        problem = abtest.whiteout_problem(self.session_dir(), rel)
+        self.assertEqual(problem, "", problem)
 
     def test_copy_staged_deletion_commits_and_undoes(self):
         # The same change set, diff, commit and undo as the overlay gives, whichever form

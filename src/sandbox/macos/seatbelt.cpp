@@ -164,9 +164,18 @@ Place place_of(const Plan& plan, const std::string& path) {
     return out;
 }
 
+// The end of a deny rule: with a launch's tag, the message the kernel's report of a denial
+// carries (denials.hpp reads it back).
+std::string deny_end(const std::string& tag) {
+    return tag.empty() ? std::string(")\n") : " (with message " + sbpl_string(tag) + "))\n";
+}
+
 class Writer {
 public:
-    explicit Writer(const Plan& plan) : plan_(plan) {}
+    // `tag`: a launch's denial tag (LaunchFacts::log_tag), carried by every deny rule so that
+    // the kernel's report of a denial names the run; empty for the printed profile.
+    Writer(const Plan& plan, const std::string& tag)
+        : plan_(plan), end_deny_(deny_end(tag)) {}
 
     std::string run() {
         header();
@@ -189,7 +198,7 @@ private:
                       policy::to_string(plan_.staging) + ")")
            << comment(std::string("parameters: -D ") + kParamCopy + "=DIR (the staged copy) -D " +
                       kParamScratch + "=DIR (private tmpfs replacements)")
-           << "(deny default)\n";
+           << "(deny default" << end_deny_;
     }
 
     void runtime() {
@@ -368,8 +377,8 @@ private:
         o_ << ")\n";
     }
 
-    static std::string deny(const std::string& filter) {
-        return "(deny file-read* file-write* process-exec " + filter + ")\n";
+    std::string deny(const std::string& filter) const {
+        return "(deny file-read* file-write* process-exec " + filter + end_deny_;
     }
     static const char* kind_of(const Mount& m) {
         return m.kind == MountKind::mask_dir ? "subpath" : "literal";
@@ -419,6 +428,7 @@ private:
     }
 
     const Plan& plan_;
+    const std::string end_deny_;
     std::ostringstream o_;
     std::ostringstream session_;
     std::vector<std::string> exec_paths_;    // filters where execution may be granted
@@ -465,7 +475,9 @@ Plan for_macos(const Plan& in) {
 
 }  // namespace
 
-std::string seatbelt_profile(const Plan& plan) { return Writer(for_macos(plan)).run(); }
+std::string seatbelt_profile(const Plan& plan, const std::string& tag) {
+    return Writer(for_macos(plan), tag).run();
+}
 
 std::vector<policy::Weakening> seatbelt_weakenings(const Plan& plan) {
     std::vector<policy::Weakening> out;
@@ -535,7 +547,7 @@ Launch seatbelt_launch(const Plan& in, const std::string& copy, const std::strin
         plan.net.proxy_port = facts.proxy_port;
     }
     const Relocation where(plan, copy, scratch);
-    std::string profile = seatbelt_profile(plan);
+    std::string profile = seatbelt_profile(plan, facts.log_tag);
     // What only the launch knows comes last: it grants the session's own things, and none of
     // the denials above is about them.
     if (plan.net.mode == profile::NetMode::proxy)
@@ -557,7 +569,7 @@ Launch seatbelt_launch(const Plan& in, const std::string& copy, const std::strin
                 util::path_within(macos_real_path(m.target), macos_real_path(facts.developer_dir)))
                 profile += "(deny file-read* file-write* process-exec " +
                            host_filter(m.kind == MountKind::mask_dir ? "subpath" : "literal",
-                                       m.target) + ")\n";
+                                       m.target) + deny_end(facts.log_tag);
     }
     // The session's directories' parents need metadata for realpath() and friends from inside
     // the copy: only the stat of those directories, never their listing or content.

@@ -39,7 +39,8 @@ std::string sbpl_string(std::string_view s);
 // Plan's paths, its network mode, and its denied paths last (in SBPL the last matching rule
 // wins). Throws std::invalid_argument when a path cannot be written as an SBPL string.
 // What is only known at launch (the proxy's port, the terminal) is added by seatbelt_launch().
-std::string seatbelt_profile(const policy::Plan& plan);
+// `tag` (a launch's LaunchFacts::log_tag) is the message every deny rule carries.
+std::string seatbelt_profile(const policy::Plan& plan, const std::string& tag = {});
 
 // Every rule of the Plan that Seatbelt and macOS cannot enforce. The one list both the
 // backend's check() before a launch and `--dry-run --target macos` report: a dry run that
@@ -58,6 +59,11 @@ struct LaunchFacts {
     // whose tools the /usr/bin shims run; empty when it is the Command Line Tools, which the
     // profile grants anyway, or none is installed.
     std::string developer_dir;
+    // A random tag of this run, the message of every deny rule: macOS reports a denial in its
+    // log with the rule's message, which is how this run's denials are told from every other
+    // sandboxed program's (denials.hpp). Random, so the command cannot write a report that
+    // passes for one. Empty: no message.
+    std::string log_tag;
 };
 
 // What the executor runs. argv starts with /usr/bin/sandbox-exec (an absolute path, never

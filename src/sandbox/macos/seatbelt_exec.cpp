@@ -9,9 +9,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include "sandbox/backend.hpp"
+#include "sandbox/macos/denials.hpp"
 #include "sandbox/macos/seatbelt.hpp"
 #include "sandbox/macos/seatbelt_run.hpp"
 #include "util/exit_codes.hpp"
@@ -72,11 +74,25 @@ private:
         if (const std::string dev = real("/private/var/db/xcode_select_link");
             dev != "/nonexistent" && dev.rfind("/Library/Developer/CommandLineTools", 0) != 0)
             facts.developer_dir = dev;
+        // The denials macOS reports for this run's rules, by their tag (denials.hpp), from a
+        // `log stream` that is listening before the command starts.
+        facts.log_tag = macos::new_log_tag();
+        std::optional<macos::DenialWatch> watch;
+        if (sink) {
+            watch.emplace(macos::log_stream_argv(macos::kLogProgram, facts.log_tag),
+                          facts.log_tag);
+            if (!watch->wait_started(std::chrono::seconds(2)))
+                sink(Event{"warning", {{"message", "Seatbelt denials may not all be logged: `log "
+                                                   "stream` was not listening within 2 s"}}});
+        }
         // The supervisor, the pty, the proxy and the exit codes: seatbelt_run.cpp, which the
         // Linux tests run with a stand-in for sandbox-exec.
         macos::run_seatbelt(macos::kSandboxExec, plan, copy.empty() ? "/nonexistent" : real(copy),
                             scratch.empty() ? "/nonexistent" : real(scratch), facts, io, sink,
                             out);
+        // The log is written asynchronously: the last denials may arrive a little later.
+        if (watch)
+            for (const Event& ev : watch->stop(std::chrono::milliseconds(150))) sink(ev);
     }
 };
 
