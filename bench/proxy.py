@@ -207,6 +207,8 @@ def main():
     args.agentbox = os.path.realpath(args.agentbox)
     if args.baseline:
         args.baseline = os.path.realpath(args.baseline)
+    if args.results:
+        args.results = os.path.abspath(args.results)  # the bench runs from its own directory
     if args.captured:
         return captured(args)
     load_start = " ".join(open("/proc/loadavg").read().split()[:3])

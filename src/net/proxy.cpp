@@ -90,8 +90,8 @@ struct Client {
     Clock::time_point quiet_since;
     std::optional<Captured> captured;  // a captured connection (proxy.hpp): no request head
     // An intercepted tunnel's TLS connection to the server, begun (its ClientHello sent)
-    // before the client is told the tunnel is established: the server works on it while the
-    // 200 and the client's own ClientHello cross.
+    // as soon as the client is told the tunnel is established, before anything of the
+    // client's is read: the server works on it while the client's own ClientHello is made.
     std::unique_ptr<TlsConn> up_tls;
 
     void close_all() {
@@ -1351,8 +1351,12 @@ struct Proxy::Impl {
             c.quiet_since = Clock::now();
 
             if (target.tunnel) {
-                if (intercepts(canon)) begin_upstream_tls(c, canon, target.port);
                 co_await write_all(c.sock, "HTTP/1.1 200 Connection established\r\n\r\n");
+                // The server's ClientHello right after the 200, not before it: the client
+                // reads the 200 and makes its own ClientHello meanwhile (on another core)
+                // instead of waiting for ours to be made. The server's handshake still
+                // starts before the client's ClientHello is read.
+                if (intercepts(canon)) begin_upstream_tls(c, canon, target.port);
                 co_await open_tunnel(cp, canon, target, buf);
                 co_return;
             }
