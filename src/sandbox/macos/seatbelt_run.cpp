@@ -24,6 +24,7 @@
 
 #include "net/portable.hpp"
 #include "net/proxy.hpp"
+#include "net/proxy_auth.hpp"
 #include "sandbox/proxy_options.hpp"
 #include "sandbox/pty.hpp"
 #include "sys/error.hpp"
@@ -361,6 +362,10 @@ void run_seatbelt(const std::string& sandbox_exec, const policy::Plan& plan,
     if (proxy_opts) {
         listener = listen_loopback(facts.proxy_port);
         proxy_opts->intercept = io.intercept;  // the run's CA and secrets, never in the Plan
+        // Every process on this host can reach that port: the proxy serves only who has the
+        // run's credential, which the command gets in its proxy variables.
+        facts.proxy_token = net::new_proxy_token();
+        proxy_opts->credential = std::string(net::kProxyUser) + ":" + facts.proxy_token;
         // An `ask` verdict is a denial here: the approver and the prompt of the Linux
         // supervisor (linux/asks.cpp) are not ported yet. Fail closed, never open.
         proxy_opts->ask = false;
