@@ -317,3 +317,42 @@ TEST_CASE("seatbelt launcher: in proxy mode the proxy serves the one port the pr
           std::string::npos);
     CHECK(sb.find("3128") == std::string::npos);
 }
+
+TEST_CASE("seatbelt launcher: an ask verdict is put to the approver, not silently denied") {
+    Fixture f;
+    // The command asks for a host that no rule lists (unlisted = ask), with its credential.
+    policy::Plan p = f.plan(
+        "python3 -c '"
+        "import base64, os, socket, urllib.parse as u\n"
+        "a = u.urlsplit(os.environ[\"HTTPS_PROXY\"])\n"
+        "cred = base64.b64encode((a.username + \":\" + a.password).encode())\n"
+        "s = socket.create_connection((a.hostname, a.port), timeout=10)\n"
+        "s.sendall(b\"CONNECT asked.example:443 HTTP/1.1\\r\\nHost: asked.example:443\\r\\n\""
+        " + b\"Proxy-Authorization: Basic \" + cred + b\"\\r\\n\\r\\n\")\n"
+        "print(s.recv(400).decode())' > \"$OUT\"");
+    p.net.mode = profile::NetMode::proxy;
+    p.net.unlisted = profile::Unlisted::ask;
+    p.limits = {limit("timeout", 30000, policy::Mechanism::supervisor)};
+    for (const char* n : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"})
+        p.env.push_back({n, "http://127.0.0.1:3128", "network.mode \"proxy\""});
+    std::vector<AskRequest> asked;  // on the approver's thread; read after the run
+    Io io;
+    io.approver = [&asked](const AskRequest& r, int) {
+        asked.push_back(r);
+        AskAnswer a;
+        a.by = "approver";
+        a.how = "answered";
+        a.reason = "not today";
+        return a;
+    };
+    const Outcome out = f.run(p, io);
+    CHECK(out.exit_code == 0);
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].op == "connect");
+    CHECK(asked[0].target == "asked.example:443");
+    const std::string text = slurp(f.out_file);
+    CAPTURE(text);
+    CHECK(text.starts_with("HTTP/1.1 403 "));
+    CHECK(text.find("denied by the approver: not today") != std::string::npos);
+    CHECK(f.saw("approval"));
+}
