@@ -56,12 +56,4 @@ std::string new_proxy_token() {
     return util::hex(rnd, sizeof rnd);
 }
 
-std::string proxy_url_with_credential(std::string_view url, std::string_view token) {
-    const auto at = url.find("://");
-    if (at == std::string_view::npos || url.substr(at + 3).find('@') != std::string_view::npos)
-        throw std::invalid_argument("network proxy: not a proxy URL without userinfo");
-    return std::string(url.substr(0, at + 3)) + kProxyUser + ":" + std::string(token) + "@" +
-           std::string(url.substr(at + 3));
-}
-
 }  // namespace agentbox::net

@@ -29,9 +29,8 @@ bool proxy_authorized(const http::Head& request, std::string_view credential);
 // makes a client that has it (and was waiting to be asked) send it.
 std::string proxy_auth_required();
 
-// A new random token (32 hex digits, 128 bits from the system's entropy), and the proxy URL
-// that carries it as `kProxyUser:TOKEN@` (hex needs no percent-encoding).
+// A new random token: 32 hex digits, 128 bits from the system's entropy. Hex, so that it goes
+// into a URL's userinfo as it is (`kProxyUser:TOKEN@`, macos/seatbelt.cpp).
 std::string new_proxy_token();
-std::string proxy_url_with_credential(std::string_view url, std::string_view token);
 
 }  // namespace agentbox::net

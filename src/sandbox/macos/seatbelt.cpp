@@ -531,8 +531,10 @@ Launch seatbelt_launch(const Plan& in, const std::string& copy, const std::strin
         // The proxy's variables name the Plan's in-sandbox port; the command must reach the
         // one the proxy listens on here, with the run's credential.
         const std::string from = "http://127.0.0.1:" + std::to_string(plan.net.proxy_port);
-        const std::string to = net::proxy_url_with_credential(
-            "http://127.0.0.1:" + std::to_string(facts.proxy_port), facts.proxy_token);
+        // The token is hex (net::new_proxy_token): userinfo with nothing to percent-encode.
+        const std::string to = "http://" + std::string(net::kProxyUser) + ":" +
+                               facts.proxy_token + "@127.0.0.1:" +
+                               std::to_string(facts.proxy_port);
         for (auto& e : plan.env)
             if (e.rule == "network.mode \"proxy\"")
                 if (auto at = e.value.find(from); at != std::string::npos)
