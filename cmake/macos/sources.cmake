@@ -22,9 +22,9 @@ function(ab_macos_sources var src)
   list(APPEND out ${src}/main.cpp ${src}/sandbox/relocate.cpp ${src}/sandbox/choose.cpp
        ${src}/sandbox/host_macos.cpp ${src}/sandbox/fs_posix.cpp
        ${src}/sandbox/windows/appcontainer.cpp
-       ${src}/sandbox/pty.cpp ${src}/sandbox/proxy_options.cpp ${src}/sandbox/macos/seatbelt.cpp
-       ${src}/sandbox/macos/seatbelt_run.cpp ${src}/sandbox/macos/denials.cpp
-       ${src}/sandbox/macos/seatbelt_exec.cpp)
+       ${src}/sandbox/pty.cpp ${src}/sandbox/asks.cpp ${src}/sandbox/proxy_options.cpp
+       ${src}/sandbox/macos/seatbelt.cpp ${src}/sandbox/macos/seatbelt_run.cpp
+       ${src}/sandbox/macos/denials.cpp ${src}/sandbox/macos/seatbelt_exec.cpp)
   set(${var} ${out} PARENT_SCOPE)
 endfunction()
 

@@ -27,6 +27,7 @@
 #include "net/http.hpp"
 #include "net/intercept.hpp"
 #include "net/portable.hpp"
+#include "net/proxy_auth.hpp"
 #include "net/pump.hpp"
 #include "net/secrets.hpp"
 #include "net/tls.hpp"
@@ -1291,6 +1292,21 @@ struct Proxy::Impl {
             // every idle keep-alive client and every tunnel would hold 16 KiB for nothing.
             if (buf.empty()) std::string().swap(buf);
             http::Head& req = r.head;
+            if (!opt.credential.empty() && !c.captured) {
+                // Before anything else is read from the request: a process outside the
+                // sandbox that found the port learns nothing of the rules.
+                if (!proxy_authorized(req, opt.credential)) {
+                    emit(ProxyEvent{"net.error",
+                                    {{"reason", "proxy credential missing or wrong"},
+                                     {"method", req.method}}});
+                    co_await write_all(c.sock, proxy_auth_required());
+                    co_return;
+                }
+                // It is for this hop only: no check or rewrite after this one sees it.
+                std::erase_if(req.headers, [](const http::Header& h) {
+                    return util::to_lower(h.name) == "proxy-authorization";
+                });
+            }
             http::Target target;
             http::Body body;
             bool host_mismatch = false;

@@ -54,6 +54,11 @@ struct ProxyOptions {
     // in net.intercept are then terminated here, their requests rewritten (stand-in -> real
     // value) and checked; plain-HTTP requests to any host are checked and rewritten too.
     std::shared_ptr<Intercept> intercept;
+    // "user:password" every proxy request (absolute-form or CONNECT) must carry as
+    // Proxy-Authorization: Basic, else 407 (net/proxy_auth.hpp). Set only where the proxy
+    // listens on a port of the host (Seatbelt); empty on Linux, whose proxy only the
+    // sandbox's own network namespace reaches. Never logged.
+    std::string credential;
 };
 
 // A connection that a tool inside made to an address, not through the proxy variables, which

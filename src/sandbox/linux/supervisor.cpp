@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "sandbox/linux/asks.hpp"
+#include "sandbox/asks.hpp"
 #include "sandbox/linux/capture.hpp"
 #include "sandbox/linux/child.hpp"
 #include "sandbox/linux/notify.hpp"

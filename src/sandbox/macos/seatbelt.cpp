@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "net/proxy_auth.hpp"
 #include "sandbox/relocate.hpp"
 #include "util/strings.hpp"
 
@@ -536,10 +537,16 @@ Launch seatbelt_launch(const Plan& in, const std::string& copy, const std::strin
     if (plan.net.mode == profile::NetMode::proxy) {
         if (facts.proxy_port == 0)
             throw std::invalid_argument("network proxy: no port for the proxy on this host");
+        // Fail closed: without it any local process could use the run's proxy.
+        if (facts.proxy_token.empty())
+            throw std::invalid_argument("network proxy: no credential for the proxy on this host");
         // The proxy's variables name the Plan's in-sandbox port; the command must reach the
-        // one the proxy listens on here.
-        const std::string from = "127.0.0.1:" + std::to_string(plan.net.proxy_port);
-        const std::string to = "127.0.0.1:" + std::to_string(facts.proxy_port);
+        // one the proxy listens on here, with the run's credential.
+        const std::string from = "http://127.0.0.1:" + std::to_string(plan.net.proxy_port);
+        // The token is hex (net::new_proxy_token): userinfo with nothing to percent-encode.
+        const std::string to = "http://" + std::string(net::kProxyUser) + ":" +
+                               facts.proxy_token + "@127.0.0.1:" +
+                               std::to_string(facts.proxy_port);
         for (auto& e : plan.env)
             if (e.rule == "network.mode \"proxy\"")
                 if (auto at = e.value.find(from); at != std::string::npos)

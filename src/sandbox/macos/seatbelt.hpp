@@ -52,6 +52,10 @@ struct LaunchFacts {
     // The host loopback port agentbox's proxy listens on (network proxy). There is no network
     // namespace to put it at the Plan's in-sandbox port, which on the host may be anyone's.
     std::uint16_t proxy_port = 0;
+    // The run's random proxy credential (net/proxy_auth.hpp): that port is reachable by every
+    // process on the host, so the proxy asks for it and the proxy variables carry it as
+    // userinfo. Only in the Launch's environment, never in the Plan (which is logged).
+    std::string proxy_token;
     // The terminal device the command gets as its controlling terminal (/dev/ttysNNN, the
     // slave of the pty agentbox relays), empty without one.
     std::string tty;
@@ -87,7 +91,7 @@ struct Launch {
 
 // `copy` and `scratch` are absolute directories the executor created, given as real paths
 // (Seatbelt matches real paths). Throws std::invalid_argument for a proxy-mode Plan without
-// LaunchFacts::proxy_port, and for what seatbelt_profile() refuses.
+// LaunchFacts::proxy_port or proxy_token, and for what seatbelt_profile() refuses.
 Launch seatbelt_launch(const policy::Plan& plan, const std::string& copy,
                        const std::string& scratch, const LaunchFacts& facts = {});
 

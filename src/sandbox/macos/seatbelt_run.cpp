@@ -24,6 +24,8 @@
 
 #include "net/portable.hpp"
 #include "net/proxy.hpp"
+#include "net/proxy_auth.hpp"
+#include "sandbox/asks.hpp"
 #include "sandbox/proxy_options.hpp"
 #include "sandbox/pty.hpp"
 #include "sys/error.hpp"
@@ -216,9 +218,9 @@ void prepare(const Launch& l, const std::string& copy) {
 class Supervisor {
 public:
     Supervisor(const policy::Plan& plan, const Io& io, const EventSink& sink, pid_t pid,
-               int report, const SignalScope& signals, net::Proxy* proxy)
+               int report, const SignalScope& signals, net::Proxy* proxy, Asks& asks)
         : plan_(plan), sink_(sink), pid_(pid), report_(report), signals_(signals),
-          proxy_(proxy), relay_(io.in, io.out, io.tty) {}
+          proxy_(proxy), asks_(asks), relay_(io.in, io.out, io.tty) {}
 
     PtyRelay& relay() { return relay_; }
 
@@ -229,13 +231,17 @@ public:
         if (t != nullptr && t->value != 0)
             deadline = Clock::now() + std::chrono::milliseconds(t->value);
         while (!reaped_) {
-            enum { SIG, REPORT, PROXY, MASTER, IN, OUT, N };
+            enum { SIG, REPORT, PROXY, ANSWERS, TTY, MASTER, IN, OUT, N };
             struct pollfd p[N];
             for (auto& x : p) x = {-1, 0, 0};
             p[SIG] = {signals_.fd(), POLLIN, 0};
             if (report_open_) p[REPORT] = {report_, POLLIN, 0};
             if (proxy_ != nullptr) p[PROXY] = {proxy_->event_fd(), POLLIN, 0};
-            relay_.want(p[MASTER], p[IN], p[OUT], false);
+            if (proxy_ != nullptr) p[ANSWERS] = {asks_.answers_fd(), POLLIN, 0};
+            // A prompt on the terminal pauses the relay until the answer is in.
+            const bool paused = asks_.prompting();
+            if (paused) p[TTY] = {asks_.tty_fd(), POLLIN, 0};
+            relay_.want(p[MASTER], p[IN], p[OUT], paused);
             int wait_ms = -1;
             if (deadline && !end_.timed_out) {
                 const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -250,6 +256,8 @@ public:
             }
             if (p[REPORT].revents) read_report(out);
             if (p[PROXY].revents) deliver();
+            if (p[ANSWERS].revents && proxy_ != nullptr) asks_.on_answers(*proxy_);
+            if (p[TTY].revents && proxy_ != nullptr) asks_.on_tty(*proxy_);
             if (p[SIG].revents) on_signals(out);
             if (deadline && !end_.timed_out && Clock::now() >= *deadline) {
                 end_.timed_out = true;
@@ -266,8 +274,10 @@ public:
 
     void deliver() {
         if (proxy_ == nullptr) return;
-        for (auto& e : proxy_->take_events())
-            if (sink_) sink_(Event{std::move(e.type), std::move(e.fields)});
+        for (auto& e : proxy_->take_events()) {
+            if (e.type == "ask") asks_.add(*proxy_, e.fields);
+            else if (sink_) sink_(Event{std::move(e.type), std::move(e.fields)});
+        }
     }
 
 private:
@@ -305,6 +315,8 @@ private:
                     reap(out);
                 } else if (sig == SIGWINCH) {
                     relay_.resize();
+                } else if (sig == SIGINT && asks_.prompting() && proxy_ != nullptr) {
+                    asks_.interrupt(*proxy_);  // Ctrl-C at our prompt is a no, not the command's
                 } else if (sig == SIGINT && ++sigints_ >= 2) {
                     // The first Ctrl-C is the command's to handle; a second one means the
                     // user wants out, whatever the command does with SIGINT (as on Linux).
@@ -339,6 +351,7 @@ private:
     int report_;
     const SignalScope& signals_;
     net::Proxy* proxy_;
+    Asks& asks_;
     PtyRelay relay_;
     RunEnd end_;
     bool report_open_ = true;
@@ -361,9 +374,13 @@ void run_seatbelt(const std::string& sandbox_exec, const policy::Plan& plan,
     if (proxy_opts) {
         listener = listen_loopback(facts.proxy_port);
         proxy_opts->intercept = io.intercept;  // the run's CA and secrets, never in the Plan
-        // An `ask` verdict is a denial here: the approver and the prompt of the Linux
-        // supervisor (linux/asks.cpp) are not ported yet. Fail closed, never open.
-        proxy_opts->ask = false;
+        // `ask` verdicts are questions for Io::approver or the terminal prompt (asks.hpp), as
+        // on Linux; with neither, Asks denies them.
+        proxy_opts->ask = true;
+        // Every process on this host can reach that port: the proxy serves only who has the
+        // run's credential, which the command gets in its proxy variables.
+        facts.proxy_token = net::new_proxy_token();
+        proxy_opts->credential = std::string(net::kProxyUser) + ":" + facts.proxy_token;
     }
     std::optional<HostPty> pty;
     if (io.tty) {
@@ -389,7 +406,13 @@ void run_seatbelt(const std::string& sandbox_exec, const policy::Plan& plan,
     // Step 3: the caller's part before the command may run (the decision log).
     if (io.ready) io.ready(Prepared{});
 
-    // Step 4: the proxy serves before the command can connect.
+    // Step 4: the terminal in raw mode for exactly the run (the prompt of `asks` gives it back
+    // while it asks); the proxy serves before the command can connect. `asks` is declared
+    // before the proxy so that it outlives it: the proxy's stop answers every waiting
+    // connection before the approvers go.
+    std::optional<RawMode> raw;
+    if (io.tty) raw.emplace(io.in);
+    Asks asks(io, sink, raw ? &*raw : nullptr);
     std::unique_ptr<net::Proxy> proxy;
     if (proxy_opts) proxy = std::make_unique<net::Proxy>(std::move(*proxy_opts), std::move(listener));
 
@@ -409,10 +432,8 @@ void run_seatbelt(const std::string& sandbox_exec, const policy::Plan& plan,
     const int fl = ::fcntl(report_r.get(), F_GETFL);
     if (fl >= 0) ::fcntl(report_r.get(), F_SETFL, fl | O_NONBLOCK);
 
-    // Step 6: the terminal in raw mode for exactly the run, then supervise.
-    std::optional<RawMode> raw;
-    if (io.tty) raw.emplace(io.in);
-    Supervisor sup(plan, io, sink, pid, report_r.get(), signals, proxy.get());
+    // Step 6: supervise.
+    Supervisor sup(plan, io, sink, pid, report_r.get(), signals, proxy.get(), asks);
     if (pty) sup.relay().take_master(pty->master.release());
     signals.unblock();
     RunEnd end = sup.run(out);
@@ -421,6 +442,7 @@ void run_seatbelt(const std::string& sandbox_exec, const policy::Plan& plan,
         // net.close, then the proxy ends.
         proxy->stop();
         sup.deliver();
+        asks.finish(proxy.get());
     }
     sup.relay().flush();
     if (raw) raw->restore();

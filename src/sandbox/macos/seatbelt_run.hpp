@@ -1,7 +1,9 @@
 // The Seatbelt launcher's supervisor (DESIGN.md §9): the command under `sandbox-exec -p
 // PROFILE` with what the Linux backends' supervisor gives it -- a pty relayed to the user's
 // terminal (Io::tty), signals passed to its process group, the wall-clock limit, the rlimits,
-// the network proxy on a loopback port of the host, and the same exit codes (DESIGN.md §2).
+// the network proxy on a loopback port of the host (asking for the run's credential, and
+// putting `ask` verdicts to the approver or the prompt, sandbox/asks.hpp), and the same exit
+// codes (DESIGN.md §2).
 //
 // POSIX only, so it is built and tested on Linux too (tests/unit/sandbox/seatbelt_run_test.cpp):
 // the program that applies the profile is a parameter, which the tests point at a stand-in

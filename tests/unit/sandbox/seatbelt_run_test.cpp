@@ -269,17 +269,22 @@ TEST_CASE("seatbelt launcher: the sandbox program is never looked up in PATH") {
     CHECK_THROWS_AS(f.run(f.plan("true"), {}, "sandbox-exec"), std::invalid_argument);
 }
 
-TEST_CASE("seatbelt launcher: in proxy mode the proxy serves the one port the profile allows") {
+TEST_CASE("seatbelt launcher: in proxy mode the proxy serves the one port the profile allows, "
+          "and refuses a local process without the run's credential (407)") {
     Fixture f;
-    // The command asks the proxy for a host no rule allows: the proxy answers (403), which
-    // proves it runs on the port the command was given; the profile names that port only.
+    // The command asks the proxy for a host no rule allows, with the credential of its proxy
+    // variables: the proxy answers (403), which proves it runs on the port the command was
+    // given; the profile names that port only. Without the credential (any other process on
+    // the host that found the port) it answers 407.
     policy::Plan p = f.plan(
         "echo \"$HTTPS_PROXY\" > \"$OUT\"; python3 -c '"
-        "import os, socket, urllib.parse as u\n"
+        "import base64, os, socket, urllib.parse as u\n"
         "a = u.urlsplit(os.environ[\"HTTPS_PROXY\"])\n"
-        "s = socket.create_connection((a.hostname, a.port), timeout=10)\n"
-        "s.sendall(b\"CONNECT denied.example:443 HTTP/1.1\\r\\nHost: denied.example:443\\r\\n\\r\\n\")\n"
-        "print(s.recv(100).split(b\"\\r\\n\")[0].decode())' >> \"$OUT\"");
+        "cred = base64.b64encode((u.unquote(a.username) + \":\" + u.unquote(a.password)).encode())\n"
+        "for auth in (b\"\", b\"Proxy-Authorization: Basic \" + cred + b\"\\r\\n\"):\n"
+        "  s = socket.create_connection((a.hostname, a.port), timeout=10)\n"
+        "  s.sendall(b\"CONNECT denied.example:443 HTTP/1.1\\r\\nHost: denied.example:443\\r\\n\" + auth + b\"\\r\\n\")\n"
+        "  print(s.recv(100).split(b\"\\r\\n\")[0].decode())' >> \"$OUT\"");
     p.net.mode = profile::NetMode::proxy;
     p.net.proxy_port = 3128;  // the Linux in-namespace port, which must not appear here
     p.limits = {limit("timeout", 30000, policy::Mechanism::supervisor)};  // never hangs
@@ -292,13 +297,62 @@ TEST_CASE("seatbelt launcher: in proxy mode the proxy serves the one port the pr
     const auto nl = text.find('\n');
     REQUIRE(nl != std::string::npos);
     const std::string url = text.substr(0, nl);
-    REQUIRE(url.starts_with("http://127.0.0.1:"));
-    const std::string port = url.substr(std::string("http://127.0.0.1:").size());
+    // http://agentbox:TOKEN@127.0.0.1:PORT, a token of this run only
+    REQUIRE(url.starts_with("http://agentbox:"));
+    const auto at = url.find('@');
+    REQUIRE(at != std::string::npos);
+    CHECK(url.substr(16, at - 16).size() == 32);
+    REQUIRE(url.substr(at + 1).starts_with("127.0.0.1:"));
+    const std::string port = url.substr(at + 1 + std::string("127.0.0.1:").size());
     CHECK(port != "3128");
-    CHECK(text.find(" 403 ", nl) != std::string::npos);
+    CHECK(text.substr(nl + 1) ==
+          "HTTP/1.1 407 Proxy Authentication Required\nHTTP/1.1 403 Forbidden\n");
+    // Nothing the run reports carries the token.
+    const std::string token = url.substr(16, at - 16);
+    for (const auto& e : f.events)
+        for (const auto& [k, v] : e.fields) CHECK(v.find(token) == std::string::npos);
     CHECK(f.saw("decision"));
     const std::string sb = slurp(f.dir.path() + "/profile.sb");
     CHECK(sb.find("(allow network-outbound (remote tcp \"localhost:" + port + "\"))") !=
           std::string::npos);
     CHECK(sb.find("3128") == std::string::npos);
+}
+
+TEST_CASE("seatbelt launcher: an ask verdict is put to the approver, not silently denied") {
+    Fixture f;
+    // The command asks for a host that no rule lists (unlisted = ask), with its credential.
+    policy::Plan p = f.plan(
+        "python3 -c '"
+        "import base64, os, socket, urllib.parse as u\n"
+        "a = u.urlsplit(os.environ[\"HTTPS_PROXY\"])\n"
+        "cred = base64.b64encode((a.username + \":\" + a.password).encode())\n"
+        "s = socket.create_connection((a.hostname, a.port), timeout=10)\n"
+        "s.sendall(b\"CONNECT asked.example:443 HTTP/1.1\\r\\nHost: asked.example:443\\r\\n\""
+        " + b\"Proxy-Authorization: Basic \" + cred + b\"\\r\\n\\r\\n\")\n"
+        "print(s.recv(400).decode())' > \"$OUT\"");
+    p.net.mode = profile::NetMode::proxy;
+    p.net.unlisted = profile::Unlisted::ask;
+    p.limits = {limit("timeout", 30000, policy::Mechanism::supervisor)};
+    for (const char* n : {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"})
+        p.env.push_back({n, "http://127.0.0.1:3128", "network.mode \"proxy\""});
+    std::vector<AskRequest> asked;  // on the approver's thread; read after the run
+    Io io;
+    io.approver = [&asked](const AskRequest& r, int) {
+        asked.push_back(r);
+        AskAnswer a;
+        a.by = "approver";
+        a.how = "answered";
+        a.reason = "not today";
+        return a;
+    };
+    const Outcome out = f.run(p, io);
+    CHECK(out.exit_code == 0);
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].op == "connect");
+    CHECK(asked[0].target == "asked.example:443");
+    const std::string text = slurp(f.out_file);
+    CAPTURE(text);
+    CHECK(text.starts_with("HTTP/1.1 403 "));
+    CHECK(text.find("denied by the approver: not today") != std::string::npos);
+    CHECK(f.saw("approval"));
 }

@@ -109,6 +109,7 @@ policy::Plan small_plan() {
 LaunchFacts port_facts(std::uint16_t port) {
     LaunchFacts f;
     f.proxy_port = port;
+    f.proxy_token = "0123456789abcdef0123456789abcdef";
     return f;
 }
 
@@ -226,6 +227,10 @@ TEST_CASE("network: none opens nothing, proxy only its port on this host, host e
     CHECK(sb.find("network-outbound") == std::string::npos);
     CHECK(sb.find("3128") == std::string::npos);
     CHECK_THROWS_AS(seatbelt_launch(p, "/c", "/s"), std::invalid_argument);
+    // A port without the run's credential: any local process could use that proxy.
+    LaunchFacts no_token = port_facts(41234);
+    no_token.proxy_token.clear();
+    CHECK_THROWS_AS(seatbelt_launch(p, "/c", "/s", no_token), std::invalid_argument);
 
     const Launch l = seatbelt_launch(p, "/c", "/s", port_facts(41234));
     const std::string& full = l.argv[2];
@@ -238,7 +243,7 @@ TEST_CASE("network: none opens nothing, proxy only its port on this host, host e
     const auto has = [&](const std::string& e) {
         return std::find(l.env.begin(), l.env.end(), e) != l.env.end();
     };
-    CHECK(has("HTTPS_PROXY=http://127.0.0.1:41234"));
+    CHECK(has("HTTPS_PROXY=http://agentbox:0123456789abcdef0123456789abcdef@127.0.0.1:41234"));
     CHECK(has("NO_PROXY=localhost,127.0.0.1"));
     CHECK(has("MIRROR=http://127.0.0.1:3128"));  // not the proxy's: the user's own setting
 
@@ -356,8 +361,9 @@ TEST_CASE("attack: a local service on another loopback port is unreachable in pr
         CHECK(sb.find(":" + std::to_string(p.net.proxy_port)) == std::string::npos);
         CHECK(sb.find("com.apple.dnssd.service") == std::string::npos);
         // Its variables name the same port.
-        CHECK(std::find(l.env.begin(), l.env.end(), "HTTPS_PROXY=http://127.0.0.1:49152") !=
-              l.env.end());
+        CHECK(std::find(l.env.begin(), l.env.end(),
+                        "HTTPS_PROXY=http://agentbox:0123456789abcdef0123456789abcdef@"
+                        "127.0.0.1:49152") != l.env.end());
     }
     CHECK(proxied >= 2);
 }

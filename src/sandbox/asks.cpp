@@ -1,7 +1,6 @@
-#include "sandbox/linux/asks.hpp"
+#include "sandbox/asks.hpp"
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -13,20 +12,9 @@
 #include "sys/error.hpp"
 #include "util/strings.hpp"
 
-namespace agentbox::sandbox::lnx {
+namespace agentbox::sandbox {
 
 namespace {
-
-sys::unique_fd make_eventfd() {
-    sys::unique_fd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!fd) throw sys::SysError("eventfd", errno);
-    return fd;
-}
-
-void poke(int efd) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(efd, &one, sizeof one);
-}
 
 void put(int fd, const std::string& s) {
     // Best effort: a terminal that cannot take the question will not give an answer either,
@@ -73,8 +61,8 @@ Asks::Asks(const Io& io, const EventSink& sink, RawMode* raw)
       prompt_allowed_(io.prompt),
       sink_(sink),
       raw_(raw),
-      answers_efd_(make_eventfd()),
-      cancel_efd_(make_eventfd()) {}
+      answers_(),
+      cancel_() {}
 
 Asks::~Asks() {
     try {
@@ -118,7 +106,7 @@ void Asks::start_approver(net::Proxy& proxy, Question q) {
         std::thread t([this, q, finished] {
             AskAnswer a;
             try {
-                a = approver_(q.req, cancel_efd_.get());
+                a = approver_(q.req, cancel_.fd());
             } catch (const std::exception& e) {
                 a = refusal("approver", "not started", e.what());
             }
@@ -127,7 +115,7 @@ void Asks::start_approver(net::Proxy& proxy, Question q) {
                 done_.emplace_back(q, std::move(a));
             }
             finished->store(true);
-            poke(answers_efd_.get());
+            answers_.signal();
         });
         workers_.push_back(Worker{std::move(t), std::move(finished)});
     } catch (const std::system_error& e) {
@@ -137,8 +125,7 @@ void Asks::start_approver(net::Proxy& proxy, Question q) {
 }
 
 void Asks::on_answers(net::Proxy& proxy) {
-    std::uint64_t n;
-    [[maybe_unused]] ssize_t r = ::read(answers_efd_.get(), &n, sizeof n);
+    answers_.drain();  // before the swap: an answer queued after it wakes the loop again
     std::vector<std::pair<Question, AskAnswer>> done;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -308,7 +295,7 @@ void Asks::finish(net::Proxy* proxy) {
         }
         end_prompt();
     }
-    poke(cancel_efd_.get());
+    cancel_.signal();
     for (auto& w : workers_)
         if (w.thread.joinable()) w.thread.join();
     workers_.clear();
@@ -330,4 +317,4 @@ void Asks::finish(net::Proxy* proxy) {
     for (const auto& [q, a] : done) reply(proxy, q, a);
 }
 
-}  // namespace agentbox::sandbox::lnx
+}  // namespace agentbox::sandbox

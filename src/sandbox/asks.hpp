@@ -4,6 +4,8 @@
 // controlling terminal, read inside the poll loop while the pty relay is paused and the
 // terminal is back in the user's own mode; else denied. Every answer goes back to the proxy
 // and, as an "approval" event, to the sink — on the supervisor's thread, as every event.
+// POSIX (its wake-ups are net::Wakeup: an eventfd on Linux, a self-pipe on macOS): the Linux
+// supervisor and the Seatbelt launcher (macos/seatbelt_run.cpp) share it.
 #pragma once
 
 #include <atomic>
@@ -18,11 +20,11 @@
 #include <vector>
 
 #include "net/proxy.hpp"
+#include "net/wake.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/pty.hpp"
-#include "sys/fd.hpp"
 
-namespace agentbox::sandbox::lnx {
+namespace agentbox::sandbox {
 
 class Asks {
 public:
@@ -34,7 +36,7 @@ public:
     // A proxy "ask" event (fields id, op, target, rule, source).
     void add(net::Proxy& proxy, const std::vector<std::pair<std::string, std::string>>& fields);
 
-    int answers_fd() const { return answers_efd_.get(); }  // approvers' answers are waiting
+    int answers_fd() const { return answers_.fd(); }  // approvers' answers are waiting
     void on_answers(net::Proxy& proxy);
 
     // While a prompt is on the terminal the pty relay is paused: its side of the terminal is
@@ -69,8 +71,9 @@ private:
     const EventSink& sink_;
     RawMode* raw_;
 
-    // Approver threads hand their answers over through this queue and eventfd.
-    sys::unique_fd answers_efd_, cancel_efd_;
+    // Approver threads hand their answers over through this queue and wake-up; `cancel_`,
+    // readable once finish() signals it, ends the approvers still running.
+    net::Wakeup answers_, cancel_;
     std::mutex mu_;
     std::vector<std::pair<Question, AskAnswer>> done_;
     struct Worker {
@@ -92,4 +95,4 @@ private:
     std::string line_;
 };
 
-}  // namespace agentbox::sandbox::lnx
+}  // namespace agentbox::sandbox
