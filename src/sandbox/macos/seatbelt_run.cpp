@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -121,8 +122,13 @@ private:
 struct ChildFailure {
     char kind = 0;  // 's': a setup step, 'x': executing sandbox-exec
     int err = 0;
-    char what[64] = {};
+    // The operation and path: room for a long path, which 64 bytes cut off (the sandbox
+    // program's path under a deep directory lost its name).
+    char what[500] = {};
 };
+// One write, read whole by one read: at most _POSIX_PIPE_BUF (512, macOS's PIPE_BUF), which
+// a pipe never splits.
+static_assert(sizeof(ChildFailure) <= _POSIX_PIPE_BUF);
 
 [[noreturn]] void child_fail(int fd, char kind, const char* what, int err) {
     ChildFailure f;

@@ -256,10 +256,12 @@ TEST_CASE("seatbelt launcher: without a terminal the command has agentbox's desc
 
 TEST_CASE("seatbelt launcher: a missing sandbox-exec fails closed with 125, nothing run") {
     Fixture f;
-    const Outcome out = f.run(f.plan("echo ran > \"$OUT\""), {}, f.dir.path() + "/missing");
+    // Under a deep directory: the error names the whole path (a 64-byte report cut it off).
+    const std::string missing = f.dir.path() + "/" + std::string(120, 'd') + "/missing";
+    const Outcome out = f.run(f.plan("echo ran > \"$OUT\""), {}, missing);
     CHECK(out.exit_code == 125);
     CHECK_FALSE(out.started);
-    CHECK(out.error.find("missing") != std::string::npos);
+    CHECK_MESSAGE(out.error.find(missing) != std::string::npos, out.error);
     CHECK_FALSE(f.saw("exec"));
     CHECK_FALSE(std::filesystem::exists(f.out_file));
 }
