@@ -1,7 +1,9 @@
 #include "cli/review.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -199,12 +201,29 @@ std::optional<std::string> ask_line(int tty, const std::string& prompt) {
         ::tcsetattr(tty, TCSANOW, &line);
     }
     std::optional<std::string> result;
+    // SIGINT stays blocked but while pselect waits: a Ctrl-C that lands after the check of
+    // fired() and before the wait would otherwise be handled and leave read() blocked for
+    // good (the review hung at its prompt on a loaded machine, 1 run in 4).
+    sigset_t block, waiting;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    ::pthread_sigmask(SIG_BLOCK, &block, &waiting);
     if (::write(tty, prompt.data(), prompt.size()) >= 0) {
         std::string got;
         char ch;
         for (;;) {
+            if (CatchInterrupt::fired()) break;
+            fd_set readable;
+            FD_ZERO(&readable);
+            FD_SET(tty, &readable);
+            // The tick: a SIGINT taken by another thread of the process sets fired() without
+            // interrupting this wait; it is seen within the tick.
+            struct timespec tick {0, 200'000'000};
+            const int ready = ::pselect(tty + 1, &readable, nullptr, nullptr, &tick, &waiting);
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready < 0) break;
+            if (ready == 0) continue;
             const ssize_t n = ::read(tty, &ch, 1);
-            if (n < 0 && errno == EINTR && CatchInterrupt::fired()) break;
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 if (!got.empty()) result = got;
@@ -217,6 +236,7 @@ std::optional<std::string> ask_line(int tty, const std::string& prompt) {
             got.push_back(ch);
         }
     }
+    ::pthread_sigmask(SIG_SETMASK, &waiting, nullptr);
     if (have_attrs) ::tcsetattr(tty, TCSANOW, &saved);
     return result;
 }
