@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "sandbox/fs_posix.hpp"
 #include "sandbox/linux/glob_walk.hpp"
 #include "sandbox/linux/hardening.hpp"
 #include "sys/io.hpp"
@@ -214,33 +215,10 @@ void probe_cgroups(policy::HostFacts& f) {
 
 // ---- filesystem queries ----------------------------------------------------------------
 
-policy::PathKind path_kind(const std::string& p) {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) < 0) return policy::PathKind::missing;
-    if (S_ISDIR(st.st_mode)) return policy::PathKind::dir;
-    if (S_ISREG(st.st_mode)) return policy::PathKind::file;
-    if (S_ISLNK(st.st_mode)) return policy::PathKind::symlink;
-    return policy::PathKind::other;
-}
-
-std::string real_path(const std::string& p) {
-    char* r = ::realpath(p.c_str(), nullptr);
-    if (!r) return {};
-    std::string s(r);
-    std::free(r);
-    return s;
-}
-
-std::string read_link(const std::string& p) {
-    std::string buf(256, '\0');
-    for (;;) {
-        const ssize_t n = ::readlink(p.c_str(), buf.data(), buf.size());
-        if (n < 0) return {};
-        if (static_cast<std::size_t>(n) < buf.size())
-            return buf.substr(0, static_cast<std::size_t>(n));
-        buf.resize(buf.size() * 2);
-    }
-}
+// The POSIX ones, which the macOS build uses too (fs_posix.hpp): one definition.
+using posix::path_kind;
+using posix::read_link;
+using posix::real_path;
 
 // ---- the namespace probe's cache -------------------------------------------------------
 
