@@ -213,13 +213,6 @@ void probe_cgroups(policy::HostFacts& f) {
     }
 }
 
-// ---- filesystem queries ----------------------------------------------------------------
-
-// The POSIX ones, which the macOS build uses too (fs_posix.hpp): one definition.
-using posix::path_kind;
-using posix::read_link;
-using posix::real_path;
-
 // ---- the namespace probe's cache -------------------------------------------------------
 
 // The first line of a small /proc file; "" when it cannot be read.
@@ -262,9 +255,7 @@ void write_cached_probe(const std::string& dir, const std::string& file, const s
 }
 
 policy::HostFacts probe_host_impl(const std::string& cache_dir) {
-    policy::HostFacts f;
-    f.uid = ::getuid();
-    f.gid = ::getgid();
+    policy::HostFacts f = fs_facts();
     struct utsname u {};
     if (::uname(&u) == 0) f.kernel = u.release;
 
@@ -289,10 +280,6 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
     f.landlock_abi = landlock_abi();
     probe_cgroups(f);
 
-    f.kind = path_kind;
-    f.realpath = real_path;
-    f.readlink = read_link;
-    f.glob = expand_glob;
     f.glob_all = [dir = cache_dir.empty() ? std::string() : cache_dir + "/walk"](
                      const std::vector<std::string>& p) { return expand_globs(p, WalkCache{dir}); };
     return f;
@@ -303,13 +290,8 @@ policy::HostFacts probe_host_impl(const std::string& cache_dir) {
 policy::HostFacts probe_host() { return probe_host_impl({}); }
 
 policy::HostFacts fs_facts() {
-    policy::HostFacts f;
-    f.uid = ::getuid();
-    f.gid = ::getgid();
-    f.kind = path_kind;
-    f.realpath = real_path;
-    f.readlink = read_link;
-    f.glob = expand_glob;
+    policy::HostFacts f = posix::fs_facts();
+    f.glob = expand_glob;  // Linux's glob walk (glob_walk.hpp); fs_posix's is macOS's
     return f;
 }
 policy::HostFacts probe_host(const std::string& cache_dir) { return probe_host_impl(cache_dir); }
