@@ -1,12 +1,6 @@
 #include "net/proxy_auth.hpp"
 
-#include <sys/random.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-
+#include "sys/random.hpp"
 #include "util/escape.hpp"
 #include "util/strings.hpp"
 
@@ -49,11 +43,6 @@ std::string proxy_auth_required() {
     return r;
 }
 
-std::string new_proxy_token() {
-    unsigned char rnd[16];
-    if (::getentropy(rnd, sizeof rnd) != 0)
-        throw std::runtime_error(std::string("getentropy: ") + std::strerror(errno));
-    return util::hex(rnd, sizeof rnd);
-}
+std::string new_proxy_token() { return sys::random_hex(16); }
 
 }  // namespace agentbox::net
