@@ -176,8 +176,7 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
     // bubblewrap before 0.11 has no overlay: the bwrap backend stages into a copy of the
     // project (DESIGN.md §5; docs/design-notes.md, note 34). One that has it gets the overlay
     // back from the cli, which asks bwrap (cli/run_backend.cpp, backend_staging).
-    if ((plan.backend == "bwrap" || plan.backend == "seatbelt") && plan.staging == Staging::overlay)
-        plan.staging = Staging::copy;
+    if (plan.backend == "bwrap" && plan.staging == Staging::overlay) plan.staging = Staging::copy;
     for (const auto& e : profile.filesystem.exec) {
         if (e.value.empty() || e.value.front() != '/')
             throw std::invalid_argument(e.src.str() + ": filesystem.exec " + util::quote(e.raw) +
