@@ -14,15 +14,9 @@
 
 #include "sandbox/fs_posix.hpp"
 #include "sandbox/host.hpp"
+#include "sandbox/macos/seatbelt_run.hpp"
 
 namespace agentbox::sandbox {
-
-namespace {
-
-// Never looked up in PATH, as the backend does not (macos/seatbelt.hpp).
-constexpr const char* kSandboxExec = "/usr/bin/sandbox-exec";
-
-}  // namespace
 
 policy::HostFacts probe_host(const std::string& /*cache_dir: nothing slow to remember*/) {
     policy::HostFacts f = posix::fs_facts();
@@ -44,9 +38,10 @@ policy::HostFacts fs_facts() { return posix::fs_facts(); }
 
 std::vector<Feature> doctor(const policy::HostFacts& facts) {
     std::vector<Feature> out;
-    Feature exec{"sandbox-exec", ::access(kSandboxExec, X_OK) == 0, kSandboxExec, "", true};
+    Feature exec{"sandbox-exec", ::access(macos::kSandboxExec, X_OK) == 0,
+                 macos::kSandboxExec, "", true};
     if (!exec.ok) {
-        exec.detail = std::string(kSandboxExec) + " is missing or not executable";
+        exec.detail = std::string(macos::kSandboxExec) + " is missing or not executable";
         exec.fix = "agentbox's macOS backend runs commands under Seatbelt through it; it ships "
                    "with every macOS release";
     }
