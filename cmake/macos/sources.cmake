@@ -23,6 +23,7 @@ function(ab_macos_sources var src)
        ${src}/sandbox/host_macos.cpp ${src}/sandbox/fs_posix.cpp
        ${src}/sandbox/windows/appcontainer.cpp
        ${src}/sandbox/pty.cpp ${src}/sandbox/asks.cpp ${src}/sandbox/proxy_options.cpp
+       ${src}/sandbox/outcome.cpp
        ${src}/sandbox/macos/seatbelt.cpp ${src}/sandbox/macos/seatbelt_run.cpp
        ${src}/sandbox/macos/denials.cpp ${src}/sandbox/macos/seatbelt_exec.cpp)
   set(${var} ${out} PARENT_SCOPE)

@@ -103,6 +103,12 @@ struct Outcome {
     pid_t reap_later = -1;
 };
 
+// The end of a command that ran, as every backend reports it (DESIGN.md §2): the supervisor's
+// own kills first (the wall-clock limit 124, a second Ctrl-C 130), else the command's wait
+// status (N, or 128+N for signal N). Sets exit_code, signal and timed_out. Pure
+// (sandbox/outcome.cpp), so that the Linux and macOS supervisors cannot drift apart.
+void command_end(int wait_status, bool timed_out, bool interrupted, Outcome& out);
+
 class Backend {
 public:
     virtual ~Backend() = default;

@@ -437,19 +437,8 @@ void end_outcome(const EndFacts& f, Outcome& out) {
         out.error = "the staged changes reached " + std::to_string(f.staged) +
                     " bytes, over limits.stage_size (" + std::to_string(f.stage_max) +
                     "): the sandbox was ended; what was staged is kept";
-    } else if (f.timed_out) {
-        out.exit_code = util::kExitTimeout;
-        out.timed_out = true;
-        out.signal = SIGKILL;
-    } else if (f.interrupted) {
-        out.exit_code = 128 + SIGINT;
-        out.signal = SIGINT;
-    } else if (WIFEXITED(f.status)) {
-        out.exit_code = WEXITSTATUS(f.status);
-    } else if (WIFSIGNALED(f.status)) {
-        // The command's own death by signal N, or init's (killed by the OOM killer): 128+N.
-        out.signal = WTERMSIG(f.status);
-        out.exit_code = 128 + out.signal;
+    } else {
+        command_end(f.status, f.timed_out, f.interrupted, out);
     }
 }
 

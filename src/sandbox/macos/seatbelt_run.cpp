@@ -40,18 +40,8 @@ void seatbelt_end(const RunEnd& end, Outcome& out) {
         out.started = false;
         out.exit_code = util::kExitSetup;
         out.error = end.what + ": " + std::strerror(end.err);
-    } else if (end.timed_out) {
-        out.exit_code = util::kExitTimeout;
-        out.timed_out = true;
-        out.signal = SIGKILL;
-    } else if (end.interrupted) {
-        out.exit_code = 128 + SIGINT;
-        out.signal = SIGINT;
-    } else if (WIFEXITED(end.status)) {
-        out.exit_code = WEXITSTATUS(end.status);
-    } else if (WIFSIGNALED(end.status)) {
-        out.signal = WTERMSIG(end.status);
-        out.exit_code = 128 + out.signal;
+    } else {
+        command_end(end.status, end.timed_out, end.interrupted, out);
     }
 }
 
