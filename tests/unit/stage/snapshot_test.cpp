@@ -19,14 +19,9 @@
 namespace agentbox::stage {
 namespace {
 
+using test::kinds;
 using test::Trees;
 namespace fs = std::filesystem;
-
-std::map<std::string, Kind> kinds(const std::vector<Change>& cs) {
-    std::map<std::string, Kind> m;
-    for (const auto& c : cs) m[c.path] = c.kind;
-    return m;
-}
 
 // Copy staging's whiteouts, on every platform (whiteout.hpp).
 constexpr Whiteouts kCopy = Whiteouts::portable;

@@ -21,6 +21,13 @@ namespace agentbox::stage::test {
 
 namespace fs = std::filesystem;
 
+// Path -> kind of a change set, for checks that name a few paths.
+inline std::map<std::string, Kind> kinds(const std::vector<Change>& cs) {
+    std::map<std::string, Kind> m;
+    for (const auto& c : cs) m[c.path] = c.kind;
+    return m;
+}
+
 inline std::string slurp(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream s;

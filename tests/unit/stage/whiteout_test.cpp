@@ -22,14 +22,9 @@
 namespace agentbox::stage {
 namespace {
 
+using test::kinds;
 using test::Trees;
 namespace fs = std::filesystem;
-
-std::map<std::string, Kind> kinds(const std::vector<Change>& cs) {
-    std::map<std::string, Kind> m;
-    for (const auto& c : cs) m[c.path] = c.kind;
-    return m;
-}
 
 sys::unique_fd open_dir(const std::string& p) {
     sys::unique_fd d(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
