@@ -197,7 +197,10 @@ public:
     Materialiser(const Snapshot& s, int snap_root, int upper_root, Whiteouts form)
         : s_(s), snap_root_(snap_root), upper_root_(upper_root), form_(form) {}
 
-    void walk(const std::string& rel, int sfd, int pfd) {
+    // `replaced`: the snapshot's directory at `rel` is not the one the copy made there (the
+    // sandbox renamed another directory onto this path): its entries kept their ctimes from
+    // where they were, so none of them can be judged untouched by its ctime.
+    void walk(const std::string& rel, int sfd, int pfd, bool replaced = false) {
         const std::vector<std::string> names = list(sfd, "snapshot " + join(s_.dir, rel));
         const std::set<std::string> in_snapshot(names.begin(), names.end());
         for (const std::string& name : names) {
@@ -211,7 +214,7 @@ public:
             // in a session of the device form. Never moved, so never committed.
             if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
             if (!has_p) {
-                gone_from_project(r, sfd, name, s);
+                gone_from_project(r, sfd, name, s, replaced);
                 continue;
             }
             const bool same_type = (s.st_mode & S_IFMT) == (p.st_mode & S_IFMT);
@@ -219,11 +222,11 @@ public:
             // changes the copy, so an entry with an older one is as the copy made it, whatever
             // the project holds now: edits and type changes the host made meanwhile are not
             // the sandbox's, and staging the copy's version would undo them at commit.
-            const bool touched = !before(ctime_of(s), s_.stamp);
+            const bool touched = replaced || !before(ctime_of(s), s_.stamp);
             if (S_ISDIR(s.st_mode)) {
                 if (!same_type) {
                     // The host made it something else: only what the sandbox did in it counts.
-                    gone_from_project(r, sfd, name, s);
+                    gone_from_project(r, sfd, name, s, replaced);
                     continue;
                 }
                 sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
@@ -232,7 +235,8 @@ public:
                 if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
                 // A mode change shows as the directory in upper/ with the new mode.
                 if (touched && (s.st_mode & 07777) != (p.st_mode & 07777)) upper_dir(r);
-                walk(r, sd.get(), pd.get());
+                // `rm -rf b && mv a b`, or a swap: b's entries are a's, with a's old ctimes.
+                walk(r, sd.get(), pd.get(), touched && !made_here(s.st_ino, r));
                 continue;
             }
             if (!touched) continue;
@@ -288,13 +292,14 @@ private:
     // src lib` touches the directory and nothing in it) -- unless it is the one the copy made
     // at this very path: then the sandbox only added or removed entries in it, and it is walked
     // like an untouched one, for what the sandbox made or changed inside.
+    //
+    // `replaced`: its directory was renamed here by the sandbox (walk), so the entry counts as
+    // touched whatever its ctime.
     void gone_from_project(const std::string& r, int sfd, const std::string& name,
-                           const struct stat& s) {
-        bool whole = !before(ctime_of(s), s_.stamp);
-        if (whole && S_ISDIR(s.st_mode)) {
-            const auto it = s_.dirs.find(s.st_ino);
-            if (it != s_.dirs.end() && it->second == r) whole = false;
-        }
+                           const struct stat& s, bool replaced = false) {
+        bool whole = replaced || !before(ctime_of(s), s_.stamp);
+        if (whole && S_ISDIR(s.st_mode) && made_here(s.st_ino, r))
+            whole = false;
         if (whole) {
             const bool mark = S_ISREG(s.st_mode) && made_by_copy(sfd, name);
             disarm(sfd, name, r);
@@ -329,6 +334,14 @@ private:
     // moved, and a copy session honours no other form.
     void disarm(int sfd, const std::string& name, const std::string& r) const {
         if (form_ == Whiteouts::portable) disarm_whiteouts(sfd, name, join(s_.dir, r));
+    }
+
+    // Whether the directory with inode `ino` is the one the copy made at `r`. A touched one
+    // without a record -- a snapshot resumed after a crash keeps none -- counts as renamed
+    // there: staging its entries costs a compare each, taking it as untouched loses them.
+    bool made_here(std::uint64_t ino, const std::string& r) const {
+        const auto it = s_.dirs.find(ino);
+        return it != s_.dirs.end() && it->second == r;
     }
 
     // Whether the entry was made by the copy (born before the stamp), not by the sandbox.

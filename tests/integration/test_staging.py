@@ -388,6 +388,36 @@ class Staging(BoxTest):
         with open(os.path.join(self.box.project, "README")) as f:
             self.assertEqual(f.read(), "# project\n")
 
+    def test_directory_replaced_by_a_renamed_one_is_staged_as_renamed(self):
+        # `rm -rf old && mv new old`, and a swap of two directories: the renamed directory's
+        # entries keep their ctimes, so the path's new content must not be read as unchanged.
+        p = self.box.project
+        for rel, data in (("a/f", "A\n"), ("a/x", "only in a\n"), ("b/f", "B\n"),
+                          ("b/y", "only in b\n"), ("c/f", "C\n"), ("c/z", "only in c\n"),
+                          ("d/f", "D\n"), ("e/sub/f", "E\n"), ("g/sub/deep/f", "G\n"),
+                          ("e/sub/deep/f", "E deep\n")):
+            os.makedirs(os.path.join(p, os.path.dirname(rel)), exist_ok=True)
+            with open(os.path.join(p, rel), "w") as f:
+                f.write(data)
+        self.staged("mv a t && mv b a && mv t b && rm -rf d && mv c d && "
+                    "rm -rf e/sub && mv g/sub e/sub")
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap.get("a/f", (0, None))[1], b"B\n", snap)
+        self.assertEqual(snap.get("a/y", (0, None))[1], b"only in b\n", snap)
+        self.assertNotIn("a/x", snap)
+        self.assertEqual(snap.get("b/f", (0, None))[1], b"A\n", snap)
+        self.assertEqual(snap.get("b/x", (0, None))[1], b"only in a\n", snap)
+        self.assertNotIn("b/y", snap)
+        self.assertNotIn("c", snap)
+        self.assertEqual(snap.get("d/f", (0, None))[1], b"C\n", snap)
+        self.assertEqual(snap.get("d/z", (0, None))[1], b"only in c\n", snap)
+        # One level down, and two: the directory below the renamed one is not the copy's
+        # either.
+        self.assertNotIn("e/sub/f", snap)
+        self.assertEqual(snap.get("e/sub/deep/f", (0, None))[1], b"G\n", snap)
+        self.assertNotIn("g/sub", snap)
+
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")
         first = self.box.sessions()[-1]
