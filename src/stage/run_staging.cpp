@@ -37,6 +37,14 @@ void RunStaging::after(bool started, bool keep, const Say& say) {
                            "; the snapshot stays in " + session_.dir());
         }
     }
+    // The overlay left the command's directory modes in upper/ (materialise does this itself).
+    if (how_ == policy::Staging::overlay && started) {
+        try {
+            open_up_dirs(session_.upper());
+        } catch (const std::exception& e) {
+            say(false, std::string("could not open up the staged directories: ") + e.what());
+        }
+    }
     // Flushed before it is reported staged; discarded changes need not be.
     if (how_ != policy::Staging::none && started && keep) {
         try {

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cerrno>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -229,8 +230,7 @@ public:
                     gone_from_project(r, sfd, name, s, replaced);
                     continue;
                 }
-                sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
-                if (!sd) throw sys::SysError("open", join(s_.dir, r), errno);
+                sys::unique_fd sd = open_own(sfd, name, s, r);
                 sys::unique_fd pd(::openat(pfd, name.c_str(), kDirFlags));
                 if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
                 // A mode change shows as the directory in upper/ with the new mode.
@@ -278,6 +278,22 @@ public:
 
     std::uint64_t moved() const { return moved_; }
 
+    // The snapshot's directory `name` (lstat'ed as `st`) opened to be walked, made readable,
+    // searchable and writable by its owner first where the command took that away: its entries
+    // are read and moved out, which root may do anyway and its owner only so. The snapshot is
+    // the session's, discarded after; the mode the command gave it is what upper/ gets.
+    sys::unique_fd open_own(int sfd, const std::string& name, const struct stat& st,
+                            const std::string& r) {
+        if ((st.st_mode & S_IRWXU) != S_IRWXU) {
+            if (::fchmodat(sfd, name.c_str(), (st.st_mode & 07777) | S_IRWXU, 0) < 0)
+                throw sys::SysError("chmod", join(s_.dir, r), errno);
+            snap_modes_.emplace(r, st.st_mode & 07777);
+        }
+        sys::unique_fd d(::openat(sfd, name.c_str(), kDirFlags));
+        if (!d) throw sys::SysError("open", join(s_.dir, r), errno);
+        return d;
+    }
+
 private:
     // An entry of the copy that the project no longer has (or no longer has as a directory):
     // the sandbox made it, moved it there, or changed it, or else the host deleted it during the
@@ -302,6 +318,12 @@ private:
             whole = false;
         if (whole) {
             const bool mark = S_ISREG(s.st_mode) && made_by_copy(sfd, name);
+            // Moving a directory to another parent rewrites its "..": that takes write
+            // permission on it, which the command may have taken away (open_up_dirs); and
+            // disarming reads it.
+            if (S_ISDIR(s.st_mode) && (s.st_mode & S_IRWXU) != S_IRWXU &&
+                ::fchmodat(sfd, name.c_str(), (s.st_mode & 07777) | S_IRWXU, 0) < 0)
+                throw sys::SysError("chmod", join(s_.dir, r), errno);
             disarm(sfd, name, r);
             sys::unique_fd ud = upper_dir(fsops::split_parent(r).first);
             if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
@@ -317,8 +339,7 @@ private:
             return;
         }
         if (!S_ISDIR(s.st_mode)) return;
-        sys::unique_fd sd(::openat(sfd, name.c_str(), kDirFlags));
-        if (!sd) throw sys::SysError("open", join(s_.dir, r), errno);
+        sys::unique_fd sd = open_own(sfd, name, s, r);
         for (const std::string& child : list(sd.get(), "snapshot " + join(s_.dir, r))) {
             struct stat c {};
             if (::fstatat(sd.get(), child.c_str(), &c, AT_SYMLINK_NOFOLLOW) < 0)
@@ -393,9 +414,15 @@ private:
             sofar = join(sofar, name);
             pos = slash + 1;
             if (::mkdirat(cur.get(), name.c_str(), 0700) == 0) {
+                // The snapshot's mode, with its owner's rwx as open_up_dirs leaves every one.
+                const auto own = snap_modes_.find(sofar);
                 struct stat st {};
-                if (::fstatat(snap_root_, sofar.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    ::fchmodat(cur.get(), name.c_str(), st.st_mode & 07777, 0) < 0)
+                mode_t mode = 0;
+                if (own != snap_modes_.end())
+                    mode = own->second;
+                else if (::fstatat(snap_root_, sofar.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+                    mode = st.st_mode & 07777;
+                if (mode != 0 && ::fchmodat(cur.get(), name.c_str(), mode | S_IRWXU, 0) < 0)
                     throw sys::SysError("chmod", "upper/" + sofar, errno);
             } else if (errno != EEXIST) {
                 throw sys::SysError("mkdir", "upper/" + sofar, errno);
@@ -411,6 +438,7 @@ private:
     int snap_root_, upper_root_;
     Whiteouts form_;
     std::uint64_t moved_ = 0;
+    std::map<std::string, mode_t> snap_modes_;  // snapshot dirs open_own opened up: their modes
 };
 
 // The filesystem's idea of "now": the ctime of a file made now. That, not a clock read here,
@@ -515,6 +543,13 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
 }
 
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form) {
+    // The command can chmod the project's root too (the snapshot's root, inside): its entries
+    // are moved out all the same. Its mode is not staged (overlay cannot stage it either).
+    struct stat root {};
+    if (::lstat(snap.dir.c_str(), &root) < 0) throw sys::SysError("stat", snap.dir, errno);
+    if (S_ISDIR(root.st_mode) && (root.st_mode & S_IRWXU) != S_IRWXU &&
+        ::chmod(snap.dir.c_str(), (root.st_mode & 07777) | S_IRWXU) < 0)
+        throw sys::SysError("chmod", snap.dir, errno);
     sys::unique_fd s(::open(snap.dir.c_str(), kDirFlags));
     if (!s) throw sys::SysError("open", snap.dir, errno);
     sys::unique_fd p(::open(snap.project.c_str(), kDirFlags));
@@ -524,6 +559,8 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteo
     Materialiser m(snap, s.get(), u.get(), form);
     // The project root's own mode is not staged (overlay cannot stage it either).
     m.walk("", s.get(), p.get());
+    // Below a directory moved whole, the command's modes are still there.
+    open_up_dirs(upper);
     return m.moved();
 }
 
@@ -553,6 +590,28 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
     materialise(s, upper, form);
     discard_snapshot(dir);
     return true;
+}
+
+void open_up_dirs(const std::string& upper) {
+    // upper/ itself is the overlay's root: a chmod of the project's root inside lands on it.
+    struct stat st {};
+    if (::lstat(upper.c_str(), &st) < 0) throw sys::SysError("stat", upper, errno);
+    if (S_ISDIR(st.st_mode) && (st.st_mode & S_IRWXU) != S_IRWXU &&
+        ::chmod(upper.c_str(), (st.st_mode & 07777) | S_IRWXU) < 0)
+        throw sys::SysError("chmod", upper, errno);
+    sys::unique_fd u(::open(upper.c_str(), kDirFlags));
+    if (!u) throw sys::SysError("open", upper, errno);
+    // Before the walk enters a directory: one without r or x could not be listed.
+    struct OpenUp : sys::WalkVisitor {
+        sys::WalkStep visit(const sys::WalkEntry& e) override {
+            if (!S_ISDIR(e.st.st_mode)) return sys::WalkStep::over;
+            if ((e.st.st_mode & S_IRWXU) != S_IRWXU &&
+                ::fchmodat(e.dirfd, e.name.c_str(), (e.st.st_mode & 07777) | S_IRWXU, 0) < 0)
+                throw sys::SysError("chmod", e.path, errno);
+            return sys::WalkStep::into;
+        }
+    } v;
+    sys::walk_tree(u.get(), upper, v);
 }
 
 void discard_snapshot(const std::string& dir) {

@@ -62,6 +62,13 @@ CopyCost snapshot_cost(const std::string& project);
 // Returns the number of entries moved or whited out.
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form);
 
+// Gives the owner rwx on every directory of `upper` (a session's, once nothing writes it):
+// commit moves entries out of them and undo back in, and changes() lists them, which a
+// directory the command made read-only (or unreadable) would stop for anyone but root.
+// Nothing of it is lost: commit never writes a staged directory's mode (landing_mode keeps
+// the project's, or gives a new one 0777 minus the umask). materialise ends with it.
+void open_up_dirs(const std::string& upper);
+
 // Removes the snapshot (and its saved times) once its work is in upper/.
 void discard_snapshot(const std::string& dir);
 

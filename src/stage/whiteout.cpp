@@ -126,6 +126,12 @@ void disarm_whiteouts(int dirfd, const std::string& name, const std::string& sho
     struct Disarm : sys::WalkVisitor {
         sys::WalkStep visit(const sys::WalkEntry& e) override {
             if (S_ISREG(e.st.st_mode)) disarm_file(e.dirfd, e.name, e.st, e.path);
+            // A directory the command made unreadable is opened up (its owner's rwx) to be
+            // searched: left closed, a mark below it would not be found -- and upper/'s
+            // directories get their owner's rwx anyway (snapshot.hpp, open_up_dirs).
+            if (S_ISDIR(e.st.st_mode) && (e.st.st_mode & S_IRWXU) != S_IRWXU &&
+                ::fchmodat(e.dirfd, e.name.c_str(), (e.st.st_mode & 07777) | S_IRWXU, 0) < 0)
+                throw sys::SysError("chmod", e.path, errno);
             return sys::WalkStep::into;
         }
     } v;

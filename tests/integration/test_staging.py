@@ -418,6 +418,31 @@ class Staging(BoxTest):
         self.assertEqual(snap.get("e/sub/deep/f", (0, None))[1], b"G\n", snap)
         self.assertNotIn("g/sub", snap)
 
+    def test_read_only_and_unreadable_directories_do_not_stop_review_or_commit(self):
+        # A directory without write permission cannot receive entries, and one moved to
+        # another parent needs it too (its ".." changes); one without r or x cannot be listed:
+        # staging, review and commit must not stop at any, as root (who may anyway) or not.
+        # The project's root too: copy staging moves its entries out.
+        root_mode = stat.S_IMODE(os.stat(self.box.project).st_mode)
+        before = self.snap()
+        self.staged("mkdir -p ro/inner && echo n > ro/inner/n && chmod 0555 ro/inner ro && "
+                    "echo new > src/new.c && echo changed > src/sub/b.c && "
+                    "mkdir -p hidden/deep && echo f > hidden/deep/f && chmod 0 hidden/deep && "
+                    "echo top > top && chmod 0555 src/sub src .")
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap.get("ro/inner/n", (0, None))[1], b"n\n", snap)
+        self.assertEqual(snap.get("src/new.c", (0, None))[1], b"new\n", snap)
+        self.assertEqual(snap.get("src/sub/b.c", (0, None))[1], b"changed\n", snap)
+        self.assertEqual(snap.get("hidden/deep/f", (0, None))[1], b"f\n", snap)
+        # No staged directory mode lands (patch.hpp, landing_mode): the project's stay, new
+        # ones get the umask's.
+        self.assertEqual(stat.S_IMODE(snap["src"][0]), stat.S_IMODE(before["src"][0]))
+        self.assertEqual(stat.S_IMODE(snap["src/sub"][0]), stat.S_IMODE(before["src/sub"][0]))
+        # The root's mode is not staged, under the overlay either.
+        self.assertEqual(stat.S_IMODE(os.stat(self.box.project).st_mode), root_mode)
+        self.assertEqual(snap.get("top", (0, None))[1], b"top\n", snap)
+
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")
         first = self.box.sessions()[-1]
