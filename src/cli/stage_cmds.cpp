@@ -57,14 +57,15 @@ stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
                           " holds staged changes; name one (agentbox sessions lists them):" + list,
                       exit_usage);
     }
-    const std::string id = pick == stage_args::Pick::staged && staged.size() == 1 ? staged.front().id
-                           : newest != nullptr                        ? newest->id
-                                                                      : std::string();
-    if (id.empty())
+    const stage::Meta* picked = pick == stage_args::Pick::staged && staged.size() == 1
+                                    ? &staged.front()
+                                    : newest;
+    if (picked == nullptr)
         throw Failure("no session for the project " + util::quote(project) +
                           " (name one: agentbox sessions lists them)",
                       exit_usage);
-    return stage::Session::open(id, "");
+    // Its meta.json was read and verified by list_sessions() just now.
+    return stage::Session::open_listed(*picked);
 }
 
 }  // namespace

@@ -35,20 +35,28 @@ namespace {
 
 using sys::unique_fd;
 
+// A path for error messages, root + "/" + rel, spelled out only when an error names it: the
+// walk passes one with every call, and building each string took ~3 allocations a change.
+struct Shown {
+    const std::string& root;
+    const std::string& rel;
+    std::string str() const { return rel.empty() ? root : root + "/" + rel; }
+};
+
 // Names in a directory, sorted bytewise, without . and .. and without agentbox's own
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
 // project until recovery, which knows it by name from the journal and removes it; it is never
 // a change, on either side. `dirfd` is the walk's own descriptor of the directory, used for
 // nothing but *at calls besides this one listing: read with getdents64 itself (no second
 // open, no DIR), which consumes its offset.
-std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
+std::vector<std::string> list_dir(int dirfd, const Shown& shown) {
     std::vector<std::string> names;
 #ifdef __linux__
     alignas(8) static thread_local char buf[32768];
     for (;;) {
         const long n = ::syscall(SYS_getdents64, dirfd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("readdir", shown, errno);
+        if (n < 0) throw sys::SysError("readdir", shown.str(), errno);
         if (n == 0) break;
         for (long at = 0; at < n;) {
             // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
@@ -65,12 +73,12 @@ std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
     // No getdents64 (macOS): a DIR over a duplicate, which shares the offset as the Linux
     // listing consumes it.
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw sys::SysError("readdir", shown, errno);
+    if (dup < 0) throw sys::SysError("readdir", shown.str(), errno);
     DIR* d = ::fdopendir(dup);
     if (d == nullptr) {
         const int e = errno;
         ::close(dup);
-        throw sys::SysError("readdir", shown, e);
+        throw sys::SysError("readdir", shown.str(), e);
     }
     errno = 0;
     while (const struct dirent* e = ::readdir(d)) {
@@ -81,24 +89,24 @@ std::vector<std::string> list_dir(int dirfd, const std::string& shown) {
     }
     const int err = errno;
     ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", shown, err);
+    if (err != 0) throw sys::SysError("readdir", shown.str(), err);
 #endif
     std::sort(names.begin(), names.end());
     return names;
 }
 
 // lstat of `name` in `dirfd`; false when it does not exist (or dirfd is -1: no such directory).
-bool lstat_at(int dirfd, const std::string& name, struct stat& st, const std::string& shown) {
+bool lstat_at(int dirfd, const std::string& name, struct stat& st, const Shown& shown) {
     if (dirfd < 0) return false;
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
     if (errno == ENOENT || errno == ENOTDIR) return false;
-    throw sys::SysError("stat", shown, errno);
+    throw sys::SysError("stat", shown.str(), errno);
 }
 
-unique_fd open_dir_at(int dirfd, const std::string& name, const std::string& shown) {
+unique_fd open_dir_at(int dirfd, const std::string& name, const Shown& shown) {
     unique_fd fd(::openat(dirfd, name.c_str(),
                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw sys::SysError("open", shown, errno);
+    if (!fd) throw sys::SysError("open", shown.str(), errno);
     return fd;
 }
 
@@ -188,10 +196,10 @@ private:
     // `opaque`: this directory hides the project's (an opaque ancestor): project entries that
     // upper/ lacks are deleted.
     void walk(int up_dir, int proj_dir, const std::string& rel, bool opaque) {
-        const std::vector<std::string> names = list_dir(up_dir, rel.empty() ? upper_ : up_path(rel));
+        const std::vector<std::string> names = list_dir(up_dir, Shown{upper_, rel});
         std::vector<std::string> proj_only;
         if (opaque && proj_dir >= 0) {
-            const auto proj_names = list_dir(proj_dir, rel.empty() ? project_ : proj_path(rel));
+            const auto proj_names = list_dir(proj_dir, Shown{project_, rel});
             std::set_difference(proj_names.begin(), proj_names.end(), names.begin(), names.end(),
                                 std::back_inserter(proj_only));
         }
@@ -212,7 +220,7 @@ private:
     // A project entry under an opaque directory that upper/ does not have.
     void hidden(int proj_dir, const std::string& path, const std::string& name) {
         struct stat ps {};
-        if (!lstat_at(proj_dir, name, ps, proj_path(path))) return;
+        if (!lstat_at(proj_dir, name, ps, Shown{project_, path})) return;
         Change c;
         c.path = path;
         c.kind = Kind::deleted;
@@ -227,7 +235,7 @@ private:
         if (::fstatat(up_dir, name.c_str(), &us, AT_SYMLINK_NOFOLLOW) != 0)
             throw sys::SysError("stat", up_path(path), errno);
         struct stat ps {};
-        const bool in_project = lstat_at(proj_dir, name, ps, proj_path(path));
+        const bool in_project = lstat_at(proj_dir, name, ps, Shown{project_, path});
 
         Change c;
         c.path = path;
@@ -243,13 +251,13 @@ private:
             return;
         }
         if (S_ISDIR(us.st_mode)) {
-            unique_fd sub = open_dir_at(up_dir, name, up_path(path));
+            unique_fd sub = open_dir_at(up_dir, name, Shown{upper_, path});
             // Opaque matters only where there is a project directory to hide: below a new
             // directory, or one that replaces a file, there is nothing to list.
             const bool now_opaque = opaque || (same_type && is_opaque(sub.get()));
             unique_fd proj_sub;
             if (same_type) {
-                proj_sub = open_dir_at(proj_dir, name, proj_path(path));
+                proj_sub = open_dir_at(proj_dir, name, Shown{project_, path});
                 if (now_opaque && !opaque) {
                     c.kind = Kind::replaced;
                     out_.push_back(c);

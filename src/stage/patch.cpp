@@ -392,6 +392,12 @@ std::string patch(const std::vector<Change>& changes, const std::string& upper,
 
 std::vector<Change> with_deleted_entries(const std::vector<Change>& changes,
                                          const std::string& project) {
+    const auto dir_gone = [](const Change& c) {
+        return (c.kind == Kind::deleted || c.kind == Kind::type) && S_ISDIR(c.old_mode);
+    };
+    // Most change sets delete no directory: then there is nothing to add, and neither the
+    // project nor a set of every path is needed.
+    if (std::none_of(changes.begin(), changes.end(), dir_gone)) return changes;
     const Tree proj(project);
     std::set<std::string> listed;
     for (const Change& c : changes) listed.insert(c.path);
@@ -399,8 +405,7 @@ std::vector<Change> with_deleted_entries(const std::vector<Change>& changes,
     out.reserve(changes.size());
     for (const Change& c : changes) {
         out.push_back(c);
-        const bool gone = c.kind == Kind::deleted || (c.kind == Kind::type && S_ISDIR(c.old_mode));
-        if (!gone || !S_ISDIR(c.old_mode)) continue;
+        if (!dir_gone(c)) continue;
         for (const auto& [p, m] : proj.walk(c.path, /*dirs=*/true)) {
             if (!listed.insert(p).second) continue;
             Change d;
@@ -583,7 +588,10 @@ std::string stat(const std::vector<Change>& changes, const std::string& upper,
 // ---------------------------------------------------------------------------------------------
 
 std::string name_status(const std::vector<Change>& changes) {
-    const mode_t umask = process_umask();
+    // The umask only says where a loose mode lands: read (/proc/self/status, 4 calls and a
+    // scan) for the first change that has one, not for every listing.
+    mode_t umask = 0;
+    bool have_umask = false;
     std::string out;
     for (const Change& c : changes) {
         const mode_t m = c.new_mode != 0 ? c.new_mode : c.old_mode;
@@ -592,6 +600,7 @@ std::string name_status(const std::vector<Change>& changes) {
         out += util::escape_for_terminal(c.path);
         if (S_ISDIR(m)) out += '/';
         if (c.new_mode != 0 && loose_mode(c.new_mode)) {
+            if (!have_umask) umask = process_umask(), have_umask = true;
             const mode_t lands = (c.new_mode & S_IFMT) | landing_mode(c.new_mode, c.old_mode, umask);
             out += "\t(staged mode " + octal(c.new_mode & (S_IFMT | 0777)) +
                    ": group/world-writable; commit writes " + octal(lands) + ")";

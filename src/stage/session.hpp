@@ -86,6 +86,9 @@ public:
     // Open an existing one by id or unique prefix; "" = newest of `project`. A broken session
     // (meta.json missing, malformed or not written by agentbox) is refused, saying why.
     static Session open(const std::string& id_or_prefix, const std::string& project);
+    // The same for a Meta that list_sessions() has just read: its meta.json is not read and
+    // verified a second time (a command that picks the newest session lists them first).
+    static Session open_listed(const Meta& m);
 
     const Meta& meta() const { return meta_; }
     const std::string& dir() const { return dir_; }
@@ -145,8 +148,8 @@ std::string cache_dir();
 // All sessions, oldest first.
 std::vector<Meta> list_sessions();
 // Whether session `id`'s upper/ has an entry: the command wrote something. False when it
-// cannot be read. One readdir: walking upper/ for the exact change set would hash every
-// staged file.
+// cannot be read. One short readdir (the first entries, not the whole directory): walking
+// upper/ for the exact change set would hash every staged file.
 bool has_staged(const std::string& id);
 
 }  // namespace agentbox::stage

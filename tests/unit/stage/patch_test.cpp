@@ -387,3 +387,30 @@ TEST_CASE("test_rm_rf_dir_lists_every_deleted_file: a deleted directory's entrie
     REQUIRE(all.size() == 4);
     CHECK(name_status(all) == "D\tsrc/\nD\tsrc/a.c\nD\tsrc/sub/\nD\tsrc/sub/b.c\n");
 }
+
+TEST_CASE("with_deleted_entries: a change set that deletes no directory comes back as it is, "
+          "without reading the project") {
+    std::vector<Change> cs(2);
+    cs[0].path = "a.txt";
+    cs[0].kind = Kind::modified;
+    cs[0].old_mode = cs[0].new_mode = S_IFREG | 0644;
+    cs[1].path = "gone.txt";
+    cs[1].kind = Kind::deleted;
+    cs[1].old_mode = S_IFREG | 0644;
+    // A project that cannot be opened: reading it would throw.
+    const auto all = with_deleted_entries(cs, "/nonexistent-agentbox-project");
+    REQUIRE(all.size() == 2);
+    CHECK(name_status(all) == "M\ta.txt\nD\tgone.txt\n");
+}
+
+TEST_CASE("with_deleted_entries: a directory replaced by a file lists the directory's entries") {
+    Trees t;
+    Trees::file(t.project, "src/a.c", "a\n");
+    Trees::file(t.project, "keep.txt", "k\n");
+    Trees::file(t.upper, "src", "now a file\n");
+    t.change(Kind::type, "src");
+    const auto all = with_deleted_entries(t.changes, t.project);
+    REQUIRE(all.size() == 2);
+    CHECK(all[1].path == "src/a.c");
+    CHECK(all[1].kind == Kind::deleted);
+}

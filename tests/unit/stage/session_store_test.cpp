@@ -189,3 +189,32 @@ TEST_CASE("list ignores directories that are not session ids") {
     fs::create_directories(t.root + "/state/agentbox/sessions/not-a-session");
     CHECK(list_sessions().size() == 1);
 }
+
+TEST_CASE("has_staged() sees one entry in upper/ whatever its name, and none in an empty one") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    CHECK_FALSE(agentbox::stage::has_staged(s.meta().id));
+    // A name long enough that it and "." and ".." do not share the first small read, and one
+    // that sorts before both.
+    std::ofstream(s.upper() + "/" + std::string(250, 'n')) << "x";
+    CHECK(agentbox::stage::has_staged(s.meta().id));
+    fs::remove(s.upper() + "/" + std::string(250, 'n'));
+    fs::create_directory(s.upper() + "/-");
+    CHECK(agentbox::stage::has_staged(s.meta().id));
+    CHECK_FALSE(agentbox::stage::has_staged("20000101T000000Z-000000"));
+}
+
+TEST_CASE("open_listed() opens the session list_sessions() read, and refuses a broken one") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    const auto all = list_sessions();
+    REQUIRE(all.size() == 1);
+    const Session o = Session::open_listed(all[0]);
+    CHECK(o.dir() == s.dir());
+    CHECK(o.meta().argv == std::vector<std::string>{"x"});
+    {
+        std::ofstream out(s.dir() + "/meta.json", std::ios::trunc);
+        out << "{ not json";
+    }
+    CHECK_THROWS_AS((void)Session::open_listed(list_sessions().at(0)), std::runtime_error);
+}
