@@ -37,15 +37,25 @@ bool bounding_set_empty() {
 
 // Every capability number the kernel knows, found by probing until EINVAL rather than
 // reading /proc/sys/kernel/cap_last_cap: this runs after pivot_root, and does not need /proc.
+// Dropping needs CAP_SETPCAP, even for a capability already gone. With it (init and the
+// native command, which hold every capability of their user namespace) each number is
+// dropped straight away: one call each. Without it (a process bubblewrap stripped before, or
+// one that dropped before and calls this again) the rest are read first and only those
+// still there dropped, which then fails as it must.
 int drop_bounding_set(StepError& e) {
-    for (unsigned long cap = 0; cap < 64; ++cap) {
+    unsigned long cap = 0;
+    for (; cap < 64; ++cap) {
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+        if (errno == EINVAL) return 0;  // past CAP_LAST_CAP (EPERM comes first without SETPCAP)
+        if (errno == EPERM) break;
+        return fail(e, "prctl(PR_CAPBSET_DROP)", errno);
+    }
+    for (; cap < 64; ++cap) {
         const int r = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
         if (r < 0) {
             if (errno == EINVAL) return 0;
             return fail(e, "prctl(PR_CAPBSET_READ)", errno);
         }
-        // Dropping needs CAP_SETPCAP even for a capability already gone, so skip those:
-        // a process that dropped them before (init, then the command) can call this again.
         if (r == 1 && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
             return fail(e, "prctl(PR_CAPBSET_DROP)", errno);
     }

@@ -13,6 +13,7 @@
 
 #include "policy/request.hpp"
 #include "sandbox/linux/mount_api.hpp"
+#include "sandbox/linux/mount_paths.hpp"
 #include "sandbox/linux/syscalls.hpp"
 #include "sys/error.hpp"
 
@@ -33,26 +34,31 @@ std::string dotted(std::uint32_t a) {
 
 int mount_resolv_conf(int newroot, StepError& e) {
     const char* op = "mount(resolv.conf)";
+    // Written in the build directory, which leave_host removes: the bind keeps the file, the
+    // root keeps no name of it.
+    const std::string file = std::string(kBuildDir) + "/resolv.conf";
     {
-        sys::unique_fd f(::open("/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        sys::unique_fd f(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
         if (!f) return fail(e, "create", "/resolv.conf");
         const std::size_t n = std::strlen(kResolvConf);
         if (::write(f.get(), kResolvConf, n) != static_cast<ssize_t>(n))
             return fail(e, "write", "/resolv.conf");
     }
     // Where /etc/resolv.conf leads inside the new root (its symlinks resolved there, never on
-    // the host): the file a resolver inside will read.
+    // the host): the file a resolver inside will read. None, or not a file a resolver reads:
+    // 127.0.0.1 is its default anyway.
     sys::unique_fd target(sys_openat2(newroot, "etc/resolv.conf", O_PATH | O_CLOEXEC,
                                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
-    if (!target) {
-        if (errno == ENOENT || errno == ENOTDIR) return 0;
-        return fail(e, "open", "/etc/resolv.conf");
-    }
     struct stat st {};
-    if (::fstat(target.get(), &st) < 0) return fail(e, "fstat", "/etc/resolv.conf");
-    if (!S_ISREG(st.st_mode)) return 0;  // not a file a resolver reads: 127.0.0.1 is its default
-    sys::unique_fd tree(::open_tree(AT_FDCWD, "/resolv.conf", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (!tree) return fail(e, "open_tree", "/etc/resolv.conf");
+    if (!target && errno != ENOENT && errno != ENOTDIR) return fail(e, "open", "/etc/resolv.conf");
+    if (target && ::fstat(target.get(), &st) < 0) return fail(e, "fstat", "/etc/resolv.conf");
+    sys::unique_fd tree;
+    if (target && S_ISREG(st.st_mode)) {
+        tree.reset(::open_tree(AT_FDCWD, file.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+        if (!tree) return fail(e, "open_tree", "/etc/resolv.conf");
+    }
+    if (::unlink(file.c_str()) < 0) return fail(e, "unlink", "/resolv.conf");
+    if (!tree) return 0;
     struct mount_attr attr {};
     attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)

@@ -29,7 +29,7 @@ class Proxy;
 
 namespace agentbox::sandbox::lnx {
 
-// Init, native backend, before the new root is entered (the scratch tmpfs is "/"): a file
+// Init, native backend, while the new root is built (it is "/", the host tree in it): a file
 // saying "nameserver 127.0.0.1", bound read-only over /etc/resolv.conf in `newroot` — over
 // the file a symlink there leads to, inside the new root, since a mount cannot go on a
 // symlink. None there (no /etc, a link into a directory not mounted inside) is left so:

@@ -17,9 +17,10 @@
 namespace agentbox::sandbox::lnx {
 
 // Points of the sandbox's side of a start, for bench/startup.py --phases (util/phases.hpp):
-// init: id maps written, scratch root entered, the Plan's mounts made, pivoted, the sandbox
-// built; the command's process started, it waits for its go, the go seen, its first execve;
-// init back from the command's exec with its capabilities dropped.
+// init: id maps written, root tmpfs entered, the Plan's mounts made, the host tree detached
+// (`pivot`, the name it had when that took a second pivot_root), the sandbox built; the
+// command's process started, it waits for its go, the go seen, its first execve; init back
+// from the command's exec with its capabilities dropped.
 enum class ChildPoint { maps, base, mounts, pivot, built, command, waiting, went, exec, resumed,
                         count };
 

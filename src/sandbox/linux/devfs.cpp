@@ -29,18 +29,17 @@ constexpr Link kLinks[] = {{"fd", "/proc/self/fd"},         {"stdin", "/proc/sel
                            {"ptmx", "pts/ptmx"}};
 
 // Bind the host's device node onto an empty file in our /dev. The bind keeps the host mount's
-// flags (devtmpfs is not nodev), which is what lets the node work inside a user namespace.
+// flags (devtmpfs is not nodev), which is what lets the node work inside a user namespace;
+// nosuid and noexec are added to all of them at once at the end (mount_dev).
 int bind_device(int dev_fd, const std::string& dir, const char* name, StepError& e) {
     std::string path = dir + "/" + name;
     std::string host = host_path("/dev/" + std::string(name));
-    sys::unique_fd tree(clone_tree(host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                                   "mount(bind dev)", path, e));
+    sys::unique_fd tree(clone_tree(host, false, 0, "mount(bind dev)", path, e));
     if (!tree) return -1;
-    int f = ::openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (f < 0) return fail(e, "create", path);
-    ::close(f);
-    sys::unique_fd target(::openat(dev_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!target) return fail(e, "open", path);
+    // Made here, in our own empty tmpfs (O_EXCL): the descriptor that made it is the target.
+    sys::unique_fd target(
+        ::openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+    if (!target) return fail(e, "create", path);
     return attach(tree.get(), target.get(), "mount(bind dev)", path, e);
 }
 
@@ -75,7 +74,7 @@ int mount_dev(int root_fd, const std::string& target, StepError& e) {
                                target + "/pts", e));
     if (!pts || mount_sub(dev.get(), target, "pts", pts.get(), e) < 0) return -1;
 
-    sys::unique_fd shm(make_fs("tmpfs", {{"mode", "1777"}},
+    sys::unique_fd shm(make_fs("tmpfs", {},  // 1777, tmpfs' own default
                                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                                "mount(tmpfs)", target + "/shm", e));
     if (!shm || mount_sub(dev.get(), target, "shm", shm.get(), e) < 0) return -1;
@@ -84,7 +83,15 @@ int mount_dev(int root_fd, const std::string& target, StepError& e) {
         if (::symlinkat(l.target, dev.get(), l.name) < 0)
             return fail(e, "symlink", target + "/" + l.name);
 
+    // nosuid and noexec on every mount of /dev: the device binds get them here, one call for
+    // all six (pts and shm have them already, and the tmpfs itself). Added, never removed:
+    // the devices keep their dev.
     struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    if (::mount_setattr(dev.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        return fail(e, "mount_setattr(nosuid,noexec)", target);
+    // Then the tmpfs alone goes read-only: no device node or file can be made in /dev, while
+    // the devices, pts and shm stay writable.
     attr.attr_set = MOUNT_ATTR_RDONLY;
     if (::mount_setattr(dev.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
         return fail(e, "mount_setattr(ro)", target);

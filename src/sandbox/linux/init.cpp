@@ -147,7 +147,7 @@ void build_sandbox(const ChildSetup& cs) {
     if (captures(plan) && mount_resolv_conf(fds.newroot, e) < 0) die(cs, e);
     ::close(fds.newroot);
     ::close(fds.empty_file);
-    if (enter_newroot(e) < 0) die(cs, e);
+    if (leave_host(e) < 0) die(cs, e);
     stamp(cs, ChildPoint::pivot);
     if (plan.ns.net) loopback_up(cs);
     if (plan.ns.net && plan.net.mode == profile::NetMode::proxy) proxy_listener(cs);

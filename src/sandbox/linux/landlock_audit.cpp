@@ -240,10 +240,13 @@ Event landlock_denial_event(const AuditRecord& access, const AuditRecord* syscal
 LandlockAudit LandlockAudit::open() {
     LandlockAudit a;
     int err = 0;
-    sys::unique_fd s = subscribe(&err);
-    // Disabled audit emits nothing: no socket to poll for the whole run.
-    if (s && audit_enabled() > 0) a.sock_ = std::move(s);
+    a.sock_ = subscribe(&err);
     return a;
+}
+
+void LandlockAudit::keep_if_enabled() {
+    // Disabled audit emits nothing: no socket to poll for the rest of the run.
+    if (sock_ && audit_enabled() <= 0) sock_.reset();
 }
 
 pid_t pid_of_pidfd(int pidfd) {

@@ -55,9 +55,15 @@ pid_t pid_of_pidfd(int pidfd);
 
 class LandlockAudit {
 public:
-    // Subscribes when this process may and audit is enabled; otherwise inactive (fd() < 0).
-    // Before the command may run, so that no denial is emitted before we listen.
+    // Subscribes when this process may; otherwise inactive (fd() < 0). Before the command may
+    // run, so that no denial is emitted before we listen.
     static LandlockAudit open();
+    // Closes the subscription when audit is disabled (it then emits nothing). Asked once the
+    // command may run, not before: the kernel answers the status request from a thread it
+    // creates for the purpose (audit_send_reply), and the request waits for that thread's
+    // creation, 1-4 ms or more on a busy machine, which the command need not wait for.
+    // Records that arrive meanwhile are read as usual.
+    void keep_if_enabled();
     int fd() const { return sock_.get(); }
     bool active() const { return sock_.get() >= 0; }
 

@@ -212,6 +212,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     LandlockAudit landlock = LandlockAudit::open();
     go.let("write(go)");
     util::phases::mark("go");
+    landlock.keep_if_enabled();
 
     // Step 8: supervise until nothing of the sandbox runs any more.
     if (io.tty) raw.emplace(io.in);

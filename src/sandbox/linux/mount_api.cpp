@@ -55,14 +55,30 @@ int attach(int mount_fd, int target_fd, const char* op, const std::string& path,
 
 namespace {
 // One component, beneath `dir`, never following a symlink (the last one included: O_NOFOLLOW
-// with O_PATH yields the link itself, which the caller then rejects by type).
-int open_component(int dir, const std::string& name) {
-    return sys::open_beneath(dir, name.c_str(), O_PATH | O_NOFOLLOW);
+// with O_PATH yields the link itself, which the caller then rejects by type). With
+// O_DIRECTORY for a directory: the open itself then refuses a link or a file (ENOTDIR), and
+// a success needs no fstat to know what it opened.
+int open_component(int dir, const std::string& name, bool want_dir) {
+    return sys::open_beneath(dir, name.c_str(), O_PATH | O_NOFOLLOW | (want_dir ? O_DIRECTORY : 0));
 }
 
-// comps[first, count) beneath `start` (not taken).
+// What is at `name` beneath `dir`, when a directory was wanted and the open said ENOTDIR: a
+// symlink where we mount is refused as such (ELOOP), whoever planted it, anything else as
+// not a directory. The error path only.
+int name_not_dir(int dir, const std::string& name, const char* op, const std::string& path,
+                 StepError& e) {
+    sys::unique_fd fd(open_component(dir, name, false));
+    struct stat st {};
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) return fail(e, op, path, ELOOP);
+    return fail(e, op, path, ENOTDIR);
+}
+
+// comps[first, count) beneath `start` (not taken). `absent`: comps[first] is known not to
+// exist (a lookup just said so), so it is made without looking first; so is every component
+// after one this walk made.
 int walk(int start, const std::vector<std::string>& comps, std::size_t first, std::size_t count,
-         Want last, bool create, const char* op, const std::string& path, StepError& e) {
+         Want last, bool create, bool absent, const char* op, const std::string& path,
+         StepError& e) {
     sys::unique_fd cur;
     if (first == count) {  // nothing to walk: the start itself, which the caller opened
         cur.reset(::fcntl(start, F_DUPFD_CLOEXEC, 3));
@@ -71,35 +87,40 @@ int walk(int start, const std::vector<std::string>& comps, std::size_t first, st
     }
     for (std::size_t i = first; i < count; ++i) {
         const int dir = cur ? cur.get() : start;
-        bool is_last = i + 1 == count;
+        const bool is_last = i + 1 == count;
+        const bool want_dir = !is_last || last == Want::dir;
         const std::string& c = comps[i];
-        int fd = open_component(dir, c);
+        int fd = absent ? -1 : open_component(dir, c, want_dir);
+        if (absent) errno = ENOENT;
+        absent = false;
         if (fd < 0 && errno == ENOENT && create) {
-            int rc;
-            if (!is_last || last == Want::dir) {
-                rc = ::mkdirat(dir, c.c_str(), 0755);
+            if (want_dir) {
+                if (::mkdirat(dir, c.c_str(), 0755) == 0) absent = true;  // so is all below it
+                else if (errno != EEXIST) return fail(e, op, path);
             } else {
-                rc = ::openat(dir, c.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-                if (rc >= 0) rc = ::close(rc);
+                // A file of our own, just made (O_EXCL: nothing was there, not even a link):
+                // the descriptor that made it is the target, no second open needed.
+                fd = ::openat(dir, c.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              0644);
+                if (fd >= 0) return fd;
+                if (errno != EEXIST) return fail(e, op, path);
             }
-            if (rc < 0 && errno != EEXIST) return fail(e, op, path);
-            fd = open_component(dir, c);
+            // Made by us, or (EEXIST) by someone else meanwhile: checked like anything found.
+            fd = open_component(dir, c, want_dir);
         }
-        if (fd < 0) return fail(e, op, path);
+        if (fd < 0) {
+            if (errno == ENOTDIR && want_dir) return name_not_dir(dir, c, op, path, e);
+            return fail(e, op, path);
+        }
         cur.reset(fd);
+        if (want_dir) continue;  // O_DIRECTORY made sure of it
         struct stat st {};
         if (::fstat(cur.get(), &st) < 0) return fail(e, op, path);
         if (S_ISLNK(st.st_mode)) {
             errno = ELOOP;  // a symlink where we mount: refuse, whoever planted it
             return fail(e, op, path);
         }
-        bool want_dir = !is_last || last == Want::dir;
-        if (want_dir && !S_ISDIR(st.st_mode)) {
-            errno = ENOTDIR;
-            return fail(e, op, path);
-        }
-        if (!want_dir && S_ISDIR(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
             errno = EISDIR;
             return fail(e, op, path);
         }
@@ -109,9 +130,9 @@ int walk(int start, const std::vector<std::string>& comps, std::size_t first, st
 
 // The whole path in one openat2, when it is all there already: RESOLVE_NO_SYMLINKS refuses a
 // symlink on the way as the walk does, O_NOFOLLOW returns a last one as itself (refused by
-// type below), and a mount met on the way is crossed as the walk crosses it. One lookup and
-// one fstat instead of an open, fstat and close per component. -1 for anything else (absent,
-// to be created, or an error): the walk then does it component by component and names the
+// type below), and a mount met on the way is crossed as the walk crosses it. One lookup (and
+// for a file one fstat) instead of an open per component. -1 for anything else (absent, to
+// be created, or an error): the walk then does it component by component and names the
 // error as it always has.
 int open_existing(int root_fd, const std::vector<std::string>& comps, std::size_t count,
                   Want want) {
@@ -121,14 +142,14 @@ int open_existing(int root_fd, const std::vector<std::string>& comps, std::size_
         if (!rel.empty()) rel += '/';
         rel += c;
     }
-    const int dir = want == Want::dir || count == 0 ? O_DIRECTORY : 0;
-    sys::unique_fd fd(sys::open_beneath(root_fd, rel.c_str(), O_PATH | O_NOFOLLOW | dir));
+    const bool dir = want == Want::dir || count == 0;
+    sys::unique_fd fd(sys::open_beneath(root_fd, rel.c_str(),
+                                        O_PATH | O_NOFOLLOW | (dir ? O_DIRECTORY : 0)));
     if (!fd) return -1;
+    if (dir) return fd.release();  // O_DIRECTORY made sure of it
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return -1;
-    const bool ok = want == Want::dir ? S_ISDIR(st.st_mode)
-                                      : !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode);
-    if (ok) return fd.release();
+    if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) return fd.release();
     errno = EEXIST;  // there, but not what is wanted: the walk names it
     return -1;
 }
@@ -141,20 +162,21 @@ int open_target(int root_fd, const std::string& path, Want want, bool create, co
         errno = EINVAL;
         return fail(e, op, path);
     }
-    // One component: the walk is one lookup already.
+    // One component: the walk is one lookup already (and, made, no lookup before the mkdir).
     if (comps.size() > 1) {
         const int fd = open_existing(root_fd, comps, comps.size(), want);
         if (fd >= 0) return fd;
         // Absent, to be made: most often only its last component is (a mount point in the
-        // new root's scratch tmpfs), so the walk starts at its parent when that is all there.
+        // new root's tmpfs), so the walk starts at its parent when that is all there, and
+        // makes the last one without looking for it again.
         if (create && errno == ENOENT) {
             sys::unique_fd parent(open_existing(root_fd, comps, comps.size() - 1, Want::dir));
             if (parent)
                 return walk(parent.get(), comps, comps.size() - 1, comps.size(), want, create,
-                            op, path, e);
+                            true, op, path, e);
         }
     }
-    return walk(root_fd, comps, 0, comps.size(), want, create, op, path, e);
+    return walk(root_fd, comps, 0, comps.size(), want, create, false, op, path, e);
 }
 
 int open_parent(int root_fd, const std::string& path, std::string* name, const char* op,
@@ -165,7 +187,7 @@ int open_parent(int root_fd, const std::string& path, std::string* name, const c
         return fail(e, op, path);
     }
     *name = comps.back();
-    return walk(root_fd, comps, 0, comps.size() - 1, Want::dir, true, op, path, e);
+    return walk(root_fd, comps, 0, comps.size() - 1, Want::dir, true, false, op, path, e);
 }
 
 }  // namespace agentbox::sandbox::lnx

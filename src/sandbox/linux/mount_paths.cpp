@@ -10,6 +10,16 @@ std::string host_path(std::string_view plan_path) {
     return out;
 }
 
+bool in_build_dir(std::string_view plan_path) {
+    // Repeated slashes are a path the Plan would not hold (compile normalizes), but the kernel
+    // reads them as one: compare what the kernel would open.
+    std::size_t i = 0;
+    while (i < plan_path.size() && plan_path[i] == '/') ++i;
+    if (i == 0) return false;
+    const std::string_view first = plan_path.substr(i, plan_path.find('/', i) - i);
+    return first == kBuildDir.substr(1);
+}
+
 bool path_components(std::string_view path, std::vector<std::string>& out) {
     out.clear();
     if (path.empty() || path.front() != '/') return false;

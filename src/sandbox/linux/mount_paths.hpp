@@ -11,11 +11,18 @@
 
 namespace agentbox::sandbox::lnx {
 
-// While the root is built the host's tree is reachable under this directory (see rootfs.hpp).
-inline constexpr std::string_view kOldRoot = "/oldroot";
+// While the root is built, one directory in it holds what the sandbox must never see: the
+// host's tree (kOldRoot) and the masks' empty file (see rootfs.hpp). It is removed before the
+// command runs. Its name begins with a control character, which no path a profile writes may
+// contain (profile/placeholders.cpp); build_root refuses a Plan target inside it all the same.
+inline constexpr std::string_view kBuildDir = "/\x01" "agentbox";
+inline constexpr std::string_view kOldRoot = "/\x01" "agentbox/host";
 
-// "/usr/lib" -> "/oldroot/usr/lib": where a host path is while the new root is being built.
+// "/usr/lib" -> kOldRoot + "/usr/lib": where a host path is while the new root is being built.
 std::string host_path(std::string_view plan_path);
+
+// Whether `plan_path` is kBuildDir or beneath it: a target build_root must refuse.
+bool in_build_dir(std::string_view plan_path);
 
 // The components of an absolute, normalized plan path ("/a/b" -> {"a","b"}; "/" -> {}).
 // Returns false for a relative path or one with "." or ".." components: the Plan is

@@ -150,8 +150,12 @@ int mount_state_home(int root_fd, const Mount& m, const StageDirs& stage, StepEr
 
 int mount_tmpfs(int root_fd, const Mount& m, const std::string& home, StepError& e) {
     const char* op = "mount(tmpfs)";
-    sys::unique_fd fs(make_fs("tmpfs", {{"mode", tmpfs_mode(m.target, home)}},
-                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, op, m.target, e));
+    // 1777 is tmpfs' own default mode: no option to set it.
+    const char* mode = tmpfs_mode(m.target, home);
+    const unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    sys::unique_fd fs(std::string_view(mode) == "1777"
+                          ? make_fs("tmpfs", {}, attrs, op, m.target, e)
+                          : make_fs("tmpfs", {{"mode", mode}}, attrs, op, m.target, e));
     if (!fs) return -1;
     sys::unique_fd target(open_target(root_fd, m.target, Want::dir, true, op, e));
     if (!target) return -1;
@@ -223,6 +227,14 @@ int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
 }
 
 int make_symlink(int root_fd, const Mount& m, StepError& e) {
+    // In the root itself (/bin -> usr/bin): the root's descriptor is the parent's.
+    const std::string_view target(m.target);
+    if (target.size() > 1 && target.rfind('/') == 0) {
+        const std::string name(target.substr(1));
+        if (::symlinkat(m.source.c_str(), root_fd, name.c_str()) < 0)
+            return fail(e, "symlink", m.target);
+        return 0;
+    }
     std::string name;
     sys::unique_fd parent(open_parent(root_fd, m.target, &name, "symlink", e));
     if (!parent) return -1;
@@ -240,6 +252,10 @@ int make_dir(int root_fd, const Mount& m, StepError& e) {
 
 int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& fds,
                StepError& e) {
+    // The build directory holds the host's tree until leave_host: no target may lead into it
+    // (a profile path cannot name it; a placeholder's value could, in theory).
+    for (const Mount& m : plan.mounts)
+        if (in_build_dir(m.target)) return fail(e, "mount", m.target, EEXIST);
     for (const Mount& m : plan.mounts) {
         int rc = -1;
         switch (m.kind) {

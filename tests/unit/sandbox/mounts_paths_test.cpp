@@ -16,9 +16,22 @@
 using namespace agentbox::sandbox::lnx;
 
 TEST_CASE("host paths are reached through the old root while the new root is built") {
-    CHECK(host_path("/usr") == "/oldroot/usr");
-    CHECK(host_path("/usr/lib/") == "/oldroot/usr/lib");
-    CHECK(host_path("/") == "/oldroot/");
+    const std::string old(kOldRoot);
+    CHECK(host_path("/usr") == old + "/usr");
+    CHECK(host_path("/usr/lib/") == old + "/usr/lib");
+    CHECK(host_path("/") == old + "/");
+}
+
+TEST_CASE("the build directory is refused as a target, and only it") {
+    const std::string build(kBuildDir);
+    CHECK(in_build_dir(build));
+    CHECK(in_build_dir(build + "/host/etc"));
+    CHECK(in_build_dir("//" + build.substr(1) + "/empty"));
+    CHECK_FALSE(in_build_dir(build + "x"));
+    CHECK_FALSE(in_build_dir("/usr" + build));
+    CHECK_FALSE(in_build_dir("/"));
+    CHECK_FALSE(in_build_dir(""));
+    CHECK(kOldRoot.substr(0, kBuildDir.size() + 1) == build + "/");
 }
 
 TEST_CASE("mount targets split into components and refuse dot-dot escapes") {
