@@ -125,9 +125,11 @@ run_jobs() {  # MAX INDEX...
 # ---- as the invoking user (root on the test machines)
 # The Windows backend cross-compiles, the macOS sources compile with Linux poisoned (one case
 # each: cmake/cross_windows.cmake and cmake/macos/check.cmake print their SUMMARY). The macOS
-# compile is the longest job and the one that needs the CPU: first. It builds in BUILD, as
+# compile is the longest job and the one that needs the CPU: first, at nice 10, so that the
+# suites beside it keep the CPU they use and the compile takes what is left (test_crash,
+# ptrace-bound, ran past its ctest TIMEOUT on a loaded machine). It builds in BUILD, as
 # test_install's `make install` does: the two never run at the same time (flock).
-add_job - cross flock "$LOGDIR/build-tree.lock" ctest --test-dir "$BUILD" -L cross -V
+add_job - cross flock "$LOGDIR/build-tree.lock" nice -n 10 ctest --test-dir "$BUILD" -L cross -V
 # ctest runs each file as one test; -V shows each file's cases and summary so they can be counted.
 add_job - unit ctest --test-dir "$BUILD" -L unit -V
 UNIT_JOB=$((${#NAMES[@]} - 1))
