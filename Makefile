@@ -11,7 +11,8 @@ CMAKE_FLAGS ?=
 # never in a user's or a packager's (`make`, `make install`, `make deb`).
 WERROR    ?= OFF
 
-.PHONY: all deps agents configure build test unit integration conformance asan fuzz release example \
+.PHONY: all deps agents configure build test unit integration conformance asan asan-build asan-unit \
+        fuzz fuzz-build fuzz-run release example \
         bench install uninstall deb clean format
 
 all: build
@@ -35,23 +36,41 @@ build: deps configure
 
 # Everything: unit tests, integration and conformance as root and as an unprivileged user,
 # the sanitizer build's unit tests, a Release build (-O3) of the binary, and each fuzzer
-# (profile loader, proxy request parser) for 60 s.
-# The suites run last so that their "N passed, N failed" line closes the output.
+# (profile loader, proxy request parser, DNS parser, sys, audit log) for 60 s.
+# The suites (tests/run_all.sh) mostly wait, the release, sanitizer and fuzz builds only
+# compute: the builds run while the suites do, at the lowest priority (nice 19), so that the
+# suites keep the CPU they use and the builds take what is left. The builds' output is
+# printed after the suites'; then the sanitizer's unit tests and the fuzzers run (the
+# fuzzers each need a core of their own for their 60 s), and last the suites'
+# "N passed, N failed" line again, so that it closes the output.
 test: WERROR = ON
+test: SHELL = /bin/bash
 test: build agents
-	$(MAKE) --no-print-directory release
-	$(MAKE) --no-print-directory asan
-	$(MAKE) --no-print-directory fuzz
-	./tests/run_all.sh $(BUILD)
+	@builds_log=$$(mktemp); suites_log=$$(mktemp); \
+	setsid nice -n 19 $(MAKE) --no-print-directory release asan-build fuzz-build \
+	  >"$$builds_log" 2>&1 </dev/null & \
+	builds=$$!; trap 'kill -- -$$builds 2>/dev/null' INT TERM; \
+	./tests/run_all.sh $(BUILD) 2>&1 | tee "$$suites_log"; suites=$${PIPESTATUS[0]}; \
+	wait $$builds; built=$$?; \
+	echo "==== release, asan and fuzz builds (exit $$built)"; cat "$$builds_log"; \
+	rest=1; [ $$built -ne 0 ] || { $(MAKE) -k --no-print-directory asan-unit fuzz-run; rest=$$?; }; \
+	echo "==== suites: exit $$suites; builds: exit $$built; asan unit tests and fuzzers: exit $$rest"; \
+	tail -n 1 "$$suites_log"; rm -f "$$builds_log" "$$suites_log"; \
+	[ $$suites -eq 0 ] && [ $$built -eq 0 ] && [ $$rest -eq 0 ]
 
 unit: WERROR = ON
 unit: build
 	ctest --test-dir $(BUILD) -L unit --output-on-failure
 
-asan: deps
+asan: asan-build
+	$(MAKE) --no-print-directory asan-unit
+
+asan-build: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_SANITIZE=address,undefined \
 	  -DAGENTBOX_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
+
+asan-unit:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --test-dir build-asan -L unit --output-on-failure
 
@@ -61,10 +80,15 @@ release: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAGENTBOX_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build build-release -j$(JOBS) --target agentbox
 
-fuzz: deps
+fuzz: fuzz-build
+	$(MAKE) --no-print-directory fuzz-run
+
+fuzz-build: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DAGENTBOX_FUZZ=ON \
 	  -DAGENTBOX_WERROR=OFF $(CMAKE_FLAGS)
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_profile fuzz_net fuzz_net_dns fuzz_sys fuzz_audit
+
+fuzz-run:
 	./tests/fuzz/run.sh build-fuzz $${FUZZ_SECONDS:-60}
 
 example: build

@@ -24,18 +24,14 @@ mkdir -p "$artifacts"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/agentbox-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT INT TERM
 
-ran=0
-status=0
-for src in "$here"/fuzz_*.cpp; do
-    [ -e "$src" ] || continue
-    target=$(basename "$src" .cpp)
-    name=${target#fuzz_}
-    bin="$build/tests/$target"
-    if [ ! -x "$bin" ]; then
-        echo "$0: $bin is not built (cmake --build $build --target $target)" >&2
-        status=1
-        continue
-    fi
+# Each target is one process on one core for SECONDS: they run side by side, one per core
+# (FUZZ_JOBS, default the number of cores), so that five targets take two rounds' wall time on
+# two cores, not five, and each still gets a whole core for its SECONDS. A target's output is
+# printed whole when it ends.
+jobs=${FUZZ_JOBS:-$(nproc)}
+
+fuzz_one() {  # TARGET BIN
+    target=$1 bin=$2 name=${1#fuzz_}
     corpus="$scratch/$name"
     mkdir -p "$corpus"
     if [ -d "$here/corpus/$name" ]; then
@@ -47,9 +43,36 @@ for src in "$here"/fuzz_*.cpp; do
          "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
                 -artifact_prefix="$artifacts/$target-" -print_final_stats=1 "$corpus"; then
         echo "$0: $target failed; reproduce with: $bin $artifacts/$target-<file>" >&2
-        status=1
+        return 1
     fi
+}
+
+ran=0
+status=0
+pids=""
+for src in "$here"/fuzz_*.cpp; do
+    [ -e "$src" ] || continue
+    target=$(basename "$src" .cpp)
+    bin="$build/tests/$target"
+    if [ ! -x "$bin" ]; then
+        echo "$0: $bin is not built (cmake --build $build --target $target)" >&2
+        status=1
+        continue
+    fi
+    # Wait for a free core: the oldest running target ends first (all run for SECONDS).
+    set -- $pids
+    if [ "$#" -ge "$jobs" ]; then
+        wait "${1%%:*}" || status=1
+        cat "$scratch/${1#*:}.log"
+        shift
+    fi
+    fuzz_one "$target" "$bin" > "$scratch/$target.log" 2>&1 &
+    pids="$* $!:$target"
     ran=$((ran + 1))
+done
+for job in $pids; do
+    wait "${job%%:*}" || status=1
+    cat "$scratch/${job#*:}.log"
 done
 
 if [ "$ran" -eq 0 ]; then
