@@ -34,9 +34,24 @@ bool valid_utf8(std::string_view s) {
 }
 
 bool unsafe_for_terminal(char32_t cp) {
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
-           (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-           (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return true;
+    if (cp < 0xa0) return false;
+    // Inclusive ranges, sorted: Unicode's Default_Ignorable_Code_Point (drawn as nothing, so
+    // two names that differ only by one look the same), the bidi controls, the line and
+    // paragraph separators, the interlinear annotation controls, and the spaces other than
+    // U+0020 (drawn as a space, so "a b" could be two names).
+    static constexpr char32_t kRanges[][2] = {
+        {0x00a0, 0x00a0}, {0x00ad, 0x00ad}, {0x034f, 0x034f}, {0x061c, 0x061c},
+        {0x115f, 0x1160}, {0x1680, 0x1680}, {0x17b4, 0x17b5}, {0x180b, 0x180f},
+        {0x2000, 0x200f}, {0x2028, 0x202f}, {0x205f, 0x206f}, {0x3000, 0x3000},
+        {0x3164, 0x3164}, {0xfe00, 0xfe0f}, {0xfeff, 0xfeff}, {0xffa0, 0xffa0},
+        {0xfff0, 0xfffb}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+    };
+    for (const auto& r : kRanges) {
+        if (cp < r[0]) return false;
+        if (cp <= r[1]) return true;
+    }
+    return false;
 }
 
 namespace {
@@ -73,7 +88,9 @@ std::string escape(std::string_view s, Mode mode, std::string_view on, std::stri
             std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
             put(buf);
         } else if (unsafe_for_terminal(cp)) {
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+            // \U and eight digits above the BMP, so that no digit after it reads as its own.
+            std::snprintf(buf, sizeof buf, cp > 0xffff ? "\\U%08x" : "\\u%04x",
+                          static_cast<unsigned>(cp));
             put(buf);
         } else if (cp == '\\' && mode == Mode::name) {
             out += "\\\\";

@@ -21,9 +21,11 @@ Utf8 decode_utf8(std::string_view s, std::size_t i);
 bool valid_utf8(std::string_view s);
 
 // A code point a terminal acts on or that changes how the rest of a line is displayed without
-// being visible: C0 controls, DEL, C1 controls, the Arabic letter mark U+061C, zero-width
-// characters and LRM/RLM (U+200B-U+200F), line and paragraph separators and the bidi embeddings
-// and overrides (U+2028-U+202E), word joiner and the bidi isolates (U+2060-U+2069), BOM U+FEFF.
+// being visible, or that is drawn as nothing or as a plain space: C0 controls, DEL, C1
+// controls, the bidi controls (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), line and
+// paragraph separators, Unicode's default-ignorable code points (zero-width characters, soft
+// hyphen, fillers, variation selectors, tags, BOM) and the spaces other than U+0020. Shown
+// escaped, a name that differs from another only by one of them looks different.
 bool unsafe_for_terminal(char32_t cp);
 
 // A name (path, host, command word, reason) made safe to print on one line: every unsafe code

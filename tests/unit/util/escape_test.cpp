@@ -34,6 +34,28 @@ TEST_CASE("escape_for_terminal: bidi overrides, isolates and marks cannot disgui
     CHECK(escape_for_terminal("zero\xe2\x80\x8bwidth") == "zero\\u200bwidth");
 }
 
+TEST_CASE("escape_for_terminal: a name cannot hide a character drawn as nothing or as a space") {
+    // Each pair would look the same in a review; escaped, they differ.
+    CHECK(escape_for_terminal("pass\xc2\xadwd") == "pass\\u00adwd");         // soft hyphen
+    CHECK(escape_for_terminal("a\xcd\x8f" "b") == "a\\u034fb");               // CGJ
+    CHECK(escape_for_terminal("a\xe3\x85\xa4" "b") == "a\\u3164b");           // Hangul filler
+    CHECK(escape_for_terminal("a\xef\xbe\xa0" "b") == "a\\uffa0b");           // halfwidth filler
+    CHECK(escape_for_terminal("a\xe1\xa0\x8e" "b") == "a\\u180eb");           // MVS
+    CHECK(escape_for_terminal("a\xef\xb8\x8f" "b") == "a\\ufe0fb");           // VS16
+    CHECK(escape_for_terminal("a\xe2\x81\xaf" "b") == "a\\u206fb");           // nominal digit shapes
+    CHECK(escape_for_terminal("a\xef\xbf\xb9" "b") == "a\\ufff9b");           // annotation anchor
+    CHECK(escape_for_terminal("a\xc2\xa0" "b") == "a\\u00a0b");               // no-break space
+    CHECK(escape_for_terminal("a\xe2\x80\x80" "b") == "a\\u2000b");           // en quad
+    CHECK(escape_for_terminal("a\xe3\x80\x80" "b") == "a\\u3000b");           // ideographic space
+    // Above the BMP, eight digits: "\\ue0041" would read as U+E004 and a '1'.
+    CHECK(escape_for_terminal("a\xf3\xa0\x81\x81" "1") == "a\\U000e00411");   // tag 'A'
+    CHECK(escape_for_terminal("a\xf3\xa0\x84\x80" "b") == "a\\U000e0100b");   // VS17
+    CHECK(escape_for_terminal("a\xf0\x9b\xb2\xa0" "b") == "a\\U0001bca0b");   // shorthand
+    // Neighbours that are drawn stay as they are.
+    CHECK(escape_for_terminal("\xc2\xa9 \xe1\x85\xa1 \xef\xbf\xbc") ==
+          "\xc2\xa9 \xe1\x85\xa1 \xef\xbf\xbc");  // (c), Hangul vowel, U+FFFC
+}
+
 TEST_CASE("escape_for_terminal: a backslash in the name cannot forge an escape") {
     CHECK(escape_for_terminal("a\\x1b") == "a\\\\x1b");
     CHECK(escape_for_terminal("a\\x1b") != escape_for_terminal("a\x1b"));
