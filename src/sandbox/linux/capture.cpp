@@ -57,13 +57,18 @@ int mount_resolv_conf(int newroot, StepError& e) {
         tree.reset(::open_tree(AT_FDCWD, file.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
         if (!tree) return fail(e, "open_tree", "/etc/resolv.conf");
     }
+    if (tree) {
+        struct mount_attr attr {};
+        attr.attr_set =
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+            return fail(e, "mount_setattr(ro)", "/etc/resolv.conf");
+        // Attached before the name goes: the kernel refuses to attach a clone of a file that
+        // was unlinked meanwhile (ENOENT).
+        if (attach(tree.get(), target.get(), op, "/etc/resolv.conf", e) < 0) return -1;
+    }
     if (::unlink(file.c_str()) < 0) return fail(e, "unlink", "/resolv.conf");
-    if (!tree) return 0;
-    struct mount_attr attr {};
-    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-        return fail(e, "mount_setattr(ro)", "/etc/resolv.conf");
-    return attach(tree.get(), target.get(), op, "/etc/resolv.conf", e);
+    return 0;
 }
 
 Capture::Capture(const policy::NetPlan& net, const EventSink& sink) : net_(net), sink_(sink) {}
