@@ -11,7 +11,9 @@ named after the attack, or the client shape, it tries.
 
 import os
 import secrets as pysecrets
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -202,20 +204,19 @@ try:
 except OSError:
     print("READONLY")
 """)
-        def bundles():
-            return {d for d in os.listdir("/tmp") if d.startswith("agentbox-ca-")
-                    and os.path.exists(os.path.join("/tmp", d, "ca-bundle.pem"))
-                    and os.stat(os.path.join("/tmp", d)).st_uid == os.getuid()}
-        # A run killed earlier (SIGKILL, a crash) may have left one: only this run's counts.
-        before = bundles()
-        res = self.run_in(script)
+        # The bundle's directory goes in XDG_RUNTIME_DIR: one of this run's own, so that runs
+        # of other tests at the same time (tests/run_all.sh runs files side by side) and runs
+        # killed earlier leave nothing in it.
+        rundir = tempfile.mkdtemp(prefix="ab-rundir-")
+        self.addCleanup(shutil.rmtree, rundir, True)
+        res = self.run_in(script, env=dict(self.env, XDG_RUNTIME_DIR=rundir))
         self.assertRc(res, 0)
         self.assertIn("KEYS []", res.out, res)
         self.assertIn("READONLY", res.out, res)
         certs = [l for l in res.out.splitlines() if l.startswith("CERTS")][0].split()
         self.assertGreaterEqual(int(certs[1]), 1)
         # The bundle outside is gone with the run.
-        self.assertEqual(bundles() - before, set())
+        self.assertEqual(os.listdir(rundir), [])
 
     def test_upstream_whose_certificate_the_host_does_not_trust_is_refused(self):
         env = dict(self.env)
