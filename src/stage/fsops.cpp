@@ -138,6 +138,13 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     throw SysError("stat", name, errno);
 }
 
+bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
+    if ((mode & S_IRWXU) == S_IRWXU) return false;
+    if (::fchmodat(dirfd, name.c_str(), (mode & 07777) | S_IRWXU, 0) < 0)
+        throw sys::SysError("chmod", shown, errno);
+    return true;
+}
+
 bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }
 
 namespace {

@@ -424,26 +424,25 @@ Session Session::open_listed(const Meta& m) {
 
 Session Session::open(const std::string& id_or_prefix, const std::string& project) {
     const std::string parent = sessions_dir();
-    const auto opened = [](const Meta& m) { return open_listed(m); };
 
     // A whole id names one directory: its meta.json is read alone, not every session's (the
     // commands that pick the newest session list them once, then open it by id).
     if (looks_like_id(id_or_prefix)) {
         struct stat st {};
         if (::lstat((parent + "/" + id_or_prefix).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            return opened(listed_meta(parent, id_or_prefix));
+            return open_listed(listed_meta(parent, id_or_prefix));
     }
     const std::vector<Meta> all = list_sessions();
     if (id_or_prefix.empty()) {
         // list_sessions() is oldest first: the newest of the project is the last match.
         for (auto it = all.rbegin(); it != all.rend(); ++it)
-            if (it->project == project) return opened(*it);
+            if (it->project == project) return open_listed(*it);
         throw std::runtime_error("no session for the project " + util::quote(project) +
                                  " (name one: agentbox sessions lists them)");
     }
     std::vector<const Meta*> matches;
     for (const auto& m : all) {
-        if (m.id == id_or_prefix) return opened(m);
+        if (m.id == id_or_prefix) return open_listed(m);
         if (m.id.starts_with(id_or_prefix)) matches.push_back(&m);
     }
     if (matches.empty())
@@ -454,7 +453,7 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
         throw std::runtime_error("session prefix " + util::quote(id_or_prefix) +
                                  " is ambiguous: " + util::join(ids, ", "));
     }
-    return opened(*matches.front());
+    return open_listed(*matches.front());
 }
 
 void Session::open_up_work() const { sys::open_up(work()); }

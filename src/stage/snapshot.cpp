@@ -284,11 +284,8 @@ public:
     // the session's, discarded after; the mode the command gave it is what upper/ gets.
     sys::unique_fd open_own(int sfd, const std::string& name, const struct stat& st,
                             const std::string& r) {
-        if ((st.st_mode & S_IRWXU) != S_IRWXU) {
-            if (::fchmodat(sfd, name.c_str(), (st.st_mode & 07777) | S_IRWXU, 0) < 0)
-                throw sys::SysError("chmod", join(s_.dir, r), errno);
+        if (fsops::give_owner_rwx(sfd, name, st.st_mode, join(s_.dir, r)))
             snap_modes_.emplace(r, st.st_mode & 07777);
-        }
         sys::unique_fd d(::openat(sfd, name.c_str(), kDirFlags));
         if (!d) throw sys::SysError("open", join(s_.dir, r), errno);
         return d;
@@ -321,9 +318,7 @@ private:
             // Moving a directory to another parent rewrites its "..": that takes write
             // permission on it, which the command may have taken away (open_up_dirs); and
             // disarming reads it.
-            if (S_ISDIR(s.st_mode) && (s.st_mode & S_IRWXU) != S_IRWXU &&
-                ::fchmodat(sfd, name.c_str(), (s.st_mode & 07777) | S_IRWXU, 0) < 0)
-                throw sys::SysError("chmod", join(s_.dir, r), errno);
+            if (S_ISDIR(s.st_mode)) fsops::give_owner_rwx(sfd, name, s.st_mode, join(s_.dir, r));
             disarm(sfd, name, r);
             sys::unique_fd ud = upper_dir(fsops::split_parent(r).first);
             if (::renameat(sfd, name.c_str(), ud.get(), name.c_str()) < 0)
@@ -547,9 +542,7 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteo
     // are moved out all the same. Its mode is not staged (overlay cannot stage it either).
     struct stat root {};
     if (::lstat(snap.dir.c_str(), &root) < 0) throw sys::SysError("stat", snap.dir, errno);
-    if (S_ISDIR(root.st_mode) && (root.st_mode & S_IRWXU) != S_IRWXU &&
-        ::chmod(snap.dir.c_str(), (root.st_mode & 07777) | S_IRWXU) < 0)
-        throw sys::SysError("chmod", snap.dir, errno);
+    if (S_ISDIR(root.st_mode)) fsops::give_owner_rwx(AT_FDCWD, snap.dir, root.st_mode, snap.dir);
     sys::unique_fd s(::open(snap.dir.c_str(), kDirFlags));
     if (!s) throw sys::SysError("open", snap.dir, errno);
     sys::unique_fd p(::open(snap.project.c_str(), kDirFlags));
@@ -596,18 +589,14 @@ void open_up_dirs(const std::string& upper) {
     // upper/ itself is the overlay's root: a chmod of the project's root inside lands on it.
     struct stat st {};
     if (::lstat(upper.c_str(), &st) < 0) throw sys::SysError("stat", upper, errno);
-    if (S_ISDIR(st.st_mode) && (st.st_mode & S_IRWXU) != S_IRWXU &&
-        ::chmod(upper.c_str(), (st.st_mode & 07777) | S_IRWXU) < 0)
-        throw sys::SysError("chmod", upper, errno);
+    if (S_ISDIR(st.st_mode)) fsops::give_owner_rwx(AT_FDCWD, upper, st.st_mode, upper);
     sys::unique_fd u(::open(upper.c_str(), kDirFlags));
     if (!u) throw sys::SysError("open", upper, errno);
     // Before the walk enters a directory: one without r or x could not be listed.
     struct OpenUp : sys::WalkVisitor {
         sys::WalkStep visit(const sys::WalkEntry& e) override {
             if (!S_ISDIR(e.st.st_mode)) return sys::WalkStep::over;
-            if ((e.st.st_mode & S_IRWXU) != S_IRWXU &&
-                ::fchmodat(e.dirfd, e.name.c_str(), (e.st.st_mode & 07777) | S_IRWXU, 0) < 0)
-                throw sys::SysError("chmod", e.path, errno);
+            fsops::give_owner_rwx(e.dirfd, e.name, e.st.st_mode, e.path);
             return sys::WalkStep::into;
         }
     } v;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "stage/fsops.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/walk.hpp"
@@ -129,9 +130,7 @@ void disarm_whiteouts(int dirfd, const std::string& name, const std::string& sho
             // A directory the command made unreadable is opened up (its owner's rwx) to be
             // searched: left closed, a mark below it would not be found -- and upper/'s
             // directories get their owner's rwx anyway (snapshot.hpp, open_up_dirs).
-            if (S_ISDIR(e.st.st_mode) && (e.st.st_mode & S_IRWXU) != S_IRWXU &&
-                ::fchmodat(e.dirfd, e.name.c_str(), (e.st.st_mode & 07777) | S_IRWXU, 0) < 0)
-                throw sys::SysError("chmod", e.path, errno);
+            if (S_ISDIR(e.st.st_mode)) fsops::give_owner_rwx(e.dirfd, e.name, e.st.st_mode, e.path);
             return sys::WalkStep::into;
         }
     } v;
