@@ -58,6 +58,25 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "agentbox 0.1.0")
 
+    def test_version_and_help_to_a_full_disk_fail_naming_the_write(self):
+        # Every command now ends by flushing stdout and _Exit (no exit(), which flushed it
+        # again and dropped the error): a version or help that could not be written is a
+        # failure, as any other command's output is.
+        for args in (["--version"], ["--help"], ["diff", "--help"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([AGENTBOX, *args], cwd=self.project, env=self.env,
+                                   stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE,
+                                   text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+            self.assertIn("write to standard output failed", r.stderr, args)
+
+    def test_version_without_a_command_answers_as_before_without_the_command_table(self):
+        # `--version` without a command builds no command (cli/app.cpp); what it prints and
+        # how it exits are CLI11's as before, beside a help flag or an unknown option too.
+        for args in (["--version"], ["--version", "--help"], ["--version", "--frobnicate"]):
+            r = self.agentbox(*args)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, "agentbox 0.1.0"), (args, r.stderr))
+
     def test_help_lists_every_command(self):
         for args in (["help"], ["--help"], ["-h"]):
             r = self.agentbox(*args)
