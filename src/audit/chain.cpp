@@ -119,13 +119,19 @@ SigningKey SigningKey::from_seed(const std::array<std::uint8_t, 32>& seed) {
     return k;
 }
 
-SigningKey SigningKey::load(const std::string& path) {
-    const std::string text = read_key_file(path);
+std::array<std::uint8_t, 32> SigningKey::load_seed(const std::string& path) {
+    std::string text = read_key_file(path);
     std::array<std::uint8_t, 32> seed{};
-    const std::string_view body = util::trim(text);
-    if (!unhex(body, seed.data(), seed.size()))
+    const bool ok = unhex(util::trim(text), seed.data(), seed.size());
+    ::sodium_memzero(text.data(), text.size());
+    if (!ok)
         throw std::runtime_error("log signing key " + util::quote(path) +
                                  " is not 64 hex digits");
+    return seed;
+}
+
+SigningKey SigningKey::load(const std::string& path) {
+    std::array<std::uint8_t, 32> seed = load_seed(path);
     SigningKey k = from_seed(seed);
     ::sodium_memzero(seed.data(), seed.size());
     return k;

@@ -69,6 +69,8 @@ public:
 private:
     friend class FileKey;  // seal.hpp: derives the session-file MAC key from the seed
     SigningKey() = default;
+    // The seed of the existing key at `path`, checked as load() checks it.
+    static std::array<std::uint8_t, 32> load_seed(const std::string& path);
     std::array<std::uint8_t, 64> secret_{};
     std::string public_hex_;
 };

@@ -1,6 +1,7 @@
 #include "audit/seal.hpp"
 
 #include <sodium.h>
+#include <unistd.h>
 
 #include <stdexcept>
 
@@ -35,13 +36,24 @@ void update_field(crypto_generichash_state& st, std::string_view s) {
 
 }  // namespace
 
-FileKey FileKey::derive(const SigningKey& key) {
+FileKey FileKey::from_seed(const std::uint8_t* seed) {
     init_sodium();
     FileKey k;
-    // libsodium's Ed25519 secret key is the 32-byte seed followed by the public key.
     ::crypto_generichash(k.key_.data(), k.key_.size(),
                          reinterpret_cast<const unsigned char*>(kKeyDomain.data()),
-                         kKeyDomain.size(), key.secret_.data(), 32);
+                         kKeyDomain.size(), seed, 32);
+    return k;
+}
+
+// libsodium's Ed25519 secret key is the 32-byte seed followed by the public key.
+FileKey FileKey::derive(const SigningKey& key) { return from_seed(key.secret_.data()); }
+
+FileKey FileKey::load_or_create(const std::string& path) {
+    // No key yet: made as the log makes it (two first commands agree on one key).
+    if (::access(path.c_str(), F_OK) != 0) return derive(SigningKey::load_or_create(path));
+    std::array<std::uint8_t, 32> seed = SigningKey::load_seed(path);
+    FileKey k = from_seed(seed.data());
+    ::sodium_memzero(seed.data(), seed.size());
     return k;
 }
 

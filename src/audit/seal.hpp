@@ -30,6 +30,11 @@ class FileKey {
 public:
     // The MAC key of the user whose log key this is.
     static FileKey derive(const SigningKey& key);
+    // The MAC key of the log key at `path`, created as SigningKey::load_or_create creates it
+    // when there is none. The same key as derive(SigningKey::load_or_create(path)), without
+    // the Ed25519 key pair: a command that only reads or writes session files (diff,
+    // sessions, commit...) never signs, and computing the public key was ~60 us of its start.
+    static FileKey load_or_create(const std::string& path);
     // From 32 bytes (tests).
     static FileKey from_bytes(const std::array<std::uint8_t, 32>& bytes);
 
@@ -45,6 +50,7 @@ public:
 
 private:
     FileKey() = default;
+    static FileKey from_seed(const std::uint8_t* seed);
     std::array<std::uint8_t, 32> key_{};
 };
 

@@ -24,7 +24,6 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "audit/chain.hpp"
 #include "audit/seal.hpp"
 #include "stage/fsops.hpp"
 
@@ -296,8 +295,7 @@ const audit::FileKey& file_key() {
     auto& k = keys[path];
     if (!k) {
         sys::make_dirs(dir);
-        k = std::make_unique<audit::FileKey>(
-            audit::FileKey::derive(audit::SigningKey::load_or_create(path)));
+        k = std::make_unique<audit::FileKey>(audit::FileKey::load_or_create(path));
     }
     return *k;
 }

@@ -1,7 +1,11 @@
 // Session-file MACs (audit/seal.hpp): what agentbox wrote verifies; every byte changed, a file
 // moved to another session or name, a trailer forged or missing, another user's key: refused.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "audit/chain.hpp"
@@ -79,4 +83,32 @@ TEST_CASE("seal: the key is derived from the log signing key, one per user") {
     CHECK(ka.tag_hex("s", "n", "x") != kb.tag_hex("s", "n", "x"));
     // Not the seed itself used as the MAC key.
     CHECK(ka.tag_hex("s", "n", "x") != FileKey::from_bytes(a).tag_hex("s", "n", "x"));
+}
+
+TEST_CASE("seal: the key read from the log key file is the one derived from the signing key") {
+    // FileKey::load_or_create skips the Ed25519 key pair: it must still be the same MAC key
+    // (what a run sealed, diff must verify), and refuse the key files load() refuses.
+    char dir_template[] = "/tmp/agentbox-seal-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    const std::string path = dir + "/log-key";
+    const FileKey made = FileKey::load_or_create(path);  // no file yet: creates the key
+    const FileKey read = FileKey::load_or_create(path);
+    const FileKey derived = FileKey::derive(SigningKey::load(path));
+    CHECK(made.tag_hex("s", "n", "x") == derived.tag_hex("s", "n", "x"));
+    CHECK(read.tag_hex("s", "n", "x") == derived.tag_hex("s", "n", "x"));
+    REQUIRE(::chmod(path.c_str(), 0644) == 0);
+    CHECK_THROWS_WITH_AS(FileKey::load_or_create(path),
+                         doctest::Contains("may be read or written by others"), std::runtime_error);
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+    {
+        FILE* f = std::fopen(path.c_str(), "w");
+        REQUIRE(f != nullptr);
+        std::fputs("not hex\n", f);
+        std::fclose(f);
+    }
+    CHECK_THROWS_WITH_AS(FileKey::load_or_create(path), doctest::Contains("is not 64 hex digits"),
+                         std::runtime_error);
+    ::unlink(path.c_str());
+    ::rmdir(dir.c_str());
 }
