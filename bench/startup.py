@@ -206,6 +206,9 @@ SANDBOX_PHASES = [
     ("sandbox:resumed", "sandbox:exec", "command: execve (PATH search); init: resumes, drops "
                                         "its capabilities"),
     ("exec", "sandbox:resumed", "init closes the report pipe; the supervisor wakes to its EOF"),
+    ("sandbox:reaped", "exec", "the command runs and exits; init reaps it and kills and reaps "
+                               "what is left"),
+    ("ended", "sandbox:reaped", "init's final record; the supervisor wakes to it"),
 ]
 
 

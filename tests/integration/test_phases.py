@@ -46,6 +46,20 @@ class Phases(BoxTest):
         self.assertGreaterEqual(p["sandbox:went"], p["ready"], res)
         self.assertGreaterEqual(p["sandbox:maps"], p["main"], res)
 
+    def test_inits_end_is_reported_between_the_commands_exec_and_the_supervisors_end(self):
+        # A daemon the command leaves behind is killed and reaped before init's record: the
+        # point is read after that, and the supervisor's `ended` only once the record is in.
+        res = self.box.run(["sh", "-c", "sleep 30 & exit 0"], profiles=["default"],
+                           args=["-q"], env={"AGENTBOX_PHASES": "1"}, probes=False)
+        self.assertRc(res, 0)
+        p = points(res.err)
+        if BACKEND == "bwrap":
+            self.assertNotIn("sandbox:reaped", p, res)
+            return
+        self.assertIn("sandbox:reaped", p, res)
+        self.assertGreaterEqual(p["sandbox:reaped"], p["sandbox:resumed"], res)
+        self.assertLessEqual(p["sandbox:reaped"], p["ended"], res)
+
     def test_no_point_is_reported_without_the_variable(self):
         res = self.box.run(["true"], profiles=["default"], args=["-q"], probes=False)
         self.assertRc(res, 0)

@@ -20,9 +20,10 @@ namespace agentbox::sandbox::lnx {
 // init: id maps written, root tmpfs entered, the Plan's mounts made, the host tree detached
 // (`pivot`, the name it had when that took a second pivot_root), the sandbox built; the
 // command's process started, it waits for its go, the go seen, its first execve; init back
-// from the command's exec with its capabilities dropped.
+// from the command's exec with its capabilities dropped; init with the command and everything
+// else reaped, about to send its final record.
 enum class ChildPoint { maps, base, mounts, pivot, built, command, waiting, went, exec, resumed,
-                        count };
+                        reaped, count };
 
 // The seccomp program, handed to the command in memory the supervisor shares with the child
 // (MAP_SHARED, mapped before clone): the supervisor compiles it while the child builds the

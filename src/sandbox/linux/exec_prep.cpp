@@ -60,7 +60,8 @@ void SharedFilter::mark_points() const noexcept {
     static constexpr const char* kNames[] = {"sandbox:maps", "sandbox:base", "sandbox:mounts",
                                              "sandbox:pivot", "sandbox:built", "sandbox:command",
                                              "sandbox:waiting", "sandbox:went",
-                                             "sandbox:exec", "sandbox:resumed"};
+                                             "sandbox:exec", "sandbox:resumed",
+                                             "sandbox:reaped"};
     static_assert(sizeof kNames / sizeof kNames[0] == static_cast<std::size_t>(ChildPoint::count));
     for (std::size_t i = 0; i < static_cast<std::size_t>(ChildPoint::count); ++i) {
         long long ns = 0;

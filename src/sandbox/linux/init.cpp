@@ -173,6 +173,7 @@ void build_sandbox(const ChildSetup& cs) {
         if (::waitpid(-1, nullptr, 0) > 0) continue;
         if (errno != EINTR) break;
     }
+    stamp(cs, ChildPoint::reaped);
     Report r;
     r.kind = ReportKind::done;
     r.status = status;
