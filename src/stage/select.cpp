@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <set>
@@ -13,8 +14,10 @@
 
 #include "policy/policy.hpp"
 #include "stage/fsops.hpp"
+#include "stage/gitindex.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 #include "sys/walk.hpp"
 #include "util/paths.hpp"
 #include "util/strings.hpp"
@@ -107,6 +110,18 @@ public:
         return out;
     }
 
+    // Whether git looking for a repository takes directory `dir` (project-relative, "" = the
+    // root) as a git directory itself, as it does a bare repository's (git's setup.c,
+    // is_git_directory): it holds a HEAD, and objects/ and refs/ or a commondir naming where
+    // they are. `before`: in the project as it is, not as the commit would leave it.
+    bool git_dir_shape(const std::string& dir, bool before) const {
+        const std::string at = dir.empty() ? "" : dir + "/";
+        const auto has = [&](const char* name) {
+            return before ? in_project(at + name) : lookup(at + name) != Node::missing;
+        };
+        return has("HEAD") && (has("commondir") || (has("objects") && has("refs")));
+    }
+
     struct Resolved {
         bool outside = false;  // leaves the project (or cannot be followed to an end)
         std::string path;      // project-relative, "" = the root, when inside
@@ -150,6 +165,16 @@ public:
     }
 
 private:
+    bool in_project(const std::string& rel) const {
+        auto [dir, name] = fsops::split_parent(rel);
+        try {
+            const unique_fd d = fsops::open_dir_beneath(root_.get(), dir, project_ + "/" + dir);
+            return fsops::exists_at(d.get(), name);
+        } catch (const sys::SysError&) {
+            return false;
+        }
+    }
+
     // An absolute path is inside only through the project's own path, component by component
     // (a lexical "/proj/../proj" is not: the kernel would follow what is there). Leaves the
     // components below the project in `parts`; false when the path does not go through it.
@@ -175,6 +200,7 @@ private:
 struct Links {
     std::vector<std::pair<std::string, std::string>> into;  // link path, resolved target
     std::vector<std::string> dot_git;                       // paths named .git
+    std::vector<std::string> heads;                         // paths named HEAD
 };
 
 // The walk is sys::walk_tree's, by directory entry types only (one readdir per directory, an
@@ -198,6 +224,7 @@ public:
         if (frames_.size() < level) frames_.emplace_back();
         Links& own = frames_.back().own;
         if (e.name == ".git") own.dot_git.push_back(e.path);
+        if (e.name == "HEAD") own.heads.push_back(e.path);
         if (S_ISLNK(e.st.st_mode)) {
             std::string target;
             if (view_.lookup(e.path, &target) != View::Node::link)
@@ -240,6 +267,8 @@ private:
                        std::make_move_iterator(from.into.end()));
         to.dot_git.insert(to.dot_git.end(), std::make_move_iterator(from.dot_git.begin()),
                           std::make_move_iterator(from.dot_git.end()));
+        to.heads.insert(to.heads.end(), std::make_move_iterator(from.heads.begin()),
+                        std::make_move_iterator(from.heads.end()));
     }
 
     const View& view_;
@@ -260,12 +289,42 @@ std::string first_line(const std::string& s) {
     return l;
 }
 
-// The directories git uses as a git directory that are not named `.git`: what a `.git` file's
-// `gitdir:` names, and what a git directory's `commondir` names (resolved in the view; those
-// outside the project are not ours to protect).
-std::vector<std::string> other_git_dirs(const View& view, const std::vector<std::string>& dot_git) {
-    std::vector<std::string> dirs;
-    std::vector<std::string> git_dirs;  // every git directory, for their commondir
+bool has_dot_git_component(const std::string& path) {
+    for (const auto& part : util::split(path, '/'))
+        if (part == ".git") return true;
+    return false;
+}
+
+// The directories git takes for a repository of their own though no `.git` is in their path:
+// shaped like a bare repository in the view (View::git_dir_shape). `cd` into one and `git
+// status` -- or a shell prompt that runs it -- reads its config, whose core.fsmonitor,
+// core.pager or core.worktree with hooks run commands (git's safe.bareRepository defaults to
+// "all"). Found from the names that make the shape: a HEAD in the project, and a HEAD,
+// objects, refs or commondir in the change set. Those inside a `.git` are judged as such.
+std::vector<std::string> bare_git_dirs(const View& view, const std::vector<std::string>& heads,
+                                       const std::vector<Change>& changes) {
+    std::vector<std::string> candidates;
+    for (const auto& h : heads) candidates.push_back(fsops::split_parent(h).first);
+    for (const auto& c : changes) {
+        const auto [parent, name] = fsops::split_parent(c.path);
+        if (name == "HEAD" || name == "objects" || name == "refs" || name == "commondir")
+            candidates.push_back(parent);
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    std::vector<std::string> out;
+    for (const auto& d : candidates)
+        if (!has_dot_git_component(d) && view.git_dir_shape(d, false)) out.push_back(d);
+    return out;
+}
+
+// The directories git uses as a git directory that are not named `.git`: the bare-shaped ones
+// (`bare`), what a `.git` file's `gitdir:` names, and what a git directory's `commondir` names
+// (resolved in the view; those outside the project are not ours to protect).
+std::vector<std::string> other_git_dirs(const View& view, const std::vector<std::string>& dot_git,
+                                        const std::vector<std::string>& bare) {
+    std::vector<std::string> dirs = bare;
+    std::vector<std::string> git_dirs = bare;  // every git directory, for their commondir
     auto add = [&](const std::string& from_dir, const std::string& named) {
         if (named.empty()) return;
         const auto r = view.resolve(named.front() == '/' || from_dir.empty()
@@ -375,11 +434,49 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             links.into.emplace_back(c.path, r.path);
     }
     policy::CommitFacts shared;
-    shared.git_dirs = other_git_dirs(view, links.dot_git);
+    const std::vector<std::string> bare = bare_git_dirs(view, links.heads, changes);
+    shared.git_dirs = other_git_dirs(view, links.dot_git, bare);
+    // A directory the commit turns into a repository: everything it puts there asks, the
+    // HEAD, objects/, refs/ or commondir that complete the shape among it. Otherwise a config
+    // already there (committed as a plain file while the directory was no repository) would
+    // become git's without anyone approving it.
+    std::vector<std::string> becoming;
+    for (const auto& d : bare)
+        if (!view.git_dir_shape(d, true)) becoming.push_back(d);
+    auto becomes_repo = [&](const Change& c) -> const std::string* {
+        if (c.kind == Kind::deleted) return nullptr;
+        for (const auto& d : becoming)
+            if (d.empty() || (c.path != d && util::path_within(c.path, d))) return &d;
+        return nullptr;
+    };
     for (const auto& g : links.dot_git) {
         const std::string root = fsops::split_parent(g).first;
         if (!root.empty() && view.lookup(g) != View::Node::missing) shared.repo_roots.push_back(root);
     }
+
+    // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
+    unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto index_hazard = [&](const Change& c) -> std::optional<std::string> {
+        const auto [parent, name] = fsops::split_parent(c.path);
+        if (name != "index" || !S_ISREG(c.new_mode)) return std::nullopt;
+        if (fsops::split_parent(parent).second != ".git" &&
+            std::find(shared.git_dirs.begin(), shared.git_dirs.end(), parent) ==
+                shared.git_dirs.end())
+            return std::nullopt;
+        std::string data;
+        int err = EBADF;
+        try {
+            unique_fd d = fsops::open_dir_beneath(up.get(), parent, upper + "/" + parent);
+            unique_fd f(::openat(d.get(), name.c_str(),
+                                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+            err = f ? sys::read_fd(f.get(), data, std::size_t{1} << 30) : errno;
+        } catch (const sys::SysError& e) {
+            err = e.err();
+        }
+        if (err != 0)
+            return "agentbox cannot read it to check it: " + std::string(std::strerror(err));
+        return git_index_hazard(data);
+    };
 
     std::vector<Judged> out;
     out.reserve(changes.size());
@@ -410,7 +507,19 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             out.push_back(std::move(j));
             continue;
         }
-        if (!all_names) {
+        if (const std::string* repo = becomes_repo(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(repo->empty() ? "." : *repo) +
+                    " becomes a git repository with this commit (a HEAD with objects/ and refs/, "
+                    "or a commondir): git run in it reads its config and hooks";
+            j.rule = "new git repository";
+            j.source = "<staging rules>";
+        } else if (auto hazard = index_hazard(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(c.path) + " is a git index: " + *hazard;
+            j.rule = "git index";
+            j.source = "<staging rules>";
+        } else if (!all_names) {
             j.verdict = policy::Verdict::ask;
             j.why = "reached through more than 64 names (symlinks into it); not judged name by name";
             j.rule = "symlink aliases";
