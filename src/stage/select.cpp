@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "policy/policy.hpp"
 #include "stage/fsops.hpp"
+#include "stage/gitconfig.hpp"
 #include "stage/gitindex.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -27,6 +29,19 @@ namespace agentbox::stage {
 namespace {
 
 using sys::unique_fd;
+
+// The first `limit` bytes of the file open at `fd` (fewer at its end or on an error).
+std::string read_prefix(int fd, std::size_t limit) {
+    std::string out;
+    char buf[16384];
+    while (out.size() < limit) {
+        const ssize_t n = ::read(fd, buf, std::min(sizeof buf, limit - out.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
 
 // The project as a commit of the whole change set would leave it, read path by path: the
 // change set where it names the path, else the project. Only what judging needs: whether a
@@ -81,8 +96,9 @@ public:
         return Node::link;
     }
 
-    // A small regular file (a `.git` file, a commondir): "" when absent or not one.
-    std::string small_file(const std::string& rel) const {
+    // A small regular file (a `.git` file, a commondir, a config): its first `limit` bytes, ""
+    // when absent or not one.
+    std::string small_file(const std::string& rel, std::size_t limit = 4096) const {
         std::string base;
         if (auto it = by_path_.find(rel); it != by_path_.end()) {
             if (!S_ISREG(it->second->new_mode)) return "";
@@ -104,10 +120,7 @@ public:
         unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
         struct stat st {};
         if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
-        std::string out(4096, '\0');
-        const ssize_t n = ::read(f.get(), out.data(), out.size());
-        out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-        return out;
+        return read_prefix(f.get(), limit);
     }
 
     // Whether git looking for a repository takes directory `dir` (project-relative, "" = the
@@ -355,6 +368,82 @@ std::vector<std::string> other_git_dirs(const View& view, const std::vector<std:
     return dirs;
 }
 
+// The files of the project that git reads as configuration through an include
+// (gitconfig.hpp): named by the config of a git directory of the view, or by the user's or the
+// system's (an absolute or `~/` include can name a project file), and by those files in turn,
+// as deep as git follows them. Each both as named and as its symlinks resolve in the view.
+std::set<std::string> included_configs(const View& view, const std::string& project,
+                                       const std::vector<std::string>& git_dirs) {
+    struct Source {
+        std::string path;  // project-relative when `in_project`, else absolute on the host
+        bool in_project;
+    };
+    std::vector<Source> todo;
+    for (const auto& d : git_dirs) {
+        const std::string at = d.empty() ? "" : d + "/";
+        todo.push_back({at + "config", true});
+        todo.push_back({at + "config.worktree", true});
+    }
+    const char* home = std::getenv("HOME");
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    const char* global = std::getenv("GIT_CONFIG_GLOBAL");
+    const char* system = std::getenv("GIT_CONFIG_SYSTEM");
+    if (home != nullptr && *home != '\0')
+        todo.push_back({std::string(home) + "/.gitconfig", false});
+    if (xdg != nullptr && *xdg != '\0')
+        todo.push_back({std::string(xdg) + "/git/config", false});
+    else if (home != nullptr && *home != '\0')
+        todo.push_back({std::string(home) + "/.config/git/config", false});
+    if (global != nullptr && *global != '\0') todo.push_back({global, false});
+    todo.push_back({system != nullptr && *system != '\0' ? system : "/etc/gitconfig", false});
+
+    constexpr std::size_t kLimit = 64 << 20;  // git reads a config whole
+    std::set<std::string> found;
+    std::set<std::pair<std::string, bool>> read;
+    // git stops at ten levels of includes; a bound on files read serves the same end here.
+    for (std::size_t i = 0; i < todo.size() && i < 256; ++i) {
+        const Source src = todo[i];
+        if (!read.insert({src.path, src.in_project}).second) continue;
+        std::string text;
+        if (src.in_project) {
+            text = view.small_file(src.path, kLimit);
+        } else {
+            // A regular file only: a config the sandbox wrote can name /dev/tty or a fifo.
+            unique_fd f(::open(src.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+            struct stat st {};
+            if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            text = read_prefix(f.get(), kLimit);
+        }
+        for (const auto& named : git_config_includes(text)) {
+            std::string abs;
+            if (named.starts_with("~/")) {
+                if (home == nullptr || *home == '\0') continue;
+                abs = std::string(home) + named.substr(1);
+            } else if (named.front() == '/') {
+                abs = named;
+            } else if (!src.in_project) {
+                abs = fsops::split_parent(src.path).first + "/" + named;
+            }
+            const std::string rel =
+                !abs.empty() ? abs
+                             : (fsops::split_parent(src.path).first.empty()
+                                    ? named
+                                    : fsops::split_parent(src.path).first + "/" + named);
+            const auto as_named = view.resolve(rel, false);
+            const auto as_opened = view.resolve(rel, true);
+            if (!as_named.outside) found.insert(as_named.path);
+            if (!as_opened.outside) {
+                found.insert(as_opened.path);
+                todo.push_back({as_opened.path, true});
+            } else {
+                todo.push_back(
+                    {abs.empty() ? util::normalize_path(project + "/" + rel) : abs, false});
+            }
+        }
+    }
+    return found;
+}
+
 }  // namespace
 namespace {
 
@@ -454,6 +543,12 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         if (!root.empty() && view.lookup(g) != View::Node::missing) shared.repo_roots.push_back(root);
     }
 
+    // Files git reads as configuration through an include; every git directory's config.
+    std::vector<std::string> all_git_dirs = shared.git_dirs;
+    for (const auto& g : links.dot_git)
+        if (view.lookup(g) == View::Node::other) all_git_dirs.push_back(g);
+    const std::set<std::string> included = included_configs(view, project, all_git_dirs);
+
     // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
     unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     auto index_hazard = [&](const Change& c) -> std::optional<std::string> {
@@ -513,6 +608,14 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
                     " becomes a git repository with this commit (a HEAD with objects/ and refs/, "
                     "or a commondir): git run in it reads its config and hooks";
             j.rule = "new git repository";
+            j.source = "<staging rules>";
+        } else if (auto inc = std::find_if(names.begin(), names.end(),
+                                           [&](const std::string& n) { return included.count(n); });
+                   c.kind != Kind::deleted && inc != names.end()) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(*inc) + " is included by a git config (include.path): git reads "
+                    "it as configuration of the repository";
+            j.rule = "git config include";
             j.source = "<staging rules>";
         } else if (auto hazard = index_hazard(c)) {
             j.verdict = policy::Verdict::ask;

@@ -45,6 +45,12 @@ class CommitRules(BoxTest):
             self.assertFalse(os.path.lexists(self.at(rel)), "%s was committed\n%s" % (rel, res))
             self.assertIn("held back " + '"%s"' % rel, res.err)
 
+    def assert_held_content(self, res, rel, content):
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back "%s"' % rel, res.err)
+        with open(self.at(rel)) as f:
+            self.assertEqual(f.read(), content, res)
+
     # ---- §2: protection follows what tools execute
 
     def test_nested_repo_hook_is_held_back(self):
@@ -254,6 +260,42 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                                timeout=60)
                 self.assertFalse(os.path.exists(self.at(".git/hooks/post-checkout")), res)
                 self.assertFalse(os.path.exists(marker), res)
+
+    # A file the repository's config includes is git configuration, wherever it lies.
+    def test_file_included_by_git_config_is_held_back(self):
+        self.git_repo()
+        marker = os.path.join(self.box.root, "pwned")
+        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > %s"
+        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+        subprocess.run(["git", "config", "includeIf.gitdir:/.path", "../tools/a.cfg"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        os.makedirs(self.at("tools"))
+        with open(self.at("tools/a.cfg"), "w") as f:
+            f.write("[include]\n\tpath = b.cfg\n")
+        # The user's own config may name a project file too.
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[include]\n\tpath = %s\n" % self.at("tools/user.cfg"))
+        self.staged(" && ".join(payload % (marker, rel) for rel in
+                                (".gitconfig", "tools/b.cfg", "tools/user.cfg"))
+                    + " && echo ok > ok.txt && echo '[core]' > tools/unrelated.cfg")
+        res = self.ab("commit")
+        self.assert_held(res, ".gitconfig", "tools/b.cfg", "tools/user.cfg")
+        self.assertIn("included by a git config", res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        self.assertTrue(os.path.exists(self.at("tools/unrelated.cfg")))
+        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
+    def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
+        # The includes are followed on the host: one the sandbox wrote must not block on a fifo
+        # (or a terminal) it names.
+        fifo = os.path.join(self.box.root, "fifo")
+        os.mkfifo(fifo)
+        self.staged("printf '[include]\\n\\tpath = %s\\n' > .git/config" % fifo)
+        res = self.ab("commit")  # the harness's timeout fails it if it hangs
+        self.assert_held_content(res, ".git/config", "[core]\n")
 
     def test_nested_claude_commands_are_protected(self):
         self.staged("mkdir -p pkg/.claude/commands && echo '!rm -rf ~' > pkg/.claude/commands/x.md")
