@@ -397,7 +397,9 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
     if (global != nullptr && *global != '\0') todo.push_back({global, false});
     todo.push_back({system != nullptr && *system != '\0' ? system : "/etc/gitconfig", false});
 
-    constexpr std::size_t kLimit = 64 << 20;  // git reads a config whole
+    // git reads a config whole; all of them together are bounded, for a config the sandbox
+    // wrote can include the host's largest files.
+    std::size_t budget = 64 << 20;
     std::set<std::string> found;
     std::set<std::pair<std::string, bool>> read;
     // git stops at ten levels of includes; a bound on files read serves the same end here.
@@ -406,14 +408,15 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
         if (!read.insert({src.path, src.in_project}).second) continue;
         std::string text;
         if (src.in_project) {
-            text = view.small_file(src.path, kLimit);
+            text = view.small_file(src.path, budget);
         } else {
             // A regular file only: a config the sandbox wrote can name /dev/tty or a fifo.
             unique_fd f(::open(src.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
             struct stat st {};
             if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-            text = read_prefix(f.get(), kLimit);
+            text = read_prefix(f.get(), budget);
         }
+        budget -= text.size();
         for (const auto& named : git_config_includes(text)) {
             std::string abs;
             if (named.starts_with("~/")) {
