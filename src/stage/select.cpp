@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <set>
@@ -13,8 +15,11 @@
 
 #include "policy/policy.hpp"
 #include "stage/fsops.hpp"
+#include "stage/gitconfig.hpp"
+#include "stage/gitindex.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/io.hpp"
 #include "sys/walk.hpp"
 #include "util/paths.hpp"
 #include "util/strings.hpp"
@@ -24,6 +29,19 @@ namespace agentbox::stage {
 namespace {
 
 using sys::unique_fd;
+
+// The first `limit` bytes of the file open at `fd` (fewer at its end or on an error).
+std::string read_prefix(int fd, std::size_t limit) {
+    std::string out;
+    char buf[16384];
+    while (out.size() < limit) {
+        const ssize_t n = ::read(fd, buf, std::min(sizeof buf, limit - out.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
 
 // The project as a commit of the whole change set would leave it, read path by path: the
 // change set where it names the path, else the project. Only what judging needs: whether a
@@ -78,8 +96,9 @@ public:
         return Node::link;
     }
 
-    // A small regular file (a `.git` file, a commondir): "" when absent or not one.
-    std::string small_file(const std::string& rel) const {
+    // A small regular file (a `.git` file, a commondir, a config): its first `limit` bytes, ""
+    // when absent or not one.
+    std::string small_file(const std::string& rel, std::size_t limit = 4096) const {
         std::string base;
         if (auto it = by_path_.find(rel); it != by_path_.end()) {
             if (!S_ISREG(it->second->new_mode)) return "";
@@ -101,10 +120,19 @@ public:
         unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
         struct stat st {};
         if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
-        std::string out(4096, '\0');
-        const ssize_t n = ::read(f.get(), out.data(), out.size());
-        out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-        return out;
+        return read_prefix(f.get(), limit);
+    }
+
+    // Whether git looking for a repository takes directory `dir` (project-relative, "" = the
+    // root) as a git directory itself, as it does a bare repository's (git's setup.c,
+    // is_git_directory): it holds a HEAD, and objects/ and refs/ or a commondir naming where
+    // they are. `before`: in the project as it is, not as the commit would leave it.
+    bool git_dir_shape(const std::string& dir, bool before) const {
+        const std::string at = dir.empty() ? "" : dir + "/";
+        const auto has = [&](const char* name) {
+            return before ? in_project(at + name) : lookup(at + name) != Node::missing;
+        };
+        return has("HEAD") && (has("commondir") || (has("objects") && has("refs")));
     }
 
     struct Resolved {
@@ -150,6 +178,16 @@ public:
     }
 
 private:
+    bool in_project(const std::string& rel) const {
+        auto [dir, name] = fsops::split_parent(rel);
+        try {
+            const unique_fd d = fsops::open_dir_beneath(root_.get(), dir, project_ + "/" + dir);
+            return fsops::exists_at(d.get(), name);
+        } catch (const sys::SysError&) {
+            return false;
+        }
+    }
+
     // An absolute path is inside only through the project's own path, component by component
     // (a lexical "/proj/../proj" is not: the kernel would follow what is there). Leaves the
     // components below the project in `parts`; false when the path does not go through it.
@@ -175,6 +213,7 @@ private:
 struct Links {
     std::vector<std::pair<std::string, std::string>> into;  // link path, resolved target
     std::vector<std::string> dot_git;                       // paths named .git
+    std::vector<std::string> heads;                         // paths named HEAD
 };
 
 // The walk is sys::walk_tree's, by directory entry types only (one readdir per directory, an
@@ -198,6 +237,7 @@ public:
         if (frames_.size() < level) frames_.emplace_back();
         Links& own = frames_.back().own;
         if (e.name == ".git") own.dot_git.push_back(e.path);
+        if (e.name == "HEAD") own.heads.push_back(e.path);
         if (S_ISLNK(e.st.st_mode)) {
             std::string target;
             if (view_.lookup(e.path, &target) != View::Node::link)
@@ -240,6 +280,8 @@ private:
                        std::make_move_iterator(from.into.end()));
         to.dot_git.insert(to.dot_git.end(), std::make_move_iterator(from.dot_git.begin()),
                           std::make_move_iterator(from.dot_git.end()));
+        to.heads.insert(to.heads.end(), std::make_move_iterator(from.heads.begin()),
+                        std::make_move_iterator(from.heads.end()));
     }
 
     const View& view_;
@@ -260,12 +302,42 @@ std::string first_line(const std::string& s) {
     return l;
 }
 
-// The directories git uses as a git directory that are not named `.git`: what a `.git` file's
-// `gitdir:` names, and what a git directory's `commondir` names (resolved in the view; those
-// outside the project are not ours to protect).
-std::vector<std::string> other_git_dirs(const View& view, const std::vector<std::string>& dot_git) {
-    std::vector<std::string> dirs;
-    std::vector<std::string> git_dirs;  // every git directory, for their commondir
+bool has_dot_git_component(const std::string& path) {
+    for (const auto& part : util::split(path, '/'))
+        if (part == ".git") return true;
+    return false;
+}
+
+// The directories git takes for a repository of their own though no `.git` is in their path:
+// shaped like a bare repository in the view (View::git_dir_shape). `cd` into one and `git
+// status` -- or a shell prompt that runs it -- reads its config, whose core.fsmonitor,
+// core.pager or core.worktree with hooks run commands (git's safe.bareRepository defaults to
+// "all"). Found from the names that make the shape: a HEAD in the project, and a HEAD,
+// objects, refs or commondir in the change set. Those inside a `.git` are judged as such.
+std::vector<std::string> bare_git_dirs(const View& view, const std::vector<std::string>& heads,
+                                       const std::vector<Change>& changes) {
+    std::vector<std::string> candidates;
+    for (const auto& h : heads) candidates.push_back(fsops::split_parent(h).first);
+    for (const auto& c : changes) {
+        const auto [parent, name] = fsops::split_parent(c.path);
+        if (name == "HEAD" || name == "objects" || name == "refs" || name == "commondir")
+            candidates.push_back(parent);
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    std::vector<std::string> out;
+    for (const auto& d : candidates)
+        if (!has_dot_git_component(d) && view.git_dir_shape(d, false)) out.push_back(d);
+    return out;
+}
+
+// The directories git uses as a git directory that are not named `.git`: the bare-shaped ones
+// (`bare`), what a `.git` file's `gitdir:` names, and what a git directory's `commondir` names
+// (resolved in the view; those outside the project are not ours to protect).
+std::vector<std::string> other_git_dirs(const View& view, const std::vector<std::string>& dot_git,
+                                        const std::vector<std::string>& bare) {
+    std::vector<std::string> dirs = bare;
+    std::vector<std::string> git_dirs = bare;  // every git directory, for their commondir
     auto add = [&](const std::string& from_dir, const std::string& named) {
         if (named.empty()) return;
         const auto r = view.resolve(named.front() == '/' || from_dir.empty()
@@ -294,6 +366,85 @@ std::vector<std::string> other_git_dirs(const View& view, const std::vector<std:
         if (!text.empty()) add(d, std::string(util::trim(first_line(text))));
     }
     return dirs;
+}
+
+// The files of the project that git reads as configuration through an include
+// (gitconfig.hpp): named by the config of a git directory of the view, or by the user's or the
+// system's (an absolute or `~/` include can name a project file), and by those files in turn,
+// as deep as git follows them. Each both as named and as its symlinks resolve in the view.
+std::set<std::string> included_configs(const View& view, const std::string& project,
+                                       const std::vector<std::string>& git_dirs) {
+    struct Source {
+        std::string path;  // project-relative when `in_project`, else absolute on the host
+        bool in_project;
+    };
+    std::vector<Source> todo;
+    for (const auto& d : git_dirs) {
+        const std::string at = d.empty() ? "" : d + "/";
+        todo.push_back({at + "config", true});
+        todo.push_back({at + "config.worktree", true});
+    }
+    const char* home = std::getenv("HOME");
+    const char* xdg = std::getenv("XDG_CONFIG_HOME");
+    const char* global = std::getenv("GIT_CONFIG_GLOBAL");
+    const char* system = std::getenv("GIT_CONFIG_SYSTEM");
+    if (home != nullptr && *home != '\0')
+        todo.push_back({std::string(home) + "/.gitconfig", false});
+    if (xdg != nullptr && *xdg != '\0')
+        todo.push_back({std::string(xdg) + "/git/config", false});
+    else if (home != nullptr && *home != '\0')
+        todo.push_back({std::string(home) + "/.config/git/config", false});
+    if (global != nullptr && *global != '\0') todo.push_back({global, false});
+    todo.push_back({system != nullptr && *system != '\0' ? system : "/etc/gitconfig", false});
+
+    // git reads a config whole; all of them together are bounded, for a config the sandbox
+    // wrote can include the host's largest files.
+    std::size_t budget = 64 << 20;
+    std::set<std::string> found;
+    std::set<std::pair<std::string, bool>> read;
+    // git stops at ten levels of includes; a bound on files read serves the same end here.
+    for (std::size_t i = 0; i < todo.size() && i < 256; ++i) {
+        const Source src = todo[i];
+        if (!read.insert({src.path, src.in_project}).second) continue;
+        std::string text;
+        if (src.in_project) {
+            text = view.small_file(src.path, budget);
+        } else {
+            // A regular file only: a config the sandbox wrote can name /dev/tty or a fifo.
+            unique_fd f(::open(src.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+            struct stat st {};
+            if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            text = read_prefix(f.get(), budget);
+        }
+        budget -= text.size();
+        for (const auto& named : git_config_includes(text)) {
+            std::string abs;
+            if (named.starts_with("~/")) {
+                if (home == nullptr || *home == '\0') continue;
+                abs = std::string(home) + named.substr(1);
+            } else if (named.front() == '/') {
+                abs = named;
+            } else if (!src.in_project) {
+                abs = fsops::split_parent(src.path).first + "/" + named;
+            }
+            const std::string rel =
+                !abs.empty() ? abs
+                             : (fsops::split_parent(src.path).first.empty()
+                                    ? named
+                                    : fsops::split_parent(src.path).first + "/" + named);
+            const auto as_named = view.resolve(rel, false);
+            const auto as_opened = view.resolve(rel, true);
+            if (!as_named.outside) found.insert(as_named.path);
+            if (!as_opened.outside) {
+                found.insert(as_opened.path);
+                todo.push_back({as_opened.path, true});
+            } else {
+                todo.push_back(
+                    {abs.empty() ? util::normalize_path(project + "/" + rel) : abs, false});
+            }
+        }
+    }
+    return found;
 }
 
 }  // namespace
@@ -375,11 +526,55 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             links.into.emplace_back(c.path, r.path);
     }
     policy::CommitFacts shared;
-    shared.git_dirs = other_git_dirs(view, links.dot_git);
+    const std::vector<std::string> bare = bare_git_dirs(view, links.heads, changes);
+    shared.git_dirs = other_git_dirs(view, links.dot_git, bare);
+    // A directory the commit turns into a repository: everything it puts there asks, the
+    // HEAD, objects/, refs/ or commondir that complete the shape among it. Otherwise a config
+    // already there (committed as a plain file while the directory was no repository) would
+    // become git's without anyone approving it.
+    std::vector<std::string> becoming;
+    for (const auto& d : bare)
+        if (!view.git_dir_shape(d, true)) becoming.push_back(d);
+    auto becomes_repo = [&](const Change& c) -> const std::string* {
+        if (c.kind == Kind::deleted) return nullptr;
+        for (const auto& d : becoming)
+            if (d.empty() || (c.path != d && util::path_within(c.path, d))) return &d;
+        return nullptr;
+    };
     for (const auto& g : links.dot_git) {
         const std::string root = fsops::split_parent(g).first;
         if (!root.empty() && view.lookup(g) != View::Node::missing) shared.repo_roots.push_back(root);
     }
+
+    // Files git reads as configuration through an include; every git directory's config.
+    std::vector<std::string> all_git_dirs = shared.git_dirs;
+    for (const auto& g : links.dot_git)
+        if (view.lookup(g) == View::Node::other) all_git_dirs.push_back(g);
+    const std::set<std::string> included = included_configs(view, project, all_git_dirs);
+
+    // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
+    unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto index_hazard = [&](const Change& c) -> std::optional<std::string> {
+        const auto [parent, name] = fsops::split_parent(c.path);
+        if (name != "index" || !S_ISREG(c.new_mode)) return std::nullopt;
+        if (fsops::split_parent(parent).second != ".git" &&
+            std::find(shared.git_dirs.begin(), shared.git_dirs.end(), parent) ==
+                shared.git_dirs.end())
+            return std::nullopt;
+        std::string data;
+        int err = EBADF;
+        try {
+            unique_fd d = fsops::open_dir_beneath(up.get(), parent, upper + "/" + parent);
+            unique_fd f(::openat(d.get(), name.c_str(),
+                                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+            err = f ? sys::read_fd(f.get(), data, std::size_t{1} << 30) : errno;
+        } catch (const sys::SysError& e) {
+            err = e.err();
+        }
+        if (err != 0)
+            return "agentbox cannot read it to check it: " + std::string(std::strerror(err));
+        return git_index_hazard(data);
+    };
 
     std::vector<Judged> out;
     out.reserve(changes.size());
@@ -410,7 +605,27 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             out.push_back(std::move(j));
             continue;
         }
-        if (!all_names) {
+        if (const std::string* repo = becomes_repo(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(repo->empty() ? "." : *repo) +
+                    " becomes a git repository with this commit (a HEAD with objects/ and refs/, "
+                    "or a commondir): git run in it reads its config and hooks";
+            j.rule = "new git repository";
+            j.source = "<staging rules>";
+        } else if (auto inc = std::find_if(names.begin(), names.end(),
+                                           [&](const std::string& n) { return included.count(n); });
+                   c.kind != Kind::deleted && inc != names.end()) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(*inc) + " is included by a git config (include.path): git reads "
+                    "it as configuration of the repository";
+            j.rule = "git config include";
+            j.source = "<staging rules>";
+        } else if (auto hazard = index_hazard(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(c.path) + " is a git index: " + *hazard;
+            j.rule = "git index";
+            j.source = "<staging rules>";
+        } else if (!all_names) {
             j.verdict = policy::Verdict::ask;
             j.why = "reached through more than 64 names (symlinks into it); not judged name by name";
             j.rule = "symlink aliases";

@@ -45,6 +45,12 @@ class CommitRules(BoxTest):
             self.assertFalse(os.path.lexists(self.at(rel)), "%s was committed\n%s" % (rel, res))
             self.assertIn("held back " + '"%s"' % rel, res.err)
 
+    def assert_held_content(self, res, rel, content):
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back "%s"' % rel, res.err)
+        with open(self.at(rel)) as f:
+            self.assertEqual(f.read(), content, res)
+
     # ---- §2: protection follows what tools execute
 
     def test_nested_repo_hook_is_held_back(self):
@@ -90,6 +96,73 @@ class CommitRules(BoxTest):
     def test_dot_git_file_redirecting_git_is_held_back(self):
         self.staged("mkdir -p sub && echo 'gitdir: ../evil' > sub/.git")
         self.assert_held(self.ab("commit"), "sub/.git")
+
+    # A directory shaped like a bare repository is one to git wherever it is: `git status` in
+    # it (or a shell prompt that runs it) reads its config. The payload runs only if the config
+    # lands; the host's own git is the judge.
+    BARE_CONFIG = ("printf '[core]\\n\\trepositoryformatversion = 0\\n\\tbare = false\\n"
+                   "\\tworktree = .\\n"
+                   "\\tfsmonitor = \"touch %s; false\"\\n' > %s")
+
+    def host_git_status_runs_payload(self, rel):
+        marker = os.path.join(self.box.root, "pwned")
+        subprocess.run(["git", "status"], cwd=self.at(rel), capture_output=True,
+                       env=self.box.env(), timeout=60)
+        return os.path.exists(marker)
+
+    def test_embedded_bare_repo_config_is_held_back(self):
+        marker = os.path.join(self.box.root, "pwned")
+        os.makedirs(self.at("docs"))
+        self.staged("mkdir -p docs/objects docs/refs && echo 'ref: refs/heads/main' > docs/HEAD"
+                    " && " + self.BARE_CONFIG % (marker, "docs/config") + " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assert_held(res, "docs/config")
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        self.assertFalse(self.host_git_status_runs_payload("docs"), res)
+
+    def test_plain_files_turned_into_a_bare_repo_later_are_held_back(self):
+        # Two steps: a HEAD and a config committed as plain files, then objects/ and refs/.
+        marker = os.path.join(self.box.root, "pwned")
+        os.makedirs(self.at("docs"))
+        with open(self.at("docs/HEAD"), "w") as f:
+            f.write("ref: refs/heads/main\n")
+        subprocess.run(["sh", "-c", self.BARE_CONFIG % (marker, "docs/config")], check=True,
+                       cwd=self.box.project)
+        self.staged("mkdir -p docs/objects docs/refs && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assert_held(res, "docs/objects", "docs/refs")
+        self.assertIn("becomes a git repository", res.err)
+        self.assertFalse(self.host_git_status_runs_payload("docs"), res)
+
+    def test_bare_repo_made_through_commondir_is_held_back(self):
+        # No objects/ or refs/ of its own: a commondir names a directory that has them.
+        marker = os.path.join(self.box.root, "pwned")
+        os.makedirs(self.at("w"))
+        self.staged("mkdir -p w common/objects common/refs && echo 'ref: refs/heads/main' > w/HEAD"
+                    " && echo ../common > w/commondir"
+                    " && " + self.BARE_CONFIG % (marker, "common/config"))
+        res = self.ab("commit")
+        self.assert_held(res, "w/HEAD", "w/commondir", "common/config")
+        # A linked worktree's git directory takes no core.worktree from the common config, so
+        # `git status` runs nothing here; the host's git must not read that config at all.
+        got = subprocess.run(["git", "config", "core.fsmonitor"], cwd=self.at("w"),
+                             capture_output=True, env=self.box.env(), timeout=60)
+        self.assertNotIn(marker, got.stdout.decode(), res)
+
+    def test_existing_bare_repo_takes_objects_but_asks_for_config(self):
+        # A repository already in the project (a test fixture, a mirror): what git writes in
+        # ordinary work goes, its config does not.
+        for d in ("fixture/objects", "fixture/refs/heads"):
+            os.makedirs(self.at(d))
+        with open(self.at("fixture/HEAD"), "w") as f:
+            f.write("ref: refs/heads/main\n")
+        self.staged("mkdir -p fixture/objects/ab && echo obj > fixture/objects/ab/cdef01"
+                    " && echo 0000000000000000000000000000000000000000 > fixture/refs/heads/main"
+                    " && echo '[core]' > fixture/config")
+        res = self.ab("commit")
+        self.assert_held(res, "fixture/config")
+        self.assertTrue(os.path.exists(self.at("fixture/objects/ab/cdef01")))
+        self.assertTrue(os.path.exists(self.at("fixture/refs/heads/main")))
 
     def test_git_objects_info_alternates_is_held_back(self):
         self.staged("mkdir -p .git/objects/info .git/objects/ab"
@@ -144,6 +217,85 @@ class CommitRules(BoxTest):
                                capture_output=True, check=True).stdout.decode()
         self.assertIn("two", after)
         self.assertNotEqual(before, after)
+
+    # git writes the paths of the index it reads as they are: an entry .git/hooks/post-checkout
+    # lands in the git directory on the next `git checkout -- .` and runs.
+    CRAFT_INDEX = r"""
+import hashlib, struct, subprocess, sys
+blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], check=True, capture_output=True,
+                      input=b"#!/bin/sh\ntouch %s\n").stdout.strip().decode()
+name = sys.argv[1].encode()
+e = struct.pack(">10I", 0, 0, 0, 0, 0, 0, 0o100755, 0, 0, 0) + bytes.fromhex(blob)
+e += struct.pack(">H", len(name)) + name
+e += b"\0" * (8 - (62 + len(name)) %% 8)
+body = b"DIRC" + struct.pack(">II", 2, 1) + e
+open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
+"""
+
+    def git_repo(self):
+        p = self.box.project
+        subprocess.run(["rm", "-rf", self.at(".git")], check=True)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "safe.directory=*"]
+        subprocess.run(["git", "init", "-q", p], check=True, env=self.box.env())
+        subprocess.run(git + ["-C", p, "add", "-A"], check=True, env=self.box.env())
+        subprocess.run(git + ["-C", p, "commit", "-qm", "one"], check=True, env=self.box.env())
+
+    def test_git_index_entry_inside_git_dir_is_held_back(self):
+        self.git_repo()
+        marker = os.path.join(self.box.root, "pwned")
+        with open(self.at(".git/index"), "rb") as f:
+            before = f.read()
+        for entry in (".git/hooks/post-checkout", "sub/../.git/hooks/post-checkout"):
+            with self.subTest(entry=entry):
+                self.staged("python3 -c '%s' '%s'" % (self.CRAFT_INDEX % marker, entry))
+                res = self.ab("commit")
+                self.assertEqual(res.rc, 1, res)
+                self.assertIn('held back ".git/index": ".git/index" is a git index', res.err)
+                with open(self.at(".git/index"), "rb") as f:
+                    self.assertEqual(f.read(), before, res)
+                self.ab("discard", check=0)
+                # The host's git: nothing written into .git, nothing run.
+                subprocess.run(["git", "-c", "safe.directory=*", "checkout", "--", "."],
+                               cwd=self.box.project, capture_output=True, env=self.box.env(),
+                               timeout=60)
+                self.assertFalse(os.path.exists(self.at(".git/hooks/post-checkout")), res)
+                self.assertFalse(os.path.exists(marker), res)
+
+    # A file the repository's config includes is git configuration, wherever it lies.
+    def test_file_included_by_git_config_is_held_back(self):
+        self.git_repo()
+        marker = os.path.join(self.box.root, "pwned")
+        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > %s"
+        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+        subprocess.run(["git", "config", "includeIf.gitdir:/.path", "../tools/a.cfg"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        os.makedirs(self.at("tools"))
+        with open(self.at("tools/a.cfg"), "w") as f:
+            f.write("[include]\n\tpath = b.cfg\n")
+        # The user's own config may name a project file too.
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[include]\n\tpath = %s\n" % self.at("tools/user.cfg"))
+        self.staged(" && ".join(payload % (marker, rel) for rel in
+                                (".gitconfig", "tools/b.cfg", "tools/user.cfg"))
+                    + " && echo ok > ok.txt && echo '[core]' > tools/unrelated.cfg")
+        res = self.ab("commit")
+        self.assert_held(res, ".gitconfig", "tools/b.cfg", "tools/user.cfg")
+        self.assertIn("included by a git config", res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        self.assertTrue(os.path.exists(self.at("tools/unrelated.cfg")))
+        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
+    def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
+        # The includes are followed on the host: one the sandbox wrote must not block on a fifo
+        # (or a terminal) it names.
+        fifo = os.path.join(self.box.root, "fifo")
+        os.mkfifo(fifo)
+        self.staged("printf '[include]\\n\\tpath = %s\\n' > .git/config" % fifo)
+        res = self.ab("commit")  # the harness's timeout fails it if it hangs
+        self.assert_held_content(res, ".git/config", "[core]\n")
 
     def test_nested_claude_commands_are_protected(self):
         self.staged("mkdir -p pkg/.claude/commands && echo '!rm -rf ~' > pkg/.claude/commands/x.md")

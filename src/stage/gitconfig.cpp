@@ -1,0 +1,138 @@
+#include "stage/gitconfig.hpp"
+
+#include <cctype>
+
+namespace agentbox::stage {
+
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out;
+    for (const char c : s)
+        out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return out;
+}
+
+// A cursor over the text with git's config lexing (config.c): comments from `#` or `;`
+// outside quotes, `\` at the end of a line continuing a value.
+class Lexer {
+public:
+    explicit Lexer(std::string_view t) : t_(t) {}
+    bool done() const { return at_ >= t_.size(); }
+    char peek() const { return done() ? '\n' : t_[at_]; }
+    char get() { return done() ? '\n' : t_[at_++]; }
+    void skip_blanks() {
+        while (!done() && (peek() == ' ' || peek() == '\t' || peek() == '\r')) ++at_;
+    }
+    void skip_line() {
+        while (!done() && get() != '\n') {
+        }
+    }
+
+    // `[name]`, `[name "sub"]` or `[name.sub]`: the section name, lower-cased.
+    std::string section() {
+        std::string name;
+        bool quoted = false;
+        while (!done()) {
+            const char c = get();
+            if (c == '\n') break;
+            if (quoted) {
+                if (c == '\\' && !done()) get();
+                else if (c == '"') quoted = false;
+                continue;
+            }
+            if (c == ']') break;
+            if (c == '"') quoted = true;
+            else if (name.find_first_of(" .") == std::string::npos) name.push_back(c);
+        }
+        const auto cut = name.find_first_of(" .\t");
+        return lower(name.substr(0, cut));
+    }
+
+    std::string key() {
+        std::string k;
+        while (!done() && (std::isalnum(static_cast<unsigned char>(peek())) || peek() == '-'))
+            k.push_back(get());
+        return lower(k);
+    }
+
+    // After the key: `= value` to the end of its (possibly continued) line.
+    std::string value() {
+        skip_blanks();
+        if (peek() != '=') {
+            skip_line();
+            return "";
+        }
+        get();
+        std::string v, pending_space;
+        bool quoted = false;
+        for (;;) {
+            if (done()) break;
+            char c = get();
+            if (c == '\n') {
+                if (quoted) return "";  // git: bad config line
+                break;
+            }
+            if (!quoted && (c == '#' || c == ';')) {
+                skip_line();
+                break;
+            }
+            if (!quoted && (c == ' ' || c == '\t' || c == '\r')) {
+                if (!v.empty()) pending_space.push_back(c == '\r' ? ' ' : c);
+                continue;
+            }
+            v += pending_space;
+            pending_space.clear();
+            if (c == '"') {
+                quoted = !quoted;
+                continue;
+            }
+            if (c == '\\') {
+                c = get();
+                if (c == '\n') continue;  // continued on the next line
+                if (c == 'n') c = '\n';
+                else if (c == 't') c = '\t';
+                else if (c == 'b') {
+                    if (!v.empty()) v.pop_back();
+                    continue;
+                }
+            }
+            v.push_back(c);
+        }
+        return v;
+    }
+
+private:
+    std::string_view t_;
+    std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::string> git_config_includes(std::string_view text) {
+    std::vector<std::string> out;
+    Lexer lx(text);
+    std::string section;
+    while (!lx.done()) {
+        lx.skip_blanks();
+        const char c = lx.peek();
+        if (c == '\n') {
+            lx.get();
+        } else if (c == '#' || c == ';') {
+            lx.skip_line();
+        } else if (c == '[') {
+            lx.get();
+            section = lx.section();
+        } else if (std::isalpha(static_cast<unsigned char>(c))) {
+            const std::string k = lx.key();
+            const std::string v = lx.value();
+            if ((section == "include" || section == "includeif") && k == "path" && !v.empty())
+                out.push_back(v);
+        } else {
+            lx.skip_line();
+        }
+    }
+    return out;
+}
+
+}  // namespace agentbox::stage

@@ -1,0 +1,127 @@
+#include "stage/gitindex.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+#include "util/strings.hpp"
+
+namespace agentbox::stage {
+
+namespace {
+
+std::uint32_t be32(std::string_view d, std::size_t at) {
+    return (std::uint32_t{static_cast<unsigned char>(d[at])} << 24) |
+           (std::uint32_t{static_cast<unsigned char>(d[at + 1])} << 16) |
+           (std::uint32_t{static_cast<unsigned char>(d[at + 2])} << 8) |
+           std::uint32_t{static_cast<unsigned char>(d[at + 3])};
+}
+
+unsigned be16(std::string_view d, std::size_t at) {
+    return (unsigned{static_cast<unsigned char>(d[at])} << 8) |
+           unsigned{static_cast<unsigned char>(d[at + 1])};
+}
+
+// A path that leaves the work tree or enters a git directory once git writes it: a `..` or
+// `.git` component (read-cache.c verify_path refuses both when git adds an entry, not when it
+// reads one). Compared without case and trailing dots and spaces, as git does for filesystems
+// that fold them. Up to the first NUL: that is the name the filesystem gets.
+std::optional<std::string> unsafe_path(std::string path) {
+    path.resize(std::min(path.size(), path.find('\0')));
+    for (const auto& part : util::split(path, '/')) {
+        std::string low;
+        for (const char c : part)
+            low.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+        if (low == "..") return "an entry " + util::quote(path) + " that leaves the work tree";
+        while (!low.empty() && (low.back() == '.' || low.back() == ' ')) low.pop_back();
+        if (low == ".git") return "an entry " + util::quote(path) + " inside a git directory";
+    }
+    return std::nullopt;
+}
+
+enum class Read { ok, unreadable };
+
+// The entries of `d` read with object hashes of `hash_size` bytes, as git reads them; the first
+// unsafe name found goes to `hazard`. `unreadable` where git would stop with an error.
+Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::string>& hazard) {
+    constexpr std::size_t kHeader = 12, kStat = 40;
+    constexpr unsigned kNameMask = 0x0fff, kExtended = 0x4000, kKnownExtended = 0x6000;
+    if (d.size() < kHeader + hash_size || d.substr(0, 4) != "DIRC") return Read::unreadable;
+    const std::uint32_t version = be32(d, 4);
+    if (version < 2 || version > 4) return Read::unreadable;
+    const std::uint32_t count = be32(d, 8);
+    const std::size_t end = d.size() - hash_size;  // the trailing checksum
+    std::size_t at = kHeader;
+    std::string previous;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        std::size_t name_at = at + kStat + hash_size + 2;
+        if (name_at > end) return Read::unreadable;
+        const unsigned flags = be16(d, name_at - 2);
+        if (flags & kExtended) {
+            if (name_at + 2 > end || (be16(d, name_at) & ~kKnownExtended) != 0)
+                return Read::unreadable;
+            name_at += 2;
+        }
+        std::size_t len = flags & kNameMask;
+        std::string name;
+        std::size_t next = 0;
+        if (version == 4) {
+            // The name is the previous one less `strip` bytes, then a NUL-terminated suffix.
+            std::size_t p = name_at;
+            if (p >= end) return Read::unreadable;
+            unsigned char c = static_cast<unsigned char>(d[p++]);
+            std::uint64_t strip = c & 127;
+            while (c & 128) {
+                if (p >= end || strip > (std::uint64_t{1} << 50)) return Read::unreadable;
+                c = static_cast<unsigned char>(d[p++]);
+                strip = ((strip + 1) << 7) + (c & 127);
+            }
+            if (strip > previous.size()) return Read::unreadable;
+            const std::size_t keep = previous.size() - strip;
+            const std::size_t nul = d.find('\0', p);
+            if (nul == std::string_view::npos || nul >= end) return Read::unreadable;
+            if (len == kNameMask) len = (nul - p) + keep;
+            if (len < keep || p + (len - keep) + 1 > end) return Read::unreadable;
+            name = previous.substr(0, keep) + std::string(d.substr(p, len - keep));
+            next = p + (len - keep) + 1;
+        } else {
+            if (len == kNameMask) {
+                const std::size_t nul = d.find('\0', name_at);
+                if (nul == std::string_view::npos || nul >= end) return Read::unreadable;
+                len = nul - name_at;
+            }
+            // Padded with 1 to 8 NULs to a multiple of 8 bytes from the entry's start.
+            const std::size_t size = ((name_at - at) + len + 8) & ~std::size_t{7};
+            if (name_at + len > end || at + size > end) return Read::unreadable;
+            name = std::string(d.substr(name_at, len));
+            next = at + size;
+        }
+        if (!hazard) hazard = unsafe_path(name);
+        previous = std::move(name);
+        at = next;
+    }
+    // Extensions: a 4-byte signature and a 4-byte length each, up to the checksum.
+    while (at + 8 <= end) {
+        const std::uint32_t n = be32(d, at + 4);
+        if (n > end - at - 8) return Read::unreadable;
+        at += 8 + n;
+    }
+    return Read::ok;
+}
+
+}  // namespace
+
+std::optional<std::string> git_index_hazard(std::string_view data) {
+    bool readable = false;
+    for (const std::size_t hash_size : std::array<std::size_t, 2>{20, 32}) {
+        std::optional<std::string> hazard;
+        if (read_entries(data, hash_size, hazard) != Read::ok) continue;
+        readable = true;
+        if (hazard) return "the index holds " + *hazard + " (git checkout would write it there)";
+    }
+    if (!readable) return std::string("git cannot read it as an index, and agentbox cannot check "
+                                      "what it would make git write");
+    return std::nullopt;
+}
+
+}  // namespace agentbox::stage

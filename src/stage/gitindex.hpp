@@ -1,0 +1,23 @@
+// What a git index (`.git/index`) would make git write into the work tree. The index is on
+// the git-directory allowlist (policy/gitdir.hpp) because `git add` rewrites it in ordinary
+// work, but it is not only data: `git checkout -- .`, `git restore` and `git stash` write each
+// entry to its path, and git (2.39) takes the paths of an index it reads as they are -- an
+// entry `.git/hooks/post-checkout` is written into the git directory and run. So a changed
+// index commits without approval only when no entry can leave the work tree or reach a git
+// directory.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace agentbox::stage {
+
+// Why `data` (the whole index file) needs approval, or nullopt when no path in it has a `.git`
+// or `..` component. The entries are
+// read as git's read-cache.c reads them, for versions 2 to 4, under each object hash size git
+// knows (SHA-1, SHA-256: which one a repository uses is in its config, and an index crafted
+// for one must not pass as the other). An index git cannot read either way needs approval too.
+std::optional<std::string> git_index_hazard(std::string_view data);
+
+}  // namespace agentbox::stage

@@ -1,0 +1,29 @@
+// stage::git_config_includes: the files a git config makes git read as configuration.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "stage/gitconfig.hpp"
+
+using agentbox::stage::git_config_includes;
+using V = std::vector<std::string>;
+
+TEST_CASE("include and includeIf paths are found however they are written") {
+    CHECK(git_config_includes("[include]\n\tpath = ../.gitconfig\n") == V{"../.gitconfig"});
+    CHECK(git_config_includes("[Include]\n  PATH=a.cfg # comment\n") == V{"a.cfg"});
+    CHECK(git_config_includes("[includeIf \"gitdir:~/work/\"]\n path = \"x y.cfg\" ; c\n") ==
+          V{"x y.cfg"});
+    CHECK(git_config_includes("[include] path = same-line.cfg\n") == V{"same-line.cfg"});
+    CHECK(git_config_includes("[include]\npath = a\\\n.cfg\n") == V{"a.cfg"});
+    CHECK(git_config_includes("[include]\r\n\tpath = crlf.cfg\r\n") == V{"crlf.cfg"});
+    CHECK(git_config_includes("[core]\n\tpath = no\n[include]\n\tpath = one\n\tpath = two\n") ==
+          V{"one", "two"});
+}
+
+TEST_CASE("paths of other sections, and commented ones, are not includes") {
+    CHECK(git_config_includes("[core]\n\tpath = x\n").empty());
+    CHECK(git_config_includes("[includes]\n\tpath = x\n").empty());
+    CHECK(git_config_includes("# [include]\n; path = x\n[include]\n#\tpath = y\n").empty());
+    CHECK(git_config_includes("[remote \"include\"]\n\tpath = x\n").empty());
+}

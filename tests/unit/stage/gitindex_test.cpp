@@ -1,0 +1,108 @@
+// stage::git_index_hazard: an index whose entries `git checkout -- .` would write into a git
+// directory or outside the work tree needs approval; one git writes in ordinary work does not.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "stage/gitindex.hpp"
+
+using agentbox::stage::git_index_hazard;
+
+namespace {
+
+void put32(std::string& s, unsigned v) {
+    for (int sh = 24; sh >= 0; sh -= 8) s.push_back(static_cast<char>((v >> sh) & 0xff));
+}
+
+void put16(std::string& s, unsigned v) {
+    s.push_back(static_cast<char>((v >> 8) & 0xff));
+    s.push_back(static_cast<char>(v & 0xff));
+}
+
+// An index of `version` with `names`, object hashes of `hash` bytes, each entry a file; a
+// checksum of zeros (git does not check it when reading for checkout either way here).
+std::string index(unsigned version, const std::vector<std::string>& names, std::size_t hash = 20) {
+    std::string s = "DIRC";
+    put32(s, version);
+    put32(s, static_cast<unsigned>(names.size()));
+    std::string previous;
+    for (const auto& n : names) {
+        const std::size_t start = s.size();
+        s.append(24, '\0');  // ctime, mtime, dev, ino
+        put32(s, 0100644);
+        s.append(12, '\0');  // uid, gid, size
+        s.append(hash, '\x11');
+        put16(s, static_cast<unsigned>(n.size() < 0xfff ? n.size() : 0xfff));
+        if (version == 4) {
+            s.push_back(static_cast<char>(previous.size()));  // strip all of it (< 128)
+            s += n;
+            s.push_back('\0');
+        } else {
+            s += n;
+            const std::size_t size = ((s.size() - start) + 8) & ~std::size_t{7};
+            s.append(start + size - s.size(), '\0');
+        }
+        previous = n;
+    }
+    s.append(hash, '\0');
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("an index of ordinary work tree paths needs no approval, in every version") {
+    const std::vector<std::string> names{"README", "src/a.c", ".github/x.yml", ".gitignore",
+                                         "x.git/y", "a/.gitmodules"};
+    for (unsigned v : {2u, 3u, 4u}) {
+        CHECK_FALSE(git_index_hazard(index(v, names)).has_value());
+        CHECK_FALSE(git_index_hazard(index(v, names, 32)).has_value());
+    }
+    CHECK_FALSE(git_index_hazard(index(2, {})).has_value());
+}
+
+TEST_CASE("an index entry inside a git directory needs approval") {
+    for (const std::string bad : {".git/hooks/post-checkout", "sub/.git/config", ".GIT/hooks/x",
+                                  ".git./hooks/x", "a/../../.bashrc", "../x"}) {
+        CAPTURE(bad);
+        for (unsigned v : {2u, 3u, 4u}) {
+            CHECK(git_index_hazard(index(v, {"README", bad})).has_value());
+            CHECK(git_index_hazard(index(v, {bad}, 32)).has_value());
+        }
+    }
+}
+
+TEST_CASE("a v4 entry is judged by its whole name, the prefix it shares included") {
+    // "sub/.git/hooks/x" after "sub/.git/config": the second stores only "hooks/x" after a
+    // strip of "config".
+    std::string s = "DIRC";
+    put32(s, 4);
+    put32(s, 2);
+    auto entry = [&](unsigned strip, const std::string& suffix, std::size_t len) {
+        s.append(24, '\0');
+        put32(s, 0100644);
+        s.append(12, '\0');
+        s.append(20, '\x11');
+        put16(s, static_cast<unsigned>(len));
+        s.push_back(static_cast<char>(strip));
+        s += suffix;
+        s.push_back('\0');
+    };
+    entry(0, "sub/.gitx", 9);
+    entry(1, "/hooks", 14);  // "sub/.git" + "/hooks"
+    s.append(20, '\0');
+    const auto why = git_index_hazard(s);
+    REQUIRE(why.has_value());
+    CHECK(why->find("sub/.git/hooks") != std::string::npos);
+}
+
+TEST_CASE("an index git cannot read needs approval") {
+    CHECK(git_index_hazard("").has_value());
+    CHECK(git_index_hazard("DIRC").has_value());
+    std::string v9 = index(2, {"a"});
+    v9[7] = 9;
+    CHECK(git_index_hazard(v9).has_value());
+    std::string cut = index(2, {"README", "src/a.c"});
+    cut.resize(40);
+    CHECK(git_index_hazard(cut).has_value());
+}
