@@ -400,13 +400,21 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
         answer(listener, id, EBADF);
         return {};
     }
-    int domain = 0, type = 0;
-    socklen_t dl = sizeof domain, tl = sizeof type;
-    if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 ||
-        ::getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
+    int domain = 0;
+    socklen_t dl = sizeof domain;
+    if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0) {
         answer(listener, id, errno);  // ENOTSOCK, EBADF (O_PATH): the kernel's own answers
         return {};
     }
+    const int flags = ::fcntl(sock.get(), F_GETFL);
+    const bool blocking = !(flags >= 0 && (flags & O_NONBLOCK));
+    // The type, where it matters: a captured connect is TCP's, and only a stream socket's
+    // blocking connect can wait.
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if ((blocking || (capture_ && (domain == AF_INET || domain == AF_INET6))) &&
+        ::getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+        type = 0;
 
     // What to connect to: the caller's bytes as they were read, the checked inode, or the
     // proxy listener for a captured connect.
@@ -494,8 +502,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
     // A blocking stream socket's connect may wait (a full backlog, a slow host): made by a
     // worker, so the supervisor's loop never waits for the sandbox. A datagram or raw
     // socket's connect only sets its peer, and a non-blocking one returns EINPROGRESS: here.
-    const int flags = ::fcntl(sock.get(), F_GETFL);
-    const bool may_wait = !(flags >= 0 && (flags & O_NONBLOCK)) && type != SOCK_DGRAM && type != SOCK_RAW;
+    const bool may_wait = blocking && type != SOCK_DGRAM && type != SOCK_RAW;
     if (!may_wait) {
         answer(listener, id, connect_as(sock.get(), target, target_len));
         return {};
