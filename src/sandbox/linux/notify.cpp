@@ -270,9 +270,9 @@ void Notifier::send(std::uint64_t id, int err) {
 
 void Notifier::set_listener(int fd) {
     listener_.reset(fd);
-    // The caller sleeps until we answer, so its wake-up of us, and ours of it, may switch
-    // CPUs directly rather than through the scheduler's queue (Linux 6.6); older kernels
-    // refuse the ioctl and wake as before.
+    // The caller sleeps from its notification until our answer, so each side may run the
+    // one it wakes on its own CPU, a direct switch (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+    // Linux 6.6); older kernels refuse the ioctl and wake as before.
     ::ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, kSyncWakeUp);
 }
 
