@@ -303,6 +303,33 @@ class HostSockets(BoxTest):
         self.assertIn("refused " + path, res.out, res)
         self.assertNeverContacted(srv, "socket connected from a thread", res)
 
+    def test_connect_after_exec_from_a_thread_that_is_not_the_leader(self):
+        # The supervisor keeps what it opened for a thread id between connects. A second
+        # thread's exec gives it the leader's id, a new address space and a new descriptor
+        # table: what is kept must follow the id to the new image, or its connects are read
+        # from the old one (refused, or worse, decided on stale bytes).
+        _d, path, srv = self.host_socket_dir("ro")
+        script = ("import os,socket,sys,threading\n"
+                  "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/pre.sock'); l.listen(1)\n"
+                  "socket.socket(socket.AF_UNIX).connect('/tmp/pre.sock'); print('pre ok', flush=True)\n"
+                  "def go():\n"
+                  "    socket.socket(socket.AF_UNIX).connect('/tmp/pre.sock')\n"
+                  "    os.execv(sys.executable, [sys.executable, '-c', sys.argv[1], sys.argv[2]])\n"
+                  "threading.Thread(target=go).start()\n"
+                  "threading.Event().wait()\n")
+        after = ("import socket,sys\n"
+                 "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/post.sock'); l.listen(1)\n"
+                 "for p in ('/tmp/post.sock', sys.argv[1]):\n"
+                 "    try: socket.socket(socket.AF_UNIX).connect(p); print('ok', p)\n"
+                 "    except OSError as e: print('refused', p, e.errno)\n")
+        res = self.box.run(["python3", "-c", script, after, path], args=["--ro", _d],
+                           probes=False, timeout=60)
+        self.assertRc(res, 0)
+        self.assertIn("pre ok", res.out, res)
+        self.assertIn("ok /tmp/post.sock", res.out, res)
+        self.assertIn("refused %s 13" % path, res.out, res)
+        self.assertNeverContacted(srv, "socket connected after an exec", res)
+
     def test_connect_inet_still_works(self):
         # Every connect() is made by the supervisor now: TCP on the sandbox's own loopback
         # must behave as before.
