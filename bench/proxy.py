@@ -7,7 +7,8 @@ round in a new random order):
   request), the same bytes through a CONNECT tunnel (`curl -p`), and HTTPS to a host the proxy
   intercepts (`--secret`, a test CA trusted through AGENTBOX_TEST_CA as
   tests/conformance/test_secrets.py does), paired with curl straight to the same HTTPS server;
-- time to first byte of small requests, each on a new connection (plain and intercepted);
+- time to first byte of small requests, each on a new connection (plain and intercepted; and
+  HTTPS direct from inside `agentbox run --net host`, to compare inside against inside);
 - agentbox's memory: the supervisor's VmHWM and VmRSS with 500 concurrent slow downloads
   through the proxy, and with 1,000 idle CONNECT tunnels open.
 
@@ -24,6 +25,7 @@ AGENTBOX_TEST_PORTABLE_NET=1), in the same rounds.
 import argparse
 import os
 import random
+import shutil
 import socket
 import ssl
 import statistics
@@ -272,15 +274,23 @@ def main():
         variants["portable proxy (http)"] = ("direct", portable + box + curl_args(http + "/big"))
         variants["portable proxy (CONNECT)"] = (
             "direct", portable + box + curl_args(http + "/big", extra=["-p"]))
+    # Direct TLS from inside a sandbox with the host's network: the same connect gate and
+    # sandbox as the intercepted line, without the proxy, so that the two compare inside
+    # against inside. Its CA is copied into the project, which is what the sandbox sees.
+    shutil.copy(cert, os.path.join(proj, "bench-ca.pem"))
+    hostbox = [args.agentbox, "run", "-q", "--on-exit", "discard", "-C", proj, "--net", "host",
+               "--"]
+    inside_tls = ["--cacert", "bench-ca.pem"] + direct_tls[2:]
     # name -> argv of SMALL first-byte requests, each on a new connection.
     firsts = {
         "direct": curl_args("http://127.0.0.1:%d/small" % srv.port, args.small),
         "proxy": box + curl_args(http + "/small", args.small),
         "direct TLS": curl_args(https + "/small", args.small, extra=direct_tls),
+        "direct TLS inside": hostbox + curl_args(https + "/small", args.small, extra=inside_tls),
         "intercepted HTTPS": tbox[:-2] + curl_args(https + "/small", args.small, extra=tbox[-2:]),
     }
     if args.baseline:
-        for name in ("proxy", "intercepted HTTPS"):
+        for name in ("proxy", "direct TLS inside", "intercepted HTTPS"):
             firsts[name + " [baseline]"] = rebase(firsts[name])
 
     def run(argv):
@@ -325,7 +335,17 @@ def main():
            med["direct TLS"], med["intercepted HTTPS"],
            med["intercepted HTTPS"] - med["direct TLS"], args.rounds, med1["direct TLS"],
            med1["intercepted HTTPS"], med1["intercepted HTTPS"] - med1["direct TLS"]))
+    ttfb_text += (
+        " HTTPS direct from inside `agentbox run --net host` (the sandbox and its connect gate, "
+        "no proxy): %.2f ms, so intercepted against direct, both inside: **%+.2f ms**; first "
+        "connection %.2f ms (%+.2f ms)."
+        % (med["direct TLS inside"], med["intercepted HTTPS"] - med["direct TLS inside"],
+           med1["direct TLS inside"], med1["intercepted HTTPS"] - med1["direct TLS inside"]))
     if args.baseline:
+        ttfb_text += " The baseline binary, HTTPS direct inside --net host: %.2f ms " \
+                     "(%+.2f ms over the host's direct TLS)." % (
+                         med["direct TLS inside [baseline]"],
+                         med["direct TLS inside [baseline]"] - med["direct TLS"])
         ttfb_text += " The baseline binary (`%s`), same rounds: through the proxy %.2f ms " \
                      "(%+.2f ms); intercepted %.2f ms (%+.2f ms), first connection %.2f ms " \
                      "(%+.2f ms)." % (

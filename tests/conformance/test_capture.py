@@ -143,6 +143,36 @@ for addr in ("93.184.216.34", "10.0.0.1", "198.18.200.1"):
         self.assertIn("198.18.200.1 errno ENETUNREACH", res.out, res)  # never handed out
         self.assertEqual([h[1] for h in self.srv.hits], ["/own"], res)
 
+    def test_v4_mapped_v6_connects_decided_as_their_v4_address(self):
+        # ::ffff:a.b.c.d on an IPv6 socket is a.b.c.d on the wire: decided as that address,
+        # whether it is an allowed synthetic one, a denied host, or the sandbox's loopback.
+        res = self.run_inside(r'''
+def get6(addr, port, host):
+    c = socket.socket(socket.AF_INET6)
+    c.settimeout(10)
+    c.connect(("::ffff:" + addr, port))
+    c.sendall(b"GET /own6 HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
+    return c.recv(65536).split(b"\r\n")[0]
+rc, addrs = lookup("allowed.test")
+print("mapped allowed", get6(addrs[0], %d, "allowed.test"))
+for addr in ("93.184.216.34", "198.18.200.1", "127.0.0.2"):
+    try:
+        get6(addr, %d, "evil.test")
+        print("mapped", addr, "connected")
+    except OSError as e:
+        print("mapped", addr, "errno", errno.errorcode.get(e.errno, e.errno))
+l = socket.socket(socket.AF_INET6); l.bind(("::", 0)); l.listen(1)
+c = socket.socket(socket.AF_INET6); c.connect(("::ffff:127.0.0.1", l.getsockname()[1]))
+print("mapped loopback", l.accept()[1][0])
+''' % (self.port, self.port))
+        self.assertIn("mapped allowed b'HTTP/1.1 200 OK'", res.out, res)
+        self.assertIn("mapped 93.184.216.34 errno ECONNREFUSED", res.out, res)
+        self.assertIn("mapped 198.18.200.1 errno ENETUNREACH", res.out, res)
+        # Loopback inside, not captured: nothing listens there.
+        self.assertIn("mapped 127.0.0.2 errno ECONNREFUSED", res.out, res)
+        self.assertIn("mapped loopback ::ffff:127.0.0.1", res.out, res)
+        self.assertEqual([h[1] for h in self.srv.hits], ["/own6"], res)
+
     def test_nonblocking_connect_to_allowed_name_completes(self):
         # Go and Node connect non-blocking and wait for writability: EINPROGRESS, then 0.
         res = self.run_inside(r'''

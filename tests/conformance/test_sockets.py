@@ -10,6 +10,7 @@ case listens on the host and checks, from the host side, that nothing inside rea
 
 import json
 import os
+import re
 import socket
 import sys
 
@@ -70,6 +71,65 @@ while time.time() < end:
     except BlockingIOError: pass
 stop = True; t.join()
 print('connects', n)
+"""
+
+
+# Inside: one thread connects descriptor N to the host's socket path (ARGV[1]) in a loop while
+# another keeps swapping what N is, with dup2, between a TCP socket and a unix one. A gate that
+# judged one socket and let the kernel connect whatever N is by then would be raced into the
+# host's socket. Prints the errnos seen: both kinds show the swap landed both ways.
+DUP2_RACE = r"""
+import ctypes, os, socket, sys, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+host = sys.argv[1].encode()
+buf = ctypes.create_string_buffer((1).to_bytes(2, 'little') + host + b'\0', 110)
+N = 100
+stop = False
+def swap():
+    while not stop:
+        for fam in (socket.AF_INET, socket.AF_UNIX):
+            s = socket.socket(fam)
+            os.dup2(s.fileno(), N)
+            s.close()
+os.dup2(socket.socket(socket.AF_UNIX).detach(), N)
+t = threading.Thread(target=swap); t.start()
+seen = {}
+end = time.time() + 3
+while time.time() < end:
+    r = libc.connect(N, buf, 110)
+    e = 0 if r == 0 else ctypes.get_errno()
+    seen[e] = seen.get(e, 0) + 1
+stop = True; t.join()
+print('errnos', ' '.join('%d=%d' % kv for kv in sorted(seen.items())))
+"""
+
+# Inside: a unix datagram socket connected to each argument; "ok PATH" or "refused PATH ERRNO".
+DGRAM = ("import socket,sys\n"
+         "for p in sys.argv[1:]:\n"
+         "    s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+         "    try:\n"
+         "        s.connect(p); s.send(b'MARK'); print('ok', p)\n"
+         "    except OSError as e:\n"
+         "        print('refused', p, e.errno)\n")
+
+# Inside: threads stuck in blocking connects to a listener that never accepts (its backlog is
+# full), then, from the main thread, connects the supervisor must still answer at once.
+STUCK = r"""
+import socket, threading, time
+l = socket.socket(socket.AF_UNIX); l.bind('/tmp/full.sock'); l.listen(0)
+def stuck():
+    s = socket.socket(socket.AF_UNIX)
+    try: s.connect('/tmp/full.sock')
+    except OSError: pass
+for _ in range(4):
+    threading.Thread(target=stuck, daemon=True).start()
+time.sleep(0.5)
+t0 = time.monotonic()
+for _ in range(20):
+    own = socket.socket(); own.bind(('127.0.0.1', 0)); own.listen(1)
+    c = socket.create_connection(own.getsockname()); c.close(); own.close()
+print('answered in %.2f s' % (time.monotonic() - t0), flush=True)
+import os; os._exit(0)
 """
 
 
@@ -145,6 +205,47 @@ class HostSockets(BoxTest):
                          "connected, so the race proves nothing\n%s" % res)
         self.assertNeverContacted(srv, "socket raced into connect()'s address", res)
 
+    def test_connect_on_a_descriptor_swapped_by_dup2_during_the_call(self):
+        d, path, srv = self.host_socket_dir("ro")
+        res = self.box.run(["python3", "-c", DUP2_RACE, path], args=["--ro", d],
+                           probes=False, timeout=60)
+        self.assertRc(res, 0)
+        seen = dict(kv.split("=") for kv in res.out.split("errnos", 1)[1].split())
+        # EACCES: the unix socket, refused; EINVAL/EAFNOSUPPORT: the TCP socket given a unix
+        # address. Both seen: the swap landed on each side of the gate's look.
+        self.assertIn("13", seen, res)
+        self.assertTrue({"22", "97"} & set(seen), res)
+        self.assertNotIn("0", seen, res)
+        self.assertNeverContacted(srv, "socket reached by swapping the descriptor", res)
+
+    def test_datagram_connect_to_host_socket_under_ro_grant(self):
+        # A datagram connect cannot wait, so the supervisor makes it on its own thread: still
+        # after the same check as a stream connect.
+        d = os.path.join(self.box.outside, "dgram")
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "log.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.setblocking(False)
+        res = self.box.run(["python3", "-c", DGRAM, path, "/tmp/own.dgram"], args=["--ro", d],
+                           probes=False)
+        self.assertRc(res, 0)
+        self.assertIn("refused %s 13" % path, res.out, res)
+        self.assertIn("refused /tmp/own.dgram 2", res.out, res)  # no such socket: ENOENT
+        with self.assertRaises(BlockingIOError, msg="the host's datagram socket got %s" % res):
+            srv.recv(100)
+
+    def test_blocking_connects_stuck_on_a_full_backlog_do_not_stall_other_connects(self):
+        # Made on worker threads: four connects that never complete leave the supervisor free
+        # to answer every other one.
+        res = self.box.run(["python3", "-c", STUCK], probes=False, timeout=60)
+        self.assertRc(res, 0)
+        m = re.search(r"answered in ([0-9.]+) s", res.out)
+        self.assertTrue(m, res)
+        self.assertLess(float(m.group(1)), 10.0, res)
+
     def test_connect_socket_named_by_a_write_grant(self):
         _d, path, srv = self.host_socket_dir("named")
         res = self.connect([path], args=["--rw", path])
@@ -201,6 +302,33 @@ class HostSockets(BoxTest):
         self.assertIn("ok /tmp/t.sock", res.out, res)
         self.assertIn("refused " + path, res.out, res)
         self.assertNeverContacted(srv, "socket connected from a thread", res)
+
+    def test_connect_after_exec_from_a_thread_that_is_not_the_leader(self):
+        # The supervisor keeps what it opened for a thread id between connects. A second
+        # thread's exec gives it the leader's id, a new address space and a new descriptor
+        # table: what is kept must follow the id to the new image, or its connects are read
+        # from the old one (refused, or worse, decided on stale bytes).
+        _d, path, srv = self.host_socket_dir("ro")
+        script = ("import os,socket,sys,threading\n"
+                  "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/pre.sock'); l.listen(1)\n"
+                  "socket.socket(socket.AF_UNIX).connect('/tmp/pre.sock'); print('pre ok', flush=True)\n"
+                  "def go():\n"
+                  "    socket.socket(socket.AF_UNIX).connect('/tmp/pre.sock')\n"
+                  "    os.execv(sys.executable, [sys.executable, '-c', sys.argv[1], sys.argv[2]])\n"
+                  "threading.Thread(target=go).start()\n"
+                  "threading.Event().wait()\n")
+        after = ("import socket,sys\n"
+                 "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/post.sock'); l.listen(1)\n"
+                 "for p in ('/tmp/post.sock', sys.argv[1]):\n"
+                 "    try: socket.socket(socket.AF_UNIX).connect(p); print('ok', p)\n"
+                 "    except OSError as e: print('refused', p, e.errno)\n")
+        res = self.box.run(["python3", "-c", script, after, path], args=["--ro", _d],
+                           probes=False, timeout=60)
+        self.assertRc(res, 0)
+        self.assertIn("pre ok", res.out, res)
+        self.assertIn("ok /tmp/post.sock", res.out, res)
+        self.assertIn("refused %s 13" % path, res.out, res)
+        self.assertNeverContacted(srv, "socket connected after an exec", res)
 
     def test_connect_inet_still_works(self):
         # Every connect() is made by the supervisor now: TCP on the sandbox's own loopback

@@ -14,9 +14,15 @@
 
 #include "util/strings.hpp"
 
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+
 namespace agentbox::sandbox::lnx {
 
 namespace {
+constexpr unsigned long kSyncWakeUp = 1;  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+
 // The name of the process that made the call (it is blocked in it, so it is still there),
 // for the log. Chosen by the process itself, so it is data, never trusted or printed raw.
 std::string comm_of(std::uint32_t pid) {
@@ -210,10 +216,12 @@ bool Notifier::handle() {
     std::string comm;
     ConnectGate::Refusal refused;
     if (action == seccomp::Action::notify && name == "connect" && gate_) {
-        // Not a denial: the gate answers, and only a refusal is logged.
-        comm = sink_ ? comm_of(req->pid) : std::string();
+        // Not a denial: the gate answers, and only a refusal is logged -- answered here, once
+        // the caller's name is read while it waits.
         refused = gate_->handle(listener_.get(), *req);
         if (refused.err == 0) return true;
+        comm = sink_ ? comm_of(req->pid) : std::string();
+        send(req->id, refused.err);
         if (!refused.decision.empty()) {
             // A captured connect the network rules refused: logged as the proxy logs one.
             if (sink_) {
@@ -229,13 +237,7 @@ bool Notifier::handle() {
         if (action != seccomp::Action::errno_) err = EPERM;
         // Read while the caller still waits for our answer; after it, it may be gone.
         comm = sink_ ? comm_of(req->pid) : std::string();
-
-        std::memset(resp_.data(), 0, resp_.size());
-        auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(resp_.data());
-        resp->id = req->id;
-        resp->error = -err;
-        // ENOENT: the caller was killed meanwhile; nothing to answer.
-        ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp);
+        send(req->id, err);
     }
 
     if (sink_) {
@@ -255,6 +257,23 @@ bool Notifier::handle() {
         sink_(ev);
     }
     return true;
+}
+
+void Notifier::send(std::uint64_t id, int err) {
+    std::memset(resp_.data(), 0, resp_.size());
+    auto* resp = reinterpret_cast<struct seccomp_notif_resp*>(resp_.data());
+    resp->id = id;
+    resp->error = -err;
+    // ENOENT: the caller was killed meanwhile; nothing to answer.
+    ::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
+void Notifier::set_listener(int fd) {
+    listener_.reset(fd);
+    // The caller sleeps from its notification until our answer, so each side may run the
+    // one it wakes on its own CPU, a direct switch (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+    // Linux 6.6); older kernels refuse the ioctl and wake as before.
+    ::ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, kSyncWakeUp);
 }
 
 void Notifier::observe(const struct seccomp_notif& req, const seccomp::Observed& o) {

@@ -29,7 +29,7 @@ public:
     // built from plan->seccomp on the first notification, off the start's path.
     Notifier(const seccomp::RuleSet* rules, const EventSink& sink,
              const policy::Plan* plan = nullptr);
-    void set_listener(int fd) { listener_.reset(fd); }
+    void set_listener(int fd);
     int fd() const { return listener_.get(); }
     // Stop listening: the filter has no users left.
     void close() { listener_.reset(); }
@@ -52,6 +52,7 @@ private:
     bool observe_ = false;
     std::unordered_set<std::string> observed_;  // "r/path", "x/path": each reported once
     void observe(const struct seccomp_notif& req, const seccomp::Observed& o);
+    void send(std::uint64_t id, int err);  // answer a notification with -err (0: success)
     std::vector<unsigned char> req_, resp_;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +38,9 @@ namespace {
 // More connects waiting on threads than this (a blocking connect to a full backlog or an
 // unanswering host) are refused with EAGAIN rather than given more threads.
 constexpr std::size_t kMaxWorkers = 64;
+// Pidfds kept for the threads that connect: more live threads than this connecting in turn
+// cost a pidfd_open each, as every connect did before.
+constexpr std::size_t kMaxPidfds = 256;
 constexpr std::size_t kMaxAddr = 128;  // sizeof(struct sockaddr_storage), the kernel's limit
 
 void answer(int listener, std::uint64_t id, int err) {
@@ -96,16 +100,36 @@ bool has_dev(const std::string& mountinfo, const std::string& dev) {
     return false;
 }
 
+// `len` bytes at `addr` in process `pid`: 0, EFAULT (not all mapped), or another errno.
+// process_vm_readv needs no descriptor, so nothing is opened per connect; /proc/PID/mem where
+// it is refused (both ask for the same ptrace access, but a kernel may lack the syscall).
+int read_caller(std::uint32_t pid, std::uint64_t addr, std::uint8_t* out, std::size_t len) {
+    struct iovec local {out, len};
+    struct iovec remote {reinterpret_cast<void*>(static_cast<std::uintptr_t>(addr)), len};
+    ssize_t n = ::process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0);
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+        sys::unique_fd mem(open_proc(pid, "mem", O_RDONLY));
+        if (!mem) return errno;
+        n = ::pread(mem.get(), out, len, static_cast<off_t>(addr));
+        if (n < 0 && errno == EIO) errno = EFAULT;
+    }
+    if (n < 0) return errno;
+    return static_cast<std::size_t>(n) == len ? 0 : EFAULT;
+}
+
 // A pidfd for the calling thread (req.pid is a thread id: connect is often called from a
 // thread that is not the leader). PIDFD_THREAD (Linux 6.9) takes any thread, and
 // pidfd_getfd then reads that thread's descriptor table; before it, the thread group's
-// leader, whose table the threads share unless one unshared it.
-int open_pidfd(std::uint32_t tid) {
+// leader, whose table the threads share unless one unshared it. `keep`: the pidfd is for
+// the task numbered `tid` itself (not its leader), so it may be kept for that number.
+int open_pidfd(std::uint32_t tid, bool& keep) {
     constexpr unsigned kPidfdThread = O_EXCL;
+    keep = true;
     int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
     if (fd >= 0 || errno != EINVAL) return fd;
     fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, 0));
     if (fd >= 0 || errno != EINVAL) return fd;
+    keep = false;
     sys::unique_fd status(open_proc(tid, "status", O_RDONLY));
     if (!status) return -1;
     const std::string text = read_all(status.get());
@@ -188,20 +212,85 @@ ConnectGate::ConnectGate(const policy::Plan& plan) {
 }
 
 ConnectGate::~ConnectGate() {
-    for (auto& w : workers_) {
-        if (!w.finished->load()) ::shutdown(w.sock, SHUT_RDWR);
-        if (w.thread.joinable()) w.thread.join();
-        ::close(w.sock);
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stop_ = true;
+        for (const int s : connecting_) ::shutdown(s, SHUT_RDWR);
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    // Never started: their callers are being torn down with the sandbox.
+    for (const Job& j : jobs_) {
+        ::close(j.sock);
+        if (j.inode >= 0) ::close(j.inode);
+    }
+    for (const auto& [tid, fd] : pidfds_) ::close(fd);
+    if (listener_ >= 0) ::close(listener_);
+}
+
+void ConnectGate::work() {
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+        ++idle_;
+        cv_.wait(lk, [this] { return stop_ || !jobs_.empty(); });
+        --idle_;
+        if (stop_) return;
+        Job j = std::move(jobs_.front());
+        jobs_.pop_front();
+        connecting_.insert(j.sock);
+        lk.unlock();
+        answer(listener_, j.id, connect_as(j.sock, j.addr.data(), static_cast<socklen_t>(j.addr.size())));
+        lk.lock();
+        // Closed under the lock: the destructor's shutdown never meets a number reused.
+        connecting_.erase(j.sock);
+        ::close(j.sock);
+        if (j.inode >= 0) ::close(j.inode);
     }
 }
 
-void ConnectGate::reap() {
-    std::erase_if(workers_, [](Worker& w) {
-        if (!w.finished->load()) return false;
-        w.thread.join();
-        ::close(w.sock);
-        return true;
-    });
+bool ConnectGate::dispatch(Job& j) {
+    std::unique_lock<std::mutex> lk(mu_);
+    const bool spawn = idle_ <= jobs_.size();  // every idle worker has a job waiting already
+    if (spawn && workers_.size() >= kMaxWorkers) return false;
+    jobs_.push_back(j);
+    if (spawn) {
+        try {
+            workers_.emplace_back([this] { work(); });
+        } catch (const std::system_error&) {
+            jobs_.pop_back();
+            return false;
+        }
+    }
+    lk.unlock();
+    cv_.notify_one();
+    return true;
+}
+
+int ConnectGate::take_socket(std::uint32_t tid, int fd) {
+    // A kept pidfd that still names a live task names the caller: that task has number `tid`
+    // now (a task's number is its struct pid's, and a pidfd holds the struct pid), and so has
+    // the caller, whose notification is checked after this (still_valid). If its task is gone
+    // (ESRCH), `tid` may be another task's by now: opened afresh.
+    if (const auto it = pidfds_.find(tid); it != pidfds_.end()) {
+        const int s = static_cast<int>(::syscall(SYS_pidfd_getfd, it->second, fd, 0));
+        if (s >= 0 || errno != ESRCH) return s;
+        ::close(it->second);
+        pidfds_.erase(it);
+    }
+    bool keep = false;
+    sys::unique_fd pidfd(open_pidfd(tid, keep));
+    if (!pidfd) return -1;
+    const int s = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0));
+    const int err = errno;
+    if (keep) {
+        if (pidfds_.size() >= kMaxPidfds) {
+            for (const auto& [t, p] : pidfds_) ::close(p);
+            pidfds_.clear();
+        }
+        pidfds_.emplace(tid, pidfd.release());
+    }
+    errno = err;
+    return s;
 }
 
 int ConnectGate::capture(int sock, const InetTarget& t, struct sockaddr_storage& to,
@@ -276,7 +365,6 @@ int ConnectGate::capture(int sock, const InetTarget& t, struct sockaddr_storage&
 }
 
 ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_notif& req) {
-    reap();
     const std::uint64_t id = req.id;
     const std::uint32_t pid = req.pid;
     const int fd = static_cast<int>(req.data.args[0]);
@@ -288,53 +376,58 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
         return {};
     }
 
-    // Everything from /proc/PID is opened first, then the notification is checked: still
-    // pending means PID was the caller when they were opened.
-    sys::unique_fd mem(open_proc(pid, "mem", O_RDONLY));
-    sys::unique_fd pidfd(open_pidfd(pid));
-    if (!still_valid(listener, id)) return {};
-    if (!mem || !pidfd) {
-        // Not ours to inspect (it should always be): refuse rather than connect unchecked.
-        const int err = errno;
-        answer(listener, id, EACCES);
-        return {EACCES, "", std::string("cannot inspect the caller: ") + std::strerror(err), {}};
-    }
-
+    // The caller's address bytes and its socket are taken first, then the notification is
+    // checked: still pending means `pid` was the caller through both (it holds that number
+    // until it is reaped, and it is still waiting for us). Both are read once: what is
+    // decided below is what is connected, whatever another thread rewrites meanwhile.
     std::uint8_t addr[kMaxAddr] = {};
-    if (len > 0 && ::pread(mem.get(), addr, static_cast<std::size_t>(len),
-                           static_cast<off_t>(addr_ptr)) != len) {
+    const int read_err =
+        len > 0 ? read_caller(pid, addr_ptr, addr, static_cast<std::size_t>(len)) : 0;
+    sys::unique_fd sock(read_err == 0 ? take_socket(pid, fd) : -1);
+    const int sock_err = errno;
+    if (!still_valid(listener, id)) return {};
+    if (read_err == EFAULT) {
         answer(listener, id, EFAULT);
         return {};
     }
-    sys::unique_fd sock(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
-    if (!sock) {
-        answer(listener, id, errno == EBADF ? EBADF : EACCES);
-        return {};
+    if (read_err != 0 || (!sock && sock_err != EBADF)) {
+        // Not ours to inspect (it should always be): refused rather than connected unchecked.
+        return {EACCES, "",
+                std::string("cannot inspect the caller: ") + std::strerror(read_err ? read_err : sock_err),
+                {}};
     }
-    struct stat st {};
-    if (::fstat(sock.get(), &st) < 0 || !S_ISSOCK(st.st_mode)) {
-        answer(listener, id, ENOTSOCK);
+    if (!sock) {
+        answer(listener, id, EBADF);
         return {};
     }
     int domain = 0;
     socklen_t dl = sizeof domain;
-    if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0) domain = -1;
+    if (::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0) {
+        answer(listener, id, errno);  // ENOTSOCK, EBADF (O_PATH): the kernel's own answers
+        return {};
+    }
+    const int flags = ::fcntl(sock.get(), F_GETFL);
+    const bool blocking = !(flags >= 0 && (flags & O_NONBLOCK));
+    // The type, where it matters: a captured connect is TCP's, and only a stream socket's
+    // blocking connect can wait.
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if ((blocking || (capture_ && (domain == AF_INET || domain == AF_INET6))) &&
+        ::getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+        type = 0;
 
     // What to connect to: the caller's bytes as they were read, the checked inode, or the
     // proxy listener for a captured connect.
     const void* target = addr;
     socklen_t target_len = static_cast<socklen_t>(len);
     struct sockaddr_storage proxy_addr {};
-    int type = 0;
-    socklen_t tl = sizeof type;
-    if (capture_ && (domain == AF_INET || domain == AF_INET6) &&
-        ::getsockopt(sock.get(), SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM) {
+    if (capture_ && (domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM) {
         const InetTarget t = inet_target(addr, static_cast<std::size_t>(len), domain);
         if (t.valid && !t.loopback) {
             Refusal r;
             const int err = capture(sock.get(), t, proxy_addr, target_len, r);
             if (err != 0) {
-                answer(listener, id, err);
+                if (r.err == 0) answer(listener, id, err);  // not a decision: not logged
                 return r;
             }
             target = &proxy_addr;
@@ -345,22 +438,17 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
     const sys::UnixAddr ua = domain == AF_UNIX
                                  ? sys::parse_unix_addr(addr, static_cast<std::size_t>(len))
                                  : sys::UnixAddr{};
-    if (ua.kind == sys::UnixAddr::abstract && refuse_abstract_) {
-        answer(listener, id, EPERM);
+    if (ua.kind == sys::UnixAddr::abstract && refuse_abstract_)
         return {EPERM, "@(abstract)",
                 "an abstract socket with the host's network: Landlock's scope would not hold", {}};
-    }
     if (ua.kind == sys::UnixAddr::pathname) {
         // Only a path needs the caller's root, cwd and mount table; checked again as above.
         sys::unique_fd root(open_proc(pid, "root", O_PATH | O_DIRECTORY));
         sys::unique_fd cwd(open_proc(pid, "cwd", O_PATH | O_DIRECTORY));
         sys::unique_fd mountinfo(open_proc(pid, "mountinfo", O_RDONLY));
         if (!still_valid(listener, id)) return {};
-        if (!root || !cwd || !mountinfo) {
-            const int err = errno;
-            answer(listener, id, EACCES);
-            return {EACCES, ua.path, std::string("cannot inspect the caller: ") + std::strerror(err), {}};
-        }
+        if (!root || !cwd || !mountinfo)
+            return {EACCES, ua.path, std::string("cannot inspect the caller: ") + std::strerror(errno), {}};
         // As the kernel resolves it: from the caller's root, or its working directory. A
         // relative path may not climb out of the working directory (openat2 takes one of the
         // caller's root and cwd, not both, so where its ".." leads is not ours to tell):
@@ -372,10 +460,8 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
                                       RESOLVE_NO_MAGICLINKS);
         if (p < 0) {
             const int err = errno;
-            if (err == EXDEV) {
-                answer(listener, id, EACCES);
+            if (err == EXDEV)
                 return {EACCES, ua.path, "a relative socket path that leaves the working directory", {}};
-            }
             answer(listener, id, err);
             return {};
         }
@@ -403,55 +489,35 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
                 hs.st_ino == ps.st_ino)
                 named = true;
         }
-        if (!own && !named) {
-            answer(listener, id, EACCES);
+        if (!own && !named)
             return {EACCES, ua.path,
                     "a host socket that no write grant names (a grant of a directory does not "
                     "extend to the sockets in it)", {}};
-        }
         via.sun_family = AF_UNIX;
         std::snprintf(via.sun_path, sizeof via.sun_path, "/proc/self/fd/%d", inode.get());
         target = &via;
         target_len = static_cast<socklen_t>(sizeof via);
     }
 
-    // A blocking socket's connect may wait (a full backlog, a slow host): on a thread of its
-    // own, so the supervisor's loop never waits for the sandbox.
-    const int flags = ::fcntl(sock.get(), F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK)) {
+    // A blocking stream socket's connect may wait (a full backlog, a slow host): made by a
+    // worker, so the supervisor's loop never waits for the sandbox. A datagram or raw
+    // socket's connect only sets its peer, and a non-blocking one returns EINPROGRESS: here.
+    const bool may_wait = blocking && type != SOCK_DGRAM && type != SOCK_RAW;
+    if (!may_wait) {
         answer(listener, id, connect_as(sock.get(), target, target_len));
         return {};
     }
-    if (workers_.size() >= kMaxWorkers) {
+    if (listener_ < 0) listener_ = ::fcntl(listener, F_DUPFD_CLOEXEC, 0);
+    Job j{id, sock.get(), inode.get(),
+          std::vector<std::uint8_t>(static_cast<const std::uint8_t*>(target),
+                                    static_cast<const std::uint8_t*>(target) + target_len)};
+    if (listener_ < 0 || !dispatch(j)) {
         answer(listener, id, EAGAIN);
         return {};
     }
-    auto finished = std::make_shared<std::atomic<bool>>(false);
-    const int s = sock.release();
-    std::vector<std::uint8_t> bytes(static_cast<const std::uint8_t*>(target),
-                                    static_cast<const std::uint8_t*>(target) + target_len);
-    const int ino = inode.release();
-    const int lst = ::fcntl(listener, F_DUPFD_CLOEXEC, 0);
-    if (lst < 0) {
-        if (ino >= 0) ::close(ino);
-        ::close(s);
-        answer(listener, id, EAGAIN);
-        return {};
-    }
-    try {
-        std::thread t([s, ino, lst, id, bytes = std::move(bytes), finished] {
-            answer(lst, id, connect_as(s, bytes.data(), static_cast<socklen_t>(bytes.size())));
-            if (ino >= 0) ::close(ino);
-            ::close(lst);
-            finished->store(true);
-        });
-        workers_.push_back(Worker{std::move(t), std::move(finished), s});
-    } catch (const std::system_error&) {
-        if (ino >= 0) ::close(ino);
-        ::close(lst);
-        ::close(s);
-        answer(listener, id, EAGAIN);
-    }
+    // The worker owns them now.
+    (void)sock.release();
+    (void)inode.release();
     return {};
 }
 

@@ -15,10 +15,14 @@
 #include <linux/seccomp.h>
 #include <sys/socket.h>
 
-#include <atomic>
-#include <memory>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/plan.hpp"
@@ -31,11 +35,12 @@ struct InetTarget;
 class ConnectGate {
 public:
     explicit ConnectGate(const policy::Plan& plan);
-    ~ConnectGate();  // ends connects still waiting (shutdown) and joins their threads
+    ~ConnectGate();  // ends connects still waiting (shutdown) and joins the workers
     ConnectGate(const ConnectGate&) = delete;
     ConnectGate& operator=(const ConnectGate&) = delete;
 
-    // A refusal to log: the socket path (the sandbox's bytes) and why.
+    // A refusal to log: the socket path (the sandbox's bytes) and why. Not answered yet: the
+    // caller reads what it logs of the process while it waits, then answers with `err`.
     struct Refusal {
         int err = 0;
         std::string socket;
@@ -46,18 +51,24 @@ public:
     };
     // From now on TCP connects out of the sandbox are captured (network mode proxy).
     void set_capture(Capture* c) { capture_ = c; }
-    // Answer one connect notification on `listener`. Returns a refusal to log, if any; every
-    // other outcome (the connect's own result) is the caller's result, as if made by the
-    // kernel for it.
+    // Answer one connect notification on `listener` (the same one at every call). Returns a
+    // refusal to log, if any, unanswered; every other outcome (the connect's own result) is
+    // answered here, as if made by the kernel for the caller.
     Refusal handle(int listener, const struct seccomp_notif& req);
 
 private:
-    struct Worker {
-        std::thread thread;
-        std::shared_ptr<std::atomic<bool>> finished;
-        int sock = -1;  // our copy of the caller's socket, shut down to end a waiting connect
+    // A connect that may wait (a blocking stream socket), made by a worker thread.
+    struct Job {
+        std::uint64_t id = 0;
+        int sock = -1;   // our copy of the caller's socket; shut down to end a waiting connect
+        int inode = -1;  // the checked socket file (O_PATH) that `addr` names, or -1
+        std::vector<std::uint8_t> addr;
     };
-    void reap();
+    void work();
+    // Hand `j` to an idle worker, or a new one: false when kMaxWorkers are all busy.
+    bool dispatch(Job& j);  // copies `j` (its descriptors pass) only when it returns true
+    // The caller's socket `fd`, through a pidfd for thread `tid`: ours, or -1 with errno.
+    int take_socket(std::uint32_t tid, int fd);
     // A TCP connect to `t`, outside the sandbox: 0 with `to` set to the proxy listener (the
     // proxy told what it is for), or the errno to answer, `r` saying what to log.
     int capture(int sock, const InetTarget& t, struct sockaddr_storage& to,
@@ -66,7 +77,22 @@ private:
     std::vector<std::string> named_sources_;  // host paths of write grants (sockets named)
     bool refuse_abstract_ = false;
     Capture* capture_ = nullptr;
-    std::vector<Worker> workers_;
+
+    // Pidfds of the threads that connected (PIDFD_THREAD): a pidfd names one task forever, so
+    // one kept for a tid that has since exited fails (ESRCH), never reaches the task that got
+    // the number next. Bounded; emptied when full.
+    std::unordered_map<std::uint32_t, int> pidfds_;
+
+    // The workers: threads kept waiting for the next blocking connect, so that one costs a
+    // wake-up, not a thread's creation and end.
+    int listener_ = -1;  // our own copy of the listener, for the workers' answers
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Job> jobs_;
+    std::set<int> connecting_;  // the sockets of the connects under way (closed under mu_)
+    std::size_t idle_ = 0;
+    bool stop_ = false;
+    std::vector<std::thread> workers_;
 };
 
 }  // namespace agentbox::sandbox::lnx
