@@ -254,6 +254,11 @@ private:
             out_.push_back(std::move(c));
             return;
         }
+        // Set before any push below, a directory's too: no staged setuid/setgid bit lands (a
+        // directory keeps the project's mode, its own such bits included, or gets the
+        // umask's: landing_mode), and the review says so.
+        const mode_t kept = S_ISDIR(us.st_mode) && same_type ? ps.st_mode : 0;
+        c.setid = (us.st_mode & ~kept & (S_ISUID | S_ISGID)) != 0;
         if (S_ISDIR(us.st_mode)) {
             unique_fd sub = open_dir_at(up_dir, name, Shown{upper_, path});
             // Opaque matters only where there is a project directory to hide: below a new
@@ -273,12 +278,10 @@ private:
                 c.kind = in_project ? Kind::type : Kind::added;
                 out_.push_back(c);
             }
-            c.setid = (us.st_mode & (S_ISUID | S_ISGID)) != 0;
             walk(sub.get(), proj_sub ? proj_sub.get() : -1, path, now_opaque);
             return;
         }
 
-        c.setid = (us.st_mode & (S_ISUID | S_ISGID)) != 0;
         if (S_ISREG(us.st_mode)) {
             c.size = static_cast<std::uint64_t>(us.st_size);
             if (same_type && ps.st_size == us.st_size) {

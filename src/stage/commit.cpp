@@ -384,7 +384,7 @@ public:
                 o.op = "mkdir";
                 o.mode = landing_mode(c.new_mode, c.old_mode, process_umask());
                 o.existed_dir = S_ISDIR(c.old_mode);
-                if (o.existed_dir) o.old_mode = c.old_mode & 01777;
+                if (o.existed_dir) o.old_mode = c.old_mode & 07777;
             } else {
                 o.op = "put";
                 o.hash = c.hash;
@@ -673,7 +673,7 @@ private:
             if (e.err() == ENOENT || e.err() == ENOTDIR) return;
             throw;
         }
-        if (d && ::fchmod(d.get(), mode & 01777) != 0) throw SysError("chmod", rel, errno);
+        if (d && ::fchmod(d.get(), mode & 07777) != 0) throw SysError("chmod", rel, errno);
     }
 
     static unique_fd open_rw_dir(int root, const std::string& rel) {

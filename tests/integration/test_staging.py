@@ -133,6 +133,35 @@ class Staging(BoxTest):
         self.assertEqual(mode & (stat.S_ISUID | stat.S_ISGID), 0, oct(mode))
         self.assertEqual(mode & 0o777, 0o755)
 
+    def test_setgid_directory_is_flagged_in_review_and_not_landed(self):
+        # A directory made setgid inside, new or the project's, is flagged as a file is, and
+        # no staged setuid/setgid bit lands on it; a project directory's own setgid bit is
+        # neither flagged nor lost.
+        import json
+        p = self.box.project
+        os.chmod(os.path.join(p, "src", "sub"), 0o2755)
+        before = self.snap()
+        self.staged("mkdir shared && chmod 2775 shared && echo x > shared/f && "
+                    "chmod g+s src && chmod 700 src/sub")
+        dry = self.ab("commit", "--dry-run", check=0).err
+        lines = {l.split()[1]: l for l in dry.splitlines() if l.startswith("  ") and
+                 len(l.split()) > 1}
+        self.assertIn("[setuid/setgid stripped]", lines.get("shared/", ""), dry)
+        self.assertIn("[setuid/setgid stripped]", lines.get("src/", ""), dry)
+        self.assertNotIn("setuid/setgid", lines.get("src/sub/", ""), dry)
+        by = {c["path"]: c for c in json.loads(self.ab("diff", "--json", check=0).out)}
+        self.assertTrue(by["shared"]["setid"], by)
+        self.assertTrue(by["src"]["setid"], by)
+        self.assertFalse(by["src/sub"]["setid"], by)
+        res = self.ab("commit", check=0)
+        self.assertIn("stripped setuid/setgid bits from \"shared\"", res.err)
+        self.assertIn("stripped setuid/setgid bits from \"src\"", res.err)
+        snap = self.snap()
+        self.assertEqual(snap["shared/f"][1], b"x\n", snap)
+        self.assertEqual(snap["shared"][0] & 0o7000, 0, oct(snap["shared"][0]))
+        self.assertEqual(snap["src"][0], before["src"][0])
+        self.assertEqual(stat.S_IMODE(snap["src/sub"][0]), 0o2755)
+
     def test_persistence_paths_are_held_even_when_new(self):
         before = self.snap()
         self.staged("mkdir -p .github/workflows .vscode;"
