@@ -138,11 +138,27 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     throw SysError("stat", name, errno);
 }
 
+namespace {
+
+bool give_owner(int dirfd, const std::string& name, mode_t mode, mode_t add,
+                const std::string& shown) {
+    if ((mode & add) == add) return false;
+    // AT_SYMLINK_NOFOLLOW: the inode at `name` itself (Linux: through an O_PATH descriptor),
+    // never what a symlink swapped in since the lstat points at.
+    if (::fchmodat(dirfd, name.c_str(), (mode & 07777) | add, AT_SYMLINK_NOFOLLOW) == 0)
+        return true;
+    if (errno == EOPNOTSUPP || errno == ENOENT) return false;
+    throw sys::SysError("chmod", shown, errno);
+}
+
+}  // namespace
+
 bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
-    if ((mode & S_IRWXU) == S_IRWXU) return false;
-    if (::fchmodat(dirfd, name.c_str(), (mode & 07777) | S_IRWXU, 0) < 0)
-        throw sys::SysError("chmod", shown, errno);
-    return true;
+    return S_ISDIR(mode) && give_owner(dirfd, name, mode, S_IRWXU, shown);
+}
+
+bool give_owner_read(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
+    return S_ISREG(mode) && give_owner(dirfd, name, mode, S_IRUSR, shown);
 }
 
 bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }

@@ -39,9 +39,12 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st = nullptr);
 // Gives its owner rwx on the directory `name` in `dirfd` (AT_FDCWD with a whole path), whose
 // mode is `mode`, when it lacks any of them: a directory the command made read-only or
 // unreadable must still be listed, entered and emptied by the session's owner, not only by
-// root (snapshot.hpp, open_up_dirs). Returns whether it changed the mode; throws SysError
-// naming `shown`.
+// root (snapshot.hpp, open_up_staged). Returns whether it changed the mode; throws SysError
+// naming `shown`. The chmod never follows a symlink: one put at `name` since `mode` was read
+// is left alone (false), so a tree something may still write cannot aim it elsewhere.
 bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown);
+// The same for a regular file and its owner's read: its content is read for the review.
+bool give_owner_read(int dirfd, const std::string& name, mode_t mode, const std::string& shown);
 
 // The names a move may use for its temporaries: `tmp` beside the destination (the copy being
 // made), `old` beside the source (the source once the copy is complete). Both come from the

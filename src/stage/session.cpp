@@ -415,10 +415,19 @@ Session Session::open_listed(const Meta& m) {
     Session s;
     s.meta_ = m;
     s.dir_ = sessions_dir() + "/" + m.id;
-    // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
-    // left it there; stage it now, as a crashed commit is rolled forward when touched.
-    if (!s.running())
+    if (!s.running()) {
+        // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
+        // left it there; stage it now, as a crashed commit is rolled forward when touched.
         resume_snapshot(m.project, s.dir_ + "/snapshot", s.upper(), s.whiteouts());
+        // An overlay run cut short (its launcher killed: its run.lock is free, and the
+        // sandbox died with it) never opened up what the command left unreadable; done at
+        // every open while the session says "running", which no chmod of the walk can aim
+        // outside upper/ (open_up_staged).
+        if (m.status == "running" && m.staged == Staged::overlay) {
+            open_up_staged(s.upper());
+            s.open_up_work();
+        }
+    }
     return s;
 }
 

@@ -472,6 +472,61 @@ class Staging(BoxTest):
         self.assertEqual(stat.S_IMODE(os.stat(self.box.project).st_mode), root_mode)
         self.assertEqual(snap.get("top", (0, None))[1], b"top\n", snap)
 
+    def test_unreadable_staged_file_does_not_stop_review_or_commit(self):
+        # `chmod 0` on files the command wrote, new or the project's (one of the same size,
+        # whose content decides its kind): the review still reads them for the diff and
+        # commit lands them, as root (who may anyway) or not. The mode that lands is the one
+        # the review says (landing_mode: the project's bits; a new file the umask's).
+        import json
+        before = self.snap()
+        self.staged("echo secret > locked && echo more >> README.md && printf 'int c;\\n' > src/a.c"
+                    " && chmod 0 locked README.md src/a.c")
+        patch = self.ab("diff", check=0).out
+        for line in ("+secret", "+more", "+int c;"):
+            self.assertIn(line, patch)
+        by = {c["path"]: c for c in json.loads(self.ab("diff", "--json", check=0).out)}
+        self.assertEqual(sorted(by), ["README.md", "locked", "src/a.c"], by)
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap["locked"][1], b"secret\n")
+        self.assertEqual(snap["README.md"][1], b"# project\nmore\n")
+        self.assertEqual(snap["src/a.c"][1], b"int c;\n")
+        for path in by:
+            self.assertEqual("%o" % snap[path][0], by[path]["new_mode"], path)
+        self.assertEqual(snap["README.md"][0], before["README.md"][0])
+
+    def test_run_killed_with_sigkill_leaves_staged_dirs_and_files_reviewable(self):
+        # The run's end gives staged directories their owner's rwx and files their owner's
+        # read; a launcher killed with SIGKILL never gets there, so the next command that
+        # opens the session must, or an unprivileged user cannot list, diff or commit it.
+        p = self.box.project
+        proc = self.box.popen(["sh", "-c", "mkdir -p locked/deep && echo f > locked/deep/f && "
+                               "echo s > secret && echo new > src/sub/new.c && "
+                               "chmod 0 secret locked/deep && chmod 0555 src/sub && "
+                               "touch ready && exec sleep 60"])
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        deadline = time.monotonic() + 60
+        ready = False
+        while not ready and time.monotonic() < deadline:
+            for s in os.listdir(base) if os.path.isdir(base) else []:
+                for where in ("upper", "snapshot"):
+                    ready = ready or os.path.lexists(os.path.join(base, s, where, "ready"))
+            time.sleep(0.05)
+        self.assertTrue(ready, "the command never got to its sleep")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        # The sandbox dies with its launcher (its init's parent-death signal).
+        time.sleep(0.5)
+        names = self.ab("diff", "--name-status", check=0).out
+        for path in ("locked/deep/f", "secret", "src/sub/new.c"):
+            self.assertIn(path, names)
+        self.assertIn("+s\n", self.ab("diff", check=0).out)
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap.get("locked/deep/f", (0, None))[1], b"f\n", snap)
+        self.assertEqual(snap.get("secret", (0, None))[1], b"s\n", snap)
+        self.assertEqual(snap.get("src/sub/new.c", (0, None))[1], b"new\n", snap)
+
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")
         first = self.box.sessions()[-1]
