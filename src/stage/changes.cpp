@@ -114,18 +114,27 @@ unique_fd open_dir_at(int dirfd, const std::string& name, const Shown& shown) {
     return fd;
 }
 
-// The overlay marks a directory that hides everything below it in the lower layer with
+// What the session's own metadata says of a staged directory that the project has too. The
+// overlay marks one that hides everything below it in the lower layer with
 // overlay.opaque = "y": in the user namespace (userxattr) or the trusted one (mounted as real
 // root). What the command sets through the overlay arrives as user.overlay.overlay.* (escaped
-// by the kernel) and is not read here.
-bool is_opaque(int dirfd) {
+// by the kernel) and is not read here. And open_up_staged recorded the mode the command gave
+// it where it added its owner's rwx (fsops::staged_dir_mode).
+struct DirMarks {
+    bool opaque = false;
+    mode_t mode = 0;  // st_mode as the command left it
+};
+
+DirMarks dir_marks(int dirfd, mode_t st_mode) {
     static constexpr std::string_view kNames[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
+    DirMarks m;
+    m.mode = st_mode;
     // One listing first: most directories carry no such name, and then one call answers
-    // instead of a failed read per namespace. A list too long for the buffer is read name by
+    // instead of a failed read per name. A list too long for the buffer is read name by
     // name as before.
     char list[1024];
     const ssize_t len = sys::fd_list_xattrs(dirfd, list, sizeof list);
-    if (len == 0 || (len < 0 && errno != ERANGE)) return false;
+    if (len == 0 || (len < 0 && errno != ERANGE)) return m;
     for (const std::string_view want : kNames) {
         bool listed = len < 0;
         for (ssize_t at = 0; !listed && at < len;) {
@@ -136,9 +145,13 @@ bool is_opaque(int dirfd) {
         if (!listed) continue;
         char v[4];
         const ssize_t n = sys::fd_get_xattr(dirfd, std::string(want).c_str(), v, sizeof v);
-        if (n == 1 && v[0] == 'y') return true;
+        if (n == 1 && v[0] == 'y') m.opaque = true;
     }
-    return false;
+    m.mode = fsops::staged_dir_mode(
+        dirfd, st_mode,
+        len < 0 ? std::string_view(fsops::kModeXattr)
+                : std::string_view(list, static_cast<std::size_t>(len)));
+    return m;
 }
 
 std::string read_link_at(int dirfd, const std::string& name, const std::string& shown) {
@@ -262,10 +275,13 @@ private:
         if (S_ISDIR(us.st_mode)) {
             unique_fd sub = open_dir_at(up_dir, name, Shown{upper_, path});
             // Opaque matters only where there is a project directory to hide: below a new
-            // directory, or one that replaces a file, there is nothing to list.
-            const bool now_opaque = opaque || (same_type && is_opaque(sub.get()));
+            // directory, or one that replaces a file, there is nothing to list. The mode
+            // only where it is compared with the project's.
+            const DirMarks marks = same_type ? dir_marks(sub.get(), us.st_mode) : DirMarks{};
+            const bool now_opaque = opaque || marks.opaque;
             unique_fd proj_sub;
             if (same_type) {
+                c.new_mode = us.st_mode = marks.mode;
                 proj_sub = open_dir_at(proj_dir, name, Shown{project_, path});
                 if (now_opaque && !opaque) {
                     c.kind = Kind::replaced;

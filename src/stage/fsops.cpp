@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "sys/rename.hpp"
 #include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
+#include "sys/xattr.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage::fsops {
@@ -151,10 +153,60 @@ bool give_owner(int dirfd, const std::string& name, mode_t mode, mode_t add,
     throw sys::SysError("chmod", shown, errno);
 }
 
+// "No such attribute": ENODATA on Linux, ENOATTR on macOS.
+#ifdef ENOATTR
+constexpr int kNoAttr = ENOATTR;
+#else
+constexpr int kNoAttr = ENODATA;
+#endif
+
+void record_mode(int fd, mode_t mode, const std::string& shown) {
+    char text[8];
+    const int n = std::snprintf(text, sizeof text, "%o", static_cast<unsigned>(mode & 07777));
+    if (sys::fd_set_xattr(fd, kModeXattr, text, static_cast<std::size_t>(n), 0) == 0) return;
+    // No user xattrs here: the review shows the mode as it is, owner rwx added.
+    if (errno == ENOTSUP || errno == EPERM) return;
+    throw SysError("setxattr", shown, errno);
+}
+
 }  // namespace
 
 bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
-    return S_ISDIR(mode) && give_owner(dirfd, name, mode, S_IRWXU, shown);
+    if (!S_ISDIR(mode) || !give_owner(dirfd, name, mode, S_IRWXU, shown)) return false;
+    unique_fd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!d) throw SysError("open", shown, errno);
+    record_mode(d.get(), mode, shown);
+    return true;
+}
+
+void set_staged_dir_mode(int fd, mode_t mode, const std::string& shown) {
+    if (::fchmod(fd, (mode & 07777) | S_IRWXU) != 0) throw SysError("chmod", shown, errno);
+    if ((mode & S_IRWXU) != S_IRWXU) {
+        record_mode(fd, mode, shown);
+    } else if (sys::fd_remove_xattr(fd, kModeXattr) != 0 && errno != kNoAttr &&
+               errno != ENOTSUP) {
+        throw SysError("removexattr", shown, errno);
+    }
+}
+
+mode_t staged_dir_mode(int fd, mode_t st_mode, std::string_view listed) {
+    bool found = false;
+    for (std::size_t at = 0; !found && at < listed.size();) {
+        const std::string_view name(listed.data() + at);
+        found = name == kModeXattr;
+        at += name.size() + 1;
+    }
+    if (!found) return st_mode;
+    char text[8] = {};
+    const ssize_t n = sys::fd_get_xattr(fd, kModeXattr, text, sizeof text - 1);
+    if (n <= 0) return st_mode;
+    unsigned m = 0;
+    for (ssize_t i = 0; i < n; ++i) {
+        if (text[i] < '0' || text[i] > '7') return st_mode;
+        m = m * 8 + static_cast<unsigned>(text[i] - '0');
+    }
+    if (m > 07777 || ((m | S_IRWXU) != (st_mode & 07777))) return st_mode;
+    return (st_mode & S_IFMT) | static_cast<mode_t>(m);
 }
 
 bool give_owner_read(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {

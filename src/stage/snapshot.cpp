@@ -408,22 +408,22 @@ private:
             const std::string name = rel.substr(pos, slash - pos);
             sofar = join(sofar, name);
             pos = slash + 1;
+            mode_t mode = 0;
             if (::mkdirat(cur.get(), name.c_str(), 0700) == 0) {
-                // The snapshot's mode, with its owner's rwx as open_up_staged leaves every one.
+                // The snapshot's mode, as open_up_staged leaves every one (owner rwx added,
+                // the mode the command gave it recorded).
                 const auto own = snap_modes_.find(sofar);
                 struct stat st {};
-                mode_t mode = 0;
                 if (own != snap_modes_.end())
                     mode = own->second;
                 else if (::fstatat(snap_root_, sofar.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
                     mode = st.st_mode & 07777;
-                if (mode != 0 && ::fchmodat(cur.get(), name.c_str(), mode | S_IRWXU, 0) < 0)
-                    throw sys::SysError("chmod", "upper/" + sofar, errno);
             } else if (errno != EEXIST) {
                 throw sys::SysError("mkdir", "upper/" + sofar, errno);
             }
             sys::unique_fd next(::openat(cur.get(), name.c_str(), kDirFlags));
             if (!next) throw sys::SysError("open", "upper/" + sofar, errno);
+            if (mode != 0) fsops::set_staged_dir_mode(next.get(), mode, "upper/" + sofar);
             cur = std::move(next);
         }
         return cur;

@@ -162,6 +162,44 @@ class Staging(BoxTest):
         self.assertEqual(snap["src"][0], before["src"][0])
         self.assertEqual(stat.S_IMODE(snap["src/sub"][0]), 0o2755)
 
+    def test_directory_mode_change_shows_the_true_modes_and_lands_none(self):
+        # No staged directory mode lands (landing_mode): the review says what the command
+        # asked for and that the project's mode stays -- its owner's bits too, which the end of
+        # the run adds to every staged directory (open_up_staged) -- and a read-only project
+        # directory copied up for an edit inside is no change at all.
+        import json
+        p = self.box.project
+        os.makedirs(os.path.join(p, "ro"))
+        with open(os.path.join(p, "ro", "f"), "w") as f:
+            f.write("f\n")
+        os.chmod(os.path.join(p, "ro"), 0o555)
+        self.addCleanup(os.chmod, os.path.join(p, "ro"), 0o755)
+        before = self.snap()
+        mode = lambda rel: "%o" % stat.S_IMODE(before[rel][0])
+        self.staged("chmod 700 src && chmod 0555 src/sub && echo g >> ro/f && chmod 600 README.md")
+        dry = self.ab("commit", "--dry-run", check=0).err
+        lines = {l.split()[1]: l.strip() for l in dry.splitlines() if l.startswith("  ") and
+                 len(l.split()) > 1}
+        self.assertEqual(lines.get("src/"),
+                         "M  src/ (staged mode 700; commit keeps %s)" % mode("src"), dry)
+        self.assertEqual(lines.get("src/sub/"),
+                         "M  src/sub/ (staged mode 555; commit keeps %s)" % mode("src/sub"), dry)
+        # A file's too: only its owner's x bit decides.
+        self.assertEqual(lines.get("README.md"), "M  README.md (staged mode 600; commit keeps %s)"
+                         % mode("README.md"), dry)
+        self.assertNotIn("ro/", lines, dry)
+        self.assertIn("ro/f", lines, dry)
+        by = {c["path"]: c for c in json.loads(self.ab("diff", "--json", check=0).out)}
+        self.assertEqual(by["src"]["staged_mode"], "040700", by)
+        self.assertEqual(by["src"]["new_mode"], "040" + mode("src"), by)
+        # ro/ itself is read-only: only root could commit into it.
+        self.ab("commit", "src", check=0)
+        snap = self.snap()
+        for rel in ("src", "src/sub", "ro"):
+            self.assertEqual(snap[rel][0], before[rel][0], rel)
+        # What landed is no longer staged: only what was not committed is left.
+        self.assertEqual(self.ab("diff", "--name-status", check=0).out, "M\tREADME.md\nM\tro/f\n")
+
     def test_persistence_paths_are_held_even_when_new(self):
         before = self.snap()
         self.staged("mkdir -p .github/workflows .vscode;"
