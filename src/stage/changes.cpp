@@ -8,9 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <sys/syscall.h>  // SYS_getdents64
-#endif
 #include <xxhash.h>
 
 #include <algorithm>
@@ -47,54 +44,20 @@ struct Shown {
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
 // project until recovery, which knows it by name from the journal and removes it; it is never
 // a change, on either side. `dirfd` is the walk's own descriptor of the directory, used for
-// nothing but *at calls besides this one listing: read with getdents64 itself (no second
-// open, no DIR), which consumes its offset.
+// nothing but *at calls besides this one listing: read through it (sys::DentReader: no
+// second open, no DIR on Linux), which consumes its offset.
 std::vector<std::string> list_dir(int dirfd, const Shown& shown) {
     std::vector<std::string> names;
-#ifdef __linux__
     // On the heap at first use (malloc aligns for the dirents' 8-byte fields): a 32 KiB array
     // in the thread-local block was zeroed at every start of every command, 12 of
     // `--version`'s ~148 page faults.
     static thread_local std::vector<char> space(32768);
-    char* const buf = space.data();
-    for (;;) {
-        const long n = ::syscall(SYS_getdents64, dirfd, buf, space.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("readdir", shown.str(), errno);
-        if (n == 0) break;
-        for (long at = 0; at < n;) {
-            // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
-            unsigned short reclen = 0;
-            std::memcpy(&reclen, buf + at + 16, sizeof reclen);
-            const char* name = buf + at + 19;
-            at += reclen;
-            if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
-            if (fsops::is_temp_name(name)) continue;
-            names.emplace_back(name);
-        }
-    }
-#else
-    // No getdents64 (macOS): a DIR over a duplicate, which shares the offset as the Linux
-    // listing consumes it.
-    const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw sys::SysError("readdir", shown.str(), errno);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        const int e = errno;
-        ::close(dup);
-        throw sys::SysError("readdir", shown.str(), e);
-    }
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 &&
-            !fsops::is_temp_name(e->d_name))
-            names.emplace_back(e->d_name);
-        errno = 0;
-    }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", shown.str(), err);
-#endif
+    sys::DentReader r(dirfd, space.data(), space.size());
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    while (r.next(name, type))
+        if (!fsops::is_temp_name(name)) names.emplace_back(name);
+    if (r.error() != 0) throw sys::SysError("readdir", shown.str(), r.error());
     std::sort(names.begin(), names.end());
     return names;
 }
