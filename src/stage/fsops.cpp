@@ -153,40 +153,34 @@ bool give_owner(int dirfd, const std::string& name, mode_t mode, mode_t add,
     throw sys::SysError("chmod", shown, errno);
 }
 
-// "No such attribute": ENODATA on Linux, ENOATTR on macOS.
-#ifdef ENOATTR
-constexpr int kNoAttr = ENOATTR;
-#else
-constexpr int kNoAttr = ENODATA;
-#endif
-
-void record_mode(int fd, mode_t mode, const std::string& shown) {
+// The record is for the review's eyes only (no directory mode lands): where it cannot be
+// written (no user xattrs, a full disk) the review shows the mode as it is, owner rwx added,
+// and nothing stops.
+void record_mode(int fd, mode_t mode) {
     char text[8];
     const int n = std::snprintf(text, sizeof text, "%o", static_cast<unsigned>(mode & 07777));
-    if (sys::fd_set_xattr(fd, kModeXattr, text, static_cast<std::size_t>(n), 0) == 0) return;
-    // No user xattrs here: the review shows the mode as it is, owner rwx added.
-    if (errno == ENOTSUP || errno == EPERM) return;
-    throw SysError("setxattr", shown, errno);
+    (void)sys::fd_set_xattr(fd, kModeXattr, text, static_cast<std::size_t>(n), 0);
 }
 
 }  // namespace
 
 bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
     if (!S_ISDIR(mode) || !give_owner(dirfd, name, mode, S_IRWXU, shown)) return false;
+    // Opened again for the record (an O_PATH descriptor takes no xattr): gone or replaced
+    // since, there is nothing to record.
     unique_fd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!d) throw SysError("open", shown, errno);
-    record_mode(d.get(), mode, shown);
+    if (d) record_mode(d.get(), mode);
     return true;
 }
 
 void set_staged_dir_mode(int fd, mode_t mode, const std::string& shown) {
     if (::fchmod(fd, (mode & 07777) | S_IRWXU) != 0) throw SysError("chmod", shown, errno);
     if ((mode & S_IRWXU) != S_IRWXU) {
-        record_mode(fd, mode, shown);
-    } else if (sys::fd_remove_xattr(fd, kModeXattr) != 0 && errno != kNoAttr &&
-               errno != ENOTSUP) {
-        throw SysError("removexattr", shown, errno);
+        record_mode(fd, mode);
+        return;
     }
+    // A record left by a failed removal is trusted only where it matches (staged_dir_mode).
+    (void)sys::fd_remove_xattr(fd, kModeXattr);
 }
 
 mode_t staged_dir_mode(int fd, mode_t st_mode, std::string_view listed) {

@@ -52,7 +52,7 @@ bool give_owner_read(int dirfd, const std::string& name, mode_t mode, const std:
 inline constexpr const char* kModeXattr = "user.agentbox.mode";
 // Gives the staged directory open at `fd` the permission bits `mode` plus its owner's rwx,
 // recording `mode` (kModeXattr) where that added any, and dropping a record otherwise.
-// Where the filesystem has no user xattrs nothing is recorded: the review then shows the
+// Where a record cannot be written (no user xattrs) nothing stops: the review then shows the
 // mode as it is.
 void set_staged_dir_mode(int fd, mode_t mode, const std::string& shown);
 // The mode of the staged directory open at `fd`, lstat'ed as `st_mode`, as the command left

@@ -408,10 +408,7 @@ Session Session::open_listed(const Meta& m) {
         // sandbox died with it) never opened up what the command left unreadable; done at
         // every open while the session says "running", which no chmod of the walk can aim
         // outside upper/ (open_up_staged).
-        if (m.status == "running" && m.staged == Staged::overlay) {
-            open_up_staged(s.upper());
-            s.open_up_work();
-        }
+        if (m.status == "running" && m.staged == Staged::overlay) open_up_staged(s.upper());
     }
     return s;
 }
