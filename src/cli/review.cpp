@@ -67,6 +67,21 @@ std::string shown_path(const stage::Change& c) {
     return util::escape_for_terminal(p);
 }
 
+// A mode change as it lands, and what the command asked for where that differs: a
+// directory keeps the project's mode, a file git's (landing_mode).
+std::string mode_change(const stage::Change& c, mode_t lands) {
+    const unsigned old = c.old_mode & 07777, staged = c.new_mode & 07777;
+    char b[96];
+    if (staged == lands)
+        std::snprintf(b, sizeof b, "(mode %o -> %o)", old, staged);
+    else if (lands == old)
+        std::snprintf(b, sizeof b, "(staged mode %o; commit keeps %o)", staged, old);
+    else
+        std::snprintf(b, sizeof b, "(mode %o -> %o; staged %o)", old, static_cast<unsigned>(lands),
+                      staged);
+    return b;
+}
+
 }  // namespace
 
 std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limit) {
@@ -86,12 +101,7 @@ std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limi
         // The mode commit writes (stage::landing_mode), and a flag on what the sandbox asked for.
         const mode_t lands =
             c.new_mode != 0 ? stage::landing_mode(c.new_mode, c.old_mode, umask) : 0;
-        if (c.kind == stage::Kind::mode)
-            line += " (mode " + [&] {
-                char b[32];
-                std::snprintf(b, sizeof b, "%o -> %o", c.old_mode & 07777, lands);
-                return std::string(b);
-            }() + ")";
+        if (c.kind == stage::Kind::mode) line += " " + mode_change(c, lands);
         if (c.setid) line += " [setuid/setgid stripped]";
         if (c.new_mode != 0 && stage::loose_mode(c.new_mode))
             line += " " + paint(fd, Style::yellow, [&] {

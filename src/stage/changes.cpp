@@ -8,9 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <sys/syscall.h>  // SYS_getdents64
-#endif
 #include <xxhash.h>
 
 #include <algorithm>
@@ -47,54 +44,20 @@ struct Shown {
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
 // project until recovery, which knows it by name from the journal and removes it; it is never
 // a change, on either side. `dirfd` is the walk's own descriptor of the directory, used for
-// nothing but *at calls besides this one listing: read with getdents64 itself (no second
-// open, no DIR), which consumes its offset.
+// nothing but *at calls besides this one listing: read through it (sys::DentReader: no
+// second open, no DIR on Linux), which consumes its offset.
 std::vector<std::string> list_dir(int dirfd, const Shown& shown) {
     std::vector<std::string> names;
-#ifdef __linux__
     // On the heap at first use (malloc aligns for the dirents' 8-byte fields): a 32 KiB array
     // in the thread-local block was zeroed at every start of every command, 12 of
     // `--version`'s ~148 page faults.
     static thread_local std::vector<char> space(32768);
-    char* const buf = space.data();
-    for (;;) {
-        const long n = ::syscall(SYS_getdents64, dirfd, buf, space.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("readdir", shown.str(), errno);
-        if (n == 0) break;
-        for (long at = 0; at < n;) {
-            // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
-            unsigned short reclen = 0;
-            std::memcpy(&reclen, buf + at + 16, sizeof reclen);
-            const char* name = buf + at + 19;
-            at += reclen;
-            if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
-            if (fsops::is_temp_name(name)) continue;
-            names.emplace_back(name);
-        }
-    }
-#else
-    // No getdents64 (macOS): a DIR over a duplicate, which shares the offset as the Linux
-    // listing consumes it.
-    const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw sys::SysError("readdir", shown.str(), errno);
-    DIR* d = ::fdopendir(dup);
-    if (d == nullptr) {
-        const int e = errno;
-        ::close(dup);
-        throw sys::SysError("readdir", shown.str(), e);
-    }
-    errno = 0;
-    while (const struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 &&
-            !fsops::is_temp_name(e->d_name))
-            names.emplace_back(e->d_name);
-        errno = 0;
-    }
-    const int err = errno;
-    ::closedir(d);
-    if (err != 0) throw sys::SysError("readdir", shown.str(), err);
-#endif
+    sys::DentReader r(dirfd, space.data(), space.size());
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    while (r.next(name, type))
+        if (!fsops::is_temp_name(name)) names.emplace_back(name);
+    if (r.error() != 0) throw sys::SysError("readdir", shown.str(), r.error());
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -114,18 +77,27 @@ unique_fd open_dir_at(int dirfd, const std::string& name, const Shown& shown) {
     return fd;
 }
 
-// The overlay marks a directory that hides everything below it in the lower layer with
+// What the session's own metadata says of a staged directory that the project has too. The
+// overlay marks one that hides everything below it in the lower layer with
 // overlay.opaque = "y": in the user namespace (userxattr) or the trusted one (mounted as real
 // root). What the command sets through the overlay arrives as user.overlay.overlay.* (escaped
-// by the kernel) and is not read here.
-bool is_opaque(int dirfd) {
+// by the kernel) and is not read here. And open_up_staged recorded the mode the command gave
+// it where it added its owner's rwx (fsops::staged_dir_mode).
+struct DirMarks {
+    bool opaque = false;
+    mode_t mode = 0;  // st_mode as the command left it
+};
+
+DirMarks dir_marks(int dirfd, mode_t st_mode) {
     static constexpr std::string_view kNames[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
+    DirMarks m;
+    m.mode = st_mode;
     // One listing first: most directories carry no such name, and then one call answers
-    // instead of a failed read per namespace. A list too long for the buffer is read name by
+    // instead of a failed read per name. A list too long for the buffer is read name by
     // name as before.
     char list[1024];
     const ssize_t len = sys::fd_list_xattrs(dirfd, list, sizeof list);
-    if (len == 0 || (len < 0 && errno != ERANGE)) return false;
+    if (len == 0 || (len < 0 && errno != ERANGE)) return m;
     for (const std::string_view want : kNames) {
         bool listed = len < 0;
         for (ssize_t at = 0; !listed && at < len;) {
@@ -136,9 +108,13 @@ bool is_opaque(int dirfd) {
         if (!listed) continue;
         char v[4];
         const ssize_t n = sys::fd_get_xattr(dirfd, std::string(want).c_str(), v, sizeof v);
-        if (n == 1 && v[0] == 'y') return true;
+        if (n == 1 && v[0] == 'y') m.opaque = true;
     }
-    return false;
+    m.mode = fsops::staged_dir_mode(
+        dirfd, st_mode,
+        len < 0 ? std::string_view(fsops::kModeXattr)
+                : std::string_view(list, static_cast<std::size_t>(len)));
+    return m;
 }
 
 std::string read_link_at(int dirfd, const std::string& name, const std::string& shown) {
@@ -254,13 +230,21 @@ private:
             out_.push_back(std::move(c));
             return;
         }
+        // Set before any push below, a directory's too: no staged setuid/setgid bit lands (a
+        // directory keeps the project's mode, its own such bits included, or gets the
+        // umask's: landing_mode), and the review says so.
+        const mode_t kept = S_ISDIR(us.st_mode) && same_type ? ps.st_mode : 0;
+        c.setid = (us.st_mode & ~kept & (S_ISUID | S_ISGID)) != 0;
         if (S_ISDIR(us.st_mode)) {
             unique_fd sub = open_dir_at(up_dir, name, Shown{upper_, path});
             // Opaque matters only where there is a project directory to hide: below a new
-            // directory, or one that replaces a file, there is nothing to list.
-            const bool now_opaque = opaque || (same_type && is_opaque(sub.get()));
+            // directory, or one that replaces a file, there is nothing to list. The mode
+            // only where it is compared with the project's.
+            const DirMarks marks = same_type ? dir_marks(sub.get(), us.st_mode) : DirMarks{};
+            const bool now_opaque = opaque || marks.opaque;
             unique_fd proj_sub;
             if (same_type) {
+                c.new_mode = us.st_mode = marks.mode;
                 proj_sub = open_dir_at(proj_dir, name, Shown{project_, path});
                 if (now_opaque && !opaque) {
                     c.kind = Kind::replaced;
@@ -273,12 +257,10 @@ private:
                 c.kind = in_project ? Kind::type : Kind::added;
                 out_.push_back(c);
             }
-            c.setid = (us.st_mode & (S_ISUID | S_ISGID)) != 0;
             walk(sub.get(), proj_sub ? proj_sub.get() : -1, path, now_opaque);
             return;
         }
 
-        c.setid = (us.st_mode & (S_ISUID | S_ISGID)) != 0;
         if (S_ISREG(us.st_mode)) {
             c.size = static_cast<std::uint64_t>(us.st_size);
             if (same_type && ps.st_size == us.st_size) {

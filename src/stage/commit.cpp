@@ -384,7 +384,7 @@ public:
                 o.op = "mkdir";
                 o.mode = landing_mode(c.new_mode, c.old_mode, process_umask());
                 o.existed_dir = S_ISDIR(c.old_mode);
-                if (o.existed_dir) o.old_mode = c.old_mode & 01777;
+                if (o.existed_dir) o.old_mode = c.old_mode & 07777;
             } else {
                 o.op = "put";
                 o.hash = c.hash;
@@ -660,8 +660,21 @@ private:
             // landed, which may differ from the staged one (landing_mode), it is no longer a
             // change -- else the next commit would "commit" it again, and again.
             // Owner rwx kept there: undo may move entries back into it.
-            if (it->op == "mkdir") chmod_dir(upper_.get(), it->path, mode | S_IRWXU);
+            if (it->op == "mkdir") stage_dir_mode(upper_.get(), it->path, mode);
         }
+    }
+
+    // The staged directory `rel` given `mode` as open_up_staged would leave it (owner rwx
+    // added, `mode` recorded): the review reads it back as `mode`. Gone: left alone.
+    static void stage_dir_mode(int root, const std::string& rel, unsigned mode) {
+        unique_fd d;
+        try {
+            d = open_rw_dir(root, rel);
+        } catch (const SysError& e) {
+            if (e.err() == ENOENT || e.err() == ENOTDIR) return;
+            throw;
+        }
+        if (d) fsops::set_staged_dir_mode(d.get(), mode, rel);
     }
 
     // fchmod of directory `rel` beneath `root`; a directory that is gone is left alone.
@@ -673,7 +686,7 @@ private:
             if (e.err() == ENOENT || e.err() == ENOTDIR) return;
             throw;
         }
-        if (d && ::fchmod(d.get(), mode & 01777) != 0) throw SysError("chmod", rel, errno);
+        if (d && ::fchmod(d.get(), mode & 07777) != 0) throw SysError("chmod", rel, errno);
     }
 
     static unique_fd open_rw_dir(int root, const std::string& rel) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "sys/rename.hpp"
 #include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
+#include "sys/xattr.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::stage::fsops {
@@ -138,11 +140,71 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st) {
     throw SysError("stat", name, errno);
 }
 
+namespace {
+
+bool give_owner(int dirfd, const std::string& name, mode_t mode, mode_t add,
+                const std::string& shown) {
+    if ((mode & add) == add) return false;
+    // AT_SYMLINK_NOFOLLOW: the inode at `name` itself (Linux: through an O_PATH descriptor),
+    // never what a symlink swapped in since the lstat points at.
+    if (::fchmodat(dirfd, name.c_str(), (mode & 07777) | add, AT_SYMLINK_NOFOLLOW) == 0)
+        return true;
+    if (errno == EOPNOTSUPP || errno == ENOENT) return false;
+    throw sys::SysError("chmod", shown, errno);
+}
+
+// The record is for the review's eyes only (no directory mode lands): where it cannot be
+// written (no user xattrs, a full disk) the review shows the mode as it is, owner rwx added,
+// and nothing stops.
+void record_mode(int fd, mode_t mode) {
+    char text[8];
+    const int n = std::snprintf(text, sizeof text, "%o", static_cast<unsigned>(mode & 07777));
+    (void)sys::fd_set_xattr(fd, kModeXattr, text, static_cast<std::size_t>(n), 0);
+}
+
+}  // namespace
+
 bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
-    if ((mode & S_IRWXU) == S_IRWXU) return false;
-    if (::fchmodat(dirfd, name.c_str(), (mode & 07777) | S_IRWXU, 0) < 0)
-        throw sys::SysError("chmod", shown, errno);
+    if (!S_ISDIR(mode) || !give_owner(dirfd, name, mode, S_IRWXU, shown)) return false;
+    // Opened again for the record (an O_PATH descriptor takes no xattr): gone or replaced
+    // since, there is nothing to record.
+    unique_fd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (d) record_mode(d.get(), mode);
     return true;
+}
+
+void set_staged_dir_mode(int fd, mode_t mode, const std::string& shown) {
+    if (::fchmod(fd, (mode & 07777) | S_IRWXU) != 0) throw SysError("chmod", shown, errno);
+    if ((mode & S_IRWXU) != S_IRWXU) {
+        record_mode(fd, mode);
+        return;
+    }
+    // A record left by a failed removal is trusted only where it matches (staged_dir_mode).
+    (void)sys::fd_remove_xattr(fd, kModeXattr);
+}
+
+mode_t staged_dir_mode(int fd, mode_t st_mode, std::string_view listed) {
+    bool found = false;
+    for (std::size_t at = 0; !found && at < listed.size();) {
+        const std::string_view name(listed.data() + at);
+        found = name == kModeXattr;
+        at += name.size() + 1;
+    }
+    if (!found) return st_mode;
+    char text[8] = {};
+    const ssize_t n = sys::fd_get_xattr(fd, kModeXattr, text, sizeof text - 1);
+    if (n <= 0) return st_mode;
+    unsigned m = 0;
+    for (ssize_t i = 0; i < n; ++i) {
+        if (text[i] < '0' || text[i] > '7') return st_mode;
+        m = m * 8 + static_cast<unsigned>(text[i] - '0');
+    }
+    if (m > 07777 || ((m | S_IRWXU) != (st_mode & 07777))) return st_mode;
+    return (st_mode & S_IFMT) | static_cast<mode_t>(m);
+}
+
+bool give_owner_read(int dirfd, const std::string& name, mode_t mode, const std::string& shown) {
+    return S_ISREG(mode) && give_owner(dirfd, name, mode, S_IRUSR, shown);
 }
 
 bool is_temp_name(std::string_view name) { return name.starts_with(kTempPrefix); }

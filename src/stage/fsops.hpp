@@ -39,9 +39,29 @@ bool exists_at(int dirfd, const std::string& name, struct stat* st = nullptr);
 // Gives its owner rwx on the directory `name` in `dirfd` (AT_FDCWD with a whole path), whose
 // mode is `mode`, when it lacks any of them: a directory the command made read-only or
 // unreadable must still be listed, entered and emptied by the session's owner, not only by
-// root (snapshot.hpp, open_up_dirs). Returns whether it changed the mode; throws SysError
-// naming `shown`.
+// root (snapshot.hpp, open_up_staged). Returns whether it changed the mode; throws SysError
+// naming `shown`. The chmod never follows a symlink: one put at `name` since `mode` was read
+// is left alone (false), so a tree something may still write cannot aim it elsewhere.
 bool give_owner_rwx(int dirfd, const std::string& name, mode_t mode, const std::string& shown);
+// The same for a regular file and its owner's read: its content is read for the review.
+bool give_owner_read(int dirfd, const std::string& name, mode_t mode, const std::string& shown);
+
+// A staged directory given its owner's rwx (above) keeps the permission bits it had in this
+// xattr, octal text, so that the review shows the mode the command gave it. Read by
+// staged_dir_mode, which trusts it only where it agrees with the directory's own mode.
+inline constexpr const char* kModeXattr = "user.agentbox.mode";
+// Gives the staged directory open at `fd` the permission bits `mode` plus its owner's rwx,
+// recording `mode` (kModeXattr) where that added any, and dropping a record otherwise.
+// Where a record cannot be written (no user xattrs) nothing stops: the review then shows the
+// mode as it is.
+void set_staged_dir_mode(int fd, mode_t mode, const std::string& shown);
+// The mode of the staged directory open at `fd`, lstat'ed as `st_mode`, as the command left
+// it: st_mode with the permission bits recorded by give_owner_rwx or set_staged_dir_mode,
+// when there is a record and the directory's bits are those plus its owner's rwx. The
+// command can set the xattr itself, but so only claim a mode it could have set by chmod.
+// `listed`: the directory's xattr names as flistxattr gives them (kModeXattr alone when the
+// list was too long to read: then it is asked for by name).
+mode_t staged_dir_mode(int fd, mode_t st_mode, std::string_view listed);
 
 // The names a move may use for its temporaries: `tmp` beside the destination (the copy being
 // made), `old` beside the source (the source once the copy is complete). Both come from the

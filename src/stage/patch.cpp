@@ -419,7 +419,7 @@ std::vector<Change> with_deleted_entries(const std::vector<Change>& changes,
 }
 
 mode_t landing_mode(mode_t staged, mode_t old, mode_t umask) {
-    if (S_ISDIR(staged)) return S_ISDIR(old) ? (old & 0777) : (0777 & ~umask);
+    if (S_ISDIR(staged)) return S_ISDIR(old) ? (old & 07777) : (0777 & ~umask);
     if (!S_ISREG(staged)) return staged & 0777;
     const bool exec = (staged & S_IXUSR) != 0;
     if (S_ISREG(old) && ((old & S_IXUSR) != 0) == exec) return old & 0777;

@@ -67,8 +67,9 @@ std::vector<Change> with_deleted_entries(const std::vector<Change>& changes,
 // The permission bits commit gives what it writes (DESIGN.md §5): exactly what the patch can
 // show. A regular file whose owner-executable bit is unchanged keeps the project's bits; any
 // other regular file gets git's (0777 or 0666, by the owner's x bit) less `umask`, as `git
-// checkout` writes it. A directory keeps the project's bits or, new, gets 0777 less `umask`.
-// No setuid, setgid or sticky bits, and no group or world write the umask does not grant.
+// checkout` writes it. A directory keeps the project's bits, its own setgid or sticky bit
+// included, or, new, gets 0777 less `umask`. No staged setuid, setgid or sticky bit lands,
+// and no group or world write the umask does not grant.
 // `staged` and `old` are st_mode values (old 0 when absent).
 mode_t landing_mode(mode_t staged, mode_t old, mode_t umask);
 // The calling process's umask, read without changing it.

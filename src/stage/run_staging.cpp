@@ -37,12 +37,12 @@ void RunStaging::after(bool started, bool keep, const Say& say) {
                            "; the snapshot stays in " + session_.dir());
         }
     }
-    // The overlay left the command's directory modes in upper/ (materialise does this itself).
+    // The overlay left the command's modes in upper/ (materialise does this itself).
     if (how_ == policy::Staging::overlay && started) {
         try {
-            open_up_dirs(session_.upper());
+            open_up_staged(session_.upper());
         } catch (const std::exception& e) {
-            say(false, std::string("could not open up the staged directories: ") + e.what());
+            say(false, std::string("could not open up the staged files and directories: ") + e.what());
         }
     }
     // Flushed before it is reported staged; discarded changes need not be.

@@ -8,9 +8,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>  // SYS_getdents64
-#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -252,31 +249,19 @@ Meta listed_meta(const std::string& parent, const std::string& name) {
     return m;
 }
 
-// Whether directory `dfd` has an entry besides "." and "..", read from its start. getdents64
-// into a small buffer: the first names are all the answer needs. sys::has_entries reads
-// through a DIR (a dup of the descriptor, its flags, and a 32 KiB read of a directory that may
-// hold thousands of names): 7 calls where this makes 2 -- per session when a command picks the
-// newest staged one, and at the end of every run (sync_staged).
+// Whether directory `dfd` has an entry besides "." and "..", read from its offset (its start
+// here) through `dfd` itself into a small buffer: the first names are all the answer needs.
+// sys::has_entries opens the directory again for an offset of its own, a call more -- per
+// session when a command picks the newest staged one, and at the end of every run
+// (sync_staged).
 bool has_entry(int dfd, const std::string& shown) {
-#ifdef __linux__
     alignas(8) char buf[1024];
-    for (;;) {
-        const long n = ::syscall(SYS_getdents64, dfd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw sys::SysError("readdir", shown, errno);
-        if (n == 0) return false;
-        for (long at = 0; at < n;) {
-            // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
-            unsigned short reclen = 0;
-            std::memcpy(&reclen, buf + at + 16, sizeof reclen);
-            const char* name = buf + at + 19;
-            at += reclen;
-            if (std::strcmp(name, ".") != 0 && std::strcmp(name, "..") != 0) return true;
-        }
-    }
-#else
-    return sys::has_entries(dfd, shown);
-#endif
+    sys::DentReader r(dfd, buf, sizeof buf);
+    std::string_view name;
+    unsigned char type = DT_UNKNOWN;
+    if (r.next(name, type)) return true;
+    if (r.error() != 0) throw sys::SysError("readdir", shown, r.error());
+    return false;
 }
 
 std::string base_name(const std::string& dir) {
@@ -413,10 +398,16 @@ Session Session::open_listed(const Meta& m) {
     Session s;
     s.meta_ = m;
     s.dir_ = sessions_dir() + "/" + m.id;
-    // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
-    // left it there; stage it now, as a crashed commit is rolled forward when touched.
-    if (!s.running())
+    if (!s.running()) {
+        // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
+        // left it there; stage it now, as a crashed commit is rolled forward when touched.
         resume_snapshot(m.project, s.dir_ + "/snapshot", s.upper(), s.whiteouts());
+        // An overlay run cut short (its launcher killed: its run.lock is free, and the
+        // sandbox died with it) never opened up what the command left unreadable; done at
+        // every open while the session says "running", which no chmod of the walk can aim
+        // outside upper/ (open_up_staged).
+        if (m.status == "running" && m.staged == Staged::overlay) open_up_staged(s.upper());
+    }
     return s;
 }
 

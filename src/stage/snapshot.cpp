@@ -316,7 +316,7 @@ private:
         if (whole) {
             const bool mark = S_ISREG(s.st_mode) && made_by_copy(sfd, name);
             // Moving a directory to another parent rewrites its "..": that takes write
-            // permission on it, which the command may have taken away (open_up_dirs); and
+            // permission on it, which the command may have taken away (open_up_staged); and
             // disarming reads it.
             if (S_ISDIR(s.st_mode)) fsops::give_owner_rwx(sfd, name, s.st_mode, join(s_.dir, r));
             disarm(sfd, name, r);
@@ -408,22 +408,22 @@ private:
             const std::string name = rel.substr(pos, slash - pos);
             sofar = join(sofar, name);
             pos = slash + 1;
+            mode_t mode = 0;
             if (::mkdirat(cur.get(), name.c_str(), 0700) == 0) {
-                // The snapshot's mode, with its owner's rwx as open_up_dirs leaves every one.
+                // The snapshot's mode, as open_up_staged leaves every one (owner rwx added,
+                // the mode the command gave it recorded).
                 const auto own = snap_modes_.find(sofar);
                 struct stat st {};
-                mode_t mode = 0;
                 if (own != snap_modes_.end())
                     mode = own->second;
                 else if (::fstatat(snap_root_, sofar.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
                     mode = st.st_mode & 07777;
-                if (mode != 0 && ::fchmodat(cur.get(), name.c_str(), mode | S_IRWXU, 0) < 0)
-                    throw sys::SysError("chmod", "upper/" + sofar, errno);
             } else if (errno != EEXIST) {
                 throw sys::SysError("mkdir", "upper/" + sofar, errno);
             }
             sys::unique_fd next(::openat(cur.get(), name.c_str(), kDirFlags));
             if (!next) throw sys::SysError("open", "upper/" + sofar, errno);
+            if (mode != 0) fsops::set_staged_dir_mode(next.get(), mode, "upper/" + sofar);
             cur = std::move(next);
         }
         return cur;
@@ -553,7 +553,7 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteo
     // The project root's own mode is not staged (overlay cannot stage it either).
     m.walk("", s.get(), p.get());
     // Below a directory moved whole, the command's modes are still there.
-    open_up_dirs(upper);
+    open_up_staged(upper);
     return m.moved();
 }
 
@@ -585,17 +585,20 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
     return true;
 }
 
-void open_up_dirs(const std::string& upper) {
+void open_up_staged(const std::string& upper) {
     // upper/ itself is the overlay's root: a chmod of the project's root inside lands on it.
     struct stat st {};
     if (::lstat(upper.c_str(), &st) < 0) throw sys::SysError("stat", upper, errno);
-    if (S_ISDIR(st.st_mode)) fsops::give_owner_rwx(AT_FDCWD, upper, st.st_mode, upper);
+    fsops::give_owner_rwx(AT_FDCWD, upper, st.st_mode, upper);
     sys::unique_fd u(::open(upper.c_str(), kDirFlags));
     if (!u) throw sys::SysError("open", upper, errno);
     // Before the walk enters a directory: one without r or x could not be listed.
     struct OpenUp : sys::WalkVisitor {
         sys::WalkStep visit(const sys::WalkEntry& e) override {
-            if (!S_ISDIR(e.st.st_mode)) return sys::WalkStep::over;
+            if (!S_ISDIR(e.st.st_mode)) {
+                fsops::give_owner_read(e.dirfd, e.name, e.st.st_mode, e.path);
+                return sys::WalkStep::over;
+            }
             fsops::give_owner_rwx(e.dirfd, e.name, e.st.st_mode, e.path);
             return sys::WalkStep::into;
         }

@@ -62,12 +62,16 @@ CopyCost snapshot_cost(const std::string& project);
 // Returns the number of entries moved or whited out.
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form);
 
-// Gives the owner rwx on every directory of `upper` (a session's, once nothing writes it):
-// commit moves entries out of them and undo back in, and changes() lists them, which a
-// directory the command made read-only (or unreadable) would stop for anyone but root.
-// Nothing of it is lost: commit never writes a staged directory's mode (landing_mode keeps
-// the project's, or gives a new one 0777 minus the umask). materialise ends with it.
-void open_up_dirs(const std::string& upper);
+// Gives the owner rwx on every directory of `upper` (a session's, once nothing writes it) and
+// read on every regular file: commit moves entries out of the directories and undo back in,
+// and changes() lists them and reads the files, which a directory the command made
+// read-only (or unreadable), or a file it made unreadable, would stop for anyone but root.
+// Nothing that lands is lost: commit never writes a staged directory's mode (landing_mode
+// keeps the project's, or gives a new one 0777 minus the umask), nor a file's read bits
+// (landing_mode reads its owner's x bit only). At the end of an overlay run and of
+// materialise, and, for an overlay run killed before its end, when the session is next
+// opened (Session::open). No chmod follows a symlink (fsops::give_owner_rwx).
+void open_up_staged(const std::string& upper);
 
 // Removes the snapshot (and its saved times) once its work is in upper/.
 void discard_snapshot(const std::string& dir);

@@ -129,7 +129,7 @@ void disarm_whiteouts(int dirfd, const std::string& name, const std::string& sho
             if (S_ISREG(e.st.st_mode)) disarm_file(e.dirfd, e.name, e.st, e.path);
             // A directory the command made unreadable is opened up (its owner's rwx) to be
             // searched: left closed, a mark below it would not be found -- and upper/'s
-            // directories get their owner's rwx anyway (snapshot.hpp, open_up_dirs).
+            // directories get their owner's rwx anyway (snapshot.hpp, open_up_staged).
             if (S_ISDIR(e.st.st_mode)) fsops::give_owner_rwx(e.dirfd, e.name, e.st.st_mode, e.path);
             return sys::WalkStep::into;
         }

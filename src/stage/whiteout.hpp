@@ -51,7 +51,7 @@ void make_whiteout(Whiteouts form, int dirfd, const std::string& name, const std
 // A portable whiteout that is not agentbox's: `name` in `dirfd` (a file of the copy the
 // command wrote, about to be staged) loses kWhiteoutXattr, so that it is staged as the file
 // it is and never reads as a deletion. A directory is disarmed with everything below it
-// (its directories given their owner's rwx, as upper/'s get them: snapshot.hpp, open_up_dirs).
+// (its directories given their owner's rwx, as upper/'s get them: snapshot.hpp, open_up_staged).
 // Throws SysError when the mark cannot be removed.
 void disarm_whiteouts(int dirfd, const std::string& name, const std::string& shown);
 

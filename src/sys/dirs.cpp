@@ -4,12 +4,17 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>  // SYS_getdents64
+#endif
 
 #include <cerrno>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
 #include "sys/error.hpp"
+#include "sys/fd.hpp"
 
 namespace agentbox::sys {
 
@@ -66,11 +71,68 @@ std::vector<DirEntry> read_dir(int dfd, const std::string& shown) {
     return out;
 }
 
+DentReader::DentReader(int dfd, char* buf, std::size_t size) : fd_(dfd), buf_(buf), size_(size) {
+#ifndef __linux__
+    const int dup = ::fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+        err_ = errno;
+        return;
+    }
+    dir_ = ::fdopendir(dup);
+    if (dir_ == nullptr) {
+        err_ = errno;
+        ::close(dup);
+    }
+#endif
+}
+
+DentReader::~DentReader() {
+    if (dir_ != nullptr) ::closedir(dir_);
+}
+
+bool DentReader::next(std::string_view& name, unsigned char& type) {
+    while (err_ == 0) {
+#ifdef __linux__
+        if (at_ >= have_) {
+            const long n = ::syscall(SYS_getdents64, fd_, buf_, size_);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) err_ = errno;
+            if (n <= 0) return false;
+            have_ = n;
+            at_ = 0;
+        }
+        // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
+        unsigned short reclen = 0;
+        std::memcpy(&reclen, buf_ + at_ + 16, sizeof reclen);
+        type = static_cast<unsigned char>(buf_[at_ + 18]);
+        name = buf_ + at_ + 19;
+        at_ += reclen;
+#else
+        errno = 0;  // readdir's end and its failure differ only in errno
+        const struct dirent* e = ::readdir(dir_);
+        if (e == nullptr) {
+            err_ = errno;
+            return false;
+        }
+        name = e->d_name;
+        type = e->d_type;
+#endif
+        if (name != "." && name != "..") return true;
+    }
+    return false;
+}
+
 bool has_entries(int dfd, const std::string& shown) {
-    DirStream d(dfd, shown);
+    // A fresh open description: a dup would share the caller's offset.
+    const unique_fd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw SysError("opendir", shown, errno);
+    alignas(8) char buf[1024];
+    DentReader r(fd.get(), buf, sizeof buf);
     std::string_view name;
     unsigned char type = DT_UNKNOWN;
-    return d.next(name, type);
+    if (r.next(name, type)) return true;
+    if (r.error() != 0) throw SysError("readdir", shown, r.error());
+    return false;
 }
 
 }  // namespace agentbox::sys

@@ -1,9 +1,10 @@
-// Directories: mkdir -p, and reading one directory by descriptor -- the one readdir loop in
-// agentbox.
+// Directories: mkdir -p, and reading one directory by descriptor -- the one readdir loop and
+// the one getdents64 reader in agentbox.
 #pragma once
 
 #include <dirent.h>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,9 +40,36 @@ private:
     std::string shown_;
 };
 
+// The entries of the directory open at `dfd` read through that very descriptor, from its
+// offset on, which the reading consumes: no second open, no DIR, and the caller's buffer
+// (`buf`, `size` bytes, 8-byte aligned) bounds each read. One getdents64 fills it on Linux;
+// elsewhere a DIR over a duplicate of `dfd` (which shares the offset) reads. Without "."
+// and "..". It names no path: a caller whose reading stopped early asks error() and says
+// which directory (the change walk builds that name only then).
+class DentReader {
+public:
+    DentReader(int dfd, char* buf, std::size_t size);
+    ~DentReader();
+    DentReader(const DentReader&) = delete;
+    DentReader& operator=(const DentReader&) = delete;
+    // The next entry; false at the end or on an error. `name` is valid until the next call.
+    bool next(std::string_view& name, unsigned char& type);
+    // The errno that stopped the reading, 0 at the end.
+    int error() const { return err_; }
+
+private:
+    int fd_;
+    char* buf_;
+    std::size_t size_;
+    long have_ = 0, at_ = 0;  // bytes in buf_, and where the next record starts
+    DIR* dir_ = nullptr;      // without getdents64
+    int err_ = 0;
+};
+
 // The entries of the directory open at `dfd`, as DirStream reads them.
 std::vector<DirEntry> read_dir(int dfd, const std::string& shown);
-// Whether that directory has any entry (one read of it, however large it is).
+// Whether that directory has any entry: a fresh open description of it, read from its start
+// with DentReader (one read, however large it is); `dfd`'s offset is left alone.
 bool has_entries(int dfd, const std::string& shown);
 
 }  // namespace agentbox::sys

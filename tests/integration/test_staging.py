@@ -133,6 +133,73 @@ class Staging(BoxTest):
         self.assertEqual(mode & (stat.S_ISUID | stat.S_ISGID), 0, oct(mode))
         self.assertEqual(mode & 0o777, 0o755)
 
+    def test_setgid_directory_is_flagged_in_review_and_not_landed(self):
+        # A directory made setgid inside, new or the project's, is flagged as a file is, and
+        # no staged setuid/setgid bit lands on it; a project directory's own setgid bit is
+        # neither flagged nor lost.
+        import json
+        p = self.box.project
+        os.chmod(os.path.join(p, "src", "sub"), 0o2755)
+        before = self.snap()
+        self.staged("mkdir shared && chmod 2775 shared && echo x > shared/f && "
+                    "chmod g+s src && chmod 700 src/sub")
+        dry = self.ab("commit", "--dry-run", check=0).err
+        lines = {l.split()[1]: l for l in dry.splitlines() if l.startswith("  ") and
+                 len(l.split()) > 1}
+        self.assertIn("[setuid/setgid stripped]", lines.get("shared/", ""), dry)
+        self.assertIn("[setuid/setgid stripped]", lines.get("src/", ""), dry)
+        self.assertNotIn("setuid/setgid", lines.get("src/sub/", ""), dry)
+        by = {c["path"]: c for c in json.loads(self.ab("diff", "--json", check=0).out)}
+        self.assertTrue(by["shared"]["setid"], by)
+        self.assertTrue(by["src"]["setid"], by)
+        self.assertFalse(by["src/sub"]["setid"], by)
+        res = self.ab("commit", check=0)
+        self.assertIn("stripped setuid/setgid bits from \"shared\"", res.err)
+        self.assertIn("stripped setuid/setgid bits from \"src\"", res.err)
+        snap = self.snap()
+        self.assertEqual(snap["shared/f"][1], b"x\n", snap)
+        self.assertEqual(snap["shared"][0] & 0o7000, 0, oct(snap["shared"][0]))
+        self.assertEqual(snap["src"][0], before["src"][0])
+        self.assertEqual(stat.S_IMODE(snap["src/sub"][0]), 0o2755)
+
+    def test_directory_mode_change_shows_the_true_modes_and_lands_none(self):
+        # No staged directory mode lands (landing_mode): the review says what the command
+        # asked for and that the project's mode stays -- its owner's bits too, which the end of
+        # the run adds to every staged directory (open_up_staged) -- and a read-only project
+        # directory copied up for an edit inside is no change at all.
+        import json
+        p = self.box.project
+        os.makedirs(os.path.join(p, "ro"))
+        with open(os.path.join(p, "ro", "f"), "w") as f:
+            f.write("f\n")
+        os.chmod(os.path.join(p, "ro"), 0o555)
+        self.addCleanup(os.chmod, os.path.join(p, "ro"), 0o755)
+        before = self.snap()
+        mode = lambda rel: "%o" % stat.S_IMODE(before[rel][0])
+        self.staged("chmod 700 src && chmod 0555 src/sub && echo g >> ro/f && chmod 600 README.md")
+        dry = self.ab("commit", "--dry-run", check=0).err
+        lines = {l.split()[1]: l.strip() for l in dry.splitlines() if l.startswith("  ") and
+                 len(l.split()) > 1}
+        self.assertEqual(lines.get("src/"),
+                         "M  src/ (staged mode 700; commit keeps %s)" % mode("src"), dry)
+        self.assertEqual(lines.get("src/sub/"),
+                         "M  src/sub/ (staged mode 555; commit keeps %s)" % mode("src/sub"), dry)
+        # A file's too: only its owner's x bit decides.
+        self.assertEqual(lines.get("README.md"), "M  README.md (staged mode 600; commit keeps %s)"
+                         % mode("README.md"), dry)
+        self.assertNotIn("ro/", lines, dry)
+        self.assertIn("ro/f", lines, dry)
+        by = {c["path"]: c for c in json.loads(self.ab("diff", "--json", check=0).out)}
+        self.assertEqual(by["src"]["staged_mode"], "040700", by)
+        self.assertEqual(by["src"]["new_mode"], "040" + mode("src"), by)
+        # ro/ itself is read-only: only root could commit into it.
+        self.ab("commit", "src", check=0)
+        snap = self.snap()
+        for rel in ("src", "src/sub", "ro"):
+            self.assertEqual(snap[rel][0], before[rel][0], rel)
+        # What landed is no longer staged: only what was not committed is left.
+        self.assertEqual(self.ab("diff", "--name-status", check=0).out, "M\tREADME.md\nM\tro/f\n")
+
     def test_persistence_paths_are_held_even_when_new(self):
         before = self.snap()
         self.staged("mkdir -p .github/workflows .vscode;"
@@ -442,6 +509,61 @@ class Staging(BoxTest):
         # The root's mode is not staged, under the overlay either.
         self.assertEqual(stat.S_IMODE(os.stat(self.box.project).st_mode), root_mode)
         self.assertEqual(snap.get("top", (0, None))[1], b"top\n", snap)
+
+    def test_unreadable_staged_file_does_not_stop_review_or_commit(self):
+        # `chmod 0` on files the command wrote, new or the project's (one of the same size,
+        # whose content decides its kind): the review still reads them for the diff and
+        # commit lands them, as root (who may anyway) or not. The mode that lands is the one
+        # the review says (landing_mode: the project's bits; a new file the umask's).
+        import json
+        before = self.snap()
+        self.staged("echo secret > locked && echo more >> README.md && printf 'int c;\\n' > src/a.c"
+                    " && chmod 0 locked README.md src/a.c")
+        patch = self.ab("diff", check=0).out
+        for line in ("+secret", "+more", "+int c;"):
+            self.assertIn(line, patch)
+        by = {c["path"]: c for c in json.loads(self.ab("diff", "--json", check=0).out)}
+        self.assertEqual(sorted(by), ["README.md", "locked", "src/a.c"], by)
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap["locked"][1], b"secret\n")
+        self.assertEqual(snap["README.md"][1], b"# project\nmore\n")
+        self.assertEqual(snap["src/a.c"][1], b"int c;\n")
+        for path in by:
+            self.assertEqual("%o" % snap[path][0], by[path]["new_mode"], path)
+        self.assertEqual(snap["README.md"][0], before["README.md"][0])
+
+    def test_run_killed_with_sigkill_leaves_staged_dirs_and_files_reviewable(self):
+        # The run's end gives staged directories their owner's rwx and files their owner's
+        # read; a launcher killed with SIGKILL never gets there, so the next command that
+        # opens the session must, or an unprivileged user cannot list, diff or commit it.
+        p = self.box.project
+        proc = self.box.popen(["sh", "-c", "mkdir -p locked/deep && echo f > locked/deep/f && "
+                               "echo s > secret && echo new > src/sub/new.c && "
+                               "chmod 0 secret locked/deep && chmod 0555 src/sub && "
+                               "touch ready && exec sleep 60"])
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        deadline = time.monotonic() + 60
+        ready = False
+        while not ready and time.monotonic() < deadline:
+            for s in os.listdir(base) if os.path.isdir(base) else []:
+                for where in ("upper", "snapshot"):
+                    ready = ready or os.path.lexists(os.path.join(base, s, where, "ready"))
+            time.sleep(0.05)
+        self.assertTrue(ready, "the command never got to its sleep")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        # The sandbox dies with its launcher (its init's parent-death signal).
+        time.sleep(0.5)
+        names = self.ab("diff", "--name-status", check=0).out
+        for path in ("locked/deep/f", "secret", "src/sub/new.c"):
+            self.assertIn(path, names)
+        self.assertIn("+s\n", self.ab("diff", check=0).out)
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap.get("locked/deep/f", (0, None))[1], b"f\n", snap)
+        self.assertEqual(snap.get("secret", (0, None))[1], b"s\n", snap)
+        self.assertEqual(snap.get("src/sub/new.c", (0, None))[1], b"new\n", snap)
 
     def test_two_sessions_on_one_project(self):
         self.staged("echo one > one.txt; echo s1 >> README.md")

@@ -1,4 +1,4 @@
-// sys::DirStream, read_dir and has_entries: the one readdir loop of agentbox.
+// sys::DirStream, DentReader, read_dir and has_entries: the directory readers of agentbox.
 #include "sys/dirs.hpp"
 
 #include <doctest/doctest.h>
@@ -55,4 +55,37 @@ TEST_CASE("has_entries of an empty directory is false; a file is an opendir erro
     std::ofstream(tmp / "f") << "x";
     const sys::unique_fd file(::open((tmp / "f").c_str(), O_RDONLY | O_CLOEXEC));
     CHECK_THROWS_AS(sys::DirStream(file.get(), "f"), sys::SysError);
+}
+
+TEST_CASE("DentReader reads through the caller's descriptor, consuming it, a buffer at a time") {
+    const test::TempDir tmp("dirs");
+    for (int i = 0; i < 200; ++i)
+        std::ofstream(tmp / ("entry-with-a-long-name-" + std::to_string(i))) << "x";
+    const sys::unique_fd fd(::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(fd);
+    // has_entries reads an open description of its own: the caller's offset stays at 0.
+    CHECK(sys::has_entries(fd.get(), tmp.path()));
+    alignas(8) char buf[512];  // many reads of a few entries each
+    std::vector<std::string> seen;
+    {
+        sys::DentReader r(fd.get(), buf, sizeof buf);
+        std::string_view name;
+        unsigned char type = 0;
+        while (r.next(name, type)) seen.emplace_back(name);
+        CHECK(r.error() == 0);
+    }
+    CHECK(seen.size() == 200);
+    CHECK(std::find(seen.begin(), seen.end(), ".") == seen.end());
+    // Consumed: a second reader over the same descriptor finds nothing left.
+    sys::DentReader again(fd.get(), buf, sizeof buf);
+    std::string_view name;
+    unsigned char type = 0;
+    CHECK_FALSE(again.next(name, type));
+    CHECK(again.error() == 0);
+    // A file is no directory: the error is reported, not taken for the end.
+    std::ofstream(tmp / "f") << "x";
+    const sys::unique_fd file(::open((tmp / "f").c_str(), O_RDONLY | O_CLOEXEC));
+    sys::DentReader bad(file.get(), buf, sizeof buf);
+    CHECK_FALSE(bad.next(name, type));
+    CHECK(bad.error() == ENOTDIR);
 }
