@@ -1,5 +1,6 @@
 #include "stage/gitconfig.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace agentbox::stage {
@@ -77,8 +78,10 @@ public:
                 skip_line();
                 break;
             }
+            // git's parse_value: any blank outside quotes, kept only between words, as one
+            // space each (a tab too).
             if (!quoted && (c == ' ' || c == '\t' || c == '\r')) {
-                if (!v.empty()) pending_space.push_back(c == '\r' ? ' ' : c);
+                if (!v.empty()) pending_space.push_back(' ');
                 continue;
             }
             v += pending_space;
@@ -92,13 +95,12 @@ public:
                 if (c == '\n') continue;  // continued on the next line
                 if (c == 'n') c = '\n';
                 else if (c == 't') c = '\t';
-                else if (c == 'b') {
-                    if (!v.empty()) v.pop_back();
-                    continue;
-                }
+                else if (c == 'b') c = '\b';  // a backspace character, as git keeps it
             }
             v.push_back(c);
         }
+        // git hands the value on as a C string: a NUL ends the name it opens.
+        v.resize(std::min(v.size(), v.find('\0')));
         return v;
     }
 
@@ -109,8 +111,15 @@ private:
 
 }  // namespace
 
-std::vector<std::string> git_config_includes(std::string_view text) {
+std::vector<std::string> git_config_includes(std::string_view raw) {
     std::vector<std::string> out;
+    // As git's config reader sees the text (config.c): a UTF-8 byte-order mark at its start
+    // skipped, and every CRLF read as LF (get_next_char), a `\` before one included.
+    if (raw.starts_with("\xEF\xBB\xBF")) raw.remove_prefix(3);
+    std::string text;
+    text.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        if (raw[i] != '\r' || i + 1 >= raw.size() || raw[i + 1] != '\n') text.push_back(raw[i]);
     Lexer lx(text);
     std::string section;
     while (!lx.done()) {

@@ -27,3 +27,19 @@ TEST_CASE("paths of other sections, and commented ones, are not includes") {
     CHECK(git_config_includes("# [include]\n; path = x\n[include]\n#\tpath = y\n").empty());
     CHECK(git_config_includes("[remote \"include\"]\n\tpath = x\n").empty());
 }
+
+// Each read by git 2.39 (`git config -f F --get include.path`) as shown: a name read
+// otherwise here is a file git takes as configuration that the commit does not ask about.
+TEST_CASE("include paths read as git reads them: BOM, blanks, CRLF, escapes, NUL") {
+    // A UTF-8 byte-order mark before the first section (git skips it).
+    CHECK(git_config_includes("\xEF\xBB\xBF[include]\n\tpath = bom.cfg\n") == V{"bom.cfg"});
+    // A tab inside an unquoted value is a space to git.
+    CHECK(git_config_includes("[include]\n\tpath = my\tnotes.cfg\n") == V{"my notes.cfg"});
+    // A backslash before CRLF continues the value.
+    CHECK(git_config_includes("[include]\r\n\tpath = ev\\\r\nil.cfg\r\n") == V{"evil.cfg"});
+    // \b is a backspace character in the name, not an erase.
+    CHECK(git_config_includes("[include]\n\tpath = evx\\b\n") == V{"evx\b"});
+    // git's value is a C string: it ends at a NUL.
+    CHECK(git_config_includes(std::string("[include]\n\tpath = evil\0junk\n", 28)) ==
+          V{"evil"});
+}
