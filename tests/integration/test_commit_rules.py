@@ -288,6 +288,23 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                        capture_output=True, env=self.box.env(), timeout=60)
         self.assertFalse(os.path.exists(marker), res)
 
+    def test_git_config_include_path_read_as_git_reads_it(self):
+        # An include approved once, its value written so that git reads another name than a
+        # reader of its own might: a tab is one space to git, a NUL ends the name.
+        self.git_repo()
+        marker = os.path.join(self.box.root, "pwned")
+        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > '%s'"
+        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+        with open(self.at(".gitconfig"), "wb") as f:
+            f.write(b"\xef\xbb\xbf[include]\n\tpath = my\tnotes.cfg\n\tpath = b.cfg\0x\n")
+        self.staged(" && ".join(payload % (marker, rel) for rel in ("my notes.cfg", "b.cfg")))
+        res = self.ab("commit")
+        self.assert_held(res, "my notes.cfg", "b.cfg")
+        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo
         # (or a terminal) it names.
