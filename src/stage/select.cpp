@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -377,25 +378,37 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
     struct Source {
         std::string path;  // project-relative when `in_project`, else absolute on the host
         bool in_project;
+        // The directory its relative includes start from: that of the path git opened it by
+        // (config.c handle_path_include), symlinks unresolved -- not that of where they lead.
+        std::string dir;
+    };
+    // The directory of `path` as a string ("/" for a file at the root, "" for one at the
+    // project's).
+    const auto dir_of = [](const std::string& path) {
+        std::string d = fsops::split_parent(path).first;
+        return d.empty() && !path.empty() && path.front() == '/' ? std::string("/") : d;
     };
     std::vector<Source> todo;
     for (const auto& d : git_dirs) {
         const std::string at = d.empty() ? "" : d + "/";
-        todo.push_back({at + "config", true});
-        todo.push_back({at + "config.worktree", true});
+        todo.push_back({at + "config", true, d});
+        todo.push_back({at + "config.worktree", true, d});
     }
     const char* home = std::getenv("HOME");
     const char* xdg = std::getenv("XDG_CONFIG_HOME");
     const char* global = std::getenv("GIT_CONFIG_GLOBAL");
     const char* system = std::getenv("GIT_CONFIG_SYSTEM");
-    if (home != nullptr && *home != '\0')
-        todo.push_back({std::string(home) + "/.gitconfig", false});
+    const auto host = [&](std::string path) {
+        std::string d = dir_of(path);
+        todo.push_back({std::move(path), false, std::move(d)});
+    };
+    if (home != nullptr && *home != '\0') host(std::string(home) + "/.gitconfig");
     if (xdg != nullptr && *xdg != '\0')
-        todo.push_back({std::string(xdg) + "/git/config", false});
+        host(std::string(xdg) + "/git/config");
     else if (home != nullptr && *home != '\0')
-        todo.push_back({std::string(home) + "/.config/git/config", false});
-    if (global != nullptr && *global != '\0') todo.push_back({global, false});
-    todo.push_back({system != nullptr && *system != '\0' ? system : "/etc/gitconfig", false});
+        host(std::string(home) + "/.config/git/config");
+    if (global != nullptr && *global != '\0') host(global);
+    host(system != nullptr && *system != '\0' ? system : "/etc/gitconfig");
 
     // git reads a config whole; all of them together are bounded, for a config the sandbox
     // wrote can include the host's largest files.
@@ -405,7 +418,8 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
     // git stops at ten levels of includes; a bound on files read serves the same end here.
     for (std::size_t i = 0; i < todo.size() && i < 256; ++i) {
         const Source src = todo[i];
-        if (!read.insert({src.path, src.in_project}).second) continue;
+        // Once per place its relative includes start from.
+        if (!read.insert({src.path + '\0' + src.dir, src.in_project}).second) continue;
         std::string text;
         if (src.in_project) {
             text = view.small_file(src.path, budget);
@@ -418,29 +432,61 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
         }
         budget -= text.size();
         for (const auto& named : git_config_includes(text)) {
-            std::string abs;
-            if (named.starts_with("~/")) {
-                if (home == nullptr || *home == '\0') continue;
-                abs = std::string(home) + named.substr(1);
-            } else if (named.front() == '/') {
-                abs = named;
-            } else if (!src.in_project) {
-                abs = fsops::split_parent(src.path).first + "/" + named;
-            }
-            const std::string rel =
-                !abs.empty() ? abs
-                             : (fsops::split_parent(src.path).first.empty()
-                                    ? named
-                                    : fsops::split_parent(src.path).first + "/" + named);
-            const auto as_named = view.resolve(rel, false);
-            const auto as_opened = view.resolve(rel, true);
-            if (!as_named.outside) found.insert(as_named.path);
-            if (!as_opened.outside) {
-                found.insert(as_opened.path);
-                todo.push_back({as_opened.path, true});
+            // git's interpolate_path: `~/` is $HOME, `~user/` that user's home directory.
+            std::string rel;
+            if (named.front() == '~') {
+                const std::size_t slash = std::min(named.find('/'), named.size());
+                const std::string user = named.substr(1, slash - 1);
+                std::string dir;
+                if (user.empty()) {
+                    if (home == nullptr || *home == '\0') continue;
+                    dir = home;
+                } else {
+                    struct passwd pw {};
+                    struct passwd* got = nullptr;
+                    std::vector<char> buf(16384);
+                    if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &got) != 0 ||
+                        got == nullptr || pw.pw_dir == nullptr)
+                        continue;
+                    dir = pw.pw_dir;
+                }
+                rel = dir + named.substr(slash);
+            } else if (named.front() == '/' || src.dir.empty()) {
+                rel = named;
             } else {
-                todo.push_back(
-                    {abs.empty() ? util::normalize_path(project + "/" + rel) : abs, false});
+                rel = src.dir + "/" + named;
+            }
+            std::vector<std::string> rels{rel};
+            // And from where the including file's symlinks lead, should git have named it by
+            // its resolved path.
+            if (const std::string there = dir_of(src.path);
+                named.front() != '~' && named.front() != '/' && there != src.dir)
+                rels.push_back(there.empty() ? named : there + "/" + named);
+            // An absolute path that leaves the project by the view's reading may come back
+            // into it through the host's own links (`/home/u/proj-link/x`, `/tmp/../proj/x`,
+            // `/proc/self/cwd/x`): the kernel follows those for git, so its directory is taken
+            // as the host resolves it now, too.
+            if (const std::string abs = rels.front(); abs.front() == '/' &&
+                                                      view.resolve(abs, false).outside) {
+                const auto [parent, name] = fsops::split_parent(abs);
+                char real[PATH_MAX];
+                if (::realpath(parent.empty() ? "/" : parent.c_str(), real) != nullptr &&
+                    std::string(real) + "/" + name != abs)
+                    rels.push_back(std::string(real) + "/" + name);
+            }
+            for (const auto& r : rels) {
+                const auto as_named = view.resolve(r, false);
+                const auto as_opened = view.resolve(r, true);
+                if (!as_named.outside) found.insert(as_named.path);
+                if (!as_opened.outside) {
+                    found.insert(as_opened.path);
+                    todo.push_back({as_opened.path, true, dir_of(r)});
+                } else {
+                    std::string abs =
+                        r.front() == '/' ? r : util::normalize_path(project + "/" + r);
+                    std::string d = dir_of(abs);
+                    todo.push_back({std::move(abs), false, std::move(d)});
+                }
             }
         }
     }

@@ -305,6 +305,29 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                        capture_output=True, env=self.box.env(), timeout=60)
         self.assertFalse(os.path.exists(marker), res)
 
+    def test_git_config_include_path_found_where_git_finds_it(self):
+        # Relative to the including file as git named it (not where its symlink leads), and
+        # `~user/` and absolute paths that come back into the project through the host's links.
+        import pwd
+        self.git_repo()
+        marker = os.path.join(self.box.root, "pwned")
+        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > '%s'"
+        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+        os.makedirs(self.at("conf"))
+        os.symlink("conf/shared.cfg", self.at(".gitconfig"))
+        pw = pwd.getpwuid(os.getuid())
+        via_home = os.path.relpath(self.at("b.cfg"), pw.pw_dir)
+        with open(self.at("conf/shared.cfg"), "w") as f:
+            f.write("[include]\n\tpath = a.cfg\n\tpath = ~%s/%s\n\tpath = /tmp/..%s\n"
+                    % (pw.pw_name, via_home, self.at("c.cfg")))
+        self.staged(" && ".join(payload % (marker, rel) for rel in ("a.cfg", "b.cfg", "c.cfg")))
+        res = self.ab("commit")
+        self.assert_held(res, "a.cfg", "b.cfg", "c.cfg")
+        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo
         # (or a terminal) it names.
