@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "util/strings.hpp"
 
@@ -41,6 +42,55 @@ std::optional<std::string> unsafe_path(std::string path) {
 
 enum class Read { ok, unreadable };
 
+constexpr std::size_t kEoie = 8 + 24;  // "EOIE", its size, an offset and a SHA-1
+
+bool has_eoie(std::string_view d, std::size_t end) {
+    return end >= 12 + kEoie && d.substr(end - kEoie, 4) == "EOIE" && be32(d, end - kEoie + 4) == 24;
+}
+
+// Whether git 2.39 with index.threads set (or GIT_TEST_INDEX_THREADS) would load other entries
+// than those read in order from the header: its threaded loader takes them from the blocks of
+// the index entry offset table (IEOT), found through the end-of-index-entries extension
+// (EOIE) that it locates from the file's end, and each block's first name is read without the
+// previous one (read-cache.c: read_eoie_extension, read_ieot_extension,
+// load_cache_entries_threaded). `starts` are the entries' offsets in order, `stripped`
+// whether each (v4) takes part of the previous name, and `end` where the checksum starts. The
+// EOIE's own hash is not checked: an index it would fail for is held to the same as one it
+// passes.
+bool threaded_differs(std::string_view d, std::size_t end, const std::vector<std::size_t>& starts,
+                      const std::vector<bool>& stripped, bool v4) {
+    if (!has_eoie(d, end)) return false;
+    const std::size_t eoie = end - kEoie;
+    std::size_t at = be32(d, eoie + 8);
+    if (at < 12 || at >= eoie) return false;
+    // The IEOT as git looks for it: extension headers from there, up to the checksum.
+    std::size_t table = 0, size = 0;
+    while (end >= 8 && at <= end - 8) {
+        const std::size_t n = be32(d, at + 4);
+        if (d.substr(at, 4) == "IEOT") {
+            table = at + 8;
+            size = n;
+            break;
+        }
+        at += 8 + n;
+    }
+    if (table == 0 || size < 4) return false;
+    if (table + size > end) return true;  // git reads the table past the extensions
+    if (be32(d, table) != 1) return false;
+    const std::size_t blocks = (size - 4) / 8;
+    if (blocks == 0) return false;
+    std::size_t entry = 0;
+    for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t offset = be32(d, table + 4 + 8 * b);
+        const std::size_t nr = be32(d, table + 8 + 8 * b);
+        if (entry >= starts.size() || starts[entry] != offset) return true;
+        if (v4 && stripped[entry]) return true;
+        if (nr > starts.size() - entry) return true;
+        entry += nr;
+    }
+    return entry != starts.size();
+}
+
 // The entries of `d` read with object hashes of `hash_size` bytes, as git reads them; the first
 // unsafe name found goes to `hazard`. `unreadable` where git would stop with an error.
 Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::string>& hazard) {
@@ -53,7 +103,15 @@ Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::
     const std::size_t end = d.size() - hash_size;  // the trailing checksum
     std::size_t at = kHeader;
     std::string previous;
+    // Kept only where git may load the entries otherwise (threaded_differs).
+    const bool eoie = has_eoie(d, end);
+    std::vector<std::size_t> starts;
+    std::vector<bool> stripped;
     for (std::uint32_t i = 0; i < count; ++i) {
+        if (eoie) {
+            starts.push_back(at);
+            stripped.push_back(false);
+        }
         std::size_t name_at = at + kStat + hash_size + 2;
         if (name_at > end) return Read::unreadable;
         const unsigned flags = be16(d, name_at - 2);
@@ -77,6 +135,7 @@ Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::
                 strip = ((strip + 1) << 7) + (c & 127);
             }
             if (strip > previous.size()) return Read::unreadable;
+            if (eoie) stripped.back() = strip != 0;
             const std::size_t keep = previous.size() - strip;
             const std::size_t nul = d.find('\0', p);
             if (nul == std::string_view::npos || nul >= end) return Read::unreadable;
@@ -106,6 +165,9 @@ Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::
         if (n > end - at - 8) return Read::unreadable;
         at += 8 + n;
     }
+    if (!hazard && threaded_differs(d, end, starts, stripped, version == 4))
+        hazard = "an entry offset table (IEOT) that gives git, loading it in threads, other "
+                 "entries than those listed";
     return Read::ok;
 }
 

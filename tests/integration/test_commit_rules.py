@@ -261,6 +261,46 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                 self.assertFalse(os.path.exists(self.at(".git/hooks/post-checkout")), res)
                 self.assertFalse(os.path.exists(marker), res)
 
+    # With index.threads set (the user's own config), git loads the entries from the blocks of
+    # the index entry offset table, wherever they point: here into an optional extension that
+    # an in-order reading skips.
+    CRAFT_IEOT_INDEX = r"""
+import hashlib, struct, subprocess, sys
+def entry(name, data, mode):
+    oid = subprocess.run(["git", "hash-object", "-w", "--stdin"], check=True,
+                         capture_output=True, input=data).stdout.strip().decode()
+    e = struct.pack(">10I", 0, 0, 0, 0, 0, 0, mode, 0, 0, 0) + bytes.fromhex(oid)
+    e += struct.pack(">H", len(name)) + name
+    return e + b"\0" * (8 - (62 + len(name)) %% 8)
+body = b"DIRC" + struct.pack(">II", 2, 1) + entry(b"ok.txt", b"ok\n", 0o100644)
+first_ext = len(body)
+hidden = entry(b".git/hooks/post-checkout", b"#!/bin/sh\ntouch %s\n", 0o100755)
+z = b"Zhid" + struct.pack(">I", len(hidden)) + hidden
+table = struct.pack(">III", 1, first_ext + 8, 1)
+ieot = b"IEOT" + struct.pack(">I", len(table)) + table
+eoie = b"EOIE" + struct.pack(">II", 24, first_ext) + hashlib.sha1(z[:8] + ieot[:8]).digest()
+body += z + ieot + eoie
+open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
+"""
+
+    def test_git_index_entry_hidden_behind_offset_table_is_held_back(self):
+        self.git_repo()
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[index]\n\tthreads = 4\n")
+        marker = os.path.join(self.box.root, "pwned")
+        with open(self.at(".git/index"), "rb") as f:
+            before = f.read()
+        self.staged("echo ok > ok.txt && python3 -c '%s'" % (self.CRAFT_IEOT_INDEX % marker))
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/index": ".git/index" is a git index', res.err)
+        with open(self.at(".git/index"), "rb") as f:
+            self.assertEqual(f.read(), before, res)
+        subprocess.run(["git", "-c", "safe.directory=*", "checkout", "--", "."],
+                       cwd=self.box.project, capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".git/hooks/post-checkout")), res)
+        self.assertFalse(os.path.exists(marker), res)
+
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()

@@ -106,3 +106,37 @@ TEST_CASE("an index git cannot read needs approval") {
     cut.resize(40);
     CHECK(git_index_hazard(cut).has_value());
 }
+
+// git 2.39 with index.threads set loads the entries from the blocks of the index entry offset
+// table (IEOT) that the end-of-index-entries extension (EOIE) leads it to, wherever they point
+// (seen with `git -c index.threads=4 ls-files`): an entry hidden in an optional extension is
+// one `git checkout -- .` writes.
+TEST_CASE("an entry offset table that points git at other entries needs approval") {
+    // An entry safe.txt in order, and .git/hooks/post-checkout inside an extension "Zhid".
+    const std::string plain = index(2, {"safe.txt"});
+    const std::string hidden_index = index(2, {".git/hooks/post-checkout"});
+    const std::string hidden = hidden_index.substr(12, hidden_index.size() - 12 - 20);
+    std::string s = plain.substr(0, plain.size() - 20);
+    const std::size_t first_ext = s.size();
+    s += "Zhid";
+    put32(s, static_cast<unsigned>(hidden.size()));
+    const std::size_t hidden_at = s.size();
+    s += hidden;
+    auto with_table = [&](std::size_t block_at) {
+        std::string t = s;
+        t += "IEOT";
+        put32(t, 12);
+        put32(t, 1);
+        put32(t, static_cast<unsigned>(block_at));
+        put32(t, 1);
+        t += "EOIE";
+        put32(t, 24);
+        put32(t, static_cast<unsigned>(first_ext));
+        t.append(20, '\0');  // the hash of the extension headers: not what is judged
+        t.append(20, '\0');  // the checksum
+        return t;
+    };
+    CHECK(git_index_hazard(with_table(hidden_at)).has_value());
+    // A table that agrees with the entries is what git writes: no approval for it.
+    CHECK_FALSE(git_index_hazard(with_table(12)).has_value());
+}
