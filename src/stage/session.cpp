@@ -406,7 +406,13 @@ Session Session::open_listed(const Meta& m) {
         // sandbox died with it) never opened up what the command left unreadable; done at
         // every open while the session says "running", which no chmod of the walk can aim
         // outside upper/ (open_up_staged).
-        if (m.status == "running" && m.staged == Staged::overlay) open_up_staged(s.upper());
+        // Never a reason not to open the session: what stays shut is the review's to report.
+        if (m.status == "running" && m.staged == Staged::overlay) {
+            try {
+                open_up_staged(s.upper());
+            } catch (const std::exception&) {
+            }
+        }
     }
     return s;
 }

@@ -602,6 +602,10 @@ void open_up_staged(const std::string& upper) {
             fsops::give_owner_rwx(e.dirfd, e.name, e.st.st_mode, e.path);
             return sys::WalkStep::into;
         }
+        // What cannot be walked (deeper than the walk's bound, gone or swapped meanwhile) is
+        // left as it is and the walk goes on: the rest of the tree must not stay shut for it,
+        // and the review says what it then cannot read.
+        void fail(const sys::SysError&) override {}
     } v;
     sys::walk_tree(u.get(), upper, v);
 }
