@@ -667,26 +667,24 @@ private:
     // The staged directory `rel` given `mode` as open_up_staged would leave it (owner rwx
     // added, `mode` recorded): the review reads it back as `mode`. Gone: left alone.
     static void stage_dir_mode(int root, const std::string& rel, unsigned mode) {
-        unique_fd d;
-        try {
-            d = open_rw_dir(root, rel);
-        } catch (const SysError& e) {
-            if (e.err() == ENOENT || e.err() == ENOTDIR) return;
-            throw;
-        }
-        if (d) fsops::set_staged_dir_mode(d.get(), mode, rel);
+        if (unique_fd d = open_rw_dir_if_there(root, rel))
+            fsops::set_staged_dir_mode(d.get(), mode, rel);
     }
 
     // fchmod of directory `rel` beneath `root`; a directory that is gone is left alone.
     static void chmod_dir(int root, const std::string& rel, unsigned mode) {
-        unique_fd d;
+        unique_fd d = open_rw_dir_if_there(root, rel);
+        if (d && ::fchmod(d.get(), mode & 07777) != 0) throw SysError("chmod", rel, errno);
+    }
+
+    // open_rw_dir, or nothing when `rel` is gone (or no longer a directory's path).
+    static unique_fd open_rw_dir_if_there(int root, const std::string& rel) {
         try {
-            d = open_rw_dir(root, rel);
+            return open_rw_dir(root, rel);
         } catch (const SysError& e) {
-            if (e.err() == ENOENT || e.err() == ENOTDIR) return;
+            if (e.err() == ENOENT || e.err() == ENOTDIR) return unique_fd();
             throw;
         }
-        if (d && ::fchmod(d.get(), mode & 07777) != 0) throw SysError("chmod", rel, errno);
     }
 
     static unique_fd open_rw_dir(int root, const std::string& rel) {
