@@ -240,6 +240,24 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         subprocess.run(git + ["-C", p, "add", "-A"], check=True, env=self.box.env())
         subprocess.run(git + ["-C", p, "commit", "-qm", "one"], check=True, env=self.box.env())
 
+    # A config whose core.fsmonitor git runs at `git status`: written by the sandbox to each of
+    # `rels`, every one must be held back, and the host's git must then run nothing.
+    FSMONITOR = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > '%s'"
+
+    def include_dotgitconfig(self):
+        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+
+    def assert_fsmonitor_payloads_held(self, rels, then=""):
+        marker = os.path.join(self.box.root, "pwned")
+        self.staged(" && ".join(self.FSMONITOR % (marker, rel) for rel in rels) + then)
+        res = self.ab("commit")
+        self.assert_held(res, *rels)
+        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+        return res
+
     def test_git_index_entry_inside_git_dir_is_held_back(self):
         self.git_repo()
         marker = os.path.join(self.box.root, "pwned")
@@ -304,10 +322,7 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()
-        marker = os.path.join(self.box.root, "pwned")
-        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > %s"
-        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
-                       check=True, env=self.box.env())
+        self.include_dotgitconfig()
         subprocess.run(["git", "config", "includeIf.gitdir:/.path", "../tools/a.cfg"],
                        cwd=self.box.project, check=True, env=self.box.env())
         os.makedirs(self.at("tools"))
@@ -316,44 +331,28 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         # The user's own config may name a project file too.
         with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
             f.write("[include]\n\tpath = %s\n" % self.at("tools/user.cfg"))
-        self.staged(" && ".join(payload % (marker, rel) for rel in
-                                (".gitconfig", "tools/b.cfg", "tools/user.cfg"))
-                    + " && echo ok > ok.txt && echo '[core]' > tools/unrelated.cfg")
-        res = self.ab("commit")
-        self.assert_held(res, ".gitconfig", "tools/b.cfg", "tools/user.cfg")
+        res = self.assert_fsmonitor_payloads_held(
+            (".gitconfig", "tools/b.cfg", "tools/user.cfg"),
+            then=" && echo ok > ok.txt && echo '[core]' > tools/unrelated.cfg")
         self.assertIn("included by a git config", res.err)
         self.assertTrue(os.path.exists(self.at("ok.txt")))
         self.assertTrue(os.path.exists(self.at("tools/unrelated.cfg")))
-        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
-                       capture_output=True, env=self.box.env(), timeout=60)
-        self.assertFalse(os.path.exists(marker), res)
 
     def test_git_config_include_path_read_as_git_reads_it(self):
         # An include approved once, its value written so that git reads another name than a
         # reader of its own might: a tab is one space to git, a NUL ends the name.
         self.git_repo()
-        marker = os.path.join(self.box.root, "pwned")
-        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > '%s'"
-        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
-                       check=True, env=self.box.env())
+        self.include_dotgitconfig()
         with open(self.at(".gitconfig"), "wb") as f:
             f.write(b"\xef\xbb\xbf[include]\n\tpath = my\tnotes.cfg\n\tpath = b.cfg\0x\n")
-        self.staged(" && ".join(payload % (marker, rel) for rel in ("my notes.cfg", "b.cfg")))
-        res = self.ab("commit")
-        self.assert_held(res, "my notes.cfg", "b.cfg")
-        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
-                       capture_output=True, env=self.box.env(), timeout=60)
-        self.assertFalse(os.path.exists(marker), res)
+        self.assert_fsmonitor_payloads_held(("my notes.cfg", "b.cfg"))
 
     def test_git_config_include_path_found_where_git_finds_it(self):
         # Relative to the including file as git named it (not where its symlink leads), and
         # `~user/` and absolute paths that come back into the project through the host's links.
         import pwd
         self.git_repo()
-        marker = os.path.join(self.box.root, "pwned")
-        payload = "printf '[core]\\n\\tfsmonitor = \"touch %s; false\"\\n' > '%s'"
-        subprocess.run(["git", "config", "include.path", "../.gitconfig"], cwd=self.box.project,
-                       check=True, env=self.box.env())
+        self.include_dotgitconfig()
         os.makedirs(self.at("conf"))
         os.symlink("conf/shared.cfg", self.at(".gitconfig"))
         pw = pwd.getpwuid(os.getuid())
@@ -361,12 +360,7 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         with open(self.at("conf/shared.cfg"), "w") as f:
             f.write("[include]\n\tpath = a.cfg\n\tpath = ~%s/%s\n\tpath = /tmp/..%s\n"
                     % (pw.pw_name, via_home, self.at("c.cfg")))
-        self.staged(" && ".join(payload % (marker, rel) for rel in ("a.cfg", "b.cfg", "c.cfg")))
-        res = self.ab("commit")
-        self.assert_held(res, "a.cfg", "b.cfg", "c.cfg")
-        subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=self.box.project,
-                       capture_output=True, env=self.box.env(), timeout=60)
-        self.assertFalse(os.path.exists(marker), res)
+        self.assert_fsmonitor_payloads_held(("a.cfg", "b.cfg", "c.cfg"))
 
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo
