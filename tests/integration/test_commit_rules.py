@@ -201,12 +201,8 @@ class CommitRules(BoxTest):
     def test_what_git_writes_in_ordinary_work_commits_without_approval(self):
         # A real repository, a real commit inside the sandbox: objects, refs, logs, the index,
         # COMMIT_EDITMSG all go without a question.
+        self.git_repo()
         p = self.box.project
-        subprocess.run(["rm", "-rf", self.at(".git")], check=True)
-        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "safe.directory=*"]
-        subprocess.run(["git", "init", "-q", p], check=True, env=self.box.env())
-        subprocess.run(git + ["-C", p, "add", "-A"], check=True, env=self.box.env())
-        subprocess.run(git + ["-C", p, "commit", "-qm", "one"], check=True, env=self.box.env())
         before = subprocess.run(["git", "-C", p, "-c", "safe.directory=*", "rev-parse", "HEAD"],
                                 capture_output=True, check=True).stdout
         self.staged("echo two >> README && git -c user.name=t -c user.email=t@t"
