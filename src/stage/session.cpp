@@ -249,21 +249,6 @@ Meta listed_meta(const std::string& parent, const std::string& name) {
     return m;
 }
 
-// Whether directory `dfd` has an entry besides "." and "..", read from its offset (its start
-// here) through `dfd` itself into a small buffer: the first names are all the answer needs.
-// sys::has_entries opens the directory again for an offset of its own, a call more -- per
-// session when a command picks the newest staged one, and at the end of every run
-// (sync_staged).
-bool has_entry(int dfd, const std::string& shown) {
-    alignas(8) char buf[1024];
-    sys::DentReader r(dfd, buf, sizeof buf);
-    std::string_view name;
-    unsigned char type = DT_UNKNOWN;
-    if (r.next(name, type)) return true;
-    if (r.error() != 0) throw sys::SysError("readdir", shown, r.error());
-    return false;
-}
-
 std::string base_name(const std::string& dir) {
     const auto slash = dir.rfind('/');
     return slash == std::string::npos ? dir : dir.substr(slash + 1);
@@ -513,7 +498,8 @@ void Session::sync_staged() const {
     const std::string up = upper();
     const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) throw sys::SysError("open", up, errno);
-    if (!has_entry(fd.get(), up)) return;
+    // Opened for this alone: read through its own offset (sys::has_entries_here).
+    if (!sys::has_entries_here(fd.get(), up)) return;
     sys::sync_fs(fd.get(), up);
 }
 
@@ -522,7 +508,7 @@ bool has_staged(const std::string& id) {
     const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return false;
     try {
-        return has_entry(fd.get(), up);
+        return sys::has_entries_here(fd.get(), up);
     } catch (const sys::SysError&) {
         return false;
     }

@@ -122,17 +122,21 @@ bool DentReader::next(std::string_view& name, unsigned char& type) {
     return false;
 }
 
-bool has_entries(int dfd, const std::string& shown) {
-    // A fresh open description: a dup would share the caller's offset.
-    const unique_fd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) throw SysError("opendir", shown, errno);
+bool has_entries_here(int dfd, const std::string& shown) {
     alignas(8) char buf[1024];
-    DentReader r(fd.get(), buf, sizeof buf);
+    DentReader r(dfd, buf, sizeof buf);
     std::string_view name;
     unsigned char type = DT_UNKNOWN;
     if (r.next(name, type)) return true;
     if (r.error() != 0) throw SysError("readdir", shown, r.error());
     return false;
+}
+
+bool has_entries(int dfd, const std::string& shown) {
+    // A fresh open description: a dup would share the caller's offset.
+    const unique_fd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw SysError("opendir", shown, errno);
+    return has_entries_here(fd.get(), shown);
 }
 
 }  // namespace agentbox::sys

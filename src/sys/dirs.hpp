@@ -71,5 +71,8 @@ std::vector<DirEntry> read_dir(int dfd, const std::string& shown);
 // Whether that directory has any entry: a fresh open description of it, read from its start
 // with DentReader (one read, however large it is); `dfd`'s offset is left alone.
 bool has_entries(int dfd, const std::string& shown);
+// The same read through `dfd` itself, from its offset on, which it consumes: a call fewer,
+// for a descriptor opened only to ask this.
+bool has_entries_here(int dfd, const std::string& shown);
 
 }  // namespace agentbox::sys
