@@ -98,22 +98,15 @@ DirMarks dir_marks(int dirfd, mode_t st_mode) {
     char list[1024];
     const ssize_t len = sys::fd_list_xattrs(dirfd, list, sizeof list);
     if (len == 0 || (len < 0 && errno != ERANGE)) return m;
+    const std::string_view names(list, len > 0 ? static_cast<std::size_t>(len) : 0);
     for (const std::string_view want : kNames) {
-        bool listed = len < 0;
-        for (ssize_t at = 0; !listed && at < len;) {
-            const std::string_view have(list + at);
-            listed = have == want;
-            at += static_cast<ssize_t>(have.size()) + 1;
-        }
-        if (!listed) continue;
+        if (len > 0 && !sys::xattr_listed(names, want)) continue;
         char v[4];
         const ssize_t n = sys::fd_get_xattr(dirfd, std::string(want).c_str(), v, sizeof v);
         if (n == 1 && v[0] == 'y') m.opaque = true;
     }
-    m.mode = fsops::staged_dir_mode(
-        dirfd, st_mode,
-        len < 0 ? std::string_view(fsops::kModeXattr)
-                : std::string_view(list, static_cast<std::size_t>(len)));
+    m.mode = fsops::staged_dir_mode(dirfd, st_mode,
+                                    len < 0 ? std::string_view(fsops::kModeXattr) : names);
     return m;
 }
 

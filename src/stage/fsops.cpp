@@ -184,13 +184,7 @@ void set_staged_dir_mode(int fd, mode_t mode, const std::string& shown) {
 }
 
 mode_t staged_dir_mode(int fd, mode_t st_mode, std::string_view listed) {
-    bool found = false;
-    for (std::size_t at = 0; !found && at < listed.size();) {
-        const std::string_view name(listed.data() + at);
-        found = name == kModeXattr;
-        at += name.size() + 1;
-    }
-    if (!found) return st_mode;
+    if (!sys::xattr_listed(listed, kModeXattr)) return st_mode;
     char text[8] = {};
     const ssize_t n = sys::fd_get_xattr(fd, kModeXattr, text, sizeof text - 1);
     if (n <= 0) return st_mode;

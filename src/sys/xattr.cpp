@@ -2,6 +2,7 @@
 
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace agentbox::sys {
@@ -62,6 +63,15 @@ int fd_remove_xattr(int fd, const char* name) {
     errno = ENOTSUP;
     return -1;
 #endif
+}
+
+bool xattr_listed(std::string_view list, std::string_view name) {
+    for (std::size_t at = 0; at < list.size();) {
+        const std::size_t end = std::min(list.find('\0', at), list.size());
+        if (list.substr(at, end - at) == name) return true;
+        at = end + 1;
+    }
+    return false;
 }
 
 }  // namespace agentbox::sys

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <string_view>
 
 namespace agentbox::sys {
 
@@ -14,5 +15,7 @@ ssize_t fd_list_xattrs(int fd, char* list, std::size_t size);
 // 0 or -1 with errno; `flags` as Linux's (0, XATTR_CREATE, XATTR_REPLACE).
 int fd_set_xattr(int fd, const char* name, const void* value, std::size_t size, int flags);
 int fd_remove_xattr(int fd, const char* name);
+// Whether `name` is one of the NUL-separated names of `list`, as fd_list_xattrs fills it.
+bool xattr_listed(std::string_view list, std::string_view name);
 
 }  // namespace agentbox::sys
