@@ -88,7 +88,7 @@ struct DirMarks {
     mode_t mode = 0;  // st_mode as the command left it
 };
 
-DirMarks dir_marks(int dirfd, mode_t st_mode) {
+[[gnu::noinline]] DirMarks dir_marks(int dirfd, mode_t st_mode) {
     static constexpr std::string_view kNames[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
     DirMarks m;
     m.mode = st_mode;
