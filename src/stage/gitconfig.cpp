@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/strings.hpp"
+
 namespace agentbox::stage {
 
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out;
-    for (const char c : s)
-        out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    return out;
-}
 
 // A cursor over the text with git's config lexing (config.c): comments from `#` or `;`
 // outside quotes, `\` at the end of a line continuing a value.
@@ -47,14 +42,14 @@ public:
             else if (name.find_first_of(" .") == std::string::npos) name.push_back(c);
         }
         const auto cut = name.find_first_of(" .\t");
-        return lower(name.substr(0, cut));
+        return util::to_lower(name.substr(0, cut));
     }
 
     std::string key() {
         std::string k;
         while (!done() && (std::isalnum(static_cast<unsigned char>(peek())) || peek() == '-'))
             k.push_back(get());
-        return lower(k);
+        return util::to_lower(k);
     }
 
     // After the key: `= value` to the end of its (possibly continued) line.

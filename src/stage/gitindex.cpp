@@ -30,9 +30,7 @@ unsigned be16(std::string_view d, std::size_t at) {
 std::optional<std::string> unsafe_path(std::string path) {
     path.resize(std::min(path.size(), path.find('\0')));
     for (const auto& part : util::split(path, '/')) {
-        std::string low;
-        for (const char c : part)
-            low.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+        std::string low = util::to_lower(part);
         if (low == "..") return "an entry " + util::quote(path) + " that leaves the work tree";
         while (!low.empty() && (low.back() == '.' || low.back() == ' ')) low.pop_back();
         if (low == ".git") return "an entry " + util::quote(path) + " inside a git directory";
