@@ -42,7 +42,8 @@ void RunStaging::after(bool started, bool keep, const Say& say) {
         try {
             open_up_staged(session_.upper());
         } catch (const std::exception& e) {
-            say(false, std::string("could not open up the staged files and directories: ") + e.what());
+            say(false, std::string("could not open up the staged files and directories: ") +
+                           e.what());
         }
     }
     // Flushed before it is reported staged; discarded changes need not be.
