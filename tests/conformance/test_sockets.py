@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -132,6 +133,20 @@ print('answered in %.2f s' % (time.monotonic() - t0), flush=True)
 import os; os._exit(0)
 """
 
+# Inside: a thread connects twice to the host's socket at ARGV[1], whose listener never
+# accepts and holds one connection at most: the second connect waits for room in its queue,
+# which never comes. The command then ends; the run must end with it.
+STUCK_ON_HOST = r"""
+import os, socket, sys, threading, time
+def stuck():
+    for _ in range(2):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        print('connected', flush=True)
+threading.Thread(target=stuck, daemon=True).start()
+time.sleep(1)
+os._exit(0)
+"""
 
 class HostSockets(BoxTest):
     def listener(self, path):
@@ -245,6 +260,26 @@ class HostSockets(BoxTest):
         m = re.search(r"answered in ([0-9.]+) s", res.out)
         self.assertTrue(m, res)
         self.assertLess(float(m.group(1)), 10.0, res)
+
+    def test_run_ends_while_a_connect_waits_on_a_host_socket_that_never_accepts(self):
+        # The supervisor makes the connect on a worker thread; a unix connect waiting for room
+        # in a listener's queue is not woken by shutdown(), so a run whose command ended
+        # while one waited used to hang at its end for as long as the host's listener lived.
+        d = os.path.join(self.box.outside, "full")
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "agent.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(srv.close)
+        srv.bind(path)
+        srv.listen(0)  # room for one connection, never accepted
+        t0 = time.monotonic()
+        res = self.box.run(["python3", "-c", STUCK_ON_HOST, path], args=["--rw", path],
+                           probes=False, timeout=60)
+        took = time.monotonic() - t0
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.count("connected"), 1, res)  # the second one waited
+        self.assertLess(took, 20.0, res)
 
     def test_connect_socket_named_by_a_write_grant(self):
         _d, path, srv = self.host_socket_dir("named")

@@ -1,6 +1,8 @@
 #include "sandbox/linux/unix_connect.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -191,12 +194,32 @@ InetTarget inet_target(const std::uint8_t* addr, std::size_t len, int domain) {
     return t;
 }
 
-// The connect itself, on our copy of the caller's socket: 0 or an errno.
-int connect_as(int sock, const void* addr, socklen_t len) {
-    int r;
-    do r = ::connect(sock, static_cast<const struct sockaddr*>(addr), len);
-    while (r < 0 && errno == EINTR);
-    return r < 0 ? errno : 0;
+// The connect itself, on our copy of the caller's socket: 0 or an errno. Interrupted, it is
+// made again, unless `give_up` says the gate is ending (EINTR then).
+int connect_as(int sock, const void* addr, socklen_t len, const std::atomic<bool>* give_up) {
+    for (;;) {
+        if (::connect(sock, static_cast<const struct sockaddr*>(addr), len) == 0) return 0;
+        if (errno != EINTR || (give_up && give_up->load())) return errno;
+    }
+}
+
+// A unix connect waiting for room in a listener's queue waits on the listener, and shutdown()
+// of the connecting socket does not wake it (TCP's does): a host socket that never accepts
+// would hold the gate's end, and the run's, for as long as its listener lives. Such a wait is
+// interrupted by this signal, sent to the worker by the gate's end: handled, without
+// SA_RESTART, by a handler that does nothing, and unblocked in the workers only.
+int wake_signal() { return SIGRTMIN; }
+
+void on_wake(int) {}
+
+void handle_wake_signal() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa {};
+        sa.sa_handler = on_wake;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(wake_signal(), &sa, nullptr);
+    });
 }
 
 }  // namespace
@@ -212,12 +235,19 @@ ConnectGate::ConnectGate(const policy::Plan& plan) {
 }
 
 ConnectGate::~ConnectGate() {
-    {
-        std::lock_guard<std::mutex> lk(mu_);
-        stop_ = true;
-        for (const int s : connecting_) ::shutdown(s, SHUT_RDWR);
-    }
+    std::unique_lock<std::mutex> lk(mu_);
+    stop_ = true;
+    giving_up_ = true;
+    for (const auto& [s, thread] : connecting_) ::shutdown(s, SHUT_RDWR);
     cv_.notify_all();
+    // What shutdown() did not end (a unix connect waiting on a full queue) the signal does;
+    // sent again until each is out, since one sent just before a worker entered connect()
+    // interrupts nothing. A worker in connecting_ has not returned yet, so its thread exists.
+    while (!connecting_.empty()) {
+        for (const auto& [s, thread] : connecting_) ::pthread_kill(thread, wake_signal());
+        cv_.wait_for(lk, std::chrono::milliseconds(10));
+    }
+    lk.unlock();
     for (auto& t : workers_) t.join();
     // Never started: their callers are being torn down with the sandbox.
     for (const Job& j : jobs_) {
@@ -229,6 +259,10 @@ ConnectGate::~ConnectGate() {
 }
 
 void ConnectGate::work() {
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, wake_signal());
+    ::pthread_sigmask(SIG_UNBLOCK, &wake, nullptr);
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
         ++idle_;
@@ -237,12 +271,15 @@ void ConnectGate::work() {
         if (stop_) return;
         Job j = std::move(jobs_.front());
         jobs_.pop_front();
-        connecting_.insert(j.sock);
+        connecting_.emplace(j.sock, ::pthread_self());
         lk.unlock();
-        answer(listener_, j.id, connect_as(j.sock, j.addr.data(), static_cast<socklen_t>(j.addr.size())));
+        answer(listener_, j.id,
+               connect_as(j.sock, j.addr.data(), static_cast<socklen_t>(j.addr.size()),
+                          &giving_up_));
         lk.lock();
         // Closed under the lock: the destructor's shutdown never meets a number reused.
         connecting_.erase(j.sock);
+        if (stop_) cv_.notify_all();  // the destructor waits for connecting_ to empty
         ::close(j.sock);
         if (j.inode >= 0) ::close(j.inode);
     }
@@ -254,6 +291,7 @@ bool ConnectGate::dispatch(Job& j) {
     if (spawn && workers_.size() >= kMaxWorkers) return false;
     jobs_.push_back(j);
     if (spawn) {
+        handle_wake_signal();
         try {
             workers_.emplace_back([this] { work(); });
         } catch (const std::system_error&) {
@@ -504,7 +542,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
     // socket's connect only sets its peer, and a non-blocking one returns EINPROGRESS: here.
     const bool may_wait = blocking && type != SOCK_DGRAM && type != SOCK_RAW;
     if (!may_wait) {
-        answer(listener, id, connect_as(sock.get(), target, target_len));
+        answer(listener, id, connect_as(sock.get(), target, target_len, nullptr));
         return {};
     }
     if (listener_ < 0) listener_ = ::fcntl(listener, F_DUPFD_CLOEXEC, 0);

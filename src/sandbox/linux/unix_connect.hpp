@@ -15,11 +15,14 @@
 #include <linux/seccomp.h>
 #include <sys/socket.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -35,7 +38,7 @@ struct InetTarget;
 class ConnectGate {
 public:
     explicit ConnectGate(const policy::Plan& plan);
-    ~ConnectGate();  // ends connects still waiting (shutdown) and joins the workers
+    ~ConnectGate();  // ends connects still waiting (shutdown, a signal) and joins the workers
     ConnectGate(const ConnectGate&) = delete;
     ConnectGate& operator=(const ConnectGate&) = delete;
 
@@ -89,9 +92,11 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> jobs_;
-    std::set<int> connecting_;  // the sockets of the connects under way (closed under mu_)
+    // The sockets of the connects under way (closed under mu_), and their workers' threads.
+    std::map<int, pthread_t> connecting_;
     std::size_t idle_ = 0;
     bool stop_ = false;
+    std::atomic<bool> giving_up_{false};  // stop_, read by a worker without the lock
     std::vector<std::thread> workers_;
 };
 
