@@ -12,8 +12,10 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -148,6 +150,27 @@ time.sleep(1)
 os._exit(0)
 """
 
+# Inside: a socket of its own in /tmp, connected (so that the supervisor has read the
+# sandbox's mount table), then, once a new filesystem is mounted on /tmp/sub, one there.
+OWN_ON_A_NEW_MOUNT = r"""
+import os, socket, sys, time
+def attempt(path):
+    l = socket.socket(socket.AF_UNIX); l.bind(path); l.listen(1)
+    c = socket.socket(socket.AF_UNIX)
+    try:
+        c.connect(path); l.accept()[0].close(); return 'ok'
+    except OSError as e:
+        return 'refused %d' % e.errno
+os.mkdir('/tmp/sub')
+print('first', attempt('/tmp/own.sock'), sys.argv[1], flush=True)
+before = os.stat('/tmp/sub').st_dev
+end = time.monotonic() + 20
+while os.stat('/tmp/sub').st_dev == before and time.monotonic() < end:
+    time.sleep(0.05)
+print('then', attempt('/tmp/sub/own.sock'), flush=True)
+"""
+
+
 class HostSockets(BoxTest):
     def listener(self, path):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -280,6 +303,31 @@ class HostSockets(BoxTest):
         self.assertRc(res, 0)
         self.assertEqual(res.out.count("connected"), 1, res)  # the second one waited
         self.assertLess(took, 20.0, res)
+
+    @unittest.skipUnless(os.geteuid() == 0, "mounting in the sandbox's namespace needs root")
+    def test_connect_own_socket_on_a_mount_made_after_the_first_connect(self):
+        # The supervisor keeps the sandbox's mount table between connects (it says whether a
+        # socket's filesystem is the sandbox's own): a mount made after it was read must be
+        # in it at the next connect. A kept table that missed it would not find the new
+        # mount and refuse the sandbox's own socket there as a host socket.
+        marker = "own-on-a-new-mount-%d" % os.getpid()
+        p = self.box.popen(["python3", "-c", OWN_ON_A_NEW_MOUNT, marker])
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        line = p.stdout.readline().decode()
+        self.assertIn("first ok", line)
+        inside = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if marker.encode() in f.read() and os.path.exists("/proc/%s/root/tmp/own.sock" % pid):
+                        inside.append(pid)
+            except OSError:
+                pass
+        self.assertTrue(inside, "the command's process was not found")
+        subprocess.run(["nsenter", "-t", inside[0], "-m", "mount", "-t", "tmpfs", "-o", "mode=1777",
+                        "none", "/tmp/sub"], check=True)
+        out, err = p.communicate(timeout=60)
+        self.assertIn("then ok", out.decode(), err.decode())
 
     def test_connect_socket_named_by_a_write_grant(self):
         _d, path, srv = self.host_socket_dir("named")

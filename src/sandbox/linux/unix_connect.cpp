@@ -1,6 +1,7 @@
 #include "sandbox/linux/unix_connect.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -44,6 +45,8 @@ constexpr std::size_t kMaxWorkers = 64;
 // Pidfds kept for the threads that connect: more live threads than this connecting in turn
 // cost a pidfd_open each, as every connect did before.
 constexpr std::size_t kMaxPidfds = 256;
+// Mount namespaces whose tables are kept: the sandbox has one; more cost a read each.
+constexpr std::size_t kMaxMountNs = 8;
 constexpr std::size_t kMaxAddr = 128;  // sizeof(struct sockaddr_storage), the kernel's limit
 
 void answer(int listener, std::uint64_t id, int err) {
@@ -61,10 +64,14 @@ bool still_valid(int listener, std::uint64_t id) {
     return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-int open_proc(std::uint32_t pid, const char* what, int flags) {
+std::string proc_path(std::uint32_t pid, const char* what) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%u/%s", pid, what);
-    return ::open(path, flags | O_CLOEXEC);
+    return path;
+}
+
+int open_proc(std::uint32_t pid, const char* what, int flags) {
+    return ::open(proc_path(pid, what).c_str(), flags | O_CLOEXEC);
 }
 
 std::string read_all(int fd) {
@@ -79,29 +86,30 @@ std::string read_all(int fd) {
     return s;
 }
 
-// The "major:minor" of mount `mnt_id` in a mountinfo text (field 3), or "".
-std::string mount_dev(const std::string& mountinfo, std::uint64_t mnt_id) {
-    std::istringstream in(mountinfo);
+}  // namespace
+
+// The table of `fd` (a mountinfo file), read now if it changed since the last read: a
+// mountinfo file polls POLLPRI once its namespace's mounts changed after the last poll (or
+// its open), so a poll before the read misses nothing that the read does not already show.
+void ConnectGate::Mounts::refresh() {
+    if (read) {
+        struct pollfd p {fd.get(), POLLPRI, 0};
+        if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLPRI | POLLERR))) return;
+    }
+    read = true;
+    dev_of.clear();
+    if (::lseek(fd.get(), 0, SEEK_SET) < 0) return;  // then nothing is known: nothing is own
+    std::istringstream in(read_all(fd.get()));
     std::string line;
-    const std::string id = std::to_string(mnt_id);
     while (std::getline(in, line)) {
         std::istringstream f(line);
-        std::string mid, parent, dev;
-        if (f >> mid >> parent >> dev && mid == id) return dev;
+        std::uint64_t id = 0;
+        std::string parent, dev;  // fields 1-3: mount id, parent id, "major:minor"
+        if (f >> id >> parent >> dev) dev_of.emplace(id, dev);
     }
-    return {};
 }
 
-bool has_dev(const std::string& mountinfo, const std::string& dev) {
-    std::istringstream in(mountinfo);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string mid, parent, d;
-        if (f >> mid >> parent >> d && d == dev) return true;
-    }
-    return false;
-}
+namespace {
 
 // `len` bytes at `addr` in process `pid`: 0, EFAULT (not all mapped), or another errno.
 // process_vm_readv needs no descriptor, so nothing is opened per connect; /proc/PID/mem where
@@ -483,10 +491,27 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
         // Only a path needs the caller's root, cwd and mount table; checked again as above.
         sys::unique_fd root(open_proc(pid, "root", O_PATH | O_DIRECTORY));
         sys::unique_fd cwd(open_proc(pid, "cwd", O_PATH | O_DIRECTORY));
-        sys::unique_fd mountinfo(open_proc(pid, "mountinfo", O_RDONLY));
+        // Its mount table, kept by mount namespace: opened (here, before the check, like the
+        // root and cwd) only for a namespace not seen before.
+        struct stat ns {};
+        std::pair<dev_t, ino_t> ns_id{};
+        Mounts* theirs = nullptr;
+        sys::unique_fd mountinfo;
+        if (::stat(proc_path(pid, "ns/mnt").c_str(), &ns) == 0) {
+            ns_id = {ns.st_dev, ns.st_ino};
+            if (const auto it = mounts_.find(ns_id); it != mounts_.end()) theirs = &it->second;
+            else mountinfo.reset(open_proc(pid, "mountinfo", O_RDONLY));
+        }
         if (!still_valid(listener, id)) return {};
-        if (!root || !cwd || !mountinfo)
+        if (!root || !cwd || (!theirs && !mountinfo))
             return {EACCES, ua.path, std::string("cannot inspect the caller: ") + std::strerror(errno), {}};
+        if (!theirs) {
+            // The open file holds its namespace, so the namespace's number stays its own
+            // while kept; bounded, emptied when full.
+            if (mounts_.size() >= kMaxMountNs) mounts_.clear();
+            theirs = &mounts_[ns_id];
+            theirs->fd = std::move(mountinfo);
+        }
         // As the kernel resolves it: from the caller's root, or its working directory. A
         // relative path may not climb out of the working directory (openat2 takes one of the
         // caller's root and cwd, not both, so where its ".." leads is not ours to tell):
@@ -515,9 +540,14 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
         struct statx sx {};
         if (::statx(inode.get(), "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) == 0 &&
             (sx.stx_mask & STATX_MNT_ID)) {
-            const std::string dev = mount_dev(read_all(mountinfo.get()), sx.stx_mnt_id);
-            sys::unique_fd self(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
-            own = !dev.empty() && self && !has_dev(read_all(self.get()), dev);
+            // Read after the statx: a mount the inode is on is in the tables they give.
+            theirs->refresh();
+            if (!own_mounts_.fd) own_mounts_.fd.reset(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+            if (own_mounts_.fd) own_mounts_.refresh();
+            const auto dev = theirs->dev_of.find(sx.stx_mnt_id);
+            own = dev != theirs->dev_of.end() && own_mounts_.read &&
+                  std::none_of(own_mounts_.dev_of.begin(), own_mounts_.dev_of.end(),
+                               [&](const auto& m) { return m.second == dev->second; });
         }
         // Named: a write grant of this very socket file (its host path, stat'ed now).
         bool named = false;

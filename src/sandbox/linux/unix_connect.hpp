@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "policy/plan.hpp"
+#include "sys/fd.hpp"
 #include "sandbox/linux/capture.hpp"
 
 namespace agentbox::sandbox::lnx {
@@ -77,6 +79,14 @@ private:
     int capture(int sock, const InetTarget& t, struct sockaddr_storage& to,
                 socklen_t& to_len, Refusal& r);
 
+    // A mount table (a mountinfo file kept open), read again only when it changed.
+    struct Mounts {
+        sys::unique_fd fd;
+        bool read = false;
+        std::unordered_map<std::uint64_t, std::string> dev_of;  // mount id -> "major:minor"
+        void refresh();
+    };
+
     std::vector<std::string> named_sources_;  // host paths of write grants (sockets named)
     bool refuse_abstract_ = false;
     Capture* capture_ = nullptr;
@@ -85,6 +95,11 @@ private:
     // one kept for a tid that has since exited fails (ESRCH), never reaches the task that got
     // the number next. Bounded; emptied when full.
     std::unordered_map<std::uint32_t, int> pidfds_;
+
+    // Whether a socket's filesystem is the sandbox's own is read from two mount tables, kept
+    // rather than read at every connect: the callers' (by mount namespace) and ours.
+    std::map<std::pair<dev_t, ino_t>, Mounts> mounts_;
+    Mounts own_mounts_;
 
     // The workers: threads kept waiting for the next blocking connect, so that one costs a
     // wake-up, not a thread's creation and end.
