@@ -1,6 +1,8 @@
 #include "net/intercept.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -154,6 +156,7 @@ struct Authority::Impl {
     Own<X509> cert;
     Own<EVP_PKEY> leaf_key;  // one key for every leaf of the run
     Own<SSL_CTX> client;     // towards upstream servers
+    std::once_flag system_trust;  // loaded into `client` on first need (load_system_trust)
     std::mutex mu;
     std::map<std::string, Own<SSL_CTX>> servers;  // per intercepted host
     // Upstream sessions for resumption, by "name:port" where name is the host name (or
@@ -260,7 +263,7 @@ std::shared_ptr<Authority> Authority::create() {
     if (!im.client) fail("SSL_CTX_new");
     SSL_CTX_set_min_proto_version(im.client.get(), TLS1_2_VERSION);
     SSL_CTX_set_verify(im.client.get(), SSL_VERIFY_PEER, nullptr);
-    if (SSL_CTX_set_default_verify_paths(im.client.get()) != 1) fail("the system trust store");
+    // The system trust store is not loaded here: see load_system_trust.
     SSL_CTX_set_alpn_protos(im.client.get(), kAlpn, sizeof kAlpn);
     // Sessions are kept by Impl::on_session under the verified name, not by OpenSSL's
     // internal cache (which a client does not look up by name anyway).
@@ -283,6 +286,63 @@ std::string Authority::cert_pem() const {
 }
 
 void Authority::prepare(const std::string& host) { impl_->server_for(host); }
+
+namespace {
+
+// Whether one of the directories in `dirs` (':'-separated, as OpenSSL reads SSL_CERT_DIR)
+// holds a CA by its subject hash ("1a2b3c4d.0", what c_rehash and update-ca-certificates make).
+bool has_hashed_certs(const std::string& dirs) {
+    std::istringstream list(dirs);
+    std::string d;
+    while (std::getline(list, d, ':')) {
+        DIR* dir = d.empty() ? nullptr : ::opendir(d.c_str());
+        if (dir == nullptr) continue;
+        bool found = false;
+        while (const struct dirent* e = ::readdir(dir)) {
+            const std::string_view n = e->d_name;
+            if (n.size() == 10 && n.substr(8) == ".0" &&
+                n.substr(0, 8).find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+                found = true;
+                break;
+            }
+        }
+        ::closedir(dir);
+        if (found) return true;
+    }
+    return false;
+}
+
+// Whether two paths lead to the same file (an environment that sets SSL_CERT_FILE to the
+// default bundle, as some do, names no other).
+bool same_file(const char* a, const char* b) {
+    struct stat sa {}, sb {};
+    return ::stat(a, &sa) == 0 && ::stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+}  // namespace
+
+void Authority::load_system_trust() {
+    Impl& im = *impl_;
+    // call_once: a throw leaves it not done, so the next upstream connection tries again.
+    std::call_once(im.system_trust, [&im] {
+        // OpenSSL's default paths are a file (parsed whole when added: Debian's 144 CAs, 10 to
+        // 100 ms with OpenSSL 3) and a directory of CAs by subject hash (read when a
+        // verification asks for an issuer: one file, then kept). Where the directory has such
+        // links (Debian, Ubuntu, Arch, Alpine: the same CAs as the file), it alone, unless
+        // SSL_CERT_FILE names another file than the default; else both, as before.
+        const char* file_env = std::getenv(X509_get_default_cert_file_env());
+        const char* dir_env = std::getenv(X509_get_default_cert_dir_env());
+        const std::string dirs = dir_env && *dir_env ? dir_env : X509_get_default_cert_dir();
+        if (!(file_env && *file_env && !same_file(file_env, X509_get_default_cert_file())) &&
+            has_hashed_certs(dirs)) {
+            if (SSL_CTX_load_verify_locations(im.client.get(), nullptr, dirs.c_str()) != 1)
+                fail("the system trust store (" + dirs + ")");
+        } else if (SSL_CTX_set_default_verify_paths(im.client.get()) != 1) {
+            fail("the system trust store");
+        }
+    });
+}
 
 void Authority::trust_upstream(const std::string& pem_file) {
     if (SSL_CTX_load_verify_locations(impl_->client.get(), pem_file.c_str(), nullptr) != 1)
@@ -329,6 +389,7 @@ std::unique_ptr<TlsConn> TlsConn::accept(Authority& ca, const std::string& host,
 
 std::unique_ptr<TlsConn> TlsConn::connect(Authority& ca, const std::string& host,
                                           std::uint16_t port, int fd) {
+    ca.load_system_trust();  // done already, unless nothing preloaded it
     std::unique_ptr<TlsConn> c(new TlsConn());
     c->ssl_ = std::make_unique<Ssl>();
     SSL* s = SSL_new(ca.impl().client.get());

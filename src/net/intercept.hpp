@@ -29,6 +29,12 @@ public:
     // proxy does it for every intercepted host while the sandbox starts). Throws
     // std::runtime_error as the first connection would.
     void prepare(const std::string& host);
+    // Load the system's trust store (OpenSSL's default file and directory) for verifying
+    // upstream servers; once, and before the first upstream connection (TlsConn::connect
+    // calls it). Not in create(): parsing Debian's 144 CAs takes 10-100 ms, which the proxy
+    // spends on its own thread while the sandbox starts instead of before. Throws
+    // std::runtime_error.
+    void load_system_trust();
     // Also trust `pem_file` when verifying upstream servers (the test switch
     // AGENTBOX_TEST_CA, see proxy.hpp). Throws std::runtime_error when it does not load.
     void trust_upstream(const std::string& pem_file);

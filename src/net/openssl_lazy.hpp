@@ -104,6 +104,8 @@ inline sys::LazyLib& crypto() {
 #define X509_check_host                  AGENTBOX_CRYPTO(X509_check_host)
 #define X509_check_ip_asc                AGENTBOX_CRYPTO(X509_check_ip_asc)
 #define X509_free                        AGENTBOX_CRYPTO(X509_free)
+#define X509_get_default_cert_dir        AGENTBOX_CRYPTO(X509_get_default_cert_dir)
+#define X509_get_default_cert_dir_env    AGENTBOX_CRYPTO(X509_get_default_cert_dir_env)
 #define X509_get_default_cert_file       AGENTBOX_CRYPTO(X509_get_default_cert_file)
 #define X509_get_default_cert_file_env   AGENTBOX_CRYPTO(X509_get_default_cert_file_env)
 #define X509_get_serialNumber            AGENTBOX_CRYPTO(X509_get_serialNumber)

@@ -1539,11 +1539,18 @@ Proxy::Proxy(ProxyOptions options, sys::unique_fd listener) : impl_(std::make_un
     }
     asio::co_spawn(im.io, im.accept_loop(), asio::detached);
     if (im.opt.intercept) {
-        // Each intercepted host's leaf is minted on the proxy's thread while the sandbox
-        // starts, not in the first connection's handshake (a signature and a TLS context:
-        // part of the first connection's time to first byte otherwise). A failure here is
-        // met again, and reported, by that connection.
+        // Each intercepted host's leaf is minted, and the system's trust store loaded, on the
+        // proxy's thread while the sandbox starts, not in the first connection's handshake
+        // (a signature and a TLS context: part of the first connection's time to first byte
+        // otherwise), nor before the sandbox starts. A failure here is met again, and
+        // reported, by that connection.
+        // The system trust store first (Authority::load_system_trust): it is needed by the
+        // first connection's upstream handshake, a leaf only by the client's.
         asio::post(im.io, [&im] {
+            try {
+                im.opt.intercept->ca->load_system_trust();
+            } catch (const std::exception&) {
+            }
             for (const std::string& host : im.opt.net.intercept) {
                 try {
                     im.opt.intercept->ca->prepare(host);

@@ -132,3 +132,63 @@ TEST_CASE("a session is not kept from a handshake whose certificate did not veri
     Pair next(*ca, "b.test", "b.test", 443);
     CHECK_FALSE(next.client->offers_session());
 }
+
+TEST_CASE("the system trust store is loaded by the first upstream connection") {
+    // Not in Authority::create (the proxy preloads it on its own thread): a connection that
+    // comes before any preload still verifies against it. The system store here is
+    // SSL_CERT_FILE, which OpenSSL's default paths honour, holding the CA; trust_upstream is
+    // not called.
+    auto ca = Authority::create();
+    char path[] = "/tmp/abtest-intercept-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    std::ofstream(path) << ca->cert_pem();
+    const char* old = std::getenv("SSL_CERT_FILE");
+    const std::string saved = old ? old : "";
+    ::setenv("SSL_CERT_FILE", path, 1);
+    {
+        Pair first(*ca, "a.test", "a.test", 443);
+        exchange(*first.server, *first.client);
+    }
+    if (old) ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
+    else ::unsetenv("SSL_CERT_FILE");
+    ::unlink(path);
+}
+
+TEST_CASE("a system trust store of CAs by subject hash is read from its directory") {
+    // SSL_CERT_DIR holds the CA under its subject hash (as update-ca-certificates leaves
+    // /etc/ssl/certs) and SSL_CERT_FILE is unset: the directory alone is loaded, and still
+    // verifies. The hash is the openssl tool's, as c_rehash takes it.
+    auto ca = Authority::create();
+    char dir[] = "/tmp/abtest-certdir-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    const std::string pem = std::string(dir) + "/ca.pem";
+    std::ofstream(pem) << ca->cert_pem();
+    std::string hash;
+    if (FILE* p = ::popen(("openssl x509 -hash -noout -in " + pem).c_str(), "r")) {
+        char line[64] = {};
+        if (std::fgets(line, sizeof line, p)) hash = std::string(line).substr(0, 8);
+        ::pclose(p);
+    }
+    if (hash.size() != 8) {
+        MESSAGE("no openssl tool: skipped");
+        return;
+    }
+    const std::string link = std::string(dir) + "/" + hash + ".0";
+    REQUIRE(::rename(pem.c_str(), link.c_str()) == 0);
+    const char* old_file = std::getenv("SSL_CERT_FILE");
+    const char* old_dir = std::getenv("SSL_CERT_DIR");
+    const std::string saved_file = old_file ? old_file : "", saved_dir = old_dir ? old_dir : "";
+    ::unsetenv("SSL_CERT_FILE");
+    ::setenv("SSL_CERT_DIR", dir, 1);
+    {
+        Pair first(*ca, "a.test", "a.test", 443);
+        exchange(*first.server, *first.client);
+    }
+    if (old_file) ::setenv("SSL_CERT_FILE", saved_file.c_str(), 1);
+    if (old_dir) ::setenv("SSL_CERT_DIR", saved_dir.c_str(), 1);
+    else ::unsetenv("SSL_CERT_DIR");
+    ::unlink(link.c_str());
+    ::rmdir(dir);
+}
