@@ -96,9 +96,11 @@ void ConnectGate::Mounts::refresh() {
         struct pollfd p {fd.get(), POLLPRI, 0};
         if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLPRI | POLLERR))) return;
     }
-    read = true;
     dev_of.clear();
-    if (::lseek(fd.get(), 0, SEEK_SET) < 0) return;  // then nothing is known: nothing is own
+    // A table that cannot be read is empty, and read again at the next connect. Every
+    // namespace has a root mount: an empty table is a failed read, never "mounted nowhere".
+    read = false;
+    if (::lseek(fd.get(), 0, SEEK_SET) < 0) return;
     std::istringstream in(read_all(fd.get()));
     std::string line;
     while (std::getline(in, line)) {
@@ -107,6 +109,7 @@ void ConnectGate::Mounts::refresh() {
         std::string parent, dev;  // fields 1-3: mount id, parent id, "major:minor"
         if (f >> id >> parent >> dev) dev_of.emplace(id, dev);
     }
+    read = !dev_of.empty();
 }
 
 namespace {
@@ -545,6 +548,7 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
             if (!own_mounts_.fd) own_mounts_.fd.reset(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
             if (own_mounts_.fd) own_mounts_.refresh();
             const auto dev = theirs->dev_of.find(sx.stx_mnt_id);
+            // Our table unread would make every filesystem look mounted nowhere here.
             own = dev != theirs->dev_of.end() && own_mounts_.read &&
                   std::none_of(own_mounts_.dev_of.begin(), own_mounts_.dev_of.end(),
                                [&](const auto& m) { return m.second == dev->second; });

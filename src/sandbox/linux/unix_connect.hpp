@@ -82,7 +82,7 @@ private:
     // A mount table (a mountinfo file kept open), read again only when it changed.
     struct Mounts {
         sys::unique_fd fd;
-        bool read = false;
+        bool read = false;  // dev_of holds the table as last read (not empty)
         std::unordered_map<std::uint64_t, std::string> dev_of;  // mount id -> "major:minor"
         void refresh();
     };
