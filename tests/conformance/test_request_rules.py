@@ -162,6 +162,31 @@ print(" ".join(s.decode() for s in re.findall(rb"HTTP/1\.1 (\d\d\d) ", out)))
         self.assertEqual(res.out.split(), ["200", "403"], res)
         self.assertEqual([h[:2] for h in self.http.hits], [("GET", "/ok")])
 
+    def test_request_pipelined_after_a_spliced_body_judged(self):
+        # A body longer than what the proxy read with its head moves by splice(2), exactly its
+        # length (Content-Length, or a large chunk's data): the request written right after
+        # it is still found, parsed and judged, never passed along as the body's tail.
+        n = 1 << 20
+        cmd = inside_script(self.box, "spliced.py", r'''
+import re
+u = "http://api.test:%(port)d"
+n = %(n)d
+length = ("POST %%s/repos/acme/a HTTP/1.1\r\nHost: api.test\r\nContent-Length: %%d\r\n\r\n"
+          %% (u, n)).encode() + b"z" * n
+chunked = ("POST %%s/repos/acme/b HTTP/1.1\r\nHost: api.test\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n%%x\r\n" %% (u, n)).encode() + b"z" * n + b"\r\n0\r\n\r\n"
+deny = ("DELETE %%s/repos/acme/gone HTTP/1.1\r\nHost: api.test\r\n\r\n" %% u).encode()
+for first in (length, chunked):
+    out = raw(first + deny)
+    print(" ".join(s.decode() for s in re.findall(rb"HTTP/1\.1 (\d\d\d) ", out)), "|",
+          " ".join(s.decode() for s in re.findall(rb"got (\d+) bytes", out)))
+''' % {"port": self.http.port, "n": n})
+        res = self.run_in(cmd)
+        self.assertRc(res, 0)
+        self.assertEqual(res.out.strip().splitlines(), ["200 403 | %d" % n] * 2, res)
+        self.assertEqual([h[:2] for h in self.http.hits],
+                         [("POST", "/repos/acme/a"), ("POST", "/repos/acme/b")])
+
     # ---- interception cannot be sidestepped
 
     def test_plaintext_through_a_tunnel_to_a_ruled_host_never_reaches_it(self):
