@@ -792,6 +792,8 @@ private:
                 fsops::unshare_at(u.get(), name,
                                   std::string(fsops::kTempPrefix) + j.token + "-" + slot + "-u.new",
                                   shown);
+            // Only the content and the mode the review shows land, with the original's xattrs.
+            fsops::keep_original_xattrs(u.get(), name, backup, slot, shown);
             fsops::move_at(u.get(), name, p.get(), name, names(j, o, "up"), shown);
         } else if (op == "mkdir") {
             struct stat st {};
@@ -859,6 +861,7 @@ private:
             return false;  // the general path says why
         }
         step("op:cleared");
+        fsops::keep_original_xattrs(u, name, -1, "", o.path);  // a new file: none of them
         static const mode_t umask = process_umask();
         const mode_t want = landing_mode(st.st_mode, 0, umask);
         if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != want &&
