@@ -1094,8 +1094,16 @@ bool recover(Session& s) {
 void discard(Session& s) {
     Engine e(s, {});
     e.recover();
-    sys::remove_contents(s.upper());
-    s.set_status("discarded");
+    // The change set leaves its place in one rename, then the status says so, and only then is
+    // it removed (Session::finish_discard). Removed in place, entry by entry, a discard killed
+    // part way left part of the change set staged, as a change set of its own: a directory
+    // the command replaced, emptied of the command's files, reads as the deletion of all the
+    // project has there.
+    s.finish_discard();  // a discard cut short before: its directory is in the way
+    const std::string gone = s.dir() + "/" + kDiscardedDir;
+    if (::rename(s.upper().c_str(), gone.c_str()) != 0)
+        throw SysError("rename", s.upper(), errno);
+    s.finish_discard();
 }
 
 }  // namespace agentbox::stage

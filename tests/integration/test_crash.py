@@ -227,6 +227,51 @@ class Crash(BoxTest):
             self.skipTest("/dev/shm is on the project's filesystem")
         self.crash_trials(state)
 
+    # ---- discard
+
+    def test_kill_discard_at_every_syscall_leaves_all_or_nothing_staged(self):
+        # discard emptied upper/ entry by entry: killed part way, it left part of the change
+        # set staged as one of its own -- here src/, which the command replaced, emptied of
+        # its new files, read as the deletion of all the project has there.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        env = {"XDG_STATE_HOME": self.box.state}
+        before = self.snap()
+        res = self.box.run(["sh", "-c", "rm -rf src; mkdir -p src/sub; echo n > src/sub/new; "
+                            "echo more >> README; mkdir -p new/deep; echo n > new/deep/x"])
+        self.assertRc(res, 0)
+        work = os.path.join(self.box.root, "templates")
+        os.makedirs(work)
+        self.copy_tree(self.box.state, os.path.join(work, "s-staged"))
+        # As the trials see it: restored from the template (cp -a rewrites directory times).
+        self.copy_tree(os.path.join(work, "s-staged"), self.box.state)
+        staged = self.ab("diff", "--name-status", check=0).out
+        self.assertIn("src/sub/new", staged)
+        calls = {c: k for c, k in self.counts(["discard"], env).items() if c in CHANGING}
+        self.assertIn("unlinkat", calls)
+        failures = []
+        for call in sorted(calls):
+            for n in range(1, calls[call] + 1):
+                self.copy_tree(os.path.join(work, "s-staged"), self.box.state)
+                Crash.trials += 1
+                self.ab("discard", argv_prefix=[
+                    STRACE, "-f", "-o", "/dev/null", "-e", "trace=" + call,
+                    "-e", "inject=%s:signal=KILL:when=%d" % (call, n)])
+                where = "discard killed at %s #%d" % (call, n)
+                now = self.ab("diff", "--name-status")
+                if now.rc != 0 or now.out not in (staged, ""):
+                    failures.append("%s: staged now: %r" % (where, now.out or now.err))
+                    continue
+                # What is left is discarded by the next discard, or was already.
+                self.ab("discard", check=0)
+                if self.ab("diff", "--name-status", check=0).out:
+                    failures.append("%s: a later discard left changes" % where)
+                if self.snap() != before:
+                    failures.append("%s: the project changed" % where)
+                    break
+        Crash.failures += len(failures)
+        self.assertEqual(failures, [], "\n".join(failures))
+
     # ---- the end of a run
 
     def test_run_killed_while_removing_its_snapshot_stages_no_deletions(self):
