@@ -581,14 +581,22 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
     sys::unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!f) {
         if (errno != ENOENT) throw sys::SysError("open", path, errno);
-        remove_tree(gone_path(dir));  // staged; its removal was cut short
+        // Staged; its removal was cut short. What cannot be removed costs only space: never a
+        // reason not to open the session.
+        try {
+            remove_tree(gone_path(dir));
+        } catch (const sys::SysError&) {
+        }
         return false;
     }
     struct stat st {};
     if (::lstat(dir.c_str(), &st) < 0) {
         if (errno != ENOENT) throw sys::SysError("stat", dir, errno);
         // Staged and moved out of the way, the times not yet gone (discard_snapshot).
-        discard_snapshot(dir);
+        try {
+            discard_snapshot(dir);
+        } catch (const sys::SysError&) {
+        }
         return false;
     }
     char buf[128] = {};
