@@ -372,7 +372,8 @@ void keep_original_xattrs(int sdir, const std::string& sname, int odir, const st
     const auto staged = owner_xattrs(f.get(), shown);
     std::map<std::string, std::string> original;
     if (odir >= 0)
-        if (const unique_fd o = open_regular(odir, oname, ost)) original = owner_xattrs(o.get(), shown);
+        if (const unique_fd o = open_regular(odir, oname, ost))
+            original = owner_xattrs(o.get(), shown);
     if (staged == original) return;
     // Changing a user xattr takes write permission on the file, which its owner may lack.
     const mode_t mode = st.st_mode & 07777;
