@@ -792,6 +792,8 @@ private:
                 fsops::unshare_at(u.get(), name,
                                   std::string(fsops::kTempPrefix) + j.token + "-" + slot + "-u.new",
                                   shown);
+            // Only the content and the mode the review shows land, with the original's xattrs.
+            fsops::keep_original_xattrs(u.get(), name, backup, slot, shown);
             fsops::move_at(u.get(), name, p.get(), name, names(j, o, "up"), shown);
         } else if (op == "mkdir") {
             struct stat st {};
@@ -859,6 +861,7 @@ private:
             return false;  // the general path says why
         }
         step("op:cleared");
+        fsops::keep_original_xattrs(u, name, -1, "", o.path);  // a new file: none of them
         static const mode_t umask = process_umask();
         const mode_t want = landing_mode(st.st_mode, 0, umask);
         if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != want &&
@@ -1091,8 +1094,16 @@ bool recover(Session& s) {
 void discard(Session& s) {
     Engine e(s, {});
     e.recover();
-    sys::remove_contents(s.upper());
-    s.set_status("discarded");
+    // The change set leaves its place in one rename, then the status says so, and only then is
+    // it removed (Session::finish_discard). Removed in place, entry by entry, a discard killed
+    // part way left part of the change set staged, as a change set of its own: a directory
+    // the command replaced, emptied of the command's files, reads as the deletion of all the
+    // project has there.
+    s.finish_discard();  // a discard cut short before: its directory is in the way
+    const std::string gone = s.dir() + "/" + kDiscardedDir;
+    if (::rename(s.upper().c_str(), gone.c_str()) != 0)
+        throw SysError("rename", s.upper(), errno);
+    s.finish_discard();
 }
 
 }  // namespace agentbox::stage

@@ -90,7 +90,8 @@ UndoResult undo(Session& s, bool force, const StepHook& hook = {});
 // Finish or roll back an interrupted commit or undo. True when there was one.
 bool recover(Session& s);
 
-// Drop the staged changes: upper/ emptied, status "discarded".
+// Drop the staged changes: upper/ emptied, status "discarded"; a kill at any point leaves
+// them all staged or all dropped.
 void discard(Session& s);
 
 }  // namespace agentbox::stage

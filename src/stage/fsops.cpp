@@ -3,9 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <sys/xattr.h>
+#endif
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -292,6 +297,102 @@ void unshare_at(int dir, const std::string& name, const std::string& tmp, const 
         }
         throw;
     }
+}
+
+namespace {
+
+// What a file's owner may set on it without privilege: user xattrs and POSIX ACLs. Other
+// namespaces (security.*, trusted.*) need capabilities no sandbox has.
+bool owner_settable(std::string_view name) {
+    return name.starts_with("user.") || name.starts_with("system.posix_acl_");
+}
+
+// The owner-settable xattrs of the open file, name to value; none where the filesystem has no
+// xattrs. One call when there are none, the common case.
+std::map<std::string, std::string> owner_xattrs(int fd, const std::string& shown) {
+    std::map<std::string, std::string> out;
+    std::string list(256, '\0');
+    ssize_t n = sys::fd_list_xattrs(fd, list.data(), list.size());
+    while (n < 0 && errno == ERANGE) {
+        const ssize_t want = sys::fd_list_xattrs(fd, nullptr, 0);
+        if (want < 0) break;
+        list.resize(static_cast<std::size_t>(want) + 1);
+        n = sys::fd_list_xattrs(fd, list.data(), list.size());
+    }
+    if (n < 0) {
+        if (errno == ENOTSUP) return out;
+        throw SysError("listxattr", shown, errno);
+    }
+    list.resize(static_cast<std::size_t>(n));
+    for (std::size_t at = 0; at < list.size();) {
+        const std::string name(list.c_str() + at);
+        at += name.size() + 1;
+        if (!owner_settable(name)) continue;
+        std::string value;
+        ssize_t v = -1;
+        for (;;) {  // sized, then read: again if it grew in between (ERANGE)
+            v = sys::fd_get_xattr(fd, name.c_str(), nullptr, 0);
+            if (v < 0) break;
+            value.resize(static_cast<std::size_t>(v));
+            v = sys::fd_get_xattr(fd, name.c_str(), value.data(), value.size());
+            if (v >= 0 || errno != ERANGE) break;
+        }
+        if (v < 0) {
+            if (errno == ENODATA) continue;  // removed meanwhile
+            throw SysError("getxattr " + name, shown, errno);
+        }
+        value.resize(static_cast<std::size_t>(v));
+        out.emplace(name, std::move(value));
+    }
+    return out;
+}
+
+unique_fd open_regular(int dir, const std::string& name, struct stat& st) {
+    unique_fd fd(::openat(dir, name.c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (fd && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))) fd.reset();
+    return fd;
+}
+
+}  // namespace
+
+void keep_original_xattrs(int sdir, const std::string& sname, int odir, const std::string& oname,
+                          const std::string& shown) {
+#ifdef __linux__
+    // A new file with no xattr at all, the common case: one call instead of an open, a stat
+    // and a close (l-: a symlink's own list, which a user xattr cannot be on).
+    if (odir < 0) {
+        const std::string at = "/proc/self/fd/" + std::to_string(sdir) + "/" + sname;
+        if (::llistxattr(at.c_str(), nullptr, 0) == 0) return;
+    }
+#endif
+    struct stat st {}, ost {};
+    const unique_fd f = open_regular(sdir, sname, st);
+    if (!f) return;
+    const auto staged = owner_xattrs(f.get(), shown);
+    std::map<std::string, std::string> original;
+    if (odir >= 0)
+        if (const unique_fd o = open_regular(odir, oname, ost))
+            original = owner_xattrs(o.get(), shown);
+    if (staged == original) return;
+    // Changing a user xattr takes write permission on the file, which its owner may lack.
+    const mode_t mode = st.st_mode & 07777;
+    if ((mode & S_IWUSR) == 0 && ::fchmod(f.get(), mode | S_IWUSR) != 0)
+        throw SysError("chmod", shown, errno);
+    for (const auto& [name, value] : staged) {
+        const auto it = original.find(name);
+        if ((it == original.end() || it->second != value) &&
+            sys::fd_remove_xattr(f.get(), name.c_str()) != 0 && errno != ENODATA)
+            throw SysError("removexattr " + name, shown, errno);
+    }
+    for (const auto& [name, value] : original) {
+        const auto it = staged.find(name);
+        if ((it == staged.end() || it->second != value) &&
+            sys::fd_set_xattr(f.get(), name.c_str(), value.data(), value.size(), 0) != 0)
+            throw SysError("setxattr " + name, shown, errno);
+    }
+    // An ACL written or removed rewrites the group bits: the mode goes back to what it was.
+    if (::fchmod(f.get(), mode) != 0) throw SysError("chmod", shown, errno);
 }
 
 void fsync_dir(const std::string& path) {

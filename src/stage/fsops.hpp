@@ -88,6 +88,15 @@ bool move_at(int sdir, const std::string& sname, int ddir, const std::string& dn
 // copied.
 void unshare_at(int dir, const std::string& name, const std::string& tmp, const std::string& shown);
 
+// Give the regular file `sname` in `sdir` (a staged file about to land) the extended
+// attributes a file's owner can set (user.*, POSIX ACLs) that the regular file `oname` in
+// `odir` has -- the project's original -- and no others; none when `odir` is -1 or the original
+// is not a regular file. The review shows a file's content and mode only: what the command set
+// beside them (or overlayfs, whose user.overlay.origin marks a copy-up) must not land with it.
+// Its mode is left as it was. A symlink or other non-regular entry is left alone.
+void keep_original_xattrs(int sdir, const std::string& sname, int odir, const std::string& oname,
+                          const std::string& shown);
+
 // Write `data` to `path` atomically and durably (temp file, fsync, rename, fsync of the dir).
 void write_file_atomic(const std::string& path, const std::string& data);
 void fsync_dir(const std::string& path);

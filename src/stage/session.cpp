@@ -384,6 +384,7 @@ Session Session::open_listed(const Meta& m) {
     s.meta_ = m;
     s.dir_ = sessions_dir() + "/" + m.id;
     if (!s.running()) {
+        s.finish_discard();
         // The copy strategy (snapshot.hpp): a run killed before it staged its snapshot's work
         // left it there; stage it now, as a crashed commit is rolled forward when touched.
         resume_snapshot(m.project, s.dir_ + "/snapshot", s.upper(), s.whiteouts());
@@ -437,6 +438,17 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
 }
 
 void Session::open_up_work() const { sys::open_up(work()); }
+
+void Session::finish_discard() {
+    const std::string gone = dir_ + "/" + kDiscardedDir;
+    struct stat st {};
+    if (::lstat(gone.c_str(), &st) != 0) return;
+    if (::mkdir(upper().c_str(), 0700) != 0 && errno != EEXIST)
+        throw sys::SysError("mkdir", upper(), errno);
+    if (meta_.status != "discarded") set_status("discarded");
+    sys::remove_contents(gone);
+    if (::rmdir(gone.c_str()) != 0) throw sys::SysError("rmdir", gone, errno);
+}
 
 sys::unique_fd Session::hold_run_lock() const {
     const std::string path = dir_ + "/run.lock";

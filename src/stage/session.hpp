@@ -17,6 +17,7 @@ namespace agentbox::stage {
 inline constexpr const char* kMetaFile = "meta.json";      // Meta, sealed
 inline constexpr const char* kUpperDir = "upper";          // the overlay's upper layer: the changes
 inline constexpr const char* kWorkDir = "work";            // overlayfs's work directory
+inline constexpr const char* kDiscardedDir = "upper.discarded";  // upper/ being discarded
 inline constexpr const char* kLogFile = "log.jsonl";       // the decision log
 inline constexpr const char* kJournalFile = "journal";     // a commit or undo under way, sealed
 inline constexpr const char* kTouchedFile = "touched.json";  // what commits changed, sealed
@@ -123,6 +124,10 @@ public:
     // synchronous discard where the filesystem is mounted -o discard), and `sessions --prune`
     // removes whole sessions.
     void open_up_work() const;
+    // The end of a discard (stage::discard), which first renames upper/ to kDiscardedDir: an
+    // empty upper/, the status "discarded", then the old one removed. Nothing without it; at
+    // every open, for a discard that was cut short.
+    void finish_discard();
     // The overlay is volatile (sandbox/linux/mounts.cpp): what the command wrote may still be
     // only in the page cache when the sandbox is gone. Before a change is reported staged --
     // kept for a later review, offered at the prompt, or left over by a partial commit -- it

@@ -561,13 +561,43 @@ std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteo
 
 namespace agentbox::stage {
 
+namespace {
+
+// Where a staged snapshot goes to be removed (discard_snapshot).
+std::string gone_path(const std::string& dir) { return dir + ".gone"; }
+
+void remove_tree(const std::string& dir) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) return;
+    sys::remove_contents(dir);
+    if (::rmdir(dir.c_str()) < 0) throw sys::SysError("rmdir", dir, errno);
+}
+
+}  // namespace
+
 bool resume_snapshot(const std::string& project, const std::string& dir, const std::string& upper,
                      Whiteouts form) {
     const std::string path = times_path(dir);
     sys::unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!f) {
-        if (errno == ENOENT) return false;
-        throw sys::SysError("open", path, errno);
+        if (errno != ENOENT) throw sys::SysError("open", path, errno);
+        // Staged; its removal was cut short. What cannot be removed costs only space: never a
+        // reason not to open the session.
+        try {
+            remove_tree(gone_path(dir));
+        } catch (const sys::SysError&) {
+        }
+        return false;
+    }
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) < 0) {
+        if (errno != ENOENT) throw sys::SysError("stat", dir, errno);
+        // Staged and moved out of the way, the times not yet gone (discard_snapshot).
+        try {
+            discard_snapshot(dir);
+        } catch (const sys::SysError&) {
+        }
+        return false;
     }
     char buf[128] = {};
     const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
@@ -611,14 +641,17 @@ void open_up_staged(const std::string& upper) {
 }
 
 void discard_snapshot(const std::string& dir) {
-    struct stat st {};
-    if (::lstat(dir.c_str(), &st) == 0) {
-        sys::remove_contents(dir);
-        if (::rmdir(dir.c_str()) < 0) throw sys::SysError("rmdir", dir, errno);
-    }
-    // Last: while it exists, the snapshot still counts as work to stage.
+    // While the saved times exist, the snapshot counts as work to stage, and materialise reads
+    // every project entry missing from it as the command's deletion. A snapshot removed part
+    // way (a kill, a failed unlink) would so stage deletions of files the command never
+    // touched: it leaves its path in one rename, the times go, and only then is it removed.
+    const std::string gone = gone_path(dir);
+    remove_tree(gone);  // an earlier removal cut short
+    if (::rename(dir.c_str(), gone.c_str()) < 0 && errno != ENOENT)
+        throw sys::SysError("rename", dir, errno);
     if (::unlink(times_path(dir).c_str()) < 0 && errno != ENOENT)
         throw sys::SysError("unlink", times_path(dir), errno);
+    remove_tree(gone);
 }
 
 }  // namespace agentbox::stage

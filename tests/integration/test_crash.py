@@ -227,6 +227,112 @@ class Crash(BoxTest):
             self.skipTest("/dev/shm is on the project's filesystem")
         self.crash_trials(state)
 
+    # ---- discard
+
+    def test_kill_discard_at_every_syscall_leaves_all_or_nothing_staged(self):
+        # discard emptied upper/ entry by entry: killed part way, it left part of the change
+        # set staged as one of its own -- here src/, which the command replaced, emptied of
+        # its new files, read as the deletion of all the project has there.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        env = {"XDG_STATE_HOME": self.box.state}
+        before = self.snap()
+        res = self.box.run(["sh", "-c", "rm -rf src; mkdir -p src/sub; echo n > src/sub/new; "
+                            "echo more >> README; mkdir -p new/deep; echo n > new/deep/x"])
+        self.assertRc(res, 0)
+        work = os.path.join(self.box.root, "templates")
+        os.makedirs(work)
+        self.copy_tree(self.box.state, os.path.join(work, "s-staged"))
+        # As the trials see it: restored from the template (cp -a rewrites directory times).
+        self.copy_tree(os.path.join(work, "s-staged"), self.box.state)
+        staged = self.ab("diff", "--name-status", check=0).out
+        self.assertIn("src/sub/new", staged)
+        calls = {c: k for c, k in self.counts(["discard"], env).items() if c in CHANGING}
+        self.assertIn("unlinkat", calls)
+        failures = []
+        for call in sorted(calls):
+            for n in range(1, calls[call] + 1):
+                self.copy_tree(os.path.join(work, "s-staged"), self.box.state)
+                Crash.trials += 1
+                self.ab("discard", argv_prefix=[
+                    STRACE, "-f", "-o", "/dev/null", "-e", "trace=" + call,
+                    "-e", "inject=%s:signal=KILL:when=%d" % (call, n)])
+                where = "discard killed at %s #%d" % (call, n)
+                now = self.ab("diff", "--name-status")
+                if now.rc != 0 or now.out not in (staged, ""):
+                    failures.append("%s: staged now: %r" % (where, now.out or now.err))
+                    continue
+                # What is left is discarded by the next discard, or was already.
+                self.ab("discard", check=0)
+                if self.ab("diff", "--name-status", check=0).out:
+                    failures.append("%s: a later discard left changes" % where)
+                if self.snap() != before:
+                    failures.append("%s: the project changed" % where)
+                    break
+        Crash.failures += len(failures)
+        self.assertEqual(failures, [], "\n".join(failures))
+
+    # ---- the end of a run
+
+    def test_run_killed_while_removing_its_snapshot_stages_no_deletions(self):
+        # Copy staging (bubblewrap without overlay) moves the command's work from the snapshot
+        # into upper/, then removes the snapshot. A run killed part way through that removal
+        # (Ctrl-C, an OOM kill, a CI timeout) left a half-removed snapshot that the next
+        # command staged again: every project file already removed from it read as the
+        # command's deletion, and a commit deleted files the command never touched.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        if abtest.BACKEND != "bwrap":
+            self.skipTest("only copy staging (the bubblewrap backend here) has a snapshot")
+        for i in range(12):
+            with open(os.path.join(self.box.project, "f%02d" % i), "w") as f:
+                f.write("%d\n" % i)
+        before = self.snap()
+        argv = self.box.argv(["sh", "-c", "echo more >> README; echo x >> f03; rm f05; "
+                                          "rm -r src/sub; mkdir n; echo y > n/z"])
+        # Every call that removes or moves part of the snapshot, or the times saved beside it.
+        out = os.path.join(self.box.root, "strace-count")
+        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out,
+                        "-e", "trace=unlink,unlinkat,rename,renameat"] + argv,
+                       env=self.box.env(), cwd=self.box.project, capture_output=True,
+                       timeout=120)
+        with open(out) as f:
+            calls = {m.group(1): int(m.group(2))
+                     for m in re.finditer(r"^\s*(\w+)\s+(\d+)\s*$", f.read(), re.M)}
+        self.assertGreater(calls.get("unlinkat", 0), 12, "the run removed no snapshot")
+        if abtest.session_staging(self.box.sessions()[-1]) != "copy":
+            self.skipTest("this bubblewrap stages with overlayfs: no snapshot")
+        staged = self.ab("diff", "--name-status", check=0).out.splitlines()
+        self.assertEqual(len(staged), 7, staged)
+        shutil.rmtree(os.path.join(self.box.state, "agentbox", "sessions"))
+        failures = []
+        for call, n in ((c, n) for c in sorted(calls) for n in range(1, calls[c] + 1)):
+            subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=" + call,
+                            "-e", "inject=%s:signal=KILL:when=%d" % (call, n)] + argv,
+                           env=self.box.env(), cwd=self.box.project, capture_output=True,
+                           timeout=120)
+            Crash.trials += 1
+            # The next command stages what is left: the command's work, or nothing.
+            sessions = self.box.sessions()
+            if not sessions or not os.path.exists(os.path.join(sessions[-1], "meta.json")):
+                continue  # killed before its session was recorded: nothing staged
+            res = self.ab("diff", "--name-status", os.path.basename(sessions[-1]))
+            names = res.out.splitlines()
+            if res.rc != 0 or names not in ([], staged):
+                failures.append("killed at %s #%d: staged %s" % (call, n, names or res.err))
+            # Opened, the session has staged what its snapshot held, and removed it.
+            left = [x for x in os.listdir(sessions[-1])
+                    if x in ("snapshot.times", "snapshot.gone")]
+            if left:
+                failures.append("killed at %s #%d: %s left" % (call, n, left))
+        Crash.failures += len(failures)
+        self.assertEqual(failures, [], "\n".join(failures))
+        self.assertEqual(self.snap(), before, "a run changed the project")
+        # What the last run staged commits as it was reviewed, and deletes nothing else.
+        self.ab("commit", os.path.basename(self.box.sessions()[-1]), check=0)
+        self.assertEqual(set(self.snap()),
+                         set(before) - {"f05", "src/sub", "src/sub/b.c"} | {"n", "n/z"})
+
     # ---- the other findings, through the binary
 
     def test_two_commits_of_one_session_at_once_commit_once(self):

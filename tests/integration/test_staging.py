@@ -93,6 +93,42 @@ class Staging(BoxTest):
         res = self.ab("commit", "--dry-run")
         self.assertIn("D  src/", res.err)
 
+    def test_xattrs_the_command_sets_do_not_land(self):
+        # The review shows a file's content and mode; what else the command sets on a file it
+        # writes (user xattrs; overlayfs's own user.overlay.origin on a copy-up) rode along
+        # with the rename into the project. What lands keeps the original's xattrs, and no
+        # others. One file read-only: removing an xattr from it takes write permission.
+        p = self.box.project
+        os.setxattr(os.path.join(p, "README.md"), "user.host", b"the user's")
+        os.setxattr(os.path.join(p, "src/a.c"), "user.host", b"the user's")
+        script = ("import os\n"
+                  "for f in ('README.md', 'src/a.c', 'new.txt', 'ro.txt'):\n"
+                  "    open(f, 'a').write('more\\n')\n"
+                  "    os.setxattr(f, 'user.xdg.origin.url', b'https://evil.example')\n"
+                  "os.setxattr('src/a.c', 'user.host', b\"the command's\")\n"
+                  "os.chmod('ro.txt', 0o444)\n")
+        self.assertRc(self.box.run(["python3", "-c", script]), 0)
+        self.assert_patch_applies()
+        names = self.ab("diff", "--name-status", check=0).out.split()
+        self.assertEqual(names, ["M", "README.md", "A", "new.txt", "A", "ro.txt", "M", "src/a.c"])
+        self.ab("commit", check=0)
+
+        def xattrs(rel):
+            path = os.path.join(p, rel)
+            return {n: os.getxattr(path, n) for n in os.listxattr(path)}
+
+        self.assertEqual(xattrs("README.md"), {"user.host": b"the user's"})
+        self.assertEqual(xattrs("src/a.c"), {"user.host": b"the user's"})
+        self.assertEqual(xattrs("new.txt"), {})
+        self.assertEqual(xattrs("ro.txt"), {})
+        self.assertEqual(open(os.path.join(p, "src/a.c")).read(), "int a;\nmore\n")
+        # Undo puts back the originals, and the staged files commit again alike.
+        self.ab("undo", check=0)
+        self.assertEqual(xattrs("src/a.c"), {"user.host": b"the user's"})
+        self.ab("commit", check=0)
+        self.assertEqual(xattrs("src/a.c"), {"user.host": b"the user's"})
+        self.assertEqual(xattrs("new.txt"), {})
+
     def test_discard_drops_the_changes_and_keeps_the_project(self):
         before = self.snap()
         self.staged("echo x > new.txt; rm README.md")
