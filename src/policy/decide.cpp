@@ -170,16 +170,28 @@ std::string literal_prefix(const std::string& pattern) {
 
 // A protect glob covers a change to `path` when it matches the path or an ancestor of it, or
 // when `path` is a directory above everything the glob names: replacing or deleting `.git`
-// changes `.git/hooks/**` too.
-bool covers_here(const std::string& pattern, const std::string& path) {
-    std::string p = path;
-    for (;;) {
-        if (util::glob_match(pattern, p, true)) return true;
-        auto slash = p.rfind('/');
-        if (slash == std::string::npos || slash == 0) break;
-        p = p.substr(0, slash);
+// changes `.git/hooks/**` too. Views, never copies: the review asks this for every change
+// against every pattern, at every depth of a tree a command made as deep as it liked.
+bool covers_here(std::string_view pattern, std::string_view path) {
+    if (pattern.find("**") == std::string_view::npos) {
+        // Without `**` the glob matches only a path of as many components as it has (`*` and
+        // `?` never match a '/'): of the path and its ancestors, one can match.
+        const auto slashes = std::count(pattern.begin(), pattern.end(), '/');
+        std::ptrdiff_t seen = 0;
+        std::size_t end = 0;
+        for (; end < path.size(); ++end)
+            if (path[end] == '/' && seen++ == slashes) break;
+        if (seen >= slashes && end != 0 && util::glob_match(pattern, path.substr(0, end), true))
+            return true;
+    } else {
+        for (std::string_view p = path;;) {
+            if (util::glob_match(pattern, p, true)) return true;
+            const auto slash = p.rfind('/');
+            if (slash == std::string_view::npos || slash == 0) break;
+            p = p.substr(0, slash);
+        }
     }
-    std::string lp = literal_prefix(pattern);
+    const std::string lp = literal_prefix(std::string(pattern));
     return !lp.empty() && util::path_within(lp, path);
 }
 
@@ -193,25 +205,28 @@ bool protect_covers(const std::string& pattern, const std::string& path, bool ab
                     const std::vector<std::string>& roots) {
     if (path == "." || path == "/") return true;
     if (absolute) return covers_here(pattern, path);
+    const std::string_view whole(path);
     if (pattern.starts_with("**/")) {
-        const std::string rest = pattern.substr(3);
+        const std::string_view rest = std::string_view(pattern).substr(3);
+        // At every component: linear in the depth when `rest` holds no `**` (covers_here
+        // looks at one ancestor of each suffix), not quadratic in it.
         for (std::size_t from = 0;;) {
-            if (covers_here(rest, path.substr(from))) return true;
+            if (covers_here(rest, whole.substr(from))) return true;
             const std::size_t slash = path.find('/', from);
             if (slash == std::string::npos) return false;
             from = slash + 1;
         }
     }
     if (covers_here(pattern, path)) return true;
-    auto at_root = [&](const std::string& root) {
+    auto at_root = [&](std::string_view root) {
         return !root.empty() && path.size() > root.size() + 1 && util::path_within(path, root) &&
-               covers_here(pattern, path.substr(root.size() + 1));
+               covers_here(pattern, whole.substr(root.size() + 1));
     };
     if (std::any_of(roots.begin(), roots.end(), at_root)) return true;
     for (std::size_t at = path.find("/.git"); at != std::string::npos;
          at = path.find("/.git", at + 1)) {
         const std::size_t end = at + 5;
-        if ((end == path.size() || path[end] == '/') && at_root(path.substr(0, at))) return true;
+        if ((end == path.size() || path[end] == '/') && at_root(whole.substr(0, at))) return true;
     }
     return false;
 }

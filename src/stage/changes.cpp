@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -145,6 +146,16 @@ bool link_leaves_project(const std::string& project, const std::string& path,
     return rel == ".." || rel.starts_with("../");
 }
 
+// What the change list refuses, as one change never committed (Change::refused): a staged path
+// of more than kMaxStagedDepth components or longer than PATH_MAX. No tool of the project
+// could open it by its path, and the walks of the review and of commit stay bounded by it.
+constexpr const char* kTooDeep = "deeper than agentbox stages (256 levels or PATH_MAX bytes)";
+static_assert(kMaxStagedDepth == 256, "kTooDeep names the bound");
+
+bool too_deep(int depth, const std::string& path) {
+    return depth > kMaxStagedDepth || path.size() >= PATH_MAX;
+}
+
 class Walker {
 public:
     Walker(std::string upper, std::string project, Hashes hashes, Whiteouts whiteouts)
@@ -158,7 +169,7 @@ public:
         if (!up) throw sys::SysError("open", upper_, errno);
         unique_fd proj(::open(project_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!proj) throw sys::SysError("open", project_, errno);
-        walk(up.get(), proj.get(), "", false);
+        walk(up.get(), proj.get(), "", 0, false);
         return std::move(out_);
     }
 
@@ -167,8 +178,10 @@ private:
     std::string proj_path(const std::string& rel) const { return project_ + "/" + rel; }
 
     // `opaque`: this directory hides the project's (an opaque ancestor): project entries that
-    // upper/ lacks are deleted.
-    void walk(int up_dir, int proj_dir, const std::string& rel, bool opaque) {
+    // upper/ lacks are deleted. `depth`: the components of `rel`. The recursion (a frame and
+    // up to two descriptors a level) is bounded by kMaxStagedDepth, not by the tree: entry()
+    // goes no deeper.
+    void walk(int up_dir, int proj_dir, const std::string& rel, int depth, bool opaque) {
         const std::vector<std::string> names = list_dir(up_dir, Shown{upper_, rel});
         std::vector<std::string> proj_only;
         if (opaque && proj_dir >= 0) {
@@ -181,28 +194,30 @@ private:
         auto b = proj_only.begin();
         while (a != names.end() || b != proj_only.end()) {
             if (b == proj_only.end() || (a != names.end() && *a < *b)) {
-                entry(up_dir, proj_dir, rel, *a, opaque);
+                entry(up_dir, proj_dir, rel, depth + 1, *a, opaque);
                 ++a;
             } else {
-                hidden(proj_dir, util::path_join(rel, *b), *b);
+                hidden(proj_dir, util::path_join(rel, *b), depth + 1, *b);
                 ++b;
             }
         }
     }
 
     // A project entry under an opaque directory that upper/ does not have.
-    void hidden(int proj_dir, const std::string& path, const std::string& name) {
+    void hidden(int proj_dir, const std::string& path, int depth, const std::string& name) {
         struct stat ps {};
         if (!lstat_at(proj_dir, name, ps, Shown{project_, path})) return;
         Change c;
         c.path = path;
         c.kind = Kind::deleted;
         c.old_mode = ps.st_mode;
+        if (too_deep(depth, path)) c.refused = kTooDeep;
         out_.push_back(std::move(c));
     }
 
-    void entry(int up_dir, int proj_dir, const std::string& rel, const std::string& name,
-               bool opaque) {
+    // `depth`: the components of rel/name.
+    void entry(int up_dir, int proj_dir, const std::string& rel, int depth,
+               const std::string& name, bool opaque) {
         const std::string path = util::path_join(rel, name);
         struct stat us {};
         if (::fstatat(up_dir, name.c_str(), &us, AT_SYMLINK_NOFOLLOW) != 0)
@@ -220,6 +235,15 @@ private:
             if (!in_project) return;  // deletes nothing
             c.kind = Kind::deleted;
             c.new_mode = 0;
+            if (too_deep(depth, path)) c.refused = kTooDeep;
+            out_.push_back(std::move(c));
+            return;
+        }
+        if (too_deep(depth, path)) {
+            // One change that is never committed, whatever lies below it: nothing below is
+            // read (design note 74).
+            c.refused = kTooDeep;
+            c.kind = !in_project ? Kind::added : same_type ? Kind::modified : Kind::type;
             out_.push_back(std::move(c));
             return;
         }
@@ -250,7 +274,7 @@ private:
                 c.kind = in_project ? Kind::type : Kind::added;
                 out_.push_back(c);
             }
-            walk(sub.get(), proj_sub ? proj_sub.get() : -1, path, now_opaque);
+            walk(sub.get(), proj_sub ? proj_sub.get() : -1, path, depth, now_opaque);
             return;
         }
 

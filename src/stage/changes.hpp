@@ -26,6 +26,11 @@ enum class Kind {
 const char* kind_name(Kind k);  // "added", "modified", ...
 char kind_letter(Kind k);       // A M D R T and 'M' for mode: as git's --name-status
 
+// The deepest staged path the change list lists as a change that can be committed, in
+// components ("a/b" is 2); a deeper one, or one of PATH_MAX bytes or more, is one change that
+// is refused (Change::refused) and nothing below it is read (design note 74).
+inline constexpr int kMaxStagedDepth = 256;
+
 struct Change {
     std::string path;  // relative to the project root, '/'-separated, no leading or trailing /
     Kind kind = Kind::added;
@@ -37,7 +42,7 @@ struct Change {
     bool link_outside = false;  // the new symlink resolves outside the project
     bool setid = false;         // upper/ has setuid/setgid bits: they are stripped at commit
     std::string refused;        // non-empty: why this change can never be committed
-                                // ("device node", "fifo", "socket")
+                                // ("device node", "fifo", "socket", too deep: kMaxStagedDepth)
 };
 
 // Walk `upper` against `project`. Results are in tree order: names sorted bytewise within a

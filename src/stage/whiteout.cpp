@@ -134,7 +134,9 @@ void disarm_whiteouts(int dirfd, const std::string& name, const std::string& sho
             return sys::WalkStep::into;
         }
     } v;
-    sys::walk_tree(d.get(), shown, v);
+    // As deep as the command made the tree: a mark left armed below a bound would read as a
+    // deletion (design note 74).
+    sys::walk_tree(d.get(), shown, v, {.max_depth = sys::kNoDepthBound});
 }
 
 }  // namespace agentbox::stage

@@ -39,19 +39,15 @@ public:
         if (remove_ && ::unlinkat(e.dirfd, e.name.c_str(), AT_REMOVEDIR) != 0)
             throw SysError("rmdir", e.path, errno);
     }
-    void fail(const SysError& err) override {
-        // Bounded: a path deeper than the walk goes is not something agentbox created.
-        if (err.op() == "walk") throw SysError("remove", err.path(), err.err());
-        throw err;
-    }
-
 private:
     const bool remove_;
 };
 
 void clear_dir(int fd, const std::string& path, Walk how) {
     Clear c(how);
-    walk_tree(fd, path, c, {.stat = false});
+    // As deep as the tree goes, like rm -rf: what a sandboxed command staged is removed
+    // however deep it made it (design note 74); the walk's descriptors stay bounded.
+    walk_tree(fd, path, c, {.max_depth = kNoDepthBound, .stat = false});
 }
 
 // Everything inside `dir`, which may be missing.

@@ -1,8 +1,16 @@
-// The one recursive directory walk in agentbox: a tree below a directory descriptor, every
+// The one general directory walk in agentbox: a tree below a directory descriptor, every
 // level opened relative to its parent with O_NOFOLLOW, never through a symlink -- one planted
 // or swapped in during the walk fails to open as a directory instead of leading outside --
 // and no deeper than a bound. Each directory is listed whole before any of its entries is
 // visited, so a visitor may remove or add entries as it goes.
+//
+// Iterative, on an explicit stack, with a bounded number of descriptors whatever the depth
+// (design note 74): a sandboxed command can make a tree as deep as the filesystem allows,
+// and a frame or a descriptor per level would crash the walk (stack overflow) or run it into
+// EMFILE. Past WalkOptions::max_open levels the shallowest open directory is closed and its
+// device and inode kept; going back up reopens it as ".." of its child and checks it is the
+// same directory (gnulib fts does the same), so a directory moved during the walk ends it
+// with an error instead of leading it elsewhere.
 #pragma once
 
 #include <sys/stat.h>
@@ -41,13 +49,21 @@ public:
     // stat'ed ("stat"; ENOENT when it went away meanwhile), a directory that could not be
     // opened ("open"; ELOOP or ENOTDIR when it was replaced by a symlink or a file), or one
     // past WalkOptions::max_depth ("walk", ELOOP); `err.path()` is the walk's path of it.
-    // Throws it by default; return to skip what failed and go on.
+    // Throws it by default; return to skip what failed and go on. Except "reopen": a directory
+    // whose descriptor the walk had closed (WalkOptions::max_open) could not be reopened as
+    // it was (ESTALE when ".." is another directory now: it moved); the walk ends there
+    // whether fail() throws or returns.
     virtual void fail(const SysError& err) { throw err; }
 };
 
+inline constexpr int kNoDepthBound = -1;
+
 struct WalkOptions {
     // The deepest level listed: the root is level 0, its subdirectories level 1, ...
+    // kNoDepthBound for none: a removal must go as deep as the tree does.
     int max_depth = 4096;
+    // The most directory descriptors the walk holds at once, besides the caller's `dfd`.
+    int max_open = 32;
     // Each directory's entries in byte order of their names; readdir order otherwise.
     bool sorted = false;
     // lstat every entry. false: `st.st_mode` holds only the type from the directory entry
@@ -56,6 +72,7 @@ struct WalkOptions {
 };
 
 // Walks the tree below the directory open at `dfd` (which stays open, its offset untouched).
+// Memory grows with the depth (each open level's listing and path), descriptors do not.
 // `root` prefixes every WalkEntry::path and names the root in errors ("" for relative paths).
 void walk_tree(int dfd, const std::string& root, WalkVisitor& v, const WalkOptions& o = {});
 

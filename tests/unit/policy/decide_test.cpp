@@ -1,6 +1,7 @@
 // policy::decide as a table: each row is a request and the verdict and rule it must get.
 #include <doctest/doctest.h>
 
+#include <ctime>
 #include <stdexcept>
 
 #include "fixtures.hpp"
@@ -334,6 +335,38 @@ TEST_CASE("decide: protect patterns at repository roots, and at every depth with
     CHECK(decide_commit(p, kProject, "pkg/.claude", {}).verdict == Verdict::ask);  // deleted
     CHECK(decide_commit(p, kProject, "only/here", {}).verdict == Verdict::ask);
     CHECK(decide_commit(p, kProject, "x/only/here", {}).verdict == Verdict::allow);
+}
+
+TEST_CASE("decide: a glob without ** covers the one ancestor with as many components") {
+    profile::Profile p;
+    p.commit.protect = {E("a/*/c", 1), E("**/x/*.pem", 2)};
+    CHECK(decide_commit(p, kProject, "a/b/c", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "a/b/c/d/e", {}).verdict == Verdict::ask);  // below it
+    CHECK(decide_commit(p, kProject, "a", {}).verdict == Verdict::ask);  // above: replaced
+    CHECK(decide_commit(p, kProject, "a/b/x/c", {}).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, "q/a/b/c", {}).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, "k/x/key.pem/inner", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, "k/x/y/key.pem", {}).verdict == Verdict::allow);
+    profile::Profile star;
+    star.commit.protect = {E("*", 1)};
+    CHECK(decide_commit(star, kProject, "top", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(star, kProject, "top/below", {}).verdict == Verdict::ask);
+}
+
+TEST_CASE("decide: a **/ pattern on a path thousands of levels deep costs a match a level") {
+    // Every ancestor of every suffix was matched, each a copy: O(depth^3) a path, minutes
+    // for a review of a tree a command made 1,000 levels deep.
+    profile::Profile p;
+    p.commit.protect = {E("**/.envrc", 1), E("**/.claude/**", 2)};
+    std::string deep;
+    for (int i = 0; i < 4000; ++i) deep += "d/";
+    const std::clock_t t0 = std::clock();
+    CHECK(decide_commit(p, kProject, deep + ".envrc", {}).verdict == Verdict::ask);
+    CHECK(decide_commit(p, kProject, deep + "e", {}).verdict == Verdict::allow);
+    CHECK(decide_commit(p, kProject, deep + ".claude/x", {}).verdict == Verdict::ask);
+    // CPU time, which the machine's load does not move: ~8 s before, a few ms now; the bound
+    // only tells the two apart.
+    CHECK(static_cast<double>(std::clock() - t0) / CLOCKS_PER_SEC < 2.0);
 }
 
 TEST_CASE("decide: a path is protected when any name the project reaches it by is") {

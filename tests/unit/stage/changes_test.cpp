@@ -231,3 +231,42 @@ TEST_CASE("an opaque directory among other extended attributes is still opaque")
     REQUIRE(c.count("d/old"));
     CHECK(c.at("d/old").kind == Kind::deleted);
 }
+
+TEST_CASE("a staged path past 256 levels or PATH_MAX bytes is one refused change, unread below") {
+    Tree t;
+    std::string deep;
+    for (int i = 0; i < 300; ++i) deep += "d/";
+    t.up(deep + "f", "x");
+    // "l" and 17 components of 255 bytes: 4,097 bytes at the 16th, PATH_MAX (4,096) passed.
+    const std::string name(255, 'n');
+    std::string longer = "l";
+    for (int i = 0; i < 17; ++i) longer += "/" + name;
+    const int fd = ::open(t.upper.c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::mkdirat(fd, "l", 0755) == 0);
+    int at = ::openat(fd, "l", O_RDONLY | O_DIRECTORY);
+    ::close(fd);
+    for (int i = 0; i < 17; ++i) {
+        REQUIRE(::mkdirat(at, name.c_str(), 0755) == 0);
+        const int sub = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY);
+        ::close(at);
+        REQUIRE(sub >= 0);
+        at = sub;
+    }
+    ::close(at);
+    const auto c = t.run();
+    std::string at256 = deep.substr(0, 2 * 256 - 1), at257 = deep.substr(0, 2 * 257 - 1);
+    REQUIRE(c.count(at256));
+    CHECK(c.at(at256).refused.empty());
+    REQUIRE(c.count(at257));
+    CHECK(c.at(at257).kind == Kind::added);
+    CHECK(c.at(at257).refused.starts_with("deeper than agentbox stages"));
+    std::string deepest_long;
+    for (const auto& [path, change] : c) {
+        if (path.starts_with("d/")) CHECK(path.size() < 2 * 258);  // nothing below 257
+        if (path.starts_with("l/")) deepest_long = path;
+    }
+    CHECK(deepest_long.size() == 4097);  // the 17th level is not read
+    CHECK(c.at(deepest_long).refused.starts_with("deeper than agentbox stages"));
+    CHECK(c.at(deepest_long.substr(0, deepest_long.rfind('/'))).refused.empty());
+}

@@ -161,3 +161,25 @@ TEST_CASE("read_dir lists a directory by descriptor, without . and .., leaving i
     agentbox::sys::remove_contents(root);
     ::rmdir(root.c_str());
 }
+
+TEST_CASE("remove_contents removes a tree deeper than any walk bound, like rm -rf") {
+    const agentbox::test::TempDir tmp("remove", "/dev/shm");  // 6000 mkdirs, not on a disk
+    // Deeper than walk_tree's default bound (4096), made through descriptors: its paths are
+    // far longer than PATH_MAX.
+    int at = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(at >= 0);
+    for (int i = 0; i < 6000; ++i) {
+        REQUIRE(::mkdirat(at, "d", 0700) == 0);
+        const int sub = ::openat(at, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        ::close(at);
+        REQUIRE(sub >= 0);
+        at = sub;
+    }
+    std::ofstream(tmp.path() + "/x") << "x";
+    REQUIRE(::fchmod(at, 0) == 0);  // the deepest shut: it is opened up on the way
+    ::close(at);
+    agentbox::sys::remove_contents(tmp.path());
+    CHECK(exists(tmp.path()));
+    CHECK_FALSE(exists(tmp.path() + "/d"));
+    CHECK_FALSE(exists(tmp.path() + "/x"));
+}

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/remove.hpp"
 #include "sys/walk.hpp"
 #include "../temp_dir.hpp"
 
@@ -204,4 +206,95 @@ TEST_CASE("walk_tree: a directory it may not read is a failure the visitor may s
     agentbox::sys::walk_tree(fd.get(), "", r);
     REQUIRE(r.log.size() == 2);
     CHECK(r.log[1].starts_with("f open shut "));
+}
+
+namespace {
+
+// A chain `levels` deep of directories named "d" below `root`, made through descriptors: its
+// paths are far longer than PATH_MAX.
+void make_chain(const std::string& root, int levels) {
+    unique_fd at = open_dir(root);
+    for (int i = 0; i < levels; ++i) {
+        REQUIRE(::mkdirat(at.get(), "d", 0700) == 0);
+        at.reset(::openat(at.get(), "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        REQUIRE(at);
+    }
+    std::ofstream(root + "/end-marker") << "x";  // a sibling of the chain, visited last
+}
+
+int open_fds() {
+    int n = 0;
+    for (int fd = 0; fd < 1024; ++fd) n += ::fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+// Counts visits and leaves, and the most descriptors open at any visit.
+struct Counter : agentbox::sys::WalkVisitor {
+    int visits = 0, leaves = 0, deepest = 0, most_fds = 0;
+    WalkStep visit(const WalkEntry& e) override {
+        ++visits;
+        deepest = std::max(deepest, e.depth);
+        if (e.depth % 500 == 499) most_fds = std::max(most_fds, open_fds());
+        return WalkStep::into;
+    }
+    void leave(const WalkEntry&, int) override { ++leaves; }
+};
+
+}  // namespace
+
+TEST_CASE("walk_tree goes 6000 levels deep on a bounded stack and max_open descriptors") {
+    const agentbox::test::TempDir tmp("walk", "/dev/shm");  // 6000 mkdirs, not on a disk
+    constexpr int kLevels = 6000;
+    make_chain(tmp.path(), kLevels);
+    const unique_fd fd = open_dir(tmp.path());
+    const int before = open_fds();
+    Counter c;
+    // A frame per level of a recursive walk overflowed the stack here, and a descriptor per
+    // level met EMFILE at ~1000.
+    agentbox::sys::walk_tree(fd.get(), "", c,
+                             {.max_depth = agentbox::sys::kNoDepthBound, .max_open = 8});
+    CHECK(c.visits == kLevels + 1);
+    CHECK(c.leaves == kLevels);
+    CHECK(c.deepest == kLevels - 1);
+    CHECK(c.most_fds > before);
+    CHECK(c.most_fds <= before + 8);
+    CHECK(open_fds() == before);
+    agentbox::sys::remove_contents(tmp.path());
+}
+
+TEST_CASE("walk_tree: a walk that closes and reopens its levels visits as one that does not") {
+    const agentbox::test::TempDir tmp("walk");
+    const std::string& t = tmp.path();
+    for (const char* d : {"/a", "/a/b", "/a/b/c", "/a/b/c/d", "/a/e", "/a/e/f", "/g"}) mkdir_p(t + d);
+    for (const char* f : {"/a/b/c/d/1", "/a/b/c/2", "/a/b/3", "/a/e/f/4", "/a/5", "/g/6"})
+        std::ofstream(t + f) << "x";
+    const unique_fd fd = open_dir(t);
+    Recorder wide, narrow;
+    agentbox::sys::walk_tree(fd.get(), "top", wide, {.sorted = true});
+    agentbox::sys::walk_tree(fd.get(), "top", narrow, {.max_open = 1, .sorted = true});
+    CHECK(narrow.log == wide.log);
+    CHECK(wide.log.size() == 20);
+}
+
+TEST_CASE("walk_tree: a level moved while its descriptor was closed ends the walk, ESTALE") {
+    const agentbox::test::TempDir tmp("walk");
+    const std::string& t = tmp.path();
+    for (const char* d : {"/a", "/a/b", "/a/b/c"}) mkdir_p(t + d);
+    std::ofstream(t + "/a/b/c/f") << "x";
+    std::ofstream(t + "/a/b/g") << "x";
+    const unique_fd fd = open_dir(t);
+    struct Mover : Recorder {
+        std::string root;
+        WalkStep visit(const WalkEntry& e) override {
+            // c's ".." is the root from now on, no longer a/b.
+            if (e.path == "a/b/c/f")
+                REQUIRE(::rename((root + "/a/b/c").c_str(), (root + "/moved").c_str()) == 0);
+            return Recorder::visit(e);
+        }
+    } m;
+    m.root = t;
+    agentbox::sys::walk_tree(fd.get(), "", m, {.max_open = 1, .sorted = true});
+    // Nothing more after the failure: not a/b/g, which ".." would have been looked for in.
+    CHECK(m.log == std::vector<std::string>{"v a/", "v a/b/", "v a/b/c/", "v a/b/c/f",
+                                            "f reopen a/b " + std::to_string(ESTALE)});
 }
