@@ -39,9 +39,8 @@ bool finished(const std::string& status) {
 stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
     std::vector<stage::Meta> staged;
     const stage::Meta* newest = nullptr;
-    const auto all = stage::list_sessions();
+    const auto all = stage::list_project_sessions(project);
     for (const auto& m : all) {
-        if (m.project != project || m.status == "broken") continue;
         // A run that staged nothing is never the one meant.
         if (m.status == "empty") continue;
         if (!finished(m.status) &&
@@ -64,7 +63,7 @@ stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
         throw Failure("no session for the project " + util::quote(project) +
                           " (name one: agentbox sessions lists them)",
                       exit_usage);
-    // Its meta.json was read and verified by list_sessions() just now.
+    // Its meta.json was read and verified by list_project_sessions() just now.
     return stage::Session::open_listed(*picked);
 }
 
@@ -85,8 +84,8 @@ Target split(const std::optional<std::string>& flag, const std::vector<std::stri
     if (flag) {
         t.session = *flag;
     } else if (!args.empty() && args[0].size() >= 4 && args[0][0] >= '0' && args[0][0] <= '9') {
-        for (const auto& m : stage::list_sessions())
-            if (m.id.starts_with(args[0])) {
+        for (const auto& id : stage::session_ids())
+            if (id.starts_with(args[0])) {
                 t.session = args[0];
                 first = 1;
                 break;
@@ -158,6 +157,7 @@ int run_sessions(const SessionsOptions& o) {
             if (::access((s.dir() + "/journal").c_str(), F_OK) == 0) continue;
             sys::remove_contents(s.dir());
             if (::rmdir(s.dir().c_str()) != 0) throw sys::SysError("rmdir", s.dir(), errno);
+            stage::unindex_session(m);
             ++removed;
         }
         note("pruned " + plural(removed, "session", "sessions"));
