@@ -6,7 +6,6 @@
 #include <cstring>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -95,15 +94,6 @@ Target split(const std::optional<std::string>& flag, const std::vector<std::stri
     return t;
 }
 
-void add_target(CLI::App* cmd, std::optional<std::string>& session,
-                std::optional<std::string>& project) {
-    cmd->add_option("-s,--session", session, "Session id or unique prefix (default: the newest "
-                                             "of the project)");
-    cmd->add_option("-C,--project", project,
-                    "Project whose newest session is meant (default: git top level of the "
-                    "current directory, else the current directory)");
-}
-
 stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id,
                             Pick pick) {
     try {
@@ -129,17 +119,6 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 }  // namespace
 
 // --- sessions -------------------------------------------------------------------------------
-
-CLI::App* register_sessions(CLI::App& app, SessionsOptions& o) {
-    auto* cmd = app.add_subcommand("sessions", "List sessions; prune old committed or discarded ones");
-    cmd->add_flag("--json", o.json, "One JSON array");
-    cmd->add_option("--prune", o.prune,
-                    "Delete committed and discarded sessions older than AGE (default 30d), and "
-                    "their backups")
-        ->expected(0, 1)
-        ->default_str("");
-    return cmd;
-}
 
 int run_sessions(const SessionsOptions& o) {
     if (o.prune) {
@@ -269,22 +248,6 @@ std::vector<std::string> paths_of(const std::vector<stage::Change>& cs) {
 
 }  // namespace
 
-CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
-    auto* cmd = app.add_subcommand("commit", "Apply staged changes to the project");
-    cmd->add_option("args", o.args, "[SESSION] [PATH...]: what to commit (default: everything)");
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_flag("--force", o.force,
-                  "Overwrite conflicting host changes, and approve the protected paths and "
-                  "outside symlinks named as PATH");
-    cmd->add_flag("-n,--dry-run", o.dry_run, "Show what would be committed, change nothing");
-    cmd->add_flag("--json", o.json,
-                  "Print what was committed, held back and why, and the conflicts, as JSON");
-    cmd->add_option("--approver", o.approver,
-                    "Command that answers for protected paths and outside symlinks (default: "
-                    "the profile's [approve] command)");
-    return cmd;
-}
-
 int run_commit(const CommitOptions& o) {
     const auto target = stage_args::split(o.session, o.args);
     stage::Session s = stage_args::open_session(o.project, target.session);
@@ -396,26 +359,6 @@ int run_commit(const CommitOptions& o) {
 }
 
 // --- discard, undo --------------------------------------------------------------------------
-
-CLI::App* register_discard(CLI::App& app, TargetOptions& o) {
-    auto* cmd = app.add_subcommand("discard", "Drop the staged changes of a session");
-    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
-        ->expected(0, 1);
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_flag("--json", o.json, "Print the session and what was discarded as JSON");
-    return cmd;
-}
-
-CLI::App* register_undo(CLI::App& app, TargetOptions& o) {
-    auto* cmd = app.add_subcommand(
-        "undo", "Restore what the last commit of a session replaced; its changes are staged again");
-    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
-        ->expected(0, 1);
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_flag("--force", o.force, "Undo even where the project changed since the commit");
-    cmd->add_flag("--json", o.json, "Print what was restored, or the conflicts, as JSON");
-    return cmd;
-}
 
 int run_discard(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];
