@@ -1,6 +1,5 @@
 #include "cli/completions.hpp"
 
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <string_view>
 #include <utility>
@@ -16,14 +15,6 @@ const std::pair<std::string_view, std::string_view> kScripts[] = {
 };
 
 }  // namespace
-
-CLI::App* register_completions(CLI::App& app, CompletionsOptions& o) {
-    auto* cmd = app.add_subcommand("completions", "Print the shell completion script");
-    cmd->add_option("SHELL", o.shell, "bash, zsh or fish")
-        ->required()
-        ->check(CLI::IsMember({"bash", "zsh", "fish"}));
-    return cmd;
-}
 
 int run_completions(const CompletionsOptions& o) {
     for (const auto& [shell, text] : kScripts)

@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -180,25 +179,6 @@ int terminal_width() {
 
 }  // namespace
 
-CLI::App* register_diff(CLI::App& app, DiffOptions& o) {
-    auto* cmd = app.add_subcommand("diff", "Show the staged changes of a session");
-    cmd->add_option("args", o.args, "[SESSION] [PATH...]: limit to these paths");
-    stage_args::add_target(cmd, o.session, o.project);
-    auto* st = cmd->add_flag("--stat", o.stat, "A diffstat, as git diff --stat");
-    auto* ns = cmd->add_flag("--name-status", o.name_status, "One line per change: letter, path");
-    auto* js = cmd->add_flag("--json", o.json, "The change set as a JSON array");
-    st->excludes(ns)->excludes(js);
-    ns->excludes(js);
-    cmd->add_flag("--binary", o.binary, "Binary files as git binary patches (applicable)");
-    cmd->add_flag("--no-pager", o.no_pager, "Never start a pager");
-    cmd->add_option("--color", o.color,
-                    "Colour the patch and --stat: auto (on a terminal, unless NO_COLOR is set), "
-                    "always, never")
-        ->expected(0, 1)
-        ->default_str("always");
-    return cmd;
-}
-
 int run_diff(const DiffOptions& o) {
     const bool colour = colour_wanted(1, o.color);
     const auto target = stage_args::split(o.session, o.args);
@@ -229,23 +209,6 @@ int run_diff(const DiffOptions& o) {
         show_patch(cs, s.upper(), project, opts, o.no_pager, colour);
     }
     return 0;
-}
-
-CLI::App* register_export(CLI::App& app, ExportOptions& o) {
-    auto* cmd = app.add_subcommand("export", "Write staged changes to an archive or a patch");
-    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
-        ->expected(0, 1);
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_option("-o,--output", o.output,
-                    "The file to write; - for standard output (a patch unless --format says "
-                    "otherwise)")
-        ->required();
-    cmd->add_option("--format", o.format,
-                    "tar, tar.gz, tar.zst or patch (default: from the file name)")
-        ->check(CLI::IsMember({"tar", "tar.gz", "tar.zst", "patch"}));
-    cmd->add_flag("--force", o.force, "Overwrite FILE if it exists");
-    cmd->add_flag("--json", o.json, "Print the session, the file, its format and the count as JSON");
-    return cmd;
 }
 
 int run_export(const ExportOptions& o) {

@@ -1,6 +1,5 @@
 #include "cli/doctor.hpp"
 
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -9,12 +8,6 @@
 #include "sandbox/host.hpp"
 
 namespace agentbox::cli {
-
-CLI::App* register_doctor(CLI::App& app, DoctorOptions& o) {
-    auto* cmd = app.add_subcommand("doctor", "Show what this kernel and system can enforce");
-    cmd->add_flag("--json", o.json, "Print a JSON array");
-    return cmd;
-}
 
 int run_doctor(const DoctorOptions& o) {
     const auto features = sandbox::doctor(sandbox::probe_host());

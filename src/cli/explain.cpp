@@ -1,7 +1,6 @@
 #include "cli/explain.hpp"
 #include "cli/own_dirs.hpp"
 
-#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "cli/context.hpp"
@@ -12,23 +11,6 @@
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
-
-CLI::App* register_explain(CLI::App& app, ExplainOptions& o) {
-    auto* cmd = app.add_subcommand("explain", "Show how the profile decides one operation");
-    cmd->footer("Usage: agentbox explain [OPTIONS] OP TARGET\n"
-                "  OP is read|write|exec (TARGET a path), connect (HOST[:PORT]),\n"
-                "  commit (a project path), env (a variable name)\n"
-                "  or request (TARGET is METHOD URL: explain request GET https://host/path)\n"
-                "Exit status: 0 allow, 1 deny, 3 ask.");
-    cmd->add_option("-p,--profile", o.profiles, "Profile NAME or FILE; repeatable")
-        ->allow_extra_args(false);
-    cmd->add_option("-C,--project", o.project, "Project directory");
-    cmd->add_flag("--json", o.json, "Print the decision as JSON");
-    cmd->add_option("OP", o.op, "read|write|exec|connect|commit|env|request")->required();
-    cmd->add_option("TARGET", o.target, "Path, HOST[:PORT], variable name or METHOD")->required();
-    cmd->add_option("URL", o.url, "For request: the URL (http:// or https://)");
-    return cmd;
-}
 
 bool explain_request(const std::string& op_name, const std::string& target, const std::string& cwd,
                      const std::string& home, policy::Request& req) {

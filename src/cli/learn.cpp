@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -162,35 +161,6 @@ profile::Learned Learner::result(const policy::Plan& plan, const std::string& ho
         if (std::find(r.hosts.begin(), r.hosts.end(), h) == r.hosts.end()) r.hosts.push_back(h);
     }
     return r;
-}
-
-CLI::App* register_learn(CLI::App& app, LearnOptions& o) {
-    auto* cmd = app.add_subcommand(
-        "learn", "Run a command observed instead of denied, and write the profile it needs");
-    cmd->prefix_command();
-    cmd->footer("Usage: agentbox learn [-p BASE] -o FILE [OPTIONS] [--] CMD [ARGS...]\n"
-                "The base profile's denials still hold and every write is staged for review.");
-    auto& r = o.run;
-    cmd->add_option("-p,--profile", r.profiles,
-                    "Base profile NAME or FILE, extended by the learned one; repeatable "
-                    "(default: default)")
-        ->allow_extra_args(false);
-    cmd->add_option("-o,--output", o.output, "Write the learned profile to FILE")->required();
-    cmd->add_flag("--force", o.force, "Overwrite FILE if it exists");
-    cmd->add_option("-C,--project", r.project, "Project directory (as for run)");
-    cmd->add_option("--env", r.env, "Pass NAME from the environment, or set NAME=VALUE")
-        ->allow_extra_args(false);
-    cmd->add_option("--timeout", r.timeout, "Wall-clock limit (30m, 1h30m, 45s)");
-    cmd->add_option("--log", r.log_file, "Write a copy of the decision log to FILE");
-    cmd->add_option("--backend", r.backend, "Sandbox backend")
-        ->check(CLI::IsMember({"auto", "native", "bwrap"}));
-    auto* tty = cmd->add_flag("--tty", r.tty, "Relay a pseudo-terminal even if stdin is not one");
-    cmd->add_flag("--no-tty", r.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
-    cmd->add_flag("--allow-weaker", r.allow_weaker,
-                  "Run even if some rules cannot be enforced (each is printed)");
-    auto* quiet = cmd->add_flag("-q,--quiet", r.quiet, "No summary at the end");
-    cmd->add_flag("-v,--verbose", r.verbose, "Say more (repeatable)")->excludes(quiet);
-    return cmd;
 }
 
 int run_learn(LearnOptions& o) {

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <chrono>
 #include <iostream>
@@ -264,32 +263,6 @@ std::string format_event_line(const std::string& line, bool colour, std::size_t 
         out += " " + (plain(k) ? k : util::quote(k)) + "=" + value;
     }
     return out;
-}
-
-CLI::App* register_log(CLI::App& app, LogOptions& o) {
-    auto* cmd = app.add_subcommand("log", "Read or verify the decision log of a session");
-    cmd->add_option("session", o.session,
-                    "Session id or unique prefix (default: the newest of the project), or the "
-                    "path of a log file (any argument with a '/')");
-    cmd->add_option("-C,--project", o.project, "Project whose newest session is meant");
-    auto* json = cmd->add_flag("--json", o.json, "Print the raw JSON lines");
-    auto* follow = cmd->add_flag("--follow", o.follow, "Keep printing until the session ends");
-    cmd->add_flag("--verify", o.verify,
-                  "Check the hash chain, sequence and signature; exit 1 on any failure")
-        ->excludes(follow)
-        ->excludes(json);
-    cmd->add_option("--export", o.export_to,
-                    "Send the session's log to an OpenTelemetry collector: --export otlp URL")
-        ->expected(2)
-        ->allow_extra_args(false)
-        ->type_name("otlp URL")
-        ->excludes(follow)
-        ->excludes(json);
-    cmd->add_flag("--no-pager", o.no_pager, "Never start a pager");
-    cmd->add_flag("--full", o.full,
-                  "Print every element of a list (the paths of a commit), not the first few "
-                  "and a count");
-    return cmd;
 }
 
 // `--export otlp URL`: what the collector has not acknowledged of the session, now; the

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <ctime>
 #include <iostream>
@@ -21,33 +20,6 @@
 namespace agentbox::cli {
 
 namespace ms = audit::minisign;
-
-void register_profile_signing(CLI::App& cmd, ProfileOptions& o) {
-    o.keygen_cmd = cmd.add_subcommand("keygen", "Make a key pair for signing profiles (minisign format)");
-    o.keygen_cmd->add_option("-s,--secret-key", o.secret_key, "Secret key file to write")->required();
-    o.keygen_cmd->add_option("-p,--public-key", o.public_key_file,
-                             "Public key file to write (default: SECKEY.pub)");
-    o.keygen_cmd->add_flag("-f,--force", o.force, "Overwrite existing key files");
-    o.keygen_cmd->footer("The secret key is written unencrypted (mode 0600), as `minisign -G -W` "
-                         "does; minisign can sign with it too.");
-
-    o.sign_cmd = cmd.add_subcommand("sign", "Sign profile files: FILE.minisig next to each");
-    o.sign_cmd->add_option("-s,--secret-key", o.secret_key,
-                           "Unencrypted minisign secret key (agentbox profile keygen, minisign -G -W)")
-        ->required();
-    o.sign_cmd->add_option("-t,--trusted-comment", o.trusted_comment,
-                           "Signed comment (default: timestamp:N<TAB>file:NAME<TAB>hashed)");
-    o.sign_cmd->add_option("FILE", o.sign, "Profile files")->required();
-
-    o.verify_cmd = cmd.add_subcommand("verify", "Verify the FILE.minisig signatures of profile files");
-    auto* key = o.verify_cmd->add_option("-P,--public-key", o.public_key,
-                                         "Public key, the base64 line (RW...)");
-    o.verify_cmd->add_option("-p,--public-key-file", o.public_key_file, "Public key file")
-        ->excludes(key);
-    o.verify_cmd->add_option("FILE", o.verify, "Profile files")->required();
-    o.verify_cmd->footer("Without -P or -p, the trusted_keys of config.toml are used.\n"
-                         "Exit status 0 when every signature verifies, 1 when one does not.");
-}
 
 namespace {
 

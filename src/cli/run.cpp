@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -45,76 +44,6 @@
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
-
-CLI::App* register_run(CLI::App& app, RunOptions& o) {
-    auto* cmd = app.add_subcommand(
-        "run", "Run one command in a sandbox; writes to the project are staged for review");
-    // Everything from the first non-option word on is the command and its own arguments;
-    // `--` ends agentbox's options explicitly.
-    cmd->prefix_command();
-    cmd->footer("Usage: agentbox run [OPTIONS] [--] CMD [ARGS...]\n"
-                "The command and its own arguments follow the options; `--` ends them "
-                "explicitly.");
-    cmd->add_option("-p,--profile", o.profiles,
-                    "Profile NAME or FILE; repeatable, layered in order (default: default)")
-        ->allow_extra_args(false);
-    cmd->add_option("-C,--project", o.project,
-                    "Project directory (default: git top level of the current directory, else "
-                    "the current directory)");
-    cmd->add_option("--ro", o.ro, "Make PATH visible read-only")->allow_extra_args(false);
-    cmd->add_option("--rw", o.rw, "Make PATH writable (staged under the project)")
-        ->allow_extra_args(false);
-    cmd->add_option("--hide", o.hide, "Make PATH invisible")->allow_extra_args(false);
-    cmd->add_option("--net", o.net, "Network mode")
-        ->check(CLI::IsMember({"none", "proxy", "host"}));
-    cmd->add_option("--allow-host", o.allow_hosts, "Allow HOST[:PORT] through the proxy")
-        ->allow_extra_args(false);
-    cmd->add_option("--secret", o.secrets,
-                    "Keep NAME's value outside: inside it is a stand-in, swapped for the real "
-                    "value only in requests to HOST (NAME@HOST[,HOST...])")
-        ->allow_extra_args(false);
-    cmd->add_option("--env", o.env, "Pass NAME from the environment, or set NAME=VALUE")
-        ->allow_extra_args(false);
-    cmd->add_option("--timeout", o.timeout, "Wall-clock limit (30m, 1h30m, 45s)");
-    cmd->add_option("--memory", o.memory, "Memory limit (512M, 4GiB)");
-    cmd->add_option("--pids", o.pids, "Process count limit");
-    cmd->add_option("--on-exit", o.on_exit, "What to do with staged changes at the end")
-        ->check(CLI::IsMember({"ask", "commit", "discard", "keep"}))
-        ->take_last();  // the last one wins, as with git: wrappers can override a default
-    cmd->add_option("--approver", o.approver, "Command that answers approval requests");
-    cmd->add_option("--log", o.log_file, "Write a copy of the decision log to FILE");
-    cmd->add_option("--otlp", o.otlp,
-                    "Export the decision log to an OpenTelemetry collector (http://HOST:PORT)");
-    cmd->add_option("--log-fd", o.log_fd, "Write a copy of the decision log to file descriptor N")
-        ->check(CLI::NonNegativeNumber);
-    auto* dry = cmd->add_flag("--dry-run", o.dry_run, "Print the plan and exit");
-    cmd->add_flag("--json", o.json, "With --dry-run: print the plan as JSON")->needs(dry);
-    cmd->add_option("--target", o.target,
-                    "With --dry-run: print the Seatbelt profile (macos) or the AppContainer "
-                    "plan (windows) instead")
-        ->check(CLI::IsMember({"macos", "windows"}))
-        ->needs(dry);
-    // Every backend on every system: a dry run shows and checks any of them; a run refuses
-    // one this system cannot run (check_options).
-    cmd->add_option("--backend", o.backend, "Sandbox backend")
-        ->check(CLI::IsMember(std::vector<std::string>(std::begin(sandbox::kBackendNames),
-                                                       std::end(sandbox::kBackendNames))));
-    auto* tty = cmd->add_flag("--tty", o.tty, "Relay a pseudo-terminal even if stdin is not one");
-    cmd->add_flag("--no-tty", o.no_tty, "Never relay a pseudo-terminal")->excludes(tty);
-    cmd->add_flag("--allow-weaker", o.allow_weaker,
-                  "Run even if some rules cannot be enforced (each is printed)");
-    auto* die = cmd->add_flag("--die-with-parent", o.die_with_parent,
-                              "End the sandbox when the process that started agentbox dies "
-                              "(default)");
-    cmd->add_flag_callback("--no-die-with-parent", [&o] { o.die_with_parent = false; },
-                           "Let the sandbox outlive the process that started agentbox")
-        ->excludes(die);
-    auto* quiet = cmd->add_flag("-q,--quiet", o.quiet, "No summary at the end");
-    cmd->add_flag("-v,--verbose", o.verbose, "Say more (repeatable)")->excludes(quiet);
-    cmd->add_option("--summary-fd", o.summary_fd, "Write the summary as JSON to file descriptor N")
-        ->check(CLI::NonNegativeNumber);
-    return cmd;
-}
 
 namespace {
 

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -39,9 +38,8 @@ bool finished(const std::string& status) {
 stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
     std::vector<stage::Meta> staged;
     const stage::Meta* newest = nullptr;
-    const auto all = stage::list_sessions();
+    const auto all = stage::list_project_sessions(project);
     for (const auto& m : all) {
-        if (m.project != project || m.status == "broken") continue;
         // A run that staged nothing is never the one meant.
         if (m.status == "empty") continue;
         if (!finished(m.status) &&
@@ -64,7 +62,7 @@ stage::Session pick_session(const std::string& project, stage_args::Pick pick) {
         throw Failure("no session for the project " + util::quote(project) +
                           " (name one: agentbox sessions lists them)",
                       exit_usage);
-    // Its meta.json was read and verified by list_sessions() just now.
+    // Its meta.json was read and verified by list_project_sessions() just now.
     return stage::Session::open_listed(*picked);
 }
 
@@ -85,8 +83,8 @@ Target split(const std::optional<std::string>& flag, const std::vector<std::stri
     if (flag) {
         t.session = *flag;
     } else if (!args.empty() && args[0].size() >= 4 && args[0][0] >= '0' && args[0][0] <= '9') {
-        for (const auto& m : stage::list_sessions())
-            if (m.id.starts_with(args[0])) {
+        for (const auto& id : stage::session_ids())
+            if (id.starts_with(args[0])) {
                 t.session = args[0];
                 first = 1;
                 break;
@@ -94,15 +92,6 @@ Target split(const std::optional<std::string>& flag, const std::vector<std::stri
     }
     t.paths.assign(args.begin() + static_cast<std::ptrdiff_t>(first), args.end());
     return t;
-}
-
-void add_target(CLI::App* cmd, std::optional<std::string>& session,
-                std::optional<std::string>& project) {
-    cmd->add_option("-s,--session", session, "Session id or unique prefix (default: the newest "
-                                             "of the project)");
-    cmd->add_option("-C,--project", project,
-                    "Project whose newest session is meant (default: git top level of the "
-                    "current directory, else the current directory)");
 }
 
 stage::Session open_session(const std::optional<std::string>& project_flag, const std::string& id,
@@ -131,17 +120,6 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 
 // --- sessions -------------------------------------------------------------------------------
 
-CLI::App* register_sessions(CLI::App& app, SessionsOptions& o) {
-    auto* cmd = app.add_subcommand("sessions", "List sessions; prune old committed or discarded ones");
-    cmd->add_flag("--json", o.json, "One JSON array");
-    cmd->add_option("--prune", o.prune,
-                    "Delete committed and discarded sessions older than AGE (default 30d), and "
-                    "their backups")
-        ->expected(0, 1)
-        ->default_str("");
-    return cmd;
-}
-
 int run_sessions(const SessionsOptions& o) {
     if (o.prune) {
         const std::string age = o.prune->empty() ? "30d" : *o.prune;
@@ -158,6 +136,7 @@ int run_sessions(const SessionsOptions& o) {
             if (::access((s.dir() + "/journal").c_str(), F_OK) == 0) continue;
             sys::remove_contents(s.dir());
             if (::rmdir(s.dir().c_str()) != 0) throw sys::SysError("rmdir", s.dir(), errno);
+            stage::unindex_session(m);
             ++removed;
         }
         note("pruned " + plural(removed, "session", "sessions"));
@@ -268,22 +247,6 @@ std::vector<std::string> paths_of(const std::vector<stage::Change>& cs) {
 }
 
 }  // namespace
-
-CLI::App* register_commit(CLI::App& app, CommitOptions& o) {
-    auto* cmd = app.add_subcommand("commit", "Apply staged changes to the project");
-    cmd->add_option("args", o.args, "[SESSION] [PATH...]: what to commit (default: everything)");
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_flag("--force", o.force,
-                  "Overwrite conflicting host changes, and approve the protected paths and "
-                  "outside symlinks named as PATH");
-    cmd->add_flag("-n,--dry-run", o.dry_run, "Show what would be committed, change nothing");
-    cmd->add_flag("--json", o.json,
-                  "Print what was committed, held back and why, and the conflicts, as JSON");
-    cmd->add_option("--approver", o.approver,
-                    "Command that answers for protected paths and outside symlinks (default: "
-                    "the profile's [approve] command)");
-    return cmd;
-}
 
 int run_commit(const CommitOptions& o) {
     const auto target = stage_args::split(o.session, o.args);
@@ -396,26 +359,6 @@ int run_commit(const CommitOptions& o) {
 }
 
 // --- discard, undo --------------------------------------------------------------------------
-
-CLI::App* register_discard(CLI::App& app, TargetOptions& o) {
-    auto* cmd = app.add_subcommand("discard", "Drop the staged changes of a session");
-    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
-        ->expected(0, 1);
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_flag("--json", o.json, "Print the session and what was discarded as JSON");
-    return cmd;
-}
-
-CLI::App* register_undo(CLI::App& app, TargetOptions& o) {
-    auto* cmd = app.add_subcommand(
-        "undo", "Restore what the last commit of a session replaced; its changes are staged again");
-    cmd->add_option("session", o.args, "SESSION (default: the newest of the project)")
-        ->expected(0, 1);
-    stage_args::add_target(cmd, o.session, o.project);
-    cmd->add_flag("--force", o.force, "Undo even where the project changed since the commit");
-    cmd->add_flag("--json", o.json, "Print what was restored, or the conflicts, as JSON");
-    return cmd;
-}
 
 int run_discard(const TargetOptions& o) {
     const std::string id = o.session ? *o.session : o.args.empty() ? "" : o.args[0];

@@ -152,6 +152,14 @@ std::string config_dir();
 std::string cache_dir();
 // All sessions, oldest first.
 std::vector<Meta> list_sessions();
+// The sessions whose meta.json (read and verified) names `project`, oldest first; never a
+// broken one, whose project is unknown. Only the meta.json of the sessions the project index
+// ties to `project`, or does not know, is read (session.cpp, "The project index").
+std::vector<Meta> list_project_sessions(const std::string& project);
+// The ids of all session directories, sorted: what a prefix is matched against.
+std::vector<std::string> session_ids();
+// Removes session `m`'s entry from the project index (after the session itself is removed).
+void unindex_session(const Meta& m);
 // Whether session `id`'s upper/ has an entry: the command wrote something. False when it
 // cannot be read. One short readdir (the first entries, not the whole directory): walking
 // upper/ for the exact change set would hash every staged file.

@@ -739,6 +739,35 @@ class Staging(BoxTest):
         self.ab("commit", second, "two.txt", check=0)
         self.assertTrue(os.path.exists(os.path.join(self.box.project, "two.txt")))
 
+    def index_dir(self):
+        return os.path.join(self.box.state, "agentbox", "session-index")
+
+    def test_a_session_the_project_index_never_recorded_is_still_diffed_and_committed(self):
+        # A run killed between its meta.json and its index entry, or a session made by an
+        # agentbox from before the index: the index is only a hint of which meta.json to read.
+        self.staged("echo new > unindexed.txt")
+        session = os.path.basename(self.box.sessions()[-1])
+        entries = [n for n in os.listdir(self.index_dir()) if n.startswith(session + ".")]
+        self.assertEqual(len(entries), 1, os.listdir(self.index_dir()))
+        shutil.rmtree(self.index_dir())
+        self.assertIn("A\tunindexed.txt", self.ab("diff", "--name-status", check=0).out)
+        # Found again, it is indexed again: the next look reads it through the index.
+        self.assertEqual([n for n in os.listdir(self.index_dir()) if n.startswith(session + ".")],
+                         entries)
+        self.ab("commit", check=0)
+        with open(os.path.join(self.box.project, "unindexed.txt")) as f:
+            self.assertEqual(f.read(), "new\n")
+
+    def test_prune_removes_the_index_entries_of_the_sessions_it_removes(self):
+        res = self.box.run(["sh", "-c", "echo y > ok.txt"], args=["--on-exit", "discard"])
+        self.assertRc(res, 0)
+        session = os.path.basename(self.box.sessions()[-1])
+        self.assertTrue(any(n.startswith(session + ".") for n in os.listdir(self.index_dir())))
+        time.sleep(1.1)  # --prune's cutoff is in whole seconds
+        self.ab("sessions", "--prune", "0s", check=0)
+        self.assertNotIn(session, os.listdir(os.path.join(self.box.state, "agentbox", "sessions")))
+        self.assertFalse(any(n.startswith(session + ".") for n in os.listdir(self.index_dir())))
+
     def test_parent_swapped_for_a_symlink_after_the_run_is_a_conflict_and_writes_nothing_outside(self):
         self.staged("echo payload > src/sub/new.c")
         # After the run, the host's src/sub becomes a symlink to a directory outside.

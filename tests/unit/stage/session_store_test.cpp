@@ -218,3 +218,142 @@ TEST_CASE("open_listed() opens the session list_sessions() read, and refuses a b
     }
     CHECK_THROWS_AS((void)Session::open_listed(list_sessions().at(0)), std::runtime_error);
 }
+
+// --- the project index (session.cpp): a hint of which meta.json files to read, never the
+// authority on which sessions exist.
+
+namespace {
+
+using agentbox::stage::list_project_sessions;
+
+std::string index_of(const TempState& t) { return t.root + "/state/agentbox/session-index"; }
+
+// The index entries of session `id` (file names).
+std::vector<std::string> entries_of(const TempState& t, const std::string& id) {
+    std::vector<std::string> out;
+    if (!fs::exists(index_of(t))) return out;
+    for (const auto& e : fs::directory_iterator(index_of(t)))
+        if (e.path().filename().string().starts_with(id + "."))
+            out.push_back(e.path().filename().string());
+    return out;
+}
+
+std::vector<std::string> ids_of(const std::vector<agentbox::stage::Meta>& v) {
+    std::vector<std::string> out;
+    for (const auto& m : v) out.push_back(m.id);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a project's sessions are found through the index, oldest first, and no other's") {
+    TempState t;
+    const Session a1 = Session::create("/a", {"1"});
+    const Session b = Session::create("/b", {"2"});
+    const Session a2 = Session::create("/a", {"3"});
+    CHECK(entries_of(t, a1.meta().id).size() == 1);
+    CHECK(entries_of(t, b.meta().id).size() == 1);
+    CHECK(ids_of(list_project_sessions("/a")) ==
+          std::vector<std::string>{a1.meta().id, a2.meta().id});
+    CHECK(ids_of(list_project_sessions("/b")) == std::vector<std::string>{b.meta().id});
+    CHECK(list_project_sessions("/c").empty());
+    CHECK(Session::open("", "/a").meta().id == a2.meta().id);
+}
+
+TEST_CASE("a run killed before its index entry was written leaves a session still found, "
+          "indexed at the next look") {
+    TempState t;
+    // Killed between its meta.json and its entry; or made by an agentbox from before the
+    // index: the same state on disk.
+    const Session s = Session::create("/p", {"x"});
+    const Session other = Session::create("/q", {"y"});
+    for (const auto& name : entries_of(t, s.meta().id)) fs::remove(index_of(t) + "/" + name);
+    REQUIRE(entries_of(t, s.meta().id).empty());
+    CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{s.meta().id});
+    CHECK(entries_of(t, s.meta().id).size() == 1);
+    CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{s.meta().id});
+    CHECK(ids_of(list_project_sessions("/q")) == std::vector<std::string>{other.meta().id});
+}
+
+TEST_CASE("a state directory from before the index: every session is found, and indexed") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    const Session q = Session::create("/q", {"y"});
+    fs::remove_all(index_of(t));
+    CHECK(ids_of(list_project_sessions("/q")) == std::vector<std::string>{q.meta().id});
+    CHECK(entries_of(t, s.meta().id).size() == 1);
+    CHECK(entries_of(t, q.meta().id).size() == 1);
+    CHECK(Session::open("", "/p").meta().id == s.meta().id);
+}
+
+TEST_CASE("a run killed before its meta.json is found once the meta.json is written") {
+    TempState t;
+    Session s = Session::create_unrecorded("/p", {"x"}, {}, agentbox::stage::Staged::overlay);
+    // No meta.json, no entry: listed as broken, never the project's (its project is unknown).
+    CHECK(entries_of(t, s.meta().id).empty());
+    REQUIRE(list_sessions().size() == 1);
+    CHECK(list_sessions()[0].status == "broken");
+    CHECK(list_project_sessions("/p").empty());
+    CHECK(entries_of(t, s.meta().id).empty());
+    s.record_start();
+    CHECK(entries_of(t, s.meta().id).size() == 1);
+    CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{s.meta().id});
+}
+
+TEST_CASE("an index entry is only a reason to read: a forged meta.json under the project's "
+          "entry is not the project's session") {
+    TempState t;
+    const Session real = Session::create("/p", {"x"});
+    const Session forged = Session::create("/p", {"y"});
+    {
+        std::ofstream out(forged.dir() + "/meta.json", std::ios::trunc);
+        out << R"({"v":1,"id":")" << forged.meta().id << R"(","project":"/p"})" << "\n";
+    }
+    REQUIRE(entries_of(t, forged.meta().id).size() == 1);
+    CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{real.meta().id});
+    CHECK(Session::open("", "/p").meta().id == real.meta().id);
+}
+
+TEST_CASE("an entry under the project's key for another project's session (a hash collision) "
+          "and an entry for a removed session change nothing") {
+    TempState t;
+    const Session p = Session::create("/p", {"x"});
+    const Session q = Session::create("/q", {"y"});
+    const std::string p_entry = entries_of(t, p.meta().id).at(0);
+    const std::string key = p_entry.substr(p_entry.find('.'));
+    std::ofstream(index_of(t) + "/" + q.meta().id + key).flush();
+    std::ofstream(index_of(t) + "/20000101T000000Z-000000" + key).flush();
+    CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{p.meta().id});
+    CHECK(ids_of(list_project_sessions("/q")) == std::vector<std::string>{q.meta().id});
+}
+
+TEST_CASE("the index decides which meta.json files are read: a session indexed only under "
+          "another project is not read for this one") {
+    // Never made by agentbox (entries are written from the project the session was made for);
+    // this shows that the index, not a scan, chooses what is read.
+    TempState t;
+    const Session p = Session::create("/p", {"x"});
+    const Session q = Session::create("/q", {"y"});
+    const std::string p_entry = entries_of(t, p.meta().id).at(0);
+    const std::string q_entry = entries_of(t, q.meta().id).at(0);
+    fs::rename(index_of(t) + "/" + p_entry,
+               index_of(t) + "/" + p.meta().id + q_entry.substr(q_entry.find('.')));
+    CHECK(list_project_sessions("/p").empty());
+    // list_sessions() reads them all.
+    CHECK(list_sessions().size() == 2);
+}
+
+TEST_CASE("unindex_session() removes the entry of a removed session") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    REQUIRE(entries_of(t, s.meta().id).size() == 1);
+    agentbox::stage::unindex_session(s.meta());
+    CHECK(entries_of(t, s.meta().id).empty());
+}
+
+TEST_CASE("a prefix is matched against the session directories without reading them") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    CHECK(agentbox::stage::session_ids() == std::vector<std::string>{s.meta().id});
+    CHECK(Session::open(s.meta().id.substr(0, 20), "").meta().id == s.meta().id);
+}
