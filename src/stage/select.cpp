@@ -4,6 +4,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <pwd.h>
+#ifdef __linux__
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include <algorithm>
@@ -369,12 +373,103 @@ std::vector<std::string> other_git_dirs(const View& view, const std::vector<std:
     return dirs;
 }
 
+// Where the host's kernel takes absolute path `abs` when git opens it: followed component by
+// component through the host's symlinks up to where it enters the project (the rest is the
+// view's to resolve, as the commit leaves the project), or up to a magic link of procfs. Those
+// (/proc/<pid>/cwd, /proc/<pid>/fd/<n>, reached by /proc/self, /proc/thread-self and /dev/fd)
+// lead each process to its own directory: for git, the one it runs in (the work tree's top, or
+// wherever the user started it), not agentbox's. `/proc/<pid>/root` is "/" for a host git.
+struct HostPath {
+    enum class Kind { host, project, anywhere } kind = Kind::host;
+    // host: the absolute path; project: relative to the project; anywhere: relative to a
+    // directory that depends on the process that opens it.
+    std::string path;
+};
+
+HostPath host_resolve(const std::string& abs, const std::string& project) {
+    const auto joined = [](const std::deque<std::string>& d) {
+        return util::join(std::vector<std::string>(d.begin(), d.end()), "/");
+    };
+    std::deque<std::string> todo;
+    for (auto& p : util::split(abs, '/'))
+        if (!p.empty() && p != ".") todo.push_back(std::move(p));
+    std::string at;  // resolved so far, absolute; "" = "/"
+    int hops = 0;
+    while (!todo.empty()) {
+        if (at == project && todo.front() != "..") return {HostPath::Kind::project, joined(todo)};
+        std::string part = std::move(todo.front());
+        todo.pop_front();
+        if (part == "..") {
+            at = at.substr(0, at.rfind('/') == std::string::npos ? 0 : at.rfind('/'));
+            continue;
+        }
+        const std::string next = at + "/" + part;
+        struct stat st {};
+        char target[PATH_MAX];
+        const ssize_t n = ::lstat(next.c_str(), &st) == 0 && S_ISLNK(st.st_mode)
+                              ? ::readlink(next.c_str(), target, sizeof target)
+                              : -1;
+        if (n <= 0) {  // not a link (or gone): taken as named
+            at = next;
+            continue;
+        }
+        if (++hops > 40) return {HostPath::Kind::host, next};  // the kernel gives up too
+        const std::string link(target, static_cast<std::size_t>(n));
+#ifdef __linux__
+        struct statfs fs {};
+        // A procfs link to a relative name (self -> <pid>, thread-self) is followed like any;
+        // one to anything else is the kernel's per-process magic.
+        if (::statfs(at.empty() ? "/" : at.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC &&
+            link.front() == '/') {
+            if (part == "root") {
+                at.clear();
+                continue;
+            }
+            return {HostPath::Kind::anywhere, joined(todo)};
+        }
+#endif
+        std::vector<std::string> parts;
+        for (auto& p : util::split(link, '/'))
+            if (!p.empty() && p != ".") parts.push_back(std::move(p));
+        todo.insert(todo.begin(), parts.begin(), parts.end());
+        if (link.front() == '/') at.clear();
+    }
+    if (at == project) return {HostPath::Kind::project, ""};
+    return {HostPath::Kind::host, at.empty() ? "/" : at};
+}
+
+// Every directory of the project as the commit leaves it ("" the root), for an include whose
+// directory git's process decides (host_resolve, anywhere): the project's, walked without
+// following links, and those the change set adds.
+std::vector<std::string> view_dirs(const std::string& project, const std::vector<Change>& changes) {
+    struct Dirs : sys::WalkVisitor {
+        std::vector<std::string> out{""};
+        sys::WalkStep visit(const sys::WalkEntry& e) override {
+            if (!S_ISDIR(e.st.st_mode)) return sys::WalkStep::over;
+            out.push_back(e.path);
+            return sys::WalkStep::into;
+        }
+        void fail(const sys::SysError&) override {}  // unreadable: git cannot be in it either
+    } w;
+    unique_fd root(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw sys::SysError("open", project, errno);
+    sys::WalkOptions o;
+    o.stat = false;
+    sys::walk_tree(root.get(), "", w, o);
+    for (const auto& c : changes)
+        if (c.kind != Kind::deleted && S_ISDIR(c.new_mode)) w.out.push_back(c.path);
+    std::sort(w.out.begin(), w.out.end());
+    w.out.erase(std::unique(w.out.begin(), w.out.end()), w.out.end());
+    return w.out;
+}
+
 // The files of the project that git reads as configuration through an include
 // (gitconfig.hpp): named by the config of a git directory of the view, or by the user's or the
 // system's (an absolute or `~/` include can name a project file), and by those files in turn,
 // as deep as git follows them. Each both as named and as its symlinks resolve in the view.
 std::set<std::string> included_configs(const View& view, const std::string& project,
-                                       const std::vector<std::string>& git_dirs) {
+                                       const std::vector<std::string>& git_dirs,
+                                       const std::vector<Change>& changes) {
     struct Source {
         std::string path;  // project-relative when `in_project`, else absolute on the host
         bool in_project;
@@ -415,6 +510,7 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
     std::size_t budget = 64 << 20;
     std::set<std::string> found;
     std::set<std::pair<std::string, bool>> read;
+    std::optional<std::vector<std::string>> dirs;  // view_dirs, once needed
     // git stops at ten levels of includes; a bound on files read serves the same end here.
     for (std::size_t i = 0; i < todo.size() && i < 256; ++i) {
         const Source src = todo[i];
@@ -462,17 +558,41 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
             if (const std::string there = dir_of(src.path);
                 named.front() != '~' && named.front() != '/' && there != src.dir)
                 rels.push_back(there.empty() ? named : there + "/" + named);
-            // An absolute path that leaves the project by the view's reading may come back
-            // into it through the host's own links (`/home/u/proj-link/x`, `/tmp/../proj/x`,
-            // `/proc/self/cwd/x`): the kernel follows those for git, so its directory is taken
-            // as the host resolves it now, too.
-            if (const std::string abs = rels.front(); abs.front() == '/' &&
-                                                      view.resolve(abs, false).outside) {
-                const auto [parent, name] = fsops::split_parent(abs);
-                char real[PATH_MAX];
-                if (::realpath(parent.empty() ? "/" : parent.c_str(), real) != nullptr &&
-                    std::string(real) + "/" + name != abs)
-                    rels.push_back(std::string(real) + "/" + name);
+            // A path that leaves the project by the view's reading may come back into it
+            // through the host's own links (`/home/u/proj-link/x`, `/tmp/../proj/x`): the
+            // kernel follows those for git, so it is taken as the host resolves it now, too.
+            // Through /proc/self/cwd (or an fd) it names a file in whatever directory git
+            // runs in: the file of that name in every directory of the project.
+            if (view.resolve(rels.front(), false).outside) {
+                const std::string& first = rels.front();
+                const HostPath h =
+                    host_resolve(first.front() == '/' ? first : project + "/" + first, project);
+                if (h.kind == HostPath::Kind::project) {
+                    rels.push_back(project + (h.path.empty() ? "" : "/" + h.path));
+                } else if (h.kind == HostPath::Kind::host) {
+                    if (h.path != first) rels.push_back(h.path);
+                } else {
+                    // As git opens it from directory D: D/<path>, whose ".." climb to another
+                    // directory of the project (or out of it): only what follows the last one
+                    // names the file, below some directory.
+                    std::vector<std::string> below;
+                    for (const auto& p : util::split(h.path, '/')) {
+                        if (p == "..") below.clear();
+                        else if (!p.empty() && p != ".") below.push_back(p);
+                    }
+                    if (!below.empty()) {
+                        if (!dirs) dirs = view_dirs(project, changes);
+                        const std::string tail = util::join(below, "/");
+                        // Only those there: the bound on files read is not spent on names
+                        // that hold nothing (a change that adds one makes it there).
+                        for (const auto& d : *dirs) {
+                            const std::string cand = d.empty() ? tail : d + "/" + tail;
+                            const auto r = view.resolve(cand, true);
+                            if (!r.outside && view.lookup(r.path) == View::Node::other)
+                                rels.push_back(project + "/" + cand);
+                        }
+                    }
+                }
             }
             for (const auto& r : rels) {
                 const auto as_named = view.resolve(r, false);
@@ -596,7 +716,7 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     std::vector<std::string> all_git_dirs = shared.git_dirs;
     for (const auto& g : links.dot_git)
         if (view.lookup(g) == View::Node::other) all_git_dirs.push_back(g);
-    const std::set<std::string> included = included_configs(view, project, all_git_dirs);
+    const std::set<std::string> included = included_configs(view, project, all_git_dirs, changes);
 
     // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
     unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

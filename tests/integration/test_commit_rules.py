@@ -358,6 +358,33 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                     % (pw.pw_name, via_home, self.at("c.cfg")))
         self.assert_fsmonitor_payloads_held(("a.cfg", "b.cfg", "c.cfg"))
 
+    def test_git_config_include_through_proc_self_cwd_is_held_back(self):
+        # /proc/self/cwd is the directory of the process that opens it: for the host's git,
+        # the work tree (or wherever the user runs it), whatever directory agentbox's commit
+        # is run from. Both the file in every directory and what an unchanged one includes.
+        self.git_repo()
+        subprocess.run(["git", "config", "--add", "include.path", "/proc/self/cwd/local.cfg"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        subprocess.run(["git", "config", "--add", "include.path", "/dev/fd/../cwd/../b.cfg"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        os.makedirs(self.at("sub"))
+        with open(self.at("sub/b.cfg"), "w") as f:
+            f.write("[include]\n\tpath = c.cfg\n")
+        marker = os.path.join(self.box.root, "pwned")
+        rels = ("local.cfg", "sub/local.cfg", "b.cfg", "sub/c.cfg")
+        self.staged(" && ".join(self.FSMONITOR % (marker, rel) for rel in rels)
+                    + " && echo ok > ok.txt")
+        p = subprocess.run([AGENTBOX, "commit", "-C", self.box.project], capture_output=True,
+                           env=self.box.env(), cwd=self.box.root, timeout=120)
+        res = abtest.Result(["commit"], p.returncode, p.stdout.decode(errors="replace"),
+                            p.stderr.decode(errors="replace"), 0)
+        self.assert_held(res, *rels)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        for cwd in (self.box.project, self.at("sub")):
+            subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=cwd,
+                           capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo
         # (or a terminal) it names.
