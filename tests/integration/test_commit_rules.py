@@ -315,6 +315,62 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assertFalse(os.path.exists(self.at(".git/hooks/post-checkout")), res)
         self.assertFalse(os.path.exists(marker), res)
 
+    # The cache tree (TREE extension) records each directory's tree id; `git commit` takes a
+    # valid one as it is. Pointed at a tree of the sandbox's, the user's next commit records
+    # content that neither the index's entries nor `git diff --cached` show.
+    FORGE_CACHE_TREE = r"""
+import hashlib, subprocess
+def git(*a, inp=None):
+    return subprocess.run(["git", "-c", "safe.directory=*"] + list(a), check=True,
+                          capture_output=True, input=inp).stdout.strip().decode()
+blob = git("hash-object", "-w", "--stdin", inp=b"evil\n")
+tree = git("mktree", inp=("100644 blob %s\ta.c\n" % blob).encode())
+old = bytes.fromhex(git("rev-parse", "HEAD:lib"))
+body = open(".git/index", "rb").read()[:-20]
+assert body.count(old) == 1
+body = body.replace(old, bytes.fromhex(tree))
+open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
+"""
+
+    def test_git_cache_tree_pointing_at_other_content_is_held_back(self):
+        os.makedirs(self.at("lib"))
+        with open(self.at("lib/a.c"), "w") as f:
+            f.write("good\n")
+        self.git_repo()
+        with open(self.at(".git/index"), "rb") as f:
+            before = f.read()
+        self.staged("python3 -c '%s' && echo ok > ok.txt" % self.FORGE_CACHE_TREE)
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/index": ".git/index" is a git index', res.err)
+        self.assertIn("cache tree", res.err)
+        with open(self.at(".git/index"), "rb") as f:
+            self.assertEqual(f.read(), before, res)
+        # The host's side: the user's next commit of their own change records lib/ as it is.
+        git = ["git", "-c", "safe.directory=*", "-c", "user.name=t", "-c", "user.email=t@t"]
+        with open(self.at("README"), "a") as f:
+            f.write("more\n")
+        subprocess.run(git + ["commit", "-qam", "mine"], cwd=self.box.project, check=True,
+                       capture_output=True, env=self.box.env())
+        shown = subprocess.run(git + ["show", "HEAD:lib/a.c"], cwd=self.box.project,
+                               capture_output=True, env=self.box.env())
+        self.assertEqual(shown.stdout, b"good\n", res)
+
+    def test_git_index_written_by_git_with_cache_tree_commits_without_approval(self):
+        # What git itself writes (add, commit, write-tree; an intent-to-add entry, a
+        # subdirectory, a sparse name order) passes: the cache tree matches its entries.
+        os.makedirs(self.at("lib/deep"))
+        for rel in ("lib/a.c", "lib/deep/b.c", "lib-x", "lib.c"):
+            with open(self.at(rel), "w") as f:
+                f.write(rel + "\n")
+        self.git_repo()
+        self.staged("git -c safe.directory=* -c user.name=t -c user.email=t@t commit -qm two"
+                    " --allow-empty && echo c > lib/deep/c.c && echo n > new.c"
+                    " && git -c safe.directory=* add lib && git -c safe.directory=* write-tree"
+                    " && git -c safe.directory=* add -N new.c")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
+
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()
