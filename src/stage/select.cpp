@@ -467,9 +467,11 @@ std::vector<std::string> view_dirs(const std::string& project, const std::vector
 // (gitconfig.hpp): named by the config of a git directory of the view, or by the user's or the
 // system's (an absolute or `~/` include can name a project file), and by those files in turn,
 // as deep as git follows them. Each both as named and as its symlinks resolve in the view.
+// The core.hooksPath values of every config read go to `hooks_paths`.
 std::set<std::string> included_configs(const View& view, const std::string& project,
                                        const std::vector<std::string>& git_dirs,
-                                       const std::vector<Change>& changes) {
+                                       const std::vector<Change>& changes,
+                                       std::vector<std::string>& hooks_paths) {
     struct Source {
         std::string path;  // project-relative when `in_project`, else absolute on the host
         bool in_project;
@@ -527,6 +529,7 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
             text = read_prefix(f.get(), budget);
         }
         budget -= text.size();
+        for (auto& h : git_config_hooks_paths(text)) hooks_paths.push_back(std::move(h));
         for (const auto& named : git_config_includes(text)) {
             // git's interpolate_path: `~/` is $HOME, `~user/` that user's home directory.
             std::string rel;
@@ -611,6 +614,50 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
         }
     }
     return found;
+}
+
+// The project directories that git runs hooks from by a core.hooksPath of `values`: an
+// absolute one (or `~/`) where the host and the view take it, a relative one from the top of
+// every repository of the project (`tops`: a `.git`'s directory, a bare-shaped repository),
+// since which config applies to which repository is not worth the risk of telling apart.
+std::vector<std::string> hooks_path_dirs(const View& view, const std::string& project,
+                                         const std::vector<std::string>& values,
+                                         const std::vector<std::string>& tops) {
+    std::vector<std::string> out;
+    const char* home = std::getenv("HOME");
+    for (const auto& v : values) {
+        std::vector<std::string> named;
+        if (v.starts_with("~/")) {
+            if (home != nullptr && *home != '\0') named.push_back(home + v.substr(1));
+        } else if (v.front() == '/') {
+            named.push_back(v);
+        } else {
+            for (const auto& t : tops) named.push_back(t.empty() ? v : t + "/" + v);
+        }
+        for (const auto& n : named) {
+            for (const bool follow : {false, true}) {
+                auto r = view.resolve(n, follow);
+                if (r.outside && n.front() == '/') {
+                    const HostPath h = host_resolve(n, project);
+                    if (h.kind != HostPath::Kind::project) continue;
+                    r = view.resolve(h.path, follow);
+                }
+                if (!r.outside) out.push_back(r.path);
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+// The first of `names` below one of `dirs`, with that directory.
+std::optional<std::pair<std::string, std::string>> hooks_dir_of(
+    const std::vector<std::string>& names, const std::vector<std::string>& dirs) {
+    for (const auto& n : names)
+        for (const auto& d : dirs)
+            if (d.empty() || util::path_within(n, d)) return std::make_pair(n, d);
+    return std::nullopt;
 }
 
 }  // namespace
@@ -716,7 +763,14 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     std::vector<std::string> all_git_dirs = shared.git_dirs;
     for (const auto& g : links.dot_git)
         if (view.lookup(g) == View::Node::other) all_git_dirs.push_back(g);
-    const std::set<std::string> included = included_configs(view, project, all_git_dirs, changes);
+    std::vector<std::string> hooks_paths;
+    const std::set<std::string> included =
+        included_configs(view, project, all_git_dirs, changes, hooks_paths);
+    std::vector<std::string> repo_tops = bare;
+    for (const auto& g : links.dot_git)
+        if (view.lookup(g) != View::Node::missing) repo_tops.push_back(fsops::split_parent(g).first);
+    const std::vector<std::string> hook_dirs =
+        hooks_path_dirs(view, project, hooks_paths, repo_tops);
 
     // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
     unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -785,6 +839,14 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             j.why = util::quote(*inc) + " is included by a git config (include.path): git reads "
                     "it as configuration of the repository";
             j.rule = "git config include";
+            j.source = "<staging rules>";
+        } else if (auto in = hooks_dir_of(names, hook_dirs);
+                   in && c.kind != Kind::deleted && !S_ISDIR(c.new_mode)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(in->first) + " is in " + util::quote(in->second.empty() ? "." : in->second) +
+                    ", the directory a git config names as core.hooksPath: git runs the hooks "
+                    "there";
+            j.rule = "git hooks path";
             j.source = "<staging rules>";
         } else if (auto hazard = index_hazard(c)) {
             j.verdict = policy::Verdict::ask;

@@ -441,6 +441,30 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                            capture_output=True, env=self.box.env(), timeout=60)
         self.assertFalse(os.path.exists(marker), res)
 
+    def test_hook_in_work_tree_directory_named_by_core_hooks_path_is_held_back(self):
+        # Teams point core.hooksPath into the work tree (`.githooks`); the user's own config
+        # may too, for every repository. git runs a hook written there at the next commit.
+        self.git_repo()
+        subprocess.run(["git", "config", "core.hooksPath", ".githooks"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[core]\n\thooksPath = tools/hooks\n")
+        os.makedirs(self.at("sub/.git"))
+        marker = os.path.join(self.box.root, "pwned")
+        hook = "printf '#!/bin/sh\\ntouch %s\\n' > %s && chmod +x %s"
+        rels = (".githooks/pre-commit", "tools/hooks/commit-msg", "sub/tools/hooks/pre-push")
+        self.staged("mkdir -p .githooks tools/hooks sub/tools/hooks && "
+                    + " && ".join(hook % (marker, r, r) for r in rels)
+                    + " && echo ok > tools/ok.txt")
+        res = self.ab("commit")
+        self.assert_held(res, *rels)
+        self.assertIn("core.hooksPath", res.err)
+        self.assertTrue(os.path.exists(self.at("tools/ok.txt")))
+        git = ["git", "-c", "safe.directory=*", "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo
         # (or a terminal) it names.
