@@ -465,6 +465,12 @@ public:
             return res;
         }
         plan_opened(j);
+        // A directory the commit moved whole (deleted, or replaced) went into backup/ opened:
+        // the mode the project had comes back with it.
+        for (const auto& e : done.opened)
+            if (std::none_of(j.opened.begin(), j.opened.end(),
+                             [&](const auto& o) { return o.first == e.first; }))
+                j.opened.push_back(e);
         step("journal");  // written "applying" by run(), as a commit's
         fresh_ = true;
         run(j);

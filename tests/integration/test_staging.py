@@ -534,6 +534,28 @@ class Staging(BoxTest):
         self.ab("undo", check=0)
         self.assertEqual(self.snap(), before)
 
+    def test_commit_and_undo_remove_a_read_only_tree_in_a_read_only_project_root(self):
+        # The neighbours: the project's own root read-only, and a whole read-only tree removed
+        # (each directory moved out needs write on itself for its "..").
+        p = self.box.project
+        os.makedirs(os.path.join(p, "ro", "sub"))
+        with open(os.path.join(p, "ro", "sub", "f"), "w") as f:
+            f.write("f\n")
+        for d in ("ro/sub", "ro", "."):
+            os.chmod(os.path.join(p, d), 0o555)
+        self.addCleanup(subprocess.run, ["chmod", "-R", "u+w", p])
+        before = self.snap()
+        root_mode = stat.S_IMODE(os.stat(p).st_mode)
+        self.staged("chmod -R u+w . && rm -rf ro && echo top > top && chmod 0555 .")
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertNotIn("ro", snap)
+        self.assertEqual(snap.get("top", (0, None))[1], b"top\n", snap)
+        self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), root_mode)
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before)
+        self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), root_mode)
+
     def test_unreadable_staged_file_does_not_stop_review_or_commit(self):
         # `chmod 0` on files the command wrote, new or the project's (one of the same size,
         # whose content decides its kind): the review still reads them for the diff and
