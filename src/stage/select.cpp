@@ -22,6 +22,7 @@
 #include "stage/fsops.hpp"
 #include "stage/gitconfig.hpp"
 #include "stage/gitindex.hpp"
+#include "stage/gitrefs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
@@ -126,6 +127,21 @@ public:
         struct stat st {};
         if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
         return read_prefix(f.get(), limit);
+    }
+
+    // The project's own file `rel` as it is now (not as the commit leaves it): its first
+    // `limit` bytes, "" when absent or not a regular file.
+    std::string project_file(const std::string& rel, std::size_t limit) const {
+        auto [dir, name] = fsops::split_parent(rel);
+        try {
+            const unique_fd d = fsops::open_dir_beneath(root_.get(), dir, project_ + "/" + dir);
+            unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+            struct stat st {};
+            if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+            return read_prefix(f.get(), limit);
+        } catch (const sys::SysError&) {
+            return "";
+        }
     }
 
     // Whether git looking for a repository takes directory `dir` (project-relative, "" = the
@@ -660,6 +676,66 @@ std::optional<std::pair<std::string, std::string>> hooks_dir_of(
     return std::nullopt;
 }
 
+// A branch the change set moves in git directory `git_dir`: its name, and the commit it
+// names in the project and in the view ("" where it names none).
+struct MovedRef {
+    std::string name, old_id, new_id;
+};
+
+// The id ref `name` of `git_dir` holds, read by `read` (the project's files or the view's):
+// its loose file, else its packed-refs line; a symbolic HEAD followed once.
+std::string ref_id(const std::function<std::string(const std::string&)>& read,
+                   const std::string& git_dir, std::string name, int depth = 0) {
+    const std::string at = git_dir.empty() ? "" : git_dir + "/";
+    std::string value = first_line(read(at + name));
+    if (value.starts_with("ref:")) {
+        if (depth > 0) return "";
+        return ref_id(read, git_dir, std::string(util::trim(value.substr(4))), depth + 1);
+    }
+    if (!value.empty()) return std::string(util::trim(value));
+    for (const auto& line : util::split(read(at + "packed-refs"), '\n')) {
+        const auto sp = line.find(' ');
+        if (sp != std::string::npos && line.substr(sp + 1) == name) return line.substr(0, sp);
+    }
+    return "";
+}
+
+// The branches (and HEAD) change `c` moves, when it is a ref file of `git_dir`.
+std::vector<MovedRef> moved_refs(const View& view, const std::string& git_dir, const Change& c) {
+    const std::string inside = git_dir.empty() ? c.path : c.path.substr(git_dir.size() + 1);
+    std::vector<std::string> names;
+    if (inside == "HEAD" || inside.starts_with("refs/heads/")) {
+        names.push_back(inside);
+    } else if (inside == "packed-refs") {
+        const std::string at = git_dir.empty() ? "" : git_dir + "/";
+        for (const auto& line : util::split(view.small_file(c.path, std::size_t{64} << 20), '\n')) {
+            const auto sp = line.find(' ');
+            if (sp == std::string::npos || !line.substr(sp + 1).starts_with("refs/heads/")) continue;
+            // A loose file of the same name is the one git reads.
+            if (view.lookup(at + line.substr(sp + 1)) == View::Node::missing)
+                names.push_back(line.substr(sp + 1));
+        }
+    }
+    const auto now = [&](const std::string& rel) { return view.project_file(rel, std::size_t{64} << 20); };
+    const auto then = [&](const std::string& rel) { return view.small_file(rel, std::size_t{64} << 20); };
+    std::vector<MovedRef> out;
+    for (const auto& n : names) {
+        MovedRef m{n, ref_id(now, git_dir, n), ref_id(then, git_dir, n)};
+        // A value that is no object id, or the null id, names no commit: git takes the ref
+        // for broken and writes nothing from it.
+        const bool id = (m.new_id.size() == 40 || m.new_id.size() == 64) &&
+                        m.new_id.find_first_not_of("0123456789abcdef") == std::string::npos &&
+                        m.new_id.find_first_not_of('0') != std::string::npos;
+        if (!id || m.new_id == m.old_id) continue;
+        if (m.old_id.size() != m.new_id.size() ||
+            m.old_id.find_first_not_of("0123456789abcdef") != std::string::npos ||
+            m.old_id.find_first_not_of('0') == std::string::npos)
+            m.old_id.clear();  // nothing to compare with: every path of the new tree counts
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 }  // namespace
 namespace {
 
@@ -796,6 +872,47 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         return git_index_hazard(data);
     };
 
+    // A moved branch: what the next `git reset --hard` or checkout on the host writes
+    // (gitrefs.hpp). Its commits' paths are judged as changes of the work tree would be.
+    auto ref_hazard = [&](const Change& c) -> std::optional<std::string> {
+        if (c.kind == Kind::deleted || !S_ISREG(c.new_mode)) return std::nullopt;
+        for (const auto& g : all_git_dirs) {
+            if (!g.empty() && !util::path_within(c.path, g)) continue;
+            if (c.path == g) continue;
+            for (const auto& m : moved_refs(view, g, c)) {
+                const std::string at = g.empty() ? "" : g + "/";
+                const RefMove r = read_ref_move({upper + "/" + at + "objects", project + "/" + at + "objects"},
+                                                m.old_id, m.new_id);
+                const std::string what = util::quote(m.name) + " moves to " +
+                                         util::quote(m.new_id.substr(0, 12));
+                if (!r.readable)
+                    return what + ", whose commits git cannot read (" + r.error + "); a later "
+                           "git reset --hard or checkout writes what the review never showed";
+                // The work tree is the `.git`'s directory; a bare-shaped one has none here.
+                const auto [top, name] = fsops::split_parent(g);
+                if (name != ".git") continue;
+                std::vector<std::string> asked;
+                for (const auto& p : r.paths) {
+                    const std::string rel = top.empty() ? p : top + "/" + p;
+                    policy::CommitFacts facts = shared;
+                    facts.rewrite = true;
+                    if (policy::decide_commit(prof, project, rel, facts).verdict !=
+                        policy::Verdict::allow)
+                        asked.push_back(util::quote(rel));
+                }
+                if (asked.empty()) continue;
+                std::string commits;
+                for (std::size_t i = 0; i < r.commits.size() && i < 5; ++i)
+                    commits += (i ? ", " : "") + util::quote(r.commits[i]);
+                if (asked.size() > 8) asked.resize(8), asked.push_back("...");
+                return what + " (" + std::to_string(r.commits.size()) + " commit(s): " + commits +
+                       "), which change " + util::join(asked, ", ") + ": protected paths that a "
+                       "later git reset --hard or checkout writes";
+            }
+        }
+        return std::nullopt;
+    };
+
     std::vector<Judged> out;
     out.reserve(changes.size());
     for (const auto& c : changes) {
@@ -852,6 +969,11 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             j.verdict = policy::Verdict::ask;
             j.why = util::quote(c.path) + " is a git index: " + *hazard;
             j.rule = "git index";
+            j.source = "<staging rules>";
+        } else if (auto moved = ref_hazard(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = *moved;
+            j.rule = "git ref";
             j.source = "<staging rules>";
         } else if (!all_names) {
             j.verdict = policy::Verdict::ask;

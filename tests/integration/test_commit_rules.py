@@ -371,6 +371,48 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         res = self.ab("commit", check=0)
         self.assertNotIn("held back", res.err)
 
+    # A branch the command moved is a new hash in the change set; the next `git reset --hard`
+    # on the host writes its commits' files. A workflow committed through git, its file then
+    # removed from the work tree, must not land that way without a question.
+    GIT_IN_BOX = "git -c safe.directory=* -c user.name=t -c user.email=t@t "
+
+    def test_branch_moved_to_a_commit_adding_a_protected_path_is_held_back(self):
+        self.git_repo()
+        git = ["git", "-c", "safe.directory=*"]
+        head = subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project, check=True,
+                              capture_output=True, env=self.box.env()).stdout
+        self.staged("mkdir -p .github/workflows && echo 'run: evil' > .github/workflows/ci.yml"
+                    " && " + self.GIT_IN_BOX + "add .github && " + self.GIT_IN_BOX +
+                    "commit -qm 'tidy up' && rm -rf .github && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn("held back \".git/refs/heads/", res.err)
+        self.assertIn(".github/workflows/ci.yml", res.err)
+        self.assertIn("tidy up", res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        # The host's side: the branch did not move, so a reset writes nothing of it.
+        subprocess.run(git + ["reset", "-q", "--hard"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+        self.assertEqual(subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project,
+                                        capture_output=True, env=self.box.env()).stdout, head)
+
+    def test_branch_moved_to_a_commit_whose_objects_are_missing_is_held_back(self):
+        self.git_repo()
+        self.staged("echo 1234567890123456789012345678901234567890 > .git/refs/heads/evil"
+                    " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/refs/heads/evil"', res.err)
+        self.assertIn("cannot read", res.err)
+        self.assertFalse(os.path.exists(self.at(".git/refs/heads/evil")))
+
+    def test_branch_moved_by_an_ordinary_commit_commits_without_approval(self):
+        self.git_repo()
+        self.staged("echo more >> README && " + self.GIT_IN_BOX + "commit -qam more")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
+
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()
