@@ -241,7 +241,8 @@ bool threaded_differs(std::string_view d, std::size_t end, const std::vector<std
 
 // The entries of `d` read with object hashes of `hash_size` bytes, as git reads them; the first
 // unsafe name found goes to `hazard`. `unreadable` where git would stop with an error.
-Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::string>& hazard) {
+Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::string>& hazard,
+                  std::vector<IndexEntry>* entries = nullptr) {
     constexpr std::size_t kHeader = 12, kStat = 40;
     constexpr unsigned kNameMask = 0x0fff, kStage = 0x3000, kExtended = 0x4000,
                        kKnownExtended = 0x6000, kIntentToAdd = 0x2000;
@@ -311,6 +312,9 @@ Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::
         if (!hazard) hazard = unsafe_path(name);
         if (i > 0 && name < previous) ordered = false;
         if (hash_size == 20) trees.add(name, be32(d, at + 24), d.substr(at + kStat, 20), plain);
+        if (entries != nullptr)
+            entries->push_back({name.substr(0, name.find('\0')), std::string(d.substr(at + kStat, hash_size)),
+                                be32(d, at + 24)});
         previous = std::move(name);
         at = next;
     }
@@ -336,6 +340,15 @@ Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::
 }
 
 }  // namespace
+
+std::optional<std::vector<IndexEntry>> git_index_entries(std::string_view data) {
+    for (const std::size_t hash_size : std::array<std::size_t, 2>{20, 32}) {
+        std::optional<std::string> hazard;
+        std::vector<IndexEntry> out;
+        if (read_entries(data, hash_size, hazard, &out) == Read::ok) return out;
+    }
+    return std::nullopt;
+}
 
 std::optional<std::string> git_index_hazard(std::string_view data) {
     bool readable = false;

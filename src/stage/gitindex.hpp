@@ -13,9 +13,11 @@
 // names a shared index in the git directory, which is not on the allowlist.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace agentbox::stage {
 
@@ -25,5 +27,17 @@ namespace agentbox::stage {
 // knows (SHA-1, SHA-256: which one a repository uses is in its config, and an index crafted
 // for one must not pass as the other). An index git cannot read either way needs approval too.
 std::optional<std::string> git_index_hazard(std::string_view data);
+
+// One entry as git reads it: its path (up to a NUL), its object id (raw bytes) and mode.
+struct IndexEntry {
+    std::string path;
+    std::string id;
+    std::uint32_t mode = 0;
+};
+
+// Every entry of `data`, read as git_index_hazard reads them (SHA-1 sizes first), or nullopt
+// when git cannot read it: what `git checkout -- .` or `git stash` would write to the work
+// tree, for the caller to judge the paths a change of the index brings.
+std::optional<std::vector<IndexEntry>> git_index_entries(std::string_view data);
 
 }  // namespace agentbox::stage

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -869,7 +870,31 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         }
         if (err != 0)
             return "agentbox cannot read it to check it: " + std::string(std::strerror(err));
-        return git_index_hazard(data);
+        if (auto hazard = git_index_hazard(data)) return hazard;
+        // Entries the change brings (new, or another id or mode than the project's index
+        // holds) at a path the commit rules ask for: `git add` of a workflow, then `rm`, and
+        // the user's `git checkout -- .` or `git stash` writes it. A bare-shaped git
+        // directory has no work tree here.
+        const auto [top, git_name] = fsops::split_parent(parent);
+        const auto now = git_index_entries(data);
+        if (git_name != ".git" || !now) return std::nullopt;
+        std::map<std::string, std::pair<std::string, std::uint32_t>> before;
+        if (const auto old = git_index_entries(view.project_file(c.path, std::size_t{1} << 30)))
+            for (const auto& e : *old) before[e.path] = {e.id, e.mode};
+        std::vector<std::string> asked;
+        for (const auto& e : *now) {
+            const auto it = before.find(e.path);
+            if (it != before.end() && it->second == std::make_pair(e.id, e.mode)) continue;
+            const std::string rel = top.empty() ? e.path : top + "/" + e.path;
+            policy::CommitFacts facts = shared;
+            facts.rewrite = true;
+            if (policy::decide_commit(prof, project, rel, facts).verdict != policy::Verdict::allow)
+                asked.push_back(util::quote(rel));
+            if (asked.size() > 8) break;
+        }
+        if (asked.empty()) return std::nullopt;
+        return "it holds new content for " + util::join(asked, ", ") +
+               ", which the commit rules ask for: git checkout -- . or git stash writes it";
     };
 
     // A moved branch: what the next `git reset --hard` or checkout on the host writes

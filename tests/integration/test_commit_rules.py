@@ -397,6 +397,21 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assertEqual(subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project,
                                         capture_output=True, env=self.box.env()).stdout, head)
 
+    def test_git_index_entry_at_a_protected_path_is_held_back(self):
+        # The neighbour of a moved branch: `git add` of a workflow, then `rm`; the index lands,
+        # and the user's `git checkout -- .` writes the workflow.
+        self.git_repo()
+        self.staged("mkdir -p .github/workflows && echo 'run: evil' > .github/workflows/ci.yml"
+                    " && " + self.GIT_IN_BOX + "add .github && rm -rf .github"
+                    " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/index"', res.err)
+        self.assertIn(".github/workflows/ci.yml", res.err)
+        subprocess.run(["git", "-c", "safe.directory=*", "checkout", "--", "."],
+                       cwd=self.box.project, capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+
     def test_branch_moved_to_a_commit_whose_objects_are_missing_is_held_back(self):
         self.git_repo()
         self.staged("echo 1234567890123456789012345678901234567890 > .git/refs/heads/evil"
