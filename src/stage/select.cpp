@@ -882,12 +882,12 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         if (const auto old = git_index_entries(view.project_file(c.path, std::size_t{1} << 30)))
             for (const auto& e : *old) before[e.path] = {e.id, e.mode};
         std::vector<std::string> asked;
+        policy::CommitFacts facts = shared;
+        facts.rewrite = true;
         for (const auto& e : *now) {
             const auto it = before.find(e.path);
             if (it != before.end() && it->second == std::make_pair(e.id, e.mode)) continue;
             const std::string rel = top.empty() ? e.path : top + "/" + e.path;
-            policy::CommitFacts facts = shared;
-            facts.rewrite = true;
             if (policy::decide_commit(prof, project, rel, facts).verdict != policy::Verdict::allow)
                 asked.push_back(util::quote(rel));
             if (asked.size() > 8) break;
@@ -917,10 +917,10 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
                 const auto [top, name] = fsops::split_parent(g);
                 if (name != ".git") continue;
                 std::vector<std::string> asked;
+                policy::CommitFacts facts = shared;
+                facts.rewrite = true;
                 for (const auto& p : r.paths) {
                     const std::string rel = top.empty() ? p : top + "/" + p;
-                    policy::CommitFacts facts = shared;
-                    facts.rewrite = true;
                     if (policy::decide_commit(prof, project, rel, facts).verdict !=
                         policy::Verdict::allow)
                         asked.push_back(util::quote(rel));
