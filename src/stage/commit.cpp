@@ -706,8 +706,14 @@ private:
             }
             struct stat st {};
             if (!fd || ::fstat(fd.get(), &st) != 0) continue;
+#ifdef __linux__
+            // The inode open at fd, not whatever the path names by now.
             const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
             if (::faccessat(AT_FDCWD, proc.c_str(), W_OK | X_OK, AT_EACCESS) == 0) continue;
+#else
+            if (::faccessat(root_.get(), d.empty() ? "." : d.c_str(), W_OK | X_OK, AT_EACCESS) == 0)
+                continue;
+#endif
             const std::string shown = util::quote(d.empty() ? s_.meta().project : d);
             if (st.st_uid != ::geteuid())
                 throw std::runtime_error(

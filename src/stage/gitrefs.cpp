@@ -76,11 +76,15 @@ struct Ran {
 Ran run_git(const std::vector<std::string>& args, const std::vector<std::string>& env) {
     Ran r;
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
+    // pipe, not pipe2 (the macOS build has none), then close-on-exec: a child another
+    // thread spawned in between would only hold the pipe open longer.
+    if (::pipe(fds) != 0) {
         r.error = std::string("pipe: ") + std::strerror(errno);
         return r;
     }
     unique_fd rd(fds[0]), wr(fds[1]);
+    ::fcntl(rd.get(), F_SETFD, FD_CLOEXEC);
+    ::fcntl(wr.get(), F_SETFD, FD_CLOEXEC);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
