@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <optional>
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -176,6 +177,9 @@ struct Journal {
     std::string state;  // prepared | applying
     std::string token;  // names this operation's temporaries
     std::vector<Op> ops;
+    // Project directories its operations write in that their owner had made read-only, with
+    // their modes: given owner rwx while the operations run, their modes back after (plan_opened).
+    std::vector<std::pair<std::string, unsigned>> opened;
 };
 
 json to_json(const Journal& j) {
@@ -198,6 +202,12 @@ json to_json(const Journal& j) {
         ops.push_back(std::move(e));
     }
     out["ops"] = std::move(ops);
+    if (!j.opened.empty()) {
+        json opened = json::array();
+        for (const auto& [path, mode] : j.opened)
+            opened.push_back({{"path", encode_name(path)}, {"mode", mode}});
+        out["opened"] = std::move(opened);
+    }
     return out;
 }
 
@@ -219,6 +229,10 @@ Journal from_json(const json& j, const std::string& shown) {
             o.hash = e.value("hash", std::string());
             out.ops.push_back(std::move(o));
         }
+        if (const auto it = j.find("opened"); it != j.end())
+            for (const auto& e : *it)
+                out.opened.emplace_back(decode_name(e.at("path").get<std::string>()),
+                                        e.at("mode").get<unsigned>() & 07777);
         if (out.kind != "commit" && out.kind != "undo")
             throw std::runtime_error("unknown kind " + util::quote(out.kind));
         return out;
@@ -234,6 +248,12 @@ std::string inverse(const std::string& op) {
 }
 
 std::string new_token() { return sys::random_hex(6); }
+
+std::string octal_mode(mode_t mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    return buf;
+}
 
 long long ctime_ns(const struct stat& st) {
     const struct timespec& t = sys::ctime_of(st);
@@ -395,6 +415,7 @@ public:
             j.ops.push_back(std::move(o));
         }
         if (j.ops.empty()) return res;
+        plan_opened(j);
         step("journal");
         // What the command wrote may still be in the page cache: make it durable before the
         // journal says the project may be changed, so a crash cannot leave renamed-in files
@@ -443,6 +464,13 @@ public:
             res.restored.clear();
             return res;
         }
+        plan_opened(j);
+        // A directory the commit moved whole (deleted, or replaced) went into backup/ opened:
+        // the mode the project had comes back with it.
+        for (const auto& e : done.opened)
+            if (std::none_of(j.opened.begin(), j.opened.end(),
+                             [&](const auto& o) { return o.first == e.first; }))
+                j.opened.push_back(e);
         step("journal");  // written "applying" by run(), as a commit's
         fresh_ = true;
         run(j);
@@ -571,6 +599,11 @@ private:
             if (!backup) throw SysError("open", bdir, errno);
         }
         try {
+            // Again after a crash: the modes to restore are the journal's, not what is there.
+            for (const auto& [dir, mode] : j.opened) {
+                step("open");
+                chmod_dir(root_.get(), dir, mode | S_IRWXU);
+            }
             for (const auto& o : j.ops) {
                 step("op");
                 apply(j, o, o.op, backup.get());
@@ -585,6 +618,7 @@ private:
         // journal stays so that the next command finishes the bookkeeping.
         try {
             set_dir_modes(j.ops);
+            restore_opened(j);
             sys::sync_fs(root_.get(), s_.meta().project);
             remember_own_writes(j);
             const std::string cdir = s_.dir() + "/" + kCommitsDir;
@@ -627,6 +661,7 @@ private:
                 back.push_back(std::move(b));
             }
             set_dir_modes(back);
+            restore_opened(j);
             remember_own_writes(j);
         } catch (const std::exception& e2) {
             // The journal stays "applying": the next command that touches the session
@@ -646,6 +681,53 @@ private:
                                       ? "; rolled back, the project is as it was and the "
                                         "changes stay staged"
                                       : "; rolled back, the project is as the commit left it"));
+    }
+
+    // The project's directories that `j`'s operations write in (each one's parent, and a
+    // directory moved whole, whose ".." changes) and that the user cannot write in: a
+    // directory its owner made read-only (chmod 0555) stops a rename into or out of it with
+    // EACCES. Each gets its owner's rwx while the operations run and its mode back after
+    // (restore_opened), both recorded in the journal before the first change, so that a kill
+    // at any point leaves recovery (which runs the journal again) to restore it. One that is
+    // not the user's cannot be opened so: the command is refused before anything changes,
+    // naming it -- never half done. Root writes everywhere and opens nothing.
+    void plan_opened(Journal& j) {
+        std::set<std::string> dirs;
+        for (const auto& o : j.ops) {
+            dirs.insert(fsops::split_parent(o.path).first);
+            dirs.insert(o.path);  // opened only if it is a directory of the project
+        }
+        for (const auto& d : dirs) {
+            unique_fd fd;
+            try {
+                fd = open_rw_dir_if_there(root_.get(), d);
+            } catch (const SysError& e) {
+                if (e.err() != ELOOP) throw;  // a symlink: no directory to open
+            }
+            struct stat st {};
+            if (!fd || ::fstat(fd.get(), &st) != 0) continue;
+#ifdef __linux__
+            // The inode open at fd, not whatever the path names by now.
+            const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
+            if (::faccessat(AT_FDCWD, proc.c_str(), W_OK | X_OK, AT_EACCESS) == 0) continue;
+#else
+            if (::faccessat(root_.get(), d.empty() ? "." : d.c_str(), W_OK | X_OK, AT_EACCESS) == 0)
+                continue;
+#endif
+            const std::string shown = util::quote(d.empty() ? s_.meta().project : d);
+            if (st.st_uid != ::geteuid())
+                throw std::runtime_error(
+                    "cannot " + j.kind + ": the project directory " + shown + " is not writable "
+                    "(mode " + octal_mode(st.st_mode) + ", owner uid " +
+                    std::to_string(st.st_uid) + ") and not yours to open; nothing was changed");
+            j.opened.emplace_back(d, st.st_mode & 07777);
+        }
+    }
+
+    // The modes plan_opened recorded, back; a directory gone meanwhile is left alone.
+    void restore_opened(const Journal& j) {
+        for (auto it = j.opened.rbegin(); it != j.opened.rend(); ++it)
+            chmod_dir(root_.get(), it->first, it->second);
     }
 
     // Directory modes last: a read-only directory must not stop its own entries.

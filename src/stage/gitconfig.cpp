@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 
 #include "util/strings.hpp"
 
@@ -104,9 +105,11 @@ private:
     std::size_t at_ = 0;
 };
 
-}  // namespace
-
-std::vector<std::string> git_config_includes(std::string_view raw) {
+// The values of every `<section>.<key>` of the text (sections as `sections` name them,
+// lower-case; a subsection is not told apart, which only finds more).
+std::vector<std::string> config_values(std::string_view raw,
+                                       std::initializer_list<std::string_view> sections,
+                                       std::string_view key) {
     std::vector<std::string> out;
     // As git's config reader sees the text (config.c): a UTF-8 byte-order mark at its start
     // skipped, and every CRLF read as LF (get_next_char), a `\` before one included.
@@ -130,13 +133,24 @@ std::vector<std::string> git_config_includes(std::string_view raw) {
         } else if (std::isalpha(static_cast<unsigned char>(c))) {
             const std::string k = lx.key();
             const std::string v = lx.value();
-            if ((section == "include" || section == "includeif") && k == "path" && !v.empty())
+            if (k == key && !v.empty() &&
+                std::find(sections.begin(), sections.end(), section) != sections.end())
                 out.push_back(v);
         } else {
             lx.skip_line();
         }
     }
     return out;
+}
+
+}  // namespace
+
+std::vector<std::string> git_config_includes(std::string_view text) {
+    return config_values(text, {"include", "includeif"}, "path");
+}
+
+std::vector<std::string> git_config_hooks_paths(std::string_view text) {
+    return config_values(text, {"core"}, "hookspath");
 }
 
 }  // namespace agentbox::stage

@@ -15,4 +15,10 @@ namespace agentbox::stage {
 // whatever its condition: the condition can hold tomorrow.
 std::vector<std::string> git_config_includes(std::string_view text);
 
+// The `core.hooksPath` values of `text`, read as the includes are: the directory git runs its
+// hooks from instead of the git directory's hooks/ -- relative to the directory hooks run in
+// (a work tree's top), `~/`, or absolute. Teams point it into the work tree (`.githooks`), so
+// a file the sandbox writes there runs at the next `git commit` as a hook does.
+std::vector<std::string> git_config_hooks_paths(std::string_view text);
+
 }  // namespace agentbox::stage

@@ -4,12 +4,17 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <pwd.h>
+#ifdef __linux__
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -18,6 +23,7 @@
 #include "stage/fsops.hpp"
 #include "stage/gitconfig.hpp"
 #include "stage/gitindex.hpp"
+#include "stage/gitrefs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
@@ -122,6 +128,21 @@ public:
         struct stat st {};
         if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
         return read_prefix(f.get(), limit);
+    }
+
+    // The project's own file `rel` as it is now (not as the commit leaves it): its first
+    // `limit` bytes, "" when absent or not a regular file.
+    std::string project_file(const std::string& rel, std::size_t limit) const {
+        auto [dir, name] = fsops::split_parent(rel);
+        try {
+            const unique_fd d = fsops::open_dir_beneath(root_.get(), dir, project_ + "/" + dir);
+            unique_fd f(::openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+            struct stat st {};
+            if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+            return read_prefix(f.get(), limit);
+        } catch (const sys::SysError&) {
+            return "";
+        }
     }
 
     // Whether git looking for a repository takes directory `dir` (project-relative, "" = the
@@ -369,12 +390,105 @@ std::vector<std::string> other_git_dirs(const View& view, const std::vector<std:
     return dirs;
 }
 
+// Where the host's kernel takes absolute path `abs` when git opens it: followed component by
+// component through the host's symlinks up to where it enters the project (the rest is the
+// view's to resolve, as the commit leaves the project), or up to a magic link of procfs. Those
+// (/proc/<pid>/cwd, /proc/<pid>/fd/<n>, reached by /proc/self, /proc/thread-self and /dev/fd)
+// lead each process to its own directory: for git, the one it runs in (the work tree's top, or
+// wherever the user started it), not agentbox's. `/proc/<pid>/root` is "/" for a host git.
+struct HostPath {
+    enum class Kind { host, project, anywhere } kind = Kind::host;
+    // host: the absolute path; project: relative to the project; anywhere: relative to a
+    // directory that depends on the process that opens it.
+    std::string path;
+};
+
+HostPath host_resolve(const std::string& abs, const std::string& project) {
+    const auto joined = [](const std::deque<std::string>& d) {
+        return util::join(std::vector<std::string>(d.begin(), d.end()), "/");
+    };
+    std::deque<std::string> todo;
+    for (auto& p : util::split(abs, '/'))
+        if (!p.empty() && p != ".") todo.push_back(std::move(p));
+    std::string at;  // resolved so far, absolute; "" = "/"
+    int hops = 0;
+    while (!todo.empty()) {
+        if (at == project && todo.front() != "..") return {HostPath::Kind::project, joined(todo)};
+        std::string part = std::move(todo.front());
+        todo.pop_front();
+        if (part == "..") {
+            at = at.substr(0, at.rfind('/') == std::string::npos ? 0 : at.rfind('/'));
+            continue;
+        }
+        const std::string next = at + "/" + part;
+        struct stat st {};
+        char target[PATH_MAX];
+        const ssize_t n = ::lstat(next.c_str(), &st) == 0 && S_ISLNK(st.st_mode)
+                              ? ::readlink(next.c_str(), target, sizeof target)
+                              : -1;
+        if (n <= 0) {  // not a link (or gone): taken as named
+            at = next;
+            continue;
+        }
+        if (++hops > 40) return {HostPath::Kind::host, next};  // the kernel gives up too
+        const std::string link(target, static_cast<std::size_t>(n));
+#ifdef __linux__
+        struct statfs fs {};
+        // A procfs link to a relative name (self -> <pid>, thread-self) is followed like any;
+        // one to anything else is the kernel's per-process magic.
+        if (::statfs(at.empty() ? "/" : at.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC &&
+            link.front() == '/') {
+            if (part == "root") {
+                at.clear();
+                continue;
+            }
+            return {HostPath::Kind::anywhere, joined(todo)};
+        }
+#endif
+        std::vector<std::string> parts;
+        for (auto& p : util::split(link, '/'))
+            if (!p.empty() && p != ".") parts.push_back(std::move(p));
+        todo.insert(todo.begin(), parts.begin(), parts.end());
+        if (link.front() == '/') at.clear();
+    }
+    if (at == project) return {HostPath::Kind::project, ""};
+    return {HostPath::Kind::host, at.empty() ? "/" : at};
+}
+
+// Every directory of the project as the commit leaves it ("" the root), for an include whose
+// directory git's process decides (host_resolve, anywhere): the project's, walked without
+// following links, and those the change set adds.
+std::vector<std::string> view_dirs(const std::string& project, const std::vector<Change>& changes) {
+    struct Dirs : sys::WalkVisitor {
+        std::vector<std::string> out{""};
+        sys::WalkStep visit(const sys::WalkEntry& e) override {
+            if (!S_ISDIR(e.st.st_mode)) return sys::WalkStep::over;
+            out.push_back(e.path);
+            return sys::WalkStep::into;
+        }
+        void fail(const sys::SysError&) override {}  // unreadable: git cannot be in it either
+    } w;
+    unique_fd root(::open(project.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw sys::SysError("open", project, errno);
+    sys::WalkOptions o;
+    o.stat = false;
+    sys::walk_tree(root.get(), "", w, o);
+    for (const auto& c : changes)
+        if (c.kind != Kind::deleted && S_ISDIR(c.new_mode)) w.out.push_back(c.path);
+    std::sort(w.out.begin(), w.out.end());
+    w.out.erase(std::unique(w.out.begin(), w.out.end()), w.out.end());
+    return w.out;
+}
+
 // The files of the project that git reads as configuration through an include
 // (gitconfig.hpp): named by the config of a git directory of the view, or by the user's or the
 // system's (an absolute or `~/` include can name a project file), and by those files in turn,
 // as deep as git follows them. Each both as named and as its symlinks resolve in the view.
+// The core.hooksPath values of every config read go to `hooks_paths`.
 std::set<std::string> included_configs(const View& view, const std::string& project,
-                                       const std::vector<std::string>& git_dirs) {
+                                       const std::vector<std::string>& git_dirs,
+                                       const std::vector<Change>& changes,
+                                       std::vector<std::string>& hooks_paths) {
     struct Source {
         std::string path;  // project-relative when `in_project`, else absolute on the host
         bool in_project;
@@ -415,6 +529,7 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
     std::size_t budget = 64 << 20;
     std::set<std::string> found;
     std::set<std::pair<std::string, bool>> read;
+    std::optional<std::vector<std::string>> dirs;  // view_dirs, once needed
     // git stops at ten levels of includes; a bound on files read serves the same end here.
     for (std::size_t i = 0; i < todo.size() && i < 256; ++i) {
         const Source src = todo[i];
@@ -431,6 +546,7 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
             text = read_prefix(f.get(), budget);
         }
         budget -= text.size();
+        for (auto& h : git_config_hooks_paths(text)) hooks_paths.push_back(std::move(h));
         for (const auto& named : git_config_includes(text)) {
             // git's interpolate_path: `~/` is $HOME, `~user/` that user's home directory.
             std::string rel;
@@ -462,17 +578,41 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
             if (const std::string there = dir_of(src.path);
                 named.front() != '~' && named.front() != '/' && there != src.dir)
                 rels.push_back(there.empty() ? named : there + "/" + named);
-            // An absolute path that leaves the project by the view's reading may come back
-            // into it through the host's own links (`/home/u/proj-link/x`, `/tmp/../proj/x`,
-            // `/proc/self/cwd/x`): the kernel follows those for git, so its directory is taken
-            // as the host resolves it now, too.
-            if (const std::string abs = rels.front(); abs.front() == '/' &&
-                                                      view.resolve(abs, false).outside) {
-                const auto [parent, name] = fsops::split_parent(abs);
-                char real[PATH_MAX];
-                if (::realpath(parent.empty() ? "/" : parent.c_str(), real) != nullptr &&
-                    std::string(real) + "/" + name != abs)
-                    rels.push_back(std::string(real) + "/" + name);
+            // A path that leaves the project by the view's reading may come back into it
+            // through the host's own links (`/home/u/proj-link/x`, `/tmp/../proj/x`): the
+            // kernel follows those for git, so it is taken as the host resolves it now, too.
+            // Through /proc/self/cwd (or an fd) it names a file in whatever directory git
+            // runs in: the file of that name in every directory of the project.
+            if (view.resolve(rels.front(), false).outside) {
+                const std::string& first = rels.front();
+                const HostPath h =
+                    host_resolve(first.front() == '/' ? first : project + "/" + first, project);
+                if (h.kind == HostPath::Kind::project) {
+                    rels.push_back(project + (h.path.empty() ? "" : "/" + h.path));
+                } else if (h.kind == HostPath::Kind::host) {
+                    if (h.path != first) rels.push_back(h.path);
+                } else {
+                    // As git opens it from directory D: D/<path>, whose ".." climb to another
+                    // directory of the project (or out of it): only what follows the last one
+                    // names the file, below some directory.
+                    std::vector<std::string> below;
+                    for (const auto& p : util::split(h.path, '/')) {
+                        if (p == "..") below.clear();
+                        else if (!p.empty() && p != ".") below.push_back(p);
+                    }
+                    if (!below.empty()) {
+                        if (!dirs) dirs = view_dirs(project, changes);
+                        const std::string tail = util::join(below, "/");
+                        // Only those there: the bound on files read is not spent on names
+                        // that hold nothing (a change that adds one makes it there).
+                        for (const auto& d : *dirs) {
+                            const std::string cand = d.empty() ? tail : d + "/" + tail;
+                            const auto r = view.resolve(cand, true);
+                            if (!r.outside && view.lookup(r.path) == View::Node::other)
+                                rels.push_back(project + "/" + cand);
+                        }
+                    }
+                }
             }
             for (const auto& r : rels) {
                 const auto as_named = view.resolve(r, false);
@@ -491,6 +631,110 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
         }
     }
     return found;
+}
+
+// The project directories that git runs hooks from by a core.hooksPath of `values`: an
+// absolute one (or `~/`) where the host and the view take it, a relative one from the top of
+// every repository of the project (`tops`: a `.git`'s directory, a bare-shaped repository),
+// since which config applies to which repository is not worth the risk of telling apart.
+std::vector<std::string> hooks_path_dirs(const View& view, const std::string& project,
+                                         const std::vector<std::string>& values,
+                                         const std::vector<std::string>& tops) {
+    std::vector<std::string> out;
+    const char* home = std::getenv("HOME");
+    for (const auto& v : values) {
+        std::vector<std::string> named;
+        if (v.starts_with("~/")) {
+            if (home != nullptr && *home != '\0') named.push_back(home + v.substr(1));
+        } else if (v.front() == '/') {
+            named.push_back(v);
+        } else {
+            for (const auto& t : tops) named.push_back(t.empty() ? v : t + "/" + v);
+        }
+        for (const auto& n : named) {
+            for (const bool follow : {false, true}) {
+                auto r = view.resolve(n, follow);
+                if (r.outside && n.front() == '/') {
+                    const HostPath h = host_resolve(n, project);
+                    if (h.kind != HostPath::Kind::project) continue;
+                    r = view.resolve(h.path, follow);
+                }
+                if (!r.outside) out.push_back(r.path);
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+// The first of `names` below one of `dirs`, with that directory.
+std::optional<std::pair<std::string, std::string>> hooks_dir_of(
+    const std::vector<std::string>& names, const std::vector<std::string>& dirs) {
+    for (const auto& n : names)
+        for (const auto& d : dirs)
+            if (d.empty() || util::path_within(n, d)) return std::make_pair(n, d);
+    return std::nullopt;
+}
+
+// A branch the change set moves in git directory `git_dir`: its name, and the commit it
+// names in the project and in the view ("" where it names none).
+struct MovedRef {
+    std::string name, old_id, new_id;
+};
+
+// The id ref `name` of `git_dir` holds, read by `read` (the project's files or the view's):
+// its loose file, else its packed-refs line; a symbolic HEAD followed once.
+std::string ref_id(const std::function<std::string(const std::string&)>& read,
+                   const std::string& git_dir, std::string name, int depth = 0) {
+    const std::string at = git_dir.empty() ? "" : git_dir + "/";
+    std::string value = first_line(read(at + name));
+    if (value.starts_with("ref:")) {
+        if (depth > 0) return "";
+        return ref_id(read, git_dir, std::string(util::trim(value.substr(4))), depth + 1);
+    }
+    if (!value.empty()) return std::string(util::trim(value));
+    for (const auto& line : util::split(read(at + "packed-refs"), '\n')) {
+        const auto sp = line.find(' ');
+        if (sp != std::string::npos && line.substr(sp + 1) == name) return line.substr(0, sp);
+    }
+    return "";
+}
+
+// The branches (and HEAD) change `c` moves, when it is a ref file of `git_dir`.
+std::vector<MovedRef> moved_refs(const View& view, const std::string& git_dir, const Change& c) {
+    const std::string inside = git_dir.empty() ? c.path : c.path.substr(git_dir.size() + 1);
+    std::vector<std::string> names;
+    if (inside == "HEAD" || inside.starts_with("refs/heads/")) {
+        names.push_back(inside);
+    } else if (inside == "packed-refs") {
+        const std::string at = git_dir.empty() ? "" : git_dir + "/";
+        for (const auto& line : util::split(view.small_file(c.path, std::size_t{64} << 20), '\n')) {
+            const auto sp = line.find(' ');
+            if (sp == std::string::npos || !line.substr(sp + 1).starts_with("refs/heads/")) continue;
+            // A loose file of the same name is the one git reads.
+            if (view.lookup(at + line.substr(sp + 1)) == View::Node::missing)
+                names.push_back(line.substr(sp + 1));
+        }
+    }
+    const auto now = [&](const std::string& rel) { return view.project_file(rel, std::size_t{64} << 20); };
+    const auto then = [&](const std::string& rel) { return view.small_file(rel, std::size_t{64} << 20); };
+    std::vector<MovedRef> out;
+    for (const auto& n : names) {
+        MovedRef m{n, ref_id(now, git_dir, n), ref_id(then, git_dir, n)};
+        // A value that is no object id, or the null id, names no commit: git takes the ref
+        // for broken and writes nothing from it.
+        const bool id = (m.new_id.size() == 40 || m.new_id.size() == 64) &&
+                        m.new_id.find_first_not_of("0123456789abcdef") == std::string::npos &&
+                        m.new_id.find_first_not_of('0') != std::string::npos;
+        if (!id || m.new_id == m.old_id) continue;
+        if (m.old_id.size() != m.new_id.size() ||
+            m.old_id.find_first_not_of("0123456789abcdef") != std::string::npos ||
+            m.old_id.find_first_not_of('0') == std::string::npos)
+            m.old_id.clear();  // nothing to compare with: every path of the new tree counts
+        out.push_back(std::move(m));
+    }
+    return out;
 }
 
 }  // namespace
@@ -596,7 +840,14 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     std::vector<std::string> all_git_dirs = shared.git_dirs;
     for (const auto& g : links.dot_git)
         if (view.lookup(g) == View::Node::other) all_git_dirs.push_back(g);
-    const std::set<std::string> included = included_configs(view, project, all_git_dirs);
+    std::vector<std::string> hooks_paths;
+    const std::set<std::string> included =
+        included_configs(view, project, all_git_dirs, changes, hooks_paths);
+    std::vector<std::string> repo_tops = bare;
+    for (const auto& g : links.dot_git)
+        if (view.lookup(g) != View::Node::missing) repo_tops.push_back(fsops::split_parent(g).first);
+    const std::vector<std::string> hook_dirs =
+        hooks_path_dirs(view, project, hooks_paths, repo_tops);
 
     // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
     unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -619,7 +870,72 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         }
         if (err != 0)
             return "agentbox cannot read it to check it: " + std::string(std::strerror(err));
-        return git_index_hazard(data);
+        if (auto hazard = git_index_hazard(data)) return hazard;
+        // Entries the change brings (new, or another id or mode than the project's index
+        // holds) at a path the commit rules ask for: `git add` of a workflow, then `rm`, and
+        // the user's `git checkout -- .` or `git stash` writes it. A bare-shaped git
+        // directory has no work tree here.
+        const auto [top, git_name] = fsops::split_parent(parent);
+        const auto now = git_index_entries(data);
+        if (git_name != ".git" || !now) return std::nullopt;
+        std::map<std::string, std::pair<std::string, std::uint32_t>> before;
+        if (const auto old = git_index_entries(view.project_file(c.path, std::size_t{1} << 30)))
+            for (const auto& e : *old) before[e.path] = {e.id, e.mode};
+        std::vector<std::string> asked;
+        policy::CommitFacts facts = shared;
+        facts.rewrite = true;
+        for (const auto& e : *now) {
+            const auto it = before.find(e.path);
+            if (it != before.end() && it->second == std::make_pair(e.id, e.mode)) continue;
+            const std::string rel = top.empty() ? e.path : top + "/" + e.path;
+            if (policy::decide_commit(prof, project, rel, facts).verdict != policy::Verdict::allow)
+                asked.push_back(util::quote(rel));
+            if (asked.size() > 8) break;
+        }
+        if (asked.empty()) return std::nullopt;
+        return "it holds new content for " + util::join(asked, ", ") +
+               ", which the commit rules ask for: git checkout -- . or git stash writes it";
+    };
+
+    // A moved branch: what the next `git reset --hard` or checkout on the host writes
+    // (gitrefs.hpp). Its commits' paths are judged as changes of the work tree would be.
+    auto ref_hazard = [&](const Change& c) -> std::optional<std::string> {
+        if (c.kind == Kind::deleted || !S_ISREG(c.new_mode)) return std::nullopt;
+        for (const auto& g : all_git_dirs) {
+            if (!g.empty() && !util::path_within(c.path, g)) continue;
+            if (c.path == g) continue;
+            for (const auto& m : moved_refs(view, g, c)) {
+                const std::string at = g.empty() ? "" : g + "/";
+                const RefMove r = read_ref_move({upper + "/" + at + "objects", project + "/" + at + "objects"},
+                                                m.old_id, m.new_id);
+                const std::string what = util::quote(m.name) + " moves to " +
+                                         util::quote(m.new_id.substr(0, 12));
+                if (!r.readable)
+                    return what + ", whose commits git cannot read (" + r.error + "); a later "
+                           "git reset --hard or checkout writes what the review never showed";
+                // The work tree is the `.git`'s directory; a bare-shaped one has none here.
+                const auto [top, name] = fsops::split_parent(g);
+                if (name != ".git") continue;
+                std::vector<std::string> asked;
+                policy::CommitFacts facts = shared;
+                facts.rewrite = true;
+                for (const auto& p : r.paths) {
+                    const std::string rel = top.empty() ? p : top + "/" + p;
+                    if (policy::decide_commit(prof, project, rel, facts).verdict !=
+                        policy::Verdict::allow)
+                        asked.push_back(util::quote(rel));
+                }
+                if (asked.empty()) continue;
+                std::string commits;
+                for (std::size_t i = 0; i < r.commits.size() && i < 5; ++i)
+                    commits += (i ? ", " : "") + util::quote(r.commits[i]);
+                if (asked.size() > 8) asked.resize(8), asked.push_back("...");
+                return what + " (" + std::to_string(r.commits.size()) + " commit(s): " + commits +
+                       "), which change " + util::join(asked, ", ") + ": protected paths that a "
+                       "later git reset --hard or checkout writes";
+            }
+        }
+        return std::nullopt;
     };
 
     std::vector<Judged> out;
@@ -666,10 +982,23 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
                     "it as configuration of the repository";
             j.rule = "git config include";
             j.source = "<staging rules>";
+        } else if (auto in = hooks_dir_of(names, hook_dirs);
+                   in && c.kind != Kind::deleted && !S_ISDIR(c.new_mode)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = util::quote(in->first) + " is in " + util::quote(in->second.empty() ? "." : in->second) +
+                    ", the directory a git config names as core.hooksPath: git runs the hooks "
+                    "there";
+            j.rule = "git hooks path";
+            j.source = "<staging rules>";
         } else if (auto hazard = index_hazard(c)) {
             j.verdict = policy::Verdict::ask;
             j.why = util::quote(c.path) + " is a git index: " + *hazard;
             j.rule = "git index";
+            j.source = "<staging rules>";
+        } else if (auto moved = ref_hazard(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = *moved;
+            j.rule = "git ref";
             j.source = "<staging rules>";
         } else if (!all_names) {
             j.verdict = policy::Verdict::ask;

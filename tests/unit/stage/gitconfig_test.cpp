@@ -43,3 +43,12 @@ TEST_CASE("include paths read as git reads them: BOM, blanks, CRLF, escapes, NUL
     CHECK(git_config_includes(std::string("[include]\n\tpath = evil\0junk\n", 28)) ==
           V{"evil"});
 }
+
+TEST_CASE("core.hooksPath is read as git reads it, only from [core]") {
+    using agentbox::stage::git_config_hooks_paths;
+    CHECK(git_config_hooks_paths("[core]\n\thooksPath = .githooks\n") == V{".githooks"});
+    CHECK(git_config_hooks_paths("[CORE]\n  HOOKSPATH=\"my hooks\" # c\n") == V{"my hooks"});
+    CHECK(git_config_hooks_paths("[core]\n\tfsmonitor = x\n[core]\n\thooksPath = a\\\nb\n") ==
+          V{"ab"});
+    CHECK(git_config_hooks_paths("[hooks]\n\thooksPath = x\n[include]\n\tpath = y\n").empty());
+}

@@ -140,3 +140,32 @@ TEST_CASE("an entry offset table that points git at other entries needs approval
     // A table that agrees with the entries is what git writes: no approval for it.
     CHECK_FALSE(git_index_hazard(with_table(12)).has_value());
 }
+
+// The cache tree (TREE): `git commit` takes a valid directory's recorded tree as it is. The
+// unit cases are those whose answer needs no tree id; the integration suite checks indexes
+// git writes (test_commit_rules.py, ..._with_cache_tree_commits_without_approval).
+TEST_CASE("a cache tree recording a tree its entries do not make needs approval") {
+    auto with_tree = [](const std::string& payload, std::size_t hash = 20) {
+        std::string s = index(2, {"README", "lib/a.c"}, hash);
+        s.resize(s.size() - hash);
+        s += "TREE";
+        put32(s, static_cast<unsigned>(payload.size()));
+        s += payload;
+        s.append(hash, '\0');
+        return s;
+    };
+    // Invalid throughout (-1): git rebuilds it from the entries.
+    CHECK_FALSE(git_index_hazard(with_tree(std::string("\0-1 1\nlib\0-1 0\n", 15))).has_value());
+    // One git cannot read (cut short) it drops whole.
+    CHECK_FALSE(git_index_hazard(with_tree(std::string("\0-1 1\nlib\0" "1 0\n", 14))).has_value());
+    // A valid "lib" with an id its entry does not make; and one valid where the entries'
+    // count differs.
+    const std::string id(20, '\x22');
+    auto why = git_index_hazard(with_tree(std::string("\0-1 1\nlib\0" "1 0\n", 14) + id));
+    REQUIRE(why.has_value());
+    CHECK(why->find("\"lib\"") != std::string::npos);
+    CHECK(git_index_hazard(with_tree(std::string("\0-1 1\nlib\0" "7 0\n", 14) + id)).has_value());
+    // A valid root under SHA-256 ids: not computed here, so asked about.
+    const std::string id32(32, '\x22');
+    CHECK(git_index_hazard(with_tree(std::string("\0" "2 0\n", 5) + id32, 32)).has_value());
+}
