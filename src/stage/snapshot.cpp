@@ -32,6 +32,7 @@
 #include "sys/remove.hpp"
 #include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
+#include "sys/xattr.hpp"
 
 namespace agentbox::stage {
 
@@ -234,7 +235,9 @@ public:
                 sys::unique_fd pd(::openat(pfd, name.c_str(), kDirFlags));
                 if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
                 // A mode change shows as the directory in upper/ with the new mode.
-                if (touched && (s.st_mode & 07777) != (p.st_mode & 07777)) upper_dir(r);
+                if (touched && (s.st_mode & 07777) != (p.st_mode & 07777) &&
+                    command_mode(sd.get(), s.st_mode, r) != (p.st_mode & 07777))
+                    upper_dir(r);
                 // `rm -rf b && mv a b`, or a swap: b's entries are a's, with a's old ctimes.
                 walk(r, sd.get(), pd.get(), touched && !made_here(s.st_ino, r));
                 continue;
@@ -289,6 +292,21 @@ public:
         sys::unique_fd d(::openat(sfd, name.c_str(), kDirFlags));
         if (!d) throw sys::SysError("open", join(s_.dir, r), errno);
         return d;
+    }
+
+    // The mode the command left directory `r` with: the one open_own found, or, in a run
+    // resumed after a kill (resume_snapshot), the one an earlier pass recorded when it opened
+    // the directory up -- its own chmod is why the mode differs and the ctime is new, and
+    // without the record an untouched read-only directory read as the command's mode change.
+    mode_t command_mode(int dirfd, mode_t st_mode, const std::string& r) {
+        if (const auto own = snap_modes_.find(r); own != snap_modes_.end()) return own->second;
+        char list[1024];
+        const ssize_t len = sys::fd_list_xattrs(dirfd, list, sizeof list);
+        if (len <= 0) return st_mode & 07777;
+        const std::string_view names(list, static_cast<std::size_t>(len));
+        const mode_t m = fsops::staged_dir_mode(dirfd, st_mode, names) & 07777;
+        if (m != (st_mode & 07777)) snap_modes_.emplace(r, m);
+        return m;
     }
 
 private:
