@@ -2,8 +2,8 @@
 # Run the libFuzzer targets of a fuzz build for a while each.
 #
 #   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DAGENTBOX_FUZZ=ON -DAGENTBOX_WERROR=OFF \
-#       -DAGENTBOX_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
-#   cmake --build build-fuzz --target fuzz_profile
+#       -DCMAKE_BUILD_TYPE=Debug
+#   cmake --build build-fuzz --target fuzzers     (or one: --target fuzz_profile)
 #   tests/fuzz/run.sh build-fuzz 60
 #
 # Each target tests/fuzz/fuzz_NAME.cpp runs on a scratch copy of tests/fuzz/corpus/NAME (the
