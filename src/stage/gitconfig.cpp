@@ -29,7 +29,7 @@ public:
     // `[name]`, `[name "sub"]` or `[name.sub]`: the section name, lower-cased.
     std::string section() {
         std::string name;
-        bool quoted = false;
+        bool quoted = false, ended = false;  // ended: a space or dot kept, nothing after it
         while (!done()) {
             const char c = get();
             if (c == '\n') break;
@@ -39,8 +39,12 @@ public:
                 continue;
             }
             if (c == ']') break;
-            if (c == '"') quoted = true;
-            else if (name.find_first_of(" .") == std::string::npos) name.push_back(c);
+            if (c == '"') {
+                quoted = true;
+            } else if (!ended) {
+                name.push_back(c);
+                ended = c == ' ' || c == '.';
+            }
         }
         const auto cut = name.find_first_of(" .\t");
         return util::to_lower(name.substr(0, cut));

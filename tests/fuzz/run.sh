@@ -2,12 +2,15 @@
 # Run the libFuzzer targets of a fuzz build for a while each.
 #
 #   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DAGENTBOX_FUZZ=ON -DAGENTBOX_WERROR=OFF \
-#       -DAGENTBOX_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
-#   cmake --build build-fuzz --target fuzz_profile
+#       -DCMAKE_BUILD_TYPE=Debug
+#   cmake --build build-fuzz --target fuzzers     (or one: --target fuzz_profile)
 #   tests/fuzz/run.sh build-fuzz 60
 #
 # Each target tests/fuzz/fuzz_NAME.cpp runs on a scratch copy of tests/fuzz/corpus/NAME (the
 # checked-in seeds stay as they are). Crash inputs are written to BUILD_DIR/fuzz-artifacts/.
+# First, each input of tests/fuzz/repro/NAME (what once crashed or hung the target) runs once,
+# under the same 10 s timeout: kept out of the seeds, where a large one (a 40 KiB config that
+# took minutes) made every mutation larger (fuzz_stage_config: 624 runs in 20 s, 7,833 without).
 # Exits non-zero when any target finds a crash, leak or sanitizer report.
 set -eu
 
@@ -38,6 +41,14 @@ fuzz_one() {  # TARGET BIN
         cp "$here/corpus/$name"/* "$corpus"/ 2>/dev/null || true
     fi
     echo "== $target for ${seconds}s"
+    if [ -d "$here/repro/$name" ] &&
+       ! ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}" \
+         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}" \
+         "$bin" -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$artifacts/$target-" \
+                "$here/repro/$name"/*; then
+        echo "$0: $target failed on an input of $here/repro/$name" >&2
+        return 1
+    fi
     if ! ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}" \
          UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}" \
          "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \

@@ -52,3 +52,13 @@ TEST_CASE("core.hooksPath is read as git reads it, only from [core]") {
           V{"ab"});
     CHECK(git_config_hooks_paths("[hooks]\n\thooksPath = x\n[include]\n\tpath = y\n").empty());
 }
+
+// The sandbox writes the config: a section name as long as the reader's budget (64 MiB,
+// stage/select.cpp) took time in its square (40 KiB: 89 s in the fuzz build) -- a commit that
+// never ends. tests/fuzz/repro/stage_config/slow-long-section-name is the fuzzer's copy.
+TEST_CASE("a section name of megabytes is read in one pass") {
+    const std::string name(std::size_t{4} << 20, 'a');
+    CHECK(git_config_includes("[" + name + "]\n[include]\n\tpath = found\n") == V{"found"});
+    CHECK(git_config_includes("[include." + name + "]\n\tpath = sub\n") == V{"sub"});
+    CHECK(git_config_includes("[" + name + ".include]\n\tpath = no\n").empty());
+}
