@@ -57,7 +57,10 @@ public:
 
     // `name` as in the index (a sparse directory's with its trailing '/'); `plain`: stage 0
     // and not intent-to-add.
-    void add(std::string_view name, std::uint32_t mode, std::string_view id, bool plain) {
+    // False for a name with an empty component ("/x/y", "a//b"), which git never writes
+    // (verify_path): there is no directory to open for it, and the loop below, which opens
+    // one component at a time, would make no progress (the fuzzer's endless loop).
+    bool add(std::string_view name, std::uint32_t mode, std::string_view id, bool plain) {
         if (name.ends_with('/')) name.remove_suffix(1);
         const std::size_t slash = name.rfind('/');
         const std::string_view dir = slash == std::string_view::npos ? "" : name.substr(0, slash);
@@ -67,6 +70,7 @@ public:
             const std::string& at = frames_.back().path;
             const std::size_t from = at.empty() ? 0 : at.size() + 1;
             const std::size_t end = dir.find('/', from);
+            if (end == from) return false;
             frames_.push_back({std::string(dir.substr(0, end)), {}, 0, true});
         }
         for (auto& f : frames_) {
@@ -75,6 +79,7 @@ public:
         }
         append(frames_.back().body, mode, name.substr(slash == std::string_view::npos ? 0 : slash + 1),
                id);
+        return true;
     }
 
     // The directories, once every entry is in.
@@ -311,7 +316,8 @@ Read read_entries(std::string_view d, std::size_t hash_size, std::optional<std::
         }
         if (!hazard) hazard = unsafe_path(name);
         if (i > 0 && name < previous) ordered = false;
-        if (hash_size == 20) trees.add(name, be32(d, at + 24), d.substr(at + kStat, 20), plain);
+        if (hash_size == 20 && !trees.add(name, be32(d, at + 24), d.substr(at + kStat, 20), plain))
+            return Read::unreadable;
         if (entries != nullptr)
             entries->push_back({name.substr(0, name.find('\0')), std::string(d.substr(at + kStat, hash_size)),
                                 be32(d, at + 24)});

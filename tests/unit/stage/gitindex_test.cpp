@@ -72,6 +72,16 @@ TEST_CASE("an index entry inside a git directory needs approval") {
     }
 }
 
+// The cache-tree reader opened one directory per component: an empty one ("/x/y", "a//b",
+// never written by git) opened nothing and the loop never ended, memory growing (found by
+// fuzz_stage_index; tests/fuzz/repro/stage_index). The sandbox writes .git/index.
+TEST_CASE("an entry with an empty path component needs approval, at once") {
+    for (const std::string bad : {"/x/y", "a//b/c", "//x", "a/b//c/d"}) {
+        CAPTURE(bad);
+        for (unsigned v : {2u, 3u, 4u}) CHECK(git_index_hazard(index(v, {"README", bad})).has_value());
+    }
+}
+
 TEST_CASE("a v4 entry is judged by its whole name, the prefix it shares included") {
     // "sub/.git/hooks/x" after "sub/.git/config": the second stores only "hooks/x" after a
     // strip of "config".
