@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -748,7 +749,63 @@ private:
     Profile out_;
 };
 
+// Where a byte outside ASCII stands outside every string and comment, if one does. TOML 1.0
+// allows such characters only there (bare keys, numbers, dates, booleans and whitespace are
+// ASCII), and toml++ 3.3.0 (Debian 12's) runs into __builtin_unreachable when it records a key
+// or value and meets U+00A1..U+0499 (is_non_ascii_horizontal_whitespace: its table misses the
+// first block): undefined behaviour on such a profile, found by fuzz_profile once it ran
+// sanitized. Refused here first, with the error toml++ would give in the end.
+std::optional<Source> stray_non_ascii(std::string_view text, const std::string& origin) {
+    int line = 1, column = 1;
+    std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a BOM
+    // Inside a string opened by `quote` (' or "), `triple` for a multi-line one.
+    char quote = 0;
+    bool triple = false, comment = false;
+    const auto run_of = [&](std::size_t at, char c) {
+        std::size_t n = 0;
+        while (at + n < text.size() && text[at + n] == c) ++n;
+        return n;
+    };
+    while (i < text.size()) {
+        const char c = text[i];
+        std::size_t step = 1;
+        if (c == '\n') {
+            comment = false;
+            if (quote != 0 && !triple) quote = 0;  // an unterminated string: toml++ says so
+        } else if (comment) {
+        } else if (quote != 0) {
+            if (c == '\\' && quote == '"') {
+                step = 2;
+            } else if (c == quote && (!triple || run_of(i, c) >= 3)) {
+                // A multi-line string may end with up to two quotes of its own before the three.
+                step = triple ? run_of(i, c) : 1;
+                quote = 0;
+            }
+        } else if (c == '#') {
+            comment = true;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+            triple = run_of(i, c) >= 3;
+            step = triple ? 3 : 1;
+        } else if (static_cast<unsigned char>(c) >= 0x80) {
+            return Source{origin, line, column};
+        }
+        for (std::size_t k = 0; k < step && i < text.size(); ++k, ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                column = 1;
+            } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+                ++column;  // a character, not a UTF-8 continuation byte
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 toml::table parse_toml(std::string_view text, const std::string& origin) {
+    if (const auto at = stray_non_ascii(text, origin))
+        throw ProfileError(*at, "a character outside ASCII may stand only in a string or a "
+                                "comment (TOML 1.0)");
     try {
         return toml::parse(text, origin);
     } catch (const toml::parse_error& e) {

@@ -175,6 +175,23 @@ TEST_CASE("TOML syntax errors carry toml++'s description and location") {
     CHECK(error_of("version = 1\nname = \"a\"\nname = \"b\"\n").rfind("t.toml:3:", 0) == 0);
 }
 
+// toml++ 3.3.0 reaches __builtin_unreachable on U+00A1..U+0499 where it records a key or a
+// value (fuzz_profile, sanitized): such a character is refused before toml++ reads the text,
+// and is taken as it is in strings and comments, where TOML allows it.
+TEST_CASE("a character outside ASCII stands only in strings and comments") {
+    const std::string why = "a character outside ASCII may stand only in a string or a comment";
+    CHECK(error_of("ere\xC5\xB5\t") == "t.toml:1:4: " + why + " (TOML 1.0)");
+    CHECK(error_of("version = 1\nname\xC5\xB5 = \"x\"\n") == "t.toml:2:5: " + why + " (TOML 1.0)");
+    CHECK(error_of("version = 1 # \xC3\xA9t\xC3\xA9\nname = \"\xC3\xA9\" \xC5\xB5\n") ==
+          "t.toml:2:12: " + why + " (TOML 1.0)");
+    // Escaped quotes and a multi-line string's own closing quotes stay inside it.
+    CHECK(error_of("version = 1\nname = \"a\\\"\xC5\xB5\"\n"
+                   "description = \"\"\"x\n\xC5\xB5\"\"\"\"\"\n") == "");
+    const Profile p = parse_ok("\xEF\xBB\xBFversion = 1 # \xC5\xB5\n"
+                               "description = 'caf\xC3\xA9'\nname = '''\xC5\xB5\n\xC5\xB5'''\n");
+    CHECK(p.description.value == "caf\xC3\xA9");
+}
+
 TEST_CASE("unknown keys are errors at the key, with a did-you-mean") {
     CHECK(error_of("version = 1\n[filesystem]\nwirte = [\"@project\"]\n") ==
           "t.toml:3:1: unknown key \"wirte\" in [filesystem]; did you mean \"write\"?");
