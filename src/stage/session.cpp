@@ -64,7 +64,6 @@ std::string own_dir(util::OwnDir kind) {
 
 std::string sessions_dir() { return state_dir() + "/sessions"; }
 
-
 // UTC `t` as 20261201T091516Z (`compact`, for ids) or 2026-12-01T09:15:16Z.
 std::string utc(std::time_t t, bool compact) {
     const util::UtcTime u = util::utc_fields(t);
