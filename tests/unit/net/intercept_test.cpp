@@ -27,16 +27,22 @@ struct Fd {
     }
 };
 
-// A CA whose certificate the client side also trusts upstream.
-std::shared_ptr<Authority> trusted_ca() {
-    auto ca = Authority::create();
+// A file holding `ca`'s certificate; the caller unlinks it.
+std::string cert_file(const Authority& ca) {
     char path[] = "/tmp/abtest-intercept-XXXXXX";
     const int fd = ::mkstemp(path);
     REQUIRE(fd >= 0);
     ::close(fd);
-    std::ofstream(path) << ca->cert_pem();
+    std::ofstream(path) << ca.cert_pem();
+    return path;
+}
+
+// A CA whose certificate the client side also trusts upstream.
+std::shared_ptr<Authority> trusted_ca() {
+    auto ca = Authority::create();
+    const std::string path = cert_file(*ca);
     ca->trust_upstream(path);
-    ::unlink(path);
+    ::unlink(path.c_str());
     return ca;
 }
 
@@ -139,21 +145,17 @@ TEST_CASE("the system trust store is loaded by the first upstream connection") {
     // SSL_CERT_FILE, which OpenSSL's default paths honour, holding the CA; trust_upstream is
     // not called.
     auto ca = Authority::create();
-    char path[] = "/tmp/abtest-intercept-XXXXXX";
-    const int fd = ::mkstemp(path);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    std::ofstream(path) << ca->cert_pem();
+    const std::string path = cert_file(*ca);
     const char* old = std::getenv("SSL_CERT_FILE");
     const std::string saved = old ? old : "";
-    ::setenv("SSL_CERT_FILE", path, 1);
+    ::setenv("SSL_CERT_FILE", path.c_str(), 1);
     {
         Pair first(*ca, "a.test", "a.test", 443);
         exchange(*first.server, *first.client);
     }
     if (old) ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
     else ::unsetenv("SSL_CERT_FILE");
-    ::unlink(path);
+    ::unlink(path.c_str());
 }
 
 TEST_CASE("a system trust store of CAs by subject hash is read from its directory") {
