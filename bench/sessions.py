@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results  # noqa: E402
+from staging import make_project, run  # noqa: E402
 
 
 def spawn(argv, env, cwd):
@@ -40,21 +41,6 @@ def spawn(argv, env, cwd):
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit("failed: %s\n%s" % (" ".join(argv), err.decode(errors="replace")))
     return wall, (usage.ru_utime + usage.ru_stime) * 1000
-
-
-def check(argv, env, cwd):
-    p = subprocess.run(argv, env=env, cwd=cwd, capture_output=True)
-    if p.returncode != 0:
-        sys.exit("failed: %s\n%s" % (" ".join(argv), p.stderr.decode(errors="replace")))
-    return p.stdout
-
-
-def make_tree(root, files):
-    for i in range(files):
-        d = os.path.join(root, "d%04d" % (i // 100))
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "f%03d.txt" % (i % 100)), "w") as f:
-            f.write("file %d\n" % i)
 
 
 def main():
@@ -75,24 +61,18 @@ def main():
            "XDG_CONFIG_HOME": os.path.join(work, "config"),
            "XDG_CACHE_HOME": os.path.join(work, "cache")}
     try:
-        proj, other = os.path.join(work, "proj"), os.path.join(work, "other")
-        make_tree(proj, args.files)
+        proj, other = make_project(work, env, args.files), os.path.join(work, "other")
         os.makedirs(other)
-        check(["git", "init", "-q", "."], env, proj)
-        check(["git", "add", "-A"], env, proj)
-        # No background `git gc --auto` while the rounds run.
-        check(["git", "config", "gc.auto", "0"], env, proj)
-        check(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "init"], env, proj)
         true = shutil.which("true")
         for _ in range(args.sessions):
-            check([agentbox, "run", "-q", "--on-exit", "keep", "-C", other, "--", true], env, other)
+            run([agentbox, "run", "-q", "--on-exit", "keep", "-C", other, "--", true], env, other)
         script = "for f in %s; do echo x >> $f; done" % " ".join(
             "d%04d/f%03d.txt" % (i // 100, i % 100) for i in range(args.changed))
-        check([agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--", "sh", "-c", script],
+        run([agentbox, "run", "-q", "--on-exit", "keep", "-C", proj, "--", "sh", "-c", script],
               env, proj)
         diff = ["diff", "--name-status"]
-        shown = check([agentbox] + diff, env, proj)
-        if shown != check([baseline] + diff, env, proj) or len(shown.splitlines()) != args.changed:
+        shown = run([agentbox] + diff, env, proj)
+        if shown != run([baseline] + diff, env, proj) or len(shown.splitlines()) != args.changed:
             sys.exit("the binaries disagree, or the session holds other than %d changes:\n%s"
                      % (args.changed, shown.decode(errors="replace")))
         subprocess.run(["sync"])
