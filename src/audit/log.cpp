@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "sys/io.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 #include "util/utc.hpp"
 
@@ -125,7 +126,7 @@ std::unique_ptr<Log> Log::open_append(const std::string& path, SigningKey key) {
         fail("ftruncate", path, errno);
     log->size_ = tail.whole;
 
-    const bool ended = last.value("event", "") == "session.end";
+    const bool ended = util::string_or(last, "event") == "session.end";
     // After a signed line, every line is signed: the resume itself included.
     log->signing_ = last.contains("sig");
     Event resume("log.resume");

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "util/json_text.hpp"
+
 namespace agentbox::audit::otlp {
 
 namespace {
@@ -90,10 +92,8 @@ std::optional<std::uint64_t> unix_nanos(std::string_view ts) {
 }
 
 int severity(const Json& event) {
-    const std::string type = event.value("event", std::string());
-    const std::string verdict = event.contains("verdict") && event["verdict"].is_string()
-                                    ? event["verdict"].get<std::string>()
-                                    : std::string();
+    const std::string type = util::string_or(event, "event");
+    const std::string verdict = util::string_or(event, "verdict");
     if (type == "syscall.denied" || type == "warning" || verdict == "deny") return 13;
     return 9;
 }
@@ -122,7 +122,7 @@ std::string logs_request(const std::vector<Json>& events, const Resource& r) {
         const int sev = severity(ev);
         rec["severityNumber"] = sev;
         rec["severityText"] = sev >= 13 ? "WARN" : "INFO";
-        rec["body"] = string_value(ev.value("event", std::string()));
+        rec["body"] = string_value(util::string_or(ev, "event"));
         Json a = Json::array();
         for (const auto& [k, v] : ev.items()) a.push_back(key_value("agentbox." + k, any_value(v)));
         rec["attributes"] = std::move(a);

@@ -23,6 +23,7 @@
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
 #include "util/escape.hpp"
+#include "util/json_text.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::cli {
@@ -238,8 +239,8 @@ std::string format_event_line(const std::string& line, bool colour, std::size_t 
         return "(not a log line: " + util::quote(line.substr(0, 80)) + ")";
     }
     if (!j.is_object()) return "(not a log line)";
-    const std::string ts = j.value("ts", "");
-    const std::string event = j.value("event", "?");
+    const std::string ts = util::string_or(j, "ts");
+    const std::string event = util::string_or(j, "event", "?");
     std::string out = ts.size() >= 23 ? ts.substr(11, 12) : text_of(j.value("ts", Json()));
     out += " #" + text_of(j.value("seq", Json())) + " ";
     std::string ev = plain(event) ? event : util::quote(event);

@@ -61,6 +61,16 @@ std::string get_text(const Json& j, const std::string& key) {
     return out;
 }
 
+// j[key] when j is an object holding a string there, else `fallback`. For reading lines
+// agentbox did not necessarily write (a log file on disk, an export's input): Json's own
+// value(key, fallback) throws when the member is there with another type.
+template <class Json>
+std::string string_or(const Json& j, const std::string& key, std::string fallback = {}) {
+    if (!j.is_object()) return fallback;
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->template get<std::string>() : fallback;
+}
+
 // The list put_text_list wrote.
 template <class Json>
 std::vector<std::string> get_text_list(const Json& j, const std::string& key) {

@@ -350,6 +350,17 @@ class Reading(LogTest):
         self.assertIn("process.exit", names)
         self.assertEqual(p.wait(timeout=20), 3)
 
+    def test_a_log_file_whose_members_have_other_types_is_shown_not_a_crash(self):
+        # A log file on disk is anyone's bytes: a "ts" or "event" that is not a string made
+        # `agentbox log FILE` end with a JSON library's type error instead of showing it.
+        path = os.path.join(self.box.outside, "odd.jsonl")
+        with open(path, "w") as f:
+            f.write('{"v":1,"ts":5,"event":{"x":1},"seq":0}\n'
+                    '{"ts":"2026-12-06T13:37:52.551Z","event":7,"seq":"a"}\n')
+        r = self.host_run([AGENTBOX, "log", "--no-pager", path])
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.out.splitlines(), ['5 #0 "?"', '13:37:52.551 #a "?"'])
+
     def test_no_session_is_refused(self):
         r = self.log_cmd()
         self.assertEqual(r.rc, 1, r)

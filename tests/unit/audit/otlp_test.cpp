@@ -91,3 +91,17 @@ TEST_CASE("otlp: a line without a readable ts has no time, and nothing throws") 
     CHECK(attr(rec, "agentbox.big")["stringValue"] == "18446744073709551615");
     CHECK(attr(rec, "agentbox.f")["doubleValue"] == 1.5);
 }
+
+// Found by fuzz_audit: Json's value("event", "") throws when the member is there with another
+// type, and the export is given log files from disk, which need not be agentbox's own lines.
+TEST_CASE("otlp: an event or verdict that is not a string is INFO with an empty body, and nothing throws") {
+    for (const char* text : {R"({"event":{"a":[1,true,null]}})", R"({"event":7,"verdict":["deny"]})",
+                             R"({"event":null,"verdict":{"v":"deny"}})"}) {
+        const Json odd = Json::parse(text);
+        CHECK(otlp::severity(odd) == 9);
+        const Json req = Json::parse(otlp::logs_request({odd}, {}));
+        const Json& rec = req["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+        CHECK(rec["body"]["stringValue"] == "");
+        CHECK(rec["severityText"] == "INFO");
+    }
+}
