@@ -315,7 +315,8 @@ std::vector<std::string> git_command_words(std::string_view cmd) {
         const bool start = at_start;
         // `VAR=value cmd`: an assignment, its value a word; the command name still to come.
         if (start && eq != std::string::npos && eq > 0 &&
-            word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") == eq) {
+            word.find_first_not_of(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") == eq) {
             if (eq + 1 < word.size()) out.push_back(word.substr(eq + 1));
             return;
         }
@@ -336,7 +337,8 @@ std::vector<std::string> git_command_words(std::string_view cmd) {
     // the directory git runs the command in. Other variables are kept as written.
     const auto variable = [&](std::size_t& i) {
         for (const auto& [name, as] : {std::pair{"HOME", "~"}, std::pair{"PWD", "."}}) {
-            const std::string plain = std::string("$") + name, braced = std::string("${") + name + "}";
+            const std::string plain = std::string("$") + name,
+                              braced = std::string("${") + name + "}";
             for (const std::string& form : {braced, plain}) {
                 if (cmd.substr(i, form.size()) != form) continue;
                 const std::size_t after = i + form.size();
@@ -368,7 +370,8 @@ std::vector<std::string> git_command_words(std::string_view cmd) {
             in_word = true;
             if (c == '\'') {
                 const auto close = cmd.find('\'', i + 1);
-                w.append(cmd.substr(i + 1, close == std::string_view::npos ? close : close - i - 1));
+                w.append(
+                    cmd.substr(i + 1, close == std::string_view::npos ? close : close - i - 1));
                 if (close == std::string_view::npos) break;
                 i = close;
             } else if (c == '"') {
@@ -376,8 +379,10 @@ std::vector<std::string> git_command_words(std::string_view cmd) {
                     if (cmd[i] == '\\' && i + 1 < cmd.size() &&
                         std::string_view("$`\"\\\n").find(cmd[i + 1]) != std::string_view::npos)
                         w.push_back(cmd[++i]);
-                    else if (cmd[i] == '$') variable(i);
-                    else w.push_back(cmd[i]);
+                    else if (cmd[i] == '$')
+                        variable(i);
+                    else
+                        w.push_back(cmd[i]);
                 }
             } else if (c == '\\') {
                 if (i + 1 < cmd.size()) w.push_back(cmd[++i]);

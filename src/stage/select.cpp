@@ -503,10 +503,12 @@ private:
 // host's links are followed (host_resolve): the project path it enters the project at; or,
 // through a per-process link (/proc/self/cwd, /proc/<pid>/cwd, /dev/fd/N), the path below
 // it in every directory of the project that has it in the view -- git may run in any of them;
-// or `host`, where it lies outside. Project-relative, unresolved.
+// or `host`, where it lies outside; or, when nothing follows the link (`/proc/self/cwd`),
+// every directory of the project. Project-relative, unresolved.
 struct HostNames {
     std::vector<std::string> in_project;
     std::optional<std::string> host;
+    bool every_dir = false;
 };
 
 HostNames host_names(const View& view, const std::string& project, const std::string& abs,
@@ -529,7 +531,10 @@ HostNames host_names(const View& view, const std::string& project, const std::st
         if (p == "..") below.clear();
         else if (!p.empty() && p != ".") below.push_back(p);
     }
-    if (below.empty()) return out;
+    if (below.empty()) {
+        out.every_dir = true;
+        return out;
+    }
     const std::string tail = util::join(below, "/");
     // Only those there: the bound on files read is not spent on names that hold nothing (a
     // change that adds one makes it there).
@@ -581,9 +586,11 @@ std::vector<std::string> config_path_names(const View& view, const std::string& 
             out.push_back(c);
             continue;
         }
-        for (auto& n : host_names(view, project, c.front() == '/' ? c : project + "/" + c, dirs)
-                           .in_project)
-            out.push_back(std::move(n));
+        HostNames h = host_names(view, project, c.front() == '/' ? c : project + "/" + c, dirs);
+        for (auto& n : h.in_project) out.push_back(std::move(n));
+        // The directory git runs in, any: as a hooks directory, the whole project (as a
+        // relative `.` is); as a command's word, a directory, which runs nothing.
+        if (h.every_dir) out.push_back("");
     }
     return out;
 }
@@ -729,11 +736,13 @@ std::vector<std::string> hooks_path_dirs(const View& view, const std::string& pr
 // reached as hooksPath's values are. Every path the walk to the file passes through is
 // listed, each directory and link on the way, so that a change to one of those asks too,
 // with the key and the file it leads to.
-std::map<std::string, std::pair<std::string, std::string>> command_files(const View& view, const std::string& project,
-                                                 const std::vector<GitConfigCommand>& commands,
-                                                 const std::vector<std::string>& tops,
-                                                 ViewDirs& dirs) {
-    std::map<std::string, std::pair<std::string, std::string>> out;  // path: key, file
+// A path: the key naming the file it leads to, and that file.
+using RunBy = std::map<std::string, std::pair<std::string, std::string>>;
+
+RunBy command_files(const View& view, const std::string& project,
+                    const std::vector<GitConfigCommand>& commands,
+                    const std::vector<std::string>& tops, ViewDirs& dirs) {
+    RunBy out;
     std::vector<std::string> bases = tops;
     if (std::find(bases.begin(), bases.end(), "") == bases.end()) bases.push_back("");
     std::set<std::string> done;
@@ -935,8 +944,7 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         if (view.lookup(g) != View::Node::missing) repo_tops.push_back(fsops::split_parent(g).first);
     const std::vector<std::string> hook_dirs =
         hooks_path_dirs(view, project, finds.hooks_paths, repo_tops, dirs);
-    const std::map<std::string, std::pair<std::string, std::string>> run_by =
-        command_files(view, project, finds.commands, repo_tops, dirs);
+    const RunBy run_by = command_files(view, project, finds.commands, repo_tops, dirs);
 
     // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
     unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -1084,9 +1092,10 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
                    c.kind != Kind::deleted && !S_ISDIR(c.new_mode) && run != names.end()) {
             const auto& [key, file] = run_by.at(*run);
             j.verdict = policy::Verdict::ask;
-            j.why = (*run == file ? util::quote(*run)
-                                  : util::quote(*run) + " leads to " + util::quote(file) + ", which") +
-                    " is named by " + key + " in a git config: git runs that command";
+            j.why =
+                (*run == file ? util::quote(*run)
+                              : util::quote(*run) + " leads to " + util::quote(file) + ", which") +
+                " is named by " + key + " in a git config: git runs that command";
             j.rule = "git config command";
             j.source = "<staging rules>";
         } else if (auto hazard = index_hazard(c)) {

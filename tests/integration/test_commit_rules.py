@@ -630,6 +630,18 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.host_git("commit", "-q", "--allow-empty", "-m", "x")
         self.assert_nothing_ran(marker, res)
 
+    def test_hooks_path_of_proc_self_cwd_itself_is_held_back(self):
+        # The neighbour with nothing after the link: the hooks directory is the top itself.
+        self.git_repo()
+        self.host_git("config", "core.hooksPath", "/proc/self/cwd")
+        marker = os.path.join(self.box.root, "pwned")
+        self.write_programs(marker, ("pre-commit",))
+        res = self.commit_from_elsewhere()
+        self.assert_held(res, "pre-commit")
+        self.assertIn("core.hooksPath", res.err)
+        self.host_git("commit", "-q", "--allow-empty", "-m", "x", cwd=self.at("."))
+        self.assert_nothing_ran(marker, res)
+
     def test_git_config_commands_naming_no_project_file_ask_nothing(self):
         # Common settings (git-lfs's filters, a pager and an editor from PATH, a helper by
         # name) must not make ordinary work ask.

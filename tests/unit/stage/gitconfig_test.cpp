@@ -86,7 +86,8 @@ TEST_CASE("the keys whose value git runs are found in one pass, named as git nam
 
 TEST_CASE("a boolean fsmonitor or pager, and an alias without `!`, run no program") {
     using agentbox::stage::git_config_read;
-    CHECK(git_config_read("[core]\n\tfsmonitor = true\n[core]\n\tfsmonitor = 0\n").commands.empty());
+    CHECK(
+        git_config_read("[core]\n\tfsmonitor = true\n[core]\n\tfsmonitor = 0\n").commands.empty());
     CHECK(git_config_read("[pager]\n\tlog = false\n\tdiff = off\n").commands.empty());
     CHECK(git_config_read("[alias]\n\tco = checkout\n[submodule \"s\"]\n\tupdate = rebase\n")
               .commands.empty());
@@ -99,15 +100,16 @@ TEST_CASE("a boolean fsmonitor or pager, and an alias without `!`, run no progra
 TEST_CASE("the words of a command that can name a file") {
     using agentbox::stage::git_command_words;
     CHECK(git_command_words("tools/fsmon") == V{"tools/fsmon"});
-    CHECK(git_command_words("fsmon") == V{});                      // looked up in PATH
+    CHECK(git_command_words("fsmon") == V{});  // looked up in PATH
     CHECK(git_command_words("sh tools/x.sh") == V{"tools/x.sh"});
-    CHECK(git_command_words("sh x.sh") == V{"x.sh"});              // in the directory git runs in
+    CHECK(git_command_words("sh x.sh") == V{"x.sh"});  // in the directory git runs in
     CHECK(git_command_words("!./x --flag") == V{"./x"});
     CHECK(git_command_words("less -R") == V{});
     CHECK(git_command_words("store --file=tools/creds") == V{"tools/creds"});
     CHECK(git_command_words("FOO=tools/env sh") == V{"tools/env"});
     CHECK(git_command_words("cd sub && ./run; make") == V{"sub", "./run"});
-    CHECK(git_command_words("sh 'my tools/x.sh' \"a b\" c\\ d") == V{"my tools/x.sh", "a b", "c d"});
+    CHECK(git_command_words("sh 'my tools/x.sh' \"a b\" c\\ d") ==
+          V{"my tools/x.sh", "a b", "c d"});
     CHECK(git_command_words("sh < tools/in.sh") == V{"tools/in.sh"});
     CHECK(git_command_words("$HOME/bin/x ${HOME}/y \"$PWD/z\" $PWDX") ==
           V{"~/bin/x", "~/y", "./z", "$PWDX"});
