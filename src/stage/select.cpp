@@ -1129,6 +1129,41 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     return out;
 }
 
+std::vector<BranchMove> branch_moves(const std::string& project, const std::string& upper,
+                                     const std::vector<Change>& changes) {
+    const View view(project, upper, changes);
+    std::vector<BranchMove> out;
+    for (const auto& c : changes) {
+        if (c.kind == Kind::deleted || !S_ISREG(c.new_mode)) continue;
+        // The git directory a ref file lies in: the deepest `.git` above it, or the directory
+        // holding a HEAD, a packed-refs or refs/heads/ that has a git directory's shape.
+        std::string git_dir, prefix;
+        bool found = false;
+        const auto parts = util::split(c.path, '/');
+        for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+            prefix += (i ? "/" : "") + parts[i];
+            if (parts[i] == ".git") git_dir = prefix, found = true;
+        }
+        if (!found) {
+            const auto at = c.path.find("refs/heads/");
+            std::string d = at != std::string::npos && (at == 0 || c.path[at - 1] == '/')
+                                ? c.path.substr(0, at == 0 ? 0 : at - 1)
+                                : fsops::split_parent(c.path).first;
+            if (!view.git_dir_shape(d, false)) continue;
+            git_dir = std::move(d);
+        }
+        if (!git_dir.empty() && !util::path_within(c.path, git_dir)) continue;
+        const std::string at = git_dir.empty() ? "" : git_dir + "/";
+        for (auto& m : moved_refs(view, git_dir, c)) {
+            BranchMove b{c.path, git_dir, m.name, m.old_id, m.new_id, {}};
+            b.move = read_ref_move({upper + "/" + at + "objects", project + "/" + at + "objects"},
+                                   m.old_id, m.new_id);
+            out.push_back(std::move(b));
+        }
+    }
+    return out;
+}
+
 std::vector<Change> pick(const std::vector<Change>& all, const std::vector<std::string>& paths) {
     if (paths.empty()) return all;
     const auto asked = [&](const Change& c) {

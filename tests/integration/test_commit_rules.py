@@ -428,6 +428,40 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         res = self.ab("commit", check=0)
         self.assertNotIn("held back", res.err)
 
+    def test_diff_lists_the_commits_and_paths_a_moved_branch_brings(self):
+        # Nothing asks for an ordinary commit of the sandbox's, so the review is the only
+        # place the user sees what the next `git reset --hard` writes: its commits, its paths.
+        import json
+        self.git_repo()
+        self.staged("echo more >> README && mkdir -p lib && echo x > lib/new.c && "
+                    + self.GIT_IN_BOX + "add -A && " + self.GIT_IN_BOX
+                    + "commit -qm 'add lib/new.c'")
+        branch = subprocess.run(["git", "-c", "safe.directory=*", "symbolic-ref", "HEAD"],
+                                cwd=self.box.project, capture_output=True, text=True,
+                                env=self.box.env()).stdout.strip()
+        res = self.ab("diff", check=0)
+        self.assertIn("branch %s of .git moves" % branch, res.out)
+        self.assertIn("add lib/new.c", res.out)
+        self.assertIn("  A lib/new.c\n", res.out)
+        self.assertIn("  M README\n", res.out)
+        stat = self.ab("diff", "--stat", check=0)
+        self.assertIn("  A lib/new.c\n", stat.out)
+        js = json.loads(self.ab("diff", "--json", check=0).out)
+        refs = [r for c in js for r in c["refs"]]
+        self.assertEqual(len(refs), 1, js)
+        self.assertEqual(refs[0]["name"], branch)
+        self.assertTrue(refs[0]["readable"])
+        self.assertEqual([c["subject"] for c in refs[0]["commits"]], ["add lib/new.c"])
+        self.assertEqual(sorted((p["status"], p["path"]) for p in refs[0]["paths"]),
+                         [("A", "lib/new.c"), ("M", "README")])
+        # The patch still parses: git apply skips what precedes the first header.
+        numstat = subprocess.run(["git", "apply", "--numstat", "-"], input=res.out.encode(),
+                                 capture_output=True, cwd=self.box.root, timeout=60)
+        self.assertEqual(numstat.returncode, 0, numstat.stderr)
+        self.assertIn(b"lib/new.c", numstat.stdout)
+        ns = self.ab("diff", "--name-status", check=0)
+        self.assertNotIn("moves", ns.out)
+
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()
