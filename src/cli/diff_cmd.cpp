@@ -19,6 +19,7 @@
 #include "stage/changes.hpp"
 #include "stage/commit.hpp"
 #include "stage/patch.hpp"
+#include "stage/select.hpp"
 #include "stage/session.hpp"
 #include "sys/error.hpp"
 #include "sys/io.hpp"
@@ -149,8 +150,9 @@ std::string colour_stat(const std::string& stat) {
 
 void show_patch(const std::vector<stage::Change>& cs, const std::string& upper,
                 const std::string& project, const stage::PatchOptions& opts, bool no_pager,
-                bool colour) {
+                bool colour, const std::string& before) {
     Pager out(no_pager);
+    out.write(before);
     // Raw bytes to a pipe or file (git apply needs them); on a terminal, or in colour, nothing
     // in a file's content may drive the terminal, and each escape is marked (reverse video)
     // when colour is on, so that it cannot be mistaken for the same letters in the file.
@@ -192,21 +194,27 @@ int run_diff(const DiffOptions& o) {
     const stage::Hashes hashes = o.name_status || o.stat ? stage::Hashes::none : stage::Hashes::all;
     const auto cs = select(stage::changes(s, project, hashes), paths);
 
+    // What each branch the session moves brings (its commits and their paths), which the
+    // change set shows only as a new hash; not in --name-status, one line per change.
+    const auto moves = o.name_status ? std::vector<stage::BranchMove>{}
+                                     : stage::branch_moves(project, s.upper(), cs);
     if (o.json) {
         // Like git's --name-status, every deleted file is listed, not just its directory.
-        page(stage::to_json(stage::with_deleted_entries(cs, project)), true);
+        page(stage::to_json(stage::with_deleted_entries(cs, project), &moves), true);
     } else if (o.name_status) {
         page(stage::name_status(stage::with_deleted_entries(cs, project)), true);
     } else if (o.stat) {
         const std::string stat =
             stage::stat(cs, s.upper(), project, ::isatty(1) == 1 ? terminal_width() : 80);
-        page(colour ? colour_stat(stat) : stat, o.no_pager);
+        page(stage::branch_moves_text(moves) + (colour ? colour_stat(stat) : stat), o.no_pager);
     } else {
         stage::PatchOptions opts;
         // DESIGN.md §2: the default patch is one `git apply` accepts, so binary and large
-        // files carry their data whenever the patch goes anywhere but a terminal.
+        // files carry their data whenever the patch goes anywhere but a terminal. The moved
+        // branches come first: git apply skips what precedes the first `diff --git`.
         opts.binary = o.binary || ::isatty(1) != 1;
-        show_patch(cs, s.upper(), project, opts, o.no_pager, colour);
+        show_patch(cs, s.upper(), project, opts, o.no_pager, colour,
+                   stage::branch_moves_text(moves));
     }
     return 0;
 }

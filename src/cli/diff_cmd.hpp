@@ -69,10 +69,11 @@ void page(const std::string& text, bool no_pager = false);
 // of the change set's files): through the pager and escaped for the terminal
 // (util::escape_content_for_terminal) when it is one, as it is otherwise.
 // `colour`: headers bold, hunk lines cyan, added lines green, removed red, as git does; a
-// coloured patch is for reading, so its content is escaped as on a terminal.
+// coloured patch is for reading, so its content is escaped as on a terminal. `before` is
+// written first, as it is (already escaped: stage::branch_moves_text).
 void show_patch(const std::vector<stage::Change>& cs, const std::string& upper,
                 const std::string& project, const stage::PatchOptions& opts, bool no_pager,
-                bool colour);
+                bool colour, const std::string& before = "");
 
 // A unified patch with colour added, fed in pieces that need not end at line ends. Pure.
 class PatchColour {

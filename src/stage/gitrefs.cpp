@@ -182,7 +182,7 @@ RefMove read_ref_move(const std::vector<std::string>& objects, const std::string
         m.error = commits.error;
         return m;
     }
-    Ran diff = run_git({"diff-tree", "-r", "-z", "--no-renames", "--name-only",
+    Ran diff = run_git({"diff-tree", "-r", "-z", "--no-renames", "--name-status",
                         old_id.empty() ? empty_tree : old_id, new_id},
                        env);
     if (!diff.ok) {
@@ -191,8 +191,13 @@ RefMove read_ref_move(const std::vector<std::string>& objects, const std::string
     }
     for (auto& line : util::split(commits.out, '\n'))
         if (!line.empty()) m.commits.push_back(std::move(line));
-    for (auto& p : util::split(diff.out, '\0'))
-        if (!p.empty()) m.paths.push_back(std::move(p));
+    // -z --name-status: each change a letter and a path, each ended by a NUL.
+    const auto fields = util::split(diff.out, '\0');
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].empty() || fields[i + 1].empty()) continue;
+        m.status.push_back(fields[i].front());
+        m.paths.push_back(fields[i + 1]);
+    }
     m.readable = true;
     return m;
 }

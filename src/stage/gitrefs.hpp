@@ -19,6 +19,7 @@ struct RefMove {
     std::string error;                 // why not, when not
     std::vector<std::string> commits;  // "<short id> <subject>", newest first, at most 20
     std::vector<std::string> paths;    // what the new commit's tree changes from the old one's
+    std::string status;                // for each of `paths`, git's letter: A, M, D or T
 };
 
 // The commits `new_id` adds to `old_id` (empty: a new ref, against the empty tree) and the

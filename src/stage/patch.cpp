@@ -16,6 +16,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "stage/fsops.hpp"
 #include "stage/gitblob.hpp"
 #include "sys/lazylib.hpp"
 #include "stage/tree_read.hpp"
@@ -610,7 +611,69 @@ std::string name_status(const std::vector<Change>& changes) {
     return out;
 }
 
-std::string to_json(const std::vector<Change>& changes) {
+namespace {
+
+// Where a moved branch's paths land: below the `.git`'s directory; a bare-shaped repository
+// has no work tree, and its paths are shown as the tree holds them.
+std::string landing_path(const BranchMove& b, const std::string& p) {
+    const auto [top, name] = fsops::split_parent(b.git_dir);
+    if (name != ".git" || top.empty()) return p;
+    return top + "/" + p;
+}
+
+nlohmann::ordered_json branch_move_json(const BranchMove& b) {
+    using nlohmann::ordered_json;
+    ordered_json j;
+    util::put_text(j, "git_dir", b.git_dir.empty() ? "." : b.git_dir);
+    util::put_text(j, "name", b.name);
+    j["from"] = b.old_id.empty() ? ordered_json(nullptr) : ordered_json(b.old_id);
+    j["to"] = b.new_id;
+    j["readable"] = b.move.readable;
+    j["error"] = b.move.readable ? ordered_json(nullptr) : ordered_json(b.move.error);
+    ordered_json commits = ordered_json::array();
+    for (const auto& c : b.move.commits) {
+        ordered_json e;
+        const auto sp = c.find(' ');
+        e["id"] = c.substr(0, sp);
+        util::put_text(e, "subject", sp == std::string::npos ? "" : c.substr(sp + 1));
+        commits.push_back(std::move(e));
+    }
+    j["commits"] = std::move(commits);
+    ordered_json paths = ordered_json::array();
+    for (std::size_t i = 0; i < b.move.paths.size(); ++i) {
+        ordered_json e;
+        e["status"] = std::string(1, b.move.status[i]);
+        util::put_text(e, "path", landing_path(b, b.move.paths[i]));
+        paths.push_back(std::move(e));
+    }
+    j["paths"] = std::move(paths);
+    return j;
+}
+
+}  // namespace
+
+std::string branch_moves_text(const std::vector<BranchMove>& moves) {
+    std::string out;
+    for (const auto& b : moves) {
+        out += "branch " + util::escape_for_terminal(b.name) + " of " +
+               util::escape_for_terminal(b.git_dir.empty() ? "." : b.git_dir) + " moves " +
+               (b.old_id.empty() ? std::string("(new)") : b.old_id.substr(0, 12)) + " -> " +
+               b.new_id.substr(0, 12);
+        if (!b.move.readable) {
+            out += ": git cannot read its commits (" + b.move.error + ")\n";
+            continue;
+        }
+        out += ", " + std::to_string(b.move.commits.size()) +
+               (b.move.commits.size() == 20 ? "+" : "") + " commit(s):\n";
+        for (const auto& c : b.move.commits) out += "    " + util::escape_for_terminal(c) + "\n";
+        for (std::size_t i = 0; i < b.move.paths.size(); ++i)
+            out += std::string("  ") + b.move.status[i] + " " +
+                   util::escape_for_terminal(landing_path(b, b.move.paths[i])) + "\n";
+    }
+    return out;
+}
+
+std::string to_json(const std::vector<Change>& changes, const std::vector<BranchMove>* moves) {
     using nlohmann::ordered_json;
     const auto mode = [](mode_t m) -> ordered_json {
         if (m == 0) return nullptr;
@@ -636,6 +699,12 @@ std::string to_json(const std::vector<Change>& changes) {
         j["link_outside"] = c.link_outside;
         j["setid"] = c.setid;
         j["refused"] = c.refused.empty() ? ordered_json(nullptr) : ordered_json(c.refused);
+        if (moves) {
+            ordered_json refs = ordered_json::array();
+            for (const auto& b : *moves)
+                if (b.change == c.path) refs.push_back(branch_move_json(b));
+            j["refs"] = std::move(refs);
+        }
         arr.push_back(std::move(j));
     }
     // Every string is valid UTF-8 by now; `replace` only guards against a slip.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "stage/changes.hpp"
+#include "stage/select.hpp"
 
 namespace agentbox::stage {
 
@@ -104,7 +105,15 @@ std::string name_status(const std::vector<Change>& changes);
 //     "link_outside": false,        // the new symlink resolves outside the project
 //     "setid": false,               // setuid/setgid bits that commit strips
 //     "refused": null }             // why the change can never be committed, null if it can
-std::string to_json(const std::vector<Change>& changes);
+// With `moves` (diff --json), each object also has "refs": the branches that change moves
+// (branch_moves_json), [] for the others.
+std::string to_json(const std::vector<Change>& changes,
+                    const std::vector<BranchMove>* moves = nullptr);
+
+// What a moved branch brings, for the reviewer: for each, its name, ids, the commits it adds
+// (subjects) and the paths their trees change, as git's --name-status letters; every name
+// escaped for the terminal. "" when `moves` is empty.
+std::string branch_moves_text(const std::vector<BranchMove>& moves);
 
 // A path quoted as git quotes it in patches: unchanged unless it has '"', '\', control bytes
 // or bytes >= 0x80, then in double quotes with C escapes (\t \n \" \\) and octal (\303\251).

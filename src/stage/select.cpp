@@ -165,8 +165,10 @@ public:
     // Where `rel` leads, following symlinks of the view in every component (the last one
     // too when `follow_last`), as the kernel would once the change set is committed. A ".."
     // goes up from where the path has got to, not lexically. Leaving the project at any step
-    // is leaving it: the host beyond is not ours to follow.
-    Resolved resolve(const std::string& rel, bool follow_last) const {
+    // is leaving it: the host beyond is not ours to follow. `visited`: every path the walk
+    // passed through (each directory and link on the way, and the end), in the project.
+    Resolved resolve(const std::string& rel, bool follow_last,
+                     std::vector<std::string>* visited = nullptr) const {
         std::deque<std::string> todo;
         for (auto& p : util::split(rel, '/')) todo.push_back(std::move(p));
         if (!rel.empty() && rel.front() == '/' && !strip_project(todo)) return {true, ""};
@@ -182,6 +184,7 @@ public:
                 continue;
             }
             at.push_back(part);
+            if (visited) visited->push_back(util::join(at, "/"));
             if (todo.empty() && !follow_last) break;
             std::string target;
             if (lookup(util::join(at, "/"), &target) != Node::link) continue;
@@ -480,15 +483,127 @@ std::vector<std::string> view_dirs(const std::string& project, const std::vector
     return w.out;
 }
 
+// The project's directories (view_dirs), listed once and only when a path needs them.
+class ViewDirs {
+public:
+    ViewDirs(const std::string& project, const std::vector<Change>& changes)
+        : project_(project), changes_(changes) {}
+    const std::vector<std::string>& get() {
+        if (!dirs_) dirs_ = view_dirs(project_, changes_);
+        return *dirs_;
+    }
+
+private:
+    const std::string& project_;
+    const std::vector<Change>& changes_;
+    std::optional<std::vector<std::string>> dirs_;
+};
+
+// What absolute path `abs`, which leaves the project by the view's reading, names once the
+// host's links are followed (host_resolve): the project path it enters the project at; or,
+// through a per-process link (/proc/self/cwd, /proc/<pid>/cwd, /dev/fd/N), the path below
+// it in every directory of the project that has it in the view -- git may run in any of them;
+// or `host`, where it lies outside; or, when nothing follows the link (`/proc/self/cwd`),
+// every directory of the project. Project-relative, unresolved.
+struct HostNames {
+    std::vector<std::string> in_project;
+    std::optional<std::string> host;
+    bool every_dir = false;
+};
+
+HostNames host_names(const View& view, const std::string& project, const std::string& abs,
+                     ViewDirs& dirs) {
+    HostNames out;
+    const HostPath h = host_resolve(abs, project);
+    if (h.kind == HostPath::Kind::project) {
+        out.in_project.push_back(h.path);
+        return out;
+    }
+    if (h.kind == HostPath::Kind::host) {
+        out.host = h.path;
+        return out;
+    }
+    // As git opens it from directory D: D/<path>, whose ".." climb to another directory of
+    // the project (or out of it): only what follows the last one names the file, below some
+    // directory.
+    std::vector<std::string> below;
+    for (const auto& p : util::split(h.path, '/')) {
+        if (p == "..") below.clear();
+        else if (!p.empty() && p != ".") below.push_back(p);
+    }
+    if (below.empty()) {
+        out.every_dir = true;
+        return out;
+    }
+    const std::string tail = util::join(below, "/");
+    // Only those there: the bound on files read is not spent on names that hold nothing (a
+    // change that adds one makes it there).
+    for (const auto& d : dirs.get()) {
+        const std::string cand = d.empty() ? tail : d + "/" + tail;
+        const auto r = view.resolve(cand, true);
+        if (!r.outside && view.lookup(r.path) == View::Node::other) out.in_project.push_back(cand);
+    }
+    return out;
+}
+
+// git's interpolate_path (and sh's tilde expansion): `~/` is $HOME, `~user/` that user's
+// home directory; nothing when neither is known. Any other path as it is.
+std::optional<std::string> expand_tilde(const std::string& named) {
+    if (named.empty() || named.front() != '~') return named;
+    const std::size_t slash = std::min(named.find('/'), named.size());
+    const std::string user = named.substr(1, slash - 1);
+    std::string dir;
+    if (user.empty()) {
+        const char* home = std::getenv("HOME");
+        if (home == nullptr || *home == '\0') return std::nullopt;
+        dir = home;
+    } else {
+        struct passwd pw {};
+        struct passwd* got = nullptr;
+        std::vector<char> buf(16384);
+        if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &got) != 0 || got == nullptr ||
+            pw.pw_dir == nullptr)
+            return std::nullopt;
+        dir = pw.pw_dir;
+    }
+    return dir + named.substr(slash);
+}
+
+// The project paths (unresolved) that a path a git config names stands for: `named`
+// absolute, or relative to each of `bases`; where the view's reading leaves the project, as
+// the host's links take it (host_names). Shared by core.hooksPath and the command keys, so
+// that both reach a file by the same ways.
+std::vector<std::string> config_path_names(const View& view, const std::string& project,
+                                           const std::string& named,
+                                           const std::vector<std::string>& bases, ViewDirs& dirs) {
+    std::vector<std::string> cands, out;
+    if (named.empty()) return out;
+    if (named.front() == '/') cands.push_back(named);
+    else
+        for (const auto& b : bases) cands.push_back(b.empty() ? named : b + "/" + named);
+    for (const auto& c : cands) {
+        if (!view.resolve(c, false).outside) {
+            out.push_back(c);
+            continue;
+        }
+        HostNames h = host_names(view, project, c.front() == '/' ? c : project + "/" + c, dirs);
+        for (auto& n : h.in_project) out.push_back(std::move(n));
+        // The directory git runs in, any: as a hooks directory, the whole project (as a
+        // relative `.` is); as a command's word, a directory, which runs nothing.
+        if (h.every_dir) out.push_back("");
+    }
+    return out;
+}
+
 // The files of the project that git reads as configuration through an include
 // (gitconfig.hpp): named by the config of a git directory of the view, or by the user's or the
 // system's (an absolute or `~/` include can name a project file), and by those files in turn,
 // as deep as git follows them. Each both as named and as its symlinks resolve in the view.
-// The core.hooksPath values of every config read go to `hooks_paths`.
+// The core.hooksPath values and the commands (gitconfig.hpp) of every config read go to
+// `finds`: each config is read and parsed once, for all three.
 std::set<std::string> included_configs(const View& view, const std::string& project,
                                        const std::vector<std::string>& git_dirs,
-                                       const std::vector<Change>& changes,
-                                       std::vector<std::string>& hooks_paths) {
+                                       ViewDirs& dirs, GitConfigFinds& finds) {
     struct Source {
         std::string path;  // project-relative when `in_project`, else absolute on the host
         bool in_project;
@@ -529,7 +644,6 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
     std::size_t budget = 64 << 20;
     std::set<std::string> found;
     std::set<std::pair<std::string, bool>> read;
-    std::optional<std::vector<std::string>> dirs;  // view_dirs, once needed
     // git stops at ten levels of includes; a bound on files read serves the same end here.
     for (std::size_t i = 0; i < todo.size() && i < 256; ++i) {
         const Source src = todo[i];
@@ -546,32 +660,14 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
             text = read_prefix(f.get(), budget);
         }
         budget -= text.size();
-        for (auto& h : git_config_hooks_paths(text)) hooks_paths.push_back(std::move(h));
-        for (const auto& named : git_config_includes(text)) {
-            // git's interpolate_path: `~/` is $HOME, `~user/` that user's home directory.
-            std::string rel;
-            if (named.front() == '~') {
-                const std::size_t slash = std::min(named.find('/'), named.size());
-                const std::string user = named.substr(1, slash - 1);
-                std::string dir;
-                if (user.empty()) {
-                    if (home == nullptr || *home == '\0') continue;
-                    dir = home;
-                } else {
-                    struct passwd pw {};
-                    struct passwd* got = nullptr;
-                    std::vector<char> buf(16384);
-                    if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &got) != 0 ||
-                        got == nullptr || pw.pw_dir == nullptr)
-                        continue;
-                    dir = pw.pw_dir;
-                }
-                rel = dir + named.substr(slash);
-            } else if (named.front() == '/' || src.dir.empty()) {
-                rel = named;
-            } else {
-                rel = src.dir + "/" + named;
-            }
+        GitConfigFinds f = git_config_read(text);
+        for (auto& h : f.hooks_paths) finds.hooks_paths.push_back(std::move(h));
+        for (auto& c : f.commands) finds.commands.push_back(std::move(c));
+        for (const auto& named : f.includes) {
+            const auto expanded = expand_tilde(named);
+            if (!expanded) continue;
+            const std::string rel =
+                expanded->front() == '/' || src.dir.empty() ? *expanded : src.dir + "/" + *expanded;
             std::vector<std::string> rels{rel};
             // And from where the including file's symlinks lead, should git have named it by
             // its resolved path.
@@ -585,34 +681,11 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
             // runs in: the file of that name in every directory of the project.
             if (view.resolve(rels.front(), false).outside) {
                 const std::string& first = rels.front();
-                const HostPath h =
-                    host_resolve(first.front() == '/' ? first : project + "/" + first, project);
-                if (h.kind == HostPath::Kind::project) {
-                    rels.push_back(project + (h.path.empty() ? "" : "/" + h.path));
-                } else if (h.kind == HostPath::Kind::host) {
-                    if (h.path != first) rels.push_back(h.path);
-                } else {
-                    // As git opens it from directory D: D/<path>, whose ".." climb to another
-                    // directory of the project (or out of it): only what follows the last one
-                    // names the file, below some directory.
-                    std::vector<std::string> below;
-                    for (const auto& p : util::split(h.path, '/')) {
-                        if (p == "..") below.clear();
-                        else if (!p.empty() && p != ".") below.push_back(p);
-                    }
-                    if (!below.empty()) {
-                        if (!dirs) dirs = view_dirs(project, changes);
-                        const std::string tail = util::join(below, "/");
-                        // Only those there: the bound on files read is not spent on names
-                        // that hold nothing (a change that adds one makes it there).
-                        for (const auto& d : *dirs) {
-                            const std::string cand = d.empty() ? tail : d + "/" + tail;
-                            const auto r = view.resolve(cand, true);
-                            if (!r.outside && view.lookup(r.path) == View::Node::other)
-                                rels.push_back(project + "/" + cand);
-                        }
-                    }
-                }
+                HostNames h = host_names(
+                    view, project, first.front() == '/' ? first : project + "/" + first, dirs);
+                for (const auto& n : h.in_project)
+                    rels.push_back(project + (n.empty() ? "" : "/" + n));
+                if (h.host && *h.host != first) rels.push_back(*h.host);
             }
             for (const auto& r : rels) {
                 const auto as_named = view.resolve(r, false);
@@ -639,32 +712,54 @@ std::set<std::string> included_configs(const View& view, const std::string& proj
 // since which config applies to which repository is not worth the risk of telling apart.
 std::vector<std::string> hooks_path_dirs(const View& view, const std::string& project,
                                          const std::vector<std::string>& values,
-                                         const std::vector<std::string>& tops) {
+                                         const std::vector<std::string>& tops, ViewDirs& dirs) {
     std::vector<std::string> out;
-    const char* home = std::getenv("HOME");
     for (const auto& v : values) {
-        std::vector<std::string> named;
-        if (v.starts_with("~/")) {
-            if (home != nullptr && *home != '\0') named.push_back(home + v.substr(1));
-        } else if (v.front() == '/') {
-            named.push_back(v);
-        } else {
-            for (const auto& t : tops) named.push_back(t.empty() ? v : t + "/" + v);
-        }
-        for (const auto& n : named) {
+        const auto named = expand_tilde(v);
+        if (!named) continue;
+        for (const auto& n : config_path_names(view, project, *named, tops, dirs)) {
             for (const bool follow : {false, true}) {
-                auto r = view.resolve(n, follow);
-                if (r.outside && n.front() == '/') {
-                    const HostPath h = host_resolve(n, project);
-                    if (h.kind != HostPath::Kind::project) continue;
-                    r = view.resolve(h.path, follow);
-                }
+                const auto r = view.resolve(n, follow);
                 if (!r.outside) out.push_back(r.path);
             }
         }
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+// The project files that the commands of git config keys name (gitconfig.hpp: the program or
+// any shell word of it), each with the first key naming it: a word relative to the top of
+// every repository of the project (git runs the command there, setup.c) and to the project
+// itself (git run outside a repository runs it where it was started), absolute, or `~/`,
+// reached as hooksPath's values are. Every path the walk to the file passes through is
+// listed, each directory and link on the way, so that a change to one of those asks too,
+// with the key and the file it leads to.
+// A path: the key naming the file it leads to, and that file.
+using RunBy = std::map<std::string, std::pair<std::string, std::string>>;
+
+RunBy command_files(const View& view, const std::string& project,
+                    const std::vector<GitConfigCommand>& commands,
+                    const std::vector<std::string>& tops, ViewDirs& dirs) {
+    RunBy out;
+    std::vector<std::string> bases = tops;
+    if (std::find(bases.begin(), bases.end(), "") == bases.end()) bases.push_back("");
+    std::set<std::string> done;
+    for (const auto& c : commands) {
+        for (const auto& word : git_command_words(c.value)) {
+            if (!done.insert(word).second) continue;
+            const auto named = expand_tilde(word);
+            if (!named || named->empty()) continue;
+            for (const auto& n : config_path_names(view, project, *named, bases, dirs)) {
+                std::vector<std::string> visited;
+                view.resolve(n, true, &visited);
+                if (visited.empty()) continue;
+                const std::string file = visited.back();
+                for (auto& v : visited) out.emplace(std::move(v), std::make_pair(c.key, file));
+            }
+        }
+    }
     return out;
 }
 
@@ -840,14 +935,16 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     std::vector<std::string> all_git_dirs = shared.git_dirs;
     for (const auto& g : links.dot_git)
         if (view.lookup(g) == View::Node::other) all_git_dirs.push_back(g);
-    std::vector<std::string> hooks_paths;
+    ViewDirs dirs(project, changes);
+    GitConfigFinds finds;
     const std::set<std::string> included =
-        included_configs(view, project, all_git_dirs, changes, hooks_paths);
+        included_configs(view, project, all_git_dirs, dirs, finds);
     std::vector<std::string> repo_tops = bare;
     for (const auto& g : links.dot_git)
         if (view.lookup(g) != View::Node::missing) repo_tops.push_back(fsops::split_parent(g).first);
     const std::vector<std::string> hook_dirs =
-        hooks_path_dirs(view, project, hooks_paths, repo_tops);
+        hooks_path_dirs(view, project, finds.hooks_paths, repo_tops, dirs);
+    const RunBy run_by = command_files(view, project, finds.commands, repo_tops, dirs);
 
     // A changed index of a git directory: what `git checkout -- .` would write (gitindex.hpp).
     unique_fd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -990,6 +1087,17 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
                     "there";
             j.rule = "git hooks path";
             j.source = "<staging rules>";
+        } else if (auto run = std::find_if(names.begin(), names.end(),
+                                           [&](const std::string& n) { return run_by.count(n); });
+                   c.kind != Kind::deleted && !S_ISDIR(c.new_mode) && run != names.end()) {
+            const auto& [key, file] = run_by.at(*run);
+            j.verdict = policy::Verdict::ask;
+            j.why =
+                (*run == file ? util::quote(*run)
+                              : util::quote(*run) + " leads to " + util::quote(file) + ", which") +
+                " is named by " + key + " in a git config: git runs that command";
+            j.rule = "git config command";
+            j.source = "<staging rules>";
         } else if (auto hazard = index_hazard(c)) {
             j.verdict = policy::Verdict::ask;
             j.why = util::quote(c.path) + " is a git index: " + *hazard;
@@ -1017,6 +1125,41 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             }
         }
         out.push_back(std::move(j));
+    }
+    return out;
+}
+
+std::vector<BranchMove> branch_moves(const std::string& project, const std::string& upper,
+                                     const std::vector<Change>& changes) {
+    const View view(project, upper, changes);
+    std::vector<BranchMove> out;
+    for (const auto& c : changes) {
+        if (c.kind == Kind::deleted || !S_ISREG(c.new_mode)) continue;
+        // The git directory a ref file lies in: the deepest `.git` above it, or the directory
+        // holding a HEAD, a packed-refs or refs/heads/ that has a git directory's shape.
+        std::string git_dir, prefix;
+        bool found = false;
+        const auto parts = util::split(c.path, '/');
+        for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+            prefix += (i ? "/" : "") + parts[i];
+            if (parts[i] == ".git") git_dir = prefix, found = true;
+        }
+        if (!found) {
+            const auto at = c.path.find("refs/heads/");
+            std::string d = at != std::string::npos && (at == 0 || c.path[at - 1] == '/')
+                                ? c.path.substr(0, at == 0 ? 0 : at - 1)
+                                : fsops::split_parent(c.path).first;
+            if (!view.git_dir_shape(d, false)) continue;
+            git_dir = std::move(d);
+        }
+        if (!git_dir.empty() && !util::path_within(c.path, git_dir)) continue;
+        const std::string at = git_dir.empty() ? "" : git_dir + "/";
+        for (auto& m : moved_refs(view, git_dir, c)) {
+            BranchMove b{c.path, git_dir, m.name, m.old_id, m.new_id, {}};
+            b.move = read_ref_move({upper + "/" + at + "objects", project + "/" + at + "objects"},
+                                   m.old_id, m.new_id);
+            out.push_back(std::move(b));
+        }
     }
     return out;
 }

@@ -11,6 +11,7 @@
 #include "policy/request.hpp"
 #include "profile/model.hpp"
 #include "stage/changes.hpp"
+#include "stage/gitrefs.hpp"
 
 namespace agentbox::stage {
 
@@ -27,6 +28,22 @@ struct Judged {
 // where it resolves once committed.
 std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
                           const std::string& upper, const std::vector<Change>& changes);
+
+// A branch (or HEAD) that change `change` moves in git directory `git_dir`, and what it
+// brings (gitrefs.hpp): what the next `git reset --hard` or checkout writes, shown by `diff`.
+struct BranchMove {
+    std::string change;   // the staged ref file, packed-refs or HEAD
+    std::string git_dir;  // project-relative, "" = the root
+    std::string name;     // refs/heads/..., or HEAD
+    std::string old_id, new_id;  // old_id "" when the project has no such branch
+    RefMove move;
+};
+
+// Every branch the change set moves, in change order: the same reading of refs as `judge`
+// makes (a loose file, a packed-refs line no loose file overrides, HEAD followed once), in a
+// `.git` directory or one shaped like a bare repository. Runs the host's git once per branch.
+std::vector<BranchMove> branch_moves(const std::string& project, const std::string& upper,
+                                     const std::vector<Change>& changes);
 
 // Changes at or below any of `paths` (project-relative; "" = all; none = all), plus the new
 // directories above them that they need.

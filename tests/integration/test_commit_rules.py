@@ -428,6 +428,40 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         res = self.ab("commit", check=0)
         self.assertNotIn("held back", res.err)
 
+    def test_diff_lists_the_commits_and_paths_a_moved_branch_brings(self):
+        # Nothing asks for an ordinary commit of the sandbox's, so the review is the only
+        # place the user sees what the next `git reset --hard` writes: its commits, its paths.
+        import json
+        self.git_repo()
+        self.staged("echo more >> README && mkdir -p lib && echo x > lib/new.c && "
+                    + self.GIT_IN_BOX + "add -A && " + self.GIT_IN_BOX
+                    + "commit -qm 'add lib/new.c'")
+        branch = subprocess.run(["git", "-c", "safe.directory=*", "symbolic-ref", "HEAD"],
+                                cwd=self.box.project, capture_output=True, text=True,
+                                env=self.box.env()).stdout.strip()
+        res = self.ab("diff", check=0)
+        self.assertIn("branch %s of .git moves" % branch, res.out)
+        self.assertIn("add lib/new.c", res.out)
+        self.assertIn("  A lib/new.c\n", res.out)
+        self.assertIn("  M README\n", res.out)
+        stat = self.ab("diff", "--stat", check=0)
+        self.assertIn("  A lib/new.c\n", stat.out)
+        js = json.loads(self.ab("diff", "--json", check=0).out)
+        refs = [r for c in js for r in c["refs"]]
+        self.assertEqual(len(refs), 1, js)
+        self.assertEqual(refs[0]["name"], branch)
+        self.assertTrue(refs[0]["readable"])
+        self.assertEqual([c["subject"] for c in refs[0]["commits"]], ["add lib/new.c"])
+        self.assertEqual(sorted((p["status"], p["path"]) for p in refs[0]["paths"]),
+                         [("A", "lib/new.c"), ("M", "README")])
+        # The patch still parses: git apply skips what precedes the first header.
+        numstat = subprocess.run(["git", "apply", "--numstat", "-"], input=res.out.encode(),
+                                 capture_output=True, cwd=self.box.root, timeout=60)
+        self.assertEqual(numstat.returncode, 0, numstat.stderr)
+        self.assertIn(b"lib/new.c", numstat.stdout)
+        ns = self.ab("diff", "--name-status", check=0)
+        self.assertNotIn("moves", ns.out)
+
     # A file the repository's config includes is git configuration, wherever it lies.
     def test_file_included_by_git_config_is_held_back(self):
         self.git_repo()
@@ -521,6 +555,139 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], cwd=self.box.project,
                        capture_output=True, env=self.box.env(), timeout=60)
         self.assertFalse(os.path.exists(marker), res)
+
+    # A program a git config names (core.fsmonitor, an alias's `!cmd`, a filter, ...) that
+    # lies in the project: the sandbox rewrites it and the user's next `git status` runs it.
+    # Each program appends its name to the marker, so a failure says which one git ran.
+    PROGRAM = "mkdir -p %s && printf '#!/bin/sh\\necho %s >> %s\\nexit 1\\n' > %s && chmod +x %s"
+
+    def write_programs(self, marker, rels, then=""):
+        self.staged(" && ".join(self.PROGRAM % (os.path.dirname(r) or ".", r, marker, r, r)
+                                for r in rels) + then)
+
+    def assert_nothing_ran(self, marker, res):
+        if os.path.exists(marker):
+            with open(marker) as f:
+                self.fail("the host's git ran %s\n%s" % (f.read().split(), res))
+
+    def commit_from_elsewhere(self):
+        p = subprocess.run([AGENTBOX, "commit", "-C", self.box.project], capture_output=True,
+                           env=self.box.env(), cwd=self.box.root, timeout=120)
+        return abtest.Result(["commit"], p.returncode, p.stdout.decode(errors="replace"),
+                             p.stderr.decode(errors="replace"), 0)
+
+    def host_git(self, *args, cwd=None):
+        git = ["git", "-c", "safe.directory=*", "-c", "user.name=t", "-c", "user.email=t@t"]
+        return subprocess.run(git + list(args), cwd=cwd or self.box.project,
+                              capture_output=True, env=self.box.env(), timeout=60)
+
+    def test_project_program_named_by_git_config_command_is_held_back(self):
+        # The repository's config and the user's: the program itself, a shell word of the
+        # command, relative to each repository's top, `$HOME`/absolute; one existing file
+        # modified, the others created.
+        self.git_repo()
+        marker = os.path.join(self.box.root, "pwned")
+        os.makedirs(self.at("tools"))
+        with open(self.at("tools/fsmon"), "w") as f:
+            f.write("#!/bin/sh\nexit 1\n")
+        os.chmod(self.at("tools/fsmon"), 0o755)
+        self.host_git("add", "-A")
+        self.host_git("commit", "-qm", "fsmon")
+        self.host_git("config", "core.fsmonitor", "tools/fsmon")
+        self.host_git("config", "alias.t", "!sh scripts/t.sh --quiet")
+        self.host_git("config", "filter.x.clean", "sh -c 'exec \"$0\" \"$@\"' filters/clean.sh %f")
+        os.makedirs(self.at("sub"))
+        with open(self.at("sub/f"), "w") as f:
+            f.write("one\n")
+        self.host_git("init", "-q", cwd=self.at("sub"))
+        self.host_git("add", "f", cwd=self.at("sub"))
+        self.host_git("commit", "-qm", "one", cwd=self.at("sub"))
+        rel_home = os.path.relpath(self.at("bin/editor"), self.box.home)
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[core]\n\teditor = \"$HOME/%s\" -w\n[diff]\n\texternal = ./tools/ext\n"
+                    % rel_home)
+        rels = ("tools/fsmon", "scripts/t.sh", "filters/clean.sh", "bin/editor",
+                "sub/tools/ext", "tools/ext")
+        self.write_programs(marker, rels, then=" && echo '* filter=x' > .gitattributes"
+                            " && echo ok > tools/ok.txt && echo more >> README")
+        res = self.commit_from_elsewhere()
+        self.assert_held(res, *rels[1:])
+        self.assertIn('held back "tools/fsmon"', res.err)
+        self.assertIn("core.fsmonitor", res.err)
+        self.assertIn("alias.t", res.err)
+        self.assertIn("filter.x.clean", res.err)
+        self.assertTrue(os.path.exists(self.at("tools/ok.txt")))
+        # The host's side: git's own commands run none of them.
+        self.host_git("status")
+        self.host_git("t")
+        self.host_git("add", "README")
+        self.host_git("commit", "-q", "--allow-empty")
+        self.host_git("diff", "HEAD")
+        with open(self.at("sub/f"), "a") as f:
+            f.write("two\n")
+        self.host_git("diff", "HEAD", cwd=self.at("sub"))
+        self.assert_nothing_ran(marker, res)
+
+    def test_link_on_the_way_to_a_git_config_program_is_held_back(self):
+        # The neighbour: the program is not written, the directory it is reached through is
+        # turned into a link to one the sandbox wrote.
+        self.git_repo()
+        self.host_git("config", "core.fsmonitor", "tools/fsmon")
+        marker = os.path.join(self.box.root, "pwned")
+        os.makedirs(self.at("tools"))
+        self.write_programs(marker, ("evil/fsmon",),
+                            then=" && rm -rf tools && ln -s evil tools && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back "tools"', res.err)
+        self.assertIn('held back "evil/fsmon"', res.err)
+        self.assertTrue(os.path.isdir(self.at("tools")) and not os.path.islink(self.at("tools")))
+        self.host_git("status")
+        self.assert_nothing_ran(marker, res)
+
+    def test_hooks_path_and_program_through_proc_self_cwd_are_held_back(self):
+        # /proc/self/cwd in git's process is the work tree's top (or wherever git runs), not
+        # agentbox's directory: the hooks directory and the program below it in every
+        # directory of the project.
+        self.git_repo()
+        self.host_git("config", "core.hooksPath", "/proc/self/cwd/.githooks")
+        self.host_git("config", "core.fsmonitor", "/dev/fd/../cwd/tools/fsmon")
+        marker = os.path.join(self.box.root, "pwned")
+        rels = (".githooks/pre-commit", "tools/fsmon")
+        self.write_programs(marker, rels, then=" && echo ok > ok.txt")
+        res = self.commit_from_elsewhere()
+        self.assert_held(res, *rels)
+        self.assertIn("core.hooksPath", res.err)
+        self.assertIn("core.fsmonitor", res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        self.host_git("status")
+        self.host_git("commit", "-q", "--allow-empty", "-m", "x")
+        self.assert_nothing_ran(marker, res)
+
+    def test_hooks_path_of_proc_self_cwd_itself_is_held_back(self):
+        # The neighbour with nothing after the link: the hooks directory is the top itself.
+        self.git_repo()
+        self.host_git("config", "core.hooksPath", "/proc/self/cwd")
+        marker = os.path.join(self.box.root, "pwned")
+        self.write_programs(marker, ("pre-commit",))
+        res = self.commit_from_elsewhere()
+        self.assert_held(res, "pre-commit")
+        self.assertIn("core.hooksPath", res.err)
+        self.host_git("commit", "-q", "--allow-empty", "-m", "x", cwd=self.at("."))
+        self.assert_nothing_ran(marker, res)
+
+    def test_git_config_commands_naming_no_project_file_ask_nothing(self):
+        # Common settings (git-lfs's filters, a pager and an editor from PATH, a helper by
+        # name) must not make ordinary work ask.
+        self.git_repo()
+        with open(os.path.join(self.box.home, ".gitconfig"), "w") as f:
+            f.write("[filter \"lfs\"]\n\tclean = git-lfs clean -- %f\n"
+                    "\tprocess = git-lfs filter-process\n[core]\n\tpager = less -R\n"
+                    "\teditor = vim\n\tfsmonitor = true\n[credential]\n\thelper = store\n"
+                    "[alias]\n\tlg = log --oneline\n")
+        self.staged("mkdir -p tools && echo x > tools/run && echo more >> README")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
 
     def test_git_config_include_naming_a_fifo_does_not_hang_the_commit(self):
         # The includes are followed on the host: one the sandbox wrote must not block on a fifo

@@ -62,3 +62,57 @@ TEST_CASE("a section name of megabytes is read in one pass") {
     CHECK(git_config_includes("[include." + name + "]\n\tpath = sub\n") == V{"sub"});
     CHECK(git_config_includes("[" + name + ".include]\n\tpath = no\n").empty());
 }
+
+TEST_CASE("the keys whose value git runs are found in one pass, named as git names them") {
+    using agentbox::stage::git_config_read;
+    const auto f = git_config_read(
+        "[core]\n\tfsmonitor = tools/fsmon\n\thooksPath = .githooks\n\tpager = less -R\n"
+        "[filter \"lfs\"]\n\tclean = git-lfs clean -- %f\n"
+        "[diff \"pdf\"]\n\ttextconv = sh scripts/pdf.sh\n"
+        "[credential \"https://example.com\"]\n\thelper = !tools/cred\n"
+        "[alias]\n\tst = status\n\tt = !sh tools/t.sh\n"
+        "[include]\n\tpath = a.cfg\n"
+        "[hook \"lint\"]\n\tcommand = tools/lint\n"
+        "[user]\n\tname = tools/fsmon\n");
+    CHECK(f.includes == V{"a.cfg"});
+    CHECK(f.hooks_paths == V{".githooks"});
+    V keys, values;
+    for (const auto& c : f.commands) keys.push_back(c.key), values.push_back(c.value);
+    CHECK(keys == V{"core.fsmonitor", "core.pager", "filter.lfs.clean", "diff.pdf.textconv",
+                    "credential.https://example.com.helper", "alias.t", "hook.lint.command"});
+    CHECK(values[0] == "tools/fsmon");
+    CHECK(values[5] == "!sh tools/t.sh");
+}
+
+TEST_CASE("a boolean fsmonitor or pager, and an alias without `!`, run no program") {
+    using agentbox::stage::git_config_read;
+    CHECK(
+        git_config_read("[core]\n\tfsmonitor = true\n[core]\n\tfsmonitor = 0\n").commands.empty());
+    CHECK(git_config_read("[pager]\n\tlog = false\n\tdiff = off\n").commands.empty());
+    CHECK(git_config_read("[alias]\n\tco = checkout\n[submodule \"s\"]\n\tupdate = rebase\n")
+              .commands.empty());
+    CHECK(git_config_read("[pager]\n\tlog = tools/pager\n").commands.size() == 1);
+    CHECK(git_config_read("[submodule \"s\"]\n\tupdate = !tools/up\n").commands.size() == 1);
+}
+
+// Each as `sh -c` splits it (git runs these through the shell when they hold a blank or a
+// shell character, else as the program itself).
+TEST_CASE("the words of a command that can name a file") {
+    using agentbox::stage::git_command_words;
+    CHECK(git_command_words("tools/fsmon") == V{"tools/fsmon"});
+    CHECK(git_command_words("fsmon") == V{});  // looked up in PATH
+    CHECK(git_command_words("sh tools/x.sh") == V{"tools/x.sh"});
+    CHECK(git_command_words("sh x.sh") == V{"x.sh"});  // in the directory git runs in
+    CHECK(git_command_words("!./x --flag") == V{"./x"});
+    CHECK(git_command_words("less -R") == V{});
+    CHECK(git_command_words("store --file=tools/creds") == V{"tools/creds"});
+    CHECK(git_command_words("FOO=tools/env sh") == V{"tools/env"});
+    CHECK(git_command_words("cd sub && ./run; make") == V{"sub", "./run"});
+    CHECK(git_command_words("sh 'my tools/x.sh' \"a b\" c\\ d") ==
+          V{"my tools/x.sh", "a b", "c d"});
+    CHECK(git_command_words("sh < tools/in.sh") == V{"tools/in.sh"});
+    CHECK(git_command_words("$HOME/bin/x ${HOME}/y \"$PWD/z\" $PWDX") ==
+          V{"~/bin/x", "~/y", "./z", "$PWDX"});
+    CHECK(git_command_words("x=$(tools/a) `tools/b`") == V{"tools/a", "tools/b"});
+    CHECK(git_command_words("tools/a # tools/b") == V{"tools/a"});
+}

@@ -189,3 +189,52 @@ TEST_CASE("kind names and letters") {
     CHECK(kind_letter(Kind::mode) == 'M');
     CHECK(kind_letter(Kind::type) == 'T');
 }
+
+TEST_CASE("branch moves: each on the change that moves it, names escaped for the terminal") {
+    BranchMove b;
+    b.change = "sub/.git/refs/heads/main";
+    b.git_dir = "sub/.git";
+    b.name = "refs/heads/main";
+    b.new_id = std::string(40, 'b');
+    b.move.readable = true;
+    b.move.commits = {"bbbbbbb tidy \x1b[2J up"};
+    b.move.paths = {".github/workflows/ci.yml", "README"};
+    b.move.status = "AM";
+    BranchMove broken = b;
+    broken.name = "HEAD";
+    broken.old_id = std::string(40, 'a');
+    broken.move = {};
+    broken.move.error = "git could not read the objects (missing or malformed)";
+    const std::vector<BranchMove> moves{b, broken};
+
+    const std::string text = branch_moves_text(moves);
+    CHECK(text ==
+          "branch refs/heads/main of sub/.git moves (new) -> bbbbbbbbbbbb, 1 commit(s):\n"
+          "    bbbbbbb tidy \\x1b[2J up\n"
+          "  A sub/.github/workflows/ci.yml\n"
+          "  M sub/README\n"
+          "branch HEAD of sub/.git moves aaaaaaaaaaaa -> bbbbbbbbbbbb: git cannot read its "
+          "commits (git could not read the objects (missing or malformed))\n");
+    CHECK(branch_moves_text({}).empty());
+
+    const std::vector<Change> cs{make("README", Kind::modified, S_IFREG | 0644, S_IFREG | 0644),
+                                 make(b.change, Kind::modified, S_IFREG | 0644, S_IFREG | 0644)};
+    const auto j = nlohmann::json::parse(to_json(cs, &moves));
+    CHECK(j[0]["refs"].empty());
+    REQUIRE(j[1]["refs"].size() == 2);
+    const auto& r = j[1]["refs"][0];
+    CHECK(r["git_dir"] == "sub/.git");
+    CHECK(r["name"] == "refs/heads/main");
+    CHECK(r["from"].is_null());
+    CHECK(r["to"] == std::string(40, 'b'));
+    CHECK(r["readable"] == true);
+    CHECK(r["error"].is_null());
+    CHECK(r["commits"][0]["id"] == "bbbbbbb");
+    CHECK(r["commits"][0]["subject"] == "tidy \x1b[2J up");
+    CHECK(r["paths"][0]["status"] == "A");
+    CHECK(r["paths"][0]["path"] == "sub/.github/workflows/ci.yml");
+    CHECK(j[1]["refs"][1]["readable"] == false);
+    CHECK(j[1]["refs"][1]["from"] == std::string(40, 'a'));
+    // Without moves (export's manifest), no `refs` member.
+    CHECK_FALSE(nlohmann::json::parse(to_json(cs))[0].contains("refs"));
+}
