@@ -565,6 +565,34 @@ class OtherWritableRoots(BoxTest):
         with open(os.path.join(repo, "file.txt")) as f:
             self.assertEqual(f.read(), "work\n", "the writable root itself is not writable")
 
+    def test_rename_parent_of_denied_file_in_writable_root_to_plant_it(self):
+        # A mask is a mount point, which rename(2) refuses; its parents are not. Moving the
+        # parent (or the grandparent) away takes the mask with it, and what the command then
+        # makes at the denied path lands on the host, where the host's tools read it.
+        work = os.path.join(self.box.outside, "work")
+        key = os.path.join(work, "app", "config", "deploy.key")
+        os.makedirs(os.path.dirname(key))
+        value = token("deploykey")
+        self.box.canaries["deploykey"] = value
+        with open(key, "w") as f:
+            f.write(value + "\n")
+        prof = self.box.write_profile("deploykey", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\ndeny = ["%s"]\n' % (work, key))
+        before = tree_snapshot(work)
+        script = ("cd {w}; for d in app/config app; do mv $d $d.moved; echo \"mv $d=$?\"; "
+                  "mkdir -p app/config; echo planted > app/config/deploy.key; "
+                  "echo \"plant $d=$?\"; done; cat app/config.moved/deploy.key "
+                  "app.moved/config/deploy.key; echo work > other.txt; echo end").format(w=work)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        with open(os.path.join(work, "other.txt")) as f:
+            self.assertEqual(f.read(), "work\n", "the writable root itself is not writable")
+        os.unlink(os.path.join(work, "other.txt"))
+        self.assertEqual(tree_snapshot(work), before,
+                         "the command moved a denied file's directory and planted its own\n%s"
+                         % res)
+
 
 class DeniedPathAppearsLater(BoxTest):
     """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
