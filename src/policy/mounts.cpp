@@ -71,6 +71,7 @@ public:
         expand_deny_globs();
         for (const auto& r : rules_)
             if (r.kind == FsKind::deny) add_masks(r);
+        refuse_absent_in_writable();
         add_pending_links();
 
         // Parents before children; stable, and masks appended last, so at equal depth a mask
@@ -423,7 +424,10 @@ private:
             if (!rp.ok || (v.rule && v.rule->kind != FsKind::deny)) continue;
             const PathKind k = host_.kind(real);
             if (k == PathKind::missing) {
-                if (!glob) add_absent_mask(r, p, real);
+                if (!glob) {
+                    absent_.emplace_back(&r, real);
+                    add_absent_mask(r, p, real);
+                }
                 continue;
             }
             if (!shown_from_host(real)) {
@@ -460,6 +464,28 @@ private:
              "during the run");
     }
 
+    // A literal deny that does not exist, in a writable bind of the host: nothing can be
+    // mounted over it without creating it on the host, so the command could create it there
+    // itself (`~/.ssh/config` under `write = ["~"]`), a write the rule denies and that no
+    // review sees. A rule the sandbox cannot enforce is a weakening (DESIGN.md §1). A mask of
+    // a directory above it holds it; so does a read-only bind (nothing is created there).
+    void refuse_absent_in_writable() {
+        for (const auto& [r, real] : absent_) {
+            const Mount* cover = covering(mounts_, real);
+            if (!cover || cover->kind != MountKind::bind_rw) continue;
+            const bool held = std::any_of(masks_.begin(), masks_.end(), [&](const Mount& m) {
+                return m.kind == MountKind::mask_dir && util::path_within(real, m.target);
+            });
+            if (held) continue;
+            plan_.weakenings.push_back(Weakening{
+                r->rule, r->src,
+                "a mask for " + util::quote(real) + ", which does not exist, so the writable " +
+                    util::quote(cover->target) + " (" + cover->rule +
+                    ") would let the command create it on the host; create it there first, or "
+                    "deny an existing directory above it"});
+        }
+    }
+
     void plan_cwd(const Invocation& inv) {
         std::string cwd = inv.cwd.empty() ? std::string() : util::normalize_path(inv.cwd);
         if (!cwd.empty() && cwd.front() == '/') {
@@ -493,6 +519,7 @@ private:
     std::vector<Mount> mounts_;
     std::vector<Mount> masks_;
     std::set<std::string> masked_;
+    std::vector<std::pair<const FsRule*, std::string>> absent_;  // literal denies not on the host
     std::set<std::string> links_;  // symlinks to recreate, by path
     std::vector<Mount> pending_links_;
     std::set<std::string> via_link_;  // bind targets placed through a link

@@ -593,6 +593,29 @@ class OtherWritableRoots(BoxTest):
                          "the command moved a denied file's directory and planted its own\n%s"
                          % res)
 
+    def test_create_denied_path_absent_at_start_in_writable_root(self):
+        # Nothing can be mounted over a path that does not exist (without creating it on the
+        # host), so under a writable bind the command could make the denied path itself: a
+        # ~/.ssh/config of its own under write = ["~"]. Such a run is refused (125) as a rule
+        # it cannot enforce, unless --allow-weaker.
+        work = os.path.join(self.box.outside, "work")
+        os.makedirs(work)
+        denied = os.path.join(work, ".ssh")
+        prof = self.box.write_profile("absent", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\ndeny = ["%s"]\n'
+                                      % (work, denied))
+        script = "mkdir -p %s && echo planted > %s/config; echo end" % (denied, denied)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertFalse(os.path.exists(denied),
+                         "the command created a denied path on the host\n%s" % res)
+        self.assertEqual(res.rc, abtest.EXIT_SETUP, res)
+        self.assertIn('cannot enforce filesystem.deny "%s"' % denied, res.err, res)
+        # The user's way out: the path made first, then masked like any other.
+        os.mkdir(denied)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertSandboxRan(res)
+        self.assertEqual(os.listdir(denied), [], res)
+
 
 class DeniedPathAppearsLater(BoxTest):
     """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
