@@ -616,6 +616,24 @@ class OtherWritableRoots(BoxTest):
         self.assertSandboxRan(res)
         self.assertEqual(os.listdir(denied), [], res)
 
+    def test_replace_symlink_to_denied_dir_in_writable_root(self):
+        # A dotfiles home: ~/.ssh -> dotfiles/ssh. The mask is at the link's target (no mount
+        # goes through a link); the link itself lies in the writable root, where the command
+        # can replace it with a directory of its own, which the host's ssh then reads.
+        work = os.path.join(self.box.outside, "work")
+        os.makedirs(os.path.join(work, "dotfiles", "ssh"))
+        os.symlink("dotfiles/ssh", os.path.join(work, ".ssh"))
+        prof = self.box.write_profile("linked", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\ndeny = ["%s/.ssh"]\n'
+                                      % (work, work))
+        script = ("cd %s && rm .ssh && mkdir .ssh && echo planted > .ssh/config; echo end"
+                  % work)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertTrue(os.path.islink(os.path.join(work, ".ssh")),
+                        "the command replaced the link to a denied directory\n%s" % res)
+        self.assertEqual(res.rc, abtest.EXIT_SETUP, res)
+        self.assertIn('cannot enforce filesystem.deny "%s/.ssh"' % work, res.err, res)
+
 
 class DeniedPathAppearsLater(BoxTest):
     """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
