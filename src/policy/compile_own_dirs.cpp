@@ -15,9 +15,10 @@
 // Paths are compared by what they resolve to on the host, so a grant reaching the state
 // directory through a symlink is caught as well.
 //
-// Every other mask under a writable grant has the same weakness (`mv ~/.gem ~/.gem.x`, then
-// `~/.gem/credentials` is the command's own, on the host), so pin_masks binds the directories
-// above each one over themselves in the same way.
+// Every other mount under a writable grant has the same weakness: `mv ~/.gem ~/.gem.x` takes
+// the mask of ~/.gem/credentials along and `~/.gem/credentials` is the command's own on the
+// host; so does moving the directory above a read-only bind. pin_nested_mounts binds the
+// directories above each one over themselves in the same way.
 #include <algorithm>
 #include <stdexcept>
 
@@ -183,21 +184,26 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
     add_in_order(plan.mounts, added);
 }
 
-void pin_masks(Plan& plan) {
+void pin_nested_mounts(Plan& plan) {
     std::vector<Mount> added;
-    for (const Mount& mask : plan.mounts) {
-        if (mask.kind != MountKind::mask_dir && mask.kind != MountKind::mask_file) continue;
-        const Mount* m = deepest(plan.mounts, mask.target);
-        if (!m || !writes_host(m->kind) || m->target == mask.target ||
-            !util::path_within(mask.target, m->target))
-            continue;
-        const auto pinned =
-            pin_between(plan.mounts, *m, below(mask.target, m->target),
-                        "implicit: keep the mask of " + mask.rule + " in place", mask.src, added);
+    for (const Mount& x : plan.mounts) {
+        if (x.kind == MountKind::dir || x.kind == MountKind::symlink) continue;
+        // The mount that shows x's parent directory: the deepest one strictly above x.
+        const Mount* m = nullptr;
+        for (const auto& c : plan.mounts)
+            if (c.kind != MountKind::dir && c.kind != MountKind::symlink &&
+                c.kind != MountKind::mask_dir && c.kind != MountKind::mask_file &&
+                c.target != x.target && util::path_within(x.target, c.target) &&
+                (!m || c.target.size() >= m->target.size()))
+                m = &c;
+        if (!m || !writes_host(m->kind)) continue;
+        const auto pinned = pin_between(
+            plan.mounts, *m, below(x.target, m->target),
+            "implicit: keep " + util::quote(x.target) + " (" + x.rule + ") in place", x.src, added);
         if (!pinned.empty())
-            plan.notes.push_back(mask.rule + " (" + mask.src.str() + ") in the writable " +
-                                 util::quote(m->target) + ": " + util::quote(mask.target) +
-                                 " is masked" + pinned_text(pinned));
+            plan.notes.push_back(x.rule + " (" + x.src.str() + ") in the writable " +
+                                 util::quote(m->target) + ": " + util::quote(x.target) +
+                                 " is a mount point" + pinned_text(pinned));
     }
     add_in_order(plan.mounts, added);
 }

@@ -593,6 +593,45 @@ class OtherWritableRoots(BoxTest):
                          "the command moved a denied file's directory and planted its own\n%s"
                          % res)
 
+    def test_rename_parent_of_read_only_path_in_writable_root_to_replace_it(self):
+        # The same move with a read-only carve-out: the command's own directory then stands
+        # on the host where the profile said read-only.
+        work = os.path.join(self.box.outside, "work")
+        settings = os.path.join(work, "shared", "config", "settings")
+        os.makedirs(os.path.dirname(settings))
+        with open(settings, "w") as f:
+            f.write("host\n")
+        prof = self.box.write_profile("carve", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\nread = ["%s"]\n'
+                                      % (work, os.path.dirname(settings)))
+        before = tree_snapshot(work)
+        script = ("cd %s; mv shared shared.moved; echo \"mv=$?\"; mkdir -p shared/config; "
+                  "echo planted > shared/config/settings; echo end" % work)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        self.assertEqual(tree_snapshot(work), before,
+                         "the command replaced a read-only path of a writable root\n%s" % res)
+
+    def test_rename_parent_of_project_in_writable_root_to_write_it_unstaged(self):
+        # A workspace granted writable around the project (--rw ~/src, project ~/src/org/app):
+        # moving org away took the project's overlay with it, and what the command then made
+        # at the project's path went to the host unstaged, a git hook among it.
+        ws = os.path.join(self.box.outside, "src")
+        project = os.path.join(ws, "org", "app")
+        os.makedirs(os.path.join(project, ".git", "hooks"))
+        with open(os.path.join(project, "README"), "w") as f:
+            f.write("host\n")
+        self.box.project = project
+        before = tree_snapshot(ws)
+        script = ("cd %s; mv org org.moved; echo \"mv=$?\"; mkdir -p org/app/.git/hooks; "
+                  "echo evil > org/app/.git/hooks/pre-commit; echo end" % ws)
+        res = self.box.run(["sh", "-c", script], args=["--rw", ws], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        self.assertEqual(tree_snapshot(ws), before,
+                         "the command moved the project and wrote at its path unstaged\n%s" % res)
+
     def test_create_denied_path_absent_at_start_in_writable_root(self):
         # Nothing can be mounted over a path that does not exist (without creating it on the
         # host), so under a writable bind the command could make the denied path itself: a
