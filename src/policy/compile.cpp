@@ -173,6 +173,7 @@ Plan compile(const profile::Profile& profile, const Invocation& inv, const HostF
     plan.protect = profile.commit.protect;  // plan_mounts keeps them read-only in other roots
     plan_mounts(plan, rules, inv, host, profile.filesystem);
     guard_own_dirs(plan, rules, inv, host);
+    pin_nested_mounts(plan);
     // bubblewrap before 0.11 has no overlay: the bwrap backend stages into a copy of the
     // project (DESIGN.md §5; docs/design-notes.md, note 34). One that has it gets the overlay
     // back from the cli, which asks bwrap (cli/run_backend.cpp, backend_staging).

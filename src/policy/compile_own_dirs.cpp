@@ -14,6 +14,11 @@
 //    directory itself is masked (an immovable mount point too).
 // Paths are compared by what they resolve to on the host, so a grant reaching the state
 // directory through a symlink is caught as well.
+//
+// Every other mount under a writable grant has the same weakness: `mv ~/.gem ~/.gem.x` takes
+// the mask of ~/.gem/credentials along and `~/.gem/credentials` is the command's own on the
+// host; so does moving the directory above a read-only bind. pin_nested_mounts binds the
+// directories above each one over themselves in the same way.
 #include <algorithm>
 #include <stdexcept>
 
@@ -82,6 +87,47 @@ std::invalid_argument reaches_own_dir(const std::string& rule, const profile::So
                                  ", which no sandbox may see");
 }
 
+// Binds each directory between writable grant `m` and `rel` below it (`rel` itself not) over
+// itself, into `added`: a mount point cannot be renamed, removed or replaced from inside the
+// mount namespace it is one in (EBUSY), so what lies below stays where the plan put it. Only
+// where `m` is what shows the directory: a deeper mount is a mount point already, or is
+// read-only, or is another grant judged on its own. Returns the directories, quoted.
+std::vector<std::string> pin_between(const std::vector<Mount>& mounts, const Mount& m,
+                                     const std::string& rel, const std::string& rule,
+                                     const profile::Source& src, std::vector<Mount>& added) {
+    std::vector<std::string> pinned;
+    std::size_t pos = 0;
+    while ((pos = rel.find('/', pos)) != std::string::npos) {
+        const std::string sub = rel.substr(0, pos++);
+        const std::string target = util::path_join(m.target, sub);
+        if (deepest(mounts, target) != &m || has_mount_at(mounts, target) ||
+            has_mount_at(added, target))
+            continue;
+        added.push_back(Mount{MountKind::bind_rw,
+                              util::path_join(util::normalize_path(m.source), sub), target, rule,
+                              src});
+        pinned.push_back(util::quote(target));
+    }
+    return pinned;
+}
+
+std::string pinned_text(const std::vector<std::string>& pinned) {
+    if (pinned.empty()) return "";
+    const bool one = pinned.size() == 1;
+    return " and " + util::join(pinned, ", ") + (one ? " is" : " are") + " bound over " +
+           (one ? "itself" : "themselves") + " so that the command cannot rename or replace " +
+           (one ? "it" : "them");
+}
+
+// Parents before children, as the mount list is ordered (mounts.cpp); at equal depth the new
+// mounts go after the existing ones, so a self-bind never hides a mount at its depth.
+void add_in_order(std::vector<Mount>& mounts, std::vector<Mount>& added) {
+    for (auto& a : added) mounts.push_back(std::move(a));
+    std::stable_sort(mounts.begin(), mounts.end(), [](const Mount& a, const Mount& b) {
+        return util::path_depth(a.target) < util::path_depth(b.target);
+    });
+}
+
 }  // namespace
 
 void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
@@ -117,32 +163,12 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
             // Hidden already by a mask above it: that mask is the immovable mount point.
             if (masked(plan.mounts, inside)) continue;
             if (writes_host(m.kind)) {
-                std::string sub;
-                std::size_t pos = 0;
-                std::vector<std::string> pinned;
-                while ((pos = rel.find('/', pos)) != std::string::npos) {
-                    sub = rel.substr(0, pos++);
-                    const std::string target = util::path_join(m.target, sub);
-                    // Only where this grant is what shows it: a deeper mount is a mount point
-                    // already, or is read-only, or is another grant judged on its own.
-                    if (deepest(plan.mounts, target) != &m || has_mount_at(added, target))
-                        continue;
-                    added.push_back(Mount{MountKind::bind_rw, util::path_join(source, sub),
-                                          target,
-                                          "implicit: keep " + util::quote(dir) + " in place",
-                                          kAgentbox});
-                    pinned.push_back(util::quote(target));
-                }
-                std::string n = m.rule + " (" + m.src.str() + ") contains agentbox's own " +
+                const auto pinned = pin_between(plan.mounts, m, rel,
+                                                "implicit: keep " + util::quote(dir) + " in place",
+                                                kAgentbox, added);
+                notes.push_back(m.rule + " (" + m.src.str() + ") contains agentbox's own " +
                                 "directory " + util::quote(dir) + ": narrowed, " +
-                                util::quote(inside) + " is masked";
-                if (!pinned.empty())
-                    n += " and " + util::join(pinned, ", ") +
-                         (pinned.size() == 1 ? " is" : " are") +
-                         " bound over " + (pinned.size() == 1 ? "itself" : "themselves") +
-                         " so that the command cannot rename or replace " +
-                         (pinned.size() == 1 ? "it" : "them");
-                notes.push_back(std::move(n));
+                                util::quote(inside) + " is masked" + pinned_text(pinned));
             }
             // The mask, wherever this grant shows the directory (the deny rule masks it at its
             // own path; a grant through another path shows it elsewhere too).
@@ -155,12 +181,31 @@ void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocati
     }
     if (added.empty() && notes.empty()) return;
     for (auto& n : notes) plan.notes.push_back(std::move(n));
-    // Parents before children, as the mount list is ordered (mounts.cpp); at equal depth the
-    // new mounts go after the existing ones, so a self-bind never hides a mount at its depth.
-    for (auto& a : added) plan.mounts.push_back(std::move(a));
-    std::stable_sort(plan.mounts.begin(), plan.mounts.end(), [](const Mount& a, const Mount& b) {
-        return util::path_depth(a.target) < util::path_depth(b.target);
-    });
+    add_in_order(plan.mounts, added);
+}
+
+void pin_nested_mounts(Plan& plan) {
+    std::vector<Mount> added;
+    for (const Mount& x : plan.mounts) {
+        if (x.kind == MountKind::dir || x.kind == MountKind::symlink) continue;
+        // The mount that shows x's parent directory: the deepest one strictly above x.
+        const Mount* m = nullptr;
+        for (const auto& c : plan.mounts)
+            if (c.kind != MountKind::dir && c.kind != MountKind::symlink &&
+                c.kind != MountKind::mask_dir && c.kind != MountKind::mask_file &&
+                c.target != x.target && util::path_within(x.target, c.target) &&
+                (!m || c.target.size() >= m->target.size()))
+                m = &c;
+        if (!m || !writes_host(m->kind)) continue;
+        const auto pinned = pin_between(
+            plan.mounts, *m, below(x.target, m->target),
+            "implicit: keep " + util::quote(x.target) + " (" + x.rule + ") in place", x.src, added);
+        if (!pinned.empty())
+            plan.notes.push_back(x.rule + " (" + x.src.str() + ") in the writable " +
+                                 util::quote(m->target) + ": " + util::quote(x.target) +
+                                 " is a mount point" + pinned_text(pinned));
+    }
+    add_in_order(plan.mounts, added);
 }
 
 }  // namespace agentbox::policy

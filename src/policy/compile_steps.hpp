@@ -25,6 +25,13 @@ void plan_mounts(Plan& plan, const std::vector<FsRule>& rules, const Invocation&
 void guard_own_dirs(Plan& plan, const std::vector<FsRule>& rules, const Invocation& inv,
                     const HostFacts& host);
 
+// Keeps every mount under a writable grant (a mask, a read-only bind) where it is: each
+// directory between the grant and the mount is bound over itself (read-write, only
+// immovable), so that the command cannot move the mount away by renaming a directory above
+// it and make the denied or read-only path its own on the host. Each is a note in the Plan.
+// After guard_own_dirs, whose masks it pins too.
+void pin_nested_mounts(Plan& plan);
+
 // plan.landlock from plan.mounts and plan.exec_allow.
 void plan_landlock(Plan& plan, const std::vector<FsRule>& rules, const profile::Profile& profile,
                    const HostFacts& host);

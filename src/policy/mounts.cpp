@@ -71,6 +71,7 @@ public:
         expand_deny_globs();
         for (const auto& r : rules_)
             if (r.kind == FsKind::deny) add_masks(r);
+        refuse_unheld_in_writable();
         add_pending_links();
 
         // Parents before children; stable, and masks appended last, so at equal depth a mask
@@ -421,9 +422,13 @@ private:
             const std::string& real = rp.real;
             const FsVerdict v = view_.decide(real);
             if (!rp.ok || (v.rule && v.rule->kind != FsKind::deny)) continue;
+            for (const auto& l : rp.links) unheld_.push_back({&r, l.path, true});
             const PathKind k = host_.kind(real);
             if (k == PathKind::missing) {
-                if (!glob) add_absent_mask(r, p, real);
+                if (!glob) {
+                    unheld_.push_back({&r, real, false});
+                    add_absent_mask(r, p, real);
+                }
                 continue;
             }
             if (!shown_from_host(real)) {
@@ -460,6 +465,35 @@ private:
              "during the run");
     }
 
+    // What no mask can hold in a writable bind of the host, where the command could make the
+    // denied path its own on the host (`~/.ssh/config` under `write = ["~"]`), a write the
+    // rule denies and no review sees: a literal deny that does not exist (a mount needs the
+    // path, and making it would change the host), and a symlink on the way to a denied path
+    // (the mask is at the link's target; the link itself can be replaced by a directory). A
+    // rule the sandbox cannot enforce is a weakening (DESIGN.md §1). A mask of a directory
+    // above the path holds it; so does a read-only bind, a tmpfs, or a link agentbox made.
+    void refuse_unheld_in_writable() {
+        for (const auto& u : unheld_) {
+            const Mount* cover = covering(mounts_, u.path);
+            if (!cover || cover->kind != MountKind::bind_rw || cover->target == u.path) continue;
+            const bool held = std::any_of(masks_.begin(), masks_.end(), [&](const Mount& m) {
+                return m.kind == MountKind::mask_dir && util::path_within(u.path, m.target);
+            });
+            if (held) continue;
+            const std::string in = "the writable " + util::quote(cover->target) + " (" +
+                                   cover->rule + ")";
+            plan_.weakenings.push_back(Weakening{
+                u.rule->rule, u.rule->src,
+                u.link ? "a mask that holds: it is reached through the symlink " +
+                             util::quote(u.path) + " in " + in +
+                             ", which the command could replace with a directory of its own; "
+                             "grant the directories beside the link, not the one holding it"
+                       : "a mask for " + util::quote(u.path) + ", which does not exist, so " +
+                             in + " would let the command create it on the host; create it "
+                             "there first, or deny an existing directory above it"});
+        }
+    }
+
     void plan_cwd(const Invocation& inv) {
         std::string cwd = inv.cwd.empty() ? std::string() : util::normalize_path(inv.cwd);
         if (!cwd.empty() && cwd.front() == '/') {
@@ -493,6 +527,12 @@ private:
     std::vector<Mount> mounts_;
     std::vector<Mount> masks_;
     std::set<std::string> masked_;
+    struct Unheld {
+        const FsRule* rule;
+        std::string path;  // a denied path missing on the host, or a link on the way to one
+        bool link;
+    };
+    std::vector<Unheld> unheld_;  // refuse_unheld_in_writable's candidates
     std::set<std::string> links_;  // symlinks to recreate, by path
     std::vector<Mount> pending_links_;
     std::set<std::string> via_link_;  // bind targets placed through a link

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -565,16 +566,126 @@ class OtherWritableRoots(BoxTest):
         with open(os.path.join(repo, "file.txt")) as f:
             self.assertEqual(f.read(), "work\n", "the writable root itself is not writable")
 
+    def test_rename_parent_of_denied_file_in_writable_root_to_plant_it(self):
+        # A mask is a mount point, which rename(2) refuses; its parents are not. Moving the
+        # parent (or the grandparent) away takes the mask with it, and what the command then
+        # makes at the denied path lands on the host, where the host's tools read it.
+        work = os.path.join(self.box.outside, "work")
+        key = os.path.join(work, "app", "config", "deploy.key")
+        os.makedirs(os.path.dirname(key))
+        value = token("deploykey")
+        self.box.canaries["deploykey"] = value
+        with open(key, "w") as f:
+            f.write(value + "\n")
+        prof = self.box.write_profile("deploykey", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\ndeny = ["%s"]\n' % (work, key))
+        before = tree_snapshot(work)
+        script = ("cd {w}; for d in app/config app; do mv $d $d.moved; echo \"mv $d=$?\"; "
+                  "mkdir -p app/config; echo planted > app/config/deploy.key; "
+                  "echo \"plant $d=$?\"; done; cat app/config.moved/deploy.key "
+                  "app.moved/config/deploy.key; echo work > other.txt; echo end").format(w=work)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        with open(os.path.join(work, "other.txt")) as f:
+            self.assertEqual(f.read(), "work\n", "the writable root itself is not writable")
+        os.unlink(os.path.join(work, "other.txt"))
+        self.assertEqual(tree_snapshot(work), before,
+                         "the command moved a denied file's directory and planted its own\n%s"
+                         % res)
+
+    def test_rename_parent_of_read_only_path_in_writable_root_to_replace_it(self):
+        # The same move with a read-only carve-out: the command's own directory then stands
+        # on the host where the profile said read-only.
+        work = os.path.join(self.box.outside, "work")
+        settings = os.path.join(work, "shared", "config", "settings")
+        os.makedirs(os.path.dirname(settings))
+        with open(settings, "w") as f:
+            f.write("host\n")
+        prof = self.box.write_profile("carve", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\nread = ["%s"]\n'
+                                      % (work, os.path.dirname(settings)))
+        before = tree_snapshot(work)
+        script = ("cd %s; mv shared shared.moved; echo \"mv=$?\"; mkdir -p shared/config; "
+                  "echo planted > shared/config/settings; echo end" % work)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        self.assertEqual(tree_snapshot(work), before,
+                         "the command replaced a read-only path of a writable root\n%s" % res)
+
+    def test_rename_parent_of_project_in_writable_root_to_write_it_unstaged(self):
+        # A workspace granted writable around the project (--rw ~/src, project ~/src/org/app):
+        # moving org away took the project's overlay with it, and what the command then made
+        # at the project's path went to the host unstaged, a git hook among it.
+        ws = os.path.join(self.box.outside, "src")
+        project = os.path.join(ws, "org", "app")
+        os.makedirs(os.path.join(project, ".git", "hooks"))
+        with open(os.path.join(project, "README"), "w") as f:
+            f.write("host\n")
+        self.box.project = project
+        before = tree_snapshot(ws)
+        script = ("cd %s; mv org org.moved; echo \"mv=$?\"; mkdir -p org/app/.git/hooks; "
+                  "echo evil > org/app/.git/hooks/pre-commit; echo end" % ws)
+        res = self.box.run(["sh", "-c", script], args=["--rw", ws], probes=False)
+        self.assertSandboxRan(res)
+        self.assertIn("end", res.out, res)
+        self.assertEqual(tree_snapshot(ws), before,
+                         "the command moved the project and wrote at its path unstaged\n%s" % res)
+
+    def test_create_denied_path_absent_at_start_in_writable_root(self):
+        # Nothing can be mounted over a path that does not exist (without creating it on the
+        # host), so under a writable bind the command could make the denied path itself: a
+        # ~/.ssh/config of its own under write = ["~"]. Such a run is refused (125) as a rule
+        # it cannot enforce, unless --allow-weaker.
+        work = os.path.join(self.box.outside, "work")
+        os.makedirs(work)
+        denied = os.path.join(work, ".ssh")
+        prof = self.box.write_profile("absent", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\ndeny = ["%s"]\n'
+                                      % (work, denied))
+        script = "mkdir -p %s && echo planted > %s/config; echo end" % (denied, denied)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertFalse(os.path.exists(denied),
+                         "the command created a denied path on the host\n%s" % res)
+        self.assertEqual(res.rc, abtest.EXIT_SETUP, res)
+        self.assertIn('cannot enforce filesystem.deny "%s"' % denied, res.err, res)
+        # The user's way out: the path made first, then masked like any other.
+        os.mkdir(denied)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertSandboxRan(res)
+        self.assertEqual(os.listdir(denied), [], res)
+
+    def test_replace_symlink_to_denied_dir_in_writable_root(self):
+        # A dotfiles home: ~/.ssh -> dotfiles/ssh. The mask is at the link's target (no mount
+        # goes through a link); the link itself lies in the writable root, where the command
+        # can replace it with a directory of its own, which the host's ssh then reads.
+        work = os.path.join(self.box.outside, "work")
+        os.makedirs(os.path.join(work, "dotfiles", "ssh"))
+        os.symlink("dotfiles/ssh", os.path.join(work, ".ssh"))
+        prof = self.box.write_profile("linked", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\nwrite = ["%s"]\ndeny = ["%s/.ssh"]\n'
+                                      % (work, work))
+        script = ("cd %s && rm .ssh && mkdir .ssh && echo planted > .ssh/config; echo end"
+                  % work)
+        res = self.box.run(["sh", "-c", script], profiles=[prof], probes=False)
+        self.assertTrue(os.path.islink(os.path.join(work, ".ssh")),
+                        "the command replaced the link to a denied directory\n%s" % res)
+        self.assertEqual(res.rc, abtest.EXIT_SETUP, res)
+        self.assertIn('cannot enforce filesystem.deny "%s/.ssh"' % work, res.err, res)
+
 
 class DeniedPathAppearsLater(BoxTest):
     """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
     not exist when the plan is made; the host writes it into the project during the run."""
 
-    def run_while_host_writes(self, path, text, after, profiles=()):
+    def run_while_host_writes(self, path, text, after, profiles=(), before=":"):
         """Runs the shell command AFTER in the sandbox once the host has written TEXT at PATH
-        (in the project) during the run. Returns (stdout, stdout + stderr) as text."""
-        p = self.box.popen(["sh", "-c", "echo ready; i=0; while [ ! -e go ] && [ $i -lt 100 ];"
-                            " do sleep 0.05; i=$((i+1)); done; " + after + "; echo end"],
+        (in the project) during the run, BEFORE ahead of that. Returns (stdout, stdout +
+        stderr) as text."""
+        p = self.box.popen(["sh", "-c", before + "; echo ready; i=0; while [ ! -e go ] && "
+                            "[ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; " + after +
+                            "; echo end"],
                            profiles=profiles)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
         out = read_until(p.stdout.fileno(), b"ready")
@@ -604,6 +715,23 @@ class DeniedPathAppearsLater(BoxTest):
         # Nothing of agentbox's placeholder is left staged.
         diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
         self.assertNotIn(".env", diff.out, diff)
+
+    # Expected failure with the native backend (bwrap stages a copy taken at the start, so
+    # the host's later file never shows). The whiteout that hides an absent denied path is an
+    # entry of the upper layer, which the command may replace: it writes .env (the whiteout
+    # gone) and removes it, and overlayfs leaves no whiteout for a name no lower layer has
+    # yet; the host's .env written afterwards shows through. The fix, in the native
+    # backend's overlay (engineer Q; the session's layout, P): put the whiteouts in a
+    # read-only lower layer of their own above the project (lowerdir=S/masks:PROJECT), which
+    # the command cannot change; a removal then finds the name absent below and leaves it so.
+    @(unittest.expectedFailure if abtest.BACKEND != "bwrap" else (lambda f: f))
+    def test_read_env_file_the_host_writes_after_the_command_made_and_removed_one(self):
+        value = token("dotenv")
+        self.box.canaries["dotenv"] = value
+        env = os.path.join(self.box.project, ".env")
+        out, text = self.run_while_host_writes(env, "TOKEN=%s\n" % value, "cat .env",
+                                               before="echo x > .env && rm .env")
+        self.assertIn("end", text)
 
     def test_absent_denied_path_is_no_unreadable_phantom_for_git_add(self):
         # The first fix masked an empty stand-in there: `ls` listed an unreadable .env,

@@ -765,6 +765,24 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assert_held(self.ab("commit"), "out")
         self.assertTrue(os.path.islink(self.at("fine")))
 
+    # Expected failure, for engineer N (stage/select.cpp): the symlink is judged in a View of
+    # the whole change set, so through a `.vscode` the run made a directory; that change is
+    # held back (protected), the host's `.vscode` stays a link out of the project, and `notes`
+    # lands leading there without approval. (A subset, `agentbox commit notes`, is judged
+    # right: the View is built from the selection.) The View should hold only the changes
+    # that land: the selection less what is held back, judged again until nothing more is.
+    @unittest.expectedFailure
+    def test_symlink_through_a_held_back_directory_to_outside_is_held_back(self):
+        os.makedirs(os.path.join(self.box.outside, "vscode"))
+        with open(os.path.join(self.box.outside, "vscode", "settings.json"), "w") as f:
+            f.write("outside\n")
+        os.symlink(os.path.join(self.box.outside, "vscode"), self.at(".vscode"))
+        self.staged("rm .vscode && mkdir .vscode && echo x > .vscode/settings.json && "
+                    "ln -s .vscode/settings.json notes")
+        res = self.ab("commit")
+        self.assertTrue(os.path.islink(self.at(".vscode")), res)  # held: protected
+        self.assert_held(res, "notes")
+
     def test_write_through_aliased_codex_dir_is_protected(self):
         os.makedirs(self.at("decoy-codex"))
         os.symlink("decoy-codex", self.at(".codex"))
