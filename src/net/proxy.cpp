@@ -202,14 +202,18 @@ struct Proxy::Impl {
         if (std::exchange(wake_due, false)) wake->signal();
     }
 
-    // io.run(), with the supervisor woken (signal_events) each time before the thread waits.
+    // io.run(), with the supervisor woken (signal_events) before the thread waits. Only with
+    // events due does it look first whether anything is ready (poll_one, one epoll_wait more):
+    // a body or a tunnel moving bytes makes none, and waits as io.run() would.
     void run() {
         for (;;) {
-            if (io.poll_one() > 0) {
-                if (wake_due && Clock::now() - due_since >= kWakeAtMost) signal_events();
-                continue;
+            if (wake_due) {
+                if (io.poll_one() > 0) {
+                    if (Clock::now() - due_since >= kWakeAtMost) signal_events();
+                    continue;
+                }
+                signal_events();
             }
-            signal_events();
             if (io.run_one() == 0) return;  // stopped, or no work left
         }
     }
