@@ -91,7 +91,9 @@ public:
     // after a minute when it never does.
     void expect_capture(std::uint16_t client_port, Captured c);
 
-    // Readable (net/wake.hpp) when events are waiting; take them with take_events().
+    // Readable (net/wake.hpp) when events are waiting, once the proxy's thread has nothing
+    // ready to run (or has run for 5 ms since the first of them): a burst of events is one
+    // wake-up, after the work that made them. Take them with take_events().
     int event_fd() const;
     std::vector<ProxyEvent> take_events();
 
