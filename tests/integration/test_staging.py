@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -98,6 +99,27 @@ class Staging(BoxTest):
         # writes (user xattrs; overlayfs's own user.overlay.origin on a copy-up) rode along
         # with the rename into the project. What lands keeps the original's xattrs, and no
         # others. One file read-only: removing an xattr from it takes write permission.
+        self.xattrs_land_as_reviewed()
+
+    def test_xattrs_land_alike_when_commit_copies_across_filesystems(self):
+        # The session store on /dev/shm (tmpfs), the project on the disk: every move of
+        # commit and undo is a copy (EXDEV), which carried no xattr at all -- the edited
+        # files lost the user's, and undo put the originals back without theirs.
+        shm = "/dev/shm"
+        if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
+            self.skipTest("no writable /dev/shm for a second filesystem")
+        state = tempfile.mkdtemp(prefix="abxattr-", dir=shm)
+        self.addCleanup(shutil.rmtree, state, True)
+        if os.stat(state).st_dev == os.stat(self.box.project).st_dev:
+            self.skipTest("/dev/shm is on the project's filesystem")
+        try:
+            os.setxattr(state, "user.probe", b"1")
+        except OSError as e:
+            self.skipTest("no user xattrs on /dev/shm: %s" % e)
+        self.box.state = state
+        self.xattrs_land_as_reviewed()
+
+    def xattrs_land_as_reviewed(self):
         p = self.box.project
         os.setxattr(os.path.join(p, "README.md"), "user.host", b"the user's")
         os.setxattr(os.path.join(p, "src/a.c"), "user.host", b"the user's")
