@@ -15,7 +15,7 @@
 #include <climits>
 #include <cstring>
 #include <memory>
-#include <set>
+#include <string_view>
 
 #include "stage/fsops.hpp"
 #include "stage/session.hpp"
@@ -23,6 +23,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/walk.hpp"
 #include "sys/xattr.hpp"
 #include "util/paths.hpp"
 #include "util/strings.hpp"
@@ -37,16 +38,20 @@ using sys::unique_fd;
 // walk passes one with every call, and building each string took ~3 allocations a change.
 struct Shown {
     const std::string& root;
-    const std::string& rel;
-    std::string str() const { return rel.empty() ? root : root + "/" + rel; }
+    std::string_view rel;
+    std::string str() const {
+        std::string s = root;
+        if (!rel.empty()) s.append("/").append(rel);
+        return s;
+    }
 };
 
 // Names in a directory, sorted bytewise, without . and .. and without agentbox's own
 // temporaries (fsops::kTempPrefix): a commit or undo cut short may leave one in upper/ or the
 // project until recovery, which knows it by name from the journal and removes it; it is never
-// a change, on either side. `dirfd` is the walk's own descriptor of the directory, used for
-// nothing but *at calls besides this one listing: read through it (sys::DentReader: no
-// second open, no DIR on Linux), which consumes its offset.
+// a change, on either side. `dirfd` is the walk's descriptor of a project directory, used for
+// nothing but *at calls besides this one listing (walk_trees never reads the twin): read
+// through it (sys::DentReader: no second open, no DIR on Linux), which consumes its offset.
 std::vector<std::string> list_dir(int dirfd, const Shown& shown) {
     std::vector<std::string> names;
     // On the heap at first use (malloc aligns for the dirents' 8-byte fields): a 32 KiB array
@@ -69,13 +74,6 @@ bool lstat_at(int dirfd, const std::string& name, struct stat& st, const Shown& 
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
     if (errno == ENOENT || errno == ENOTDIR) return false;
     throw sys::SysError("stat", shown.str(), errno);
-}
-
-unique_fd open_dir_at(int dirfd, const std::string& name, const Shown& shown) {
-    unique_fd fd(::openat(dirfd, name.c_str(),
-                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw sys::SysError("open", shown.str(), errno);
-    return fd;
 }
 
 // What the session's own metadata says of a staged directory that the project has too. The
@@ -152,11 +150,21 @@ bool link_leaves_project(const std::string& project, const std::string& path,
 constexpr const char* kTooDeep = "deeper than agentbox stages (256 levels or PATH_MAX bytes)";
 static_assert(kMaxStagedDepth == 256, "kTooDeep names the bound");
 
-bool too_deep(int depth, const std::string& path) {
+bool too_deep(int depth, std::string_view path) {
     return depth > kMaxStagedDepth || path.size() >= PATH_MAX;
 }
 
-class Walker {
+// One walk of upper/ with the project as its twin (sys::walk_trees): a directory both have is
+// entered on both sides at once, so the project is read only where upper/ has something, and
+// the walk holds a bounded number of descriptors of each whatever the depth (design note 81).
+//
+// Past the bound (too_deep) the walk goes on, but what it finds there is not listed: the
+// shallowest too-deep path with a change at or below it -- the "anchor" -- is one refused
+// change, and the rest of its subtree is skipped once that is known. A directory past the
+// bound that is the project's, copied up untouched (or copy-staged), is no change: a project
+// deeper than the bound is reviewed and committed like any other as long as nothing changed
+// down there.
+class Walker : public sys::WalkVisitor {
 public:
     Walker(std::string upper, std::string project, Hashes hashes, Whiteouts whiteouts)
         : upper_(std::move(upper)),
@@ -169,141 +177,157 @@ public:
         if (!up) throw sys::SysError("open", upper_, errno);
         unique_fd proj(::open(project_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!proj) throw sys::SysError("open", project_, errno);
-        walk(up.get(), proj.get(), "", 0, false);
+        levels_.push_back({});  // the root: never opaque
+        // No depth bound: past kMaxStagedDepth the walk still has to tell the project's own
+        // levels from changes (design note 81). 16 levels of each tree open: at most ~35
+        // descriptors with the two files compared, under a soft limit of 64.
+        sys::walk_trees(up.get(), proj.get(), upper_, project_, *this,
+                        {.max_depth = sys::kNoDepthBound,
+                         .max_open = 16,
+                         .sorted = true,
+                         .consume_root = true});
         return std::move(out_);
     }
 
 private:
-    std::string up_path(const std::string& rel) const { return upper_ + "/" + rel; }
-    std::string proj_path(const std::string& rel) const { return project_ + "/" + rel; }
+    // A directory the walk is in.
+    struct Level {
+        // The project's directory here is hidden (an opaque one, or below one): what it has
+        // that upper/ lacks is deleted.
+        bool opaque = false;
+        std::vector<Change> hidden;  // those deletions, by name, not yet listed
+        std::size_t next_hidden = 0;
+    };
 
-    // `opaque`: this directory hides the project's (an opaque ancestor): project entries that
-    // upper/ lacks are deleted. `depth`: the components of `rel`. The recursion (a frame and
-    // up to two descriptors a level) is bounded by kMaxStagedDepth, not by the tree: entry()
-    // goes no deeper.
-    void walk(int up_dir, int proj_dir, const std::string& rel, int depth, bool opaque) {
-        const std::vector<std::string> names = list_dir(up_dir, Shown{upper_, rel});
-        std::vector<std::string> proj_only;
-        if (opaque && proj_dir >= 0) {
-            const auto proj_names = list_dir(proj_dir, Shown{project_, rel});
-            std::set_difference(proj_names.begin(), proj_names.end(), names.begin(), names.end(),
-                                std::back_inserter(proj_only));
-        }
-        // Both lists are sorted: merge them so that the output is in order.
-        auto a = names.begin();
-        auto b = proj_only.begin();
-        while (a != names.end() || b != proj_only.end()) {
-            if (b == proj_only.end() || (a != names.end() && *a < *b)) {
-                entry(up_dir, proj_dir, rel, depth + 1, *a, opaque);
-                ++a;
-            } else {
-                hidden(proj_dir, util::path_join(rel, *b), depth + 1, *b);
-                ++b;
-            }
-        }
+    // What visit() learnt of a directory it sent the walk into, for enter().
+    struct Entering {
+        Change c;  // its change so far (kind unset), path not yet set
+        bool same_type = false;
+    };
+
+    std::string_view rel_of(const sys::WalkEntry& e) const {
+        return std::string_view(e.path).substr(upper_.size() + 1);
     }
+    std::string proj_path(std::string_view rel) const { return Shown{project_, rel}.str(); }
 
-    // A project entry under an opaque directory that upper/ does not have.
-    void hidden(int proj_dir, const std::string& path, int depth, const std::string& name) {
-        struct stat ps {};
-        if (!lstat_at(proj_dir, name, ps, Shown{project_, path})) return;
-        Change c;
-        c.path = path;
-        c.kind = Kind::deleted;
-        c.old_mode = ps.st_mode;
-        if (too_deep(depth, path)) c.refused = kTooDeep;
+    // A change found at `rel`, `depth` components deep.
+    void emit(Change&& c, std::string_view rel, int depth) {
+        if (anchor_depth_ >= 0) {
+            // Below (or at) the anchor: only whether there is one counts.
+            if (!anchor_changed_ && rel == anchor_.path) {
+                c.path = rel;
+                anchor_ = std::move(c);
+            }
+            anchor_changed_ = true;
+            return;
+        }
+        c.path = rel;
+        if (too_deep(depth, rel)) refuse(c);
         out_.push_back(std::move(c));
     }
 
-    // `depth`: the components of rel/name.
-    void entry(int up_dir, int proj_dir, const std::string& rel, int depth,
-               const std::string& name, bool opaque) {
-        const std::string path = util::path_join(rel, name);
-        struct stat us {};
-        if (::fstatat(up_dir, name.c_str(), &us, AT_SYMLINK_NOFOLLOW) != 0)
-            throw sys::SysError("stat", up_path(path), errno);
+    static void refuse(Change& c) {
+        c.refused = kTooDeep;
+        c.size = 0;
+        c.hash.clear();
+        c.link_target.clear();
+        c.link_outside = c.setid = false;
+    }
+
+    // The hidden entries of `l` that sort before `name` (all of them for nullptr) are listed.
+    void flush_hidden(Level& l, const std::string* name) {
+        while (l.next_hidden < l.hidden.size()) {
+            Change& h = l.hidden[l.next_hidden];
+            const std::string_view hname = std::string_view(h.path).substr(h.path.rfind('/') + 1);
+            if (name != nullptr && hname >= *name) break;
+            ++l.next_hidden;
+            const std::string path = std::move(h.path);
+            const int depth = static_cast<int>(std::count(path.begin(), path.end(), '/')) + 1;
+            emit(std::move(h), path, depth);
+        }
+    }
+
+    sys::WalkStep visit(const sys::WalkEntry& e) override {
+        flush_hidden(levels_.back(), &e.name);
+        if (fsops::is_temp_name(e.name)) return sys::WalkStep::over;
+        if (anchor_changed_) return sys::WalkStep::over;  // the anchor is listed already
+        const std::string_view rel = rel_of(e);
+        const int depth = e.depth + 1;  // components of rel
+        const struct stat& us = e.st;
         struct stat ps {};
-        const bool in_project = lstat_at(proj_dir, name, ps, Shown{project_, path});
+        const bool in_project = lstat_at(e.twin_dirfd, e.name, ps, Shown{project_, rel});
 
         Change c;
-        c.path = path;
         c.old_mode = in_project ? ps.st_mode : 0;
         c.new_mode = us.st_mode;
         const bool same_type = in_project && (ps.st_mode & S_IFMT) == (us.st_mode & S_IFMT);
 
-        if (is_whiteout(whiteouts_, up_dir, name, us)) {
-            if (!in_project) return;  // deletes nothing
+        if (is_whiteout(whiteouts_, e.dirfd, e.name, us)) {
+            if (!in_project) return sys::WalkStep::over;  // deletes nothing
             c.kind = Kind::deleted;
             c.new_mode = 0;
-            if (too_deep(depth, path)) c.refused = kTooDeep;
-            out_.push_back(std::move(c));
-            return;
+            emit(std::move(c), rel, depth);
+            return sys::WalkStep::over;
         }
-        if (too_deep(depth, path)) {
-            // One change that is never committed, whatever lies below it: nothing below is
-            // read (design note 74).
-            c.refused = kTooDeep;
-            c.kind = !in_project ? Kind::added : same_type ? Kind::modified : Kind::type;
-            out_.push_back(std::move(c));
-            return;
-        }
-        // Set before any push below, a directory's too: no staged setuid/setgid bit lands (a
+        // Set before any emit below, a directory's too: no staged setuid/setgid bit lands (a
         // directory keeps the project's mode, its own such bits included, or gets the
         // umask's: landing_mode), and the review says so.
         const mode_t kept = S_ISDIR(us.st_mode) && same_type ? ps.st_mode : 0;
         c.setid = (us.st_mode & ~kept & (S_ISUID | S_ISGID)) != 0;
+        const bool deep = anchor_depth_ >= 0 || too_deep(depth, rel);
         if (S_ISDIR(us.st_mode)) {
-            unique_fd sub = open_dir_at(up_dir, name, Shown{upper_, path});
-            // Opaque matters only where there is a project directory to hide: below a new
-            // directory, or one that replaces a file, there is nothing to list. The mode
-            // only where it is compared with the project's.
-            const DirMarks marks = same_type ? dir_marks(sub.get(), us.st_mode) : DirMarks{};
-            const bool now_opaque = opaque || marks.opaque;
-            unique_fd proj_sub;
-            if (same_type) {
-                c.new_mode = us.st_mode = marks.mode;
-                proj_sub = open_dir_at(proj_dir, name, Shown{project_, path});
-                if (now_opaque && !opaque) {
-                    c.kind = Kind::replaced;
-                    out_.push_back(c);
-                } else if ((ps.st_mode & 07777) != (us.st_mode & 07777)) {
-                    c.kind = Kind::mode;
-                    out_.push_back(c);
-                }
-            } else {
+            if (!same_type) {
                 c.kind = in_project ? Kind::type : Kind::added;
-                out_.push_back(c);
+                emit(std::move(c), rel, depth);
+                // Past the bound, nothing below a refused new directory is read.
+                if (deep) return sys::WalkStep::over;
+                entering_ = {};
+                return sys::WalkStep::into;
             }
-            walk(sub.get(), proj_sub ? proj_sub.get() : -1, path, depth, now_opaque);
-            return;
+            if (anchor_depth_ < 0 && deep) {
+                // Past the bound, a directory both have: one refused change if anything at
+                // or below it is one (leave() lists it), none if it is the project's.
+                anchor_depth_ = e.depth;
+                anchor_ = Change{};
+                anchor_.path = rel;
+                anchor_.kind = Kind::modified;
+                anchor_.old_mode = ps.st_mode;
+                anchor_.new_mode = us.st_mode;
+            }
+            entering_.c = std::move(c);
+            entering_.same_type = true;
+            return sys::WalkStep::into_both;
         }
 
         if (S_ISREG(us.st_mode)) {
             c.size = static_cast<std::uint64_t>(us.st_size);
+            // No hash of what is never committed.
+            std::string* hash = hashes_ && !deep ? &c.hash : nullptr;
             if (same_type && ps.st_size == us.st_size) {
                 // Only here does the kind depend on the content.
-                if (same_content(up_dir, proj_dir, name, us.st_size, path, hashes_ ? &c.hash : nullptr)) {
+                if (same_content(e.dirfd, e.twin_dirfd, e.name, us.st_size, e.path, rel, hash)) {
                     if ((ps.st_mode & 07777) == (us.st_mode & 07777))
-                        return;  // copied up (touch, chown) but the same
+                        return sys::WalkStep::over;  // copied up (touch, chown) but the same
                     c.kind = Kind::mode;
                 } else {
                     c.kind = Kind::modified;
                 }
             } else {
-                if (hashes_) c.hash = hash_file_sized(up_dir, name, us.st_size, up_path(path));
+                if (hash != nullptr) c.hash = hash_file_sized(e.dirfd, e.name, us.st_size, e.path);
                 c.kind = !in_project ? Kind::added : !same_type ? Kind::type : Kind::modified;
             }
         } else if (S_ISLNK(us.st_mode)) {
-            c.link_target = read_link_at(up_dir, name, up_path(path));
+            c.link_target = read_link_at(e.dirfd, e.name, e.path);
             c.size = c.link_target.size();
             c.hash = hash_bytes(c.link_target);
-            c.link_outside = link_leaves_project(project_, path, c.link_target);
+            c.link_outside = link_leaves_project(project_, std::string(rel), c.link_target);
             if (!in_project) {
                 c.kind = Kind::added;
             } else if (!same_type) {
                 c.kind = Kind::type;
             } else {
-                if (read_link_at(proj_dir, name, proj_path(path)) == c.link_target) return;
+                if (read_link_at(e.twin_dirfd, e.name, proj_path(rel)) == c.link_target)
+                    return sys::WalkStep::over;
                 c.kind = Kind::modified;
             }
         } else {
@@ -313,21 +337,79 @@ private:
                                                : "device node";
             c.kind = !in_project ? Kind::added : same_type ? Kind::modified : Kind::type;
         }
-        out_.push_back(std::move(c));
+        emit(std::move(c), rel, depth);
+        return sys::WalkStep::over;
     }
 
-    // Whether upper/`path` and the project's, both `size` bytes by lstat, hold the same bytes:
+    void enter(const sys::WalkEntry& e, const sys::WalkDir& d) override {
+        const bool opaque = levels_.back().opaque;
+        Level l;
+        l.opaque = opaque;
+        if (entering_.same_type) {
+            Change c = std::move(entering_.c);
+            const std::string_view rel = rel_of(e);
+            // Opaque matters only where there is a project directory to hide: below a new
+            // directory, or one that replaces a file, there is nothing to list. The mode
+            // only where it is compared with the project's.
+            const DirMarks marks = dir_marks(d.fd, c.new_mode);
+            l.opaque = opaque || marks.opaque;
+            c.new_mode = marks.mode;
+            if (l.opaque && !opaque) {
+                c.kind = Kind::replaced;
+                emit(std::move(c), rel, e.depth + 1);
+            } else if ((c.old_mode & 07777) != (c.new_mode & 07777)) {
+                c.kind = Kind::mode;
+                emit(std::move(c), rel, e.depth + 1);
+            }
+            if (l.opaque && !anchor_changed_) hide(l, d, rel);
+        }
+        entering_ = {};
+        levels_.push_back(std::move(l));
+    }
+
+    // The deletions an opaque directory stages: the project's entries upper/ lacks.
+    void hide(Level& l, const sys::WalkDir& d, std::string_view rel) {
+        const std::vector<std::string> proj = list_dir(d.twin_fd, Shown{project_, rel});
+        std::vector<std::string_view> up;
+        up.reserve(d.entries.size());
+        for (const auto& de : d.entries) up.emplace_back(de.name);  // sorted, as proj
+        auto u = up.begin();
+        for (const std::string& name : proj) {
+            while (u != up.end() && *u < name) ++u;
+            if (u != up.end() && *u == name) continue;
+            Change c;
+            c.path = util::path_join(rel, name);
+            struct stat ps {};
+            if (!lstat_at(d.twin_fd, name, ps, Shown{project_, c.path})) continue;
+            c.kind = Kind::deleted;
+            c.old_mode = ps.st_mode;
+            l.hidden.push_back(std::move(c));
+        }
+    }
+
+    void leave(const sys::WalkEntry& e, int) override {
+        flush_hidden(levels_.back(), nullptr);
+        levels_.pop_back();
+        if (e.depth != anchor_depth_) return;
+        anchor_depth_ = -1;
+        if (!anchor_changed_) return;  // the project's own, as it was
+        anchor_changed_ = false;
+        refuse(anchor_);
+        out_.push_back(std::move(anchor_));
+    }
+
+    // Whether upper/`rel` (`up_shown`) and the project's, both `size` bytes by lstat, hold the same bytes:
     // read side by side, stopping at the first difference. With `hash`, upper's whole content
     // is hashed on the way (its XXH3-128 is set even when they differ) and the project's is
     // never hashed.
     bool same_content(int up_dir, int proj_dir, const std::string& name, off_t size,
-                      const std::string& path, std::string* hash) const {
+                      const std::string& up_shown, std::string_view rel, std::string* hash) const {
         if (size == 0 && hash == nullptr) return true;
         unique_fd u(::openat(up_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
-        if (!u) throw sys::SysError("open", up_path(path), errno);
+        if (!u) throw sys::SysError("open", up_shown, errno);
         unique_fd p(::openat(proj_dir, name.c_str(),
                              O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-        if (!p) throw sys::SysError("open", proj_path(path), errno);
+        if (!p) throw sys::SysError("open", proj_path(rel), errno);
         static thread_local std::vector<char> a(1 << 17), b(1 << 17);
         std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(nullptr,
                                                                                XXH3_freeState);
@@ -344,10 +426,10 @@ private:
                                          ? a.size()
                                          : static_cast<std::size_t>(std::min<off_t>(
                                                static_cast<off_t>(a.size()), size - done));
-            const std::size_t n = read_up_to(u.get(), a.data(), want, up_path(path));
+            const std::size_t n = read_up_to(u.get(), a.data(), want, Shown{up_shown, ""});
             if (hash != nullptr) XXH3_128bits_update(state.get(), a.data(), n);
             if (same) {
-                const std::size_t m = read_up_to(p.get(), b.data(), n, proj_path(path));
+                const std::size_t m = read_up_to(p.get(), b.data(), n, Shown{project_, rel});
                 same = m == n && std::memcmp(a.data(), b.data(), n) == 0;
             }
             done += static_cast<off_t>(n);
@@ -366,12 +448,12 @@ private:
     }
 
     // Up to `want` bytes (fewer only at the end of the file).
-    static std::size_t read_up_to(int fd, char* buf, std::size_t want, const std::string& shown) {
+    static std::size_t read_up_to(int fd, char* buf, std::size_t want, const Shown& shown) {
         std::size_t got = 0;
         while (got < want) {
             const ssize_t n = ::read(fd, buf + got, want - got);
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw sys::SysError("read", shown, errno);
+            if (n < 0) throw sys::SysError("read", shown.str(), errno);
             if (n == 0) break;
             got += static_cast<std::size_t>(n);
         }
@@ -382,6 +464,11 @@ private:
     bool hashes_;
     Whiteouts whiteouts_;
     std::vector<Change> out_;
+    std::vector<Level> levels_;  // the root's, and each directory's the walk is in
+    Entering entering_;
+    int anchor_depth_ = -1;        // the anchor's WalkEntry::depth; -1 while there is none
+    bool anchor_changed_ = false;  // something at or below it is a change: it is anchor_
+    Change anchor_;
 };
 
 }  // namespace

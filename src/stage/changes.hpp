@@ -27,8 +27,10 @@ const char* kind_name(Kind k);  // "added", "modified", ...
 char kind_letter(Kind k);       // A M D R T and 'M' for mode: as git's --name-status
 
 // The deepest staged path the change list lists as a change that can be committed, in
-// components ("a/b" is 2); a deeper one, or one of PATH_MAX bytes or more, is one change that
-// is refused (Change::refused) and nothing below it is read (design note 74).
+// components ("a/b" is 2). Past it (or at PATH_MAX bytes or more) the shallowest path with a
+// change at or below it is one change that is refused (Change::refused), and nothing more of
+// its subtree is listed; an untouched part of a project deeper than this (copied up, or
+// copy-staged) is no change (design notes 74, 81).
 inline constexpr int kMaxStagedDepth = 256;
 
 struct Change {

@@ -32,6 +32,86 @@ using sys::unique_fd;
 
 namespace {
 
+// What a file's owner may set on it without privilege: user xattrs and POSIX ACLs. Other
+// namespaces (security.*, trusted.*) need capabilities no sandbox has.
+bool owner_settable(std::string_view name) {
+    return name.starts_with("user.") || name.starts_with("system.posix_acl_");
+}
+
+// The owner-settable xattrs of the open file, name to value; none where the filesystem has no
+// xattrs. One call when there are none, the common case.
+std::map<std::string, std::string> owner_xattrs(int fd, const std::string& shown) {
+    std::map<std::string, std::string> out;
+    std::string list(256, '\0');
+    ssize_t n = sys::fd_list_xattrs(fd, list.data(), list.size());
+    while (n < 0 && errno == ERANGE) {
+        const ssize_t want = sys::fd_list_xattrs(fd, nullptr, 0);
+        if (want < 0) break;
+        list.resize(static_cast<std::size_t>(want) + 1);
+        n = sys::fd_list_xattrs(fd, list.data(), list.size());
+    }
+    if (n < 0) {
+        if (errno == ENOTSUP) return out;
+        throw SysError("listxattr", shown, errno);
+    }
+    list.resize(static_cast<std::size_t>(n));
+    for (std::size_t at = 0; at < list.size();) {
+        const std::string name(list.c_str() + at);
+        at += name.size() + 1;
+        if (!owner_settable(name)) continue;
+        std::string value;
+        ssize_t v = -1;
+        for (;;) {  // sized, then read: again if it grew in between (ERANGE)
+            v = sys::fd_get_xattr(fd, name.c_str(), nullptr, 0);
+            if (v < 0) break;
+            value.resize(static_cast<std::size_t>(v));
+            v = sys::fd_get_xattr(fd, name.c_str(), value.data(), value.size());
+            if (v >= 0 || errno != ERANGE) break;
+        }
+        if (v < 0) {
+            if (errno == ENODATA) continue;  // removed meanwhile
+            throw SysError("getxattr " + name, shown, errno);
+        }
+        value.resize(static_cast<std::size_t>(v));
+        out.emplace(name, std::move(value));
+    }
+    return out;
+}
+
+// Gives the open file (or directory), lstat'ed at `st`, exactly the owner-settable xattrs
+// `want`, where it has `have`; its mode is left as it was.
+void set_owner_xattrs(int fd, const struct stat& st, const std::map<std::string, std::string>& have,
+                      const std::map<std::string, std::string>& want, const std::string& shown) {
+    if (have == want) return;
+    // Changing a user xattr takes write permission on the file, which its owner may lack.
+    const mode_t mode = st.st_mode & 07777;
+    if ((mode & S_IWUSR) == 0 && ::fchmod(fd, mode | S_IWUSR) != 0)
+        throw SysError("chmod", shown, errno);
+    for (const auto& [name, value] : have) {
+        const auto it = want.find(name);
+        if ((it == want.end() || it->second != value) &&
+            sys::fd_remove_xattr(fd, name.c_str()) != 0 && errno != ENODATA)
+            throw SysError("removexattr " + name, shown, errno);
+    }
+    for (const auto& [name, value] : want) {
+        const auto it = have.find(name);
+        if ((it == have.end() || it->second != value) &&
+            sys::fd_set_xattr(fd, name.c_str(), value.data(), value.size(), 0) != 0)
+            throw SysError("setxattr " + name, shown, errno);
+    }
+    // An ACL written or removed rewrites the group bits: the mode goes back to what it was.
+    if (::fchmod(fd, mode) != 0) throw SysError("chmod", shown, errno);
+}
+
+// A copy made where a rename cannot go (another filesystem) gets what the rename would
+// have carried that its owner may set: the source's user xattrs and ACLs, and no others
+// (an ACL inherited from the destination's default one included).
+void copy_owner_xattrs(int src, int dst, const std::string& shown) {
+    struct stat st {};
+    if (::fstat(dst, &st) != 0) throw SysError("stat", shown, errno);
+    set_owner_xattrs(dst, st, owner_xattrs(dst, shown), owner_xattrs(src, shown), shown);
+}
+
 // Create `dname` in `ddir` as a copy of `sname`, not a directory (which must not exist at the
 // destination).
 void copy_leaf(int sdir, const std::string& sname, int ddir, const std::string& dname,
@@ -43,6 +123,7 @@ void copy_leaf(int sdir, const std::string& sname, int ddir, const std::string& 
                                                         O_CLOEXEC, 0600));
         if (!out) throw SysError("create", shown, errno);
         sys::copy_data(in.get(), out.get(), shown);
+        copy_owner_xattrs(in.get(), out.get(), shown);
         if (::fchmod(out.get(), st.st_mode & 01777) != 0) throw SysError("chmod", shown, errno);
         const struct timespec times[2] = {sys::atime_of(st), sys::mtime_of(st)};
         ::futimens(out.get(), times);
@@ -74,6 +155,7 @@ unique_fd make_dir_copy(int ddir, const std::string& dname, const std::string& s
 void finish_dir_copy(int src, int dst, const std::string& shown) {
     struct stat st {};
     if (::fstat(src, &st) != 0) throw SysError("stat", shown, errno);
+    copy_owner_xattrs(src, dst, shown);
     ::fchmod(dst, st.st_mode & 01777);
     if (::fsync(dst) != 0) throw SysError("fsync", shown, errno);
 }
@@ -301,52 +383,6 @@ void unshare_at(int dir, const std::string& name, const std::string& tmp, const 
 
 namespace {
 
-// What a file's owner may set on it without privilege: user xattrs and POSIX ACLs. Other
-// namespaces (security.*, trusted.*) need capabilities no sandbox has.
-bool owner_settable(std::string_view name) {
-    return name.starts_with("user.") || name.starts_with("system.posix_acl_");
-}
-
-// The owner-settable xattrs of the open file, name to value; none where the filesystem has no
-// xattrs. One call when there are none, the common case.
-std::map<std::string, std::string> owner_xattrs(int fd, const std::string& shown) {
-    std::map<std::string, std::string> out;
-    std::string list(256, '\0');
-    ssize_t n = sys::fd_list_xattrs(fd, list.data(), list.size());
-    while (n < 0 && errno == ERANGE) {
-        const ssize_t want = sys::fd_list_xattrs(fd, nullptr, 0);
-        if (want < 0) break;
-        list.resize(static_cast<std::size_t>(want) + 1);
-        n = sys::fd_list_xattrs(fd, list.data(), list.size());
-    }
-    if (n < 0) {
-        if (errno == ENOTSUP) return out;
-        throw SysError("listxattr", shown, errno);
-    }
-    list.resize(static_cast<std::size_t>(n));
-    for (std::size_t at = 0; at < list.size();) {
-        const std::string name(list.c_str() + at);
-        at += name.size() + 1;
-        if (!owner_settable(name)) continue;
-        std::string value;
-        ssize_t v = -1;
-        for (;;) {  // sized, then read: again if it grew in between (ERANGE)
-            v = sys::fd_get_xattr(fd, name.c_str(), nullptr, 0);
-            if (v < 0) break;
-            value.resize(static_cast<std::size_t>(v));
-            v = sys::fd_get_xattr(fd, name.c_str(), value.data(), value.size());
-            if (v >= 0 || errno != ERANGE) break;
-        }
-        if (v < 0) {
-            if (errno == ENODATA) continue;  // removed meanwhile
-            throw SysError("getxattr " + name, shown, errno);
-        }
-        value.resize(static_cast<std::size_t>(v));
-        out.emplace(name, std::move(value));
-    }
-    return out;
-}
-
 unique_fd open_regular(int dir, const std::string& name, struct stat& st) {
     unique_fd fd(::openat(dir, name.c_str(),
                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
@@ -374,25 +410,7 @@ void keep_original_xattrs(int sdir, const std::string& sname, int odir, const st
     if (odir >= 0)
         if (const unique_fd o = open_regular(odir, oname, ost))
             original = owner_xattrs(o.get(), shown);
-    if (staged == original) return;
-    // Changing a user xattr takes write permission on the file, which its owner may lack.
-    const mode_t mode = st.st_mode & 07777;
-    if ((mode & S_IWUSR) == 0 && ::fchmod(f.get(), mode | S_IWUSR) != 0)
-        throw SysError("chmod", shown, errno);
-    for (const auto& [name, value] : staged) {
-        const auto it = original.find(name);
-        if ((it == original.end() || it->second != value) &&
-            sys::fd_remove_xattr(f.get(), name.c_str()) != 0 && errno != ENODATA)
-            throw SysError("removexattr " + name, shown, errno);
-    }
-    for (const auto& [name, value] : original) {
-        const auto it = staged.find(name);
-        if ((it == staged.end() || it->second != value) &&
-            sys::fd_set_xattr(f.get(), name.c_str(), value.data(), value.size(), 0) != 0)
-            throw SysError("setxattr " + name, shown, errno);
-    }
-    // An ACL written or removed rewrites the group bits: the mode goes back to what it was.
-    if (::fchmod(f.get(), mode) != 0) throw SysError("chmod", shown, errno);
+    set_owner_xattrs(f.get(), st, staged, original, shown);
 }
 
 void fsync_dir(const std::string& path) {

@@ -11,12 +11,19 @@
 // device and inode kept; going back up reopens it as ".." of its child and checks it is the
 // same directory (gnulib fts does the same), so a directory moved during the walk ends it
 // with an error instead of leading it elsewhere.
+//
+// walk_trees walks a second tree beside the first, its "twin" (the change walk: upper/ and
+// the project, design note 81): the visitor goes into a directory on both sides at once
+// (WalkStep::into_both), and the twin's levels are closed and reopened with the first's, by
+// the same stack, so the bound holds for both.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <string>
+#include <vector>
 
+#include "sys/dirs.hpp"
 #include "sys/error.hpp"
 
 namespace agentbox::sys {
@@ -28,11 +35,21 @@ struct WalkEntry {
     const std::string& path;  // the walk's root path, "/", name ("a/b" below an empty root)
     const struct stat& st;    // lstat: a symlink is itself; see WalkOptions::stat
     int depth;                // 0 for the root's own entries
+    int twin_dirfd = -1;      // walk_trees: the twin's directory at dirfd's place; -1 if none
+};
+
+// A directory the walk has just opened and listed, before any of its entries is visited.
+struct WalkDir {
+    int fd;                                // its descriptor (read through: offset at the end)
+    int twin_fd;                           // the twin's at the same place; -1 if none
+    const std::vector<DirEntry>& entries;  // its entries, in the order they will be visited
 };
 
 // What the walk does after visiting an entry.
 enum class WalkStep {
     into,  // a directory: walk its entries, then leave() it (the same as over for the rest)
+    into_both,  // walk_trees: into, and into the twin's directory of the same name too, which
+                // the visitor has seen to be one; the same as into where there is no twin
     over,  // go on with the next entry, not into this one
     stop,  // end the whole walk: no further visit or leave
 };
@@ -42,12 +59,16 @@ public:
     virtual ~WalkVisitor() = default;
     // Every entry, in pre-order.
     virtual WalkStep visit(const WalkEntry& e) = 0;
+    // A directory visit() sent the walk into, once it is open and listed: `e` as visit() had
+    // it. Its entries follow.
+    virtual void enter(const WalkEntry& /*e*/, const WalkDir& /*d*/) {}
     // A directory that visit() sent the walk into, after its entries; `fd` is the descriptor
     // they were read through (O_RDONLY).
     virtual void leave(const WalkEntry& /*e*/, int /*fd*/) {}
     // A directory that could not be listed ("opendir", "readdir"), an entry that could not be
     // stat'ed ("stat"; ENOENT when it went away meanwhile), a directory that could not be
-    // opened ("open"; ELOOP or ENOTDIR when it was replaced by a symlink or a file), or one
+    // opened ("open"; ELOOP or ENOTDIR when it was replaced by a symlink or a file; the
+    // twin's named by its own root), or one
     // past WalkOptions::max_depth ("walk", ELOOP); `err.path()` is the walk's path of it.
     // Throws it by default; return to skip what failed and go on. Except "reopen": a directory
     // whose descriptor the walk had closed (WalkOptions::max_open) could not be reopened as
@@ -62,18 +83,32 @@ struct WalkOptions {
     // The deepest level listed: the root is level 0, its subdirectories level 1, ...
     // kNoDepthBound for none: a removal must go as deep as the tree does.
     int max_depth = 4096;
-    // The most directory descriptors the walk holds at once, besides the caller's `dfd`.
+    // The most directory descriptors the walk holds at once, besides the caller's `dfd`
+    // (one more while it enters a level). walk_trees holds as many of the twin's, and one
+    // more: the deepest level the twin has, while the walk is below it, stays open (its
+    // reopening goes through a child, which the twin lacks there).
     int max_open = 32;
     // Each directory's entries in byte order of their names; readdir order otherwise.
     bool sorted = false;
     // lstat every entry. false: `st.st_mode` holds only the type from the directory entry
     // (an lstat only where the filesystem does not tell it), the rest of `st` is zero.
     bool stat = true;
+    // Read the root through `dfd` itself, from its offset on, which the reading consumes: for
+    // a caller that opened it for the walk alone (an open, a stat and a close fewer).
+    bool consume_root = false;
 };
 
-// Walks the tree below the directory open at `dfd` (which stays open, its offset untouched).
+// Walks the tree below the directory open at `dfd` (which stays open, its offset untouched
+// unless WalkOptions::consume_root).
 // Memory grows with the depth (each open level's listing and path), descriptors do not.
 // `root` prefixes every WalkEntry::path and names the root in errors ("" for relative paths).
 void walk_tree(int dfd, const std::string& root, WalkVisitor& v, const WalkOptions& o = {});
+
+// The same, with the tree below `twin_dfd` (named `twin_root` in errors) as the twin: every
+// WalkEntry carries the twin's directory at the same place (twin_dirfd), down to where the
+// visitor last went into_both. The twin is opened, never listed: the visitor reads in it
+// what it wants, by name (and may list it from enter(): its offset is the visitor's).
+void walk_trees(int dfd, int twin_dfd, const std::string& root, const std::string& twin_root,
+                WalkVisitor& v, const WalkOptions& o = {});
 
 }  // namespace agentbox::sys

@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -98,6 +99,27 @@ class Staging(BoxTest):
         # writes (user xattrs; overlayfs's own user.overlay.origin on a copy-up) rode along
         # with the rename into the project. What lands keeps the original's xattrs, and no
         # others. One file read-only: removing an xattr from it takes write permission.
+        self.xattrs_land_as_reviewed()
+
+    def test_xattrs_land_alike_when_commit_copies_across_filesystems(self):
+        # The session store on /dev/shm (tmpfs), the project on the disk: every move of
+        # commit and undo is a copy (EXDEV), which carried no xattr at all -- the edited
+        # files lost the user's, and undo put the originals back without theirs.
+        shm = "/dev/shm"
+        if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
+            self.skipTest("no writable /dev/shm for a second filesystem")
+        state = tempfile.mkdtemp(prefix="abxattr-", dir=shm)
+        self.addCleanup(shutil.rmtree, state, True)
+        if os.stat(state).st_dev == os.stat(self.box.project).st_dev:
+            self.skipTest("/dev/shm is on the project's filesystem")
+        try:
+            os.setxattr(state, "user.probe", b"1")
+        except OSError as e:
+            self.skipTest("no user xattrs on /dev/shm: %s" % e)
+        self.box.state = state
+        self.xattrs_land_as_reviewed()
+
+    def xattrs_land_as_reviewed(self):
         p = self.box.project
         os.setxattr(os.path.join(p, "README.md"), "user.host", b"the user's")
         os.setxattr(os.path.join(p, "src/a.c"), "user.host", b"the user's")
@@ -747,7 +769,7 @@ class Staging(BoxTest):
 
     def test_review_of_a_deep_tree_under_a_low_descriptor_limit_succeeds(self):
         # A descriptor per level ran the review into EMFILE at ~1000 levels unprivileged (a
-        # soft limit of 1024); the change walk now holds one per level down to its bound only.
+        # soft limit of 1024); the change walk now holds a bounded number (design note 81).
         self.deep_run(2000)
 
         def low_limit():
@@ -759,6 +781,72 @@ class Staging(BoxTest):
                            preexec_fn=low_limit)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(b"ok.txt", p.stdout)
+
+    def make_deep_project(self, levels):
+        """A chain d/d/.../d `levels` deep in the project, with a file "leaf" at its end."""
+        self.addCleanup(self.remove_deep_trees)
+        fd = os.open(self.box.project, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for _ in range(levels):
+                os.mkdir("d", 0o755, dir_fd=fd)
+                sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+            leaf = os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(leaf, b"x\n")
+            os.close(leaf)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def down_to_leaf(levels, then):
+        return ("import os\nopen('ok.txt', 'w').write('ok\\n')\n"
+                "for i in range(%d):\n    os.chdir('d')\n%s\n" % (levels, then))
+
+    def test_a_project_deeper_than_256_levels_untouched_down_there_commits(self):
+        # Copy staging copies the whole project into the session, and the overlay copies up
+        # every directory above a file the command touches: either way level 257 was in
+        # upper/, read as a refused change, and every commit of the session was held back.
+        self.make_deep_project(300)
+        self.assertRc(self.box.run(["python3", "-c", self.down_to_leaf(300, "os.utime('leaf')")]),
+                      0)
+        names = self.ab("diff", "--name-status", check=0).out
+        self.assertEqual(names.split(), ["A", "ok.txt"])
+        self.ab("commit", check=0)
+        with open(os.path.join(self.box.project, "ok.txt")) as f:
+            self.assertEqual(f.read(), "ok\n")
+
+    def test_a_change_300_levels_down_a_deep_project_is_refused_at_level_257(self):
+        self.make_deep_project(300)
+        before = self.snap()
+        self.assertRc(self.box.run(["python3", "-c", self.down_to_leaf(
+            300, "open('leaf', 'a').write('more\\n')")]), 0)
+        names = self.ab("diff", "--name-status", check=0).out.splitlines()
+        self.assertEqual(names, ["M\t" + "d/" * 257, "A\tok.txt"])
+        res = self.ab("commit", check=1)
+        self.assertIn("deeper than agentbox stages", res.err + res.out)
+        before.pop("ok.txt", None)
+        after = self.snap()
+        after.pop("ok.txt", None)
+        self.assertEqual(after, before, "the change past the bound landed")
+
+    def test_review_of_both_trees_250_levels_deep_under_64_descriptors(self):
+        # The change walk held a descriptor a level of upper/ and one of the project: a file
+        # edited at the end of a project 250 levels deep took 500, and the review died of
+        # EMFILE under any soft limit below that.
+        self.make_deep_project(250)
+        self.assertRc(self.box.run(["python3", "-c", self.down_to_leaf(
+            250, "open('leaf', 'a').write('more\\n')")]), 0)
+
+        def low_limit():
+            import resource
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        for args in (["diff", "--name-status"], ["diff"]):
+            p = subprocess.run([AGENTBOX] + args, capture_output=True, env=self.box.env(),
+                               cwd=self.box.project, timeout=120, preexec_fn=low_limit)
+            self.assertEqual(p.returncode, 0, (args, p.stderr))
+            self.assertIn(("d/" * 250 + "leaf").encode(), p.stdout)
 
     def test_end_of_run_over_a_deep_tree_is_bounded(self):
         # The end of the run (its review and summary) took over 100 s on 2,000-4,000 levels:

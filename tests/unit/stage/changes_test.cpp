@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -269,4 +270,101 @@ TEST_CASE("a staged path past 256 levels or PATH_MAX bytes is one refused change
     CHECK(deepest_long.size() == 4097);  // the 17th level is not read
     CHECK(c.at(deepest_long).refused.starts_with("deeper than agentbox stages"));
     CHECK(c.at(deepest_long.substr(0, deepest_long.rfind('/'))).refused.empty());
+}
+
+namespace {
+
+// `levels` directories d/d/.../d below `root`, made through descriptors (their paths pass
+// PATH_MAX), with a file "leaf" holding `data` at the end of the chain.
+void chain(const std::string& root, int levels, const std::string& data) {
+    int at = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(at >= 0);
+    for (int i = 0; i < levels; ++i) {
+        REQUIRE((::mkdirat(at, "d", 0755) == 0 || errno == EEXIST));
+        const int sub = ::openat(at, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ::close(at);
+        REQUIRE(sub >= 0);
+        at = sub;
+    }
+    const int f = ::openat(at, "leaf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ::close(at);
+    REQUIRE(f >= 0);
+    REQUIRE(::write(f, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+    ::close(f);
+}
+
+std::string d_path(int levels) {
+    std::string p;
+    for (int i = 0; i < levels; ++i) p += i == 0 ? "d" : "/d";
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("a project deeper than 256 levels copied up untouched is no change; a change there is "
+          "one refused change at level 257") {
+    Tree t;
+    chain(t.project, 300, "x");
+    chain(t.upper, 300, "x");  // as copy staging (or a touch of leaf, through the overlay) has it
+    t.up("ok.txt", "ok\n");
+    SUBCASE("untouched: only ok.txt") {
+        const auto c = t.run();
+        CHECK(c.size() == 1);
+        CHECK(c.count("ok.txt"));
+    }
+    SUBCASE("a file changed at level 301: level 257 is one refused change, nothing else") {
+        chain(t.upper, 300, "y");
+        const auto c = t.run();
+        REQUIRE(c.size() == 2);
+        REQUIRE(c.count(d_path(257)));
+        CHECK(c.at(d_path(257)).kind == Kind::modified);
+        CHECK(c.at(d_path(257)).refused.starts_with("deeper than agentbox stages"));
+    }
+    SUBCASE("a directory's mode changed at level 257 itself: its own change, refused") {
+        REQUIRE(::chmod((t.upper + "/" + d_path(257)).c_str(), 0700) == 0);
+        const auto c = t.run();
+        REQUIRE(c.count(d_path(257)));
+        CHECK(c.at(d_path(257)).kind == Kind::mode);
+        CHECK_FALSE(c.at(d_path(257)).refused.empty());
+        CHECK(c.size() == 2);
+    }
+    SUBCASE("a deletion at level 290 is refused at 257 too") {
+        fs::remove_all(t.upper + "/" + d_path(290));
+        t.whiteout(d_path(290));
+        const auto c = t.run();
+        REQUIRE(c.count(d_path(257)));
+        CHECK_FALSE(c.at(d_path(257)).refused.empty());
+        CHECK(c.size() == 2);
+    }
+    SUBCASE("a change at level 200 is listed as it is, the untouched rest is not") {
+        t.up(d_path(200) + "/new.txt", "n\n");
+        const auto c = t.run();
+        REQUIRE(c.count(d_path(200) + "/new.txt"));
+        CHECK(c.at(d_path(200) + "/new.txt").refused.empty());
+        CHECK(c.size() == 2);
+    }
+}
+
+TEST_CASE("the change walk holds a bounded number of descriptors of both trees, 250 levels deep") {
+    Tree t;
+    chain(t.project, 250, "x");
+    chain(t.upper, 250, "y");  // both trees open all the way down
+    struct rlimit old {};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    // A descriptor a level on each side (the recursive walk) met EMFILE at ~30 levels here.
+    struct rlimit low = old;
+    low.rlim_cur = 64;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::map<std::string, Change> c;
+    std::string error;
+    try {
+        c = t.run();
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK(error == "");
+    REQUIRE(c.count(d_path(250) + "/leaf"));
+    CHECK(c.at(d_path(250) + "/leaf").kind == Kind::modified);
+    CHECK(c.size() == 1);
 }

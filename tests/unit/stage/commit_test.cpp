@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <thread>
 #include <filesystem>
@@ -614,6 +615,82 @@ TEST_CASE("a cross-filesystem move cut short at any point is finished by repeati
     write(dst + "/" + mv.tmp, "half");
     CHECK_FALSE(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
     done();
+}
+
+namespace {
+
+std::map<std::string, std::string> xattrs_of(const std::string& path) {
+    std::map<std::string, std::string> out;
+    char list[4096];
+    const ssize_t n = ::llistxattr(path.c_str(), list, sizeof list);
+    REQUIRE(n >= 0);
+    for (ssize_t at = 0; at < n;) {
+        const std::string name(list + at);
+        at += static_cast<ssize_t>(name.size()) + 1;
+        char v[256];
+        const ssize_t m = ::lgetxattr(path.c_str(), name.c_str(), v, sizeof v);
+        REQUIRE(m >= 0);
+        out[name] = std::string(v, static_cast<std::size_t>(m));
+    }
+    return out;
+}
+
+// A default ACL (Linux's xattr form: version 2, then tag, permissions, id) that gives uid
+// 4242 read: what is made in the directory inherits an access ACL from it.
+std::string default_acl() {
+    std::string a;
+    auto u32 = [&](std::uint32_t v) { a.append(reinterpret_cast<const char*>(&v), 4); };
+    auto entry = [&](std::uint16_t tag, std::uint16_t perm, std::uint32_t id) {
+        a.append(reinterpret_cast<const char*>(&tag), 2);
+        a.append(reinterpret_cast<const char*>(&perm), 2);
+        u32(id);
+    };
+    u32(2);
+    entry(0x01, 7, ~0u);   // owner
+    entry(0x02, 4, 4242);  // a named user
+    entry(0x04, 5, ~0u);   // owning group
+    entry(0x10, 5, ~0u);   // mask
+    entry(0x20, 5, ~0u);   // other
+    return a;
+}
+
+}  // namespace
+
+TEST_CASE("a move across filesystems lands exactly the owner-settable xattrs a rename would") {
+    World w(true);
+    const fsops::MoveNames mv{".agentbox-tmp-t-1-up.new", ".agentbox-tmp-t-1-up.old"};
+    const std::string src = w.state_root + "/src", dst = w.project + "/dst";
+    fs::create_directories(src);
+    fs::create_directories(dst);
+    struct stat a {}, b {};
+    REQUIRE(::stat(src.c_str(), &a) == 0);
+    REQUIRE(::stat(dst.c_str(), &b) == 0);
+    if (a.st_dev == b.st_dev) return;  // /dev/shm is not another filesystem here
+    write(src + "/f", "data", 0444);
+    write(src + "/d/g", "x");
+    if (::setxattr((src + "/f").c_str(), "user.host", "1", 1, 0) != 0) return;  // no user xattrs
+    REQUIRE(::setxattr((src + "/d").c_str(), "user.dir", "2", 1, 0) == 0);
+    REQUIRE(::setxattr((src + "/d/g").c_str(), "user.g", "3", 1, 0) == 0);
+    // What is made at the destination inherits an ACL there; a rename would bring none.
+    const std::string acl = default_acl();
+    const bool inherits =
+        ::setxattr(dst.c_str(), "system.posix_acl_default", acl.data(), acl.size(), 0) == 0;
+    agentbox::sys::unique_fd sd(::open(src.c_str(), O_RDONLY | O_DIRECTORY));
+    agentbox::sys::unique_fd dd(::open(dst.c_str(), O_RDONLY | O_DIRECTORY));
+    CHECK(fsops::move_at(sd.get(), "f", dd.get(), "f", mv, "f"));
+    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    using X = std::map<std::string, std::string>;
+    CHECK(xattrs_of(dst + "/f") == X{{"user.host", "1"}});
+    CHECK(xattrs_of(dst + "/d") == X{{"user.dir", "2"}});
+    CHECK(xattrs_of(dst + "/d/g") == X{{"user.g", "3"}});
+    struct stat f {};
+    REQUIRE(::stat((dst + "/f").c_str(), &f) == 0);
+    CHECK((f.st_mode & 07777) == 0444);
+    if (inherits) {
+        // The probe: a file made there does inherit one.
+        write(dst + "/probe", "p");
+        CHECK(xattrs_of(dst + "/probe").count("system.posix_acl_access") == 1);
+    }
 }
 
 // The first pass puts a new file with one rename (RENAME_NOREPLACE): a host file created at

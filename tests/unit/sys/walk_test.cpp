@@ -298,3 +298,111 @@ TEST_CASE("walk_tree: a level moved while its descriptor was closed ends the wal
     CHECK(m.log == std::vector<std::string>{"v a/", "v a/b/", "v a/b/c/", "v a/b/c/f",
                                             "f reopen a/b " + std::to_string(ESTALE)});
 }
+
+namespace {
+
+// Checks at every visit that twin_dirfd is the twin's directory at the same place (its inode
+// is the one `twin_inos` lists for that depth, -1 past the twin's end) and counts descriptors.
+struct TwinChecker : agentbox::sys::WalkVisitor {
+    std::vector<ino_t> twin_inos;  // the twin's chain, by depth (the root's first)
+    int visits = 0, enters = 0, leaves = 0, wrong = 0, most_fds = 0;
+    WalkStep visit(const WalkEntry& e) override {
+        ++visits;
+        const std::size_t at = static_cast<std::size_t>(e.depth);
+        struct stat st {};
+        if (at < twin_inos.size()) {
+            if (e.twin_dirfd < 0 || ::fstat(e.twin_dirfd, &st) != 0 || st.st_ino != twin_inos[at])
+                ++wrong;
+        } else if (e.twin_dirfd >= 0) {
+            ++wrong;
+        }
+        if (e.depth % 50 == 49) most_fds = std::max(most_fds, open_fds());
+        // into_both where the twin has the directory too, as the visitor has to know.
+        return at + 1 < twin_inos.size() ? WalkStep::into_both : WalkStep::into;
+    }
+    void enter(const WalkEntry&, const agentbox::sys::WalkDir& d) override {
+        ++enters;
+        if (d.fd < 0) ++wrong;
+    }
+    void leave(const WalkEntry& e, int) override {
+        ++leaves;
+        const std::size_t at = static_cast<std::size_t>(e.depth);
+        if ((at < twin_inos.size()) != (e.twin_dirfd >= 0)) ++wrong;
+    }
+};
+
+std::vector<ino_t> chain_inos(const std::string& root) {
+    std::vector<ino_t> out;
+    std::string p = root;
+    struct stat st {};
+    while (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        out.push_back(st.st_ino);
+        p += "/d";
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("walk_trees walks a twin beside the tree, both in bounded descriptors") {
+    const agentbox::test::TempDir tmp("walk", "/dev/shm");
+    const std::string main = tmp.path() + "/main", twin = tmp.path() + "/twin";
+    mkdir_p(main);
+    mkdir_p(twin);
+    // The twin is shorter: below its end the walk goes on alone, and going back up reopens
+    // the twin's levels through the one it kept open at its end.
+    make_chain(main, 400);
+    make_chain(twin, 250);
+    TwinChecker c;
+    c.twin_inos = chain_inos(twin);
+    REQUIRE(c.twin_inos.size() == 251);
+    const unique_fd m = open_dir(main), w = open_dir(twin);
+    const int before = open_fds();
+    agentbox::sys::walk_trees(m.get(), w.get(), "main", "twin", c, {.max_open = 8});
+    CHECK(c.wrong == 0);
+    CHECK(c.visits == 401);  // 400 d and the end marker
+    CHECK(c.enters == 400);
+    CHECK(c.leaves == 400);
+    CHECK(c.most_fds > before);
+    // 8 levels of each (and one more while a level is entered), and the twin's last.
+    CHECK(c.most_fds <= before + 2 * 9 + 1);
+    CHECK(open_fds() == before);
+    agentbox::sys::remove_contents(tmp.path());
+}
+
+TEST_CASE("walk_trees: into goes into the tree alone; a moved twin level ends the walk, ESTALE") {
+    const agentbox::test::TempDir tmp("walk");
+    const std::string& t = tmp.path();
+    for (const char* d : {"/m", "/m/a", "/m/a/b", "/m/a/b/c", "/w", "/w/a", "/w/a/b", "/w/a/b/c"})
+        mkdir_p(t + d);
+    std::ofstream(t + "/m/a/b/c/f") << "x";
+    const unique_fd m = open_dir(t + "/m"), w = open_dir(t + "/w");
+    SUBCASE("into: no twin below") {
+        struct Alone : Recorder {
+            WalkStep visit(const WalkEntry& e) override {
+                Recorder::visit(e);
+                log.back() += e.twin_dirfd >= 0 ? " twin" : "";
+                return WalkStep::into;
+            }
+        } r;
+        agentbox::sys::walk_trees(m.get(), w.get(), "", "/w", r, {.sorted = true});
+        CHECK(r.log == std::vector<std::string>{"v a/ twin", "v a/b/", "v a/b/c/", "v a/b/c/f",
+                                                "l a/b/c", "l a/b", "l a"});
+    }
+    SUBCASE("the twin's b moved while its a was closed") {
+        struct Mover : Recorder {
+            std::string root;
+            WalkStep visit(const WalkEntry& e) override {
+                if (e.path == "a/b/c/f")
+                    REQUIRE(::rename((root + "/w/a/b").c_str(), (root + "/w/moved").c_str()) == 0);
+                Recorder::visit(e);
+                return WalkStep::into_both;
+            }
+        } r;
+        r.root = t;
+        agentbox::sys::walk_trees(m.get(), w.get(), "", "/w", r, {.max_open = 1, .sorted = true});
+        // b moved with c in it: c's ".." is b still; b's is no longer a.
+        CHECK(r.log == std::vector<std::string>{"v a/", "v a/b/", "v a/b/c/", "v a/b/c/f",
+                                                "l a/b/c", "f reopen /w/a " + std::to_string(ESTALE)});
+    }
+}
