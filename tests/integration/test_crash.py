@@ -43,7 +43,7 @@ TEMP = ".agentbox-tmp-"
 # What the command does in the sandbox: every kind of change commit and undo handle.
 SCRIPT = ("echo more >> README; rm -rf src; mkdir -p new/deep; echo n > new/deep/x; "
           "mv doc.txt renamed.txt; chmod 755 run.sh; ln -s README link; chmod 700 keep; "
-          "echo k > keep/k2; rm keep/k1")
+          "echo k > keep/k2; rm keep/k1; ln -sfn renamed.txt hostlink")
 
 
 def temps_below(root):
@@ -103,6 +103,11 @@ class Crash(BoxTest):
                           ("run.sh", "#!/bin/sh\n"), ("keep/k1", "k1\n")):
             with open(os.path.join(p, rel), "w") as f:
                 f.write(data)
+        # A symlink the command retargets, and a second name of run.sh, which the command
+        # makes executable: a commit or undo killed anywhere must neither write through the
+        # link nor change run.sh's other name, which no change names.
+        os.symlink("README", os.path.join(p, "hostlink"))
+        os.link(os.path.join(p, "run.sh"), os.path.join(p, "run-hard"))
         # Read-only on the host: only root may rename into or out of it without opening it
         # first (commit.cpp plan_opened), and its mode must be back after every kill.
         os.chmod(os.path.join(p, "keep"), 0o555)
@@ -175,6 +180,9 @@ class Crash(BoxTest):
         self.ab("commit", env=env, check=0)
         after = self.snap()
         self.assertNotEqual(after, before)
+        self.assertEqual(after["run-hard"], before["run-hard"])
+        self.assertEqual(after["hostlink"][1], b"renamed.txt")
+        self.assertEqual(after["README"], before["README"][:1] + (b"# project\nmore\n",))
         # Template 2: committed, to be undone.
         self.copy_tree(p, os.path.join(work, "p-committed"))
         self.copy_tree(state, os.path.join(work, "s-committed"))
