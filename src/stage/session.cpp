@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string_view>
@@ -133,8 +134,8 @@ bool rewrite_in_place(const std::string& dir, const std::string& path, std::stri
 // meta.json is replaced atomically: a reader sees the old file or the new one, never half of
 // one. With `durable`, so does a crash once this returns: the data is flushed before the
 // rename and the rename before returning. Without it a crash may leave either file, or none
-// (a new session): list_sessions() shows such a session as "broken", never forgets it; and a
-// shorter document is written in place (rewrite_in_place).
+// (a new session, which its command never ran in: removed by the next look, sweep_unrecorded);
+// and a shorter document is written in place (rewrite_in_place).
 void write_meta(const std::string& dir, const Meta& m, bool durable) {
     nlohmann::ordered_json j;
     j["v"] = 1;
@@ -243,7 +244,9 @@ Meta read_meta(const std::string& dir) {
 //   entry under another key would hide a session from its project. The state directory is
 //   the user's and out of every sandbox's reach (design note 7); whoever can write there can
 //   remove sessions anyway.
-// An entry whose session is gone (removed by hand) is ignored.
+// An entry whose session is gone (removed by hand, its prune killed, the state moved without
+// it), one that named this project for another's session, and one that is not a plain file
+// are removed by the look that finds them (list_project_sessions): no cost where none is.
 std::string index_dir() { return state_dir() + "/session-index"; }
 
 constexpr std::size_t kIdSize = 23;   // looks_like_id
@@ -277,7 +280,67 @@ void index_session(const std::string& id, std::string_view project) noexcept {
     }
 }
 
+// A session directory is made whole under a name no reader takes for a session, then renamed
+// to its id (Session::create_unrecorded); removed, it goes back to such a name first. Either
+// way a run or a sweep killed part way leaves nothing that lists as a session.
+constexpr std::string_view kNewPrefix = ".new-";
+// How long a directory without meta.json or run.lock may be a creation under way: the window
+// between a mkdir and the next open is microseconds.
+constexpr std::time_t kUnlockedGrace = 60;
+
+enum class Unrecorded { starting, removed, kept };
+
+bool is_leftover(std::string_view name) {
+    return name.starts_with(kNewPrefix) && looks_like_id(name.substr(kNewPrefix.size()));
+}
+
+// Session directory `dir` (named `name` in `parent`; an id, or kNewPrefix + id) whose meta.json
+// does not exist: a run killed before it recorded its session, or one recording it now. The
+// command never started in it (the backend lets it exec only after meta.json is written;
+// copy staging records the session before its snapshot): what upper/ holds is the sandbox's
+// own (hide_absent_masks' whiteouts), never staged work. It is removed once its creator is
+// proven gone: its run.lock free (the run takes it before the directory has its id, and its
+// sandbox holds it until it is gone), or, having none, the directory untouched for a minute.
+// `kept` (listed as broken, as before) when that cannot be told, and for a directory that is
+// not our own or holds what only a recorded session has.
+Unrecorded sweep_unrecorded(const std::string& parent, const std::string& name) {
+    const std::string dir = parent + "/" + name;
+    try {
+        struct stat st {};
+        // A directory of our own, not a link to one: nothing is looked up through a link.
+        if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+            return Unrecorded::kept;
+        const std::time_t changed = st.st_ctime;
+        sys::unique_fd lock(::open((dir + "/run.lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+        if (lock) {
+            if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+                return errno == EWOULDBLOCK ? Unrecorded::starting : Unrecorded::kept;
+        } else if (errno != ENOENT) {
+            return Unrecorded::kept;
+        } else if (std::time(nullptr) - changed < kUnlockedGrace) {
+            return Unrecorded::starting;
+        }
+        // Never recorded: no meta.json, nor what only a recorded session has (its log, a
+        // commit's journal and records). One that lost its meta.json later is kept, broken.
+        for (const char* f : {kMetaFile, kLogFile, kJournalFile, kCommitsDir})
+            if (::lstat((dir + "/" + f).c_str(), &st) == 0 || errno != ENOENT)
+                return Unrecorded::kept;
+        std::string gone = name;
+        if (!name.starts_with(kNewPrefix)) {
+            gone = std::string(kNewPrefix) + name;
+            if (::rename(dir.c_str(), (parent + "/" + gone).c_str()) != 0) return Unrecorded::kept;
+        }
+        const sys::unique_fd pfd(
+            ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (pfd) sys::remove_at(pfd.get(), gone, parent + "/" + gone);
+        return Unrecorded::removed;
+    } catch (const std::exception&) {
+        return Unrecorded::kept;  // another sweep at it, or an error: listed, never lost
+    }
+}
+
 // The names in sessions/ that are session ids, unsorted; none when it does not exist yet.
+// What a run or a sweep killed part way left (kNewPrefix) is removed on the way.
 std::vector<std::string> session_names(const std::string& parent) {
     std::vector<std::string> names;
     const sys::unique_fd fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -285,8 +348,10 @@ std::vector<std::string> session_names(const std::string& parent) {
         if (errno == ENOENT) return names;
         throw sys::SysError("opendir", parent, errno);
     }
-    for (auto& e : sys::read_dir(fd.get(), parent))
+    for (auto& e : sys::read_dir(fd.get(), parent)) {
         if (looks_like_id(e.name)) names.push_back(std::move(e.name));
+        else if (is_leftover(e.name)) sweep_unrecorded(parent, e.name);
+    }
     return names;
 }
 
@@ -299,16 +364,21 @@ void sort_oldest_first(std::vector<Meta>& v) {
     });
 }
 
-// The Meta of session directory parent/name as list_sessions() gives it.
-Meta listed_meta(const std::string& parent, const std::string& name) {
+// The Meta of session directory parent/name as list_sessions() gives it; nullopt when it is
+// not a session (yet): unrecorded, and being recorded now or just removed (sweep_unrecorded).
+std::optional<Meta> listed_meta(const std::string& parent, const std::string& name) {
     const std::string dir = parent + "/" + name;
     Meta m;
     try {
         m = read_meta(dir);
     } catch (const std::exception& e) {
-        // A session whose meta.json cannot be read (a crash during create, a corrupt
-        // file, one agentbox did not write) is still listed, so that it is never silently
-        // forgotten with its upper/; it is never acted on.
+        if (const auto* se = dynamic_cast<const sys::SysError*>(&e);
+            se != nullptr && se->err() == ENOENT && se->op() == "open" &&
+            sweep_unrecorded(parent, name) != Unrecorded::kept)
+            return std::nullopt;
+        // A session whose meta.json cannot be read (a corrupt file, one agentbox did not
+        // write, one left by an agentbox from before sessions were made whole) is still
+        // listed, so that it is never silently forgotten with its upper/; it is never acted on.
         m = Meta{};
         m.status = "broken";
         m.broken = e.what();
@@ -320,6 +390,13 @@ Meta listed_meta(const std::string& parent, const std::string& name) {
         m.status = "broken";
     }
     return m;
+}
+
+// listed_meta of a session named by the user: one that is not (yet) a session is not found.
+Meta session_meta(const std::string& parent, const std::string& id) {
+    auto m = listed_meta(parent, id);
+    if (!m) throw std::runtime_error("no session matches " + util::quote(id));
+    return std::move(*m);
 }
 
 std::string base_name(const std::string& dir) {
@@ -378,6 +455,7 @@ Session Session::create(const std::string& project, const std::vector<std::strin
                         const std::vector<std::string>& profiles, Staged staged) {
     Session s = create_unrecorded(project, argv, profiles, staged);
     s.record_start();
+    s.run_lock_.reset();  // no run holds it
     return s;
 }
 
@@ -391,24 +469,46 @@ Session Session::create_unrecorded(const std::string& project,
     struct timespec ts {};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     Session s;
+    // Made under kNewPrefix + id, which no reader takes for a session, and renamed to its id
+    // once it has its run.lock, held, and upper/ and work/: a run killed before the rename
+    // leaves a directory the next look at sessions/ removes (sweep_unrecorded), one killed
+    // after it a session whose free lock proves its run gone. Never one without a lock, which
+    // would have to be kept, as "broken", for fear of removing a run being made.
     // A collision needs the same second and the same 24 random bits; retrying a few times makes
-    // it practically impossible, and mkdir's EEXIST makes it safe.
+    // it practically impossible, and mkdir's EEXIST and rename's ENOTEMPTY make it safe.
+    std::string made;
     for (int attempt = 0;; ++attempt) {
         s.meta_.id = new_id(ts.tv_sec);
-        s.dir_ = parent + "/" + s.meta_.id;
-        if (::mkdir(s.dir_.c_str(), 0700) == 0) break;
-        if (errno != EEXIST || attempt == 8) throw sys::SysError("mkdir", s.dir_, errno);
+        made = parent + "/" + std::string(kNewPrefix) + s.meta_.id;
+        if (::mkdir(made.c_str(), 0700) == 0) break;
+        if (errno != EEXIST || attempt == 8) throw sys::SysError("mkdir", made, errno);
     }
+    const auto fail = [&made](const char* op, const std::string& path, int err) {
+        // A full disk: nothing half-made is left.
+        try {
+            sys::remove_contents(made);
+        } catch (const std::exception&) {
+        }
+        ::rmdir(made.c_str());
+        throw sys::SysError(op, path, err);
+    };
+    const std::string lock = made + "/run.lock";
+    s.run_lock_ = sys::unique_fd(
+        ::open(lock.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!s.run_lock_ || ::flock(s.run_lock_.get(), LOCK_EX | LOCK_NB) != 0)
+        fail(s.run_lock_ ? "flock" : "open", lock, errno);
     // upper/ and work/ sit side by side in one directory: overlayfs needs them on the same
     // filesystem, and work/ empty.
     for (const char* sub : {kUpperDir, kWorkDir}) {
-        const std::string d = s.dir_ + "/" + sub;
-        if (::mkdir(d.c_str(), 0700) != 0) {
-            // A full disk: no half-made session is left to be listed as broken.
-            const int err = errno;
-            s.remove_unrecorded();
-            throw sys::SysError("mkdir", d, err);
-        }
+        const std::string d = made + "/" + sub;
+        if (::mkdir(d.c_str(), 0700) != 0) fail("mkdir", d, errno);
+    }
+    for (int attempt = 0;; ++attempt) {
+        s.dir_ = parent + "/" + s.meta_.id;
+        if (::rename(made.c_str(), s.dir_.c_str()) == 0) break;
+        if ((errno != EEXIST && errno != ENOTEMPTY) || attempt == 8)
+            fail("rename", s.dir_, errno);
+        s.meta_.id = new_id(ts.tv_sec);
     }
     s.meta_.project = project;
     // A project that cannot be stat'ed keeps identity 0: nothing is ever written into it
@@ -428,9 +528,9 @@ Session Session::create_unrecorded(const std::string& project,
 
 void Session::record_start() {
     // Not flushed: "running" is superseded by the run's end, which is (sync_meta), and a
-    // crash before then leaves a session that list_sessions() shows, as "running" or, without
-    // its meta.json, "broken" -- never one that claims staged work. Two flushes (~1 ms idle,
-    // tens of ms on a busy disk) saved on every run's way in.
+    // crash before then leaves a session that list_sessions() shows as "running" (cut short),
+    // or, without its meta.json, none (sweep_unrecorded) -- never one that claims staged
+    // work. Two flushes (~1 ms idle, tens of ms on a busy disk) saved on every run's way in.
     try {
         write_meta(dir_, meta_, /*durable=*/false);
     } catch (...) {
@@ -487,7 +587,7 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
     if (looks_like_id(id_or_prefix)) {
         struct stat st {};
         if (::lstat((parent + "/" + id_or_prefix).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            return open_listed(listed_meta(parent, id_or_prefix));
+            return open_listed(session_meta(parent, id_or_prefix));
     }
     if (id_or_prefix.empty()) {
         // Oldest first: the newest of the project is the last.
@@ -500,7 +600,7 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
     // the one it names is read.
     std::vector<std::string> matches;
     for (auto& id : session_ids()) {
-        if (id == id_or_prefix) return open_listed(listed_meta(parent, id));
+        if (id == id_or_prefix) return open_listed(session_meta(parent, id));
         if (id.starts_with(id_or_prefix)) matches.push_back(std::move(id));
     }
     if (matches.empty())
@@ -508,7 +608,7 @@ Session Session::open(const std::string& id_or_prefix, const std::string& projec
     if (matches.size() > 1)
         throw std::runtime_error("session prefix " + util::quote(id_or_prefix) +
                                  " is ambiguous: " + util::join(matches, ", "));
-    return open_listed(listed_meta(parent, matches.front()));
+    return open_listed(session_meta(parent, matches.front()));
 }
 
 void Session::open_up_work() const { sys::open_up(work()); }
@@ -524,7 +624,8 @@ void Session::finish_discard() {
     if (::rmdir(gone.c_str()) != 0) throw sys::SysError("rmdir", gone, errno);
 }
 
-sys::unique_fd Session::hold_run_lock() const {
+sys::unique_fd Session::hold_run_lock() {
+    if (run_lock_) return std::move(run_lock_);  // held since create_unrecorded
     const std::string path = dir_ + "/run.lock";
     sys::unique_fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) throw sys::SysError("open", path, errno);
@@ -603,7 +704,8 @@ bool has_staged(const std::string& id) {
 std::vector<Meta> list_sessions() {
     const std::string parent = sessions_dir();
     std::vector<Meta> out;
-    for (const auto& name : session_names(parent)) out.push_back(listed_meta(parent, name));
+    for (const auto& name : session_names(parent))
+        if (auto m = listed_meta(parent, name)) out.push_back(std::move(*m));
     sort_oldest_first(out);
     return out;
 }
@@ -612,30 +714,54 @@ std::vector<Meta> list_project_sessions(const std::string& project) {
     // Read entry by entry (DirStream), ids kept as fixed arrays: with 700 sessions kept, a
     // string per name was ~30 of the command's ~170 page faults.
     using Id = std::array<char, kIdSize>;
+    using Key = std::array<char, kKeySize>;
     const auto id_of = [](std::string_view name) {
         Id id;
         std::memcpy(id.data(), name.data(), kIdSize);
         return id;
     };
-    // Every indexed id, and whether one of its entries names this project.
-    std::vector<std::pair<Id, bool>> indexed;
+    // Every indexed id, the key of its entry, whether that is this project's, and whether
+    // sessions/ has the id.
+    struct Entry {
+        Id id;
+        Key key;
+        bool ours;
+        bool seen;
+    };
+    std::vector<Entry> indexed;
     const std::string key = project_key(project);
     const std::string dir = index_dir();
-    if (const sys::unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); fd) {
-        sys::DirStream entries(fd.get(), dir);
+    const sys::unique_fd ifd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // Entries by their names only: an entry is never opened, so what one holds (written by
+    // hand) or points to (a symlink) cannot steer a read. One that is not a plain file is not
+    // agentbox's: removed, and its session read as one the index does not know.
+    const auto entry_name = [](const Entry& e) {
+        return std::string(e.id.data(), kIdSize) + "." + std::string(e.key.data(), kKeySize);
+    };
+    if (ifd) {
+        sys::DirStream entries(ifd.get(), dir);
         std::string_view n;
         unsigned char type = 0;
-        while (entries.next(n, type))
-            if (n.size() == kIdSize + 1 + kKeySize && n[kIdSize] == '.')
-                indexed.emplace_back(id_of(n), n.substr(kIdSize + 1) == key);
+        while (entries.next(n, type)) {
+            if (n.size() != kIdSize + 1 + kKeySize || n[kIdSize] != '.') continue;
+            if (type != DT_REG && type != DT_UNKNOWN) {
+                if (type != DT_DIR) ::unlinkat(ifd.get(), std::string(n).c_str(), 0);
+                continue;
+            }
+            Entry e{id_of(n), {}, n.substr(kIdSize + 1) == key, false};
+            std::memcpy(e.key.data(), n.data() + kIdSize + 1, kKeySize);
+            indexed.push_back(e);
+        }
     } else if (errno != ENOENT) {
         throw sys::SysError("opendir", dir, errno);
     }
     // Ours first among an id's entries, so that lower_bound finds it.
-    std::sort(indexed.begin(), indexed.end(), [](const auto& a, const auto& b) {
-        return a.first != b.first ? a.first < b.first : a.second > b.second;
+    std::sort(indexed.begin(), indexed.end(), [](const Entry& a, const Entry& b) {
+        return a.id != b.id ? a.id < b.id : a.ours > b.ours;
     });
-    // Read after the index: a session made in between is read as one the index does not know.
+    // Read after the index: a session made in between is read as one the index does not know;
+    // one the index read knows had its directory, with its id, before its entry was written
+    // (Session::record_start), so sessions/ read now shows it unless it was removed since.
     const std::string parent = sessions_dir();
     std::vector<Meta> out;
     const sys::unique_fd fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -647,17 +773,36 @@ std::vector<Meta> list_project_sessions(const std::string& project) {
     std::string_view n;
     unsigned char type = 0;
     while (names.next(n, type)) {
-        if (!looks_like_id(n)) continue;
-        const auto it = std::lower_bound(indexed.begin(), indexed.end(), id_of(n),
-                                         [](const auto& e, const Id& id) { return e.first < id; });
-        const bool known = it != indexed.end() && it->first == id_of(n);
-        if (known && !it->second) continue;  // another project's
-        Meta m = listed_meta(parent, std::string(n));
-        if (m.status == "broken") continue;
+        if (!looks_like_id(n)) {
+            if (is_leftover(n)) sweep_unrecorded(parent, std::string(n));
+            continue;
+        }
+        const Id id = id_of(n);
+        auto it = std::lower_bound(indexed.begin(), indexed.end(), id,
+                                   [](const Entry& e, const Id& i) { return e.id < i; });
+        const bool known = it != indexed.end() && it->id == id;
+        const bool ours = known && it->ours;
+        for (auto e = it; e != indexed.end() && e->id == id; ++e) e->seen = true;
+        if (known && !ours) continue;  // another project's
+        auto m = listed_meta(parent, std::string(n));
+        if (!m || m->status == "broken") continue;
+        if (m->project != project) {
+            // An entry that named this project wrongly (written by hand, or a hash
+            // collision): only a read lost, and not again.
+            if (ours && ifd) ::unlinkat(ifd.get(), entry_name(*it).c_str(), 0);
+            if (ours || !known) index_session(m->id, m->project);
+            continue;
+        }
         // Unknown to the index, and now read and verified: indexed, once.
-        if (!known) index_session(m.id, m.project);
-        if (m.project == project) out.push_back(std::move(m));
+        if (!known) index_session(m->id, m->project);
+        out.push_back(std::move(*m));
     }
+    // Entries whose session is gone (discarded and pruned by a command killed before its
+    // entry went, removed by hand, the state directory moved without them): removed here,
+    // where finding them cost nothing, so that the index does not grow without bound.
+    if (ifd)
+        for (const Entry& e : indexed)
+            if (!e.seen) ::unlinkat(ifd.get(), entry_name(e).c_str(), 0);
     sort_oldest_first(out);
     return out;
 }

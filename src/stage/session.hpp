@@ -78,7 +78,8 @@ public:
                           Staged staged = Staged::overlay);
     // The same, but meta.json is left to record_start(): `run` writes it while the sandbox is
     // being built, before the command can write anything, rather than on the way to the clone
-    // (~0.1 ms of a run's start). Until then the session lists as "broken", never forgotten.
+    // (~0.1 ms of a run's start). Until then it is no session: not listed while its run holds
+    // its run.lock (taken here), removed by the next look once the run is gone.
     // `staged`: how the run will stage, fixed from here on (Meta::staged).
     static Session create_unrecorded(const std::string& project,
                                      const std::vector<std::string>& argv,
@@ -109,7 +110,9 @@ public:
     // Held by `run` for as long as the sandbox lives (an flock, so a killed run releases it).
     // A session whose meta.json still says "running" but whose lock is free was cut short:
     // its supervisor died, or could not record the end (a full disk).
-    sys::unique_fd hold_run_lock() const;
+    // create_unrecorded takes it before the session directory has its id; the first call
+    // hands that one over.
+    sys::unique_fd hold_run_lock();
     bool running() const;
     // The project directory, opened (O_DIRECTORY) and checked to be the very directory the
     // session was created for: a project path that now names another directory (renamed,
@@ -142,6 +145,7 @@ private:
     Meta meta_;
     std::string dir_;
     bool meta_durable_ = false;
+    sys::unique_fd run_lock_;
 };
 
 // $XDG_STATE_HOME/agentbox (default ~/.local/state/agentbox); `run` creates it, 0700.

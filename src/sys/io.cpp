@@ -1,6 +1,7 @@
 #include "sys/io.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,12 +102,26 @@ bool read_own_file(const std::string& path, std::string& out, std::size_t limit)
 }
 
 bool replace_own_file(const std::string& path, std::string_view data) {
-    std::string tmp = path + ".XXXXXX";
-    unique_fd fd(::mkostemp(tmp.data(), O_CLOEXEC));  // mode 0600, O_EXCL
-    if (!fd) return false;
-    bool ok = write_full(fd.get(), data) == 0;
-    if (::close(fd.release()) != 0) ok = false;
-    if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return true;
+    // One temporary per file, reused: a writer killed between its creation and the rename
+    // (a run's probe, filter or walk cache written on the way to the sandbox) leaves that one
+    // file for the next writer to take over, where a fresh random name each time left one
+    // more file in the cache per kill, for ever. Writers take turns by its flock; one that
+    // finds it held leaves the write to the holder (a cache: only slower). Never O_TRUNC
+    // before the lock: that would cut another writer's file.
+    const std::string tmp = path + ".tmp";
+    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                        0600));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+    // Still the file of that name: a writer that held the lock before us renamed the one we
+    // opened into place.
+    struct stat mine {}, named {};
+    if (::fstat(fd.get(), &mine) != 0 || ::lstat(tmp.c_str(), &named) != 0 ||
+        mine.st_ino != named.st_ino || mine.st_dev != named.st_dev || !S_ISREG(mine.st_mode) ||
+        mine.st_uid != ::geteuid())
+        return false;
+    bool ok = ::fchmod(fd.get(), 0600) == 0 && ::ftruncate(fd.get(), 0) == 0 &&
+              write_full(fd.get(), data) == 0;
+    if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return true;  // unlocked by the close
     ::unlink(tmp.c_str());
     return false;
 }

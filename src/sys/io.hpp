@@ -43,9 +43,11 @@ int read_fd(int fd, std::string& out, std::size_t limit);
 // user, that group and others cannot write. False otherwise, or when it cannot be read: what
 // a sandbox is built from is never taken from a file someone else could have written.
 bool read_own_file(const std::string& path, std::string& out, std::size_t limit);
-// Replaces `path` with `data` through a temporary file (mode 0600) in its directory renamed
-// over it: a reader sees the old file or the whole new one. Not flushed. False on any
-// failure, leaving no temporary file behind: for caches, where a failed write costs only time.
+// Replaces `path` with `data` through a temporary file (mode 0600), `path`.tmp, renamed over
+// it: a reader sees the old file or the whole new one. Not flushed. False on any failure,
+// leaving no temporary file behind, and when another writer is at it: for caches, where a
+// failed write costs only time. A writer killed part way leaves `path`.tmp, which the next
+// one reuses: never more than one per file.
 bool replace_own_file(const std::string& path, std::string_view data);
 
 }  // namespace agentbox::sys

@@ -11,6 +11,7 @@ The Ns come from counting each command's calls first (strace -c); a syscall call
 MAX_N times is sampled evenly, ends included. The run prints its counts: trials and failures.
 """
 
+import fcntl
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
@@ -41,7 +43,7 @@ TEMP = ".agentbox-tmp-"
 # What the command does in the sandbox: every kind of change commit and undo handle.
 SCRIPT = ("echo more >> README; rm -rf src; mkdir -p new/deep; echo n > new/deep/x; "
           "mv doc.txt renamed.txt; chmod 755 run.sh; ln -s README link; chmod 700 keep; "
-          "echo k > keep/k2; rm keep/k1")
+          "echo k > keep/k2; rm keep/k1; ln -sfn renamed.txt hostlink")
 
 
 def temps_below(root):
@@ -53,6 +55,27 @@ def temps_below(root):
                   if n.startswith(TEMP) or n in ("journal.tmp", "touched.json.tmp") or
                   (os.path.basename(dirpath) == "commits" and n.endswith(".tmp"))]
     return found
+
+
+def wait_for_sandboxes_gone(sessions):
+    """Until no session's run.lock is held: the sandbox of a killed run holds it until it has
+    died with its supervisor, which takes a moment (and `sessions` reads such a session as a
+    run still under way)."""
+    for name in os.listdir(sessions) if os.path.isdir(sessions) else []:
+        lock = os.path.join(sessions, name, "run.lock")
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            for _ in range(200):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.05)
+        finally:
+            os.close(fd)
 
 
 def sample(call, count):
@@ -80,6 +103,11 @@ class Crash(BoxTest):
                           ("run.sh", "#!/bin/sh\n"), ("keep/k1", "k1\n")):
             with open(os.path.join(p, rel), "w") as f:
                 f.write(data)
+        # A symlink the command retargets, and a second name of run.sh, which the command
+        # makes executable: a commit or undo killed anywhere must neither write through the
+        # link nor change run.sh's other name, which no change names.
+        os.symlink("README", os.path.join(p, "hostlink"))
+        os.link(os.path.join(p, "run.sh"), os.path.join(p, "run-hard"))
         # Read-only on the host: only root may rename into or out of it without opening it
         # first (commit.cpp plan_opened), and its mode must be back after every kill.
         os.chmod(os.path.join(p, "keep"), 0o555)
@@ -152,6 +180,9 @@ class Crash(BoxTest):
         self.ab("commit", env=env, check=0)
         after = self.snap()
         self.assertNotEqual(after, before)
+        self.assertEqual(after["run-hard"], before["run-hard"])
+        self.assertEqual(after["hostlink"][1], b"renamed.txt")
+        self.assertEqual(after["README"], before["README"][:1] + (b"# project\nmore\n",))
         # Template 2: committed, to be undone.
         self.copy_tree(p, os.path.join(work, "p-committed"))
         self.copy_tree(state, os.path.join(work, "s-committed"))
@@ -335,6 +366,113 @@ class Crash(BoxTest):
         self.ab("commit", os.path.basename(self.box.sessions()[-1]), check=0)
         self.assertEqual(set(self.snap()),
                          set(before) - {"f05", "src/sub", "src/sub/b.c"} | {"n", "n/z"})
+
+    def test_run_killed_at_any_step_of_making_its_session_leaves_none_or_a_whole_one(self):
+        # A run killed at its session's first rename (meta.json.tmp -> meta.json) left a
+        # session directory without its meta.json: listed as "broken" by every later
+        # `sessions`, never pruned, until removed by hand. Now each kill leaves either no
+        # session at all or one with its meta.json, whatever the call.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        before = self.snap()
+        argv = self.box.argv(["sh", "-c", "echo x > made-in-the-sandbox"])
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        # The supervisor's own calls (no -f): those that make the session and record it.
+        calls = ("rename", "renameat", "renameat2", "mkdir", "mkdirat", "unlink", "fsync")
+        out = os.path.join(self.box.root, "strace-count")
+        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out, "-e",
+                        "trace=" + ",".join(calls)] + argv, env=self.box.env(),
+                       cwd=self.box.project, capture_output=True, timeout=120)
+        with open(out) as f:
+            counts = {m.group(1): int(m.group(2))
+                      for m in re.finditer(r"^\s*(\w+)\s+(\d+)\s*$", f.read(), re.M)
+                      if m.group(1) in calls}
+        self.assertIn("rename", counts)
+        shutil.rmtree(base)
+        self.assertEqual(self.ab("diff", "--name-status").rc, 2)
+        failures = []
+        for call, n in ((c, n) for c in sorted(counts) for n in range(1, counts[c] + 1)):
+            subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=" + call,
+                            "-e", "inject=%s:signal=KILL:when=%d" % (call, n)] + argv,
+                           env=self.box.env(), cwd=self.box.project, capture_output=True,
+                           timeout=120)
+            Crash.trials += 1
+            where = "run killed at %s #%d" % (call, n)
+            wait_for_sandboxes_gone(base)
+            listing = self.ab("sessions")
+            if listing.rc != 0 or "broken" in listing.out:
+                failures.append("%s: sessions: %s" % (where, listing))
+            # After that look, sessions/ holds whole sessions only: nothing half-made, and no
+            # leftover of one under another name.
+            names = sorted(os.listdir(base)) if os.path.isdir(base) else []
+            for name in names:
+                if not re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", name) or \
+                        not os.path.exists(os.path.join(base, name, "meta.json")):
+                    failures.append("%s: sessions/%s left: %s" % (
+                        where, name, subprocess.run(["ls", "-laR", os.path.join(base, name)],
+                                                    capture_output=True, text=True).stdout))
+            # diff without an id shows the newest whole session, or says there is none.
+            diff = self.ab("diff", "--name-status")
+            if names and diff.rc != 0:
+                failures.append("%s: diff: %s" % (where, diff))
+            if not names and (diff.rc != 2 or "no session for the project" not in diff.err):
+                failures.append("%s: diff with no session: %s" % (where, diff))
+            if self.snap() != before:
+                failures.append("%s: the project changed" % where)
+                break
+            # overlayfs leaves work/work mode 000, which only root could remove without this.
+            subprocess.run(["chmod", "-R", "u+rwx", base], stderr=subprocess.DEVNULL)
+            shutil.rmtree(base, ignore_errors=True)
+        Crash.failures += len(failures)
+        self.assertEqual(failures, [], "\n".join(failures))
+
+    def test_runs_killed_while_writing_their_caches_leave_no_growing_trail_of_temporaries(self):
+        # A run writes its host probe, its compiled seccomp filter and its glob walks to the
+        # cache (the "probe" and "compile" phases of bench/startup.py --phases) through a
+        # temporary renamed into place. The temporary had a new random name each time: every
+        # run killed before its rename left one more file in the cache, for ever.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        cache = os.path.join(self.box.cache, "agentbox")
+        argv = self.box.argv(["true"])
+
+        def files():
+            return sorted(os.path.relpath(os.path.join(d, n), cache)
+                          for d, _, names in os.walk(cache) for n in names)
+
+        def cold():
+            # Every cached answer gone, what kills left kept: each run writes them all again.
+            for name in cached:
+                if os.path.exists(os.path.join(cache, name)):
+                    os.unlink(os.path.join(cache, name))
+
+        out = os.path.join(self.box.root, "strace-count")
+        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out, "-e", "trace=rename"] +
+                       argv, env=self.box.env(), cwd=self.box.project, capture_output=True,
+                       timeout=120)
+        cached = [n for n in files() if not n.endswith(".tmp")]
+        self.assertTrue(cached, "the run cached nothing")
+        with open(out) as f:
+            renames = int(re.search(r"^\s*rename\s+(\d+)", f.read(), re.M).group(1))
+        rounds = []
+        for _ in range(3):
+            for n in range(1, renames + 1):
+                cold()
+                subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=rename",
+                                "-e", "inject=rename:signal=KILL:when=%d" % n] + argv,
+                               env=self.box.env(), cwd=self.box.project, capture_output=True,
+                               timeout=120)
+                Crash.trials += 1
+            rounds.append([n for n in files() if n not in cached])
+        # At most one temporary per cached file, the same ones round after round.
+        self.assertEqual(rounds[0], rounds[-1], rounds)
+        self.assertTrue(set(rounds[-1]) <= {n + ".tmp" for n in cached}, rounds[-1])
+        # The next run that gets through takes them over, and its caches are read.
+        cold()
+        self.assertRc(self.box.run(["true"]), 0)
+        self.assertEqual(files(), cached)
+        self.assertRc(self.box.run(["true"]), 0)
+        self.assertEqual(files(), cached)
 
     # ---- the other findings, through the binary
 

@@ -902,6 +902,53 @@ class Staging(BoxTest):
         self.assertNotIn(session, os.listdir(os.path.join(self.box.state, "agentbox", "sessions")))
         self.assertFalse(any(n.startswith(session + ".") for n in os.listdir(self.index_dir())))
 
+    def test_index_entries_whose_session_is_gone_are_swept_by_the_next_look(self):
+        # Entries of sessions removed by hand, by a prune killed before it removed the entry,
+        # or left behind when the state moved, were never removed: the index grew for ever.
+        self.staged("echo y > ok.txt")
+        keep = os.path.basename(self.box.sessions()[-1])
+        res = self.box.run(["sh", "-c", "echo z > gone.txt"])
+        self.assertRc(res, 0)
+        gone = self.box.sessions()[-1]
+        shutil.rmtree(gone)
+        key = [n for n in os.listdir(self.index_dir()) if n.startswith(keep + ".")][0][24:]
+        for stale in ("20200101T000000Z-abcdef." + key, "20200101T000000Z-fedcba.0123456789abcdef"):
+            open(os.path.join(self.index_dir(), stale), "w").close()
+        self.assertIn("A\tok.txt", self.ab("diff", "--name-status", check=0).out)
+        self.assertEqual(sorted(os.listdir(self.index_dir())), [keep + "." + key])
+
+    def test_a_forged_index_entry_never_makes_a_command_pick_another_projects_session(self):
+        # The index is only a hint: an entry naming this project for another project's newer
+        # session -- an empty file, a symlink, a file with content -- costs a read of that
+        # session's meta.json, which names the other project; the entry is then put right.
+        self.staged("echo mine > mine.txt")
+        mine = os.path.basename(self.box.sessions()[-1])
+        key = [n for n in os.listdir(self.index_dir()) if n.startswith(mine + ".")][0][24:]
+        other = os.path.join(self.box.root, "other")
+        os.makedirs(other)
+        argv = self.box.argv(["sh", "-c", "echo theirs > theirs.txt"])
+        argv[argv.index("-C") + 1] = other
+        self.assertRc(self.box.run(None, argv=argv, cwd=other), 0)
+        theirs = [os.path.basename(s) for s in self.box.sessions()
+                  if os.path.basename(s) != mine][0]
+        their_entry = [n for n in os.listdir(self.index_dir()) if n.startswith(theirs + ".")]
+        self.assertEqual(len(their_entry), 1)
+        forged = os.path.join(self.index_dir(), theirs + "." + key)
+        for kind in ("empty", "symlink", "content"):
+            if kind == "symlink":
+                os.symlink(os.path.join(self.index_dir(), mine + "." + key), forged)
+            else:
+                with open(forged, "w") as f:
+                    f.write("" if kind == "empty" else theirs + "\n")
+            res = self.ab("diff", "--name-status", check=0)
+            self.assertEqual(res.out, "A\tmine.txt\n", kind)
+            self.assertFalse(os.path.lexists(forged), kind)
+            # Their session is still theirs, and still found by its own project.
+            self.assertIn(their_entry[0], os.listdir(self.index_dir()))
+            res = subprocess.run([AGENTBOX, "diff", "--name-status"], capture_output=True,
+                                 env=self.box.env(), cwd=other, timeout=60)
+            self.assertEqual(res.stdout.decode(), "A\ttheirs.txt\n", kind)
+
     def test_parent_swapped_for_a_symlink_after_the_run_is_a_conflict_and_writes_nothing_outside(self):
         self.staged("echo payload > src/sub/new.c")
         # After the run, the host's src/sub becomes a symlink to a directory outside.

@@ -286,18 +286,55 @@ TEST_CASE("a state directory from before the index: every session is found, and 
     CHECK(Session::open("", "/p").meta().id == s.meta().id);
 }
 
-TEST_CASE("a run killed before its meta.json is found once the meta.json is written") {
+TEST_CASE("a session being made is not listed until its meta.json is written, then found") {
     TempState t;
     Session s = Session::create_unrecorded("/p", {"x"}, {}, agentbox::stage::Staged::overlay);
-    // No meta.json, no entry: listed as broken, never the project's (its project is unknown).
+    // No meta.json, no entry; its run holds run.lock: neither listed nor removed.
     CHECK(entries_of(t, s.meta().id).empty());
-    REQUIRE(list_sessions().size() == 1);
-    CHECK(list_sessions()[0].status == "broken");
+    CHECK(list_sessions().empty());
     CHECK(list_project_sessions("/p").empty());
-    CHECK(entries_of(t, s.meta().id).empty());
+    CHECK(fs::exists(s.dir() + "/upper"));
     s.record_start();
     CHECK(entries_of(t, s.meta().id).size() == 1);
     CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{s.meta().id});
+}
+
+TEST_CASE("a session whose run was killed before its meta.json is removed, never listed broken") {
+    TempState t;
+    std::string dir, id;
+    {
+        Session s = Session::create_unrecorded("/p", {"x"}, {}, agentbox::stage::Staged::overlay);
+        dir = s.dir();
+        id = s.meta().id;
+        (void)s.hold_run_lock();  // released at once: the run is gone
+    }
+    REQUIRE(fs::exists(dir));
+    CHECK(list_sessions().empty());
+    CHECK(!fs::exists(dir));
+    CHECK_THROWS_WITH(Session::open(id, ""), doctest::Contains("no session matches"));
+    // One that lost its meta.json after it was recorded (it has its log) is kept, broken.
+    Session r = Session::create("/p", {"y"});
+    { std::ofstream(r.log_path()) << "{}\n"; }
+    fs::remove(r.dir() + "/meta.json");
+    REQUIRE(list_sessions().size() == 1);
+    CHECK(list_sessions()[0].status == "broken");
+    CHECK(fs::exists(r.dir() + "/upper"));
+}
+
+TEST_CASE("what a run killed before its session had its id left is removed by the next look") {
+    TempState t;
+    const Session s = Session::create("/p", {"x"});
+    const std::string parent = fs::path(s.dir()).parent_path();
+    const std::string left = parent + "/.new-20200101T000000Z-abcdef";
+    fs::create_directories(left + "/upper");
+    { std::ofstream(left + "/run.lock"); }
+    // A link under that name is not followed: what it points to stays.
+    const std::string target = t.root + "/elsewhere";
+    fs::create_directories(target + "/upper");
+    fs::create_directory_symlink(target, parent + "/.new-20200101T000000Z-fedcba");
+    CHECK(agentbox::stage::session_ids() == std::vector<std::string>{s.meta().id});
+    CHECK(!fs::exists(left));
+    CHECK(fs::exists(target + "/upper"));
 }
 
 TEST_CASE("an index entry is only a reason to read: a forged meta.json under the project's "
