@@ -66,7 +66,9 @@ private:
 
     void list(Frame& f) {
         try {
-            f.entries = read_dir(f.fd, path_);
+            // A level the walk opened is read through its own descriptor (only *at calls
+            // use it after); the root's is the caller's, whose offset stays where it was.
+            f.entries = f.own ? read_dir_here(f.fd, path_) : read_dir(f.fd, path_);
         } catch (const SysError& e) {
             v_.fail(e);
             return;
