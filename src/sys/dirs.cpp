@@ -19,6 +19,10 @@
 namespace agentbox::sys {
 
 void make_dirs(const std::string& path) {
+    // Nearly every call finds the directory there (the state, config and cache directories,
+    // the sessions directory, every run): one stat, not a failing mkdir and then the stat.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
     if (::mkdir(path.c_str(), 0700) == 0) return;
     if (errno == ENOENT) {
         // A parent is missing: make it, then this one. Bounded by the path's depth.
@@ -27,7 +31,6 @@ void make_dirs(const std::string& path) {
         if (::mkdir(path.c_str(), 0700) == 0) return;
     }
     if (errno != EEXIST) throw SysError("mkdir", path, errno);
-    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) throw SysError("stat", path, errno);
     if (!S_ISDIR(st.st_mode)) throw SysError("mkdir", path, ENOTDIR);
 }
