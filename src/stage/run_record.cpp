@@ -25,8 +25,11 @@ void RunRecord::record_start() {
 void RunRecord::start(const std::vector<audit::Event>& first) {
     if (log_) return;
     try {
-        record_start();
+        // The log key first: the session files' key is derived from it (remember_log_key),
+        // not read a second time by meta.json's seal (-8 system calls).
         auto key = audit::SigningKey::load_or_create(config_dir() + "/log-key");
+        remember_log_key(key);
+        record_start();
         log_ = audit::Log::create(session_.log_path(), session_.meta().id, std::move(key));
         log_->on_error([this](const std::string& m) { o_.warn(m); });
         if (o_.copy_file) log_->add_copy_file(*o_.copy_file);

@@ -406,13 +406,14 @@ std::string base_name(const std::string& dir) {
 
 // The user's session-file MAC key, derived from the log signing key; loaded once per process
 // (per key path: tests move XDG_CONFIG_HOME).
+std::mutex file_key_mu;
+std::map<std::string, std::unique_ptr<audit::FileKey>> file_keys;
+
 const audit::FileKey& file_key() {
-    static std::mutex mu;
-    static std::map<std::string, std::unique_ptr<audit::FileKey>> keys;
     const std::string dir = config_dir();
     const std::string path = dir + "/log-key";
-    std::lock_guard lock(mu);
-    auto& k = keys[path];
+    std::lock_guard lock(file_key_mu);
+    auto& k = file_keys[path];
     if (!k) {
         sys::make_dirs(dir);
         k = std::make_unique<audit::FileKey>(audit::FileKey::load_or_create(path));
@@ -421,6 +422,13 @@ const audit::FileKey& file_key() {
 }
 
 }  // namespace
+
+void remember_log_key(const audit::SigningKey& key) {
+    const std::string path = config_dir() + "/log-key";
+    std::lock_guard lock(file_key_mu);
+    auto& k = file_keys[path];
+    if (!k) k = std::make_unique<audit::FileKey>(audit::FileKey::derive(key));
+}
 
 std::string seal_session_file(const std::string& dir, const std::string& name,
                               std::string_view bytes) {

@@ -11,6 +11,10 @@
 #include "stage/whiteout.hpp"
 #include "sys/fd.hpp"
 
+namespace agentbox::audit {
+class SigningKey;
+}
+
 namespace agentbox::stage {
 
 // The names in a session directory, spelled only here.
@@ -60,6 +64,9 @@ public:
 // file is written or read.
 std::string seal_session_file(const std::string& dir, const std::string& name,
                               std::string_view bytes);
+// The log key at config_dir()/log-key, which a run has just loaded to sign its log: the key of
+// the session files is derived from it here, so that the first seal does not read it again.
+void remember_log_key(const audit::SigningKey& key);
 // The bytes of a sealed file; throws Unauthenticated naming the file and why.
 std::string unseal_session_file(const std::string& dir, const std::string& name,
                                 std::string_view sealed);

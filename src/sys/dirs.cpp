@@ -19,6 +19,10 @@
 namespace agentbox::sys {
 
 void make_dirs(const std::string& path) {
+    // Nearly every call finds the directory there (the state, config and cache directories,
+    // the sessions directory, every run): one stat, not a failing mkdir and then the stat.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
     if (::mkdir(path.c_str(), 0700) == 0) return;
     if (errno == ENOENT) {
         // A parent is missing: make it, then this one. Bounded by the path's depth.
@@ -27,7 +31,6 @@ void make_dirs(const std::string& path) {
         if (::mkdir(path.c_str(), 0700) == 0) return;
     }
     if (errno != EEXIST) throw SysError("mkdir", path, errno);
-    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) throw SysError("stat", path, errno);
     if (!S_ISDIR(st.st_mode)) throw SysError("mkdir", path, ENOTDIR);
 }
@@ -62,13 +65,24 @@ bool DirStream::next(std::string_view& name, unsigned char& type) {
     }
 }
 
-std::vector<DirEntry> read_dir(int dfd, const std::string& shown) {
-    DirStream d(dfd, shown);
+std::vector<DirEntry> read_dir_here(int dfd, const std::string& shown) {
+    // getdents64 into a buffer of its own, as large as glibc's DIR's: no fdopendir (its fstat
+    // and two fcntl calls a directory) and no 32 KiB heap block whose pages fault in.
+    alignas(8) char buf[32768];
+    DentReader r(dfd, buf, sizeof buf);
     std::vector<DirEntry> out;
     std::string_view name;
     unsigned char type = DT_UNKNOWN;
-    while (d.next(name, type)) out.push_back({std::string(name), type});
+    while (r.next(name, type)) out.push_back({std::string(name), type});
+    if (r.error() != 0) throw SysError("readdir", shown, r.error());
     return out;
+}
+
+std::vector<DirEntry> read_dir(int dfd, const std::string& shown) {
+    // A fresh open description: a dup would share the caller's offset.
+    const unique_fd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw SysError("opendir", shown, errno);
+    return read_dir_here(fd.get(), shown);
 }
 
 DentReader::DentReader(int dfd, char* buf, std::size_t size) : fd_(dfd), buf_(buf), size_(size) {

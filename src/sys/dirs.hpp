@@ -66,8 +66,12 @@ private:
     int err_ = 0;
 };
 
-// The entries of the directory open at `dfd`, as DirStream reads them.
+// The entries of the directory open at `dfd`, without "." and "..": a fresh open description
+// of it read from its start, so `dfd`'s offset is left alone.
 std::vector<DirEntry> read_dir(int dfd, const std::string& shown);
+// The same read through `dfd` itself, from its offset on, which it consumes: a call fewer,
+// for a descriptor its owner uses for nothing else that reads it (a walk's own levels).
+std::vector<DirEntry> read_dir_here(int dfd, const std::string& shown);
 // Whether that directory has any entry: a fresh open description of it, read from its start
 // with DentReader (one read, however large it is); `dfd`'s offset is left alone.
 bool has_entries(int dfd, const std::string& shown);

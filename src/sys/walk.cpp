@@ -80,17 +80,7 @@ private:
     // directory.
     void list(Frame& f, bool own) {
         try {
-            if (own) {
-                // On the heap at first use, once per thread: one listing at a time.
-                static thread_local std::vector<char> space(32768);
-                DentReader r(f.main.fd, space.data(), space.size());
-                std::string_view name;
-                unsigned char type = DT_UNKNOWN;
-                while (r.next(name, type)) f.entries.push_back({std::string(name), type});
-                if (r.error() != 0) throw SysError("readdir", path_, r.error());
-            } else {
-                f.entries = read_dir(f.main.fd, path_);
-            }
+            f.entries = own ? read_dir_here(f.main.fd, path_) : read_dir(f.main.fd, path_);
         } catch (const SysError& e) {
             f.entries.clear();
             v_.fail(e);

@@ -92,6 +92,20 @@ TEST_CASE("probe_host's filesystem queries") {
     CHECK(facts.realpath(t.root + "/sub/loop/../link") == facts.realpath(t.root) + "/a.txt");
     CHECK(facts.realpath(t.root + "/missing").empty());
 
+    SUBCASE("realpath answers as realpath(3) does, through links, .. and failures") {
+        // Linux's asks the kernel through /proc/self/fd; every answer must be libc's.
+        REQUIRE(symlink("sub/deep", (t.root + "/dirlink").c_str()) == 0);
+        REQUIRE(symlink("missing", (t.root + "/dangling").c_str()) == 0);
+        for (const char* tail : {"", "/a.txt", "/link", "/dirlink/.env", "/dirlink/../deep",
+                                 "/sub/loop/loop/deep/", "/a.txt/", "/a.txt/below", "/dangling",
+                                 "/missing/x", "/fifo", "//sub///deep"}) {
+            const std::string path = t.root + tail;
+            CAPTURE(path);
+            char* want = ::realpath(path.c_str(), nullptr);
+            CHECK(facts.realpath(path) == (want ? std::string(want) : std::string()));
+            std::free(want);
+        }
+    }
     SUBCASE("a glob matches dotfiles, sorted, never . or ..") {
         CHECK(facts.glob(t.root + "/.env*") ==
               std::vector<std::string>{t.root + "/.env", t.root + "/.env.local"});

@@ -89,3 +89,27 @@ TEST_CASE("DentReader reads through the caller's descriptor, consuming it, a buf
     CHECK_FALSE(bad.next(name, type));
     CHECK(bad.error() == ENOTDIR);
 }
+
+TEST_CASE("read_dir reads a directory larger than one buffer whole; read_dir_here consumes") {
+    // 2000 entries of ~60 bytes each: four getdents64 buffers of 32 KiB.
+    const test::TempDir tmp("dirs");
+    for (int i = 0; i < 2000; ++i)
+        std::ofstream(tmp / ("an-entry-with-a-name-long-enough-to-fill-buffers-" +
+                             std::to_string(i))) << "x";
+    const sys::unique_fd fd(::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(fd);
+    for (int pass = 0; pass < 2; ++pass) {  // read_dir leaves the caller's offset alone
+        auto all = sys::read_dir(fd.get(), tmp.path());
+        CHECK(all.size() == 2000);
+        std::sort(all.begin(), all.end(),
+                  [](const auto& a, const auto& b) { return a.name < b.name; });
+        CHECK(std::adjacent_find(all.begin(), all.end(), [](const auto& a, const auto& b) {
+                  return a.name == b.name;
+              }) == all.end());
+    }
+    CHECK(sys::read_dir_here(fd.get(), tmp.path()).size() == 2000);
+    CHECK(sys::read_dir_here(fd.get(), tmp.path()).empty());  // consumed
+    std::ofstream(tmp / "f") << "x";
+    const sys::unique_fd file(::open((tmp / "f").c_str(), O_RDONLY | O_CLOEXEC));
+    CHECK_THROWS_AS(sys::read_dir_here(file.get(), "f"), sys::SysError);
+}
