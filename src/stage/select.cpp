@@ -783,10 +783,10 @@ Judged judged_as(const Change& c, const policy::Decision& d) {
     return j;
 }
 
-}  // namespace
-
-std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
-                          const std::string& upper, const std::vector<Change>& changes) {
+// Each of `changes` judged in the View of `changes` (the project as committing all of them
+// would leave it).
+std::vector<Judged> judge_in_view(const profile::Profile& prof, const std::string& project,
+                                  const std::string& upper, const std::vector<Change>& changes) {
     const View view(project, upper, changes);
     // The links and `.git` entries of the project as the commit would leave it: the
     // project's, less what the change set deletes or replaces, and the change set's own.
@@ -1017,6 +1017,41 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
             }
         }
         out.push_back(std::move(j));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+                          const std::string& upper, const std::vector<Change>& changes) {
+    // A change held back leaves the project's entry in place: `.vscode` stays the host's
+    // link out of the project, and `notes -> .vscode/settings.json`, inside through the
+    // directory the change set made there, leads out through the link. So the changes the
+    // rules allow are judged again in the View of only those (the held-back ones read from
+    // the project), until a round holds back none more. A round only holds back more, so it
+    // ends, after one round per change at the most; and a change keeps the first verdict
+    // that held it back -- the one of the whole change set (every approval given) comes
+    // first. A directory, a deletion or a link the run replaced is read from the project at
+    // any component of a path, the last or not.
+    std::vector<Judged> out = judge_in_view(prof, project, upper, changes);
+    for (;;) {
+        std::vector<Change> lands;
+        std::vector<std::size_t> at;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            if (out[i].verdict != policy::Verdict::allow) continue;
+            lands.push_back(out[i].change);
+            at.push_back(i);
+        }
+        if (lands.size() == out.size()) break;
+        std::vector<Judged> again = judge_in_view(prof, project, upper, lands);
+        bool more = false;
+        for (std::size_t k = 0; k < again.size(); ++k) {
+            if (again[k].verdict == policy::Verdict::allow) continue;
+            out[at[k]] = std::move(again[k]);
+            more = true;
+        }
+        if (!more) break;
     }
     return out;
 }
