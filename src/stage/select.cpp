@@ -1120,4 +1120,29 @@ Selection choose(const std::vector<Judged>& judged,
     return s;
 }
 
+Selection choose(const profile::Profile& prof, const std::string& project,
+                 const std::string& upper, std::vector<Judged>& judged,
+                 const std::function<bool(const Judged&)>& approved) {
+    for (;;) {
+        Selection s = choose(judged, approved);
+        // Without an approval, what lands is what judge's last round judged in.
+        if (std::all_of(judged.begin(), judged.end(), [&](const Judged& j) {
+                return j.verdict != policy::Verdict::ask || !approved || !approved(j);
+            }))
+            return s;
+        std::unordered_map<std::string, Judged> again;
+        for (auto& j : judge_in_view(prof, project, upper, s.go))
+            again.emplace(j.change.path, std::move(j));
+        bool more = false;
+        for (auto& j : judged) {
+            if (j.verdict != policy::Verdict::allow) continue;
+            const auto it = again.find(j.change.path);
+            if (it == again.end() || it->second.verdict == policy::Verdict::allow) continue;
+            j = std::move(it->second);
+            more = true;
+        }
+        if (!more) return s;
+    }
+}
+
 }  // namespace agentbox::stage

@@ -668,6 +668,26 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assertTrue(os.path.isdir(self.at(".vscode")) and not os.path.islink(self.at(".vscode")))
         self.assertEqual(os.readlink(self.at("notes")), ".vscode/settings.json")
 
+    def test_symlink_out_through_an_approved_link_and_a_held_back_directory_is_held_back(self):
+        # `.idea` (a directory on the host) becomes a link to `.vscode`, which the run makes a
+        # directory. With both committed, or neither, `notes -> .idea/settings.json` leads
+        # inside; the approver allows `.idea` alone, so `.vscode` stays the host's link out and
+        # `notes` would lead out through both.
+        self.outside_vscode()
+        os.makedirs(self.at(".idea"))
+        self.staged("rm -r .idea && ln -s .vscode .idea && rm .vscode && mkdir .vscode"
+                    " && ln -s .idea/settings.json notes")
+        approver = os.path.join(self.box.outside, "approver.sh")
+        with open(approver, "w") as f:
+            f.write("#!/bin/sh\nif grep -q '\"target\":\".idea\"'; then\n"
+                    "echo '{\"verdict\":\"allow\",\"scope\":\"once\",\"reason\":\"t\"}'\n"
+                    "else echo '{\"verdict\":\"deny\",\"reason\":\"t\"}'; fi\n")
+        os.chmod(approver, 0o755)
+        res = self.ab("commit", "--approver", approver)
+        self.assertTrue(os.path.islink(self.at(".idea")), res)  # approved
+        self.assertTrue(os.path.islink(self.at(".vscode")), res)  # held: protected
+        self.assert_held(res, "notes")
+
     def test_write_through_aliased_codex_dir_is_protected(self):
         os.makedirs(self.at("decoy-codex"))
         os.symlink("decoy-codex", self.at(".codex"))
