@@ -1048,6 +1048,7 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
     // that held it back -- the one of the whole change set (every approval given) comes
     // first. A directory, a deletion or a link the run replaced is read from the project at
     // any component of a path, the last or not.
+    //
     // Another round only when the View consulted a change it now leaves out: otherwise
     // every answer, and so every verdict, would be the same (a protected file held back
     // that no link, `.git` or config leads to costs no second walk of the project).
