@@ -140,16 +140,17 @@ Tally tally(const std::vector<Judged>& judged) {
 }
 
 // Commit what the rules allow without asking, and what `approved` names; the rest stays staged.
-RunReview commit_allowed(stage::Session& s, const std::vector<Judged>& judged,
-                         const std::set<std::string>& approved, audit::Log* log,
-                         std::size_t staged) {
+RunReview commit_allowed(stage::Session& s, const profile::Profile& prof,
+                         std::vector<Judged> judged, const std::set<std::string>& approved,
+                         audit::Log* log, std::size_t staged) {
     RunReview r;
     r.changes = staged;
     // The conflict check and the commit under one lock; a change set gone stale meanwhile (a
     // commit from another terminal) is refused by stage::commit.
     const stage::SessionLock lock(s);
-    const stage::Selection sel = stage::choose(
-        judged, [&](const Judged& j) { return approved.count(j.change.path) > 0; });
+    const stage::Selection sel =
+        stage::choose(prof, s.meta().project, s.upper(), judged,
+                      [&](const Judged& j) { return approved.count(j.change.path) > 0; });
     const auto conflicts = stage::find_conflicts(s, sel.go);
     if (!conflicts.empty()) {
         for (const auto& c : conflicts) warn("conflict: " + util::quote(c.path) + " " + c.why);
@@ -306,7 +307,7 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
         return r;
     };
     auto committed = [&](const std::vector<Judged>& which, const std::set<std::string>& approved) {
-        RunReview r = commit_allowed(s, which, approved, log, cs.size());
+        RunReview r = commit_allowed(s, prof, which, approved, log, cs.size());
         r.line += where;
         return r;
     };

@@ -286,7 +286,7 @@ int run_commit(const CommitOptions& o) {
         return done("nothing-matched", exit_nothing_matched);
     }
     const profile::Profile prof = session_profile(s);
-    const auto judged = judge(prof, s, picked);
+    auto judged = judge(prof, s, picked);
     // The approver answers for what needs approval; a dry run asks nobody.
     CommitApprovals approvals;
     if (const auto a = approver_of(prof, o.approver); a && !o.dry_run)
@@ -298,9 +298,11 @@ int run_commit(const CommitOptions& o) {
                    return !p.empty() && util::path_within(j.change.path, p);
                });
     };
-    const stage::Selection sel = stage::choose(judged, [&](const Judged& j) {
-        return approvals.allowed.count(j.change.path) > 0 || named_with_force(j);
-    });
+    // Chosen in the View of what is taken, so `judged` may hold more that asks after it.
+    const stage::Selection sel =
+        stage::choose(prof, project, s.upper(), judged, [&](const Judged& j) {
+            return approvals.allowed.count(j.change.path) > 0 || named_with_force(j);
+        });
     const std::vector<stage::Change>& go = sel.go;
     report.held = sel.held;
     const auto conflicts = stage::find_conflicts(s, go);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "policy/policy.hpp"
 #include "stage/fsops.hpp"
@@ -64,9 +65,12 @@ public:
 
     enum class Node { missing, link, other };
 
+    bool consulted(const Change& c) const { return consulted_.count(&c) > 0; }
+
     Node lookup(const std::string& rel, std::string* target = nullptr) const {
         if (auto it = by_path_.find(rel); it != by_path_.end()) {
             const Change& c = *it->second;
+            consulted_.insert(&c);
             if (c.kind == Kind::deleted) return Node::missing;
             if (S_ISLNK(c.new_mode)) {
                 if (target) *target = c.link_target;
@@ -81,7 +85,10 @@ public:
             auto it = by_path_.find(rel.substr(0, slash));
             if (it == by_path_.end()) continue;
             const Kind k = it->second->kind;
-            if (k == Kind::added || k == Kind::type || k == Kind::deleted) return Node::missing;
+            if (k == Kind::added || k == Kind::type || k == Kind::deleted) {
+                consulted_.insert(it->second);
+                return Node::missing;
+            }
         }
         auto [dir, name] = fsops::split_parent(rel);
         unique_fd d;
@@ -108,6 +115,7 @@ public:
     std::string small_file(const std::string& rel, std::size_t limit = 4096) const {
         std::string base;
         if (auto it = by_path_.find(rel); it != by_path_.end()) {
+            consulted_.insert(it->second);
             if (!S_ISREG(it->second->new_mode)) return "";
             base = upper_;
         } else if (lookup(rel) != Node::other) {
@@ -230,6 +238,9 @@ private:
     std::string project_, upper_;
     unique_fd root_;
     std::unordered_map<std::string, const Change*> by_path_;
+    // The changes some answer of lookup or small_file came from: without any other, every
+    // answer would be the same (judge's rounds).
+    mutable std::unordered_set<const Change*> consulted_;
 };
 
 // Every symlink of the view that leads into the project, with where it leads; the `.git`
@@ -878,10 +889,11 @@ Judged judged_as(const Change& c, const policy::Decision& d) {
     return j;
 }
 
-}  // namespace
-
-std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
-                          const std::string& upper, const std::vector<Change>& changes) {
+// Each of `changes` judged in the View of `changes` (the project as committing all of them
+// would leave it); `consulted[i]`: whether the View consulted `changes[i]` (View::consulted).
+std::vector<Judged> judge_in_view(const profile::Profile& prof, const std::string& project,
+                                  const std::string& upper, const std::vector<Change>& changes,
+                                  std::vector<bool>* consulted = nullptr) {
     const View view(project, upper, changes);
     // The links and `.git` entries of the project as the commit would leave it: the
     // project's, less what the change set deletes or replaces, and the change set's own.
@@ -1126,6 +1138,52 @@ std::vector<Judged> judge(const profile::Profile& prof, const std::string& proje
         }
         out.push_back(std::move(j));
     }
+    if (consulted != nullptr)
+        for (const auto& c : changes) consulted->push_back(view.consulted(c));
+    return out;
+}
+
+}  // namespace
+
+std::vector<Judged> judge(const profile::Profile& prof, const std::string& project,
+                          const std::string& upper, const std::vector<Change>& changes) {
+    // A change held back leaves the project's entry in place: `.vscode` stays the host's
+    // link out of the project, and `notes -> .vscode/settings.json`, inside through the
+    // directory the change set made there, leads out through the link. So the changes the
+    // rules allow are judged again in the View of only those (the held-back ones read from
+    // the project), until a round holds back none more. A round only holds back more, so it
+    // ends, after one round per change at the most; and a change keeps the first verdict
+    // that held it back -- the one of the whole change set (every approval given) comes
+    // first. A directory, a deletion or a link the run replaced is read from the project at
+    // any component of a path, the last or not.
+    //
+    // Another round only when the View consulted a change it now leaves out: otherwise
+    // every answer, and so every verdict, would be the same (a protected file held back
+    // that no link, `.git` or config leads to costs no second walk of the project).
+    std::vector<bool> consulted;
+    std::vector<Judged> out = judge_in_view(prof, project, upper, changes, &consulted);
+    std::vector<std::size_t> in_view(out.size());  // the View's changes, as indices of `out`
+    for (std::size_t i = 0; i < in_view.size(); ++i) in_view[i] = i;
+    for (;;) {
+        std::vector<Change> lands;
+        std::vector<std::size_t> at;
+        bool differs = false;
+        for (std::size_t k = 0; k < in_view.size(); ++k) {
+            const std::size_t i = in_view[k];
+            if (out[i].verdict == policy::Verdict::allow) {
+                lands.push_back(out[i].change);
+                at.push_back(i);
+            } else if (consulted[k]) {
+                differs = true;
+            }
+        }
+        if (!differs) break;
+        consulted.clear();
+        std::vector<Judged> again = judge_in_view(prof, project, upper, lands, &consulted);
+        for (std::size_t k = 0; k < again.size(); ++k)
+            if (again[k].verdict != policy::Verdict::allow) out[at[k]] = std::move(again[k]);
+        in_view = std::move(at);
+    }
     return out;
 }
 
@@ -1226,6 +1284,31 @@ Selection choose(const std::vector<Judged>& judged,
     while (drop_emptied_dirs_once(s.go, s.held)) {
     }
     return s;
+}
+
+Selection choose(const profile::Profile& prof, const std::string& project,
+                 const std::string& upper, std::vector<Judged>& judged,
+                 const std::function<bool(const Judged&)>& approved) {
+    for (;;) {
+        Selection s = choose(judged, approved);
+        // Without an approval, what lands is what judge's last round judged in.
+        if (std::all_of(judged.begin(), judged.end(), [&](const Judged& j) {
+                return j.verdict != policy::Verdict::ask || !approved || !approved(j);
+            }))
+            return s;
+        std::unordered_map<std::string, Judged> again;
+        for (auto& j : judge_in_view(prof, project, upper, s.go))
+            again.emplace(j.change.path, std::move(j));
+        bool more = false;
+        for (auto& j : judged) {
+            if (j.verdict != policy::Verdict::allow) continue;
+            const auto it = again.find(j.change.path);
+            if (it == again.end() || it->second.verdict == policy::Verdict::allow) continue;
+            j = std::move(it->second);
+            more = true;
+        }
+        if (!more) return s;
+    }
 }
 
 }  // namespace agentbox::stage

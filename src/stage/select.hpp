@@ -61,4 +61,13 @@ struct Selection {
 Selection choose(const std::vector<Judged>& judged,
                  const std::function<bool(const Judged&)>& approved);
 
+// The same, where an approval lets in a change the rules ask for: what then lands is not what
+// `judge` judged in (`.idea` approved as a link to `.vscode`, whose replacement is held back,
+// takes `notes -> .idea/x` out through the project's `.vscode`). The changes the rules allowed
+// are judged again in the View of what is taken, and one that now asks is in `judged` with
+// that verdict and taken only if `approved` says so, until none more does.
+Selection choose(const profile::Profile& prof, const std::string& project,
+                 const std::string& upper, std::vector<Judged>& judged,
+                 const std::function<bool(const Judged&)>& approved);
+
 }  // namespace agentbox::stage

@@ -135,6 +135,42 @@ TEST_CASE("judge: a symlink leading through another link of the same change set"
     CHECK(find(judged, "loop").verdict == policy::Verdict::ask);
 }
 
+TEST_CASE("judge: a symlink is judged through what is held back as the project has it") {
+    // The user's `.vscode` leads out; the run makes it a directory (protected: held back),
+    // so `notes`, inside through that directory, leads out through the link once committed.
+    Trees t;
+    Trees::link(t.project, ".vscode", "/home/someone/vscode");
+    Trees::file(t.upper, ".vscode/settings.json", "{}\n");
+    Trees::link(t.upper, "notes", ".vscode/settings.json");
+    Trees::link(t.upper, "fine", "README");
+    const auto judged =
+        judge(protecting({".vscode/**"}), t.project, t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, ".vscode").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "notes").verdict == policy::Verdict::ask);
+    CHECK(find(judged, "notes").rule == "symlink outside the project");
+    CHECK(find(judged, "fine").verdict == policy::Verdict::allow);
+}
+
+TEST_CASE("choose: a link an approval takes out through what is held back is held back") {
+    // With `.idea` and `.vscode` both committed, or neither, `notes` leads inside; with
+    // `.idea` (now a link to `.vscode`) approved alone, out through the user's `.vscode`.
+    Trees t;
+    Trees::link(t.project, ".vscode", "/home/someone/vscode");
+    Trees::dir(t.project, ".idea");
+    Trees::link(t.upper, ".idea", ".vscode");
+    Trees::dir(t.upper, ".vscode");
+    Trees::link(t.upper, "notes", ".idea/settings.json");
+    const profile::Profile prof = protecting({".vscode/**", ".idea/**"});
+    auto judged = judge(prof, t.project, t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, "notes").verdict == policy::Verdict::allow);
+    const Selection s = choose(prof, t.project, t.upper, judged,
+                               [](const Judged& j) { return j.change.path == ".idea"; });
+    CHECK(paths_of(s.go) == std::vector<std::string>{".idea"});
+    CHECK(find(judged, "notes").rule == "symlink outside the project");
+    CHECK(std::count_if(s.held.begin(), s.held.end(),
+                        [](const Judged& j) { return j.change.path == "notes"; }) == 1);
+}
+
 TEST_CASE("judge: a path is protected by every name the project reaches it by") {
     Trees t;
     Trees::dir(t.project, "decoy-codex");
