@@ -13,42 +13,13 @@
 #include "net/portable.hpp"
 #include "net/proxy.hpp"
 #include "sys/fd.hpp"
+#include "loopback.hpp"
 
 namespace {
 
 using namespace agentbox::net;
+using namespace agentbox::net::testing;
 using agentbox::sys::unique_fd;
-
-// A listening socket on 127.0.0.1 (an ephemeral port), as init hands the proxy its own.
-unique_fd listener(sockaddr_in& addr) {
-    unique_fd l(open_socket(AF_INET, SOCK_STREAM, 0, false));
-    REQUIRE(l);
-    addr = {};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(l.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(l.get(), 16) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(l.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    return l;
-}
-
-bool readable(int fd, int ms) {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
-
-std::string read_to_eof(int fd) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        REQUIRE(readable(fd, 10000));
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        REQUIRE(n >= 0);
-        if (n == 0) return out;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-}
 
 // How many times the proxy signalled its event fd since it was last read (net/wake.cpp: an
 // eventfd counts the signals; a pipe holds a byte for each).
@@ -73,7 +44,7 @@ TEST_CASE("a burst of requests is answered before the supervisor is woken, and w
     // (decision, net.connect). The supervisor is woken once, after the last answer: a wake-up
     // per event would put the supervisor's thread on a CPU in the middle of each request.
     sockaddr_in addr{};
-    unique_fd l = listener(addr);
+    unique_fd l = loopback_listener(addr);  // as init hands the proxy its own
     constexpr int kClients = 5;
     std::vector<unique_fd> clients;
     const std::string request = "GET http://nowhere.test/ HTTP/1.1\r\nHost: nowhere.test\r\n\r\n";

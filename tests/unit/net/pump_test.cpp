@@ -23,10 +23,12 @@
 #include "net/pump.hpp"
 #include "net/wake.hpp"
 #include "sys/fd.hpp"
+#include "loopback.hpp"
 
 namespace {
 
 using namespace agentbox::net;
+using namespace agentbox::net::testing;
 using agentbox::sys::unique_fd;
 
 std::vector<IoKind> kinds() {
@@ -39,11 +41,6 @@ std::vector<IoKind> kinds() {
 
 const char* name(IoKind k) { return k == IoKind::native ? "native" : "portable"; }
 
-bool readable(int fd, int ms = 0) {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
-
 void set_nonblock(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // A connected loopback TCP pair: `near` is the proxy's end (non-blocking), `far` the peer's.
@@ -52,15 +49,8 @@ struct TcpPair {
 };
 
 TcpPair tcp_pair() {
-    unique_fd l(open_socket(AF_INET, SOCK_STREAM, 0, false));
-    REQUIRE(l);
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(l.get(), 1) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    unique_fd l = loopback_listener(a, 1);
     TcpPair p;
     p.far.reset(open_socket(AF_INET, SOCK_STREAM, 0, false));
     REQUIRE(::connect(p.far.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
@@ -87,18 +77,6 @@ void send_all(int fd, std::string_view s) {
         const ssize_t n = ::send(fd, s.data(), s.size(), kSendFlags);
         REQUIRE(n > 0);
         s.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
-// Reads until EOF (blocking fd).
-std::string read_to_eof(int fd) {
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        REQUIRE(n >= 0);
-        if (n == 0) return out;
-        out.append(buf, static_cast<std::size_t>(n));
     }
 }
 
