@@ -421,6 +421,19 @@ class BoxTest(unittest.TestCase):
         if BACKEND == backend:
             self.skipTest("backend %s: %s" % (backend, limit))
 
+    def dir_on_another_filesystem(self, prefix):
+        """A new directory on /dev/shm (tmpfs), removed after the case, for state that must
+        not share the project's filesystem (every move between them is a copy); the case is
+        skipped, with the reason, when there is none."""
+        shm = "/dev/shm"
+        if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
+            self.skipTest("no writable /dev/shm for a second filesystem")
+        path = tempfile.mkdtemp(prefix=prefix, dir=shm)
+        self.addCleanup(shutil.rmtree, path, True)
+        if os.stat(path).st_dev == os.stat(self.box.project).st_dev:
+            self.skipTest("/dev/shm is on the project's filesystem")
+        return path
+
     def assertRc(self, res, rc):
         self.assertEqual(res.rc, rc, "unexpected exit code\n%s" % res)
 

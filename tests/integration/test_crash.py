@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -55,6 +54,14 @@ def temps_below(root):
                   if n.startswith(TEMP) or n in ("journal.tmp", "touched.json.tmp") or
                   (os.path.basename(dirpath) == "commits" and n.endswith(".tmp"))]
     return found
+
+
+def read_counts(path, calls):
+    """strace -c -U name,calls output at PATH: {syscall: count} for those of CALLS."""
+    with open(path) as f:
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r"^\s*(\w+)\s+(\d+)\s*$", f.read(), re.M)
+                if m.group(1) in calls}
 
 
 def wait_for_sandboxes_gone(sessions):
@@ -154,13 +161,23 @@ class Crash(BoxTest):
         self.ab(*args, env=env,
                 argv_prefix=[STRACE, "-f", "-c", "-U", "name,calls", "-o", out,
                              "-e", "trace=" + ",".join(SYSCALLS)])
-        calls = {}
-        with open(out) as f:
-            for line in f:
-                m = re.match(r"\s*(\w+)\s+(\d+)\s*$", line)
-                if m and m.group(1) in SYSCALLS:
-                    calls[m.group(1)] = int(m.group(2))
-        return calls
+        return read_counts(out, SYSCALLS)
+
+    def run_counts(self, argv, calls):
+        """How often the run ARGV (the supervisor alone: no -f) calls each of CALLS."""
+        out = os.path.join(self.box.root, "strace-count")
+        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out,
+                        "-e", "trace=" + ",".join(calls)] + argv, env=self.box.env(),
+                       cwd=self.box.project, capture_output=True, timeout=120)
+        return read_counts(out, calls)
+
+    def run_killed_at(self, argv, call, n):
+        """The run ARGV, its supervisor killed at its Nth CALL."""
+        subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=" + call,
+                        "-e", "inject=%s:signal=KILL:when=%d" % (call, n)] + argv,
+                       env=self.box.env(), cwd=self.box.project, capture_output=True,
+                       timeout=120)
+        Crash.trials += 1
 
     def crash_trials(self, state):
         """Kill commit and undo at every sampled call of every syscall; STATE is the directory
@@ -252,14 +269,7 @@ class Crash(BoxTest):
         self.crash_trials(self.box.state)
 
     def test_kill_commit_and_undo_at_every_syscall_state_on_another_filesystem(self):
-        shm = "/dev/shm"
-        if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
-            self.skipTest("no writable /dev/shm for a second filesystem")
-        state = tempfile.mkdtemp(prefix="abcrash-", dir=shm)
-        self.addCleanup(shutil.rmtree, state, True)
-        if os.stat(state).st_dev == os.stat(self.box.project).st_dev:
-            self.skipTest("/dev/shm is on the project's filesystem")
-        self.crash_trials(state)
+        self.crash_trials(self.dir_on_another_filesystem("abcrash-"))
 
     # ---- discard
 
@@ -325,14 +335,7 @@ class Crash(BoxTest):
         argv = self.box.argv(["sh", "-c", "echo more >> README; echo x >> f03; rm f05; "
                                           "rm -r src/sub; mkdir n; echo y > n/z"])
         # Every call that removes or moves part of the snapshot, or the times saved beside it.
-        out = os.path.join(self.box.root, "strace-count")
-        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out,
-                        "-e", "trace=unlink,unlinkat,rename,renameat"] + argv,
-                       env=self.box.env(), cwd=self.box.project, capture_output=True,
-                       timeout=120)
-        with open(out) as f:
-            calls = {m.group(1): int(m.group(2))
-                     for m in re.finditer(r"^\s*(\w+)\s+(\d+)\s*$", f.read(), re.M)}
+        calls = self.run_counts(argv, ("unlink", "unlinkat", "rename", "renameat"))
         self.assertGreater(calls.get("unlinkat", 0), 12, "the run removed no snapshot")
         if abtest.session_staging(self.box.sessions()[-1]) != "copy":
             self.skipTest("this bubblewrap stages with overlayfs: no snapshot")
@@ -341,11 +344,7 @@ class Crash(BoxTest):
         shutil.rmtree(os.path.join(self.box.state, "agentbox", "sessions"))
         failures = []
         for call, n in ((c, n) for c in sorted(calls) for n in range(1, calls[c] + 1)):
-            subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=" + call,
-                            "-e", "inject=%s:signal=KILL:when=%d" % (call, n)] + argv,
-                           env=self.box.env(), cwd=self.box.project, capture_output=True,
-                           timeout=120)
-            Crash.trials += 1
+            self.run_killed_at(argv, call, n)
             # The next command stages what is left: the command's work, or nothing.
             sessions = self.box.sessions()
             if not sessions or not os.path.exists(os.path.join(sessions[-1], "meta.json")):
@@ -379,24 +378,13 @@ class Crash(BoxTest):
         base = os.path.join(self.box.state, "agentbox", "sessions")
         # The supervisor's own calls (no -f): those that make the session and record it.
         calls = ("rename", "renameat", "renameat2", "mkdir", "mkdirat", "unlink", "fsync")
-        out = os.path.join(self.box.root, "strace-count")
-        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out, "-e",
-                        "trace=" + ",".join(calls)] + argv, env=self.box.env(),
-                       cwd=self.box.project, capture_output=True, timeout=120)
-        with open(out) as f:
-            counts = {m.group(1): int(m.group(2))
-                      for m in re.finditer(r"^\s*(\w+)\s+(\d+)\s*$", f.read(), re.M)
-                      if m.group(1) in calls}
+        counts = self.run_counts(argv, calls)
         self.assertIn("rename", counts)
         shutil.rmtree(base)
         self.assertEqual(self.ab("diff", "--name-status").rc, 2)
         failures = []
         for call, n in ((c, n) for c in sorted(counts) for n in range(1, counts[c] + 1)):
-            subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=" + call,
-                            "-e", "inject=%s:signal=KILL:when=%d" % (call, n)] + argv,
-                           env=self.box.env(), cwd=self.box.project, capture_output=True,
-                           timeout=120)
-            Crash.trials += 1
+            self.run_killed_at(argv, call, n)
             where = "run killed at %s #%d" % (call, n)
             wait_for_sandboxes_gone(base)
             listing = self.ab("sessions")
@@ -446,23 +434,14 @@ class Crash(BoxTest):
                 if os.path.exists(os.path.join(cache, name)):
                     os.unlink(os.path.join(cache, name))
 
-        out = os.path.join(self.box.root, "strace-count")
-        subprocess.run([STRACE, "-c", "-U", "name,calls", "-o", out, "-e", "trace=rename"] +
-                       argv, env=self.box.env(), cwd=self.box.project, capture_output=True,
-                       timeout=120)
+        renames = self.run_counts(argv, ("rename",))["rename"]
         cached = [n for n in files() if not n.endswith(".tmp")]
         self.assertTrue(cached, "the run cached nothing")
-        with open(out) as f:
-            renames = int(re.search(r"^\s*rename\s+(\d+)", f.read(), re.M).group(1))
         rounds = []
         for _ in range(3):
             for n in range(1, renames + 1):
                 cold()
-                subprocess.run([STRACE, "-o", "/dev/null", "-e", "trace=rename",
-                                "-e", "inject=rename:signal=KILL:when=%d" % n] + argv,
-                               env=self.box.env(), cwd=self.box.project, capture_output=True,
-                               timeout=120)
-                Crash.trials += 1
+                self.run_killed_at(argv, "rename", n)
             rounds.append([n for n in files() if n not in cached])
         # At most one temporary per cached file, the same ones round after round.
         self.assertEqual(rounds[0], rounds[-1], rounds)

@@ -10,7 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -105,13 +104,7 @@ class Staging(BoxTest):
         # The session store on /dev/shm (tmpfs), the project on the disk: every move of
         # commit and undo is a copy (EXDEV), which carried no xattr at all -- the edited
         # files lost the user's, and undo put the originals back without theirs.
-        shm = "/dev/shm"
-        if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
-            self.skipTest("no writable /dev/shm for a second filesystem")
-        state = tempfile.mkdtemp(prefix="abxattr-", dir=shm)
-        self.addCleanup(shutil.rmtree, state, True)
-        if os.stat(state).st_dev == os.stat(self.box.project).st_dev:
-            self.skipTest("/dev/shm is on the project's filesystem")
+        state = self.dir_on_another_filesystem("abxattr-")
         try:
             os.setxattr(state, "user.probe", b"1")
         except OSError as e:
