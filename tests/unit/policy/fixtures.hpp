@@ -13,6 +13,13 @@ namespace agentbox::policy::test {
 
 inline profile::Source src(int line) { return profile::Source{"test.toml", line, 1}; }
 
+// The plan's mount of `kind` at `target`, or nullptr.
+inline const Mount* mount_at(const Plan& plan, const std::string& target, MountKind kind) {
+    for (const auto& m : plan.mounts)
+        if (m.target == target && m.kind == kind) return &m;
+    return nullptr;
+}
+
 // An entry as the loader would produce it: `value` expanded, `raw` as written.
 inline profile::Entry E(std::string value, int line, std::string raw = "") {
     if (raw.empty()) raw = value;

@@ -12,6 +12,7 @@ namespace agentbox::policy {
 namespace {
 
 using test::E;
+using test::mount_at;
 
 profile::Profile base(std::vector<profile::Entry> write, std::vector<profile::Entry> read = {}) {
     profile::Profile p;
@@ -48,12 +49,6 @@ Invocation inv() {
     return i;
 }
 
-const Mount* at(const Plan& plan, const std::string& target, MountKind kind) {
-    for (const auto& m : plan.mounts)
-        if (m.target == target && m.kind == kind) return &m;
-    return nullptr;
-}
-
 std::size_t index(const Plan& plan, const std::string& target, MountKind kind) {
     for (std::size_t i = 0; i < plan.mounts.size(); ++i)
         if (plan.mounts[i].target == target && plan.mounts[i].kind == kind) return i;
@@ -69,10 +64,10 @@ bool note(const Plan& plan, const std::string& text) {
 TEST_CASE("own dirs: --rw ~/.local is narrowed: ~/.local/state is bound over itself, the state "
           "directory masked") {
     const Plan plan = compile(base({E("/home/u/.local", 3, "~/.local")}), inv(), host().facts());
-    const Mount* pin = at(plan, "/home/u/.local/state", MountKind::bind_rw);
+    const Mount* pin = mount_at(plan, "/home/u/.local/state", MountKind::bind_rw);
     REQUIRE(pin != nullptr);
     CHECK(pin->source == "/home/u/.local/state");
-    REQUIRE(at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
+    REQUIRE(mount_at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
     // Parents before children: the grant, the self-bind, the mask.
     CHECK(index(plan, "/home/u/.local", MountKind::bind_rw) <
           index(plan, "/home/u/.local/state", MountKind::bind_rw));
@@ -87,10 +82,10 @@ TEST_CASE("own dirs: --rw ~ pins every directory between home and each own direc
     const Plan plan = compile(base({E("/home/u", 3, "~")}), inv(), host().facts());
     for (const char* d : {"/home/u/.local", "/home/u/.local/state", "/home/u/.config",
                           "/home/u/.cache"})
-        CHECK_MESSAGE(at(plan, d, MountKind::bind_rw) != nullptr, d);
+        CHECK_MESSAGE(mount_at(plan, d, MountKind::bind_rw) != nullptr, d);
     for (const char* d : {"/home/u/.local/state/agentbox", "/home/u/.config/agentbox",
                           "/home/u/.cache/agentbox"})
-        CHECK_MESSAGE(at(plan, d, MountKind::mask_dir) != nullptr, d);
+        CHECK_MESSAGE(mount_at(plan, d, MountKind::mask_dir) != nullptr, d);
 }
 
 TEST_CASE("own dirs: a grant of the parent itself needs no pin, only the mask") {
@@ -100,7 +95,7 @@ TEST_CASE("own dirs: a grant of the parent itself needs no pin, only the mask") 
     for (const auto& m : plan.mounts)
         if (m.kind == MountKind::bind_rw && m.target.starts_with("/home/u/.local")) ++binds;
     CHECK(binds == 1);
-    CHECK(at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
+    CHECK(mount_at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
 }
 
 TEST_CASE("own dirs: a grant at or inside an own directory is refused, naming both paths") {
@@ -129,7 +124,7 @@ TEST_CASE("own dirs: a grant that reaches them through a symlink is judged by wh
     // path (policy/fsrules resolves every grant), so the mask goes there too.
     h.link("/data/st", "/home/u/.local/state", "/home/u/.local/state");
     const Plan plan = compile(base({E("/data/st", 3)}), inv(), h.facts());
-    CHECK(at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
+    CHECK(mount_at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
 
     h.link("/data/ab", "../home/u/.local/state/agentbox", "/home/u/.local/state/agentbox");
     CHECK_THROWS_AS(compile(base({E("/data/ab", 4)}), inv(), h.facts()), std::invalid_argument);
@@ -137,8 +132,8 @@ TEST_CASE("own dirs: a grant that reaches them through a symlink is judged by wh
 
 TEST_CASE("own dirs: a read-only grant above them only needs the mask; nothing is pinned") {
     const Plan plan = compile(base({}, {E("/home/u/.local", 5)}), inv(), host().facts());
-    CHECK(at(plan, "/home/u/.local/state", MountKind::bind_rw) == nullptr);
-    CHECK(at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
+    CHECK(mount_at(plan, "/home/u/.local/state", MountKind::bind_rw) == nullptr);
+    CHECK(mount_at(plan, "/home/u/.local/state/agentbox", MountKind::mask_dir) != nullptr);
 }
 
 TEST_CASE("own dirs: the project inside an own directory is refused") {

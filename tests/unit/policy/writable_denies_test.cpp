@@ -12,6 +12,7 @@ namespace agentbox::policy {
 namespace {
 
 using test::E;
+using test::mount_at;
 
 profile::Profile writable_work(std::vector<profile::Entry> deny,
                                std::vector<profile::Entry> read = {}) {
@@ -23,19 +24,13 @@ profile::Profile writable_work(std::vector<profile::Entry> deny,
     return p;
 }
 
-Invocation inv(const std::string& project = "/p") {
+Invocation grant_inv(const std::string& project = "/p") {
     Invocation i;
     i.argv = {"sh"};
     i.project = project;
     i.cwd = project;
     i.home = "/home/u";
     return i;
-}
-
-const Mount* at(const Plan& plan, const std::string& target, MountKind kind) {
-    for (const auto& m : plan.mounts)
-        if (m.target == target && m.kind == kind) return &m;
-    return nullptr;
 }
 
 bool weakened(const Plan& plan, const std::string& rule_path, const std::string& text) {
@@ -49,10 +44,10 @@ TEST_CASE("writable denies: every directory between the grant and a mask is boun
     test::FakeHost h;
     for (const char* d : {"/usr", "/p", "/w", "/w/app", "/w/app/config"}) h.dir(d);
     h.file("/w/app/config/deploy.key");
-    const Plan plan = compile(writable_work({E("/w/app/config/deploy.key", 4)}), inv(), h.facts());
-    REQUIRE(at(plan, "/w/app/config/deploy.key", MountKind::mask_file) != nullptr);
+    const Plan plan = compile(writable_work({E("/w/app/config/deploy.key", 4)}), grant_inv(), h.facts());
+    REQUIRE(mount_at(plan, "/w/app/config/deploy.key", MountKind::mask_file) != nullptr);
     for (const char* d : {"/w/app", "/w/app/config"}) {
-        const Mount* pin = at(plan, d, MountKind::bind_rw);
+        const Mount* pin = mount_at(plan, d, MountKind::bind_rw);
         REQUIRE_MESSAGE(pin != nullptr, d);
         CHECK(pin->source == d);
     }
@@ -62,8 +57,8 @@ TEST_CASE("writable denies: every directory between the grant and a mask is boun
 TEST_CASE("writable denies: a mask right below the grant needs no pin") {
     test::FakeHost h;
     for (const char* d : {"/usr", "/p", "/w", "/w/secrets"}) h.dir(d);
-    const Plan plan = compile(writable_work({E("/w/secrets", 4)}), inv(), h.facts());
-    CHECK(at(plan, "/w/secrets", MountKind::mask_dir) != nullptr);
+    const Plan plan = compile(writable_work({E("/w/secrets", 4)}), grant_inv(), h.facts());
+    CHECK(mount_at(plan, "/w/secrets", MountKind::mask_dir) != nullptr);
     CHECK(std::count_if(plan.mounts.begin(), plan.mounts.end(), [](const Mount& m) {
               return m.kind == MountKind::bind_rw && m.target.starts_with("/w");
           }) == 1);
@@ -75,10 +70,10 @@ TEST_CASE("writable denies: a read-only carve-out and the project are pinned too
         h.dir(d);
     profile::Profile p = writable_work({}, {E("/w/shared/config", 5)});
     p.filesystem.write[0] = E("/w/org/app", 2, "@project");
-    const Plan plan = compile(p, inv("/w/org/app"), h.facts());
-    CHECK(at(plan, "/w/shared", MountKind::bind_rw) != nullptr);
-    CHECK(at(plan, "/w/org", MountKind::bind_rw) != nullptr);
-    CHECK(at(plan, "/w/org/app", MountKind::overlay) != nullptr);
+    const Plan plan = compile(p, grant_inv("/w/org/app"), h.facts());
+    CHECK(mount_at(plan, "/w/shared", MountKind::bind_rw) != nullptr);
+    CHECK(mount_at(plan, "/w/org", MountKind::bind_rw) != nullptr);
+    CHECK(mount_at(plan, "/w/org/app", MountKind::overlay) != nullptr);
 }
 
 TEST_CASE("writable denies: an absent deny in a writable grant is a weakening, not in a read-only "
@@ -88,7 +83,7 @@ TEST_CASE("writable denies: an absent deny in a writable grant is a weakening, n
     profile::Profile p = writable_work({E("/w/.ssh", 4), E("/w/.aws/credentials", 5),
                                         E("/w/.aws", 6), E("/r/.ssh", 7)},
                                        {E("/r", 8)});
-    const Plan plan = compile(p, inv(), h.facts());
+    const Plan plan = compile(p, grant_inv(), h.facts());
     CHECK(weakened(plan, "/w/.ssh", "\"/w/.ssh\", which does not exist"));
     CHECK_FALSE(weakened(plan, "/w/.aws/credentials", ""));  // /w/.aws is masked
     CHECK_FALSE(weakened(plan, "/r/.ssh", ""));              // read-only: nothing is created
@@ -100,8 +95,8 @@ TEST_CASE("writable denies: a host symlink in a writable grant on the way to a d
     test::FakeHost h;
     for (const char* d : {"/usr", "/p", "/w", "/w/dotfiles", "/w/dotfiles/ssh"}) h.dir(d);
     h.link("/w/.ssh", "dotfiles/ssh", "/w/dotfiles/ssh");
-    const Plan plan = compile(writable_work({E("/w/.ssh", 4)}), inv(), h.facts());
-    CHECK(at(plan, "/w/dotfiles/ssh", MountKind::mask_dir) != nullptr);
+    const Plan plan = compile(writable_work({E("/w/.ssh", 4)}), grant_inv(), h.facts());
+    CHECK(mount_at(plan, "/w/dotfiles/ssh", MountKind::mask_dir) != nullptr);
     CHECK(weakened(plan, "/w/.ssh", "through the symlink \"/w/.ssh\""));
 }
 
