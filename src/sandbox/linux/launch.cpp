@@ -117,7 +117,7 @@ public:
     void supervise_as(Supervised& s) const override { s.stage_upper = cs_.stage->upper; }
     void finished() override {
         filter_.mark_points();
-        remove_masks(*cs_.stage);
+        remove_mask_placeholders(plan_, cs_.stage->upper);
     }
 
 private:

@@ -6,12 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <exception>
 
 #include "sandbox/linux/mount_api.hpp"
 #include "sandbox/linux/mount_paths.hpp"
 #include "sys/fd.hpp"
-#include "sys/remove.hpp"
 
 namespace agentbox::sandbox::lnx {
 
@@ -19,9 +17,6 @@ using policy::Mount;
 using policy::MountKind;
 
 namespace {
-
-// The layer of hide_absent_masks, in the session's directory (StageDirs::scratch).
-constexpr const char* kMasksDir = "masks";
 
 // bind_ro / bind_rw: a recursive clone of the host path, so that what is mounted below it on
 // the host stays visible as it is; nosuid,nodev are added, never removed.
@@ -61,68 +56,51 @@ std::string_view below_project(const policy::Plan& plan, const Mount& m) {
     return rel;
 }
 
-// The masked paths under the staged project that the live lower layer does not hold, as
-// whiteouts (character devices 0/0, which anyone may make since Linux 5.8) in `masks`, a layer
-// of their own that the overlay stacks read-only above the project (mount_overlay). A file the
-// host creates there during the run stays hidden (issue 18 #3), and inside the path simply
-// does not exist: no unreadable stand-in for `ls`, `git add -A` or `tar` to trip over. Not in
-// the upper layer, which the command may change: writing the path replaces a whiteout there,
-// and removing it then leaves none, as no lower layer holds the name. A lower whiteout stays,
-// and a removal finds the name still absent below (note 86). The directories on the way are
-// plain ones with the project's modes, which the merged directory shows (init's capabilities
-// in its user namespace let it fill one it owns but may not write, a 0555 one). A path that
-// exists below is masked by mount_mask_file as usual; one below a component that is not a
-// directory there, or cannot be looked into, is not hidden (a directory made here would show
-// where the project has none). 1 when something is hidden, 0 when nothing is (no layer is
-// stacked for nothing), -1 when the layer cannot be made.
-int hide_absent_masks(const policy::Plan& plan, const std::string& lower, const std::string& masks,
-                      StepError& e) {
+bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == 0; }
+
+// A masked path under the staged project that the live lower layer does not hold: a
+// whiteout (character device 0/0, which anyone may make since Linux 5.8) in the upper layer,
+// made before the overlay is mounted. The upper layer wins, so a file the host creates there
+// during the run stays hidden (issue 18 #3), and inside the path simply does not exist: no
+// unreadable stand-in for `ls`, `git add -A` or `tar` to trip over. The directories on the
+// way are made in the upper layer with the lower one's modes (the overlay merges them).
+// A path that exists below is masked by mount_mask_file as usual. Best effort per path: a
+// component that is not a directory below cannot hold the file either.
+void hide_absent_masks(const policy::Plan& plan, const std::string& lower,
+                       const std::string& upper) {
     sys::unique_fd low_root(::open(lower.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!low_root) return 0;
-    sys::unique_fd masks_root;
-    bool hidden = false;
-    const int open_dir = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    sys::unique_fd up_root(::open(upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!low_root || !up_root) return;
     for (const Mount& m : plan.mounts) {
         if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
         std::string_view rel = below_project(plan, m);
-        if (!masks_root) {
-            // The session is new, and so is this directory: one already there is refused.
-            if (masks.empty()) return fail(e, "mkdir(masks)", m.target, EINVAL);
-            if (::mkdir(masks.c_str(), 0700) < 0) return fail(e, "mkdir(masks)", masks);
-            masks_root = sys::unique_fd(::open(masks.c_str(), open_dir));
-            if (!masks_root) return fail(e, "open(masks)", masks);
-        }
         sys::unique_fd low(::dup(low_root.get()));
-        sys::unique_fd up(::dup(masks_root.get()));
-        if (!low || !up) return fail(e, "dup", m.target);
-        while (true) {
+        sys::unique_fd up(::dup(up_root.get()));
+        bool ok = low && up;
+        while (ok) {
             const size_t slash = rel.find('/');
             const std::string name(rel.substr(0, slash));
             struct stat st {};
             if (slash == std::string_view::npos) {
-                if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-                    errno != ENOENT)
-                    break;
-                if (::mknodat(up.get(), name.c_str(), S_IFCHR | 0000, 0) < 0 && errno != EEXIST)
-                    return fail(e, "mknod(whiteout)", m.target);
-                hidden = true;
+                if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+                    errno == ENOENT)
+                    ::mknodat(up.get(), name.c_str(), S_IFCHR | 0000, 0);
                 break;
             }
             rel.remove_prefix(slash + 1);
             if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                 !S_ISDIR(st.st_mode))
                 break;
+            const int open_dir = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
             sys::unique_fd next_low(::openat(low.get(), name.c_str(), open_dir));
-            if (!next_low) break;
             if (::mkdirat(up.get(), name.c_str(), st.st_mode & 07777) < 0 && errno != EEXIST)
-                return fail(e, "mkdir(masks)", m.target);
+                break;
             sys::unique_fd next_up(::openat(up.get(), name.c_str(), open_dir));
-            if (!next_up) return fail(e, "open(masks)", m.target);
+            ok = next_low && next_up;
             low = std::move(next_low);
             up = std::move(next_up);
         }
     }
-    return hidden ? 1 : 0;
 }
 
 int mount_overlay(int root_fd, const policy::Plan& plan, const Mount& m, const StageDirs& stage,
@@ -135,29 +113,20 @@ int mount_overlay(int root_fd, const policy::Plan& plan, const Mount& m, const S
     std::string lower = host_path(m.source);
     std::string upper = host_path(stage.upper);
     std::string work = host_path(stage.work);
-    // The masks' layer (hide_absent_masks) is in the session's directory, on upper/'s
-    // filesystem: stacking it changes no inode numbers. Only when it holds something.
-    const std::string masks =
-        stage.scratch.empty() ? std::string() : host_path(stage.scratch + "/" + kMasksDir);
-    const int hidden = hide_absent_masks(plan, lower, masks, e);
-    if (hidden < 0) return -1;
-    auto overlay = [&](auto... lowers) {
-        return make_fs("overlay",
-                       {lowers...,
-                        {"upperdir", upper.c_str()},
-                        {"workdir", work.c_str()},
-                        {"userxattr", nullptr},
-                        {"volatile", nullptr}},
-                       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, op, m.target, e);
-    };
-    // The topmost lower layer first.
-    int fd =
-        hidden ? overlay(FsOption{"lowerdir+", masks.c_str()}, FsOption{"lowerdir+", lower.c_str()})
-               : overlay(FsOption{"lowerdir+", lower.c_str()});
+    hide_absent_masks(plan, lower, upper);
+    unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    int fd = make_fs("overlay",
+                     {{"lowerdir+", lower.c_str()}, {"upperdir", upper.c_str()},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr},
+                      {"volatile", nullptr}},
+                     attrs, op, m.target, e);
     if (fd < 0 && e.err == EINVAL) {
         std::string legacy = overlay_escape(lower);
-        if (hidden) legacy = overlay_escape(masks) + ":" + legacy;
-        fd = overlay(FsOption{"lowerdir", legacy.c_str()});
+        fd = make_fs("overlay",
+                     {{"lowerdir", legacy.c_str()}, {"upperdir", upper.c_str()},
+                      {"workdir", work.c_str()}, {"userxattr", nullptr},
+                      {"volatile", nullptr}},
+                     attrs, op, m.target, e);
     }
     if (fd < 0) return -1;
     sys::unique_fd ovl(fd);
@@ -240,7 +209,7 @@ int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
 
 // A denied file: an empty mode-0000 file bound read-only over it. Not /dev/null, which
 // accepts writes and so would hide that a write was attempted. One that does not exist is
-// skipped: under the staged project, hide_absent_masks has whited it out.
+// skipped: under the staged project, hide_absent_masks has put a whiteout there.
 int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
     const char* op = "mount(mask)";
     // The target first, as for a directory: no mount to dissolve when it is absent.
@@ -309,15 +278,18 @@ int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& 
     return 0;
 }
 
-void remove_masks(const StageDirs& stage) {
-    if (stage.scratch.empty()) return;
-    sys::unique_fd dir(::open(stage.scratch.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) return;
-    try {
-        sys::remove_at(dir.get(), kMasksDir, stage.scratch + "/" + kMasksDir);
-    } catch (const std::exception&) {
-        // Left in the session, as a crash leaves it: `sessions --prune` removes it with the
-        // rest.
+void remove_mask_placeholders(const policy::Plan& plan, const std::string& upper) {
+    if (upper.empty()) return;
+    for (const Mount& m : plan.mounts) {
+        if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
+        // A whiteout at a masked path is hide_absent_masks' (the command could make one there
+        // only by deleting a file it could not see); an empty regular file is the placeholder
+        // of an older agentbox. Neither is a change of the command's.
+        const std::string p = upper + "/" + std::string(below_project(plan, m));
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) == 0 &&
+            (is_whiteout(st) || (S_ISREG(st.st_mode) && st.st_size == 0)))
+            ::unlink(p.c_str());
     }
 }
 

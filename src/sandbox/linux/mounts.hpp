@@ -12,10 +12,9 @@ namespace agentbox::sandbox::lnx {
 int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& fds,
                StepError& e);
 
-// After the run, outside: the layer build_root stacked over the project for the masked paths
-// that did not exist (mounts.cpp, hide_absent_masks): a run leaves nothing unreadable in the
-// session, and a whiteout is a device that cannot be opened.
-void remove_masks(const StageDirs& stage);
+// After the run, outside: drop the whiteouts build_root made in the upper layer for masked
+// paths of the staged project that did not exist, so they are not staged as changes.
+void remove_mask_placeholders(const policy::Plan& plan, const std::string& upper);
 
 // A minimal /dev at `target` (devfs.cpp).
 int mount_dev(int root_fd, const std::string& target, StepError& e);
