@@ -570,21 +570,33 @@ TEST_CASE("the change scan never stages agentbox's own temporaries") {
     CHECK(changes(s.upper(), w.project).size() == n);
 }
 
-TEST_CASE("a cross-filesystem move cut short at any point is finished by repeating it") {
-    World w(true);
+// A directory `src` of agentbox's state (on /dev/shm when World(true) could put it there) and
+// a directory `dst` of the project, each open, for moves that cross filesystems.
+namespace {
+struct CrossMove {
+    World w{true};
     const fsops::MoveNames mv{".agentbox-tmp-t-1-up.new", ".agentbox-tmp-t-1-up.old"};
     const std::string src = w.state_root + "/src", dst = w.project + "/dst";
-    fs::create_directories(src);
-    fs::create_directories(dst);
-    agentbox::sys::unique_fd sd(::open(src.c_str(), O_RDONLY | O_DIRECTORY));
-    agentbox::sys::unique_fd dd(::open(dst.c_str(), O_RDONLY | O_DIRECTORY));
-    auto reset = [&] {
-        fs::remove_all(src);
-        fs::remove_all(dst);
+    agentbox::sys::unique_fd sd, dd;
+
+    CrossMove() { make(); }
+    void make() {
         fs::create_directories(src);
         fs::create_directories(dst);
         sd.reset(::open(src.c_str(), O_RDONLY | O_DIRECTORY));
         dd.reset(::open(dst.c_str(), O_RDONLY | O_DIRECTORY));
+    }
+};
+}  // namespace
+
+TEST_CASE("a cross-filesystem move cut short at any point is finished by repeating it") {
+    CrossMove x;
+    const fsops::MoveNames& mv = x.mv;
+    const std::string &src = x.src, &dst = x.dst;
+    auto reset = [&] {
+        fs::remove_all(src);
+        fs::remove_all(dst);
+        x.make();
     };
     auto done = [&] {
         CHECK(fs::exists(dst + "/d/f"));
@@ -595,25 +607,25 @@ TEST_CASE("a cross-filesystem move cut short at any point is finished by repeati
     reset();
     write(src + "/d/f", "data");
     write(dst + "/" + mv.tmp + "/f", "da");
-    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    CHECK(fsops::move_at(x.sd.get(), "d", x.dd.get(), "d", mv, "d"));
     done();
     // After the source was set aside, before the copy was renamed into place.
     reset();
     write(src + "/" + mv.old + "/f", "data");
     write(dst + "/" + mv.tmp + "/f", "data");
-    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    CHECK(fsops::move_at(x.sd.get(), "d", x.dd.get(), "d", mv, "d"));
     done();
     // After the rename, before the source was removed (or while it was being removed).
     reset();
     write(src + "/" + mv.old + "/f", "data");
     write(dst + "/d/f", "data");
-    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    CHECK(fsops::move_at(x.sd.get(), "d", x.dd.get(), "d", mv, "d"));
     done();
     // Nothing to move, a copy begun: only a leftover.
     reset();
     write(dst + "/d/f", "data");
     write(dst + "/" + mv.tmp, "half");
-    CHECK_FALSE(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    CHECK_FALSE(fsops::move_at(x.sd.get(), "d", x.dd.get(), "d", mv, "d"));
     done();
 }
 
@@ -657,11 +669,9 @@ std::string default_acl() {
 }  // namespace
 
 TEST_CASE("a move across filesystems lands exactly the owner-settable xattrs a rename would") {
-    World w(true);
-    const fsops::MoveNames mv{".agentbox-tmp-t-1-up.new", ".agentbox-tmp-t-1-up.old"};
-    const std::string src = w.state_root + "/src", dst = w.project + "/dst";
-    fs::create_directories(src);
-    fs::create_directories(dst);
+    CrossMove x;
+    const fsops::MoveNames& mv = x.mv;
+    const std::string &src = x.src, &dst = x.dst;
     struct stat a {}, b {};
     REQUIRE(::stat(src.c_str(), &a) == 0);
     REQUIRE(::stat(dst.c_str(), &b) == 0);
@@ -675,10 +685,8 @@ TEST_CASE("a move across filesystems lands exactly the owner-settable xattrs a r
     const std::string acl = default_acl();
     const bool inherits =
         ::setxattr(dst.c_str(), "system.posix_acl_default", acl.data(), acl.size(), 0) == 0;
-    agentbox::sys::unique_fd sd(::open(src.c_str(), O_RDONLY | O_DIRECTORY));
-    agentbox::sys::unique_fd dd(::open(dst.c_str(), O_RDONLY | O_DIRECTORY));
-    CHECK(fsops::move_at(sd.get(), "f", dd.get(), "f", mv, "f"));
-    CHECK(fsops::move_at(sd.get(), "d", dd.get(), "d", mv, "d"));
+    CHECK(fsops::move_at(x.sd.get(), "f", x.dd.get(), "f", mv, "f"));
+    CHECK(fsops::move_at(x.sd.get(), "d", x.dd.get(), "d", mv, "d"));
     using X = std::map<std::string, std::string>;
     CHECK(xattrs_of(dst + "/f") == X{{"user.host", "1"}});
     CHECK(xattrs_of(dst + "/d") == X{{"user.dir", "2"}});
