@@ -1,8 +1,6 @@
 #include "stage/gitconfig.hpp"
 
-#include <algorithm>
 #include <cctype>
-#include <initializer_list>
 #include <optional>
 #include <utility>
 
@@ -146,20 +144,6 @@ void for_each_value(std::string_view raw, Fn&& fn) {
             lx.skip_line();
         }
     }
-}
-
-// The values of every `<section>.<key>` of the text (sections as `sections` name them,
-// lower-case; a subsection is not told apart, which only finds more).
-std::vector<std::string> config_values(std::string_view raw,
-                                       std::initializer_list<std::string_view> sections,
-                                       std::string_view key) {
-    std::vector<std::string> out;
-    for_each_value(raw, [&](const std::string& section, const std::string&, const std::string& k,
-                            const std::string& v) {
-        if (k == key && std::find(sections.begin(), sections.end(), section) != sections.end())
-            out.push_back(v);
-    });
-    return out;
 }
 
 // The keys whose value git runs as a program or a shell command (git-config(1); the source
@@ -398,11 +382,7 @@ std::vector<std::string> git_command_words(std::string_view cmd) {
 }
 
 std::vector<std::string> git_config_includes(std::string_view text) {
-    return config_values(text, {"include", "includeif"}, "path");
-}
-
-std::vector<std::string> git_config_hooks_paths(std::string_view text) {
-    return config_values(text, {"core"}, "hookspath");
+    return git_config_read(text).includes;
 }
 
 }  // namespace agentbox::stage

@@ -13,17 +13,6 @@
 
 namespace agentbox::stage {
 
-// The `path` values of every include section of `text`, unquoted and unescaped, as written
-// (relative to the including file's directory, `~/`, or absolute). Every includeIf counts,
-// whatever its condition: the condition can hold tomorrow.
-std::vector<std::string> git_config_includes(std::string_view text);
-
-// The `core.hooksPath` values of `text`, read as the includes are: the directory git runs its
-// hooks from instead of the git directory's hooks/ -- relative to the directory hooks run in
-// (a work tree's top), `~/`, or absolute. Teams point it into the work tree (`.githooks`), so
-// a file the sandbox writes there runs at the next `git commit` as a hook does.
-std::vector<std::string> git_config_hooks_paths(std::string_view text);
-
 // A value git runs as a program or a shell command (the table in gitconfig.cpp, DESIGN.md §5):
 // core.fsmonitor, filter.<driver>.clean, alias.<name> = !cmd, ...
 struct GitConfigCommand {
@@ -32,13 +21,23 @@ struct GitConfigCommand {
 };
 
 struct GitConfigFinds {
-    std::vector<std::string> includes;     // as git_config_includes
-    std::vector<std::string> hooks_paths;  // as git_config_hooks_paths
+    // The `path` values of every include section, unquoted and unescaped, as written
+    // (relative to the including file's directory, `~/`, or absolute). Every includeIf
+    // counts, whatever its condition: the condition can hold tomorrow.
+    std::vector<std::string> includes;
+    // The `core.hooksPath` values: the directory git runs its hooks from instead of the git
+    // directory's hooks/ -- relative to the directory hooks run in (a work tree's top), `~/`,
+    // or absolute. Teams point it into the work tree (`.githooks`), so a file the sandbox
+    // writes there runs at the next `git commit` as a hook does.
+    std::vector<std::string> hooks_paths;
     std::vector<GitConfigCommand> commands;
 };
 
 // All three from one pass over `text`.
 GitConfigFinds git_config_read(std::string_view text);
+
+// git_config_read(text).includes.
+std::vector<std::string> git_config_includes(std::string_view text);
 
 // The words of shell command `cmd` (a GitConfigCommand's value) that can name a file, as sh
 // splits and unquotes them: every word but a command's name without a `/` (sh looks that up

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "stage/gitconfig.hpp"
@@ -45,7 +46,9 @@ TEST_CASE("include paths read as git reads them: BOM, blanks, CRLF, escapes, NUL
 }
 
 TEST_CASE("core.hooksPath is read as git reads it, only from [core]") {
-    using agentbox::stage::git_config_hooks_paths;
+    const auto git_config_hooks_paths = [](std::string_view text) {
+        return agentbox::stage::git_config_read(text).hooks_paths;
+    };
     CHECK(git_config_hooks_paths("[core]\n\thooksPath = .githooks\n") == V{".githooks"});
     CHECK(git_config_hooks_paths("[CORE]\n  HOOKSPATH=\"my hooks\" # c\n") == V{"my hooks"});
     CHECK(git_config_hooks_paths("[core]\n\tfsmonitor = x\n[core]\n\thooksPath = a\\\nb\n") ==
