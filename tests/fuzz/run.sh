@@ -61,6 +61,19 @@ fuzz_one() {  # TARGET BIN
 ran=0
 status=0
 pids=""
+failed=""
+
+# CI keeps only the tail of the output: a target that failed early would scroll away behind
+# the others' statistics. Its report (the sanitizer's or libFuzzer's, from the first error
+# line to the input as Base64, when libFuzzer printed it; progress lines left out) is printed
+# again at the very end.
+finish() {  # PID TARGET
+    if ! wait "$1"; then
+        status=1
+        failed="$failed $2"
+    fi
+    cat "$scratch/$2.log"
+}
 for src in "$here"/fuzz_*.cpp; do
     [ -e "$src" ] || continue
     target=$(basename "$src" .cpp)
@@ -73,8 +86,7 @@ for src in "$here"/fuzz_*.cpp; do
     # Wait for a free core: the oldest running target ends first (all run for SECONDS).
     set -- $pids
     if [ "$#" -ge "$jobs" ]; then
-        wait "${1%%:*}" || status=1
-        cat "$scratch/${1#*:}.log"
+        finish "${1%%:*}" "${1#*:}"
         shift
     fi
     fuzz_one "$target" "$bin" > "$scratch/$target.log" 2>&1 &
@@ -82,8 +94,11 @@ for src in "$here"/fuzz_*.cpp; do
     ran=$((ran + 1))
 done
 for job in $pids; do
-    wait "${job%%:*}" || status=1
-    cat "$scratch/${job#*:}.log"
+    finish "${job%%:*}" "${job#*:}"
+done
+for target in $failed; do
+    echo "==== $target FAILED; its report again:"
+    grep -v '^#[0-9]' "$scratch/$target.log" | tail -n 80
 done
 
 if [ "$ran" -eq 0 ]; then
