@@ -749,63 +749,155 @@ private:
     Profile out_;
 };
 
-// Where a byte outside ASCII stands outside every string and comment, if one does. TOML 1.0
-// allows such characters only there (bare keys, numbers, dates, booleans and whitespace are
-// ASCII), and toml++ 3.3.0 (Debian 12's) runs into __builtin_unreachable when it records a key
-// or value and meets U+00A1..U+0499 (is_non_ascii_horizontal_whitespace: its table misses the
-// first block): undefined behaviour on such a profile, found by fuzz_profile once it ran
-// sanitized. Refused here first, with the error toml++ would give in the end.
-std::optional<Source> stray_non_ascii(std::string_view text, const std::string& origin) {
+// toml++ 3.3.0 (Debian 12's) asks is_non_ascii_horizontal_whitespace whether a character is
+// blank wherever blanks may stand, and that function reaches __builtin_unreachable for the
+// characters of three of its table's blocks (it has no case for blocks 0, 11 and 63): U+00A1 to
+// U+0499 (Latin-1 letters, Latin Extended, Greek, Cyrillic), U+2C5E to U+3057 but U+3000 (CJK
+// punctuation and the first kana among them) and U+FB26 to U+FEFE. The ranges are the function's
+// own arithmetic (found by fuzz_profile, sanitized; undefined behaviour, not an error).
+bool toml_cannot_ask_if_blank(char32_t c) {
+    return (c >= 0xA1 && c <= 0x499) || (c >= 0x2C5E && c <= 0x3057 && c != 0x3000) ||
+           (c >= 0xFB26 && c <= 0xFEFE);
+}
+
+// The character whose UTF-8 encoding starts at text[at] (U+FFFD where the bytes are not one:
+// toml++ refuses them itself).
+char32_t code_point_at(std::string_view text, std::size_t at) {
+    const auto byte = [&](std::size_t k) {
+        return at + k < text.size() ? static_cast<unsigned char>(text[at + k]) : 0u;
+    };
+    const unsigned lead = byte(0);
+    const std::size_t n = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+    if (n == 0) return 0xFFFD;
+    char32_t c = n == 1 ? lead : lead & (0x7Fu >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+        if ((byte(k) & 0xC0) != 0x80) return 0xFFFD;
+        c = (c << 6) | (byte(k) & 0x3F);
+    }
+    return c;
+}
+
+// Line and column (in characters, a BOM not counted) of text[at], as toml++ would give them.
+Source position_in(std::string_view text, std::size_t at, const std::string& origin) {
     int line = 1, column = 1;
-    std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a BOM
-    // Inside a string opened by `quote` (' or "), `triple` for a multi-line one.
-    char quote = 0;
-    bool triple = false, comment = false;
-    const auto run_of = [&](std::size_t at, char c) {
+    for (std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0; i < at && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+            ++column;  // a character, not a UTF-8 continuation byte
+        }
+    }
+    return Source{origin, line, column};
+}
+
+// Where toml++ would meet a character it cannot read (above) and why, if anywhere. TOML 1.0
+// allows characters outside ASCII only in strings and comments, so outside those every one is
+// refused. Inside a multi-line basic string toml++ asks too, of the character after a
+// backslash (an escape, which must be ASCII) and of the first one after a line-ending
+// backslash's blanks (valid TOML: only the three blocks are refused there). What is a string
+// is decided as toml++ decides it: a quote opens one only where a key or a value begins; a
+// value that begins otherwise (`4'x`, `inf.'x'`) is read by toml++ up to the next blank,
+// comma, bracket, brace or '#', quotes and all, and so is it here.
+std::optional<std::pair<Source, std::string>> unreadable_by_toml(std::string_view text,
+                                                                  const std::string& origin) {
+    const auto at = [&](std::size_t k, std::string why) {
+        return std::make_optional(std::pair{position_in(text, k, origin), std::move(why)});
+    };
+    const auto run_of = [&](std::size_t from, char c) {
         std::size_t n = 0;
-        while (at + n < text.size() && text[at + n] == c) ++n;
+        while (from + n < text.size() && text[from + n] == c) ++n;
         return n;
     };
-    while (i < text.size()) {
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    // What the next character can begin: a key (or a segment of one), a value, the rest of a
+    // bare value, or nothing a quote could open.
+    enum class Ctx { key, value, bare, other } ctx = Ctx::key;
+    std::string open;     // the arrays ('a'), inline tables ('t') and headers ('h') open
+    char quote = 0;       // inside a string opened by ' or ", `triple` for a multi-line one
+    bool triple = false, comment = false;
+    Ctx after_string = Ctx::other;
+    const auto in = [&](char kind) { return !open.empty() && open.back() == kind; };
+    for (std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0; i < text.size();) {
         const char c = text[i];
         std::size_t step = 1;
-        if (c == '\n') {
-            comment = false;
-            if (quote != 0 && !triple) quote = 0;  // an unterminated string: toml++ says so
-        } else if (comment) {
-        } else if (quote != 0) {
+        if (quote != 0) {
+            if (c == '\n' && !triple) {
+                quote = 0;  // an unterminated string: toml++ says so
+                continue;
+            }
             if (c == '\\' && quote == '"') {
                 step = 2;
+                const std::size_t next = i + 1;
+                if (triple && next < text.size() && static_cast<unsigned char>(text[next]) >= 0x80)
+                    return at(next, "an escape sequence is a backslash and an ASCII character "
+                                    "(TOML 1.0)");
+                if (triple && next < text.size() && blank(text[next])) {
+                    std::size_t k = next;
+                    while (k < text.size() && blank(text[k])) ++k;
+                    if (k < text.size() && toml_cannot_ask_if_blank(code_point_at(text, k)))
+                        return at(k, "this TOML parser (toml++ 3.3.0) cannot read this character "
+                                     "after a line-ending backslash; write it as an escape, "
+                                     "\\uXXXX");
+                    step = k - i;
+                }
             } else if (c == quote && (!triple || run_of(i, c) >= 3)) {
                 // A multi-line string may end with up to two quotes of its own before the three.
                 step = triple ? run_of(i, c) : 1;
                 quote = 0;
+                ctx = after_string;
             }
+            i += step;
+            continue;
+        }
+        if (c == '\n') {
+            comment = false;
+            ctx = in('a') ? Ctx::value : Ctx::key;
+        } else if (comment) {
+        } else if (ctx == Ctx::bare && !blank(c) && c != ']' && c != '}' && c != ',' && c != '#') {
+            if (static_cast<unsigned char>(c) >= 0x80)
+                return at(i, "a character outside ASCII may stand only in a string or a comment "
+                             "(TOML 1.0)");
+        } else if (static_cast<unsigned char>(c) >= 0x80) {
+            return at(i, "a character outside ASCII may stand only in a string or a comment "
+                         "(TOML 1.0)");
+        } else if (blank(c)) {
+            if (ctx == Ctx::bare) ctx = Ctx::other;
         } else if (c == '#') {
             comment = true;
         } else if (c == '"' || c == '\'') {
-            quote = c;
-            triple = run_of(i, c) >= 3;
-            step = triple ? 3 : 1;
-        } else if (static_cast<unsigned char>(c) >= 0x80) {
-            return Source{origin, line, column};
-        }
-        for (std::size_t k = 0; k < step && i < text.size(); ++k, ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                column = 1;
-            } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-                ++column;  // a character, not a UTF-8 continuation byte
+            if (ctx == Ctx::key || ctx == Ctx::value) {
+                quote = c;
+                triple = run_of(i, c) >= 3;
+                step = triple ? 3 : 1;
+                after_string = ctx == Ctx::key ? Ctx::key : Ctx::other;
             }
+        } else if (c == '=') {
+            ctx = Ctx::value;
+        } else if (c == '[') {
+            open.push_back(ctx == Ctx::value ? 'a' : 'h');
+            ctx = ctx == Ctx::value ? Ctx::value : Ctx::key;
+        } else if (c == '{') {
+            open.push_back('t');
+            ctx = Ctx::key;
+        } else if (c == ']' || c == '}') {
+            if (!open.empty()) open.pop_back();
+            ctx = Ctx::other;
+        } else if (c == ',') {
+            ctx = in('a') ? Ctx::value : in('t') ? Ctx::key : Ctx::other;
+        } else if (c == '.') {
+            if (ctx != Ctx::key) ctx = Ctx::other;
+        } else if (ctx == Ctx::value) {
+            ctx = Ctx::bare;
         }
+        i += step;
     }
     return std::nullopt;
 }
 
 toml::table parse_toml(std::string_view text, const std::string& origin) {
-    if (const auto at = stray_non_ascii(text, origin))
-        throw ProfileError(*at, "a character outside ASCII may stand only in a string or a "
-                                "comment (TOML 1.0)");
+    if (const auto bad = unreadable_by_toml(text, origin))
+        throw ProfileError(bad->first, bad->second);
     try {
         return toml::parse(text, origin);
     } catch (const toml::parse_error& e) {

@@ -175,9 +175,10 @@ TEST_CASE("TOML syntax errors carry toml++'s description and location") {
     CHECK(error_of("version = 1\nname = \"a\"\nname = \"b\"\n").rfind("t.toml:3:", 0) == 0);
 }
 
-// toml++ 3.3.0 reaches __builtin_unreachable on U+00A1..U+0499 where it records a key or a
-// value (fuzz_profile, sanitized): such a character is refused before toml++ reads the text,
-// and is taken as it is in strings and comments, where TOML allows it.
+// toml++ 3.3.0 reaches __builtin_unreachable when it asks whether U+00A1..U+0499,
+// U+2C5E..U+3057 or U+FB26..U+FEFE is blank (fuzz_profile, sanitized): such a character is
+// refused before toml++ reads the text, and is taken as it is in strings and comments, where
+// TOML allows it.
 TEST_CASE("a character outside ASCII stands only in strings and comments") {
     const std::string why = "a character outside ASCII may stand only in a string or a comment";
     CHECK(error_of("ere\xC5\xB5\t") == "t.toml:1:4: " + why + " (TOML 1.0)");
@@ -190,6 +191,48 @@ TEST_CASE("a character outside ASCII stands only in strings and comments") {
     const Profile p = parse_ok("\xEF\xBB\xBFversion = 1 # \xC5\xB5\n"
                                "description = 'caf\xC3\xA9'\nname = '''\xC5\xB5\n\xC5\xB5'''\n");
     CHECK(p.description.value == "caf\xC3\xA9");
+}
+
+// Found by fuzz_profile after the case above: toml++ reads a value that does not begin with a
+// quote up to the next blank, comma, bracket, brace or '#', quotes included, so a quote inside
+// such a value opens no string (the reproducer: `version = 4\x01vxxx'...\xC4\xBC`).
+TEST_CASE("a quote inside a bare value opens no string that could hide a character") {
+    const std::string why = "a character outside ASCII may stand only in a string or a comment";
+    CHECK(error_of("version = 4x'\xC4\xBC'\n") == "t.toml:1:14: " + why + " (TOML 1.0)");
+    CHECK(error_of("version = 1\ndescription = inf.'\xC3\x89'\n") ==
+          "t.toml:2:20: " + why + " (TOML 1.0)");
+    CHECK(error_of("version = 1\nname = [1, 2x\"\xE3\x80\x81\"]\n") ==
+          "t.toml:2:15: " + why + " (TOML 1.0)");
+    // Where a key or a value begins, a quote opens a string as before.
+    CHECK(parse_ok("version = 1\ndescription = '\xE3\x80\x81\xC3\xA9'\n").description.value ==
+          "\xE3\x80\x81\xC3\xA9");
+    CHECK(error_of("version = 1\nenv.set = { A = '\xC3\xA9', B = \"\xC5\xB5\" }\n")
+              .find("outside ASCII") == std::string::npos);
+    CHECK(error_of("version = 1\n[env.set]\n\"\xC3\xA9\".x = 'y'\n").find("outside ASCII") ==
+          std::string::npos);
+    CHECK(error_of("version = 1\nname = [\n  'a',\n  '\xC3\xA9' ]\n").find("outside ASCII") ==
+          std::string::npos);
+}
+
+// toml++ asks of the character after a backslash in a multi-line basic string, and of the first
+// one after a line-ending backslash's blanks, whether it is blank: valid TOML in the second case,
+// refused only for the three blocks, with the way round it.
+TEST_CASE("a line-ending backslash before a character toml++ cannot read is refused") {
+    CHECK(error_of("version = 1\ndescription = \"\"\"\\\n  \xC3\x89t\xC3\xA9\"\"\"\n") ==
+          "t.toml:3:3: this TOML parser (toml++ 3.3.0) cannot read this character after a "
+          "line-ending backslash; write it as an escape, \\uXXXX");
+    CHECK(error_of("version = 1\ndescription = \"\"\"a\\ \xE3\x80\x81\"\"\"\n")
+              .rfind("t.toml:2:21: this TOML parser", 0) == 0);
+    CHECK(error_of("version = 1\ndescription = \"\"\"a\\\xC3\x89\"\"\"\n") ==
+          "t.toml:2:20: an escape sequence is a backslash and an ASCII character (TOML 1.0)");
+    CHECK(parse_ok("version = 1\ndescription = \"\"\"\\\n  \\u00C9t\xC3\xA9\"\"\"\n")
+              .description.value == "\xC3\x89t\xC3\xA9");
+    // Outside the three blocks toml++ answers: taken as TOML says.
+    CHECK(parse_ok("version = 1\ndescription = \"\"\"\\\n  \xE4\xB8\xAD\"\"\"\n")
+              .description.value == "\xE4\xB8\xAD");
+    // An escaped backslash ends no line.
+    CHECK(parse_ok("version = 1\ndescription = \"\"\"a\\\\\n\xC3\x89\"\"\"\n")
+              .description.value == "a\\\n\xC3\x89");
 }
 
 TEST_CASE("unknown keys are errors at the key, with a did-you-mean") {
