@@ -70,6 +70,18 @@ TEST_CASE("named_sockets: a grant whose path is now a link, or leads through one
               .empty());
 }
 
+TEST_CASE("named_sockets: a grant through /proc/PID/root names nothing") {
+    // A magic link leads wherever the kernel says (another process's root, a descriptor),
+    // not where its name does: the plan never makes one a grant's path, so none is followed.
+    test::TempDir tmp("named");
+    const std::string sock = tmp.path() + "/agent.sock";
+    make_socket(sock);
+    CHECK(sandbox::lnx::named_sockets(plan_writing({"/proc/self/root" + sock,
+                                                    "/proc/" + std::to_string(::getpid()) +
+                                                        "/root" + sock}))
+              .empty());
+}
+
 TEST_CASE("named_sockets: a file, a directory or a missing path names nothing") {
     test::TempDir tmp("named");
     std::ofstream(tmp.path() + "/file") << "x";
