@@ -357,14 +357,26 @@ def main():
                          med["direct TLS inside [baseline]"] - med["direct TLS"])
         ttfb_text += " The baseline binary (`%s`), same rounds: through the proxy %.2f ms " \
                      "(%+.2f ms; %+.2f ms against its direct inside); intercepted %.2f ms " \
-                     "(%+.2f ms), first connection %.2f ms (%+.2f ms)." % (
+                     "(%+.2f ms; **%+.2f ms** against its direct TLS inside), first connection " \
+                     "%.2f ms (%+.2f ms)." % (
                          os.path.basename(args.baseline), med["proxy [baseline]"],
                          med["proxy [baseline]"] - med["direct"],
                          med["proxy [baseline]"] - med["direct inside [baseline]"],
                          med["intercepted HTTPS [baseline]"],
                          med["intercepted HTTPS [baseline]"] - med["direct TLS"],
+                         med["intercepted HTTPS [baseline]"] - med["direct TLS inside [baseline]"],
                          med1["intercepted HTTPS [baseline]"],
                          med1["intercepted HTTPS [baseline]"] - med1["direct TLS"])
+    # Whether the figures were taken under real-time priority (`chrt`), which takes the
+    # scheduler's session groups out of them (design note 84): without it they differ by
+    # milliseconds, so the text says which.
+    policy = os.sched_getscheduler(0)
+    ttfb_text += " Scheduling: %s." % (
+        "SCHED_FIFO priority %d (chrt -f), the bench and everything it starts"
+        % os.sched_getparam(0).sched_priority if policy == os.SCHED_FIFO else
+        "SCHED_RR priority %d (chrt -r), the bench and everything it starts"
+        % os.sched_getparam(0).sched_priority if policy == os.SCHED_RR else
+        "normal (no chrt): a command inside is in a scheduler group of its own")
     if args.ttfb:
         print(ttfb_text)
         print("load:", open("/proc/loadavg").read().strip())

@@ -171,6 +171,89 @@ while os.stat('/tmp/sub').st_dev == before and time.monotonic() < end:
 print('then', attempt('/tmp/sub/own.sock'), flush=True)
 """
 
+# Inside: say "ready", wait until the file ARGV[1] exists (the host made its change), then
+# connect to each of ARGV[2:] as CONNECT does.
+AFTER_THE_HOST = ("import os,socket,sys,time\n"
+                  "print('ready', flush=True)\n"
+                  "end = time.monotonic() + 30\n"
+                  "while not os.path.exists(sys.argv[1]) and time.monotonic() < end:\n"
+                  "    time.sleep(0.02)\n"
+                  "for p in sys.argv[2:]:\n"
+                  "    s=socket.socket(socket.AF_UNIX)\n"
+                  "    try:\n"
+                  "        s.connect(p); s.sendall(b'MARK'); print('ok', p)\n"
+                  "    except OSError as e:\n"
+                  "        print('refused', p, e.errno)\n"
+                  "    s.close()\n")
+
+# Inside: one thread keeps turning the link ARGV[3] from the command's own socket ARGV[1] to
+# the host's socket ARGV[2] and back, while another connects through it: a gate that checked
+# one inode and let the kernel resolve the name again would be raced into the host's socket.
+LINK_RACE = r"""
+import os, socket, sys, threading, time
+own, host, link = sys.argv[1:4]
+l = socket.socket(socket.AF_UNIX); l.bind(own); l.listen(64); l.setblocking(False)
+stop = False
+def flip():
+    i = 0
+    while not stop:
+        for to in (host, own):
+            i += 1
+            tmp = '%s.%d' % (link, i)
+            os.symlink(to, tmp); os.rename(tmp, link)
+os.symlink(own, link)
+t = threading.Thread(target=flip); t.start()
+seen = {}
+end = time.time() + 3
+while time.time() < end:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(link); e = 0
+        try: s.sendall(b'MARK')
+        except OSError: pass
+    except OSError as x:
+        e = x.errno
+    seen[e] = seen.get(e, 0) + 1
+    s.close()
+    try:
+        while True: l.accept()[0].close()
+    except BlockingIOError: pass
+stop = True; t.join()
+print('errnos', ' '.join('%d=%d' % kv for kv in sorted(seen.items())))
+"""
+
+# Inside: one thread keeps changing the working directory between ARGV[1] (where the
+# command's own socket "agent.sock" is) and ARGV[2] (the host's directory, where the host's
+# "agent.sock" is), while another connects to the relative name "agent.sock".
+CWD_RACE = r"""
+import os, socket, sys, threading, time
+own_dir, host_dir = sys.argv[1:3]
+os.chdir(own_dir)
+l = socket.socket(socket.AF_UNIX); l.bind('agent.sock'); l.listen(64); l.setblocking(False)
+stop = False
+def flip():
+    while not stop:
+        os.chdir(host_dir); os.chdir(own_dir)
+t = threading.Thread(target=flip); t.start()
+seen = {}
+end = time.time() + 3
+while time.time() < end:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect('agent.sock'); e = 0
+        try: s.sendall(b'MARK')
+        except OSError: pass
+    except OSError as x:
+        e = x.errno
+    seen[e] = seen.get(e, 0) + 1
+    s.close()
+    try:
+        while True: l.accept()[0].close()
+    except BlockingIOError: pass
+stop = True; t.join()
+print('errnos', ' '.join('%d=%d' % kv for kv in sorted(seen.items())))
+"""
+
 
 class HostSockets(BoxTest):
     def listener(self, path):
@@ -339,6 +422,85 @@ class HostSockets(BoxTest):
         conn, _ = srv.accept()
         self.assertEqual(conn.recv(4), b"MARK")
         conn.close()
+
+    def named_grant_changed_on_the_host(self, change):
+        # A write grant names d/agent.sock; another host socket is readable under v. While
+        # the command runs, `change` rewrites the granted host path (as any writer of the
+        # host's d can: another session whose command has a write grant of it), then the
+        # command connects to the other socket by its own name and to the granted one.
+        d, named, named_srv = self.host_socket_dir("named")
+        v, other, other_srv = self.host_socket_dir("other")
+        go = os.path.join(v, "changed")
+        p = self.box.popen(["python3", "-c", AFTER_THE_HOST, go, other, named],
+                           args=["--rw", named, "--ro", v])
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.assertEqual(p.stdout.readline().decode().strip(), "ready")
+        os.rename(named, os.path.join(d, "before.sock"))
+        change(named, other)
+        with open(go, "w"):
+            pass
+        out, err = p.communicate(timeout=60)
+        res = abtest.Result(["run"], p.returncode, out.decode(), err.decode(), 0)
+        self.assertRc(res, 0)
+        self.assertIn("refused %s 13" % other, res.out, res)
+        self.assertNeverContacted(other_srv, "socket the granted host path was turned into", res)
+        # The granted socket is the one its mount shows, which the rename did not change.
+        self.assertIn("ok " + named, res.out, res)
+        self.assertEqual(named_srv.accept()[0].recv(4), b"MARK")
+
+    def test_named_socket_grant_whose_host_path_became_a_symlink_to_another_socket(self):
+        self.named_grant_changed_on_the_host(lambda named, other: os.symlink(other, named))
+
+    def test_named_socket_grant_whose_host_path_became_another_socket(self):
+        # No link to refuse: a hard link of the other socket in the granted place. Only what
+        # the grant named before the command ran tells the two apart.
+        self.named_grant_changed_on_the_host(lambda named, other: os.link(other, named))
+
+    def test_connect_through_a_symlink_swapped_between_check_and_connect(self):
+        _d, path, srv = self.host_socket_dir("ro")
+        res = self.box.run(["python3", "-c", LINK_RACE, "/tmp/own.sock", path, "/tmp/link.sock"],
+                           args=["--ro", _d], probes=False, timeout=60)
+        self.assertRc(res, 0)
+        seen = dict(kv.split("=") for kv in res.out.split("errnos", 1)[1].split())
+        # Both sides of the swap were seen: the own socket connected, the host's refused.
+        self.assertIn("0", seen, res)
+        self.assertIn("13", seen, res)
+        self.assertNeverContacted(srv, "socket reached through a link swapped during connect()",
+                                  res)
+
+    def test_connect_to_a_host_socket_through_proc_pid_root(self):
+        # /proc/PID/root and /proc/PID/cwd are magic links, which lead wherever the kernel
+        # says, not where the names do: the gate resolves none (ELOOP), for the host's socket
+        # and the command's own alike, rather than judge an inode reached that way. (The
+        # errno varies: the supervisor reads the sandbox's /proc from outside its pid
+        # namespace, so /proc/self is not the caller, and unprivileged it may not read
+        # /proc/1 at all: ENOENT, EACCES.)
+        _d, path, srv = self.host_socket_dir("ro")
+        script = ("import os,socket,sys\n"
+                  "l=socket.socket(socket.AF_UNIX); l.bind('/tmp/own.sock'); l.listen(1)\n"
+                  "for p in sys.argv[1:]:\n"
+                  "    p = p.replace('PID', str(os.getpid()))\n"
+                  "    s=socket.socket(socket.AF_UNIX)\n"
+                  "    try: s.connect(p); s.sendall(b'MARK'); print('ok', p)\n"
+                  "    except OSError as e: print('refused', p, e.errno)\n")
+        via = ["/proc/PID/root" + path, "/proc/self/root" + path, "/proc/1/root" + path,
+               "/proc/PID/cwd/../../../.." + path, "/proc/PID/root/tmp/own.sock"]
+        res = self.box.run(["python3", "-c", script] + via, args=["--ro", _d], probes=False)
+        self.assertRc(res, 0)
+        self.assertNotIn("ok ", res.out, res)
+        self.assertEqual(res.out.count("refused "), len(via), res)
+        self.assertNeverContacted(srv, "socket reached through /proc/PID/root", res)
+
+    def test_relative_connect_while_another_thread_changes_the_working_directory(self):
+        d, path, srv = self.host_socket_dir("ro")
+        res = self.box.run(["python3", "-c", CWD_RACE, "/tmp", d], args=["--ro", d],
+                           probes=False, timeout=60)
+        self.assertRc(res, 0)
+        seen = dict(kv.split("=") for kv in res.out.split("errnos", 1)[1].split())
+        self.assertIn("0", seen, res)   # from /tmp: the command's own socket
+        self.assertIn("13", seen, res)  # from the host's directory: refused
+        self.assertNeverContacted(srv, "socket reached by a relative name from a changed cwd",
+                                  res)
 
     def test_explain_agrees_with_run_on_sockets(self):
         _d1, named, named_srv = self.host_socket_dir("named")

@@ -28,6 +28,7 @@
 #include "sandbox/pty.hpp"
 #include "sandbox/linux/supervisor.hpp"
 #include "sandbox/linux/syscalls.hpp"
+#include "sandbox/linux/unix_connect.hpp"
 #include "seccomp/rules.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -210,6 +211,9 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     starter.before_go(pid);
     // Listening before the command may run: no denial of it goes unheard.
     LandlockAudit landlock = LandlockAudit::open();
+    // Before the command may run, too: nothing it does to a host path changes what a grant
+    // of a socket names.
+    SocketIds named = named_sockets(plan);
     go.let("write(go)");
     util::phases::mark("go");
     landlock.keep_if_enabled();
@@ -225,6 +229,7 @@ void launch_with(Starter& starter, const policy::Plan& plan,
     s.proxy = proxy ? &*proxy : nullptr;
     s.raw = raw ? &*raw : nullptr;
     s.landlock = &landlock;
+    s.named_sockets = std::move(named);
     starter.supervise_as(s);
     supervise_to_end(plan, rules ? &*rules : nullptr, io, sink, s, guard, cgroups, out);
     util::phases::mark("ended");

@@ -167,11 +167,11 @@ std::string hex32(std::uint32_t v) {
 }  // namespace
 
 Notifier::Notifier(const seccomp::RuleSet* rules, const EventSink& sink,
-                   const policy::Plan* plan)
+                   const policy::Plan* plan, SocketIds named)
     : rules_(rules),
       plan_(plan),
       sink_(sink),
-      gate_(plan ? std::make_unique<ConnectGate>(*plan) : nullptr),
+      gate_(plan ? std::make_unique<ConnectGate>(*plan, std::move(named)) : nullptr),
       observe_(plan && plan->seccomp.observe_files) {
     // The kernel's structures may be larger than our headers' (newer kernel): ask it.
     struct seccomp_notif_sizes sizes {};

@@ -24,11 +24,12 @@ namespace agentbox::sandbox::lnx {
 
 class Notifier {
 public:
-    // With `plan`, connect() notifications go to a ConnectGate for it. `rules`: the filter's
+    // With `plan`, connect() notifications go to a ConnectGate for it and the sockets `named`
+    // (named_sockets, taken before the command ran). `rules`: the filter's
     // rule set; null when the filter came from the cache without one (launch.cpp), then it is
     // built from plan->seccomp on the first notification, off the start's path.
     Notifier(const seccomp::RuleSet* rules, const EventSink& sink,
-             const policy::Plan* plan = nullptr);
+             const policy::Plan* plan = nullptr, SocketIds named = {});
     void set_listener(int fd);
     int fd() const { return listener_.get(); }
     // Stop listening: the filter has no users left.

@@ -173,7 +173,7 @@ bool supervise(const policy::Plan& plan, const seccomp::RuleSet* rules, const Io
     // its connects through the notifier, once the proxy runs.
     std::unique_ptr<Capture> capture;
     if (plan.net.capture && s.proxy != nullptr) capture = std::make_unique<Capture>(plan.net, sink);
-    Notifier notifier(rules, sink, &plan);
+    Notifier notifier(rules, sink, &plan, s.named_sockets);
     Passed passed;
     bool listener_taken = false;  // the notifier owns passed.listener (and may have closed it)
     bool sync_open = true;

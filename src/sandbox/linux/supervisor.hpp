@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -46,6 +48,8 @@ struct Supervised {
     // Landlock's denials from the kernel's audit records, opened before the command could run
     // (inactive when this host does not let us see them).
     LandlockAudit* landlock = nullptr;
+    // The sockets write grants name (unix_connect.hpp), taken before the command's go.
+    std::vector<std::pair<dev_t, ino_t>> named_sockets;
 };
 
 // A backend's launch around `run(out)`: a failure it throws is a setup failure (125) with its

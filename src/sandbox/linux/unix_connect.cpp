@@ -235,9 +235,22 @@ void handle_wake_signal() {
 
 }  // namespace
 
-ConnectGate::ConnectGate(const policy::Plan& plan) {
-    for (const auto& m : plan.mounts)
-        if (m.kind == policy::MountKind::bind_rw) named_sources_.push_back(m.source);
+SocketIds named_sockets(const policy::Plan& plan) {
+    SocketIds ids;
+    for (const auto& m : plan.mounts) {
+        if (m.kind != policy::MountKind::bind_rw) continue;
+        // A link anywhere on the path (ELOOP) names nothing: the plan resolved the grant's
+        // links when it was made, so one found now was put there since.
+        sys::unique_fd f(sys_openat2(AT_FDCWD, m.source.c_str(), O_PATH | O_CLOEXEC,
+                                     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+        struct stat st {};
+        if (f && ::fstat(f.get(), &st) == 0 && S_ISSOCK(st.st_mode))
+            ids.emplace_back(st.st_dev, st.st_ino);
+    }
+    return ids;
+}
+
+ConnectGate::ConnectGate(const policy::Plan& plan, SocketIds named) : named_(std::move(named)) {
     // With the host's network namespace, abstract names are the host's, and Landlock's scope
     // keeps the command from them only when the command connects itself; a connect the
     // supervisor makes is not scoped. Refused, then, rather than let through unscoped.
@@ -553,14 +566,9 @@ ConnectGate::Refusal ConnectGate::handle(int listener, const struct seccomp_noti
                   std::none_of(own_mounts_.dev_of.begin(), own_mounts_.dev_of.end(),
                                [&](const auto& m) { return m.second == dev->second; });
         }
-        // Named: a write grant of this very socket file (its host path, stat'ed now).
-        bool named = false;
-        for (const auto& src : named_sources_) {
-            struct stat hs {};
-            if (::stat(src.c_str(), &hs) == 0 && S_ISSOCK(hs.st_mode) && hs.st_dev == ps.st_dev &&
-                hs.st_ino == ps.st_ino)
-                named = true;
-        }
+        // Named: the socket file a write grant names, as it was before the command ran.
+        const bool named = std::find(named_.begin(), named_.end(),
+                                     std::make_pair(ps.st_dev, ps.st_ino)) != named_.end();
         if (!own && !named)
             return {EACCES, ua.path,
                     "a host socket that no write grant names (a grant of a directory does not "

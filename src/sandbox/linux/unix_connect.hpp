@@ -6,7 +6,7 @@
 // /proc/self/fd/N of an O_PATH handle), so bytes the sandbox changes after the check are never
 // used. A pathname socket is connectable when it is the sandbox's own (its filesystem is
 // mounted nowhere on the host: the sandbox's tmpfs mounts, the staged project's overlay) or
-// when a write grant names the socket file itself; any other is refused with EACCES and
+// when it is the socket file a write grant names (named_sockets); any other is refused with EACCES and
 // logged. Other addresses and families are connected as given, by the same code, so that no
 // check can be raced — except, with a Capture (capture.hpp), a TCP connect to an address
 // outside the sandbox: decided as a CONNECT to it, refused or made to the proxy instead.
@@ -37,9 +37,17 @@ namespace agentbox::sandbox::lnx {
 
 struct InetTarget;
 
+// The socket files that write grants name, by identity (device, inode), opened without
+// following a link (the plan's paths are resolved already). Taken before the command may run
+// and kept for the run: a grant names the socket its mount shows the sandbox, never what the
+// host path leads to at a later connect (a link, or another socket renamed there, by whoever
+// can write the host's directory: another session's command with a grant of it).
+using SocketIds = std::vector<std::pair<dev_t, ino_t>>;
+SocketIds named_sockets(const policy::Plan& plan);
+
 class ConnectGate {
 public:
-    explicit ConnectGate(const policy::Plan& plan);
+    ConnectGate(const policy::Plan& plan, SocketIds named);
     ~ConnectGate();  // ends connects still waiting (shutdown, a signal) and joins the workers
     ConnectGate(const ConnectGate&) = delete;
     ConnectGate& operator=(const ConnectGate&) = delete;
@@ -87,7 +95,7 @@ private:
         void refresh();
     };
 
-    std::vector<std::string> named_sources_;  // host paths of write grants (sockets named)
+    SocketIds named_;  // the sockets write grants name (named_sockets)
     bool refuse_abstract_ = false;
     Capture* capture_ = nullptr;
 
