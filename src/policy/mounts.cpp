@@ -446,8 +446,8 @@ private:
 
     // A literal deny that does not exist yet. Under the staged overlay its lower layer is the
     // live project, so a file the host creates there during the run would show through
-    // (issue 18 #3): the native backend puts a whiteout in the upper layer before mounting
-    // the overlay and removes it after the run; the upper layer wins over whatever appears
+    // (issue 18 #3): the native backend puts a whiteout in a read-only layer of its own above
+    // the project (sandbox/linux/mounts.cpp, make_masks_layer), which hides whatever appears
     // below, and inside the path does not exist. The
     // copy strategy (bwrap) works on a snapshot and needs none; a read-only bind shows the
     // host as it is, and a path created there later is visible (agentbox-profile(5)).

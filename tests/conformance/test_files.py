@@ -16,7 +16,6 @@ import stat
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import abtest  # noqa: E402
@@ -679,22 +678,30 @@ class DeniedPathAppearsLater(BoxTest):
     """Issue 18 #3: a literal deny (the default profile's @project/.env) of a path that does
     not exist when the plan is made; the host writes it into the project during the run."""
 
-    def run_while_host_writes(self, path, text, after, profiles=(), before=":"):
+    def run_while_host_writes(self, path, text, after, profiles=(), before=":", project=None,
+                              host_first=lambda: None):
         """Runs the shell command AFTER in the sandbox once the host has written TEXT at PATH
-        (in the project) during the run, BEFORE ahead of that. Returns (stdout, stdout +
-        stderr) as text."""
-        p = self.box.popen(["sh", "-c", before + "; echo ready; i=0; while [ ! -e go ] && "
-                            "[ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; " + after +
-                            "; echo end"],
-                           profiles=profiles)
+        (in the project, or PROJECT) during the run, BEFORE ahead of that (and HOST_FIRST on
+        the host ahead of its write). Returns (stdout, stdout + stderr) as text."""
+        argv = self.box.argv(["sh", "-c", before + "; echo ready; i=0; while [ ! -e go ] && "
+                              "[ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; " + after +
+                              "; echo end"], profiles)
+        if project:
+            argv[argv.index("-C") + 1] = project
+        p = subprocess.Popen(argv, env=self.box.env(), cwd=self.box.project,
+                             start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
         out = read_until(p.stdout.fileno(), b"ready")
         self.assertIn(b"ready", out, p.stderr.read1() if p.poll() is not None else b"")
+        host_first()
         with open(path, "w") as f:
             f.write(text)
         # The go file reaches the command through the overlay's live lower layer (native) or
         # not at all (bwrap's copy): then the command's loop ends after 5 s.
-        open(os.path.join(self.box.project, "go"), "w").close()
+        go = os.path.join(os.path.dirname(path), "go")
+        open(go, "w").close()
+        self.addCleanup(lambda: os.path.exists(go) and os.unlink(go))
         try:
             rest, err = p.communicate(timeout=15)
         except subprocess.TimeoutExpired:
@@ -716,22 +723,82 @@ class DeniedPathAppearsLater(BoxTest):
         diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
         self.assertNotIn(".env", diff.out, diff)
 
-    # Expected failure with the native backend (bwrap stages a copy taken at the start, so
-    # the host's later file never shows). The whiteout that hides an absent denied path is an
-    # entry of the upper layer, which the command may replace: it writes .env (the whiteout
-    # gone) and removes it, and overlayfs leaves no whiteout for a name no lower layer has
-    # yet; the host's .env written afterwards shows through. The fix, in the native
-    # backend's overlay (engineer Q; the session's layout, P): put the whiteouts in a
-    # read-only lower layer of their own above the project (lowerdir=S/masks:PROJECT), which
-    # the command cannot change; a removal then finds the name absent below and leaves it so.
-    @(unittest.expectedFailure if abtest.BACKEND != "bwrap" else (lambda f: f))
-    def test_read_env_file_the_host_writes_after_the_command_made_and_removed_one(self):
+    def assert_host_env_stays_hidden(self, before, project=None):
+        """The command runs BEFORE, which makes and removes .env its own way; then the host
+        writes its .env and the command reads it: it must find none, and nothing is staged."""
+        project = project or self.box.project
         value = token("dotenv")
         self.box.canaries["dotenv"] = value
-        env = os.path.join(self.box.project, ".env")
-        out, text = self.run_while_host_writes(env, "TOKEN=%s\n" % value, "cat .env",
-                                               before="echo x > .env && rm .env")
+        env = os.path.join(project, ".env")
+        self.addCleanup(lambda: os.path.exists(env) and os.unlink(env))
+        out, text = self.run_while_host_writes(env, "TOKEN=%s\n" % value, "cat .env; ls -a",
+                                               before=before, project=project)
         self.assertIn("end", text)
+        self.assertNotIn(".env", out, text)
+        if project == self.box.project:
+            diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
+            self.assertEqual(diff.out.strip(), "", diff)
+
+    # The whiteout that hides the absent path must be out of the command's reach: one in the
+    # upper layer went when the command wrote the path, and its removal then left none, as no
+    # lower layer held the name (note 86). bwrap stages a copy taken at the start.
+    def test_read_env_file_the_host_writes_after_the_command_made_and_removed_one(self):
+        self.assert_host_env_stays_hidden("echo x > .env && rm .env")
+
+    def test_read_env_file_the_host_writes_after_the_command_made_and_removed_a_directory(self):
+        self.assert_host_env_stays_hidden("mkdir .env && rmdir .env")
+
+    def test_read_env_file_the_host_writes_after_the_command_linked_and_unlinked_one(self):
+        self.assert_host_env_stays_hidden("echo x > f && ln f .env && rm .env f")
+
+    def test_read_env_file_the_host_writes_after_the_command_moved_a_file_there_and_away(self):
+        self.assert_host_env_stays_hidden("echo x > f && mv f .env && mv .env f && rm f")
+
+    def test_read_env_file_the_host_writes_in_the_home_as_project_holding_the_store(self):
+        # The session store is inside the project: a masks' layer in the session directory
+        # would be a lower layer inside another, which overlayfs refuses (ELOOP; T's 9e540aa).
+        if abtest.BACKEND == "bwrap":
+            # Its copy of the home copies the store into itself until the path is too long
+            # (main's as well): a defect of its own, reported.
+            self.skipTest("bwrap's snapshot of a project holding the session store recurses")
+        self.assert_host_env_stays_hidden("echo x > .env && rm .env", project=self.box.home)
+
+    def test_nested_denied_path_the_host_writes_after_the_command_moved_its_directory(self):
+        # The directory that holds the whiteout's name, renamed away and back (a copy and a
+        # removal: overlayfs refuses to rename a merged directory without redirect_dir).
+        value = token("nested")
+        self.box.canaries["nested"] = value
+        os.makedirs(os.path.join(self.box.project, "config", "prod"))
+        prof = self.box.write_profile("nested", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\ndeny = ["@project/config/prod/key.pem"]\n')
+        key = os.path.join(self.box.project, "config", "prod", "key.pem")
+        out, text = self.run_while_host_writes(
+            key, value + "\n", "cat config/prod/key.pem; ls -a config/prod", profiles=[prof],
+            before="mv config c2 && echo x > c2/prod/key.pem && rm c2/prod/key.pem && "
+                   "mv c2 config")
+        self.assertIn("end", text)
+        self.assertNotIn("key.pem", out, text)
+
+    def test_project_files_keep_their_inode_numbers_under_the_masks_layer(self):
+        # The masks' layer is a tmpfs: an overlay spanning filesystems numbers inodes per
+        # layer unless xino is on, and gave files an st_dev of their own (git's stat cache
+        # and `find -xdev` see those). The project's files as on the host, with a .env hidden.
+        if abtest.BACKEND == "bwrap":
+            self.skipTest("bwrap stages a copy: its inode numbers are the copy's")
+        os.makedirs(os.path.join(self.box.project, "sub"))
+        with open(os.path.join(self.box.project, "sub", "a.txt"), "w") as f:
+            f.write("a\n")
+        host = os.stat(os.path.join(self.box.project, "sub", "a.txt"))
+        same_fs = os.stat(self.box.project).st_dev == os.stat(self.box.state).st_dev
+        res = self.box.run(["sh", "-c", "stat -c '%d %i' sub sub/a.txt; ls -a"])
+        self.assertSandboxRan(res)
+        self.assertNotIn(".env", res.out, res)
+        (dir_dev, dir_ino), (file_dev, file_ino) = (l.split() for l in res.out.splitlines()[:2])
+        self.assertEqual(int(file_ino), host.st_ino, res)
+        if same_fs:
+            self.assertEqual(file_dev, dir_dev, res)
+            self.assertEqual(int(dir_ino), os.stat(os.path.join(self.box.project, "sub")).st_ino,
+                             res)
 
     def test_absent_denied_path_is_no_unreadable_phantom_for_git_add(self):
         # The first fix masked an empty stand-in there: `ls` listed an unreadable .env,
@@ -758,6 +825,28 @@ class DeniedPathAppearsLater(BoxTest):
             key, value + "\n", "cat config/prod/key.pem; ls -a config/prod", profiles=[prof])
         self.assertIn("end", text)
         self.assertNotIn("key.pem", out, text)
+        diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
+        self.assertEqual(diff.out.strip(), "", diff)
+
+    def test_denied_path_in_a_read_only_directory_the_host_opens_up_during_the_run(self):
+        # The directories on the way to the whiteout, with the project's modes, are in the
+        # masks' layer: one made in the upper layer (mode 0555) was staged as a mode change
+        # once the host's own directory had changed mode (0755) during the run.
+        value = token("readonly")
+        self.box.canaries["readonly"] = value
+        prod = os.path.join(self.box.project, "config", "prod")
+        os.makedirs(prod)
+        os.chmod(prod, 0o555)
+        self.addCleanup(os.chmod, prod, 0o755)
+        prof = self.box.write_profile("nested", 'version = 1\nextends = ["default"]\n'
+                                      '[filesystem]\ndeny = ["@project/config/prod/key.pem"]\n')
+        out, text = self.run_while_host_writes(
+            os.path.join(prod, "key.pem"), value + "\n",
+            "cat config/prod/key.pem; ls -a config/prod; stat -c mode=%a config/prod",
+            profiles=[prof], host_first=lambda: os.chmod(prod, 0o755))
+        self.assertIn("end", text)
+        self.assertNotIn("key.pem", out, text)
+        self.assertIn("mode=555", out, text)
         diff = self.host_run([abtest.AGENTBOX, "diff", "--name-status"])
         self.assertEqual(diff.out.strip(), "", diff)
 

@@ -116,10 +116,7 @@ public:
         if (spread_) ::sched_setaffinity(pid, sizeof cs_.cpus, &cs_.cpus);
     }
     void supervise_as(Supervised& s) const override { s.stage_upper = cs_.stage->upper; }
-    void finished() override {
-        filter_.mark_points();
-        remove_mask_placeholders(plan_, cs_.stage->upper);
-    }
+    void finished() override { filter_.mark_points(); }
 
 private:
     const policy::Plan& plan_;

@@ -15,8 +15,8 @@
 namespace agentbox::sandbox::lnx {
 
 
-int make_fs(const char* type, std::initializer_list<FsOption> options, unsigned attrs,
-            const char* op, const std::string& path, StepError& e) {
+int make_fs(const char* type, std::span<const FsOption> options, unsigned attrs, const char* op,
+            const std::string& path, StepError& e) {
     sys::unique_fd ctx(::fsopen(type, FSOPEN_CLOEXEC));
     if (!ctx) return fail(e, op, path);
     for (const auto& [key, value] : options) {

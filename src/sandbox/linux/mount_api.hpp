@@ -5,6 +5,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -16,8 +17,13 @@ using FsOption = std::pair<const char*, const char*>;  // value nullptr = a flag
 
 // A new detached mount of filesystem `type`; `attrs` are MOUNT_ATTR_* flags. Returns the
 // mount fd (CLOEXEC) or -1 with e = {op, path, errno}.
-int make_fs(const char* type, std::initializer_list<FsOption> options, unsigned attrs,
-            const char* op, const std::string& path, StepError& e);
+int make_fs(const char* type, std::span<const FsOption> options, unsigned attrs, const char* op,
+            const std::string& path, StepError& e);
+inline int make_fs(const char* type, std::initializer_list<FsOption> options, unsigned attrs,
+                   const char* op, const std::string& path, StepError& e) {
+    return make_fs(type, std::span<const FsOption>(options.begin(), options.size()), attrs, op,
+                   path, e);
+}
 
 // A detached recursive copy of `host` (a path in the current tree) with `attr_set` added to
 // every mount in it. Locked flags of the source (ro, nodev, noexec...) are kept, because

@@ -12,11 +12,15 @@
 namespace agentbox::sandbox::lnx {
 
 // While the root is built, one directory in it holds what the sandbox must never see: the
-// host's tree (kOldRoot) and the masks' empty file (see rootfs.hpp). It is removed before the
-// command runs. Its name begins with a control character, which no path a profile writes may
-// contain (profile/placeholders.cpp); build_root refuses a Plan target inside it all the same.
+// host's tree (kOldRoot), the masks' empty file (see rootfs.hpp) and, briefly, the masks'
+// layer (kMasksLayer). It is removed before the command runs. Its name begins with a control
+// character, which no path a profile writes may contain (profile/placeholders.cpp);
+// build_root refuses a Plan target inside it all the same.
 inline constexpr std::string_view kBuildDir = "/\x01" "agentbox";
 inline constexpr std::string_view kOldRoot = "/\x01" "agentbox/host";
+// Where the masks' layer (mounts.cpp) is attached while the overlay over the project is
+// made: overlayfs takes its layers by path. Detached again right after.
+inline constexpr std::string_view kMasksLayer = "/\x01" "agentbox/masks";
 
 // "/usr/lib" -> kOldRoot + "/usr/lib": where a host path is while the new root is being built.
 std::string host_path(std::string_view plan_path);

@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "sandbox/linux/mount_api.hpp"
 #include "sandbox/linux/mount_paths.hpp"
@@ -56,51 +60,94 @@ std::string_view below_project(const policy::Plan& plan, const Mount& m) {
     return rel;
 }
 
-bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == 0; }
+// A directory of the project on the way to a masked path, as the masks' layer holds it: its
+// mode exactly (mkdir's is cut by the umask) and its owner where init's user namespace maps
+// it (else init's own), as the merged directory shows them.
+int copy_dir(int layer_dir, const std::string& name, const struct stat& st,
+             const std::string& target, StepError& e) {
+    if (::mkdirat(layer_dir, name.c_str(), 0700) < 0) {
+        if (errno == EEXIST) return 0;  // made for another mask
+        return fail(e, "mkdir(masks)", target);
+    }
+    (void)::fchownat(layer_dir, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    if (::fchmodat(layer_dir, name.c_str(), st.st_mode & 07777, 0) < 0)
+        return fail(e, "chmod(masks)", target);
+    return 0;
+}
 
-// A masked path under the staged project that the live lower layer does not hold: a
-// whiteout (character device 0/0, which anyone may make since Linux 5.8) in the upper layer,
-// made before the overlay is mounted. The upper layer wins, so a file the host creates there
-// during the run stays hidden (issue 18 #3), and inside the path simply does not exist: no
-// unreadable stand-in for `ls`, `git add -A` or `tar` to trip over. The directories on the
-// way are made in the upper layer with the lower one's modes (the overlay merges them).
-// A path that exists below is masked by mount_mask_file as usual. Best effort per path: a
-// component that is not a directory below cannot hold the file either.
-void hide_absent_masks(const policy::Plan& plan, const std::string& lower,
-                       const std::string& upper) {
-    sys::unique_fd low_root(::open(lower.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    sys::unique_fd up_root(::open(upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!low_root || !up_root) return;
+// The masked paths under the staged project that the live lower layer does not hold, as
+// whiteouts (character devices 0/0, which anyone may make since Linux 5.8) in a layer of their
+// own: a tmpfs made in init's mount namespace, which the overlay stacks read-only between the
+// upper layer and the project. A file the host creates there during the run stays hidden
+// (issue 18 #3), and inside the path simply does not exist: no unreadable stand-in for `ls`,
+// `git add -A` or `tar` to trip over. Not in the upper layer, which is the command's: writing
+// the path replaced a whiteout there, and removing it then left none, as no lower layer held
+// the name. A lower whiteout stays: a removal finds the name still absent below (note 86).
+// Not a directory on the host: one inside the project (the session store, when the project is
+// the home) is a lower layer inside another, which overlayfs refuses (note 88). The
+// directories on the way are copies of the project's (copy_dir), merged with them; the upper
+// layer holds none, so a mode the host changes during the run is no staged change. A path that
+// exists below is masked by mount_mask_file as usual; one below a component that is not a
+// directory there, or cannot be looked into, is not hidden (a directory made here would show
+// where the project has none). `layer` receives the layer's mount, none when nothing is to be
+// hidden (no layer for nothing). -1 when it cannot be made: the path would be left unhidden,
+// so the run fails.
+int make_masks_layer(const policy::Plan& plan, const std::string& lower, sys::unique_fd& layer,
+                     StepError& e) {
+    const char* op = "mount(masks)";
+    const int open_dir = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    sys::unique_fd low_root(::open(lower.c_str(), open_dir));
+    if (!low_root) return fail(e, op, plan.project);
+    std::vector<std::pair<std::string, struct stat>> dirs;  // the way, below the project
     for (const Mount& m : plan.mounts) {
         if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
+        // Walk the project first: the layer gets only what hides an absent path.
         std::string_view rel = below_project(plan, m);
-        sys::unique_fd low(::dup(low_root.get()));
-        sys::unique_fd up(::dup(up_root.get()));
-        bool ok = low && up;
-        while (ok) {
+        sys::unique_fd low(::fcntl(low_root.get(), F_DUPFD_CLOEXEC, 3));
+        if (!low) return fail(e, "dup", m.target);
+        dirs.clear();
+        bool absent = false;
+        for (;;) {
             const size_t slash = rel.find('/');
-            const std::string name(rel.substr(0, slash));
+            std::string name(rel.substr(0, slash));
             struct stat st {};
+            const bool there = ::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
             if (slash == std::string_view::npos) {
-                if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-                    errno == ENOENT)
-                    ::mknodat(up.get(), name.c_str(), S_IFCHR | 0000, 0);
+                absent = !there && errno == ENOENT;
+                dirs.emplace_back(std::move(name), st);
                 break;
             }
             rel.remove_prefix(slash + 1);
-            if (::fstatat(low.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                !S_ISDIR(st.st_mode))
-                break;
-            const int open_dir = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-            sys::unique_fd next_low(::openat(low.get(), name.c_str(), open_dir));
-            if (::mkdirat(up.get(), name.c_str(), st.st_mode & 07777) < 0 && errno != EEXIST)
-                break;
-            sys::unique_fd next_up(::openat(up.get(), name.c_str(), open_dir));
-            ok = next_low && next_up;
-            low = std::move(next_low);
-            up = std::move(next_up);
+            if (!there || !S_ISDIR(st.st_mode)) break;
+            low.reset(::openat(low.get(), name.c_str(), open_dir));
+            if (!low) break;
+            dirs.emplace_back(std::move(name), st);
         }
+        if (!absent) continue;
+        if (!layer) {
+            layer.reset(make_fs("tmpfs", {{"mode", "0755"}},
+                                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, op,
+                                m.target, e));
+            if (!layer) return -1;
+        }
+        sys::unique_fd up(::fcntl(layer.get(), F_DUPFD_CLOEXEC, 3));
+        if (!up) return fail(e, "dup", m.target);
+        for (size_t i = 0; i + 1 < dirs.size(); ++i) {
+            if (copy_dir(up.get(), dirs[i].first, dirs[i].second, m.target, e) < 0) return -1;
+            up.reset(::openat(up.get(), dirs[i].first.c_str(), open_dir));
+            if (!up) return fail(e, "open(masks)", m.target);
+        }
+        if (::mknodat(up.get(), dirs.back().first.c_str(), S_IFCHR | 0000, 0) < 0 &&
+            errno != EEXIST)
+            return fail(e, "mknod(whiteout)", m.target);
     }
+    return 0;
+}
+
+bool same_filesystem(const std::string& a, const std::string& b) {
+    struct stat sa {};
+    struct stat sb {};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
 }
 
 int mount_overlay(int root_fd, const policy::Plan& plan, const Mount& m, const StageDirs& stage,
@@ -110,26 +157,58 @@ int mount_overlay(int root_fd, const policy::Plan& plan, const Mount& m, const S
         errno = EINVAL;
         return fail(e, op, m.target);
     }
-    std::string lower = host_path(m.source);
-    std::string upper = host_path(stage.upper);
-    std::string work = host_path(stage.work);
-    hide_absent_masks(plan, lower, upper);
-    unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    int fd = make_fs("overlay",
-                     {{"lowerdir+", lower.c_str()}, {"upperdir", upper.c_str()},
-                      {"workdir", work.c_str()}, {"userxattr", nullptr},
-                      {"volatile", nullptr}},
-                     attrs, op, m.target, e);
+    const std::string lower = host_path(m.source);
+    const std::string upper = host_path(stage.upper);
+    const std::string work = host_path(stage.work);
+    sys::unique_fd layer;
+    if (make_masks_layer(plan, lower, layer, e) < 0) return -1;
+    // overlayfs takes a layer by path: the masks' one is attached in the build directory
+    // while the overlay is made, and detached right after, the overlay holding a clone of its
+    // own; the tmpfs goes with the overlay.
+    const std::string masks(kMasksLayer);
+    if (layer) {
+        const std::string rel = masks.substr(1);
+        if (::mkdirat(root_fd, rel.c_str(), 0700) < 0) return fail(e, "mkdir(masks)", m.target);
+        sys::unique_fd at(
+            ::openat(root_fd, rel.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!at) return fail(e, "open(masks)", m.target);
+        if (attach(layer.get(), at.get(), "mount(masks)", m.target, e) < 0) return -1;
+    }
+    // A layer on another filesystem makes the overlay number inodes per layer: directories
+    // would get numbers of its own, changed once evicted, and files another st_dev than
+    // theirs. With xino the project's and upper/'s numbers stay when they share a filesystem,
+    // as without the layer; only the layer's own directories get numbers of their own (note
+    // 88). When they do not, the overlay spans filesystems already and numbers as it did.
+    const bool xino = layer && same_filesystem(lower, upper);
+    auto overlay = [&](FsOption top, FsOption project) {
+        FsOption opts[] = {top,
+                           project,
+                           {"upperdir", upper.c_str()},
+                           {"workdir", work.c_str()},
+                           {"userxattr", nullptr},
+                           {"volatile", nullptr},
+                           {"xino", "on"}};
+        std::span<const FsOption> all(opts);
+        if (!xino) all = all.first(all.size() - 1);
+        if (!top.first) all = all.subspan(1);
+        return make_fs("overlay", all, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, op, m.target, e);
+    };
+    // Topmost lower layer first.
+    int fd = overlay({layer ? "lowerdir+" : nullptr, masks.c_str()}, {"lowerdir+", lower.c_str()});
     if (fd < 0 && e.err == EINVAL) {
         std::string legacy = overlay_escape(lower);
-        fd = make_fs("overlay",
-                     {{"lowerdir", legacy.c_str()}, {"upperdir", upper.c_str()},
-                      {"workdir", work.c_str()}, {"userxattr", nullptr},
-                      {"volatile", nullptr}},
-                     attrs, op, m.target, e);
+        if (layer) legacy = overlay_escape(masks) + ":" + legacy;
+        fd = overlay({nullptr, nullptr}, {"lowerdir", legacy.c_str()});
     }
-    if (fd < 0) return -1;
     sys::unique_fd ovl(fd);
+    if (layer) {
+        const bool gone = ::umount2(masks.c_str(), MNT_DETACH) == 0 &&
+                          ::unlinkat(root_fd, masks.substr(1).c_str(), AT_REMOVEDIR) == 0;
+        // The overlay's own error first; a layer left in the build directory fails
+        // leave_host's removal of it in any case.
+        if (!gone && ovl) return fail(e, "umount2(masks)", m.target);
+    }
+    if (!ovl) return -1;
     sys::unique_fd target(open_target(root_fd, m.target, Want::dir, true, op, e));
     if (!target) return -1;
     return attach(ovl.get(), target.get(), op, m.target, e);
@@ -209,7 +288,7 @@ int mount_mask_dir(int root_fd, const Mount& m, StepError& e) {
 
 // A denied file: an empty mode-0000 file bound read-only over it. Not /dev/null, which
 // accepts writes and so would hide that a write was attempted. One that does not exist is
-// skipped: under the staged project, hide_absent_masks has put a whiteout there.
+// skipped: under the staged project, make_masks_layer has whited it out.
 int mount_mask_file(int root_fd, const Mount& m, int empty_file, StepError& e) {
     const char* op = "mount(mask)";
     // The target first, as for a directory: no mount to dissolve when it is absent.
@@ -276,21 +355,6 @@ int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& 
         if (rc < 0) return -1;
     }
     return 0;
-}
-
-void remove_mask_placeholders(const policy::Plan& plan, const std::string& upper) {
-    if (upper.empty()) return;
-    for (const Mount& m : plan.mounts) {
-        if (m.kind != MountKind::mask_file || !under_overlay(plan, m)) continue;
-        // A whiteout at a masked path is hide_absent_masks' (the command could make one there
-        // only by deleting a file it could not see); an empty regular file is the placeholder
-        // of an older agentbox. Neither is a change of the command's.
-        const std::string p = upper + "/" + std::string(below_project(plan, m));
-        struct stat st {};
-        if (::lstat(p.c_str(), &st) == 0 &&
-            (is_whiteout(st) || (S_ISREG(st.st_mode) && st.st_size == 0)))
-            ::unlink(p.c_str());
-    }
 }
 
 }  // namespace agentbox::sandbox::lnx

@@ -12,10 +12,6 @@ namespace agentbox::sandbox::lnx {
 int build_root(const policy::Plan& plan, const StageDirs& stage, const RootFds& fds,
                StepError& e);
 
-// After the run, outside: drop the whiteouts build_root made in the upper layer for masked
-// paths of the staged project that did not exist, so they are not staged as changes.
-void remove_mask_placeholders(const policy::Plan& plan, const std::string& upper);
-
 // A minimal /dev at `target` (devfs.cpp).
 int mount_dev(int root_fd, const std::string& target, StepError& e);
 
