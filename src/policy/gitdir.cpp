@@ -20,7 +20,8 @@ bool is_hex(std::string_view s) {
 // the current branch and the other ref files, the index, messages being edited, bisect
 // state. Not here, and so asked about: config, hooks/, info/ (exclude and attributes pick
 // filter and diff drivers), commondir and gitdir (move git's config and hooks elsewhere),
-// worktrees/ and modules/ (other repositories' config and hooks), rebase-merge/,
+// worktrees/ and modules/ (other repositories' config and hooks), refs/replace/ (swaps
+// the objects that other refs name), rebase-merge/,
 // rebase-apply/ and sequencer/ (todo lists run `exec` lines when the user continues),
 // objects/info/alternates (other object stores), and anything git adds later.
 constexpr std::array<std::string_view, 25> kTopFiles = {
@@ -45,7 +46,12 @@ bool git_writes_in_ordinary_work(const std::string& inside) {
         if (inside == f) return true;
     const auto parts = util::split(inside, '/');
     const std::string_view top = parts.front();
-    // Refs and their logs are names and hashes; git never runs them.
+    // A replace ref (refs/replace/<id>) is no name of a commit but an instruction: every git
+    // command reads its object wherever <id> is named, so HEAD's own commit can gain a file
+    // that the next `git reset --hard` writes, with no branch moving. Only `git replace`
+    // writes one; it asks. (The same ref as a packed-refs line: stage/select.cpp.)
+    if (top == "refs" && parts.size() > 1 && parts[1] == "replace") return false;
+    // Other refs and their logs are names and hashes; git never runs them.
     if (top == "refs" || top == "logs") return true;
     if (top != "objects") return false;
     if (parts.size() == 1) return true;

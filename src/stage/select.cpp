@@ -843,6 +843,27 @@ std::vector<MovedRef> moved_refs(const View& view, const std::string& git_dir, c
     return out;
 }
 
+// The replace refs (refs/replace/<id>) that packed-refs change `c` of `git_dir` adds or
+// points elsewhere. Each makes git read another object wherever <id> is named, so a commit
+// a branch already names gains files without the branch moving; the loose ref asks by the
+// allowlist (policy/gitdir.cpp), and this is the same ref packed.
+std::vector<std::string> new_replace_refs(const View& view, const std::string& git_dir,
+                                          const Change& c) {
+    const std::string inside = git_dir.empty() ? c.path : c.path.substr(git_dir.size() + 1);
+    if (inside != "packed-refs") return {};
+    const auto now = [&](const std::string& rel) { return view.project_file(rel, std::size_t{64} << 20); };
+    std::vector<std::string> out;
+    for (const auto& line : util::split(view.small_file(c.path, std::size_t{64} << 20), '\n')) {
+        const auto sp = line.find(' ');
+        if (sp == std::string::npos) continue;
+        const std::string name(util::trim(line.substr(sp + 1)));
+        if (name.starts_with("refs/replace/") &&
+            ref_id(now, git_dir, name) != util::trim(line.substr(0, sp)))
+            out.push_back(name);
+    }
+    return out;
+}
+
 }  // namespace
 namespace {
 
@@ -1013,6 +1034,12 @@ std::vector<Judged> judge_in_view(const profile::Profile& prof, const std::strin
         for (const auto& g : all_git_dirs) {
             if (!g.empty() && !util::path_within(c.path, g)) continue;
             if (c.path == g) continue;
+            if (const auto replaced = new_replace_refs(view, g, c); !replaced.empty())
+                return util::quote(replaced.front()) +
+                       (replaced.size() > 1 ? " and " + std::to_string(replaced.size() - 1) + " more" : "") +
+                       " in " + util::quote(c.path) + ": a replace ref, which makes git read "
+                       "another object wherever the one it names is used (a commit a branch "
+                       "already names, a file's content); git reset --hard or checkout writes it";
             for (const auto& m : moved_refs(view, g, c)) {
                 const std::string at = g.empty() ? "" : g + "/";
                 const RefMove r = read_ref_move({upper + "/" + at + "objects", project + "/" + at + "objects"},

@@ -397,6 +397,46 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assertEqual(subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project,
                                         capture_output=True, env=self.box.env()).stdout, head)
 
+    # A replace ref (refs/replace/<id>) makes the host's git read another object wherever
+    # <id> is named, unless told not to: no branch moves, yet HEAD's commit now holds a
+    # workflow, and the user's next `git reset --hard` writes it. Made here by hand, as
+    # `git replace` would: HEAD's commit copied with one more file in its tree.
+    REPLACE_HEAD = (
+        "C=$(" + GIT_IN_BOX + "rev-parse HEAD) && export GIT_INDEX_FILE=/tmp/ix && "
+        + GIT_IN_BOX + "read-tree HEAD && B=$(echo 'run: evil' | " + GIT_IN_BOX
+        + "hash-object -w --stdin) && " + GIT_IN_BOX
+        + "update-index --add --cacheinfo 100644,$B,.github/workflows/ci.yml && T=$("
+        + GIT_IN_BOX + "write-tree) && N=$(" + GIT_IN_BOX + "cat-file commit HEAD | "
+        "sed \"s/^tree .*/tree $T/\" | " + GIT_IN_BOX + "hash-object -t commit -w --stdin) && "
+        "unset GIT_INDEX_FILE && " + GIT_IN_BOX + "replace $C $N && echo ok > ok.txt")
+
+    def assert_replace_held(self, res, rel):
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back "%s"' % rel, res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        # The host's side: HEAD still reads as the commit it was, so a reset writes nothing.
+        git = ["git", "-c", "safe.directory=*"]
+        subprocess.run(git + ["reset", "-q", "--hard"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+        tree = subprocess.run(git + ["ls-tree", "-r", "--name-only", "HEAD"], cwd=self.box.project,
+                              capture_output=True, text=True, env=self.box.env()).stdout
+        self.assertNotIn(".github", tree)
+
+    def test_replace_ref_swapping_head_for_a_commit_adding_a_protected_path_is_held_back(self):
+        self.git_repo()
+        self.staged(self.REPLACE_HEAD)
+        head = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "HEAD"],
+                              cwd=self.box.project, capture_output=True, text=True,
+                              env=self.box.env()).stdout.strip()
+        self.assert_replace_held(self.ab("commit"), ".git/refs/replace/" + head)
+
+    def test_replace_ref_in_packed_refs_is_held_back(self):
+        # The neighbour: the same ref as a packed-refs line, the loose file packed away.
+        self.git_repo()
+        self.staged(self.REPLACE_HEAD + " && " + self.GIT_IN_BOX + "pack-refs --all")
+        self.assert_replace_held(self.ab("commit"), ".git/packed-refs")
+
     def test_git_index_entry_at_a_protected_path_is_held_back(self):
         # The neighbour of a moved branch: `git add` of a workflow, then `rm`; the index lands,
         # and the user's `git checkout -- .` writes the workflow.

@@ -283,6 +283,9 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
         {Op::commit, ".git/modules/sub/config", Q, "git directory"},
         {Op::commit, ".git/modules/sub/hooks/post-checkout", Q, "git directory"},
         {Op::commit, ".git/rebase-merge/git-rebase-todo", Q, "git directory"},
+        // A replace ref changes what every other ref's commit holds.
+        {Op::commit, ".git/refs/replace/0123456789abcdef0123456789abcdef01234567", Q, "git directory"},
+        {Op::commit, "sub/.git/refs/replace", Q, "git directory"},
         {Op::commit, ".git/some-file-git-reads-next-year", Q, "git directory"},
         {Op::commit, "sub/.git/hooks/post-checkout", Q, "git directory"},
         {Op::commit, "a/b/.git/config", Q, "git directory"},
