@@ -23,7 +23,8 @@ bool is_hex(std::string_view s) {
 // worktrees/ and modules/ (other repositories' config and hooks), refs/replace/ (swaps
 // the objects that other refs name), rebase-merge/,
 // rebase-apply/ and sequencer/ (todo lists run `exec` lines when the user continues),
-// objects/info/alternates (other object stores), and anything git adds later.
+// objects/info/alternates (other object stores), commit-graphs and the pack files that index
+// other packs (objects git would read unchecked), and anything git adds later.
 constexpr std::array<std::string_view, 25> kTopFiles = {
     "HEAD",          "ORIG_HEAD",      "FETCH_HEAD",        "MERGE_HEAD",
     "MERGE_MSG",     "MERGE_MODE",     "CHERRY_PICK_HEAD",  "REVERT_HEAD",
@@ -58,14 +59,26 @@ bool git_writes_in_ordinary_work(const std::string& inside) {
     const std::string_view sub = parts[1];
     // Loose objects: objects/ab/cdef...; packs with their indexes, bitmaps and keep files.
     if (sub.size() == 2 && is_hex(sub)) return parts.size() <= 3;
-    if (sub == "pack") return parts.size() <= 3;
-    if (sub == "info") {
-        // objects/info/alternates and http-alternates point git at other object stores.
+    if (sub == "pack") {
+        // A pack with its index, its reverse index and its keep and promisor marks; the
+        // commit checks that the index lists what the pack holds (stage/select.cpp, note
+        // 93). Not the files that say where an object lies or what reaches what without
+        // being checked against the objects -- multi-pack-index, bitmaps, cruft mtimes --
+        // nor anything git adds later.
         if (parts.size() == 2) return true;
+        if (parts.size() != 3) return false;
         const std::string_view f = parts[2];
-        if (f == "packs" || f == "commit-graph") return parts.size() == 3;
-        if (f == "commit-graphs") return parts.size() <= 4;
+        for (const std::string_view ext : {".pack", ".idx", ".rev", ".keep", ".promisor"})
+            if (f.starts_with("pack-") && f.size() > 5 + ext.size() && f.ends_with(ext))
+                return true;
         return false;
+    }
+    if (sub == "info") {
+        // objects/info/alternates and http-alternates point git at other object stores;
+        // a commit-graph gives each commit's tree and parents in place of the commit's own,
+        // and git log, status and merges read them from it unchecked (note 93).
+        if (parts.size() == 2) return true;
+        return parts[2] == "packs" && parts.size() == 3;
     }
     return false;
 }

@@ -261,6 +261,9 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
         {Op::commit, ".git/objects/ab/cdef0123456789", A, "commit"},
         {Op::commit, ".git/objects/pack/pack-1.pack", A, "commit"},
         {Op::commit, ".git/objects/info/packs", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.idx", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.rev", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.keep", A, "commit"},
         {Op::commit, ".git/refs/heads/main", A, "commit"},
         {Op::commit, ".git/logs/HEAD", A, "commit"},
         {Op::commit, ".git/index", A, "commit"},
@@ -278,6 +281,13 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
         {Op::commit, ".git/hooks/pre-commit", Q, "git directory"},
         {Op::commit, ".git/info/attributes", Q, "git directory"},
         {Op::commit, ".git/objects/info/alternates", Q, "git directory"},
+        // What git reads in place of objects, unchecked: a commit's tree and parents, where
+        // an object lies across packs, what reaches what.
+        {Op::commit, ".git/objects/info/commit-graph", Q, "git directory"},
+        {Op::commit, ".git/objects/info/commit-graphs/graph-1.graph", Q, "git directory"},
+        {Op::commit, ".git/objects/pack/multi-pack-index", Q, "git directory"},
+        {Op::commit, ".git/objects/pack/pack-1.bitmap", Q, "git directory"},
+        {Op::commit, ".git/objects/pack/tmp_pack_1", Q, "git directory"},
         {Op::commit, ".git/objects/ab/cd/ef", Q, "git directory"},
         {Op::commit, ".git/worktrees/w/HEAD", Q, "git directory"},
         {Op::commit, ".git/modules/sub/config", Q, "git directory"},
