@@ -840,6 +840,16 @@ open(idx, "wb").write(bytes(out) + hashlib.sha1(bytes(out)).digest())
         self.assert_held(self.ab("commit"), ".cargo/config.toml", ".pnpmfile.cjs", ".yarnrc.yml",
                          ".yarn/releases/y.cjs", "lib/.npmrc")
 
+    def test_mise_configs_and_top_level_devcontainer_json_are_protected(self):
+        # mise sources a trusted config's [env] _.source at the next prompt, trust being by
+        # path; a dev container's initializeCommand runs on the host, from .devcontainer/ or
+        # from .devcontainer.json at the top.
+        self.staged("mkdir -p sub/.config/mise && echo '[env]' > mise.toml"
+                    " && echo x > .mise.local.toml && echo x > sub/.config/mise/config.toml"
+                    " && echo '{\"initializeCommand\": \"evil\"}' > .devcontainer.json")
+        self.assert_held(self.ab("commit"), "mise.toml", ".mise.local.toml",
+                         "sub/.config/mise/config.toml", ".devcontainer.json")
+
     def test_git_lfs_config_and_hook_manager_configs_are_protected(self):
         # .lfsconfig moves where `git push` sends the large files; lefthook's config and
         # scripts run at the next `git commit`, as pre-commit's do (in a nested repository
