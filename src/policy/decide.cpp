@@ -243,10 +243,23 @@ std::optional<Decision> protection(const profile::Profile& profile, const std::s
         const std::string via =
             name == rel ? std::string() : " (reached as " + util::quote(name) + ")";
         const std::string abs = util::normalize_path(proj + "/" + name);
+        // Also with both sides in ASCII lower case: on a case-insensitive project (macOS's
+        // and Windows's defaults, where the copy strategy commits) `.VSCode/tasks.json` is
+        // `.vscode/tasks.json`, and the commit's lookup lands it there. On Linux such a
+        // name only asks once more.
+        const std::string lname = util::to_lower(name);
+        const std::string labs = util::to_lower(abs);
         for (const auto& e : profile.commit.protect) {
             const bool absolute = !e.value.empty() && e.value.front() == '/';
-            if (protect_covers(absolute ? util::normalize_path(e.value) : e.value,
-                               absolute ? abs : name, absolute, facts.repo_roots))
+            const std::string pattern = absolute ? util::normalize_path(e.value) : e.value;
+            const std::string lpattern = util::to_lower(pattern);
+            bool hit = protect_covers(pattern, absolute ? abs : name, absolute, facts.repo_roots);
+            if (!hit && (lpattern != pattern || lname != name)) {
+                std::vector<std::string> lroots;
+                for (const auto& r : facts.repo_roots) lroots.push_back(util::to_lower(r));
+                hit = protect_covers(lpattern, absolute ? labs : lname, absolute, lroots);
+            }
+            if (hit)
                 return make(Verdict::ask, entry_text("commit.protect", e), e.src,
                             util::quote(rel) + via +
                                 " is protected: it needs an explicit approval");

@@ -51,7 +51,7 @@ bool git_writes_in_ordinary_work(const std::string& inside) {
     // command reads its object wherever <id> is named, so HEAD's own commit can gain a file
     // that the next `git reset --hard` writes, with no branch moving. Only `git replace`
     // writes one; it asks. (The same ref as a packed-refs line: stage/select.cpp.)
-    if (top == "refs" && parts.size() > 1 && parts[1] == "replace") return false;
+    if (top == "refs" && parts.size() > 1 && util::to_lower(parts[1]) == "replace") return false;
     // Other refs and their logs are names and hashes; git never runs them.
     if (top == "refs" || top == "logs") return true;
     if (top != "objects") return false;
@@ -104,9 +104,12 @@ std::optional<std::string> git_dir_protection(const std::string& rel,
         return std::nullopt;
     };
     // Every `.git` component: a nested repository's hooks run as surely as the top one's.
+    // In any case: on a case-insensitive project `.GIT/hooks/x` lands in `.git/hooks/x`
+    // (git itself refuses such paths in trees there, core.protectHFS and protectNTFS).
+    const std::string lower = util::to_lower(rel);
     std::size_t from = 0;
     for (;;) {
-        const std::size_t at = rel.find(".git", from);
+        const std::size_t at = lower.find(".git", from);
         if (at == std::string::npos) break;
         const std::size_t end = at + 4;
         const bool starts = at == 0 || rel[at - 1] == '/';

@@ -247,6 +247,9 @@ TEST_CASE("decide: commit") {
         {Op::commit, "a/b/.vscode/tasks.json", A, "commit"},
         {Op::commit, "src/.envrc", A, "commit"},
         {Op::commit, ".vscode/tasks.json", Q, "\".vscode/**\""},
+        // A case variant is the same file on a case-insensitive project (macOS, Windows).
+        {Op::commit, ".VSCode/tasks.json", Q, "\".vscode/**\""},
+        {Op::commit, ".GitHub/Workflows/ci.yml", Q, "\".github/workflows/**\""},
         {Op::commit, ".env.local", D, "filesystem.deny \"@project/.env*\""},
         {Op::commit, ".envrc", D, "filesystem.deny"},  // deny beats protect
         {Op::commit, ".", Q, "commit.protect"},         // the whole project
@@ -296,6 +299,11 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
         // A replace ref changes what every other ref's commit holds.
         {Op::commit, ".git/refs/replace/0123456789abcdef0123456789abcdef01234567", Q, "git directory"},
         {Op::commit, "sub/.git/refs/replace", Q, "git directory"},
+        // Case variants: one name on a case-insensitive project (macOS, Windows).
+        {Op::commit, ".GIT/hooks/pre-commit", Q, "git directory"},
+        {Op::commit, "sub/.Git/config", Q, "git directory"},
+        {Op::commit, ".git/refs/REPLACE/0123456789abcdef0123456789abcdef01234567", Q, "git directory"},
+        {Op::commit, ".GIT/HEAD", A, "commit"},
         {Op::commit, ".git/some-file-git-reads-next-year", Q, "git directory"},
         {Op::commit, "sub/.git/hooks/post-checkout", Q, "git directory"},
         {Op::commit, "a/b/.git/config", Q, "git directory"},
