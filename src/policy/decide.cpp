@@ -243,10 +243,35 @@ std::optional<Decision> protection(const profile::Profile& profile, const std::s
         const std::string via =
             name == rel ? std::string() : " (reached as " + util::quote(name) + ")";
         const std::string abs = util::normalize_path(proj + "/" + name);
+        // Also with both sides in ASCII lower case: on a case-insensitive project (macOS's
+        // and Windows's defaults, where the copy strategy commits) `.VSCode/tasks.json` is
+        // `.vscode/tasks.json`, and the commit's lookup lands it there. On Linux such a
+        // name only asks once more.
+        // (The second look only where either side has an upper-case letter: most names
+        // and patterns have none, and the review asks this for every change.)
+        const auto has_upper = [](std::string_view v) {
+            return std::any_of(v.begin(), v.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+        };
+        std::optional<std::vector<std::string>> lroots;
+        std::optional<std::string> lname, labs;
+        const bool name_upper = has_upper(name), abs_upper = has_upper(abs);
         for (const auto& e : profile.commit.protect) {
             const bool absolute = !e.value.empty() && e.value.front() == '/';
-            if (protect_covers(absolute ? util::normalize_path(e.value) : e.value,
-                               absolute ? abs : name, absolute, facts.repo_roots))
+            const std::string pattern = absolute ? util::normalize_path(e.value) : e.value;
+            const std::string& path = absolute ? abs : name;
+            bool hit = protect_covers(pattern, path, absolute, facts.repo_roots);
+            const bool pattern_upper = has_upper(pattern);
+            if (!hit && (pattern_upper || (absolute ? abs_upper : name_upper))) {
+                if (!lroots) {
+                    lroots.emplace();
+                    for (const auto& r : facts.repo_roots) lroots->push_back(util::to_lower(r));
+                }
+                auto& lpath = absolute ? labs : lname;
+                if (!lpath) lpath = util::to_lower(path);
+                hit = protect_covers(pattern_upper ? util::to_lower(pattern) : pattern, *lpath,
+                                     absolute, *lroots);
+            }
+            if (hit)
                 return make(Verdict::ask, entry_text("commit.protect", e), e.src,
                             util::quote(rel) + via +
                                 " is protected: it needs an explicit approval");

@@ -20,9 +20,11 @@ bool is_hex(std::string_view s) {
 // the current branch and the other ref files, the index, messages being edited, bisect
 // state. Not here, and so asked about: config, hooks/, info/ (exclude and attributes pick
 // filter and diff drivers), commondir and gitdir (move git's config and hooks elsewhere),
-// worktrees/ and modules/ (other repositories' config and hooks), rebase-merge/,
+// worktrees/ and modules/ (other repositories' config and hooks), refs/replace/ (swaps
+// the objects that other refs name), rebase-merge/,
 // rebase-apply/ and sequencer/ (todo lists run `exec` lines when the user continues),
-// objects/info/alternates (other object stores), and anything git adds later.
+// objects/info/alternates (other object stores), commit-graphs and the pack files that index
+// other packs (objects git would read unchecked), and anything git adds later.
 constexpr std::array<std::string_view, 25> kTopFiles = {
     "HEAD",          "ORIG_HEAD",      "FETCH_HEAD",        "MERGE_HEAD",
     "MERGE_MSG",     "MERGE_MODE",     "CHERRY_PICK_HEAD",  "REVERT_HEAD",
@@ -45,21 +47,38 @@ bool git_writes_in_ordinary_work(const std::string& inside) {
         if (inside == f) return true;
     const auto parts = util::split(inside, '/');
     const std::string_view top = parts.front();
-    // Refs and their logs are names and hashes; git never runs them.
+    // A replace ref (refs/replace/<id>) is no name of a commit but an instruction: every git
+    // command reads its object wherever <id> is named, so HEAD's own commit can gain a file
+    // that the next `git reset --hard` writes, with no branch moving. Only `git replace`
+    // writes one; it asks. (The same ref as a packed-refs line: stage/select.cpp.)
+    if (top == "refs" && parts.size() > 1 && util::to_lower(parts[1]) == "replace") return false;
+    // Other refs and their logs are names and hashes; git never runs them.
     if (top == "refs" || top == "logs") return true;
     if (top != "objects") return false;
     if (parts.size() == 1) return true;
     const std::string_view sub = parts[1];
     // Loose objects: objects/ab/cdef...; packs with their indexes, bitmaps and keep files.
     if (sub.size() == 2 && is_hex(sub)) return parts.size() <= 3;
-    if (sub == "pack") return parts.size() <= 3;
-    if (sub == "info") {
-        // objects/info/alternates and http-alternates point git at other object stores.
+    if (sub == "pack") {
+        // A pack with its index, its reverse index and its keep and promisor marks; the
+        // commit checks that the index lists what the pack holds (stage/select.cpp, note
+        // 93). Not the files that say where an object lies or what reaches what without
+        // being checked against the objects -- multi-pack-index, bitmaps, cruft mtimes --
+        // nor anything git adds later.
         if (parts.size() == 2) return true;
+        if (parts.size() != 3) return false;
         const std::string_view f = parts[2];
-        if (f == "packs" || f == "commit-graph") return parts.size() == 3;
-        if (f == "commit-graphs") return parts.size() <= 4;
+        for (const std::string_view ext : {".pack", ".idx", ".rev", ".keep", ".promisor"})
+            if (f.starts_with("pack-") && f.size() > 5 + ext.size() && f.ends_with(ext))
+                return true;
         return false;
+    }
+    if (sub == "info") {
+        // objects/info/alternates and http-alternates point git at other object stores;
+        // a commit-graph gives each commit's tree and parents in place of the commit's own,
+        // and git log, status and merges read them from it unchecked (note 93).
+        if (parts.size() == 2) return true;
+        return parts[2] == "packs" && parts.size() == 3;
     }
     return false;
 }
@@ -85,9 +104,12 @@ std::optional<std::string> git_dir_protection(const std::string& rel,
         return std::nullopt;
     };
     // Every `.git` component: a nested repository's hooks run as surely as the top one's.
+    // In any case: on a case-insensitive project `.GIT/hooks/x` lands in `.git/hooks/x`
+    // (git itself refuses such paths in trees there, core.protectHFS and protectNTFS).
+    const std::string lower = util::to_lower(rel);
     std::size_t from = 0;
     for (;;) {
-        const std::size_t at = rel.find(".git", from);
+        const std::size_t at = lower.find(".git", from);
         if (at == std::string::npos) break;
         const std::size_t end = at + 4;
         const bool starts = at == 0 || rel[at - 1] == '/';

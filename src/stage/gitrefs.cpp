@@ -72,8 +72,10 @@ struct Ran {
     std::string error;
 };
 
-// `git ARGS` with `env` only, its output read up to kMaxOutput, stopped at kTimeout.
-Ran run_git(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+// `git ARGS` with `env` only, its output read up to kMaxOutput, stopped at kTimeout; `dir`,
+// when given, is its descriptor 3 (named /proc/self/fd/3 in ARGS).
+Ran run_git(const std::vector<std::string>& args, const std::vector<std::string>& env,
+            int dir = -1) {
     Ran r;
     int fds[2];
     // pipe, not pipe2 (the macOS build has none), then close-on-exec: a child another
@@ -90,6 +92,14 @@ Ran run_git(const std::vector<std::string>& args, const std::vector<std::string>
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    // A copy above 3, so that dup2 onto 3 always clears close-on-exec.
+    unique_fd dir_copy(dir < 0 ? -1 : ::fcntl(dir, F_DUPFD_CLOEXEC, 10));
+    if (dir >= 0 && !dir_copy) {
+        posix_spawn_file_actions_destroy(&fa);
+        r.error = std::string("fcntl: ") + std::strerror(errno);
+        return r;
+    }
+    if (dir_copy) posix_spawn_file_actions_adddup2(&fa, dir_copy.get(), 3);
     std::vector<char*> argv{const_cast<char*>("git")};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -137,7 +147,40 @@ Ran run_git(const std::vector<std::string>& args, const std::vector<std::string>
     return r;
 }
 
+// No configuration, the empty git directory `git_dir`, the object stores `alternates`.
+std::vector<std::string> git_env(const std::string& git_dir, const std::string& alternates) {
+    const char* path = std::getenv("PATH");
+    return {
+        std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"),
+        "GIT_DIR=" + git_dir,
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES=" + alternates,
+        "GIT_CONFIG_NOSYSTEM=1",
+        "GIT_CONFIG_GLOBAL=/dev/null",
+        "GIT_NO_REPLACE_OBJECTS=1",
+        "GIT_TERMINAL_PROMPT=0",
+        "GIT_OPTIONAL_LOCKS=0",
+        "HOME=/nonexistent",
+        "LC_ALL=C",
+    };
+}
+
 }  // namespace
+
+std::string verify_pack(int dir, const std::string& pack_name, bool rev) {
+    const TempGitDir tmp;
+    if (tmp.path().empty()) return std::string("mkdtemp: ") + std::strerror(errno);
+    // index-pack --verify reads every object of the pack, computes its id and compares the
+    // index it would write (and the reverse index) with the ones beside the pack, byte for
+    // byte: the pack's own files through the descriptor, never a path the sandbox shaped.
+    std::vector<std::string> args{"index-pack", "--verify"};
+    if (rev) args.emplace_back("--rev-index");
+    args.push_back("/proc/self/fd/3/" + pack_name);
+    const Ran r = run_git(args, git_env(tmp.path(), ""), dir);
+    if (r.ok) return "";
+    return r.error == "git could not read the objects (missing or malformed)"
+               ? "git's index-pack --verify finds that its index does not list what the pack holds"
+               : r.error;
+}
 
 RefMove read_ref_move(const std::vector<std::string>& objects, const std::string& old_id,
                       const std::string& new_id) {
@@ -158,19 +201,7 @@ RefMove read_ref_move(const std::vector<std::string>& objects, const std::string
         if (o.find(':') != std::string::npos) continue;  // the list's separator
         alternates += (alternates.empty() ? "" : ":") + o;
     }
-    const char* path = std::getenv("PATH");
-    const std::vector<std::string> env{
-        std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"),
-        "GIT_DIR=" + dir.path(),
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES=" + alternates,
-        "GIT_CONFIG_NOSYSTEM=1",
-        "GIT_CONFIG_GLOBAL=/dev/null",
-        "GIT_NO_REPLACE_OBJECTS=1",
-        "GIT_TERMINAL_PROMPT=0",
-        "GIT_OPTIONAL_LOCKS=0",
-        "HOME=/nonexistent",
-        "LC_ALL=C",
-    };
+    const std::vector<std::string> env = git_env(dir.path(), alternates);
     const std::string empty_tree = new_id.size() == 64
         ? "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
         : "4b825dc642cb6eb9a060e54bf8d69288fbee4904";

@@ -28,4 +28,11 @@ struct RefMove {
 RefMove read_ref_move(const std::vector<std::string>& objects, const std::string& old_id,
                       const std::string& new_id);
 
+// "" when the pack `pack_name` ("pack-<id>.pack") in the directory `dir` holds what its
+// index beside it (and its reverse index, when `rev`) says it does, as git's index-pack
+// --verify computes it; else why not. git reads a packed object by its index without
+// hashing it, and a pack's objects before loose ones, so a new pack whose index names
+// HEAD's tree for other content changes what `git reset --hard` writes (design note 93).
+std::string verify_pack(int dir, const std::string& pack_name, bool rev);
+
 }  // namespace agentbox::stage

@@ -843,6 +843,27 @@ std::vector<MovedRef> moved_refs(const View& view, const std::string& git_dir, c
     return out;
 }
 
+// The replace refs (refs/replace/<id>) that packed-refs change `c` of `git_dir` adds or
+// points elsewhere. Each makes git read another object wherever <id> is named, so a commit
+// a branch already names gains files without the branch moving; the loose ref asks by the
+// allowlist (policy/gitdir.cpp), and this is the same ref packed.
+std::vector<std::string> new_replace_refs(const View& view, const std::string& git_dir,
+                                          const Change& c) {
+    const std::string inside = git_dir.empty() ? c.path : c.path.substr(git_dir.size() + 1);
+    if (inside != "packed-refs") return {};
+    const auto now = [&](const std::string& rel) { return view.project_file(rel, std::size_t{64} << 20); };
+    std::vector<std::string> out;
+    for (const auto& line : util::split(view.small_file(c.path, std::size_t{64} << 20), '\n')) {
+        const auto sp = line.find(' ');
+        if (sp == std::string::npos) continue;
+        const std::string name(util::trim(line.substr(sp + 1)));
+        if (name.starts_with("refs/replace/") &&
+            ref_id(now, git_dir, name) != util::trim(line.substr(0, sp)))
+            out.push_back(name);
+    }
+    return out;
+}
+
 }  // namespace
 namespace {
 
@@ -1006,6 +1027,57 @@ std::vector<Judged> judge_in_view(const profile::Profile& prof, const std::strin
                ", which the commit rules ask for: git checkout -- . or git stash writes it";
     };
 
+    // A pack of a git directory: git reads a packed object by what the pack's index says
+    // and never hashes it, packs before loose objects, so a new pack whose index names
+    // HEAD's tree for a tree of other files changes what `git reset --hard` writes
+    // (gitrefs.hpp verify_pack). And a pack removed leaves a loose object of the same
+    // name, which git reads as unchecked, in its place.
+    std::map<std::string, std::string> packs_checked;
+    auto pack_hazard = [&](const Change& c) -> std::optional<std::string> {
+        for (const auto& g : all_git_dirs) {
+            if (!g.empty() && !util::path_within(c.path, g)) continue;
+            const std::string at = g.empty() ? "" : g + "/";
+            if (!c.path.starts_with(at + "objects/pack/pack-")) continue;
+            const auto [parent, name] = fsops::split_parent(c.path);
+            const auto dot = name.rfind('.');
+            const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
+            if (ext != ".pack" && ext != ".idx" && ext != ".rev") continue;
+            const std::string base = name.substr(0, dot);
+            if (c.kind == Kind::deleted) {
+                if (ext == ".rev") return std::nullopt;
+                return "removing a pack of " + util::quote(g.empty() ? "." : g) +
+                       " leaves git to read any loose object of the same name in its place, "
+                       "which it does not hash";
+            }
+            if (!S_ISREG(c.new_mode)) return std::nullopt;
+            const std::string key = parent + "/" + base;
+            auto it = packs_checked.find(key);
+            if (it == packs_checked.end()) {
+                std::string why;
+                try {
+                    unique_fd d = fsops::open_dir_beneath(up.get(), parent, upper + "/" + parent);
+                    auto regular = [&](const std::string& n) {
+                        struct stat st {};
+                        return ::fstatat(d.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                               S_ISREG(st.st_mode);
+                    };
+                    if (!regular(base + ".pack") || !regular(base + ".idx"))
+                        why = "the run did not write both the pack and its index";
+                    else
+                        why = verify_pack(d.get(), base + ".pack", regular(base + ".rev"));
+                } catch (const sys::SysError& e) {
+                    why = e.what();
+                }
+                it = packs_checked.emplace(key, std::move(why)).first;
+            }
+            if (it->second.empty()) return std::nullopt;
+            return util::quote(parent + "/" + base + ".pack") + ": " + it->second +
+                   "; git reads a packed object as its index says, unhashed, so a checkout "
+                   "could write what the review never showed";
+        }
+        return std::nullopt;
+    };
+
     // A moved branch: what the next `git reset --hard` or checkout on the host writes
     // (gitrefs.hpp). Its commits' paths are judged as changes of the work tree would be.
     auto ref_hazard = [&](const Change& c) -> std::optional<std::string> {
@@ -1013,6 +1085,12 @@ std::vector<Judged> judge_in_view(const profile::Profile& prof, const std::strin
         for (const auto& g : all_git_dirs) {
             if (!g.empty() && !util::path_within(c.path, g)) continue;
             if (c.path == g) continue;
+            if (const auto replaced = new_replace_refs(view, g, c); !replaced.empty())
+                return util::quote(replaced.front()) +
+                       (replaced.size() > 1 ? " and " + std::to_string(replaced.size() - 1) + " more" : "") +
+                       " in " + util::quote(c.path) + ": a replace ref, which makes git read "
+                       "another object wherever the one it names is used (a commit a branch "
+                       "already names, a file's content); git reset --hard or checkout writes it";
             for (const auto& m : moved_refs(view, g, c)) {
                 const std::string at = g.empty() ? "" : g + "/";
                 const RefMove r = read_ref_move({upper + "/" + at + "objects", project + "/" + at + "objects"},
@@ -1114,6 +1192,11 @@ std::vector<Judged> judge_in_view(const profile::Profile& prof, const std::strin
             j.verdict = policy::Verdict::ask;
             j.why = util::quote(c.path) + " is a git index: " + *hazard;
             j.rule = "git index";
+            j.source = "<staging rules>";
+        } else if (auto pack = pack_hazard(c)) {
+            j.verdict = policy::Verdict::ask;
+            j.why = *pack;
+            j.rule = "git pack";
             j.source = "<staging rules>";
         } else if (auto moved = ref_hazard(c)) {
             j.verdict = policy::Verdict::ask;

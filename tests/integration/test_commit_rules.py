@@ -397,6 +397,124 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         self.assertEqual(subprocess.run(git + ["rev-parse", "HEAD"], cwd=self.box.project,
                                         capture_output=True, env=self.box.env()).stdout, head)
 
+    # A replace ref (refs/replace/<id>) makes the host's git read another object wherever
+    # <id> is named, unless told not to: no branch moves, yet HEAD's commit now holds a
+    # workflow, and the user's next `git reset --hard` writes it. Made here by hand, as
+    # `git replace` would: HEAD's commit copied with one more file in its tree.
+    REPLACE_HEAD = (
+        "C=$(" + GIT_IN_BOX + "rev-parse HEAD) && export GIT_INDEX_FILE=/tmp/ix && "
+        + GIT_IN_BOX + "read-tree HEAD && B=$(echo 'run: evil' | " + GIT_IN_BOX
+        + "hash-object -w --stdin) && " + GIT_IN_BOX
+        + "update-index --add --cacheinfo 100644,$B,.github/workflows/ci.yml && T=$("
+        + GIT_IN_BOX + "write-tree) && N=$(" + GIT_IN_BOX + "cat-file commit HEAD | "
+        "sed \"s/^tree .*/tree $T/\" | " + GIT_IN_BOX + "hash-object -t commit -w --stdin) && "
+        "unset GIT_INDEX_FILE && " + GIT_IN_BOX + "replace $C $N && echo ok > ok.txt")
+
+    def assert_replace_held(self, res, rel):
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back "%s"' % rel, res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        # The host's side: HEAD still reads as the commit it was, so a reset writes nothing.
+        git = ["git", "-c", "safe.directory=*"]
+        subprocess.run(git + ["reset", "-q", "--hard"], cwd=self.box.project,
+                       capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+        tree = subprocess.run(git + ["ls-tree", "-r", "--name-only", "HEAD"], cwd=self.box.project,
+                              capture_output=True, text=True, env=self.box.env()).stdout
+        self.assertNotIn(".github", tree)
+
+    def test_replace_ref_swapping_head_for_a_commit_adding_a_protected_path_is_held_back(self):
+        self.git_repo()
+        self.staged(self.REPLACE_HEAD)
+        head = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "HEAD"],
+                              cwd=self.box.project, capture_output=True, text=True,
+                              env=self.box.env()).stdout.strip()
+        self.assert_replace_held(self.ab("commit"), ".git/refs/replace/" + head)
+
+    def test_replace_ref_in_packed_refs_is_held_back(self):
+        # The neighbour: the same ref as a packed-refs line, the loose file packed away.
+        self.git_repo()
+        self.staged(self.REPLACE_HEAD + " && " + self.GIT_IN_BOX + "pack-refs --all")
+        self.assert_replace_held(self.ab("commit"), ".git/packed-refs")
+
+    # git reads a packed object by what the pack's index says and never hashes it, and looks
+    # in packs before loose objects. A new pack holding a tree with a workflow, its index
+    # naming that tree by HEAD's tree id: the branch does not move, and `git reset --hard`
+    # writes the workflow. The index renamed as a v2 .idx is laid out (fanout, sorted ids,
+    # CRCs and offsets kept with their ids, then its own SHA-1).
+    FORGE_IDX = r"""
+import hashlib, struct, sys
+idx, old, new = sys.argv[1], bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])
+d = open(idx, "rb").read()
+n = struct.unpack(">I", d[8 + 255 * 4:8 + 256 * 4])[0]
+o = 8 + 1024
+ents = sorted((new if d[o + 20 * i:o + 20 * i + 20] == old else d[o + 20 * i:o + 20 * i + 20],
+               d[o + 20 * n + 4 * i:o + 20 * n + 4 * i + 4],
+               d[o + 24 * n + 4 * i:o + 24 * n + 4 * i + 4]) for i in range(n))
+out = bytearray(d[:8])
+for b in range(256):
+    out += struct.pack(">I", sum(1 for e in ents if e[0][0] <= b))
+for k in range(3):
+    for e in ents:
+        out += e[k]
+out += d[o + 28 * n:-20]
+open(idx, "wb").write(bytes(out) + hashlib.sha1(bytes(out)).digest())
+"""
+
+    def test_pack_whose_index_names_heads_tree_for_other_files_is_held_back(self):
+        self.git_repo()
+        g = self.GIT_IN_BOX
+        res = self.staged(
+            "T1=$(" + g + "rev-parse HEAD^{tree}) && export GIT_INDEX_FILE=/tmp/ix && " + g
+            + "read-tree HEAD && B=$(echo 'run: evil' | " + g + "hash-object -w --stdin) && "
+            + g + "update-index --add --cacheinfo 100644,$B,.github/workflows/ci.yml && "
+            "TM=$(" + g + "write-tree) && unset GIT_INDEX_FILE && P=$(" + g + "rev-list "
+            "--objects $TM | cut -d' ' -f1 | " + g + "pack-objects -q .git/objects/pack/pack) && "
+            "chmod u+w .git/objects/pack/pack-$P.idx && python3 -c '" + self.FORGE_IDX
+            + "' .git/objects/pack/pack-$P.idx $TM $T1 && rm -rf .git/objects/$(echo $TM | "
+            "cut -c1-2) && echo ok > ok.txt && echo $P")
+        pack = ".git/objects/pack/pack-%s" % res.out.strip()
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn('held back "%s.idx"' % pack, res.err)
+        self.assertIn("does not list what the pack holds", res.err)
+        self.assertTrue(os.path.exists(self.at("ok.txt")))
+        subprocess.run(["git", "-c", "safe.directory=*", "reset", "-q", "--hard"],
+                       cwd=self.box.project, capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+
+    def test_pack_removed_for_a_loose_object_of_the_same_name_is_held_back(self):
+        # The neighbour: the project's pack removed, and a loose object, unhashed when read,
+        # named as HEAD's tree. Made with the pack's own objects so that the rest still reads.
+        self.git_repo()
+        subprocess.run(["git", "-c", "safe.directory=*", "repack", "-q", "-a", "-d"],
+                       cwd=self.box.project, check=True, env=self.box.env())
+        g = self.GIT_IN_BOX
+        self.staged(
+            "T1=$(" + g + "rev-parse HEAD^{tree}) && export GIT_INDEX_FILE=/tmp/ix && " + g
+            + "read-tree HEAD && B=$(echo 'run: evil' | " + g + "hash-object -w --stdin) && "
+            + g + "update-index --add --cacheinfo 100644,$B,.github/workflows/ci.yml && "
+            "TM=$(" + g + "write-tree) && unset GIT_INDEX_FILE && for f in .git/objects/pack/*.pack; do "
+            "mv $f /tmp/p.pack; " + g + "unpack-objects -q < /tmp/p.pack; done && "
+            "rm -f .git/objects/pack/* && D=.git/objects/$(echo $T1 | cut -c1-2) && "
+            "mkdir -p $D && rm -f $D/$(echo $T1 | cut -c3-) && "
+            "cp .git/objects/$(echo $TM | cut -c1-2)/$(echo $TM | cut -c3-) $D/$(echo $T1 | cut -c3-)"
+            " && echo ok > ok.txt")
+        res = self.ab("commit")
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn("removing a pack", res.err)
+        subprocess.run(["git", "-c", "safe.directory=*", "reset", "-q", "--hard"],
+                       cwd=self.box.project, capture_output=True, env=self.box.env(), timeout=60)
+        self.assertFalse(os.path.exists(self.at(".github/workflows/ci.yml")), res)
+
+    def test_pack_written_by_git_repack_commits_without_approval(self):
+        self.git_repo()
+        self.staged("echo more >> README && " + self.GIT_IN_BOX + "commit -qam more && "
+                    + self.GIT_IN_BOX + "repack -q -d -n")
+        res = self.ab("commit", check=0)
+        self.assertNotIn("held back", res.err)
+        self.assertTrue([f for f in os.listdir(self.at(".git/objects/pack")) if f.endswith(".idx")])
+
     def test_git_index_entry_at_a_protected_path_is_held_back(self):
         # The neighbour of a moved branch: `git add` of a workflow, then `rm`; the index lands,
         # and the user's `git checkout -- .` writes the workflow.
@@ -721,6 +839,16 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
                     " && echo x > .yarn/releases/y.cjs && echo x > lib/.npmrc")
         self.assert_held(self.ab("commit"), ".cargo/config.toml", ".pnpmfile.cjs", ".yarnrc.yml",
                          ".yarn/releases/y.cjs", "lib/.npmrc")
+
+    def test_mise_configs_and_top_level_devcontainer_json_are_protected(self):
+        # mise sources a trusted config's [env] _.source at the next prompt, trust being by
+        # path; a dev container's initializeCommand runs on the host, from .devcontainer/ or
+        # from .devcontainer.json at the top.
+        self.staged("mkdir -p sub/.config/mise && echo '[env]' > mise.toml"
+                    " && echo x > .mise.local.toml && echo x > sub/.config/mise/config.toml"
+                    " && echo '{\"initializeCommand\": \"evil\"}' > .devcontainer.json")
+        self.assert_held(self.ab("commit"), "mise.toml", ".mise.local.toml",
+                         "sub/.config/mise/config.toml", ".devcontainer.json")
 
     def test_git_lfs_config_and_hook_manager_configs_are_protected(self):
         # .lfsconfig moves where `git push` sends the large files; lefthook's config and

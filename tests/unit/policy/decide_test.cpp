@@ -247,6 +247,9 @@ TEST_CASE("decide: commit") {
         {Op::commit, "a/b/.vscode/tasks.json", A, "commit"},
         {Op::commit, "src/.envrc", A, "commit"},
         {Op::commit, ".vscode/tasks.json", Q, "\".vscode/**\""},
+        // A case variant is the same file on a case-insensitive project (macOS, Windows).
+        {Op::commit, ".VSCode/tasks.json", Q, "\".vscode/**\""},
+        {Op::commit, ".GitHub/Workflows/ci.yml", Q, "\".github/workflows/**\""},
         {Op::commit, ".env.local", D, "filesystem.deny \"@project/.env*\""},
         {Op::commit, ".envrc", D, "filesystem.deny"},  // deny beats protect
         {Op::commit, ".", Q, "commit.protect"},         // the whole project
@@ -261,6 +264,9 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
         {Op::commit, ".git/objects/ab/cdef0123456789", A, "commit"},
         {Op::commit, ".git/objects/pack/pack-1.pack", A, "commit"},
         {Op::commit, ".git/objects/info/packs", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.idx", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.rev", A, "commit"},
+        {Op::commit, ".git/objects/pack/pack-1.keep", A, "commit"},
         {Op::commit, ".git/refs/heads/main", A, "commit"},
         {Op::commit, ".git/logs/HEAD", A, "commit"},
         {Op::commit, ".git/index", A, "commit"},
@@ -278,11 +284,26 @@ TEST_CASE("decide: inside a git directory at any depth, only what git writes in 
         {Op::commit, ".git/hooks/pre-commit", Q, "git directory"},
         {Op::commit, ".git/info/attributes", Q, "git directory"},
         {Op::commit, ".git/objects/info/alternates", Q, "git directory"},
+        // What git reads in place of objects, unchecked: a commit's tree and parents, where
+        // an object lies across packs, what reaches what.
+        {Op::commit, ".git/objects/info/commit-graph", Q, "git directory"},
+        {Op::commit, ".git/objects/info/commit-graphs/graph-1.graph", Q, "git directory"},
+        {Op::commit, ".git/objects/pack/multi-pack-index", Q, "git directory"},
+        {Op::commit, ".git/objects/pack/pack-1.bitmap", Q, "git directory"},
+        {Op::commit, ".git/objects/pack/tmp_pack_1", Q, "git directory"},
         {Op::commit, ".git/objects/ab/cd/ef", Q, "git directory"},
         {Op::commit, ".git/worktrees/w/HEAD", Q, "git directory"},
         {Op::commit, ".git/modules/sub/config", Q, "git directory"},
         {Op::commit, ".git/modules/sub/hooks/post-checkout", Q, "git directory"},
         {Op::commit, ".git/rebase-merge/git-rebase-todo", Q, "git directory"},
+        // A replace ref changes what every other ref's commit holds.
+        {Op::commit, ".git/refs/replace/0123456789abcdef0123456789abcdef01234567", Q, "git directory"},
+        {Op::commit, "sub/.git/refs/replace", Q, "git directory"},
+        // Case variants: one name on a case-insensitive project (macOS, Windows).
+        {Op::commit, ".GIT/hooks/pre-commit", Q, "git directory"},
+        {Op::commit, "sub/.Git/config", Q, "git directory"},
+        {Op::commit, ".git/refs/REPLACE/0123456789abcdef0123456789abcdef01234567", Q, "git directory"},
+        {Op::commit, ".GIT/HEAD", A, "commit"},
         {Op::commit, ".git/some-file-git-reads-next-year", Q, "git directory"},
         {Op::commit, "sub/.git/hooks/post-checkout", Q, "git directory"},
         {Op::commit, "a/b/.git/config", Q, "git directory"},
