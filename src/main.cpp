@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     }
     const bool is_run = cli::names_run(argc, argv);
     // A run's supervisor touches ~400 KiB of heap before it ends, ~250 KiB of it before the
-    // sandbox's clone, and much of its code and libc's: mapped at once, not a page fault at a
-    // time (sys/prefault.hpp). Other commands are short, and touch less.
+    // sandbox's clone, and much of its code: mapped at once, not a page fault at a time
+    // (sys/prefault.hpp). Other commands are short, and touch less of either.
     if (is_run) {
         sys::reserve_heap(384 << 10);
         sys::map_code();

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -59,12 +58,10 @@ void reserve_heap(std::size_t bytes) {
 }
 
 void map_code() {
-    // dl_iterate_phdr reads the loader's list in memory: no system call but the madvises.
+    // dl_iterate_phdr reads the loader's list in memory (no system call); the program is its
+    // first entry. Not libc's: its code took ~3 faults of a run, its data most of the rest.
     ::dl_iterate_phdr(
         [](struct dl_phdr_info* info, std::size_t, void*) {
-            // The vDSO is mapped by the kernel whole already.
-            if (info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "vdso") != nullptr)
-                return 0;
             const std::uintptr_t page = page_size();
             for (int i = 0; i < info->dlpi_phnum; ++i) {
                 const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -74,7 +71,7 @@ void map_code() {
                 const std::uintptr_t hi = (start + ph.p_memsz + page - 1) & ~(page - 1);
                 ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_READ);
             }
-            return 0;
+            return 1;
         },
         nullptr);
 }

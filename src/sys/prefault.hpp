@@ -14,9 +14,9 @@ namespace agentbox::sys {
 // each. A no-op under AddressSanitizer, whose allocator is not malloc's heap.
 void reserve_heap(std::size_t bytes);
 
-// Maps the code of the program and of the libraries loaded with it (every executable
-// segment; read from the page cache, nothing copied): ~40 text faults before the clone,
-// each mapping 64 KiB around it, were most of the program's faults in its own mapping.
+// Maps the program's code (its executable segment, 4 MiB; read from the page cache, nothing
+// copied): ~40 read faults before the clone, each mapping the 64 KiB around it, were most of
+// the faults a run took in agentbox's own mapping.
 void map_code();
 
 }  // namespace agentbox::sys
