@@ -65,7 +65,16 @@ bool write_spool(const std::string& dir, const Spool& s) {
 // spool grows, and again after (otlp_mark); the flush removes it before it reads a log and
 // makes it again when anything is left or the log has not ended. Whatever the interleaving,
 // a line appended after the flush's read leaves a marker behind.
+// A flush that leaves no marker removes the directory itself, so that the end of a run with
+// nothing queued -- every run where no collector is configured -- finds that out with one
+// failed stat, not a listing (note 92). A marker is made in a directory that may be removed
+// meanwhile, so its creation is retried after mkdir: the rmdir succeeds only while the
+// directory is empty, and so never takes a marker with it.
 std::string pending_dir() { return stage::state_dir() + "/otlp-pending"; }
+// Made once the sessions spooled by an agentbox from before the markers have been marked;
+// outside pending_dir(), which would otherwise never be empty. (Such agentboxes kept it as
+// otlp-pending/.scanned, which the flush removes.)
+std::string scanned_path() { return stage::state_dir() + "/otlp-scanned"; }
 
 std::string session_id(const std::string& session_dir) {
     return session_dir.substr(session_dir.rfind('/') + 1);
@@ -73,9 +82,13 @@ std::string session_id(const std::string& session_dir) {
 
 void mark_pending(const std::string& session_dir) {
     const std::string dir = pending_dir();
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return;
-    sys::unique_fd fd(::open((dir + "/" + session_id(session_dir)).c_str(),
-                             O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    const std::string marker = dir + "/" + session_id(session_dir);
+    for (int tries = 0; tries < 16; ++tries) {
+        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return;
+        sys::unique_fd fd(::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                                 0600));
+        if (fd || errno != ENOENT) return;  // ENOENT: a flush removed the directory meanwhile
+    }
 }
 
 bool has_spool(const std::string& session_dir) {
@@ -84,16 +97,18 @@ bool has_spool(const std::string& session_dir) {
 }
 
 // Sessions spooled by an agentbox from before the markers: found once by the full scan, which
-// marks them; ".scanned" is made only after, so a scan cut short is made again.
+// marks them; the scan's marker is made only after, so a scan cut short is made again.
 void mark_unindexed() {
-    const std::string done = pending_dir() + "/.scanned";
+    const std::string done = scanned_path();
     struct stat st {};
     if (::stat(done.c_str(), &st) == 0) return;
+    // Scanned already by an agentbox that kept the mark in the pending directory.
+    const bool scanned = ::stat((pending_dir() + "/.scanned").c_str(), &st) == 0;
     std::error_code ec;
-    for (std::filesystem::directory_iterator it(stage::state_dir() + "/sessions", ec), end;
-         !ec && it != end; it.increment(ec))
-        if (has_spool(it->path().string())) mark_pending(it->path().string());
-    if (::mkdir(pending_dir().c_str(), 0700) != 0 && errno != EEXIST) return;
+    if (!scanned)
+        for (std::filesystem::directory_iterator it(stage::state_dir() + "/sessions", ec), end;
+             !ec && it != end; it.increment(ec))
+            if (has_spool(it->path().string())) mark_pending(it->path().string());
     sys::unique_fd fd(::open(done.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
 }
 
@@ -231,13 +246,20 @@ OtlpResult otlp_export(const std::string& session_dir, const std::string& endpoi
 
 void otlp_flush_pending(Clock::time_point deadline, bool quiet, const std::string& skip) {
     mark_unindexed();
+    const std::string pending = pending_dir();
     const std::string sessions = stage::state_dir() + "/sessions/";
+    // Nothing queued (the directory is removed with its last marker): one system call.
+    struct stat pst {};
+    if (::lstat(pending.c_str(), &pst) != 0) return;
     std::error_code ec;
     std::vector<std::string> dirs;
-    for (std::filesystem::directory_iterator it(pending_dir(), ec), end; !ec && it != end;
+    for (std::filesystem::directory_iterator it(pending, ec), end; !ec && it != end;
          it.increment(ec)) {
         const std::string id = it->path().filename().string();
-        if (id.front() == '.') continue;
+        if (id.front() == '.') {
+            if (id == ".scanned") ::unlink(it->path().c_str());  // superseded: scanned_path()
+            continue;
+        }
         const std::string dir = sessions + id;
         if (dir == skip) continue;
         struct stat st {};
@@ -257,7 +279,7 @@ void otlp_flush_pending(Clock::time_point deadline, bool quiet, const std::strin
         }
         // Unmarked before its log is read, marked again below unless everything up to a
         // session.end was acknowledged (the comment at pending_dir).
-        ::unlink((pending_dir() + "/" + session_id(dir)).c_str());
+        ::unlink((pending + "/" + session_id(dir)).c_str());
         const OtlpResult r = otlp_export(dir, "", deadline);
         if (r.pending > 0 || !r.ended || !r.error.empty()) mark_pending(dir);
         if (r.pending > 0) {
@@ -265,6 +287,8 @@ void otlp_flush_pending(Clock::time_point deadline, bool quiet, const std::strin
             if (why.empty()) why = r.error;
         }
     }
+    // Fails (ENOTEMPTY) while a marker is left, or another agentbox has made one since.
+    ::rmdir(pending.c_str());
     if (stuck > 0 && !quiet)
         warn("decision logs of " + std::to_string(stuck) + " session(s) are not exported yet (" +
              why + "); the next run or log command sends them");

@@ -398,10 +398,13 @@ int run_run(const RunOptions& o) {
     // The command is done: the session is "staged" (or "failed"). Written now unless the review
     // settles the status at once by itself (empty, discarded, committed), which saves a write on
     // most runs; otherwise -- a person at the prompt, keep, a review that fails -- it is
-    // written before the review or after it. Flushed at the end (RunRecord::finish).
-    if (!out.started || plan.on_exit == profile::OnExit::ask ||
-        plan.on_exit == profile::OnExit::keep)
+    // written before the review or after it. Flushed at the end (RunRecord::finish). Nothing
+    // staged at all: the review can only find the session empty, and asks no one.
+    if (!out.started || ((plan.on_exit == profile::OnExit::ask ||
+                          plan.on_exit == profile::OnExit::keep) &&
+                         !staging.nothing_staged()))
         record.ended(out.started);
+    record.hold_status();
 
     Summary summary = summarise(plan, prof, out, *session, record);
     summary.denied = std::move(denied);

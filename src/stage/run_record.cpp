@@ -79,6 +79,13 @@ void RunRecord::finish() {
         }
     }
     log_->append(session_end_event(session_.meta().status));
+    // After the line it names: a crash between the two leaves a log that runs past the head
+    // meta.json records, which verifies (a head ahead of the log would read as a cut log).
+    try {
+        session_.write_held_meta();
+    } catch (const std::exception& e) {
+        o_.warn("could not record the end of session " + session_.meta().id + ": " + e.what());
+    }
 }
 
 }  // namespace agentbox::stage

@@ -49,8 +49,11 @@ public:
     // outcome stands even when this cannot be written (a full disk): the session then lists
     // as cut short, and its staged work is still there.
     void ended(bool started);
+    // The review begins: the status it settles without a flush ("empty") is written by
+    // finish(), with the log's head, in one write of meta.json (Session::hold_meta).
+    void hold_status() { session_.hold_meta(); }
     // The end: the status flushed -- the user acts on it -- unless "empty" (nothing to lose),
-    // and session.end logged.
+    // and session.end logged; then meta.json records the log's head.
     void finish();
 
 private:

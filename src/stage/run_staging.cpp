@@ -49,7 +49,8 @@ void RunStaging::after(bool started, bool keep, const Say& say) {
     // Flushed before it is reported staged; discarded changes need not be.
     if (how_ != policy::Staging::none && started && keep) {
         try {
-            session_.sync_staged();
+            // A snapshot kept (its staging failed) may hold what upper/ lacks.
+            nothing_staged_ = !session_.sync_staged() && !snap_;
         } catch (const std::exception& e) {
             say(true, std::string("the staged changes may not survive a crash: ") + e.what());
         }

@@ -35,11 +35,15 @@ public:
     //   to be discarded (`keep` false);
     // - Staging::overlay: the overlay's work directory opened up (Session::open_up_work).
     void after(bool started, bool keep, const Say& say);
+    // After after(): upper/ was found to hold nothing at all (by the flush), so the review can
+    // only find the session empty. False when that was not looked at.
+    bool nothing_staged() const { return nothing_staged_; }
 
 private:
     const Session& session_;
     const policy::Staging how_;
     std::optional<Snapshot> snap_;
+    bool nothing_staged_ = false;
 };
 
 }  // namespace agentbox::stage

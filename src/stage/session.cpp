@@ -669,7 +669,8 @@ void Session::record_log_head(std::uint64_t seq, const std::string& hash) {
     Meta next = meta_;
     next.log_seq = static_cast<long long>(seq);
     next.log_hash = hash;
-    write_meta(dir_, next, /*durable=*/false);
+    if (!hold_meta_) write_meta(dir_, next, /*durable=*/false);
+    meta_held_ = hold_meta_;
     meta_ = std::move(next);
     meta_durable_ = false;
 }
@@ -677,25 +678,42 @@ void Session::record_log_head(std::uint64_t seq, const std::string& hash) {
 void Session::set_status(const std::string& status, bool durable) {
     Meta next = meta_;
     next.status = status;
-    write_meta(dir_, next, durable);
+    const bool hold = hold_meta_ && !durable;
+    if (!hold) write_meta(dir_, next, durable);
+    meta_held_ = hold;
     meta_ = std::move(next);
     meta_durable_ = durable;
 }
 
+void Session::hold_meta() { hold_meta_ = true; }
+
+void Session::write_held_meta() {
+    hold_meta_ = false;
+    if (!meta_held_) return;
+    write_meta(dir_, meta_, /*durable=*/false);
+    meta_held_ = false;
+}
+
 void Session::sync_meta() {
+    if (meta_held_) {
+        // Written as set_status would have (in place when it can), then flushed below.
+        write_meta(dir_, meta_, /*durable=*/false);
+        meta_held_ = false;
+    }
     if (meta_durable_) return;
     sync_path(dir_ + "/" + kMetaFile, 0);
     sync_path(dir_, O_DIRECTORY);
     meta_durable_ = true;
 }
 
-void Session::sync_staged() const {
+bool Session::sync_staged() const {
     const std::string up = upper();
     const sys::unique_fd fd(::open(up.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) throw sys::SysError("open", up, errno);
     // Opened for this alone: read through its own offset (sys::has_entries_here).
-    if (!sys::has_entries_here(fd.get(), up)) return;
+    if (!sys::has_entries_here(fd.get(), up)) return false;
     sys::sync_fs(fd.get(), up);
+    return true;
 }
 
 bool has_staged(const std::string& id) {

@@ -111,9 +111,16 @@ public:
     // the filesystem's own writeback), which saves two disk flushes when a later write
     // supersedes it anyway.
     void set_status(const std::string& status, bool durable = true);
-    // Make the last meta.json write durable, if it was not. The status the user acts on
-    // (staged, failed...) must survive a crash; a run ends with this.
+    // Make the last meta.json write durable, if it was not (a held one written first). The
+    // status the user acts on (staged, failed...) must survive a crash; a run ends with this.
     void sync_meta();
+    // From here until write_held_meta(), a change that need not be durable (set_status without
+    // `durable`, record_log_head) is kept in memory, not written: a run's end then writes the
+    // status its review settled and the head of its log's session.end in one write, not one
+    // each (note 92). A durable change still writes at once, what is held included. A crash
+    // before write_held_meta leaves meta.json as the last write left it.
+    void hold_meta();
+    void write_held_meta();
     // Held by `run` for as long as the sandbox lives (an flock, so a killed run releases it).
     // A session whose meta.json still says "running" but whose lock is free was cut short:
     // its supervisor died, or could not record the end (a full disk).
@@ -143,8 +150,8 @@ public:
     // kept for a later review, offered at the prompt, or left over by a partial commit -- it
     // is flushed (syncfs of upper/), so that a crash cannot leave a "staged" session with
     // half-written files for a later commit to apply. A command that wrote nothing costs one
-    // readdir.
-    void sync_staged() const;
+    // readdir. Returns whether upper/ holds anything at all.
+    bool sync_staged() const;
 
 private:
     // Remove a session that failed before its meta.json was written.
@@ -152,6 +159,8 @@ private:
     Meta meta_;
     std::string dir_;
     bool meta_durable_ = false;
+    bool hold_meta_ = false;  // hold_meta() .. write_held_meta()
+    bool meta_held_ = false;  // meta_ has a change meta.json does not
     sys::unique_fd run_lock_;
 };
 

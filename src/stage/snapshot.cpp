@@ -490,11 +490,16 @@ void save_times(const Snapshot& s) {
                              std::to_string(s.started.tv_nsec) + " " +
                              std::to_string(s.stamp.tv_sec) + " " +
                              std::to_string(s.stamp.tv_nsec) + "\n";
+    // Whole or not at all: a run killed at the write left an empty file, which every later
+    // command failed to parse (the session "broken"). Without the file the snapshot is one
+    // whose command never ran (resume_snapshot).
     const std::string path = times_path(s.dir);
-    sys::unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+    const std::string tmp = path + ".tmp";
+    sys::unique_fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                             0600));
     if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw sys::SysError("write", path, errno);
+        throw sys::SysError("write", tmp, errno);
+    if (::rename(tmp.c_str(), path.c_str()) < 0) throw sys::SysError("rename", path, errno);
 }
 
 }  // namespace

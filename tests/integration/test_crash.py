@@ -12,6 +12,7 @@ MAX_N times is sampled evenly, ends included. The run prints its counts: trials 
 """
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -411,6 +412,65 @@ class Crash(BoxTest):
             # overlayfs leaves work/work mode 000, which only root could remove without this.
             subprocess.run(["chmod", "-R", "u+rwx", base], stderr=subprocess.DEVNULL)
             shutil.rmtree(base, ignore_errors=True)
+        Crash.failures += len(failures)
+        self.assertEqual(failures, [], "\n".join(failures))
+
+    def test_run_killed_at_any_write_of_its_record_leaves_a_session_that_lists_and_verifies(self):
+        # The end of a run writes its log (process.exit, session.end) and rewrites meta.json
+        # (the status the review settles and the log's head, in one write since note 92).
+        # Killed at any of those writes -- or any other write of the supervisor -- the
+        # session must list (never "broken"), its meta.json must be whole, its log must
+        # verify or read as cut short (never as truncated or rewritten), and what the
+        # command staged must still be there to review.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        before = self.snap()
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        failures = []
+        for cmd, staged in ((["true"], False), (["sh", "-c", "echo x > made-here"], True)):
+            argv = self.box.argv(cmd)
+            # meta.json is rewritten in place (pwrite64) when it fits in a sector, else
+            # through meta.json.tmp (write, fsync, rename): the project's path decides.
+            counts = self.run_counts(argv, ("write", "pwrite64", "rename", "fsync"))
+            self.assertIn("write", counts)
+            self.assertIn("rename", counts)
+            shutil.rmtree(base)
+            for call, n in ((c, n) for c in sorted(counts) for n in range(1, counts[c] + 1)):
+                self.run_killed_at(argv, call, n)
+                where = "%s killed at %s #%d" % (cmd[-1], call, n)
+                wait_for_sandboxes_gone(base)
+                listing = self.ab("sessions")
+                if listing.rc != 0 or "broken" in listing.out:
+                    failures.append("%s: sessions: %s" % (where, listing))
+                for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+                    d = os.path.join(base, name)
+                    with open(os.path.join(d, "meta.json"), "rb") as f:
+                        text = f.read().decode(errors="replace")
+                    try:
+                        meta = json.loads(text.split("\n#agentbox-mac")[0])
+                    except ValueError:
+                        failures.append("%s: meta.json is not whole: %r" % (where, text))
+                        continue
+                    # Copy staging records "running" before its snapshot, before the log
+                    # exists: a run killed while copying leaves no log at all.
+                    log = os.path.join(d, "log.jsonl")
+                    ran = False
+                    if os.path.exists(log):
+                        verify = self.ab("log", "--verify", name)
+                        if verify.rc != 0 and ("cut short" not in verify.out or
+                                               "truncated" in verify.out):
+                            failures.append("%s: log --verify: %s" % (where, verify))
+                        with open(log) as f:
+                            ran = '"event":"process.exit"' in f.read()
+                    diff = self.ab("diff", "--name-status", name)
+                    if diff.rc != 0 or (staged and ran and "made-here" not in diff.out):
+                        failures.append("%s: diff (status %s): %s" % (where, meta["status"],
+                                                                       diff))
+                if self.snap() != before:
+                    failures.append("%s: the project changed" % where)
+                    break
+                subprocess.run(["chmod", "-R", "u+rwx", base], stderr=subprocess.DEVNULL)
+                shutil.rmtree(base, ignore_errors=True)
         Crash.failures += len(failures)
         self.assertEqual(failures, [], "\n".join(failures))
 

@@ -184,6 +184,36 @@ class RealRun(LogTest):
         self.assertIn("ok", r.out)
         self.assertIn("(yours)", r.out)
 
+    def test_an_empty_run_records_its_status_and_log_head_in_one_write(self):
+        # A run that staged nothing rewrote its meta.json three times after the command:
+        # "staged" before the review, "empty" when the review found nothing, then the head of
+        # the log's signed session.end. Now once, after session.end: status and head together.
+        strace = shutil.which("strace")
+        if strace is None:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        trace = os.path.join(self.box.root, "strace-out")
+        argv = [strace, "-y", "-s", "4096", "-o", trace, "-e", "trace=pwrite64,write"] + \
+            self.box.argv(["true"])
+        self.assertSandboxRan(self.box.run(None, argv=argv))
+        with open(trace) as f:
+            calls = [line for line in f if "/log.jsonl>" in line or "/meta.json>" in line]
+        # From the exec event on: the command ran, then the run's end.
+        after_exec = calls[[i for i, c in enumerate(calls) if '\\"exec\\"' in c][0]:]
+        self.assertTrue(any("session.end" in c for c in after_exec), after_exec)
+        metas = [c for c in after_exec if "/meta.json>" in c]
+        self.assertEqual(len(metas), 1, after_exec)
+        self.assertTrue(after_exec[-1].startswith("pwrite64") and "/meta.json>" in after_exec[-1],
+                        after_exec)
+        session = self.box.sessions()[-1]
+        with open(os.path.join(session, "meta.json")) as f:
+            meta = json.loads(f.read().split("\n#agentbox-mac")[0])
+        last = json.loads(open(os.path.join(session, "log.jsonl")).read().splitlines()[-1])
+        self.assertEqual(last["event"], "session.end")
+        self.assertEqual((meta["status"], meta["log_seq"], meta["log_hash"]),
+                         ("empty", last["seq"], last["hash"]))
+        r = self.log_cmd("--verify")
+        self.assertEqual(r.rc, 0, r)
+
     def test_the_key_is_private_and_outside_the_sandbox(self):
         key = os.path.join(self.box.config, "agentbox", "log-key")
         res = self.box.run(["sh", "-c", "cat %s; echo rc=$?" % key])

@@ -183,10 +183,12 @@ class OtlpTest(BoxTest):
         self.assertEqual(res.rc, 0, res)
         self.collector_requests = c.requests()
         self.assertDeliveredInOrder(c.records(), self.log_lines())
-        # Acknowledged: nothing is sent again.
+        # Acknowledged: nothing is sent again, and with nothing left queued the pending
+        # directory goes with its last marker (what lets a run's end skip the listing).
         n = len(c.requests())
         self.assertEqual(self.agentbox("log", "--no-pager").rc, 0)
         self.assertEqual(len(c.requests()), n)
+        self.assertFalse(os.path.exists(os.path.join(self.box.state, "agentbox", "otlp-pending")))
 
     def test_collector_errors_are_retried_later(self):
         c = Collector(self, self.box.root)
@@ -333,6 +335,36 @@ class OtlpTest(BoxTest):
 class OtlpIndexTest(BoxTest):
     """The end of a run looks at the sessions marked as pending export, not at every session
     kept: with hundreds kept, reading each one's otlp.json was most of a run's system calls."""
+
+    def pending_dir(self):
+        return os.path.join(self.box.state, "agentbox", "otlp-pending")
+
+    def test_run_end_with_nothing_queued_lists_no_directory(self):
+        # With no collector anywhere, every run's end listed otlp-pending (an open, an fstat,
+        # two fcntl, two getdents64, a close and a 32 KiB buffer) to find nothing in it. The
+        # directory now goes with its last marker, and a run finds nothing queued by one stat.
+        if STRACE is None:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        self.assertRc(self.box.run(["true"]), 0)  # the first flush indexes what there is
+        self.assertFalse(os.path.exists(self.pending_dir()))
+        trace = os.path.join(self.box.root, "strace-out")
+        argv = [STRACE, "-o", trace, "-e", "trace=%file,%desc"] + self.box.argv(["true"])
+        self.assertRc(self.box.run(None, argv=argv), 0)
+        with open(trace) as f:
+            touched = [line for line in f if "otlp-pending" in line]
+        self.assertEqual(len(touched), 1, touched)
+        self.assertIn("ENOENT", touched[0])
+        self.assertFalse(os.path.exists(self.pending_dir()))
+
+    def test_scan_mark_of_an_older_agentbox_is_honoured_and_moved_out(self):
+        # An agentbox from before kept its one-time scan's mark as otlp-pending/.scanned, which
+        # would keep the directory from ever being empty: the next run takes it as scanned,
+        # marks that outside, and removes the old mark and the directory.
+        os.makedirs(self.pending_dir())
+        open(os.path.join(self.pending_dir(), ".scanned"), "w").close()
+        self.assertRc(self.box.run(["true"]), 0)
+        self.assertFalse(os.path.exists(self.pending_dir()))
+        self.assertTrue(os.path.exists(os.path.join(self.box.state, "agentbox", "otlp-scanned")))
 
     def test_run_end_does_not_read_every_kept_session(self):
         if STRACE is None:
