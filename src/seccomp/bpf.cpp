@@ -1,4 +1,6 @@
 // RuleSet -> BPF bytes. The only file that talks to libseccomp.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -10,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "seccomp/rules.hpp"
 #include "sys/fd.hpp"
@@ -123,6 +127,110 @@ std::vector<std::uint8_t> export_bpf(scmp_filter_ctx ctx) {
     return out;
 }
 
+// The fence: a default-allow filter lets through every number libseccomp cannot name, and a
+// kernel newer than libseccomp has such numbers (libseccomp 2.5.4 names up to 456; Linux 6.15's
+// open_tree_attr, 467, makes detached mount trees, a call of the denied mount family that no
+// rule could name). Numbers past the last one libseccomp names for an architecture answer
+// ENOSYS, as on a kernel without them: callers fall back, as they do for clone3. Those below
+// it that it cannot name are holes of the architecture's table, which the kernel answers
+// ENOSYS itself.
+constexpr std::uint32_t kX32Bit = 0x40000000;  // x32 calls: x86_64's arch, this bit in the number
+
+// Calls the rule tables name that an older libseccomp than the kernel's may not: past the last
+// number it names, so the fence (default-allow) or the default action (strict) denies them
+// while it cannot name them, and their rule takes over once it can. Any other name it cannot
+// resolve is a mistake in the tables, refused as before.
+bool newer_than_libseccomp(const std::string& name) {
+    static const char* const newer[] = {"open_tree_attr"};  // Linux 6.15, the mount family
+    for (const char* n : newer)
+        if (name == n) return true;
+    return false;
+}
+
+// The last number libseccomp names on `arch` among `base` + [0, below).
+std::uint32_t last_named(std::uint32_t arch, std::uint32_t base, std::uint32_t below) {
+    std::uint32_t last = 0;
+    for (std::uint32_t nr = 0; nr < below; ++nr)
+        if (char* n = seccomp_syscall_resolve_num_arch(arch, static_cast<int>(base | nr))) {
+            last = nr;
+            std::free(n);
+        }
+    return last;
+}
+
+// `bpf` (libseccomp's program, which loads what it needs from its first instruction) behind a
+// prefix answering ENOSYS for the numbers past the last named one of each architecture the
+// filter holds, `compat` when i386 and x32 are filtered beside x86_64. Jumps are relative and
+// forward only, so the program is unchanged behind the prefix.
+std::vector<std::uint8_t> fence_unnamed(const std::vector<std::uint8_t>& bpf, bool compat) {
+    struct Arch {
+        std::uint32_t audit;
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> deny;  // inclusive ranges
+    };
+    std::vector<Arch> arches;
+    const std::uint32_t native = seccomp_arch_native();
+    if (native == SCMP_ARCH_X86_64) {
+        Arch x86_64{native, {{last_named(native, 0, 1024) + 1, kX32Bit - 1}}};
+        // x32's own calls are numbered from 512: the common ones end below.
+        if (compat)
+            x86_64.deny.push_back(
+                {kX32Bit + last_named(SCMP_ARCH_X32, kX32Bit, 512) + 1, kX32Bit + 511});
+        arches.push_back(x86_64);
+        if (compat) arches.push_back({SCMP_ARCH_X86, {{last_named(SCMP_ARCH_X86, 0, 1024) + 1, ~0u}}});
+    } else {
+        arches.push_back({native, {{last_named(native, 0, 1024) + 1, ~0u}}});
+    }
+
+    // Laid out with the targets as instruction indexes first, made relative at the end.
+    constexpr std::size_t kDeny = ~std::size_t{0}, kPass = kDeny - 1;
+    struct Insn {
+        std::uint16_t code;
+        std::uint32_t k;
+        std::size_t jt = 0, jf = 0;  // absolute, or kDeny / kPass
+    };
+    std::vector<Insn> pre;
+    pre.push_back({BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)});
+    for (std::size_t n = 0; n < arches.size(); ++n) {
+        const Arch& a = arches[n];
+        const std::size_t test = pre.size();
+        pre.push_back({BPF_JMP | BPF_JEQ | BPF_K, a.audit, test + 1, kPass});
+        pre.push_back({BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)});
+        for (const auto& [lo, hi] : a.deny) {
+            const std::size_t at = pre.size();
+            pre.push_back({BPF_JMP | BPF_JGE | BPF_K, lo, at + 1, at + 2});
+            pre.push_back({BPF_JMP | BPF_JGT | BPF_K, hi, at + 2, kDeny});
+        }
+        pre.push_back({BPF_JMP | BPF_JA | BPF_K, 0});  // a number it names: to the program
+        // Another architecture: its test, which still has the arch loaded.
+        if (n + 1 < arches.size()) pre[test].jf = pre.size();
+    }
+    const std::size_t deny = pre.size();
+    pre.push_back({BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)});
+    const std::size_t program = pre.size();
+
+    std::vector<sock_filter> out;
+    for (std::size_t n = 0; n < pre.size(); ++n) {
+        const Insn& i = pre[n];
+        const auto rel = [&](std::size_t target) {
+            const std::size_t t = target == kDeny ? deny : target == kPass ? program : target;
+            if (t <= n || t - n - 1 > 255) throw std::logic_error("seccomp: fence jump out of range");
+            return static_cast<std::uint8_t>(t - n - 1);
+        };
+        sock_filter f{i.code, 0, 0, i.k};
+        if (BPF_CLASS(i.code) == BPF_JMP && BPF_OP(i.code) == BPF_JA) {
+            f.k = static_cast<std::uint32_t>(program - n - 1);
+        } else if (BPF_CLASS(i.code) == BPF_JMP) {
+            f.jt = rel(i.jt);
+            f.jf = rel(i.jf);
+        }
+        out.push_back(f);
+    }
+    std::vector<std::uint8_t> bytes(out.size() * sizeof(sock_filter) + bpf.size());
+    std::memcpy(bytes.data(), out.data(), out.size() * sizeof(sock_filter));
+    std::memcpy(bytes.data() + out.size() * sizeof(sock_filter), bpf.data(), bpf.size());
+    return bytes;
+}
+
 }  // namespace
 
 void check_names(const RuleSet& rs) {
@@ -131,7 +239,9 @@ void check_names(const RuleSet& rs) {
 
 std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify) {
     check_names(rs);
-    for (const auto& r : rs.rules) resolve(r.syscall, r.why.empty() ? "the rule set" : r.why);
+    for (const auto& r : rs.rules)
+        if (!newer_than_libseccomp(r.syscall))
+            resolve(r.syscall, r.why.empty() ? "the rule set" : r.why);
     check_consistent(rs);
 
     Ctx ctx(seccomp_init(scmp_action(rs.default_action, rs.default_err, notify)), seccomp_release);
@@ -160,6 +270,7 @@ std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify) {
         // supervisor tells a gated connect from a denial by the rule set, not the filter.
         if (r.action == Action::notify && def == SCMP_ACT_NOTIFY) continue;
         const int nr = seccomp_syscall_resolve_name(r.syscall.c_str());
+        if (nr == __NR_SCMP_ERROR) continue;  // newer than libseccomp: the fence answers it
         auto cmps = arg_cmps(r);
         const int rc = seccomp_rule_add_array(ctx.get(), scmp_action(r.action, r.err, notify), nr,
                                               static_cast<unsigned>(cmps.size()), cmps.data());
@@ -168,7 +279,10 @@ std::vector<std::uint8_t> compile(const RuleSet& rs, bool notify) {
                                      " has the default action");
         if (rc < 0) fail("seccomp_rule_add(" + r.syscall + ")", rc);
     }
-    return export_bpf(ctx.get());
+    std::vector<std::uint8_t> bpf = export_bpf(ctx.get());
+    // strict denies what it does not list, named or not.
+    if (rs.default_action == Action::allow) bpf = fence_unnamed(bpf, !rs.kill_foreign_arch);
+    return bpf;
 }
 
 std::string libseccomp_version() {

@@ -215,8 +215,10 @@ Filter filter_cached(const policy::SeccompPlan& plan, bool notify, const std::st
 std::vector<std::uint8_t> compile_cached(const RuleSet& rs, bool notify,
                                          const std::string& cache_dir,
                                          const std::string& rs_digest) {
-    const std::string key =
-        (rs_digest.empty() ? digest(rs) : rs_digest) + (notify ? "-notify" : "-errno") + "-libseccomp" + libseccomp_version();
+    // "-fenced": programs compiled before the fence of unnamed numbers (bpf.cpp) are not it.
+    const std::string key = (rs_digest.empty() ? digest(rs) : rs_digest) +
+                            (notify ? "-notify" : "-errno") + "-fenced-libseccomp" +
+                            libseccomp_version();
     const std::string path = cache_dir + "/" + key + ".bpf";
     if (!cache_dir.empty())
         if (auto hit = load(path, key)) return *hit;

@@ -60,7 +60,7 @@ const std::vector<Family>& default_denials() {
         {"the mount table is fixed before exec; includes the new mount API "
          "(flatpak CVE-2021-41133)",
          {"mount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount", "fspick",
-          "move_mount", "open_tree", "mount_setattr"}},
+          "move_mount", "open_tree", "mount_setattr", "open_tree_attr"}},
         {"a nested namespace hands the command a fresh set of capabilities", {"unshare", "setns"}},
         {"reads or steals another process's memory or file descriptors",
          {"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd"}},

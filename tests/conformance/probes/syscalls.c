@@ -110,6 +110,14 @@ static long try_open_tree(void) {
                    PROBE_OPEN_TREE_CLONE);
 }
 
+/* open_tree_attr (Linux 6.15): open_tree with mount attributes; 467 on every architecture
+ * whose table is shared (the numbers from 424 on). Newer than libseccomp 2.5.4 can name. No
+ * OPEN_TREE_CLONE: without capabilities the kernel refuses a clone itself, and the question
+ * is whether the call reaches the kernel at all (a plain open_tree_attr needs nothing). */
+static long try_open_tree_attr(void) {
+    return syscall(467, AT_FDCWD, target_arg ? target_arg : "/", 0u, NULL, (size_t)0);
+}
+
 static long try_move_mount(void) {
     return syscall(SYS_move_mount, AT_FDCWD, "/proc", AT_FDCWD, "/tmp", 0u);
 }
@@ -237,6 +245,7 @@ static const struct attempt attempts[] = {
     {"fsopen", try_fsopen},
     {"fspick", try_fspick},
     {"open_tree", try_open_tree},
+    {"open_tree_attr", try_open_tree_attr},
     {"move_mount", try_move_mount},
     {"mount_setattr", try_mount_setattr},
     {"io_uring_setup", try_io_uring_setup},
