@@ -944,6 +944,53 @@ open(".git/index", "wb").write(body + hashlib.sha1(body).digest())
         decided = self.commit_decisions(self.log_events())
         self.assertEqual(decided["notes"][:2], ("ask", "held"), decided)
 
+    def test_host_edit_while_the_review_prompt_waits_is_a_conflict_not_overwritten(self):
+        # The review showed the run's README; the host edits it before the answer. What the
+        # approval covered is no longer what the commit would replace: nothing lands.
+        argv = self.box.argv(["sh", "-c", "echo run > README; echo n > new.txt"],
+                             args=["--on-exit", "ask"])
+        argv = ["sh", "-c", 'stty icanon icrnl; exec "$@"', "sh"] + argv
+        run = abtest.PtyRun(argv, self.box.env({"NO_COLOR": "1"}), self.box.project)
+        try:
+            self.assertTrue(run.expect(b"pprove-and-commit all? "), run.output)
+            with open(self.at("README"), "w") as f:
+                f.write("host\n")
+            os.write(run.master, b"a\n")
+            self.assertEqual(run.wait(), 0, run.output)
+        finally:
+            run.close()
+        out = run.output.decode(errors="replace")
+        self.assertIn('conflict: "README"', out)
+        with open(self.at("README")) as f:
+            self.assertEqual(f.read(), "host\n", out)
+        self.assertFalse(os.path.exists(self.at("new.txt")), out)
+        self.assertNotIn("commit", [e["event"] for e in self.log_events()])
+
+    def test_staged_file_rewritten_while_the_review_prompt_waits_does_not_land(self):
+        # The review showed new.txt as the run wrote it; something of the host's rewrites the
+        # staged copy before the answer. The approval was of what was shown: nothing lands.
+        argv = self.box.argv(["sh", "-c", "echo shown > new.txt; echo ok > ok.txt"],
+                             args=["--on-exit", "ask"])
+        argv = ["sh", "-c", 'stty icanon icrnl; exec "$@"', "sh"] + argv
+        run = abtest.PtyRun(argv, self.box.env({"NO_COLOR": "1"}), self.box.project)
+        try:
+            self.assertTrue(run.expect(b"pprove-and-commit all? "), run.output)
+            staged = os.path.join(self.box.sessions()[-1], "upper", "new.txt")
+            with open(staged, "w") as f:
+                f.write("never shown\n")
+            os.write(run.master, b"a\n")
+            run.wait()
+        finally:
+            run.close()
+        out = run.output.decode(errors="replace")
+        self.assertFalse(os.path.exists(self.at("new.txt")), out)
+        self.assertFalse(os.path.exists(self.at("ok.txt")), out)
+        self.assertIn("changed in the session since the review read it", out)
+        # Read again, it is shown and commits.
+        self.ab("commit", check=0)
+        with open(self.at("new.txt")) as f:
+            self.assertEqual(f.read(), "never shown\n")
+
     def vscode_subdir(self):
         # The user's `.vscode` leads out; the run makes it a directory with `sub/f` in it.
         self.outside_vscode()
