@@ -1,5 +1,8 @@
 #include "cli/approvals.hpp"
 
+#include <unordered_map>
+#include <unordered_set>
+
 #include "approve/approver.hpp"
 #include "cli/run_log.hpp"
 #include "policy/policy.hpp"
@@ -57,16 +60,27 @@ audit::Event explicit_approval(const Judged& j, const std::string& session, cons
     return approval_event(req, ans);
 }
 
-std::vector<audit::Event> commit_decisions(const std::vector<Judged>& judged) {
+std::vector<audit::Event> commit_decisions(const std::vector<Judged>& judged,
+                                           const stage::Selection& sel) {
+    std::unordered_map<std::string, const Judged*> held;
+    for (const auto& h : sel.held) held.emplace(h.change.path, &h);
+    std::unordered_set<std::string> go;
+    for (const auto& c : sel.go) go.insert(c.path);
     std::vector<audit::Event> out;
     for (const auto& j : judged) {
-        if (j.verdict == policy::Verdict::allow) continue;
+        const auto it = held.find(j.change.path);
+        const Judged& d = it != held.end() ? *it->second : j;
+        // A plain change that lands; a replaced directory's own held back (its entries say it).
+        if (it == held.end() && (j.verdict == policy::Verdict::allow || !go.count(j.change.path)))
+            continue;
         audit::Event ev("decision");
         ev.set("op", "commit");
-        ev.set("target", j.change.path);
-        ev.set("verdict", policy::to_string(j.verdict));
-        ev.set("rule", j.rule.empty() ? j.why : j.rule);
-        ev.set("source", j.source);
+        ev.set("target", d.change.path);
+        ev.set("verdict", policy::to_string(d.verdict));
+        ev.set("rule", d.rule.empty() ? d.why : d.rule);
+        ev.set("source", d.source);
+        ev.set("outcome", it != held.end() ? "held" : "committed");
+        if (it != held.end()) ev.set("reason", d.why);
         out.push_back(std::move(ev));
     }
     return out;

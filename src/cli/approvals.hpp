@@ -49,8 +49,11 @@ CommitApprovals ask_for_commits(const ApproverSetting& a, const std::string& ses
 audit::Event explicit_approval(const Judged& j, const std::string& session, const std::string& by,
                                const std::string& reason);
 
-// "decision" events (DESIGN.md §7) for the commit decisions that hold a change back: ask and
-// deny. Allowed changes are recorded by their "change" and "commit" events.
-std::vector<audit::Event> commit_decisions(const std::vector<Judged>& judged);
+// "decision" events (DESIGN.md §7) of one commit, once `choose` has decided: one per change
+// held back (outcome "held", with the reason) and one per change that needed approval and
+// landed (outcome "committed"; its approval follows), in tree order. A plain allowed change
+// that lands is recorded by the "commit" event alone. `judged` is as `choose` left it.
+std::vector<audit::Event> commit_decisions(const std::vector<Judged>& judged,
+                                           const stage::Selection& sel);
 
 }  // namespace agentbox::cli

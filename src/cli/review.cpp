@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <set>
+#include <unordered_map>
 
 #include "audit/log.hpp"
 #include "cli/approvals.hpp"
@@ -122,6 +123,24 @@ std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limi
     return out;
 }
 
+std::vector<Judged> as_chosen(std::vector<Judged> judged, const stage::Selection& sel) {
+    std::unordered_map<std::string, const Judged*> held;
+    for (const auto& h : sel.held) held.emplace(h.change.path, &h);
+    for (auto& j : judged)
+        if (const auto it = held.find(j.change.path); it != held.end()) j = *it->second;
+    return judged;
+}
+
+void warn_held(const stage::Selection& sel) {
+    for (const auto& j : sel.held) {
+        const std::string& approve = j.held_by.empty() ? j.change.path : j.held_by;
+        warn("held back " + util::quote(j.change.path) + ": " + j.why +
+             (j.verdict == policy::Verdict::ask
+                  ? " (approve with: agentbox commit --force " + util::quote(approve) + ")"
+                  : ""));
+    }
+}
+
 namespace {
 
 struct Tally {
@@ -140,9 +159,12 @@ Tally tally(const std::vector<Judged>& judged) {
 }
 
 // Commit what the rules allow without asking, and what `approved` names; the rest stays staged.
+// The log gets each change's decision as `choose` made it, then `approvals` (the answers that
+// led to it), then the commit; when nothing is committed, the answers alone.
 RunReview commit_allowed(stage::Session& s, const profile::Profile& prof,
                          std::vector<Judged> judged, const std::set<std::string>& approved,
-                         audit::Log* log, std::size_t staged) {
+                         audit::Log* log, std::vector<audit::Event>& approvals,
+                         std::size_t staged) {
     RunReview r;
     r.changes = staged;
     // The conflict check and the commit under one lock; a change set gone stale meanwhile (a
@@ -151,8 +173,14 @@ RunReview commit_allowed(stage::Session& s, const profile::Profile& prof,
     const stage::Selection sel =
         stage::choose(prof, s.meta().project, s.upper(), judged,
                       [&](const Judged& j) { return approved.count(j.change.path) > 0; });
+    const auto log_approvals = [&] {
+        if (log != nullptr)
+            for (const auto& ev : approvals) log->append(ev);
+        approvals.clear();
+    };
     const auto conflicts = stage::find_conflicts(s, sel.go);
     if (!conflicts.empty()) {
+        log_approvals();
         for (const auto& c : conflicts) warn("conflict: " + util::quote(c.path) + " " + c.why);
         r.outcome = "conflict";
         r.left_staged = staged;
@@ -160,7 +188,17 @@ RunReview commit_allowed(stage::Session& s, const profile::Profile& prof,
                  " conflict(s); the session is kept (agentbox commit --force to overwrite)";
         return r;
     }
-    const auto done = stage::commit(s, sel.go);
+    stage::CommitResult done;
+    try {
+        done = stage::commit(s, sel.go);
+    } catch (...) {
+        log_approvals();
+        throw;
+    }
+    if (log != nullptr)
+        for (const auto& ev : commit_decisions(judged, sel)) log->append(ev);
+    log_approvals();
+    warn_held(sel);
     const auto left = stage::changes(s, s.meta().project, stage::Hashes::none);
     s.set_status(left.empty() ? "committed" : "staged");
     if (log != nullptr) log_commit(*log, done.number, done.applied, done.stripped, left.size(), false);
@@ -283,18 +321,24 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
         return r;
     }
     const auto judged = judge(prof, s, cs);
-    const Tally t = tally(judged);
     if (log != nullptr) log_changes(*log, judged);
-    if (log != nullptr)
-        for (const auto& ev : commit_decisions(judged)) log->append(ev);
+    // The answers, logged after the decisions they answer once a commit has made them (the
+    // decisions of a commit are `choose`'s, after every approval: commit_allowed), or as they
+    // are when nothing is committed.
+    std::vector<audit::Event> approvals;
+    const auto flushed = [&](RunReview r) {
+        if (log != nullptr)
+            for (const auto& ev : approvals) log->append(ev);
+        approvals.clear();
+        return r;
+    };
     // Protected paths and outside links go to the approver, when there is one (DESIGN.md §8),
     // before anything is committed; its allows count as explicit approvals.
     auto approver_allowed = [&] {
         const auto a = approver_of(prof);
         if (!a) return std::set<std::string>();
         CommitApprovals r = ask_for_commits(*a, s.meta().id, judged);
-        if (log != nullptr)
-            for (const auto& ev : r.events) log->append(ev);
+        approvals.insert(approvals.end(), r.events.begin(), r.events.end());
         return r.allowed;
     };
     auto discarded = [&] {
@@ -307,7 +351,7 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
         return r;
     };
     auto committed = [&](const std::vector<Judged>& which, const std::set<std::string>& approved) {
-        RunReview r = commit_allowed(s, prof, which, approved, log, cs.size());
+        RunReview r = commit_allowed(s, prof, which, approved, log, approvals, cs.size());
         r.line += where;
         return r;
     };
@@ -315,7 +359,7 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
         case profile::OnExit::keep:
             return kept;
         case profile::OnExit::discard:
-            return discarded();
+            return flushed(discarded());
         case profile::OnExit::commit:
             // on_exit = "commit" never covers protected paths or outside links.
             return committed(judged, approver_allowed());
@@ -331,14 +375,19 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
     const auto interrupted = [&] {
         kept.interrupted = true;
         kept.line = "interrupted at the review prompt: " + kept.line + ", nothing committed";
-        return kept;
+        return flushed(kept);
     };
     const std::set<std::string> by_approver = approver_allowed();
     if (!by_approver.empty())
         std::cerr << "agentbox: the approver allowed " << by_approver.size()
                   << " path(s) that need approval\n";
+    // Shown as `c` would take it: what lies below a held-back directory is held with it.
+    const auto shown = as_chosen(judged, stage::choose(judged, [&](const Judged& j) {
+                                     return by_approver.count(j.change.path) > 0;
+                                 }));
+    const Tally t = tally(shown);
     std::cerr << "agentbox: the command changed " << cs.size() << " path(s):\n"
-              << describe(judged, 2);
+              << describe(shown, 2);
     if (t.ask + t.denied > 0)
         std::cerr << "  " << t.ask << " need approval, " << t.denied << " can never be committed\n";
     std::cerr << std::flush;
@@ -347,9 +396,9 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
                                      "[c]ommit allowed, [d]iscard, [k]eep staged, [r]eview the "
                                      "diff, [s]elect paths, [a]pprove-and-commit all? ");
         if (CatchInterrupt::fired()) return interrupted();
-        if (!answer) return kept;
+        if (!answer) return flushed(kept);
         const std::string a = std::string(util::trim(*answer));
-        if (a == "k" || a == "keep" || a.empty()) return kept;
+        if (a == "k" || a == "keep" || a.empty()) return flushed(kept);
         if (a == "r" || a == "review") {
             // The command's stdout may be a pipe; the review is for the person at the
             // terminal, so the pager's output goes there. Ctrl-C in the pager is the pager's.
@@ -357,16 +406,15 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
             CatchInterrupt::clear();
             continue;
         }
-        if (a == "d" || a == "discard") return discarded();
+        if (a == "d" || a == "discard") return flushed(discarded());
         if (a == "c" || a == "commit") return committed(judged, by_approver);
         if (a == "a" || a == "approve") {
             std::set<std::string> all;
             for (const auto& j : judged) all.insert(j.change.path);
-            if (log != nullptr)
-                for (const auto& j : judged)
-                    if (j.verdict == policy::Verdict::ask)
-                        log->append(explicit_approval(j, s.meta().id, "prompt",
-                                                      "approve all, at the review prompt"));
+            for (const auto& j : judged)
+                if (j.verdict == policy::Verdict::ask && !by_approver.count(j.change.path))
+                    approvals.push_back(explicit_approval(j, s.meta().id, "prompt",
+                                                          "approve all, at the review prompt"));
             return committed(judged, all);
         }
         if (a == "s" || a == "select") {
@@ -385,10 +433,9 @@ RunReview finish_run(stage::Session& s, const profile::Profile& prof, profile::O
                         sub.push_back(j);
                         // Naming a protected path at the prompt is the explicit approval.
                         approved.insert(c.path);
-                        if (log != nullptr && j.verdict == policy::Verdict::ask &&
-                            !by_approver.count(c.path))
-                            log->append(explicit_approval(j, s.meta().id, "prompt",
-                                                          "named at the review prompt"));
+                        if (j.verdict == policy::Verdict::ask && !by_approver.count(c.path))
+                            approvals.push_back(explicit_approval(j, s.meta().id, "prompt",
+                                                                  "named at the review prompt"));
                     }
             return committed(sub, approved);
         }

@@ -40,6 +40,14 @@ std::string project_path(const std::string& typed, const std::string& project);
 // At most `limit` changes that need no decision are listed (0 = all); the rest are counted.
 std::string describe(const std::vector<Judged>& judged, int fd, std::size_t limit = 100);
 
+// `judged` with the verdicts `sel` acts on: a change `choose` holds back for another's sake
+// (below a held-back directory, a new directory left empty) shows as held, and why.
+std::vector<Judged> as_chosen(std::vector<Judged> judged, const stage::Selection& sel);
+
+// One warning per change `sel` holds back, with the reason and, for one that approval can let
+// in, the path to approve (`held_by` for a change held back for that one's sake).
+void warn_held(const stage::Selection& sel);
+
 // What became of a run's staged changes (the summary's line, and --summary-fd's "outcome").
 struct RunReview {
     std::string line;             // "3 change(s) staged in session X", "committed 2 change(s)..."

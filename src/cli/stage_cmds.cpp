@@ -224,6 +224,7 @@ struct CommitReport {
             util::put_text(e, "path", x.change.path);
             e["verdict"] = policy::to_string(x.verdict);
             util::put_text(e, "why", x.why);
+            if (!x.held_by.empty()) util::put_text(e, "held_by", x.held_by);
             h.push_back(std::move(e));
         }
         j["held"] = std::move(h);
@@ -314,7 +315,7 @@ int run_commit(const CommitOptions& o) {
         report.conflicts = conflicts;
         return done("conflict", exit_refused);
     }
-    std::cerr << describe(judged, 2);
+    std::cerr << describe(as_chosen(judged, sel), 2);
     if (o.dry_run) {
         note("dry run: would commit " + plural(go.size(), "change", "changes") + ", hold " +
              std::to_string(sel.held.size()));
@@ -334,7 +335,7 @@ int run_commit(const CommitOptions& o) {
     const auto left = stage::changes(s, project, stage::Hashes::none);
     s.set_status(left.empty() ? "committed" : "staged");
     append_to_session_log(s, [&](audit::Log& log) {
-        for (const auto& ev : commit_decisions(judged)) log.append(ev);
+        for (const auto& ev : commit_decisions(judged, sel)) log.append(ev);
         for (const auto& ev : approvals.events) log.append(ev);
         for (const auto& j : judged)
             if (j.verdict == policy::Verdict::ask && !approvals.allowed.count(j.change.path) &&
@@ -346,11 +347,7 @@ int run_commit(const CommitOptions& o) {
     });
     note("committed " + plural(r.applied.size(), "change", "changes") + " from session " +
          s.meta().id + (left.empty() ? "" : "; " + std::to_string(left.size()) + " left staged"));
-    for (const auto& j : sel.held)
-        warn("held back " + util::quote(j.change.path) + ": " + j.why +
-             (j.verdict == policy::Verdict::ask
-                  ? " (approve with: agentbox commit --force " + util::quote(j.change.path) + ")"
-                  : ""));
+    warn_held(sel);
     report.number = r.number;
     report.committed = r.applied;
     report.stripped = r.stripped;

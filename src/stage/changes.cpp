@@ -299,6 +299,11 @@ private:
             return sys::WalkStep::into_both;
         }
 
+        if (S_ISREG(us.st_mode) || S_ISLNK(us.st_mode)) {
+            c.staged_ino = us.st_ino;
+            c.staged_ctime_ns = static_cast<std::int64_t>(us.st_ctim.tv_sec) * 1'000'000'000 +
+                                us.st_ctim.tv_nsec;
+        }
         if (S_ISREG(us.st_mode)) {
             c.size = static_cast<std::uint64_t>(us.st_size);
             // No hash of what is never committed.

@@ -45,6 +45,11 @@ struct Change {
     bool setid = false;         // upper/ has setuid/setgid bits: they are stripped at commit
     std::string refused;        // non-empty: why this change can never be committed
                                 // ("device node", "fifo", "socket", too deep: kMaxStagedDepth)
+    // The staged file or link as the walk read it (0: not recorded). stage::commit refuses
+    // one that is no longer so: what it would write is not what the review showed and was
+    // approved (a new inode, or a ctime moved by a write, however the content came back).
+    ino_t staged_ino = 0;
+    std::int64_t staged_ctime_ns = 0;
 };
 
 // Walk `upper` against `project`. Results are in tree order: names sorted bytewise within a

@@ -16,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -1334,37 +1335,84 @@ std::vector<Change> pick(const std::vector<Change>& all, const std::vector<std::
 
 namespace {
 
-// One pass of dropping new directories with nothing left to put in them; true when it
-// dropped any (which can leave their parent empty in turn).
-bool drop_emptied_dirs_once(std::vector<Change>& go, const std::vector<Judged>& held) {
-    std::set<std::string> drop;
-    for (const auto& c : go) {
-        if (c.kind != Kind::added || !S_ISDIR(c.new_mode)) continue;
-        const bool some_held = std::any_of(held.begin(), held.end(), [&](const Judged& j) {
-            return util::path_within(j.change.path, c.path);
-        });
-        if (!some_held) continue;
-        const bool some_go = std::any_of(go.begin(), go.end(), [&](const Change& o) {
-            return o.path != c.path && util::path_within(o.path, c.path);
-        });
-        if (!some_go) drop.insert(c.path);
+// A held-back change whose entries cannot land without it: the project keeps what is at its
+// path (the host's link or file, the old directory, or nothing), so an entry below it would
+// land through that link, into what the command emptied, or nowhere -- the commit failed
+// at `.vscode/sub` under the user's `.vscode` link, and no change of the set landed. A mode
+// change of a directory is not one: the directory is there either way.
+bool holds_entries(const Change& h) {
+    return h.kind == Kind::added || h.kind == Kind::type || h.kind == Kind::replaced ||
+           h.kind == Kind::deleted;
+}
+
+// The deepest of `holders` that `path` lies strictly below, or nullptr.
+const Judged* held_above(const std::map<std::string, const Judged*>& holders,
+                         const std::string& path) {
+    for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = path.rfind('/', slash - 1)) {
+        const auto it = holders.find(path.substr(0, slash));
+        if (it != holders.end()) return it->second;
     }
-    std::erase_if(go, [&](const Change& c) { return drop.count(c.path) > 0; });
-    return !drop.empty();
+    return nullptr;
 }
 
 }  // namespace
 
 Selection choose(const std::vector<Judged>& judged,
                  const std::function<bool(const Judged&)>& approved) {
-    Selection s;
-    for (const auto& j : judged) {
+    const std::size_t n = judged.size();
+    std::vector<std::optional<Judged>> held(n);  // set: held back, with why
+    std::map<std::string, const Judged*> holders;
+    for (std::size_t i = 0; i < n; ++i) {
+        const Judged& j = judged[i];
         const bool ok = j.verdict == policy::Verdict::allow ||
                         (j.verdict == policy::Verdict::ask && approved && approved(j));
-        if (ok) s.go.push_back(j.change);
-        else if (j.change.kind != Kind::replaced) s.held.push_back(j);
+        if (ok) continue;
+        held[i] = j;
+        if (holds_entries(j.change)) holders.emplace(j.change.path, &j);
     }
-    while (drop_emptied_dirs_once(s.go, s.held)) {
+    // Below a held-back directory: held with it, approved or not (the nearest one named).
+    for (std::size_t i = 0; i < n && !holders.empty(); ++i) {
+        if (held[i]) continue;
+        const Judged* h = held_above(holders, judged[i].change.path);
+        if (h == nullptr) continue;
+        Judged j = judged[i];
+        j.verdict = h->verdict;
+        j.why = "under held-back " + util::quote(h->change.path);
+        j.rule = "held-back directory";
+        j.source = "<staging rules>";
+        j.held_by = h->change.path;
+        held[i] = std::move(j);
+    }
+    // A new directory with nothing left to put in it is held back too (which can leave its
+    // parent empty in turn). Tree order (changes.hpp) puts a directory's entries right after
+    // it, so reversed it gives the deepest first.
+    for (std::size_t i = n; i-- > 0;) {
+        const Change& c = judged[i].change;
+        if (held[i] || c.kind != Kind::added || !S_ISDIR(c.new_mode)) continue;
+        bool some_held = false, some_go = false, some_ask = false;
+        for (std::size_t k = i + 1; k < n && util::path_within(judged[k].change.path, c.path);
+             ++k) {
+            if (held[k]) {
+                some_held = true;
+                some_ask = some_ask || held[k]->verdict == policy::Verdict::ask;
+            } else {
+                some_go = true;
+            }
+        }
+        if (!some_held || some_go) continue;
+        Judged j = judged[i];
+        j.verdict = some_ask ? policy::Verdict::ask : policy::Verdict::deny;
+        j.why = "every change in it is held back";
+        j.rule = "held-back entries";
+        j.source = "<staging rules>";
+        j.held_by = c.path;
+        held[i] = std::move(j);
+    }
+    Selection s;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!held[i]) s.go.push_back(judged[i].change);
+        else if (judged[i].change.kind != Kind::replaced) s.held.push_back(std::move(*held[i]));
     }
     return s;
 }
@@ -1372,11 +1420,17 @@ Selection choose(const std::vector<Judged>& judged,
 Selection choose(const profile::Profile& prof, const std::string& project,
                  const std::string& upper, std::vector<Judged>& judged,
                  const std::function<bool(const Judged&)>& approved) {
+    // An approval is of what was shown: a change whose verdict the View of what is taken
+    // changes was shown to nobody as it now is, so no approval given covers it.
+    std::set<std::string> unshown;
+    const auto still_approved = [&](const Judged& j) {
+        return approved && !unshown.count(j.change.path) && approved(j);
+    };
     for (;;) {
-        Selection s = choose(judged, approved);
+        Selection s = choose(judged, still_approved);
         // Without an approval, what lands is what judge's last round judged in.
-        if (std::all_of(judged.begin(), judged.end(), [&](const Judged& j) {
-                return j.verdict != policy::Verdict::ask || !approved || !approved(j);
+        if (std::none_of(judged.begin(), judged.end(), [&](const Judged& j) {
+                return j.verdict == policy::Verdict::ask && still_approved(j);
             }))
             return s;
         std::unordered_map<std::string, Judged> again;
@@ -1384,10 +1438,13 @@ Selection choose(const profile::Profile& prof, const std::string& project,
             again.emplace(j.change.path, std::move(j));
         bool more = false;
         for (auto& j : judged) {
-            if (j.verdict != policy::Verdict::allow) continue;
             const auto it = again.find(j.change.path);
             if (it == again.end() || it->second.verdict == policy::Verdict::allow) continue;
+            // An approved change asked for the same reason is what was approved.
+            if (j.verdict == it->second.verdict && j.why == it->second.why) continue;
             j = std::move(it->second);
+            j.why += "; so found once the approvals were applied, which do not cover it";
+            unshown.insert(j.change.path);
             more = true;
         }
         if (!more) return s;

@@ -20,6 +20,10 @@ struct Judged {
     policy::Verdict verdict = policy::Verdict::allow;  // ask = needs an explicit approval
     std::string why;                                   // for ask and deny
     std::string rule, source;  // the deciding rule and its file:line:col, for the log
+    // Set by `choose` on a change it holds back for another's sake: the held-back directory
+    // it lies in (or, for a new directory left empty, the path itself). Approving that path
+    // is what lets it in; approving this one alone cannot.
+    std::string held_by;
 };
 
 // Each change judged against the profile's commit rules. `upper` is the session's upper/
@@ -51,21 +55,27 @@ std::vector<Change> pick(const std::vector<Change>& all, const std::vector<std::
 
 struct Selection {
     std::vector<Change> go;     // to commit, in tree order
-    std::vector<Judged> held;   // not committed and worth saying so (a replaced directory's
-                                // own change is not: its entries are listed one by one)
+    std::vector<Judged> held;   // every other change, in tree order, with why (a replaced
+                                // directory's own change excepted: its entries are listed one
+                                // by one); go and held together are what the log records
 };
 
 // Which judged changes a commit takes: the allowed ones, and those needing approval for which
-// `approved` says yes; never a refused one. A new directory whose entries are all held back
-// is held back too: it would land in the project empty.
+// `approved` says yes; never a refused one. What lies below a held-back directory that the
+// change set creates, deletes, replaces or changes the type of is held back with it, whatever
+// its own verdict or approval (`held_by`): the project keeps its entry there, so the change
+// would land elsewhere than reviewed, through the host's link, or nowhere. A new directory
+// whose entries are all held back is held back too: it would land in the project empty.
 Selection choose(const std::vector<Judged>& judged,
                  const std::function<bool(const Judged&)>& approved);
 
 // The same, where an approval lets in a change the rules ask for: what then lands is not what
 // `judge` judged in (`.idea` approved as a link to `.vscode`, whose replacement is held back,
 // takes `notes -> .idea/x` out through the project's `.vscode`). The changes the rules allowed
-// are judged again in the View of what is taken, and one that now asks is in `judged` with
-// that verdict and taken only if `approved` says so, until none more does.
+// are judged again in the View of what is taken, until none more asks. One whose verdict this
+// changes (an allowed change that now asks, an approved one asked for another reason) is in
+// `judged` with the new verdict and held back: an approval is of what was shown -- the path
+// with its verdict and reason -- and nobody was shown this one.
 Selection choose(const profile::Profile& prof, const std::string& project,
                  const std::string& upper, std::vector<Judged>& judged,
                  const std::function<bool(const Judged&)>& approved);

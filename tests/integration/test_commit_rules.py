@@ -983,6 +983,224 @@ open(idx, "wb").write(bytes(out) + hashlib.sha1(bytes(out)).digest())
         self.assertTrue(os.path.islink(self.at(".vscode")), res)  # held: protected
         self.assert_held(res, "notes")
 
+    # ---- the review boundary: what lands is what was reviewed, and the log says so
+
+    def log_events(self):
+        import json
+        out = self.ab("log", "--json", check=0).out
+        return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+    def commit_decisions(self, events):
+        """{target: (verdict, outcome, reason)} of every commit decision; a target twice fails."""
+        out = {}
+        for e in events:
+            if e["event"] == "decision" and e["op"] == "commit":
+                self.assertNotIn(e["target"], out, "decided twice: %s" % e)
+                out[e["target"]] = (e["verdict"], e.get("outcome"), e.get("reason", ""))
+        return out
+
+    def committed_paths(self, events):
+        return [p for e in events if e["event"] == "commit" for p in e["paths"]]
+
+    def approver(self, allow_target):
+        path = os.path.join(self.box.outside, "approver.sh")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nif grep -q '\"target\":\"%s\"'; then\n"
+                    "echo '{\"verdict\":\"allow\",\"scope\":\"once\",\"reason\":\"t\"}'\n"
+                    "else echo '{\"verdict\":\"deny\",\"reason\":\"t\"}'; fi\n" % allow_target)
+        os.chmod(path, 0o755)
+        return path
+
+    def idea_through_vscode(self):
+        # Note 87's case: `.idea` becomes a link to `.vscode`, which the run makes a directory
+        # in place of the user's link out; `notes -> .idea/settings.json` leads inside with
+        # both or neither committed, and out with `.idea` alone.
+        self.outside_vscode()
+        os.makedirs(self.at(".idea"))
+        return ("rm -r .idea && ln -s .vscode .idea && rm .vscode && mkdir .vscode"
+                " && ln -s .idea/settings.json notes && echo ok > ok.txt")
+
+    def test_end_of_run_review_logs_a_change_choose_holds_back_after_an_approval_as_held(self):
+        # The approver allows `.idea`; `choose` then holds `notes` back. The review logged its
+        # decisions before `choose` ran: nothing said `notes` did not land.
+        script = self.idea_through_vscode()
+        res = self.box.run(["sh", "-c", script],
+                           args=["--on-exit", "commit", "--approver", self.approver(".idea")])
+        self.assertRc(res, 0)
+        self.assertTrue(os.path.islink(self.at(".idea")), res)
+        self.assertFalse(os.path.lexists(self.at("notes")), res)
+        events = self.log_events()
+        decided = self.commit_decisions(events)
+        self.assertEqual(decided["notes"][:2], ("ask", "held"), decided)
+        self.assertIn("leads outside the project", decided["notes"][2])
+        self.assertEqual(decided[".idea"][:2], ("ask", "committed"), decided)
+        self.assertEqual(decided[".vscode"][:2], ("ask", "held"), decided)
+        self.assertNotIn("ok.txt", decided)  # plain: the commit event says it landed
+        landed = self.committed_paths(events)
+        self.assertIn("ok.txt", landed)
+        self.assertIn(".idea", landed)
+        self.assertNotIn("notes", landed)
+        # Every change is in the commit's paths or held, none in both.
+        self.assertFalse(set(landed) & {t for t, d in decided.items() if d[1] == "held"})
+        self.assertIn('held back "notes"', res.err)
+
+    def review_at_the_prompt(self, script, answers):
+        argv = self.box.argv(["sh", "-c", script], args=["--on-exit", "ask"])
+        argv = ["sh", "-c", 'stty icanon icrnl; exec "$@"', "sh"] + argv
+        run = abtest.PtyRun(argv, self.box.env({"NO_COLOR": "1"}), self.box.project)
+        try:
+            for a in answers:
+                self.assertTrue(run.expect(a[0]), run.output)
+                os.write(run.master, a[1])
+            self.assertEqual(run.wait(), 0, run.output)
+        finally:
+            run.close()
+        return run.output.decode(errors="replace")
+
+    def test_link_named_at_the_review_prompt_does_not_land_leading_out_after_the_approvals(self):
+        # `s .idea notes`: `notes` was shown leading inside (nothing to approve); with `.idea`
+        # taken and `.vscode` held it leads out through the user's link. The name carried
+        # the approval over to what nobody was shown: `notes` landed leading out.
+        out = self.review_at_the_prompt(self.idea_through_vscode(), [
+            (b"pprove-and-commit all? ", b"s\n"),
+            (b"paths to commit (space-separated): ", b".idea notes\n")])
+        self.assertTrue(os.path.islink(self.at(".idea")), out)
+        self.assertTrue(os.path.islink(self.at(".vscode")), out)  # held: protected
+        self.assertFalse(os.path.lexists(self.at("notes")), out)
+        self.assertIn('held back "notes"', out)
+        self.assertIn("approvals", out)
+        decided = self.commit_decisions(self.log_events())
+        self.assertEqual(decided["notes"][:2], ("ask", "held"), decided)
+
+    def test_host_edit_while_the_review_prompt_waits_is_a_conflict_not_overwritten(self):
+        # The review showed the run's README; the host edits it before the answer. What the
+        # approval covered is no longer what the commit would replace: nothing lands.
+        argv = self.box.argv(["sh", "-c", "echo run > README; echo n > new.txt"],
+                             args=["--on-exit", "ask"])
+        argv = ["sh", "-c", 'stty icanon icrnl; exec "$@"', "sh"] + argv
+        run = abtest.PtyRun(argv, self.box.env({"NO_COLOR": "1"}), self.box.project)
+        try:
+            self.assertTrue(run.expect(b"pprove-and-commit all? "), run.output)
+            with open(self.at("README"), "w") as f:
+                f.write("host\n")
+            os.write(run.master, b"a\n")
+            self.assertEqual(run.wait(), 0, run.output)
+        finally:
+            run.close()
+        out = run.output.decode(errors="replace")
+        self.assertIn('conflict: "README"', out)
+        with open(self.at("README")) as f:
+            self.assertEqual(f.read(), "host\n", out)
+        self.assertFalse(os.path.exists(self.at("new.txt")), out)
+        self.assertNotIn("commit", [e["event"] for e in self.log_events()])
+
+    def test_staged_file_rewritten_while_the_review_prompt_waits_does_not_land(self):
+        # The review showed new.txt as the run wrote it; something of the host's rewrites the
+        # staged copy before the answer. The approval was of what was shown: nothing lands.
+        argv = self.box.argv(["sh", "-c", "echo shown > new.txt; echo ok > ok.txt"],
+                             args=["--on-exit", "ask"])
+        argv = ["sh", "-c", 'stty icanon icrnl; exec "$@"', "sh"] + argv
+        run = abtest.PtyRun(argv, self.box.env({"NO_COLOR": "1"}), self.box.project)
+        try:
+            self.assertTrue(run.expect(b"pprove-and-commit all? "), run.output)
+            staged = os.path.join(self.box.sessions()[-1], "upper", "new.txt")
+            with open(staged, "w") as f:
+                f.write("never shown\n")
+            os.write(run.master, b"a\n")
+            run.wait()
+        finally:
+            run.close()
+        out = run.output.decode(errors="replace")
+        self.assertFalse(os.path.exists(self.at("new.txt")), out)
+        self.assertFalse(os.path.exists(self.at("ok.txt")), out)
+        self.assertIn("changed in the session since the review read it", out)
+        # Read again, it is shown and commits.
+        self.ab("commit", check=0)
+        with open(self.at("new.txt")) as f:
+            self.assertEqual(f.read(), "never shown\n")
+
+    def vscode_subdir(self):
+        # The user's `.vscode` leads out; the run makes it a directory with `sub/f` in it.
+        self.outside_vscode()
+        self.staged("rm .vscode && mkdir -p .vscode/sub && echo x > .vscode/sub/f"
+                    " && echo ok > ok.txt")
+
+    def assert_vscode_subdir_held(self, res):
+        self.assertTrue(os.path.islink(self.at(".vscode")), res)
+        self.assertFalse(os.path.exists(os.path.join(self.box.outside, "vscode", "sub", "f")),
+                         res)
+        self.assertIn('held back ".vscode/sub": under held-back ".vscode"', res.err)
+        self.assertIn('(approve with: agentbox commit --force ".vscode")', res.err)
+
+    def test_new_entries_under_a_held_back_directory_are_held_and_the_rest_lands(self):
+        # `.vscode/sub` approved by name, `.vscode` not: it would land through the user's link.
+        # The commit failed there, could not roll back, and left the session stuck.
+        self.vscode_subdir()
+        res = self.ab("commit", "--force", ".vscode/sub", "ok.txt")
+        self.assertEqual(res.rc, 1, res)
+        self.assert_vscode_subdir_held(res)
+        with open(self.at("ok.txt")) as f:
+            self.assertEqual(f.read(), "ok\n")
+        decided = self.commit_decisions(self.log_events())
+        self.assertEqual(decided[".vscode/sub"],
+                         ("ask", "held", 'under held-back ".vscode"'), decided)
+        self.assertEqual(decided[".vscode/sub/f"][1], "held", decided)
+        # The session is whole: approving `.vscode` lands the rest.
+        self.ab("commit", "--force", ".vscode", check=0)
+        with open(self.at(".vscode/sub/f")) as f:
+            self.assertEqual(f.read(), "x\n")
+
+    def test_new_entries_under_a_held_back_directory_approver_allowing_them_alone(self):
+        # The end-of-run review: the approver allows what is under `.vscode`, not `.vscode`.
+        self.outside_vscode()
+        a = os.path.join(self.box.outside, "approver.sh")
+        with open(a, "w") as f:
+            f.write("#!/bin/sh\nif grep -q '\"target\":\".vscode\"'; then\n"
+                    "echo '{\"verdict\":\"deny\",\"reason\":\"t\"}'\n"
+                    "else echo '{\"verdict\":\"allow\",\"scope\":\"once\",\"reason\":\"t\"}'; fi\n")
+        os.chmod(a, 0o755)
+        res = self.box.run(["sh", "-c", "rm .vscode && mkdir -p .vscode/sub && echo x >"
+                            " .vscode/sub/f && echo ok > ok.txt"],
+                           args=["--on-exit", "commit", "--approver", a])
+        self.assertRc(res, 0)
+        self.assert_vscode_subdir_held(res)
+        self.assertTrue(os.path.exists(self.at("ok.txt")), res)
+        decided = self.commit_decisions(self.log_events())
+        self.assertEqual(decided[".vscode/sub/f"],
+                         ("ask", "held", 'under held-back ".vscode"'), decided)
+
+    def test_commit_of_only_a_child_of_a_held_back_directory_holds_it(self):
+        self.vscode_subdir()
+        import json
+        dry = self.ab("commit", "-n", "--json", "--force", ".vscode/sub/f")
+        self.assertEqual(dry.rc, 1, dry)
+        held = {h["path"]: h for h in json.loads(dry.out)["held"]}
+        self.assertEqual(held[".vscode/sub/f"]["held_by"], ".vscode", held)
+        self.assertEqual(json.loads(dry.out)["committed"], [])
+        self.assertRegex(dry.err, r"A  \.vscode/sub/f  \[needs approval: under held-back")
+        res = self.ab("commit", "--force", ".vscode/sub/f")
+        self.assertEqual(res.rc, 1, res)
+        self.assert_vscode_subdir_held(res)
+        # Exported whole: export judges nothing.
+        out = os.path.join(self.box.root, "c.patch")
+        self.ab("export", "-o", out, check=0)
+        with open(out) as f:
+            self.assertIn(".vscode/sub/f", f.read())
+
+    def test_new_entries_of_a_held_back_rename_target_are_held(self):
+        # `mv docs .vscode` over the user's link: `docs` goes (a plain deletion), what the run
+        # put at `.vscode` stays staged, all of it, with the reason.
+        self.outside_vscode()
+        os.makedirs(self.at("docs/sub"))
+        with open(self.at("docs/sub/a"), "w") as f:
+            f.write("a\n")
+        self.staged("rm .vscode && mv docs .vscode")
+        res = self.ab("commit", "--force", ".vscode/sub")
+        self.assertEqual(res.rc, 1, res)
+        self.assertTrue(os.path.islink(self.at(".vscode")), res)
+        self.assertIn('held back ".vscode/sub": under held-back ".vscode"', res.err)
+        self.assertIn(".vscode/sub/a", self.ab("diff", "--name-status", check=0).out)
+
     def test_write_through_aliased_codex_dir_is_protected(self):
         os.makedirs(self.at("decoy-codex"))
         os.symlink("decoy-codex", self.at(".codex"))

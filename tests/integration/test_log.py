@@ -47,6 +47,8 @@ SCHEMA = {
                  "scope": STR, "by": STR, "how": STR, "reason": STR, "ms": INT},
 }
 OPTIONAL = {"plan": {"exec_allow": LIST}, "process.exit": {"error": STR},
+            # a commit's: what became of the change, and why it was held back
+            "decision": {"outcome": STR, "reason": STR},
             # the arguments that are numbers or flags, never pointers
             "syscall.denied": {"arg%d" % i: STR for i in range(6)}}
 RUSAGE = ["utime_us", "stime_us", "maxrss_kib", "minflt", "majflt", "inblock", "oublock",

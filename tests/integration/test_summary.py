@@ -210,7 +210,11 @@ class ScriptAnswers(abtest.BoxTest):
         self.assertIn("a", js["committed"])
         self.assertEqual(["ask"], [h["verdict"] for h in js["held"]
                                    if h["path"] == ".github/workflows/ci.yml"])
-        self.assertIn("protect", js["held"][0]["why"])
+        held = {h["path"]: h for h in js["held"]}
+        self.assertIn("protect", held[".github/workflows/ci.yml"]["why"])
+        # The new directories it needs stay staged with it, and say so.
+        self.assertEqual(".github/workflows", held[".github/workflows"]["held_by"])
+        self.assertNotIn("held_by", held[".github/workflows/ci.yml"])
         self.assertEqual([], js["conflicts"])
         self.assertIsInstance(js["commit"], int)
         self.assertGreaterEqual(js["left_staged"], 1)

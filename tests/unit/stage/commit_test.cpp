@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <thread>
@@ -453,6 +454,34 @@ TEST_CASE("a change set read before another commit of the session is refused, no
     CHECK_FALSE(fs::exists(s.dir() + "/commits/2.json"));
     undo(s, false);
     CHECK(snapshot(w.project) == before);
+}
+
+// An approval is of the content the review read and showed: a staged file rewritten after
+// that (the same bytes even: nothing tells them apart but the write), or a link put back in
+// its place, is refused whole, and commits once read again.
+TEST_CASE("a staged entry written after the change set was read is refused, not committed") {
+    World w;
+    const Snapshot before = snapshot(w.project);
+    Session s = w.stage();
+    for (const char* how : {"rewritten", "replaced"}) {
+        CAPTURE(how);
+        const auto read = changes(s.upper(), w.project);
+        // Past the clock tick file times are taken from (coarse: up to 10 ms), as a review
+        // that waited for its answer always is.
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (std::string(how) == "rewritten") {
+            write(s.upper() + "/new/x", "unreviewed\n");
+            write(s.upper() + "/new/x", "new file\n");
+        } else {
+            REQUIRE(::unlink((s.upper() + "/link").c_str()) == 0);
+            REQUIRE(::symlink("README", (s.upper() + "/link").c_str()) == 0);
+        }
+        CHECK_THROWS_WITH(commit(s, read), doctest::Contains("changed in the session since"));
+        CHECK(snapshot(w.project) == before);
+        CHECK_FALSE(fs::exists(s.dir() + "/journal"));
+    }
+    commit(s, changes(s.upper(), w.project));
+    CHECK(snapshot(w.project) == expected_after(before));
 }
 
 // Finding: commit, undo, commit again refused every renamed file ("deleted on the host"):

@@ -53,9 +53,14 @@ TEST_CASE("choose: a new directory whose only entries are held back is held back
     const auto judged = judge(protecting({"**/.envrc"}), t.project, t.upper, cs);
     CHECK(find(judged, "newdir/sub/.envrc").verdict == policy::Verdict::ask);
     const Selection sel = choose(judged, {});
-    // Without the drop, newdir/ and newdir/sub/ would land empty in the project.
+    // Without the drop, newdir/ and newdir/sub/ would land empty in the project. They are
+    // held back and say why: the log and the review name every change that does not land.
     CHECK(paths_of(sel.go) == std::vector<std::string>{"ok.txt"});
-    CHECK(paths_of(sel.held) == std::vector<std::string>{"newdir/sub/.envrc"});
+    CHECK(paths_of(sel.held) ==
+          std::vector<std::string>{"newdir", "newdir/sub", "newdir/sub/.envrc"});
+    CHECK(find(sel.held, "newdir").why == "every change in it is held back");
+    CHECK(find(sel.held, "newdir").held_by == "newdir");
+    CHECK(find(sel.held, "newdir").verdict == policy::Verdict::ask);
 
     const Selection approved = choose(judged, [](const Judged& j) {
         return j.change.path == "newdir/sub/.envrc";
@@ -88,6 +93,61 @@ TEST_CASE("choose: a replaced directory's own change is not reported as held bac
     const Selection sel = choose(judged, {});
     CHECK(sel.go.empty());
     CHECK(sel.held.empty());
+}
+
+TEST_CASE("choose: what lies below a held-back directory is held with it, approved or not") {
+    // The user's `.vscode` is a link out; the run made it a directory (held back) and
+    // `.vscode/sub/f` in it. Landing `.vscode/sub` would go through the user's link: the
+    // commit failed there and took nothing. Held with `.vscode`, named; the rest lands.
+    Trees t;
+    Trees::link(t.project, ".vscode", "/home/someone/vscode");
+    Trees::file(t.upper, ".vscode/sub/f", "x\n");
+    Trees::file(t.upper, "ok.txt", "fine\n");
+    const auto judged =
+        judge(protecting({".vscode/**"}), t.project, t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, ".vscode/sub").verdict == policy::Verdict::allow);
+    for (const bool child_approved : {false, true}) {
+        INFO(child_approved);
+        const Selection sel = choose(judged, [&](const Judged& j) {
+            return child_approved && j.change.path != ".vscode";
+        });
+        CHECK(paths_of(sel.go) == std::vector<std::string>{"ok.txt"});
+        CHECK(paths_of(sel.held) ==
+              std::vector<std::string>{".vscode", ".vscode/sub", ".vscode/sub/f"});
+        const Judged& sub = find(sel.held, ".vscode/sub");
+        CHECK(sub.why == "under held-back \".vscode\"");
+        CHECK(sub.held_by == ".vscode");
+        CHECK(sub.verdict == policy::Verdict::ask);
+        if (child_approved) CHECK(find(sel.held, ".vscode/sub/f").held_by == ".vscode");
+    }
+    // Approving the directory lets both in.
+    const Selection all = choose(judged, [](const Judged&) { return true; });
+    CHECK(all.held.empty());
+    CHECK(all.go.size() == judged.size());
+}
+
+TEST_CASE("choose: a new entry of a held-back replaced directory is held with it") {
+    // An opaque directory (the command emptied and refilled it): with its own change held,
+    // an entry would land beside the project's old ones, in a directory nobody emptied.
+    Trees t;
+    Trees::file(t.project, ".git/hooks/pre-commit", "old\n");
+    Change replaced;
+    replaced.path = ".git/hooks";
+    replaced.kind = Kind::replaced;
+    replaced.old_mode = replaced.new_mode = S_IFDIR | 0755;
+    Change entry;
+    entry.path = ".git/hooks/README";
+    entry.kind = Kind::added;
+    entry.new_mode = S_IFREG | 0644;
+    std::vector<Judged> judged(2);
+    judged[0].change = replaced;
+    judged[0].verdict = policy::Verdict::ask;
+    judged[0].why = "protected";
+    judged[1].change = entry;
+    const Selection sel = choose(judged, {});
+    CHECK(sel.go.empty());
+    CHECK(paths_of(sel.held) == std::vector<std::string>{".git/hooks/README"});
+    CHECK(sel.held[0].held_by == ".git/hooks");
 }
 
 TEST_CASE("pick: the paths asked for and the new directories they need, nothing else") {
@@ -169,6 +229,28 @@ TEST_CASE("choose: a link an approval takes out through what is held back is hel
     CHECK(find(judged, "notes").rule == "symlink outside the project");
     CHECK(std::count_if(s.held.begin(), s.held.end(),
                         [](const Judged& j) { return j.change.path == "notes"; }) == 1);
+}
+
+TEST_CASE("choose: a path approved by name is held back when the approvals change its verdict") {
+    // Named with `.idea` (`s .idea notes` at the prompt, `commit --force .idea notes`),
+    // `notes` was shown leading inside; with `.idea` taken it leads out. Its approval was of
+    // what was shown, so it does not cover that: held back, and the reason says so.
+    Trees t;
+    Trees::link(t.project, ".vscode", "/home/someone/vscode");
+    Trees::dir(t.project, ".idea");
+    Trees::link(t.upper, ".idea", ".vscode");
+    Trees::dir(t.upper, ".vscode");
+    Trees::link(t.upper, "notes", ".idea/settings.json");
+    const profile::Profile prof = protecting({".vscode/**", ".idea/**"});
+    auto judged = judge(prof, t.project, t.upper, changes(t.upper, t.project));
+    CHECK(find(judged, "notes").verdict == policy::Verdict::allow);
+    const Selection s = choose(prof, t.project, t.upper, judged, [](const Judged& j) {
+        return j.change.path == ".idea" || j.change.path == "notes";
+    });
+    CHECK(paths_of(s.go) == std::vector<std::string>{".idea"});
+    const Judged& notes = find(s.held, "notes");
+    CHECK(notes.rule == "symlink outside the project");
+    CHECK(notes.why.find("approvals") != std::string::npos);
 }
 
 TEST_CASE("judge: a path is protected by every name the project reaches it by") {
