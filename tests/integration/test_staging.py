@@ -942,6 +942,37 @@ class Staging(BoxTest):
                                  env=self.box.env(), cwd=other, timeout=60)
             self.assertEqual(res.stdout.decode(), "A\ttheirs.txt\n", kind)
 
+    def test_an_index_entry_moved_under_another_projects_key_does_not_hide_the_session(self):
+        # The index entry of this project's session renamed under another project's key --
+        # with its own tag, or with the tag of the other project's genuine entry -- made every
+        # command looking for this project skip the session as the other's: `diff` said there
+        # was no session, `commit` could not find it. An entry now counts as another
+        # project's only when its tag, the session-file MAC of its key and id, verifies.
+        self.staged("echo mine > mine.txt")
+        mine = os.path.basename(self.box.sessions()[-1])
+        other = os.path.join(self.box.root, "other")
+        os.makedirs(other)
+        argv = self.box.argv(["sh", "-c", "echo theirs > theirs.txt"])
+        argv[argv.index("-C") + 1] = other
+        self.assertRc(self.box.run(None, argv=argv, cwd=other), 0)
+        theirs = [os.path.basename(s) for s in self.box.sessions()
+                  if os.path.basename(s) != mine][0]
+        entry = lambda sid: [n for n in os.listdir(self.index_dir()) if n.startswith(sid + ".")]
+        [own], [their_entry] = entry(mine), entry(theirs)
+        their_rest = their_entry[len(theirs):]  # .<key>, and .<tag> where entries carry one
+        for forged in (mine + their_rest[:17] + own[40:], mine + their_rest):
+            for n in entry(mine):
+                os.unlink(os.path.join(self.index_dir(), n))
+            open(os.path.join(self.index_dir(), forged), "w").close()
+            res = self.ab("diff", "--name-status", check=0)
+            self.assertEqual(res.out, "A\tmine.txt\n", forged)
+            self.assertEqual(entry(mine), [own], forged)
+            res = subprocess.run([AGENTBOX, "diff", "--name-status"], capture_output=True,
+                                 env=self.box.env(), cwd=other, timeout=60)
+            self.assertEqual(res.stdout.decode(), "A\ttheirs.txt\n", forged)
+        self.ab("commit", check=0)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "mine.txt")))
+
     def own_dirs_in_home(self):
         """agentbox's state, config and cache inside the home, at places the built-in
         profile's denies (~/.config/agentbox, ~/.local/state/agentbox) do not name."""
