@@ -414,6 +414,51 @@ class Crash(BoxTest):
         Crash.failures += len(failures)
         self.assertEqual(failures, [], "\n".join(failures))
 
+    def test_run_killed_while_saving_an_agent_state_file_leaves_it_whole_and_no_temporary(self):
+        # The end of a run saves ~/.claude.json (filesystem.state) through a temporary renamed
+        # over it. The temporary had a new random name each time: a run killed before the
+        # rename left `.claude.json.agentbox-<random>` in the user's home for ever, one more
+        # per kill. Now each kill leaves the host file old or new and whole, and the next run
+        # with that state file leaves no temporary.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        host = os.path.join(self.box.home, ".claude.json")
+        old, new = '{"numStartups": 1}', '{"numStartups": 2}'
+        argv = self.box.argv(["sh", "-c", "printf '%s' '" + new + "' > ~/.claude.json"],
+                             profiles=["claude-code"])
+
+        def put_old():
+            with open(host, "w") as f:
+                f.write(old)
+
+        def temps():
+            return sorted(n for n in os.listdir(self.box.home) if ".agentbox" in n)
+
+        put_old()
+        calls = ("rename", "fsync", "ftruncate")
+        counts = self.run_counts(argv, calls)
+        with open(host) as f:
+            self.assertEqual(f.read(), new)  # the save happens
+        failures = []
+        for call, n in ((c, n) for c in sorted(counts) for n in range(1, counts[c] + 1)):
+            put_old()
+            self.run_killed_at(argv, call, n)
+            where = "run killed at %s #%d" % (call, n)
+            with open(host) as f:
+                now = f.read()
+            if now not in (old, new):
+                failures.append("%s: ~/.claude.json is %r" % (where, now))
+            left = temps()
+            # Never more than the one temporary of the file, whatever the kills before.
+            if len(left) > 1:
+                failures.append("%s: temporaries %s" % (where, left))
+        # The next run with the state file leaves none.
+        put_old()
+        self.assertRc(self.box.run(["true"], profiles=["claude-code"]), 0)
+        self.assertEqual(temps(), [])
+        Crash.failures += len(failures)
+        self.assertEqual(failures, [], "\n".join(failures))
+
     def test_runs_killed_while_writing_their_caches_leave_no_growing_trail_of_temporaries(self):
         # A run writes its host probe, its compiled seccomp filter and its glob walks to the
         # cache (the "probe" and "compile" phases of bench/startup.py --phases) through a
