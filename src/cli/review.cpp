@@ -21,6 +21,7 @@
 #include "cli/run_log.hpp"
 #include "cli/errors.hpp"
 #include "cli/otlp_export.hpp"
+#include "cli/own_dirs.hpp"
 #include "cli/term.hpp"
 #include "policy/policy.hpp"
 #include "profile/load.hpp"
@@ -38,7 +39,11 @@ profile::Profile session_profile(const stage::Session& s) {
     profile::Context ctx = make_context(s.meta().project, s.meta().project, home, env);
     const std::vector<std::string> names =
         s.meta().profiles.empty() ? std::vector<std::string>{"default"} : s.meta().profiles;
-    return profile::load_all(names, ctx);
+    profile::Profile prof = profile::load_all(names, ctx);
+    // As the run had it: nothing lands in agentbox's own directories, wherever XDG puts them
+    // (the built-in profile names their default places only).
+    profile::merge_into(prof, own_dirs_layer(/*create=*/false));
+    return prof;
 }
 
 std::vector<Judged> judge(const profile::Profile& prof, const stage::Session& s,

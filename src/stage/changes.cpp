@@ -180,10 +180,12 @@ public:
         levels_.push_back({});  // the root: never opaque
         // No depth bound: past kMaxStagedDepth the walk still has to tell the project's own
         // levels from changes (design note 81). 16 levels of each tree open: at most ~35
-        // descriptors with the two files compared, under a soft limit of 64.
+        // descriptors with the two files compared, under a soft limit of 64; deeper, up to a
+        // quarter of the limit, so that a usual limit reopens nothing (design note 91).
         sys::walk_trees(up.get(), proj.get(), upper_, project_, *this,
                         {.max_depth = sys::kNoDepthBound,
                          .max_open = 16,
+                         .open_share = 4,
                          .sorted = true,
                          .consume_root = true});
         return std::move(out_);

@@ -229,8 +229,8 @@ Meta read_meta(const std::string& dir) {
     return m;
 }
 
-// The project index: one empty file per session, <state>/session-index/<id>.<key>, where key
-// is a hash of the session's project path, so that a command looking for a project's session
+// The project index: one empty file per session, <state>/session-index/<id>.<key>.<tag>, where
+// key is a hash of the session's project path, so that a command looking for a project's session
 // reads the meta.json of that project's sessions and not of every session kept (700 sessions
 // of other projects made `diff` 3x slower). The index is a hint and never the authority:
 // - a session it does not know (its run killed before the entry was written, or made by an
@@ -240,10 +240,11 @@ Meta read_meta(const std::string& dir) {
 // - an entry naming the project is only a reason to read that meta.json, which is verified
 //   and its project compared as before; a hash collision costs a read;
 // - an entry is written only for a session whose directory exists and whose project is
-//   known (after its mkdir, from the project it was made for or a verified meta.json): an
-//   entry under another key would hide a session from its project. The state directory is
-//   the user's and out of every sandbox's reach (design note 7); whoever can write there can
-//   remove sessions anyway.
+//   known (after its mkdir, from the project it was made for or a verified meta.json), with
+//   `tag`, the session-file MAC of its key and id: an entry under another key would hide a
+//   session from its project, so one is believed to be another project's only when its tag
+//   verifies -- computed from its name, no read -- and a forged one is removed and its session
+//   read (design note 91).
 // An entry whose session is gone (removed by hand, its prune killed, the state moved without
 // it), one that named this project for another's session, and one that is not a plain file
 // are removed by the look that finds them (list_project_sessions): no cost where none is.
@@ -251,6 +252,12 @@ std::string index_dir() { return state_dir() + "/session-index"; }
 
 constexpr std::size_t kIdSize = 23;   // looks_like_id
 constexpr std::size_t kKeySize = 16;  // project_key
+constexpr std::size_t kTagSize = 32;  // index_tag
+constexpr std::size_t kEntrySize = kIdSize + 1 + kKeySize + 1 + kTagSize;
+// <id>.<key>, an entry of an agentbox from before the tag: removed, its session read once.
+constexpr std::size_t kUntaggedSize = kIdSize + 1 + kKeySize;
+
+const audit::FileKey& file_key();
 
 // FNV-1a, 64 bits, in hex: a name for the project path in a file name, not a MAC (above).
 std::string project_key(std::string_view project) {
@@ -264,8 +271,16 @@ std::string project_key(std::string_view project) {
     return buf;
 }
 
+// 128 bits of the session-file MAC of (key, id): what only agentbox can put in an entry's name.
+std::string index_tag(std::string_view id, std::string_view key) {
+    std::string tag = file_key().tag_hex("session-index", key, id);
+    tag.resize(kTagSize);
+    return tag;
+}
+
 std::string index_entry(const std::string& id, std::string_view project) {
-    return index_dir() + "/" + id + "." + project_key(project);
+    const std::string key = project_key(project);
+    return index_dir() + "/" + id + "." + key + "." + index_tag(id, key);
 }
 
 // Best effort: a session without its entry is still found (read like every unknown one).
@@ -741,16 +756,18 @@ std::vector<Meta> list_project_sessions(const std::string& project) {
     // string per name was ~30 of the command's ~170 page faults.
     using Id = std::array<char, kIdSize>;
     using Key = std::array<char, kKeySize>;
+    using Tag = std::array<char, kTagSize>;
     const auto id_of = [](std::string_view name) {
         Id id;
         std::memcpy(id.data(), name.data(), kIdSize);
         return id;
     };
-    // Every indexed id, the key of its entry, whether that is this project's, and whether
-    // sessions/ has the id.
+    // Every indexed id, the key and tag of its entry, whether that is this project's, and
+    // whether sessions/ has the id (or the entry is gone already).
     struct Entry {
         Id id;
         Key key;
+        Tag tag;
         bool ours;
         bool seen;
     };
@@ -762,20 +779,38 @@ std::vector<Meta> list_project_sessions(const std::string& project) {
     // hand) or points to (a symlink) cannot steer a read. One that is not a plain file is not
     // agentbox's: removed, and its session read as one the index does not know.
     const auto entry_name = [](const Entry& e) {
-        return std::string(e.id.data(), kIdSize) + "." + std::string(e.key.data(), kKeySize);
+        return std::string(e.id.data(), kIdSize) + "." + std::string(e.key.data(), kKeySize) +
+               "." + std::string(e.tag.data(), kTagSize);
+    };
+    // Whether agentbox wrote `e` (index_tag). Only asked of an entry that would have its
+    // session skipped, another project's: one naming this project costs a read at worst.
+    const auto authentic = [](const Entry& e) {
+        const std::string want = index_tag(std::string_view(e.id.data(), kIdSize),
+                                           std::string_view(e.key.data(), kKeySize));
+        unsigned char diff = 0;
+        for (std::size_t i = 0; i < kTagSize; ++i)
+            diff |= static_cast<unsigned char>(want[i] ^ e.tag[i]);
+        return diff == 0;
     };
     if (ifd) {
         sys::DirStream entries(ifd.get(), dir);
         std::string_view n;
         unsigned char type = 0;
         while (entries.next(n, type)) {
-            if (n.size() != kIdSize + 1 + kKeySize || n[kIdSize] != '.') continue;
+            if (n.size() == kUntaggedSize && n[kIdSize] == '.' &&
+                looks_like_id(n.substr(0, kIdSize))) {
+                ::unlinkat(ifd.get(), std::string(n).c_str(), 0);
+                continue;
+            }
+            if (n.size() != kEntrySize || n[kIdSize] != '.' || n[kIdSize + 1 + kKeySize] != '.')
+                continue;
             if (type != DT_REG && type != DT_UNKNOWN) {
                 if (type != DT_DIR) ::unlinkat(ifd.get(), std::string(n).c_str(), 0);
                 continue;
             }
-            Entry e{id_of(n), {}, n.substr(kIdSize + 1) == key, false};
+            Entry e{id_of(n), {}, {}, n.substr(kIdSize + 1, kKeySize) == key, false};
             std::memcpy(e.key.data(), n.data() + kIdSize + 1, kKeySize);
+            std::memcpy(e.tag.data(), n.data() + kIdSize + 1 + kKeySize + 1, kTagSize);
             indexed.push_back(e);
         }
     } else if (errno != ENOENT) {
@@ -806,10 +841,18 @@ std::vector<Meta> list_project_sessions(const std::string& project) {
         const Id id = id_of(n);
         auto it = std::lower_bound(indexed.begin(), indexed.end(), id,
                                    [](const Entry& e, const Id& i) { return e.id < i; });
-        const bool known = it != indexed.end() && it->id == id;
-        const bool ours = known && it->ours;
-        for (auto e = it; e != indexed.end() && e->id == id; ++e) e->seen = true;
-        if (known && !ours) continue;  // another project's
+        // Another project's only by an entry agentbox wrote; a forged one goes, and the
+        // session is read as one the index does not know.
+        const bool ours = it != indexed.end() && it->id == id && it->ours;
+        bool theirs = false;
+        for (auto e = it; e != indexed.end() && e->id == id; ++e) {
+            e->seen = true;
+            if (e->ours || theirs) continue;
+            if (authentic(*e)) theirs = true;
+            else if (ifd) ::unlinkat(ifd.get(), entry_name(*e).c_str(), 0);
+        }
+        const bool known = ours || theirs;
+        if (theirs && !ours) continue;  // another project's
         auto m = listed_meta(parent, std::string(n));
         if (!m || m->status == "broken") continue;
         if (m->project != project) {

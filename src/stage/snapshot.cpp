@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "stage/fsops.hpp"
+#include "stage/session.hpp"
 #include "stage/whiteout.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
@@ -43,6 +44,27 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 using sys::atime_of;
 using sys::ctime_of;
 using sys::mtime_of;
+
+// agentbox's own directories (state, config, cache) by identity, as far as they exist. A
+// project that holds one (the home) is copied without its contents: the mask over it inside
+// is a mount point, and a writable copy lets the command rename a directory above it, taking
+// the mask along and bringing the copy of the log key, the session index or a cached seccomp
+// filter out under another name, or putting its own there for the next commit to land.
+class OwnDirs {
+public:
+    OwnDirs() {
+        for (const std::string& d : {state_dir(), config_dir(), cache_dir()})
+            if (struct stat st {}; ::stat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+                ids_.emplace_back(st.st_dev, st.st_ino);
+    }
+    bool holds(const struct stat& st) const {
+        return S_ISDIR(st.st_mode) &&
+               std::find(ids_.begin(), ids_.end(), std::pair(st.st_dev, st.st_ino)) != ids_.end();
+    }
+
+private:
+    std::vector<std::pair<dev_t, ino_t>> ids_;
+};
 
 // `name` in `dst` made a clone of the file open at `in` (its blocks shared until either side
 // writes), opened for writing: FICLONE on Linux (btrfs, XFS), clonefile on macOS (APFS).
@@ -107,6 +129,11 @@ public:
             Walk(Copier& copier, int dst_root) : c(copier), root(dst_root) {}
             sys::WalkStep visit(const sys::WalkEntry& e) override {
                 const int d = dst.empty() ? root : dst.back().get();
+                if (c.own_.holds(e.st)) {
+                    // Empty: the mount point of its mask, and nothing under it to take out.
+                    c.finish_dir(c.dir(d, e.name, e.path).get(), e.st, e.path);
+                    return sys::WalkStep::over;
+                }
                 if (S_ISDIR(e.st.st_mode)) dst.push_back(c.dir(d, e.name, e.path));
                 else if (S_ISREG(e.st.st_mode)) c.file(e.dirfd, d, e.name, e.st, e.path);
                 else if (S_ISLNK(e.st.st_mode)) c.link(e.dirfd, d, e.name, e.st, e.path);
@@ -192,6 +219,7 @@ private:
 
     Snapshot& s_;
     bool root_;
+    const OwnDirs own_;
 };
 
 class Materialiser {
@@ -231,6 +259,8 @@ public:
                     gone_from_project(r, sfd, name, s, replaced);
                     continue;
                 }
+                // Copied empty (Copier): whatever is at its place in the copy now is not staged.
+                if (own_.holds(p)) continue;
                 sys::unique_fd sd = open_own(sfd, name, s, r);
                 sys::unique_fd pd(::openat(pfd, name.c_str(), kDirFlags));
                 if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
@@ -264,6 +294,8 @@ public:
             // host's change, as it does under the overlay. Otherwise -- no birth times, a save
             // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
+            // Never a deletion of agentbox's own directory (its parent moved away inside).
+            if (own_.holds(p)) continue;
             if (before(s_.started, ctime_of(p)) &&
                 !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
@@ -452,6 +484,7 @@ private:
     Whiteouts form_;
     std::uint64_t moved_ = 0;
     std::map<std::string, mode_t> snap_modes_;  // snapshot dirs open_own opened up: their modes
+    const OwnDirs own_;
 };
 
 // The filesystem's idea of "now": the ctime of a file made now. That, not a clock read here,

@@ -1,6 +1,7 @@
 #include "stage/state.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +17,6 @@
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/io.hpp"
-#include "sys/random.hpp"
 #include "sys/remove.hpp"
 #include "util/strings.hpp"
 
@@ -168,30 +168,88 @@ std::string parent_of(const std::string& path) {
     return slash == 0 ? std::string("/") : path.substr(0, slash);
 }
 
-// Replace the host file: a temporary file beside it, flushed, renamed over it, and the
-// directory flushed. A reader -- the agent started outside a moment later -- sees the old
-// file or the whole new one.
-void write_host(const std::string& path, const std::string& bytes, mode_t mode) {
+// The one temporary of host file `name`, beside it: a save killed before its rename leaves
+// that file, which the next save of the file takes over and the next run's prepare_state
+// removes, where a new random name per save left one more file in the user's home per kill.
+std::string host_temp(const std::string& name) { return "." + name + ".agentbox-tmp"; }
+
+// host_temp `tmp` in `dfd`, opened and locked: agentbox runs saving the same file take turns
+// here. Another's temporary renamed into place meanwhile is not ours: the new name is opened.
+// Anything there but a plain file of ours with one name is removed first: the file is
+// written in place, and through a second name it would write another file.
+unique_fd lock_host_temp(int dfd, const std::string& tmp, const std::string& shown) {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        unique_fd fd(::openat(dfd, tmp.c_str(),
+                              O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+        if (!fd && errno == ELOOP) {
+            if (::unlinkat(dfd, tmp.c_str(), 0) != 0) throw SysError("unlink", shown, errno);
+            continue;
+        }
+        if (!fd) throw SysError("create", shown, errno);
+        while (::flock(fd.get(), LOCK_EX) != 0)
+            if (errno != EINTR) throw SysError("flock", shown, errno);
+        struct stat mine {}, named {};
+        if (::fstat(fd.get(), &mine) != 0) throw SysError("stat", shown, errno);
+        if (::fstatat(dfd, tmp.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+            named.st_ino != mine.st_ino || named.st_dev != mine.st_dev)
+            continue;
+        if (S_ISREG(mine.st_mode) && mine.st_uid == ::geteuid() && mine.st_nlink == 1) return fd;
+        if (::unlinkat(dfd, tmp.c_str(), 0) != 0) throw SysError("unlink", shown, errno);
+    }
+    throw SysError("open", shown, EAGAIN);
+}
+
+// A host_temp left by a killed save of `path`, removed when no save holds it. Best effort: a
+// leftover is only clutter, and the next save takes it over anyway.
+void sweep_host_temp(const std::string& path) {
+    const std::string dir = parent_of(path);
+    const std::string tmp = dir + "/" + host_temp(path.substr(path.rfind('/') + 1));
+    struct stat st {};
+    if (::lstat(tmp.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
+        return;
+    unique_fd fd(::open(tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat mine {};
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 || ::fstat(fd.get(), &mine) != 0 ||
+        ::lstat(tmp.c_str(), &st) != 0 || st.st_ino != mine.st_ino || st.st_dev != mine.st_dev)
+        return;
+    ::unlink(tmp.c_str());
+}
+
+// Replace the host file, if it is still `before` (its bytes; nullopt: absent), with `bytes`:
+// host_temp written under its lock, flushed, renamed over it, and the directory flushed. A
+// reader -- the agent started outside a moment later -- sees the old file or the whole new
+// one. The host file is compared under the lock, so that of two runs saving the same file
+// the second sees the first's save as a change on the host. False, having written nothing,
+// when the host file changed.
+bool write_host(const std::string& path, const std::string& bytes, mode_t mode,
+                const std::optional<std::string>& before) {
     const std::string dir = parent_of(path);
     const std::string name = path.substr(path.rfind('/') + 1);
     sys::make_dirs(dir);
     unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) throw SysError("open", dir, errno);
-    const std::string tmp = "." + name + ".agentbox-" + sys::random_hex(3);
-    unique_fd out(::openat(dfd.get(), tmp.c_str(),
-                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out) throw SysError("create", dir + "/" + tmp, errno);
+    const std::string tmp = host_temp(name);
+    const std::string shown = dir + "/" + tmp;
+    unique_fd out = lock_host_temp(dfd.get(), tmp, shown);
     try {
-        sys::write_all(out.get(), bytes, dir + "/" + tmp);
-        if (::fchmod(out.get(), mode & 0777) != 0) throw SysError("chmod", dir + "/" + tmp, errno);
-        if (::fsync(out.get()) != 0) throw SysError("fsync", dir + "/" + tmp, errno);
+        const auto now = read_host(path);
+        if ((now ? std::optional<std::string>(now->bytes) : std::nullopt) != before) {
+            ::unlinkat(dfd.get(), tmp.c_str(), 0);
+            return false;
+        }
+        if (::ftruncate(out.get(), 0) != 0) throw SysError("truncate", shown, errno);
+        sys::write_all(out.get(), bytes, shown);
+        if (::fchmod(out.get(), mode & 0777) != 0) throw SysError("chmod", shown, errno);
+        if (::fsync(out.get()) != 0) throw SysError("fsync", shown, errno);
         if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), name.c_str()) != 0)
             throw SysError("rename", path, errno);
     } catch (...) {
+        // Still ours: the lock is held, and only a holder renames or removes it.
         ::unlinkat(dfd.get(), tmp.c_str(), 0);
         throw;
     }
     ::fsync(dfd.get());
+    return true;
 }
 
 }  // namespace
@@ -260,6 +318,7 @@ void prepare_state(const std::string& session_dir, const std::vector<StateFile>&
         // Its directory exists inside whether or not the file does, so that the agent can
         // create it there (a save back makes the directory on the host when needed).
         fsops::make_dirs_beneath(hfd.get(), fsops::split_parent(f.rel).first, home + "/" + f.rel);
+        sweep_host_temp(f.path);
         const auto data = read_host(f.path);
         if (!data) continue;  // created inside, if at all
         create_beneath(hfd.get(), f.rel, data->bytes, data->mode, home + "/" + f.rel);
@@ -317,15 +376,15 @@ std::vector<StateResult> save_state(const std::string& session_dir,
                 r.reason = v.reason;
                 r.keys = v.keys;
                 keep(r, after, f);
-            } else if (bytes(read_host(f.path)) != bytes(before)) {
+            } else if (write_host(f.path, after->bytes, before ? before->mode : 0600,
+                                  bytes(before))) {
+                // The host's mode when it existed: the sandbox's chmod is not carried over
+                // (a state file made world-writable would let others plant code in it).
+                r.outcome = StateOutcome::saved;
+            } else {
                 r.outcome = StateOutcome::host_changed;
                 r.reason = "the host file changed during the run; not overwritten";
                 keep(r, after, f);
-            } else {
-                // The host's mode when it existed: the sandbox's chmod is not carried over
-                // (a state file made world-writable would let others plant code in it).
-                write_host(f.path, after->bytes, before ? before->mode : 0600);
-                r.outcome = StateOutcome::saved;
             }
         } catch (const std::exception& e) {
             r.outcome = StateOutcome::failed;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -151,7 +152,7 @@ private:
         stack_.push_back(std::move(sub));
         v_.enter(e, WalkDir{stack_.back().main.fd, stack_.back().twin.fd, stack_.back().entries});
         // The shallowest open level gives its descriptors back; the root's are the caller's.
-        if (stack_.size() - open_from_ > static_cast<std::size_t>(std::max(o_.max_open, 1))) {
+        if (stack_.size() - open_from_ > open_levels()) {
             Frame& old = stack_[open_from_];
             close(old.main, old.path_len, false);
             // The twin's too, unless its child (the next level) has none to reopen it through.
@@ -159,6 +160,21 @@ private:
             ++open_from_;
         }
         return true;
+    }
+
+    // How many levels the walk keeps open (WalkOptions::max_open, open_share).
+    std::size_t open_levels() {
+        if (open_levels_ != 0) return open_levels_;
+        const auto floor = static_cast<std::size_t>(std::max(o_.max_open, 1));
+        if (stack_.size() - open_from_ <= floor) return floor;  // the limit not read yet
+        open_levels_ = floor;
+        struct rlimit rl {};
+        if (o_.open_share > 0 && ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            const rlim_t sides = stack_.front().twinned ? 2 : 1;
+            const rlim_t room = std::min<rlim_t>(rl.rlim_cur, 1u << 16) / o_.open_share / sides;
+            open_levels_ = std::max(floor, static_cast<std::size_t>(room));
+        }
+        return open_levels_;
     }
 
     void close(Side& s, std::size_t path_len, bool twin) {
@@ -216,6 +232,7 @@ private:
     WalkVisitor& v_;
     const WalkOptions& o_;
     std::vector<Frame> stack_;
+    std::size_t open_levels_ = 0;  // open_levels(), once known
     std::size_t open_from_ = 1;  // stack_[open_from_..] hold open descriptors (and [0])
     std::string path_;           // the path of what is being visited
     std::size_t root_len_ = 0;   // the root's part of it

@@ -88,6 +88,11 @@ struct WalkOptions {
     // more: the deepest level the twin has, while the walk is below it, stays open (its
     // reopening goes through a child, which the twin lacks there).
     int max_open = 32;
+    // With `open_share` N > 0, max_open is a floor: a walk that goes deeper than it keeps up to
+    // 1/N of the soft RLIMIT_NOFILE open (the twin's included) before it closes any, the limit
+    // read once, when the walk first gets that deep. A bound set for a low limit (64) then
+    // costs no close and reopen per level where the limit is the usual 1,024 or more.
+    int open_share = 0;
     // Each directory's entries in byte order of their names; readdir order otherwise.
     bool sorted = false;
     // lstat every entry. false: `st.st_mode` holds only the type from the directory entry

@@ -471,6 +471,98 @@ class Crash(BoxTest):
                     break
                 subprocess.run(["chmod", "-R", "u+rwx", base], stderr=subprocess.DEVNULL)
                 shutil.rmtree(base, ignore_errors=True)
+    def test_a_half_made_session_is_removed_by_the_next_look_unless_young_without_a_lock_or_locked(self):
+        # A session is made as sessions/.new-<id>, run.lock created and held first (note 82).
+        # What a killed run left there is removed by the next look: at once when its run.lock
+        # is free, after a minute (by its ctime) when it has none -- a run between its mkdir
+        # and its lock looks the same -- and never while its lock is held, whatever its age.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        base = os.path.join(self.box.state, "agentbox", "sessions")
+        argv = self.box.argv(["true"])
+        # sessions/ exists: the kills below hit the run's own mkdirs first.
+        self.assertRc(self.box.run(["true"]), 0)
+        left = []
+        counts = self.run_counts(argv, ("mkdir", "mkdirat"))
+        for call, n in ((c, n) for c in sorted(counts) for n in range(1, counts[c] + 1)):
+            self.run_killed_at(argv, call, n)
+            wait_for_sandboxes_gone(base)
+            left = [x for x in os.listdir(base) if x.startswith(".new-")]
+            if left:
+                break
+        self.assertTrue(left, "no kill left a half-made session: %s" % counts)
+        self.assertTrue(os.path.exists(os.path.join(base, left[0], "run.lock")))
+        self.ab("sessions", check=0)
+        self.assertEqual([x for x in os.listdir(base) if x.startswith(".new-")], [])
+
+        # Fabricated: one without a lock (killed between its mkdir and its run.lock), and one
+        # whose lock this test holds (a run being made).
+        unlocked = os.path.join(base, ".new-20200101T000000Z-aaaaaa")
+        locked = os.path.join(base, ".new-20200101T000000Z-bbbbbb")
+        for d in (unlocked, locked):
+            os.makedirs(os.path.join(d, "upper"))
+            os.utime(d, (0, 0))  # an old mtime proves nothing: the rule reads the ctime
+        lock = os.open(os.path.join(locked, "run.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            made = os.stat(unlocked).st_ctime
+            for look in (["sessions"], ["diff", "--name-status"]):
+                res = self.ab(*look)
+                self.assertNotIn("broken", res.out, res)
+                self.assertTrue(os.path.isdir(unlocked), look)
+                self.assertTrue(os.path.isdir(locked), look)
+            time.sleep(max(0.0, made + 61 - time.time()))
+            res = self.ab("sessions", check=0)
+            self.assertNotIn("broken", res.out, res)
+            self.assertFalse(os.path.lexists(unlocked))
+            self.assertTrue(os.path.isdir(os.path.join(locked, "upper")))
+        finally:
+            os.close(lock)
+        self.ab("sessions", check=0)
+        self.assertFalse(os.path.lexists(locked))
+
+    def test_run_killed_while_saving_an_agent_state_file_leaves_it_whole_and_no_temporary(self):
+        # The end of a run saves ~/.claude.json (filesystem.state) through a temporary renamed
+        # over it. The temporary had a new random name each time: a run killed before the
+        # rename left `.claude.json.agentbox-<random>` in the user's home for ever, one more
+        # per kill. Now each kill leaves the host file old or new and whole, and the next run
+        # with that state file leaves no temporary.
+        if not STRACE:
+            self.skipTest("strace is not installed (deps/debian.txt)")
+        host = os.path.join(self.box.home, ".claude.json")
+        old, new = '{"numStartups": 1}', '{"numStartups": 2}'
+        argv = self.box.argv(["sh", "-c", "printf '%s' '" + new + "' > ~/.claude.json"],
+                             profiles=["claude-code"])
+
+        def put_old():
+            with open(host, "w") as f:
+                f.write(old)
+
+        def temps():
+            return sorted(n for n in os.listdir(self.box.home) if ".agentbox" in n)
+
+        put_old()
+        calls = ("rename", "fsync", "ftruncate")
+        counts = self.run_counts(argv, calls)
+        with open(host) as f:
+            self.assertEqual(f.read(), new)  # the save happens
+        failures = []
+        for call, n in ((c, n) for c in sorted(counts) for n in range(1, counts[c] + 1)):
+            put_old()
+            self.run_killed_at(argv, call, n)
+            where = "run killed at %s #%d" % (call, n)
+            with open(host) as f:
+                now = f.read()
+            if now not in (old, new):
+                failures.append("%s: ~/.claude.json is %r" % (where, now))
+            left = temps()
+            # Never more than the one temporary of the file, whatever the kills before.
+            if len(left) > 1:
+                failures.append("%s: temporaries %s" % (where, left))
+        # The next run with the state file leaves none.
+        put_old()
+        self.assertRc(self.box.run(["true"], profiles=["claude-code"]), 0)
+        self.assertEqual(temps(), [])
         Crash.failures += len(failures)
         self.assertEqual(failures, [], "\n".join(failures))
 

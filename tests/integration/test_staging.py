@@ -942,6 +942,101 @@ class Staging(BoxTest):
                                  env=self.box.env(), cwd=other, timeout=60)
             self.assertEqual(res.stdout.decode(), "A\ttheirs.txt\n", kind)
 
+    def test_an_index_entry_moved_under_another_projects_key_does_not_hide_the_session(self):
+        # The index entry of this project's session renamed under another project's key --
+        # with its own tag, or with the tag of the other project's genuine entry -- made every
+        # command looking for this project skip the session as the other's: `diff` said there
+        # was no session, `commit` could not find it. An entry now counts as another
+        # project's only when its tag, the session-file MAC of its key and id, verifies.
+        self.staged("echo mine > mine.txt")
+        mine = os.path.basename(self.box.sessions()[-1])
+        other = os.path.join(self.box.root, "other")
+        os.makedirs(other)
+        argv = self.box.argv(["sh", "-c", "echo theirs > theirs.txt"])
+        argv[argv.index("-C") + 1] = other
+        self.assertRc(self.box.run(None, argv=argv, cwd=other), 0)
+        theirs = [os.path.basename(s) for s in self.box.sessions()
+                  if os.path.basename(s) != mine][0]
+        entry = lambda sid: [n for n in os.listdir(self.index_dir()) if n.startswith(sid + ".")]
+        [own], [their_entry] = entry(mine), entry(theirs)
+        their_rest = their_entry[len(theirs):]  # .<key>, and .<tag> where entries carry one
+        for forged in (mine + their_rest[:17] + own[40:], mine + their_rest):
+            for n in entry(mine):
+                os.unlink(os.path.join(self.index_dir(), n))
+            open(os.path.join(self.index_dir(), forged), "w").close()
+            res = self.ab("diff", "--name-status", check=0)
+            self.assertEqual(res.out, "A\tmine.txt\n", forged)
+            self.assertEqual(entry(mine), [own], forged)
+            res = subprocess.run([AGENTBOX, "diff", "--name-status"], capture_output=True,
+                                 env=self.box.env(), cwd=other, timeout=60)
+            self.assertEqual(res.stdout.decode(), "A\ttheirs.txt\n", forged)
+        self.ab("commit", check=0)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "mine.txt")))
+
+    def own_dirs_in_home(self):
+        """agentbox's state, config and cache inside the home, at places the built-in
+        profile's denies (~/.config/agentbox, ~/.local/state/agentbox) do not name."""
+        h = self.box.home
+        return {"XDG_STATE_HOME": os.path.join(h, "st"), "XDG_CONFIG_HOME": os.path.join(h, "cfg"),
+                "XDG_CACHE_HOME": os.path.join(h, "cch")}
+
+    def test_sandbox_of_a_home_holding_agentbox_dirs_cannot_plant_index_entries_or_carry_out_the_key(self):
+        # The project is the home, which holds agentbox's own directories. Inside, each is
+        # masked; but copy staging (bubblewrap) bound a writable copy of the whole home, own
+        # directories included: `mv cfg cfg.x` took the mask along, so that the copy of the
+        # log key was staged as cfg.x/agentbox/log-key and landed world-readable in the home,
+        # and a new cfg/agentbox/, cch/agentbox/ and st/agentbox/session-index/ (a forged
+        # entry hiding a session from its project) landed in agentbox's own directories at
+        # commit. With the state in the home too, the copy copied the session into itself.
+        env = self.own_dirs_in_home()
+        home = self.box.home
+        argv = self.box.argv(["true"], args=["--on-exit", "commit"])
+        argv[argv.index("-C") + 1] = home
+        self.assertRc(self.box.run(None, argv=argv, env=env, cwd=home), 0)
+        key = os.path.join(env["XDG_CONFIG_HOME"], "agentbox", "log-key")
+        with open(key, "rb") as f:
+            key_bytes = f.read()
+        forged = "20261206T000000Z-abcdef.0123456789abcdef"
+        script = ("for d in st cfg cch; do mv $d $d.x; mkdir -p $d/agentbox/session-index; "
+                  "echo planted > $d/agentbox/planted; done; "
+                  "touch st/agentbox/session-index/" + forged + "; cat cfg.x/agentbox/log-key; "
+                  "echo ran")
+        argv[-1] = script
+        argv[-2:-1] = ["sh", "-c"]
+        res = self.box.run(None, argv=argv, env=env, cwd=home)
+        self.assertRc(res, 0)
+        self.assertIn("ran", res.out)
+        self.assertNotIn(key_bytes.decode().strip(), res.out + res.err)
+        # Whatever is left staged, forced in.
+        subprocess.run([AGENTBOX, "commit", "--force"], capture_output=True,
+                       env=self.box.env(env), cwd=home, timeout=120)
+        found = []
+        for dirpath, dirnames, filenames in os.walk(home):
+            for n in filenames:
+                path = os.path.join(dirpath, n)
+                if n in ("planted", forged) or (n == "log-key" and path != key):
+                    found.append(path)
+        self.assertEqual(found, [])
+        with open(key, "rb") as f:
+            self.assertEqual(f.read(), key_bytes)
+
+    def test_commit_lands_nothing_in_agentbox_dirs_that_xdg_puts_in_the_project(self):
+        # Whatever put it in upper/ (a copy run of an agentbox before the fix above), a change
+        # inside one of agentbox's own directories is refused at commit, as the run's own
+        # review refuses it: `commit` judged with the session's profiles only, which name the
+        # default places of those directories and not where XDG_CONFIG_HOME puts them.
+        env = {"XDG_CONFIG_HOME": os.path.join(self.box.project, "cfg")}
+        os.makedirs(os.path.join(self.box.project, "cfg", "agentbox"))
+        self.assertRc(self.box.run(["sh", "-c", "echo y > ok.txt"], env=env), 0)
+        planted = os.path.join(self.box.upper(), "cfg", "agentbox", "planted")
+        os.makedirs(os.path.dirname(planted))
+        with open(planted, "w") as f:
+            f.write("planted\n")
+        res = self.ab("commit", "--force", env=env)
+        self.assertIn("cfg/agentbox/planted", res.err + res.out)
+        self.assertTrue(os.path.exists(os.path.join(self.box.project, "ok.txt")))
+        self.assertFalse(os.path.exists(os.path.join(self.box.project, "cfg", "agentbox", "planted")))
+
     def test_parent_swapped_for_a_symlink_after_the_run_is_a_conflict_and_writes_nothing_outside(self):
         self.staged("echo payload > src/sub/new.c")
         # After the run, the host's src/sub becomes a symlink to a directory outside.

@@ -364,20 +364,36 @@ TEST_CASE("an entry under the project's key for another project's session (a has
     CHECK(ids_of(list_project_sessions("/q")) == std::vector<std::string>{q.meta().id});
 }
 
-TEST_CASE("the index decides which meta.json files are read: a session indexed only under "
-          "another project is not read for this one") {
-    // Never made by agentbox (entries are written from the project the session was made for);
-    // this shows that the index, not a scan, chooses what is read.
+TEST_CASE("an entry moved under another project's key does not hide the session: its tag does "
+          "not verify there, so the session is read, and indexed again under its own") {
     TempState t;
     const Session p = Session::create("/p", {"x"});
     const Session q = Session::create("/q", {"y"});
     const std::string p_entry = entries_of(t, p.meta().id).at(0);
     const std::string q_entry = entries_of(t, q.meta().id).at(0);
-    fs::rename(index_of(t) + "/" + p_entry,
-               index_of(t) + "/" + p.meta().id + q_entry.substr(q_entry.find('.')));
-    CHECK(list_project_sessions("/p").empty());
-    // list_sessions() reads them all.
-    CHECK(list_sessions().size() == 2);
+    const std::string key_and_tag = q_entry.substr(q_entry.find('.'));
+    // With q's tag, and with p's own tag under q's key: neither is agentbox's entry.
+    for (const std::string& forged :
+         {p.meta().id + key_and_tag,
+          p.meta().id + key_and_tag.substr(0, 17) + p_entry.substr(p_entry.rfind('.'))}) {
+        for (const auto& name : entries_of(t, p.meta().id)) fs::remove(index_of(t) + "/" + name);
+        std::ofstream(index_of(t) + "/" + forged).flush();
+        CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{p.meta().id});
+        CHECK(entries_of(t, p.meta().id) == std::vector<std::string>{p_entry});
+        CHECK(ids_of(list_project_sessions("/q")) == std::vector<std::string>{q.meta().id});
+    }
+    // q's genuine entry keeps q's session from being read for /p: still one entry each.
+    CHECK(entries_of(t, q.meta().id) == std::vector<std::string>{q_entry});
+}
+
+TEST_CASE("an entry of an agentbox from before the tag is replaced by a tagged one") {
+    TempState t;
+    const Session p = Session::create("/p", {"x"});
+    const std::string entry = entries_of(t, p.meta().id).at(0);
+    const std::string untagged = entry.substr(0, entry.rfind('.'));
+    fs::rename(index_of(t) + "/" + entry, index_of(t) + "/" + untagged);
+    CHECK(ids_of(list_project_sessions("/p")) == std::vector<std::string>{p.meta().id});
+    CHECK(entries_of(t, p.meta().id) == std::vector<std::string>{entry});
 }
 
 TEST_CASE("unindex_session() removes the entry of a removed session") {

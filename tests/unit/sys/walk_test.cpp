@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -241,6 +242,37 @@ struct Counter : agentbox::sys::WalkVisitor {
 };
 
 }  // namespace
+
+TEST_CASE("open_share keeps a deep walk's levels open where the descriptor limit has room, "
+          "and max_open under a low limit") {
+    const agentbox::test::TempDir tmp("walk", "/dev/shm");
+    constexpr int kLevels = 100;
+    make_chain(tmp.path(), kLevels);
+    struct rlimit was {};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &was) == 0);
+    // 1/4 of 1,024 (256 levels) holds all 100 open; 1/4 of 64, 16 (one more while entering).
+    for (const rlim_t soft : {rlim_t{1024}, rlim_t{64}}) {
+        if (soft > was.rlim_max) continue;
+        struct rlimit now = was;
+        now.rlim_cur = soft;
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &now) == 0);
+        const unique_fd fd = open_dir(tmp.path());
+        const int before = open_fds();
+        struct Deepest : agentbox::sys::WalkVisitor {
+            int fds = 0;
+            WalkStep visit(const WalkEntry& e) override {
+                if (e.depth == kLevels - 1) fds = open_fds();
+                return WalkStep::into;
+            }
+        } d;
+        agentbox::sys::walk_tree(fd.get(), "", d, {.max_open = 8, .open_share = 4});
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &was) == 0);
+        if (soft == 1024) CHECK(d.fds >= before + kLevels - 1);
+        else CHECK(d.fds <= before + 64 / 4 + 1);
+        CHECK(open_fds() == before);
+    }
+    agentbox::sys::remove_contents(tmp.path());
+}
 
 TEST_CASE("walk_tree goes 6000 levels deep on a bounded stack and max_open descriptors") {
     const agentbox::test::TempDir tmp("walk", "/dev/shm");  // 6000 mkdirs, not on a disk
