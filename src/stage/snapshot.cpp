@@ -85,6 +85,34 @@ bool before(const struct timespec& a, const struct timespec& b) {
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+using Identity = Snapshot::Identity;
+
+Identity identity_of(const struct stat& st) {
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+// Whether `st` is a directory of `ids`.
+bool is_one_of(const std::vector<Identity>& ids, const struct stat& st) {
+    return S_ISDIR(st.st_mode) &&
+           std::find(ids.begin(), ids.end(), identity_of(st)) != ids.end();
+}
+
+// The directories `paths` name, followed through symlinks: the one the path leads to is what
+// the walk meets, by whichever path. One that does not exist has nothing to leave out; one
+// that cannot be looked at could be anywhere, so the copy is not made.
+std::vector<Identity> directories(const std::vector<std::string>& paths) {
+    std::vector<Identity> ids;
+    for (const std::string& path : paths) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0) {
+            if (S_ISDIR(st.st_mode)) ids.push_back(identity_of(st));
+        } else if (errno != ENOENT && errno != ENOTDIR) {
+            throw sys::SysError("stat", path, errno);
+        }
+    }
+    return ids;
+}
+
 // Names in a directory, sorted, read completely before anything in it is moved.
 std::vector<std::string> list(int dirfd, const std::string& shown) {
     std::vector<std::string> names;
@@ -107,6 +135,10 @@ public:
             Walk(Copier& copier, int dst_root) : c(copier), root(dst_root) {}
             sys::WalkStep visit(const sys::WalkEntry& e) override {
                 const int d = dst.empty() ? root : dst.back().get();
+                if (is_one_of(c.s_.left_out, e.st)) {
+                    c.placeholder(d, e.name, e.path);
+                    return sys::WalkStep::over;
+                }
                 if (S_ISDIR(e.st.st_mode)) dst.push_back(c.dir(d, e.name, e.path));
                 else if (S_ISREG(e.st.st_mode)) c.file(e.dirfd, d, e.name, e.st, e.path);
                 else if (S_ISLNK(e.st.st_mode)) c.link(e.dirfd, d, e.name, e.st, e.path);
@@ -145,6 +177,16 @@ private:
         const struct timespec t[2] = {atime_of(st), mtime_of(st)};
         int rc = *name ? ::utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW) : ::futimens(dirfd, t);
         if (rc < 0) throw sys::SysError("utimensat", shown(r), errno);
+    }
+
+    // The empty directory that stands for `name`, left out of the copy: the mount point of the
+    // mask over it. Not the project's mode: the mask is what the sandbox sees there.
+    void placeholder(int dst, const std::string& name, const std::string& r) {
+        if (::mkdirat(dst, name.c_str(), 0700) < 0) throw sys::SysError("mkdir", shown(r), errno);
+        struct stat made {};
+        if (::fstatat(dst, name.c_str(), &made, AT_SYMLINK_NOFOLLOW) < 0)
+            throw sys::SysError("stat", "snapshot of " + shown(r), errno);
+        s_.placeholders.push_back(identity_of(made));
     }
 
     // The copy of directory `name`, its mode and times still to be set (finish_dir).
@@ -212,6 +254,10 @@ public:
                 throw sys::SysError("stat", join(s_.dir, r), errno);
             const bool has_p = ::fstatat(pfd, name.c_str(), &p, AT_SYMLINK_NOFOLLOW) == 0;
             if (!has_p && errno != ENOENT) throw sys::SysError("stat", join(s_.project, r), errno);
+            // A directory left out of the copy, on either side: the copy's empty stand-in is
+            // not the project's content deleted, and whatever else is at its path now is not
+            // the sandbox's to stage over agentbox's own directory.
+            if (left_out(s) || (has_p && left_out(p))) continue;
             // A device node can only be the command's own mknod: 0/0 would read as a whiteout
             // in a session of the device form. Never moved, so never committed.
             if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
@@ -264,6 +310,7 @@ public:
             // host's change, as it does under the overlay. Otherwise -- no birth times, a save
             // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
+            if (left_out(p)) continue;
             if (before(s_.started, ctime_of(p)) &&
                 !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
@@ -328,6 +375,7 @@ private:
     // touched whatever its ctime.
     void gone_from_project(const std::string& r, int sfd, const std::string& name,
                            const struct stat& s, bool replaced = false) {
+        if (left_out(s)) return;
         bool whole = replaced || !before(ctime_of(s), s_.stamp);
         if (whole && S_ISDIR(s.st_mode) && made_here(s.st_ino, r))
             whole = false;
@@ -368,6 +416,12 @@ private:
     // moved, and a copy session honours no other form.
     void disarm(int sfd, const std::string& name, const std::string& r) const {
         if (form_ == Whiteouts::portable) disarm_whiteouts(sfd, name, join(s_.dir, r));
+    }
+
+    // Whether `st` (of the copy or of the project) is a directory the copy left out, or the
+    // copy's stand-in for one.
+    bool left_out(const struct stat& st) const {
+        return is_one_of(s_.placeholders, st) || is_one_of(s_.left_out, st);
     }
 
     // Whether the directory with inode `ino` is the one the copy made at `r`. A touched one
@@ -485,11 +539,16 @@ std::string times_path(const std::string& dir) { return dir + ".times"; }
 
 // The two times, next to the snapshot: a run that is killed (SIGKILL, a crash) leaves its work
 // in the snapshot, and the next command that opens the session stages it from there.
+// The directories left out follow, one a line: "o DEV INO" in the project, "p DEV INO" the
+// copy's stand-in; without them a resumed run would stage the missing content as deletions.
 void save_times(const Snapshot& s) {
-    const std::string text = std::to_string(s.started.tv_sec) + " " +
-                             std::to_string(s.started.tv_nsec) + " " +
-                             std::to_string(s.stamp.tv_sec) + " " +
-                             std::to_string(s.stamp.tv_nsec) + "\n";
+    std::string text = std::to_string(s.started.tv_sec) + " " +
+                       std::to_string(s.started.tv_nsec) + " " + std::to_string(s.stamp.tv_sec) +
+                       " " + std::to_string(s.stamp.tv_nsec) + "\n";
+    for (const auto& [tag, ids] : {std::pair{'o', &s.left_out}, std::pair{'p', &s.placeholders}})
+        for (const Identity& id : *ids)
+            text += std::string(1, tag) + " " + std::to_string(id.dev) + " " +
+                    std::to_string(id.ino) + "\n";
     const std::string path = times_path(s.dir);
     sys::unique_fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                             0600));
@@ -504,8 +563,13 @@ namespace {
 // The same walk as Copier::tree, counting instead of copying.
 struct Counter : sys::WalkVisitor {
     CopyCost& c;
-    explicit Counter(CopyCost& cost) : c(cost) {}
+    const std::vector<Identity>& left_out;
+    Counter(CopyCost& cost, const std::vector<Identity>& ids) : c(cost), left_out(ids) {}
     sys::WalkStep visit(const sys::WalkEntry& e) override {
+        if (is_one_of(left_out, e.st)) {  // an empty directory in the copy
+            ++c.dirs;
+            return sys::WalkStep::over;
+        }
         if (S_ISREG(e.st.st_mode)) {
             ++c.files;
             c.bytes += static_cast<std::uint64_t>(e.st.st_size);
@@ -520,19 +584,22 @@ struct Counter : sys::WalkVisitor {
 
 }  // namespace
 
-CopyCost snapshot_cost(const std::string& project) {
+CopyCost snapshot_cost(const std::string& project, const std::vector<std::string>& leave_out) {
+    const std::vector<Identity> ids = directories(leave_out);
     sys::unique_fd src(::open(project.c_str(), kDirFlags));
     if (!src) throw sys::SysError("open", project, errno);
     CopyCost c;
-    Counter counter(c);
+    Counter counter(c, ids);
     sys::walk_tree(src.get(), project, counter, {.sorted = true});
     return c;
 }
 
-Snapshot make_snapshot(const std::string& project, const std::string& dir) {
+Snapshot make_snapshot(const std::string& project, const std::string& dir,
+                       const std::vector<std::string>& leave_out) {
     Snapshot s;
     s.project = project;
     s.dir = dir;
+    s.left_out = directories(leave_out);
     // Whatever changes in the project from here on gets a ctime after `started`; what the copy
     // reads was there before, or is someone else's work (materialise, whiteouts).
     s.started = fs_now(dir + ".start");
@@ -544,6 +611,11 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     if (::mkdir(dir.c_str(), 0700) < 0) throw sys::SysError("mkdir", dir, errno);
     sys::unique_fd dst(::open(dir.c_str(), kDirFlags));
     if (!dst) throw sys::SysError("open", dir, errno);
+    // The copy itself, wherever the caller put it: a copy inside the project would copy
+    // what it has copied so far, until the path is too long or the disk full.
+    struct stat made {};
+    if (::fstat(dst.get(), &made) < 0) throw sys::SysError("stat", dir, errno);
+    s.left_out.push_back(identity_of(made));
     Copier c(s);
     c.tree(src.get(), dst.get());
     c.finish_dir(dst.get(), st, "");
@@ -617,17 +689,26 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
         }
         return false;
     }
-    char buf[128] = {};
-    const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
-    if (n < 0) throw sys::SysError("read", path, errno);
+    std::string text;
+    if (const int err = sys::read_fd(f.get(), text, 1 << 16)) throw sys::SysError("read", path, err);
     Snapshot s;
     s.project = project;
     s.dir = dir;
     long long a = 0, b = 0, c = 0, d = 0;
-    if (std::sscanf(buf, "%lld %lld %lld %lld", &a, &b, &c, &d) != 4)
+    if (std::sscanf(text.c_str(), "%lld %lld %lld %lld", &a, &b, &c, &d) != 4)
         throw sys::SysError("parse", path, EINVAL);
     s.started = {static_cast<time_t>(a), static_cast<long>(b)};
     s.stamp = {static_cast<time_t>(c), static_cast<long>(d)};
+    // The directories left out (save_times); a snapshot saved before there were any has none.
+    for (std::size_t at = text.find('\n'); at != std::string::npos && at + 1 < text.size();
+         at = text.find('\n', at + 1)) {
+        char tag = 0;
+        unsigned long long dev = 0, ino = 0;
+        if (std::sscanf(text.c_str() + at + 1, "%c %llu %llu", &tag, &dev, &ino) != 3 ||
+            (tag != 'o' && tag != 'p'))
+            throw sys::SysError("parse", path, EINVAL);
+        (tag == 'o' ? s.left_out : s.placeholders).push_back({dev, ino});
+    }
     materialise(s, upper, form);
     discard_snapshot(dir);
     return true;
