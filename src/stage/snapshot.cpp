@@ -132,16 +132,26 @@ public:
             Copier& c;
             const int root;
             std::vector<sys::unique_fd> dst;  // the copies of the directories the walk is in
+            std::vector<Identity> src;        // and those directories in the project
             Walk(Copier& copier, int dst_root) : c(copier), root(dst_root) {}
             sys::WalkStep visit(const sys::WalkEntry& e) override {
                 const int d = dst.empty() ? root : dst.back().get();
                 if (is_one_of(c.s_.left_out, e.st)) {
                     c.placeholder(d, e.name, e.path);
+                    for (const Identity& id : src)
+                        if (std::find(c.s_.holding.begin(), c.s_.holding.end(), id) ==
+                            c.s_.holding.end())
+                            c.s_.holding.push_back(id);
                     return sys::WalkStep::over;
                 }
-                if (S_ISDIR(e.st.st_mode)) dst.push_back(c.dir(d, e.name, e.path));
-                else if (S_ISREG(e.st.st_mode)) c.file(e.dirfd, d, e.name, e.st, e.path);
-                else if (S_ISLNK(e.st.st_mode)) c.link(e.dirfd, d, e.name, e.st, e.path);
+                if (S_ISDIR(e.st.st_mode)) {
+                    dst.push_back(c.dir(d, e.name, e.path));
+                    src.push_back(identity_of(e.st));
+                } else if (S_ISREG(e.st.st_mode)) {
+                    c.file(e.dirfd, d, e.name, e.st, e.path);
+                } else if (S_ISLNK(e.st.st_mode)) {
+                    c.link(e.dirfd, d, e.name, e.st, e.path);
+                }
                 return sys::WalkStep::into;
             }
             // Mode and times last: entries made inside would change the mtime, and a
@@ -149,6 +159,7 @@ public:
             void leave(const sys::WalkEntry& e, int) override {
                 c.finish_dir(dst.back().get(), e.st, e.path);
                 dst.pop_back();
+                src.pop_back();
             }
             void fail(const sys::SysError& err) override {
                 throw sys::SysError(err.op(), c.shown(err.path()), err.err());
@@ -258,6 +269,11 @@ public:
             // not the project's content deleted, and whatever else is at its path now is not
             // the sandbox's to stage over agentbox's own directory.
             if (left_out(s) || (has_p && left_out(p))) continue;
+            // A project directory on the way to one: the command may rename it away and put
+            // something else here (`mv .local .l2`: a mount point moves with its parent), but
+            // that is never staged as its deletion, which would delete agentbox's state at
+            // commit. Under an overlay the rename fails (EXDEV) and `rm -r` stops at the mask.
+            if (has_p && is_one_of(s_.holding, p) && !S_ISDIR(s.st_mode)) continue;
             // A device node can only be the command's own mknod: 0/0 would read as a whiteout
             // in a session of the device form. Never moved, so never committed.
             if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
@@ -310,7 +326,7 @@ public:
             // host's change, as it does under the overlay. Otherwise -- no birth times, a save
             // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
-            if (left_out(p)) continue;
+            if (left_out(p) || is_one_of(s_.holding, p)) continue;
             if (before(s_.started, ctime_of(p)) &&
                 !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
@@ -540,12 +556,14 @@ std::string times_path(const std::string& dir) { return dir + ".times"; }
 // The two times, next to the snapshot: a run that is killed (SIGKILL, a crash) leaves its work
 // in the snapshot, and the next command that opens the session stages it from there.
 // The directories left out follow, one a line: "o DEV INO" in the project, "p DEV INO" the
-// copy's stand-in; without them a resumed run would stage the missing content as deletions.
+// copy's stand-in, "a DEV INO" a project directory above one; without them a resumed run
+// would stage the missing content as deletions.
 void save_times(const Snapshot& s) {
     std::string text = std::to_string(s.started.tv_sec) + " " +
                        std::to_string(s.started.tv_nsec) + " " + std::to_string(s.stamp.tv_sec) +
                        " " + std::to_string(s.stamp.tv_nsec) + "\n";
-    for (const auto& [tag, ids] : {std::pair{'o', &s.left_out}, std::pair{'p', &s.placeholders}})
+    for (const auto& [tag, ids] : {std::pair{'o', &s.left_out}, std::pair{'p', &s.placeholders},
+                                   std::pair{'a', &s.holding}})
         for (const Identity& id : *ids)
             text += std::string(1, tag) + " " + std::to_string(id.dev) + " " +
                     std::to_string(id.ino) + "\n";
@@ -705,9 +723,9 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
         char tag = 0;
         unsigned long long dev = 0, ino = 0;
         if (std::sscanf(text.c_str() + at + 1, "%c %llu %llu", &tag, &dev, &ino) != 3 ||
-            (tag != 'o' && tag != 'p'))
+            (tag != 'o' && tag != 'p' && tag != 'a'))
             throw sys::SysError("parse", path, EINVAL);
-        (tag == 'o' ? s.left_out : s.placeholders).push_back({dev, ino});
+        (tag == 'o' ? s.left_out : tag == 'p' ? s.placeholders : s.holding).push_back({dev, ino});
     }
     materialise(s, upper, form);
     discard_snapshot(dir);

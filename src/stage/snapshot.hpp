@@ -44,6 +44,7 @@ struct Snapshot {
     };
     std::vector<Identity> left_out;      // in the project
     std::vector<Identity> placeholders;  // in the copy
+    std::vector<Identity> holding;       // the project's directories above one: never deleted
 };
 
 // Copy `project` to `dir` (which must not exist): regular files (reflinked where the
@@ -78,7 +79,8 @@ CopyCost snapshot_cost(const std::string& project, const std::vector<std::string
 // entry of the project changed during the run by someone else is deleted only when it is
 // certain the copy had it at the same path (commit then reports the conflict). Nothing is
 // staged at a directory left out of the copy (Snapshot::left_out, placeholders): its content
-// missing from the copy is no deletion, and the sandbox never saw it.
+// missing from the copy is no deletion, and the sandbox never saw it; nor is a deletion or
+// replacement of a project directory above one (Snapshot::holding).
 // Returns the number of entries moved or whited out.
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form);
 

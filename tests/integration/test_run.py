@@ -371,6 +371,27 @@ class CopyStagingLeavesOwnDirsOut(BoxTest):
         session = self.run_write(home)
         self.check_commit(home, session)
 
+    def test_bwrap_copy_renaming_the_stores_parent_away_stages_no_deletion_of_it(self):
+        # A mount point moves with its parent: `mv .local .l2` succeeds in the copy (under an
+        # overlay it fails, EXDEV). Staged as .local's deletion, or as a file replacing it,
+        # a commit would delete agentbox's state.
+        home = self.box.home
+        argv = [AGENTBOX, "run", "--on-exit", "keep", "-q", "-C", home, "--backend", "bwrap",
+                "--", "sh", "-c", "mv .local .l2 && echo file > .local"]
+        res = self.box.run(None, argv=argv, cwd=home)
+        self.assertRc(res, 0)
+        diff = self.host_run([AGENTBOX, "diff", "--name-status", "-C", home], cwd=home)
+        self.assertEqual(diff.rc, 0, diff)
+        self.assertFalse([line for line in diff.out.splitlines()
+                          if line.split("\t")[-1].startswith(".local")], diff)
+        store = self.own_dirs()[0]
+        sessions = os.listdir(os.path.join(store, "sessions"))
+        res = self.host_run([AGENTBOX, "commit", "--force", "-C", home], cwd=home)
+        self.assertEqual(res.rc, 0, res)
+        for s in sessions:
+            self.assertTrue(os.path.isfile(os.path.join(store, "sessions", s, "meta.json")), res)
+        self.assertTrue(os.path.isdir(os.path.join(home, ".local", "state", "agentbox")))
+
     def test_bwrap_copy_of_project_holding_xdg_state_home_leaves_it_out(self):
         # The state directory inside the project, named through a symlink outside it: what
         # decides is the directory, not the path.

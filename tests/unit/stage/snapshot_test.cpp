@@ -116,6 +116,29 @@ TEST_CASE("what the snapshot left out is no deletion, at the end of the run or r
     }
 }
 
+TEST_CASE("a directory above the store renamed away and replaced is never staged as deleted") {
+    for (const bool resumed : {false, true}) {
+        CAPTURE(resumed);
+        StoreInProject t;
+        Trees::file(t.project, ".local/share/s.txt", "share\n");
+        const Snapshot s = make_snapshot(t.project, t.snap, {t.link});
+        later();
+        // `mv .local .l2`: the mask's mount point moves with its parent; then a file, and a
+        // directory below, where the store's parents were.
+        fs::rename(t.snap + "/.local", t.snap + "/.l2");
+        Trees::file(t.snap, ".local", "not a directory\n");
+        if (resumed)
+            CHECK(resume_snapshot(t.project, t.snap, t.upper, kCopy));
+        else
+            materialise(s, t.upper, kCopy);
+        for (const auto& [path, kind] : kinds(copy_changes(t))) {
+            CAPTURE(path);
+            CHECK(path.rfind(".local", 0) != 0);
+        }
+        CHECK(test::slurp(t.store + "/sessions/s0/upper/old.txt") == "old\n");
+    }
+}
+
 TEST_CASE("edits in the snapshot become the same change set an overlay gives") {
     Trees t;
     Trees::file(t.project, "keep.txt", "same\n");
