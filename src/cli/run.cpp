@@ -330,7 +330,7 @@ int run_run(const RunOptions& o) {
     if (o.verbose > 0 && !o.dry_run) print_withheld_env(withheld);
 
     if (o.dry_run) {
-        if (plan.staging == policy::Staging::copy) plan.notes.push_back(copy_cost_note(plan));
+        if (plan.staging == policy::Staging::copy) plan.notes.push_back(copy_cost_note(plan, inv.own_dirs));
         const std::string text = o.json ? policy::render_json(plan) : policy::render_text(plan);
         std::cout << text << (text.ends_with('\n') ? "" : "\n") << std::flush;
         // The plan is printed either way; the status says whether the run would go ahead.
@@ -378,7 +378,7 @@ int run_run(const RunOptions& o) {
         // big one: a run killed meanwhile must list as cut short, not as a session without
         // its meta.json ("broken").
         if (plan.staging == policy::Staging::copy) record.record_start();
-        dirs.snapshot = staging.before(plan.project);
+        dirs.snapshot = staging.before(plan.project, inv.own_dirs);
         prepare_run_state(plan, *session, dirs);
         out = backend->launch(plan, dirs, io, sink);
     } catch (...) {

@@ -17,8 +17,8 @@ void backend_staging(policy::Plan& plan, const policy::HostFacts& facts) {
     if (facts.overlay_userxattr && sandbox::bwrap_overlay()) plan.staging = policy::Staging::overlay;
 }
 
-std::string copy_cost_note(const policy::Plan& plan) {
-    const stage::CopyCost c = stage::snapshot_cost(plan.project);
+std::string copy_cost_note(const policy::Plan& plan, const std::vector<std::string>& own_dirs) {
+    const stage::CopyCost c = stage::snapshot_cost(plan.project, own_dirs);
     char mib[32];
     std::snprintf(mib, sizeof mib, "%.1f MiB", static_cast<double>(c.bytes) / (1024.0 * 1024.0));
     // The copy is made before every run, even one that writes nothing: said up front.

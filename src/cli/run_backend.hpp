@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "policy/plan.hpp"
 
@@ -14,7 +15,8 @@ namespace agentbox::cli {
 // bwrap plan that would copy. A seatbelt plan stages by copy (macOS has no overlay).
 void backend_staging(policy::Plan& plan, const policy::HostFacts& facts);
 
-// `run --dry-run` of a copy-staged plan: what the copy will cost, as a note of the plan.
-std::string copy_cost_note(const policy::Plan& plan);
+// `run --dry-run` of a copy-staged plan: what the copy will cost, as a note of the plan;
+// agentbox's `own_dirs` (Invocation::own_dirs) are left out of it, as the copy leaves them.
+std::string copy_cost_note(const policy::Plan& plan, const std::vector<std::string>& own_dirs);
 
 }  // namespace agentbox::cli

@@ -5,14 +5,15 @@
 
 namespace agentbox::stage {
 
-std::string RunStaging::before(const std::string& project) {
+std::string RunStaging::before(const std::string& project,
+                               const std::vector<std::string>& own_dirs) {
     if (how_ != policy::Staging::copy) return {};
     // The session records its kind when it is made (Session::create_unrecorded): a copy run in
     // a session that says otherwise would stage deletions its readers do not honour.
     if (session_.meta().staged != Staged::copy)
         throw std::logic_error("copy staging in session " + session_.meta().id +
                                ", which was not created for it");
-    snap_ = make_snapshot(project, session_.dir() + "/snapshot");
+    snap_ = make_snapshot(project, session_.dir() + "/snapshot", own_dirs);
     return snap_->dir;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/plan.hpp"
 #include "stage/session.hpp"
@@ -24,8 +25,9 @@ public:
     RunStaging(const Session& session, policy::Staging how) : session_(session), how_(how) {}
 
     // Staging::copy: the project copied into the session, returning the copy's directory, the
-    // project the sandbox sees; "" for the other stagings. Throws.
-    std::string before(const std::string& project);
+    // project the sandbox sees; "" for the other stagings. agentbox's `own_dirs`
+    // (Invocation::own_dirs) are left out of the copy (make_snapshot). Throws.
+    std::string before(const std::string& project, const std::vector<std::string>& own_dirs);
     // The command is done (`started`: it ran at all). In order, each failure told and the next
     // step still run, so that the staged work is kept whatever fails:
     // - Staging::copy: what the command changed in the snapshot becomes upper/, the overlay's

@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "stage/fsops.hpp"
-#include "stage/session.hpp"
 #include "stage/whiteout.hpp"
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
@@ -44,27 +43,6 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 using sys::atime_of;
 using sys::ctime_of;
 using sys::mtime_of;
-
-// agentbox's own directories (state, config, cache) by identity, as far as they exist. A
-// project that holds one (the home) is copied without its contents: the mask over it inside
-// is a mount point, and a writable copy lets the command rename a directory above it, taking
-// the mask along and bringing the copy of the log key, the session index or a cached seccomp
-// filter out under another name, or putting its own there for the next commit to land.
-class OwnDirs {
-public:
-    OwnDirs() {
-        for (const std::string& d : {state_dir(), config_dir(), cache_dir()})
-            if (struct stat st {}; ::stat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-                ids_.emplace_back(st.st_dev, st.st_ino);
-    }
-    bool holds(const struct stat& st) const {
-        return S_ISDIR(st.st_mode) &&
-               std::find(ids_.begin(), ids_.end(), std::pair(st.st_dev, st.st_ino)) != ids_.end();
-    }
-
-private:
-    std::vector<std::pair<dev_t, ino_t>> ids_;
-};
 
 // `name` in `dst` made a clone of the file open at `in` (its blocks shared until either side
 // writes), opened for writing: FICLONE on Linux (btrfs, XFS), clonefile on macOS (APFS).
@@ -107,6 +85,34 @@ bool before(const struct timespec& a, const struct timespec& b) {
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+using Identity = Snapshot::Identity;
+
+Identity identity_of(const struct stat& st) {
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+// Whether `st` is a directory of `ids`.
+bool is_one_of(const std::vector<Identity>& ids, const struct stat& st) {
+    return S_ISDIR(st.st_mode) &&
+           std::find(ids.begin(), ids.end(), identity_of(st)) != ids.end();
+}
+
+// The directories `paths` name, followed through symlinks: the one the path leads to is what
+// the walk meets, by whichever path. One that does not exist has nothing to leave out; one
+// that cannot be looked at could be anywhere, so the copy is not made.
+std::vector<Identity> directories(const std::vector<std::string>& paths) {
+    std::vector<Identity> ids;
+    for (const std::string& path : paths) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0) {
+            if (S_ISDIR(st.st_mode)) ids.push_back(identity_of(st));
+        } else if (errno != ENOENT && errno != ENOTDIR) {
+            throw sys::SysError("stat", path, errno);
+        }
+    }
+    return ids;
+}
+
 // Names in a directory, sorted, read completely before anything in it is moved.
 std::vector<std::string> list(int dirfd, const std::string& shown) {
     std::vector<std::string> names;
@@ -126,17 +132,26 @@ public:
             Copier& c;
             const int root;
             std::vector<sys::unique_fd> dst;  // the copies of the directories the walk is in
+            std::vector<Identity> src;        // and those directories in the project
             Walk(Copier& copier, int dst_root) : c(copier), root(dst_root) {}
             sys::WalkStep visit(const sys::WalkEntry& e) override {
                 const int d = dst.empty() ? root : dst.back().get();
-                if (c.own_.holds(e.st)) {
-                    // Empty: the mount point of its mask, and nothing under it to take out.
-                    c.finish_dir(c.dir(d, e.name, e.path).get(), e.st, e.path);
+                if (is_one_of(c.s_.left_out, e.st)) {
+                    c.placeholder(d, e.name, e.path);
+                    for (const Identity& id : src)
+                        if (std::find(c.s_.holding.begin(), c.s_.holding.end(), id) ==
+                            c.s_.holding.end())
+                            c.s_.holding.push_back(id);
                     return sys::WalkStep::over;
                 }
-                if (S_ISDIR(e.st.st_mode)) dst.push_back(c.dir(d, e.name, e.path));
-                else if (S_ISREG(e.st.st_mode)) c.file(e.dirfd, d, e.name, e.st, e.path);
-                else if (S_ISLNK(e.st.st_mode)) c.link(e.dirfd, d, e.name, e.st, e.path);
+                if (S_ISDIR(e.st.st_mode)) {
+                    dst.push_back(c.dir(d, e.name, e.path));
+                    src.push_back(identity_of(e.st));
+                } else if (S_ISREG(e.st.st_mode)) {
+                    c.file(e.dirfd, d, e.name, e.st, e.path);
+                } else if (S_ISLNK(e.st.st_mode)) {
+                    c.link(e.dirfd, d, e.name, e.st, e.path);
+                }
                 return sys::WalkStep::into;
             }
             // Mode and times last: entries made inside would change the mtime, and a
@@ -144,6 +159,7 @@ public:
             void leave(const sys::WalkEntry& e, int) override {
                 c.finish_dir(dst.back().get(), e.st, e.path);
                 dst.pop_back();
+                src.pop_back();
             }
             void fail(const sys::SysError& err) override {
                 throw sys::SysError(err.op(), c.shown(err.path()), err.err());
@@ -172,6 +188,16 @@ private:
         const struct timespec t[2] = {atime_of(st), mtime_of(st)};
         int rc = *name ? ::utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW) : ::futimens(dirfd, t);
         if (rc < 0) throw sys::SysError("utimensat", shown(r), errno);
+    }
+
+    // The empty directory that stands for `name`, left out of the copy: the mount point of the
+    // mask over it. Not the project's mode: the mask is what the sandbox sees there.
+    void placeholder(int dst, const std::string& name, const std::string& r) {
+        if (::mkdirat(dst, name.c_str(), 0700) < 0) throw sys::SysError("mkdir", shown(r), errno);
+        struct stat made {};
+        if (::fstatat(dst, name.c_str(), &made, AT_SYMLINK_NOFOLLOW) < 0)
+            throw sys::SysError("stat", "snapshot of " + shown(r), errno);
+        s_.placeholders.push_back(identity_of(made));
     }
 
     // The copy of directory `name`, its mode and times still to be set (finish_dir).
@@ -219,7 +245,6 @@ private:
 
     Snapshot& s_;
     bool root_;
-    const OwnDirs own_;
 };
 
 class Materialiser {
@@ -240,6 +265,15 @@ public:
                 throw sys::SysError("stat", join(s_.dir, r), errno);
             const bool has_p = ::fstatat(pfd, name.c_str(), &p, AT_SYMLINK_NOFOLLOW) == 0;
             if (!has_p && errno != ENOENT) throw sys::SysError("stat", join(s_.project, r), errno);
+            // A directory left out of the copy, on either side: the copy's empty stand-in is
+            // not the project's content deleted, and whatever else is at its path now is not
+            // the sandbox's to stage over agentbox's own directory.
+            if (left_out(s) || (has_p && left_out(p))) continue;
+            // A project directory on the way to one: the command may rename it away and put
+            // something else here (`mv .local .l2`: a mount point moves with its parent), but
+            // that is never staged as its deletion, which would delete agentbox's state at
+            // commit. Under an overlay the rename fails (EXDEV) and `rm -r` stops at the mask.
+            if (has_p && is_one_of(s_.holding, p) && !S_ISDIR(s.st_mode)) continue;
             // A device node can only be the command's own mknod: 0/0 would read as a whiteout
             // in a session of the device form. Never moved, so never committed.
             if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) continue;
@@ -259,8 +293,6 @@ public:
                     gone_from_project(r, sfd, name, s, replaced);
                     continue;
                 }
-                // Copied empty (Copier): whatever is at its place in the copy now is not staged.
-                if (own_.holds(p)) continue;
                 sys::unique_fd sd = open_own(sfd, name, s, r);
                 sys::unique_fd pd(::openat(pfd, name.c_str(), kDirFlags));
                 if (!pd) throw sys::SysError("open", join(s_.project, r), errno);
@@ -294,8 +326,7 @@ public:
             // host's change, as it does under the overlay. Otherwise -- no birth times, a save
             // by rename, a directory with other changes -- it is left alone.
             if (!S_ISREG(p.st_mode) && !S_ISDIR(p.st_mode) && !S_ISLNK(p.st_mode)) continue;
-            // Never a deletion of agentbox's own directory (its parent moved away inside).
-            if (own_.holds(p)) continue;
+            if (left_out(p) || is_one_of(s_.holding, p)) continue;
             if (before(s_.started, ctime_of(p)) &&
                 !(entries_unchanged(pfd) && born_before(pfd, name, s_.started)))
                 continue;
@@ -360,6 +391,7 @@ private:
     // touched whatever its ctime.
     void gone_from_project(const std::string& r, int sfd, const std::string& name,
                            const struct stat& s, bool replaced = false) {
+        if (left_out(s)) return;
         bool whole = replaced || !before(ctime_of(s), s_.stamp);
         if (whole && S_ISDIR(s.st_mode) && made_here(s.st_ino, r))
             whole = false;
@@ -400,6 +432,12 @@ private:
     // moved, and a copy session honours no other form.
     void disarm(int sfd, const std::string& name, const std::string& r) const {
         if (form_ == Whiteouts::portable) disarm_whiteouts(sfd, name, join(s_.dir, r));
+    }
+
+    // Whether `st` (of the copy or of the project) is a directory the copy left out, or the
+    // copy's stand-in for one.
+    bool left_out(const struct stat& st) const {
+        return is_one_of(s_.placeholders, st) || is_one_of(s_.left_out, st);
     }
 
     // Whether the directory with inode `ino` is the one the copy made at `r`. A touched one
@@ -484,7 +522,6 @@ private:
     Whiteouts form_;
     std::uint64_t moved_ = 0;
     std::map<std::string, mode_t> snap_modes_;  // snapshot dirs open_own opened up: their modes
-    const OwnDirs own_;
 };
 
 // The filesystem's idea of "now": the ctime of a file made now. That, not a clock read here,
@@ -518,11 +555,18 @@ std::string times_path(const std::string& dir) { return dir + ".times"; }
 
 // The two times, next to the snapshot: a run that is killed (SIGKILL, a crash) leaves its work
 // in the snapshot, and the next command that opens the session stages it from there.
+// The directories left out follow, one a line: "o DEV INO" in the project, "p DEV INO" the
+// copy's stand-in, "a DEV INO" a project directory above one; without them a resumed run
+// would stage the missing content as deletions.
 void save_times(const Snapshot& s) {
-    const std::string text = std::to_string(s.started.tv_sec) + " " +
-                             std::to_string(s.started.tv_nsec) + " " +
-                             std::to_string(s.stamp.tv_sec) + " " +
-                             std::to_string(s.stamp.tv_nsec) + "\n";
+    std::string text = std::to_string(s.started.tv_sec) + " " +
+                       std::to_string(s.started.tv_nsec) + " " + std::to_string(s.stamp.tv_sec) +
+                       " " + std::to_string(s.stamp.tv_nsec) + "\n";
+    for (const auto& [tag, ids] : {std::pair{'o', &s.left_out}, std::pair{'p', &s.placeholders},
+                                   std::pair{'a', &s.holding}})
+        for (const Identity& id : *ids)
+            text += std::string(1, tag) + " " + std::to_string(id.dev) + " " +
+                    std::to_string(id.ino) + "\n";
     // Whole or not at all: a run killed at the write left an empty file, which every later
     // command failed to parse (the session "broken"). Without the file the snapshot is one
     // whose command never ran (resume_snapshot).
@@ -542,8 +586,13 @@ namespace {
 // The same walk as Copier::tree, counting instead of copying.
 struct Counter : sys::WalkVisitor {
     CopyCost& c;
-    explicit Counter(CopyCost& cost) : c(cost) {}
+    const std::vector<Identity>& left_out;
+    Counter(CopyCost& cost, const std::vector<Identity>& ids) : c(cost), left_out(ids) {}
     sys::WalkStep visit(const sys::WalkEntry& e) override {
+        if (is_one_of(left_out, e.st)) {  // an empty directory in the copy
+            ++c.dirs;
+            return sys::WalkStep::over;
+        }
         if (S_ISREG(e.st.st_mode)) {
             ++c.files;
             c.bytes += static_cast<std::uint64_t>(e.st.st_size);
@@ -558,19 +607,22 @@ struct Counter : sys::WalkVisitor {
 
 }  // namespace
 
-CopyCost snapshot_cost(const std::string& project) {
+CopyCost snapshot_cost(const std::string& project, const std::vector<std::string>& leave_out) {
+    const std::vector<Identity> ids = directories(leave_out);
     sys::unique_fd src(::open(project.c_str(), kDirFlags));
     if (!src) throw sys::SysError("open", project, errno);
     CopyCost c;
-    Counter counter(c);
+    Counter counter(c, ids);
     sys::walk_tree(src.get(), project, counter, {.sorted = true});
     return c;
 }
 
-Snapshot make_snapshot(const std::string& project, const std::string& dir) {
+Snapshot make_snapshot(const std::string& project, const std::string& dir,
+                       const std::vector<std::string>& leave_out) {
     Snapshot s;
     s.project = project;
     s.dir = dir;
+    s.left_out = directories(leave_out);
     // Whatever changes in the project from here on gets a ctime after `started`; what the copy
     // reads was there before, or is someone else's work (materialise, whiteouts).
     s.started = fs_now(dir + ".start");
@@ -582,6 +634,11 @@ Snapshot make_snapshot(const std::string& project, const std::string& dir) {
     if (::mkdir(dir.c_str(), 0700) < 0) throw sys::SysError("mkdir", dir, errno);
     sys::unique_fd dst(::open(dir.c_str(), kDirFlags));
     if (!dst) throw sys::SysError("open", dir, errno);
+    // The copy itself, wherever the caller put it: a copy inside the project would copy
+    // what it has copied so far, until the path is too long or the disk full.
+    struct stat made {};
+    if (::fstat(dst.get(), &made) < 0) throw sys::SysError("stat", dir, errno);
+    s.left_out.push_back(identity_of(made));
     Copier c(s);
     c.tree(src.get(), dst.get());
     c.finish_dir(dst.get(), st, "");
@@ -655,17 +712,26 @@ bool resume_snapshot(const std::string& project, const std::string& dir, const s
         }
         return false;
     }
-    char buf[128] = {};
-    const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
-    if (n < 0) throw sys::SysError("read", path, errno);
+    std::string text;
+    if (const int err = sys::read_fd(f.get(), text, 1 << 16)) throw sys::SysError("read", path, err);
     Snapshot s;
     s.project = project;
     s.dir = dir;
     long long a = 0, b = 0, c = 0, d = 0;
-    if (std::sscanf(buf, "%lld %lld %lld %lld", &a, &b, &c, &d) != 4)
+    if (std::sscanf(text.c_str(), "%lld %lld %lld %lld", &a, &b, &c, &d) != 4)
         throw sys::SysError("parse", path, EINVAL);
     s.started = {static_cast<time_t>(a), static_cast<long>(b)};
     s.stamp = {static_cast<time_t>(c), static_cast<long>(d)};
+    // The directories left out (save_times); a snapshot saved before there were any has none.
+    for (std::size_t at = text.find('\n'); at != std::string::npos && at + 1 < text.size();
+         at = text.find('\n', at + 1)) {
+        char tag = 0;
+        unsigned long long dev = 0, ino = 0;
+        if (std::sscanf(text.c_str() + at + 1, "%c %llu %llu", &tag, &dev, &ino) != 3 ||
+            (tag != 'o' && tag != 'p' && tag != 'a'))
+            throw sys::SysError("parse", path, EINVAL);
+        (tag == 'o' ? s.left_out : tag == 'p' ? s.placeholders : s.holding).push_back({dev, ino});
+    }
     materialise(s, upper, form);
     discard_snapshot(dir);
     return true;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "stage/whiteout.hpp"
 
@@ -34,23 +35,41 @@ struct Snapshot {
     // the sandbox renamed from one whose entries it changed. Not saved: a snapshot resumed
     // after a crash has none (materialise then stages a touched directory whole).
     std::unordered_map<std::uint64_t, std::string> dirs;
+    // The directories left out of the copy (make_snapshot's `leave_out`), by identity: each
+    // one's in the project, and the empty directory standing for it in the copy. Saved with
+    // the times: materialise stages nothing at either, whatever their names.
+    struct Identity {
+        std::uint64_t dev = 0, ino = 0;
+        bool operator==(const Identity&) const = default;
+    };
+    std::vector<Identity> left_out;      // in the project
+    std::vector<Identity> placeholders;  // in the copy
+    std::vector<Identity> holding;       // the project's directories above one: never deleted
 };
 
 // Copy `project` to `dir` (which must not exist): regular files (reflinked where the
 // filesystem can), directories, symlinks, with modes and times, and owners when run as root.
 // Fifos, sockets and device nodes are left out: nothing inside can open the project's ones.
+// So is every directory of `leave_out` the walk meets, and `dir` itself, known by device and
+// inode, not by path (a bind mount, or a path through a symlink, is the same directory):
+// agentbox's own directories (Invocation::own_dirs), which the sandbox never sees (a mask
+// covers them) and which hold `dir` when the home is the project -- a copy would copy itself.
+// Each is an empty directory in the copy (0700): the mask's mount point, made here so that
+// bwrap does not make it in the copy during the run, where it would read as the command's.
 // Throws SysError naming the path that could not be copied.
-Snapshot make_snapshot(const std::string& project, const std::string& dir);
+Snapshot make_snapshot(const std::string& project, const std::string& dir,
+                       const std::vector<std::string>& leave_out = {});
 
 // What make_snapshot would copy from `project` now (`run --dry-run` says it before a run pays
-// it): regular files and their bytes, directories, symlinks. Throws SysError like make_snapshot.
+// it): regular files and their bytes, directories, symlinks; what `leave_out` names counts as
+// the empty directory it is in the copy. Throws SysError like make_snapshot.
 struct CopyCost {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::uint64_t dirs = 0;
     std::uint64_t links = 0;
 };
-CopyCost snapshot_cost(const std::string& project);
+CopyCost snapshot_cost(const std::string& project, const std::vector<std::string>& leave_out = {});
 
 // Move what differs into `upper` (existing, empty): entries that are new, of another type, or
 // touched since the stamp; a whiteout of `form` (the session's: portable for every copy
@@ -58,7 +77,10 @@ CopyCost snapshot_cost(const std::string& project);
 // project entry the copy no longer has. Device nodes in the copy are never moved, and what
 // is moved is disarmed (disarm_whiteouts): nothing the command made reads as a whiteout. An
 // entry of the project changed during the run by someone else is deleted only when it is
-// certain the copy had it at the same path (commit then reports the conflict).
+// certain the copy had it at the same path (commit then reports the conflict). Nothing is
+// staged at a directory left out of the copy (Snapshot::left_out, placeholders): its content
+// missing from the copy is no deletion, and the sandbox never saw it; nor is a deletion or
+// replacement of a project directory above one (Snapshot::holding).
 // Returns the number of entries moved or whited out.
 std::uint64_t materialise(const Snapshot& snap, const std::string& upper, Whiteouts form);
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
 import abtest  # noqa: E402
@@ -272,6 +273,160 @@ class Backends(BoxTest):
             self.assertEqual(self.host_run([AGENTBOX, "discard"]).rc, 0)
         self.assertEqual(results["native"], results["bwrap"])
         self.assertIn("n.txt", results["bwrap"])
+
+
+class CopyStagingLeavesOwnDirsOut(BoxTest):
+    """bubblewrap's copy staging of a project that holds agentbox's own directories (the home
+    as the project; XDG_STATE_HOME inside it): the copy, made inside the state directory, must
+    not copy the store -- nor itself -- and what it leaves out is not a deletion to commit."""
+
+    def own_dirs(self):
+        return [os.path.join(d, "agentbox") for d in (self.box.state, self.box.config,
+                                                      self.box.cache)]
+
+    def tree(self, top):
+        """Every path below TOP with its type and content: what a commit must not change."""
+        out = {}
+        for root, dirs, names in os.walk(top):
+            for n in dirs + names:
+                p = os.path.join(root, n)
+                st = os.lstat(p)
+                data = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else b""
+                out[os.path.relpath(p, top)] = (st.st_mode, data)
+        return out
+
+    def staged_paths(self, session):
+        upper = os.path.join(session, "upper")
+        return sorted(os.path.relpath(os.path.join(r, n), upper)
+                      for r, ds, ns in os.walk(upper) for n in ds + ns)
+
+    def run_write(self, project, env=None):
+        """A write in PROJECT, staged by copy (bwrap), the copy looked at from the host while
+        the command waits; returns the session directory."""
+        for d in self.own_dirs():
+            os.makedirs(os.path.join(d, "planted"), exist_ok=True)
+            with open(os.path.join(d, "planted", "keep.txt"), "w") as f:
+                f.write("agentbox's own\n")
+        argv = [AGENTBOX, "run", "--on-exit", "keep", "-q", "-C", project, "--backend", "bwrap",
+                "--", "sh", "-c", "echo staged > w.txt; read line"]
+        p = subprocess.Popen(argv, env=self.box.env(env), cwd=project, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        try:
+            snapshot = None
+            deadline = time.monotonic() + 60
+            while snapshot is None and p.poll() is None and time.monotonic() < deadline:
+                for s in self.box.sessions():
+                    if os.path.exists(os.path.join(s, "snapshot", "w.txt")):
+                        snapshot = os.path.join(s, "snapshot")
+                time.sleep(0.05)
+            if snapshot is not None:
+                # Each own directory is in the copy as an empty directory (the mask's mount
+                # point), whatever it holds on the host.
+                for d in self.own_dirs():
+                    rel = os.path.relpath(os.path.realpath(d), os.path.realpath(project))
+                    if rel.startswith(".."):
+                        continue
+                    self.assertEqual(os.listdir(os.path.join(snapshot, rel)), [],
+                                     "the copy holds agentbox's own %s" % d)
+            out, err = p.communicate(b"\n", timeout=120)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, 9)
+                p.wait()
+        self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+        self.assertIsNotNone(snapshot, "the copy never held the command's write")
+        return self.box.sessions()[-1]
+
+    def check_commit(self, project, session, env=None):
+        # Staged: the write alone, nothing of (or under) the own directories.
+        self.assertEqual(self.staged_paths(session), ["w.txt"])
+        diff = self.host_run([AGENTBOX, "diff", "--name-status", "-C", project],
+                             env=self.box.env(env), cwd=project)
+        self.assertEqual(diff.rc, 0, diff)
+        self.assertEqual(diff.out.split(), ["A", "w.txt"], diff)
+        before = {d: self.tree(d) for d in self.own_dirs()}
+        for tree in before.values():
+            self.assertIn(os.path.join("planted", "keep.txt"), tree)
+        res = self.host_run([AGENTBOX, "commit", "-C", project], env=self.box.env(env),
+                            cwd=project)
+        self.assertEqual(res.rc, 0, res)
+        with open(os.path.join(project, "w.txt")) as f:
+            self.assertEqual(f.read(), "staged\n")
+        # The commit changed nothing of agentbox's own but the committed session's record.
+        sessions = os.path.join("sessions", os.path.basename(session))
+        for d, tree in before.items():
+            after = self.tree(d)
+            for t in (tree, after):
+                for k in [k for k in t if k == sessions or k.startswith(sessions + os.sep)
+                          or k.startswith("session-index")]:
+                    del t[k]
+            self.assertEqual(after, tree, "the commit changed %s" % d)
+
+    def test_bwrap_copy_of_home_as_project_leaves_the_session_store_out(self):
+        home = self.box.home
+        res = self.box.run(None, argv=[AGENTBOX, "run", "--on-exit", "keep", "-q", "-C", home,
+                                       "--backend", "bwrap", "--", "true"], cwd=home)
+        self.assertRc(res, 0)
+        session = self.run_write(home)
+        self.check_commit(home, session)
+
+    def test_bwrap_copy_renaming_the_stores_parent_away_stages_no_deletion_of_it(self):
+        # A mount point moves with its parent: `mv .local .l2` succeeds in the copy (under an
+        # overlay it fails, EXDEV). Staged as .local's deletion, or as a file replacing it,
+        # a commit would delete agentbox's state.
+        home = self.box.home
+        argv = [AGENTBOX, "run", "--on-exit", "keep", "-q", "-C", home, "--backend", "bwrap",
+                "--", "sh", "-c", "mv .local .l2 && echo file > .local"]
+        res = self.box.run(None, argv=argv, cwd=home)
+        self.assertRc(res, 0)
+        diff = self.host_run([AGENTBOX, "diff", "--name-status", "-C", home], cwd=home)
+        self.assertEqual(diff.rc, 0, diff)
+        self.assertFalse([line for line in diff.out.splitlines()
+                          if line.split("\t")[-1].startswith(".local")], diff)
+        store = self.own_dirs()[0]
+        sessions = os.listdir(os.path.join(store, "sessions"))
+        res = self.host_run([AGENTBOX, "commit", "--force", "-C", home], cwd=home)
+        self.assertEqual(res.rc, 0, res)
+        for s in sessions:
+            self.assertTrue(os.path.isfile(os.path.join(store, "sessions", s, "meta.json")), res)
+        self.assertTrue(os.path.isdir(os.path.join(home, ".local", "state", "agentbox")))
+
+    def test_bwrap_copy_of_project_holding_xdg_state_home_leaves_it_out(self):
+        # The state directory inside the project, named through a symlink outside it: what
+        # decides is the directory, not the path.
+        real = os.path.join(self.box.project, ".state")
+        os.makedirs(real)
+        link = os.path.join(self.box.outside, "state-link")
+        os.symlink(real, link)
+        self.box.state = link
+        env = {"XDG_STATE_HOME": link}
+        session = self.run_write(self.box.project, env)
+        self.check_commit(self.box.project, session, env)
+
+    def test_bwrap_dry_run_cost_leaves_own_dirs_out(self):
+        if bwrap_has_overlay():
+            self.skipTest("this bubblewrap has --overlay: nothing is copied")
+        home = self.box.home
+        for d in self.own_dirs():
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "big.bin"), "wb") as f:
+                f.write(b"x" * 12345)
+        own = {os.path.realpath(d) for d in self.own_dirs()}
+        files = size = 0
+        for root, dirs, names in os.walk(home):
+            dirs[:] = [n for n in dirs if os.path.realpath(os.path.join(root, n)) not in own]
+            for n in names:
+                p = os.path.join(root, n)
+                if os.path.isfile(p) and not os.path.islink(p):
+                    files += 1
+                    size += os.lstat(p).st_size
+        res = self.box.run(None, argv=[AGENTBOX, "run", "-q", "-C", home, "--backend", "bwrap",
+                                       "--dry-run", "--json", "--", "true"], cwd=home)
+        self.assertRc(res, 0)
+        notes = [n for n in json.loads(res.out)["notes"] if "staging by copy" in n]
+        self.assertEqual(len(notes), 1, notes)
+        self.assertIn("now %d files of %d bytes" % (files, size), notes[0])
 
 
 def bwrap_has_overlay():

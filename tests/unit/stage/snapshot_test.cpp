@@ -63,6 +63,82 @@ TEST_CASE("a snapshot copies files, links, directories, modes and times") {
     CHECK(copy_changes(t).empty());
 }
 
+// The home as the project: agentbox's state directory, where the session and its snapshot
+// are, is inside the project; a link outside the project names it.
+struct StoreInProject : Trees {
+    std::string store = project + "/.local/state/agentbox";
+    std::string link = root + "/store-link";
+    std::string snap = store + "/sessions/s1/snapshot";
+    StoreInProject() {
+        Trees::file(project, "a.txt", "alpha\n");
+        Trees::file(store, "sessions/s1/meta.json", "{}\n");
+        Trees::file(store, "sessions/s0/upper/old.txt", "old\n");
+        fs::create_directory_symlink(store, link);
+    }
+};
+
+TEST_CASE("a snapshot inside the project copies neither itself nor the store it is in") {
+    StoreInProject t;
+    // By the directory, not the path: the store is named through a link.
+    const Snapshot s = make_snapshot(t.project, t.snap, {t.link, t.root + "/absent"});
+    CHECK(s.files == 1);
+    CHECK(test::slurp(t.snap + "/a.txt") == "alpha\n");
+    // The mask's mount point, empty.
+    CHECK(fs::is_directory(t.snap + "/.local/state/agentbox"));
+    CHECK(fs::is_empty(t.snap + "/.local/state/agentbox"));
+    const CopyCost c = snapshot_cost(t.project, {t.link});
+    CHECK(c.files == 1);
+    CHECK(c.dirs == 3);  // .local, .local/state, and the store's empty stand-in
+}
+
+TEST_CASE("a snapshot inside the project never copies itself, whatever it is told to leave out") {
+    StoreInProject t;
+    const Snapshot s = make_snapshot(t.project, t.project + "/snapshot");
+    CHECK(s.files == 3);
+    CHECK(fs::is_empty(t.project + "/snapshot/snapshot"));
+}
+
+TEST_CASE("what the snapshot left out is no deletion, at the end of the run or resumed after") {
+    for (const bool resumed : {false, true}) {
+        CAPTURE(resumed);
+        StoreInProject t;
+        const Snapshot s = make_snapshot(t.project, t.snap, {t.link});
+        later();
+        Trees::file(t.snap, "w.txt", "written\n");
+        if (resumed)  // a run killed before it staged: only the saved times and identities
+            CHECK(resume_snapshot(t.project, t.snap, t.upper, kCopy));
+        else
+            materialise(s, t.upper, kCopy);
+        const auto k = kinds(copy_changes(t));
+        CHECK(k.size() == 1);
+        CHECK(k.at("w.txt") == Kind::added);
+        CHECK(test::slurp(t.store + "/sessions/s0/upper/old.txt") == "old\n");
+    }
+}
+
+TEST_CASE("a directory above the store renamed away and replaced is never staged as deleted") {
+    for (const bool resumed : {false, true}) {
+        CAPTURE(resumed);
+        StoreInProject t;
+        Trees::file(t.project, ".local/share/s.txt", "share\n");
+        const Snapshot s = make_snapshot(t.project, t.snap, {t.link});
+        later();
+        // `mv .local .l2`: the mask's mount point moves with its parent; then a file, and a
+        // directory below, where the store's parents were.
+        fs::rename(t.snap + "/.local", t.snap + "/.l2");
+        Trees::file(t.snap, ".local", "not a directory\n");
+        if (resumed)
+            CHECK(resume_snapshot(t.project, t.snap, t.upper, kCopy));
+        else
+            materialise(s, t.upper, kCopy);
+        for (const auto& [path, kind] : kinds(copy_changes(t))) {
+            CAPTURE(path);
+            CHECK(path.rfind(".local", 0) != 0);
+        }
+        CHECK(test::slurp(t.store + "/sessions/s0/upper/old.txt") == "old\n");
+    }
+}
+
 TEST_CASE("edits in the snapshot become the same change set an overlay gives") {
     Trees t;
     Trees::file(t.project, "keep.txt", "same\n");
