@@ -58,6 +58,9 @@ bool Repeats::admit(const Event& ev, std::uint64_t log_bytes, const Moment& at) 
         period_start_ = at.mono;
         started_ = true;
     }
+    // The supervisor ending the sandbox (limits.stage_size) happens once per run, whatever the
+    // command does: the reason a run ended is never only a count.
+    if (ev.type() == "limit") return true;
     const bool denial = is_denial(ev);
     if (log_bytes >= log_size_) size_reached_ = true;
     // Only what is counted needs a key: below the size, events other than denials pass

@@ -80,6 +80,14 @@ TEST_CASE("events that are not denials pass below the size and are counted past 
     CHECK(s[0].fields()["last"] == "t2");
 }
 
+TEST_CASE("the sandbox being ended for a limit is written even past the size") {
+    Repeats r(100);
+    Event limit("limit");
+    limit.set("limit", "stage_size");
+    CHECK(r.admit(limit, 1000, at(0)));
+    CHECK(r.counted() == 0);
+}
+
 TEST_CASE("a proxy refusal (verdict deny) is a denial; past the size even the first is counted") {
     Repeats r(500);
     Event refused("decision");
