@@ -72,6 +72,11 @@ public:
     std::uint64_t next_seq() const { return seq_; }
     const std::string& head() const { return prev_; }
     std::uint64_t dropped() const { return dropped_; }
+    // Bytes of whole lines in the session log (limits.log_size is checked against it).
+    std::uint64_t size() {
+        std::lock_guard lock(mu_);
+        return size_;
+    }
 
 private:
     explicit Log(SigningKey key) : key_(std::move(key)) {}

@@ -94,7 +94,10 @@ std::optional<std::uint64_t> unix_nanos(std::string_view ts) {
 int severity(const Json& event) {
     const std::string type = util::string_or(event, "event");
     const std::string verdict = util::string_or(event, "verdict");
-    if (type == "syscall.denied" || type == "warning" || verdict == "deny") return 13;
+    // log.summary: events were counted rather than written (repeats, or a full log).
+    if (type == "syscall.denied" || type == "warning" || type == "log.summary" ||
+        verdict == "deny")
+        return 13;
     return 9;
 }
 

@@ -90,7 +90,8 @@ std::string text_of(const Json& v, std::size_t list_limit = 0) {
 Style style_of(const std::string& event) {
     if (event == "session.start" || event == "session.end") return Style::bold;
     if (event == "syscall.denied" || event == "limit") return Style::red;
-    if (event == "warning" || event == "log.resume") return Style::yellow;
+    if (event == "warning" || event == "log.resume" || event == "log.summary")
+        return Style::yellow;
     if (event == "exec") return Style::green;
     return Style::plain;
 }

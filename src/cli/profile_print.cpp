@@ -146,6 +146,7 @@ std::string profile_text(const profile::Profile& p) {
     scalar(w, "file_size", p.limits.file_size, size_value);
     scalar(w, "stage_size", p.limits.stage_size, size_value);
     scalar(w, "open_files", p.limits.open_files, count_value);
+    scalar(w, "log_size", p.limits.log_size, size_value);
 
     w.blank();
     w.line("[commit]");
@@ -233,6 +234,7 @@ std::string profile_json(const profile::Profile& p) {
     put(lim, "file_size", p.limits.file_size, same);
     put(lim, "stage_size", p.limits.stage_size, same);
     put(lim, "open_files", p.limits.open_files, same);
+    put(lim, "log_size", p.limits.log_size, same);
 
     json& commit = j["commit"] = json::object();
     put(commit, "on_exit", p.commit.on_exit, enum_name);

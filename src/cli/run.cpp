@@ -361,7 +361,8 @@ int run_run(const RunOptions& o) {
     // cannot be recorded or logged still never starts, and nothing is staged before the
     // session says "running".
     stage::RunRecord record(*session,
-                            {o.log_file, o.log_fd, [](const std::string& m) { warn(m); }});
+                            {o.log_file, o.log_fd, [](const std::string& m) { warn(m); },
+                             plan.log_size});
     auto start_log = [&record, &plan, &facts](const sandbox::Prepared* p) {
         if (record.log() != nullptr) return;
         record.start({session_start_event(plan, facts), plan_event(plan, p)});
@@ -388,6 +389,9 @@ int run_run(const RunOptions& o) {
     // A backend that failed before Io::ready, or whose ready failed: the failure is still
     // recorded, or, when the log itself cannot be opened, that is the error.
     start_log(nullptr);
+    // Every process that could trigger an event is gone: the counts so far are logged now,
+    // before the review's events, not after them.
+    record.summarize();
     staging.after(out.started, plan.on_exit != profile::OnExit::discard,
                   [](bool is_error, const std::string& m) { is_error ? error(m) : warn(m); });
     util::phases::mark("staged");

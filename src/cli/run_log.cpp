@@ -140,6 +140,7 @@ audit::Event plan_event(const policy::Plan& plan, const sandbox::Prepared* prepa
         limits.push_back(std::move(j));
     }
     ev.set("limits", std::move(limits));
+    ev.set("log_size", plan.log_size);
     Json weak = Json::array();
     for (const auto& w : plan.weakenings) {
         Json j;

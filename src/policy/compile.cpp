@@ -93,6 +93,10 @@ void plan_limits(Plan& plan, const profile::Limits& limits, const HostFacts& hos
     add("file_size", limits.file_size, Mechanism::rlimit);
     add("open_files", limits.open_files, Mechanism::rlimit);
     add("stage_size", limits.stage_size, Mechanism::stage);
+    // Not a limit on the command: agentbox's own log writer keeps it (audit/repeats.hpp).
+    // "none" (0): no bound; the user's own choice for a run they trust.
+    if (limits.log_size.set)
+        plan.log_size = limits.log_size.value == 0 ? UINT64_MAX : limits.log_size.value;
 }
 
 // Each rule's path is resolved one component at a time (fsrules.cpp), so the same ancestors are

@@ -249,7 +249,11 @@ struct StateFile {
     bool operator==(const StateFile&) const = default;
 };
 
-enum class Staging { overlay, copy, none };  // none: the project is not writable
+enum class Staging { overlay, copy, none };
+
+// limits.log_size unset: the decision log's bytes before the command's events are only
+// counted (audit/repeats.hpp, note 95).
+inline constexpr std::uint64_t kDefaultLogSize = 16ull << 20;  // none: the project is not writable
 
 struct Plan {
     std::vector<std::string> argv;
@@ -268,6 +272,7 @@ struct Plan {
     LandlockPlan landlock;
     NetPlan net;
     std::vector<Limit> limits;
+    std::uint64_t log_size = kDefaultLogSize;  // limits.log_size
     // Where limits enforced by cgroup live: for Mechanism::cgroup2 the delegated v2 directory
     // the run's cgroup is created in (HostFacts::cgroup2_delegated); for Mechanism::cgroup1
     // the mount point of the v1 hierarchies (HostFacts::cgroup1_root). Filled by compile.

@@ -291,6 +291,7 @@ std::string render_json(const Plan& plan) {
         limits.push_back(Json{{"name", l.name}, {"value", l.value}, {"how", to_string(l.how)},
                               {"from", source_json(l.src)}});
     j["limits"] = limits;
+    j["log_size"] = plan.log_size;
     j["on_exit"] = name_of(plan.on_exit);
     Json protect = Json::array();
     for (const auto& p : plan.protect)

@@ -612,7 +612,8 @@ private:
     }
 
     void limits(const toml::table& t) {
-        check_keys(t, {"timeout", "memory", "pids", "file_size", "stage_size", "open_files"},
+        check_keys(t, {"timeout", "memory", "pids", "file_size", "stage_size", "open_files",
+                       "log_size"},
                    "in [limits]");
         auto& l = out_.limits;
         if (const toml::node* n = t.get("timeout")) l.timeout_ms = duration(*n, "limits.timeout");
@@ -623,6 +624,7 @@ private:
             l.stage_size = size(*n, "limits.stage_size");
         if (const toml::node* n = t.get("open_files"))
             l.open_files = count(*n, "limits.open_files", kMaxOpenFiles);
+        if (const toml::node* n = t.get("log_size")) l.log_size = size(*n, "limits.log_size");
     }
 
     void commit(const toml::table& t) {

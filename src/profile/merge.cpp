@@ -73,6 +73,7 @@ void merge_into(Profile& base, const Profile& top) {
     take_if_set(base.limits.file_size, top.limits.file_size);
     take_if_set(base.limits.stage_size, top.limits.stage_size);
     take_if_set(base.limits.open_files, top.limits.open_files);
+    take_if_set(base.limits.log_size, top.limits.log_size);
 
     take_if_set(base.commit.on_exit, top.commit.on_exit);
     append(base.commit.protect, top.commit.protect);

@@ -104,6 +104,7 @@ struct Limits {
     Setting<std::uint64_t> file_size;    // bytes (RLIMIT_FSIZE)
     Setting<std::uint64_t> stage_size;   // staged bytes
     Setting<std::uint64_t> open_files;   // RLIMIT_NOFILE
+    Setting<std::uint64_t> log_size;     // decision-log bytes before only counts are kept
     bool operator==(const Limits&) const = default;
 };
 

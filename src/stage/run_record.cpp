@@ -52,13 +52,33 @@ void RunRecord::start(const std::vector<audit::Event>& first) {
 }
 
 void RunRecord::event(audit::Event ev) {
+    const audit::Repeats::Moment at = audit::Repeats::now();
+    const std::uint64_t size = log_ ? log_->size() : 0;
+    // The summary of the period that is over first: it covers what came before this event.
+    if (log_ && repeats_.due(at, size))
+        for (const auto& s : repeats_.take_summaries(at)) log_->append(s);
+    if (!repeats_.admit(ev, size, at)) return;
     if (log_) log_->append(ev);
     else early_.push_back(std::move(ev));
 }
 
+void RunRecord::summarize() {
+    if (!log_) return;
+    for (const auto& s : repeats_.take_summaries(audit::Repeats::now())) log_->append(s);
+}
+
+audit::Event RunRecord::end_event(const std::string& status) {
+    summarize();
+    audit::Event ev = session_end_event(status);
+    // The log's promise: every event is written or counted, and it says which.
+    ev.set("counted", repeats_.counted());
+    ev.set("log_size_reached", repeats_.size_reached());
+    return ev;
+}
+
 void RunRecord::failed() {
     set_status("failed", true);
-    if (log_) log_->append(session_end_event("failed"));
+    if (log_) log_->append(end_event("failed"));
 }
 
 void RunRecord::ended(bool started) {
@@ -78,7 +98,7 @@ void RunRecord::finish() {
                     e.what());
         }
     }
-    log_->append(session_end_event(session_.meta().status));
+    log_->append(end_event(session_.meta().status));
     // After the line it names: a crash between the two leaves a log that runs past the head
     // meta.json records, which verifies (a head ahead of the log would read as a cut log).
     try {

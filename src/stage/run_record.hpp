@@ -14,6 +14,8 @@
 
 #include "audit/event.hpp"
 #include "audit/log.hpp"
+#include "audit/repeats.hpp"
+#include "policy/plan.hpp"
 #include "stage/session.hpp"
 
 namespace agentbox::stage {
@@ -28,8 +30,11 @@ public:
         std::optional<int> copy_fd;            // --log-fd N
         // Says what could not be done (a log copy lost, a status not written); the run goes on.
         std::function<void(const std::string&)> warn;
+        // limits.log_size: past it, the command's events are only counted (audit/repeats.hpp).
+        std::uint64_t log_size = policy::kDefaultLogSize;
     };
-    RunRecord(Session& session, Options o) : session_(session), o_(std::move(o)) {}
+    RunRecord(Session& session, Options o)
+        : session_(session), o_(std::move(o)), repeats_(o_.log_size) {}
 
     // meta.json says "running" (once). Copy staging calls this before its snapshot, which
     // takes a while: a run killed meanwhile must list as cut short, not as "broken".
@@ -38,8 +43,12 @@ public:
     // held so far. Once; a failure leaves the session "failed" and propagates: a run that
     // cannot be logged does not start.
     void start(const std::vector<audit::Event>& first);
-    // Logged, or held until the log is open.
+    // An event the command triggered: logged (or held until the log is open), or counted
+    // when it repeats a denial or the log is over limits.log_size (audit/repeats.hpp).
     void event(audit::Event ev);
+    // The counts kept since the last summary, logged as log.summary events: when the
+    // sandbox is done, and before session.end.
+    void summarize();
     // The log, once start() has run.
     audit::Log* log() const { return log_.get(); }
 
@@ -58,11 +67,14 @@ public:
 
 private:
     void set_status(const char* status, bool durable);
+    // session.end, after the last summaries, with the run's counts.
+    audit::Event end_event(const std::string& status);
 
     Session& session_;
     Options o_;
     std::unique_ptr<audit::Log> log_;
     std::vector<audit::Event> early_;
+    audit::Repeats repeats_;
     bool recorded_ = false;
 };
 

@@ -347,6 +347,18 @@ TEST_CASE("compile: limits use the strongest mechanism the host offers") {
     CHECK(plan.limits.empty());
 }
 
+TEST_CASE("compile: limits.log_size bounds the decision log; unset is the default, none none") {
+    auto profile = dev_profile();
+    const auto host = dev_host().facts();
+    CHECK(compile(profile, dev_inv(), host).log_size == kDefaultLogSize);
+    profile.limits.log_size = S<std::uint64_t>(1ull << 20, 66);
+    Plan plan = compile(profile, dev_inv(), host);
+    CHECK(plan.log_size == (1ull << 20));
+    CHECK(plan.limit("log_size") == nullptr);  // agentbox's own writer keeps it, no backend
+    profile.limits.log_size = S<std::uint64_t>(0, 66);
+    CHECK(compile(profile, dev_inv(), host).log_size == UINT64_MAX);
+}
+
 TEST_CASE("compile: without seccomp user notification, host unix sockets are a weakening") {
     auto profile = dev_profile();
     auto host = dev_host().facts();

@@ -84,8 +84,8 @@ TEST_CASE("render_json parses back with the expected keys, in a stable order") {
     CHECK(keys == std::vector<std::string>{
                       "argv", "project", "cwd", "home", "hostname", "backend", "uid", "gid",
                       "namespaces", "staging", "mounts", "env", "exec_allow", "seccomp",
-                      "landlock", "net", "limits", "on_exit", "protect", "notes", "weakenings",
-                      "allow_weaker", "layers"});
+                      "landlock", "net", "limits", "log_size", "on_exit", "protect", "notes",
+                      "weakenings", "allow_weaker", "layers"});
     CHECK(j["staging"] == "overlay");
     CHECK(j["mounts"][0].contains("kind"));
     CHECK(j["mounts"][0].contains("from"));

@@ -71,6 +71,7 @@ pids = 1024
 file_size = 1048576
 stage_size = "8G"
 open_files = 4096
+log_size = "2MiB"
 
 [commit]
 on_exit = "keep"
@@ -127,6 +128,7 @@ timeout = 30
     CHECK(*p.limits.file_size == 1048576);
     CHECK(*p.limits.stage_size == 8'000'000'000ULL);
     CHECK(*p.limits.open_files == 4096);
+    CHECK(*p.limits.log_size == (2ULL << 20));
 
     CHECK(*p.commit.on_exit == OnExit::keep);
     REQUIRE(p.commit.protect.size() == 4);
