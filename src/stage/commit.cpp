@@ -751,7 +751,25 @@ private:
             // change -- else the next commit would "commit" it again, and again.
             // Owner rwx kept there: undo may move entries back into it.
             if (it->op == "mkdir") stage_dir_mode(upper_.get(), it->path, mode);
+            if (it->op == "mkdir" && !it->existed_dir) no_longer_opaque(upper_.get(), it->path);
         }
+    }
+
+    // A new directory the commit made in the project, whose staged one overlayfs marked
+    // opaque (it does for every directory made in a merged one once lower changes offline are
+    // off: xino, index, metacopy): the project's now holds what landed from it, which the mark
+    // would hide -- the next review read "R dir/" and a deletion of each entry that landed, a
+    // deletion the next commit would make. Without it, the two merge again as they are.
+    static void no_longer_opaque(int root, const std::string& rel) {
+        unique_fd d = open_rw_dir_if_there(root, rel);
+        if (!d) return;
+        for (const char* name : {"user.overlay.opaque", "trusted.overlay.opaque"})
+            if (sys::fd_remove_xattr(d.get(), name) != 0 && errno != ENODATA &&
+#ifdef ENOATTR
+                errno != ENOATTR &&  // macOS's "no such attribute"
+#endif
+                errno != ENOTSUP && errno != EPERM)
+                throw SysError("removexattr " + std::string(name), rel, errno);
     }
 
     // The staged directory `rel` given `mode` as open_up_staged would leave it (owner rwx
