@@ -14,14 +14,14 @@ namespace agentbox::sys {
 
 namespace {
 
-enum class Walk { remove, open_up };
+enum class Pass { remove, open_up };
 
-// Walk::remove removes everything below the walk's root; Walk::open_up only gives the owner
+// Pass::remove removes everything below the walk's root; Pass::open_up only gives the owner
 // rwx on every directory and rw on every regular file below it. By the entries' types: no
 // lstat per entry.
 class Clear : public WalkVisitor {
 public:
-    explicit Clear(Walk how) : remove_(how == Walk::remove) {}
+    explicit Clear(Pass how) : remove_(how == Pass::remove) {}
     WalkStep visit(const WalkEntry& e) override {
         if (S_ISDIR(e.st.st_mode)) {
             // Make it listable: only ever on a directory entry of ours, never through a link.
@@ -43,7 +43,7 @@ private:
     const bool remove_;
 };
 
-void clear_dir(int fd, const std::string& path, Walk how) {
+void clear_dir(int fd, const std::string& path, Pass how) {
     Clear c(how);
     // As deep as the tree goes, like rm -rf: what a sandboxed command staged is removed
     // however deep it made it (design note 74); the walk's descriptors stay bounded.
@@ -51,7 +51,7 @@ void clear_dir(int fd, const std::string& path, Walk how) {
 }
 
 // Everything inside `dir`, which may be missing.
-void walk_inside(const std::string& dir, Walk how) {
+void walk_inside(const std::string& dir, Pass how) {
     unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
         if (errno == ENOENT) return;
@@ -62,9 +62,9 @@ void walk_inside(const std::string& dir, Walk how) {
 
 }  // namespace
 
-void remove_contents(const std::string& dir) { walk_inside(dir, Walk::remove); }
+void remove_contents(const std::string& dir) { walk_inside(dir, Pass::remove); }
 
-void open_up(const std::string& dir) { walk_inside(dir, Walk::open_up); }
+void open_up(const std::string& dir) { walk_inside(dir, Pass::open_up); }
 
 void remove_at(int dirfd, const std::string& name, const std::string& shown) {
     struct stat st {};
@@ -76,7 +76,7 @@ void remove_at(int dirfd, const std::string& name, const std::string& shown) {
         ::fchmodat(dirfd, name.c_str(), (st.st_mode & 07777) | 0700, 0);
         unique_fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub) throw SysError("open", shown, errno);
-        clear_dir(sub.get(), shown, Walk::remove);
+        clear_dir(sub.get(), shown, Pass::remove);
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
             throw SysError("rmdir", shown, errno);
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {
