@@ -23,6 +23,7 @@
 #include "sys/dirs.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/stat_times.hpp"
 #include "sys/walk.hpp"
 #include "sys/xattr.hpp"
 #include "util/paths.hpp"
@@ -303,8 +304,8 @@ private:
 
         if (S_ISREG(us.st_mode) || S_ISLNK(us.st_mode)) {
             c.staged_ino = us.st_ino;
-            c.staged_ctime_ns = static_cast<std::int64_t>(us.st_ctim.tv_sec) * 1'000'000'000 +
-                                us.st_ctim.tv_nsec;
+            const struct timespec& t = sys::ctime_of(us);
+            c.staged_ctime_ns = static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
         }
         if (S_ISREG(us.st_mode)) {
             c.size = static_cast<std::uint64_t>(us.st_size);

@@ -511,9 +511,7 @@ private:
         // The same entry, unwritten since the review read (and showed) it: an approval is
         // of that content. Free: `st` is the lstat just made.
         if (o.op == "put" && c.staged_ino != 0 &&
-            (st.st_ino != c.staged_ino ||
-             static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec !=
-                 c.staged_ctime_ns))
+            (st.st_ino != c.staged_ino || ctime_ns(st) != c.staged_ctime_ns))
             throw std::runtime_error(util::quote(o.path) + " changed in the session since the "
                                      "review read it; nothing committed (review it again)");
         // A new entry (nothing at its project path when the change set was read) whose staged

@@ -9,6 +9,7 @@
 
 namespace agentbox::sys {
 
+#ifdef __linux__
 // Makes the next `bytes` of malloc's heap resident now, and keeps malloc from giving them
 // back: a run's supervisor touched ~60 new heap pages before the sandbox's clone, one fault
 // each. A no-op under AddressSanitizer, whose allocator is not malloc's heap.
@@ -18,5 +19,11 @@ void reserve_heap(std::size_t bytes);
 // copied): ~40 read faults before the clone, each mapping the 64 KiB around it, were most of
 // the faults a run took in agentbox's own mapping.
 void map_code();
+#else
+// glibc's malloc and madvise's populate flags are Linux's (prefault_linux.cpp): elsewhere the
+// pages are faulted as they are touched.
+inline void reserve_heap(std::size_t) {}
+inline void map_code() {}
+#endif
 
 }  // namespace agentbox::sys
