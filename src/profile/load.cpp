@@ -25,6 +25,7 @@
 #include "profile/names.hpp"
 #include "profile/placeholders.hpp"
 #include "profile/summary.hpp"
+#include "util/escape.hpp"
 #include "util/strings.hpp"
 
 namespace agentbox::profile {
@@ -762,23 +763,6 @@ bool toml_cannot_ask_if_blank(char32_t c) {
            (c >= 0xFB26 && c <= 0xFEFE);
 }
 
-// The character whose UTF-8 encoding starts at text[at] (U+FFFD where the bytes are not one:
-// toml++ refuses them itself).
-char32_t code_point_at(std::string_view text, std::size_t at) {
-    const auto byte = [&](std::size_t k) {
-        return at + k < text.size() ? static_cast<unsigned char>(text[at + k]) : 0u;
-    };
-    const unsigned lead = byte(0);
-    const std::size_t n = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
-    if (n == 0) return 0xFFFD;
-    char32_t c = n == 1 ? lead : lead & (0x7Fu >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((byte(k) & 0xC0) != 0x80) return 0xFFFD;
-        c = (c << 6) | (byte(k) & 0x3F);
-    }
-    return c;
-}
-
 // Line and column (in characters, a BOM not counted) of text[at], as toml++ would give them.
 Source position_in(std::string_view text, std::size_t at, const std::string& origin) {
     int line = 1, column = 1;
@@ -837,7 +821,9 @@ std::optional<std::pair<Source, std::string>> unreadable_by_toml(std::string_vie
                 if (triple && next < text.size() && blank(text[next])) {
                     std::size_t k = next;
                     while (k < text.size() && blank(text[k])) ++k;
-                    if (k < text.size() && toml_cannot_ask_if_blank(code_point_at(text, k)))
+                    // Bytes that are not UTF-8 decode to nothing: toml++ refuses them itself.
+                    if (k < text.size() &&
+                        toml_cannot_ask_if_blank(util::decode_utf8(text, k).cp))
                         return at(k, "this TOML parser (toml++ 3.3.0) cannot read this character "
                                      "after a line-ending backslash; write it as an escape, "
                                      "\\uXXXX");

@@ -89,7 +89,6 @@ struct DirMarks {
 };
 
 [[gnu::noinline]] DirMarks dir_marks(int dirfd, mode_t st_mode) {
-    static constexpr std::string_view kNames[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
     DirMarks m;
     m.mode = st_mode;
     // One listing first: most directories carry no such name, and then one call answers
@@ -99,7 +98,7 @@ struct DirMarks {
     const ssize_t len = sys::fd_list_xattrs(dirfd, list, sizeof list);
     if (len == 0 || (len < 0 && errno != ERANGE)) return m;
     const std::string_view names(list, len > 0 ? static_cast<std::size_t>(len) : 0);
-    for (const std::string_view want : kNames) {
+    for (const std::string_view want : kOpaqueXattrs) {
         if (len > 0 && !sys::xattr_listed(names, want)) continue;
         char v[4];
         const ssize_t n = sys::fd_get_xattr(dirfd, std::string(want).c_str(), v, sizeof v);

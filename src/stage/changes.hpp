@@ -71,6 +71,9 @@ struct Change {
 // content is read only where its kind depends on it -- same type and size on both sides --
 // and then compared, never hashed, and hash stays "" for regular files.
 //
+// The names of the overlay's opaque mark, above: the commit takes it off a directory it landed.
+inline constexpr const char* kOpaqueXattrs[] = {"user.overlay.opaque", "trusted.overlay.opaque"};
+
 // A session's change set: its upper/, read with the whiteout form its meta.json records.
 enum class Hashes { all, none };
 class Session;

@@ -761,11 +761,8 @@ private:
     static void no_longer_opaque(int root, const std::string& rel) {
         unique_fd d = open_rw_dir_if_there(root, rel);
         if (!d) return;
-        for (const char* name : {"user.overlay.opaque", "trusted.overlay.opaque"})
-            if (sys::fd_remove_xattr(d.get(), name) != 0 && errno != ENODATA &&
-#ifdef ENOATTR
-                errno != ENOATTR &&  // macOS's "no such attribute"
-#endif
+        for (const char* name : kOpaqueXattrs)
+            if (sys::fd_remove_xattr(d.get(), name) != 0 && errno != sys::kNoXattr &&
                 errno != ENOTSUP && errno != EPERM)
                 throw SysError("removexattr " + std::string(name), rel, errno);
     }

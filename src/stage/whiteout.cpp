@@ -23,13 +23,6 @@ namespace {
 // someone reading the xattrs by hand.
 constexpr char kMark[] = "deleted";
 
-// "No such attribute": ENODATA on Linux, ENOATTR on macOS.
-#ifdef ENOATTR
-constexpr int kNoAttr = ENOATTR;
-#else
-constexpr int kNoAttr = ENODATA;
-#endif
-
 // The empty regular file `name` in `dirfd`, opened to read its xattrs; invalid when it is
 // anything else (O_NONBLOCK: a fifo swapped in cannot hang the open).
 sys::unique_fd open_empty_file(int dirfd, const std::string& name, const struct stat& st) {
@@ -99,14 +92,14 @@ void disarm_file(int dirfd, const std::string& name, const struct stat& st,
                  const std::string& shown) {
     const sys::unique_fd f = open_empty_file(dirfd, name, st);
     if (!f || !carries_mark(f.get())) return;
-    if (sys::fd_remove_xattr(f.get(), kWhiteoutXattr) == 0 || errno == kNoAttr) return;
+    if (sys::fd_remove_xattr(f.get(), kWhiteoutXattr) == 0 || errno == sys::kNoXattr) return;
     // Removing a user xattr takes write permission on the file: a command that made its file
     // read-only gets it back as it left it, unmarked.
     const int err = errno;
     if (err != EACCES && err != EPERM) throw sys::SysError("removexattr", shown, err);
     if (::fchmod(f.get(), (st.st_mode & 07777) | S_IWUSR) < 0)
         throw sys::SysError("removexattr", shown, err);
-    const bool removed = sys::fd_remove_xattr(f.get(), kWhiteoutXattr) == 0 || errno == kNoAttr;
+    const bool removed = sys::fd_remove_xattr(f.get(), kWhiteoutXattr) == 0 || errno == sys::kNoXattr;
     const int again = errno;
     if (::fchmod(f.get(), st.st_mode & 07777) < 0) throw sys::SysError("chmod", shown, errno);
     if (!removed) throw sys::SysError("removexattr", shown, again);

@@ -5,10 +5,18 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <string_view>
 
 namespace agentbox::sys {
+
+// "No such attribute": ENODATA on Linux, ENOATTR on macOS.
+#ifdef ENOATTR
+inline constexpr int kNoXattr = ENOATTR;
+#else
+inline constexpr int kNoXattr = ENODATA;
+#endif
 
 ssize_t fd_get_xattr(int fd, const char* name, void* value, std::size_t size);
 ssize_t fd_list_xattrs(int fd, char* list, std::size_t size);
